@@ -1,0 +1,88 @@
+/// A position in a source file; 1-based line and column (columns count Unicode scalars).
+public struct Mark: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public var line: Int
+    public var column: Int
+    public init(line: Int, column: Int) { self.line = line; self.column = column }
+    public var description: String { "\(line):\(column)" }
+    public static func < (a: Mark, b: Mark) -> Bool { (a.line, a.column) < (b.line, b.column) }
+}
+
+/// A parsed document node with the mark where it starts. The YAML module produces these;
+/// the plan language reads them, so the core never sees libyaml.
+public indirect enum Node: Hashable, Sendable {
+    /// A scalar: its text, whether it was quoted (quoted scalars are always strings), and its mark.
+    case scalar(Scalar)
+    case mapping([Pair], Mark)
+    case sequence([Node], Mark)
+
+    public struct Scalar: Hashable, Sendable {
+        public var value: String
+        public var quoted: Bool
+        public var mark: Mark
+        /// Mark just past the scalar's last character (for carets spanning the value).
+        public var end: Mark
+        public init(value: String, quoted: Bool = false, mark: Mark, end: Mark? = nil) {
+            self.value = value; self.quoted = quoted; self.mark = mark
+            self.end = end ?? Mark(line: mark.line, column: mark.column + value.unicodeScalars.count)
+        }
+    }
+
+    public struct Pair: Hashable, Sendable {
+        public var key: Node
+        public var value: Node
+        public init(key: Node, value: Node) { self.key = key; self.value = value }
+    }
+
+    public var mark: Mark {
+        switch self {
+        case .scalar(let s): return s.mark
+        case .mapping(_, let m), .sequence(_, let m): return m
+        }
+    }
+
+    /// A word for the node's kind, used in "expected X, found Y" messages.
+    public var kindName: String {
+        switch self {
+        case .scalar(let s):
+            if s.quoted { return "a string" }
+            if s.value.isEmpty || s.value == "~" || s.value == "null" { return "null" }
+            if Self.isBool(s.value) { return "a boolean" }
+            if Int(s.value) != nil { return "an integer" }
+            if Double(s.value) != nil { return "a number" }
+            return "a string"
+        case .mapping: return "a mapping"
+        case .sequence: return "a list"
+        }
+    }
+
+    static func isBool(_ s: String) -> Bool {
+        ["true", "false", "True", "False", "TRUE", "FALSE"].contains(s)
+    }
+
+    public var scalar: Scalar? { if case .scalar(let s) = self { return s }; return nil }
+    public var pairs: [Pair]? { if case .mapping(let p, _) = self { return p }; return nil }
+    public var items: [Node]? { if case .sequence(let i, _) = self { return i }; return nil }
+}
+
+/// A whole source: its name for messages, its text (for snippets) and the root node.
+public struct SourceFile: Sendable {
+    public var path: String
+    public var text: String
+    public init(path: String, text: String) { self.path = path; self.text = text }
+
+    /// The 1-based line `n` without its newline, or "" past the end.
+    public func line(_ n: Int) -> String {
+        var current = 1
+        var start = text.startIndex
+        var i = text.startIndex
+        while i < text.endIndex {
+            if text[i] == "\n" || text[i] == "\r\n" {
+                if current == n { return String(text[start..<i]) }
+                current += 1
+                start = text.index(after: i)
+            }
+            i = text.index(after: i)
+        }
+        return current == n ? String(text[start..<text.endIndex]) : ""
+    }
+}

@@ -1,0 +1,168 @@
+/// What libvirt says about the hosts a plan touches: the input of placement.
+/// Saved as JSON (schemas/inventory.schema.json); field order and sorting are fixed so that the
+/// same world always gives the same bytes.
+public struct Inventory: Codable, Hashable, Sendable {
+    public var formatVersion: Int
+    /// Hosts that answered, sorted by name.
+    public var hosts: [HostInventory]
+    /// Hosts that could not be read (targets are left out with a warning).
+    public var unreachable: [UnreachableHost]
+
+    public init(hosts: [HostInventory], unreachable: [UnreachableHost] = []) {
+        self.formatVersion = 1
+        self.hosts = hosts.sorted { $0.name < $1.name }
+        self.unreachable = unreachable.sorted { $0.name < $1.name }
+    }
+
+    public func host(named name: String) -> HostInventory? { hosts.first { $0.name == name } }
+}
+
+public struct UnreachableHost: Codable, Hashable, Sendable {
+    public var name: String
+    public var uri: String
+    public var error: String
+    public init(name: String, uri: String, error: String) { self.name = name; self.uri = uri; self.error = error }
+}
+
+public struct HostInventory: Codable, Hashable, Sendable {
+    /// The plan's name for the host (not the hostname libvirt reports).
+    public var name: String
+    public var uri: String
+    /// libvirt's host UUID (capabilities), if reported.
+    public var hostUUID: String?
+    public var hostname: String?
+    public var arch: String
+    /// Physical memory, KiB.
+    public var memoryKiB: UInt64
+    /// Free memory as libvirt reports it right now (moves with page cache; informational).
+    public var freeMemoryKiB: UInt64
+    /// Logical CPUs.
+    public var cpus: Int
+    public var cpu: HostCPU
+    /// Names of bridges on the host: interfaces of type bridge and the bridges of libvirt networks.
+    public var bridges: [String]
+    public var networks: [NetworkInfo]
+    public var storagePools: [StoragePoolInfo]
+    public var guests: [Guest]
+
+    public init(name: String, uri: String, hostUUID: String? = nil, hostname: String? = nil,
+                arch: String = "x86_64", memoryKiB: UInt64, freeMemoryKiB: UInt64 = 0, cpus: Int,
+                cpu: HostCPU, bridges: [String] = [], networks: [NetworkInfo] = [],
+                storagePools: [StoragePoolInfo] = [], guests: [Guest] = []) {
+        self.name = name; self.uri = uri; self.hostUUID = hostUUID; self.hostname = hostname
+        self.arch = arch; self.memoryKiB = memoryKiB; self.freeMemoryKiB = freeMemoryKiB
+        self.cpus = cpus; self.cpu = cpu
+        self.bridges = Array(Set(bridges)).sorted()
+        self.networks = networks.sorted { $0.name < $1.name }
+        self.storagePools = storagePools.sorted { $0.name < $1.name }
+        self.guests = guests.sorted { ($0.name, $0.uuid) < ($1.name, $1.uuid) }
+    }
+}
+
+public struct HostCPU: Codable, Hashable, Sendable {
+    /// "Intel", "AMD", … as libvirt's capabilities report it; empty when unknown.
+    public var vendor: String
+    public var model: String
+    /// Feature names, sorted.
+    public var features: [String]
+    public init(vendor: String, model: String, features: [String]) {
+        self.vendor = vendor; self.model = model; self.features = Array(Set(features)).sorted()
+    }
+}
+
+public struct NetworkInfo: Codable, Hashable, Sendable {
+    public var name: String
+    public var bridge: String?
+    public var active: Bool
+    public init(name: String, bridge: String?, active: Bool) { self.name = name; self.bridge = bridge; self.active = active }
+}
+
+public struct StoragePoolInfo: Codable, Hashable, Sendable {
+    public var name: String
+    /// libvirt pool type: dir, fs, netfs, logical, iscsi, rbd, gluster, …
+    public var type: String
+    public var targetPath: String?
+    /// Whether the pool's storage is reachable from other hosts (netfs, rbd, gluster, iscsi, …).
+    public var shared: Bool
+    public init(name: String, type: String, targetPath: String?, shared: Bool) {
+        self.name = name; self.type = type; self.targetPath = targetPath; self.shared = shared
+    }
+}
+
+public struct Guest: Codable, Hashable, Sendable {
+    public enum State: String, Codable, Sendable, CaseIterable {
+        case running, blocked, paused, shutdown, shutoff, crashed, pmsuspended, unknown
+        /// Whether the guest has a live QEMU process (moves live/paused; otherwise only its definition).
+        public var isActive: Bool { self != .shutoff && self != .crashed && self != .unknown }
+    }
+    public var uuid: String
+    public var name: String
+    public var state: State
+    public var persistent: Bool
+    /// Maximum (configured) memory, KiB: what capacity is accounted with.
+    public var memoryKiB: UInt64
+    /// Current balloon memory, KiB.
+    public var currentMemoryKiB: UInt64
+    public var vcpus: Int
+    public var cpu: GuestCPU
+    public var nics: [GuestNIC]
+    public var disks: [GuestDisk]
+    /// Host devices passed through (PCI/USB/SCSI/mdev), as "type:address" strings.
+    public var hostDevices: [String]
+
+    public init(uuid: String, name: String, state: State, persistent: Bool = true,
+                memoryKiB: UInt64, currentMemoryKiB: UInt64? = nil, vcpus: Int,
+                cpu: GuestCPU = GuestCPU(mode: .hostModel), nics: [GuestNIC] = [],
+                disks: [GuestDisk] = [], hostDevices: [String] = []) {
+        self.uuid = uuid; self.name = name; self.state = state; self.persistent = persistent
+        self.memoryKiB = memoryKiB; self.currentMemoryKiB = currentMemoryKiB ?? memoryKiB
+        self.vcpus = vcpus; self.cpu = cpu; self.nics = nics; self.disks = disks
+        self.hostDevices = hostDevices
+    }
+}
+
+public struct GuestCPU: Codable, Hashable, Sendable {
+    public enum Mode: String, Codable, Sendable {
+        case hostPassthrough = "host-passthrough"
+        case hostModel = "host-model"
+        case custom
+        case maximum
+        /// No <cpu> element: the hypervisor default model.
+        case none
+    }
+    public var mode: Mode
+    /// For custom: the model name; for host-passthrough: filled from the source host's model.
+    public var model: String?
+    /// Features the guest requires (policy require/force) beyond its model.
+    public var features: [String]
+    public init(mode: Mode, model: String? = nil, features: [String] = []) {
+        self.mode = mode; self.model = model; self.features = Array(Set(features)).sorted()
+    }
+}
+
+public struct GuestNIC: Codable, Hashable, Sendable {
+    public enum Kind: String, Codable, Sendable { case bridge, network, direct, user, other }
+    public var kind: Kind
+    /// Bridge name, network name, or direct device.
+    public var source: String
+    public var mac: String?
+    public init(kind: Kind, source: String, mac: String? = nil) { self.kind = kind; self.source = source; self.mac = mac }
+}
+
+public struct GuestDisk: Codable, Hashable, Sendable {
+    public enum Kind: String, Codable, Sendable { case file, block, network, volume, other }
+    public var kind: Kind
+    /// disk, cdrom, floppy, lun
+    public var device: String
+    /// Target device name in the guest (vda, sdb, …).
+    public var target: String
+    /// Path, block device, "protocol:name" for network disks, "pool/volume" for volumes; empty for an empty cdrom.
+    public var source: String
+    /// Whether the storage is reachable from other hosts (network disk, shared pool, shareable, empty cdrom).
+    public var shared: Bool
+    public var readonly: Bool
+    public init(kind: Kind, device: String = "disk", target: String, source: String, shared: Bool, readonly: Bool = false) {
+        self.kind = kind; self.device = device; self.target = target; self.source = source
+        self.shared = shared; self.readonly = readonly
+    }
+}

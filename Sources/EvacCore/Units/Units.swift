@@ -1,0 +1,148 @@
+/// Parsing of sizes, durations and bandwidths as the plan language writes them.
+/// Binary units only (KiB, MiB, GiB, TiB); decimal KB/MB/GB/TB are accepted and mean powers of 10.
+/// A bare number or a lone "K"/"M"/"G"/"B" suffix is ambiguous and refused.
+public enum Units {
+    public struct Failure: Error, Hashable, Sendable {
+        public var message: String
+        public var help: String
+    }
+
+    static let sizeUnits: [(String, Double)] = [
+        ("TiB", 1_099_511_627_776), ("GiB", 1_073_741_824), ("MiB", 1_048_576), ("KiB", 1024),
+        ("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("KB", 1e3), ("kB", 1e3), ("B", 1),
+    ]
+    static let ambiguousSize: [String: String] = [
+        "K": "KiB", "M": "MiB", "G": "GiB", "T": "TiB", "k": "KiB", "m": "MiB", "g": "GiB",
+        "Ki": "KiB", "Mi": "MiB", "Gi": "GiB", "Ti": "TiB", "kb": "KiB or KB", "mb": "MiB or MB",
+        "gb": "GiB or GB", "tb": "TiB or TB", "Mb": "MiB (bytes) — 'Mb' reads as megabits",
+        "Gb": "GiB (bytes) — 'Gb' reads as gigabits", "Kb": "KiB (bytes)", "mib": "MiB", "gib": "GiB",
+        "kib": "KiB", "tib": "TiB",
+    ]
+
+    /// Splits "512MiB" / "1.5 GiB" into number and unit text.
+    static func split(_ text: String) -> (Double, String)? {
+        let t = text.trimmingCharacters(in: .whitespaces)
+        var numberEnd = t.startIndex
+        for i in t.indices {
+            let c = t[i]
+            if c.isNumber || c == "." { numberEnd = t.index(after: i) } else { break }
+        }
+        guard numberEnd > t.startIndex, let n = Double(t[t.startIndex..<numberEnd]), n.isFinite else { return nil }
+        let unit = t[numberEnd...].trimmingCharacters(in: .whitespaces)
+        return (n, unit)
+    }
+
+    /// A size in bytes.
+    public static func size(_ text: String) -> Result<UInt64, Failure> {
+        guard let (n, unit) = split(text) else {
+            return .failure(Failure(message: "'\(text)' is not a size", help: "write a number and a unit, e.g. 4GiB or 512MiB"))
+        }
+        if unit.isEmpty {
+            return .failure(Failure(message: "size '\(text)' has no unit", help: "write '\(text)GiB', '\(text)MiB' or '\(text)B' — bare numbers are ambiguous"))
+        }
+        if let mult = sizeUnits.first(where: { $0.0 == unit })?.1 {
+            let bytes = n * mult
+            guard bytes < 1.8e19 else { return .failure(Failure(message: "size '\(text)' is too large", help: "sizes must be below 16 EiB")) }
+            if bytes != bytes.rounded() && unit == "B" {
+                return .failure(Failure(message: "size '\(text)' is not a whole number of bytes", help: "use a whole number of bytes"))
+            }
+            return .success(UInt64(bytes.rounded()))
+        }
+        if let suggestion = ambiguousSize[unit] {
+            return .failure(Failure(message: "ambiguous size unit '\(unit)' in '\(text)'", help: "write \(suggestion) (binary units are KiB, MiB, GiB, TiB; KB, MB, GB, TB are powers of 10)"))
+        }
+        return .failure(Failure(message: "unknown size unit '\(unit)' in '\(text)'", help: "use KiB, MiB, GiB or TiB (or KB, MB, GB, TB for powers of 10)"))
+    }
+
+    static let durationUnits: [(String, Double)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000)]
+
+    /// A duration in milliseconds: "300ms", "20m", "1h30m", "1.5s". A bare number is refused.
+    public static func duration(_ text: String) -> Result<UInt64, Failure> {
+        let t = text.trimmingCharacters(in: .whitespaces)
+        if let n = Double(t), !t.isEmpty {
+            _ = n
+            return .failure(Failure(message: "duration '\(text)' has no unit", help: "write '\(t)s', '\(t)ms' or '\(t)m' — bare numbers are ambiguous"))
+        }
+        var rest = Substring(t)
+        var total = 0.0
+        var lastRank = Int.max
+        guard !rest.isEmpty else { return .failure(Failure(message: "empty duration", help: "write e.g. 300ms, 20m or 1h30m")) }
+        while !rest.isEmpty {
+            var numEnd = rest.startIndex
+            while numEnd < rest.endIndex, rest[numEnd].isNumber || rest[numEnd] == "." { numEnd = rest.index(after: numEnd) }
+            guard numEnd > rest.startIndex, let n = Double(rest[rest.startIndex..<numEnd]) else {
+                return .failure(Failure(message: "'\(text)' is not a duration", help: "write e.g. 300ms, 90s, 20m or 1h30m"))
+            }
+            var unitEnd = numEnd
+            while unitEnd < rest.endIndex, rest[unitEnd].isLetter { unitEnd = rest.index(after: unitEnd) }
+            let unit = String(rest[numEnd..<unitEnd])
+            guard let idx = durationUnits.firstIndex(where: { $0.0 == unit }) else {
+                let hint: String
+                switch unit.lowercased() {
+                case "sec", "secs", "second", "seconds": hint = "write 's' for seconds"
+                case "min", "mins", "minute", "minutes", "mn": hint = "write 'm' for minutes"
+                case "hr", "hrs", "hour", "hours": hint = "write 'h' for hours"
+                case "msec", "millis", "milliseconds": hint = "write 'ms' for milliseconds"
+                case "": hint = "every number needs a unit: ms, s, m or h"
+                default: hint = "units are ms, s, m and h (e.g. 1h30m)"
+                }
+                return .failure(Failure(message: unit.isEmpty ? "missing unit in duration '\(text)'" : "unknown duration unit '\(unit)' in '\(text)'", help: hint))
+            }
+            // Units must go from larger to smaller, each once: "30m1h" is a typo, not 1.5 h.
+            let rank = durationUnits.count - idx
+            guard rank < lastRank else {
+                return .failure(Failure(message: "units out of order in duration '\(text)'", help: "write larger units first, each once, e.g. 1h30m"))
+            }
+            lastRank = rank
+            total += n * durationUnits[idx].1
+            rest = rest[unitEnd...]
+        }
+        guard total < 1e15 else { return .failure(Failure(message: "duration '\(text)' is too long", help: "use a shorter duration")) }
+        return .success(UInt64(total.rounded()))
+    }
+
+    /// A bandwidth in bytes per second: "512MiB/s", "1GiB/s", "100MB/s". Bits are refused with a hint.
+    public static func bandwidth(_ text: String) -> Result<UInt64, Failure> {
+        let t = text.trimmingCharacters(in: .whitespaces)
+        guard let slash = t.lastIndex(of: "/") else {
+            return .failure(Failure(message: "bandwidth '\(text)' has no '/s'", help: "write a size per second, e.g. 512MiB/s"))
+        }
+        let per = t[t.index(after: slash)...]
+        guard per == "s" else {
+            return .failure(Failure(message: "bandwidth '\(text)' must be per second", help: "write e.g. 512MiB/s"))
+        }
+        let sizeText = String(t[..<slash])
+        if let (_, unit) = split(sizeText), ["bit", "Mbit", "Gbit", "Kbit", "Mbps", "Gbps", "b"].contains(unit) || unit.hasSuffix("bit") {
+            return .failure(Failure(message: "bandwidth '\(text)' is in bits", help: "write bytes per second, e.g. 125MB/s for 1 Gbit/s"))
+        }
+        switch size(sizeText) {
+        case .success(let b):
+            guard b > 0 else { return .failure(Failure(message: "bandwidth '\(text)' is zero", help: "omit bandwidth for no limit, or give a positive rate")) }
+            return .success(b)
+        case .failure(let f): return .failure(Failure(message: f.message.replacingOccurrences(of: "size", with: "bandwidth"), help: f.help.replacingOccurrences(of: "e.g. 4GiB or 512MiB", with: "e.g. 512MiB/s") ))
+        }
+    }
+}
+
+import Foundation
+
+/// Human renderings used in reports ("16.0 GiB", "2m30s").
+public enum Format {
+    public static func kib(_ kib: UInt64) -> String { bytes(Double(kib) * 1024) }
+    public static func kib(signed kib: Int64) -> String { kib < 0 ? "-" + bytes(Double(-kib) * 1024) : bytes(Double(kib) * 1024) }
+    public static func bytes(_ b: Double) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
+        var v = b; var i = 0
+        while v >= 1024 && i < units.count - 1 { v /= 1024; i += 1 }
+        return i == 0 ? "\(Int(v)) B" : String(format: "%.1f %@", v, units[i])
+    }
+    public static func duration(ms: Double) -> String {
+        if ms < 1000 { return "\(Int(ms.rounded()))ms" }
+        var s = Int((ms / 1000).rounded())
+        let h = s / 3600; s %= 3600
+        let m = s / 60; s %= 60
+        if h > 0 { return m > 0 ? "\(h)h\(m)m" : "\(h)h" }
+        if m > 0 { return s > 0 ? "\(m)m\(s)s" : "\(m)m" }
+        return "\(s)s"
+    }
+}

@@ -1,0 +1,8 @@
+import EvacCLI
+
+@main
+struct Entrypoint {
+    static func main() async {
+        await EvacCommand.main()
+    }
+}
