@@ -1,0 +1,118 @@
+/// The DAG of migrations: one node per placed guest, `after` edges from the plan's ordering
+/// rules, and the limits the executor enforces while walking it.
+public struct MigrationGraph: Codable, Hashable, Sendable {
+    public struct Node: Codable, Hashable, Sendable {
+        /// 1-based, in the plan's order; among ready migrations the lower id starts first.
+        public var id: Int
+        public var guest: String
+        public var uuid: String
+        public var source: String
+        public var target: String
+        public var memoryKiB: UInt64
+        public var vcpus: Int
+        public var mode: MigrationOptions.Mode
+        public var copyStorage: [String]
+        public var offMostFree: String?
+        /// Ids that must be done before this one starts.
+        public var after: [Int]
+        /// Anti-affinity groups this migration counts against.
+        public var groups: [String]
+    }
+
+    public struct Limits: Codable, Hashable, Sendable {
+        public var total: Int
+        public var perSource: Int
+        public var perTarget: Int
+        /// Group name -> max migrations of the group in flight.
+        public var groups: [GroupLimit]
+    }
+
+    public struct GroupLimit: Codable, Hashable, Sendable {
+        public var name: String
+        public var maxInFlight: Int
+    }
+
+    public var nodes: [Node]
+    public var limits: Limits
+
+    /// Builds the graph from placements in their order. Cycles are reported as diagnostics
+    /// at the `after` rules that cause them, and the graph is nil.
+    public static func build(spec: PlanSpec, placements: [Placement], file: String) -> (graph: MigrationGraph?, diagnostics: [Diagnostic]) {
+        var nodes: [Node] = placements.enumerated().map { i, p in
+            Node(id: i + 1, guest: p.guest, uuid: p.uuid, source: p.source, target: p.target, memoryKiB: p.memoryKiB,
+                 vcpus: p.vcpus, mode: p.mode, copyStorage: p.copyStorage, offMostFree: p.offMostFree, after: [], groups: [])
+        }
+        for group in spec.constraints.antiAffinity {
+            for i in nodes.indices where group.guests.contains(where: { $0.value.matches(nodes[i].guest) }) {
+                nodes[i].groups.append(group.name)
+            }
+        }
+        // Edge (from -> to) means `to` waits for `from`; remember which rule made it.
+        var ruleOfEdge: [Int: [Int: Int]] = [:]
+        for (r, rule) in spec.placement.after.enumerated() {
+            let movers = nodes.indices.filter { i in rule.move.contains { $0.value.matches(nodes[i].guest) } }
+            let waits = nodes.indices.filter { i in rule.after.contains { $0.value.matches(nodes[i].guest) } }
+            for m in movers {
+                for w in waits where w != m {
+                    if ruleOfEdge[w, default: [:]][m] == nil {
+                        ruleOfEdge[w, default: [:]][m] = r
+                        nodes[m].after.append(nodes[w].id)
+                    }
+                }
+            }
+        }
+        for i in nodes.indices { nodes[i].after.sort() }
+        let limits = Limits(total: spec.parallelism.total, perSource: min(spec.parallelism.perSource, spec.parallelism.total),
+                            perTarget: min(spec.parallelism.perTarget, spec.parallelism.total),
+                            groups: spec.constraints.antiAffinity.map { GroupLimit(name: $0.name, maxInFlight: $0.maxInFlight) })
+        let graph = MigrationGraph(nodes: nodes, limits: limits)
+        if let cycle = graph.findCycle() {
+            // cycle is a list of node indices, each waiting for the next.
+            var rules = Set<Int>()
+            for k in cycle.indices {
+                let waiter = cycle[k], waited = cycle[(k + 1) % cycle.count]
+                if let r = ruleOfEdge[waited]?[waiter] { rules.insert(r) }
+            }
+            let path = (cycle + [cycle[0]]).map { nodes[$0].guest }.joined(separator: " → ")
+            let ruleList = rules.sorted()
+            let names = ruleList.map { "\($0 + 1) (line \(spec.placement.after[$0].mark.line))" }.joined(separator: ", ")
+            let diags = ruleList.map { r in
+                Diagnostic(.error, file: file, at: spec.placement.after[r].mark,
+                           "after rule\(ruleList.count > 1 ? "s" : "") \(names) form a cycle: \(path) (each waits for the next)",
+                           help: "remove or narrow one of these rules so that the guests they match do not wait for each other")
+            }
+            return (nil, diags)
+        }
+        return (graph, [])
+    }
+
+    /// A cycle of node indices (each waits for the next), or nil. Iterative DFS: no recursion depth limits.
+    func findCycle() -> [Int]? {
+        let index = Dictionary(uniqueKeysWithValues: nodes.enumerated().map { ($1.id, $0) })
+        var color = [UInt8](repeating: 0, count: nodes.count) // 0 new, 1 on stack, 2 done
+        var parent = [Int](repeating: -1, count: nodes.count)
+        for start in nodes.indices where color[start] == 0 {
+            var stack: [(Int, Int)] = [(start, 0)]
+            color[start] = 1
+            while let (v, next) = stack.last {
+                let deps = nodes[v].after
+                if next < deps.count {
+                    stack[stack.count - 1].1 += 1
+                    guard let w = index[deps[next]] else { continue }
+                    if color[w] == 0 { color[w] = 1; parent[w] = v; stack.append((w, 0)) }
+                    else if color[w] == 1 {
+                        var cycle = [w]
+                        var x = v
+                        while x != w { cycle.append(x); x = parent[x] }
+                        // Built from v back to w; reorder so each element waits for the next.
+                        return [w] + cycle.dropFirst().reversed()
+                    }
+                } else {
+                    color[v] = 2
+                    stack.removeLast()
+                }
+            }
+        }
+        return nil
+    }
+}
