@@ -1,0 +1,95 @@
+import Foundation
+import EvacCore
+import EvacLibvirt
+
+/// Gets the inventory a plan is placed on: live from libvirt, or from a saved snapshot.
+enum InventoryGatherer {
+    struct Outcome {
+        var inventory: Inventory
+        var diagnostics: [Diagnostic]
+        /// A source could not be read: nothing can be planned for it.
+        var sourceUnreachable: Bool { diagnostics.contains { $0.severity == .error } }
+    }
+
+    /// Hosts the plan reads: its sources and targets (other hosts in `hosts:` are not contacted).
+    static func hostsToRead(_ spec: PlanSpec) -> [HostSpec] {
+        let names = Set(spec.sourceNames + spec.targetNames)
+        return spec.hosts.filter { names.contains($0.name) }
+    }
+
+    static func live(_ spec: PlanSpec, file: String) async -> Outcome {
+        let hosts = hostsToRead(spec)
+        let results = await InventoryReader.read(hosts: hosts.map { (name: $0.name, uri: $0.uri) })
+        var read: [HostInventory] = []
+        var unreachable: [UnreachableHost] = []
+        for host in hosts {
+            switch results[host.name] {
+            case .success(let h)?: read.append(h)
+            case .failure(let e)?: unreachable.append(UnreachableHost(name: host.name, uri: host.uri, error: e.message))
+            case nil: unreachable.append(UnreachableHost(name: host.name, uri: host.uri, error: "not read"))
+            }
+        }
+        let inventory = Inventory(hosts: read, unreachable: unreachable)
+        return Outcome(inventory: inventory, diagnostics: reachability(spec, inventory, file: file))
+    }
+
+    static func snapshot(path: String, spec: PlanSpec, file: String) throws -> Outcome {
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw ValidationFailure("cannot read inventory snapshot \(path): \(error.localizedDescription)")
+        }
+        let inventory: Inventory
+        do { inventory = try JSONDecoder().decode(Inventory.self, from: data) } catch {
+            throw ValidationFailure("\(path) is not an evac inventory snapshot: \(describe(error))")
+        }
+        guard inventory.formatVersion == 1 else {
+            throw ValidationFailure("\(path) has inventory format \(inventory.formatVersion); this evac reads format 1")
+        }
+        // Hosts the plan names but the snapshot lacks count as unreachable, like live.
+        var inv = inventory
+        for h in hostsToRead(spec) where inv.host(named: h.name) == nil && !inv.unreachable.contains(where: { $0.name == h.name }) {
+            inv.unreachable.append(UnreachableHost(name: h.name, uri: h.uri, error: "not in snapshot \(path)"))
+        }
+        inv = Inventory(hosts: inv.hosts, unreachable: inv.unreachable)
+        return Outcome(inventory: inv, diagnostics: reachability(spec, inv, file: file))
+    }
+
+    static func reachability(_ spec: PlanSpec, _ inventory: Inventory, file: String) -> [Diagnostic] {
+        var out: [Diagnostic] = []
+        let sources = Set(spec.sourceNames)
+        for u in inventory.unreachable {
+            let mark = spec.host(u.name)?.mark ?? Mark(line: 1, column: 1)
+            if sources.contains(u.name) {
+                out.append(Diagnostic(.error, file: file, at: mark, span: u.name.count,
+                                      "source host '\(u.name)' is unreachable at \(u.uri): \(u.error)",
+                                      help: "a host to drain must be readable; check the daemon and the URI, or remove it from sources"))
+            } else {
+                out.append(Diagnostic(.warning, file: file, at: mark, span: u.name.count,
+                                      "target host '\(u.name)' is unreachable at \(u.uri): \(u.error); it is left out",
+                                      help: "guests are placed on the other targets"))
+            }
+        }
+        return out
+    }
+
+    static func describe(_ error: Error) -> String {
+        switch error {
+        case DecodingError.keyNotFound(let key, let ctx):
+            return "missing '\(key.stringValue)' at \(path(ctx.codingPath))"
+        case DecodingError.typeMismatch(_, let ctx), DecodingError.valueNotFound(_, let ctx):
+            return "\(ctx.debugDescription) at \(path(ctx.codingPath))"
+        case DecodingError.dataCorrupted(let ctx):
+            return "\(ctx.debugDescription)\(ctx.codingPath.isEmpty ? "" : " at \(path(ctx.codingPath))")"
+        default: return "\(error)"
+        }
+    }
+
+    static func path(_ keys: [CodingKey]) -> String {
+        "/" + keys.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: "/")
+    }
+}
+
+struct ValidationFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}

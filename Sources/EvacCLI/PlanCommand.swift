@@ -1,0 +1,59 @@
+import ArgumentParser
+import Foundation
+import EvacCore
+
+struct PlanCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plan",
+        abstract: "Resolve a plan against the live inventory (or a snapshot) and report placements; changes nothing.",
+        discussion: "Exit codes: 0 every guest placed; 1 some guests unplaceable; 2 invalid plan; 3 a source unreachable.")
+
+    enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+        case text, json, dot
+    }
+
+    @Argument(help: "The plan file (YAML).", completion: .file(extensions: ["yaml", "yml"]))
+    var plan: String
+
+    @Option(name: .long, help: "Plan from this inventory snapshot (from `evac inventory`) instead of live libvirt.",
+            completion: .file(extensions: ["json"]))
+    var inventory: String?
+
+    @Option(name: .long, help: "text: a report for people; json: the saved plan file `evac apply` consumes; dot: the migration DAG for Graphviz.")
+    var output: OutputFormat = .text
+
+    @Option(name: [.customShort("o"), .customLong("out")], help: "Write the output to this file instead of standard output.",
+            completion: .file())
+    var out: String?
+
+    @Option(name: .long, help: "Bandwidth assumed for the timeline estimate when the plan sets none (e.g. 1GiB/s).")
+    var assumeBandwidth: String = "1GiB/s"
+
+    func validate() throws {
+        if case .failure(let f) = Units.bandwidth(assumeBandwidth) {
+            throw ValidationError("--assume-bandwidth: \(f.message); \(f.help)")
+        }
+        if let out, out.hasSuffix("/") { throw ValidationError("--out must name a file, not a directory") }
+    }
+
+    func run() async throws {
+        let assumed = (try? Units.bandwidth(assumeBandwidth).get()) ?? (1 << 30)
+        let p: PlanPipeline
+        do { p = try await PlanPipeline.run(planPath: plan, inventoryPath: inventory, assumedBandwidth: assumed) }
+        catch {
+            switch error {
+            case .invalid(let s): Console.error(s); throw EvacExit.invalidInput
+            case .cannotStart(let s): Console.error(s); throw EvacExit.cannotStart
+            }
+        }
+        Console.error(p.renderedWarnings)
+        let data: Data
+        switch output {
+        case .text: data = Data(HumanReport.render(p).utf8)
+        case .json: data = p.planFile.encoded()
+        case .dot: data = Data(DotRenderer.render(p.graph, planName: p.loaded.spec.name).utf8)
+        }
+        try Console.write(data, to: out)
+        if !p.result.unplaceable.isEmpty { throw EvacExit.partial }
+    }
+}

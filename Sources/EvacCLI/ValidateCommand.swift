@@ -1,0 +1,36 @@
+import ArgumentParser
+import Foundation
+import EvacCore
+
+struct ValidateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "validate",
+        abstract: "Check plan files without contacting any host.",
+        discussion: "Prints every problem as FILE:LINE:COL with the source line and a fix. Exit codes: 0 valid (warnings allowed); 2 invalid.")
+
+    @Argument(help: "Plan files (YAML).", completion: .file(extensions: ["yaml", "yml"]))
+    var plans: [String]
+
+    @Flag(name: .long, help: "Treat warnings as errors.")
+    var strict = false
+
+    func validate() throws {
+        if plans.isEmpty { throw ValidationError("give at least one plan file") }
+    }
+
+    func run() async throws {
+        var failed = false
+        for path in plans {
+            do {
+                let loaded = try PlanLoader.load(path: path)
+                Console.error(DiagnosticRenderer.render(loaded.warnings, sources: [path: loaded.source]))
+                if strict && !loaded.warnings.isEmpty { failed = true; continue }
+                Console.out("\(path): ok (\(loaded.spec.name): \(loaded.spec.sources.count) sources, \(loaded.spec.targetNames.count) targets)\n")
+            } catch {
+                if case .invalid(let s) = error { Console.error(s) }
+                failed = true
+            }
+        }
+        if failed { throw EvacExit.invalidInput }
+    }
+}
