@@ -22,8 +22,10 @@ enum ErrorWording {
         default:
             let at = LibYAMLParser.mark(p.problem_mark)
             let contextAt = LibYAMLParser.mark(p.context_mark)
-            return reword(problem: problem, context: context, at: at, contextAt: contextAt,
-                          char: character(at: p.problem_mark.index, in: input))
+            var error = reword(problem: problem, context: context, at: at, contextAt: contextAt,
+                               char: character(at: p.problem_mark.index, in: input))
+            error.mark = clamp(error.mark, to: input)
+            return error
         }
     }
 
@@ -84,6 +86,13 @@ enum ErrorWording {
             if b == 0x0A { line += 1; column = 1 } else if b & 0xC0 != 0x80 { column += 1 }
         }
         return Mark(line: line, column: column)
+    }
+
+    /// libyaml ends the stream on a forced new line, so errors at the end of a file without a
+    /// final newline point one line past it; move them to the end of the last line instead.
+    static func clamp(_ mark: Mark, to input: UnsafeBufferPointer<UInt8>) -> Mark {
+        let end = self.mark(ofByte: input.count, in: input)
+        return mark > end ? end : mark
     }
 
     /// The character at libyaml's mark index, which counts characters (not bytes) from the start.
