@@ -1,0 +1,131 @@
+import CLibvirt
+import EvacCore
+
+/// Reads one host's inventory over an open connection. Blocking: run it on a dedicated thread.
+public enum HostReader {
+    /// Reads everything placement needs from `connection`; `name` is the plan's name for the host.
+    public static func read(name: String, connection c: LibvirtConnection) throws(LibvirtError) -> HostInventory {
+        let uri = c.uri
+        func parsed<T>(_ what: String, _ body: () throws -> T) throws(LibvirtError) -> T {
+            do { return try body() } catch {
+                throw LibvirtError.xml("cannot parse \(what): \(error)", uri: uri, operation: "parse \(what)")
+            }
+        }
+
+        let caps = try parsed("capabilities") { try HostXML.capabilities(try c.capabilitiesXML()) }
+        let node = try c.nodeInfo()
+        // Capabilities name the CPU model on real hosts; the test driver only reports it in
+        // virNodeGetInfo, so fall back to that.
+        let cpuModel = caps.model.isEmpty ? node.model : caps.model
+
+        var bridges: [String] = []
+        for iface in try optional(c.interfaces()) {
+            if let bridge = try parsed("interface \(iface.name)", { try HostXML.bridgeName(interfaceXML: iface.xml) }) {
+                bridges.append(bridge)
+            }
+        }
+        var networks: [NetworkInfo] = []
+        for net in try optional(c.networks()) {
+            let bridge = try parsed("network \(net.name)") { try HostXML.networkBridge(net.xml) }
+            networks.append(NetworkInfo(name: net.name, bridge: bridge, active: net.active))
+            if let bridge { bridges.append(bridge) }
+        }
+        var pools: [StoragePoolInfo] = []
+        for pool in try optional(c.storagePools()) {
+            pools.append(try parsed("storage pool \(pool.name)") { try HostXML.storagePool(name: pool.name, xml: pool.xml) })
+        }
+
+        var guests: [Guest] = []
+        for dom in try c.domains() {
+            do {
+                guests.append(try guest(dom, hostCPUModel: cpuModel, pools: pools, parsed: parsed))
+            } catch where error.isNoDomain {
+                continue  // undefined or stopped (if transient) between listing and reading: it is gone
+            }
+        }
+
+        return HostInventory(
+            name: name, uri: uri, hostUUID: caps.hostUUID, hostname: try c.hostname(),
+            arch: caps.arch, memoryKiB: node.memoryKiB, freeMemoryKiB: c.freeMemoryBytes() / 1024,
+            cpus: node.cpus, cpu: HostCPU(vendor: caps.vendor, model: cpuModel, features: caps.features),
+            bridges: bridges, networks: networks, storagePools: pools, guests: guests)
+    }
+
+    private static func guest(
+        _ dom: LibvirtDomain, hostCPUModel: String, pools: [StoragePoolInfo],
+        parsed: (String, () throws -> DomainDefinition) throws(LibvirtError) -> DomainDefinition
+    ) throws(LibvirtError) -> Guest {
+        let name = dom.name
+        let state = guestState(try dom.state())
+        // A shut-off guest's live XML is its definition anyway; ask for it explicitly.
+        let xml = try dom.xmlDesc(inactive: state == .shutoff)
+        let def = try parsed("domain \(name)") { try DomainXML.parse(xml, hostCPUModel: hostCPUModel, pools: pools) }
+        return Guest(uuid: try dom.uuidString(), name: name, state: state, persistent: try dom.isPersistent(),
+                     memoryKiB: def.memoryKiB, currentMemoryKiB: def.currentMemoryKiB, vcpus: def.vcpus,
+                     cpu: def.cpu, nics: def.nics, disks: def.disks, hostDevices: def.hostDevices)
+    }
+
+    static func guestState(_ raw: Int32) -> Guest.State {
+        switch UInt32(bitPattern: raw) {
+        case VIR_DOMAIN_RUNNING.rawValue: .running
+        case VIR_DOMAIN_BLOCKED.rawValue: .blocked
+        case VIR_DOMAIN_PAUSED.rawValue: .paused
+        case VIR_DOMAIN_SHUTDOWN.rawValue: .shutdown
+        case VIR_DOMAIN_SHUTOFF.rawValue: .shutoff
+        case VIR_DOMAIN_CRASHED.rawValue: .crashed
+        case VIR_DOMAIN_PMSUSPENDED.rawValue: .pmsuspended
+        default: .unknown
+        }
+    }
+
+    /// A driver without interface/network/storage support (e.g. a session daemon) has none of them.
+    private static func optional<T>(_ body: @autoclosure () throws(LibvirtError) -> [T]) throws(LibvirtError) -> [T] {
+        do { return try body() } catch where error.isNoSupport { return [] }
+    }
+}
+
+/// Reads many hosts concurrently, each on its own thread.
+public enum InventoryReader {
+    /// Reads every host, at most `concurrency` at a time. Keyed by host name (names should be
+    /// unique; with duplicates the last read wins). Never throws: failures are per-host values.
+    public static func read(hosts: [(name: String, uri: String)], concurrency: Int = 8) async
+        -> [String: Result<HostInventory, LibvirtError>] {
+        await withTaskGroup(of: (String, Result<HostInventory, LibvirtError>).self) { group in
+            var pending = hosts[...]
+            func startNext() {
+                guard let (name, uri) = pending.popFirst() else { return }
+                group.addTask { (name, await readHost(name: name, uri: uri)) }
+            }
+            for _ in 0..<max(1, concurrency) { startNext() }
+            var results: [String: Result<HostInventory, LibvirtError>] = [:]
+            while let (name, result) = await group.next() {
+                results[name] = result
+                startNext()
+            }
+            return results
+        }
+    }
+
+    /// The same, as an `Inventory`: failed hosts become `UnreachableHost` entries.
+    public static func inventory(hosts: [(name: String, uri: String)], concurrency: Int = 8) async -> Inventory {
+        let results = await read(hosts: hosts, concurrency: concurrency)
+        var ok: [HostInventory] = [], failed: [UnreachableHost] = []
+        for (name, uri) in hosts {
+            switch results[name] {
+            case .success(let host)?: ok.append(host)
+            case .failure(let error)?: failed.append(UnreachableHost(name: name, uri: redactURI(uri), error: error.description))
+            case nil: break
+            }
+        }
+        return Inventory(hosts: ok, unreachable: failed)
+    }
+
+    /// Opens, reads and closes one host on a dedicated thread; the connection never leaves it.
+    public static func readHost(name: String, uri: String) async -> Result<HostInventory, LibvirtError> {
+        await LibvirtRuntime.blocking("evac.libvirt.read.\(name)") {
+            Result { () throws(LibvirtError) in
+                try HostReader.read(name: name, connection: LibvirtConnection(uri: uri))
+            }
+        }
+    }
+}

@@ -1,0 +1,55 @@
+import EvacCore
+
+/// Parsers for the host-level XML documents: capabilities, interfaces, networks, storage pools.
+enum HostXML {
+    struct Capabilities: Equatable {
+        var hostUUID: String?
+        var arch: String
+        var vendor: String
+        var model: String
+        var features: [String]
+    }
+
+    /// `<capabilities><host><uuid/><cpu><arch/><model/><vendor/><feature name=…/>…`.
+    /// Real drivers list CPU flags as `<feature name='…'/>`; the test driver instead lists
+    /// `<features><pae/><nonpae/></features>`: both forms are read.
+    static func capabilities(_ xml: String) throws -> Capabilities {
+        let root = try XMLTree.parse(xml)
+        let cpu = root.first("host/cpu")
+        let named = cpu?.children("feature").compactMap { $0.attr("name") } ?? []
+        let flags = cpu?.first("features")?.elements.map(\.name) ?? []
+        return Capabilities(hostUUID: root.text("host/uuid"),
+                            arch: cpu?.text("arch") ?? "",
+                            vendor: cpu?.text("vendor") ?? "",
+                            model: cpu?.text("model") ?? "",
+                            features: named + flags)
+    }
+
+    /// The bridge name if this `<interface>` is a bridge, else nil.
+    static func bridgeName(interfaceXML xml: String) throws -> String? {
+        let root = try XMLTree.parse(xml)
+        return root.attr("type") == "bridge" ? root.attr("name") : nil
+    }
+
+    /// `<network><bridge name='virbr0'/>`: networks without a bridge (e.g. macvtap or hostdev
+    /// forward modes) have none.
+    static func networkBridge(_ xml: String) throws -> String? {
+        try XMLTree.parse(xml).first("bridge")?.attr("name")
+    }
+
+    /// Pool types whose storage other hosts can reach too, so a disk in them needs no copy.
+    /// Network filesystems and block/object stores: netfs (NFS/CIFS/GlusterFS mounts), gluster,
+    /// rbd (Ceph), iscsi and iscsi-direct (SAN LUNs), sheepdog, vstorage (Virtuozzo storage),
+    /// mpath (multipath SAN devices). Not shared: dir, fs, logical, disk, zfs, scsi (a local
+    /// HBA's view), and anything unknown — when in doubt, the planner must copy or refuse.
+    static let sharedPoolTypes: Set<String> = [
+        "netfs", "gluster", "rbd", "iscsi", "iscsi-direct", "sheepdog", "vstorage", "mpath",
+    ]
+
+    static func storagePool(name: String, xml: String) throws -> StoragePoolInfo {
+        let root = try XMLTree.parse(xml)
+        let type = root.attr("type") ?? ""
+        return StoragePoolInfo(name: name, type: type, targetPath: root.text("target/path"),
+                               shared: sharedPoolTypes.contains(type))
+    }
+}
