@@ -1,0 +1,102 @@
+import Foundation
+import XCTest
+import EvacCore
+import EvacSchema
+
+/// `evac plan` and `evac inventory` end to end through the built binary, reading the demo
+/// fleet through libvirt's test driver.
+final class PlanCommandTests: XCTestCase {
+    let demo = "plans/demo/rack12-drain.yaml"
+
+    /// Golden files must not depend on where the repository is checked out.
+    func normalized(_ s: String) -> String {
+        var t = s.replacingOccurrences(of: Repo.root.path, with: "<repo>")
+        for key in ["planHash", "inventoryFingerprint"] {
+            t = t.replacingOccurrences(of: "\"\(key)\" : \"[0-9a-f]{64}\"", with: "\"\(key)\" : \"<sha256>\"", options: .regularExpression)
+        }
+        t = t.replacingOccurrences(of: #"\(inventory [0-9a-f]{12}, plan [0-9a-f]{12}\)"#, with: "(inventory <sha>, plan <sha>)", options: .regularExpression)
+        return t
+    }
+
+    func testTextReport() throws {
+        let r = try runEvac(["plan", demo])
+        XCTAssertEqual(r.status, 1, "the demo fleet has guests nothing can take: exit 1; stderr: \(r.stderr)")
+        assertGolden(normalized(r.stdout), "plan/demo.txt")
+        assertGolden(normalized(r.stderr), "plan/demo.stderr")
+        XCTAssertTrue(r.stdout.contains("bigmem-01"), "the 64 GiB guest is reported")
+    }
+
+    func testJSONPlanFileIsDeterministicAndMatchesSchema() throws {
+        let a = try runEvac(["plan", demo, "--output", "json"])
+        let b = try runEvac(["plan", demo, "--output", "json"])
+        XCTAssertEqual(a.status, 1)
+        XCTAssertEqual(a.stdout, b.stdout, "same inventory and plan give the same bytes")
+        assertGolden(normalized(a.stdout), "plan/demo.planfile.json")
+
+        let planFile = try JSONDecoder().decode(PlanFile.self, from: Data(a.stdout.utf8))
+        XCTAssertEqual(planFile.planHash, planFile.computedHash)
+        XCTAssertEqual(planFile.evacVersion, EvacVersion.current)
+        let schema = try JSONSchemaValidator(schemaData: Data(contentsOf: URL(fileURLWithPath: Repo.path("schemas/planfile.schema.json"))))
+        XCTAssertEqual(schema.validate(try JSONValue(data: Data(a.stdout.utf8))), [])
+    }
+
+    func testDotOutput() throws {
+        let r = try runEvac(["plan", demo, "--output", "dot"])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.stdout.hasPrefix("digraph \"rack12-demo\" {"))
+        assertGolden(normalized(r.stdout), "plan/demo.dot")
+    }
+
+    func testSnapshotPlansExactlyLikeLive() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("evac-snap-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let snap = dir.appendingPathComponent("snapshot.json").path
+        let inv = try runEvac(["inventory", demo, "-o", snap])
+        XCTAssertEqual(inv.status, 0, inv.stderr)
+        let schema = try JSONSchemaValidator(schemaData: Data(contentsOf: URL(fileURLWithPath: Repo.path("schemas/inventory.schema.json"))))
+        XCTAssertEqual(schema.validate(try JSONValue(data: Data(contentsOf: URL(fileURLWithPath: snap)))), [])
+
+        let live = try runEvac(["plan", demo, "--output", "json"])
+        let offline = try runEvac(["plan", demo, "--output", "json", "--inventory", snap])
+        XCTAssertEqual(offline.status, live.status)
+        XCTAssertEqual(offline.stdout, live.stdout, "planning from a snapshot gives the same bytes as live")
+        let liveText = try runEvac(["plan", demo])
+        let offlineText = try runEvac(["plan", demo, "--inventory", snap])
+        XCTAssertEqual(offlineText.stdout, liveText.stdout)
+    }
+
+    func testUnreachableTargetIsLeftOutAndSourceIsAnError() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("evac-unreach-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let text = try String(contentsOfFile: Repo.path(demo), encoding: .utf8)
+            .replacingOccurrences(of: "{plan-dir}", with: Repo.path("plans/demo").dropFirst())
+        let target = dir.appendingPathComponent("target-down.yaml").path
+        try text.replacingOccurrences(of: "hosts/kvm-13b.xml", with: "hosts/missing-13b.xml").write(toFile: target, atomically: true, encoding: .utf8)
+        let t = try runEvac(["plan", target])
+        XCTAssertEqual(t.status, 1)
+        XCTAssertTrue(t.stderr.contains("warning: target host 'kvm-13b' is unreachable at test:///"), t.stderr)
+        XCTAssertTrue(t.stderr.contains("missing-13b.xml"), t.stderr)
+        XCTAssertFalse(t.stdout.contains("→ kvm-13b"), "nothing is placed on an unreachable target")
+
+        let source = dir.appendingPathComponent("source-down.yaml").path
+        try text.replacingOccurrences(of: "hosts/kvm-12a.xml", with: "hosts/missing-12a.xml").write(toFile: source, atomically: true, encoding: .utf8)
+        let s = try runEvac(["plan", source])
+        XCTAssertEqual(s.status, 3, s.stderr)
+        XCTAssertNotNil(s.stderr.range(of: #"source-down\.yaml:\d+:\d+: error: source host 'kvm-12a' is unreachable at test:///.*missing-12a\.xml"#, options: .regularExpression), s.stderr)
+        XCTAssertEqual(s.stdout, "")
+    }
+
+    func testValidateAcceptsShippedPlans() throws {
+        let r = try runEvac(["validate", "plans/maintenance-drain.yaml", "plans/capacity-report.yaml", "plans/rerun-after-failure.yaml", demo])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdout.split(separator: "\n").count, 4)
+    }
+
+    func testMissingPlanFile() throws {
+        let r = try runEvac(["plan", "no/such/plan.yaml"])
+        XCTAssertEqual(r.status, 2)
+        XCTAssertEqual(r.stderr, "no/such/plan.yaml: error: plan file does not exist\n")
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+import XCTest
+import EvacCore
+import EvacSchema
+import EvacYAML
+
+/// The plan language: shipped plans are valid (by the reader and by schemas/plan.schema.json),
+/// invalid plans are refused by both, and every diagnostic is exactly as golden-filed.
+final class PlanLanguageTests: XCTestCase {
+    static let validator: JSONSchemaValidator = {
+        let data = FileManager.default.contents(atPath: Repo.path("schemas/plan.schema.json"))!
+        return try! JSONSchemaValidator(schemaData: data)
+    }()
+
+    func files(_ dir: String, ext: String = "yaml") -> [String] {
+        let all = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+        return all.filter { $0.hasSuffix("." + ext) }.sorted().map { dir + "/" + $0 }
+    }
+
+    func node(_ path: String) throws -> Node {
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        return try YAMLReader.parse(SourceFile(path: path, text: text)).get()
+    }
+
+    func testShippedPlansAreValid() throws {
+        let plans = files(Repo.path("plans")) + files(Repo.path("plans/demo"))
+        XCTAssertGreaterThanOrEqual(plans.count, 4)
+        for path in plans {
+            let root = try node(path)
+            let schemaErrors = Self.validator.validate(JSONValue(node: root))
+            XCTAssertEqual(schemaErrors, [], "\(path) against the schema")
+            let (spec, diagnostics) = PlanReader.read(root, file: path)
+            XCTAssertNotNil(spec, "\(path): \(diagnostics)")
+            XCTAssertEqual(diagnostics.filter { $0.severity == .error }, [])
+        }
+    }
+
+    /// Plans that break the schema: both the schema and the reader refuse them, and the
+    /// reader's messages are golden-filed.
+    func testSchemaInvalidCorpus() throws {
+        let corpus = files(Repo.golden.appendingPathComponent("schema-invalid").path)
+        XCTAssertGreaterThanOrEqual(corpus.count, 10)
+        for path in corpus {
+            let root = try node(path)
+            XCTAssertFalse(Self.validator.validate(JSONValue(node: root)).isEmpty, "\(path) passes the schema but should not")
+            try checkDiagnostics(path)
+        }
+    }
+
+    /// Plans the schema cannot judge (references between sections, cycles, YAML syntax):
+    /// the reader refuses them with golden-filed messages.
+    func testSemanticInvalidCorpus() throws {
+        let corpus = files(Repo.golden.appendingPathComponent("invalid").path)
+        XCTAssertGreaterThanOrEqual(corpus.count, 5)
+        for path in corpus { try checkDiagnostics(path) }
+    }
+
+    func checkDiagnostics(_ path: String) throws {
+        let relative = "plans-under-test/" + URL(fileURLWithPath: path).lastPathComponent
+        let r = try runEvac(["validate", path])
+        XCTAssertEqual(r.status, 2, "\(path) should be invalid (exit 2); stderr: \(r.stderr)")
+        XCTAssertTrue(r.stderr.contains("error:"), path)
+        // Golden files name the plan by a stable relative path, not the checkout's.
+        let normalized = r.stderr.replacingOccurrences(of: path, with: relative)
+        let golden = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+        let dir = URL(fileURLWithPath: path).deletingLastPathComponent().lastPathComponent
+        assertGolden(normalized, "\(dir)/\(golden).expected")
+    }
+
+    func testEveryDiagnosticNamesFileLineColumn() throws {
+        for path in files(Repo.golden.appendingPathComponent("schema-invalid").path) + files(Repo.golden.appendingPathComponent("invalid").path) {
+            let r = try runEvac(["validate", path])
+            let lines = r.stderr.split(separator: "\n").filter { $0.contains(": error:") || $0.contains(": warning:") }
+            XCTAssertFalse(lines.isEmpty, path)
+            for l in lines {
+                XCTAssertNotNil(l.range(of: #"^.+\.yaml:\d+:\d+: (error|warning): "#, options: .regularExpression), "\(path): \(l)")
+            }
+        }
+    }
+}
