@@ -19,6 +19,8 @@ let package = Package(
         .target(name: "EvacCore"),
         // The only importer of CYAML: YAML text -> EvacCore.Node tree with marks.
         .target(name: "EvacYAML", dependencies: ["EvacCore", "CYAML"]),
+        // JSON values and a JSON Schema subset validator, for checking plans against a schema.
+        .target(name: "EvacSchema", dependencies: ["EvacCore"]),
         // The only importer of CLibvirt: connections, inventory, migrations, events.
         .target(name: "EvacLibvirt", dependencies: ["EvacCore", "CLibvirt"]),
         // Commands and renderers.
@@ -30,6 +32,7 @@ let package = Package(
 
         .testTarget(name: "EvacCoreTests", dependencies: ["EvacCore"]),
         .testTarget(name: "EvacYAMLTests", dependencies: ["EvacYAML", "EvacCore"]),
+        .testTarget(name: "EvacSchemaTests", dependencies: ["EvacSchema", "EvacCore"]),
         .testTarget(name: "EvacLibvirtTests", dependencies: ["EvacLibvirt", "EvacCore"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "EvacCLITests", dependencies: ["EvacCLI", "EvacCore", "EvacYAML"],
