@@ -9,9 +9,10 @@ public final class LibvirtRuntime: Sendable {
     public static let shared = LibvirtRuntime()
 
     private init() {
+        // virInitialize first: libvirt requires it before any other call in a threaded program.
+        if virInitialize() < 0 { virResetLastError() }
         // Without this, libvirt prints every error to stderr; we report them ourselves.
         virSetErrorFunc(nil, libvirtSilentErrorHandler)
-        if virInitialize() < 0 { virResetLastError() }
         if virEventRegisterDefaultImpl() < 0 { virResetLastError() }
         let loop = Thread {
             // Runs for the life of the process; each iteration dispatches ready timers/fds.

@@ -3,35 +3,44 @@ import Foundation
 import FoundationXML
 #endif
 
-/// A minimal read-only view over libvirt's XML: child lookup by name and attributes.
-/// libvirt's XML is small and regular, so plain tree walking is enough (no XPath strings to
-/// get wrong, no namespaces involved).
-struct XMLTree {
-    let element: XMLElement
+/// A minimal read-only element tree for libvirt's XML: child lookup by name and attributes.
+/// Built with `XMLParser` rather than `XMLDocument`, because on Linux `XMLDocument` parses in
+/// libxml2's recover mode: it accepts broken documents and prints to stderr. `XMLParser`
+/// reports any malformation as an error, which is what a planner must see.
+struct XMLTree: Sendable, Equatable {
+    var name: String
+    var attributes: [String: String]
+    var elements: [XMLTree]
+    private var rawText: String
+
+    init(name: String, attributes: [String: String] = [:], elements: [XMLTree] = [], text: String = "") {
+        self.name = name; self.attributes = attributes; self.elements = elements; self.rawText = text
+    }
+
+    struct ParseError: Error, CustomStringConvertible {
+        var description: String
+    }
 
     /// Parses a document and returns its root element.
     static func parse(_ text: String) throws -> XMLTree {
-        let doc = try XMLDocument(xmlString: text, options: [])
-        guard let root = doc.rootElement() else {
-            throw CocoaError(.coderReadCorrupt)
+        let builder = Builder()
+        let parser = XMLParser(data: Data(text.utf8))
+        parser.delegate = builder
+        guard parser.parse(), let root = builder.root else {
+            let line = parser.lineNumber, column = parser.columnNumber
+            let reason = parser.parserError.map { "\($0.localizedDescription)" } ?? "no root element"
+            throw ParseError(description: "malformed XML at \(line):\(column): \(reason)")
         }
-        return XMLTree(element: root)
+        return root
     }
-
-    var name: String { element.name ?? "" }
 
     /// Direct children with this element name.
-    func children(_ name: String) -> [XMLTree] {
-        (element.children ?? []).compactMap { $0 as? XMLElement }.filter { $0.name == name }.map(XMLTree.init)
-    }
-
-    /// All element children.
-    var elements: [XMLTree] { (element.children ?? []).compactMap { $0 as? XMLElement }.map(XMLTree.init) }
+    func children(_ name: String) -> [XMLTree] { elements.filter { $0.name == name } }
 
     /// The first element along a slash-separated path of child names ("devices/disk").
     func first(_ path: String) -> XMLTree? {
         var node: XMLTree? = self
-        for step in path.split(separator: "/") { node = node?.children(String(step)).first }
+        for step in path.split(separator: "/") { node = node?.elements.first { $0.name == step } }
         return node
     }
 
@@ -42,14 +51,38 @@ struct XMLTree {
         return nodes
     }
 
-    func attr(_ name: String) -> String? { element.attribute(forName: name)?.stringValue }
+    func attr(_ name: String) -> String? { attributes[name] }
 
-    /// Trimmed text content; nil when empty.
+    /// The element's own text, trimmed; nil when empty.
     var text: String? {
-        let t = (element.stringValue ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        let t = rawText.trimmingCharacters(in: .whitespacesAndNewlines)
         return t.isEmpty ? nil : t
     }
 
     /// Text of the first element along `path`.
     func text(_ path: String) -> String? { first(path)?.text }
+
+    /// Collects elements on a stack; each closed element is appended to its parent.
+    private final class Builder: NSObject, XMLParserDelegate {
+        var stack: [XMLTree] = []
+        var root: XMLTree?
+
+        func parser(_ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?,
+                    qualifiedName qName: String?, attributes: [String: String] = [:]) {
+            stack.append(XMLTree(name: elementName, attributes: attributes))
+        }
+
+        func parser(_ parser: XMLParser, foundCharacters string: String) {
+            if !stack.isEmpty { stack[stack.count - 1].rawText += string }
+        }
+
+        func parser(_ parser: XMLParser, foundCDATA CDATABlock: Data) {
+            if !stack.isEmpty { stack[stack.count - 1].rawText += String(decoding: CDATABlock, as: UTF8.self) }
+        }
+
+        func parser(_ parser: XMLParser, didEndElement elementName: String, namespaceURI: String?, qualifiedName qName: String?) {
+            guard let done = stack.popLast() else { return }
+            if stack.isEmpty { root = done } else { stack[stack.count - 1].elements.append(done) }
+        }
+    }
 }
