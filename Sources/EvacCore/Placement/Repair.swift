@@ -40,7 +40,7 @@ extension Search {
                 state.place(m, on: t)
                 var ok = true
                 for i in set.reversed() where ok {  // largest first
-                    ok = insert(evictable[i], choose: choose, depth: depth - 1, breadth: breadth, tabu: tabu + [t], budget: &budget)
+                    ok = insert(evictable[i], choose: choose, depth: depth - 1, breadth: breadth, tabu: [t], budget: &budget)
                 }
                 if ok {
                     for i in set { note(evictable[i], "most-free \(state.names[t]) needed for \(movers[m].name) (placed by repair)") }
