@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "evac", targets: ["evac"]),
+        .executable(name: "evac-bench", targets: ["evac-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -30,7 +31,11 @@ let package = Package(
         ]),
         .executableTarget(name: "evac", dependencies: ["EvacCLI"]),
 
-        .testTarget(name: "EvacCoreTests", dependencies: ["EvacCore"]),
+        // Seeded synthetic fleets (scale and tight) for benchmarks and property tests.
+        .target(name: "EvacBench", dependencies: ["EvacCore"]),
+        .executableTarget(name: "evac-bench", dependencies: ["EvacBench", "EvacCore"]),
+
+        .testTarget(name: "EvacCoreTests", dependencies: ["EvacCore", "EvacBench"]),
         .testTarget(name: "EvacYAMLTests", dependencies: ["EvacYAML", "EvacCore"]),
         .testTarget(name: "EvacSchemaTests", dependencies: ["EvacSchema", "EvacCore"]),
         .testTarget(name: "EvacLibvirtTests", dependencies: ["EvacLibvirt", "EvacCore"],

@@ -1,0 +1,142 @@
+/// The mutable side of placement: what is planned onto each usable target, the per-class
+/// free-memory trees kept in step with it, and an undo log so that repair can try and roll back.
+///
+/// Capacity is accounted from allocations: a target's free memory is its physical memory, minus
+/// the plan's reserve, minus the configured memory of every guest defined on it (running or not,
+/// since a shut-off guest may be started at any time), minus what is planned onto it.
+struct FleetState {
+    let names: [String]
+    /// memoryKiB − reserve.
+    let capacity: [Int64]
+    let usedBefore: [Int64]
+    private(set) var planned: [Int64]
+    let cpus: [Int]
+    let vcpusBefore: [Int]
+    private(set) var plannedVCPUs: [Int]
+    let hosts: [HostInventory]
+    /// Group index -> smallest name of a group member already defined on the target.
+    let existingGroups: [[Int: String]]
+    /// Movers planned onto each target, in the order they were planned.
+    private(set) var incoming: [[Int]]
+    /// Target of each mover, or -1.
+    private(set) var target: [Int]
+
+    /// Compatibility class of each target, its position in the class, and per-class trees.
+    let classOf: [Int]
+    let posOf: [Int]
+    let members: [[Int]]
+    private(set) var trees: [FreeTree]
+
+    private(set) var log: [(mover: Int, from: Int, to: Int)] = []
+    let movers: [Mover]
+    /// Hot fields of `movers`, flat so that the search does not copy `Mover` values around.
+    let mem: [Int64]
+    let vcpus: [Int]
+    let needsOf: [Int]
+    let groupsOf: [[Int]]
+    /// The pinned target, `FleetState.unpinned`, or `FleetState.pinnedElsewhere`.
+    let pinOf: [Int]
+    static let unpinned = -1, pinnedElsewhere = -2
+    /// Targets where a guest with the mover's name or UUID is already defined (usually none).
+    let definedOn: [[Int]]
+    /// Whether another mover has the same name or UUID (only then planned guests are compared).
+    let hasTwin: [Bool]
+    let maxVCPURatio: Double?
+    let groupNames: [String]
+
+    init(targets: TargetTable, movers: [Mover], reserveKiB: UInt64, spec: PlanSpec) {
+        let hosts = targets.hosts
+        self.hosts = hosts
+        names = hosts.map(\.name)
+        capacity = hosts.map { Int64(clamping: $0.memoryKiB) - Int64(clamping: reserveKiB) }
+        usedBefore = hosts.map { $0.guests.reduce(0) { $0 + Int64(clamping: $1.memoryKiB) } }
+        cpus = hosts.map(\.cpus)
+        vcpusBefore = hosts.map { $0.guests.reduce(0) { $0 + $1.vcpus } }
+        existingGroups = hosts.map { h in
+            var m: [Int: String] = [:]
+            guard !spec.constraints.antiAffinity.isEmpty else { return m }
+            for g in h.guests {
+                for i in PlacementInput.groups(of: g.name, spec) where m[i].map({ g.name < $0 }) ?? true { m[i] = g.name }
+            }
+            return m
+        }
+        planned = Array(repeating: 0, count: hosts.count)
+        plannedVCPUs = Array(repeating: 0, count: hosts.count)
+        incoming = Array(repeating: [], count: hosts.count)
+        target = Array(repeating: -1, count: movers.count)
+        self.movers = movers
+        mem = movers.map(\.mem)
+        vcpus = movers.map(\.vcpus)
+        needsOf = movers.map(\.needs)
+        groupsOf = movers.map(\.groups)
+        pinOf = movers.map {
+            switch $0.pin { case .none: Self.unpinned; case .target(let t): t; case .elsewhere: Self.pinnedElsewhere }
+        }
+        var definedAt: [String: [Int]] = [:]
+        for (t, h) in hosts.enumerated() {
+            for g in h.guests {
+                definedAt[g.name, default: []].append(t)
+                if g.uuid != g.name { definedAt[g.uuid, default: []].append(t) }
+            }
+        }
+        definedOn = movers.map { m in
+            let a = definedAt[m.name], b = definedAt[m.uuid]
+            return a == nil && b == nil ? [] : Array(Set((a ?? []) + (b ?? []))).sorted()
+        }
+        var seen: [String: Int] = [:]
+        seen.reserveCapacity(2 * movers.count)
+        for m in movers { seen[m.name, default: 0] += 1; if m.uuid != m.name { seen[m.uuid, default: 0] += 1 } }
+        hasTwin = movers.map { seen[$0.name]! > 1 || seen[$0.uuid]! > 1 }
+        maxVCPURatio = spec.constraints.maxVCPURatio
+        groupNames = spec.constraints.antiAffinity.map(\.name)
+
+        // Targets with equal profiles form a class; classes are numbered by their first member,
+        // and members stay in name order, so tree ties resolve to the smallest name.
+        var classID: [TargetProfile: Int] = [:]
+        var classOf: [Int] = [], posOf: [Int] = [], members: [[Int]] = []
+        for (t, p) in targets.profiles.enumerated() {
+            let c: Int
+            if let known = classID[p] { c = known } else { c = members.count; classID[p] = c; members.append([]) }
+            classOf.append(c); posOf.append(members[c].count); members[c].append(t)
+        }
+        self.classOf = classOf; self.posOf = posOf; self.members = members
+        let cap = capacity, used = usedBefore
+        trees = members.map { FreeTree($0.map { cap[$0] - used[$0] }) }
+    }
+
+    func free(_ t: Int) -> Int64 { capacity[t] - usedBefore[t] - planned[t] }
+
+    mutating func place(_ m: Int, on t: Int) {
+        precondition(target[m] == -1)
+        target[m] = t
+        planned[t] += mem[m]
+        plannedVCPUs[t] += vcpus[m]
+        incoming[t].append(m)
+        trees[classOf[t]].set(posOf[t], free(t))
+        log.append((m, -1, t))
+    }
+
+    mutating func unplace(_ m: Int) {
+        let t = target[m]
+        precondition(t >= 0)
+        target[m] = -1
+        planned[t] -= mem[m]
+        plannedVCPUs[t] -= vcpus[m]
+        incoming[t].removeAll { $0 == m }
+        trees[classOf[t]].set(posOf[t], free(t))
+        log.append((m, t, -1))
+    }
+
+    /// Undoes everything logged after `mark` (a former `log.count`).
+    mutating func rollback(to mark: Int) {
+        while log.count > mark {
+            let e = log.removeLast()
+            if e.to >= 0 { unplace(e.mover) } else { place(e.mover, on: e.from) }
+            log.removeLast()  // the entry the undo itself appended
+        }
+    }
+
+    /// Hides a target from tree queries (a guest-specific filter rejected it); `restore` undoes it.
+    mutating func hide(_ t: Int) { trees[classOf[t]].set(posOf[t], FreeTree.excluded) }
+    mutating func restore(_ t: Int) { trees[classOf[t]].set(posOf[t], free(t)) }
+}

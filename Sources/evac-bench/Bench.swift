@@ -1,0 +1,80 @@
+import EvacBench
+import EvacCore
+import Foundation
+
+enum Bench {
+    /// Per size: a fleet of N guests on N/10 hosts, a fifth of them sources.
+    static func placement(sizes: [Int], seed: UInt64) {
+        print("guests   hosts  sources    generate    snapshot   load(wall)   load(cpu)  place(wall)  place(cpu)  place/load  placed  unplaceable  skipped  peakRSS")
+        for n in sizes {
+            let hosts = max(10, n / 10), sources = max(1, hosts / 5)
+            var fleet: (PlanSpec, Inventory)!
+            let gen = time { fleet = FleetGenerator.scale(guests: n, hosts: hosts, sources: sources, seed: seed) }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            let data = try! encoder.encode(fleet.1)
+            var loaded: Inventory!
+            let load = cpuTime { loaded = try! JSONDecoder().decode(Inventory.self, from: data) }
+            var result: PlacementResult!
+            let place = cpuTime { result = Placer.place(spec: fleet.0, inventory: loaded) }
+            print([pad(n, 6), pad(hosts, 6), pad(sources, 8), ms(gen), mib(data.count), ms(load.wall), ms(load.cpu),
+                   ms(place.wall), ms(place.cpu),
+                   String(format: "%10.3f", place.cpu / load.cpu), pad(result.placements.count, 7),
+                   pad(result.unplaceable.count, 12), pad(result.skipped.count, 8), peakRSS()].joined(separator: "  "))
+        }
+    }
+
+    /// The share of tight fleets (a complete placement exists by construction) that each
+    /// strategy places completely, all on the same fleets.
+    static func completeness(fleets: Int, seed: UInt64) {
+        let strategies: [PlacerOptions.Strategy] = [.greedyAsListed, .greedyLargestFirst, .evac]
+        var complete = Array(repeating: 0, count: strategies.count)
+        var guests = 0, left = 0
+        let elapsed = time {
+            for i in 0..<fleets {
+                let (spec, inv) = FleetGenerator.tight(seed: seed &* 1_000_003 &+ UInt64(i))
+                for (k, s) in strategies.enumerated() {
+                    let r = Placer.place(spec: spec, inventory: inv, options: PlacerOptions(strategy: s))
+                    if r.unplaceable.isEmpty { complete[k] += 1 }
+                    if s == .evac { guests += r.placements.count + r.unplaceable.count; left += r.unplaceable.count }
+                }
+            }
+        }
+        print("tight fleets: \(fleets) (seed \(seed), 20–200 guests, 4–20 targets, fill 90–100%)")
+        for (k, s) in strategies.enumerated() {
+            print("  \(s.rawValue.padding(toLength: 22, withPad: " ", startingAt: 0)) complete \(complete[k])/\(fleets) = "
+                  + String(format: "%.1f%%", 100 * Double(complete[k]) / Double(fleets)))
+        }
+        print("  evac left \(left) of \(guests) guests unplaced; total time \(ms(elapsed))")
+    }
+
+    /// CPU time of this thread, in seconds: robust against other load on a shared machine.
+    static func cpuTime(_ body: () -> Void) -> (wall: Double, cpu: Double) {
+        func now() -> Double {
+            var ts = timespec()
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+            return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+        }
+        let c0 = now()
+        let wall = time(body)
+        return (wall, now() - c0)
+    }
+
+    static func time(_ body: () -> Void) -> Double {
+        let start = DispatchTime.now().uptimeNanoseconds
+        body()
+        return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    }
+
+    static func ms(_ s: Double) -> String { String(format: "%8.1fms", s * 1000) }
+    static func mib(_ bytes: Int) -> String { String(format: "%7.1fMiB", Double(bytes) / 1_048_576) }
+    static func pad(_ n: Int, _ w: Int) -> String { String(repeating: " ", count: max(0, w - String(n).count)) + String(n) }
+
+    /// VmHWM: the process's peak resident set so far (cumulative over the sizes of one run).
+    static func peakRSS() -> String {
+        guard let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = s.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return "n/a" }
+        let kb = Double(line.split(separator: " ").dropFirst().first.flatMap { Double($0) } ?? 0)
+        return String(format: "%.0fMiB", kb / 1024)
+    }
+}

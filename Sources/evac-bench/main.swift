@@ -1,0 +1,23 @@
+import EvacBench
+import EvacCore
+import Foundation
+
+/// evac-bench placement [--sizes 1000,10000,100000] [--seed N]
+/// evac-bench completeness [--fleets 1000] [--seed 1]
+let args = Array(CommandLine.arguments.dropFirst())
+
+func option(_ name: String) -> String? {
+    guard let i = args.firstIndex(of: name), i + 1 < args.count else { return nil }
+    return args[i + 1]
+}
+
+switch args.first {
+case "placement":
+    let sizes = (option("--sizes") ?? "1000,10000,100000").split(separator: ",").compactMap { Int($0) }
+    Bench.placement(sizes: sizes, seed: UInt64(option("--seed") ?? "42") ?? 42)
+case "completeness":
+    Bench.completeness(fleets: Int(option("--fleets") ?? "1000") ?? 1000, seed: UInt64(option("--seed") ?? "1") ?? 1)
+default:
+    FileHandle.standardError.write(Data("usage: evac-bench placement [--sizes 1000,10000,100000] [--seed N]\n       evac-bench completeness [--fleets 1000] [--seed 1]\n".utf8))
+    exit(2)
+}
