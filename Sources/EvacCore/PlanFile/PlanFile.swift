@@ -30,11 +30,13 @@ public struct PlanFile: Codable, Hashable, Sendable {
     public struct PlanSource: Codable, Hashable, Sendable {
         public var path: String
         public var sha256: String
+        public init(path: String, sha256: String) { self.path = path; self.sha256 = sha256 }
     }
     public struct HostRef: Codable, Hashable, Sendable {
         public var name: String
         public var uri: String
         public var cpuPool: String?
+        public init(name: String, uri: String, cpuPool: String? = nil) { self.name = name; self.uri = uri; self.cpuPool = cpuPool }
     }
 
     public init(spec: PlanSpec, planSource: PlanSource, inventory: Inventory, result: PlacementResult,
