@@ -29,7 +29,7 @@ enum PlanLoader {
         switch YAMLReader.parse(source) {
         case .success(let node): root = node
         case .failure(let e):
-            throw .invalid(DiagnosticRenderer.render(e.diagnostic(file: path), source: source))
+            throw .invalid(DiagnosticRenderer.render(e.diagnostic(file: path), source: source) + "1 error\n")
         }
         let (spec, diagnostics) = PlanReader.read(root, file: path)
         guard var spec else {

@@ -2,6 +2,9 @@
 /// mark, a message and a fix, and reading goes on so that all problems are reported at once.
 struct NodeReader {
     var sink: DiagnosticSink
+    /// Host names declared under `hosts:`, valid or not: a reference to a host whose entry
+    /// already has an error is not reported again as unknown.
+    var declaredHosts: Set<String> = []
 
     init(file: String) { sink = DiagnosticSink(file: file) }
 

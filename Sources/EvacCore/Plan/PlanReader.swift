@@ -16,6 +16,10 @@ public enum PlanReader {
 
     static func readPlan(_ root: Node, _ r: inout NodeReader) -> PlanSpec {
         var spec = PlanSpec(name: "", hosts: [], sources: [], targetPools: [])
+        if case .mapping(let pairs, let mark) = root, pairs.isEmpty {
+            r.sink.error(mark, "the plan is empty", help: "a plan needs at least version, name, hosts, sources and targets (see plans/maintenance-drain.yaml)")
+            return spec
+        }
         guard let top = r.mapping(root, context: "the plan", known: topKeys) else { return spec }
 
         if let v = r.require(top, "version", in: root, context: "the plan", example: "1") {
@@ -48,6 +52,7 @@ public enum PlanReader {
         guard let entries = r.namedEntries(node, context: "hosts") else { return [] }
         if entries.isEmpty { r.sink.error(node.mark, "hosts is empty", help: "name every host the plan touches with its libvirt URI") }
         var out: [HostSpec] = []
+        r.declaredHosts = Set(entries.map(\.0.value))
         for (key, value) in entries {
             // Shorthand: `kvm-12a: qemu+ssh://root@kvm-12a/system`.
             if value.scalar != nil {
@@ -262,7 +267,7 @@ public enum PlanReader {
     // MARK: references between sections
 
     static func checkReferences(_ spec: PlanSpec, _ r: inout NodeReader) {
-        let known = Set(spec.hosts.map(\.name))
+        let known = Set(spec.hosts.map(\.name)).union(r.declaredHosts)
         let hostNames = spec.hosts.map(\.name)
         func unknown(_ h: Located<String>, _ role: String) {
             let help = Spelling.closest(to: h.value, in: hostNames).map { "did you mean '\($0)'?" } ?? "add it under hosts: with its uri"
