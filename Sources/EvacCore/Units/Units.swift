@@ -63,6 +63,9 @@ public enum Units {
             _ = n
             return .failure(Failure(message: "duration '\(text)' has no unit", help: "write '\(t)s', '\(t)ms' or '\(t)m' — bare numbers are ambiguous"))
         }
+        if t.contains(where: \.isWhitespace) {
+            return .failure(Failure(message: "'\(text)' is not a duration", help: "write a number and a unit without spaces: 300ms, 90s, 20m or 1h30m"))
+        }
         var rest = Substring(t)
         var total = 0.0
         var lastRank = Int.max
@@ -89,7 +92,7 @@ public enum Units {
                 return .failure(Failure(message: unit.isEmpty ? "missing unit in duration '\(text)'" : "unknown duration unit '\(unit)' in '\(text)'", help: hint))
             }
             // Units must go from larger to smaller, each once: "30m1h" is a typo, not 1.5 h.
-            let rank = durationUnits.count - idx
+            let rank = idx
             guard rank < lastRank else {
                 return .failure(Failure(message: "units out of order in duration '\(text)'", help: "write larger units first, each once, e.g. 1h30m"))
             }
