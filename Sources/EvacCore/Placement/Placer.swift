@@ -60,6 +60,7 @@ public enum Placer {
         for (i, policy) in [choose, other].enumerated() {
             var s = base
             s.greedy(order, policy, annotate: i > 0 && choose == .mostFreeMemory)
+            s.firstChoice = s.state.target
             var budget = limits.budget
             s.repair(order, choose: policy, limits: limits, budget: &budget)
             s.greedy(order, policy)  // a last sweep: repair may have freed room for earlier leftovers
@@ -72,7 +73,7 @@ public enum Placer {
             notes.append("\(choose.rawValue) left guests unplaced; packed by \(other.rawValue) instead"
                          + (leftover == 0 ? ", which places every guest" : ""))
         }
-        let repaired = Set(result.notes.filter { $0.text.hasSuffix("(placed by repair)") }.map(\.mover)).count
+        let repaired = result.offMostFree().filter { $0?.hasSuffix("(placed by repair)") == true }.count
         if repaired > 0 { notes.append("repair moved \(repaired) guest\(repaired == 1 ? "" : "s") off their most-free target") }
         return result
     }

@@ -43,7 +43,9 @@ extension Search {
                     ok = insert(evictable[i], choose: choose, depth: depth - 1, breadth: breadth, tabu: [t], budget: &budget)
                 }
                 if ok {
-                    for i in set { note(evictable[i], "most-free \(state.names[t]) needed for \(movers[m].name) (placed by repair)") }
+                    for i in set where firstChoice.isEmpty || firstChoice[evictable[i]] == t {
+                        note(evictable[i], "most-free \(state.names[t]) needed for \(movers[m].name) (placed by repair)", byRepair: true)
+                    }
                     return true
                 }
                 rollback(to: restore)

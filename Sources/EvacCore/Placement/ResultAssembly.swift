@@ -22,8 +22,7 @@ enum ResultAssembly {
                       reserveKiB: UInt64, notes: [String]) -> PlacementResult {
         let state = search.state
         let movers = input.movers
-        var offMostFree: [String?] = Array(repeating: nil, count: movers.count)
-        for n in search.notes { offMostFree[n.mover] = n.text }
+        let offMostFree = search.offMostFree()
 
         var placements: [Placement] = []
         for m in planOrder(movers, spec.placement.order) where state.target[m] >= 0 {

@@ -12,7 +12,9 @@ struct Search {
     private let initialFree: [[Int64]]
     /// Why a mover is not on the target the policy would have picked, when repair or the
     /// fallback packing moved it (undone with the log on rollback).
-    private(set) var notes: [(mover: Int, text: String)] = []
+    private(set) var notes: [(mover: Int, text: String, byRepair: Bool)] = []
+    /// Where each mover went in the greedy pass (-1: nowhere): repair notes are about leaving it.
+    var firstChoice: [Int] = []
 
     init(input: PlacementInput, state: FleetState) {
         self.state = state
@@ -124,7 +126,18 @@ struct Search {
         }
     }
 
-    mutating func note(_ m: Int, _ text: String) { notes.append((m, text)) }
+    mutating func note(_ m: Int, _ text: String, byRepair: Bool = false) { notes.append((m, text, byRepair)) }
+
+    /// Per mover, why it is not where the policy first put it: the last note, and a repair note
+    /// only if the mover did not end up back on its first choice.
+    func offMostFree() -> [String?] {
+        var out: [String?] = Array(repeating: nil, count: movers.count)
+        for n in notes { out[n.mover] = n.text }
+        for n in notes where n.byRepair && out[n.mover] == n.text && state.target[n.mover] == firstChoice[n.mover] {
+            out[n.mover] = nil
+        }
+        return out
+    }
 
     /// A restore point for `rollback`.
     var mark: (log: Int, notes: Int) { (state.log.count, notes.count) }
