@@ -70,8 +70,8 @@ final class PlacementPolicyTests: XCTestCase {
         let hosts = [Fx.host("s", gib: 64, guests: guests), Fx.host("t", gib: 64)]
         var r = Fx.place(spec, hosts)
         XCTAssertEqual(r.unplaceable.map(\.guestReason), [
-            "local disk vda (/var/lib/libvirt/images/db.qcow2) and storage copy is off (constraints.local-storage: copy)",
-            "has host device pci:0000:03:00.0; detach it or move it offline",
+            "local disk vda (/var/lib/libvirt/images/db.qcow2) is not on shared storage; set constraints.local-storage: copy to copy it with the migration",
+            "has host device pci:0000:03:00.0, which cannot move live; detach it, or shut the guest down to move its definition",
         ])
         XCTAssertEqual(r.placements.map(\.guest), ["gpu-off"], "a shut-off guest moves as a definition")
         spec.constraints.localStorage = .copy

@@ -130,14 +130,14 @@ struct PlacementInput {
             mode = spec.migration.mode
             // A shut-off guest moves as a definition only, so its host devices are re-bound on start.
             if let dev = g.hostDevices.first {
-                return .refuse("has host device \(dev); detach it or move it offline")
+                return .refuse("has host device \(dev), which cannot move live; detach it, or shut the guest down to move its definition")
             }
         }
         let local = g.disks.filter { !$0.shared }
         if !local.isEmpty {
             guard spec.constraints.localStorage == .copy else {
                 let what = local.map { "\($0.target) (\($0.source))" }.joined(separator: ", ")
-                return .refuse("local disk\(local.count > 1 ? "s" : "") \(what) and storage copy is off (constraints.local-storage: copy)")
+                return .refuse("local disk\(local.count > 1 ? "s" : "") \(what) is not on shared storage; set constraints.local-storage: copy to copy it with the migration")
             }
             return .move(mode, copy: local.map(\.target))
         }
