@@ -5,7 +5,7 @@ import Foundation
 enum Bench {
     /// Per size: a fleet of N guests on N/10 hosts, a fifth of them sources.
     static func placement(sizes: [Int], seed: UInt64) {
-        print("guests   hosts  sources    generate    snapshot   load(wall)   load(cpu)  place(wall)  place(cpu)  place/load  placed  unplaceable  skipped  peakRSS")
+        print("guests   hosts  sources    generate    snapshot   load(wall)   load(cpu)  place(wall)  place(cpu)  place/load   plan(wall)   plan(cpu)   plan/load    planfile  placed  unplaceable  skipped  peakRSS")
         for n in sizes {
             let hosts = max(10, n / 10), sources = max(1, hosts / 5)
             var fleet: (PlanSpec, Inventory)!
@@ -17,9 +17,21 @@ enum Bench {
             let load = cpuTime { loaded = try! JSONDecoder().decode(Inventory.self, from: data) }
             var result: PlacementResult!
             let place = cpuTime { result = Placer.place(spec: fleet.0, inventory: loaded) }
+            // What `evac plan --inventory SNAP --output json` does after loading: placement, the
+            // DAG, the timeline, the plan file with its hash, and its encoding.
+            var planBytes = 0
+            let plan = cpuTime {
+                let r = Placer.place(spec: fleet.0, inventory: loaded)
+                let graph = MigrationGraph.build(spec: fleet.0, placements: r.placements, file: "bench.yaml").graph!
+                let timeline = Timeline.estimate(graph, bandwidth: fleet.0.migration.bandwidthBytesPerSec)
+                let file = PlanFile(spec: fleet.0, planSource: .init(path: "bench.yaml", sha256: String(repeating: "0", count: 64)),
+                                    inventory: loaded, result: r, graph: graph, timeline: timeline)
+                planBytes = file.encoded().count
+            }
             print([pad(n, 6), pad(hosts, 6), pad(sources, 8), ms(gen), mib(data.count), ms(load.wall), ms(load.cpu),
                    ms(place.wall), ms(place.cpu),
-                   String(format: "%10.3f", place.cpu / load.cpu), pad(result.placements.count, 7),
+                   String(format: "%10.3f", place.cpu / load.cpu), ms(plan.wall), ms(plan.cpu),
+                   String(format: "%10.3f", plan.cpu / load.cpu), mib(planBytes), pad(result.placements.count, 7),
                    pad(result.unplaceable.count, 12), pad(result.skipped.count, 8), peakRSS()].joined(separator: "  "))
         }
     }

@@ -19,7 +19,7 @@ func parseError(bytes: [UInt8], file: StaticString = #filePath, line: UInt = #li
     switch YAMLReader.parse(bytes: bytes) {
     case .success(let node):
         XCTFail("expected an error, got \(node)", file: file, line: line)
-        throw XCTSkip("no error")
+        throw ExpectedErrorMissing()
     case .failure(let error): return error
     }
 }
@@ -30,3 +30,6 @@ extension Node {
     /// The value under `key` in a mapping (first match), for terse tests.
     subscript(key: String) -> Node? { pairs?.first { $0.key.scalar?.value == key }?.value }
 }
+
+/// Thrown after XCTFail so the test stops; never a skip.
+struct ExpectedErrorMissing: Error {}
