@@ -28,6 +28,18 @@ enum Bench {
                                     inventory: loaded, result: r, graph: graph, timeline: timeline)
                 planBytes = file.encoded().count
             }
+            if ProcessInfo.processInfo.environment["EVAC_BENCH_BREAKDOWN"] != nil {
+                let r = result!
+                var graph: MigrationGraph!
+                let g = cpuTime { graph = MigrationGraph.build(spec: fleet.0, placements: r.placements, file: "b").graph! }
+                var tl: Timeline!
+                let t = cpuTime { tl = Timeline.estimate(graph, bandwidth: nil) }
+                let f = cpuTime { _ = loaded.fingerprint }
+                var file: PlanFile!
+                let pf = cpuTime { file = PlanFile(spec: fleet.0, planSource: .init(path: "b", sha256: ""), inventory: loaded, result: r, graph: graph, timeline: tl) }
+                let enc = cpuTime { _ = file.encoded() }
+                print("graph \(ms(g.cpu)) timeline \(ms(t.cpu)) fingerprint \(ms(f.cpu)) planfile-init \(ms(pf.cpu)) encode \(ms(enc.cpu))")
+            }
             print([pad(n, 6), pad(hosts, 6), pad(sources, 8), ms(gen), mib(data.count), ms(load.wall), ms(load.cpu),
                    ms(place.wall), ms(place.cpu),
                    String(format: "%10.3f", place.cpu / load.cpu), ms(plan.wall), ms(plan.cpu),

@@ -70,7 +70,7 @@ public struct PlanFile: Codable, Hashable, Sendable {
         copy.planHash = ""
         // Encoding our own value types cannot fail.
         let data = (try? Self.canonicalEncoder().encode(copy)) ?? Data()
-        return SHA256.hex(Array(data))
+        return SHA256.hex(data)
     }
 
     public func encoded() -> Data {
@@ -84,19 +84,28 @@ public struct PlanFile: Codable, Hashable, Sendable {
 
 extension Inventory {
     /// SHA-256 over what placement depends on; momentary figures (free memory, balloon size)
-    /// are left out so that a plan is not stale just because page cache moved.
+    /// and the hostname (the test driver reports the client's own) are left out, so that a
+    /// plan is not stale just because page cache moved. Fields are streamed into the hash with
+    /// separators rather than encoded as JSON first: this runs on every plan and apply.
     public var fingerprint: String {
-        var stable = self
-        for h in stable.hosts.indices {
-            // The hostname is informational (the test driver reports the client's own).
-            stable.hosts[h].hostname = nil
-            stable.hosts[h].freeMemoryKiB = 0
-            for g in stable.hosts[h].guests.indices { stable.hosts[h].guests[g].currentMemoryKiB = 0 }
+        var f = FingerprintHasher()
+        f.add("evac-inventory-1")
+        for h in hosts {
+            f.add("host"); f.add(h.name); f.add(h.uri); f.add(h.hostUUID ?? ""); f.add(h.arch)
+            f.add(h.memoryKiB); f.add(UInt64(h.cpus)); f.add(h.cpu.vendor); f.add(h.cpu.model); f.add(h.cpu.features)
+            f.add(h.bridges)
+            for n in h.networks { f.add(n.name); f.add(n.bridge ?? ""); f.add(n.active ? 1 : 0) }
+            for p in h.storagePools { f.add(p.name); f.add(p.type); f.add(p.targetPath ?? ""); f.add(p.shared ? 1 : 0) }
+            for g in h.guests {
+                f.add("guest"); f.add(g.uuid); f.add(g.name); f.add(g.state.rawValue); f.add(g.persistent ? 1 : 0)
+                f.add(g.memoryKiB); f.add(UInt64(g.vcpus)); f.add(g.cpu.mode.rawValue); f.add(g.cpu.model ?? ""); f.add(g.cpu.features)
+                for n in g.nics { f.add(n.kind.rawValue); f.add(n.source); f.add(n.mac ?? "") }
+                for d in g.disks { f.add(d.kind.rawValue); f.add(d.device); f.add(d.target); f.add(d.source); f.add(d.shared ? 1 : 0); f.add(d.readonly ? 1 : 0) }
+                f.add(g.hostDevices)
+            }
         }
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys]
-        let data = (try? e.encode(stable)) ?? Data()
-        return SHA256.hex(Array(data))
+        for u in unreachable { f.add("unreachable"); f.add(u.name); f.add(u.uri) }
+        return f.finish()
     }
 
     public func encodedSnapshot() -> Data {
@@ -104,4 +113,25 @@ extension Inventory {
         d.append(0x0a)
         return d
     }
+}
+
+/// Feeds values into SHA-256 with a length prefix each, so that ("ab","c") and ("a","bc") differ.
+struct FingerprintHasher {
+    private var sha = SHA256()
+    private var scratch: [UInt8] = []
+
+    mutating func add(_ s: String) {
+        add(UInt64(s.utf8.count))
+        sha.update(s)
+    }
+    mutating func add(_ list: [String]) {
+        add(UInt64(list.count))
+        for s in list { add(s) }
+    }
+    mutating func add(_ n: UInt64) {
+        scratch.removeAll(keepingCapacity: true)
+        for i in 0..<8 { scratch.append(UInt8(truncatingIfNeeded: n >> (8 * UInt64(i)))) }
+        sha.update(scratch)
+    }
+    mutating func finish() -> String { sha.finalizeHex() }
 }
