@@ -21,6 +21,12 @@ extension LibvirtConnection {
         return LibvirtDomain(handle: dom, connection: self)
     }
 
+    /// Defines a persistent domain from XML (lab set-up; evac itself never defines guests).
+    public func define(xml: String) throws(LibvirtError) -> LibvirtDomain {
+        guard let dom = virDomainDefineXML(handle, xml) else { throw fail("virDomainDefineXML") }
+        return LibvirtDomain(handle: dom, connection: self)
+    }
+
     /// Domain capabilities for one arch and virt type (holds the usable host-model CPU).
     func domainCapabilitiesXML(arch: String?, virtType: String?) throws(LibvirtError) -> String {
         guard let xml = takeString(virConnectGetDomainCapabilities(handle, nil, arch, nil, virtType, 0)) else {

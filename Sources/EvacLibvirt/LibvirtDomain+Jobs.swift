@@ -13,6 +13,11 @@ extension LibvirtDomain {
         return xml
     }
 
+    /// Starts a defined domain (lab set-up).
+    public func start() throws(LibvirtError) {
+        guard virDomainCreate(handle) == 0 else { throw connection.fail("virDomainCreate(\(name))") }
+    }
+
     /// Live XML (flags 0): a running guest's CPU as started.
     func liveXML() throws(LibvirtError) -> String { try xmlDesc(inactive: false) }
 
