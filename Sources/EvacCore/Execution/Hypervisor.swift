@@ -27,7 +27,14 @@ public protocol Hypervisor: Sendable {
 public struct HostEndpoint: Hashable, Sendable, Codable {
     public var name: String
     public var uri: String
-    public init(name: String, uri: String) { self.name = name; self.uri = uri }
+    /// Where the migration data stream goes when this host is the target (libvirt's
+    /// `migrate_uri`, e.g. `tcp://10.0.0.5`); nil = the hypervisor's default (the target's
+    /// hostname). Needed when the hostname does not resolve to the migration network, and for
+    /// several daemons on one machine (`tcp://127.0.0.1`).
+    public var migrateURI: String?
+    public init(name: String, uri: String, migrateURI: String? = nil) {
+        self.name = name; self.uri = uri; self.migrateURI = migrateURI
+    }
 }
 
 public enum GuestPresence: Hashable, Sendable {
