@@ -50,7 +50,7 @@ struct PlanCommand: AsyncParsableCommand {
         let data: Data
         switch output {
         case .text: data = Data(HumanReport.render(p).utf8)
-        case .json: data = p.planFile.encoded()
+        case .json: data = p.planFileData
         case .dot: data = Data(DotRenderer.render(p.graph, planName: p.loaded.spec.name).utf8)
         }
         try Console.write(data, to: out)

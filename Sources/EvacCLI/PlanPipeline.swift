@@ -9,6 +9,8 @@ struct PlanPipeline {
     var graph: MigrationGraph
     var timeline: Timeline
     var planFile: PlanFile
+    /// The plan file's canonical bytes (what `--output json` writes).
+    var planFileData: Data
     /// Warnings to show (errors stop the pipeline).
     var warnings: [Diagnostic]
 
@@ -45,9 +47,10 @@ struct PlanPipeline {
         let timeline = Timeline.estimate(graph, bandwidth: spec.migration.bandwidthBytesPerSec, assumedBandwidth: assumedBandwidth)
         let planFile = PlanFile(spec: spec,
                                 planSource: .init(path: URL(fileURLWithPath: file).lastPathComponent, sha256: loaded.sha256),
-                                inventory: gathered.inventory, result: result, graph: graph, timeline: timeline)
+                                inventory: gathered.inventory, result: result, graph: graph, timeline: timeline,
+                                hashed: false).sealed()
         return PlanPipeline(loaded: loaded, inventory: gathered.inventory, result: result, graph: graph,
-                            timeline: timeline, planFile: planFile, warnings: warnings.sorted())
+                            timeline: timeline, planFile: planFile.file, planFileData: planFile.data, warnings: warnings.sorted())
     }
 
     var renderedWarnings: String {

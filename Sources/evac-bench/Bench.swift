@@ -25,8 +25,8 @@ enum Bench {
                 let graph = MigrationGraph.build(spec: fleet.0, placements: r.placements, file: "bench.yaml").graph!
                 let timeline = Timeline.estimate(graph, bandwidth: fleet.0.migration.bandwidthBytesPerSec)
                 let file = PlanFile(spec: fleet.0, planSource: .init(path: "bench.yaml", sha256: String(repeating: "0", count: 64)),
-                                    inventory: loaded, result: r, graph: graph, timeline: timeline)
-                planBytes = file.encoded().count
+                                    inventory: loaded, result: r, graph: graph, timeline: timeline, hashed: false)
+                planBytes = file.sealed().data.count
             }
             if ProcessInfo.processInfo.environment["EVAC_BENCH_BREAKDOWN"] != nil {
                 let r = result!
