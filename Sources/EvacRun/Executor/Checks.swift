@@ -1,0 +1,154 @@
+import EvacCore
+
+/// What the pre-checks compare against, taken from the plan file.
+struct CheckPolicy: Sendable {
+    var reserveKiB: UInt64
+    var maxVCPURatio: Double?
+    var bridgeMap: [String: String]
+    var cpu: Constraints.CPUPolicy
+    var bridges: Constraints.BridgePolicy
+    var undefineSource: Bool
+
+    init(plan: PlanFile) {
+        reserveKiB = plan.memoryReserveKiB ?? 0
+        maxVCPURatio = plan.maxVCPURatio
+        bridgeMap = plan.bridgeMap ?? [:]
+        cpu = plan.cpuPolicy ?? .compatible
+        bridges = plan.bridgePolicy ?? .match
+        undefineSource = plan.migration.undefineSource
+    }
+}
+
+/// The checks around one migration, each returning nil (fine) or the reason in words an
+/// operator can act on. Read-only: they never change a host.
+struct Checks: Sendable {
+    let hypervisor: any Hypervisor
+    let policy: CheckPolicy
+    let ledger: InFlightLedger
+
+    /// Before: guest still on its source in the expected state, target reachable with room
+    /// (counting guests in flight to it), bridges present, CPU compatible.
+    func before(_ s: StepSpec) async -> String? {
+        let presence: GuestPresence
+        do { presence = try await hypervisor.locate(guestUUID: s.uuid, on: s.source) }
+        catch { return "source \(Self.describe(error))" }
+        guard case .present(let state, let persistent) = presence else {
+            return "guest \(s.guest) (\(s.uuid)) is no longer on \(s.source.name)"
+        }
+        if s.mode == .offline {
+            if state.isActive { return "guest \(s.guest) is \(state.rawValue) on \(s.source.name); the plan moves it offline (stopped)" }
+            if !persistent { return "guest \(s.guest) is not persistent: nothing to move offline" }
+        } else if !state.isActive {
+            return "guest \(s.guest) is \(state.rawValue) on \(s.source.name); the plan moves it \(s.mode.rawValue)"
+        }
+
+        let target: HostInventory
+        do { target = try await hypervisor.inspect(s.target) }
+        catch { return "target \(Self.describe(error))" }
+        if target.guests.contains(where: { $0.uuid == s.uuid }) {
+            return "guest \(s.guest) (\(s.uuid)) is already on \(s.target.name) while also on \(s.source.name): needs attention"
+        }
+        if let clash = target.guests.first(where: { $0.name == s.guest && $0.uuid != s.uuid }) {
+            return "target \(s.target.name) already has a guest named \(s.guest) (uuid \(clash.uuid))"
+        }
+        if let why = room(s, target) { return why }
+
+        if policy.bridges == .match {
+            let source: HostInventory
+            do { source = try await hypervisor.inspect(s.source) }
+            catch { return "source \(Self.describe(error))" }
+            if let g = source.guests.first(where: { $0.uuid == s.uuid }), let why = bridges(g, target) { return why }
+        }
+
+        if policy.cpu != .ignore {
+            do {
+                if try await hypervisor.compareCPU(guestUUID: s.uuid, source: s.source, target: s.target) == .incompatible {
+                    return "CPU of \(s.target.name) is incompatible with guest \(s.guest) (libvirt CPU comparison)"
+                }
+            } catch where error.kind == .unsupported {
+                // The hypervisor cannot tell: placement already checked the CPU against the inventory.
+            } catch {
+                return "CPU check against \(Self.describe(error))"
+            }
+        }
+        return nil
+    }
+
+    private func room(_ s: StepSpec, _ t: HostInventory) -> String? {
+        let flying = ledger.others(target: s.target.name, excluding: s.uuid)
+        let flyingIDs = Set(flying.map(\.uuid))
+        // A guest arriving shows up on the target early (paused, incoming): count it once.
+        let resident = t.guests.filter { $0.uuid != s.uuid && !flyingIDs.contains($0.uuid) }
+        let used = resident.reduce(UInt64(0)) { $0 + $1.memoryKiB } + flying.reduce(UInt64(0)) { $0 + $1.memoryKiB }
+        let free = Int64(clamping: t.memoryKiB) - Int64(clamping: policy.reserveKiB) - Int64(clamping: used)
+        if free < Int64(clamping: s.memoryKiB) {
+            return "target \(s.target.name) has no room: guest needs \(KiB.text(s.memoryKiB)), "
+                + "\(KiB.text(signed: free)) free after the \(KiB.text(policy.reserveKiB)) reserve"
+                + (flying.isEmpty ? "" : " and \(flying.count) migration\(flying.count == 1 ? "" : "s") in flight to it")
+        }
+        if let ratio = policy.maxVCPURatio, t.cpus > 0 {
+            let vcpus = resident.reduce(0) { $0 + $1.vcpus } + flying.reduce(0) { $0 + $1.vcpus } + s.vcpus
+            if Double(vcpus) > ratio * Double(t.cpus) {
+                return "target \(s.target.name) would have \(vcpus) vCPUs on \(t.cpus) CPUs, above the ratio \(ratio)"
+            }
+        }
+        return nil
+    }
+
+    private func bridges(_ g: Guest, _ t: HostInventory) -> String? {
+        let networks = Set(t.networks.filter(\.active).map(\.name))
+        let bridges = Set(t.bridges)
+        for nic in g.nics {
+            let name = policy.bridgeMap[nic.source] ?? nic.source
+            switch nic.kind {
+            case .bridge where !bridges.contains(name):
+                return "target \(t.name) has no bridge \(name)" + (name == nic.source ? "" : " (mapped from \(nic.source))")
+            case .network where !networks.contains(name):
+                return "target \(t.name) has no active network \(name)" + (name == nic.source ? "" : " (mapped from \(nic.source))")
+            default: continue
+            }
+        }
+        return nil
+    }
+
+    /// After: the guest is on the target (active, or defined for offline) and gone from the
+    /// source when the plan undefines it there.
+    func after(_ s: StepSpec) async -> String? {
+        do {
+            switch try await hypervisor.locate(guestUUID: s.uuid, on: s.target) {
+            case .absent: return "guest \(s.guest) is not on \(s.target.name) after the migration"
+            case .present(let state, _):
+                if s.mode != .offline && !state.isActive {
+                    return "guest \(s.guest) is \(state.rawValue) on \(s.target.name) after the migration"
+                }
+            }
+        } catch { return "post-check: target \(Self.describe(error))" }
+        guard policy.undefineSource else { return nil }
+        do {
+            if case .present(let state, _) = try await hypervisor.locate(guestUUID: s.uuid, on: s.source) {
+                return "guest \(s.guest) is still on \(s.source.name) (\(state.rawValue)) after the migration"
+            }
+        } catch { return "post-check: source \(Self.describe(error))" }
+        return nil
+    }
+
+    /// "kvm-13a (qemu+ssh://…) unreachable: connection refused"
+    static func describe(_ e: HypervisorError) -> String {
+        let what = e.kind == .unreachable ? "unreachable" : e.kind.rawValue
+        return "\(e.host) (\(e.uri)) \(what): \(e.message)"
+    }
+}
+
+enum KiB {
+    static func text(_ kib: UInt64) -> String { text(signed: Int64(clamping: kib)) }
+    static func text(signed kib: Int64) -> String {
+        let a = Double(kib.magnitude)
+        let sign = kib < 0 ? "-" : ""
+        if a >= 1_048_576 { return sign + trim(a / 1_048_576) + " GiB" }
+        if a >= 1024 { return sign + trim(a / 1024) + " MiB" }
+        return "\(kib) KiB"
+    }
+    private static func trim(_ v: Double) -> String {
+        v == v.rounded() ? String(Int(v)) : String(format: "%.1f", v)
+    }
+}
