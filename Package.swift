@@ -38,7 +38,8 @@ let package = Package(
         .executableTarget(name: "evac", dependencies: ["EvacCLI"]),
 
         .testTarget(name: "EvacCoreTests", dependencies: ["EvacCore"]),
-        .testTarget(name: "EvacRunTests", dependencies: ["EvacRun", "EvacFake", "EvacCore"]),
+        .testTarget(name: "EvacRunTests", dependencies: ["EvacRun", "EvacFake", "EvacCore",
+                                                     .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "EvacYAMLTests", dependencies: ["EvacYAML", "EvacCore"]),
         .testTarget(name: "EvacLibvirtTests", dependencies: ["EvacLibvirt", "EvacCore"],
                     resources: [.copy("Fixtures")]),

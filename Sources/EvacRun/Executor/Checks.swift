@@ -51,8 +51,6 @@ struct Checks: Sendable {
         if let clash = target.guests.first(where: { $0.name == s.guest && $0.uuid != s.uuid }) {
             return "target \(s.target.name) already has a guest named \(s.guest) (uuid \(clash.uuid))"
         }
-        if let why = room(s, target) { return why }
-
         if policy.bridges == .match {
             let source: HostInventory
             do { source = try await hypervisor.inspect(s.source) }
@@ -71,11 +69,13 @@ struct Checks: Sendable {
                 return "CPU check against \(Self.describe(error))"
             }
         }
-        return nil
+        // Last, so that a reservation is only taken by a step that will start.
+        return ledger.reserve(target: s.target.name, .init(uuid: s.uuid, memoryKiB: s.memoryKiB, vcpus: s.vcpus)) {
+            room(s, target, $0)
+        }
     }
 
-    private func room(_ s: StepSpec, _ t: HostInventory) -> String? {
-        let flying = ledger.others(target: s.target.name, excluding: s.uuid)
+    private func room(_ s: StepSpec, _ t: HostInventory, _ flying: [InFlightLedger.Entry]) -> String? {
         let flyingIDs = Set(flying.map(\.uuid))
         // A guest arriving shows up on the target early (paused, incoming): count it once.
         let resident = t.guests.filter { $0.uuid != s.uuid && !flyingIDs.contains($0.uuid) }
@@ -84,7 +84,7 @@ struct Checks: Sendable {
         if free < Int64(clamping: s.memoryKiB) {
             return "target \(s.target.name) has no room: guest needs \(KiB.text(s.memoryKiB)), "
                 + "\(KiB.text(signed: free)) free after the \(KiB.text(policy.reserveKiB)) reserve"
-                + (flying.isEmpty ? "" : " and \(flying.count) migration\(flying.count == 1 ? "" : "s") in flight to it")
+                + (flying.isEmpty ? "" : " and \(flying.count) other migration\(flying.count == 1 ? "" : "s") committed to it")
         }
         if let ratio = policy.maxVCPURatio, t.cpus > 0 {
             let vcpus = resident.reduce(0) { $0 + $1.vcpus } + flying.reduce(0) { $0 + $1.vcpus } + s.vcpus

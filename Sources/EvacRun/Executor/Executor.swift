@@ -208,7 +208,6 @@ public actor Executor {
                     for i in scheduler.takeStartable() {
                         let spec = scheduler.specs[i]
                         guard let record = records[spec.id] else { continue }
-                        ledger.add(target: spec.target.name, .init(uuid: spec.uuid, memoryKiB: spec.memoryKiB, vcpus: spec.vcpus))
                         inFlight += 1
                         group.addTask { (i, await runner.run(spec, record)) }
                     }
@@ -216,7 +215,9 @@ public actor Executor {
                 guard inFlight > 0, let (i, outcome) = await group.next() else { break }
                 inFlight -= 1
                 let spec = scheduler.specs[i]
-                ledger.remove(target: spec.target.name, uuid: spec.uuid)
+                if case .ended(let r) = outcome, r.state == .done {} else {
+                    ledger.release(target: spec.target.name, uuid: spec.uuid)
+                }
                 switch outcome {
                 case .notStarted:
                     _ = scheduler.finish(i, state: .pending)
