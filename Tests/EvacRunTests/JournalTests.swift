@@ -30,6 +30,9 @@ final class JournalTests: XCTestCase {
         XCTAssertNotNil(JournalLock.currentHolder(journalPath: j.path))
         let mode = try await DatabaseQueue(path: j.path).read { try String.fetchOne($0, sql: "PRAGMA journal_mode") }
         XCTAssertEqual(mode, "wal")
+        let journalMode = try await j.pragma("journal_mode"), synchronous = try await j.pragma("synchronous")
+        XCTAssertEqual(journalMode, "wal")
+        XCTAssertEqual(synchronous, "2", "synchronous=FULL on the writing connection")
         j.close()
         XCTAssertNil(JournalLock.currentHolder(journalPath: j.path))
         // Released: a new writer gets in, and status reads it.

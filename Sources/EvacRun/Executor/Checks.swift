@@ -45,12 +45,13 @@ struct Checks: Sendable {
         let target: HostInventory
         do { target = try await hypervisor.inspect(s.target) }
         catch { return "target \(Self.describe(error))" }
-        if target.guests.contains(where: { $0.uuid == s.uuid }) {
-            return "guest \(s.guest) (\(s.uuid)) is already on \(s.target.name) while also on \(s.source.name): needs attention"
+        for g in target.guests where g.name == s.guest || g.uuid == s.uuid {
+            if g.uuid == s.uuid {
+                return "guest \(s.guest) (\(s.uuid)) is already on \(s.target.name) while also on \(s.source.name): needs attention"
+            }
+            return "target \(s.target.name) already has a guest named \(s.guest) (uuid \(g.uuid))"
         }
-        if let clash = target.guests.first(where: { $0.name == s.guest && $0.uuid != s.uuid }) {
-            return "target \(s.target.name) already has a guest named \(s.guest) (uuid \(clash.uuid))"
-        }
+
         if policy.bridges == .match {
             let source: HostInventory
             do { source = try await hypervisor.inspect(s.source) }
@@ -75,22 +76,22 @@ struct Checks: Sendable {
         }
     }
 
-    private func room(_ s: StepSpec, _ t: HostInventory, _ flying: [InFlightLedger.Entry]) -> String? {
-        let flyingIDs = Set(flying.map(\.uuid))
-        // A guest arriving shows up on the target early (paused, incoming): count it once.
-        let resident = t.guests.filter { $0.uuid != s.uuid && !flyingIDs.contains($0.uuid) }
-        let used = resident.reduce(UInt64(0)) { $0 + $1.memoryKiB } + flying.reduce(UInt64(0)) { $0 + $1.memoryKiB }
-        let free = Int64(clamping: t.memoryKiB) - Int64(clamping: policy.reserveKiB) - Int64(clamping: used)
+    private func room(_ s: StepSpec, _ t: HostInventory, _ committed: InFlightLedger.Committed) -> String? {
+        // One pass, no allocation: this runs for every migration against every guest on the target.
+        // A guest arriving shows up on the target early (paused, incoming): counted once, as committed.
+        var memory = committed.memoryKiB, vcpus = committed.vcpus + s.vcpus
+        for g in t.guests where g.uuid != s.uuid && !committed.contains(g.uuid) {
+            memory += g.memoryKiB; vcpus += g.vcpus
+        }
+        let free = Int64(clamping: t.memoryKiB) - Int64(clamping: policy.reserveKiB) - Int64(clamping: memory)
         if free < Int64(clamping: s.memoryKiB) {
+            let others = committed.count
             return "target \(s.target.name) has no room: guest needs \(KiB.text(s.memoryKiB)), "
                 + "\(KiB.text(signed: free)) free after the \(KiB.text(policy.reserveKiB)) reserve"
-                + (flying.isEmpty ? "" : " and \(flying.count) other migration\(flying.count == 1 ? "" : "s") committed to it")
+                + (others == 0 ? "" : " and \(others) other migration\(others == 1 ? "" : "s") committed to it")
         }
-        if let ratio = policy.maxVCPURatio, t.cpus > 0 {
-            let vcpus = resident.reduce(0) { $0 + $1.vcpus } + flying.reduce(0) { $0 + $1.vcpus } + s.vcpus
-            if Double(vcpus) > ratio * Double(t.cpus) {
-                return "target \(s.target.name) would have \(vcpus) vCPUs on \(t.cpus) CPUs, above the ratio \(ratio)"
-            }
+        if let ratio = policy.maxVCPURatio, t.cpus > 0, Double(vcpus) > ratio * Double(t.cpus) {
+            return "target \(s.target.name) would have \(vcpus) vCPUs on \(t.cpus) CPUs, above the ratio \(ratio)"
         }
         return nil
     }

@@ -55,6 +55,12 @@ public actor Executor {
         await execute(kind: .apply, specs: plan.applySpecs(), fresh: false, retry: retry)
     }
 
+    /// Reconciles the journal with the hosts and writes what it found, starting nothing
+    /// (for `status --check`, dry runs, and timing the reconcile).
+    public func reconcileOnly() async -> RunResult {
+        await execute(kind: .apply, specs: plan.applySpecs(), fresh: false, retry: .none, startMigrations: false)
+    }
+
     /// Moves every guest this plan's apply moved (done steps) back to its source, in reverse
     /// order under the same limits and checks. Resumable: run it again to continue.
     public func rollback(retry: RetrySelection = .all) async -> RunResult {
@@ -73,7 +79,7 @@ public actor Executor {
         }
     }
 
-    private func execute(kind: RunKind, specs: [StepSpec], fresh: Bool, retry: RetrySelection,
+    private func execute(kind: RunKind, specs: [StepSpec], fresh: Bool, retry: RetrySelection, startMigrations: Bool = true,
                          companions: @escaping @Sendable (StepRecord) -> [StepTransition] = { _ in [] }) async -> RunResult {
         let clock = ContinuousClock()
         let started = clock.now
@@ -168,7 +174,7 @@ public actor Executor {
                                      checks: Checks(hypervisor: hypervisor, policy: CheckPolicy(plan: plan), ledger: ledger),
                                      control: control, options: plan.migration, bridgeMap: plan.bridgeMap ?? [:],
                                      runID: runID, companionsOfDone: companions)
-        let walk = await self.walk(&scheduler, records: &records, runner: runner, runID: runID)
+        let walk = startMigrations ? await self.walk(&scheduler, records: &records, runner: runner, runID: runID) : WalkEnd()
 
         // 5. Say why the steps still pending did not start, and how the run ended.
         let leftPending = specs.compactMap { records[$0.id] }.filter { $0.state == .pending }
