@@ -25,6 +25,10 @@ struct Checks: Sendable {
     let hypervisor: any Hypervisor
     let policy: CheckPolicy
     let ledger: InFlightLedger
+    /// Guest UUID → NICs, from the inspection of every source at the start of the run: a
+    /// guest's NIC configuration does not change during a drain, and re-reading a source's
+    /// whole inventory before each of its migrations is O(guests²) per source.
+    let nicsAtStart: [String: [GuestNIC]]
 
     /// Before: guest still on its source in the expected state, target reachable with room
     /// (counting guests in flight to it), bridges present, CPU compatible.
@@ -53,10 +57,12 @@ struct Checks: Sendable {
         }
 
         if policy.bridges == .match {
-            let source: HostInventory
-            do { source = try await hypervisor.inspect(s.source) }
-            catch { return "source \(Self.describe(error))" }
-            if let g = source.guests.first(where: { $0.uuid == s.uuid }), let why = bridges(g, target) { return why }
+            var nics = nicsAtStart[s.uuid]
+            if nics == nil {
+                do { nics = try await hypervisor.inspect(s.source).guests.first { $0.uuid == s.uuid }?.nics }
+                catch { return "source \(Self.describe(error))" }
+            }
+            if let why = bridges(nics ?? [], target) { return why }
         }
 
         if policy.cpu != .ignore {
@@ -96,10 +102,10 @@ struct Checks: Sendable {
         return nil
     }
 
-    private func bridges(_ g: Guest, _ t: HostInventory) -> String? {
+    private func bridges(_ nics: [GuestNIC], _ t: HostInventory) -> String? {
         let networks = Set(t.networks.filter(\.active).map(\.name))
         let bridges = Set(t.bridges)
-        for nic in g.nics {
+        for nic in nics {
             let name = policy.bridgeMap[nic.source] ?? nic.source
             switch nic.kind {
             case .bridge where !bridges.contains(name):

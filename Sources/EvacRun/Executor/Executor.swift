@@ -123,7 +123,8 @@ public actor Executor {
 
         // 2. Every source must answer before anything starts.
         let unsettled = specs.filter { !(records[$0.id]?.state.isSettled ?? true) }
-        if options.requireReachableSources, let down = await unreachableSources(unsettled) {
+        let (down, nics) = await inspectSources(unsettled)
+        if options.requireReachableSources, let down {
             return await finish(.cannotStart, down)
         }
 
@@ -171,7 +172,8 @@ public actor Executor {
         }
 
         let runner = MigrationRunner(hypervisor: hypervisor, journal: journal, observer: observer,
-                                     checks: Checks(hypervisor: hypervisor, policy: CheckPolicy(plan: plan), ledger: ledger),
+                                     checks: Checks(hypervisor: hypervisor, policy: CheckPolicy(plan: plan), ledger: ledger,
+                                                    nicsAtStart: nics),
                                      control: control, options: plan.migration, bridgeMap: plan.bridgeMap ?? [:],
                                      runID: runID, companionsOfDone: companions)
         let walk = startMigrations ? await self.walk(&scheduler, records: &records, runner: runner, runID: runID) : WalkEnd()
@@ -280,20 +282,28 @@ public actor Executor {
         }
     }
 
-    private func unreachableSources(_ specs: [StepSpec]) async -> String? {
+    /// Inspects every source once: which do not answer, and the NICs of the guests on the others.
+    private func inspectSources(_ specs: [StepSpec]) async -> (down: String?, nics: [String: [GuestNIC]]) {
         var seen = Set<String>()
         let sources = specs.map(\.source).filter { seen.insert($0.name).inserted }
         let hv = hypervisor
-        let down = await withTaskGroup(of: String?.self) { g -> [String] in
+        let wanted = Set(specs.map(\.uuid))
+        return await withTaskGroup(of: Result<HostInventory, HypervisorError>.self) { g in
             for s in sources {
                 g.addTask {
-                    do throws(HypervisorError) { _ = try await hv.inspect(s); return nil } catch { return Checks.describe(error) }
+                    do throws(HypervisorError) { return .success(try await hv.inspect(s)) } catch { return .failure(error) }
                 }
             }
-            var out: [String] = []
-            for await d in g { if let d { out.append(d) } }
-            return out.sorted()
+            var down: [String] = []
+            var nics: [String: [GuestNIC]] = [:]
+            for await r in g {
+                switch r {
+                case .success(let inv): for guest in inv.guests where wanted.contains(guest.uuid) { nics[guest.uuid] = guest.nics }
+                case .failure(let e): down.append(Checks.describe(e))
+                }
+            }
+            down.sort()
+            return (down.isEmpty ? nil : "source\(down.count == 1 ? "" : "s") not reachable: " + down.joined(separator: "; "), nics)
         }
-        return down.isEmpty ? nil : "source\(down.count == 1 ? "" : "s") not reachable: " + down.joined(separator: "; ")
     }
 }
