@@ -10,6 +10,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // The run journal: SQLite in WAL mode (see Sources/EvacRun/Journal/SQLiteJournal.swift).
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
     ],
     targets: [
         // C libraries: each is imported by exactly one Swift module.
@@ -24,6 +26,13 @@ let package = Package(
         .target(name: "EvacSchema", dependencies: ["EvacCore"]),
         // The only importer of CLibvirt: connections, inventory, migrations, events.
         .target(name: "EvacLibvirt", dependencies: ["EvacCore", "CLibvirt"]),
+        // Executor, limits, journal, resume, rollback, progress observers. Talks to hosts only
+        // through EvacCore's Hypervisor protocol.
+        .target(name: "EvacRun", dependencies: ["EvacCore", .product(name: "GRDB", package: "GRDB.swift")]),
+        // An in-memory world behind the Hypervisor protocol, with fault injection: used by the
+        // tests and by the benchmark, never by the shipped tool.
+        .target(name: "EvacFake", dependencies: ["EvacCore", "EvacRun"]),
+        .executableTarget(name: "evac-run-bench", dependencies: ["EvacRun", "EvacFake", "EvacCore"]),
         // Commands and renderers.
         .target(name: "EvacCLI", dependencies: [
             "EvacCore", "EvacYAML", "EvacLibvirt",
@@ -36,6 +45,8 @@ let package = Package(
         .executableTarget(name: "evac-bench", dependencies: ["EvacBench", "EvacCore"]),
 
         .testTarget(name: "EvacCoreTests", dependencies: ["EvacCore", "EvacBench"]),
+        .testTarget(name: "EvacRunTests", dependencies: ["EvacRun", "EvacFake", "EvacCore",
+                                                     .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "EvacYAMLTests", dependencies: ["EvacYAML", "EvacCore"]),
         .testTarget(name: "EvacSchemaTests", dependencies: ["EvacSchema", "EvacCore"]),
         .testTarget(name: "EvacLibvirtTests", dependencies: ["EvacLibvirt", "EvacCore"],

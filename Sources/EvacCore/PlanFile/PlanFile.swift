@@ -26,6 +26,17 @@ public struct PlanFile: Codable, Hashable, Sendable {
     public var targetUsage: [TargetUsage]
     public var notes: [String]
     public var estimatedDurationMs: Double
+    // What the executor re-checks before each migration. Optional so that plan files written
+    // before these fields existed still decode (nil = no reserve, no ratio, no renames,
+    // cpu `compatible`, bridges `match`).
+    /// Memory kept free on every target, KiB (constraints.memory-reserve).
+    public var memoryReserveKiB: UInt64?
+    /// Maximum guest vCPUs per host logical CPU; nil = unlimited.
+    public var maxVCPURatio: Double?
+    /// Source bridge or network name -> name on the target.
+    public var bridgeMap: [String: String]?
+    public var cpuPolicy: Constraints.CPUPolicy?
+    public var bridgePolicy: Constraints.BridgePolicy?
 
     public struct PlanSource: Codable, Hashable, Sendable {
         public var path: String
@@ -56,6 +67,11 @@ public struct PlanFile: Codable, Hashable, Sendable {
         targetUsage = result.targets
         notes = result.notes
         estimatedDurationMs = timeline.totalMs
+        memoryReserveKiB = (spec.constraints.memoryReserveBytes + 1023) / 1024
+        maxVCPURatio = spec.constraints.maxVCPURatio
+        bridgeMap = spec.constraints.bridgeMap
+        cpuPolicy = spec.constraints.cpu
+        bridgePolicy = spec.constraints.bridges
         if hashed { planHash = computedHash }
     }
 
@@ -102,6 +118,9 @@ public struct PlanFile: Codable, Hashable, Sendable {
 
     public func uri(of host: String) -> String? { hosts.first { $0.name == host }?.uri }
 }
+
+extension Constraints.CPUPolicy: Codable {}
+extension Constraints.BridgePolicy: Codable {}
 
 extension Inventory {
     /// SHA-256 over what placement depends on; momentary figures (free memory, balloon size)

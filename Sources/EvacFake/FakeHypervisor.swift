@@ -1,0 +1,220 @@
+import Foundation
+import EvacCore
+import EvacRun
+
+/// An in-memory world of hosts and guests behind the `Hypervisor` protocol, with fault
+/// injection, for tests and the benchmark. Thread-safe; every call is non-blocking.
+///
+/// Crash model (`crash()`): the evac process is gone but the hosts are not. Migrations already
+/// handed to the hypervisor complete (peer-to-peer jobs are driven by the source daemon), and
+/// no new call is served until `restart()`.
+public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
+    public enum Fault: Sendable, Hashable {
+        /// The migration fails with this libvirt-like message; the guest stays on the source.
+        case fail(String)
+        /// Never completes, never reports progress, until cancelled (timeout, stop).
+        case hang
+        /// Reports progress samples whose remaining data never shrinks, until cancelled.
+        case stall
+        /// Reports iteration 1 and does not converge until `startPostCopy` is called.
+        case needsPostCopy
+    }
+
+    public struct Peaks: Sendable, Hashable {
+        public var total = 0
+        public var perSource: [String: Int] = [:]
+        public var perTarget: [String: Int] = [:]
+        public var perGroup: [String: Int] = [:]
+    }
+
+    private struct World {
+        var hosts: [String: HostInventory] = [:]
+        /// host name → uuid → guest (the inventory's `guests` is filled on inspect).
+        var guests: [String: [String: Guest]] = [:]
+        var unreachable: Set<String> = []
+        var faults: [String: Fault] = [:]
+        var cpu: [String: CPUVerdict] = [:]
+        var completed: [String: Int] = [:]
+        var postCopyRequested: Set<String> = []
+        var crashed = false
+        var active = Peaks()
+        var peaks = Peaks()
+        var calls = 0
+    }
+
+    private let world = Locked(World())
+    /// uuid → anti-affinity groups, so the fake can record per-group concurrency.
+    public let groupsOf: [String: [String]]
+    /// Time each migration takes; zero for benchmarks. Progress is reported in 4 samples.
+    public let migrationDelay: Duration
+
+    public init(hosts: [HostInventory], groupsOf: [String: [String]] = [:], migrationDelay: Duration = .zero) {
+        self.groupsOf = groupsOf
+        self.migrationDelay = migrationDelay
+        world.withLock { w in
+            for var h in hosts {
+                w.guests[h.name] = Dictionary(uniqueKeysWithValues: h.guests.map { ($0.uuid, $0) })
+                h.guests = []
+                w.hosts[h.name] = h
+            }
+        }
+    }
+
+    // MARK: Controls for tests
+
+    public func setFault(guest: String, _ fault: Fault?) { world.withLock { $0.faults[guest] = fault } }
+    public func setReachable(_ host: String, _ up: Bool) {
+        world.withLock { w in if up { w.unreachable.remove(host) } else { w.unreachable.insert(host) } }
+    }
+    public func setCPUVerdict(target: String, _ v: CPUVerdict?) { world.withLock { $0.cpu[target] = v } }
+    public func crash() { world.withLock { $0.crashed = true } }
+    public func restart() { world.withLock { $0.crashed = false } }
+
+    /// Completed migrations per guest UUID.
+    public var migrationCounts: [String: Int] { world.withLock { $0.completed } }
+    public var peaks: Peaks { world.withLock { $0.peaks } }
+    public var postCopyRequests: Set<String> { world.withLock { $0.postCopyRequested } }
+    /// Hosts (names) where the guest is defined, with its state.
+    public func whereIs(uuid: String) -> [String: Guest.State] {
+        world.withLock { w in
+            var out: [String: Guest.State] = [:]
+            for (h, gs) in w.guests { if let g = gs[uuid] { out[h] = g.state } }
+            return out
+        }
+    }
+    /// Puts a guest on a host directly (a manual fix by the operator, a split brain...).
+    public func place(_ guest: Guest, on host: String) { world.withLock { $0.guests[host, default: [:]][guest.uuid] = guest } }
+    public func remove(uuid: String, from host: String) { world.withLock { _ = $0.guests[host]?.removeValue(forKey: uuid) } }
+
+    // MARK: Hypervisor
+
+    private func gate(_ host: HostEndpoint, _ w: inout World) throws(HypervisorError) {
+        w.calls += 1
+        if w.crashed { throw HypervisorError(.other, host: host.name, uri: host.uri, "the evac process is gone (simulated crash)") }
+        if w.unreachable.contains(host.name) || w.hosts[host.name] == nil {
+            throw HypervisorError(.unreachable, host: host.name, uri: host.uri, "cannot connect: Connection refused")
+        }
+    }
+
+    public func locate(guestUUID: String, on host: HostEndpoint) async throws(HypervisorError) -> GuestPresence {
+        try world.withLock { (w: inout World) throws(HypervisorError) -> GuestPresence in
+            try gate(host, &w)
+            guard let g = w.guests[host.name]?[guestUUID] else { return .absent }
+            return .present(state: g.state, persistent: g.persistent)
+        }
+    }
+
+    public func inspect(_ host: HostEndpoint) async throws(HypervisorError) -> HostInventory {
+        try world.withLock { (w: inout World) throws(HypervisorError) -> HostInventory in
+            try gate(host, &w)
+            var inv = w.hosts[host.name]!
+            inv.guests = Array(w.guests[host.name, default: [:]].values)
+            return inv
+        }
+    }
+
+    public func compareCPU(guestUUID: String, source: HostEndpoint, target: HostEndpoint) async throws(HypervisorError) -> CPUVerdict? {
+        try world.withLock { (w: inout World) throws(HypervisorError) -> CPUVerdict? in
+            try gate(target, &w)
+            return w.cpu[target.name]
+        }
+    }
+
+    public func startPostCopy(guestUUID: String, source: HostEndpoint) async throws(HypervisorError) {
+        try world.withLock { (w: inout World) throws(HypervisorError) in
+            try gate(source, &w)
+            w.postCopyRequested.insert(guestUUID)
+        }
+    }
+
+    public func migrate(_ r: MigrationRequest, progress: @escaping @Sendable (MigrationProgress) -> Void) async throws(HypervisorError) -> MigrationOutcome {
+        let groups = groupsOf[r.guestUUID] ?? []
+        let fault: Fault? = try world.withLock { (w: inout World) throws(HypervisorError) -> Fault? in
+            try gate(r.source, &w)
+            try gate(r.target, &w)
+            guard w.guests[r.source.name]?[r.guestUUID] != nil else {
+                throw HypervisorError(.guestNotFound, host: r.source.name, uri: r.source.uri, "Domain not found: no domain with matching uuid '\(r.guestUUID)'")
+            }
+            w.active.total += 1; w.peaks.total = max(w.peaks.total, w.active.total)
+            w.active.perSource[r.source.name, default: 0] += 1
+            w.peaks.perSource[r.source.name] = max(w.peaks.perSource[r.source.name] ?? 0, w.active.perSource[r.source.name]!)
+            w.active.perTarget[r.target.name, default: 0] += 1
+            w.peaks.perTarget[r.target.name] = max(w.peaks.perTarget[r.target.name] ?? 0, w.active.perTarget[r.target.name]!)
+            for g in groups {
+                w.active.perGroup[g, default: 0] += 1
+                w.peaks.perGroup[g] = max(w.peaks.perGroup[g] ?? 0, w.active.perGroup[g]!)
+            }
+            return w.faults[r.guestName]
+        }
+        defer {
+            world.withLock { w in
+                w.active.total -= 1
+                w.active.perSource[r.source.name]! -= 1
+                w.active.perTarget[r.target.name]! -= 1
+                for g in groups { w.active.perGroup[g]! -= 1 }
+            }
+        }
+        let total: UInt64 = 1 << 30
+        switch fault {
+        case .fail(let message)?:
+            throw HypervisorError(.migrationFailed, host: r.source.name, uri: r.source.uri, message)
+        case .hang?:
+            while await pause(.milliseconds(5)) {}
+            return try abortedOrCompleted(r)
+        case .stall?:
+            var n: UInt64 = 0
+            while await pause(.milliseconds(2)) {
+                n += 1
+                progress(MigrationProgress(elapsedMs: n * 2, dataTotal: total, dataProcessed: total / 2,
+                                           dataRemaining: total / 2, memoryBps: 0, iteration: 1 + n / 10))
+            }
+            return try abortedOrCompleted(r)
+        case .needsPostCopy?:
+            progress(MigrationProgress(elapsedMs: 1, dataTotal: total, dataProcessed: total / 2, dataRemaining: total / 2,
+                                       memoryBps: 1 << 20, iteration: 1))
+            while await pause(.milliseconds(2)) {
+                if world.withLock({ $0.postCopyRequested.contains(r.guestUUID) }) { return complete(r) }
+            }
+            return try abortedOrCompleted(r)
+        case nil:
+            if migrationDelay > .zero {
+                for k in UInt64(1)...4 {
+                    guard await pause(migrationDelay / 4) else { return try abortedOrCompleted(r) }
+                    progress(MigrationProgress(elapsedMs: k, dataTotal: total, dataProcessed: total / 4 * k,
+                                               dataRemaining: total - total / 4 * k, memoryBps: 1 << 30, iteration: k >= 4 ? 1 : 0))
+                }
+            }
+            return complete(r)
+        }
+    }
+
+    /// Sleeps; false when the task was cancelled.
+    private func pause(_ d: Duration) async -> Bool {
+        do { try await Task.sleep(for: d); return true } catch { return false }
+    }
+
+    /// On cancellation: abort (guest stays on source), unless the client crashed, in which case
+    /// the hypervisor finishes the job on its own.
+    private func abortedOrCompleted(_ r: MigrationRequest) throws(HypervisorError) -> MigrationOutcome {
+        if world.withLock({ $0.crashed }) {
+            _ = complete(r)
+        }
+        throw HypervisorError(.aborted, host: r.source.name, uri: r.source.uri, "operation aborted: migration job: canceled by client")
+    }
+
+    private func complete(_ r: MigrationRequest) -> MigrationOutcome {
+        world.withLock { w in
+            guard var g = w.guests[r.source.name]?.removeValue(forKey: r.guestUUID) else { return }
+            if !r.options.undefineSource && g.persistent {
+                var left = g
+                left.state = .shutoff
+                w.guests[r.source.name]![r.guestUUID] = left
+            }
+            if r.mode == .offline { g.state = .shutoff } else { g.state = .running }
+            if r.options.persist { g.persistent = true }
+            w.guests[r.target.name, default: [:]][r.guestUUID] = g
+            w.completed[r.guestUUID, default: 0] += 1
+        }
+        return MigrationOutcome(durationMs: 0, downtimeMs: 0, transferredBytes: 0, stats: ["fake": "1"])
+    }
+}

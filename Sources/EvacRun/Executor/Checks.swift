@@ -1,0 +1,161 @@
+import EvacCore
+
+/// What the pre-checks compare against, taken from the plan file.
+struct CheckPolicy: Sendable {
+    var reserveKiB: UInt64
+    var maxVCPURatio: Double?
+    var bridgeMap: [String: String]
+    var cpu: Constraints.CPUPolicy
+    var bridges: Constraints.BridgePolicy
+    var undefineSource: Bool
+
+    init(plan: PlanFile) {
+        reserveKiB = plan.memoryReserveKiB ?? 0
+        maxVCPURatio = plan.maxVCPURatio
+        bridgeMap = plan.bridgeMap ?? [:]
+        cpu = plan.cpuPolicy ?? .compatible
+        bridges = plan.bridgePolicy ?? .match
+        undefineSource = plan.migration.undefineSource
+    }
+}
+
+/// The checks around one migration, each returning nil (fine) or the reason in words an
+/// operator can act on. Read-only: they never change a host.
+struct Checks: Sendable {
+    let hypervisor: any Hypervisor
+    let policy: CheckPolicy
+    let ledger: InFlightLedger
+    /// Guest UUID → NICs, from the inspection of every source at the start of the run: a
+    /// guest's NIC configuration does not change during a drain, and re-reading a source's
+    /// whole inventory before each of its migrations is O(guests²) per source.
+    let nicsAtStart: [String: [GuestNIC]]
+
+    /// Before: guest still on its source in the expected state, target reachable with room
+    /// (counting guests in flight to it), bridges present, CPU compatible.
+    func before(_ s: StepSpec) async -> String? {
+        let presence: GuestPresence
+        do { presence = try await hypervisor.locate(guestUUID: s.uuid, on: s.source) }
+        catch { return "source \(Self.describe(error))" }
+        guard case .present(let state, let persistent) = presence else {
+            return "guest \(s.guest) (\(s.uuid)) is no longer on \(s.source.name)"
+        }
+        if s.mode == .offline {
+            if state.isActive { return "guest \(s.guest) is \(state.rawValue) on \(s.source.name); the plan moves it offline (stopped)" }
+            if !persistent { return "guest \(s.guest) is not persistent: nothing to move offline" }
+        } else if !state.isActive {
+            return "guest \(s.guest) is \(state.rawValue) on \(s.source.name); the plan moves it \(s.mode.rawValue)"
+        }
+
+        let target: HostInventory
+        do { target = try await hypervisor.inspect(s.target) }
+        catch { return "target \(Self.describe(error))" }
+        for g in target.guests where g.name == s.guest || g.uuid == s.uuid {
+            if g.uuid == s.uuid {
+                return "guest \(s.guest) (\(s.uuid)) is already on \(s.target.name) while also on \(s.source.name): needs attention"
+            }
+            return "target \(s.target.name) already has a guest named \(s.guest) (uuid \(g.uuid))"
+        }
+
+        if policy.bridges == .match {
+            var nics = nicsAtStart[s.uuid]
+            if nics == nil {
+                do { nics = try await hypervisor.inspect(s.source).guests.first { $0.uuid == s.uuid }?.nics }
+                catch { return "source \(Self.describe(error))" }
+            }
+            if let why = bridges(nics ?? [], target) { return why }
+        }
+
+        if policy.cpu != .ignore {
+            do {
+                if try await hypervisor.compareCPU(guestUUID: s.uuid, source: s.source, target: s.target) == .incompatible {
+                    return "CPU of \(s.target.name) is incompatible with guest \(s.guest) (libvirt CPU comparison)"
+                }
+            } catch where error.kind == .unsupported {
+                // The hypervisor cannot tell: placement already checked the CPU against the inventory.
+            } catch {
+                return "CPU check against \(Self.describe(error))"
+            }
+        }
+        // Last, so that a reservation is only taken by a step that will start.
+        return ledger.reserve(target: s.target.name, .init(uuid: s.uuid, memoryKiB: s.memoryKiB, vcpus: s.vcpus)) {
+            room(s, target, $0)
+        }
+    }
+
+    private func room(_ s: StepSpec, _ t: HostInventory, _ committed: InFlightLedger.Committed) -> String? {
+        // One pass, no allocation: this runs for every migration against every guest on the target.
+        // A guest arriving shows up on the target early (paused, incoming): counted once, as committed.
+        var memory = committed.memoryKiB, vcpus = committed.vcpus + s.vcpus
+        for g in t.guests where g.uuid != s.uuid && !committed.contains(g.uuid) {
+            memory += g.memoryKiB; vcpus += g.vcpus
+        }
+        let free = Int64(clamping: t.memoryKiB) - Int64(clamping: policy.reserveKiB) - Int64(clamping: memory)
+        if free < Int64(clamping: s.memoryKiB) {
+            let others = committed.count
+            return "target \(s.target.name) has no room: guest needs \(KiB.text(s.memoryKiB)), "
+                + "\(KiB.text(signed: free)) free after the \(KiB.text(policy.reserveKiB)) reserve"
+                + (others == 0 ? "" : " and \(others) other migration\(others == 1 ? "" : "s") committed to it")
+        }
+        if let ratio = policy.maxVCPURatio, t.cpus > 0, Double(vcpus) > ratio * Double(t.cpus) {
+            return "target \(s.target.name) would have \(vcpus) vCPUs on \(t.cpus) CPUs, above the ratio \(ratio)"
+        }
+        return nil
+    }
+
+    private func bridges(_ nics: [GuestNIC], _ t: HostInventory) -> String? {
+        let networks = Set(t.networks.filter(\.active).map(\.name))
+        let bridges = Set(t.bridges)
+        for nic in nics {
+            let name = policy.bridgeMap[nic.source] ?? nic.source
+            switch nic.kind {
+            case .bridge where !bridges.contains(name):
+                return "target \(t.name) has no bridge \(name)" + (name == nic.source ? "" : " (mapped from \(nic.source))")
+            case .network where !networks.contains(name):
+                return "target \(t.name) has no active network \(name)" + (name == nic.source ? "" : " (mapped from \(nic.source))")
+            default: continue
+            }
+        }
+        return nil
+    }
+
+    /// After: the guest is on the target (active, or defined for offline) and gone from the
+    /// source when the plan undefines it there.
+    func after(_ s: StepSpec) async -> String? {
+        do {
+            switch try await hypervisor.locate(guestUUID: s.uuid, on: s.target) {
+            case .absent: return "guest \(s.guest) is not on \(s.target.name) after the migration"
+            case .present(let state, _):
+                if s.mode != .offline && !state.isActive {
+                    return "guest \(s.guest) is \(state.rawValue) on \(s.target.name) after the migration"
+                }
+            }
+        } catch { return "post-check: target \(Self.describe(error))" }
+        guard policy.undefineSource else { return nil }
+        do {
+            if case .present(let state, _) = try await hypervisor.locate(guestUUID: s.uuid, on: s.source) {
+                return "guest \(s.guest) is still on \(s.source.name) (\(state.rawValue)) after the migration"
+            }
+        } catch { return "post-check: source \(Self.describe(error))" }
+        return nil
+    }
+
+    /// "kvm-13a (qemu+ssh://…) unreachable: connection refused"
+    static func describe(_ e: HypervisorError) -> String {
+        let what = e.kind == .unreachable ? "unreachable" : e.kind.rawValue
+        return "\(e.host) (\(e.uri)) \(what): \(e.message)"
+    }
+}
+
+enum KiB {
+    static func text(_ kib: UInt64) -> String { text(signed: Int64(clamping: kib)) }
+    static func text(signed kib: Int64) -> String {
+        let a = Double(kib.magnitude)
+        let sign = kib < 0 ? "-" : ""
+        if a >= 1_048_576 { return sign + trim(a / 1_048_576) + " GiB" }
+        if a >= 1024 { return sign + trim(a / 1024) + " MiB" }
+        return "\(kib) KiB"
+    }
+    private static func trim(_ v: Double) -> String {
+        v == v.rounded() ? String(Int(v)) : String(format: "%.1f", v)
+    }
+}

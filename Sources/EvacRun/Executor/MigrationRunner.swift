@@ -1,0 +1,105 @@
+import Foundation
+import EvacCore
+
+/// One step from pre-check to journaled end. The journal order is the contract:
+/// `running` is durable before `migrate` is called, and the end state is written after it.
+struct MigrationRunner: Sendable {
+    let hypervisor: any Hypervisor
+    let journal: any RunJournal
+    let observer: any RunObserver
+    let checks: Checks
+    let control: StopControl
+    let options: MigrationOptions
+    let bridgeMap: [String: String]
+    let runID: Int
+    /// Extra transitions written with a step's `done` (rollback: the apply step → rolled-back).
+    let companionsOfDone: @Sendable (StepRecord) -> [StepTransition]
+
+    enum Outcome: Sendable {
+        /// Ended in done, failed, blocked, or pending again (aborted by operator).
+        case ended(StepRecord)
+        /// Not started because a stop came first; the record is unchanged.
+        case notStarted
+        case journalFailed(String)
+    }
+
+    func run(_ spec: StepSpec, _ record: StepRecord) async -> Outcome {
+        observer.handle(.step(change(record, from: record.state, to: nil, "checking")))
+        if let why = await checks.before(spec) {
+            var r = record
+            r.state = .blocked; r.reason = why; r.finished = Timestamp.now()
+            return await finish(r, from: record.state, why)
+        }
+        guard control.startsAllowed else { return .notStarted }
+
+        let signal = AbortSignal()
+        control.register(spec.id, signal)
+        defer { control.unregister(spec.id) }
+
+        var r = record
+        r.state = .running; r.attempt += 1; r.reason = nil
+        r.started = Timestamp.now(); r.finished = nil; r.stats = nil
+        do { try await write([StepTransition(step: r, from: record.state, message: "attempt \(r.attempt)")]) }
+        catch { return .journalFailed("\(error)") }
+
+        let request = MigrationRequest(guestUUID: spec.uuid, guestName: spec.guest, source: spec.source,
+                                       target: spec.target, mode: spec.mode, options: options,
+                                       copyStorage: spec.copyStorage, bridgeMap: bridgeMap)
+        let observer = self.observer
+        let watch = MigrationWatch(hypervisor: hypervisor, options: options) { p in
+            observer.handle(.progress(ProgressSample(id: spec.id, guest: spec.guest, source: spec.source.name,
+                                                     target: spec.target.name, progress: p)))
+        }
+        let (result, abort) = await watch.run(request, memoryKiB: spec.memoryKiB, signal: signal)
+
+        var out = r
+        out.finished = Timestamp.now()
+        switch (result, abort) {
+        case (_, .journalFailed?):
+            return .journalFailed("aborted: the journal cannot be written")
+        case (.success(let outcome), _):
+            // A job that completed as the abort came in still completed: the checks decide.
+            if let why = await checks.after(spec) {
+                out.state = .failed; out.reason = "post-check: \(why)"
+            } else {
+                out.state = .done
+                out.stats = Self.encode(outcome)
+            }
+            return await finish(out, from: .running, out.reason ?? "done in \(DurationText.format(ms: outcome.durationMs))")
+        case (.failure(let e), .operatorStop?):
+            out.state = .pending; out.reason = "aborted by operator; the guest stays on \(spec.source.name), resume retries it"
+            return await finish(out, from: .running, out.reason!, error: e.description)
+        case (.failure(let e), let reason?):
+            out.state = .failed; out.reason = reason.text
+            return await finish(out, from: .running, reason.text, error: e.description)
+        case (.failure(let e), nil):
+            out.state = .failed; out.reason = "migration failed: \(e.message)"
+            return await finish(out, from: .running, out.reason!, error: e.description)
+        }
+    }
+
+    private func finish(_ r: StepRecord, from: StepState, _ message: String, error: String? = nil) async -> Outcome {
+        var batch = [StepTransition(step: r, from: from, message: message, hypervisorError: error)]
+        if r.state == .done { batch += companionsOfDone(r) }
+        do { try await write(batch) } catch { return .journalFailed("\(error)") }
+        return .ended(r)
+    }
+
+    private func write(_ transitions: [StepTransition]) async throws {
+        try await journal.commit(JournalBatch(runID: runID, transitions: transitions))
+        for t in transitions {
+            observer.handle(.step(change(t.step, from: t.from, to: t.step.state, t.message)))
+        }
+    }
+
+    private func change(_ r: StepRecord, from: StepState?, to: StepState?, _ message: String) -> StepChange {
+        StepChange(kind: r.kind, id: r.id, guest: r.guest, source: r.source, target: r.target, from: from,
+                   to: to, attempt: r.attempt, message: message)
+    }
+
+    static func encode(_ o: MigrationOutcome) -> String? {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        return (try? e.encode(o)).map { String(decoding: $0, as: UTF8.self) }
+    }
+}

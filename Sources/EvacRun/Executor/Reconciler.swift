@@ -1,0 +1,77 @@
+import EvacCore
+
+/// After a crash or a partial run: where is each guest really? Looks every unsettled step's
+/// guest up by UUID on its source and target and decides, never moving anything:
+/// - on the target (source copy gone or only an inactive definition) → done;
+/// - on the source only → a `running` step goes back to pending (retried; never migrated twice);
+/// - active on the source and present on the target → failed, needs attention, never touched;
+/// - on neither → failed, "guest lost?", loudly;
+/// - a host does not answer → a `running` step becomes blocked (we cannot tell), others stay.
+struct Reconciler: Sendable {
+    let hypervisor: any Hypervisor
+    let concurrency: Int
+
+    struct Finding: Sendable {
+        var transition: StepTransition
+        /// Something the operator must read, printed as a notice.
+        var loud: Bool
+    }
+
+    func reconcile(_ records: [StepRecord], specs: [Int: StepSpec]) async -> [Finding] {
+        let work = records.filter { !$0.state.isSettled && specs[$0.id] != nil }
+        var out: [Finding] = []
+        await withTaskGroup(of: Finding?.self) { group in
+            var next = 0
+            func add(_ g: inout TaskGroup<Finding?>) {
+                let r = work[next], s = specs[r.id]!
+                next += 1
+                g.addTask { await self.one(r, s) }
+            }
+            while next < work.count && next < max(1, concurrency) { add(&group) }
+            while let f = await group.next() {
+                if let f { out.append(f) }
+                if next < work.count { add(&group) }
+            }
+        }
+        return out.sorted { $0.transition.step.id < $1.transition.step.id }
+    }
+
+    private func one(_ r: StepRecord, _ s: StepSpec) async -> Finding? {
+        async let onSource = look(s.uuid, s.source)
+        async let onTarget = look(s.uuid, s.target)
+        let (src, tgt) = await (onSource, onTarget)
+        func to(_ state: StepState, _ why: String, loud: Bool = false, error: String? = nil) -> Finding? {
+            if state == r.state && why == r.reason { return nil }
+            var n = r
+            n.state = state; n.reason = why
+            if state != .pending { n.finished = n.finished ?? Timestamp.now() }
+            return Finding(transition: StepTransition(step: n, from: r.state, message: "reconcile: \(why)",
+                                                      hypervisorError: error), loud: loud)
+        }
+        switch (src, tgt) {
+        case (.failure(let e), _), (_, .failure(let e)):
+            guard r.state == .running else { return nil }
+            return to(.blocked, "cannot tell where \(s.guest) is: \(Checks.describe(e)); resume again when it answers",
+                      loud: true, error: e.description)
+        case (.success(.present(let ss, _)), .success(.present(let ts, _))) where ss.isActive:
+            return to(.failed, "\(s.guest) is \(ss.rawValue) on \(s.source.name) and \(ts.rawValue) on \(s.target.name): "
+                      + "needs attention (a migration may still be in progress); evac will not touch it", loud: true)
+        case (.success(let source), .success(.present)):
+            let note = source == .absent ? "" : "; an inactive definition is left on \(s.source.name)"
+            let why = r.state == .running ? "completed after the crash (found on \(s.target.name))"
+                                          : "found on \(s.target.name)"
+            return to(.done, why + note)
+        case (.success(.present), .success(.absent)):
+            guard r.state == .running else { return nil }
+            return to(.pending, "interrupted: found on \(s.source.name), not on \(s.target.name); will be retried")
+        case (.success(.absent), .success(.absent)):
+            return to(.failed, "guest lost? \(s.guest) (\(s.uuid)) is on neither \(s.source.name) nor \(s.target.name)",
+                      loud: true)
+        }
+    }
+
+    private func look(_ uuid: String, _ host: HostEndpoint) async -> Result<GuestPresence, HypervisorError> {
+        do { return .success(try await hypervisor.locate(guestUUID: uuid, on: host)) }
+        catch { return .failure(error) }
+    }
+}

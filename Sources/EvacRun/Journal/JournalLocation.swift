@@ -1,0 +1,34 @@
+import Foundation
+import EvacCore
+
+/// Where journals live: `$EVAC_STATE_DIR`, else `$XDG_STATE_HOME/evac`, else `~/.local/state/evac`.
+/// One file per plan: `<plan-name>-<first 12 of planHash>.journal.sqlite`, so that the same plan
+/// always finds its journal (resume, status, rollback) and a changed plan gets a new one.
+public enum JournalLocation {
+    public static func stateDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let d = environment["EVAC_STATE_DIR"], !d.isEmpty { return d }
+        if let x = environment["XDG_STATE_HOME"], !x.isEmpty { return x + "/evac" }
+        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+        return home + "/.local/state/evac"
+    }
+
+    public static func journalPath(planName: String, planHash: String, stateDirectory: String) -> String {
+        let safe = String(planName.map { $0.isLetter || $0.isNumber || "-_.".contains($0) ? $0 : "_" })
+        return stateDirectory + "/" + safe + "-" + planHash.prefix(12) + ".journal.sqlite"
+    }
+
+    public static func journalPath(for plan: PlanFile, stateDirectory: String? = nil) -> String {
+        journalPath(planName: plan.planName, planHash: plan.planHash,
+                    stateDirectory: stateDirectory ?? Self.stateDirectory())
+    }
+
+    /// Creates the directory (and parents) 0700: journals name hosts and guests.
+    static func ensureDirectory(_ dir: String) throws(JournalError) {
+        do {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw .io(path: dir, "cannot create state directory: \(error.localizedDescription)")
+        }
+    }
+}

@@ -1,0 +1,48 @@
+/// One invocation of apply, resume or rollback, as the journal records it.
+public struct RunRecord: Codable, Hashable, Sendable {
+    public var id: Int
+    public var kind: RunKind
+    public var planHash: String
+    public var planName: String
+    public var started: String
+    public var finished: String?
+    /// RunStatus raw value once the run ended; nil while running (or after a crash).
+    public var exitStatus: String?
+    public var command: String
+    public init(id: Int, kind: RunKind, planHash: String, planName: String, started: String,
+                finished: String? = nil, exitStatus: String? = nil, command: String) {
+        self.id = id; self.kind = kind; self.planHash = planHash; self.planName = planName
+        self.started = started; self.finished = finished; self.exitStatus = exitStatus; self.command = command
+    }
+}
+
+/// Everything written in one durable transaction.
+public struct JournalBatch: Sendable {
+    /// The run the events belong to.
+    public var runID: Int
+    public var beginRun: RunRecord?
+    public var insertSteps: [StepRecord] = []
+    public var transitions: [StepTransition] = []
+    public var finishRun: (finished: String, exitStatus: String)?
+    public init(runID: Int, beginRun: RunRecord? = nil, insertSteps: [StepRecord] = [],
+                transitions: [StepTransition] = [], finishRun: (finished: String, exitStatus: String)? = nil) {
+        self.runID = runID; self.beginRun = beginRun; self.insertSteps = insertSteps
+        self.transitions = transitions; self.finishRun = finishRun
+    }
+}
+
+/// The durable record of a plan's runs. `commit` returns only once the batch is durable, so the
+/// executor can order "written" before "side effect". Implementations may merge concurrent
+/// commits into one transaction (group commit).
+public protocol RunJournal: AnyObject, Sendable {
+    var path: String { get }
+    func commit(_ batch: JournalBatch) async throws
+    func steps(kind: RunKind) async throws -> [StepRecord]
+    func runs() async throws -> [RunRecord]
+    /// Releases the file and the lock. Safe to call twice.
+    func close()
+}
+
+/// Called before every durable write; throwing simulates the process dying there (kill -9):
+/// that write and every later one never happen. Tests enumerate these points.
+public typealias JournalWriteHook = @Sendable () throws -> Void

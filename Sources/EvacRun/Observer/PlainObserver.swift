@@ -1,0 +1,48 @@
+import Foundation
+
+/// Not a terminal: one plain line per event, greppable, no escape codes. Progress samples are
+/// thinned to one line per migration every `progressEveryMs` so logs stay readable.
+public final class PlainObserver: RunObserver, Sendable {
+    private let out: LineWriter
+    private let progressEveryMs: UInt64
+    private let lastProgress = Locked([Int: UInt64]())
+
+    public init(writer: LineWriter = LineWriter(), progressEveryMs: UInt64 = 10_000) {
+        out = writer; self.progressEveryMs = progressEveryMs
+    }
+
+    public func handle(_ event: RunEvent) {
+        if let line = line(event) { out.write(Timestamp.now() + " " + line) }
+    }
+
+    func line(_ event: RunEvent) -> String? {
+        switch event {
+        case .runStarted(let s):
+            return "\(s.kind.rawValue) \(s.planName) (\(s.planHash.prefix(12))): \(s.steps) step(s), run \(s.runID), journal \(s.journal)"
+        case .step(let c):
+            let state = c.to?.rawValue ?? "checking"
+            let detail = c.message == state || c.message.isEmpty ? "" : ": \(c.message)"
+            return "\(c.guest) \(c.source) → \(c.target) \(state)\(detail)"
+        case .progress(let p):
+            let due: Bool = lastProgress.withLock { last in
+                let prev = last[p.id]
+                guard prev == nil || p.progress.elapsedMs >= prev! + progressEveryMs else { return false }
+                last[p.id] = p.progress.elapsedMs
+                return true
+            }
+            guard due else { return nil }
+            let q = p.progress
+            return "\(p.guest) \(p.source) → \(p.target) \(String(format: "%.0f", q.percent))% "
+                + "\(q.memoryBps / 1_048_576) MiB/s, \(q.dataRemaining / 1_048_576) MiB left, iteration \(q.iteration)"
+        case .notice(let m):
+            return "NOTICE: \(m)"
+        case .runFinished(let s):
+            let c = s.counts
+            var text = "\(s.kind.rawValue) finished: \(s.status.rawValue) — \(c.done) done, \(c.failed) failed, "
+                + "\(c.blocked) blocked, \(c.pending) pending of \(c.total) in \(DurationText.format(ms: s.elapsedMs))"
+            if let m = s.message { text += " (\(m))" }
+            for p in s.problems { text += "\n  \(p.guest): \(p.state.rawValue): \(p.reason ?? "")" }
+            return text
+        }
+    }
+}

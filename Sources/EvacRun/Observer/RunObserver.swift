@@ -1,0 +1,71 @@
+import EvacCore
+
+/// What the executor tells the outside world. Renderers (terminal, plain lines, JSON lines)
+/// implement `RunObserver`; calls come from any thread, possibly concurrently.
+public enum RunEvent: Sendable {
+    case runStarted(RunStart)
+    /// A step changed state (journaled transitions, plus `checking` which is not journaled).
+    case step(StepChange)
+    case progress(ProgressSample)
+    /// Something the operator must read (reconcile findings, guests lost, refusals).
+    case notice(String)
+    case runFinished(RunSummary)
+}
+
+public struct RunStart: Sendable, Codable, Hashable {
+    public var kind: RunKind
+    public var planName: String
+    public var planHash: String
+    public var journal: String
+    public var runID: Int
+    public var steps: Int
+}
+
+public struct StepChange: Sendable, Codable, Hashable {
+    public var kind: RunKind
+    public var id: Int
+    public var guest: String
+    public var source: String
+    public var target: String
+    /// nil for the first report of a step.
+    public var from: StepState?
+    /// `checking` is reported as nil `to` with a "checking" message: it is not a journal state.
+    public var to: StepState?
+    public var attempt: Int
+    public var message: String
+}
+
+public struct ProgressSample: Sendable, Codable, Hashable {
+    public var id: Int
+    public var guest: String
+    public var source: String
+    public var target: String
+    public var progress: MigrationProgress
+}
+
+public struct RunSummary: Sendable, Codable, Hashable {
+    public var kind: RunKind
+    public var status: RunStatus
+    public var message: String?
+    public var counts: StepCounts
+    public var elapsedMs: UInt64
+    /// Steps that ended failed or blocked, with their reasons: what the operator reads first.
+    public var problems: [StepRecord]
+}
+
+public protocol RunObserver: Sendable {
+    func handle(_ event: RunEvent)
+}
+
+/// Drops everything (benchmarks, tests that do not watch).
+public struct NullObserver: RunObserver {
+    public init() {}
+    public func handle(_ event: RunEvent) {}
+}
+
+/// Forwards to several observers (e.g. the terminal and a JSON log file).
+public struct FanOutObserver: RunObserver {
+    public var observers: [any RunObserver]
+    public init(_ observers: [any RunObserver]) { self.observers = observers }
+    public func handle(_ event: RunEvent) { for o in observers { o.handle(event) } }
+}
