@@ -35,7 +35,7 @@ let package = Package(
         .executableTarget(name: "evac-run-bench", dependencies: ["EvacRun", "EvacFake", "EvacCore"]),
         // Commands and renderers.
         .target(name: "EvacCLI", dependencies: [
-            "EvacCore", "EvacYAML", "EvacLibvirt",
+            "EvacCore", "EvacYAML", "EvacLibvirt", "EvacRun",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "evac", dependencies: ["EvacCLI"]),

@@ -12,4 +12,7 @@ public enum EvacExit {
     public static let cannotStart = ExitCode(3)
     /// Interrupted by a signal; the journal says where it stopped.
     public static let interrupted = ExitCode(4)
+    /// The journal could not be written mid-run: in-flight migrations were aborted, nothing
+    /// else started; `evac resume` reconciles from what was written.
+    public static let journalFailed = ExitCode(5)
 }

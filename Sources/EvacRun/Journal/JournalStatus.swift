@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import EvacCore
 
 /// `evac status`: a journal's runs and steps, read without taking the lock (WAL lets a reader
 /// look while an apply writes). Codable for `--output json`.
@@ -30,6 +31,23 @@ public struct JournalStatus: Codable, Sendable {
                                      runs: try SQLiteJournal.readRuns(db), apply: apply, rollback: rollback,
                                      applyCounts: StepCounts(apply), rollbackCounts: StepCounts(rollback))
             }
+        } catch let e as JournalError {
+            throw e
+        } catch {
+            throw .database(path: path, "\(error)")
+        }
+    }
+
+    /// The plan file the journal was opened for (kept in its meta table), so that resume,
+    /// rollback and status work from the journal alone when the plan file was never saved.
+    public static func storedPlan(path: String) throws(JournalError) -> PlanFile {
+        guard FileManager.default.fileExists(atPath: path) else { throw .io(path: path, "no such journal") }
+        do {
+            let db = try SQLiteJournal.openDatabase(path, readonly: true)
+            defer { try? db.close() }
+            let json = try db.read { db in try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'plan'") }
+            guard let json else { throw JournalError.database(path: path, "the journal holds no plan") }
+            return try JSONDecoder().decode(PlanFile.self, from: Data(json.utf8))
         } catch let e as JournalError {
             throw e
         } catch {

@@ -1,0 +1,99 @@
+import ArgumentParser
+import Foundation
+import EvacCore
+import EvacLibvirt
+import EvacRun
+
+struct ApplyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "apply",
+        abstract: "Run a plan's migrations through libvirt, journaled so that the run can be resumed or rolled back.",
+        discussion: """
+        PLAN is a plan (YAML: placed against the live inventory now) or a saved plan file \
+        (`evac plan … --output json`), which is refused when the inventory changed since it was \
+        computed (unless --force). The first SIGINT/SIGTERM starts no new migration and lets those \
+        in flight finish; a second aborts them (guests stay on their sources). \
+        Exit codes: 0 all done; 1 some failed, blocked or unplaceable; 2 invalid input; \
+        3 cannot start (journal locked, source unreachable, stale plan); 4 interrupted; 5 journal write failed.
+        """)
+
+    @Argument(help: "The plan (YAML) or saved plan file (JSON).", completion: .file(extensions: ["yaml", "yml", "json"]))
+    var plan: String
+
+    @Flag(name: .long, help: "Connect, run every pre-check against live libvirt, print the order and the estimated timeline; change nothing.")
+    var dryRun = false
+
+    @Flag(name: .long, help: "Apply a saved plan although the inventory changed since it was computed.")
+    var force = false
+
+    @Option(name: .long, help: "Bandwidth assumed for the timeline estimate when the plan sets none (e.g. 1GiB/s).")
+    var assumeBandwidth: String = "1GiB/s"
+
+    @OptionGroup var run: RunOptions
+
+    func validate() throws {
+        if case .failure(let f) = Units.bandwidth(assumeBandwidth) { throw ValidationError("--assume-bandwidth: \(f.message)") }
+        if PlanReference.kind(of: plan) == .journal {
+            throw ValidationError("apply takes a plan or a saved plan file; to continue a journaled run use `evac resume \(plan)`")
+        }
+    }
+
+    func run() async throws {
+        let resolved: (file: PlanFile, unplaceable: Int)
+        do { resolved = try await resolvePlan() } catch { throw error.exit }
+        let planFile = resolved.file
+        let hypervisor = LibvirtHypervisor()
+
+        if dryRun {
+            let executor = Executor(plan: planFile, hypervisor: hypervisor, journal: MemoryJournal())
+            let checks = await executor.dryRun()
+            Console.out(DryRunReport.render(planFile, checks))
+            if checks.contains(where: { $0.problem != nil }) || resolved.unplaceable > 0 { throw EvacExit.partial }
+            return
+        }
+
+        let journalPath = JournalLocation.journalPath(for: planFile, stateDirectory: run.stateDirectory)
+        let journal: SQLiteJournal
+        do { journal = try SQLiteJournal(path: journalPath, plan: planFile, force: force) }
+        catch { Console.error("error: \(error)\n"); throw EvacExit.cannotStart }
+        defer { journal.close() }
+        let executor = Executor(plan: planFile, hypervisor: hypervisor, journal: journal, observer: run.observer())
+        try await RunExit.run(executor) { await $0.apply() }
+        if resolved.unplaceable > 0 {
+            Console.error("note: \(resolved.unplaceable) guest(s) were unplaceable and stayed on their sources (see `evac plan`)\n")
+            throw EvacExit.partial
+        }
+    }
+
+    /// The plan file to run: placed now from YAML, or a saved one checked against the live inventory.
+    func resolvePlan() async throws(CLIFailure) -> (file: PlanFile, unplaceable: Int) {
+        if PlanReference.kind(of: plan) == .yaml {
+            let assumed = (try? Units.bandwidth(assumeBandwidth).get()) ?? (1 << 30)
+            let p: PlanPipeline
+            do { p = try await PlanPipeline.run(planPath: plan, inventoryPath: nil, assumedBandwidth: assumed) }
+            catch {
+                switch error {
+                case .invalid(let s): throw .invalid(s)
+                case .cannotStart(let s): throw .cannotStart(s)
+                }
+            }
+            Console.error(p.renderedWarnings)
+            for u in p.result.unplaceable {
+                Console.error("unplaceable: \(u.guest) on \(u.source): \(u.guestReason ?? u.candidates.map { "\($0.target): \($0.reason)" }.joined(separator: "; "))\n")
+            }
+            return (p.planFile, p.result.unplaceable.count)
+        }
+        let file = try PlanReference.loadPlanFile(plan)
+        let hosts = Set(file.sources + file.targets).sorted().compactMap { name in file.uri(of: name).map { (name: name, uri: $0) } }
+        let live = await InventoryReader.inventory(hosts: hosts)
+        if live.fingerprint != file.inventoryFingerprint {
+            let changes = StaleCheck.differences(plan: file, live: live)
+            let text = changes.map { "  \($0)\n" }.joined()
+            if !force {
+                throw .cannotStart("error: \(plan) is stale: the inventory changed since it was planned:\n\(text)    help: plan again (`evac plan … --output json`), or apply anyway with --force\n")
+            }
+            Console.error("warning: applying a stale plan (--force); changes since it was planned:\n\(text)")
+        }
+        return (file, file.unplaceable.count)
+    }
+}

@@ -1,0 +1,79 @@
+import Foundation
+import EvacCore
+import EvacRun
+
+/// What `apply`, `resume`, `rollback` and `status` are pointed at: a plan (YAML), a saved
+/// plan file (JSON), or a journal. Resolves to the plan file and its journal's path.
+enum PlanReference {
+    enum Kind { case yaml, planFile, journal }
+
+    static func kind(of path: String) -> Kind {
+        if path.hasSuffix(".journal.sqlite") { return .journal }
+        if path.hasSuffix(".json") { return .planFile }
+        return .yaml
+    }
+
+    /// Reads and verifies a saved plan file: a hash that does not match means it was edited.
+    static func loadPlanFile(_ path: String) throws(CLIFailure) -> PlanFile {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw .invalid("\(path): error: plan file does not exist or cannot be read\n")
+        }
+        let plan: PlanFile
+        do { plan = try JSONDecoder().decode(PlanFile.self, from: data) } catch {
+            throw .invalid("\(path): error: not an evac plan file: \(InventoryGatherer.describe(error))\n    help: write one with `evac plan PLAN.yaml --output json -o FILE`\n")
+        }
+        guard plan.format == "evac-planfile", plan.formatVersion == 1 else {
+            throw .invalid("\(path): error: plan file format \(plan.format) \(plan.formatVersion) is not evac-planfile 1\n")
+        }
+        guard plan.planHash == plan.computedHash else {
+            throw .invalid("\(path): error: plan file was modified after it was written (hash \(plan.planHash.prefix(12)) does not match its content)\n    help: plan again with `evac plan … --output json`; never edit a saved plan by hand\n")
+        }
+        return plan
+    }
+
+    /// The journal of a plan for resume/rollback/status. For a YAML plan (whose resolved plan
+    /// would differ after a partial run) the most recent journal of the plan's name is used.
+    static func journal(for path: String, stateDirectory: String) throws(CLIFailure) -> (plan: PlanFile, journal: String) {
+        switch kind(of: path) {
+        case .journal:
+            do { return (try JournalStatus.storedPlan(path: path), path) }
+            catch { throw .cannotStart("error: \(error)\n") }
+        case .planFile:
+            let plan = try loadPlanFile(path)
+            let journal = JournalLocation.journalPath(for: plan, stateDirectory: stateDirectory)
+            guard FileManager.default.fileExists(atPath: journal) else {
+                throw .cannotStart("error: no journal for plan \(plan.planName) (\(plan.planHash.prefix(12))) in \(stateDirectory)\n    help: `evac apply \(path)` starts a run\n")
+            }
+            return (plan, journal)
+        case .yaml:
+            let loaded: LoadedPlan
+            do { loaded = try PlanLoader.load(path: path) } catch { if case .invalid(let s) = error { throw .invalid(s) }; throw .invalid("") }
+            let candidates = journals(named: loaded.spec.name, in: stateDirectory)
+            guard let newest = candidates.first else {
+                throw .cannotStart("error: no journal for plan \(loaded.spec.name) in \(stateDirectory)\n    help: `evac apply \(path)` starts a run\n")
+            }
+            do { return (try JournalStatus.storedPlan(path: newest), newest) }
+            catch { throw .cannotStart("error: \(error)\n") }
+        }
+    }
+
+    /// Journals of a plan name, newest first.
+    static func journals(named name: String, in dir: String) -> [String] {
+        let probe = JournalLocation.journalPath(planName: name, planHash: "", stateDirectory: dir)
+        let prefix = (probe as NSString).lastPathComponent.replacingOccurrences(of: ".journal.sqlite", with: "")
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+        return files.filter { $0.hasPrefix(prefix) && $0.hasSuffix(".journal.sqlite") && $0.count == prefix.count + 12 + 15 }
+            .map { dir + "/" + $0 }
+            .sorted { modified($0) > modified($1) }
+    }
+
+    static func modified(_ path: String) -> Date {
+        ((try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date) ?? .distantPast
+    }
+}
+
+/// A failure already worded for the operator, with the exit code it maps to.
+enum CLIFailure: Error {
+    case invalid(String)
+    case cannotStart(String)
+}

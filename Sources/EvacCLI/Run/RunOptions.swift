@@ -1,0 +1,64 @@
+import ArgumentParser
+import Foundation
+import EvacCore
+import EvacRun
+
+/// Options shared by the commands that run or read a journal.
+struct RunOptions: ParsableArguments {
+    enum ProgressFormat: String, ExpressibleByArgument, CaseIterable {
+        case auto, plain, json
+    }
+
+    @Option(name: .long, help: ArgumentHelp("Directory of run journals.",
+            discussion: "Default: $EVAC_STATE_DIR, else $XDG_STATE_HOME/evac, else ~/.local/state/evac."),
+            completion: .directory)
+    var stateDir: String?
+
+    @Option(name: .long, help: "auto: a live display on a terminal, plain lines otherwise; plain: one line per event; json: one JSON object per event (JSON Lines).")
+    var output: ProgressFormat = .auto
+
+    var stateDirectory: String { stateDir ?? JournalLocation.stateDirectory() }
+
+    func observer() -> any RunObserver {
+        switch output {
+        case .json: return JSONLinesObserver()
+        case .plain: return PlainObserver()
+        case .auto:
+            let term = ProcessInfo.processInfo.environment["TERM"] ?? ""
+            _ = term; return PlainObserver() // TERMINAL-OBSERVER
+        }
+    }
+}
+
+/// Exit codes of a run (README: "Exit codes").
+enum RunExit {
+    static func code(_ status: RunStatus) -> ExitCode {
+        switch status {
+        case .allDone: return EvacExit.success
+        case .partial: return EvacExit.partial
+        case .interrupted: return EvacExit.interrupted
+        case .cannotStart: return EvacExit.cannotStart
+        case .journalFailed: return EvacExit.journalFailed
+        }
+    }
+
+    /// Runs an executor operation with SIGINT/SIGTERM wired to it, and maps its end to an exit code.
+    static func run(_ executor: Executor, _ body: @Sendable (Executor) async -> RunResult) async throws {
+        let signals = executor.stopOnSignals()
+        let result = await body(executor)
+        signals.cancel()
+        if result.status == .cannotStart, let m = result.message { Console.error("error: \(m)\n") }
+        let code = code(result.status)
+        if code != EvacExit.success { throw code }
+    }
+}
+
+extension CLIFailure {
+    /// Prints the failure and returns the exit code to throw.
+    var exit: ExitCode {
+        switch self {
+        case .invalid(let s): Console.error(s); return EvacExit.invalidInput
+        case .cannotStart(let s): Console.error(s); return EvacExit.cannotStart
+        }
+    }
+}

@@ -1,0 +1,39 @@
+import EvacCore
+
+/// Compares a saved plan with the live inventory: what changed since it was computed.
+enum StaleCheck {
+    static func differences(plan: PlanFile, live: Inventory) -> [String] {
+        var out: [String] = []
+        var whereIs: [String: (host: String, guest: Guest)] = [:]
+        for h in live.hosts { for g in h.guests { whereIs[g.uuid] = (h.name, g) } }
+        for n in plan.graph.nodes {
+            guard let (host, g) = whereIs[n.uuid] else {
+                if live.unreachable.contains(where: { $0.name == n.source }) {
+                    out.append("\(n.guest): source \(n.source) is unreachable")
+                } else {
+                    out.append("\(n.guest): gone (no guest with UUID \(n.uuid) on the plan's hosts)")
+                }
+                continue
+            }
+            if host != n.source { out.append("\(n.guest): moved from \(n.source) to \(host)") }
+            if g.memoryKiB != n.memoryKiB || g.vcpus != n.vcpus {
+                out.append("\(n.guest): resized from \(Format.kib(n.memoryKiB)), \(n.vcpus) vCPU to \(Format.kib(g.memoryKiB)), \(g.vcpus) vCPU")
+            }
+            let wantActive = n.mode != .offline
+            if g.state.isActive != wantActive { out.append("\(n.guest): now \(g.state.rawValue) (planned \(n.mode.rawValue))") }
+        }
+        for u in plan.targetUsage {
+            guard let h = live.host(named: u.host) else { out.append("target \(u.host): unreachable"); continue }
+            let used = h.guests.reduce(UInt64(0)) { $0 + $1.memoryKiB }
+            if used > u.usedBeforeKiB {
+                out.append("target \(u.host): fuller, \(Format.kib(used)) of guests now, \(Format.kib(u.usedBeforeKiB)) when planned")
+            } else if used < u.usedBeforeKiB {
+                out.append("target \(u.host): emptier, \(Format.kib(used)) of guests now, \(Format.kib(u.usedBeforeKiB)) when planned")
+            }
+        }
+        if out.isEmpty && live.fingerprint != plan.inventoryFingerprint {
+            out.append("other changes on the plan's hosts (guests added, bridges, networks, CPU or host memory)")
+        }
+        return out
+    }
+}

@@ -1,0 +1,103 @@
+import ArgumentParser
+import Foundation
+import EvacCore
+import EvacRun
+
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show a run's steps from its journal (or list the journals), without contacting any host.",
+        discussion: "Reads the journal without taking its lock, so it works while a run is going. Exit codes: 0 shown; 3 no such journal.")
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case text, json }
+
+    @Argument(help: "The plan (YAML), saved plan file (JSON) or journal; omit to list every journal.",
+              completion: .file(extensions: ["yaml", "yml", "json", "sqlite"]))
+    var plan: String?
+
+    @Option(name: .long, help: "Show the event history of this guest's step(s).")
+    var guest: String?
+
+    @Option(name: .long, help: "text for people, json for scripts.")
+    var output: Format = .text
+
+    @Option(name: .long, help: "Directory of run journals (default: $EVAC_STATE_DIR, $XDG_STATE_HOME/evac or ~/.local/state/evac).",
+            completion: .directory)
+    var stateDir: String?
+
+    func run() async throws {
+        let dir = stateDir ?? JournalLocation.stateDirectory()
+        guard let plan else { return try list(dir) }
+        let found: (plan: PlanFile, journal: String)
+        do { found = try PlanReference.journal(for: plan, stateDirectory: dir) } catch { throw error.exit }
+        let status: JournalStatus
+        do { status = try JournalStatus.read(path: found.journal) } catch { Console.error("error: \(error)\n"); throw EvacExit.cannotStart }
+        if let guest {
+            let steps = (status.apply + status.rollback).filter { $0.guest == guest }
+            guard !steps.isEmpty else { Console.error("error: no step for guest \(guest) in \(found.journal)\n"); throw EvacExit.invalidInput }
+            var history: [String: [StepEvent]] = [:]
+            for s in steps { history["\(s.kind.rawValue)"] = (try? JournalStatus.events(path: found.journal, kind: s.kind, id: s.id)) ?? [] }
+            if output == .json {
+                Console.out(String(decoding: try PlanFile.canonicalEncoder().encode(history), as: UTF8.self) + "\n")
+            } else {
+                for s in steps {
+                    Console.out("\(s.kind.rawValue) #\(s.id) \(s.guest) \(s.source) → \(s.target): \(s.state.rawValue)\(s.reason.map { " — \($0)" } ?? "")\n")
+                    for e in history[s.kind.rawValue] ?? [] {
+                        Console.out("  \(e.at)  run \(e.runID)  \(e.from ?? "-") → \(e.to ?? "-")  \(e.message)\(e.hypervisorError.map { " [\($0)]" } ?? "")\n")
+                    }
+                }
+            }
+            return
+        }
+        if output == .json {
+            Console.out(String(decoding: try PlanFile.canonicalEncoder().encode(status), as: UTF8.self) + "\n")
+        } else {
+            Console.out(StatusReport.render(status))
+        }
+    }
+
+    func list(_ dir: String) throws {
+        let files = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".journal.sqlite") }.sorted()
+        var rows: [JournalStatus] = []
+        for f in files { if let s = try? JournalStatus.read(path: dir + "/" + f) { rows.append(s) } }
+        if output == .json {
+            Console.out(String(decoding: try PlanFile.canonicalEncoder().encode(rows), as: UTF8.self) + "\n")
+            return
+        }
+        if rows.isEmpty { Console.out("no journals in \(dir)\n"); return }
+        var t = Table()
+        t.add(["journal", "plan", "last run", "done", "failed", "blocked", "pending", "rolled back", "lock"])
+        for s in rows {
+            let last = s.runs.last.map { "\($0.kind.rawValue) \($0.exitStatus ?? "running?")" } ?? "-"
+            let c = s.applyCounts
+            t.add([(s.path as NSString).lastPathComponent, s.planName, last, "\(c.done)", "\(c.failed)", "\(c.blocked)",
+                   "\(c.pending + c.running)", "\(c.rolledBack)", s.activeHolder == nil ? "free" : "held"])
+        }
+        Console.out(t.render())
+    }
+}
+
+enum StatusReport {
+    static func render(_ s: JournalStatus) -> String {
+        var out = "Plan \(s.planName) (\(s.planHash.prefix(12)))\njournal \(s.path)\n"
+        out += s.activeHolder.map { "running now: \($0)\n" } ?? "no run in progress\n"
+        out += "\nRuns\n"
+        var r = Table()
+        for run in s.runs {
+            r.add(["\(run.id)", run.kind.rawValue, run.started, "→", run.finished ?? "(unfinished)", run.exitStatus ?? "", run.command])
+        }
+        out += r.render()
+        for (title, steps, c) in [("Apply", s.apply, s.applyCounts), ("Rollback", s.rollback, s.rollbackCounts)] where !steps.isEmpty {
+            out += "\n\(title): \(c.done) done, \(c.failed) failed, \(c.blocked) blocked, \(c.pending) pending, \(c.running) running"
+            out += c.rolledBack > 0 ? ", \(c.rolledBack) rolled back" : ""
+            out += " of \(c.total)\n"
+            var t = Table(); t.rightAligned = [0]
+            for st in steps.sorted(by: { $0.id < $1.id }) {
+                t.add(["\(st.id)", st.guest, st.source, "→", st.target, st.state.rawValue, st.attempt > 1 ? "attempt \(st.attempt)" : "",
+                       st.reason ?? ""])
+            }
+            out += t.render()
+        }
+        return out
+    }
+}
