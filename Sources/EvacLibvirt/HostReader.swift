@@ -12,7 +12,11 @@ public enum HostReader {
             }
         }
 
-        let caps = try parsed("capabilities") { try HostXML.capabilities(try c.capabilitiesXML()) }
+        let capsXML = try c.capabilitiesXML()
+        var caps = try parsed("capabilities") { try HostXML.capabilities(capsXML) }
+        if let element = HostXML.hostCPUElement(capsXML), let all = c.expandedCPUFeatures(hostCPUXML: element) {
+            caps.features = Array(Set(caps.features + all)).sorted()
+        }
         let node = try c.nodeInfo()
         // Capabilities name the CPU model on real hosts; the test driver only reports it in
         // virNodeGetInfo, so fall back to that.

@@ -25,6 +25,20 @@ enum HostXML {
                             features: named + flags)
     }
 
+    /// The host's `<cpu>…</cpu>` element of a capabilities document (the first one), as text.
+    static func hostCPUElement(_ capabilitiesXML: String) -> String? {
+        guard let start = capabilitiesXML.range(of: "<cpu>"), let end = capabilitiesXML.range(of: "</cpu>", range: start.upperBound..<capabilitiesXML.endIndex)
+        else { return nil }
+        return String(capabilitiesXML[start.lowerBound..<end.upperBound])
+    }
+
+    /// Features of a baseline `<cpu>` that are present (policy require/force, or no policy).
+    static func requiredFeatures(cpuXML xml: String) -> [String]? {
+        guard let root = try? XMLTree.parse(xml) else { return nil }
+        return root.children("feature").filter { ($0.attr("policy") ?? "require") == "require" || $0.attr("policy") == "force" }
+            .compactMap { $0.attr("name") }
+    }
+
     /// The bridge name if this `<interface>` is a bridge, else nil.
     static func bridgeName(interfaceXML xml: String) throws -> String? {
         let root = try XMLTree.parse(xml)

@@ -39,6 +39,21 @@ public final class LibvirtConnection: @unchecked Sendable {
         return xml
     }
 
+    /// Every feature of a host CPU (its model's own plus the extra ones capabilities list),
+    /// from libvirt's baseline with EXPAND_FEATURES; nil where the driver cannot (test driver).
+    /// Capabilities alone list only the features beyond the model, so a guest needing x2apic
+    /// would look incompatible with a Broadwell host that has it through its model.
+    public func expandedCPUFeatures(hostCPUXML xml: String) -> [String]? {
+        let result: UnsafeMutablePointer<CChar>? = xml.withCString { cxml in
+            var list: [UnsafePointer<CChar>?] = [cxml]
+            return list.withUnsafeMutableBufferPointer { buf in
+                virConnectBaselineCPU(handle, buf.baseAddress, 1, UInt32(VIR_CONNECT_BASELINE_CPU_EXPAND_FEATURES.rawValue))
+            }
+        }
+        guard let text = takeString(result) else { virResetLastError(); return nil }
+        return HostXML.requiredFeatures(cpuXML: text)
+    }
+
     public struct NodeInfo: Sendable, Hashable {
         public var model: String
         public var memoryKiB: UInt64
