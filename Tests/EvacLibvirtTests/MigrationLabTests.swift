@@ -39,6 +39,19 @@ final class MigrationLabTests: XCTestCase {
         XCTAssertEqual(presentOnA, .present(state: .running, persistent: true))
         let inventory = try await hv.inspect(hostA)
         XCTAssertEqual(inventory.guests.map(\.uuid), [guestUUID])
+        // What the test driver cannot show, read from a real daemon.
+        XCTAssertEqual(inventory.hostUUID, "0d5a0000-0000-4000-8000-00000000000a")
+        XCTAssertGreaterThan(inventory.memoryKiB, 0)
+        XCTAssertGreaterThan(inventory.freeMemoryKiB, 0)
+        XCTAssertFalse(inventory.cpu.vendor.isEmpty)
+        XCTAssertFalse(inventory.cpu.model.isEmpty)
+        // The expanded baseline: features the host has through its model, not only the extras.
+        XCTAssertTrue(inventory.cpu.features.contains("x2apic") || inventory.cpu.features.contains("sse2"),
+                      "host features should include the model's own: \(inventory.cpu.features)")
+        let guest = try XCTUnwrap(inventory.guests.first)
+        XCTAssertEqual(guest.state, .running)
+        XCTAssertTrue(guest.persistent)
+        XCTAssertEqual(guest.uuid, guestUUID)
         let verdict = try await hv.compareCPU(guestUUID: guestUUID, source: hostA, target: hostB)
         print("lab: compareCPU(qemu64 guest, a → b) = \(verdict.map(\.rawValue) ?? "nil")")
         XCTAssertNotEqual(verdict, .incompatible)
