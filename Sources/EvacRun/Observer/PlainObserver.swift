@@ -16,24 +16,31 @@ public final class PlainObserver: RunObserver, Sendable {
     }
 
     func line(_ event: RunEvent) -> String? {
+        guard case .progress(let p) = event else { return Self.text(event) }
+        let due: Bool = lastProgress.withLock { last in
+            let prev = last[p.id]
+            guard prev == nil || p.progress.elapsedMs >= prev! + progressEveryMs else { return false }
+            last[p.id] = p.progress.elapsedMs
+            return true
+        }
+        guard due else { return nil }
+        let q = p.progress
+        return "\(p.guest) \(p.source) → \(p.target) \(String(format: "%.0f", q.percent))% "
+            + "\(q.memoryBps / 1_048_576) MiB/s, \(q.dataRemaining / 1_048_576) MiB left, iteration \(q.iteration)"
+    }
+
+    /// The text of every event but progress (which needs the thinning state above); shared with
+    /// TerminalObserver so the scrollback of a terminal run reads like a plain log.
+    static func text(_ event: RunEvent) -> String? {
         switch event {
+        case .progress:
+            return nil
         case .runStarted(let s):
             return "\(s.kind.rawValue) \(s.planName) (\(s.planHash.prefix(12))): \(s.steps) step(s), run \(s.runID), journal \(s.journal)"
         case .step(let c):
             let state = c.to?.rawValue ?? "checking"
             let detail = c.message == state || c.message.isEmpty ? "" : ": \(c.message)"
             return "\(c.guest) \(c.source) → \(c.target) \(state)\(detail)"
-        case .progress(let p):
-            let due: Bool = lastProgress.withLock { last in
-                let prev = last[p.id]
-                guard prev == nil || p.progress.elapsedMs >= prev! + progressEveryMs else { return false }
-                last[p.id] = p.progress.elapsedMs
-                return true
-            }
-            guard due else { return nil }
-            let q = p.progress
-            return "\(p.guest) \(p.source) → \(p.target) \(String(format: "%.0f", q.percent))% "
-                + "\(q.memoryBps / 1_048_576) MiB/s, \(q.dataRemaining / 1_048_576) MiB left, iteration \(q.iteration)"
         case .notice(let m):
             return "NOTICE: \(m)"
         case .runFinished(let s):
