@@ -24,8 +24,8 @@ struct RunOptions: ParsableArguments {
         case .json: return JSONLinesObserver()
         case .plain: return PlainObserver()
         case .auto:
-            let term = ProcessInfo.processInfo.environment["TERM"] ?? ""
-            _ = term; return PlainObserver() // TERMINAL-OBSERVER
+            // A live display on a terminal (not TERM=dumb), plain lines otherwise.
+            return TerminalObserver.forStandardOutput()
         }
     }
 }
