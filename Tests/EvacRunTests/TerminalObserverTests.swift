@@ -35,6 +35,17 @@ final class ProgressScreenTests: XCTestCase {
         ])
     }
 
+    func testResumeCountsEarlierRunsAsDone() {
+        var s = ProgressScreen()
+        _ = s.apply(.runStarted(RunStart(kind: .apply, planName: "drain", planHash: "abcdef0123456789", journal: "/j",
+                                         runID: 2, steps: 5, alreadyDone: 3)), atMs: 0)
+        _ = s.apply(change(4, "web-1", .pending, .running, "attempt 2"), atMs: 10)
+        XCTAssertEqual(s.counts.done, 3)
+        XCTAssertEqual(s.counts.running, 1)
+        XCTAssertEqual(s.counts.pending, 1)
+        XCTAssertEqual(s.counts.total, 5)
+    }
+
     func testUnitsAndStartingLine() {
         var s = ProgressScreen()
         _ = s.apply(start(1), atMs: 0)

@@ -104,7 +104,8 @@ public actor Executor {
         }
         let specByID = Dictionary(uniqueKeysWithValues: specs.map { ($0.id, $0) })
         observer.handle(.runStarted(RunStart(kind: kind, planName: plan.planName, planHash: plan.planHash,
-                                             journal: journal.path, runID: runID, steps: specs.count)))
+                                             journal: journal.path, runID: runID, steps: specs.count,
+                                             alreadyDone: specs.filter { records[$0.id]?.state.isSettled == true }.count)))
         func finish(_ status: RunStatus, _ message: String?, extra: [StepTransition] = []) async -> RunResult {
             let mine = specs.compactMap { records[$0.id] }
             if status != .journalFailed {

@@ -18,6 +18,8 @@ public struct ProgressScreen: Sendable {
 
     public private(set) var kind: RunKind?
     public private(set) var total = 0
+    /// Settled by earlier runs (resume): counted as done, they send no events.
+    private var alreadyDone = 0
     private var steps: [Int: Step] = [:]
     private var nextOrder = 0
     /// Durations of migrations that ended done, for the ETA.
@@ -31,7 +33,10 @@ public struct ProgressScreen: Sendable {
         var c = StepCounts()
         for s in steps.values { c.add(s.state ?? .running) }
         // Steps not reported yet (or settled by an earlier run) are pending as far as we know.
-        c.pending += max(0, total - c.total)
+        let unreported = max(0, total - c.total)
+        let settled = min(alreadyDone, unreported)
+        c.done += settled
+        c.pending += unreported - settled
         c.total = max(total, c.total)
         return c
     }
@@ -46,7 +51,7 @@ public struct ProgressScreen: Sendable {
         switch event {
         case .runStarted(let s):
             self = ProgressScreen()
-            kind = s.kind; total = s.steps
+            kind = s.kind; total = s.steps; alreadyDone = s.alreadyDone
         case .progress(let p):
             if steps[p.id] == nil { track(p.id, p.guest, p.source, p.target, .running, now) }
             steps[p.id]?.sample = p.progress

@@ -19,6 +19,9 @@ public struct RunStart: Sendable, Codable, Hashable {
     public var journal: String
     public var runID: Int
     public var steps: Int
+    /// Steps already settled (done, skipped, rolled back) by earlier runs: a resume sends no
+    /// events for them, so a display counts them as done from the start.
+    public var alreadyDone: Int = 0
 }
 
 public struct StepChange: Sendable, Codable, Hashable {
