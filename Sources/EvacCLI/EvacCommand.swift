@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import EvacCore
 
 public struct EvacCommand: AsyncParsableCommand {
@@ -15,4 +16,20 @@ public struct EvacCommand: AsyncParsableCommand {
                       ApplyCommand.self, ResumeCommand.self, RollbackCommand.self, StatusCommand.self])
 
     public init() {}
+
+    /// Runs the command line. Usage errors exit 2 ("invalid input", like a bad plan) rather
+    /// than the parser's 64, so that scripts see one code for every kind of bad input.
+    public static func runMain() async {
+        do {
+            var command = try parseAsRoot()
+            if var async = command as? AsyncParsableCommand { try await async.run() } else { try command.run() }
+        } catch {
+            let code = exitCode(for: error)
+            if code == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(EvacExit.invalidInput.rawValue)
+            }
+            exit(withError: error)
+        }
+    }
 }

@@ -3,6 +3,6 @@ import EvacCLI
 @main
 struct Entrypoint {
     static func main() async {
-        await EvacCommand.main()
+        await EvacCommand.runMain()
     }
 }

@@ -38,7 +38,7 @@ struct ResumeCommand: AsyncParsableCommand {
     }
 
     func validate() throws {
-        if retry.isEmpty || retry.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty }) {
+        if retry.isEmpty || retry.split(separator: ",", omittingEmptySubsequences: false).contains(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty }) {
             throw ValidationError("--retry takes all, none, or guest names separated by commas")
         }
     }
