@@ -85,15 +85,30 @@ public struct PlanFile: Codable, Hashable, Sendable {
         let hash = SHA256.hex(data)
         copy.planHash = hash
         // Sorted keys at the top level are indented by two spaces; any "planHash" inside a
-        // string value would have its quotes escaped, so this is the key itself.
-        let empty = Data("\n  \"planHash\" : \"\"".utf8)
-        if let r = data.range(of: empty) {
+        // string value would have its quotes escaped, so this is the key itself. It sorts after
+        // the graph, the bulk of the file, so look from the end.
+        if let r = Self.lastRange(of: Array("\n  \"planHash\" : \"\"".utf8), in: data) {
             data.replaceSubrange(r, with: Data("\n  \"planHash\" : \"\(hash)\"".utf8))
         } else {
             data = Self.canonicalBytes(copy)
         }
         data.append(0x0a)
         return (copy, data)
+    }
+
+    /// `Data.range(of:options: .backwards)` takes ~9 ns a byte; this plain loop a fraction of that.
+    static func lastRange(of pattern: [UInt8], in data: Data) -> Range<Int>? {
+        data.withUnsafeBytes { (d: UnsafeRawBufferPointer) -> Range<Int>? in
+            guard let first = pattern.first, d.count >= pattern.count else { return nil }
+            var i = d.count - pattern.count
+            while i >= 0 {
+                if d[i] == first && pattern.indices.allSatisfy({ d[i + $0] == pattern[$0] }) {
+                    return data.startIndex + i ..< data.startIndex + i + pattern.count
+                }
+                i -= 1
+            }
+            return nil
+        }
     }
 
     /// The canonical encoding of plan files and inventory snapshots. CanonicalJSONEncoder writes
