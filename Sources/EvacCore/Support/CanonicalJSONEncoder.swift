@@ -63,11 +63,16 @@ private final class Box {
 /// The order of an object's members for one sequence of keys, remembered per `CodingKey` type:
 /// synthesized `encode(to:)` produces the same keys in the same order for every value of a type,
 /// and sorting them anew for each of 100k nodes would cost more than writing them.
-private struct KeyOrder {
-    var keys: [String]
-    var order: [Member]
-    /// For each member in output order: its key quoted and escaped, then " : ".
-    var prefixes: [[UInt8]]
+private final class KeyOrder {
+    let keys: [String]
+    let order: [Member]
+    /// For each member in output order, its key quoted and escaped, then " : ": the j-th is
+    /// `prefixes[prefixEnds[j-1]..<prefixEnds[j]]`. One buffer, so writing them retains nothing.
+    let prefixes: [UInt8]
+    let prefixEnds: [Int]
+    init(keys: [String], order: [Member], prefixes: [UInt8], prefixEnds: [Int]) {
+        self.keys = keys; self.order = order; self.prefixes = prefixes; self.prefixEnds = prefixEnds
+    }
 }
 
 /// Where an output member takes its key and its value from: they differ only for keys written
@@ -182,13 +187,13 @@ private final class CanonicalJSONWriter: Encoder {
                 order.append(Member(key: sorted[first], value: i))
             }
         }
-        let prefixes = order.map { m in
-            var p: [UInt8] = []
-            Self.appendString(es[base + m.key].key, to: &p)
-            p.append(contentsOf: [0x20, 0x3A, 0x20])
-            return p
+        var prefixes: [UInt8] = [], prefixEnds: [Int] = []
+        for m in order {
+            Self.appendString(es[base + m.key].key, to: &prefixes)
+            prefixes.append(contentsOf: [0x20, 0x3A, 0x20])
+            prefixEnds.append(prefixes.count)
         }
-        let result = KeyOrder(keys: es.map(\.key), order: order, prefixes: prefixes)
+        let result = KeyOrder(keys: es.map(\.key), order: order, prefixes: prefixes, prefixEnds: prefixEnds)
         if let keyType {
             // A few variants per type (optional members present or not); dictionaries, whose
             // keys vary, just take turns in the last slot.
@@ -203,15 +208,20 @@ private final class CanonicalJSONWriter: Encoder {
     private func writeObject(_ es: ArraySlice<Entry>, _ order: KeyOrder, _ src: UnsafeBufferPointer<UInt8>,
                              depth: Int, into buf: inout [UInt8]) throws {
         buf.append(0x7B); buf.append(0x0A)
-        for (j, m) in order.order.enumerated() {
-            let e = es[es.startIndex + m.value]
-            if j > 0 { buf.append(0x2C); buf.append(0x0A) }
-            Self.appendIndent(depth + 1, to: &buf)
-            buf.append(contentsOf: order.prefixes[j])
-            if let box = e.box {
-                try layOut(box, into: &buf)
-            } else {
-                buf.append(contentsOf: UnsafeBufferPointer(rebasing: src[e.start..<e.end]))
+        try order.prefixes.withUnsafeBufferPointer { prefixes in
+            var p = 0
+            for (j, m) in order.order.enumerated() {
+                if j > 0 { buf.append(0x2C); buf.append(0x0A) }
+                Self.appendIndent(depth + 1, to: &buf)
+                let end = order.prefixEnds[j]
+                buf.append(contentsOf: UnsafeBufferPointer(rebasing: prefixes[p..<end]))
+                p = end
+                let i = es.startIndex + m.value
+                if let box = es[i].box {
+                    try layOut(box, into: &buf)
+                } else {
+                    buf.append(contentsOf: UnsafeBufferPointer(rebasing: src[es[i].start..<es[i].end]))
+                }
             }
         }
         Self.closeContainer(0x7D, depth, to: &buf)
