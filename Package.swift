@@ -53,5 +53,8 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "EvacCLITests", dependencies: ["EvacCLI", "EvacCore", "EvacYAML", "EvacSchema", "evac"],
                     resources: [.copy("Golden")]),
+        // End to end against real libvirt daemons (scripts/lab, root): runs the built `evac`,
+        // reads its journals with GRDB.
+        .testTarget(name: "EvacLabTests", dependencies: ["evac", .product(name: "GRDB", package: "GRDB.swift")]),
     ]
 )

@@ -14,6 +14,11 @@ struct ResumeCommand: AsyncParsableCommand {
         source is retried; one on both or on neither is reported and left alone). Then runs what \
         is pending and retries failed and blocked steps, pre-checks included. No guest is \
         migrated twice. Exit codes as for apply.
+
+        --bandwidth and --timeout replace the plan's migration bandwidth cap and timeout for \
+        this resume only (e.g. after a migration was aborted under a cap that was too tight). \
+        The journal still belongs to the same plan; the override is not stored in it, so give \
+        it again to a later resume.
         """)
 
     @Argument(help: "The plan (YAML; its newest journal is used), saved plan file (JSON) or journal (.journal.sqlite).",
@@ -27,7 +32,33 @@ struct ResumeCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Use the journal even if it records another plan.")
     var force = false
 
+    @Option(name: .long, help: ArgumentHelp("Bandwidth cap for the migrations of this resume instead of the plan's (e.g. 512MiB/s), or 'none' for no cap.",
+                                            valueName: "RATE|none"))
+    var bandwidth: String?
+
+    @Option(name: .long, help: ArgumentHelp("Migration timeout for this resume instead of the plan's: fixed (e.g. 10m) or per GiB of guest memory (e.g. 2m/GiB), or 'none'.",
+                                            valueName: "DURATION|none"))
+    var timeout: String?
+
     @OptionGroup var run: RunOptions
+
+    /// The plan's migration options with --bandwidth/--timeout applied.
+    static func overriding(_ options: MigrationOptions, bandwidth: String?, timeout: String?) throws(Units.Failure) -> MigrationOptions {
+        var o = options
+        if let bandwidth {
+            if bandwidth == "none" { o.bandwidthBytesPerSec = nil } else { o.bandwidthBytesPerSec = try Units.bandwidth(bandwidth).get() }
+        }
+        if let timeout {
+            if timeout == "none" {
+                o.timeout = nil
+            } else if timeout.hasSuffix("/GiB") {
+                o.timeout = .perGiB(milliseconds: try Units.duration(String(timeout.dropLast(4))).get())
+            } else {
+                o.timeout = .fixed(milliseconds: try Units.duration(timeout).get())
+            }
+        }
+        return o
+    }
 
     var selection: RetrySelection {
         switch retry {
@@ -41,10 +72,17 @@ struct ResumeCommand: AsyncParsableCommand {
         if retry.isEmpty || retry.split(separator: ",", omittingEmptySubsequences: false).contains(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty }) {
             throw ValidationError("--retry takes all, none, or guest names separated by commas")
         }
+        do { _ = try Self.overriding(MigrationOptions(), bandwidth: bandwidth, timeout: timeout) } catch {
+            throw ValidationError("\(error.message) (\(error.help))")
+        }
     }
 
     func run() async throws {
-        let executor = try JournaledRun.open(plan, force: force, run: run)
+        // The journal is opened with the plan as stored (its hash is checked); the override only
+        // changes the migration options the executor uses for this run.
+        let executor = try JournaledRun.open(plan, force: force, run: run) { options in
+            try? Self.overriding(options, bandwidth: bandwidth, timeout: timeout)
+        }
         if case .guests(let names) = selection {
             let known = Set(executor.plan.graph.nodes.map(\.guest))
             let unknown = names.subtracting(known).sorted()
@@ -88,13 +126,27 @@ struct JournaledRun {
     var journal: SQLiteJournal
     var executor: Executor
 
-    static func open(_ reference: String, force: Bool, run: RunOptions) throws -> JournaledRun {
+    static func open(_ reference: String, force: Bool, run: RunOptions,
+                     migration: (MigrationOptions) -> MigrationOptions? = { _ in nil }) throws -> JournaledRun {
         let found: (plan: PlanFile, journal: String)
         do { found = try PlanReference.journal(for: reference, stateDirectory: run.stateDirectory) } catch { throw error.exit }
         let journal: SQLiteJournal
         do { journal = try SQLiteJournal(path: found.journal, plan: found.plan, force: force) }
         catch { Console.error("error: \(error)\n"); throw EvacExit.cannotStart }
-        let executor = Executor(plan: found.plan, hypervisor: LibvirtHypervisor(), journal: journal, observer: run.observer())
-        return JournaledRun(plan: found.plan, journal: journal, executor: executor)
+        var plan = found.plan
+        if let options = migration(plan.migration), options != plan.migration {
+            plan.migration = options
+            Console.error("note: migration options for this run: bandwidth \(options.bandwidthBytesPerSec.map { Format.bytes(Double($0)) + "/s" } ?? "unlimited"), "
+                          + "timeout \(options.timeout.map(Self.describe) ?? "none")\n")
+        }
+        let executor = Executor(plan: plan, hypervisor: LibvirtHypervisor(), journal: journal, observer: run.observer())
+        return JournaledRun(plan: plan, journal: journal, executor: executor)
+    }
+
+    private static func describe(_ t: MigrationOptions.Timeout) -> String {
+        switch t {
+        case .fixed(let ms): return Format.duration(ms: Double(ms))
+        case .perGiB(let ms): return Format.duration(ms: Double(ms)) + "/GiB"
+        }
     }
 }
