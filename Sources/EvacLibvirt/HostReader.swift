@@ -60,11 +60,14 @@ public enum HostReader {
         parsed: (String, () throws -> DomainDefinition) throws(LibvirtError) -> DomainDefinition
     ) throws(LibvirtError) -> Guest {
         let name = dom.name
-        let state = guestState(try dom.state())
-        // A shut-off guest's live XML is its definition anyway; ask for it explicitly.
-        let xml = try dom.xmlDesc(inactive: state == .shutoff)
+        let (state, xml) = try dom.settled { () throws(LibvirtError) in
+            let state = guestState(try dom.state())
+            // A shut-off guest's live XML is its definition anyway; ask for it explicitly.
+            return (state, try dom.xmlDesc(inactive: state == .shutoff))
+        }
         let def = try parsed("domain \(name)") { try DomainXML.parse(xml, hostCPUModel: hostCPUModel, pools: pools) }
-        return Guest(uuid: try dom.uuidString(), name: name, state: state, persistent: try dom.isPersistent(),
+        let persistent = try dom.settled { () throws(LibvirtError) in try dom.isPersistent() }
+        return Guest(uuid: try dom.uuidString(), name: name, state: state, persistent: persistent,
                      memoryKiB: def.memoryKiB, currentMemoryKiB: def.currentMemoryKiB, vcpus: def.vcpus,
                      cpu: def.cpu, nics: def.nics, disks: def.disks, hostDevices: def.hostDevices)
     }

@@ -8,6 +8,7 @@ import Foundation
 /// two threads for its whole duration: the blocking migrate call and a statistics poller.
 public final class LibvirtHypervisor: Hypervisor {
     private let connections = ConnectionCache()
+    private let domainCapabilities = DomainCapabilitiesCache()
     /// How often a running migration's statistics are sampled (and a pending abort retried).
     let pollInterval: TimeInterval
     /// How long to wait, after the migrate call returned, for the JOB_COMPLETED event.
@@ -21,7 +22,9 @@ public final class LibvirtHypervisor: Hypervisor {
         try await onHost(host, "locate") { c throws(LibvirtError) in
             do throws(LibvirtError) {
                 guard let dom = try c.domain(uuid: guestUUID) else { return .absent }
-                return .present(state: HostReader.guestState(try dom.state()), persistent: try dom.isPersistent())
+                return try dom.settled { () throws(LibvirtError) in
+                    .present(state: HostReader.guestState(try dom.state()), persistent: try dom.isPersistent())
+                }
             } catch where error.isNoDomain {
                 return .absent  // undefined between look-up and query
             }
@@ -33,6 +36,7 @@ public final class LibvirtHypervisor: Hypervisor {
     }
 
     public func compareCPU(guestUUID: String, source: HostEndpoint, target: HostEndpoint) async throws(HypervisorError) -> CPUVerdict? {
+        let cache = domainCapabilities
         let input = try await onHost(source, "cpu-definition") { c throws(LibvirtError) -> CPUComparison.Input? in
             guard let dom = try c.domain(uuid: guestUUID) else {
                 throw LibvirtError(code: 42, domain: 0, message: "no domain with UUID \(guestUUID)", uri: c.uri,
@@ -41,7 +45,10 @@ public final class LibvirtHypervisor: Hypervisor {
             do throws(LibvirtError) {
                 return try CPUComparison.input(domainXML: try dom.liveXML()) { () throws(LibvirtError) in
                     let xml = try dom.liveXML(), root = try? XMLTree.parse(xml)
-                    return try c.domainCapabilitiesXML(arch: root?.first("os/type")?.attr("arch"), virtType: root?.attr("type"))
+                    let arch = root?.first("os/type")?.attr("arch"), virtType = root?.attr("type")
+                    return try cache.get(uri: c.uri, arch: arch, virtType: virtType) { () throws(LibvirtError) in
+                        try c.domainCapabilitiesXML(arch: arch, virtType: virtType)
+                    }
                 }
             } catch where error.isNoSupport { return nil }
         }

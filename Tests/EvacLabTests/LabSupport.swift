@@ -132,24 +132,6 @@ enum Lab {
         try run(virsh, ["-c", uri(from), "migrate", "--live", "--p2p", "--persistent", "--undefinesource", guest, uri(to)])
     }
 
-    /// Waits until no scenario guest has an active job on any host (a migration a killed
-    /// client started goes on inside the source daemon).
-    static func waitForNoMigrationJobs(timeout: TimeInterval) -> Bool {
-        let deadline = Date().addingTimeInterval(timeout)
-        repeat {
-            var busy = false
-            for g in home.keys {
-                for k in 1...4 {
-                    guard let o = try? run(virsh, ["-c", uri(k), "domjobinfo", g]), o.status == 0 else { continue }
-                    if !o.stdout.contains("None") { busy = true }
-                }
-            }
-            if !busy { return true }
-            Thread.sleep(forTimeInterval: 0.3)
-        } while Date() < deadline
-        return false
-    }
-
     /// Destroys and undefines a guest on every host.
     static func removeEverywhere(_ guest: String) {
         for k in 1...hosts {

@@ -43,7 +43,9 @@ final class ResumeTests: XCTestCase {
         world.place(g("both", .paused), on: "t1")
         world.remove(uuid: FakePlan.uuid("lost"), from: "s1")
         let rec = Recorder()
-        let r = await Executor(plan: plan, hypervisor: world, journal: j, observer: rec).resume(retry: .none)
+        var noWait = ExecutorOptions()
+        noWait.inTransitWait = .zero  // "both" stays on both hosts: decide at once
+        let r = await Executor(plan: plan, hypervisor: world, journal: j, observer: rec, options: noWait).resume(retry: .none)
         XCTAssertEqual(step(r, "landed")?.state, .done)
         XCTAssertEqual(step(r, "landed")?.reason, "completed after the crash (found on t1)")
         XCTAssertEqual(step(r, "stayed")?.state, .done, "went back to pending, then was migrated")
@@ -56,10 +58,38 @@ final class ResumeTests: XCTestCase {
         XCTAssertNil(world.migrationCounts[FakePlan.uuid("both")])
         XCTAssertNil(world.migrationCounts[FakePlan.uuid("landed")])
         // A retry of everything must still not touch the guest that is on both hosts.
-        let again = await Executor(plan: plan, hypervisor: world, journal: j).resume()
+        let again = await Executor(plan: plan, hypervisor: world, journal: j, options: noWait).resume()
         XCTAssertNotEqual(step(again, "both")?.state, .done)
         XCTAssertTrue(step(again, "both")?.reason?.contains("needs attention") ?? false, step(again, "both")?.reason ?? "")
         XCTAssertNil(world.migrationCounts[FakePlan.uuid("both")])
+    }
+
+    /// A migration that outlived a killed evac: active on the source, paused on the target.
+    /// Resume waits for it to land and counts it done, without migrating it again.
+    func testReconcileWaitsForAMigrationStillInProgress() async throws {
+        let dir = TempDir()
+        let fp = FakePlan(moves: [.init("transit", from: "s1", to: "t1")])
+        let plan = try fp.planFile()
+        let world = fp.world()
+        let j = try journal(plan, dir); defer { j.close() }
+        let steps = plan.applySpecs().map { s -> StepRecord in var r = s.newRecord(); r.state = .running; r.attempt = 1; return r }
+        try await j.commit(JournalBatch(runID: 1, beginRun: RunRecord(id: 1, kind: .apply, planHash: plan.planHash,
+                                        planName: plan.planName, started: "x", command: "test"), insertSteps: steps))
+        let uuid = FakePlan.uuid("transit")
+        world.place(Guest(uuid: uuid, name: "transit", state: .paused, memoryKiB: 1 << 20, vcpus: 1), on: "t1")
+        // The daemon-side migration finishes a little later.
+        let landing = Task {
+            try await Task.sleep(for: .milliseconds(1500))
+            world.remove(uuid: uuid, from: "s1")
+            world.remove(uuid: uuid, from: "t1")
+            world.place(Guest(uuid: uuid, name: "transit", state: .running, memoryKiB: 1 << 20, vcpus: 1), on: "t1")
+        }
+        let r = await Executor(plan: plan, hypervisor: world, journal: j).resume(retry: .none)
+        _ = try await landing.value
+        XCTAssertEqual(r.status, .allDone, r.message ?? "")
+        XCTAssertEqual(step(r, "transit")?.state, .done)
+        XCTAssertEqual(step(r, "transit")?.reason, "completed after the crash (found on t1)")
+        XCTAssertNil(world.migrationCounts[uuid], "never migrated again")
     }
 
     func testRollbackReturnsEveryGuestAndMarksStepsRolledBack() async throws {

@@ -39,6 +39,14 @@ struct ApplyCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // Taken before anything is read: a second apply of this plan is refused naming the
+        // first, rather than planning from an inventory the first is changing.
+        var runLock: JournalLock?
+        if !dryRun {
+            do { runLock = try PlanRunLock.acquire(planName: try PlanRunLock.planName(of: plan), stateDirectory: run.stateDirectory) }
+            catch { throw error.exit }
+        }
+        defer { runLock?.release() }
         let resolved: (file: PlanFile, unplaceable: Int)
         do { resolved = try await resolvePlan() } catch { throw error.exit }
         let planFile = resolved.file
@@ -87,12 +95,17 @@ struct ApplyCommand: AsyncParsableCommand {
         let hosts = Set(file.sources + file.targets).sorted().compactMap { name in file.uri(of: name).map { (name: name, uri: $0) } }
         let live = await InventoryReader.inventory(hosts: hosts)
         if live.fingerprint != file.inventoryFingerprint {
-            let changes = StaleCheck.differences(plan: file, live: live)
-            let text = changes.map { "  \($0)\n" }.joined()
-            if !force {
+            let found = StaleCheck.findings(plan: file, live: live)
+            for t in found.unreachableTargets {
+                Console.error("warning: target \(t); its migrations will be blocked, the others run\n")
+            }
+            let text = found.changes.map { "  \($0)\n" }.joined()
+            if !found.changes.isEmpty && !force {
                 throw .cannotStart("error: \(plan) is stale: the inventory changed since it was planned:\n\(text)    help: plan again (`evac plan … --output json`), or apply anyway with --force\n")
             }
-            Console.error("warning: applying a stale plan (--force); changes since it was planned:\n\(text)")
+            if !found.changes.isEmpty {
+                Console.error("warning: applying a stale plan (--force); changes since it was planned:\n\(text)")
+            }
         }
         return (file, file.unplaceable.count)
     }

@@ -125,11 +125,15 @@ struct JournaledRun {
     var plan: PlanFile
     var journal: SQLiteJournal
     var executor: Executor
+    /// Held for the life of the run: one run per plan name (see PlanRunLock).
+    var runLock: JournalLock
 
     static func open(_ reference: String, force: Bool, run: RunOptions,
                      migration: (MigrationOptions) -> MigrationOptions? = { _ in nil }) throws -> JournaledRun {
         let found: (plan: PlanFile, journal: String)
         do { found = try PlanReference.journal(for: reference, stateDirectory: run.stateDirectory) } catch { throw error.exit }
+        let runLock: JournalLock
+        do { runLock = try PlanRunLock.acquire(planName: found.plan.planName, stateDirectory: run.stateDirectory) } catch { throw error.exit }
         let journal: SQLiteJournal
         do { journal = try SQLiteJournal(path: found.journal, plan: found.plan, force: force) }
         catch { Console.error("error: \(error)\n"); throw EvacExit.cannotStart }
@@ -140,7 +144,7 @@ struct JournaledRun {
                           + "timeout \(options.timeout.map(Self.describe) ?? "none")\n")
         }
         let executor = Executor(plan: plan, hypervisor: LibvirtHypervisor(), journal: journal, observer: run.observer())
-        return JournaledRun(plan: plan, journal: journal, executor: executor)
+        return JournaledRun(plan: plan, journal: journal, executor: executor, runLock: runLock)
     }
 
     private static func describe(_ t: MigrationOptions.Timeout) -> String {

@@ -2,6 +2,25 @@ import EvacCore
 
 /// Compares a saved plan with the live inventory: what changed since it was computed.
 enum StaleCheck {
+    struct Findings {
+        /// Changes that make the plan wrong: the run is refused unless forced.
+        var changes: [String] = []
+        /// Targets that do not answer now: not a reason to refuse the whole plan — their
+        /// migrations are blocked by the pre-checks, naming host and URI, and the rest run.
+        var unreachableTargets: [String] = []
+    }
+
+    static func findings(plan: PlanFile, live: Inventory) -> Findings {
+        var f = Findings()
+        let down = Set(live.unreachable.map(\.name)).intersection(plan.targets)
+        f.unreachableTargets = live.unreachable.filter { down.contains($0.name) }.map { "\($0.name) (\($0.uri)): \($0.error)" }
+        f.changes = differences(plan: plan, live: live).filter { line in !down.contains { line == "target \($0): unreachable" } }
+        // With a target down the fingerprint cannot match; the per-guest and per-target
+        // comparisons above are then the whole check.
+        if !down.isEmpty { f.changes.removeAll { $0.hasPrefix("other changes") } }
+        return f
+    }
+
     static func differences(plan: PlanFile, live: Inventory) -> [String] {
         var out: [String] = []
         var whereIs: [String: (host: String, guest: Guest)] = [:]

@@ -17,6 +17,9 @@ public struct ExecutorOptions: Sendable {
     public var reconcileConcurrency: Int = 32
     /// Refuse to start when a source does not answer (the "cannot start" status).
     public var requireReachableSources: Bool = true
+    /// How long a resume waits for a migration that outlived the process that started it
+    /// (after kill -9 the source daemon goes on with a peer-to-peer migration by itself).
+    public var inTransitWait: Duration = .seconds(600)
     public init() {}
 }
 
@@ -133,7 +136,8 @@ public actor Executor {
         var batch: [StepTransition] = []
         let looked = records.values.contains { $0.attempt > 0 || $0.state != .pending }
         if looked {
-            let findings = await Reconciler(hypervisor: hypervisor, concurrency: options.reconcileConcurrency)
+            let findings = await Reconciler(hypervisor: hypervisor, concurrency: options.reconcileConcurrency,
+                                           inTransitWait: options.inTransitWait)
                 .reconcile(specs.compactMap { records[$0.id] }, specs: specByID)
             for f in findings {
                 records[f.transition.step.id] = f.transition.step

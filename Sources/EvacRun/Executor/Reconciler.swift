@@ -4,12 +4,17 @@ import EvacCore
 /// guest up by UUID on its source and target and decides, never moving anything:
 /// - on the target (source copy gone or only an inactive definition) → done;
 /// - on the source only → a `running` step goes back to pending (retried; never migrated twice);
+/// - active on the source and paused on the target, or a host that cannot answer about the
+///   guest for now: a migration still in progress (after kill -9 the source daemon goes on by
+///   itself) — wait for it to land or fail (bounded), then decide as below;
 /// - active on the source and present on the target → failed, needs attention, never touched;
 /// - on neither → failed, "guest lost?", loudly;
 /// - a host does not answer → a `running` step becomes blocked (we cannot tell), others stay.
 struct Reconciler: Sendable {
     let hypervisor: any Hypervisor
     let concurrency: Int
+    /// How long to wait for a migration still in progress (see ExecutorOptions.inTransitWait).
+    let inTransitWait: Duration
 
     struct Finding: Sendable {
         var transition: StepTransition
@@ -37,9 +42,15 @@ struct Reconciler: Sendable {
     }
 
     private func one(_ r: StepRecord, _ s: StepSpec) async -> Finding? {
-        async let onSource = look(s.uuid, s.source)
-        async let onTarget = look(s.uuid, s.target)
-        let (src, tgt) = await (onSource, onTarget)
+        var (src, tgt) = await lookBoth(s)
+        // After kill -9 the source daemon goes on with a peer-to-peer migration by itself: the
+        // guest is then active on the source and paused (incoming) on the target, or a host
+        // cannot answer about it for the moment. Wait for it to land or fail, then decide.
+        let clock = ContinuousClock(), deadline = clock.now + inTransitWait
+        while r.state == .running, Self.inTransit(src, tgt), clock.now < deadline {
+            try? await Task.sleep(for: .seconds(1))
+            (src, tgt) = await lookBoth(s)
+        }
         func to(_ state: StepState, _ why: String, loud: Bool = false, error: String? = nil) -> Finding? {
             if state == r.state && why == r.reason { return nil }
             var n = r
@@ -67,6 +78,20 @@ struct Reconciler: Sendable {
         case (.success(.absent), .success(.absent)):
             return to(.failed, "guest lost? \(s.guest) (\(s.uuid)) is on neither \(s.source.name) nor \(s.target.name)",
                       loud: true)
+        }
+    }
+
+    private func lookBoth(_ s: StepSpec) async -> (Result<GuestPresence, HypervisorError>, Result<GuestPresence, HypervisorError>) {
+        async let onSource = look(s.uuid, s.source)
+        async let onTarget = look(s.uuid, s.target)
+        return await (onSource, onTarget)
+    }
+
+    static func inTransit(_ src: Result<GuestPresence, HypervisorError>, _ tgt: Result<GuestPresence, HypervisorError>) -> Bool {
+        switch (src, tgt) {
+        case (.failure(let e), _), (_, .failure(let e)): return e.kind != .unreachable
+        case (.success(.present(let ss, _)), .success(.present(let ts, _))): return ss.isActive && ts == .paused
+        default: return false
         }
     }
 
