@@ -5,6 +5,36 @@ import EvacCore
 public enum HostReader {
     /// Reads everything placement needs from `connection`; `name` is the plan's name for the host.
     public static func read(name: String, connection c: LibvirtConnection) throws(LibvirtError) -> HostInventory {
+        try read(name: name, connection: c, hostPart: try hostPart(name: name, connection: c))
+    }
+
+    /// The guests (and free memory) of a host whose host part was read before: the executor's
+    /// pre-checks re-read only what changes during a drain.
+    public static func read(name: String, connection c: LibvirtConnection, hostPart: HostInventory) throws(LibvirtError) -> HostInventory {
+        var h = hostPart
+        h.freeMemoryKiB = c.freeMemoryBytes() / 1024
+        var guests: [Guest] = []
+        for dom in try c.domains() {
+            do {
+                guests.append(try guest(dom, hostCPUModel: h.cpu.model, pools: h.storagePools, parsed: parser(c.uri)))
+            } catch where error.isNoDomain {
+                continue  // undefined or stopped (if transient) between listing and reading: it is gone
+            }
+        }
+        h.guests = guests.sorted { ($0.name, $0.uuid) < ($1.name, $1.uuid) }
+        return h
+    }
+
+    static func parser(_ uri: String) -> (String, () throws -> DomainDefinition) throws(LibvirtError) -> DomainDefinition {
+        { what, body throws(LibvirtError) in
+            do { return try body() } catch {
+                throw LibvirtError.xml("cannot parse \(what): \(error)", uri: uri, operation: "parse \(what)")
+            }
+        }
+    }
+
+    /// Everything but the guests: capabilities, CPU, memory, bridges, networks, storage pools.
+    public static func hostPart(name: String, connection c: LibvirtConnection) throws(LibvirtError) -> HostInventory {
         let uri = c.uri
         func parsed<T>(_ what: String, _ body: () throws -> T) throws(LibvirtError) -> T {
             do { return try body() } catch {
@@ -39,20 +69,11 @@ public enum HostReader {
             pools.append(try parsed("storage pool \(pool.name)") { try HostXML.storagePool(name: pool.name, xml: pool.xml) })
         }
 
-        var guests: [Guest] = []
-        for dom in try c.domains() {
-            do {
-                guests.append(try guest(dom, hostCPUModel: cpuModel, pools: pools, parsed: parsed))
-            } catch where error.isNoDomain {
-                continue  // undefined or stopped (if transient) between listing and reading: it is gone
-            }
-        }
-
         return HostInventory(
             name: name, uri: uri, hostUUID: caps.hostUUID, hostname: try c.hostname(),
-            arch: caps.arch, memoryKiB: node.memoryKiB, freeMemoryKiB: c.freeMemoryBytes() / 1024,
+            arch: caps.arch, memoryKiB: node.memoryKiB, freeMemoryKiB: 0,
             cpus: node.cpus, cpu: HostCPU(vendor: caps.vendor, model: cpuModel, features: caps.features),
-            bridges: bridges, networks: networks, storagePools: pools, guests: guests)
+            bridges: bridges, networks: networks, storagePools: pools, guests: [])
     }
 
     private static func guest(

@@ -9,6 +9,7 @@ import Foundation
 public final class LibvirtHypervisor: Hypervisor {
     private let connections = ConnectionCache()
     private let domainCapabilities = DomainCapabilitiesCache()
+    private let hostParts = HostPartCache()
     /// How often a running migration's statistics are sampled (and a pending abort retried).
     let pollInterval: TimeInterval
     /// How long to wait, after the migrate call returned, for the JOB_COMPLETED event.
@@ -32,7 +33,11 @@ public final class LibvirtHypervisor: Hypervisor {
     }
 
     public func inspect(_ host: HostEndpoint) async throws(HypervisorError) -> HostInventory {
-        try await onHost(host, "inspect") { c throws(LibvirtError) in try HostReader.read(name: host.name, connection: c) }
+        let parts = hostParts
+        return try await onHost(host, "inspect") { c throws(LibvirtError) in
+            let part = try parts.get(uri: c.uri) { () throws(LibvirtError) in try HostReader.hostPart(name: host.name, connection: c) }
+            return try HostReader.read(name: host.name, connection: c, hostPart: part)
+        }
     }
 
     public func compareCPU(guestUUID: String, source: HostEndpoint, target: HostEndpoint) async throws(HypervisorError) -> CPUVerdict? {
