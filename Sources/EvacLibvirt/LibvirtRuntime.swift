@@ -14,10 +14,6 @@ public final class LibvirtRuntime: Sendable {
         // Without this, libvirt prints every error to stderr; we report them ourselves.
         virSetErrorFunc(nil, libvirtSilentErrorHandler)
         if virEventRegisterDefaultImpl() < 0 { virResetLastError() }
-        // Foundation's XMLParser sets up libxml2 and its callback table lazily and not
-        // thread-safely; the first concurrent parses of several hosts crashed in it. One parse
-        // here, on a single thread, does that set-up before any host is read.
-        _ = try? XMLTree.parse("<warm-up/>")
         let loop = Thread {
             // Runs for the life of the process; each iteration dispatches ready timers/fds.
             while true {

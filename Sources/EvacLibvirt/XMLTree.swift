@@ -21,8 +21,18 @@ struct XMLTree: Sendable, Equatable {
         var description: String
     }
 
+    /// Foundation's XMLParser sets up libxml2 and its callback table lazily and not
+    /// thread-safely: the first parses on several threads at once crashed (hosts read
+    /// concurrently; tests in parallel). A static let runs exactly once, and every other
+    /// caller waits for it, so one parse here does that set-up before any other.
+    private static let parserReady: Bool = {
+        let parser = XMLParser(data: Data("<warm-up/>".utf8))
+        return parser.parse()
+    }()
+
     /// Parses a document and returns its root element.
     static func parse(_ text: String) throws -> XMLTree {
+        _ = parserReady
         let builder = Builder()
         let parser = XMLParser(data: Data(text.utf8))
         parser.delegate = builder

@@ -53,7 +53,8 @@ final class ApplyCommandTests: XCTestCase {
         XCTAssertEqual(r.status, 3, r.stderr)
         XCTAssertTrue(r.stderr.contains("is stale: the inventory changed since it was planned"), r.stderr)
         XCTAssertTrue(r.stderr.contains("web-01: resized from 4.0 GiB"), r.stderr)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: state), "nothing started")
+        let journals = ((try? FileManager.default.contentsOfDirectory(atPath: state)) ?? []).filter { $0.hasSuffix(".journal.sqlite") }
+        XCTAssertEqual(journals, [], "nothing started: no journal")
 
         let forced = try runEvac(["apply", saved, "--force", "--dry-run", "--state-dir", state])
         XCTAssertTrue(forced.stderr.contains("warning: applying a stale plan (--force)"), forced.stderr)
