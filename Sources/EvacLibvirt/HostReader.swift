@@ -16,7 +16,7 @@ public enum HostReader {
         var guests: [Guest] = []
         for dom in try c.domains() {
             do {
-                guests.append(try guest(dom, hostCPUModel: h.cpu.model, pools: h.storagePools, parsed: parser(c.uri)))
+                guests.append(try guest(dom, hostCPUModel: h.cpu.model, pools: h.storagePools, uri: c.uri))
             } catch where error.isNoDomain {
                 continue  // undefined or stopped (if transient) between listing and reading: it is gone
             }
@@ -25,11 +25,10 @@ public enum HostReader {
         return h
     }
 
-    static func parser(_ uri: String) -> (String, () throws -> DomainDefinition) throws(LibvirtError) -> DomainDefinition {
-        { what, body throws(LibvirtError) in
-            do { return try body() } catch {
-                throw LibvirtError.xml("cannot parse \(what): \(error)", uri: uri, operation: "parse \(what)")
-            }
+    /// Runs an XML parse, turning its failure into a LibvirtError that names the document and host.
+    static func parsed<T>(_ what: String, uri: String, _ body: () throws -> T) throws(LibvirtError) -> T {
+        do { return try body() } catch {
+            throw LibvirtError.xml("cannot parse \(what): \(error)", uri: uri, operation: "parse \(what)")
         }
     }
 
@@ -37,9 +36,7 @@ public enum HostReader {
     public static func hostPart(name: String, connection c: LibvirtConnection) throws(LibvirtError) -> HostInventory {
         let uri = c.uri
         func parsed<T>(_ what: String, _ body: () throws -> T) throws(LibvirtError) -> T {
-            do { return try body() } catch {
-                throw LibvirtError.xml("cannot parse \(what): \(error)", uri: uri, operation: "parse \(what)")
-            }
+            try HostReader.parsed(what, uri: uri, body)
         }
 
         let capsXML = try c.capabilitiesXML()
@@ -77,8 +74,7 @@ public enum HostReader {
     }
 
     private static func guest(
-        _ dom: LibvirtDomain, hostCPUModel: String, pools: [StoragePoolInfo],
-        parsed: (String, () throws -> DomainDefinition) throws(LibvirtError) -> DomainDefinition
+        _ dom: LibvirtDomain, hostCPUModel: String, pools: [StoragePoolInfo], uri: String
     ) throws(LibvirtError) -> Guest {
         let name = dom.name
         let (state, xml) = try dom.settled { () throws(LibvirtError) in
@@ -86,7 +82,7 @@ public enum HostReader {
             // A shut-off guest's live XML is its definition anyway; ask for it explicitly.
             return (state, try dom.xmlDesc(inactive: state == .shutoff))
         }
-        let def = try parsed("domain \(name)") { try DomainXML.parse(xml, hostCPUModel: hostCPUModel, pools: pools) }
+        let def = try parsed("domain \(name)", uri: uri) { try DomainXML.parse(xml, hostCPUModel: hostCPUModel, pools: pools) }
         let persistent = try dom.settled { () throws(LibvirtError) in try dom.isPersistent() }
         return Guest(uuid: try dom.uuidString(), name: name, state: state, persistent: persistent,
                      memoryKiB: def.memoryKiB, currentMemoryKiB: def.currentMemoryKiB, vcpus: def.vcpus,

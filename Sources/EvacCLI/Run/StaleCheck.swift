@@ -11,17 +11,12 @@ enum StaleCheck {
     }
 
     static func findings(plan: PlanFile, live: Inventory) -> Findings {
-        var f = Findings()
-        let down = Set(live.unreachable.map(\.name)).intersection(plan.targets)
-        f.unreachableTargets = live.unreachable.filter { down.contains($0.name) }.map { "\($0.name) (\($0.uri)): \($0.error)" }
-        f.changes = differences(plan: plan, live: live).filter { line in !down.contains { line == "target \($0): unreachable" } }
-        // With a target down the fingerprint cannot match; the per-guest and per-target
-        // comparisons above are then the whole check.
-        if !down.isEmpty { f.changes.removeAll { $0.hasPrefix("other changes") } }
-        return f
+        let down = live.unreachable.filter { plan.targets.contains($0.name) }
+        return Findings(changes: changes(plan: plan, live: live, targetsDown: Set(down.map(\.name))),
+                        unreachableTargets: down.map { "\($0.name) (\($0.uri)): \($0.error)" })
     }
 
-    static func differences(plan: PlanFile, live: Inventory) -> [String] {
+    private static func changes(plan: PlanFile, live: Inventory, targetsDown: Set<String>) -> [String] {
         var out: [String] = []
         var whereIs: [String: (host: String, guest: Guest)] = [:]
         for h in live.hosts { for g in h.guests { whereIs[g.uuid] = (h.name, g) } }
@@ -42,7 +37,10 @@ enum StaleCheck {
             if g.state.isActive != wantActive { out.append("\(n.guest): now \(g.state.rawValue) (planned \(n.mode.rawValue))") }
         }
         for u in plan.targetUsage {
-            guard let h = live.host(named: u.host) else { out.append("target \(u.host): unreachable"); continue }
+            guard let h = live.host(named: u.host) else {
+                if !targetsDown.contains(u.host) { out.append("target \(u.host): unreachable") }
+                continue
+            }
             let used = h.guests.reduce(UInt64(0)) { $0 + $1.memoryKiB }
             if used > u.usedBeforeKiB {
                 out.append("target \(u.host): fuller, \(Format.kib(used)) of guests now, \(Format.kib(u.usedBeforeKiB)) when planned")
@@ -50,7 +48,9 @@ enum StaleCheck {
                 out.append("target \(u.host): emptier, \(Format.kib(used)) of guests now, \(Format.kib(u.usedBeforeKiB)) when planned")
             }
         }
-        if out.isEmpty && live.fingerprint != plan.inventoryFingerprint {
+        // With a target down the fingerprint cannot match; the comparisons above are then the
+        // whole check.
+        if out.isEmpty && targetsDown.isEmpty && live.fingerprint != plan.inventoryFingerprint {
             out.append("other changes on the plan's hosts (guests added, bridges, networks, CPU or host memory)")
         }
         return out
