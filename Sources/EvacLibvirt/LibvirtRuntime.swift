@@ -9,6 +9,8 @@ public final class LibvirtRuntime: Sendable {
     public static let shared = LibvirtRuntime()
 
     private init() {
+        // libxml2's global set-up must not race with libvirt's own XML parsing.
+        XMLTree.prepareParser()
         // virInitialize first: libvirt requires it before any other call in a threaded program.
         if virInitialize() < 0 { virResetLastError() }
         // Without this, libvirt prints every error to stderr; we report them ourselves.

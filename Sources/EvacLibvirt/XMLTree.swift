@@ -21,18 +21,23 @@ struct XMLTree: Sendable, Equatable {
         var description: String
     }
 
-    /// Foundation's XMLParser sets up libxml2 and its callback table lazily and not
-    /// thread-safely: the first parses on several threads at once crashed (hosts read
-    /// concurrently; tests in parallel). A static let runs exactly once, and every other
-    /// caller waits for it, so one parse here does that set-up before any other.
+    /// Foundation's XMLParser sets up libxml2 (`xmlInitParser`, its input callback table)
+    /// lazily, and that set-up is not thread-safe: not against other first parses (hosts read
+    /// concurrently, tests in parallel), and not against libvirt parsing XML on another thread
+    /// (CI crashed calling a half-registered input callback while the test driver read its
+    /// host file). A static let runs exactly once and every other caller waits for it;
+    /// `LibvirtRuntime` touches it before `virInitialize`, so it precedes any libvirt parse.
     private static let parserReady: Bool = {
         let parser = XMLParser(data: Data("<warm-up/>".utf8))
         return parser.parse()
     }()
 
+    /// Does the one-time parser set-up now; see `parserReady`.
+    static func prepareParser() { _ = parserReady }
+
     /// Parses a document and returns its root element.
     static func parse(_ text: String) throws -> XMLTree {
-        _ = parserReady
+        prepareParser()
         let builder = Builder()
         let parser = XMLParser(data: Data(text.utf8))
         parser.delegate = builder
