@@ -142,7 +142,12 @@ final class LabEndToEndTests: XCTestCase {
     func testRollbackReturnsEveryGuestHome() throws {
         try Lab.reset()
         let dir = try Lab.tempDir("rollback"), state = dir.appendingPathComponent("state")
-        let plan = try Lab.writePlan(in: dir, name: "e2e-rollback")
+        let yaml = try Lab.writePlan(in: dir, name: "e2e-rollback")
+        // A saved plan file, so that the rerun below is the very same plan (same hash, same journal).
+        let saved = try evac(["plan", yaml, "--output", "json"], state: state)
+        XCTAssertEqual(saved.status, 0, "\(saved)")
+        let plan = dir.appendingPathComponent("e2e-rollback.plan.json").path
+        try saved.stdout.write(toFile: plan, atomically: true, encoding: .utf8)
         let apply = try evac(["apply", plan, "--output", "plain"], state: state)
         XCTAssertEqual(apply.status, 0, "\(apply)")
         assertLanded(try Journal(stateDir: state).steps())
@@ -156,6 +161,19 @@ final class LabEndToEndTests: XCTestCase {
         let rollback = try Journal(stateDir: state).steps().filter { $0.kind == "rollback" }
         XCTAssertEqual(rollback.count, 7)
         XCTAssertTrue(rollback.allSatisfy { $0.state == "done" }, "\(rollback.map { ($0.guest, $0.state, $0.reason ?? "") })")
+
+        // The same plan file again, as an operator reruns a drain after rolling it back: the
+        // inventory is as planned again (not stale), the old journal is kept under a closed name
+        // and the drain runs for real instead of "use resume" with nothing to resume.
+        let again = try evac(["apply", plan, "--output", "plain"], state: state)
+        XCTAssertEqual(again.status, 0, "\(again)")
+        XCTAssertTrue(again.stderr.contains("note: the last run of this plan is over"), again.stderr)
+        assertLanded(try Journal(stateDir: state).steps())
+        let closed = try FileManager.default.contentsOfDirectory(atPath: state.path).filter { $0.contains(".closed-") && $0.hasSuffix(".journal.sqlite") }
+        XCTAssertEqual(closed.count, 1, "\(closed)")
+        let list = try evac(["status"], state: state)
+        XCTAssertEqual(list.status, 0, "\(list)")
+        XCTAssertTrue(list.stdout.contains(".closed-"), "status lists the closed journal: \(list.stdout)")
     }
 
     /// kill -9 of `evac apply` at 1 s, 2.5 s and 4 s (migrations capped at 1 MiB/s), then

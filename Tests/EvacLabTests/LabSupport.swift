@@ -234,9 +234,10 @@ struct JournalStep {
 struct Journal {
     let path: String
 
-    /// The one journal in a state directory.
+    /// The one open journal in a state directory (closed ones are `….closed-<time>.journal.sqlite`).
     init(stateDir: URL) throws {
-        let files = try FileManager.default.contentsOfDirectory(atPath: stateDir.path).filter { $0.hasSuffix(".journal.sqlite") }
+        let files = try FileManager.default.contentsOfDirectory(atPath: stateDir.path)
+            .filter { $0.hasSuffix(".journal.sqlite") && !$0.contains(".closed-") }
         guard files.count == 1 else { throw LabError("expected one journal in \(stateDir.path), found \(files)") }
         path = stateDir.appendingPathComponent(files[0]).path
     }

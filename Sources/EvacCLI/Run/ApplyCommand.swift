@@ -61,6 +61,7 @@ struct ApplyCommand: AsyncParsableCommand {
         }
 
         let journalPath = JournalLocation.journalPath(for: planFile, stateDirectory: run.stateDirectory)
+        try closeFinishedJournal(journalPath)
         let journal: SQLiteJournal
         do { journal = try SQLiteJournal(path: journalPath, plan: planFile, force: force) }
         catch { Console.error("error: \(error)\n"); throw EvacExit.cannotStart }
@@ -70,6 +71,20 @@ struct ApplyCommand: AsyncParsableCommand {
         if resolved.unplaceable > 0 {
             Console.error("note: \(resolved.unplaceable) guest(s) were unplaceable and stayed on their sources (see `evac plan`)\n")
             throw EvacExit.partial
+        }
+    }
+
+    /// A journal whose run ended with a complete rollback is kept under another name, so that
+    /// the plan runs again instead of being sent to a resume with nothing to do.
+    func closeFinishedJournal(_ path: String) throws {
+        guard FileManager.default.fileExists(atPath: path),
+              let status = try? JournalStatus.read(path: path), let why = JournalArchive.closedReason(status) else { return }
+        do {
+            let kept = try JournalArchive.archive(path: path)
+            Console.error("note: the last run of this plan is over (\(why)); its journal is kept as \(kept)\n")
+        } catch {
+            Console.error("error: \(error)\n")
+            throw EvacExit.cannotStart
         }
     }
 

@@ -1,0 +1,56 @@
+import Foundation
+import GRDB
+
+/// Closing a journal whose run is over so the same plan can run again.
+///
+/// A journal is keyed by plan hash, and a plan whose guests all came back by rollback has the
+/// same inventory, so re-placing it gives the same hash: without this, `apply` after a complete
+/// rollback found the old journal and said "use resume", which had nothing to do. The old run is
+/// kept, not deleted: it moves to `<stem>.closed-<UTC time>.journal.sqlite`, which `evac status`
+/// still lists and reads.
+public enum JournalArchive {
+    /// Why a journal is over, or nil when it still has work for resume or rollback.
+    public static func closedReason(_ s: JournalStatus) -> String? {
+        guard !s.rollback.isEmpty, s.rollback.allSatisfy({ $0.state == .done }) else { return nil }
+        // A guest an apply step still has on its target (done), or one a crash left in flight,
+        // keeps the journal open: rollback or resume must see it.
+        guard !s.apply.contains(where: { $0.state == .done || $0.state == .running }) else { return nil }
+        return "its rollback returned all \(s.rollback.count) guest(s) it moved"
+    }
+
+    /// Copies the journal to its archive name (0600, one consistent snapshot through `VACUUM
+    /// INTO`, so a WAL not yet checkpointed is included) and removes the original, under the
+    /// journal's lock. Returns the archive's path.
+    public static func archive(path: String, now: Date = Date()) throws(JournalError) -> String {
+        let lock = try JournalLock(journalPath: path)
+        defer { lock.release() }
+        let stem = path.hasSuffix(".journal.sqlite") ? String(path.dropLast(".journal.sqlite".count)) : path
+        let stamp = Self.stamp(now)
+        var target = "\(stem).closed-\(stamp).journal.sqlite"
+        var n = 1
+        while FileManager.default.fileExists(atPath: target) { n += 1; target = "\(stem).closed-\(stamp)-\(n).journal.sqlite" }
+        try SQLiteJournal.createPrivateFile(target)
+        do {
+            let db = try SQLiteJournal.openDatabase(path, readonly: false)
+            try db.writeWithoutTransaction { db in try db.execute(sql: "VACUUM INTO ?", arguments: [target]) }
+            try db.close()
+        } catch {
+            try? FileManager.default.removeItem(atPath: target)
+            throw .database(path: path, "cannot archive to \(target): \(error)")
+        }
+        for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: path + suffix) {
+            do { try FileManager.default.removeItem(atPath: path + suffix) } catch {
+                throw .io(path: path + suffix, "archived to \(target) but cannot remove: \(error.localizedDescription)")
+            }
+        }
+        return target
+    }
+
+    static func stamp(_ d: Date) -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
+        return f.string(from: d)
+    }
+}
