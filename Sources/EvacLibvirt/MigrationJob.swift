@@ -70,8 +70,14 @@ final class MigrationJob: @unchecked Sendable {
             case .success:
                 // A cancel that came too late to abort leaves the guest on the target: report
                 // the truth (success) rather than `.aborted`.
-                let stats = watch.stats(waitingUpTo: completedEventWait) ?? lock.withLock { lastStats }
-                return .success(outcome(stats, wallMs: UInt64(Date().timeIntervalSince(started) * 1000)))
+                let returned = Date()
+                let event = watch.stats(waitingUpTo: completedEventWait)
+                var stats = event ?? lock.withLock { lastStats }
+                // Kept with the step's statistics: how long the final figures cost, and where
+                // they came from (the event, or the last poll when it did not come in time).
+                stats["evac.final_stats"] = event == nil ? "last-poll" : "job-completed-event"
+                stats["evac.final_stats_wait_ms"] = String(UInt64(Date().timeIntervalSince(returned) * 1000))
+                return .success(outcome(stats, wallMs: UInt64(returned.timeIntervalSince(started) * 1000)))
             case .failure(let error):
                 if isCancelled || error.isOperationAborted { return .failure(aborted(error.message)) }
                 return .failure(HypervisorError(error.isNoDomain ? .guestNotFound : .migrationFailed,
