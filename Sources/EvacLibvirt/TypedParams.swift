@@ -8,6 +8,12 @@ final class TypedParams {
     private(set) var count: Int32 = 0
     private var capacity: Int32 = 0
 
+    /// virTypedParamsAdd* reset libvirt's thread-local error first. Before `virInitialize` has
+    /// created that thread-local key, libvirt uses pthread key 0, which another library owns:
+    /// in the parallel tests glib's slice allocator then found its per-thread magazines zeroed
+    /// and crashed in the next allocation on that thread (1 run in 4).
+    init() { LibvirtRuntime.shared.start() }
+
     deinit { virTypedParamsFree(pointer, count) }
 
     /// Appends one value. Fails only on out-of-memory or an over-long name.
