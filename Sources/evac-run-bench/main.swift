@@ -158,7 +158,6 @@ func reconcileTime() async throws -> (ms: Double, result: RunResult) {
 /// journal's own cost per durable write, without the executor around it, paired with the disk.
 func commitCost(samples: Int = 2000) async throws -> (commit: Double, probe: Double) {
     let probe = FsyncProbe(base + "/fsync-probe-commit")
-    var ps: [Double] = []
     let fp = benchPlan(samples, serial: true)
     let plan = try fp.planFile()
     let j = try SQLiteJournal(path: base + "/commit-\(UUID().uuidString).journal.sqlite", plan: plan)
@@ -168,7 +167,7 @@ func commitCost(samples: Int = 2000) async throws -> (commit: Double, probe: Dou
     }
     try await j.commit(JournalBatch(runID: 1, beginRun: RunRecord(id: 1, kind: .apply, planHash: plan.planHash,
                                     planName: plan.planName, started: "2026-01-01T00:00:00.000Z", command: "bench"), insertSteps: steps))
-    var xs: [Double] = []
+    var xs: [Double] = [], ps: [Double] = []
     for var s in steps {
         s.state = .running; s.attempt = 1; s.started = "2026-01-01T00:00:00.000Z"
         let t = DispatchTime.now().uptimeNanoseconds

@@ -77,8 +77,7 @@ struct ApplyCommand: AsyncParsableCommand {
     /// A journal whose run ended with a complete rollback is kept under another name, so that
     /// the plan runs again instead of being sent to a resume with nothing to do.
     func closeFinishedJournal(_ path: String) throws {
-        guard FileManager.default.fileExists(atPath: path),
-              let status = try? JournalStatus.read(path: path), let why = JournalArchive.closedReason(status) else { return }
+        guard let status = try? JournalStatus.read(path: path), let why = JournalArchive.closedReason(status) else { return }
         do {
             let kept = try JournalArchive.archive(path: path)
             Console.error("note: the last run of this plan is over (\(why)); its journal is kept as \(kept)\n")

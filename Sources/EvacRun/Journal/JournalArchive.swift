@@ -46,11 +46,8 @@ public enum JournalArchive {
         return target
     }
 
+    /// Timestamp's UTC form without separators or milliseconds: 20270115T080000Z.
     static func stamp(_ d: Date) -> String {
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = TimeZone(identifier: "UTC")
-        f.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
-        return f.string(from: d)
+        Timestamp.format(d).prefix(19).filter { $0 != "-" && $0 != ":" } + "Z"
     }
 }
