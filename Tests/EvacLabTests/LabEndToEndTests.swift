@@ -47,6 +47,15 @@ final class LabEndToEndTests: XCTestCase {
 
     // MARK: helpers
 
+    /// A scratch directory (plans, state) kept after a failure for inspection, removed otherwise.
+    private func scratch(_ tag: String) throws -> URL {
+        let dir = try Lab.tempDir(tag)
+        addTeardownBlock { [weak self] in
+            if self?.testRun?.hasSucceeded ?? false { try? FileManager.default.removeItem(at: dir) }
+        }
+        return dir
+    }
+
     private func evac(_ args: [String], state: URL) throws -> Lab.Output {
         try Lab.run(Lab.evac, args, env: ["EVAC_STATE_DIR": state.path])
     }
@@ -100,7 +109,7 @@ final class LabEndToEndTests: XCTestCase {
     /// it runs, a second apply of the same plan is refused with the holder's pid.
     func testDrainKeepsPerTargetLimitAndRefusesSecondApply() throws {
         try Lab.reset()
-        let dir = try Lab.tempDir("drain"), state = dir.appendingPathComponent("state")
+        let dir = try scratch("drain"), state = dir.appendingPathComponent("state")
         let yaml = try Lab.writePlan(in: dir, name: "e2e-drain", perTarget: 1, perSource: 2, total: 4)
         // The saved plan file; the YAML is refused too (below): one run per plan name, even
         // though re-placing it while the first run moves guests would give another plan hash.
@@ -141,7 +150,7 @@ final class LabEndToEndTests: XCTestCase {
     /// apply, then rollback: every guest is back on the host it started on, and only there.
     func testRollbackReturnsEveryGuestHome() throws {
         try Lab.reset()
-        let dir = try Lab.tempDir("rollback"), state = dir.appendingPathComponent("state")
+        let dir = try scratch("rollback"), state = dir.appendingPathComponent("state")
         let yaml = try Lab.writePlan(in: dir, name: "e2e-rollback")
         // A saved plan file, so that the rerun below is the very same plan (same hash, same journal).
         let saved = try evac(["plan", yaml, "--output", "json"], state: state)
@@ -181,7 +190,7 @@ final class LabEndToEndTests: XCTestCase {
     func testKill9DuringApplyThenResume() throws {
         for delay in [1.0, 2.5, 4.0] {
             try Lab.reset()
-            let dir = try Lab.tempDir("kill"), state = dir.appendingPathComponent("state")
+            let dir = try scratch("kill"), state = dir.appendingPathComponent("state")
             let plan = try Lab.writePlan(in: dir, name: "e2e-kill", perTarget: 2, bandwidth: "1MiB/s")
             let apply = try Lab.start(Lab.evac, ["apply", plan, "--output", "plain"], env: ["EVAC_STATE_DIR": state.path])
             Thread.sleep(forTimeInterval: delay)
@@ -218,7 +227,7 @@ final class LabEndToEndTests: XCTestCase {
         defer { Lab.removeEverywhere("dirty-1") }
         let dirty = try Lab.lab(["guest-dirty", "1", "dirty-1"])
         XCTAssertEqual(dirty.status, 0, "\(dirty)")
-        let dir = try Lab.tempDir("abort"), state = dir.appendingPathComponent("state")
+        let dir = try scratch("abort"), state = dir.appendingPathComponent("state")
         let plan = try Lab.writePlan(in: dir, name: "e2e-abort", sources: [1], targets: [3], include: ["dirty-*"],
                                      bandwidth: "1MiB/s", timeout: "5s")
         let t0 = Date()
@@ -247,7 +256,7 @@ final class LabEndToEndTests: XCTestCase {
     /// (Down before the run starts, apply refuses the whole plan as stale, exit 3.)
     func testTargetDaemonDownBlocksItsMigrationsOnly() throws {
         try Lab.reset()
-        let dir = try Lab.tempDir("down"), state = dir.appendingPathComponent("state")
+        let dir = try scratch("down"), state = dir.appendingPathComponent("state")
         let plan = try Lab.writePlan(in: dir, name: "e2e-down", perTarget: 1, bandwidth: "1MiB/s")
         let apply = try Lab.start(Lab.evac, ["apply", plan, "--output", "plain"], env: ["EVAC_STATE_DIR": state.path])
         defer { _ = try? Lab.lab(["start-host", "4"]) }

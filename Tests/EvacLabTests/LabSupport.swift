@@ -50,6 +50,8 @@ enum Lab {
         let out: String, err: String
         private var status: Int32?
         init(pid: pid_t, out: String, err: String) { self.pid = pid; self.out = out; self.err = err }
+        // The captured output lives only as long as this handle: a suite run spawns thousands.
+        deinit { unlink(out); unlink(err) }
 
         var isRunning: Bool { reap(block: false) == nil }
 
