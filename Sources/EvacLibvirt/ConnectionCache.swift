@@ -1,10 +1,23 @@
 import Foundation
 
-/// One open connection per URI, shared by every caller; reopened when libvirt says the old one
-/// died. The cache owns the connections (each closes itself when the last user lets go).
+/// One open connection per URI, shared by every caller for short calls; reopened when libvirt
+/// says the old one died. Calls that block for long (a migration) borrow a connection of their
+/// own instead. The cache owns the connections (each closes itself when the last user lets go).
+///
+/// Why long calls must not share: libvirt's RPC client lets the thread whose call owns the
+/// socket send and receive for the others. A thread that queues a call wakes the owner with
+/// `g_main_loop_quit`, which is lost when the owner has released the client lock but not yet
+/// entered `g_main_loop_run` (libvirt 9.0 `virNetClientIO`). The queued call then waits until
+/// something arrives for the owner: on a connection whose owner is migrating, the end of that
+/// migration. On the lab, shared connections made some migrations return one statistics poll
+/// (0.5 s) or a whole other migration late.
 final class ConnectionCache: @unchecked Sendable {
     private let lock = NSLock()
     private var open: [String: LibvirtConnection] = [:]
+    private var idle: [String: [LibvirtConnection]] = [:]
+    /// Idle borrowed connections kept per URI for the next long call (opening one over ssh or
+    /// TLS costs a handshake; over a local socket about 1 ms).
+    let idleLimit = 8
 
     /// A live connection to `uri`, opening one if needed. Blocking: call on a dedicated thread.
     /// Opening happens outside the lock, so a slow host does not hold up the others.
@@ -16,6 +29,22 @@ final class ConnectionCache: @unchecked Sendable {
             if let other = open[uri], other.isAlive { return other }
             open[uri] = fresh
             return fresh
+        }
+    }
+
+    /// A connection used by no one else until `giveBack`. Blocking: call on a dedicated thread.
+    func borrow(_ uri: String) throws(LibvirtError) -> LibvirtConnection {
+        while let c = lock.withLock({ idle[uri]?.popLast() }) {
+            if c.isAlive { return c }
+        }
+        return try LibvirtConnection(uri: uri)
+    }
+
+    /// Returns a borrowed connection; a dead one (or one over the idle limit) is closed.
+    func giveBack(_ uri: String, _ connection: LibvirtConnection) {
+        guard connection.isAlive else { return }
+        lock.withLock {
+            if idle[uri, default: []].count < idleLimit { idle[uri, default: []].append(connection) }
         }
     }
 

@@ -5,7 +5,8 @@ import Foundation
 ///
 /// Keeps one connection per URI (opened on first use, reopened when it died) and runs every
 /// libvirt call on a dedicated thread, never on Swift's cooperative pool. A migration holds
-/// two threads for its whole duration: the blocking migrate call and a statistics poller.
+/// two threads for its whole duration: the blocking migrate call (on a connection of its own)
+/// and a statistics poller.
 public final class LibvirtHypervisor: Hypervisor {
     private let connections = ConnectionCache()
     private let domainCapabilities = DomainCapabilitiesCache()
@@ -66,13 +67,13 @@ public final class LibvirtHypervisor: Hypervisor {
     }
 
     public func migrate(_ request: MigrationRequest, progress: @escaping @Sendable (MigrationProgress) -> Void) async throws(HypervisorError) -> MigrationOutcome {
-        let (pollInterval, completedEventWait) = (pollInterval, completedEventWait)
+        let (pollInterval, completedEventWait, connections) = (pollInterval, completedEventWait, connections)
         let job = try await onHost(request.source, "migrate-prepare") { c throws(LibvirtError) -> MigrationJob in
             guard let dom = try c.domain(uuid: request.guestUUID) else {
                 throw LibvirtError(code: 42, domain: 0, message: "no domain with UUID \(request.guestUUID) (\(request.guestName))",
                                    uri: c.uri, operation: "virDomainLookupByUUIDString")
             }
-            return MigrationJob(domain: dom, request: request, pollInterval: pollInterval,
+            return MigrationJob(domain: dom, connections: connections, request: request, pollInterval: pollInterval,
                                 completedEventWait: completedEventWait, progress: progress)
         }
         let result = await withTaskCancellationHandler {

@@ -6,8 +6,13 @@ import Foundation
 /// while a poller thread samples job statistics every `pollInterval` and, once `cancel` was
 /// called, aborts the job (retrying until the job exists, so a cancel that races the start of
 /// the migration still lands).
+///
+/// The migrate call runs on a connection borrowed for it alone; statistics, abort and the
+/// JOB_COMPLETED event use `domain`, on the host's shared connection (see `ConnectionCache`
+/// for why a call that blocks for the whole migration must not share a connection).
 final class MigrationJob: @unchecked Sendable {
     private let domain: LibvirtDomain
+    private let connections: ConnectionCache
     private let request: MigrationRequest
     private let progress: @Sendable (MigrationProgress) -> Void
     private let pollInterval: TimeInterval
@@ -20,9 +25,9 @@ final class MigrationJob: @unchecked Sendable {
     /// Wakes the poller early (cancel, end of migration).
     private let wake = DispatchSemaphore(value: 0)
 
-    init(domain: LibvirtDomain, request: MigrationRequest, pollInterval: TimeInterval,
+    init(domain: LibvirtDomain, connections: ConnectionCache, request: MigrationRequest, pollInterval: TimeInterval,
          completedEventWait: TimeInterval, progress: @escaping @Sendable (MigrationProgress) -> Void) {
-        self.domain = domain; self.request = request; self.pollInterval = pollInterval
+        self.domain = domain; self.connections = connections; self.request = request; self.pollInterval = pollInterval
         self.completedEventWait = completedEventWait; self.progress = progress
     }
 
@@ -53,6 +58,16 @@ final class MigrationJob: @unchecked Sendable {
             let watch = try JobCompletedWatch(domain)
             if isCancelled { return .failure(aborted("cancelled before the migration started")) }
 
+            let lent: LibvirtConnection
+            do throws(LibvirtError) { lent = try connections.borrow(source.uri) } catch {
+                return .failure(HypervisorError(.unreachable, host: source.name, uri: redactURI(source.uri), error.description))
+            }
+            defer { connections.giveBack(source.uri, lent) }
+            guard let migrating = try lent.domain(uuid: request.guestUUID) else {
+                return .failure(HypervisorError(.guestNotFound, host: source.name, uri: redactURI(source.uri),
+                                                "no domain with UUID \(request.guestUUID) (\(request.guestName))"))
+            }
+
             let pollerDone = DispatchSemaphore(value: 0)
             let setDowntimeInPoller = downtimePending
             let poller = Thread { [self] in poll(downtimePending: setDowntimeInPoller); pollerDone.signal() }
@@ -60,7 +75,7 @@ final class MigrationJob: @unchecked Sendable {
             poller.start()
 
             let result = Result { () throws(LibvirtError) in
-                try domain.migrateToURI3(request.target.uri, params: params, flags: settings.flags)
+                try migrating.migrateToURI3(request.target.uri, params: params, flags: settings.flags)
             }
             lock.withLock { finished = true }
             wake.signal()
