@@ -7,10 +7,10 @@ import Foundation
 /// Why long calls must not share: libvirt's RPC client lets the thread whose call owns the
 /// socket send and receive for the others. A thread that queues a call wakes the owner with
 /// `g_main_loop_quit`, which is lost when the owner has released the client lock but not yet
-/// entered `g_main_loop_run` (libvirt 9.0 `virNetClientIO`). The queued call then waits until
-/// something arrives for the owner: on a connection whose owner is migrating, the end of that
-/// migration. On the lab, shared connections made some migrations return one statistics poll
-/// (0.5 s) or a whole other migration late.
+/// entered `g_main_loop_run` (libvirt 9.0 `virNetClientIO`). The queued call is then not sent
+/// until something else wakes the owner: the next statistics poll, or the end of the owner's
+/// call, which for a migration is the end of that migration. On the lab, 16 of 70 migrations
+/// on shared connections returned one poll (0.5 s) late; 0 of 70 on borrowed ones.
 final class ConnectionCache: @unchecked Sendable {
     private let lock = NSLock()
     private var open: [String: LibvirtConnection] = [:]
