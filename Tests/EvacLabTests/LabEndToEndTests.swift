@@ -185,27 +185,36 @@ final class LabEndToEndTests: XCTestCase {
         XCTAssertTrue(list.stdout.contains(".closed-"), "status lists the closed journal: \(list.stdout)")
     }
 
-    /// kill -9 of `evac apply` at 1 s, 2.5 s and 4 s (migrations capped at 1 MiB/s), then
-    /// `evac resume`: every guest ends on its planned target, each exactly once, none lost.
+    /// kill -9 of `evac apply` at three moments of the drain (as the first migration starts, as
+    /// the first one ends, as the fifth starts; migrations capped at 1 MiB/s), then `evac
+    /// resume`: every guest ends on its planned target, each exactly once, none lost. Moments
+    /// come from apply's own output, not from the clock: a lab migration takes ~0.6 s.
     func testKill9DuringApplyThenResume() throws {
-        for delay in [1.0, 2.5, 4.0] {
+        func lines(_ needle: String, atLeast n: Int) -> (String) -> Bool {
+            { out in out.split(separator: "\n").filter { $0.contains(needle) }.count >= n }
+        }
+        let moments: [(name: String, reached: (String) -> Bool)] = [
+            ("first migration started", lines("running: attempt", atLeast: 1)),
+            ("first migration done", lines(" done: ", atLeast: 1)),
+            ("fifth migration started", lines("running: attempt", atLeast: 5)),
+        ]
+        for (delay, reached) in moments {
             try Lab.reset()
             let dir = try scratch("kill"), state = dir.appendingPathComponent("state")
             let plan = try Lab.writePlan(in: dir, name: "e2e-kill", perTarget: 2, bandwidth: "1MiB/s")
             let apply = try Lab.start(Lab.evac, ["apply", plan, "--output", "plain"], env: ["EVAC_STATE_DIR": state.path])
-            Thread.sleep(forTimeInterval: delay)
-            XCTAssertTrue(apply.isRunning, "apply still running at \(delay)s (else the kill tests nothing): \(apply.output())")
+            XCTAssertTrue(apply.waitUntil(timeout: 60, reached), "apply reached '\(delay)' while running: \(apply.output())")
             kill(apply.pid, SIGKILL)
             _ = apply.wait()
             let atKill = try Journal(stateDir: state).steps()
             let summary = Dictionary(grouping: atKill, by: \.state).mapValues(\.count)
-            print("kill -9 at \(delay)s: steps \(summary)")
-            XCTAssertGreaterThan(summary["running"] ?? 0, 0, "killed in the middle of a migration at \(delay)s")
+            print("kill -9 at \(delay): steps \(summary)")
+            XCTAssertGreaterThan(summary["running"] ?? 0, 0, "killed in the middle of a migration at \(delay)")
 
             // A p2p migration runs inside the source daemon and outlives the killed client;
             // resume itself waits for such a migration to end and then reconciles.
             let resume = try evac(["resume", plan, "--output", "plain"], state: state)
-            XCTAssertEqual(resume.status, 0, "resume after kill at \(delay)s: \(resume)")
+            XCTAssertEqual(resume.status, 0, "resume after kill at \(delay): \(resume)")
             let journal = try Journal(stateDir: state)
             let steps = try journal.steps()
             assertLanded(steps)
@@ -214,9 +223,9 @@ final class LabEndToEndTests: XCTestCase {
             let events = try journal.events().filter { $0.kind == "apply" }
             for s in steps where s.kind == "apply" {
                 let done = events.filter { $0.migrationID == s.id && $0.to == "done" }.count
-                XCTAssertEqual(done, 1, "\(s.guest) reached done exactly once (kill at \(delay)s)")
+                XCTAssertEqual(done, 1, "\(s.guest) reached done exactly once (kill at \(delay))")
             }
-            print("kill -9 at \(delay)s: attempts \(steps.map { "\($0.guest)=\($0.attempt)" }.sorted().joined(separator: " "))")
+            print("kill -9 at \(delay): attempts \(steps.map { "\($0.guest)=\($0.attempt)" }.sorted().joined(separator: " "))")
         }
     }
 

@@ -78,11 +78,16 @@ enum Lab {
         func wait() -> Output { _ = reap(block: true); return output() }
         /// Waits until stdout contains `text`; false on timeout or exit.
         func waitFor(_ text: String, timeout: TimeInterval) -> Bool {
+            waitUntil(timeout: timeout) { $0.contains(text) }
+        }
+
+        /// Waits until `reached(stdout)` holds while the child still runs; false on timeout or exit.
+        func waitUntil(timeout: TimeInterval, _ reached: (String) -> Bool) -> Bool {
             let deadline = Date().addingTimeInterval(timeout)
             while Date() < deadline {
-                if ((try? String(contentsOfFile: out, encoding: .utf8)) ?? "").contains(text) { return true }
+                if reached((try? String(contentsOfFile: out, encoding: .utf8)) ?? "") { return isRunning }
                 if !isRunning { return false }
-                Thread.sleep(forTimeInterval: 0.05)
+                Thread.sleep(forTimeInterval: 0.01)
             }
             return false
         }
