@@ -67,6 +67,16 @@ final class ResumeTests: XCTestCase {
     /// A migration that outlived a killed evac: active on the source, paused on the target.
     /// Resume waits for it to land and counts it done, without migrating it again.
     func testReconcileWaitsForAMigrationStillInProgress() async throws {
+        try await assertResumeWaitsForTransit(source: nil, target: .paused)
+    }
+
+    /// Killed after the switch-over: paused on the source (awaiting libvirt's confirm phase,
+    /// which stops and undefines it), running on the target. Resume waits, then counts it done.
+    func testReconcileWaitsForAMigrationInItsConfirmPhase() async throws {
+        try await assertResumeWaitsForTransit(source: .paused, target: .running)
+    }
+
+    private func assertResumeWaitsForTransit(source: Guest.State?, target: Guest.State) async throws {
         let dir = TempDir()
         let fp = FakePlan(moves: [.init("transit", from: "s1", to: "t1")])
         let plan = try fp.planFile()
@@ -76,7 +86,11 @@ final class ResumeTests: XCTestCase {
         try await j.commit(JournalBatch(runID: 1, beginRun: RunRecord(id: 1, kind: .apply, planHash: plan.planHash,
                                         planName: plan.planName, started: "x", command: "test"), insertSteps: steps))
         let uuid = FakePlan.uuid("transit")
-        world.place(Guest(uuid: uuid, name: "transit", state: .paused, memoryKiB: 1 << 20, vcpus: 1), on: "t1")
+        if let source {
+            world.remove(uuid: uuid, from: "s1")
+            world.place(Guest(uuid: uuid, name: "transit", state: source, memoryKiB: 1 << 20, vcpus: 1), on: "s1")
+        }
+        world.place(Guest(uuid: uuid, name: "transit", state: target, memoryKiB: 1 << 20, vcpus: 1), on: "t1")
         // The daemon-side migration finishes a little later.
         let landing = Task {
             try await Task.sleep(for: .milliseconds(1500))

@@ -4,9 +4,11 @@ import EvacCore
 /// guest up by UUID on its source and target and decides, never moving anything:
 /// - on the target (source copy gone or only an inactive definition) → done;
 /// - on the source only → a `running` step goes back to pending (retried; never migrated twice);
-/// - active on the source and paused on the target, or a host that cannot answer about the
-///   guest for now: a migration still in progress (after kill -9 the source daemon goes on by
-///   itself) — wait for it to land or fail (bounded), then decide as below;
+/// - active on the source and paused on the target (memory being copied), paused on the source
+///   and running on the target (switched over, the source not yet confirmed and removed), or a
+///   host that cannot answer about the guest for now: a migration still in progress (after
+///   kill -9 the source daemon goes on by itself) — wait for it to land or fail (bounded), then
+///   decide as below;
 /// - active on the source and present on the target → failed, needs attention, never touched;
 /// - on neither → failed, "guest lost?", loudly;
 /// - a host does not answer → a `running` step becomes blocked (we cannot tell), others stay.
@@ -90,7 +92,10 @@ struct Reconciler: Sendable {
     static func inTransit(_ src: Result<GuestPresence, HypervisorError>, _ tgt: Result<GuestPresence, HypervisorError>) -> Bool {
         switch (src, tgt) {
         case (.failure(let e), _), (_, .failure(let e)): return e.kind != .unreachable
-        case (.success(.present(let ss, _)), .success(.present(let ts, _))): return ss.isActive && ts == .paused
+        case (.success(.present(let ss, _)), .success(.present(let ts, _))):
+            // Copying (the incoming guest is paused), or switched over and awaiting the source's
+            // confirm phase, which stops and undefines the source copy (seen on the lab).
+            return (ss.isActive && ts == .paused) || (ss == .paused && ts == .running)
         default: return false
         }
     }
