@@ -34,10 +34,7 @@ final class ResumeTests: XCTestCase {
                                   .init("both", from: "s1", to: "t1"), .init("lost", from: "s1", to: "t1")])
         let plan = try fp.planFile()
         let world = fp.world()
-        let j = try journal(plan, dir); defer { j.close() }
-        let steps = plan.applySpecs().map { s -> StepRecord in var r = s.newRecord(); r.state = .running; r.attempt = 1; return r }
-        try await j.commit(JournalBatch(runID: 1, beginRun: RunRecord(id: 1, kind: .apply, planHash: plan.planHash,
-                                        planName: plan.planName, started: "x", command: "test"), insertSteps: steps))
+        let j = try await journalCrashedWhileRunning(plan, dir); defer { j.close() }
         let g = { (n: String, s: Guest.State) in Guest(uuid: FakePlan.uuid(n), name: n, state: s, memoryKiB: 1 << 20, vcpus: 1) }
         world.remove(uuid: FakePlan.uuid("landed"), from: "s1"); world.place(g("landed", .running), on: "t1")
         world.place(g("both", .paused), on: "t1")
@@ -81,10 +78,7 @@ final class ResumeTests: XCTestCase {
         let fp = FakePlan(moves: [.init("transit", from: "s1", to: "t1")])
         let plan = try fp.planFile()
         let world = fp.world()
-        let j = try journal(plan, dir); defer { j.close() }
-        let steps = plan.applySpecs().map { s -> StepRecord in var r = s.newRecord(); r.state = .running; r.attempt = 1; return r }
-        try await j.commit(JournalBatch(runID: 1, beginRun: RunRecord(id: 1, kind: .apply, planHash: plan.planHash,
-                                        planName: plan.planName, started: "x", command: "test"), insertSteps: steps))
+        let j = try await journalCrashedWhileRunning(plan, dir); defer { j.close() }
         let uuid = FakePlan.uuid("transit")
         if let source {
             world.remove(uuid: uuid, from: "s1")

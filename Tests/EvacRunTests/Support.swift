@@ -28,6 +28,15 @@ extension XCTestCase {
         try SQLiteJournal(path: JournalLocation.journalPath(for: plan, stateDirectory: dir.path), plan: plan, hook: hook)
     }
 
+    /// A journal as a crash leaves it: run 1 started every apply step (attempt 1) and wrote nothing after.
+    func journalCrashedWhileRunning(_ plan: PlanFile, _ dir: TempDir) async throws -> SQLiteJournal {
+        let j = try journal(plan, dir)
+        let steps = plan.applySpecs().map { s -> StepRecord in var r = s.newRecord(); r.state = .running; r.attempt = 1; return r }
+        try await j.commit(JournalBatch(runID: 1, beginRun: RunRecord(id: 1, kind: .apply, planHash: plan.planHash,
+                                        planName: plan.planName, started: "x", command: "test"), insertSteps: steps))
+        return j
+    }
+
     func step(_ r: RunResult, _ guest: String) -> StepRecord? { r.steps.first { $0.guest == guest } }
 
     /// Every guest of the plan is exactly on its planned host (target, or source when `back`).
