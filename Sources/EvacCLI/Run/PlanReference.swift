@@ -8,9 +8,16 @@ enum PlanReference {
     enum Kind { case yaml, planFile, journal }
 
     static func kind(of path: String) -> Kind {
-        if path.hasSuffix(".journal.sqlite") { return .journal }
+        if path.hasSuffix(JournalLocation.journalSuffix) { return .journal }
         if path.hasSuffix(".json") { return .planFile }
         return .yaml
+    }
+
+    /// Reads a YAML plan; its diagnostics, already rendered, become the failure.
+    static func loadYAML(_ path: String) throws(CLIFailure) -> LoadedPlan {
+        do { return try PlanLoader.load(path: path) } catch {
+            switch error { case .invalid(let rendered): throw .invalid(rendered) }
+        }
     }
 
     /// Reads and verifies a saved plan file: a hash that does not match means it was edited.
@@ -46,8 +53,7 @@ enum PlanReference {
             }
             return (plan, journal)
         case .yaml:
-            let loaded: LoadedPlan
-            do { loaded = try PlanLoader.load(path: path) } catch { if case .invalid(let s) = error { throw .invalid(s) }; throw .invalid("") }
+            let loaded = try loadYAML(path)
             let candidates = journals(named: loaded.spec.name, in: stateDirectory)
             guard let newest = candidates.first else {
                 throw .cannotStart("error: no journal for plan \(loaded.spec.name) in \(stateDirectory)\n    help: `evac apply \(path)` starts a run\n")
@@ -59,10 +65,10 @@ enum PlanReference {
 
     /// Journals of a plan name, newest first.
     static func journals(named name: String, in dir: String) -> [String] {
-        let probe = JournalLocation.journalPath(planName: name, planHash: "", stateDirectory: dir)
-        let prefix = (probe as NSString).lastPathComponent.replacingOccurrences(of: ".journal.sqlite", with: "")
+        let stem = JournalLocation.planStem(planName: name, stateDirectory: dir)
+        let prefix = (stem as NSString).lastPathComponent + "-", suffix = JournalLocation.journalSuffix
         let files = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
-        return files.filter { $0.hasPrefix(prefix) && $0.hasSuffix(".journal.sqlite") && $0.count == prefix.count + 12 + 15 }
+        return files.filter { $0.hasPrefix(prefix) && $0.hasSuffix(suffix) && $0.count == prefix.count + 12 + suffix.count }
             .map { dir + "/" + $0 }
             .sorted { modified($0) > modified($1) }
     }

@@ -7,14 +7,8 @@ import EvacRun
 /// second `apply` of the same plan would run beside the first.
 enum PlanRunLock {
     static func acquire(planName: String, stateDirectory dir: String) throws(CLIFailure) -> JournalLock {
-        do {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: 0o700])
-        } catch {
-            throw .cannotStart("error: cannot create state directory \(dir): \(error.localizedDescription)\n")
-        }
-        let base = JournalLocation.journalPath(planName: planName, planHash: "", stateDirectory: dir)
-            .replacingOccurrences(of: "-.journal.sqlite", with: ".plan")
+        do { try JournalLocation.ensureDirectory(dir) } catch { throw .cannotStart("error: \(error)\n") }
+        let base = JournalLocation.planStem(planName: planName, stateDirectory: dir) + ".plan"
         do { return try JournalLock(journalPath: base) } catch {
             if case .locked(_, let holder) = error {
                 throw .cannotStart("error: plan \(planName) is already being run by \(holder)\n    help: wait for it, or watch it with `evac status`\n")
@@ -28,11 +22,7 @@ enum PlanRunLock {
         switch PlanReference.kind(of: path) {
         case .planFile: return try PlanReference.loadPlanFile(path).planName
         case .journal: throw .invalid("error: \(path) is a journal\n")
-        case .yaml:
-            do { return try PlanLoader.load(path: path).spec.name } catch {
-                if case .invalid(let s) = error { throw .invalid(s) }
-                throw .invalid("")
-            }
+        case .yaml: return try PlanReference.loadYAML(path).spec.name
         }
     }
 }

@@ -38,7 +38,7 @@ struct StatusCommand: AsyncParsableCommand {
             var history: [String: [StepEvent]] = [:]
             for s in steps { history["\(s.kind.rawValue)"] = (try? JournalStatus.events(path: found.journal, kind: s.kind, id: s.id)) ?? [] }
             if output == .json {
-                Console.out(String(decoding: try PlanFile.canonicalEncoder().encode(history), as: UTF8.self) + "\n")
+                try printJSON(history)
             } else {
                 for s in steps {
                     Console.out("\(s.kind.rawValue) #\(s.id) \(s.guest) \(s.source) → \(s.target): \(s.state.rawValue)\(s.reason.map { " — \($0)" } ?? "")\n")
@@ -50,18 +50,22 @@ struct StatusCommand: AsyncParsableCommand {
             return
         }
         if output == .json {
-            Console.out(String(decoding: try PlanFile.canonicalEncoder().encode(status), as: UTF8.self) + "\n")
+            try printJSON(status)
         } else {
             Console.out(StatusReport.render(status))
         }
     }
 
+    private func printJSON<T: Encodable>(_ value: T) throws {
+        Console.out(String(decoding: try PlanFile.canonicalEncoder().encode(value), as: UTF8.self) + "\n")
+    }
+
     func list(_ dir: String) throws {
-        let files = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".journal.sqlite") }.sorted()
+        let files = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(JournalLocation.journalSuffix) }.sorted()
         var rows: [JournalStatus] = []
         for f in files { if let s = try? JournalStatus.read(path: dir + "/" + f) { rows.append(s) } }
         if output == .json {
-            Console.out(String(decoding: try PlanFile.canonicalEncoder().encode(rows), as: UTF8.self) + "\n")
+            try printJSON(rows)
             return
         }
         if rows.isEmpty { Console.out("no journals in \(dir)\n"); return }

@@ -24,11 +24,12 @@ public enum JournalArchive {
     public static func archive(path: String, now: Date = Date()) throws(JournalError) -> String {
         let lock = try JournalLock(journalPath: path)
         defer { lock.release() }
-        let stem = path.hasSuffix(".journal.sqlite") ? String(path.dropLast(".journal.sqlite".count)) : path
+        let suffix = JournalLocation.journalSuffix
+        let stem = path.hasSuffix(suffix) ? String(path.dropLast(suffix.count)) : path
         let stamp = Self.stamp(now)
-        var target = "\(stem).closed-\(stamp).journal.sqlite"
+        var target = "\(stem).closed-\(stamp)\(suffix)"
         var n = 1
-        while FileManager.default.fileExists(atPath: target) { n += 1; target = "\(stem).closed-\(stamp)-\(n).journal.sqlite" }
+        while FileManager.default.fileExists(atPath: target) { n += 1; target = "\(stem).closed-\(stamp)-\(n)\(suffix)" }
         try SQLiteJournal.createPrivateFile(target)
         do {
             let db = try SQLiteJournal.openDatabase(path, readonly: false)

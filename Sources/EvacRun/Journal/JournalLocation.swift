@@ -12,9 +12,17 @@ public enum JournalLocation {
         return home + "/.local/state/evac"
     }
 
+    /// Every journal file name ends with this.
+    public static let journalSuffix = ".journal.sqlite"
+
+    /// `DIR/NAME`, the plan name made safe for a file name: a plan's journals are
+    /// `STEM-HASH12.journal.sqlite` and its run lock `STEM.plan.lock`.
+    public static func planStem(planName: String, stateDirectory: String) -> String {
+        stateDirectory + "/" + String(planName.map { $0.isLetter || $0.isNumber || "-_.".contains($0) ? $0 : "_" })
+    }
+
     public static func journalPath(planName: String, planHash: String, stateDirectory: String) -> String {
-        let safe = String(planName.map { $0.isLetter || $0.isNumber || "-_.".contains($0) ? $0 : "_" })
-        return stateDirectory + "/" + safe + "-" + planHash.prefix(12) + ".journal.sqlite"
+        planStem(planName: planName, stateDirectory: stateDirectory) + "-" + planHash.prefix(12) + journalSuffix
     }
 
     public static func journalPath(for plan: PlanFile, stateDirectory: String? = nil) -> String {
@@ -23,7 +31,7 @@ public enum JournalLocation {
     }
 
     /// Creates the directory (and parents) 0700: journals name hosts and guests.
-    static func ensureDirectory(_ dir: String) throws(JournalError) {
+    public static func ensureDirectory(_ dir: String) throws(JournalError) {
         do {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true,
                                                     attributes: [.posixPermissions: 0o700])
