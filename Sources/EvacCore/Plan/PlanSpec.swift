@@ -12,6 +12,8 @@ public struct PlanSpec: Hashable, Sendable {
     public var parallelism: Parallelism = Parallelism()
     public var migration: MigrationOptions = MigrationOptions()
     public var onFailure: OnFailure = .continue
+    /// Deadlines for talking to hosts; nil = the defaults (the plan has no `connection:`).
+    public var connection: ConnectionSettings? = nil
 
     public init(name: String, hosts: [HostSpec], sources: [Located<String>], targetPools: [TargetPool]) {
         self.name = name; self.hosts = hosts; self.sources = sources; self.targetPools = targetPools
@@ -196,7 +198,12 @@ public struct MigrationOptions: Hashable, Sendable, Codable {
     public var undefineSource: Bool = true
     /// Parallel connections for one migration (virsh --parallel); nil = libvirt's default.
     public var parallelConnections: Int? = nil
+    /// Further attempts for transient failures; nil = `RetryPolicy.default` (the plan has no
+    /// `retry:`; optional so that plan files written before it existed still decode).
+    public var retry: RetryPolicy? = nil
     public init() {}
+
+    public var retryPolicy: RetryPolicy { retry ?? .default }
 }
 
 public enum OnFailure: String, Hashable, Sendable, Codable, CaseIterable {

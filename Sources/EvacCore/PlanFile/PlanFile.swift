@@ -37,6 +37,8 @@ public struct PlanFile: Codable, Hashable, Sendable {
     public var bridgeMap: [String: String]?
     public var cpuPolicy: Constraints.CPUPolicy?
     public var bridgePolicy: Constraints.BridgePolicy?
+    /// The plan's `connection:` deadlines; nil = the defaults (and for older plan files).
+    public var connection: ConnectionSettings?
 
     public struct PlanSource: Codable, Hashable, Sendable {
         public var path: String
@@ -72,6 +74,7 @@ public struct PlanFile: Codable, Hashable, Sendable {
         bridgeMap = spec.constraints.bridgeMap
         cpuPolicy = spec.constraints.cpu
         bridgePolicy = spec.constraints.bridges
+        connection = spec.connection
         if hashed { planHash = computedHash }
     }
 
