@@ -17,9 +17,9 @@ enum InventoryGatherer {
         return spec.hosts.filter { names.contains($0.name) }
     }
 
-    static func live(_ spec: PlanSpec, file: String) async -> Outcome {
+    static func live(_ spec: PlanSpec, file: String, settings: ConnectionSettings) async -> Outcome {
         let hosts = hostsToRead(spec)
-        let results = await InventoryReader.read(hosts: hosts.map { (name: $0.name, uri: $0.uri) })
+        let results = await InventoryReader.read(hosts: hosts.map { (name: $0.name, uri: $0.uri) }, settings: settings)
         var read: [HostInventory] = []
         var unreachable: [UnreachableHost] = []
         for host in hosts {

@@ -19,7 +19,8 @@ struct PlanPipeline {
         case cannotStart(String)
     }
 
-    static func run(planPath: String, inventoryPath: String?, assumedBandwidth: UInt64) async throws(Failure) -> PlanPipeline {
+    static func run(planPath: String, inventoryPath: String?, assumedBandwidth: UInt64,
+                    connection: ConnectionOptions) async throws(Failure) -> PlanPipeline {
         let loaded: LoadedPlan
         do { loaded = try PlanLoader.load(path: planPath) } catch { if case .invalid(let s) = error { throw .invalid(s) }; throw .invalid("") }
         let spec = loaded.spec
@@ -31,7 +32,7 @@ struct PlanPipeline {
             do { gathered = try InventoryGatherer.snapshot(path: inventoryPath, spec: spec, file: file) }
             catch { throw .invalid("error: \(error)\n") }
         } else {
-            gathered = await InventoryGatherer.live(spec, file: file)
+            gathered = await InventoryGatherer.live(spec, file: file, settings: connection.settings(spec.connection))
         }
         if gathered.sourceUnreachable {
             throw .cannotStart(DiagnosticRenderer.render(gathered.diagnostics, sources: sources))

@@ -31,6 +31,8 @@ struct ApplyCommand: AsyncParsableCommand {
 
     @OptionGroup var run: RunOptions
 
+    @OptionGroup var connection: ConnectionOptions
+
     func validate() throws {
         if case .failure(let f) = Units.bandwidth(assumeBandwidth) { throw ValidationError("--assume-bandwidth: \(f.message)") }
         if PlanReference.kind(of: plan) == .journal {
@@ -50,7 +52,7 @@ struct ApplyCommand: AsyncParsableCommand {
         let resolved: (file: PlanFile, unplaceable: Int)
         do { resolved = try await resolvePlan() } catch { throw error.exit }
         let planFile = resolved.file
-        let hypervisor = LibvirtHypervisor()
+        let hypervisor = LibvirtHypervisor(settings: connection.settings(planFile.connection))
 
         if dryRun {
             let executor = Executor(plan: planFile, hypervisor: hypervisor, journal: MemoryJournal())
@@ -92,7 +94,7 @@ struct ApplyCommand: AsyncParsableCommand {
         if PlanReference.kind(of: plan) == .yaml {
             let assumed = (try? Units.bandwidth(assumeBandwidth).get()) ?? (1 << 30)
             let p: PlanPipeline
-            do { p = try await PlanPipeline.run(planPath: plan, inventoryPath: nil, assumedBandwidth: assumed) }
+            do { p = try await PlanPipeline.run(planPath: plan, inventoryPath: nil, assumedBandwidth: assumed, connection: connection) }
             catch {
                 switch error {
                 case .invalid(let s): throw .invalid(s)
@@ -107,7 +109,7 @@ struct ApplyCommand: AsyncParsableCommand {
         }
         let file = try PlanReference.loadPlanFile(plan)
         let hosts = Set(file.sources + file.targets).sorted().compactMap { name in file.uri(of: name).map { (name: name, uri: $0) } }
-        let live = await InventoryReader.inventory(hosts: hosts)
+        let live = await InventoryReader.inventory(hosts: hosts, settings: connection.settings(file.connection))
         if live.fingerprint != file.inventoryFingerprint {
             let found = StaleCheck.findings(plan: file, live: live)
             for t in found.unreachableTargets {

@@ -42,6 +42,8 @@ struct ResumeCommand: AsyncParsableCommand {
 
     @OptionGroup var run: RunOptions
 
+    @OptionGroup var connection: ConnectionOptions
+
     /// The plan's migration options with --bandwidth/--timeout applied.
     static func overriding(_ options: MigrationOptions, bandwidth: String?, timeout: String?) throws(Units.Failure) -> MigrationOptions {
         var o = options
@@ -80,7 +82,7 @@ struct ResumeCommand: AsyncParsableCommand {
     func run() async throws {
         // The journal is opened with the plan as stored (its hash is checked); the override only
         // changes the migration options the executor uses for this run.
-        let executor = try JournaledRun.open(plan, force: force, run: run) { options in
+        let executor = try JournaledRun.open(plan, force: force, run: run, connection: connection) { options in
             try? Self.overriding(options, bandwidth: bandwidth, timeout: timeout)
         }
         if case .guests(let names) = selection {
@@ -114,8 +116,10 @@ struct RollbackCommand: AsyncParsableCommand {
 
     @OptionGroup var run: RunOptions
 
+    @OptionGroup var connection: ConnectionOptions
+
     func run() async throws {
-        let executor = try JournaledRun.open(plan, force: force, run: run)
+        let executor = try JournaledRun.open(plan, force: force, run: run, connection: connection)
         try await RunExit.run(executor.executor) { await $0.rollback() }
     }
 }
@@ -128,7 +132,7 @@ struct JournaledRun {
     /// Held for the life of the run: one run per plan name (see PlanRunLock).
     var runLock: JournalLock
 
-    static func open(_ reference: String, force: Bool, run: RunOptions,
+    static func open(_ reference: String, force: Bool, run: RunOptions, connection: ConnectionOptions,
                      migration: (MigrationOptions) -> MigrationOptions? = { _ in nil }) throws -> JournaledRun {
         let found: (plan: PlanFile, journal: String)
         do { found = try PlanReference.journal(for: reference, stateDirectory: run.stateDirectory) } catch { throw error.exit }
@@ -143,7 +147,7 @@ struct JournaledRun {
             Console.error("note: migration options for this run: bandwidth \(options.bandwidthBytesPerSec.map { Format.bytes(Double($0)) + "/s" } ?? "unlimited"), "
                           + "timeout \(options.timeout.map(Self.describe) ?? "none")\n")
         }
-        let executor = Executor(plan: plan, hypervisor: LibvirtHypervisor(), journal: journal, observer: run.observer())
+        let executor = Executor(plan: plan, hypervisor: LibvirtHypervisor(settings: connection.settings(plan.connection)), journal: journal, observer: run.observer())
         return JournaledRun(plan: plan, journal: journal, executor: executor, runLock: runLock)
     }
 
