@@ -64,7 +64,10 @@ final class OrderAndFailureTests: XCTestCase {
         XCTAssertEqual(world.whereIs(uuid: FakePlan.uuid("app-2")), ["src-b": .running])
         let events = try JournalStatus.events(path: j.path, kind: .apply, id: 2)
         XCTAssertEqual(events.map(\.to), ["running", "failed"])
-        XCTAssertTrue(events.last?.hypervisorError?.contains("src-b (qemu+ssh://root@src-b/system)") ?? false)
+        // The hypervisor's error, whole and typed, in events.libvirt_error.
+        let record = try JSONDecoder().decode(HypervisorError.self, from: Data((events.last?.hypervisorError ?? "").utf8))
+        XCTAssertEqual(record, HypervisorError(.migrationFailed, host: "src-b", uri: "qemu+ssh://root@src-b/system",
+                                               "internal error: qemu unexpectedly closed the monitor"))
     }
 
     func testOnFailureStopStartsNothingNew() async throws {

@@ -129,13 +129,13 @@ struct Checks: Sendable {
                     return "guest \(s.guest) is \(state.rawValue) on \(s.target.name) after the migration"
                 }
             }
-        } catch { return "post-check: target \(Self.describe(error))" }
+        } catch { return "target \(Self.describe(error))" }
         guard policy.undefineSource else { return nil }
         do {
             if case .present(let state, _) = try await hypervisor.locate(guestUUID: s.uuid, on: s.source) {
                 return "guest \(s.guest) is still on \(s.source.name) (\(state.rawValue)) after the migration"
             }
-        } catch { return "post-check: source \(Self.describe(error))" }
+        } catch { return "source \(Self.describe(error))" }
         return nil
     }
 

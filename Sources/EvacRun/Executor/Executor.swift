@@ -45,7 +45,18 @@ public actor Executor {
         self.observer = observer; self.options = options
     }
 
-    public nonisolated func requestStop(graceful: Bool) { control.request(graceful: graceful) }
+    /// Says what a stop does, as it happens: the operator pressed Ctrl-C and must know whether
+    /// to wait or press again.
+    public nonisolated func requestStop(graceful: Bool) {
+        let inFlight = control.request(graceful: graceful)
+        if graceful {
+            observer.handle(.notice(inFlight == 0
+                ? "stopping: no new migration starts; none in flight; the run ends as soon as the hosts being asked have answered or are given up"
+                : "stopping: no new migration starts; \(inFlight) in flight will finish; press Ctrl-C again to abort them"))
+        } else {
+            observer.handle(.notice("aborting \(inFlight) migration(s) in flight; their guests stay on their sources; `evac resume` continues the run"))
+        }
+    }
 
     /// A first run of the plan. Refuses (cannotStart) when the journal already has one: use resume.
     public func apply() async -> RunResult {
@@ -127,7 +138,10 @@ public actor Executor {
 
         // 2. Every source must answer before anything starts.
         let unsettled = specs.filter { !(records[$0.id]?.state.isSettled ?? true) }
-        let (down, nics) = await inspectSources(unsettled)
+        // Host reads before the first migration start nothing: a stop ends them at once.
+        let interruptedEarly = "interrupted before any migration started; nothing was changed; resume continues"
+        let (down, nics) = await control.cancellingOnStop { await self.inspectSources(unsettled) }
+        if control.stopRequested { return await finish(.interrupted, interruptedEarly) }
         if options.requireReachableSources, let down {
             return await finish(.cannotStart, down)
         }
@@ -136,9 +150,12 @@ public actor Executor {
         var batch: [StepTransition] = []
         let looked = records.values.contains { $0.attempt > 0 || $0.state != .pending }
         if looked {
-            let findings = await Reconciler(hypervisor: hypervisor, concurrency: options.reconcileConcurrency,
-                                           inTransitWait: options.inTransitWait)
-                .reconcile(specs.compactMap { records[$0.id] }, specs: specByID)
+            let reconciler = Reconciler(hypervisor: hypervisor, concurrency: options.reconcileConcurrency,
+                                        inTransitWait: options.inTransitWait)
+            let unsettledRecords = specs.compactMap { records[$0.id] }
+            let findings = await control.cancellingOnStop { await reconciler.reconcile(unsettledRecords, specs: specByID) }
+            // Findings of look-ups a stop cut short say nothing: write none of them.
+            if control.stopRequested { return await finish(.interrupted, interruptedEarly) }
             for f in findings {
                 records[f.transition.step.id] = f.transition.step
                 batch.append(f.transition)

@@ -65,7 +65,7 @@ struct Reconciler: Sendable {
         case (.failure(let e), _), (_, .failure(let e)):
             guard r.state == .running else { return nil }
             return to(.blocked, "cannot tell where \(s.guest) is: \(Checks.describe(e)); resume again when it answers",
-                      loud: true, error: e.description)
+                      loud: true, error: e.journalRecord)
         case (.success(.present(let ss, _)), .success(.present(let ts, _))) where ss.isActive:
             return to(.failed, "\(s.guest) is \(ss.rawValue) on \(s.source.name) and \(ts.rawValue) on \(s.target.name): "
                       + "needs attention (a migration may still be in progress); evac will not touch it", loud: true)
@@ -91,7 +91,7 @@ struct Reconciler: Sendable {
 
     static func inTransit(_ src: Result<GuestPresence, HypervisorError>, _ tgt: Result<GuestPresence, HypervisorError>) -> Bool {
         switch (src, tgt) {
-        case (.failure(let e), _), (_, .failure(let e)): return e.kind != .unreachable
+        case (.failure(let e), _), (_, .failure(let e)): return e.kind != .unreachable && e.kind != .interrupted
         case (.success(.present(let ss, _)), .success(.present(let ts, _))):
             // Copying (the incoming guest is paused), or switched over and awaiting the source's
             // confirm phase, which stops and undefines the source copy (seen on the lab).

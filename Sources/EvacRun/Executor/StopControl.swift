@@ -7,20 +7,45 @@ final class StopControl: Sendable {
         var forced = false
         var journalFailed = false
         var inFlight: [Int: AbortSignal] = [:]
+        /// Waits that any stop ends (host reads, pre-checks, retry back-offs), by token.
+        var cancellable: [Int: @Sendable () -> Void] = [:]
+        var nextToken = 0
     }
     private let state = Locked(State())
 
     var startsAllowed: Bool { state.withLock { !$0.graceful && !$0.forced && !$0.journalFailed } }
     var stopRequested: Bool { state.withLock { $0.graceful || $0.forced } }
 
-    func request(graceful: Bool) {
-        let fire: [AbortSignal] = state.withLock { s in
+    /// Returns how many migrations were in flight when it came.
+    @discardableResult
+    func request(graceful: Bool) -> Int {
+        let (fire, cancel, n): ([AbortSignal], [@Sendable () -> Void], Int) = state.withLock { s in
             s.graceful = true
-            if graceful { return [] }
+            let cancel = Array(s.cancellable.values)
+            s.cancellable = [:]
+            if graceful { return ([], cancel, s.inFlight.count) }
             s.forced = true
-            return Array(s.inFlight.values)
+            return (Array(s.inFlight.values), cancel, s.inFlight.count)
         }
+        for c in cancel { c() }
         for f in fire { f.fire(.operatorStop) }
+        return n
+    }
+
+    /// Runs `body` in a task that any stop request cancels: for waits that start nothing
+    /// (reading hosts, pre-checks, a retry's back-off), where stopping means not waiting. A
+    /// host call cut short this way fails with `.interrupted`; check `stopRequested` after.
+    func cancellingOnStop<T: Sendable>(_ body: @escaping @Sendable () async -> T) async -> T {
+        let task = Task { await body() }
+        let token: Int? = state.withLock { s in
+            if s.graceful || s.forced { return nil }
+            s.nextToken += 1
+            s.cancellable[s.nextToken] = { task.cancel() }
+            return s.nextToken
+        }
+        if token == nil { task.cancel() }
+        defer { if let token { state.withLock { _ = $0.cancellable.removeValue(forKey: token) } } }
+        return await withTaskCancellationHandler { await task.value } onCancel: { task.cancel() }
     }
 
     func journalFailed() {

@@ -39,7 +39,10 @@ public final class PlainObserver: RunObserver, Sendable {
             return "\(s.kind.rawValue) \(s.planName) (\(s.planHash.prefix(12))): \(s.steps) step(s), run \(s.runID), journal \(s.journal)"
         case .step(let c):
             let state = c.to?.rawValue ?? "checking"
-            let detail = c.message == state || c.message.isEmpty ? "" : ": \(c.message)"
+            // "done in 1.3s" after "done" reads as one phrase, not "done: done in 1.3s".
+            let detail = c.message == state || c.message.isEmpty ? ""
+                : c.message.hasPrefix(state + " ") ? String(c.message.dropFirst(state.count))
+                : ": \(c.message)"
             return "\(c.guest) \(c.source) → \(c.target) \(state)\(detail)"
         case .notice(let m):
             return "NOTICE: \(m)"
