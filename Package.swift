@@ -29,8 +29,8 @@ let package = Package(
         // Executor, limits, journal, resume, rollback, progress observers. Talks to hosts only
         // through EvacCore's Hypervisor protocol.
         .target(name: "EvacRun", dependencies: ["EvacCore", .product(name: "GRDB", package: "GRDB.swift")]),
-        // An in-memory world behind the Hypervisor protocol, with fault injection: used by the
-        // tests and by the benchmark, never by the shipped tool.
+        // An in-memory world behind the Hypervisor protocol, with fault injection, and a libvirt
+        // host that never answers: used by the tests and by the benchmark, never by the shipped tool.
         .target(name: "EvacFake", dependencies: ["EvacCore", "EvacRun"]),
         .executableTarget(name: "evac-run-bench", dependencies: ["EvacRun", "EvacFake", "EvacCore"]),
         // Commands and renderers.
@@ -49,9 +49,9 @@ let package = Package(
                                                      .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "EvacYAMLTests", dependencies: ["EvacYAML", "EvacCore"]),
         .testTarget(name: "EvacSchemaTests", dependencies: ["EvacSchema", "EvacCore"]),
-        .testTarget(name: "EvacLibvirtTests", dependencies: ["EvacLibvirt", "EvacCore"],
+        .testTarget(name: "EvacLibvirtTests", dependencies: ["EvacLibvirt", "EvacCore", "EvacFake"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "EvacCLITests", dependencies: ["EvacCLI", "EvacCore", "EvacYAML", "EvacSchema", "evac"],
+        .testTarget(name: "EvacCLITests", dependencies: ["EvacCLI", "EvacCore", "EvacYAML", "EvacSchema", "EvacFake", "evac"],
                     resources: [.copy("Golden")]),
         // End to end against real libvirt daemons (scripts/lab, root): runs the built `evac`,
         // reads its journals with GRDB.

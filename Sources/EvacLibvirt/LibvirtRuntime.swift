@@ -151,9 +151,10 @@ extension LibvirtRuntime.Waited {
         switch self {
         case .done(let r): return r
         case .noAnswer(let operation, let after):
+            // The operation prefixes the text wherever it is shown ("virConnectOpenAuth: no …").
             let what = operation.hasPrefix("virConnectOpen")
-                ? "no connection within \(DurationWords.text(after)) (connect timeout): \(operation) did not return; the host accepts connections but does not answer"
-                : "no answer within \(DurationWords.text(after)) (call timeout) to \(operation)"
+                ? "no connection within \(DurationWords.text(after)) (connect timeout): the host does not answer"
+                : "no answer within \(DurationWords.text(after)) (call timeout)"
             return .failure(LibvirtError(.noAnswer, message: what, uri: uri, operation: operation))
         case .cancelled(let operation):
             return .failure(LibvirtError(.interrupted, message: "not waited for: the run was interrupted",

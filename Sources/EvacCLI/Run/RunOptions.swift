@@ -42,7 +42,8 @@ enum RunExit {
         }
     }
 
-    /// Runs an executor operation with SIGINT/SIGTERM wired to it, and maps its end to an exit code.
+    /// Runs an executor operation with SIGINT/SIGTERM wired to it (before and after, a signal
+    /// ends the process: see `EvacCommand.runMain`), and maps its end to an exit code.
     static func run(_ executor: Executor, _ body: @Sendable (Executor) async -> RunResult) async throws {
         let signals = executor.stopOnSignals()
         let result = await body(executor)

@@ -1,18 +1,18 @@
 import Foundation
 
-/// A "host" that accepts libvirt connections on a unix socket of its own and never answers:
+/// Fault injection for the real libvirt client, for tests: a "host" that accepts libvirt connections on a unix socket of its own and never answers:
 /// what a frozen libvirtd or a hung ssh looks like to a client. Owns its socket, its accepted
 /// connections and its accepting thread; `close()` hangs up on every client, which is what ends
 /// a client thread left waiting in libvirt.
-final class SilentHost: @unchecked Sendable {
-    let path: String
-    var uri: String { "qemu+unix:///system?socket=\(path)" }
+public final class SilentHost: @unchecked Sendable {
+    public let path: String
+    public var uri: String { "qemu+unix:///system?socket=\(path)" }
     private let listener: Int32
     private let lock = NSLock()
     private var clients: [Int32] = []
     private var closed = false
 
-    init() throws {
+    public init() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("evac-silent-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         path = dir.appendingPathComponent("sock").path
@@ -35,7 +35,7 @@ final class SilentHost: @unchecked Sendable {
         thread.start()
     }
 
-    var connectionsAccepted: Int { lock.withLock { clients.count } }
+    public var connectionsAccepted: Int { lock.withLock { clients.count } }
 
     /// The listener is closed here, by the only thread that uses it, once `close()` shut it
     /// down: closed elsewhere, its number could be reused (by another test's socket) while this
@@ -55,7 +55,7 @@ final class SilentHost: @unchecked Sendable {
     }
 
     /// Hangs up on every client and stops listening.
-    func close() {
+    public func close() {
         let fds: [Int32] = lock.withLock {
             if closed { return [] }
             closed = true
@@ -69,8 +69,8 @@ final class SilentHost: @unchecked Sendable {
 
     deinit { close() }
 
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
         init(_ d: String) { description = d }
     }
 }
