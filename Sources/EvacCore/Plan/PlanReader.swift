@@ -257,18 +257,14 @@ public enum PlanReader {
     static func readRetry(_ node: Node, _ r: inout NodeReader) -> RetryPolicy? {
         guard let m = r.mapping(node, context: "migration.retry", known: ["attempts", "backoff"]) else { return nil }
         var p = RetryPolicy.default
-        if let v = m["attempts"]?.value {
-            guard let n = r.int(v, context: "migration.retry.attempts", min: 1, max: 20) else { return nil }
-            p.attempts = n
-        }
-        if let v = m["backoff"]?.value {
-            guard let ms = r.unit(v, context: "migration.retry.backoff", Units.duration) else { return nil }
+        if let v = m["attempts"]?.value, let n = r.int(v, context: "migration.retry.attempts", min: 1, max: 20) { p.attempts = n }
+        if let v = m["backoff"]?.value, let ms = r.unit(v, context: "migration.retry.backoff", Units.duration) {
             if ms > 3_600_000 {
                 r.sink.error(v.mark, span: v.scalar?.value.count ?? 1, "migration.retry.backoff must be at most 1h",
                              help: "the wait doubles before every further attempt; start lower, e.g. 10s")
-                return nil
+            } else {
+                p.backoffMs = ms
             }
-            p.backoffMs = ms
         }
         return p
     }
