@@ -111,8 +111,23 @@ ensure_packages() { "$LAB_ROOT/scripts/deps" lab; }
 
 # ----------------------------------------------------------------------- virsh
 
-# virsh under a deadline.
+# virsh 9.0 starts a polkit text agent (pkttyagent) whenever it can open its controlling
+# terminal, for any URI and even read-only; with no polkit daemon on the machine that agent
+# prints "Authorization not available. Check if polkit service is running …" on every call.
+# Its stdin does not matter (it opens /dev/tty) and no option or variable turns the agent
+# off, so when the lab has a terminal each virsh runs in a session of its own (setsid: no
+# controlling terminal), where it starts no agent. The terminal's Ctrl-C then reaches the
+# lab only, which therefore stops itself once that virsh returns (see scripts/lab).
+LAB_HAS_TTY=0
+if (: <>/dev/tty) 2>/dev/null; then LAB_HAS_TTY=1; fi
+readonly LAB_HAS_TTY
+
+virsh() {
+  if ((LAB_HAS_TTY)); then setsid -w "$VIRSH" "$@"; else "$VIRSH" "$@"; fi
+}
+
+# virsh under a deadline (timeout(1) runs the binary, not the function above).
 virsh_within() { # SECONDS virsh-args...
   local secs=$1; shift
-  timeout "$secs" "$VIRSH" "$@"
+  if ((LAB_HAS_TTY)); then timeout "$secs" setsid -w "$VIRSH" "$@"; else timeout "$secs" "$VIRSH" "$@"; fi
 }
