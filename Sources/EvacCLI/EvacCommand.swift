@@ -20,8 +20,14 @@ public struct EvacCommand: AsyncParsableCommand {
     /// Runs the command line. Usage errors exit 2 ("invalid input", like a bad plan) rather
     /// than the parser's 64, so that scripts see one code for every kind of bad input.
     public static func runMain() async {
+        // Before the parser, which would print only the static version string.
+        if Array(CommandLine.arguments.dropFirst()) == ["--version"] {
+            Console.out(EvacVersionText.full())
+            return
+        }
         do {
             var command = try parseAsRoot()
+            try (command as? LoggingCommand)?.logging.start()
             if var async = command as? AsyncParsableCommand { try await async.run() } else { try command.run() }
         } catch {
             let code = exitCode(for: error)

@@ -14,6 +14,8 @@ struct ValidateCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Treat warnings as errors.")
     var strict = false
 
+    @OptionGroup var logging: LogOptions
+
     func validate() throws {
         if plans.isEmpty { throw ValidationError("give at least one plan file") }
     }

@@ -17,17 +17,31 @@ struct RunOptions: ParsableArguments {
     @Option(name: .long, help: "auto: a live display on a terminal, plain lines otherwise; plain: one line per event; json: one JSON object per event (JSON Lines).")
     var output: ProgressFormat = .auto
 
+    @Option(name: .long, help: ArgumentHelp("Keep a Prometheus text-format metrics file up to date during the run (node_exporter textfile collector: a .prom name in its directory).",
+                                            discussion: "Default: $EVAC_METRICS_FILE when set.", valueName: "PATH"),
+            completion: .file(extensions: ["prom"]))
+    var metricsFile: String?
+
     var stateDirectory: String { stateDir ?? JournalLocation.stateDirectory() }
 
     func observer() -> any RunObserver {
+        RunObservers.compose(display: display(), metricsFile: metricsFile)
+    }
+
+    private func display() -> any RunObserver {
         switch output {
         case .json: return JSONLinesObserver()
         case .plain: return PlainObserver()
         case .auto:
-            // A live display on a terminal (not TERM=dumb), plain lines otherwise.
+            // A live display on a terminal (not TERM=dumb), plain lines otherwise — also when
+            // --verbose writes log lines to the same terminal, which would garble the display.
+            if RunObservers.logsShareTerminal { return PlainObserver() }
             return TerminalObserver.forStandardOutput()
         }
     }
+
+    /// The journal the executor writes through (logged when logging is on).
+    func journal(_ j: SQLiteJournal) -> any RunJournal { RunObservers.journal(j) }
 }
 
 /// Exit codes of a run (README: "Exit codes").

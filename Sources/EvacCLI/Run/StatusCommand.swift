@@ -25,6 +25,8 @@ struct StatusCommand: AsyncParsableCommand {
             completion: .directory)
     var stateDir: String?
 
+    @OptionGroup var logging: LogOptions
+
     func run() async throws {
         let dir = stateDir ?? JournalLocation.stateDirectory()
         guard let plan else { return try list(dir) }
