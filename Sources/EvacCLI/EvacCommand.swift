@@ -28,11 +28,12 @@ public struct EvacCommand: AsyncParsableCommand {
         do {
             var command = try parseAsRoot()
             try (command as? LoggingCommand)?.logging.start()
+            if command is SurvivesHangup { Hangup.ignore() }
             if var async = command as? AsyncParsableCommand { try await async.run() } else { try command.run() }
         } catch {
             let code = exitCode(for: error)
             if code == .validationFailure {
-                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Console.error(fullMessage(for: error) + "\n")
                 Foundation.exit(EvacExit.invalidInput.rawValue)
             }
             exit(withError: error)
