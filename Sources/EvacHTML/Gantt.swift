@@ -103,7 +103,7 @@ struct Gantt {
             s += "x=\"\(HTML.num(x(b.startMs)))\" y=\"\(HTML.num(y))\" width=\"\(HTML.num(w))\" height=\"\(HTML.num(h))\" rx=\"\(h > 6 ? 2 : 0)\">"
             s += "<title>\(HTML.esc(b.title))</title></rect>\n"
             // The guest's name inside its bar when it fits (about 6.5 px a character at 11 px).
-            if h >= 9, w > Double(b.guest.count) * 6.5 + 8 {
+            if h >= 9, rows == 1 || b.row == 1, w > Double(b.guest.count) * 6.5 + 8 {
                 s += "<text class=\"bar-label\" x=\"\(HTML.num(x(b.startMs) + 4))\" y=\"\(HTML.num(y + h / 2 + 4))\">\(HTML.esc(b.guest))</text>\n"
             }
         }

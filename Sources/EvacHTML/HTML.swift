@@ -54,6 +54,7 @@ enum HTML {
 enum Clock {
     /// 0s, 45s, 2m30s, 1h05m: short and unambiguous (the plan language's own units).
     static func text(ms: Double) -> String {
+        if ms > 0 && ms < 999.5 { return "\(Int(ms.rounded()))ms" }
         let s = Int((ms / 1000).rounded())
         if s < 60 { return "\(s)s" }
         let h = s / 3600, m = s / 60 % 60, sec = s % 60

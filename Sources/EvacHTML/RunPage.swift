@@ -56,7 +56,7 @@ public enum RunPage {
         let perGuest = sorted.count <= maxGuestLanes
         let targets = Array(Set(sorted.map(\.target))).sorted()
         let targetIndex = Dictionary(uniqueKeysWithValues: targets.enumerated().map { ($1, $0) })
-        let lanes = perGuest ? sorted.map { Gantt.Lane(label: $0.guest, detail: "→ \($0.target)") }
+        let lanes = perGuest ? sorted.map { Gantt.Lane(label: $0.guest, detail: "→ \($0.target)" + ($0.state == .done ? "" : " · \($0.state.rawValue)")) }
                              : targets.map { Gantt.Lane(label: $0, detail: "") }
         var bars: [Gantt.Bar] = []
         for (i, st) in sorted.enumerated() {
