@@ -69,11 +69,7 @@ struct ApplyCommand: AsyncParsableCommand {
         catch { Console.error("error: \(error)\n"); throw EvacExit.cannotStart }
         defer { journal.close() }
         let executor = Executor(plan: planFile, hypervisor: hypervisor, journal: run.journal(journal), observer: run.observer())
-        try await RunExit.run(executor) { await $0.apply() }
-        if resolved.unplaceable > 0 {
-            Console.error("note: \(resolved.unplaceable) guest(s) were unplaceable and stayed on their sources (see `evac plan`)\n")
-            throw EvacExit.partial
-        }
+        try await RunExit.run(executor, unplaceable: planFile.unplaceable.map(\.guest)) { await $0.apply() }
     }
 
     /// A journal whose run ended with a complete rollback is kept under another name, so that

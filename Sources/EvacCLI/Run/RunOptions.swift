@@ -56,13 +56,17 @@ enum RunExit {
         }
     }
 
-    /// Runs an executor operation with SIGINT/SIGTERM wired to it, and maps its end to an exit code.
-    static func run(_ executor: Executor, _ body: @Sendable (Executor) async -> RunResult) async throws {
+    /// Runs an executor operation with SIGINT/SIGTERM wired to it, and maps its end to an exit
+    /// code. `unplaceable`: guests the plan could not place, which make a run whose migrations
+    /// all ended done still partial. The last line says what the exit code means.
+    static func run(_ executor: Executor, unplaceable: [String] = [], _ body: @Sendable (Executor) async -> RunResult) async throws {
         let signals = executor.stopOnSignals()
         let result = await body(executor)
         signals.cancel()
         if result.status == .cannotStart, let m = result.message { Console.error("error: \(m)\n") }
-        let code = code(result.status)
+        var code = code(result.status)
+        if code == EvacExit.success && !unplaceable.isEmpty { code = EvacExit.partial }
+        Console.error(ExitLine.text(code: code, result: result, unplaceable: unplaceable) + "\n")
         if code != EvacExit.success { throw code }
     }
 }
