@@ -50,7 +50,7 @@ let package = Package(
 
         // Seeded synthetic fleets (scale and tight) for benchmarks and property tests.
         .target(name: "EvacBench", dependencies: ["EvacCore"]),
-        .executableTarget(name: "evac-bench", dependencies: ["EvacBench", "EvacCore"]),
+        .executableTarget(name: "evac-bench", dependencies: ["EvacBench", "EvacCore", "EvacHTML"]),
 
         .testTarget(name: "EvacCoreTests", dependencies: ["EvacCore", "EvacBench"]),
         .testTarget(name: "EvacRunTests", dependencies: ["EvacRun", "EvacFake", "EvacCore",

@@ -34,7 +34,9 @@ public enum PlanPage {
         let l = plan.graph.limits
         var s = "<h1>Evacuation plan <span class=\"mono\">\(HTML.esc(plan.planName))</span></h1>\n"
         s += "<p class=\"sub\">plan <code>\(plan.planHash.prefix(12))</code> · inventory <code>\(plan.inventoryFingerprint.prefix(12))</code> · "
-        s += "from <code>\(HTML.esc(plan.planSource.path))</code> · drains \(HTML.esc(plan.sources.joined(separator: ", "))) "
+        let drains = plan.sources.count <= 6 ? plan.sources.joined(separator: ", ")
+            : "\(plan.sources.count) sources (\(plan.sources.prefix(3).joined(separator: ", ")), …, \(plan.sources.last ?? ""))"
+        s += "from <code>\(HTML.esc(plan.planSource.path))</code> · drains \(HTML.esc(drains)) "
         s += "into \(plan.targets.count) target\(plan.targets.count == 1 ? "" : "s")</p>\n"
         s += "<div class=\"cards\">"
         s += card("migrations", "\(plan.graph.nodes.count)")
@@ -80,31 +82,44 @@ public enum PlanPage {
         }
         var bars: [Gantt.Bar] = []
         bars.reserveCapacity(timeline.entries.count)
-        var maxWave = 0
+        let maxWave = slots.values.map(\.wave).max() ?? 0
+        // Thousands of waves cannot each have a colour: eight bands of consecutive waves show
+        // the run's progress instead.
+        let banded = timeline.entries.count > Gantt.detailLimit && maxWave > Style.waves.count
+        func colour(_ wave: Int) -> Int { banded ? (wave - 1) * Style.waves.count / maxWave + 1 : (wave - 1) % Style.waves.count + 1 }
         for e in timeline.entries {
             guard let n = nodes[e.id] else { continue }
             let (slot, wave) = slots[e.id] ?? (0, 1)
-            maxWave = max(maxWave, wave)
             let late = window.map { e.endMs > $0.endMs } ?? false
-            let title = "#\(n.id) \(n.guest): \(n.source) → \(n.target), \(Format.kib(n.memoryKiB)), wave \(wave), "
+            // Tooltips exist only in the detailed chart; a dense one has no element to put them on.
+            let title = timeline.entries.count > Gantt.detailLimit ? ""
+                : "#\(n.id) \(n.guest): \(n.source) → \(n.target), \(Format.kib(n.memoryKiB)), wave \(wave), "
                 + "\(Clock.text(ms: e.startMs))–\(Clock.text(ms: e.endMs))" + (n.after.isEmpty ? "" : ", after " + n.after.map { "#\($0)" }.joined(separator: ","))
             bars.append(Gantt.Bar(id: n.id, lane: laneOf(n, slot), startMs: e.startMs, endMs: e.endMs,
-                                  fillClass: "w\((wave - 1) % Style.waves.count + 1)", title: title, late: late, guest: n.guest))
+                                  fillClass: "w\(colour(wave))", title: title, late: late, guest: n.guest))
         }
         var chart = Gantt(id: "gantt", lanes: lanes, bars: bars, windowEndMs: window?.endMs)
         if perTarget { chart.stackTracks() }
         var s = "<h2>Timeline (estimate)</h2>\n"
         s += "<p class=\"note\">One lane per \(perTarget ? "target (+N: incoming migrations)" : "parallelism slot (\(targets.count) targets are too many for a lane each)"); "
         s += "the k-th migration each slot runs is in wave k (\(maxWave) wave\(maxWave == 1 ? "" : "s")).</p>\n"
-        s += legend(maxWave: maxWave, window: window)
+        s += legend(maxWave: maxWave, banded: banded, window: window)
         if !chart.isDetailed {
             s += "<p class=\"note\">\(bars.count) migrations are drawn without per-bar details; the migration list and `evac plan --output json` have them.</p>\n"
         }
         return s + chart.svg()
     }
 
-    static func legend(maxWave: Int, window: Window?) -> String {
+    static func legend(maxWave: Int, banded: Bool, window: Window?) -> String {
         var s = "<div class=\"legend\">"
+        if banded {
+            for b in 0..<Style.waves.count {
+                let first = (b * maxWave + Style.waves.count - 1) / Style.waves.count + 1, last = ((b + 1) * maxWave + Style.waves.count - 1) / Style.waves.count
+                s += "<span><i style=\"background:\(Style.waves[b])\"></i>waves \(first)–\(last)</span>"
+            }
+            if window != nil { s += "<span><i style=\"background:#c62828\"></i>window end; outlined bars end after it</span>" }
+            return s + "</div>\n"
+        }
         for w in 1...max(1, min(maxWave, Style.waves.count)) {
             s += "<span><i style=\"background:\(Style.waves[w - 1])\"></i>wave \(w)\(maxWave > Style.waves.count && w == Style.waves.count ? "…" : "")</span>"
         }

@@ -31,6 +31,7 @@ enum Style {
     svg .lane-label { font-size: 12px; }
     svg .bar { stroke: rgba(0,0,0,.25); stroke-width: .5; }
     svg .bar.late { stroke: var(--bad); stroke-width: 2; }
+    svg .dense .bar { stroke: none; } svg .dense .bar.late { stroke: var(--bad); stroke-width: 1; }
     svg .bar-label { fill: #fff; font-size: 11px; font-weight: 600; pointer-events: none; paint-order: stroke; stroke: rgba(0,0,0,.28); stroke-width: 2px; }
     td.nw { white-space: nowrap; }
     svg .estimate { fill: none; stroke: #8a94a6; stroke-width: 1; stroke-dasharray: 3 2; }

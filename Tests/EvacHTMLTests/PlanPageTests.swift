@@ -79,6 +79,17 @@ struct PlanPageTests {
         #expect(html.contains("The first 1000 of 5000 are listed."))
     }
 
+    @Test func numbersForSVGHaveNoExponentAndAtMostTwoDecimals() {
+        #expect(HTML.num(3) == "3")
+        #expect(HTML.num(12.5) == "12.5")
+        #expect(HTML.num(12.05) == "12.05")
+        #expect(HTML.num(-0.5) == "-0.5")
+        #expect(HTML.num(-1.25) == "-1.25")
+        #expect(HTML.num(1e-9) == "0")
+        #expect(HTML.num(123456.789) == "123456.79")
+        #expect(HTML.num(.nan) == "0")
+    }
+
     /// Loaded by Chromium: the browser's DOM has the chart, its lanes and bars, the memory rows
     /// and the unplaceable list, and the screenshot is a real picture of the page.
     @Test func chromiumRendersThePage() throws {
