@@ -37,3 +37,24 @@ struct HTMLOutputTests {
         #expect(try runEvac(["status", "--follow", "--output", "html", "plans/demo/rack12-drain.yaml"]).status == 2)
     }
 }
+
+/// `-o` onto something that is not a regular file writes into it instead of renaming over it:
+/// a rename replaced the machine's /dev/null with a regular file when run as root.
+struct OutputToDeviceTests {
+    @Test func writingToAFIFOKeepsTheFIFO() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("evac-fifo-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let fifo = dir.appendingPathComponent("out").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        // A reader at the other end; O_RDWR so that opening never blocks and the test cannot
+        // hang whatever evac does (it is closed after evac exits).
+        let fd = open(fifo, O_RDWR | O_NONBLOCK)
+        #expect(fd >= 0)
+        defer { close(fd) }
+        let r = try runEvac(["plan", "plans/demo/rack12-drain.yaml", "--output", "dot", "-o", fifo])
+        #expect(r.status == 1, "\(r.stderr)")
+        var st = stat()
+        #expect(lstat(fifo, &st) == 0 && st.st_mode & S_IFMT == S_IFIFO, "still a FIFO")
+    }
+}

@@ -187,3 +187,14 @@ struct MetricsObserverTests {
         }
     }
 }
+
+struct MetricsFileSafetyTests {
+    @Test func aDeviceOrFIFOIsNeverRenamedOver() throws {
+        let dir = TempDir()
+        let fifo = dir.path + "/metrics.prom"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        #expect(throws: MetricsFileError.self) { try MetricsObserver.replace(fifo, with: Data("x 1\n".utf8)) }
+        var st = stat()
+        #expect(lstat(fifo, &st) == 0 && st.st_mode & S_IFMT == S_IFIFO)
+    }
+}

@@ -9,6 +9,12 @@ enum RunObservers {
         var all: [any RunObserver] = [display]
         if EvacLog.isEnabled { all.append(LogObserver()) }
         if let path = metricsFile ?? environment["EVAC_METRICS_FILE"].flatMap({ $0.isEmpty ? nil : $0 }) {
+            var st = stat()
+            if lstat(path, &st) == 0, st.st_mode & S_IFMT != S_IFREG {
+                Console.error("warning: --metrics-file \(path) is not a regular file; no metrics are written\n")
+            } else if !FileManager.default.fileExists(atPath: (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent) {
+                Console.error("warning: --metrics-file \(path): its directory does not exist; no metrics are written\n")
+            }
             all.append(MetricsObserver(path: path))
         }
         return all.count == 1 ? display : FanOutObserver(all)

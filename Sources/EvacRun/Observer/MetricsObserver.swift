@@ -97,6 +97,12 @@ public final class MetricsObserver: RunObserver, Sendable {
     /// Writes `PATH.PID.tmp` beside the file (same file system), then renames it over `PATH`.
     /// Mode 0644: the collector usually runs as another user; the figures are not secrets.
     static func replace(_ path: String, with data: Data) throws {
+        // A rename over a device or FIFO would replace it (`--metrics-file /dev/null` as root
+        // would leave the machine without /dev/null): only regular files are replaced.
+        var st = stat()
+        if lstat(path, &st) == 0, st.st_mode & S_IFMT != S_IFREG {
+            throw MetricsFileError("\(path) is not a regular file; the metrics file is replaced by a rename, so give a file name")
+        }
         let tmp = "\(path).\(getpid()).tmp"
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw MetricsFileError("cannot create \(tmp): \(String(cString: strerror(errno)))") }
