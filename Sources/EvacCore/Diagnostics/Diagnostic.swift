@@ -23,9 +23,10 @@ public struct Diagnostic: Hashable, Sendable, Comparable {
 /// Renders diagnostics as `FILE:LINE:COL: error: message`, the source line, a caret, and help.
 public enum DiagnosticRenderer {
     public static func render(_ d: Diagnostic, source: SourceFile?) -> String {
-        var out = "\(d.file):\(d.mark.line):\(d.mark.column): \(d.severity.rawValue): \(d.message)\n"
+        // Messages quote names from the plan, which may hold terminal escapes or newlines.
+        var out = "\(TerminalText.escape(d.file)):\(d.mark.line):\(d.mark.column): \(d.severity.rawValue): \(TerminalText.escape(d.message))\n"
         if let source, d.mark.line >= 1 {
-            let line = source.line(d.mark.line)
+            let line = TerminalText.escapeKeepingLines(source.line(d.mark.line))
             if !line.isEmpty || d.mark.column == 1 {
                 out += "    \(line)\n"
                 // Tabs stay tabs so the caret lines up in a terminal.
@@ -35,7 +36,7 @@ public enum DiagnosticRenderer {
                 out += "    \(prefix)^" + String(repeating: "~", count: width - 1) + "\n"
             }
         }
-        if let help = d.help { out += "    help: \(help)\n" }
+        if let help = d.help { out += "    help: \(TerminalText.escape(help))\n" }
         return out
     }
 
