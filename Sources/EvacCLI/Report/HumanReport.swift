@@ -76,7 +76,7 @@ enum HumanReport {
         out += "  limits: \(l.total) in flight, \(l.perSource) per source, \(l.perTarget) per target"
         out += l.groups.isEmpty ? "" : "; " + l.groups.map { "\(esc($0.name)) \($0.maxInFlight)" }.joined(separator: ", ")
         out += "\n  each migration: \(Format.duration(ms: p.timeline.setupMs)) setup + memory at \(bw)\n"
-        let totalMemory = p.graph.nodes.reduce(UInt64(0)) { $0 + $1.memoryKiB }
+        let totalMemory = p.graph.nodes.reduce(UInt64(0)) { $0 &+ $1.memoryKiB }
         out += "  \(p.graph.nodes.count) migrations, \(Format.kib(totalMemory)) of guest memory: about \(Format.duration(ms: p.timeline.totalMs))"
         out += " (a lower bound: busy guests resend dirty pages)\n"
         if !r.notes.isEmpty {
