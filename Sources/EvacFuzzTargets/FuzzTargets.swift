@@ -81,13 +81,27 @@ public enum FuzzTargets {
 
     static func planFile(_ bytes: [UInt8]) -> String {
         switch PlanFile.decode(Data(bytes)) {
-        case .failure(let e): return "refused: \(e.message.prefix(60))"
+        case .failure(let e):
+            // Almost every mutation breaks the seal, which would keep the fuzzer out of the
+            // structure checks behind it: so also check the same document resealed, as a
+            // crafted plan file (anyone can compute the hash) would be.
+            guard e.message.contains("modified after it was written"),
+                  var plan = try? JSONDecoder().decode(PlanFile.self, from: Data(bytes)) else { return "refused: \(e.message.prefix(60))" }
+            plan.planHash = plan.computedHash
+            guard case .success(let resealed) = PlanFile.decode(plan.encoded()) else { return "refused, and resealed refused" }
+            use(resealed)
+            return "refused, resealed accepted"
         case .success(let plan):
-            _ = Timeline.estimate(plan.graph, bandwidth: plan.migration.bandwidthBytesPerSec)
-            _ = Format.duration(ms: plan.estimatedDurationMs)
-            _ = plan.targetUsage.map(\.headroomAfterKiB)
+            use(plan)
             return "accepted (\(plan.graph.nodes.count) migrations)"
         }
+    }
+
+    /// What apply and the reports do with an accepted plan file before any host is contacted.
+    static func use(_ plan: PlanFile) {
+        _ = Timeline.estimate(plan.graph, bandwidth: plan.migration.bandwidthBytesPerSec)
+        _ = Format.duration(ms: plan.estimatedDurationMs)
+        _ = plan.targetUsage.map(\.headroomAfterKiB)
     }
 
     /// A private scratch directory for journal bytes (the state-directory rules apply to it).
