@@ -3,8 +3,8 @@ import EvacCore
 /// A plan read from the bytes of its file: UTF-8 check, YAML, plan language. What `evac
 /// validate`, `plan` and `apply` run on a YAML plan, and what the plan fuzz target feeds.
 public enum PlanDocument {
-    /// The largest plan read: a 100,000-host plan written out in full is about 12 MiB.
-    public static let maxBytes = 64 << 20
+    /// The largest plan read: a 100,000-host plan written out in full is 5–12 MiB.
+    public static let maxBytes = 32 << 20
 
     public struct Read: Sendable {
         /// The text for snippets in diagnostics (invalid bytes shown as U+FFFD).

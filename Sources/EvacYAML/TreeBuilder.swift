@@ -11,7 +11,7 @@ import EvacCore
 /// add at most `maxAliasNodes` beyond them.
 struct TreeBuilder {
     static let maxDepth = 512
-    static let maxWrittenNodes = 4_000_000
+    static let maxWrittenNodes = 2_000_000
     static let maxAliasNodes = 100_000
 
     private struct Frame {

@@ -116,7 +116,7 @@ import EvacYAML
     @Test func oversizedPlanIsRefusedBeforeParsing() {
         let bytes = [UInt8](repeating: UInt8(ascii: "#"), count: PlanDocument.maxBytes + 1)
         let r = PlanDocument.read(bytes: bytes, path: "t.yaml")
-        #expect(r.diagnostics.first?.message.contains("at most 64 MiB") == true)
+        #expect(r.diagnostics.first?.message.contains("at most 32 MiB") == true)
     }
 
     @Test(arguments: [

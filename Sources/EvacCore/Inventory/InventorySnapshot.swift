@@ -1,8 +1,8 @@
 import Foundation
 
 extension Inventory {
-    /// The largest snapshot read (a 100,000-guest fleet is about 60 MiB).
-    public static let maxSnapshotBytes = 512 << 20
+    /// The largest snapshot read: about twice a 100,000-guest fleet (~1.3 KB a guest).
+    public static let maxSnapshotBytes = 256 << 20
     /// At most this many guests on one host, hosts in one snapshot.
     public static let maxGuestsPerHost = 1 << 16
     public static let maxHosts = 1 << 20

@@ -9,8 +9,8 @@ public struct PlanFileError: Error, Hashable, Sendable, CustomStringConvertible 
 }
 
 extension PlanFile {
-    /// The largest plan file (or journal-stored plan) read: about ten times a 100,000-guest plan.
-    public static let maxBytes = 512 << 20
+    /// The largest plan file (or journal-stored plan) read: more than twice a 100,000-guest plan.
+    public static let maxBytes = 256 << 20
 
     /// Decodes and verifies a saved plan (a file, or the copy stored in a journal): format,
     /// seal (hash), then everything the executor relies on (`problems`). A plan file is JSON
