@@ -116,6 +116,8 @@ public enum FuzzTargets {
             guard let made = mkdtemp(&template) else { return "no scratch directory" }
             dir = String(cString: made)
             scratch = dir
+            // One directory a process, removed when it exits (libFuzzer exits through exit()).
+            atexit { if let s = FuzzTargets.scratch { try? FileManager.default.removeItem(atPath: s) } }
         }
         let path = dir + "/fuzz-000000000000" + JournalLocation.journalSuffix
         for suffix in ["", "-wal", "-shm", "-journal", ".lock"] { unlink(path + suffix) }
