@@ -48,6 +48,13 @@ let package = Package(
         ]),
         .executableTarget(name: "evac", dependencies: ["EvacCLI"]),
 
+        // Fuzzing (scripts/fuzz, Fuzz/): the entry points, and the driver that libFuzzer runs
+        // (built with -sanitize=fuzzer in .build-fuzz) or that replays files (normal build).
+        .target(name: "EvacFuzzTargets", dependencies: ["EvacCore", "EvacYAML", "EvacRun"]),
+        // libFuzzer's driver entry, declared only (see its header).
+        .target(name: "CFuzzDriver"),
+        .executableTarget(name: "evac-fuzz", dependencies: ["EvacFuzzTargets", "CFuzzDriver"]),
+
         // Seeded synthetic fleets (scale and tight) for benchmarks and property tests.
         .target(name: "EvacBench", dependencies: ["EvacCore"]),
         .executableTarget(name: "evac-bench", dependencies: ["EvacBench", "EvacCore", "EvacHTML"]),
@@ -59,6 +66,7 @@ let package = Package(
         .testTarget(name: "EvacSchemaTests", dependencies: ["EvacSchema", "EvacCore"]),
         .testTarget(name: "EvacLibvirtTests", dependencies: ["EvacLibvirt", "EvacCore"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "EvacFuzzTests", dependencies: ["EvacFuzzTargets"]),
         .testTarget(name: "EvacCLITests", dependencies: ["EvacCLI", "EvacCore", "EvacYAML", "EvacSchema", "EvacRun", "EvacFake", "evac"],
                     resources: [.copy("Golden")]),
         // The HTML pages, rendered by a real headless Chromium.

@@ -1,25 +1,27 @@
 import Foundation
+import EvacCore
+import EvacRun
 
 /// Standard output and error without buffering surprises (reports are large; errors must
 /// appear even if the process exits right after).
 enum Console {
-    static func out(_ s: String) { guard !s.isEmpty else { return }; try? FileHandle.standardOutput.write(contentsOf: Data(s.utf8)) }
-    static func error(_ s: String) { guard !s.isEmpty else { return }; try? FileHandle.standardError.write(contentsOf: Data(s.utf8)) }
+    /// Text for people. Control characters other than newline and tab are escaped as a last
+    /// line of defence: reports quote names from plans, inventories and libvirt. Writes that
+    /// fail (a closed terminal or pipe: EPIPE, EIO) are dropped rather than trapping, so a drain
+    /// whose ssh session went away goes on.
+    static func out(_ s: String) { guard !s.isEmpty else { return }; raw(Data(TerminalText.escapeKeepingLines(s).utf8), FileHandle.standardOutput) }
+    static func error(_ s: String) { guard !s.isEmpty else { return }; raw(Data(TerminalText.escapeKeepingLines(s).utf8), FileHandle.standardError) }
+    /// JSON as the encoder wrote it (it escapes control characters itself; escaping again would
+    /// make invalid JSON).
+    static func json(_ s: String) { raw(Data(s.utf8), FileHandle.standardOutput) }
 
-    /// Writes to a file atomically (temp + rename) or to standard output. Something that is
-    /// not a regular file (`-o /dev/null`, a FIFO, a terminal) is written to in place: a rename
-    /// over it would replace the device itself — run as root, `evac plan -o /dev/null` turned
-    /// the machine's /dev/null into a regular file.
+    private static func raw(_ data: Data, _ handle: FileHandle) { try? handle.write(contentsOf: data) }
+
+    /// Writes to a file atomically (a new 0600 file, then rename; see `OutputFile`, which writes
+    /// streams such as /dev/null in place) or to standard output.
     static func write(_ data: Data, to path: String?) throws {
-        guard let path else { try? FileHandle.standardOutput.write(contentsOf: data); return }
-        var st = stat()
-        if lstat(path, &st) == 0, st.st_mode & S_IFMT != S_IFREG, st.st_mode & S_IFMT != S_IFLNK {
-            guard let h = FileHandle(forWritingAtPath: path) else { throw ValidationFailure("cannot write \(path)") }
-            defer { try? h.close() }
-            do { try h.write(contentsOf: data) } catch { throw ValidationFailure("cannot write \(path): \(error.localizedDescription)") }
-            return
-        }
-        do { try data.write(to: URL(fileURLWithPath: path), options: .atomic) }
-        catch { throw ValidationFailure("cannot write \(path): \(error.localizedDescription)") }
+        guard let path else { raw(data, FileHandle.standardOutput); return }
+        do { try OutputFile.write(data, to: path) }
+        catch { throw ValidationFailure("cannot write \(TerminalText.escape(path)): \(error.reason)") }
     }
 }

@@ -52,9 +52,10 @@ struct StatusCommand: AsyncParsableCommand {
                 try printJSON(history)
             } else {
                 for s in steps {
-                    Console.out("\(s.kind.rawValue) #\(s.id) \(s.guest) \(s.source) → \(s.target): \(s.state.rawValue)\(s.reason.map { " — \($0)" } ?? "")\n")
-                    for e in history[s.kind.rawValue] ?? [] {
-                        Console.out("  \(e.at)  run \(e.runID)  \(e.from ?? "-") → \(e.to ?? "-")  \(e.message)\(e.hypervisorError.map { " [\($0)]" } ?? "")\n")
+                    let e = TerminalText.escape
+                    Console.out("\(s.kind.rawValue) #\(s.id) \(e(s.guest)) \(e(s.source)) → \(e(s.target)): \(s.state.rawValue)\(s.reason.map { " — \(e($0))" } ?? "")\n")
+                    for ev in history[s.kind.rawValue] ?? [] {
+                        Console.out("  \(e(ev.at))  run \(ev.runID)  \(e(ev.from ?? "-")) → \(e(ev.to ?? "-"))  \(e(ev.message))\(ev.hypervisorError.map { " [\(e($0))]" } ?? "")\n")
                     }
                 }
             }
@@ -70,18 +71,25 @@ struct StatusCommand: AsyncParsableCommand {
     }
 
     private func printJSON<T: Encodable>(_ value: T) throws {
-        Console.out(String(decoding: try PlanFile.canonicalEncoder().encode(value), as: UTF8.self) + "\n")
+        Console.json(String(decoding: try PlanFile.canonicalEncoder().encode(value), as: UTF8.self) + "\n")
     }
 
     func list(_ dir: String) throws {
         let files = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(JournalLocation.journalSuffix) }.sorted()
         var rows: [JournalStatus] = []
-        for f in files { if let s = try? JournalStatus.read(path: dir + "/" + f) { rows.append(s) } }
+        var unreadable: [(file: String, why: String)] = []
+        // One bad journal must not hide the others: it is reported and the listing goes on.
+        for f in files {
+            do { rows.append(try JournalStatus.read(path: dir + "/" + f)) } catch {
+                unreadable.append((f, "\(error)"))
+                Console.error("warning: \(TerminalText.escapeKeepingLines("\(error)"))\n")
+            }
+        }
         if output == .json {
             try printJSON(rows)
             return
         }
-        if rows.isEmpty { Console.out("no journals in \(dir)\n"); return }
+        if rows.isEmpty && unreadable.isEmpty { Console.out("no journals in \(TerminalText.escape(dir))\n"); return }
         var t = Table()
         t.add(["journal", "plan", "last run", "done", "failed", "blocked", "pending", "rolled back", "lock"])
         for s in rows {
@@ -90,14 +98,16 @@ struct StatusCommand: AsyncParsableCommand {
             t.add([(s.path as NSString).lastPathComponent, s.planName, last, "\(c.done)", "\(c.failed)", "\(c.blocked)",
                    "\(c.pending + c.running)", "\(c.rolledBack)", s.activeHolder == nil ? "free" : "held"])
         }
+        for u in unreadable { t.add([u.file, "(unreadable)", "-", "-", "-", "-", "-", "-", "-"]) }
         Console.out(t.render())
     }
 }
 
 enum StatusReport {
     static func render(_ s: JournalStatus) -> String {
-        var out = "Plan \(s.planName) (\(s.planHash.prefix(12)))\njournal \(s.path)\n"
-        out += s.activeHolder.map { "running now: \($0)\n" } ?? "no run in progress\n"
+        let e = TerminalText.escape
+        var out = "Plan \(e(s.planName)) (\(e(String(s.planHash.prefix(12)))))\njournal \(e(s.path))\n"
+        out += s.activeHolder.map { "running now: \(e($0))\n" } ?? "no run in progress\n"
         out += "\nRuns\n"
         var r = Table()
         for run in s.runs {

@@ -1,3 +1,4 @@
+import EvacCore
 import Foundation
 #if canImport(Glibc)
 import Glibc
