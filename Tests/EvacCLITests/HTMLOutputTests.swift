@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import EvacRun
 
 /// The commands write the pages: `plan --output html` with a window, `status --output html` of
 /// a run on libvirt's test driver (which cannot migrate, so every step fails or is blocked).
@@ -56,5 +57,31 @@ struct OutputToDeviceTests {
         #expect(r.status == 1, "\(r.stderr)")
         var st = stat()
         #expect(lstat(fifo, &st) == 0 && st.st_mode & S_IFMT == S_IFIFO, "still a FIFO")
+    }
+
+    /// `-o /dev/stdout` is a symlink to the process's own stream: written through, the symlink
+    /// kept. A symlink to anything else (a regular file, a disk) is replaced, never written through.
+    @Test func aSymlinkToAStreamIsWrittenThroughOthersAreReplaced() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("evac-link-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let fifo = dir.appendingPathComponent("fifo").path, link = dir.appendingPathComponent("stdout").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        #expect(symlink(fifo, link) == 0)
+        let fd = open(fifo, O_RDWR | O_NONBLOCK)
+        #expect(fd >= 0)
+        defer { close(fd) }
+        try OutputFile.write(Data("hello\n".utf8), to: link)
+        var buf = [UInt8](repeating: 0, count: 16)
+        #expect(read(fd, &buf, buf.count) == 6, "the bytes went through the link into the FIFO")
+        var st = stat()
+        #expect(lstat(link, &st) == 0 && st.st_mode & S_IFMT == S_IFLNK, "the link is still a link")
+
+        let victim = dir.appendingPathComponent("victim").path, planted = dir.appendingPathComponent("planted").path
+        try "keep\n".write(toFile: victim, atomically: false, encoding: .utf8)
+        #expect(symlink(victim, planted) == 0)
+        try OutputFile.write(Data("new\n".utf8), to: planted)
+        #expect(try String(contentsOfFile: victim, encoding: .utf8) == "keep\n")
+        #expect(lstat(planted, &st) == 0 && st.st_mode & S_IFMT == S_IFREG, "the link was replaced")
     }
 }
