@@ -28,13 +28,20 @@ public struct EvacCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("\nevac: interrupted by \(name) (no run was going: nothing to stop or undo)\n".utf8))
             Foundation.exit(EvacExit.interrupted.rawValue)
         }
+        // Before the parser, which would print only the static version string.
+        if Array(CommandLine.arguments.dropFirst()) == ["--version"] {
+            Console.out(EvacVersionText.full())
+            return
+        }
         do {
             var command = try parseAsRoot()
+            try (command as? LoggingCommand)?.logging.start()
+            if command is SurvivesHangup { Hangup.ignore() }
             if var async = command as? AsyncParsableCommand { try await async.run() } else { try command.run() }
         } catch {
             let code = exitCode(for: error)
             if code == .validationFailure {
-                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Console.error(fullMessage(for: error) + "\n")
                 Foundation.exit(EvacExit.invalidInput.rawValue)
             }
             exit(withError: error)

@@ -19,6 +19,7 @@ struct InventoryCommand: AsyncParsableCommand {
     var out: String?
 
     @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var logging: LogOptions
 
     func run() async throws {
         let loaded: LoadedPlan

@@ -1,6 +1,7 @@
 import Foundation
 import EvacCore
 import EvacLibvirt
+import EvacRun
 
 /// Gets the inventory a plan is placed on: live from libvirt, or from a saved snapshot.
 enum InventoryGatherer {
@@ -24,7 +25,13 @@ enum InventoryGatherer {
         var unreachable: [UnreachableHost] = []
         for host in hosts {
             switch results[host.name] {
-            case .success(let h)?: read.append(h)
+            case .success(let h)?:
+                // A daemon's answers are input too: figures out of range would mislead placement.
+                if let p = Inventory(hosts: [h]).problems(allowed: { _ in host.allowURIRisks }).first {
+                    unreachable.append(UnreachableHost(name: host.name, uri: host.uri, error: "its inventory cannot be used: \(p)"))
+                } else {
+                    read.append(h)
+                }
             case .failure(let e)?: unreachable.append(UnreachableHost(name: host.name, uri: host.uri, error: e.message))
             case nil: unreachable.append(UnreachableHost(name: host.name, uri: host.uri, error: "not read"))
             }
@@ -34,16 +41,15 @@ enum InventoryGatherer {
     }
 
     static func snapshot(path: String, spec: PlanSpec, file: String) throws -> Outcome {
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw ValidationFailure("cannot read inventory snapshot \(path): \(error.localizedDescription)")
+        let bytes: [UInt8]
+        do { bytes = try InputFile.read(path, what: "inventory snapshot", limit: Inventory.maxSnapshotBytes) } catch {
+            throw ValidationFailure(TerminalText.escape(error.description))
         }
+        let allowed = Dictionary(spec.hosts.map { ($0.name, $0.allowURIRisks) }, uniquingKeysWith: { first, _ in first })
         let inventory: Inventory
-        do { inventory = try JSONDecoder().decode(Inventory.self, from: data) } catch {
-            throw ValidationFailure("\(path) is not an evac inventory snapshot: \(describe(error))")
-        }
-        guard inventory.formatVersion == 1 else {
-            throw ValidationFailure("\(path) has inventory format \(inventory.formatVersion); this evac reads format 1")
+        switch Inventory.decodeSnapshot(Data(bytes), allowed: { allowed[$0] ?? [] }) {
+        case .success(let inv): inventory = inv
+        case .failure(let e): throw ValidationFailure("\(TerminalText.escape(path)): \(e.message)\(e.help.map { "\n    help: \($0)" } ?? "")")
         }
         // Hosts the plan names but the snapshot lacks count as unreachable, like live.
         var inv = inventory
@@ -72,21 +78,6 @@ enum InventoryGatherer {
         return out
     }
 
-    static func describe(_ error: Error) -> String {
-        switch error {
-        case DecodingError.keyNotFound(let key, let ctx):
-            return "missing '\(key.stringValue)' at \(path(ctx.codingPath))"
-        case DecodingError.typeMismatch(_, let ctx), DecodingError.valueNotFound(_, let ctx):
-            return "\(ctx.debugDescription) at \(path(ctx.codingPath))"
-        case DecodingError.dataCorrupted(let ctx):
-            return "\(ctx.debugDescription)\(ctx.codingPath.isEmpty ? "" : " at \(path(ctx.codingPath))")"
-        default: return "\(error)"
-        }
-    }
-
-    static func path(_ keys: [CodingKey]) -> String {
-        "/" + keys.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: "/")
-    }
 }
 
 struct ValidationFailure: Error, CustomStringConvertible {

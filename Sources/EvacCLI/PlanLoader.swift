@@ -1,5 +1,6 @@
 import Foundation
 import EvacCore
+import EvacRun
 import EvacYAML
 
 /// Reads a plan file from disk into a spec, or the diagnostics that stop it.
@@ -17,26 +18,16 @@ enum PlanLoadFailure: Error {
 
 enum PlanLoader {
     static func load(path: String) throws(PlanLoadFailure) -> LoadedPlan {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            let why = FileManager.default.fileExists(atPath: path) ? "cannot be read (permissions?)" : "does not exist"
-            throw .invalid("\(path): error: plan file \(why)\n")
+        let bytes: [UInt8]
+        do { bytes = try InputFile.read(path, what: "plan file", limit: PlanDocument.maxBytes) } catch {
+            throw .invalid("\(TerminalText.escape(error.path)): error: \(error.reason)\n")
         }
-        guard let text = String(data: data, encoding: .utf8) else {
-            throw .invalid("\(path):1:1: error: plan file is not UTF-8 text\n    help: save it as UTF-8\n")
-        }
-        let source = SourceFile(path: path, text: text)
-        let root: Node
-        switch YAMLReader.parse(source) {
-        case .success(let node): root = node
-        case .failure(let e):
-            throw .invalid(DiagnosticRenderer.render(e.diagnostic(file: path), source: source) + "1 error\n")
-        }
-        let (spec, diagnostics) = PlanReader.read(root, file: path)
-        guard var spec else {
-            throw .invalid(DiagnosticRenderer.render(diagnostics, sources: [path: source]) + summary(diagnostics))
+        let read = PlanDocument.read(bytes: bytes, path: path)
+        guard var spec = read.spec else {
+            throw .invalid(DiagnosticRenderer.render(read.diagnostics, sources: [path: read.source]) + summary(read.diagnostics))
         }
         spec.expandPlanDir(URL(fileURLWithPath: path).deletingLastPathComponent().standardizedFileURL.path)
-        return LoadedPlan(source: source, spec: spec, warnings: diagnostics, sha256: SHA256.hex(Array(data)))
+        return LoadedPlan(source: read.source, spec: spec, warnings: read.diagnostics, sha256: SHA256.hex(bytes))
     }
 
     static func summary(_ ds: [Diagnostic]) -> String {

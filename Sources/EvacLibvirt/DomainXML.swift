@@ -55,7 +55,8 @@ enum DomainXML {
         guard let factor = unitBytes[unit] else { throw DomainXMLError("unknown unit '\(unit)' in <\(e.name)>") }
         let (bytes, overflow) = value.multipliedReportingOverflow(by: factor)
         guard !overflow else { throw DomainXMLError("<\(e.name)> too large") }
-        return (bytes + 1023) / 1024
+        // Not (bytes + 1023) / 1024: that overflows for a value near UInt64.max.
+        return bytes / 1024 + (bytes % 1024 == 0 ? 0 : 1)
     }
 
     // MARK: cpu

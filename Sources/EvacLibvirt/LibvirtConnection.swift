@@ -20,7 +20,14 @@ public final class LibvirtConnection: @unchecked Sendable {
         LibvirtRuntime.shared.start()
         let redacted = redactURI(uri)
         self.uri = redacted
-        handle = try Libvirt.object("virConnectOpenAuth", uri: redacted) { virConnectOpenAuth(uri, virConnectAuthPtrDefault, 0) }
+        let started = LibvirtLog.start()
+        do {
+            handle = try Libvirt.object("virConnectOpenAuth", uri: redacted) { virConnectOpenAuth(uri, virConnectAuthPtrDefault, 0) }
+        } catch {
+            LibvirtLog.call("virConnectOpenAuth", uri: redacted, since: started, error: error)
+            throw error
+        }
+        LibvirtLog.call("virConnectOpenAuth", uri: redacted, since: started)
         Self.opened(redacted, +1)
         let (interval, count) = settings.keepalive
         do {

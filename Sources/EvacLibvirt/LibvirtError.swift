@@ -1,4 +1,5 @@
 import CLibvirt
+import EvacCore
 import Foundation
 
 /// A libvirt failure, captured on the thread that made the failing call by `Libvirt.call`
@@ -54,7 +55,8 @@ public struct LibvirtError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 
     private init(_ kind: Kind, code: Int32?, domain: Int32?, message: String, uri: String?, operation: String) {
-        self.kind = kind; self.code = code; self.domain = domain; self.message = message
+        // libvirt's own text can quote the raw URI ("Unable to parse URI …"): redacted too.
+        self.kind = kind; self.code = code; self.domain = domain; self.message = LibvirtURI.redactText(message)
         self.uri = uri.map(redactURI); self.operation = operation
     }
 
@@ -108,10 +110,6 @@ public struct LibvirtError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// Replaces a password in `user:password@host` URIs, so errors and reports never carry one.
-func redactURI(_ uri: String) -> String {
-    guard let at = uri.firstIndex(of: "@"), let scheme = uri.range(of: "://"),
-          scheme.upperBound < at,
-          let colon = uri[scheme.upperBound..<at].firstIndex(of: ":") else { return uri }
-    return uri[..<uri.index(after: colon)] + "***" + uri[at...]
-}
+/// Replaces a password in `user:password@host` URIs, so errors and reports never carry one
+/// (EvacCore's parser: the user part ends at the *last* "@" of the authority).
+func redactURI(_ uri: String) -> String { LibvirtURI.redact(uri) }

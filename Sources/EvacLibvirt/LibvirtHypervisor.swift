@@ -88,6 +88,7 @@ public final class LibvirtHypervisor: Hypervisor {
             job.discard()
             throw error
         }
+        let started = LibvirtLog.start()
         let result = await withTaskCancellationHandler {
             await LibvirtRuntime.blocking("evac.libvirt.migrate.\(request.guestName)") {
                 defer { connections.giveBack(source.uri, lent.0) }
@@ -96,6 +97,7 @@ public final class LibvirtHypervisor: Hypervisor {
         } onCancel: {
             job.cancel()  // non-blocking: the job's poller thread calls virDomainAbortJob
         }
+        LibvirtLog.migration(request, since: started, result: result)
         return try result.get()
     }
 
@@ -130,16 +132,21 @@ public final class LibvirtHypervisor: Hypervisor {
     /// cached connection: calls queued behind the stuck one would wait for it too.
     private func waitFor<T: Sendable>(_ host: HostEndpoint, _ what: String,
                                       _ body: @escaping @Sendable () throws(LibvirtError) -> T) async throws(HypervisorError) -> T {
+        let started = LibvirtLog.start()
         let waited = await LibvirtRuntime.waiting("evac.libvirt.\(what).\(host.name)",
                                                   connectLimit: .milliseconds(settings.connectTimeoutMs),
                                                   callLimit: .milliseconds(settings.callTimeoutMs)) {
             Result { () throws(LibvirtError) -> T in try body() }
         }
         switch waited.result(uri: redactURI(host.uri)) {
-        case .success(let value): return value
+        case .success(let value):
+            LibvirtLog.operation(what, host: host.name, since: started, failure: nil)
+            return value
         case .failure(let error):
             if error.kind == .noAnswer { connections.drop(host.uri) }
-            throw HypervisorError(libvirt: error, host: host, kind: error.kind == .noAnswer || error.hostUnreachable ? .unreachable : nil)
+            let failure = HypervisorError(libvirt: error, host: host, kind: error.kind == .noAnswer || error.hostUnreachable ? .unreachable : nil)
+            LibvirtLog.operation(what, host: host.name, since: started, failure: failure)
+            throw failure
         }
     }
 }

@@ -2,11 +2,17 @@ import EvacCore
 
 /// Folds the event stream of one document into a `Node`, resolving aliases.
 ///
-/// Iterative (an explicit stack), so deep input cannot overflow the call stack; depth and the
-/// size after alias expansion are bounded so hostile input cannot exhaust memory.
+/// Iterative (an explicit stack), so deep input cannot overflow the call stack; depth, the
+/// nodes written and what aliases add are bounded so hostile input cannot exhaust memory.
+///
+/// Two limits, because they guard against different things: a legitimate fleet is large
+/// (a 100,000-host plan is about 400,000 nodes, all written out), while an alias bomb is small
+/// text that expands without end. So nodes written out are capped generously, and aliases may
+/// add at most `maxAliasNodes` beyond them.
 struct TreeBuilder {
     static let maxDepth = 512
-    static let maxExpandedNodes = 100_000
+    static let maxWrittenNodes = 2_000_000
+    static let maxAliasNodes = 100_000
 
     private struct Frame {
         var isMapping: Bool
@@ -24,6 +30,8 @@ struct TreeBuilder {
     private var open: Set<String> = []
     /// Nodes in the tree so far, counting each alias as the full size of its target.
     private var expanded = 0
+    /// Nodes written out in the text (aliases not counted).
+    private var written = 0
     private(set) var root: Node?
 
     /// Feeds one node-level event; document and stream events are the reader's business.
@@ -43,7 +51,7 @@ struct TreeBuilder {
                 throw YAMLError(at: mark, span: name.count + 1, "unknown anchor '*\(name)'",
                                 help: "define it with '&\(name)' before this alias")
             }
-            try count(target.size, at: mark)
+            try count(target.size, at: mark, alias: true)
             add(target.node)
         case let .sequenceStart(anchor, mark), let .mappingStart(anchor, mark):
             guard stack.count < Self.maxDepth else {
@@ -75,11 +83,16 @@ struct TreeBuilder {
         }
     }
 
-    private mutating func count(_ n: Int, at mark: Mark) throws(YAMLError) {
+    private mutating func count(_ n: Int, at mark: Mark, alias: Bool = false) throws(YAMLError) {
         expanded += n
-        if expanded > Self.maxExpandedNodes {
-            throw YAMLError(at: mark, "the document expands to more than \(Self.maxExpandedNodes) nodes",
-                            help: "aliases ('*name') multiply content; repeat less or split the plan")
+        if !alias { written += 1 }
+        if written > Self.maxWrittenNodes {
+            throw YAMLError(at: mark, "the document has more than \(Self.maxWrittenNodes) nodes",
+                            help: "no plan needs this many; split the plan")
+        }
+        if expanded - written > Self.maxAliasNodes {
+            throw YAMLError(at: mark, span: 1, "aliases expand to more than \(Self.maxAliasNodes) nodes beyond those written out",
+                            help: "aliases ('*name') multiply content (an alias bomb); repeat less or write the content out")
         }
     }
 

@@ -6,8 +6,9 @@ import EvacCore
 /// - A stream with no document (empty, or only comments) reads as an empty mapping at 1:1, so an
 ///   empty plan file gets the plan decoder's "missing key" messages rather than a YAML error.
 /// - A second document ('---') is an error at its mark: a plan is one document.
-/// - Aliases are replaced by the anchored node; more than `TreeBuilder.maxExpandedNodes` nodes
-///   after expansion, or nesting deeper than `TreeBuilder.maxDepth`, is an error.
+/// - Aliases are replaced by the anchored node; aliases adding more than
+///   `TreeBuilder.maxAliasNodes` nodes, more than `TreeBuilder.maxWrittenNodes` nodes written
+///   out, or nesting deeper than `TreeBuilder.maxDepth`, is an error.
 /// - Merge keys ('<<') are ordinary keys; the plan decoder reports them as unknown.
 /// - Duplicate keys are kept as separate pairs in order; the plan decoder reports them.
 /// - Tags other than '!' and '!!str' (which mark a scalar as quoted) are ignored.

@@ -9,7 +9,12 @@ enum HumanReport {
         let r = p.result
         var out = ""
         let guestsOnSources = spec.sourceNames.compactMap { p.inventory.host(named: $0) }.reduce(0) { $0 + $1.guests.count }
-        out += "Plan \(spec.name): \(guestsOnSources) guests on \(spec.sources.count) source\(spec.sources.count == 1 ? "" : "s") → "
+        // Both counts: every guest on the sources, and those the selection moves (the result's
+        // denominator), so the header and the result line agree at a glance.
+        let selected = r.placements.count + r.unplaceable.count
+        out += "Plan \(esc(spec.name)): \(guestsOnSources) guests on \(spec.sources.count) source\(spec.sources.count == 1 ? "" : "s")"
+        out += r.skipped.isEmpty ? "" : " (\(selected) to move, \(r.skipped.count) staying)"
+        out += " → "
         out += "\(p.planFile.targetUsage.count) target\(p.planFile.targetUsage.count == 1 ? "" : "s")"
         out += " (inventory \(p.planFile.inventoryFingerprint.prefix(12)), plan \(p.planFile.planHash.prefix(12)))\n"
 
@@ -28,10 +33,10 @@ enum HumanReport {
         if !r.unplaceable.isEmpty {
             out += "\nUnplaceable (\(r.unplaceable.count))\n"
             for u in r.unplaceable {
-                out += "  \(u.guest) on \(u.source) (\(Format.kib(u.memoryKiB)), \(u.vcpus) vCPU)"
-                if let why = u.guestReason { out += ": \(why)" }
+                out += "  \(esc(u.guest)) on \(esc(u.source)) (\(Format.kib(u.memoryKiB)), \(u.vcpus) vCPU)"
+                if let why = u.guestReason { out += ": \(esc(why))" }
                 out += "\n"
-                for c in u.candidates { out += "    \(c.target): \(c.reason)\n" }
+                for c in u.candidates { out += "    \(esc(c.target)): \(esc(c.reason))\n" }
             }
         }
 
@@ -74,19 +79,22 @@ enum HumanReport {
         let bw = spec.migration.bandwidthBytesPerSec.map { "\(Format.bytes(Double($0)))/s (plan's cap)" }
             ?? "\(Format.bytes(Double(p.timeline.assumedBandwidthBytesPerSec)))/s (assumed; the plan sets no cap)"
         out += "  limits: \(l.total) in flight, \(l.perSource) per source, \(l.perTarget) per target"
-        out += l.groups.isEmpty ? "" : "; " + l.groups.map { "\($0.name) \($0.maxInFlight)" }.joined(separator: ", ")
+        out += l.groups.isEmpty ? "" : "; " + l.groups.map { "\(esc($0.name)) \($0.maxInFlight)" }.joined(separator: ", ")
         out += "\n  each migration: \(Format.duration(ms: p.timeline.setupMs)) setup + memory at \(bw)\n"
-        let totalMemory = p.graph.nodes.reduce(UInt64(0)) { $0 + $1.memoryKiB }
+        let totalMemory = p.graph.nodes.reduce(UInt64(0)) { $0 &+ $1.memoryKiB }
         out += "  \(p.graph.nodes.count) migrations, \(Format.kib(totalMemory)) of guest memory: about \(Format.duration(ms: p.timeline.totalMs))"
         out += " (a lower bound: busy guests resend dirty pages)\n"
         if !r.notes.isEmpty {
-            out += "\nNotes\n" + r.notes.map { "  \($0)\n" }.joined()
+            out += "\nNotes\n" + r.notes.map { "  \(esc($0))\n" }.joined()
         }
 
-        out += "\nResult: \(r.placements.count) of \(r.placements.count + r.unplaceable.count) guests placed"
+        out += "\nResult: \(r.placements.count) of \(selected) guests to move placed"
         out += r.unplaceable.isEmpty ? "" : "; \(r.unplaceable.count) unplaceable"
         out += r.skipped.isEmpty ? "" : "; \(r.skipped.count) staying by the plan's selection"
         out += "\n"
         return out
     }
 }
+
+/// Names in the report come from the plan and the inventory: escaped for the terminal.
+private func esc(_ s: String) -> String { TerminalText.escape(s) }

@@ -1,9 +1,12 @@
+import EvacCore
 /// Left-aligned text columns (right-aligned where asked), for reports read in a terminal.
 struct Table {
     var rows: [[String]] = []
     var rightAligned: Set<Int> = []
 
-    mutating func add(_ row: [String]) { rows.append(row) }
+    /// Cells often hold names from plans, inventories or libvirt: control characters are
+    /// escaped here, once for every table (`TerminalText`).
+    mutating func add(_ row: [String]) { rows.append(row.map(TerminalText.escape)) }
 
     func render(indent: String = "  ") -> String {
         guard let width = rows.map(\.count).max() else { return "" }

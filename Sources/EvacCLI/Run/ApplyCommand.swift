@@ -32,6 +32,7 @@ struct ApplyCommand: AsyncParsableCommand {
     @OptionGroup var run: RunOptions
 
     @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var logging: LogOptions
 
     func validate() throws {
         if case .failure(let f) = Units.bandwidth(assumeBandwidth) { throw ValidationError("--assume-bandwidth: \(f.message)") }
@@ -68,12 +69,8 @@ struct ApplyCommand: AsyncParsableCommand {
         do { journal = try SQLiteJournal(path: journalPath, plan: planFile, force: force) }
         catch { Console.error("error: \(error)\n"); throw EvacExit.cannotStart }
         defer { journal.close() }
-        let executor = Executor(plan: planFile, hypervisor: hypervisor, journal: journal, observer: run.observer())
-        try await RunExit.run(executor) { await $0.apply() }
-        if resolved.unplaceable > 0 {
-            Console.error("note: \(resolved.unplaceable) guest(s) were unplaceable and stayed on their sources (see `evac plan`)\n")
-            throw EvacExit.partial
-        }
+        let executor = Executor(plan: planFile, hypervisor: hypervisor, journal: run.journal(journal), observer: run.observer())
+        try await RunExit.run(executor, unplaceable: planFile.unplaceable.map(\.guest)) { await $0.apply() }
     }
 
     /// A journal whose run ended with a complete rollback is kept under another name, so that

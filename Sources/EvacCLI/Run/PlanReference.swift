@@ -22,20 +22,15 @@ enum PlanReference {
 
     /// Reads and verifies a saved plan file: a hash that does not match means it was edited.
     static func loadPlanFile(_ path: String) throws(CLIFailure) -> PlanFile {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw .invalid("\(path): error: plan file does not exist or cannot be read\n")
+        let shown = TerminalText.escape(path)
+        let bytes: [UInt8]
+        do { bytes = try InputFile.read(path, what: "plan file", limit: PlanFile.maxBytes) } catch {
+            throw .invalid("\(shown): error: \(error.reason)\n")
         }
-        let plan: PlanFile
-        do { plan = try JSONDecoder().decode(PlanFile.self, from: data) } catch {
-            throw .invalid("\(path): error: not an evac plan file: \(InventoryGatherer.describe(error))\n    help: write one with `evac plan PLAN.yaml --output json -o FILE`\n")
+        switch PlanFile.decode(Data(bytes)) {
+        case .success(let plan): return plan
+        case .failure(let e): throw .invalid("\(shown): error: \(e.message)\n\(e.help.map { "    help: \($0)\n" } ?? "")")
         }
-        guard plan.format == "evac-planfile", plan.formatVersion == 1 else {
-            throw .invalid("\(path): error: plan file format \(plan.format) \(plan.formatVersion) is not evac-planfile 1\n")
-        }
-        guard plan.planHash == plan.computedHash else {
-            throw .invalid("\(path): error: plan file was modified after it was written (hash \(plan.planHash.prefix(12)) does not match its content)\n    help: plan again with `evac plan … --output json`; never edit a saved plan by hand\n")
-        }
-        return plan
     }
 
     /// The journal of a plan for resume/rollback/status. For a YAML plan (whose resolved plan
@@ -53,6 +48,11 @@ enum PlanReference {
             }
             return (plan, journal)
         case .yaml:
+            // status/resume/rollback read no arbitrary file as a plan: its diagnostics would
+            // echo the file's lines (a mistyped `evac status /etc/shadow` run by root).
+            guard path.hasSuffix(".yaml") || path.hasSuffix(".yml") else {
+                throw .invalid("error: \(TerminalText.escape(path)) is not a plan (.yaml), a saved plan file (.json) or a journal (\(JournalLocation.journalSuffix))\n")
+            }
             let loaded = try loadYAML(path)
             let candidates = journals(named: loaded.spec.name, in: stateDirectory)
             guard let newest = candidates.first else {

@@ -43,6 +43,7 @@ struct ResumeCommand: AsyncParsableCommand {
     @OptionGroup var run: RunOptions
 
     @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var logging: LogOptions
 
     /// The plan's migration options with --bandwidth/--timeout applied.
     static func overriding(_ options: MigrationOptions, bandwidth: String?, timeout: String?) throws(Units.Failure) -> MigrationOptions {
@@ -117,6 +118,7 @@ struct RollbackCommand: AsyncParsableCommand {
     @OptionGroup var run: RunOptions
 
     @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var logging: LogOptions
 
     func run() async throws {
         let executor = try JournaledRun.open(plan, force: force, run: run, connection: connection)
@@ -147,7 +149,7 @@ struct JournaledRun {
             Console.error("note: migration options for this run: bandwidth \(options.bandwidthBytesPerSec.map { Format.bytes(Double($0)) + "/s" } ?? "unlimited"), "
                           + "timeout \(options.timeout.map(Self.describe) ?? "none")\n")
         }
-        let executor = Executor(plan: plan, hypervisor: LibvirtHypervisor(settings: connection.settings(plan.connection)), journal: journal, observer: run.observer())
+        let executor = Executor(plan: plan, hypervisor: LibvirtHypervisor(settings: connection.settings(plan.connection)), journal: run.journal(journal), observer: run.observer())
         return JournaledRun(plan: plan, journal: journal, executor: executor, runLock: runLock)
     }
 

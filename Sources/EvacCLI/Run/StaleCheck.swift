@@ -41,7 +41,7 @@ enum StaleCheck {
                 if !targetsDown.contains(u.host) { out.append("target \(u.host): unreachable") }
                 continue
             }
-            let used = h.guests.reduce(UInt64(0)) { $0 + $1.memoryKiB }
+            let used = h.guests.reduce(UInt64(0)) { $0 &+ $1.memoryKiB }   // a daemon's figures: never trap
             if used > u.usedBeforeKiB {
                 out.append("target \(u.host): fuller, \(Format.kib(used)) of guests now, \(Format.kib(u.usedBeforeKiB)) when planned")
             } else if used < u.usedBeforeKiB {

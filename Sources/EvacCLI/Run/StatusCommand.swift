@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import EvacCore
+import EvacHTML
 import EvacRun
 
 struct StatusCommand: AsyncParsableCommand {
@@ -9,7 +10,7 @@ struct StatusCommand: AsyncParsableCommand {
         abstract: "Show a run's steps from its journal (or list the journals), without contacting any host.",
         discussion: "Reads the journal without taking its lock, so it works while a run is going. Exit codes: 0 shown; 3 no such journal.")
 
-    enum Format: String, ExpressibleByArgument, CaseIterable { case text, json }
+    enum Format: String, ExpressibleByArgument, CaseIterable { case text, json, html, plain }
 
     @Argument(help: "The plan (YAML), saved plan file (JSON) or journal; omit to list every journal.",
               completion: .file(extensions: ["yaml", "yml", "json", "sqlite"]))
@@ -18,15 +19,25 @@ struct StatusCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Show the event history of this guest's step(s).")
     var guest: String?
 
-    @Option(name: .long, help: "text for people, json for scripts.")
+    @Option(name: .long, help: "text for people, json for scripts, html: one self-contained page of the run beside its estimate. With --follow: text (the live display on a terminal), plain (one line per event) or json (JSON Lines).")
     var output: Format = .text
+
+    @Flag(name: .long, help: "Show the newest run live, as the process running it shows it, until it ends (exit code: the run's). Reads the journal only: does not take its lock.")
+    var follow = false
+
+    @Option(name: [.customShort("o"), .customLong("out")], help: "With --output html: write the page to this file instead of standard output.",
+            completion: .file(extensions: ["html"]))
+    var out: String?
 
     @Option(name: .long, help: "Directory of run journals (default: $EVAC_STATE_DIR, $XDG_STATE_HOME/evac or ~/.local/state/evac).",
             completion: .directory)
     var stateDir: String?
 
+    @OptionGroup var logging: LogOptions
+
     func run() async throws {
         let dir = stateDir ?? JournalLocation.stateDirectory()
+        if follow, let plan { return try await followRun(plan, stateDirectory: dir) }
         guard let plan else { return try list(dir) }
         let found: (plan: PlanFile, journal: String)
         do { found = try PlanReference.journal(for: plan, stateDirectory: dir) } catch { throw error.exit }
@@ -41,15 +52,18 @@ struct StatusCommand: AsyncParsableCommand {
                 try printJSON(history)
             } else {
                 for s in steps {
-                    Console.out("\(s.kind.rawValue) #\(s.id) \(s.guest) \(s.source) → \(s.target): \(s.state.rawValue)\(s.reason.map { " — \($0)" } ?? "")\n")
-                    for e in history[s.kind.rawValue] ?? [] {
-                        Console.out("  \(e.at)  run \(e.runID)  \(e.from ?? "-") → \(e.to ?? "-")  \(e.message)\(e.hypervisorError.map { " [\($0)]" } ?? "")\n")
+                    let e = TerminalText.escape
+                    Console.out("\(s.kind.rawValue) #\(s.id) \(e(s.guest)) \(e(s.source)) → \(e(s.target)): \(s.state.rawValue)\(s.reason.map { " — \(e($0))" } ?? "")\n")
+                    for ev in history[s.kind.rawValue] ?? [] {
+                        Console.out("  \(e(ev.at))  run \(ev.runID)  \(e(ev.from ?? "-")) → \(e(ev.to ?? "-"))  \(e(ev.message))\(ev.hypervisorError.map { " [\(e($0))]" } ?? "")\n")
                     }
                 }
             }
             return
         }
-        if output == .json {
+        if output == .html {
+            try Console.write(Data(RunPage.render(plan: found.plan, timeline: Estimate.timeline(found.plan), status: status).utf8), to: out)
+        } else if output == .json {
             try printJSON(status)
         } else {
             Console.out(StatusReport.render(status))
@@ -57,18 +71,25 @@ struct StatusCommand: AsyncParsableCommand {
     }
 
     private func printJSON<T: Encodable>(_ value: T) throws {
-        Console.out(String(decoding: try PlanFile.canonicalEncoder().encode(value), as: UTF8.self) + "\n")
+        Console.json(String(decoding: try PlanFile.canonicalEncoder().encode(value), as: UTF8.self) + "\n")
     }
 
     func list(_ dir: String) throws {
         let files = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(JournalLocation.journalSuffix) }.sorted()
         var rows: [JournalStatus] = []
-        for f in files { if let s = try? JournalStatus.read(path: dir + "/" + f) { rows.append(s) } }
+        var unreadable: [(file: String, why: String)] = []
+        // One bad journal must not hide the others: it is reported and the listing goes on.
+        for f in files {
+            do { rows.append(try JournalStatus.read(path: dir + "/" + f)) } catch {
+                unreadable.append((f, "\(error)"))
+                Console.error("warning: \(TerminalText.escapeKeepingLines("\(error)"))\n")
+            }
+        }
         if output == .json {
             try printJSON(rows)
             return
         }
-        if rows.isEmpty { Console.out("no journals in \(dir)\n"); return }
+        if rows.isEmpty && unreadable.isEmpty { Console.out("no journals in \(TerminalText.escape(dir))\n"); return }
         var t = Table()
         t.add(["journal", "plan", "last run", "done", "failed", "blocked", "pending", "rolled back", "lock"])
         for s in rows {
@@ -77,14 +98,16 @@ struct StatusCommand: AsyncParsableCommand {
             t.add([(s.path as NSString).lastPathComponent, s.planName, last, "\(c.done)", "\(c.failed)", "\(c.blocked)",
                    "\(c.pending + c.running)", "\(c.rolledBack)", s.activeHolder == nil ? "free" : "held"])
         }
+        for u in unreadable { t.add([u.file, "(unreadable)", "-", "-", "-", "-", "-", "-", "-"]) }
         Console.out(t.render())
     }
 }
 
 enum StatusReport {
     static func render(_ s: JournalStatus) -> String {
-        var out = "Plan \(s.planName) (\(s.planHash.prefix(12)))\njournal \(s.path)\n"
-        out += s.activeHolder.map { "running now: \($0)\n" } ?? "no run in progress\n"
+        let e = TerminalText.escape
+        var out = "Plan \(e(s.planName)) (\(e(String(s.planHash.prefix(12)))))\njournal \(e(s.path))\n"
+        out += s.activeHolder.map { "running now: \(e($0))\n" } ?? "no run in progress\n"
         out += "\nRuns\n"
         var r = Table()
         for run in s.runs {

@@ -23,9 +23,15 @@ public struct Diagnostic: Hashable, Sendable, Comparable {
 /// Renders diagnostics as `FILE:LINE:COL: error: message`, the source line, a caret, and help.
 public enum DiagnosticRenderer {
     public static func render(_ d: Diagnostic, source: SourceFile?) -> String {
-        var out = "\(d.file):\(d.mark.line):\(d.mark.column): \(d.severity.rawValue): \(d.message)\n"
-        if let source, d.mark.line >= 1 {
-            let line = source.line(d.mark.line)
+        render(d, line: source.map { d.mark.line >= 1 ? $0.line(d.mark.line) : "" })
+    }
+
+    /// `line` is the source line at the diagnostic's mark, nil when there is no source.
+    static func render(_ d: Diagnostic, line sourceLine: String?) -> String {
+        // Messages quote names from the plan, which may hold terminal escapes or newlines.
+        var out = "\(TerminalText.escape(d.file)):\(d.mark.line):\(d.mark.column): \(d.severity.rawValue): \(TerminalText.escape(d.message))\n"
+        if let sourceLine, d.mark.line >= 1 {
+            let line = TerminalText.escapeKeepingLines(sourceLine)
             if !line.isEmpty || d.mark.column == 1 {
                 out += "    \(line)\n"
                 // Tabs stay tabs so the caret lines up in a terminal.
@@ -35,12 +41,20 @@ public enum DiagnosticRenderer {
                 out += "    \(prefix)^" + String(repeating: "~", count: width - 1) + "\n"
             }
         }
-        if let help = d.help { out += "    help: \(help)\n" }
+        if let help = d.help { out += "    help: \(TerminalText.escape(help))\n" }
         return out
     }
 
+    /// Lines are split once per file: looking each one up from the start made 100,000
+    /// diagnostics on a large plan quadratic.
     public static func render(_ ds: [Diagnostic], sources: [String: SourceFile]) -> String {
-        ds.sorted().map { render($0, source: sources[$0.file]) }.joined()
+        var lines: [String: [Substring]] = [:]
+        return ds.sorted().map { d -> String in
+            guard let source = sources[d.file] else { return render(d, line: nil) }
+            if lines[d.file] == nil { lines[d.file] = source.lines }
+            let all = lines[d.file] ?? []
+            return render(d, line: d.mark.line >= 1 && d.mark.line <= all.count ? String(all[d.mark.line - 1]) : "")
+        }.joined()
     }
 }
 

@@ -70,6 +70,11 @@ public struct SourceFile: Sendable {
     public var text: String
     public init(path: String, text: String) { self.path = path; self.text = text }
 
+    /// Every line without its newline ("\n" or "\r\n"), as `line(_:)` numbers them.
+    public var lines: [Substring] {
+        text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
+    }
+
     /// The 1-based line `n` without its newline, or "" past the end.
     public func line(_ n: Int) -> String {
         var current = 1

@@ -17,11 +17,12 @@ public struct Timeline: Codable, Hashable, Sendable {
                                 setupMs: Double = 2000) -> Timeline {
         let bw = Double(bandwidth ?? assumedBandwidth)
         let n = graph.nodes.count
-        let index = Dictionary(uniqueKeysWithValues: graph.nodes.enumerated().map { ($1.id, $0) })
+        // A plan file is input: duplicate ids or group names keep their first entry, never trap.
+        let index = Dictionary(graph.nodes.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { first, _ in first })
         var waiting = graph.nodes.map { $0.after.count }
         var dependents = [[Int]](repeating: [], count: n)
         for (i, node) in graph.nodes.enumerated() { for a in node.after { if let j = index[a] { dependents[j].append(i) } } }
-        let groupLimit = Dictionary(uniqueKeysWithValues: graph.limits.groups.map { ($0.name, $0.maxInFlight) })
+        let groupLimit = Dictionary(graph.limits.groups.map { ($0.name, $0.maxInFlight) }, uniquingKeysWith: { first, _ in first })
 
         var ready = (0..<n).filter { waiting[$0] == 0 }   // kept sorted by index (= plan order)
         var started = [Bool](repeating: false, count: n)
@@ -74,6 +75,6 @@ public struct Timeline: Codable, Hashable, Sendable {
         }
         let done = entries.compactMap { $0 }
         return Timeline(entries: done, totalMs: done.map(\.endMs).max() ?? 0,
-                        assumedBandwidthBytesPerSec: UInt64(bw), setupMs: setupMs)
+                        assumedBandwidthBytesPerSec: UInt64(bandwidth ?? assumedBandwidth), setupMs: setupMs)
     }
 }

@@ -101,5 +101,11 @@ public struct TargetUsage: Codable, Hashable, Sendable {
         self.vcpusAfter = vcpusAfter; self.incoming = incoming
     }
     /// Memory left for guests after the reserve, after placement (may be negative when overcommitted before).
-    public var headroomAfterKiB: Int64 { Int64(memoryKiB) - Int64(reserveKiB) - Int64(usedAfterKiB) }
+    public var headroomAfterKiB: Int64 {
+        // Saturating: the figures come from an inventory or a plan file, both input.
+        let free = memoryKiB.subtractingReportingOverflow(reserveKiB)
+        let base: Int64 = free.overflow ? -Int64(clamping: reserveKiB - memoryKiB) : Int64(clamping: free.partialValue)
+        let (v, o) = base.subtractingReportingOverflow(Int64(clamping: usedAfterKiB))
+        return o ? Int64.min : v
+    }
 }

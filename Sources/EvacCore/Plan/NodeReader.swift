@@ -110,8 +110,13 @@ struct NodeReader {
     }
 
     mutating func number(_ node: Node, context: String, above: Double) -> Double? {
-        guard let s = node.scalar, !s.quoted, let v = Double(s.value), v.isFinite else {
+        guard let s = node.scalar, !s.quoted, let v = Double(s.value) else {
             typeError(node, expected: "a number", context: context)
+            return nil
+        }
+        // `1e400` reads as infinity and `nan` as NaN: numbers, but not usable ones.
+        guard v.isFinite, v < 1e9 else {
+            sink.error(s.mark, span: s.value.count, "\(context) must be a finite number below 1e9, found \(s.value)", help: "use a number such as 4.0")
             return nil
         }
         guard v > above else {
@@ -163,6 +168,18 @@ struct NodeReader {
         }
     }
 
+    /// A duration within `bounds` (milliseconds); out of range is an error naming both ends.
+    mutating func duration(_ node: Node, context: String, _ bounds: ClosedRange<UInt64>, why: String) -> UInt64? {
+        guard let ms = unit(node, context: context, Units.duration) else { return nil }
+        guard bounds.contains(ms) else {
+            let lo = Format.duration(ms: Double(bounds.lowerBound)), hi = Format.duration(ms: Double(bounds.upperBound))
+            sink.error(node.mark, span: max(1, node.scalar?.value.count ?? 1),
+                       "\(context) must be from \(lo) to \(hi), found \(node.scalar?.value ?? "?")", help: "write a duration in that range; \(why)")
+            return nil
+        }
+        return ms
+    }
+
     // MARK: lists
 
     /// A list, or a single scalar taken as a one-element list (`exclude: scratch-*`).
@@ -208,7 +225,11 @@ struct NodeReader {
     static func typeHelp(expected: String, node: Node) -> String {
         if expected.contains("list"), let s = node.scalar { return "write `[\(s.value)]` or one `- item` per line" }
         if expected.contains("mapping") { return "write `key: value` pairs, indented under this key" }
-        if expected.contains("integer"), let s = node.scalar, let d = Double(s.value) { return "write a whole number such as \(Int(d.rounded()))" }
+        if expected.contains("integer"), let s = node.scalar, let d = Double(s.value) {
+            // `nan`, `inf` and 1e19 are numbers too: only a representable whole number is suggested.
+            guard let whole = Int(exactly: d.rounded()), whole.magnitude < 1 << 53 else { return "write a whole number such as 1" }
+            return "write a whole number such as \(whole)"
+        }
         return "write \(expected)"
     }
 }

@@ -63,31 +63,26 @@ public enum PlanReader {
                 }
                 continue
             }
-            guard let m = r.mapping(value, context: "host '\(key.value)'", known: ["uri", "cpu-pool"]) else { continue }
+            guard let m = r.mapping(value, context: "host '\(key.value)'", known: ["uri", "cpu-pool", "allow-uri-risks"]) else { continue }
             guard let uriNode = r.require(m, "uri", in: value, context: "host '\(key.value)'", example: "\"qemu+ssh://root@\(key.value)/system\""),
                   let uri = r.string(uriNode, context: "the URI of host '\(key.value)'") else { continue }
-            checkURI(uri, at: uriNode.mark, host: key.value, &r)
+            var risks: Set<URIPolicy.Risk> = []
+            if let v = m["allow-uri-risks"]?.value, let items = r.list(v, context: "allow-uri-risks of host '\(key.value)'") {
+                for item in items { if let risk = r.choice(item, URIPolicy.Risk.self, context: "URI risk") { risks.insert(risk) } }
+            }
+            checkURI(uri, at: uriNode.mark, host: key.value, allowed: risks, &r)
             var pool: String?
             if let p = m["cpu-pool"]?.value { pool = r.string(p, context: "cpu-pool of host '\(key.value)'") }
-            out.append(HostSpec(name: key.value, uri: uri, cpuPool: pool, mark: key.mark))
+            out.append(HostSpec(name: key.value, uri: uri, cpuPool: pool, allowURIRisks: risks, mark: key.mark))
         }
         return out
     }
 
-    static func checkURI(_ uri: String, at mark: Mark, host: String, _ r: inout NodeReader) {
-        // A libvirt URI is driver[+transport]://[user@][host][/path][?query].
-        guard let schemeEnd = uri.range(of: ":") else {
-            r.sink.error(mark, span: uri.count, "'\(uri)' is not a libvirt URI", help: "write e.g. qemu+ssh://root@\(host)/system or qemu:///system")
-            return
-        }
-        let scheme = uri[..<schemeEnd.lowerBound]
-        if scheme.isEmpty || !scheme.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "+" || $0 == "-" }) {
-            r.sink.error(mark, span: uri.count, "'\(uri)' is not a libvirt URI", help: "write e.g. qemu+ssh://root@\(host)/system")
-        }
-        if let authority = uri.components(separatedBy: "://").dropFirst().first?.split(separator: "/", maxSplits: 1).first,
-           let at = authority.lastIndex(of: "@"), authority[..<at].contains(":") {
-            // A password inside the URI would be logged and saved in plan files.
-            r.sink.error(mark, "the URI of host '\(host)' contains a password", help: "use SSH keys or libvirt's auth.conf; never put credentials in a plan")
+    /// The URI policy (credentials, programs libvirt would run, text for a remote shell, peers
+    /// not verified): each problem is an error at the URI, see `URIPolicy`.
+    static func checkURI(_ uri: String, at mark: Mark, host: String, allowed: Set<URIPolicy.Risk> = [], _ r: inout NodeReader) {
+        for p in URIPolicy.check(uri, allowed: allowed) {
+            r.sink.error(mark, span: uri.count, "host '\(host)': \(p.message)", help: p.help)
         }
     }
 
@@ -112,9 +107,12 @@ public enum PlanReader {
         guard let items = r.list(node, context: "targets", allowEmpty: false) else { return [] }
         var out: [TargetPool] = []
         var names: [String: Mark] = [:]
+        let explicit = Set(items.compactMap { $0.pairs?.first { $0.key.scalar?.value == "pool" }?.value.scalar?.value })
         for (i, item) in items.enumerated() {
             guard let m = r.mapping(item, context: "target pool \(i + 1)", known: ["pool", "hosts"]) else { continue }
             var name = "pool-\(i + 1)"
+            var n = 1
+            while explicit.contains(name) { n += 1; name = "pool-\(i + 1)-\(n)" }
             if let p = m["pool"]?.value, let n = r.string(p, context: "pool name") {
                 if let first = names[n] {
                     r.sink.error(p.mark, span: n.count, "duplicate target pool '\(n)'", help: "it was already defined at line \(first.line); pool names must be unique")
@@ -155,9 +153,14 @@ public enum PlanReader {
         if let v = m["max-vcpu-ratio"]?.value { c.maxVCPURatio = r.number(v, context: "max-vcpu-ratio", above: 0) }
         if let v = m["anti-affinity"]?.value, let items = r.list(v, context: "anti-affinity") {
             var names: [String: Mark] = [:]
+            // An unnamed group is called anti-affinity-N; a group may be *named* that too, so the
+            // default skips names given explicitly (group names key the limits in the DAG).
+            let explicit = Set(items.compactMap { $0.pairs?.first { $0.key.scalar?.value == "name" }?.value.scalar?.value })
             for (i, item) in items.enumerated() {
                 guard let g = r.mapping(item, context: "anti-affinity group \(i + 1)", known: ["name", "guests", "max-in-flight"]) else { continue }
                 var name = "anti-affinity-\(i + 1)"
+                var n = 1
+                while explicit.contains(name) { n += 1; name = "anti-affinity-\(i + 1)-\(n)" }
                 if let n = g["name"]?.value, let s = r.string(n, context: "anti-affinity group name") {
                     if let first = names[s] { r.sink.error(n.mark, span: s.count, "duplicate anti-affinity group '\(s)'", help: "it was already defined at line \(first.line)") }
                     names[s] = n.mark; name = s
@@ -220,14 +223,16 @@ public enum PlanReader {
         var o = MigrationOptions()
         guard let m = r.mapping(node, context: "migration", known: migrationKeys) else { return o }
         if let v = m["mode"]?.value, let x = r.choice(v, MigrationOptions.Mode.self, context: "migration mode") { o.mode = x }
-        if let v = m["max-downtime"]?.value, let ms = r.unit(v, context: "max-downtime", Units.duration) {
-            if ms == 0 { r.sink.error(v.mark, "max-downtime must be positive", help: "libvirt's default is 300ms") } else { o.maxDowntimeMs = ms }
-        }
+        if let v = m["max-downtime"]?.value, let ms = r.duration(v, context: "max-downtime", MigrationOptions.Bounds.maxDowntimeMs,
+                                                                  why: "libvirt's default is 300ms; QEMU accepts at most 2000s") { o.maxDowntimeMs = ms }
         if let v = m["bandwidth"]?.value, let b = r.unit(v, context: "bandwidth", Units.bandwidth) {
-            if b < 1_048_576 { r.sink.error(v.mark, span: v.scalar?.value.count ?? 1, "bandwidth below 1MiB/s", help: "libvirt limits bandwidth in whole MiB/s; write at least 1MiB/s") } else { o.bandwidthBytesPerSec = b }
+            if b < 1_048_576 { r.sink.error(v.mark, span: v.scalar?.value.count ?? 1, "bandwidth below 1MiB/s", help: "libvirt limits bandwidth in whole MiB/s; write at least 1MiB/s") }
+            else if b > MigrationOptions.Bounds.bandwidthBytesPerSec.upperBound { r.sink.error(v.mark, span: v.scalar?.value.count ?? 1, "bandwidth above 1TiB/s", help: "omit bandwidth for no limit") }
+            else { o.bandwidthBytesPerSec = b }
         }
         if let v = m["timeout"]?.value { o.timeout = readTimeout(v, &r) }
-        if let v = m["progress-timeout"]?.value, let ms = r.unit(v, context: "progress-timeout", Units.duration) { o.progressTimeoutMs = ms }
+        if let v = m["progress-timeout"]?.value, let ms = r.duration(v, context: "progress-timeout", MigrationOptions.Bounds.progressTimeoutMs,
+                                                                      why: "omit it to never abort for lack of progress") { o.progressTimeoutMs = ms }
         if let v = m["auto-converge"]?.value {
             if let s = v.scalar, !s.quoted, s.value == "true" || s.value == "false" {
                 o.autoConverge = s.value == "true" ? .init(initial: 20, increment: 10) : nil
@@ -292,10 +297,11 @@ public enum PlanReader {
         let text = s.value
         for sep in ["/GiB", " per GiB"] where text.hasSuffix(sep) {
             let d = String(text.dropLast(sep.count))
-            guard let ms = r.unit(.scalar(.init(value: d, mark: s.mark)), context: "timeout", Units.duration) else { return nil }
+            guard let ms = r.duration(.scalar(.init(value: d, mark: s.mark)), context: "timeout", MigrationOptions.Bounds.timeoutPerGiBMs,
+                                      why: "omit timeout for none") else { return nil }
             return .perGiB(milliseconds: ms)
         }
-        guard let ms = r.unit(node, context: "timeout", Units.duration) else { return nil }
+        guard let ms = r.duration(node, context: "timeout", MigrationOptions.Bounds.timeoutMs, why: "omit timeout for none") else { return nil }
         return .fixed(milliseconds: ms)
     }
 

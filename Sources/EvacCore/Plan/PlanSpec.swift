@@ -41,9 +41,12 @@ public struct HostSpec: Hashable, Sendable {
     public var name: String
     public var uri: String
     public var cpuPool: String?
+    /// URI risks the operator accepted for this host (`allow-uri-risks:`); see `URIPolicy`.
+    public var allowURIRisks: Set<URIPolicy.Risk>
     public var mark: Mark
-    public init(name: String, uri: String, cpuPool: String? = nil, mark: Mark = Mark(line: 0, column: 0)) {
-        self.name = name; self.uri = uri; self.cpuPool = cpuPool; self.mark = mark
+    public init(name: String, uri: String, cpuPool: String? = nil, allowURIRisks: Set<URIPolicy.Risk> = [],
+                mark: Mark = Mark(line: 0, column: 0)) {
+        self.name = name; self.uri = uri; self.cpuPool = cpuPool; self.allowURIRisks = allowURIRisks; self.mark = mark
     }
 }
 
@@ -178,7 +181,9 @@ public struct MigrationOptions: Hashable, Sendable, Codable {
             case .fixed(let ms): return ms
             case .perGiB(let ms):
                 let gib = max(1.0, Double(kib) / 1_048_576.0)
-                return UInt64((Double(ms) * gib).rounded(.up))
+                // Saturates: memory and the per-GiB figure both come from input.
+                let total = (Double(ms) * gib).rounded(.up)
+                return total < 1.8e19 ? UInt64(total) : UInt64.max
             }
         }
     }
@@ -204,6 +209,36 @@ public struct MigrationOptions: Hashable, Sendable, Codable {
     public init() {}
 
     public var retryPolicy: RetryPolicy { retry ?? .default }
+    /// The ranges the plan language accepts, also checked on plan files (which are input too).
+    public enum Bounds {
+        /// QEMU's downtime-limit is at most 2000 s.
+        public static let maxDowntimeMs: ClosedRange<UInt64> = 1...2_000_000
+        public static let timeoutMs: ClosedRange<UInt64> = 1000...(7 * 86_400_000)
+        public static let timeoutPerGiBMs: ClosedRange<UInt64> = 1000...86_400_000
+        /// Zero would abort every migration at its first progress sample.
+        public static let progressTimeoutMs: ClosedRange<UInt64> = 1000...86_400_000
+        public static let bandwidthBytesPerSec: ClosedRange<UInt64> = 1_048_576...(1 << 40)
+        public static let parallelConnections: ClosedRange<Int> = 1...64
+        public static let autoConvergePercent: ClosedRange<Int> = 0...100
+    }
+
+    /// What is out of `Bounds` (empty when all is well).
+    public var problems: [String] {
+        var out: [String] = []
+        if !Bounds.maxDowntimeMs.contains(maxDowntimeMs) { out.append("max-downtime \(maxDowntimeMs)ms is out of range") }
+        if let b = bandwidthBytesPerSec, !Bounds.bandwidthBytesPerSec.contains(b) { out.append("bandwidth \(b) B/s is out of range") }
+        switch timeout {
+        case .fixed(let ms)? where !Bounds.timeoutMs.contains(ms): out.append("timeout \(ms)ms is out of range")
+        case .perGiB(let ms)? where !Bounds.timeoutPerGiBMs.contains(ms): out.append("timeout \(ms)ms per GiB is out of range")
+        default: break
+        }
+        if let p = progressTimeoutMs, !Bounds.progressTimeoutMs.contains(p) { out.append("progress-timeout \(p)ms is out of range") }
+        if let a = autoConverge, !Bounds.autoConvergePercent.contains(a.initial) || !Bounds.autoConvergePercent.contains(a.increment) {
+            out.append("auto-converge percentages are out of range")
+        }
+        if let n = parallelConnections, !Bounds.parallelConnections.contains(n) { out.append("parallel-connections \(n) is out of range") }
+        return out
+    }
 }
 
 public enum OnFailure: String, Hashable, Sendable, Codable, CaseIterable {

@@ -49,7 +49,12 @@ public struct PlanFile: Codable, Hashable, Sendable {
         public var name: String
         public var uri: String
         public var cpuPool: String?
-        public init(name: String, uri: String, cpuPool: String? = nil) { self.name = name; self.uri = uri; self.cpuPool = cpuPool }
+        /// The URI risks the plan accepted for this host (`allow-uri-risks`); nil when none, so
+        /// plan files written before this field keep their bytes and hash.
+        public var allowURIRisks: [URIPolicy.Risk]?
+        public init(name: String, uri: String, cpuPool: String? = nil, allowURIRisks: [URIPolicy.Risk]? = nil) {
+            self.name = name; self.uri = uri; self.cpuPool = cpuPool; self.allowURIRisks = allowURIRisks
+        }
     }
 
     public init(spec: PlanSpec, planSource: PlanSource, inventory: Inventory, result: PlacementResult,
@@ -58,7 +63,10 @@ public struct PlanFile: Codable, Hashable, Sendable {
         planHash = ""
         self.planSource = planSource
         inventoryFingerprint = inventory.fingerprint
-        hosts = spec.hosts.map { HostRef(name: $0.name, uri: $0.uri, cpuPool: $0.cpuPool) }.sorted { $0.name < $1.name }
+        hosts = spec.hosts.map {
+            HostRef(name: $0.name, uri: $0.uri, cpuPool: $0.cpuPool,
+                    allowURIRisks: $0.allowURIRisks.isEmpty ? nil : $0.allowURIRisks.sorted { $0.rawValue < $1.rawValue })
+        }.sorted { $0.name < $1.name }
         sources = spec.sourceNames
         targets = spec.targetNames
         migration = spec.migration
@@ -156,13 +164,13 @@ extension Inventory {
         f.add("evac-inventory-1")
         for h in hosts {
             f.add("host"); f.add(h.name); f.add(h.uri); f.add(h.hostUUID ?? ""); f.add(h.arch)
-            f.add(h.memoryKiB); f.add(UInt64(h.cpus)); f.add(h.cpu.vendor); f.add(h.cpu.model); f.add(h.cpu.features)
+            f.add(h.memoryKiB); f.add(UInt64(bitPattern: Int64(h.cpus))); f.add(h.cpu.vendor); f.add(h.cpu.model); f.add(h.cpu.features)
             f.add(h.bridges)
             for n in h.networks { f.add(n.name); f.add(n.bridge ?? ""); f.add(n.active ? 1 : 0) }
             for p in h.storagePools { f.add(p.name); f.add(p.type); f.add(p.targetPath ?? ""); f.add(p.shared ? 1 : 0) }
             for g in h.guests {
                 f.add("guest"); f.add(g.uuid); f.add(g.name); f.add(g.state.rawValue); f.add(g.persistent ? 1 : 0)
-                f.add(g.memoryKiB); f.add(UInt64(g.vcpus)); f.add(g.cpu.mode.rawValue); f.add(g.cpu.model ?? ""); f.add(g.cpu.features)
+                f.add(g.memoryKiB); f.add(UInt64(bitPattern: Int64(g.vcpus))); f.add(g.cpu.mode.rawValue); f.add(g.cpu.model ?? ""); f.add(g.cpu.features)
                 for n in g.nics { f.add(n.kind.rawValue); f.add(n.source); f.add(n.mac ?? "") }
                 for d in g.disks { f.add(d.kind.rawValue); f.add(d.device); f.add(d.target); f.add(d.source); f.add(d.shared ? 1 : 0); f.add(d.readonly ? 1 : 0) }
                 f.add(g.hostDevices)

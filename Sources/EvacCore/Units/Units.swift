@@ -132,14 +132,18 @@ import Foundation
 /// Human renderings used in reports ("16.0 GiB", "2m30s").
 public enum Format {
     public static func kib(_ kib: UInt64) -> String { bytes(Double(kib) * 1024) }
-    public static func kib(signed kib: Int64) -> String { kib < 0 ? "-" + bytes(Double(-kib) * 1024) : bytes(Double(kib) * 1024) }
+    public static func kib(signed kib: Int64) -> String { kib < 0 ? "-" + bytes(-Double(kib) * 1024) : bytes(Double(kib) * 1024) }
     public static func bytes(_ b: Double) -> String {
         let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
+        guard b.isFinite, b >= 0 else { return "? B" }
         var v = b; var i = 0
         while v >= 1024 && i < units.count - 1 { v /= 1024; i += 1 }
         return i == 0 ? "\(Int(v)) B" : String(format: "%.1f %@", v, units[i])
     }
     public static func duration(ms: Double) -> String {
+        // Estimates from a plan file are input: no Int conversion of NaN, infinity or 1e300.
+        guard ms.isFinite, ms >= 0 else { return "?" }
+        guard ms < 1e15 else { return ">30000 years" }
         if ms < 1000 { return "\(Int(ms.rounded()))ms" }
         var s = Int((ms / 1000).rounded())
         let h = s / 3600; s %= 3600

@@ -86,10 +86,15 @@ struct Checks: Sendable {
         // One pass, no allocation: this runs for every migration against every guest on the target.
         // A guest arriving shows up on the target early (paused, incoming): counted once, as committed.
         var memory = committed.memoryKiB, vcpus = committed.vcpus + s.vcpus
+        // Saturating: the target's figures are what its daemon says, and must not trap.
         for g in t.guests where g.uuid != s.uuid && !committed.contains(g.uuid) {
-            memory += g.memoryKiB; vcpus += g.vcpus
+            let (m, o) = memory.addingReportingOverflow(g.memoryKiB)
+            memory = o ? .max : m
+            vcpus = vcpus.addingReportingOverflow(g.vcpus).overflow ? .max : vcpus + g.vcpus
         }
-        let free = Int64(clamping: t.memoryKiB) - Int64(clamping: policy.reserveKiB) - Int64(clamping: memory)
+        let (afterReserve, o1) = Int64(clamping: t.memoryKiB).subtractingReportingOverflow(Int64(clamping: policy.reserveKiB))
+        let (left, o2) = afterReserve.subtractingReportingOverflow(Int64(clamping: memory))
+        let free = o1 || o2 ? Int64.min : left
         if free < Int64(clamping: s.memoryKiB) {
             let others = committed.count
             return "target \(s.target.name) has no room: guest needs \(KiB.text(s.memoryKiB)), "

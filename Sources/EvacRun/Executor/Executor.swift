@@ -84,7 +84,7 @@ public actor Executor {
         let existing = (try? await journal.steps(kind: .rollback)) ?? []
         let ids = Set(applied.filter { $0.state == .done }.map(\.id)).union(existing.map(\.id))
         if ids.isEmpty { return RunResult(status: .cannotStart, message: "nothing to roll back: no migration of this plan is done") }
-        let byID = Dictionary(uniqueKeysWithValues: applied.map { ($0.id, $0) })
+        let byID = Dictionary(applied.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         return await execute(kind: .rollback, specs: plan.rollbackSpecs(ids: ids), fresh: false, retry: retry) { back in
             guard var a = byID[back.id], a.state == .done else { return [] }
             a.state = .rolledBack
@@ -107,7 +107,8 @@ public actor Executor {
                 return RunResult(status: .cannotStart, message: "journal \(journal.path) already records a run of this plan; "
                                  + "use resume to continue it, or status to see it")
             }
-            records = Dictionary(uniqueKeysWithValues: existing.map { ($0.id, $0) })
+            // Journal rows and plan files are input: a duplicate id keeps its first entry, never traps.
+            records = Dictionary(existing.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
             let new = specs.filter { records[$0.id] == nil }.map { $0.newRecord() }
             for r in new { records[r.id] = r }
             let run = RunRecord(id: runID, kind: kind, planHash: plan.planHash, planName: plan.planName,
@@ -116,7 +117,7 @@ public actor Executor {
         } catch {
             return RunResult(status: .cannotStart, message: "\(error)")
         }
-        let specByID = Dictionary(uniqueKeysWithValues: specs.map { ($0.id, $0) })
+        let specByID = Dictionary(specs.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         observer.handle(.runStarted(RunStart(kind: kind, planName: plan.planName, planHash: plan.planHash,
                                              journal: journal.path, runID: runID, steps: specs.count,
                                              alreadyDone: specs.filter { records[$0.id]?.state.isSettled == true }.count)))

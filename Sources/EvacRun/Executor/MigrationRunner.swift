@@ -92,7 +92,8 @@ struct MigrationRunner: Sendable {
                 out.state = .done
                 out.stats = Self.encode(outcome)
             }
-            return .settled(await finish(out, from: .running, out.reason ?? "done in \(DurationText.format(ms: outcome.durationMs))"))
+            return .settled(await finish(out, from: .running, out.reason ?? "done in \(DurationText.format(ms: outcome.durationMs))",
+                                         outcome: out.state == .done ? outcome : nil))
         case (.failure(let e), .operatorStop?):
             out.state = .pending; out.reason = "aborted by operator; the guest stays on \(spec.source.name), resume retries it"
             return .settled(await finish(out, from: .running, out.reason!, error: e.journalRecord))
@@ -108,6 +109,10 @@ struct MigrationRunner: Sendable {
             case .ended: return .retry(out)
             case let other: return .settled(other)
             }
+        case (.failure(let e), nil) where e.kind == .aborted:
+            // Not evac's abort (that has a reason): someone ran `virsh domjobabort`, or the like.
+            out.state = .failed; out.reason = "aborted outside evac (e.g. virsh domjobabort): \(e.message)"
+            return .settled(await finish(out, from: .running, out.reason!, error: e.journalRecord))
         case (.failure(let e), nil):
             out.state = .failed
             out.reason = "migration failed: \(e.message)" + (e.kind.isTransient && attemptInRun > 1 ? " (after \(attemptInRun) attempts in this run)" : "")
@@ -115,17 +120,21 @@ struct MigrationRunner: Sendable {
         }
     }
 
-    private func finish(_ r: StepRecord, from: StepState, _ message: String, error: String? = nil) async -> Outcome {
+    private func finish(_ r: StepRecord, from: StepState, _ message: String, error: String? = nil,
+                        outcome: MigrationOutcome? = nil) async -> Outcome {
         var batch = [StepTransition(step: r, from: from, message: message, hypervisorError: error)]
         if r.state == .done { batch += companionsOfDone(r) }
-        do { try await write(batch) } catch { return .journalFailed("\(error)") }
+        do { try await write(batch, outcome: outcome) } catch { return .journalFailed("\(error)") }
         return .ended(r)
     }
 
-    private func write(_ transitions: [StepTransition]) async throws {
+    /// `outcome` belongs to the first transition (the step's own; companions are other steps).
+    private func write(_ transitions: [StepTransition], outcome: MigrationOutcome? = nil) async throws {
         try await journal.commit(JournalBatch(runID: runID, transitions: transitions))
-        for t in transitions {
-            observer.handle(.step(change(t.step, from: t.from, to: t.step.state, t.message)))
+        for (i, t) in transitions.enumerated() {
+            var c = change(t.step, from: t.from, to: t.step.state, t.message)
+            if i == 0, let outcome { c.transferredBytes = outcome.transferredBytes; c.durationMs = outcome.durationMs }
+            observer.handle(.step(c))
         }
     }
 

@@ -32,7 +32,7 @@ struct Scheduler {
         specs = unsorted.sorted { ($0.rank, $0.id) < ($1.rank, $1.id) }
         self.limits = limits
         groupLimit = Dictionary(limits.groups.map { ($0.name, max(1, $0.maxInFlight)) }, uniquingKeysWith: min)
-        let index = Dictionary(uniqueKeysWithValues: specs.enumerated().map { ($1.id, $0) })
+        let index = Dictionary(specs.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { first, _ in first })
         unmet = Array(repeating: 0, count: specs.count)
         dependents = Array(repeating: [], count: specs.count)
         settled = Array(repeating: false, count: specs.count)

@@ -30,7 +30,7 @@ public enum JournalArchive {
         var target = "\(stem).closed-\(stamp)\(suffix)"
         var n = 1
         while FileManager.default.fileExists(atPath: target) { n += 1; target = "\(stem).closed-\(stamp)-\(n)\(suffix)" }
-        try SQLiteJournal.createPrivateFile(target)
+        try SQLiteJournal.createPrivateFile(target, exclusive: true)
         do {
             let db = try SQLiteJournal.openDatabase(path, readonly: false)
             try db.writeWithoutTransaction { db in try db.execute(sql: "VACUUM INTO ?", arguments: [target]) }

@@ -30,13 +30,9 @@ public enum JournalLocation {
                     stateDirectory: stateDirectory ?? Self.stateDirectory())
     }
 
-    /// Creates the directory (and parents) 0700: journals name hosts and guests.
+    /// Creates the directory (and parents) 0700, and refuses one another user could write to or
+    /// swap (see `StateFiles`): journals name hosts and guests, and evac runs as root.
     public static func ensureDirectory(_ dir: String) throws(JournalError) {
-        do {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: 0o700])
-        } catch {
-            throw .io(path: dir, "cannot create state directory: \(error.localizedDescription)")
-        }
+        try StateFiles.ensureDirectory(dir)
     }
 }

@@ -39,8 +39,8 @@ public final class JournalLock: @unchecked Sendable {
     /// Takes the lock or throws `.locked` naming the holder.
     public init(journalPath: String, holder: Holder = .current()) throws(JournalError) {
         path = journalPath + ".lock"
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw .io(path: path, "cannot open lock file: \(String(cString: strerror(errno)))") }
+        // Never through a symlink: the file is chmod'ed, truncated and written below.
+        fd = try StateFiles.open(path, flags: O_RDWR, create: true)
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let err = errno
             let text = Self.readAll(fd)

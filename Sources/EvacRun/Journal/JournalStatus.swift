@@ -22,8 +22,7 @@ public struct JournalStatus: Codable, Sendable {
             let db = try SQLiteJournal.openDatabase(path, readonly: true)
             defer { try? db.close() }
             return try db.read { db in
-                let meta = Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT key, value FROM meta")
-                    .map { (($0["key"] as String), ($0["value"] as String)) })
+                let meta = try readMeta(db)
                 let steps = try SQLiteJournal.readSteps(db, kind: nil)
                 let apply = steps.filter { $0.kind == .apply }, rollback = steps.filter { $0.kind == .rollback }
                 return JournalStatus(path: path, planName: meta["plan_name"] ?? "?", planHash: meta["plan_hash"] ?? "?",
@@ -45,9 +44,18 @@ public struct JournalStatus: Codable, Sendable {
         do {
             let db = try SQLiteJournal.openDatabase(path, readonly: true)
             defer { try? db.close() }
-            let json = try db.read { db in try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'plan'") }
-            guard let json else { throw JournalError.database(path: path, "the journal holds no plan") }
-            return try JSONDecoder().decode(PlanFile.self, from: Data(json.utf8))
+            let meta = try db.read { db in try readMeta(db) }
+            guard let json = meta["plan"] else { throw JournalError.untrusted(path: path, "it holds no plan") }
+            // Sealed when evac wrote it: the plan must match its own hash and the journal's.
+            let plan: PlanFile
+            switch PlanFile.decode(Data(json.utf8)) {
+            case .success(let p): plan = p
+            case .failure(let e): throw JournalError.untrusted(path: path, "its stored plan: \(e.message)")
+            }
+            guard meta["plan_hash"] == plan.planHash else {
+                throw JournalError.untrusted(path: path, "it is keyed to plan \(TerminalText.escape(String((meta["plan_hash"] ?? "none").prefix(12)))) but stores plan \(plan.planHash.prefix(12))")
+            }
+            return plan
         } catch let e as JournalError {
             throw e
         } catch {
@@ -63,13 +71,27 @@ public struct JournalStatus: Codable, Sendable {
             return try db.read { db in
                 try Row.fetchAll(db, sql: "SELECT * FROM events WHERE kind = ? AND migration_id = ? ORDER BY id",
                                  arguments: [kind.rawValue, id]).map { r in
-                    StepEvent(runID: r["run_id"], at: r["at"], from: r["from_state"], to: r["to_state"],
-                              message: r["message"], hypervisorError: r["libvirt_error"])
+                    StepEvent(runID: try r.decode(forColumn: "run_id"), at: try r.decode(forColumn: "at"),
+                              from: try r.decode(forColumn: "from_state"), to: try r.decode(forColumn: "to_state"),
+                              message: try r.decode(forColumn: "message"), hypervisorError: try r.decode(forColumn: "libvirt_error"))
                 }
             }
         } catch {
             throw .database(path: path, "\(error)")
         }
+    }
+}
+
+extension JournalStatus {
+    /// The meta table as a dictionary; a cell of the wrong type is an error, a repeated key keeps
+    /// its first value (the table's primary key forbids both, but the file is input).
+    static func readMeta(_ db: Database) throws -> [String: String] {
+        var meta: [String: String] = [:]
+        for r in try Row.fetchAll(db, sql: "SELECT key, value FROM meta") {
+            let k: String = try r.decode(forColumn: "key"), v: String = try r.decode(forColumn: "value")
+            if meta[k] == nil { meta[k] = v }
+        }
+        return meta
     }
 }
 
@@ -86,8 +108,7 @@ extension JournalLock {
     /// The holder's summary if someone holds the lock now (probed with a shared, non-blocking
     /// flock that is released at once), else nil.
     public static func currentHolder(journalPath: String) -> String? {
-        let fd = open(journalPath + ".lock", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
+        guard let fd = try? StateFiles.open(journalPath + ".lock", flags: O_RDONLY, create: false) else { return nil }
         defer { closeDescriptor(fd) }
         if flock(fd, LOCK_SH | LOCK_NB) == 0 { flock(fd, LOCK_UN); return nil }
         var buf = [UInt8](repeating: 0, count: 4096)

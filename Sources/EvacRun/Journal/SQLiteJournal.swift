@@ -65,10 +65,10 @@ public final class SQLiteJournal: RunJournal, @unchecked Sendable {
     }
 
     /// Creates the file 0600 before SQLite does, so it never exists with the umask's mode.
-    /// SQLite gives its -wal and -shm files the mode of the database file.
-    static func createPrivateFile(_ path: String) throws(JournalError) {
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw .io(path: path, "cannot create: \(String(cString: strerror(errno)))") }
+    /// SQLite gives its -wal and -shm files the mode of the database file. Opened without
+    /// following a symlink (`exclusive`: the file must not exist yet, for archives).
+    static func createPrivateFile(_ path: String, exclusive: Bool = false) throws(JournalError) {
+        let fd = try StateFiles.open(path, flags: O_RDWR, create: true, exclusive: exclusive)
         defer { closeDescriptor(fd) }
         guard fchmod(fd, 0o600) == 0 else { throw .io(path: path, "chmod 0600: \(String(cString: strerror(errno)))") }
         var st = stat()
@@ -77,7 +77,18 @@ public final class SQLiteJournal: RunJournal, @unchecked Sendable {
         }
     }
 
+    /// Opens the journal through GRDB. GRDB 7 has no way to pass SQLITE_OPEN_NOFOLLOW (its
+    /// open flags are internal), so the database and its -wal/-shm are checked not to be
+    /// symlinks (or other users' files) before and after SQLite opens them; the state
+    /// directory's own checks (`StateFiles`) are what keeps anyone else from planting one.
     static func openDatabase(_ path: String, readonly: Bool) throws -> DatabaseQueue {
+        try StateFiles.refuseLinks(journal: path)
+        let queue = try openUnchecked(path, readonly: readonly)
+        do { try StateFiles.refuseLinks(journal: path) } catch { try? queue.close(); throw error }
+        return queue
+    }
+
+    private static func openUnchecked(_ path: String, readonly: Bool) throws -> DatabaseQueue {
         var config = Configuration()
         config.readonly = readonly
         config.busyMode = .timeout(5)
@@ -223,19 +234,28 @@ public final class SQLiteJournal: RunJournal, @unchecked Sendable {
     static func readSteps(_ db: Database, kind: RunKind?) throws -> [StepRecord] {
         let rows = try Row.fetchAll(db, sql: "SELECT * FROM steps \(kind == nil ? "" : "WHERE kind = ?") ORDER BY kind, migration_id",
                                     arguments: kind.map { [$0.rawValue] } ?? [])
-        return rows.map { r in
-            StepRecord(kind: RunKind(rawValue: r["kind"]) ?? .apply, id: r["migration_id"], guest: r["guest"],
-                       uuid: r["uuid"], source: r["source"], target: r["target"],
-                       state: StepState(rawValue: r["state"]) ?? .failed, attempt: r["attempt"], reason: r["reason"],
-                       started: r["started"], finished: r["finished"], stats: r["stats"])
+        // `row["col"]` traps on a cell of the wrong type; `decode` throws, and a journal is a
+        // file anyone with access can edit.
+        return try rows.map { r in
+            let kind: String = try r.decode(forColumn: "kind"), state: String = try r.decode(forColumn: "state")
+            guard let k = RunKind(rawValue: kind) else { throw JournalRowError("steps", "kind '\(kind)' is not apply or rollback") }
+            guard let s = StepState(rawValue: state) else { throw JournalRowError("steps", "state '\(state)' is not a step state") }
+            return StepRecord(kind: k, id: try r.decode(forColumn: "migration_id"), guest: try r.decode(forColumn: "guest"),
+                              uuid: try r.decode(forColumn: "uuid"), source: try r.decode(forColumn: "source"),
+                              target: try r.decode(forColumn: "target"), state: s, attempt: try r.decode(forColumn: "attempt"),
+                              reason: try r.decode(forColumn: "reason"), started: try r.decode(forColumn: "started"),
+                              finished: try r.decode(forColumn: "finished"), stats: try r.decode(forColumn: "stats"))
         }
     }
 
     static func readRuns(_ db: Database) throws -> [RunRecord] {
         try Row.fetchAll(db, sql: "SELECT * FROM run ORDER BY id").map { r in
-            RunRecord(id: r["id"], kind: RunKind(rawValue: r["kind"]) ?? .apply, planHash: r["plan_hash"],
-                      planName: r["plan_name"], started: r["started"], finished: r["finished"],
-                      exitStatus: r["exit_status"], command: r["command"])
+            let kind: String = try r.decode(forColumn: "kind")
+            guard let k = RunKind(rawValue: kind) else { throw JournalRowError("run", "kind '\(kind)' is not apply or rollback") }
+            return RunRecord(id: try r.decode(forColumn: "id"), kind: k, planHash: try r.decode(forColumn: "plan_hash"),
+                             planName: try r.decode(forColumn: "plan_name"), started: try r.decode(forColumn: "started"),
+                             finished: try r.decode(forColumn: "finished"), exitStatus: try r.decode(forColumn: "exit_status"),
+                             command: try r.decode(forColumn: "command"))
         }
     }
 
@@ -250,4 +270,10 @@ public final class SQLiteJournal: RunJournal, @unchecked Sendable {
     }
 
     deinit { close() }
+}
+
+/// A journal row that decodes but means nothing (an unknown kind or state).
+struct JournalRowError: Error, CustomStringConvertible {
+    var description: String
+    init(_ table: String, _ what: String) { description = "table \(table): \(what)" }
 }

@@ -1,3 +1,4 @@
+import EvacCore
 import Foundation
 
 /// Not a terminal: one plain line per event, greppable, no escape codes. Progress samples are
@@ -25,34 +26,40 @@ public final class PlainObserver: RunObserver, Sendable {
         }
         guard due else { return nil }
         let q = p.progress
-        return "\(p.guest) \(p.source) → \(p.target) \(String(format: "%.0f", q.percent))% "
+        return "\(e(p.guest)) \(e(p.source)) → \(e(p.target)) \(String(format: "%.0f", q.percent))% "
             + "\(q.memoryBps / 1_048_576) MiB/s, \(q.dataRemaining / 1_048_576) MiB left, iteration \(q.iteration)"
     }
 
     /// The text of every event but progress (which needs the thinning state above); shared with
     /// TerminalObserver so the scrollback of a terminal run reads like a plain log.
+    ///
+    /// Names, paths and messages (from plans, inventories and libvirt) are escaped one by one
+    /// (`e`): a newline or escape sequence in a guest name must not forge or hide a line.
     static func text(_ event: RunEvent) -> String? {
         switch event {
         case .progress:
             return nil
         case .runStarted(let s):
-            return "\(s.kind.rawValue) \(s.planName) (\(s.planHash.prefix(12))): \(s.steps) step(s), run \(s.runID), journal \(s.journal)"
+            return "\(s.kind.rawValue) \(e(s.planName)) (\(e(String(s.planHash.prefix(12))))): \(s.steps) step(s), run \(s.runID), journal \(e(s.journal))"
         case .step(let c):
             let state = c.to?.rawValue ?? "checking"
             // "done in 1.3s" after "done" reads as one phrase, not "done: done in 1.3s".
             let detail = c.message == state || c.message.isEmpty ? ""
-                : c.message.hasPrefix(state + " ") ? String(c.message.dropFirst(state.count))
-                : ": \(c.message)"
-            return "\(c.guest) \(c.source) → \(c.target) \(state)\(detail)"
+                : c.message.hasPrefix(state + " ") ? e(String(c.message.dropFirst(state.count)))
+                : ": \(e(c.message))"
+            return "\(e(c.guest)) \(e(c.source)) → \(e(c.target)) \(state)\(detail)"
         case .notice(let m):
-            return "NOTICE: \(m)"
+            return "NOTICE: \(e(m))"
         case .runFinished(let s):
             let c = s.counts
             var text = "\(s.kind.rawValue) finished: \(s.status.rawValue) — \(c.done) done, \(c.failed) failed, "
                 + "\(c.blocked) blocked, \(c.pending) pending of \(c.total) in \(DurationText.format(ms: s.elapsedMs))"
-            if let m = s.message { text += " (\(m))" }
-            for p in s.problems { text += "\n  \(p.guest): \(p.state.rawValue): \(p.reason ?? "")" }
+            if let m = s.message { text += " (\(e(m)))" }
+            for p in s.problems { text += "\n  \(e(p.guest)): \(p.state.rawValue): \(e(p.reason ?? ""))" }
             return text
         }
     }
 }
+
+/// Shorthand for the observers' text: one untrusted part made safe for a terminal.
+func e(_ s: String) -> String { TerminalText.escape(s) }

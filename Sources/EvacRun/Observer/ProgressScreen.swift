@@ -79,7 +79,9 @@ public struct ProgressScreen: Sendable {
     }
 
     private mutating func track(_ id: Int, _ guest: String, _ source: String, _ target: String, _ state: StepState?, _ now: UInt64) {
-        steps[id] = Step(guest: guest, source: source, target: target, state: state, sample: nil, startedMs: now, order: nextOrder)
+        // Escaped once here, so widths are measured on what is shown (names may hold escapes).
+        steps[id] = Step(guest: TerminalText.escape(guest), source: TerminalText.escape(source), target: TerminalText.escape(target),
+                         state: state, sample: nil, startedMs: now, order: nextOrder)
         nextOrder += 1
     }
 

@@ -1,0 +1,1 @@
+// SwiftPM needs a source file in a C target; the header is all this target provides.
