@@ -41,6 +41,9 @@ final class ConnectionCache: @unchecked Sendable {
         }
     }
 
+    /// The cached connection to `uri` if there is one, without opening any (non-blocking).
+    func cached(_ uri: String) -> LibvirtConnection? { lock.withLock { open[uri] } }
+
     /// A connection used by no one else until `giveBack`.
     func borrow(_ uri: String) throws(LibvirtError) -> LibvirtConnection {
         while let c = lock.withLock({ idle[uri]?.popLast() }) {

@@ -99,6 +99,9 @@ public struct LibvirtError: Error, Sendable, Hashable, CustomStringConvertible {
         if `is`(VIR_ERR_OPERATION_TIMEOUT) { return .timeout }
         let m = message.lowercased()
         if m.contains("unused port") || m.contains("available port") { return .noMigrationPort }
+        // The guest's QEMU went away ("Unable to read from monitor: Connection reset by peer"):
+        // a dead guest, not a lost link, whatever the words say.
+        if m.contains("monitor") { return m.contains("cannot allocate memory") ? .noMemory : .other }
         if `is`(VIR_ERR_NO_CONNECT) || `is`(VIR_ERR_RPC) || domain == Int32(VIR_FROM_RPC.rawValue)
             || ["lost connection", "keepalive timeout", "end of file while", "connection reset", "broken pipe",
                 "cannot recv data", "cannot write data", "client socket is closed", "connection refused"].contains(where: m.contains) {

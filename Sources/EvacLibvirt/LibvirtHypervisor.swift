@@ -70,9 +70,10 @@ public final class LibvirtHypervisor: Hypervisor {
 
     public func migrate(_ request: MigrationRequest, progress: @escaping @Sendable (MigrationProgress) -> Void) async throws(HypervisorError) -> MigrationOutcome {
         let (pollInterval, completedEventWait, connections) = (pollInterval, completedEventWait, connections)
+        let targetWatch = connections.cached(request.target.uri)
         let job = try await onHost(request.source, "migrate-prepare") { c throws(LibvirtError) -> MigrationJob in
             let dom = try c.requireDomain(uuid: request.guestUUID, name: request.guestName)
-            return try MigrationJob(domain: dom, request: request, pollInterval: pollInterval,
+            return try MigrationJob(domain: dom, request: request, targetWatch: targetWatch, pollInterval: pollInterval,
                                     completedEventWait: completedEventWait, progress: progress)
         }
         // The migrate call's own connection, opened (or taken from the idle ones) under the deadlines.
@@ -89,8 +90,10 @@ public final class LibvirtHypervisor: Hypervisor {
             throw error
         }
         let started = LibvirtLog.start()
+        // After an abort, the source daemon gets the call timeout to end the migration.
+        let grace = TimeInterval(settings.callTimeoutMs) / 1000
         let result = await withTaskCancellationHandler {
-            await LibvirtRuntime.blocking("evac.libvirt.migrate.\(request.guestName)") {
+            await LibvirtRuntime.blocking("evac.libvirt.migrate.\(request.guestName)", giveUp: { job.stuck(grace: grace) }) {
                 defer { connections.giveBack(source.uri, lent.0) }
                 return job.run(on: lent.0, lent.1)
             }

@@ -45,6 +45,33 @@ public final class LibvirtRuntime: Sendable {
         }
     }
 
+    /// Like `blocking`, but `giveUp` is asked ten times a second and, once it returns a value,
+    /// the waiter resumes with it and leaves the body's thread to end by itself (its result is
+    /// dropped). For a migration whose source daemon does not end it after an abort.
+    static func blocking<T: Sendable>(_ name: String, giveUp: @escaping @Sendable () -> T?,
+                                      _ body: @escaping @Sendable () -> T) async -> T {
+        let handoff = Handoff<T>()
+        return await withCheckedContinuation { (continuation: CheckedContinuation<T, Never>) in
+            _ = handoff.arm(continuation)
+            let thread = Thread {
+                if handoff.resume(body()) == .lost { abandoned.withLock { $0 -= 1 } }
+            }
+            thread.name = name
+            thread.start()
+            @Sendable func check() {
+                watchQueue.asyncAfter(deadline: .now() + .milliseconds(100)) {
+                    guard handoff.isWaiting else { return }
+                    if let value = giveUp() {
+                        handoff.resume(value) { abandoned.withLock { $0 += 1 } }
+                        return
+                    }
+                    check()
+                }
+            }
+            check()
+        }
+    }
+
     /// How a waited-for operation ended for its waiter.
     enum Waited<T: Sendable>: Sendable {
         case done(T)

@@ -21,17 +21,25 @@ final class MigrationJob: @unchecked Sendable {
     private let downtimePending: Bool
     private let watch: JobCompletedWatch
 
+    /// evac's own connection to the target (the pre-check's), watched for liveness: libvirt's
+    /// keepalive closes it when the target stops answering, which the source daemon may be
+    /// slow to notice, or never (it waits without a deadline while it connects to the target).
+    private let targetWatch: LibvirtConnection?
+
     private let lock = NSLock()
     private var cancelled = false
+    /// When the abort was first asked for (cancel, or the target found dead).
+    private var abortAskedAt: Date?
+    private var targetLost = false
     private var finished = false
     private var lastStats: [String: String] = [:]
     /// Wakes the poller early (cancel, end of migration).
     private let wake = DispatchSemaphore(value: 0)
 
     /// Blocking: reads and sets what the migrate call needs. Run it under the deadlines.
-    init(domain: LibvirtDomain, request: MigrationRequest, pollInterval: TimeInterval,
+    init(domain: LibvirtDomain, request: MigrationRequest, targetWatch: LibvirtConnection?, pollInterval: TimeInterval,
          completedEventWait: TimeInterval, progress: @escaping @Sendable (MigrationProgress) -> Void) throws(LibvirtError) {
-        self.domain = domain; self.request = request; self.pollInterval = pollInterval
+        self.domain = domain; self.request = request; self.targetWatch = targetWatch; self.pollInterval = pollInterval
         self.completedEventWait = completedEventWait; self.progress = progress
         let destXML = request.bridgeMap.isEmpty ? nil : BridgeRewrite.apply(request.bridgeMap, to: try domain.migratableXML())
         let settings = MigrationSettings(request, destinationXML: destXML)
@@ -54,8 +62,27 @@ final class MigrationJob: @unchecked Sendable {
 
     /// Non-blocking: safe to call from a cancellation handler on any thread.
     func cancel() {
-        lock.withLock { cancelled = true }
+        lock.withLock {
+            cancelled = true
+            if abortAskedAt == nil { abortAskedAt = Date() }
+        }
         wake.signal()
+    }
+
+    /// Non-blocking. The failure to report when the abort was asked for more than `grace` ago
+    /// and the migrate call still has not returned: the source daemon is stuck (typically in
+    /// connecting to a frozen target, which libvirt does without a deadline). Its thread is then
+    /// left to end by itself; evac cannot tell where the guest will be, only a reconcile can.
+    func stuck(grace: TimeInterval) -> Result<MigrationOutcome, HypervisorError>? {
+        let state: (asked: Date?, finished: Bool, lost: Bool) = lock.withLock { (abortAskedAt, finished, targetLost) }
+        guard let asked = state.asked, !state.finished, Date().timeIntervalSince(asked) >= grace else { return nil }
+        let target = request.target
+        let why: String = state.lost ? "target \(target.name) (\(redactURI(target.uri))) stopped answering (libvirt keepalive) and " : ""
+        let within: String = DurationWords.text(.milliseconds(Int64(grace * 1000)))
+        let text: String = "\(why)the migration of \(request.guestName) did not end within \(within) of its abort: "
+            + "the source daemon does not finish it; the guest has most likely not left \(request.source.name), "
+            + "`evac resume` finds out where it is"
+        return .failure(HypervisorError(.unreachable, host: request.source.name, uri: redactURI(request.source.uri), text))
     }
 
     private var isCancelled: Bool { lock.withLock { cancelled } }
@@ -104,6 +131,13 @@ final class MigrationJob: @unchecked Sendable {
     /// means it ended the job, and libvirt's error says why.
     private func failure(_ error: LibvirtError, connectionAlive: Bool) -> HypervisorError {
         let source = request.source
+        if lock.withLock({ targetLost }) {
+            let target = request.target
+            var e = HypervisorError(libvirt: error, host: target, kind: .unreachable)
+            e.message = "target \(target.name) stopped answering during the migration of \(request.guestName) (libvirt keepalive); "
+                + "the migration was aborted, the guest stays on \(source.name): \(e.message)"
+            return e
+        }
         if isCancelled || error.isOperationAborted {
             return aborted(error.message, origin: HypervisorError(libvirt: error, host: source).origin)
         }
@@ -122,6 +156,11 @@ final class MigrationJob: @unchecked Sendable {
         var abortSent = false
         while true {
             _ = wake.wait(timeout: .now() + pollInterval)
+            if let target = targetWatch, !lock.withLock({ targetLost || finished }), !target.isAlive {
+                // The target's daemon no longer answers evac: abort rather than wait on it.
+                lock.withLock { targetLost = true }
+                cancel()
+            }
             let (done, cancel) = lock.withLock { (finished, cancelled) }
             if done { return }
             if cancel && !abortSent {
