@@ -195,7 +195,7 @@ final class LabEndToEndTests: XCTestCase {
         }
         let moments: [(name: String, reached: (String) -> Bool)] = [
             ("first migration started", lines("running: attempt", atLeast: 1)),
-            ("first migration done", lines(" done: ", atLeast: 1)),
+            ("first migration done", lines(" done in ", atLeast: 1)),
             ("fifth migration started", lines("running: attempt", atLeast: 5)),
         ]
         for (delay, reached) in moments {

@@ -74,6 +74,8 @@ import EvacCore
         (VIR_ERR_NO_SUPPORT, VIR_FROM_NONE, "this function is not supported by the connection driver: virDomainMigrateStartPostCopy", .noSupport),
         (VIR_ERR_OPERATION_INVALID, VIR_FROM_QEMU, "Requested operation is not valid: domain is not running", .operationInvalid),
         (VIR_ERR_INTERNAL_ERROR, VIR_FROM_QEMU, "internal error: qemu unexpectedly closed the monitor", .other),
+        // The guest's QEMU killed mid-migration (seen on the lab): not a lost link.
+        (VIR_ERR_SYSTEM_ERROR, VIR_FROM_QEMU, "Unable to read from monitor: Connection reset by peer", .other),
     ])
     func classification(code: virErrorNumber, domain: virErrorDomain, message: String, kind: LibvirtError.Kind) {
         #expect(LibvirtError.classify(code: Int32(code.rawValue), domain: Int32(domain.rawValue), message: message) == kind)
