@@ -23,13 +23,32 @@ enum Faults {
 
     struct Move { var guest: String; var from: Int; var to: Int }
 
+    /// Short host deadlines for the suite. `EVAC_FAULT_DEFAULT_DEADLINES=1` leaves them out, to
+    /// measure how long evac takes to name a frozen host with the defaults (the tests print it).
+    static var connection: String? {
+        ProcessInfo.processInfo.environment["EVAC_FAULT_DEFAULT_DEADLINES"] == "1" ? nil : "{ connect-timeout: 2s, call-timeout: 3s }"
+    }
+
+    /// "… 12.3s after the freeze" for every step event of a JSON Lines output (`--output json`)
+    /// that names `host`, with the time the event was written.
+    static func timeline(_ jsonLines: String, naming host: String, since start: Date) -> [String] {
+        jsonLines.split(separator: "\n").compactMap { line -> String? in
+            guard line.contains("\"event\":\"step\""), line.contains(host),
+                  let obj = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any],
+                  let data = obj["data"] as? [String: Any], let at = obj["at"] as? String,
+                  let to = data["to"] as? String, ["blocked", "failed", "pending"].contains(to) else { return nil }
+            let secs = Journal.date(at).timeIntervalSince(start)
+            return String(format: "%@ → %@ %.1fs after the freeze", data["guest"] as? String ?? "?", to, secs)
+        }
+    }
+
     /// A plan moving exactly `moves` (each guest pinned to its target), live, under the given
     /// cap, with a short retry back-off and short host deadlines (the defaults are measured
     /// separately: README, "Deadlines").
     static func plan(in dir: URL, name: String, _ moves: [Move], perTarget: Int = 1, total: Int = 4,
                      bandwidth: String? = "1MiB/s", timeout: String = "2m",
                      retry: String = "{ attempts: 2, backoff: 1s }",
-                     connection: String? = "{ connect-timeout: 2s, call-timeout: 3s }") throws -> String {
+                     connection: String? = Faults.connection) throws -> String {
         let sources = Set(moves.map(\.from)).sorted(), targets = Set(moves.map(\.to)).sorted()
         var y = "version: 1\nname: \(name)\nhosts:\n"
         for k in 1...Lab.hosts { y += "  lab-\(k): { uri: \"\(Lab.uri(k))\" }\n" }
