@@ -19,7 +19,7 @@ struct ConnectionOptions: ParsableArguments {
             guard let value else { continue }
             switch Units.duration(value) {
             case .failure(let f): throw ValidationError("\(name): \(f.message) (\(f.help))")
-            case .success(let ms) where !(100...3_600_000).contains(ms):
+            case .success(let ms) where !ConnectionSettings.boundsMs.contains(ms):
                 throw ValidationError("\(name) must be between 100ms and 1h")
             case .success: break
             }

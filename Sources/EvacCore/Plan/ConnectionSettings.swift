@@ -10,6 +10,15 @@ public struct ConnectionSettings: Hashable, Sendable, Codable {
     /// a host that stopped answering (a migration's included) after about this long.
     public var callTimeoutMs: UInt64
 
+    /// What the plan language and the command line accept, and plan files are checked against.
+    public static let boundsMs: ClosedRange<UInt64> = 100...3_600_000
+
+    /// What is out of `boundsMs` (empty when all is well).
+    public var problems: [String] {
+        [("connect-timeout", connectTimeoutMs), ("call-timeout", callTimeoutMs)]
+            .filter { !Self.boundsMs.contains($0.1) }.map { "connection.\($0.0) \($0.1)ms is out of range" }
+    }
+
     public static let defaultConnectTimeoutMs: UInt64 = 10_000
     public static let defaultCallTimeoutMs: UInt64 = 20_000
 

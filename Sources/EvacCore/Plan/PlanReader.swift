@@ -262,9 +262,11 @@ public enum PlanReader {
     static func readRetry(_ node: Node, _ r: inout NodeReader) -> RetryPolicy? {
         guard let m = r.mapping(node, context: "migration.retry", known: ["attempts", "backoff"]) else { return nil }
         var p = RetryPolicy.default
-        if let v = m["attempts"]?.value, let n = r.int(v, context: "migration.retry.attempts", min: 1, max: 20) { p.attempts = n }
+        if let v = m["attempts"]?.value, let n = r.int(v, context: "migration.retry.attempts",
+                                                                            min: MigrationOptions.Bounds.retryAttempts.lowerBound,
+                                                                            max: MigrationOptions.Bounds.retryAttempts.upperBound) { p.attempts = n }
         if let v = m["backoff"]?.value, let ms = r.unit(v, context: "migration.retry.backoff", Units.duration) {
-            if ms > 3_600_000 {
+            if !MigrationOptions.Bounds.retryBackoffMs.contains(ms) {
                 r.sink.error(v.mark, span: v.scalar?.value.count ?? 1, "migration.retry.backoff must be at most 1h",
                              help: "the wait doubles before every further attempt; start lower, e.g. 10s")
             } else {
@@ -281,7 +283,7 @@ public enum PlanReader {
         for (key, defaultMs) in [("connect-timeout", ConnectionSettings.defaultConnectTimeoutMs),
                                  ("call-timeout", ConnectionSettings.defaultCallTimeoutMs)] {
             guard let v = m[key]?.value, let ms = r.unit(v, context: "connection.\(key)", Units.duration) else { continue }
-            guard (100...3_600_000).contains(ms) else {
+            guard ConnectionSettings.boundsMs.contains(ms) else {
                 r.sink.error(v.mark, span: v.scalar?.value.count ?? 1, "connection.\(key) must be between 100ms and 1h",
                              help: "the default is \(defaultMs / 1000)s; a host that has not answered by then is reported unreachable")
                 continue

@@ -220,6 +220,8 @@ public struct MigrationOptions: Hashable, Sendable, Codable {
         public static let bandwidthBytesPerSec: ClosedRange<UInt64> = 1_048_576...(1 << 40)
         public static let parallelConnections: ClosedRange<Int> = 1...64
         public static let autoConvergePercent: ClosedRange<Int> = 0...100
+        public static let retryAttempts: ClosedRange<Int> = 1...20
+        public static let retryBackoffMs: ClosedRange<UInt64> = 0...3_600_000
     }
 
     /// What is out of `Bounds` (empty when all is well).
@@ -237,6 +239,9 @@ public struct MigrationOptions: Hashable, Sendable, Codable {
             out.append("auto-converge percentages are out of range")
         }
         if let n = parallelConnections, !Bounds.parallelConnections.contains(n) { out.append("parallel-connections \(n) is out of range") }
+        if let r = retry, !Bounds.retryAttempts.contains(r.attempts) || !Bounds.retryBackoffMs.contains(r.backoffMs) {
+            out.append("retry (\(r.attempts) attempts, \(r.backoffMs)ms back-off) is out of range")
+        }
         return out
     }
 }
