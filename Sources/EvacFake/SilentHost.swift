@@ -13,7 +13,8 @@ public final class SilentHost: @unchecked Sendable {
     private var closed = false
 
     public init() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("evac-silent-\(UUID().uuidString.prefix(8))")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "evac-silent-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         path = dir.appendingPathComponent("sock").path
         listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
@@ -21,13 +22,17 @@ public final class SilentHost: @unchecked Sendable {
         var addr = sockaddr_un()
         addr.sun_family = sa_family_t(AF_UNIX)
         let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { throw Failure("socket path too long: \(path)") }
+        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else {
+            throw Failure("socket path too long: \(path)")
+        }
         withUnsafeMutableBytes(of: &addr.sun_path) { raw in
             for (i, b) in bytes.enumerated() { raw[i] = b }
             raw[bytes.count] = 0
         }
         let bound = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(listener, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
         guard bound == 0, listen(listener, 64) == 0 else { throw Failure("bind/listen \(path): errno \(errno)") }
         let thread = Thread { [self] in acceptForever() }
@@ -44,13 +49,19 @@ public final class SilentHost: @unchecked Sendable {
         defer { _ = Glibc.close(listener) }
         while true {
             let fd = accept(listener, nil, nil)
-            if fd < 0 { if errno == EINTR { continue }; return }  // shut down
+            if fd < 0 {
+                if errno == EINTR { continue }
+                return
+            } // shut down
             let keep = lock.withLock { () -> Bool in
                 if closed { return false }
                 clients.append(fd)
                 return true
             }
-            if !keep { _ = Glibc.close(fd); return }
+            if !keep {
+                _ = Glibc.close(fd)
+                return
+            }
         }
     }
 

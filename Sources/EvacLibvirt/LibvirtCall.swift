@@ -28,7 +28,9 @@ enum Libvirt {
     }
 
     /// A call returning a malloc'd C string that becomes ours (XML descriptions, hostnames).
-    static func string(_ operation: String, uri: String?, _ call: () -> UnsafeMutablePointer<CChar>?) throws(LibvirtError) -> String {
+    static func string(
+        _ operation: String, uri: String?, _ call: () -> UnsafeMutablePointer<CChar>?
+    ) throws(LibvirtError) -> String {
         let p = try object(operation, uri: uri, call)
         defer { free(p) }
         return String(cString: p)
@@ -45,7 +47,9 @@ enum Libvirt {
     private static func traced<T>(_ operation: String, uri: String?, _ call: () -> T) throws(LibvirtError) -> T {
         guard let trace = CallTrace.current else { return call() }
         guard trace.enter(operation) else {
-            throw LibvirtError(.interrupted, message: "not called: nobody waits for the result any more", uri: uri, operation: operation)
+            throw LibvirtError(
+                .interrupted, message: "not called: nobody waits for the result any more", uri: uri,
+                operation: operation)
         }
         defer { trace.leave() }
         return call()
@@ -55,18 +59,24 @@ enum Libvirt {
     private static func lastError(_ operation: String, uri: String?) -> LibvirtError {
         defer { virResetLastError() }
         guard let e = virGetLastError() else {
-            return LibvirtError(code: Int32(VIR_ERR_INTERNAL_ERROR.rawValue), domain: 0,
-                                message: "libvirt reported no error", uri: uri, operation: operation)
+            return LibvirtError(
+                code: Int32(VIR_ERR_INTERNAL_ERROR.rawValue), domain: 0,
+                message: "libvirt reported no error", uri: uri, operation: operation)
         }
         let message = e.pointee.message.map { String(cString: $0) } ?? "libvirt gave no message"
-        return LibvirtError(code: e.pointee.code, domain: e.pointee.domain, message: message, uri: uri, operation: operation)
+        return LibvirtError(
+            code: e.pointee.code, domain: e.pointee.domain, message: message, uri: uri, operation: operation)
     }
 }
 
 /// The libvirt call a thread is in and since when, for a waiter that gives up at a deadline
 /// (`LibvirtRuntime.waiting`). One per waited-for operation, installed on its thread.
 final class CallTrace: @unchecked Sendable {
-    struct Call { var operation: String; var started: ContinuousClock.Instant; var limit: Duration }
+    struct Call {
+        var operation: String
+        var started: ContinuousClock.Instant
+        var limit: Duration
+    }
 
     private let lock = NSLock()
     private var call: Call?
@@ -76,14 +86,18 @@ final class CallTrace: @unchecked Sendable {
     private let callLimit: Duration
     private let connectLimit: Duration
 
-    init(callLimit: Duration, connectLimit: Duration) { self.callLimit = callLimit; self.connectLimit = connectLimit }
+    init(callLimit: Duration, connectLimit: Duration) {
+        self.callLimit = callLimit
+        self.connectLimit = connectLimit
+    }
 
     /// Starts a call; false when the waiter gave up (the call must not be made).
     func enter(_ operation: String) -> Bool {
         let limit = operation.hasPrefix("virConnectOpen") ? connectLimit : callLimit
         return lock.withLock {
             if gaveUp { return false }
-            call = Call(operation: operation, started: .now, limit: limit); lastOperation = operation
+            call = Call(operation: operation, started: .now, limit: limit)
+            lastOperation = operation
             return true
         }
     }

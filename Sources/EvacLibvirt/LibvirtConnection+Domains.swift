@@ -14,9 +14,11 @@ extension LibvirtConnection {
     /// The domain with this UUID, or nil when the host has no such domain.
     public func domain(uuid: String) throws(LibvirtError) -> LibvirtDomain? {
         do {
-            let dom = try Libvirt.object("virDomainLookupByUUIDString(\(uuid))", uri: uri) { virDomainLookupByUUIDString(handle, uuid) }
+            let dom = try Libvirt.object("virDomainLookupByUUIDString(\(uuid))", uri: uri) {
+                virDomainLookupByUUIDString(handle, uuid)
+            }
             return LibvirtDomain(handle: dom, connection: self)
-        } catch where error.isNoDomain {
+        } catch  where error.isNoDomain {
             return nil
         }
     }
@@ -29,7 +31,9 @@ extension LibvirtConnection {
 
     /// Defines a persistent domain from XML (lab set-up; evac itself never defines guests).
     public func define(xml: String) throws(LibvirtError) -> LibvirtDomain {
-        LibvirtDomain(handle: try Libvirt.object("virDomainDefineXML", uri: uri) { virDomainDefineXML(handle, xml) }, connection: self)
+        LibvirtDomain(
+            handle: try Libvirt.object("virDomainDefineXML", uri: uri) { virDomainDefineXML(handle, xml) },
+            connection: self)
     }
 
     /// Domain capabilities for one arch and virt type (holds the usable host-model CPU).

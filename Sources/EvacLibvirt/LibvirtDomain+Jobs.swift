@@ -7,7 +7,9 @@ extension LibvirtDomain {
     /// (keeps secrets such as VNC passwords, so the target gets them). Never log it.
     func migratableXML() throws(LibvirtError) -> String {
         let flags = VIR_DOMAIN_XML_MIGRATABLE.rawValue | VIR_DOMAIN_XML_SECURE.rawValue
-        return try Libvirt.string("virDomainGetXMLDesc(\(name), migratable)", uri: uri) { virDomainGetXMLDesc(handle, flags) }
+        return try Libvirt.string("virDomainGetXMLDesc(\(name), migratable)", uri: uri) {
+            virDomainGetXMLDesc(handle, flags)
+        }
     }
 
     /// Starts a defined domain (lab set-up).
@@ -23,7 +25,9 @@ extension LibvirtDomain {
         var type: Int32 = 0
         var params: virTypedParameterPtr?
         var n: Int32 = 0
-        try Libvirt.status("virDomainGetJobStats(\(name))", uri: uri) { virDomainGetJobStats(handle, &type, &params, &n, 0) }
+        try Libvirt.status("virDomainGetJobStats(\(name))", uri: uri) {
+            virDomainGetJobStats(handle, &type, &params, &n, 0)
+        }
         defer { virTypedParamsFree(params, n) }
         return (type, typedParamsDictionary(params, n))
     }
@@ -33,7 +37,9 @@ extension LibvirtDomain {
     }
 
     func setMaxDowntime(milliseconds: UInt64) throws(LibvirtError) {
-        try Libvirt.status("virDomainMigrateSetMaxDowntime(\(name))", uri: uri) { virDomainMigrateSetMaxDowntime(handle, milliseconds, 0) }
+        try Libvirt.status("virDomainMigrateSetMaxDowntime(\(name))", uri: uri) {
+            virDomainMigrateSetMaxDowntime(handle, milliseconds, 0)
+        }
     }
 
     /// Peer-to-peer migration: the source daemon connects to `destURI` itself. Blocks for the
@@ -45,6 +51,8 @@ extension LibvirtDomain {
     }
 
     func startPostCopy() throws(LibvirtError) {
-        try Libvirt.status("virDomainMigrateStartPostCopy(\(name))", uri: uri) { virDomainMigrateStartPostCopy(handle, 0) }
+        try Libvirt.status("virDomainMigrateStartPostCopy(\(name))", uri: uri) {
+            virDomainMigrateStartPostCopy(handle, 0)
+        }
     }
 }

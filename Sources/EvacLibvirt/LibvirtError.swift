@@ -45,8 +45,9 @@ public struct LibvirtError: Error, Sendable, Hashable, CustomStringConvertible {
 
     /// A libvirt error as `Libvirt.call` read it.
     init(code: Int32, domain: Int32, message: String, uri: String?, operation: String) {
-        self.init(Self.classify(code: code, domain: domain, message: message), code: code, domain: domain,
-                  message: message, uri: uri, operation: operation)
+        self.init(
+            Self.classify(code: code, domain: domain, message: message), code: code, domain: domain,
+            message: message, uri: uri, operation: operation)
     }
 
     /// An error of evac's own making.
@@ -56,8 +57,12 @@ public struct LibvirtError: Error, Sendable, Hashable, CustomStringConvertible {
 
     private init(_ kind: Kind, code: Int32?, domain: Int32?, message: String, uri: String?, operation: String) {
         // libvirt's own text can quote the raw URI ("Unable to parse URI …"): redacted too.
-        self.kind = kind; self.code = code; self.domain = domain; self.message = LibvirtURI.redactText(message)
-        self.uri = uri.map(redactURI); self.operation = operation
+        self.kind = kind
+        self.code = code
+        self.domain = domain
+        self.message = LibvirtURI.redactText(message)
+        self.uri = uri.map(redactURI)
+        self.operation = operation
     }
 
     public var description: String {
@@ -67,8 +72,12 @@ public struct LibvirtError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 
     /// No guest with this UUID on the host (a typed case, not a rebuilt VIR_ERR_NO_DOMAIN).
-    static func noDomain(uuid: String, name: String? = nil, uri: String?, operation: String = "virDomainLookupByUUIDString") -> LibvirtError {
-        LibvirtError(.noDomain, message: "no domain with UUID \(uuid)\(name.map { " (\($0))" } ?? "")", uri: uri, operation: operation)
+    static func noDomain(
+        uuid: String, name: String? = nil, uri: String?, operation: String = "virDomainLookupByUUIDString"
+    ) -> LibvirtError {
+        LibvirtError(
+            .noDomain, message: "no domain with UUID \(uuid)\(name.map { " (\($0))" } ?? "")", uri: uri,
+            operation: operation)
     }
 
     /// An XML document from the daemon that does not parse, shaped like libvirt's errors.
@@ -92,10 +101,14 @@ public struct LibvirtError: Error, Sendable, Hashable, CustomStringConvertible {
     static func classify(code: Int32, domain: Int32, message: String) -> Kind {
         func `is`(_ e: virErrorNumber) -> Bool { code == Int32(e.rawValue) }
         if `is`(VIR_ERR_NO_DOMAIN) { return .noDomain }
-        if `is`(VIR_ERR_NO_SUPPORT) || `is`(VIR_ERR_OPERATION_UNSUPPORTED) || `is`(VIR_ERR_ARGUMENT_UNSUPPORTED) { return .noSupport }
+        if `is`(VIR_ERR_NO_SUPPORT) || `is`(VIR_ERR_OPERATION_UNSUPPORTED) || `is`(VIR_ERR_ARGUMENT_UNSUPPORTED) {
+            return .noSupport
+        }
         if `is`(VIR_ERR_OPERATION_ABORTED) { return .aborted }
         if `is`(VIR_ERR_CPU_INCOMPATIBLE) { return .cpuIncompatible }
-        if `is`(VIR_ERR_AUTH_FAILED) || `is`(VIR_ERR_AUTH_CANCELLED) || `is`(VIR_ERR_AUTH_UNAVAILABLE) { return .authFailed }
+        if `is`(VIR_ERR_AUTH_FAILED) || `is`(VIR_ERR_AUTH_CANCELLED) || `is`(VIR_ERR_AUTH_UNAVAILABLE) {
+            return .authFailed
+        }
         if `is`(VIR_ERR_OPERATION_TIMEOUT) { return .timeout }
         let m = message.lowercased()
         if m.contains("unused port") || m.contains("available port") { return .noMigrationPort }
@@ -103,8 +116,11 @@ public struct LibvirtError: Error, Sendable, Hashable, CustomStringConvertible {
         // a dead guest, not a lost link, whatever the words say.
         if m.contains("monitor") { return m.contains("cannot allocate memory") ? .noMemory : .other }
         if `is`(VIR_ERR_NO_CONNECT) || `is`(VIR_ERR_RPC) || domain == Int32(VIR_FROM_RPC.rawValue)
-            || ["lost connection", "keepalive timeout", "end of file while", "connection reset", "broken pipe",
-                "cannot recv data", "cannot write data", "client socket is closed", "connection refused"].contains(where: m.contains) {
+            || [
+                "lost connection", "keepalive timeout", "end of file while", "connection reset", "broken pipe",
+                "cannot recv data", "cannot write data", "client socket is closed", "connection refused",
+            ].contains(where: m.contains)
+        {
             return .connectionLost
         }
         if m.contains("cannot allocate memory") || m.contains("out of memory") { return .noMemory }

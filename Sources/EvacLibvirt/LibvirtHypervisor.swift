@@ -20,8 +20,13 @@ public final class LibvirtHypervisor: Hypervisor {
     /// How long to wait, after the migrate call returned, for the JOB_COMPLETED event.
     let completedEventWait: TimeInterval
 
-    public init(settings: ConnectionSettings = ConnectionSettings(), pollInterval: TimeInterval = 0.5, completedEventWait: TimeInterval = 2) {
-        self.settings = settings; self.pollInterval = pollInterval; self.completedEventWait = completedEventWait
+    public init(
+        settings: ConnectionSettings = ConnectionSettings(), pollInterval: TimeInterval = 0.5,
+        completedEventWait: TimeInterval = 2
+    ) {
+        self.settings = settings
+        self.pollInterval = pollInterval
+        self.completedEventWait = completedEventWait
         connections = ConnectionCache(settings: settings)
     }
 
@@ -32,8 +37,8 @@ public final class LibvirtHypervisor: Hypervisor {
                 return try dom.settled { () throws(LibvirtError) in
                     .present(state: HostReader.guestState(try dom.state()), persistent: try dom.isPersistent())
                 }
-            } catch where error.isNoDomain {
-                return .absent  // undefined between look-up and query
+            } catch  where error.isNoDomain {
+                return .absent // undefined between look-up and query
             }
         }
     }
@@ -41,40 +46,50 @@ public final class LibvirtHypervisor: Hypervisor {
     public func inspect(_ host: HostEndpoint) async throws(HypervisorError) -> HostInventory {
         let parts = hostParts
         return try await onHost(host, "inspect") { c throws(LibvirtError) in
-            let part = try parts.get(uri: c.uri) { () throws(LibvirtError) in try HostReader.hostPart(name: host.name, connection: c) }
+            let part = try parts.get(uri: c.uri) { () throws(LibvirtError) in
+                try HostReader.hostPart(name: host.name, connection: c)
+            }
             return try HostReader.read(name: host.name, connection: c, hostPart: part)
         }
     }
 
-    public func compareCPU(guestUUID: String, source: HostEndpoint, target: HostEndpoint) async throws(HypervisorError) -> CPUVerdict? {
+    public func compareCPU(
+        guestUUID: String, source: HostEndpoint, target: HostEndpoint
+    ) async throws(HypervisorError) -> CPUVerdict? {
         let cache = domainCapabilities
         let input = try await onHost(source, "cpu-definition") { c throws(LibvirtError) -> CPUComparison.Input? in
             let dom = try c.requireDomain(uuid: guestUUID)
             do throws(LibvirtError) {
                 return try CPUComparison.input(domainXML: try dom.liveXML()) { () throws(LibvirtError) in
-                    let xml = try dom.liveXML(), root = try? XMLTree.parse(xml)
-                    let arch = root?.first("os/type")?.attr("arch"), virtType = root?.attr("type")
+                    let xml = try dom.liveXML()
+                    let root = try? XMLTree.parse(xml)
+                    let arch = root?.first("os/type")?.attr("arch")
+                    let virtType = root?.attr("type")
                     return try cache.get(uri: c.uri, arch: arch, virtType: virtType) { () throws(LibvirtError) in
                         try c.domainCapabilitiesXML(arch: arch, virtType: virtType)
                     }
                 }
-            } catch where error.isNoSupport { return nil }
+            } catch  where error.isNoSupport { return nil }
         }
         guard let input else { return nil }
         return try await onHost(target, "cpu-compare") { c throws(LibvirtError) -> CPUVerdict? in
             do throws(LibvirtError) {
-                return CPUComparison.verdict(try c.compareHypervisorCPU(arch: input.arch, virtType: input.virtType, cpuXML: input.cpuXML))
-            } catch where error.isNoSupport { return nil }  // e.g. the test driver
+                return CPUComparison.verdict(
+                    try c.compareHypervisorCPU(arch: input.arch, virtType: input.virtType, cpuXML: input.cpuXML))
+            } catch  where error.isNoSupport { return nil } // e.g. the test driver
         }
     }
 
-    public func migrate(_ request: MigrationRequest, progress: @escaping @Sendable (MigrationProgress) -> Void) async throws(HypervisorError) -> MigrationOutcome {
+    public func migrate(
+        _ request: MigrationRequest, progress: @escaping @Sendable (MigrationProgress) -> Void
+    ) async throws(HypervisorError) -> MigrationOutcome {
         let (pollInterval, completedEventWait, connections) = (pollInterval, completedEventWait, connections)
         let targetWatch = connections.cached(request.target.uri)
         let job = try await onHost(request.source, "migrate-prepare") { c throws(LibvirtError) -> MigrationJob in
             let dom = try c.requireDomain(uuid: request.guestUUID, name: request.guestName)
-            return try MigrationJob(domain: dom, request: request, targetWatch: targetWatch, pollInterval: pollInterval,
-                                    completedEventWait: completedEventWait, progress: progress)
+            return try MigrationJob(
+                domain: dom, request: request, targetWatch: targetWatch, pollInterval: pollInterval,
+                completedEventWait: completedEventWait, progress: progress)
         }
         // The migrate call's own connection, opened (or taken from the idle ones) under the deadlines.
         let source = request.source
@@ -93,12 +108,14 @@ public final class LibvirtHypervisor: Hypervisor {
         // After an abort, the source daemon gets the call timeout to end the migration.
         let grace = TimeInterval(settings.callTimeoutMs) / 1000
         let result = await withTaskCancellationHandler {
-            await LibvirtRuntime.blocking("evac.libvirt.migrate.\(request.guestName)", giveUp: { job.stuck(grace: grace) }) {
+            await LibvirtRuntime.blocking(
+                "evac.libvirt.migrate.\(request.guestName)", giveUp: { job.stuck(grace: grace) }
+            ) {
                 defer { connections.giveBack(source.uri, lent.0) }
                 return job.run(on: lent.0, lent.1)
             }
         } onCancel: {
-            job.cancel()  // non-blocking: the job's poller thread calls virDomainAbortJob
+            job.cancel() // non-blocking: the job's poller thread calls virDomainAbortJob
         }
         LibvirtLog.migration(request, since: started, result: result)
         return try result.get()
@@ -113,8 +130,10 @@ public final class LibvirtHypervisor: Hypervisor {
     /// Runs `body` with the host's cached connection on a dedicated thread under the
     /// deadlines, and maps libvirt errors (read on that thread) to `HypervisorError`s naming
     /// the host and its URI.
-    private func onHost<T: Sendable>(_ host: HostEndpoint, _ what: String,
-                                     _ body: @escaping @Sendable (LibvirtConnection) throws(LibvirtError) -> T) async throws(HypervisorError) -> T {
+    private func onHost<T: Sendable>(
+        _ host: HostEndpoint, _ what: String,
+        _ body: @escaping @Sendable (LibvirtConnection) throws(LibvirtError) -> T
+    ) async throws(HypervisorError) -> T {
         let connections = connections
         return try await waitFor(host, what) { () throws(LibvirtError) -> T in
             let c: LibvirtConnection
@@ -133,12 +152,16 @@ public final class LibvirtHypervisor: Hypervisor {
 
     /// Waits for `body` under the deadlines. A host that did not answer in time loses its
     /// cached connection: calls queued behind the stuck one would wait for it too.
-    private func waitFor<T: Sendable>(_ host: HostEndpoint, _ what: String,
-                                      _ body: @escaping @Sendable () throws(LibvirtError) -> T) async throws(HypervisorError) -> T {
+    private func waitFor<T: Sendable>(
+        _ host: HostEndpoint, _ what: String,
+        _ body: @escaping @Sendable () throws(LibvirtError) -> T
+    ) async throws(HypervisorError) -> T {
         let started = LibvirtLog.start()
-        let waited = await LibvirtRuntime.waiting("evac.libvirt.\(what).\(host.name)",
-                                                  connectLimit: .milliseconds(settings.connectTimeoutMs),
-                                                  callLimit: .milliseconds(settings.callTimeoutMs)) {
+        let waited = await LibvirtRuntime.waiting(
+            "evac.libvirt.\(what).\(host.name)",
+            connectLimit: .milliseconds(settings.connectTimeoutMs),
+            callLimit: .milliseconds(settings.callTimeoutMs)
+        ) {
             Result { () throws(LibvirtError) -> T in try body() }
         }
         switch waited.result(uri: redactURI(host.uri)) {
@@ -147,7 +170,8 @@ public final class LibvirtHypervisor: Hypervisor {
             return value
         case .failure(let error):
             if error.kind == .noAnswer { connections.drop(host.uri) }
-            let failure = HypervisorError(libvirt: error, host: host, kind: error.kind == .noAnswer || error.hostUnreachable ? .unreachable : nil)
+            let failure = HypervisorError(
+                libvirt: error, host: host, kind: error.kind == .noAnswer || error.hostUnreachable ? .unreachable : nil)
             LibvirtLog.operation(what, host: host.name, since: started, failure: failure)
             throw failure
         }
@@ -159,9 +183,13 @@ extension HypervisorError {
     /// host and URI, and libvirt's call, code, domain and message as the origin.
     init(libvirt e: LibvirtError, host: HostEndpoint, kind: Kind? = nil) {
         let operation = e.operation
-        let origin = e.code.map { HypervisorError.Origin(call: operation, code: $0, domain: e.domain ?? 0, message: e.message) }
+        let origin = e.code.map {
+            HypervisorError.Origin(call: operation, code: $0, domain: e.domain ?? 0, message: e.message)
+        }
         let number = e.code.map { " (libvirt error \($0), domain \(e.domain ?? 0))" } ?? ""
-        self.init(kind ?? Self.kind(of: e), host: host.name, uri: redactURI(host.uri), "\(operation): \(e.message)\(number)", origin: origin)
+        self.init(
+            kind ?? Self.kind(of: e), host: host.name, uri: redactURI(host.uri), "\(operation): \(e.message)\(number)",
+            origin: origin)
     }
 
     static func kind(of e: LibvirtError) -> Kind {

@@ -48,8 +48,10 @@ public final class LibvirtRuntime: Sendable {
     /// Like `blocking`, but `giveUp` is asked ten times a second and, once it returns a value,
     /// the waiter resumes with it and leaves the body's thread to end by itself (its result is
     /// dropped). For a migration whose source daemon does not end it after an abort.
-    static func blocking<T: Sendable>(_ name: String, giveUp: @escaping @Sendable () -> T?,
-                                      _ body: @escaping @Sendable () -> T) async -> T {
+    static func blocking<T: Sendable>(
+        _ name: String, giveUp: @escaping @Sendable () -> T?,
+        _ body: @escaping @Sendable () -> T
+    ) async -> T {
         let handoff = Handoff<T>()
         return await withCheckedContinuation { (continuation: CheckedContinuation<T, Never>) in
             _ = handoff.arm(continuation)
@@ -91,14 +93,17 @@ public final class LibvirtRuntime: Sendable {
     /// or never, for one that never opened. It shares nothing with the waiter but the handoff,
     /// its libvirt errors stay on its own thread, and its result is dropped: a connection that
     /// opened late is released, and so closed, right there. `abandoned` counts those threads.
-    static func waiting<T: Sendable>(_ name: String, connectLimit: Duration, callLimit: Duration,
-                                     _ body: @escaping @Sendable () -> T) async -> Waited<T> {
+    static func waiting<T: Sendable>(
+        _ name: String, connectLimit: Duration, callLimit: Duration,
+        _ body: @escaping @Sendable () -> T
+    ) async -> Waited<T> {
         let trace = CallTrace(callLimit: callLimit, connectLimit: connectLimit)
         let handoff = Handoff<Waited<T>>()
-        let tick = DispatchTimeInterval.milliseconds(Int(min(max(1, min(callLimit, connectLimit).milliseconds / 20), 100)))
+        let tick = DispatchTimeInterval.milliseconds(
+            Int(min(max(1, min(callLimit, connectLimit).milliseconds / 20), 100)))
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Waited<T>, Never>) in
-                guard handoff.arm(continuation) else { return }  // cancelled before it started
+                guard handoff.arm(continuation) else { return } // cancelled before it started
                 let thread = Thread {
                     let result = trace.installed(body)
                     if handoff.resume(.done(result)) == .lost { abandoned.withLock { $0 -= 1 } }
@@ -114,12 +119,16 @@ public final class LibvirtRuntime: Sendable {
     }
 
     /// Checks the trace until the body is done or overdue.
-    private static func watch<T: Sendable>(_ handoff: Handoff<Waited<T>>, _ trace: CallTrace, every interval: DispatchTimeInterval) {
+    private static func watch<T: Sendable>(
+        _ handoff: Handoff<Waited<T>>, _ trace: CallTrace, every interval: DispatchTimeInterval
+    ) {
         watchQueue.asyncAfter(deadline: .now() + interval) {
             guard handoff.isWaiting else { return }
             if let late = trace.overdue(at: .now) {
                 trace.giveUp()
-                handoff.resume(.noAnswer(operation: late.operation, after: late.limit)) { abandoned.withLock { $0 += 1 } }
+                handoff.resume(.noAnswer(operation: late.operation, after: late.limit)) {
+                    abandoned.withLock { $0 += 1 }
+                }
                 return
             }
             watch(handoff, trace, every: interval)
@@ -143,7 +152,10 @@ final class Handoff<T: Sendable>: @unchecked Sendable {
     /// Makes `c` the waiter; false (and `c` resumed at once) when a value came first.
     func arm(_ c: CheckedContinuation<T, Never>) -> Bool {
         let early: T? = lock.withLock {
-            if case .early(let v) = state { state = .done; return v }
+            if case .early(let v) = state {
+                state = .done
+                return v
+            }
             state = .waiting(c)
             return nil
         }
@@ -160,8 +172,12 @@ final class Handoff<T: Sendable>: @unchecked Sendable {
     func resume(_ value: T, overWorker: () -> Void = {}) -> Resumed {
         let (outcome, c): (Resumed, CheckedContinuation<T, Never>?) = lock.withLock {
             switch state {
-            case .idle: state = .early(value); return (.wonEarly, nil)
-            case .waiting(let c): state = .done; return (.wonOverWorker, c)
+            case .idle:
+                state = .early(value)
+                return (.wonEarly, nil)
+            case .waiting(let c):
+                state = .done
+                return (.wonOverWorker, c)
             case .early, .done: return (.lost, nil)
             }
         }
@@ -179,13 +195,16 @@ extension LibvirtRuntime.Waited {
         case .done(let r): return r
         case .noAnswer(let operation, let after):
             // The operation prefixes the text wherever it is shown ("virConnectOpenAuth: no …").
-            let what = operation.hasPrefix("virConnectOpen")
+            let what =
+                operation.hasPrefix("virConnectOpen")
                 ? "no connection within \(DurationWords.text(after)) (connect timeout): the host does not answer"
                 : "no answer within \(DurationWords.text(after)) (call timeout)"
             return .failure(LibvirtError(.noAnswer, message: what, uri: uri, operation: operation))
         case .cancelled(let operation):
-            return .failure(LibvirtError(.interrupted, message: "not waited for: the run was interrupted",
-                                         uri: uri, operation: operation ?? "connect"))
+            return .failure(
+                LibvirtError(
+                    .interrupted, message: "not waited for: the run was interrupted",
+                    uri: uri, operation: operation ?? "connect"))
         }
     }
 }

@@ -1,6 +1,6 @@
+import EvacFake
 import Foundation
 import Testing
-import EvacFake
 
 /// The commands against a host that accepts connections and never answers (a unix socket of
 /// the test's own, what a frozen libvirtd looks like): named within the deadline with its URI
@@ -32,27 +32,36 @@ import EvacFake
     }
 
     func scratch() throws -> URL {
-        let d = FileManager.default.temporaryDirectory.appendingPathComponent("evac-silent-cli-\(UUID().uuidString.prefix(8))")
+        let d = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "evac-silent-cli-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
         return d
     }
 
     @Test func aSilentSourceFailsPlanInventoryAndApplyWithExit3NamingIt() async throws {
-        let silent = try SilentHost(); defer { silent.close() }
-        let dir = try scratch(); defer { try? FileManager.default.removeItem(at: dir) }
+        let silent = try SilentHost()
+        defer { silent.close() }
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
         let path = try plan(silent, frozenIs: "source", in: dir)
-        for args in [["plan", path], ["inventory", path], ["apply", path, "--dry-run"],
-                     ["apply", path, "--state-dir", dir.appendingPathComponent("state").path]] {
+        for args in [
+            ["plan", path], ["inventory", path], ["apply", path, "--dry-run"],
+            ["apply", path, "--state-dir", dir.appendingPathComponent("state").path],
+        ] {
             let r = try runEvac(args + ["--connect-timeout", "300ms"])
             #expect(r.status == 3, "\(args): \(r.stderr)")
             #expect(r.stderr.contains("source host 'frozen' is unreachable at \(silent.uri)"), "\(args): \(r.stderr)")
-            #expect(r.stderr.contains("virConnectOpenAuth: no connection within 300ms (connect timeout)"), "\(args): \(r.stderr)")
+            #expect(
+                r.stderr.contains("virConnectOpenAuth: no connection within 300ms (connect timeout)"),
+                "\(args): \(r.stderr)")
         }
     }
 
     @Test func aSilentTargetIsLeftOutAndTheOthersAreUsed() async throws {
-        let silent = try SilentHost(); defer { silent.close() }
-        let dir = try scratch(); defer { try? FileManager.default.removeItem(at: dir) }
+        let silent = try SilentHost()
+        defer { silent.close() }
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
         let path = try plan(silent, frozenIs: "target", in: dir)
         let p = try runEvac(["plan", path, "--connect-timeout", "300ms"])
         #expect(p.status == 0, "\(p.stderr)")
@@ -69,16 +78,20 @@ import EvacFake
     /// is ignored before libvirt runs (a daemon dying mid-call must not kill evac, exit 141).
     @Test(arguments: [SIGINT, SIGTERM], ["plan", "apply"])
     func aSignalEndsAWaitForAHostEvenWhenInheritedIgnored(signal: Int32, verb: String) async throws {
-        let silent = try SilentHost(); defer { silent.close() }
-        let dir = try scratch(); defer { try? FileManager.default.removeItem(at: dir) }
+        let silent = try SilentHost()
+        defer { silent.close() }
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
         let path = try plan(silent, frozenIs: "source", in: dir)
-        let command = verb == "plan" ? ["plan", path] : ["apply", path, "--state-dir", dir.appendingPathComponent("state").path]
+        let command =
+            verb == "plan" ? ["plan", path] : ["apply", path, "--state-dir", dir.appendingPathComponent("state").path]
         do {
             let p = Process()
             // `trap "" INT` makes the shell ignore SIGINT, which the exec'd evac inherits: what a
             // background job of a non-interactive shell gets. No string reaches the shell.
             p.executableURL = URL(fileURLWithPath: "/bin/bash")
-            p.arguments = ["-c", "trap '' INT; exec \"$@\"", "bash", Repo.evac.path] + command + ["--connect-timeout", "10m"]
+            p.arguments =
+                ["-c", "trap '' INT; exec \"$@\"", "bash", Repo.evac.path] + command + ["--connect-timeout", "10m"]
             let err = Pipe()
             p.standardError = err
             p.standardOutput = FileHandle.nullDevice
@@ -86,12 +99,17 @@ import EvacFake
             let waited = try await until { silent.connectionsAccepted >= 1 }
             #expect(waited, "evac connected to the silent host")
             let status = try String(contentsOfFile: "/proc/\(p.processIdentifier)/status", encoding: .utf8)
-            let ignored = status.split(separator: "\n").first { $0.hasPrefix("SigIgn:") }.flatMap { UInt64($0.dropFirst(7).trimmingCharacters(in: .whitespaces), radix: 16) } ?? 0
+            let ignored =
+                status.split(separator: "\n").first { $0.hasPrefix("SigIgn:") }.flatMap {
+                    UInt64($0.dropFirst(7).trimmingCharacters(in: .whitespaces), radix: 16)
+                } ?? 0
             #expect(ignored & (1 << UInt64(SIGPIPE - 1)) != 0, "SIGPIPE ignored: SigIgn \(String(ignored, radix: 16))")
             kill(p.processIdentifier, signal)
             let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             p.waitUntilExit()
-            #expect(p.terminationReason == .exit && p.terminationStatus == 4, "\(command[0]): \(p.terminationStatus) \(text)")
+            #expect(
+                p.terminationReason == .exit && p.terminationStatus == 4,
+                "\(command[0]): \(p.terminationStatus) \(text)")
             #expect(text.contains("interrupted by \(signal == SIGINT ? "SIGINT" : "SIGTERM")"), "\(text)")
         }
     }

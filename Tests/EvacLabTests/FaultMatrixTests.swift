@@ -35,12 +35,18 @@ extension LabEndToEndTests {
     func testTargetDaemonKilledMidMigration() throws {
         try Lab.reset()
         try Faults.ensureDirtyGuest()
-        let dir = try faultScratch("kill-target"), state = dir.appendingPathComponent("state")
-        let plan = try Faults.plan(in: dir, name: "fault-kill-target", [.init(guest: dirty, from: dirtyHome, to: 4),
-                                                                         .init(guest: "web-1", from: 1, to: 3)])
+        let dir = try faultScratch("kill-target")
+        let state = dir.appendingPathComponent("state")
+        let plan = try Faults.plan(
+            in: dir, name: "fault-kill-target",
+            [
+                .init(guest: dirty, from: dirtyHome, to: 4),
+                .init(guest: "web-1", from: 1, to: 3),
+            ])
         defer { _ = try? Lab.lab(["start-host", "4"]) }
         let run = try apply(plan, state: state)
-        XCTAssertTrue(run.waitFor("\(dirty) lab-\(dirtyHome) → lab-4 running: attempt 1", timeout: 60), "\(run.output())")
+        XCTAssertTrue(
+            run.waitFor("\(dirty) lab-\(dirtyHome) → lab-4 running: attempt 1", timeout: 60), "\(run.output())")
         try lab("kill-host", "4")
         let out = run.wait()
         XCTAssertEqual(out.status, 1, "partial: \(out)")
@@ -50,7 +56,9 @@ extension LabEndToEndTests {
         XCTAssertTrue(step.reason?.contains("target lab-4 (\(Lab.uri(4))) unreachable") == true, step.reason ?? "")
         XCTAssertEqual(steps.first { $0.guest == "web-1" }?.state, "done")
         let failed = try Faults.errors(stateDir: state).first
-        XCTAssertEqual(failed?.error["kind"] as? String, "connection-lost", "the first attempt's error: \(String(describing: failed))")
+        XCTAssertEqual(
+            failed?.error["kind"] as? String, "connection-lost",
+            "the first attempt's error: \(String(describing: failed))")
         XCTAssertTrue(failed?.message.contains("transient") == true, "\(String(describing: failed))")
         try lab("start-host", "4")
         Faults.assertEachOnce([dirty: ([dirtyHome], "running"), "web-1": ([3], "running")])
@@ -62,7 +70,8 @@ extension LabEndToEndTests {
     func testSourceDaemonKilledMidMigration() throws {
         try Lab.reset()
         try Faults.ensureDirtyGuest()
-        let dir = try faultScratch("kill-source"), state = dir.appendingPathComponent("state")
+        let dir = try faultScratch("kill-source")
+        let state = dir.appendingPathComponent("state")
         let plan = try Faults.plan(in: dir, name: "fault-kill-source", [.init(guest: dirty, from: dirtyHome, to: 4)])
         defer { _ = try? Lab.lab(["start-host", String(dirtyHome)]) }
         let run = try apply(plan, state: state)
@@ -73,7 +82,9 @@ extension LabEndToEndTests {
         XCTAssertEqual(out.status, 1, "partial: \(out)")
         let step = try XCTUnwrap(try Journal(stateDir: state).steps().first { $0.guest == dirty })
         XCTAssertEqual(step.state, "failed")
-        XCTAssertTrue(step.reason?.contains("lost the connection to lab-\(dirtyHome) during the migration") == true, step.reason ?? "")
+        XCTAssertTrue(
+            step.reason?.contains("lost the connection to lab-\(dirtyHome) during the migration") == true,
+            step.reason ?? "")
         XCTAssertEqual(step.attempt, 1, "an unknown outcome is not retried")
         try lab("start-host", String(dirtyHome))
         Faults.assertEachOnce([dirty: ([dirtyHome, 4], "running")])
@@ -83,19 +94,27 @@ extension LabEndToEndTests {
     /// (the host, its URI, the call) and places everything on the other target. Exit 0.
     func testTargetFrozenBeforeTheRun() throws {
         try Lab.reset()
-        let dir = try faultScratch("freeze-before"), state = dir.appendingPathComponent("state")
-        let plan = try Lab.writePlan(in: dir, name: "fault-freeze-before", sources: [1], targets: [3, 4], include: ["web-*"])
+        let dir = try faultScratch("freeze-before")
+        let state = dir.appendingPathComponent("state")
+        let plan = try Lab.writePlan(
+            in: dir, name: "fault-freeze-before", sources: [1], targets: [3, 4], include: ["web-*"])
         // The plan's deadlines, short for the suite (the defaults are measured in the README).
         if let c = Faults.connection {
-            try (String(contentsOfFile: plan, encoding: .utf8) + "connection: \(c)\n").write(toFile: plan, atomically: true, encoding: .utf8)
+            try (String(contentsOfFile: plan, encoding: .utf8) + "connection: \(c)\n").write(
+                toFile: plan, atomically: true, encoding: .utf8)
         }
         try lab("freeze-host", "4")
         defer { _ = try? Lab.lab(["thaw-host", "4"]) }
         let t0 = Date()
         let out = try Lab.run(Lab.evac, ["apply", plan, "--output", "plain"], env: ["EVAC_STATE_DIR": state.path])
-        print("frozen target before apply: named and planned around in \(String(format: "%.1f", Date().timeIntervalSince(t0)))s")
+        print(
+            "frozen target before apply: named and planned around in \(String(format: "%.1f", Date().timeIntervalSince(t0)))s"
+        )
         XCTAssertEqual(out.status, 0, "\(out)")
-        XCTAssertTrue(out.stderr.contains("target host 'lab-4' is unreachable at \(Lab.uri(4)): virConnectOpenAuth: no connection within "), out.stderr)
+        XCTAssertTrue(
+            out.stderr.contains(
+                "target host 'lab-4' is unreachable at \(Lab.uri(4)): virConnectOpenAuth: no connection within "),
+            out.stderr)
         try lab("thaw-host", "4")
         Faults.assertEachOnce(["web-1": ([3], "running"), "web-2": ([3], "running")])
     }
@@ -109,8 +128,10 @@ extension LabEndToEndTests {
     func testTargetFrozenWhileCopying() throws {
         try frozenTargetScenario("copying") { out in
             // A progress sample of the dirty guest with memory being sent.
-            out.split(separator: "\n").contains { $0.contains("\"event\":\"progress\"") && $0.contains(Faults.dirty)
-                && $0.contains("\"iteration\":1") }
+            out.split(separator: "\n").contains {
+                $0.contains("\"event\":\"progress\"") && $0.contains(Faults.dirty)
+                    && $0.contains("\"iteration\":1")
+            }
         }
     }
 
@@ -126,18 +147,23 @@ extension LabEndToEndTests {
     private func frozenTargetScenario(_ tag: String, freezeWhen reached: @escaping (String) -> Bool) throws {
         try Lab.reset()
         try Faults.ensureDirtyGuest()
-        let dir = try faultScratch("freeze-\(tag)"), state = dir.appendingPathComponent("state")
-        let plan = try Faults.plan(in: dir, name: "fault-freeze-\(tag)", [
-            .init(guest: dirty, from: dirtyHome, to: 4), .init(guest: "app-1", from: 2, to: 4), .init(guest: "web-1", from: 1, to: 3),
-        ])
+        let dir = try faultScratch("freeze-\(tag)")
+        let state = dir.appendingPathComponent("state")
+        let plan = try Faults.plan(
+            in: dir, name: "fault-freeze-\(tag)",
+            [
+                .init(guest: dirty, from: dirtyHome, to: 4), .init(guest: "app-1", from: 2, to: 4),
+                .init(guest: "web-1", from: 1, to: 3),
+            ])
         defer { _ = try? Lab.lab(["thaw-host", "4"]) }
         let run = try Lab.start(Lab.evac, ["apply", plan, "--output", "json"], env: ["EVAC_STATE_DIR": state.path])
         XCTAssertTrue(run.waitUntil(timeout: 60, reached), "\(run.output())")
         try lab("freeze-host", "4")
         let frozen = Date()
         let out = run.wait()
-        print("target frozen (\(tag)): evac ended \(String(format: "%.1f", Date().timeIntervalSince(frozen)))s after the freeze; "
-              + Faults.timeline(out.stdout, naming: "lab-4", since: frozen).joined(separator: "; "))
+        print(
+            "target frozen (\(tag)): evac ended \(String(format: "%.1f", Date().timeIntervalSince(frozen)))s after the freeze; "
+                + Faults.timeline(out.stdout, naming: "lab-4", since: frozen).joined(separator: "; "))
         XCTAssertEqual(out.status, 1, "partial: \(out)")
         let steps = try Journal(stateDir: state).steps()
         let moved = try XCTUnwrap(steps.first { $0.guest == dirty })
@@ -148,7 +174,8 @@ extension LabEndToEndTests {
         XCTAssertTrue(queued.reason?.contains("target lab-4 (\(Lab.uri(4))) unreachable") == true, queued.reason ?? "")
         XCTAssertEqual(steps.first { $0.guest == "web-1" }?.state, "done")
         try lab("thaw-host", "4")
-        Faults.assertEachOnce([dirty: ([dirtyHome], "running"), "app-1": ([2], "running"), "web-1": ([3], "running")], settle: 60)
+        Faults.assertEachOnce(
+            [dirty: ([dirtyHome], "running"), "app-1": ([2], "running"), "web-1": ([3], "running")], settle: 60)
     }
 
     /// A target frozen between two attempts (the first failed for want of a migration port;
@@ -156,22 +183,31 @@ extension LabEndToEndTests {
     /// already has, is blocked within the call timeout naming the host, the URI and the call.
     func testTargetFrozenBeforeAPreCheck() throws {
         try Lab.reset()
-        let dir = try faultScratch("freeze-precheck"), state = dir.appendingPathComponent("state")
-        let plan = try Faults.plan(in: dir, name: "fault-freeze-precheck", [.init(guest: "web-1", from: 1, to: 4)], bandwidth: nil,
-                                   retry: "{ attempts: 2, backoff: 1s }")
+        let dir = try faultScratch("freeze-precheck")
+        let state = dir.appendingPathComponent("state")
+        let plan = try Faults.plan(
+            in: dir, name: "fault-freeze-precheck", [.init(guest: "web-1", from: 1, to: 4)], bandwidth: nil,
+            retry: "{ attempts: 2, backoff: 1s }")
         let blocker = try PortBlocker(host: 4)
-        defer { blocker.release(); _ = try? Lab.lab(["thaw-host", "4"]) }
+        defer {
+            blocker.release()
+            _ = try? Lab.lab(["thaw-host", "4"])
+        }
         let run = try Lab.start(Lab.evac, ["apply", plan, "--output", "json"], env: ["EVAC_STATE_DIR": state.path])
         XCTAssertTrue(run.waitFor("attempt 1 failed (no-migration-port, transient)", timeout: 60), "\(run.output())")
         try lab("freeze-host", "4")
         let frozen = Date()
         blocker.release()
         let out = run.wait()
-        print("target frozen before a pre-check: " + Faults.timeline(out.stdout, naming: "lab-4", since: frozen).joined(separator: "; "))
+        print(
+            "target frozen before a pre-check: "
+                + Faults.timeline(out.stdout, naming: "lab-4", since: frozen).joined(separator: "; "))
         XCTAssertEqual(out.status, 1, "partial: \(out)")
         let step = try XCTUnwrap(try Journal(stateDir: state).steps().first { $0.guest == "web-1" })
         XCTAssertEqual(step.state, "blocked", "\(step)")
-        XCTAssertTrue(step.reason?.hasPrefix("target lab-4 (\(Lab.uri(4))) unreachable: vir") == true, "names host, URI and call: \(step.reason ?? "")")
+        XCTAssertTrue(
+            step.reason?.hasPrefix("target lab-4 (\(Lab.uri(4))) unreachable: vir") == true,
+            "names host, URI and call: \(step.reason ?? "")")
         try lab("thaw-host", "4")
         Faults.assertEachOnce(["web-1": ([1], "running")])
     }
@@ -182,7 +218,8 @@ extension LabEndToEndTests {
     func testGuestQEMUKilledMidMigration() throws {
         try Lab.reset()
         try Faults.ensureDirtyGuest()
-        let dir = try faultScratch("kill-guest"), state = dir.appendingPathComponent("state")
+        let dir = try faultScratch("kill-guest")
+        let state = dir.appendingPathComponent("state")
         let plan = try Faults.plan(in: dir, name: "fault-kill-guest", [.init(guest: dirty, from: dirtyHome, to: 4)])
         let run = try apply(plan, state: state)
         XCTAssertTrue(run.waitFor("running: attempt 1", timeout: 60), "\(run.output())")
@@ -201,7 +238,8 @@ extension LabEndToEndTests {
     func testAbortOutsideEvacKeepsLibvirtsError() throws {
         try Lab.reset()
         try Faults.ensureDirtyGuest()
-        let dir = try faultScratch("jobabort"), state = dir.appendingPathComponent("state")
+        let dir = try faultScratch("jobabort")
+        let state = dir.appendingPathComponent("state")
         let plan = try Faults.plan(in: dir, name: "fault-jobabort", [.init(guest: dirty, from: dirtyHome, to: 4)])
         let run = try apply(plan, state: state)
         XCTAssertTrue(run.waitFor("running: attempt 1", timeout: 60), "\(run.output())")
@@ -226,14 +264,17 @@ extension LabEndToEndTests {
     /// a port is free the retry moves the guest. Exit 0.
     func testNoFreeMigrationPortIsRetried() throws {
         try Lab.reset()
-        let dir = try faultScratch("ports"), state = dir.appendingPathComponent("state")
-        let plan = try Faults.plan(in: dir, name: "fault-ports", [.init(guest: "web-1", from: 1, to: 4)], bandwidth: nil,
-                                   retry: "{ attempts: 3, backoff: 1s }")
+        let dir = try faultScratch("ports")
+        let state = dir.appendingPathComponent("state")
+        let plan = try Faults.plan(
+            in: dir, name: "fault-ports", [.init(guest: "web-1", from: 1, to: 4)], bandwidth: nil,
+            retry: "{ attempts: 3, backoff: 1s }")
         let blocker = try PortBlocker(host: 4)
         defer { blocker.release() }
         let run = try apply(plan, state: state)
-        XCTAssertTrue(run.waitFor("web-1 lab-1 → lab-4 pending: attempt 1 failed (no-migration-port, transient)", timeout: 60),
-                      "\(run.output())")
+        XCTAssertTrue(
+            run.waitFor("web-1 lab-1 → lab-4 pending: attempt 1 failed (no-migration-port, transient)", timeout: 60),
+            "\(run.output())")
         blocker.release()
         let out = run.wait()
         XCTAssertEqual(out.status, 0, "\(out)")
@@ -243,7 +284,8 @@ extension LabEndToEndTests {
         let first = try XCTUnwrap(try Faults.errors(stateDir: state).first)
         XCTAssertEqual(first.error["kind"] as? String, "no-migration-port")
         let origin = try XCTUnwrap(first.error["origin"] as? [String: Any])
-        XCTAssertTrue((origin["message"] as? String)?.contains("Unable to find an unused port") == true, "\(first.error)")
+        XCTAssertTrue(
+            (origin["message"] as? String)?.contains("Unable to find an unused port") == true, "\(first.error)")
         Faults.assertEachOnce(["web-1": ([4], "running")])
     }
 
@@ -251,7 +293,8 @@ extension LabEndToEndTests {
     /// the run ends interrupted (exit 4), every guest on its source or its target.
     func testFirstSIGINTLetsTheMigrationsInFlightFinish() throws {
         try Lab.reset()
-        let dir = try faultScratch("sigint-once"), state = dir.appendingPathComponent("state")
+        let dir = try faultScratch("sigint-once")
+        let state = dir.appendingPathComponent("state")
         let plan = try Lab.writePlan(in: dir, name: "fault-sigint-once", perTarget: 1, total: 2, bandwidth: "1MiB/s")
         let run = try apply(plan, state: state)
         XCTAssertTrue(run.waitFor("running: attempt 1", timeout: 60), "\(run.output())")
@@ -259,12 +302,19 @@ extension LabEndToEndTests {
         let out = run.wait()
         XCTAssertEqual(out.status, 4, "interrupted: \(out)")
         let lines = out.stdout.split(separator: "\n")
-        let notice = try XCTUnwrap(lines.firstIndex { $0.contains("NOTICE: stopping: no new migration starts;") }, out.stdout)
-        XCTAssertTrue(lines[notice].contains("in flight will finish; press Ctrl-C again to abort them") || lines[notice].contains("none in flight"),
-                      String(lines[notice]))
-        XCTAssertFalse(lines[notice...].contains { $0.contains("running: attempt") }, "nothing started after the stop: \(out.stdout)")
+        let notice = try XCTUnwrap(
+            lines.firstIndex { $0.contains("NOTICE: stopping: no new migration starts;") }, out.stdout)
+        XCTAssertTrue(
+            lines[notice].contains("in flight will finish; press Ctrl-C again to abort them")
+                || lines[notice].contains("none in flight"),
+            String(lines[notice]))
+        XCTAssertFalse(
+            lines[notice...].contains { $0.contains("running: attempt") },
+            "nothing started after the stop: \(out.stdout)")
         let steps = try Journal(stateDir: state).steps().filter { $0.kind == "apply" }
-        XCTAssertTrue(steps.contains { $0.state == "pending" }, "the stop left steps for resume: \(steps.map { ($0.guest, $0.state) })")
+        XCTAssertTrue(
+            steps.contains { $0.state == "pending" },
+            "the stop left steps for resume: \(steps.map { ($0.guest, $0.state) })")
         var expected: [String: (hosts: Set<Int>, state: String)] = [:]
         for s in steps {
             XCTAssertTrue(["done", "pending"].contains(s.state), "\(s.guest): \(s.state) \(s.reason ?? "")")
@@ -279,17 +329,23 @@ extension LabEndToEndTests {
     func testSecondSIGINTAbortsTheMigrationsInFlight() throws {
         try Lab.reset()
         try Faults.ensureDirtyGuest()
-        let dir = try faultScratch("sigint-twice"), state = dir.appendingPathComponent("state")
+        let dir = try faultScratch("sigint-twice")
+        let state = dir.appendingPathComponent("state")
         let plan = try Faults.plan(in: dir, name: "fault-sigint-twice", [.init(guest: dirty, from: dirtyHome, to: 4)])
         let run = try apply(plan, state: state)
         XCTAssertTrue(run.waitFor("running: attempt 1", timeout: 60), "\(run.output())")
         XCTAssertEqual(kill(run.pid, SIGINT), 0)
-        XCTAssertTrue(run.waitFor("NOTICE: stopping: no new migration starts; 1 in flight will finish; press Ctrl-C again to abort them", timeout: 30),
-                      "\(run.output())")
+        XCTAssertTrue(
+            run.waitFor(
+                "NOTICE: stopping: no new migration starts; 1 in flight will finish; press Ctrl-C again to abort them",
+                timeout: 30),
+            "\(run.output())")
         XCTAssertEqual(kill(run.pid, SIGINT), 0)
         let out = run.wait()
         XCTAssertEqual(out.status, 4, "interrupted: \(out)")
-        XCTAssertTrue(out.stdout.contains("NOTICE: aborting 1 migration(s) in flight; their guests stay on their sources"), out.stdout)
+        XCTAssertTrue(
+            out.stdout.contains("NOTICE: aborting 1 migration(s) in flight; their guests stay on their sources"),
+            out.stdout)
         let step = try XCTUnwrap(try Journal(stateDir: state).steps().first { $0.guest == dirty })
         XCTAssertEqual(step.state, "pending")
         XCTAssertTrue(step.reason?.contains("aborted by operator") == true, step.reason ?? "")

@@ -21,12 +21,17 @@ enum Faults {
         guard o.status == 0 else { throw LabError("scripts/lab guest-dirty \(dirtyHome) \(dirty) failed: \(o)") }
     }
 
-    struct Move { var guest: String; var from: Int; var to: Int }
+    struct Move {
+        var guest: String
+        var from: Int
+        var to: Int
+    }
 
     /// Short host deadlines for the suite. `EVAC_FAULT_DEFAULT_DEADLINES=1` leaves them out, to
     /// measure how long evac takes to name a frozen host with the defaults (the tests print it).
     static var connection: String? {
-        ProcessInfo.processInfo.environment["EVAC_FAULT_DEFAULT_DEADLINES"] == "1" ? nil : "{ connect-timeout: 2s, call-timeout: 3s }"
+        ProcessInfo.processInfo.environment["EVAC_FAULT_DEFAULT_DEADLINES"] == "1"
+            ? nil : "{ connect-timeout: 2s, call-timeout: 3s }"
     }
 
     /// "… 12.3s after the freeze" for every step event of a JSON Lines output (`--output json`)
@@ -34,9 +39,10 @@ enum Faults {
     static func timeline(_ jsonLines: String, naming host: String, since start: Date) -> [String] {
         jsonLines.split(separator: "\n").compactMap { line -> String? in
             guard line.contains("\"event\":\"step\""), line.contains(host),
-                  let obj = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any],
-                  let data = obj["data"] as? [String: Any], let at = obj["at"] as? String,
-                  let to = data["to"] as? String, ["blocked", "failed", "pending"].contains(to) else { return nil }
+                let obj = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any],
+                let data = obj["data"] as? [String: Any], let at = obj["at"] as? String,
+                let to = data["to"] as? String, ["blocked", "failed", "pending"].contains(to)
+            else { return nil }
             let secs = Journal.date(at).timeIntervalSince(start)
             return String(format: "%@ → %@ %.1fs after the freeze", data["guest"] as? String ?? "?", to, secs)
         }
@@ -45,17 +51,21 @@ enum Faults {
     /// A plan moving exactly `moves` (each guest pinned to its target), live, under the given
     /// cap, with a short retry back-off and short host deadlines (the defaults are measured
     /// separately: README, "Deadlines").
-    static func plan(in dir: URL, name: String, _ moves: [Move], perTarget: Int = 1, total: Int = 4,
-                     bandwidth: String? = "1MiB/s", timeout: String = "2m",
-                     retry: String = "{ attempts: 2, backoff: 1s }",
-                     connection: String? = Faults.connection) throws -> String {
-        let sources = Set(moves.map(\.from)).sorted(), targets = Set(moves.map(\.to)).sorted()
+    static func plan(
+        in dir: URL, name: String, _ moves: [Move], perTarget: Int = 1, total: Int = 4,
+        bandwidth: String? = "1MiB/s", timeout: String = "2m",
+        retry: String = "{ attempts: 2, backoff: 1s }",
+        connection: String? = Faults.connection
+    ) throws -> String {
+        let sources = Set(moves.map(\.from)).sorted()
+        let targets = Set(moves.map(\.to)).sorted()
         var y = "version: 1\nname: \(name)\nhosts:\n"
         for k in 1...Lab.hosts { y += "  lab-\(k): { uri: \"\(Lab.uri(k))\" }\n" }
         y += "sources: [\(sources.map { "lab-\($0)" }.joined(separator: ", "))]\n"
         y += "targets: [ { pool: p, hosts: [\(targets.map { "lab-\($0)" }.joined(separator: ", "))] } ]\n"
         y += "select: { include: [\(moves.map { "\"\($0.guest)\"" }.joined(separator: ", "))] }\n"
-        y += "constraints: { cpu: compatible, bridges: match, pin: { \(moves.map { "\($0.guest): lab-\($0.to)" }.joined(separator: ", ")) } }\n"
+        y +=
+            "constraints: { cpu: compatible, bridges: match, pin: { \(moves.map { "\($0.guest): lab-\($0.to)" }.joined(separator: ", ")) } }\n"
         y += "parallelism: { total: \(total), per-source: \(total), per-target: \(perTarget) }\n"
         y += "migration:\n  mode: live\n  timeout: \(timeout)\n  retry: \(retry)\n"
         if let bandwidth { y += "  bandwidth: \(bandwidth)\n" }
@@ -69,8 +79,10 @@ enum Faults {
     /// The end state the fault matrix promises, read from libvirt: each guest defined on exactly
     /// one host, one of those allowed, in the given state. libvirt may need a moment after a
     /// daemon comes back (it cleans up an incoming migration it lost): polled for up to `settle`.
-    static func assertEachOnce(_ expected: [String: (hosts: Set<Int>, state: String)], settle: TimeInterval = 30,
-                               file: StaticString = #filePath, line: UInt = #line) {
+    static func assertEachOnce(
+        _ expected: [String: (hosts: Set<Int>, state: String)], settle: TimeInterval = 30,
+        file: StaticString = #filePath, line: UInt = #line
+    ) {
         let deadline = Date().addingTimeInterval(settle)
         var seen: [String: [(Int, String)]] = [:]
         while true {
@@ -88,7 +100,9 @@ enum Faults {
             let at = seen[g] ?? []
             XCTAssertEqual(at.count, 1, "\(g) defined on exactly one host, found \(at)", file: file, line: line)
             if let (k, state) = at.first, at.count == 1 {
-                XCTAssertTrue(want.hosts.contains(k), "\(g) on lab-\(k), expected one of \(want.hosts.sorted())", file: file, line: line)
+                XCTAssertTrue(
+                    want.hosts.contains(k), "\(g) on lab-\(k), expected one of \(want.hosts.sorted())", file: file,
+                    line: line)
                 XCTAssertEqual(state, want.state, "\(g) on lab-\(k)", file: file, line: line)
             }
         }
@@ -100,10 +114,13 @@ enum Faults {
         var config = Configuration()
         config.readonly = true
         let rows = try DatabaseQueue(path: journal.path, configuration: config).read { db in
-            try Row.fetchAll(db, sql: "SELECT message, libvirt_error FROM events WHERE libvirt_error IS NOT NULL ORDER BY id")
-                .map { ($0["message"] as String, $0["libvirt_error"] as String) }
+            try Row.fetchAll(
+                db, sql: "SELECT message, libvirt_error FROM events WHERE libvirt_error IS NOT NULL ORDER BY id"
+            )
+            .map { ($0["message"] as String, $0["libvirt_error"] as String) }
         }
-        return rows.map { m, e in (m, (try? JSONSerialization.jsonObject(with: Data(e.utf8))) as? [String: Any] ?? [:]) }
+        return rows.map { m, e in (m, (try? JSONSerialization.jsonObject(with: Data(e.utf8))) as? [String: Any] ?? [:])
+        }
     }
 }
 
@@ -124,7 +141,8 @@ final class PortBlocker {
             defer { done.signal() }
             let nsfd = open(ns, O_RDONLY | O_CLOEXEC)
             guard nsfd >= 0, evacSetns(nsfd, 0x4000_0000 /* CLONE_NEWNET */) == 0 else {
-                result.withLock { $0.failure = "cannot enter \(ns): errno \(errno)" }; return
+                result.withLock { $0.failure = "cannot enter \(ns): errno \(errno)" }
+                return
             }
             close(nsfd)
             // A port may still be held for a moment by the incoming QEMU of a migration that
@@ -139,15 +157,21 @@ final class PortBlocker {
                     var addr = sockaddr_in()
                     addr.sin_family = sa_family_t(AF_INET)
                     addr.sin_port = port.bigEndian
-                    addr.sin_addr = in_addr(s_addr: 0)  // INADDR_ANY: what libvirt's allocator tries
+                    addr.sin_addr = in_addr(s_addr: 0) // INADDR_ANY: what libvirt's allocator tries
                     let bound = withUnsafePointer(to: &addr) {
-                        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                            bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                        }
                     }
-                    if bound == 0, listen(fd, 1) == 0 { result.withLock { $0.fds.append(fd) }; continue }
+                    if bound == 0, listen(fd, 1) == 0 {
+                        result.withLock { $0.fds.append(fd) }
+                        continue
+                    }
                     let err = errno
                     close(fd)
                     guard err == EADDRINUSE, Date() < deadline else {
-                        result.withLock { $0.failure = "port \(port) in \(ns): errno \(err)" }; return
+                        result.withLock { $0.failure = "port \(port) in \(ns): errno \(err)" }
+                        return
                     }
                     busy.append(port)
                 }
@@ -159,7 +183,10 @@ final class PortBlocker {
         done.wait()
         let (made, failure) = result.withLock { $0 }
         fds = made
-        if let failure { release(); throw LabError(failure) }
+        if let failure {
+            release()
+            throw LabError(failure)
+        }
     }
 
     func release() {

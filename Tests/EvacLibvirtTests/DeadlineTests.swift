@@ -1,8 +1,9 @@
+import EvacCore
+import EvacFake
 import Foundation
 import Testing
-import EvacCore
+
 @testable import EvacLibvirt
-import EvacFake
 
 /// Deadlines on a host that accepts connections and never answers (a socket of the test's own):
 /// libvirt's open has no timeout and its calls wait in poll(…, -1), so without these evac waited
@@ -32,13 +33,19 @@ import EvacFake
     @Test func inventoryNamesTheSilentHostAndReadsTheOthers() async throws {
         let host = try SilentHost()
         defer { host.close() }
-        let results = await InventoryReader.read(hosts: [("frozen", host.uri), ("kvm-13a", Rack12.uri("kvm-13a"))], settings: quick)
+        let results = await InventoryReader.read(
+            hosts: [("frozen", host.uri), ("kvm-13a", Rack12.uri("kvm-13a"))], settings: quick)
         #expect((try? results["kvm-13a"]?.get()) != nil)
-        guard case .failure(let e)? = results["frozen"] else { Issue.record("the silent host was read"); return }
+        guard case .failure(let e)? = results["frozen"] else {
+            Issue.record("the silent host was read")
+            return
+        }
         #expect(e.kind == .unreachable)
         #expect(e.host == "frozen")
         #expect(e.uri == host.uri)
-        #expect(e.message.hasPrefix("virConnectOpenAuth: no connection within 300ms (connect timeout)"), "names what timed out: \(e)")
+        #expect(
+            e.message.hasPrefix("virConnectOpenAuth: no connection within 300ms (connect timeout)"),
+            "names what timed out: \(e)")
         #expect(e.message.contains("300ms"), "\(e)")
     }
 
@@ -70,7 +77,10 @@ import EvacFake
     private func until(_ condition: () -> Bool) async throws {
         let deadline = Date().addingTimeInterval(10)
         while !condition() {
-            guard Date() < deadline else { Issue.record("condition not reached within 10 s"); return }
+            guard Date() < deadline else {
+                Issue.record("condition not reached within 10 s")
+                return
+            }
             try await Task.sleep(for: .milliseconds(20))
         }
     }

@@ -1,8 +1,9 @@
+import EvacCore
+import EvacFake
 import Foundation
 import Testing
-import EvacCore
+
 @testable import EvacRun
-import EvacFake
 
 /// The plan's retry policy on the fake hypervisor: transient failures get more attempts in the
 /// same run, each journaled with the hypervisor's error; the others get none.
@@ -14,7 +15,9 @@ import EvacFake
         return (fp, try fp.planFile())
     }
 
-    func run(_ plan: PlanFile, _ world: FakeHypervisor, _ dir: String) async throws -> (RunResult, [StepEvent], Executor) {
+    func run(
+        _ plan: PlanFile, _ world: FakeHypervisor, _ dir: String
+    ) async throws -> (RunResult, [StepEvent], Executor) {
         let j = try SQLiteJournal(path: JournalLocation.journalPath(for: plan, stateDirectory: dir), plan: plan)
         defer { j.close() }
         let executor = Executor(plan: plan, hypervisor: world, journal: j)
@@ -33,7 +36,8 @@ import EvacFake
         let world = fp.world()
         let message = "internal error: Unable to find an unused port in range 'migration' (49152-49215)"
         world.setFault(guest: "app-1", .failFirst(times: 2, .noMigrationPort, message))
-        let dir = scratch(); defer { try? FileManager.default.removeItem(atPath: dir) }
+        let dir = scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let (result, events, _) = try await run(plan, world, dir)
 
         #expect(result.status == .allDone)
@@ -55,7 +59,8 @@ import EvacFake
         let (fp, plan) = try plan(RetryPolicy(attempts: 5, backoffMs: 1))
         let world = fp.world()
         world.setFault(guest: "app-1", .failFirst(times: 1, kind, "it failed"))
-        let dir = scratch(); defer { try? FileManager.default.removeItem(atPath: dir) }
+        let dir = scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let (result, events, _) = try await run(plan, world, dir)
         #expect(result.status == .partial)
         #expect(result.steps.first?.state == .failed)
@@ -66,12 +71,17 @@ import EvacFake
     @Test func attemptsRunOut() async throws {
         let (fp, plan) = try plan(RetryPolicy(attempts: 2, backoffMs: 1))
         let world = fp.world()
-        world.setFault(guest: "app-1", .failFirst(times: 9, .connectionLost, "operation failed: Lost connection to destination host"))
-        let dir = scratch(); defer { try? FileManager.default.removeItem(atPath: dir) }
+        world.setFault(
+            guest: "app-1",
+            .failFirst(times: 9, .connectionLost, "operation failed: Lost connection to destination host"))
+        let dir = scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let (result, events, _) = try await run(plan, world, dir)
         #expect(result.steps.first?.state == .failed)
         #expect(result.steps.first?.attempt == 2)
-        #expect(result.steps.first?.reason?.hasSuffix("(after 2 attempts in this run)") == true, "\(result.steps.first?.reason ?? "")")
+        #expect(
+            result.steps.first?.reason?.hasSuffix("(after 2 attempts in this run)") == true,
+            "\(result.steps.first?.reason ?? "")")
         #expect(events.map(\.to) == ["running", "pending", "running", "failed"])
         #expect(world.whereIs(uuid: fp.moves[0].uuid) == ["src-a": .running])
     }
@@ -89,7 +99,8 @@ import EvacFake
         let (fp, plan) = try plan(RetryPolicy(attempts: 3, backoffMs: 600_000))
         let world = fp.world()
         world.setFault(guest: "app-1", .failFirst(times: 1, .noMigrationPort, "no port"))
-        let dir = scratch(); defer { try? FileManager.default.removeItem(atPath: dir) }
+        let dir = scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let j = try SQLiteJournal(path: JournalLocation.journalPath(for: plan, stateDirectory: dir), plan: plan)
         defer { j.close() }
         let seen = BackOffWatcher()
@@ -101,7 +112,9 @@ import EvacFake
         #expect(r.status == .interrupted)
         #expect(r.steps.first?.state == .pending)
         #expect(world.attemptCounts["app-1"] == 1)
-        #expect(seen.notices.contains { $0.hasPrefix("stopping: no new migration starts; none in flight") }, "\(seen.notices)")
+        #expect(
+            seen.notices.contains { $0.hasPrefix("stopping: no new migration starts; none in flight") },
+            "\(seen.notices)")
     }
 }
 

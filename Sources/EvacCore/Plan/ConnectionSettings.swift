@@ -22,8 +22,11 @@ public struct ConnectionSettings: Hashable, Sendable, Codable {
     public static let defaultConnectTimeoutMs: UInt64 = 10_000
     public static let defaultCallTimeoutMs: UInt64 = 20_000
 
-    public init(connectTimeoutMs: UInt64 = Self.defaultConnectTimeoutMs, callTimeoutMs: UInt64 = Self.defaultCallTimeoutMs) {
-        self.connectTimeoutMs = connectTimeoutMs; self.callTimeoutMs = callTimeoutMs
+    public init(
+        connectTimeoutMs: UInt64 = Self.defaultConnectTimeoutMs, callTimeoutMs: UInt64 = Self.defaultCallTimeoutMs
+    ) {
+        self.connectTimeoutMs = connectTimeoutMs
+        self.callTimeoutMs = callTimeoutMs
     }
 
     /// libvirt's keepalive: a ping after `interval` seconds of silence, the connection closed
@@ -46,7 +49,10 @@ public struct RetryPolicy: Hashable, Sendable, Codable {
 
     public static let `default` = RetryPolicy(attempts: 3, backoffMs: 10_000)
 
-    public init(attempts: Int, backoffMs: UInt64) { self.attempts = attempts; self.backoffMs = backoffMs }
+    public init(attempts: Int, backoffMs: UInt64) {
+        self.attempts = attempts
+        self.backoffMs = backoffMs
+    }
 
     /// The wait before attempt `n` (2, 3, …), capped at an hour.
     public func backoffMs(beforeAttempt n: Int) -> UInt64 {

@@ -1,5 +1,5 @@
-import Foundation
 import Dispatch
+import Foundation
 
 /// SIGINT and SIGTERM for the whole process, from its first instant to its last.
 ///
@@ -49,7 +49,8 @@ public final class StopSignals: @unchecked Sendable {
     }
 
     private func deliver(_ sig: Int32) {
-        let (route, outside, n): ((@Sendable (Bool) -> Void)?, (@Sendable (Int32) -> Void)?, Int) = state.withLock { s in
+        let (route, outside, n): ((@Sendable (Bool) -> Void)?, (@Sendable (Int32) -> Void)?, Int) = state.withLock {
+            s in
             if s.route != nil { s.count += 1 }
             return (s.route?.handler, s.outsideRun, s.count)
         }
@@ -76,7 +77,10 @@ public final class StopSignals: @unchecked Sendable {
     public final class Route: @unchecked Sendable {
         private let signals: StopSignals
         private let id: Int
-        fileprivate init(signals: StopSignals, id: Int) { self.signals = signals; self.id = id }
+        fileprivate init(signals: StopSignals, id: Int) {
+            self.signals = signals
+            self.id = id
+        }
         public func cancel() { signals.end(id) }
         deinit { cancel() }
     }
