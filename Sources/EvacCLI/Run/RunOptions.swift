@@ -44,12 +44,23 @@ enum RunExit {
 
     /// Runs an executor operation with SIGINT/SIGTERM wired to it, and maps its end to an exit code.
     static func run(_ executor: Executor, _ body: @Sendable (Executor) async -> RunResult) async throws {
+        let code = await result(executor, body)
+        if code != EvacExit.success { throw code }
+    }
+
+    /// As `run`, returning the exit code instead of throwing it.
+    static func result(_ executor: Executor, _ body: @Sendable (Executor) async -> RunResult) async -> ExitCode {
         let signals = executor.stopOnSignals()
         let result = await body(executor)
         signals.cancel()
         if result.status == .cannotStart, let m = result.message { Console.error("error: \(m)\n") }
-        let code = code(result.status)
-        if code != EvacExit.success { throw code }
+        return code(result.status)
+    }
+
+    /// The more serious of two exit codes (journal failed > interrupted > cannot start > partial).
+    static func worse(_ a: ExitCode, _ b: ExitCode) -> ExitCode {
+        let rank: [Int32: Int] = [0: 0, 1: 1, 2: 2, 3: 3, 4: 4, 5: 5]
+        return (rank[b.rawValue] ?? 6) > (rank[a.rawValue] ?? 6) ? b : a
     }
 }
 
