@@ -41,6 +41,19 @@ extension LabEndToEndTests {
         }
     }
 
+    /// Right after kill -9 a peer-to-peer migration goes on inside the source daemon, so a guest
+    /// may be defined on two hosts for a moment (paused on one of them). What must hold at every
+    /// instant: no guest lost, none running on two hosts. (The next rollback or resume faces
+    /// that in-flight state on purpose; the end state is checked after it.)
+    func assertNoneLostOrRunningTwice(_ what: String, file: StaticString = #filePath, line: UInt = #line) {
+        for g in Lab.home.keys.sorted() {
+            let states = Lab.whereIs(g).map { (host: $0, state: Lab.state(g, on: $0) ?? "-") }
+            XCTAssertFalse(states.isEmpty, "\(what): \(g) is on no host", file: file, line: line)
+            XCTAssertLessThanOrEqual(states.filter { $0.state == "running" }.count, 1, "\(what): \(g) runs twice: \(states)",
+                                     file: file, line: line)
+        }
+    }
+
     /// The journal says the run is over: every rollback step done, no apply step done or running.
     func assertRolledBack(_ state: URL, _ what: String, file: StaticString = #filePath, line: UInt = #line) throws {
         let steps = try Journal(stateDir: state).steps()
@@ -99,7 +112,7 @@ extension LabEndToEndTests {
         XCTAssertTrue(hit, "killed while running")
         let atKill = try Journal(stateDir: state).steps()
         XCTAssertTrue(atKill.contains { $0.state == "running" }, "a migration was in flight: \(atKill.map { "\($0.guest)=\($0.state)" })")
-        assertEachGuestOnce(state, home: false, "right after kill -9")
+        assertNoneLostOrRunningTwice("right after kill -9")
 
         let back = try evac(["rollback", plan, "--output", "plain"], state: state)
         XCTAssertEqual(back.status, 0, "\(back)")
@@ -120,9 +133,9 @@ extension LabEndToEndTests {
 
         let first = try killed(["rollback", plan, "--output", "plain"], state: state, when: Self.steps("running", atLeast: 2))
         XCTAssertTrue(first.killed, "first rollback killed while running: \(first.output)")
-        assertEachGuestOnce(state, home: false, "after the first kill")
+        assertNoneLostOrRunningTwice("after the first kill")
         let second = try killed(["rollback", plan, "--output", "plain"], state: state, when: Self.steps("running", atLeast: 1))
-        assertEachGuestOnce(state, home: false, "after the second kill (killed: \(second.killed))")
+        assertNoneLostOrRunningTwice("after the second kill (killed: \(second.killed))")
 
         let resume = try evac(["resume", plan, "--output", "plain"], state: state)
         XCTAssertEqual(resume.status, 0, "\(resume)")
@@ -220,7 +233,8 @@ extension LabEndToEndTests {
                 notes.append("rollback killed at \(rat): \(r.killed)")
                 over = !r.killed && r.output.status == 0
                 if !r.killed && r.output.status != 0 { ok = false; notes.append("rollback exit \(r.output.status)") }
-                assertEachGuestOnce(state, home: over, "iteration \(i) after the rollback kill")
+                if over { assertEachGuestOnce(state, home: true, "iteration \(i) after its rollback") }
+                else { assertNoneLostOrRunningTwice("iteration \(i) after the rollback kill") }
             }
             // A rollback that ended before its moment finished the run: resume then has nothing to do.
             let last = rng.next() % 2 == 0 ? "rollback" : "resume"

@@ -75,10 +75,14 @@ import EvacFake
     func runningLanded() async throws {
         let s = try await Setup(apply: .running)
         s.moveToTarget()
-        let r = try await s.rollback()
+        let rec = Recorder()
+        let r = try await s.rollback(rec)
         #expect(r.status == .allDone, "\(r.message ?? "")")
         #expect(s.at == ["s1": .running])
         #expect(s.migrations == 1, "one migration: the way back")
+        // The run's start comes first, so a display knows the apply-step events are not its own.
+        if case .runStarted(let start) = rec.all.first { #expect(start.kind == .rollback) } else { Issue.record("\(rec.all.first.map { "\($0)" } ?? "none")") }
+        #expect(rec.changes.contains { $0.kind == .apply && $0.to == .done && $0.message.hasPrefix("reconcile: completed after the crash") })
         let st = try s.status
         #expect(st.apply.map(\.state) == [.rolledBack])
         #expect(st.rollback.map(\.state) == [.done])

@@ -55,7 +55,7 @@ struct PlanRuns {
     func severalLive(_ planName: String, _ command: String) -> CLIFailure {
         let list = live.map { "  \($0.path): \(Self.describe($0))\n" }.joined()
         return .cannotStart("error: plan \(planName) has \(live.count) runs that are not over (one per plan name is the rule; these predate it):\n\(list)"
-                            + "    help: `evac rollback` of the plan returns the guests of all of them; or continue one with `evac \(command) JOURNAL`\n")
+                            + "    help: `evac rollback` of the plan returns the guests of all of them; `evac \(command) JOURNAL` works on one\n")
     }
 }
 

@@ -129,11 +129,12 @@ public actor Executor {
         } catch {
             return RunResult(status: .cannotStart, message: "\(error)")
         }
-        announce(preflight)
         let specByID = Dictionary(uniqueKeysWithValues: specs.map { ($0.id, $0) })
         observer.handle(.runStarted(RunStart(kind: kind, planName: plan.planName, planHash: plan.planHash,
                                              journal: journal.path, runID: runID, steps: specs.count,
                                              alreadyDone: specs.filter { records[$0.id]?.state.isSettled == true }.count)))
+        // After runStarted, so that a display knows these apply-step events are not its run's.
+        announce(preflight)
         let companions = RollbackPreflight.companions(applied: kind == .rollback ? preflight.applied : [:])
         // What this process saw happen that the journal could not record (exit 5): the summary
         // tells it, and resume reconciles it.
