@@ -12,6 +12,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         // The run journal: SQLite in WAL mode (see Sources/EvacRun/Journal/SQLiteJournal.swift).
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        // Logs (--verbose, --log-file) and the run's Prometheus metrics file.
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
     ],
     targets: [
         // C libraries: each is imported by exactly one Swift module.
@@ -25,24 +28,29 @@ let package = Package(
         // JSON values and a JSON Schema subset validator, for checking plans against a schema.
         .target(name: "EvacSchema", dependencies: ["EvacCore"]),
         // The only importer of CLibvirt: connections, inventory, migrations, events.
-        .target(name: "EvacLibvirt", dependencies: ["EvacCore", "CLibvirt"]),
+        .target(name: "EvacLibvirt", dependencies: ["EvacCore", "CLibvirt", "EvacLog"]),
+        // swift-log loggers for every module, silent until a command says where logs go.
+        .target(name: "EvacLog", dependencies: [.product(name: "Logging", package: "swift-log")]),
         // Executor, limits, journal, resume, rollback, progress observers. Talks to hosts only
         // through EvacCore's Hypervisor protocol.
-        .target(name: "EvacRun", dependencies: ["EvacCore", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "EvacRun", dependencies: ["EvacCore", "EvacLog", .product(name: "GRDB", package: "GRDB.swift"),
+                                                .product(name: "Prometheus", package: "swift-prometheus")]),
+        // Self-contained HTML pages of a plan and of a run (Gantt chart, memory, unplaceable).
+        .target(name: "EvacHTML", dependencies: ["EvacCore", "EvacRun"]),
         // An in-memory world behind the Hypervisor protocol, with fault injection: used by the
         // tests and by the benchmark, never by the shipped tool.
         .target(name: "EvacFake", dependencies: ["EvacCore", "EvacRun"]),
         .executableTarget(name: "evac-run-bench", dependencies: ["EvacRun", "EvacFake", "EvacCore"]),
         // Commands and renderers.
         .target(name: "EvacCLI", dependencies: [
-            "EvacCore", "EvacYAML", "EvacLibvirt", "EvacRun",
+            "EvacCore", "EvacYAML", "EvacLibvirt", "EvacRun", "EvacHTML", "EvacLog",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "evac", dependencies: ["EvacCLI"]),
 
         // Seeded synthetic fleets (scale and tight) for benchmarks and property tests.
         .target(name: "EvacBench", dependencies: ["EvacCore"]),
-        .executableTarget(name: "evac-bench", dependencies: ["EvacBench", "EvacCore"]),
+        .executableTarget(name: "evac-bench", dependencies: ["EvacBench", "EvacCore", "EvacHTML"]),
 
         .testTarget(name: "EvacCoreTests", dependencies: ["EvacCore", "EvacBench"]),
         .testTarget(name: "EvacRunTests", dependencies: ["EvacRun", "EvacFake", "EvacCore",
@@ -51,8 +59,11 @@ let package = Package(
         .testTarget(name: "EvacSchemaTests", dependencies: ["EvacSchema", "EvacCore"]),
         .testTarget(name: "EvacLibvirtTests", dependencies: ["EvacLibvirt", "EvacCore"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "EvacCLITests", dependencies: ["EvacCLI", "EvacCore", "EvacYAML", "EvacSchema", "evac"],
+        .testTarget(name: "EvacCLITests", dependencies: ["EvacCLI", "EvacCore", "EvacYAML", "EvacSchema", "EvacRun", "EvacFake", "evac"],
                     resources: [.copy("Golden")]),
+        // The HTML pages, rendered by a real headless Chromium.
+        .testTarget(name: "EvacHTMLTests", dependencies: ["EvacHTML", "EvacCore", "EvacRun", "EvacFake"]),
+        .testTarget(name: "EvacLogTests", dependencies: ["EvacLog", .product(name: "Logging", package: "swift-log")]),
         // End to end against real libvirt daemons (scripts/lab, root): runs the built `evac`,
         // reads its journals with GRDB.
         .testTarget(name: "EvacLabTests", dependencies: ["evac", .product(name: "GRDB", package: "GRDB.swift")]),

@@ -20,13 +20,20 @@ public struct EvacCommand: AsyncParsableCommand {
     /// Runs the command line. Usage errors exit 2 ("invalid input", like a bad plan) rather
     /// than the parser's 64, so that scripts see one code for every kind of bad input.
     public static func runMain() async {
+        // Before the parser, which would print only the static version string.
+        if Array(CommandLine.arguments.dropFirst()) == ["--version"] {
+            Console.out(EvacVersionText.full())
+            return
+        }
         do {
             var command = try parseAsRoot()
+            try (command as? LoggingCommand)?.logging.start()
+            if command is SurvivesHangup { Hangup.ignore() }
             if var async = command as? AsyncParsableCommand { try await async.run() } else { try command.run() }
         } catch {
             let code = exitCode(for: error)
             if code == .validationFailure {
-                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Console.error(fullMessage(for: error) + "\n")
                 Foundation.exit(EvacExit.invalidInput.rawValue)
             }
             exit(withError: error)

@@ -18,6 +18,8 @@ struct InventoryCommand: AsyncParsableCommand {
             completion: .file(extensions: ["json"]))
     var out: String?
 
+    @OptionGroup var logging: LogOptions
+
     func run() async throws {
         let loaded: LoadedPlan
         do { loaded = try PlanLoader.load(path: plan) } catch {

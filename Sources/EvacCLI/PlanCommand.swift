@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import EvacCore
+import EvacHTML
 
 struct PlanCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -9,7 +10,7 @@ struct PlanCommand: AsyncParsableCommand {
         discussion: "Exit codes: 0 every guest placed; 1 some guests unplaceable; 2 invalid plan; 3 a source unreachable.")
 
     enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
-        case text, json, dot
+        case text, json, dot, html
     }
 
     @Argument(help: "The plan file (YAML).", completion: .file(extensions: ["yaml", "yml"]))
@@ -19,7 +20,7 @@ struct PlanCommand: AsyncParsableCommand {
             completion: .file(extensions: ["json"]))
     var inventory: String?
 
-    @Option(name: .long, help: "text: a report for people; json: the saved plan file `evac apply` consumes; dot: the migration DAG for Graphviz.")
+    @Option(name: .long, help: "text: a report for people; json: the saved plan file `evac apply` consumes; dot: the migration DAG for Graphviz; html: one self-contained page (timeline, target memory, unplaceable guests).")
     var output: OutputFormat = .text
 
     @Option(name: [.customShort("o"), .customLong("out")], help: "Write the output to this file instead of standard output.",
@@ -29,9 +30,17 @@ struct PlanCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Bandwidth assumed for the timeline estimate when the plan sets none (e.g. 1GiB/s).")
     var assumeBandwidth: String = "1GiB/s"
 
+    @Option(name: .long, help: ArgumentHelp("With --output html: mark the end of a maintenance window this long after the start (e.g. 2h).", valueName: "DURATION"))
+    var window: String?
+
+    @OptionGroup var logging: LogOptions
+
     func validate() throws {
         if case .failure(let f) = Units.bandwidth(assumeBandwidth) {
             throw ValidationError("--assume-bandwidth: \(f.message); \(f.help)")
+        }
+        if let window, case .failure(let f) = Units.duration(window) {
+            throw ValidationError("--window: \(f.message); \(f.help)")
         }
         if let out, out.hasSuffix("/") { throw ValidationError("--out must name a file, not a directory") }
     }
@@ -52,8 +61,15 @@ struct PlanCommand: AsyncParsableCommand {
         case .text: data = Data(HumanReport.render(p).utf8)
         case .json: data = p.planFileData
         case .dot: data = Data(DotRenderer.render(p.graph, planName: p.loaded.spec.name).utf8)
+        case .html: data = Data(PlanPage.render(plan: p.planFile, timeline: p.timeline, window: windowEnd).utf8)
         }
         try Console.write(data, to: out)
         if !p.result.unplaceable.isEmpty { throw EvacExit.partial }
+    }
+}
+
+extension PlanCommand {
+    var windowEnd: PlanPage.Window? {
+        window.flatMap { try? Units.duration($0).get() }.map { PlanPage.Window(endMs: Double($0)) }
     }
 }

@@ -26,6 +26,9 @@ struct PlanPipeline {
         let file = loaded.source.path
         let sources = [file: loaded.source]
 
+        let clock = ContinuousClock()
+        var t = clock.now
+        func lap(_ what: String) { PlanLog.stage(what, ms: Double((clock.now - t) / .microseconds(1)) / 1000); t = clock.now }
         let gathered: InventoryGatherer.Outcome
         if let inventoryPath {
             do { gathered = try InventoryGatherer.snapshot(path: inventoryPath, spec: spec, file: file) }
@@ -33,6 +36,7 @@ struct PlanPipeline {
         } else {
             gathered = await InventoryGatherer.live(spec, file: file)
         }
+        lap(inventoryPath == nil ? "reading the live inventory" : "reading the inventory snapshot")
         if gathered.sourceUnreachable {
             throw .cannotStart(DiagnosticRenderer.render(gathered.diagnostics, sources: sources))
         }
@@ -40,6 +44,8 @@ struct PlanPipeline {
         warnings += InventoryChecks.check(spec, inventory: gathered.inventory, file: file)
 
         let result = Placer.place(spec: spec, inventory: gathered.inventory)
+        lap("placement")
+        PlanLog.decisions(result, inventory: gathered.inventory)
         let (graph, cycle) = MigrationGraph.build(spec: spec, placements: result.placements, file: file)
         guard let graph else {
             throw .invalid(DiagnosticRenderer.render(cycle + warnings, sources: sources) + PlanLoader.summary(cycle + warnings))

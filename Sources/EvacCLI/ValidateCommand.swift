@@ -14,11 +14,25 @@ struct ValidateCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Treat warnings as errors.")
     var strict = false
 
+    enum Format: String, ExpressibleByArgument, CaseIterable { case text, json }
+
+    @Option(name: .long, help: "text: FILE:LINE:COL diagnostics with the source line; json: one document with each file's verdict and diagnostics.")
+    var output: Format = .text
+
+    @OptionGroup var logging: LogOptions
+
     func validate() throws {
         if plans.isEmpty { throw ValidationError("give at least one plan file") }
     }
 
     func run() async throws {
+        if output == .json {
+            let files = plans.map { ValidationReport.check($0, strict: strict) }
+            let report = ValidationReport(valid: files.allSatisfy(\.valid), files: files)
+            Console.out(String(decoding: try PlanFile.canonicalEncoder().encode(report), as: UTF8.self) + "\n")
+            if !report.valid { throw EvacExit.invalidInput }
+            return
+        }
         var failed = false
         for path in plans {
             do {

@@ -202,9 +202,11 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
         throw HypervisorError(.aborted, host: r.source.name, uri: r.source.uri, "operation aborted: migration job: canceled by client")
     }
 
+    /// Reports the guest's memory as transferred and the configured delay as the duration, so
+    /// that what observers count (metrics) can be checked against the plan.
     private func complete(_ r: MigrationRequest) -> MigrationOutcome {
-        world.withLock { w in
-            guard var g = w.guests[r.source.name]?.removeValue(forKey: r.guestUUID) else { return }
+        let memoryKiB: UInt64 = world.withLock { w in
+            guard var g = w.guests[r.source.name]?.removeValue(forKey: r.guestUUID) else { return 0 }
             if !r.options.undefineSource && g.persistent {
                 var left = g
                 left.state = .shutoff
@@ -214,7 +216,9 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
             if r.options.persist { g.persistent = true }
             w.guests[r.target.name, default: [:]][r.guestUUID] = g
             w.completed[r.guestUUID, default: 0] += 1
+            return g.memoryKiB
         }
-        return MigrationOutcome(durationMs: 0, downtimeMs: 0, transferredBytes: 0, stats: ["fake": "1"])
+        return MigrationOutcome(durationMs: UInt64(migrationDelay / .milliseconds(1)), downtimeMs: 0,
+                                transferredBytes: memoryKiB * 1024, stats: ["fake": "1"])
     }
 }

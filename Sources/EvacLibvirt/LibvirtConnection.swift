@@ -16,9 +16,13 @@ public final class LibvirtConnection: @unchecked Sendable {
     public init(uri: String) throws(LibvirtError) {
         LibvirtRuntime.shared.start()
         self.uri = redactURI(uri)
+        let started = LibvirtLog.start()
         guard let conn = virConnectOpenAuth(uri, virConnectAuthPtrDefault, 0) else {
-            throw LibvirtError.last("virConnectOpenAuth", uri: uri)
+            let error = LibvirtError.last("virConnectOpenAuth", uri: uri)
+            LibvirtLog.call("virConnectOpenAuth", uri: self.uri, since: started, error: error)
+            throw error
         }
+        LibvirtLog.call("virConnectOpenAuth", uri: self.uri, since: started)
         handle = conn
     }
 

@@ -76,11 +76,13 @@ public final class LibvirtHypervisor: Hypervisor {
             return MigrationJob(domain: dom, connections: connections, request: request, pollInterval: pollInterval,
                                 completedEventWait: completedEventWait, progress: progress)
         }
+        let started = LibvirtLog.start()
         let result = await withTaskCancellationHandler {
             await LibvirtRuntime.blocking("evac.libvirt.migrate.\(request.guestName)") { job.run() }
         } onCancel: {
             job.cancel()  // non-blocking: the job's poller thread calls virDomainAbortJob
         }
+        LibvirtLog.migration(request, since: started, result: result)
         return try result.get()
     }
 
@@ -99,6 +101,7 @@ public final class LibvirtHypervisor: Hypervisor {
     private func onHost<T: Sendable>(_ host: HostEndpoint, _ what: String,
                                      _ body: @escaping @Sendable (LibvirtConnection) throws(LibvirtError) -> T) async throws(HypervisorError) -> T {
         let connections = connections
+        let started = LibvirtLog.start()
         let result = await LibvirtRuntime.blocking("evac.libvirt.\(what).\(host.name)") { () -> Result<T, HypervisorError> in
             let c: LibvirtConnection
             do throws(LibvirtError) { c = try connections.connection(host.uri) } catch {
@@ -112,6 +115,7 @@ public final class LibvirtHypervisor: Hypervisor {
                 return .failure(HypervisorError(Self.kind(of: error), host: host.name, uri: c.uri, error.description))
             }
         }
+        LibvirtLog.operation(what, host: host.name, since: started, failure: result.failure)
         return try result.get()
     }
 

@@ -4,6 +4,8 @@ import Foundation
 
 /// evac-bench placement [--sizes 1000,10000,100000] [--seed N]
 /// evac-bench completeness [--fleets 1000] [--seed 1]
+/// evac-bench html [--sizes 1000,10000,100000] [--dir DIR]   (time to render the plan page, its size)
+/// evac-bench export [--size 100000] [--dir DIR] [--seed 42]   (the scale fleet as a YAML plan + snapshot)
 let args = Array(CommandLine.arguments.dropFirst())
 
 func option(_ name: String) -> String? {
@@ -15,6 +17,17 @@ switch args.first {
 case "placement":
     let sizes = (option("--sizes") ?? "1000,10000,100000").split(separator: ",").compactMap { Int($0) }
     Bench.placement(sizes: sizes, seed: UInt64(option("--seed") ?? "42") ?? 42)
+case "export":
+    do {
+        try Export.run(size: Int(option("--size") ?? "100000") ?? 100_000, dir: option("--dir") ?? "/tmp/evac-bench-export",
+                       seed: UInt64(option("--seed") ?? "42") ?? 42)
+    } catch {
+        FileHandle.standardError.write(Data("evac-bench export: \(error)\n".utf8))
+        exit(1)
+    }
+case "html":
+    let sizes = (option("--sizes") ?? "1000,10000,100000").split(separator: ",").compactMap { Int($0) }
+    Export.html(sizes: sizes, seed: UInt64(option("--seed") ?? "42") ?? 42, dir: option("--dir"))
 case "completeness":
     Bench.completeness(fleets: Int(option("--fleets") ?? "1000") ?? 1000, seed: UInt64(option("--seed") ?? "1") ?? 1)
 default:

@@ -9,7 +9,12 @@ enum HumanReport {
         let r = p.result
         var out = ""
         let guestsOnSources = spec.sourceNames.compactMap { p.inventory.host(named: $0) }.reduce(0) { $0 + $1.guests.count }
-        out += "Plan \(spec.name): \(guestsOnSources) guests on \(spec.sources.count) source\(spec.sources.count == 1 ? "" : "s") → "
+        // Both counts: every guest on the sources, and those the selection moves (the result's
+        // denominator), so the header and the result line agree at a glance.
+        let selected = r.placements.count + r.unplaceable.count
+        out += "Plan \(spec.name): \(guestsOnSources) guests on \(spec.sources.count) source\(spec.sources.count == 1 ? "" : "s")"
+        out += r.skipped.isEmpty ? "" : " (\(selected) to move, \(r.skipped.count) staying)"
+        out += " → "
         out += "\(p.planFile.targetUsage.count) target\(p.planFile.targetUsage.count == 1 ? "" : "s")"
         out += " (inventory \(p.planFile.inventoryFingerprint.prefix(12)), plan \(p.planFile.planHash.prefix(12)))\n"
 
@@ -84,7 +89,7 @@ enum HumanReport {
             out += "\nNotes\n" + r.notes.map { "  \($0)\n" }.joined()
         }
 
-        out += "\nResult: \(r.placements.count) of \(r.placements.count + r.unplaceable.count) guests placed"
+        out += "\nResult: \(r.placements.count) of \(selected) guests to move placed"
         out += r.unplaceable.isEmpty ? "" : "; \(r.unplaceable.count) unplaceable"
         out += r.skipped.isEmpty ? "" : "; \(r.skipped.count) staying by the plan's selection"
         out += "\n"

@@ -34,6 +34,8 @@ struct ApplyCommand: AsyncParsableCommand {
 
     @OptionGroup var run: RunOptions
 
+    @OptionGroup var logging: LogOptions
+
     func validate() throws {
         if case .failure(let f) = Units.bandwidth(assumeBandwidth) { throw ValidationError("--assume-bandwidth: \(f.message)") }
         if PlanReference.kind(of: plan) == .journal {
@@ -69,12 +71,8 @@ struct ApplyCommand: AsyncParsableCommand {
         do { journal = try SQLiteJournal(path: journalPath, plan: planFile, force: force) }
         catch { Console.error("error: \(error)\n"); throw EvacExit.cannotStart }
         defer { journal.close() }
-        let executor = Executor(plan: planFile, hypervisor: hypervisor, journal: journal, observer: run.observer())
-        try await RunExit.run(executor) { await $0.apply() }
-        if resolved.unplaceable > 0 {
-            Console.error("note: \(resolved.unplaceable) guest(s) were unplaceable and stayed on their sources (see `evac plan`)\n")
-            throw EvacExit.partial
-        }
+        let executor = Executor(plan: planFile, hypervisor: hypervisor, journal: run.journal(journal), observer: run.observer())
+        try await RunExit.run(executor, unplaceable: planFile.unplaceable.map(\.guest)) { await $0.apply() }
     }
 
     /// One plan, one run. When the plan's name already has a run that is not over (PlanRuns),
@@ -116,7 +114,7 @@ struct ApplyCommand: AsyncParsableCommand {
         Console.error("note: plan \(name) has a run that is not over: \(what); apply continues it as `evac resume \(j)` does (reconcile with the hosts, then run what is not done, on the targets it planned)\n")
         let opened = try JournaledRun.open(journal: open.path, runLock: runLock, force: false, run: run)
         defer { opened.journal.close() }
-        try await RunExit.run(opened.executor) { await $0.resume(retry: .all) }
+        try await RunExit.run(opened.executor, unplaceable: opened.plan.unplaceable.map(\.guest)) { await $0.resume(retry: .all) }
         return true
     }
 

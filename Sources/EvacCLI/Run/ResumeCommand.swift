@@ -44,6 +44,8 @@ struct ResumeCommand: AsyncParsableCommand {
 
     @OptionGroup var run: RunOptions
 
+    @OptionGroup var logging: LogOptions
+
     /// The plan's migration options with --bandwidth/--timeout applied.
     static func overriding(_ options: MigrationOptions, bandwidth: String?, timeout: String?) throws(Units.Failure) -> MigrationOptions {
         var o = options
@@ -120,6 +122,8 @@ struct RollbackCommand: AsyncParsableCommand {
 
     @OptionGroup var run: RunOptions
 
+    @OptionGroup var logging: LogOptions
+
     func run() async throws {
         // One lock for the whole command: with several live journals (written before one run
         // per plan name) every one is rolled back under it, newest first.
@@ -183,7 +187,7 @@ struct JournaledRun {
             Console.error("note: migration options for this run: bandwidth \(options.bandwidthBytesPerSec.map { Format.bytes(Double($0)) + "/s" } ?? "unlimited"), "
                           + "timeout \(options.timeout.map(Self.describe) ?? "none")\n")
         }
-        let executor = Executor(plan: plan, hypervisor: LibvirtHypervisor(), journal: journal, observer: run.observer())
+        let executor = Executor(plan: plan, hypervisor: LibvirtHypervisor(), journal: run.journal(journal), observer: run.observer())
         return JournaledRun(plan: plan, journal: journal, executor: executor)
     }
 

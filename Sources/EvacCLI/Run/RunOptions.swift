@@ -17,17 +17,31 @@ struct RunOptions: ParsableArguments {
     @Option(name: .long, help: "auto: a live display on a terminal, plain lines otherwise; plain: one line per event; json: one JSON object per event (JSON Lines).")
     var output: ProgressFormat = .auto
 
+    @Option(name: .long, help: ArgumentHelp("Keep a Prometheus text-format metrics file up to date during the run (node_exporter textfile collector: a .prom name in its directory).",
+                                            discussion: "Default: $EVAC_METRICS_FILE when set.", valueName: "PATH"),
+            completion: .file(extensions: ["prom"]))
+    var metricsFile: String?
+
     var stateDirectory: String { stateDir ?? JournalLocation.stateDirectory() }
 
     func observer() -> any RunObserver {
+        RunObservers.compose(display: display(), metricsFile: metricsFile)
+    }
+
+    private func display() -> any RunObserver {
         switch output {
         case .json: return JSONLinesObserver()
         case .plain: return PlainObserver()
         case .auto:
-            // A live display on a terminal (not TERM=dumb), plain lines otherwise.
+            // A live display on a terminal (not TERM=dumb), plain lines otherwise — also when
+            // --verbose writes log lines to the same terminal, which would garble the display.
+            if RunObservers.logsShareTerminal { return PlainObserver() }
             return TerminalObserver.forStandardOutput()
         }
     }
+
+    /// The journal the executor writes through (logged when logging is on).
+    func journal(_ j: SQLiteJournal) -> any RunJournal { RunObservers.journal(j) }
 }
 
 /// Exit codes of a run (README: "Exit codes").
@@ -42,19 +56,24 @@ enum RunExit {
         }
     }
 
-    /// Runs an executor operation with SIGINT/SIGTERM wired to it, and maps its end to an exit code.
-    static func run(_ executor: Executor, _ body: @Sendable (Executor) async -> RunResult) async throws {
-        let code = await result(executor, body)
+    /// Runs an executor operation with SIGINT/SIGTERM wired to it, and maps its end to an exit
+    /// code. `unplaceable`: guests the plan could not place, which make a run whose migrations
+    /// all ended done still partial. The last line says what the exit code means.
+    static func run(_ executor: Executor, unplaceable: [String] = [], _ body: @Sendable (Executor) async -> RunResult) async throws {
+        let code = await result(executor, unplaceable: unplaceable, body)
         if code != EvacExit.success { throw code }
     }
 
     /// As `run`, returning the exit code instead of throwing it.
-    static func result(_ executor: Executor, _ body: @Sendable (Executor) async -> RunResult) async -> ExitCode {
+    static func result(_ executor: Executor, unplaceable: [String] = [], _ body: @Sendable (Executor) async -> RunResult) async -> ExitCode {
         let signals = executor.stopOnSignals()
         let result = await body(executor)
         signals.cancel()
         if result.status == .cannotStart, let m = result.message { Console.error("error: \(m)\n") }
-        return code(result.status)
+        var code = code(result.status)
+        if code == EvacExit.success && !unplaceable.isEmpty { code = EvacExit.partial }
+        Console.error(ExitLine.text(code: code, result: result, unplaceable: unplaceable) + "\n")
+        return code
     }
 
     /// The more serious of two exit codes (journal failed > interrupted > cannot start > partial).

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import EvacCore
+import EvacHTML
 import EvacRun
 
 struct StatusCommand: AsyncParsableCommand {
@@ -9,7 +10,7 @@ struct StatusCommand: AsyncParsableCommand {
         abstract: "Show a run's steps from its journal (or list the journals), without contacting any host.",
         discussion: "Reads the journal without taking its lock, so it works while a run is going. Exit codes: 0 shown; 3 no such journal.")
 
-    enum Format: String, ExpressibleByArgument, CaseIterable { case text, json }
+    enum Format: String, ExpressibleByArgument, CaseIterable { case text, json, html, plain }
 
     @Argument(help: "The plan (YAML), saved plan file (JSON) or journal; omit to list every journal.",
               completion: .file(extensions: ["yaml", "yml", "json", "sqlite"]))
@@ -18,15 +19,25 @@ struct StatusCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Show the event history of this guest's step(s).")
     var guest: String?
 
-    @Option(name: .long, help: "text for people, json for scripts.")
+    @Option(name: .long, help: "text for people, json for scripts, html: one self-contained page of the run beside its estimate. With --follow: text (the live display on a terminal), plain (one line per event) or json (JSON Lines).")
     var output: Format = .text
+
+    @Flag(name: .long, help: "Show the newest run live, as the process running it shows it, until it ends (exit code: the run's). Reads the journal only: does not take its lock.")
+    var follow = false
+
+    @Option(name: [.customShort("o"), .customLong("out")], help: "With --output html: write the page to this file instead of standard output.",
+            completion: .file(extensions: ["html"]))
+    var out: String?
 
     @Option(name: .long, help: "Directory of run journals (default: $EVAC_STATE_DIR, $XDG_STATE_HOME/evac or ~/.local/state/evac).",
             completion: .directory)
     var stateDir: String?
 
+    @OptionGroup var logging: LogOptions
+
     func run() async throws {
         let dir = stateDir ?? JournalLocation.stateDirectory()
+        if follow, let plan { return try await followRun(plan, stateDirectory: dir) }
         guard let plan else { return try list(dir) }
         let found: (plan: PlanFile, journal: String)
         do { found = try PlanReference.journal(for: plan, stateDirectory: dir, command: "status") } catch { throw error.exit }
@@ -49,7 +60,9 @@ struct StatusCommand: AsyncParsableCommand {
             }
             return
         }
-        if output == .json {
+        if output == .html {
+            try Console.write(Data(RunPage.render(plan: found.plan, timeline: Estimate.timeline(found.plan), status: status).utf8), to: out)
+        } else if output == .json {
             try printJSON(status)
         } else {
             Console.out(StatusReport.render(status))

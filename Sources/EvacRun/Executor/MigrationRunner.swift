@@ -75,7 +75,8 @@ struct MigrationRunner: Sendable {
                 out.state = .done
                 out.stats = Self.encode(outcome)
             }
-            return await finish(out, from: .running, out.reason ?? "done in \(DurationText.format(ms: outcome.durationMs))")
+            return await finish(out, from: .running, out.reason ?? "done in \(DurationText.format(ms: outcome.durationMs))",
+                                outcome: out.state == .done ? outcome : nil)
         case (.failure(let e), .operatorStop?):
             out.state = .pending; out.reason = "aborted by operator; the guest stays on \(spec.source.name), resume retries it"
             return await finish(out, from: .running, out.reason!, error: e.description)
@@ -88,10 +89,11 @@ struct MigrationRunner: Sendable {
         }
     }
 
-    private func finish(_ r: StepRecord, from: StepState, _ message: String, error: String? = nil) async -> Outcome {
+    private func finish(_ r: StepRecord, from: StepState, _ message: String, error: String? = nil,
+                        outcome: MigrationOutcome? = nil) async -> Outcome {
         var batch = [StepTransition(step: r, from: from, message: message, hypervisorError: error)]
         if r.state == .done { batch += companionsOfDone(r) }
-        do { try await write(batch) } catch {
+        do { try await write(batch, outcome: outcome) } catch {
             var seen = r
             seen.reason = r.reason ?? message
             return unrecorded(seen, "\(error)")
@@ -107,10 +109,13 @@ struct MigrationRunner: Sendable {
         return .journalFailed(why, seen: r)
     }
 
-    private func write(_ transitions: [StepTransition]) async throws {
+    /// `outcome` belongs to the first transition (the step's own; companions are other steps).
+    private func write(_ transitions: [StepTransition], outcome: MigrationOutcome? = nil) async throws {
         try await journal.commit(JournalBatch(runID: runID, transitions: transitions))
-        for t in transitions {
-            observer.handle(.step(change(t.step, from: t.from, to: t.step.state, t.message)))
+        for (i, t) in transitions.enumerated() {
+            var c = change(t.step, from: t.from, to: t.step.state, t.message)
+            if i == 0, let outcome { c.transferredBytes = outcome.transferredBytes; c.durationMs = outcome.durationMs }
+            observer.handle(.step(c))
         }
     }
 

@@ -7,6 +7,8 @@ public final class LineWriter: Sendable {
     private let lock = Locked(())
     public init(_ handle: FileHandle = .standardOutput) { self.handle = handle }
     public func write(_ line: String) {
-        lock.withLock { _ in handle.write(Data((line + "\n").utf8)) }
+        // A failed write (a terminal gone with its ssh session, a closed pipe) is dropped: losing
+        // the display must not stop the run. FileHandle.write(_:) would trap on it.
+        lock.withLock { _ in try? handle.write(contentsOf: Data((line + "\n").utf8)) }
     }
 }

@@ -36,6 +36,10 @@ public struct StepChange: Sendable, Codable, Hashable {
     public var to: StepState?
     public var attempt: Int
     public var message: String
+    /// For a migration that just ended done: bytes the hypervisor transferred and how long the
+    /// migration took by its own account (what the metrics file counts).
+    public var transferredBytes: UInt64? = nil
+    public var durationMs: UInt64? = nil
 }
 
 public struct ProgressSample: Sendable, Codable, Hashable {

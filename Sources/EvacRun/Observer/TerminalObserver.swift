@@ -127,7 +127,8 @@ public final class TerminalObserver: RunObserver, Sendable {
         return lines.map { "\u{1B}[\(code)m\($0)\u{1B}[0m" }
     }
 
-    private func write(_ text: String) { handle.write(Data(text.utf8)) }
+    /// `try?`: a terminal that went away must not stop the run (FileHandle.write(_:) traps).
+    private func write(_ text: String) { try? handle.write(contentsOf: Data(text.utf8)) }
 
     /// Columns and rows of the terminal, asked at every frame so a resize takes effect at once.
     private func size() -> (Int, Int) {

@@ -1,0 +1,12 @@
+import CLibvirt
+
+/// The version of the libvirt library evac runs with (not the one it was built against).
+public enum LibvirtVersion {
+    /// "9.0.0", from `virGetVersion`; nil if libvirt cannot say.
+    public static func library() -> String? {
+        LibvirtRuntime.shared.start()
+        var version: UInt = 0
+        guard virGetVersion(&version, nil, nil) == 0 else { virResetLastError(); return nil }
+        return "\(version / 1_000_000).\(version / 1000 % 1000).\(version % 1000)"
+    }
+}

@@ -1,0 +1,136 @@
+# scripts/lab.d/operations.sh — commands on one host or guest of a lab that is up, for tests
+# and demos: guest-dirty, stop-host/start-host (a planned restart), and the faults
+# freeze-host/thaw-host, kill-host, kill-guest. Each acts by PID (verified through /proc,
+# never by name) and says what it did.
+# shellcheck shell=bash
+
+host_arg() { # K -> validated host number
+  if ! [[ ${1:-} =~ ^[0-9]+$ ]] || (($1 < 1 || $1 > HOSTS)); then die "host must be 1..$HOSTS: '${1:-}'"; fi
+  printf '%s\n' "$1"
+}
+
+# A lab that may have hosts down (stop-host, kill-host): lab.conf is enough.
+need_lab() {
+  need_root
+  read_lab_conf || die "no lab at $DIR"
+}
+
+# The K of `scripts/lab COMMAND K` (validated, on a lab that need_lab accepts) in HOST_K.
+HOST_K=
+take_host_arg() { # COMMAND ARGS...
+  local cmd=$1; shift
+  (($# == 1)) || die "usage: scripts/lab $cmd K"
+  need_lab
+  HOST_K=$(host_arg "$1")
+}
+
+cmd_guest_dirty() { # K NAME [MiB]
+  (($# >= 2 && $# <= 3)) || die "usage: scripts/lab guest-dirty K NAME [MiB]"
+  need_up
+  local k name=$2 mib=${3:-64} t kernel="$DIR/dirtier.bin"
+  k=$(host_arg "$1")
+  valid_guest_name "$name" || die "bad guest name: $name"
+  if ! [[ $mib =~ ^[0-9]+$ ]] || ((mib < 64)); then die "MiB must be a number >= 64 (the dirtier writes up to 60 MiB)"; fi
+  t=$(now_ms)
+  write_dirtier_kernel "$kernel"
+  create_guest "$k" "$name" "$mib" "" "$kernel"
+  wait_dirtier "$k" "$name" || die "lab-$k: $name did not start dirtying its RAM within 30s"
+  log "lab-$k: started $name ($mib MiB, RAM-dirtying) in $(secs_since "$t")s"
+}
+
+# ------------------------------------------------------- planned stop and start
+
+cmd_stop_host() { # K
+  take_host_arg stop-host "$@"
+  local k=$HOST_K pid
+  pid=$(daemon_pid "$k")
+  [[ -n $pid ]] || die "lab-$k: libvirtd is not running"
+  thaw_if_frozen "$k"
+  stop_pids "libvirtd of lab-$k (its tini -s parent)" "$pid"
+}
+
+cmd_start_host() { # K
+  take_host_arg start-host "$@"
+  local k=$HOST_K
+  [[ -z $(daemon_pid "$k") ]] || { log "lab-$k: libvirtd already running"; return 0; }
+  ns_exists "$(nsname "$k")" || die "lab-$k: network namespace missing; run 'scripts/lab down' and 'up'"
+  start_daemon "$k"
+  wait_ready "$k" $(($(date +%s) + READY_TIMEOUT)) || die "lab-$k did not come up"
+  log "lab-$k: libvirtd started (pid $(<"$(hdir "$k")/libvirtd.pid"))$(running_guests_note "$k")"
+}
+
+# ", running guests: a b" after a restart, so a restart after kill-host shows that libvirtd
+# found the guests it left running.
+running_guests_note() { # K
+  local names
+  names=$(virsh -q -c "$(uri "$1")" list --name 2>/dev/null | sed '/^$/d' | tr '\n' ' ')
+  [[ -z $names ]] || printf '; running guests: %s' "${names% }"
+}
+
+# ---------------------------------------------------------------------- faults
+
+# SIGSTOP to the host's libvirtd itself (not its tini): the socket still accepts, nothing
+# answers, as with a hung daemon. Its guests keep running.
+cmd_freeze_host() { # K
+  take_host_arg freeze-host "$@"
+  local k=$HOST_K pid
+  pid=$(need_libvirtd "$k")
+  kill -STOP "$pid"
+  wait_state "$pid" T || die "lab-$k: libvirtd pid $pid did not stop within ${SIGNAL_TIMEOUT}s"
+  log "lab-$k: froze libvirtd pid $pid (SIGSTOP); 'scripts/lab thaw-host $k' resumes it"
+}
+
+cmd_thaw_host() { # K
+  take_host_arg thaw-host "$@"
+  local k=$HOST_K pid was
+  pid=$(need_libvirtd "$k")
+  was=$(proc_state "$pid")
+  kill -CONT "$pid"
+  if [[ $was == T ]]; then
+    log "lab-$k: thawed libvirtd pid $pid (SIGCONT)"
+  else
+    log "lab-$k: libvirtd pid $pid was not frozen (state $was); sent SIGCONT anyway"
+  fi
+}
+
+# SIGKILL to the host's libvirtd, as a daemon crash: its guests' QEMUs keep running, and its
+# tini, whose child it was, exits with it. start-host K brings it back; libvirtd then finds
+# the running guests again (their status files and monitor sockets are in the host's dirs).
+cmd_kill_host() { # K
+  take_host_arg kill-host "$@"
+  local k=$HOST_K pid tini qemu
+  pid=$(need_libvirtd "$k")
+  tini=$(daemon_pid "$k")
+  qemu=$(host_qemu_pids "$k" "$pid" | xargs)
+  kill -KILL "$pid"
+  wait_gone "$pid" || die "lab-$k: libvirtd pid $pid still there ${SIGNAL_TIMEOUT}s after SIGKILL"
+  wait_gone "$tini" || die "lab-$k: tini pid $tini did not exit after its libvirtd pid $pid was killed"
+  log "lab-$k: killed libvirtd pid $pid (SIGKILL; its tini $tini exited); guest QEMUs left running: ${qemu:-none}; 'scripts/lab start-host $k' restarts it"
+}
+
+# SIGKILL to a guest's QEMU, as a crash of that process: found through the pid file that
+# the host's libvirtd keeps for it (DIR/hosts/lab-K/run/qemu/NAME.pid), on whichever host
+# has one. During a migration both source and target have a QEMU for the guest: then name K.
+cmd_kill_guest() { # NAME [K]
+  (($# == 1 || $# == 2)) || die "usage: scripts/lab kill-guest NAME [K]"
+  need_lab
+  local name=$1 k pid found=()
+  valid_guest_name "$name" || die "bad guest name: $name"
+  if (($# == 2)); then
+    k=$(host_arg "$2")
+    pid=$(guest_qemu_pid "$k" "$name")
+    [[ -n $pid ]] || die "lab-$k has no QEMU for guest $name"
+  else
+    for ((k = 1; k <= HOSTS; k++)); do
+      pid=$(guest_qemu_pid "$k" "$name")
+      [[ -z $pid ]] || found+=("$k:$pid")
+    done
+    ((${#found[@]})) || die "no lab host has a QEMU for guest $name"
+    ((${#found[@]} == 1)) \
+      || die "guest $name has a QEMU on more than one host (lab-K:pid ${found[*]}); name one: scripts/lab kill-guest $name K"
+    k=${found[0]%%:*}; pid=${found[0]#*:}
+  fi
+  kill -KILL "$pid"
+  wait_gone "$pid" || die "lab-$k: QEMU pid $pid of $name still there ${SIGNAL_TIMEOUT}s after SIGKILL"
+  log "lab-$k: killed QEMU pid $pid of guest $name (SIGKILL)"
+}
