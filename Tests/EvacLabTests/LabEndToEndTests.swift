@@ -51,7 +51,10 @@ final class LabEndToEndTests: XCTestCase {
     func scratch(_ tag: String) throws -> URL {
         let dir = try Lab.tempDir(tag)
         addTeardownBlock { [weak self] in
-            if self?.testRun?.hasSucceeded ?? false { try? FileManager.default.removeItem(at: dir) }
+            // Not `hasSucceeded`: corelibs-xctest says false until the run is stopped, which is
+            // after the teardown blocks, so every scratch directory was kept (hundreds in /tmp).
+            guard let run = self?.testRun, run.totalFailureCount == 0, run.unexpectedExceptionCount == 0 else { return }
+            try? FileManager.default.removeItem(at: dir)
         }
         return dir
     }
