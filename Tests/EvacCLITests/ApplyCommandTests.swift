@@ -61,6 +61,26 @@ final class ApplyCommandTests: XCTestCase {
         XCTAssertTrue(forced.stdout.contains("Dry run of rack12-demo"), forced.stdout)
     }
 
+    /// Hosts that hot-add memory (virtio-mem) grow between plan and apply: that makes no plan
+    /// wrong. A target that lost memory does.
+    func testATargetThatGrewIsNotStaleOneThatShrankIs() throws {
+        let saved = try savePlanFile()
+        let host = dir.appendingPathComponent("hosts/kvm-13b.xml").path
+        let xml = try String(contentsOfFile: host, encoding: .utf8)
+        let grown = xml.replacingOccurrences(of: "<memory>50331648</memory>", with: "<memory>52428800</memory>")
+        XCTAssertNotEqual(grown, xml)
+        try grown.write(toFile: host, atomically: true, encoding: .utf8)
+        let r = try runEvac(["apply", saved, "--dry-run", "--state-dir", state])
+        XCTAssertFalse(r.stderr.contains("is stale"), r.stderr)
+        XCTAssertTrue(r.stdout.contains("Dry run of rack12-demo"), r.stdout)
+
+        try xml.replacingOccurrences(of: "<memory>50331648</memory>", with: "<memory>33554432</memory>")
+            .write(toFile: host, atomically: true, encoding: .utf8)
+        let shrunk = try runEvac(["apply", saved, "--dry-run", "--state-dir", state])
+        XCTAssertEqual(shrunk.status, 3, shrunk.stderr)
+        XCTAssertTrue(shrunk.stderr.contains("target kvm-13b: less memory, 32.0 GiB now, 48.0 GiB when planned"), shrunk.stderr)
+    }
+
     func testEditedPlanFileIsInvalid() throws {
         let saved = try savePlanFile()
         let text = try String(contentsOfFile: saved, encoding: .utf8)

@@ -169,18 +169,17 @@ struct ApplyCommand: AsyncParsableCommand {
         let file = try PlanReference.loadPlanFile(plan)
         let hosts = Set(file.sources + file.targets).sorted().compactMap { name in file.uri(of: name).map { (name: name, uri: $0) } }
         let live = await InventoryReader.inventory(hosts: hosts, settings: connection.settings(file.connection))
-        if live.fingerprint != file.inventoryFingerprint {
-            let found = StaleCheck.findings(plan: file, live: live)
-            for t in found.unreachableTargets {
-                Console.error("warning: target \(t); its migrations will be blocked, the others run\n")
-            }
-            let text = found.changes.map { "  \($0)\n" }.joined()
-            if !found.changes.isEmpty && !force {
-                throw .cannotStart("error: \(plan) is stale: the inventory changed since it was planned:\n\(text)    help: plan again (`evac plan … --output json`), or apply anyway with --force\n")
-            }
-            if !found.changes.isEmpty {
-                Console.error("warning: applying a stale plan (--force); changes since it was planned:\n\(text)")
-            }
+        // Always compared, not only when the fingerprint differs: host memory is not in it.
+        let found = StaleCheck.findings(plan: file, live: live)
+        for t in found.unreachableTargets {
+            Console.error("warning: target \(t); its migrations will be blocked, the others run\n")
+        }
+        let text = found.changes.map { "  \($0)\n" }.joined()
+        if !found.changes.isEmpty && !force {
+            throw .cannotStart("error: \(plan) is stale: the inventory changed since it was planned:\n\(text)    help: plan again (`evac plan … --output json`), or apply anyway with --force\n")
+        }
+        if !found.changes.isEmpty {
+            Console.error("warning: applying a stale plan (--force); changes since it was planned:\n\(text)")
         }
         return (file, file.unplaceable.count)
     }
