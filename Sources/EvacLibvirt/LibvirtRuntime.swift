@@ -1,4 +1,4 @@
-import CLibvirt
+internal import CLibvirt
 import Foundation
 
 /// Process-wide libvirt set-up, done once before the first connection: SIGPIPE ignored,
