@@ -8,6 +8,9 @@ struct PlanPipeline {
     var result: PlacementResult
     var graph: MigrationGraph
     var timeline: Timeline
+    /// The duration model the estimate used, and its prediction for each node (graph order).
+    var model: DurationModel
+    var predictions: [DurationModel.Prediction]
     var planFile: PlanFile
     /// The plan file's canonical bytes (what `--output json` writes).
     var planFileData: Data
@@ -51,13 +54,19 @@ struct PlanPipeline {
         guard let graph else {
             throw .invalid(DiagnosticRenderer.render(cycle + warnings, sources: sources) + PlanLoader.summary(cycle + warnings))
         }
-        let timeline = Timeline.estimate(graph, bandwidth: spec.migration.bandwidthBytesPerSec, assumedBandwidth: assumedBandwidth)
+        var model = DurationModel()
+        model.assumedBandwidthBytesPerSec = assumedBandwidth
+        let predictions = Timeline.predictions(graph, options: spec.migration, model: model,
+                                               loads: gathered.inventory.migrationLoads)
+        let timeline = Timeline.schedule(graph, durationsMs: predictions.map(\.durationMs),
+                                         outcomes: predictions.map(\.outcome),
+                                         assumedBandwidth: assumedBandwidth, setupMs: model.setupMs)
         let planFile = PlanFile(spec: spec,
                                 planSource: .init(path: URL(fileURLWithPath: file).lastPathComponent, sha256: loaded.sha256),
                                 inventory: gathered.inventory, result: result, graph: graph, timeline: timeline,
                                 hashed: false).sealed()
         return PlanPipeline(loaded: loaded, inventory: gathered.inventory, result: result, graph: graph,
-                            timeline: timeline, planFile: planFile.file, planFileData: planFile.data, warnings: warnings.sorted())
+                            timeline: timeline, model: model, predictions: predictions, planFile: planFile.file, planFileData: planFile.data, warnings: warnings.sorted())
     }
 
     var renderedWarnings: String {

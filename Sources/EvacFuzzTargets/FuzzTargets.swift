@@ -99,7 +99,7 @@ public enum FuzzTargets {
 
     /// What apply and the reports do with an accepted plan file before any host is contacted.
     static func use(_ plan: PlanFile) {
-        _ = Timeline.estimate(plan.graph, bandwidth: plan.migration.bandwidthBytesPerSec)
+        _ = Timeline.estimate(plan)
         _ = Format.duration(ms: plan.estimatedDurationMs)
         _ = plan.targetUsage.map(\.headroomAfterKiB)
     }

@@ -44,7 +44,8 @@ import EvacBench
         let p = Self.plan()
         #expect(!p.unplaceable.isEmpty && !p.graph.nodes.isEmpty && !p.targetUsage.isEmpty, "the fixture exercises every list")
         let root = try JSONSerialization.jsonObject(with: p.sealed().data)
-        let informational: Set<String> = ["planHash", "estimatedDurationMs", "evacVersion", "planSource.path", "planSource.sha256"]
+        let informational: Set<String> = ["planHash", "estimatedDurationMs", "evacVersion", "planSource.path", "planSource.sha256",
+                                          "graph.nodes[].predictedStartMs", "graph.nodes[].predictedDurationMs"]
         var leaves: [(path: String, keys: [Any])] = []
         func walk(_ v: Any, _ path: String, _ keys: [Any]) {
             if let d = v as? [String: Any] {

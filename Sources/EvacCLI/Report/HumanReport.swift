@@ -20,10 +20,13 @@ enum HumanReport {
 
         out += "\nPlacements (\(r.placements.count), in migration order)\n"
         if r.placements.isEmpty { out += "  none\n" } else {
-            var t = Table(); t.rightAligned = [0, 5, 6]
-            t.add(["#", "guest", "source", "", "target", "memory", "vCPU", "mode", "after", "note"])
+            var t = Table(); t.rightAligned = [0, 5, 6, 8, 9]
+            t.add(["#", "guest", "source", "", "target", "memory", "vCPU", "mode", "starts", "takes", "after", "note"])
+            let starts = Dictionary(p.timeline.entries.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
             for n in p.graph.nodes {
+                let e = starts[n.id]
                 t.add(["\(n.id)", n.guest, n.source, "→", n.target, Format.kib(n.memoryKiB), "\(n.vcpus)", n.mode.rawValue,
+                       e.map { "+" + Format.duration(ms: $0.startMs) } ?? "", e.map { Format.duration(ms: $0.durationMs) } ?? "",
                        n.after.isEmpty ? "" : n.after.map { "#\($0)" }.joined(separator: ","),
                        [n.copyStorage.isEmpty ? nil : "copies \(n.copyStorage.joined(separator: ","))", n.offMostFree].compactMap { $0 }.joined(separator: "; ")])
             }
@@ -81,10 +84,8 @@ enum HumanReport {
             ?? "\(Format.bytes(Double(p.timeline.assumedBandwidthBytesPerSec)))/s (assumed; the plan sets no cap)"
         out += "  limits: \(l.total) in flight, \(l.perSource) per source, \(l.perTarget) per target"
         out += l.groups.isEmpty ? "" : "; " + l.groups.map { "\(esc($0.name)) \($0.maxInFlight)" }.joined(separator: ", ")
-        out += "\n  each migration: \(Format.duration(ms: p.timeline.setupMs)) setup + memory at \(bw)\n"
-        let totalMemory = p.graph.nodes.reduce(UInt64(0)) { $0 &+ $1.memoryKiB }
-        out += "  \(p.graph.nodes.count) migrations, \(Format.kib(totalMemory)) of guest memory: about \(Format.duration(ms: p.timeline.totalMs))"
-        out += " (a lower bound: busy guests resend dirty pages)\n"
+        out += "\n" + timelineLines(p, bandwidth: bw)
+        out += nonConverging(p, bandwidth: bw)
         if !r.notes.isEmpty {
             out += "\nNotes\n" + r.notes.map { "  \(esc($0))\n" }.joined()
         }
@@ -93,6 +94,41 @@ enum HumanReport {
         out += r.unplaceable.isEmpty ? "" : "; \(r.unplaceable.count) unplaceable"
         out += r.skipped.isEmpty ? "" : "; \(r.skipped.count) staying by the plan's selection"
         out += "\n"
+        return out
+    }
+}
+
+extension HumanReport {
+    /// How each migration's duration was predicted, and the makespan.
+    static func timelineLines(_ p: PlanPipeline, bandwidth bw: String) -> String {
+        let o = p.loaded.spec.migration
+        let running = p.graph.nodes.filter { $0.mode == .live }
+        let loads = p.inventory.migrationLoads
+        let measured = running.filter { loads[$0.uuid]?.dirtyBytesPerSec != nil }.count
+        var out = "  each migration: \(Format.duration(ms: p.model.setupMs)) setup + memory at \(bw)"
+        out += ", then what the guest dirtied meanwhile,\n    pass after pass, until what is left fits in"
+        out += " max-downtime \(o.maxDowntimeMs)ms\(o.compression ? " (re-sent pages compressed)" : "")\n"
+        out += "  dirty rates: measured for \(measured) of \(running.count) live migration\(running.count == 1 ? "" : "s")"
+        out += measured < running.count ? " (the others are taken as idle)\n" : "\n"
+        let totalMemory = p.graph.nodes.reduce(UInt64(0)) { $0 &+ $1.memoryKiB }
+        out += "  \(p.graph.nodes.count) migrations, \(Format.kib(totalMemory)) of guest memory:"
+        out += " about \(Format.duration(ms: p.timeline.totalMs)) until the last one ends\n"
+        return out
+    }
+
+    /// Every guest predicted not to converge by pre-copy under the plan's options, and what evac
+    /// (or the operator) does about it.
+    static func nonConverging(_ p: PlanPipeline, bandwidth bw: String) -> String {
+        let o = p.loaded.spec.migration
+        let loads = p.inventory.migrationLoads
+        let stuck = zip(p.graph.nodes, p.predictions).filter { !$0.1.outcome.convergesByPreCopy }
+        guard !stuck.isEmpty else { return "" }
+        var out = "\nPredicted not to converge by pre-copy (\(stuck.count); bandwidth \(bw), max-downtime \(o.maxDowntimeMs)ms)\n"
+        for (n, pr) in stuck {
+            let rate = loads[n.uuid]?.dirtyBytesPerSec.map { "\(Format.bytes(Double($0)))/s" } ?? "unknown"
+            out += "  #\(n.id) \(esc(n.guest)) (\(Format.kib(n.memoryKiB)), dirties \(rate)): "
+            out += esc(DurationModel.remedy(pr, options: o) ?? "") + "\n"
+        }
         return out
     }
 }

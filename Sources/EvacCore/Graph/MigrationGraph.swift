@@ -17,6 +17,12 @@ public struct MigrationGraph: Codable, Hashable, Sendable {
         public var after: [Int]
         /// Anti-affinity groups this migration counts against.
         public var groups: [String]
+        /// When the estimate starts it and how long the duration model says it takes, ms from
+        /// the start of the run. Informational (not covered by the plan hash: they depend on the
+        /// bandwidth a command assumes and on momentary dirty rates); nil in plan files written
+        /// before they existed.
+        public var predictedStartMs: Double?
+        public var predictedDurationMs: Double?
     }
 
     public struct Limits: Codable, Hashable, Sendable {

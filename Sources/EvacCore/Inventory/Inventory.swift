@@ -109,15 +109,18 @@ public struct Guest: Codable, Hashable, Sendable {
     public var disks: [GuestDisk]
     /// Host devices passed through (PCI/USB/SCSI/mdev), as "type:address" strings.
     public var hostDevices: [String]
+    /// Bytes a second the running guest dirtied when the inventory was read (libvirt's
+    /// dirty-rate calculation); nil = not measured. Momentary: not in the fingerprint.
+    public var dirtyRateBytesPerSec: UInt64?
 
     public init(uuid: String, name: String, state: State, persistent: Bool = true,
                 memoryKiB: UInt64, currentMemoryKiB: UInt64? = nil, vcpus: Int,
                 cpu: GuestCPU = GuestCPU(mode: .hostModel), nics: [GuestNIC] = [],
-                disks: [GuestDisk] = [], hostDevices: [String] = []) {
+                disks: [GuestDisk] = [], hostDevices: [String] = [], dirtyRateBytesPerSec: UInt64? = nil) {
         self.uuid = uuid; self.name = name; self.state = state; self.persistent = persistent
         self.memoryKiB = memoryKiB; self.currentMemoryKiB = currentMemoryKiB ?? memoryKiB
         self.vcpus = vcpus; self.cpu = cpu; self.nics = nics; self.disks = disks
-        self.hostDevices = hostDevices
+        self.hostDevices = hostDevices; self.dirtyRateBytesPerSec = dirtyRateBytesPerSec
     }
 }
 
@@ -164,5 +167,19 @@ public struct GuestDisk: Codable, Hashable, Sendable {
     public init(kind: Kind, device: String = "disk", target: String, source: String, shared: Bool, readonly: Bool = false) {
         self.kind = kind; self.device = device; self.target = target; self.source = source
         self.shared = shared; self.readonly = readonly
+    }
+}
+
+extension Inventory {
+    /// What the duration model needs beyond the plan file, by guest UUID (guests with nothing
+    /// measured are left out).
+    public var migrationLoads: [String: Timeline.Load] {
+        var out: [String: Timeline.Load] = [:]
+        for h in hosts {
+            for g in h.guests where g.dirtyRateBytesPerSec != nil {
+                out[g.uuid] = Timeline.Load(dirtyBytesPerSec: g.dirtyRateBytesPerSec)
+            }
+        }
+        return out
     }
 }

@@ -83,6 +83,9 @@ extension PlanFile {
             if n.memoryKiB > Self.maxMemoryKiB || !(0...Self.maxCPUs).contains(n.vcpus) { out.append("\(which) has figures out of range") }
             if n.after.contains(where: { !ids.contains($0) || $0 == n.id }) { out.append("\(which) waits for a migration that is not in the plan") }
             if n.groups.contains(where: { !groups.contains($0) }) { out.append("\(which) is in an anti-affinity group that is not in the plan") }
+            if [n.predictedStartMs, n.predictedDurationMs].contains(where: { $0.map { !($0.isFinite && $0 >= 0) } ?? false }) {
+                out.append("\(which) has a predicted time that is not a finite duration")
+            }
         }
         if out.isEmpty, graph.findCycle() != nil { out.append("its migrations wait for each other in a cycle") }
         return out
