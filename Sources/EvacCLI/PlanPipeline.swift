@@ -50,17 +50,15 @@ struct PlanPipeline {
         let result = Placer.place(spec: spec, inventory: gathered.inventory)
         lap("placement")
         PlanLog.decisions(result, inventory: gathered.inventory)
-        let (graph, cycle) = MigrationGraph.build(spec: spec, placements: result.placements, file: file)
-        guard let graph else {
+        let (built, cycle) = MigrationGraph.build(spec: spec, placements: result.placements, file: file)
+        guard let unordered = built else {
             throw .invalid(DiagnosticRenderer.render(cycle + warnings, sources: sources) + PlanLoader.summary(cycle + warnings))
         }
         var model = DurationModel()
         model.assumedBandwidthBytesPerSec = assumedBandwidth
-        let predictions = Timeline.predictions(graph, options: spec.migration, model: model,
-                                               loads: gathered.inventory.migrationLoads)
-        let timeline = Timeline.schedule(graph, durationsMs: predictions.map(\.durationMs),
-                                         outcomes: predictions.map(\.outcome),
-                                         assumedBandwidth: assumedBandwidth, setupMs: model.setupMs)
+        let drain = DrainEstimate(unordered, options: spec.migration, order: spec.placement.order, model: model,
+                                  loads: gathered.inventory.migrationLoads)
+        let (graph, predictions, timeline) = (drain.graph, drain.predictions, drain.timeline)
         let planFile = PlanFile(spec: spec,
                                 planSource: .init(path: URL(fileURLWithPath: file).lastPathComponent, sha256: loaded.sha256),
                                 inventory: gathered.inventory, result: result, graph: graph, timeline: timeline,

@@ -38,8 +38,9 @@ public enum FuzzTargets {
         let inventory = fleet(for: spec)
         _ = InventoryChecks.check(spec, inventory: inventory, file: "fuzz.yaml")
         let result = Placer.place(spec: spec, inventory: inventory)
-        guard let graph = MigrationGraph.build(spec: spec, placements: result.placements, file: "fuzz.yaml").0 else { return "valid, cycle" }
-        let timeline = Timeline.estimate(graph, bandwidth: spec.migration.bandwidthBytesPerSec)
+        guard let built = MigrationGraph.build(spec: spec, placements: result.placements, file: "fuzz.yaml").0 else { return "valid, cycle" }
+        let drain = DrainEstimate(built, options: spec.migration, order: spec.placement.order, loads: inventory.migrationLoads)
+        let (graph, timeline) = (drain.graph, drain.timeline)
         let sealed = PlanFile(spec: spec, planSource: .init(path: "fuzz.yaml", sha256: ""), inventory: inventory, result: result,
                               graph: graph, timeline: timeline, hashed: false).sealed()
         // What evac writes, evac must read back.

@@ -22,8 +22,9 @@ enum Bench {
             var planBytes = 0
             let plan = cpuTime {
                 let r = Placer.place(spec: fleet.0, inventory: loaded)
-                let graph = MigrationGraph.build(spec: fleet.0, placements: r.placements, file: "bench.yaml").graph!
-                let timeline = Timeline.estimate(graph, bandwidth: fleet.0.migration.bandwidthBytesPerSec)
+                let drain = DrainEstimate(MigrationGraph.build(spec: fleet.0, placements: r.placements, file: "bench.yaml").graph!,
+                                          options: fleet.0.migration, order: fleet.0.placement.order)
+                let (graph, timeline) = (drain.graph, drain.timeline)
                 let file = PlanFile(spec: fleet.0, planSource: .init(path: "bench.yaml", sha256: String(repeating: "0", count: 64)),
                                     inventory: loaded, result: r, graph: graph, timeline: timeline, hashed: false)
                 planBytes = file.sealed().data.count
@@ -100,5 +101,27 @@ enum Bench {
               let line = s.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return "n/a" }
         let kb = Double(line.split(separator: " ").dropFirst().first.flatMap { Double($0) } ?? 0)
         return String(format: "%.0fMiB", kb / 1024)
+    }
+}
+
+extension Bench {
+    /// Makespan of each order against the model's lower bound, on every drain shape.
+    static func order(seeds: [UInt64]) {
+        print("shape                                                              seed  migrations  lower bound  largest-first  shortest-drain   LF/LB   SD/LB  order(cpu)")
+        for seed in seeds {
+            for s in DrainFleet.shapes(seed: seed) {
+                let durations = s.predictions.map(\.durationMs)
+                let lb = Timeline.lowerBound(s.graph, durationsMs: durations)
+                let lf = Timeline.schedule(s.graph, durationsMs: durations).totalMs
+                var sd = 0.0
+                let t = cpuTime {
+                    let (g, p, _) = DrainOrder.apply(s.graph, predictions: s.predictions, order: .shortestDrain)
+                    sd = Timeline.schedule(g, durationsMs: p.map(\.durationMs)).totalMs
+                }
+                print([s.name.padding(toLength: 66, withPad: " ", startingAt: 0), pad(Int(seed), 4), pad(s.graph.nodes.count, 10),
+                       String(format: "%10.1fs", lb / 1000), String(format: "%12.1fs", lf / 1000), String(format: "%13.1fs", sd / 1000),
+                       String(format: "%7.3f", lf / lb), String(format: "%7.3f", sd / lb), ms(t.cpu)].joined(separator: "  "))
+            }
+        }
     }
 }

@@ -4,6 +4,7 @@ import Foundation
 
 /// evac-bench placement [--sizes 1000,10000,100000] [--seed N]
 /// evac-bench completeness [--fleets 1000] [--seed 1]
+/// evac-bench order [--seeds 1,2,3]   (drain makespan by order against the duration model's lower bound)
 /// evac-bench html [--sizes 1000,10000,100000] [--dir DIR]   (time to render the plan page, its size)
 /// evac-bench export [--size 100000] [--dir DIR] [--seed 42]   (the scale fleet as a YAML plan + snapshot)
 let args = Array(CommandLine.arguments.dropFirst())
@@ -28,6 +29,9 @@ case "export":
 case "html":
     let sizes = (option("--sizes") ?? "1000,10000,100000").split(separator: ",").compactMap { Int($0) }
     Export.html(sizes: sizes, seed: UInt64(option("--seed") ?? "42") ?? 42, dir: option("--dir"))
+case "order":
+    let seeds = (option("--seeds") ?? "1,2,3").split(separator: ",").compactMap { UInt64($0) }
+    Bench.order(seeds: seeds)
 case "completeness":
     Bench.completeness(fleets: Int(option("--fleets") ?? "1000") ?? 1000, seed: UInt64(option("--seed") ?? "1") ?? 1)
 default:

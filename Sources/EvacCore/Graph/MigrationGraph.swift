@@ -23,6 +23,16 @@ public struct MigrationGraph: Codable, Hashable, Sendable {
         /// before they existed.
         public var predictedStartMs: Double?
         public var predictedDurationMs: Double?
+
+        public init(id: Int, guest: String, uuid: String, source: String, target: String, memoryKiB: UInt64, vcpus: Int,
+                    mode: MigrationOptions.Mode, copyStorage: [String] = [], offMostFree: String? = nil,
+                    after: [Int] = [], groups: [String] = [], predictedStartMs: Double? = nil,
+                    predictedDurationMs: Double? = nil) {
+            self.id = id; self.guest = guest; self.uuid = uuid; self.source = source; self.target = target
+            self.memoryKiB = memoryKiB; self.vcpus = vcpus; self.mode = mode; self.copyStorage = copyStorage
+            self.offMostFree = offMostFree; self.after = after; self.groups = groups
+            self.predictedStartMs = predictedStartMs; self.predictedDurationMs = predictedDurationMs
+        }
     }
 
     public struct Limits: Codable, Hashable, Sendable {
@@ -31,6 +41,9 @@ public struct MigrationGraph: Codable, Hashable, Sendable {
         public var perTarget: Int
         /// Group name -> max migrations of the group in flight.
         public var groups: [GroupLimit]
+        public init(total: Int, perSource: Int, perTarget: Int, groups: [GroupLimit] = []) {
+            self.total = total; self.perSource = perSource; self.perTarget = perTarget; self.groups = groups
+        }
     }
 
     public struct GroupLimit: Codable, Hashable, Sendable {
@@ -40,6 +53,7 @@ public struct MigrationGraph: Codable, Hashable, Sendable {
 
     public var nodes: [Node]
     public var limits: Limits
+    public init(nodes: [Node], limits: Limits) { self.nodes = nodes; self.limits = limits }
 
     /// Builds the graph from placements in their order. Cycles are reported as diagnostics
     /// at the `after` rules that cause them, and the graph is nil.

@@ -124,7 +124,7 @@ public struct PinRule: Hashable, Sendable {
 
 public struct PlacementPolicy: Hashable, Sendable {
     public var choose: Choose = .mostFreeMemory
-    public var order: Order = .largestFirst
+    public var order: Order = .shortestDrain
     public var after: [AfterRule] = []
     public init() {}
 
@@ -134,6 +134,9 @@ public struct PlacementPolicy: Hashable, Sendable {
         case leastFreeMemory = "least-free-memory"
     }
     public enum Order: String, Hashable, Sendable, CaseIterable {
+        /// The shortest predicted drain (`DrainOrder`): the source with the most predicted work
+        /// left first, its longest migration first; never predicted slower than largest-first.
+        case shortestDrain = "shortest-drain"
         case largestFirst = "largest-first"
         case smallestFirst = "smallest-first"
         case asListed = "as-listed"
