@@ -112,6 +112,35 @@ final class PlanCommandTests: XCTestCase {
         XCTAssertGreaterThan(db.predictedDurationMs!, dbIdle.predictedDurationMs!)
     }
 
+    /// A window: the report names what the estimate ends after it; a bad window is a
+    /// diagnostic at FILE:LINE:COL.
+    func testMaintenanceWindowInTheReportAndItsErrors() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("evac-window-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let text = try String(contentsOfFile: Repo.path(demo), encoding: .utf8)
+            .replacingOccurrences(of: "{plan-dir}", with: Repo.path("plans/demo").dropFirst())
+        let windowed = dir.appendingPathComponent("window.yaml").path
+        try (text + "\nwindow: { duration: 1m }\n").write(toFile: windowed, atomically: true, encoding: .utf8)
+        let r = try runEvac(["plan", windowed])
+        XCTAssertTrue(r.stdout.contains("Maintenance window: 1m from the start of evac apply"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("migrations are predicted to end inside it;"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("#2 db-02: predicted +44s to +1m18s"), r.stdout)
+        let json = try runEvac(["plan", windowed, "--output", "json"])
+        let file = try JSONDecoder().decode(PlanFile.self, from: Data(json.stdout.utf8))
+        XCTAssertEqual(file.window, MaintenanceWindow(durationMs: 60_000))
+        let schema = try JSONSchemaValidator(schemaData: Data(contentsOf: URL(fileURLWithPath: Repo.path("schemas/planfile.schema.json"))))
+        XCTAssertEqual(schema.validate(try JSONValue(data: Data(json.stdout.utf8))), [])
+
+        let lines = text.components(separatedBy: "\n").count
+        let bad = dir.appendingPathComponent("bad-window.yaml").path
+        try (text + "\nwindow: { ends: tomorrow }\n").write(toFile: bad, atomically: true, encoding: .utf8)
+        let v = try runEvac(["validate", bad])
+        XCTAssertNotEqual(v.status, 0)
+        XCTAssertTrue(v.stderr.contains("bad-window.yaml:\(lines + 1):17: error: window.ends is not a time with a zone"), v.stderr)
+        XCTAssertTrue(v.stderr.contains("RFC 3339"), v.stderr)
+    }
+
     func testUnreachableTargetIsLeftOutAndSourceIsAnError() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("evac-unreach-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

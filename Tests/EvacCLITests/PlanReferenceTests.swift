@@ -57,6 +57,8 @@ struct PlanReferenceTests {
 
     /// Items of lists need their required keys: a group of guests that matches nothing.
     static let itemBase = ["constraints.anti-affinity": #"guests: ["nomatch-*"]"#]
+    /// Mappings that need a key of their own: a window needs its length.
+    static let mappingBase = ["window": "duration: 1h"]
 
     /// `path: value` nested as YAML under the minimal plan (value nil: the key left out).
     static func document(_ path: String, _ value: String?) -> String {
@@ -71,7 +73,7 @@ struct PlanReferenceTests {
                 let base = itemBase[parts[..<i].map { $0 }.joined(separator: ".").isEmpty ? name : (parts[..<i].joined(separator: ".") + "." + name)] ?? ""
                 inner = "\(name): [ { \([base, inner].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ", ")) } ]"
             } else {
-                inner = "\(p): { \(inner ?? "") }"
+                inner = "\(p): { \([mappingBase[full], inner].compactMap { $0 }.joined(separator: ", ")) }"
             }
             _ = full
         }

@@ -86,6 +86,7 @@ enum HumanReport {
         out += l.groups.isEmpty ? "" : "; " + l.groups.map { "\(esc($0.name)) \($0.maxInFlight)" }.joined(separator: ", ")
         out += "\n" + timelineLines(p, bandwidth: bw)
         out += nonConverging(p, bandwidth: bw)
+        out += window(p, now: Date())
         if !r.notes.isEmpty {
             out += "\nNotes\n" + r.notes.map { "  \(esc($0))\n" }.joined()
         }
@@ -128,6 +129,36 @@ extension HumanReport {
             let rate = loads[n.uuid]?.dirtyBytesPerSec.map { "\(Format.bytes(Double($0)))/s" } ?? "unknown"
             out += "  #\(n.id) \(esc(n.guest)) (\(Format.kib(n.memoryKiB)), dirties \(rate)): "
             out += esc(DurationModel.remedy(pr, options: o) ?? "") + "\n"
+        }
+        return out
+    }
+}
+
+extension HumanReport {
+    /// Which migrations the estimate ends inside the maintenance window (taking the run to start
+    /// now when the window is an end time), and what the executor does with the others.
+    static func window(_ p: PlanPipeline, now: Date) -> String {
+        guard let w = p.loaded.spec.window else { return "" }
+        let closesMs = w.closes(runStart: now).timeIntervalSince(now) * 1000
+        var out = "\nMaintenance window: "
+        if let d = w.durationMs {
+            out += "\(Format.duration(ms: Double(d))) from the start of evac apply\n"
+        } else {
+            let f = ISO8601DateFormatter()
+            out += "ends \(f.string(from: w.closes(runStart: now)))"
+            out += closesMs > 0 ? ", \(Format.duration(ms: closesMs)) from now (if the run starts now)\n" : ", which is past\n"
+        }
+        let late = p.timeline.entries.filter { $0.endMs > closesMs }
+        let byID = Dictionary(p.graph.nodes.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        out += "  \(p.timeline.entries.count - late.count) of \(p.timeline.entries.count) migrations are predicted to end inside it"
+        if late.isEmpty { return out + "\n" }
+        out += "; \(late.count) after it closes"
+        out += w.late == .skip
+            ? " (evac apply does not start those predicted to end after the window closes; resume continues them):\n"
+            : " (late: start — evac apply starts them anyway):\n"
+        for e in late {
+            out += "    #\(e.id) \(esc(byID[e.id]?.guest ?? "?")): predicted +\(Format.duration(ms: e.startMs))"
+            out += " to +\(Format.duration(ms: e.endMs))\n"
         }
         return out
     }

@@ -3,7 +3,8 @@
 /// language and a test keeps the two in step.
 public enum PlanReader {
     public static let topKeys = ["version", "name", "description", "hosts", "sources", "targets", "select",
-                                 "constraints", "placement", "parallelism", "migration", "on-failure", "connection"]
+                                 "constraints", "placement", "parallelism", "migration", "on-failure", "connection",
+                                 "window"]
 
     public static func read(_ root: Node, file: String) -> (spec: PlanSpec?, diagnostics: [Diagnostic]) {
         var r = NodeReader(file: file)
@@ -46,6 +47,7 @@ public enum PlanReader {
         if let v = top["migration"]?.value { spec.migration = readMigration(v, &r) }
         if let v = top["on-failure"]?.value, let f = r.choice(v, OnFailure.self, context: "on-failure policy") { spec.onFailure = f }
         if let v = top["connection"]?.value { spec.connection = readConnection(v, &r) }
+        if let v = top["window"]?.value { spec.window = readWindow(v, &r) }
         return spec
     }
 
@@ -291,6 +293,34 @@ public enum PlanReader {
             if key == "connect-timeout" { c.connectTimeoutMs = ms } else { c.callTimeoutMs = ms }
         }
         return c
+    }
+
+    /// `window: { duration: 2h }` or `window: { ends: 2026-12-01T18:00:00Z }`, with `late: skip|start`.
+    static func readWindow(_ node: Node, _ r: inout NodeReader) -> MaintenanceWindow? {
+        guard let m = r.mapping(node, context: "window", known: ["duration", "ends", "late"]) else { return nil }
+        var w = MaintenanceWindow()
+        if let v = m["late"]?.value, let l = r.choice(v, MaintenanceWindow.Late.self, context: "window.late") { w.late = l }
+        switch (m["duration"]?.value, m["ends"]?.value) {
+        case (let d?, nil):
+            guard let ms = r.duration(d, context: "window.duration", MaintenanceWindow.durationBoundsMs,
+                                      why: "the window is the time the drain has, from the start of `evac apply`")
+            else { return nil }
+            w.durationMs = ms
+        case (nil, let e?):
+            guard let s = e.scalar, let at = MaintenanceWindow.parseEnd(s.value) else {
+                r.sink.error(e.mark, span: max(1, e.scalar?.value.count ?? 1), "window.ends is not a time with a zone",
+                             help: "write an RFC 3339 time such as 2026-12-01T18:00:00Z or 2026-12-01T19:00:00+01:00")
+                return nil
+            }
+            w.endsAtMs = at
+        case (let d?, _?):
+            r.sink.error(d.mark, "window has both duration and ends", help: "give one of them")
+            return nil
+        case (nil, nil):
+            r.sink.error(node.mark, "window needs duration or ends", help: "e.g. window: { duration: 2h }")
+            return nil
+        }
+        return w
     }
 
     /// "20m" (fixed) or "2m/GiB" / "2m per GiB" (scaled by guest memory).

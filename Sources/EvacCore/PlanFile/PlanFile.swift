@@ -39,6 +39,8 @@ public struct PlanFile: Codable, Hashable, Sendable {
     public var bridgePolicy: Constraints.BridgePolicy?
     /// The plan's `connection:` deadlines; nil = the defaults (and for older plan files).
     public var connection: ConnectionSettings?
+    /// The plan's maintenance window; nil = none (and for older plan files).
+    public var window: MaintenanceWindow?
 
     public struct PlanSource: Codable, Hashable, Sendable {
         public var path: String
@@ -89,6 +91,7 @@ public struct PlanFile: Codable, Hashable, Sendable {
         cpuPolicy = spec.constraints.cpu
         bridgePolicy = spec.constraints.bridges
         connection = spec.connection
+        window = spec.window
         if hashed { planHash = computedHash }
     }
 

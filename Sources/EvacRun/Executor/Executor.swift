@@ -253,7 +253,16 @@ public actor Executor {
         if let failure = walk.journalFailure {
             return await finish(.journalFailed, failure)
         }
-        var note: [StepTransition] = []
+        var note: [StepTransition] = walk.leftByWindow
+        if !walk.leftByWindow.isEmpty {
+            let left = Set(walk.leftByWindow.map(\.step.id))
+            for r in leftPending where r.reason == nil && !left.contains(r.id) && !control.stopRequested && walk.haltedBy == nil {
+                var n = r
+                n.reason = "not started: waits for a migration the maintenance window left; resume continues it"
+                note.append(StepTransition(step: n, from: .pending, message: n.reason ?? ""))
+                records[r.id] = n
+            }
+        }
         let why = control.stopRequested ? "not started: interrupted by operator"
             : walk.haltedBy.map { "not started: on-failure stop after \($0) failed" }
         if let why {
@@ -270,7 +279,8 @@ public actor Executor {
             return await finish(.interrupted, "\(leftPending.count) step(s) not finished; \(kind == .rollback ? "rollback" : "resume") continues", extra: note)
         }
         let c = StepCounts(mine)
-        return await finish(.partial, "\(c.failed) failed, \(c.blocked) blocked, \(c.pending) not started", extra: note)
+        let window = walk.leftByWindow.isEmpty ? "" : " (\(walk.leftByWindow.count) predicted to end after the maintenance window closes)"
+        return await finish(.partial, "\(c.failed) failed, \(c.blocked) blocked, \(c.pending) not started\(window)", extra: note)
     }
 
     /// The preflight's findings as the operator sees them: state changes, and notices for what
@@ -305,19 +315,48 @@ public actor Executor {
         var haltedBy: String?
         /// Steps that ended after the journal failed, as this process saw them (not durable).
         var unrecorded: [Int: StepRecord] = [:]
+        /// Steps not started because they were predicted to end after the window closes.
+        var leftByWindow: [StepTransition] = []
+    }
+
+    /// Why the maintenance window keeps step `id` from starting now, or nil: it has no window,
+    /// `late: start`, the step has no prediction, or it is predicted to end in time.
+    private func windowRefuses(_ predicted: Double?, runStart: Date) -> String? {
+        guard let w = plan.window, w.late == .skip, let predicted else { return nil }
+        let now = Date()
+        guard !w.admits(predictedMs: predicted, now: now, runStart: runStart) else { return nil }
+        let closes = w.closes(runStart: runStart)
+        let f = ISO8601DateFormatter()
+        return "not started: predicted to take \(Format.duration(ms: predicted)), to end at "
+            + "\(f.string(from: now.addingTimeInterval(predicted / 1000))), after the maintenance window closes at "
+            + "\(f.string(from: closes)); resume continues it"
     }
 
     private func walk(_ scheduler: inout Scheduler, records: inout [Int: StepRecord], runner: MigrationRunner,
                       runID: Int) async -> WalkEnd {
         var end = WalkEnd()
+        let runStart = Date()
+        let predicted = plan.window == nil ? [:]
+            : Dictionary(plan.graph.nodes.map { ($0.id, $0.predictedDurationMs) }, uniquingKeysWith: { first, _ in first })
         let stopOnFailure = plan.onFailure == .stop
         await withTaskGroup(of: (Int, MigrationRunner.Outcome).self) { group in
             var inFlight = 0
             while true {
-                if control.startsAllowed && end.haltedBy == nil && end.journalFailure == nil {
+                var freed = true  // a step the window leaves frees its slot for the next
+                while freed && control.startsAllowed && end.haltedBy == nil && end.journalFailure == nil {
+                    freed = false
                     for i in scheduler.takeStartable() {
                         let spec = scheduler.steps[i]
                         guard let record = records[spec.id] else { continue }
+                        if let why = windowRefuses(predicted[spec.id] ?? nil, runStart: runStart) {
+                            _ = scheduler.finish(i, .requeued)
+                            freed = true
+                            var n = record
+                            n.reason = why
+                            records[n.id] = n
+                            end.leftByWindow.append(StepTransition(step: n, from: .pending, message: why))
+                            continue
+                        }
                         inFlight += 1
                         group.addTask { (i, await runner.run(spec, record)) }
                     }
