@@ -53,8 +53,8 @@ public enum PlanPage {
             ?? "\(Format.bytes(Double(timeline.assumedBandwidthBytesPerSec)))/s (assumed: the plan sets no cap)"
         s += "<p class=\"note\">Limits: \(l.total) in flight, \(l.perSource) per source, \(l.perTarget) incoming per target"
         s += l.groups.isEmpty ? "" : "; " + l.groups.map { "\(HTML.esc($0.name)) \($0.maxInFlight) at a time" }.joined(separator: ", ")
-        s += ". Each migration is estimated as \(Clock.text(ms: timeline.setupMs)) of set-up plus its memory at \(bw): "
-        s += "a lower bound, since busy guests send dirty pages again.</p>\n"
+        s += ". Each migration is estimated as \(Clock.text(ms: timeline.setupMs)) of set-up plus its memory at \(bw), "
+        s += "then the pages its guest dirtied meanwhile, pass after pass, until what is left fits in the max-downtime.</p>\n"
         return s
     }
 
