@@ -102,6 +102,24 @@ final class ApplyCommandTests: XCTestCase {
         XCTAssertEqual(bad.status, 2, "argument errors are invalid input: \(bad.stderr)")
     }
 
+    /// `resume --timeout` and `--bandwidth` speak the plan's grammar, bounds included.
+    func testResumeOverridesUseThePlansGrammarAndBounds() throws {
+        for (args, wanted) in [
+            (["--timeout", "0s"], "timeout must be from 1s to 168h, found 0s"),
+            (["--timeout", "0s/GiB"], "timeout must be from 1s to 24h, found 0s/GiB"),
+            (["--timeout", "10 parsecs"], "duration"),
+            (["--bandwidth", "1Gbit/s"], "is in bits"),
+        ] {
+            let r = try runEvac(["resume", plan, "--state-dir", state] + args)
+            XCTAssertEqual(r.status, 2, "\(args): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains(wanted), "\(args): \(r.stderr)")
+        }
+        for args in [["--timeout", "2m per GiB"], ["--timeout", "2m/GiB"], ["--timeout", "none"], ["--bandwidth", "none"]] {
+            let r = try runEvac(["resume", plan, "--state-dir", state] + args)
+            XCTAssertEqual(r.status, 3, "accepted, then no journal: \(args): \(r.stderr)")
+        }
+    }
+
     func testApplyRefusesAJournalAsInput() throws {
         let r = try runEvac(["apply", dir.appendingPathComponent("x.journal.sqlite").path])
         XCTAssertEqual(r.status, 2)
