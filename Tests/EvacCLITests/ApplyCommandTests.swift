@@ -102,6 +102,21 @@ final class ApplyCommandTests: XCTestCase {
         XCTAssertEqual(bad.status, 2, "argument errors are invalid input: \(bad.stderr)")
     }
 
+    /// Every command failure carries its exit code: an output file that cannot be written is
+    /// bad input (2), said as evac says errors — before, it was the parser's "Error:" and exit 1,
+    /// which scripts read as "some guests unplaceable".
+    func testFailuresExitWithTheirCodeAndEvacsWording() throws {
+        let r = try runEvac(["plan", plan, "-o", dir.appendingPathComponent("no/such/dir/plan.txt").path])
+        XCTAssertEqual(r.status, 2, r.stderr)
+        XCTAssertTrue(r.stderr.contains("error: cannot write "), r.stderr)
+        XCTAssertFalse(r.stderr.contains("Error: "), r.stderr)
+        let snapshot = dir.appendingPathComponent("inventory.json")
+        try Data("{".utf8).write(to: snapshot)
+        let s = try runEvac(["plan", plan, "--inventory", snapshot.path])
+        XCTAssertEqual(s.status, 2, s.stderr)
+        XCTAssertTrue(s.stderr.hasPrefix("error: "), s.stderr)
+    }
+
     /// `resume --timeout` and `--bandwidth` speak the plan's grammar, bounds included.
     func testResumeOverridesUseThePlansGrammarAndBounds() throws {
         for (args, wanted) in [

@@ -137,7 +137,7 @@ struct RollbackCommand: AsyncParsableCommand {
         let runLock = try JournaledRun.lock(plan, run: run)
         defer { runLock.release() }
         let targets: (planName: String, journals: [String])
-        do { targets = try PlanReference.journalsToRollBack(plan, stateDirectory: run.stateDirectory) } catch { throw error.exit }
+        targets = try PlanReference.journalsToRollBack(plan, stateDirectory: run.stateDirectory)
         var worst = EvacExit.success
         for (i, path) in targets.journals.enumerated() {
             if targets.journals.count > 1 {
@@ -163,12 +163,10 @@ struct JournaledRun {
     /// journal's own directory when a journal is named, so that the exact commands evac prints
     /// (`evac resume JOURNAL`) need no --state-dir to lock the right plan.
     static func lock(_ reference: String, run: RunOptions) throws -> JournalLock {
-        do {
-            let name = try PlanRunLock.planName(of: reference)
-            let dir = PlanReference.kind(of: reference) == .journal
-                ? (URL(fileURLWithPath: reference).deletingLastPathComponent().path) : run.stateDirectory
-            return try PlanRunLock.acquire(planName: name, stateDirectory: dir)
-        } catch { throw error.exit }
+        let name = try PlanRunLock.planName(of: reference)
+        let dir = PlanReference.kind(of: reference) == .journal
+            ? (URL(fileURLWithPath: reference).deletingLastPathComponent().path) : run.stateDirectory
+        return try PlanRunLock.acquire(planName: name, stateDirectory: dir)
     }
 
     /// Locks the plan, then opens the journal `reference` names (PlanReference.journal).
@@ -176,7 +174,7 @@ struct JournaledRun {
                      migration: (MigrationOptions) -> MigrationOptions? = { _ in nil }) throws -> (JournaledRun, JournalLock) {
         let runLock = try lock(reference, run: run)
         let found: (plan: PlanFile, journal: String)
-        do { found = try PlanReference.journal(for: reference, stateDirectory: run.stateDirectory) } catch { throw error.exit }
+        found = try PlanReference.journal(for: reference, stateDirectory: run.stateDirectory)
         return (try open(journal: found.journal, runLock: runLock, force: force, run: run, connection: connection,
                          migration: migration), runLock)
     }
