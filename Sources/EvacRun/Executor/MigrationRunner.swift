@@ -61,7 +61,9 @@ struct MigrationRunner: Sendable {
         }
 
         let signal = AbortSignal()
-        control.register(spec.id, signal)
+        guard control.admit(spec.id, signal) else {
+            return .settled(record.state == .pending && attemptInRun > 1 ? .ended(record) : .notStarted)
+        }
         defer { control.unregister(spec.id) }
 
         var r = record
