@@ -1,4 +1,4 @@
-import CLibvirt
+internal import CLibvirt
 import EvacCore
 
 /// Reads one host's inventory over an open connection. Blocking: run it on a dedicated thread.
@@ -108,20 +108,21 @@ public enum HostReader {
     }
 }
 
-/// Reads many hosts concurrently, each on its own thread.
+/// Reads many hosts concurrently, each on its own thread, under the connection deadlines.
 public enum InventoryReader {
     /// Reads every host, at most `concurrency` at a time. Keyed by host name (names should be
-    /// unique; with duplicates the last read wins). Never throws: failures are per-host values.
-    public static func read(hosts: [(name: String, uri: String)], concurrency: Int = 8) async
-        -> [String: Result<HostInventory, LibvirtError>] {
-        await withTaskGroup(of: (String, Result<HostInventory, LibvirtError>).self) { group in
+    /// unique; with duplicates the last read wins). Never throws: failures are per-host values,
+    /// a host that does not answer in time among them (kind `.unreachable`).
+    public static func read(hosts: [(name: String, uri: String)], settings: ConnectionSettings = ConnectionSettings(),
+                            concurrency: Int = 8) async -> [String: Result<HostInventory, HypervisorError>] {
+        await withTaskGroup(of: (String, Result<HostInventory, HypervisorError>).self) { group in
             var pending = hosts[...]
             func startNext() {
                 guard let (name, uri) = pending.popFirst() else { return }
-                group.addTask { (name, await readHost(name: name, uri: uri)) }
+                group.addTask { (name, await readHost(name: name, uri: uri, settings: settings)) }
             }
             for _ in 0..<max(1, concurrency) { startNext() }
-            var results: [String: Result<HostInventory, LibvirtError>] = [:]
+            var results: [String: Result<HostInventory, HypervisorError>] = [:]
             while let (name, result) = await group.next() {
                 results[name] = result
                 startNext()
@@ -131,13 +132,14 @@ public enum InventoryReader {
     }
 
     /// The same, as an `Inventory`: failed hosts become `UnreachableHost` entries.
-    public static func inventory(hosts: [(name: String, uri: String)], concurrency: Int = 8) async -> Inventory {
-        let results = await read(hosts: hosts, concurrency: concurrency)
+    public static func inventory(hosts: [(name: String, uri: String)], settings: ConnectionSettings = ConnectionSettings(),
+                                 concurrency: Int = 8) async -> Inventory {
+        let results = await read(hosts: hosts, settings: settings, concurrency: concurrency)
         var ok: [HostInventory] = [], failed: [UnreachableHost] = []
         for (name, uri) in hosts {
             switch results[name] {
             case .success(let host)?: ok.append(host)
-            case .failure(let error)?: failed.append(UnreachableHost(name: name, uri: redactURI(uri), error: error.description))
+            case .failure(let error)?: failed.append(UnreachableHost(name: name, uri: redactURI(uri), error: error.message))
             case nil: break
             }
         }
@@ -145,11 +147,17 @@ public enum InventoryReader {
     }
 
     /// Opens, reads and closes one host on a dedicated thread; the connection never leaves it.
-    public static func readHost(name: String, uri: String) async -> Result<HostInventory, LibvirtError> {
-        await LibvirtRuntime.blocking("evac.libvirt.read.\(name)") {
+    /// Every failure counts as the host being unreachable: nothing can be planned from it.
+    public static func readHost(name: String, uri: String, settings: ConnectionSettings = ConnectionSettings()) async
+        -> Result<HostInventory, HypervisorError> {
+        let waited = await LibvirtRuntime.waiting("evac.libvirt.read.\(name)", connectLimit: .milliseconds(settings.connectTimeoutMs),
+                                                  callLimit: .milliseconds(settings.callTimeoutMs)) {
             Result { () throws(LibvirtError) in
-                try HostReader.read(name: name, connection: LibvirtConnection(uri: uri))
+                try HostReader.read(name: name, connection: LibvirtConnection(uri: uri, settings: settings))
             }
+        }
+        return waited.result(uri: redactURI(uri)).mapError { e in
+            HypervisorError(libvirt: e, host: HostEndpoint(name: name, uri: uri), kind: .unreachable)
         }
     }
 }
