@@ -102,6 +102,39 @@ final class ApplyCommandTests: XCTestCase {
         XCTAssertEqual(bad.status, 2, "argument errors are invalid input: \(bad.stderr)")
     }
 
+    /// Every command failure carries its exit code: an output file that cannot be written is
+    /// bad input (2), said as evac says errors — before, it was the parser's "Error:" and exit 1,
+    /// which scripts read as "some guests unplaceable".
+    func testFailuresExitWithTheirCodeAndEvacsWording() throws {
+        let r = try runEvac(["plan", plan, "-o", dir.appendingPathComponent("no/such/dir/plan.txt").path])
+        XCTAssertEqual(r.status, 2, r.stderr)
+        XCTAssertTrue(r.stderr.contains("error: cannot write "), r.stderr)
+        XCTAssertFalse(r.stderr.contains("Error: "), r.stderr)
+        let snapshot = dir.appendingPathComponent("inventory.json")
+        try Data("{".utf8).write(to: snapshot)
+        let s = try runEvac(["plan", plan, "--inventory", snapshot.path])
+        XCTAssertEqual(s.status, 2, s.stderr)
+        XCTAssertTrue(s.stderr.hasPrefix("error: "), s.stderr)
+    }
+
+    /// `resume --timeout` and `--bandwidth` speak the plan's grammar, bounds included.
+    func testResumeOverridesUseThePlansGrammarAndBounds() throws {
+        for (args, wanted) in [
+            (["--timeout", "0s"], "timeout must be from 1s to 168h, found 0s"),
+            (["--timeout", "0s/GiB"], "timeout must be from 1s to 24h, found 0s/GiB"),
+            (["--timeout", "10 parsecs"], "duration"),
+            (["--bandwidth", "1Gbit/s"], "is in bits"),
+        ] {
+            let r = try runEvac(["resume", plan, "--state-dir", state] + args)
+            XCTAssertEqual(r.status, 2, "\(args): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains(wanted), "\(args): \(r.stderr)")
+        }
+        for args in [["--timeout", "2m per GiB"], ["--timeout", "2m/GiB"], ["--timeout", "none"], ["--bandwidth", "none"]] {
+            let r = try runEvac(["resume", plan, "--state-dir", state] + args)
+            XCTAssertEqual(r.status, 3, "accepted, then no journal: \(args): \(r.stderr)")
+        }
+    }
+
     func testApplyRefusesAJournalAsInput() throws {
         let r = try runEvac(["apply", dir.appendingPathComponent("x.journal.sqlite").path])
         XCTAssertEqual(r.status, 2)
