@@ -31,7 +31,7 @@ struct PlanCommand: AsyncParsableCommand {
     var assumeBandwidth: String = "1GiB/s"
 
     @OptionGroup var connection: ConnectionOptions
-    @Option(name: .long, help: ArgumentHelp("With --output html: mark the end of a maintenance window this long after the start (e.g. 2h).", valueName: "DURATION"))
+    @Option(name: .long, help: ArgumentHelp("With --output html: mark the end of a maintenance window this long after the start (e.g. 2h); without it, the plan's window: (an end time counted from now).", valueName: "DURATION"))
     var window: String?
 
     @OptionGroup var logging: LogOptions
@@ -56,7 +56,7 @@ struct PlanCommand: AsyncParsableCommand {
         case .text: data = Data(HumanReport.render(p).utf8)
         case .json: data = p.planFileData
         case .dot: data = Data(DotRenderer.render(p.graph, planName: p.loaded.spec.name).utf8)
-        case .html: data = Data(PlanPage.render(plan: p.planFile, timeline: p.timeline, window: windowEnd).utf8)
+        case .html: data = Data(PlanPage.render(plan: p.planFile, timeline: p.timeline, window: windowEnd(p)).utf8)
         }
         try Console.write(data, to: out)
         if !p.result.unplaceable.isEmpty { throw EvacExit.partial }
@@ -64,7 +64,11 @@ struct PlanCommand: AsyncParsableCommand {
 }
 
 extension PlanCommand {
-    var windowEnd: PlanPage.Window? {
-        window.flatMap { try? Units.duration($0).get() }.map { PlanPage.Window(endMs: Double($0)) }
+    /// `--window`, else the plan's `window:` (an end time as if the run started now).
+    func windowEnd(_ p: PlanPipeline) -> PlanPage.Window? {
+        if let ms = window.flatMap({ try? Units.duration($0).get() }) { return PlanPage.Window(endMs: Double(ms)) }
+        guard let w = p.loaded.spec.window else { return nil }
+        let now = Date()
+        return PlanPage.Window(endMs: max(0, w.closes(runStart: now).timeIntervalSince(now) * 1000))
     }
 }

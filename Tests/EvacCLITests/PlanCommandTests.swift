@@ -131,6 +131,9 @@ final class PlanCommandTests: XCTestCase {
         XCTAssertEqual(file.window, MaintenanceWindow(durationMs: 60_000))
         let schema = try JSONSchemaValidator(schemaData: Data(contentsOf: URL(fileURLWithPath: Repo.path("schemas/planfile.schema.json"))))
         XCTAssertEqual(schema.validate(try JSONValue(data: Data(json.stdout.utf8))), [])
+        // The plan page marks the plan's window without --window, and not without a window.
+        XCTAssertTrue(try runEvac(["plan", windowed, "--output", "html"]).stdout.contains("id=\"gantt-window-end\""))
+        XCTAssertFalse(try runEvac(["plan", demo, "--output", "html"]).stdout.contains("id=\"gantt-window-end\""))
 
         let lines = text.components(separatedBy: "\n").count
         let bad = dir.appendingPathComponent("bad-window.yaml").path
