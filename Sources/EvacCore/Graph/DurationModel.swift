@@ -19,7 +19,7 @@
 /// Paused guests dirty nothing: one pass. Offline migrations move a definition only.
 ///
 /// Every migration pays `setupMs` on top (connections, the target QEMU starting, the confirm
-/// phase): measured on the lab's real daemons (BENCHMARKS.md, "Duration model").
+/// phase): `measuredSetupMs`, to be measured on the lab's real daemons (`scripts/bench-setup`).
 public struct DurationModel: Hashable, Sendable {
     /// The link when the plan sets no bandwidth cap.
     public var assumedBandwidthBytesPerSec: UInt64 = 1 << 30
@@ -36,8 +36,10 @@ public struct DurationModel: Hashable, Sendable {
     /// Passes after which a migration that still has not converged is taken not to.
     public var maxPasses: Int = 30
 
-    /// Median set-up cost of one migration of an idle 64 MiB guest between two of the lab's
-    /// daemons, less its memory at the measured rate (BENCHMARKS.md, "Duration model").
+    /// Set-up cost of one migration. 2 s is the figure the estimate used before this model;
+    /// `scripts/bench-setup` measures it on the lab's real daemons (an idle 64 MiB guest, wall
+    /// time less its memory at the job's reported rate) and this constant is to take its median
+    /// (BENCHMARKS.md, "Duration model": not yet measured, the lab was busy).
     public static let measuredSetupMs: Double = 2000
 
     public init() {}
