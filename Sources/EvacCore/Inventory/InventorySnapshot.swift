@@ -16,8 +16,10 @@ extension Inventory {
             return .failure(PlanFileError("it is \(data.count) bytes; evac reads snapshots of at most \(maxSnapshotBytes >> 20) MiB"))
         }
         let inventory: Inventory
-        do { inventory = try JSONDecoder().decode(Inventory.self, from: data) } catch {
-            return .failure(PlanFileError("not an evac inventory snapshot: \(DecodingErrorText.describe(error))",
+        switch data.withUnsafeBytes({ raw in Result { () throws(SnapshotDecoder.Failure) in try SnapshotDecoder.decode(raw) } }) {
+        case .success(let inv): inventory = inv
+        case .failure(let error):
+            return .failure(PlanFileError("not an evac inventory snapshot: \(TerminalText.escape(error.message))",
                                           help: "write one with `evac inventory PLAN.yaml -o FILE`"))
         }
         guard inventory.formatVersion == 1 else {
