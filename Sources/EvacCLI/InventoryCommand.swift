@@ -18,6 +18,8 @@ struct InventoryCommand: AsyncParsableCommand {
             completion: .file(extensions: ["json"]))
     var out: String?
 
+    @OptionGroup var reading: InventoryOptions
+
     @OptionGroup var logging: LogOptions
 
     func run() async throws {
@@ -26,7 +28,7 @@ struct InventoryCommand: AsyncParsableCommand {
             if case .invalid(let s) = error { Console.error(s) }
             throw EvacExit.invalidInput
         }
-        let gathered = await InventoryGatherer.live(loaded.spec, file: loaded.source.path)
+        let gathered = await InventoryGatherer.live(loaded.spec, file: loaded.source.path, concurrency: reading.readConcurrency)
         Console.error(DiagnosticRenderer.render(gathered.diagnostics, sources: [loaded.source.path: loaded.source]))
         if gathered.sourceUnreachable { throw EvacExit.cannotStart }
         try Console.write(gathered.inventory.encodedSnapshot(), to: out)

@@ -18,9 +18,9 @@ enum InventoryGatherer {
         return spec.hosts.filter { names.contains($0.name) }
     }
 
-    static func live(_ spec: PlanSpec, file: String) async -> Outcome {
+    static func live(_ spec: PlanSpec, file: String, concurrency: Int = InventoryReader.defaultConcurrency) async -> Outcome {
         let hosts = hostsToRead(spec)
-        let results = await InventoryReader.read(hosts: hosts.map { (name: $0.name, uri: $0.uri) })
+        let results = await InventoryReader.read(hosts: hosts.map { (name: $0.name, uri: $0.uri) }, concurrency: concurrency)
         var read: [HostInventory] = []
         var unreachable: [UnreachableHost] = []
         for host in hosts {
@@ -47,7 +47,7 @@ enum InventoryGatherer {
         }
         let allowed = Dictionary(spec.hosts.map { ($0.name, $0.allowURIRisks) }, uniquingKeysWith: { first, _ in first })
         let inventory: Inventory
-        switch Inventory.decodeSnapshot(Data(bytes), allowed: { allowed[$0] ?? [] }) {
+        switch Inventory.decodeSnapshot(bytes: bytes, allowed: { allowed[$0] ?? [] }) {
         case .success(let inv): inventory = inv
         case .failure(let e): throw ValidationFailure("\(TerminalText.escape(path)): \(e.message)\(e.help.map { "\n    help: \($0)" } ?? "")")
         }

@@ -33,6 +33,8 @@ struct PlanCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("With --output html: mark the end of a maintenance window this long after the start (e.g. 2h).", valueName: "DURATION"))
     var window: String?
 
+    @OptionGroup var reading: InventoryOptions
+
     @OptionGroup var logging: LogOptions
 
     func validate() throws {
@@ -48,7 +50,8 @@ struct PlanCommand: AsyncParsableCommand {
     func run() async throws {
         let assumed = (try? Units.bandwidth(assumeBandwidth).get()) ?? (1 << 30)
         let p: PlanPipeline
-        do { p = try await PlanPipeline.run(planPath: plan, inventoryPath: inventory, assumedBandwidth: assumed) }
+        do { p = try await PlanPipeline.run(planPath: plan, inventoryPath: inventory, assumedBandwidth: assumed,
+                                                 readConcurrency: reading.readConcurrency) }
         catch {
             switch error {
             case .invalid(let s): Console.error(s); throw EvacExit.invalidInput

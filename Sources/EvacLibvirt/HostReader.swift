@@ -112,7 +112,11 @@ public enum HostReader {
 public enum InventoryReader {
     /// Reads every host, at most `concurrency` at a time. Keyed by host name (names should be
     /// unique; with duplicates the last read wins). Never throws: failures are per-host values.
-    public static func read(hosts: [(name: String, uri: String)], concurrency: Int = 8) async
+    /// Hosts read at once unless told otherwise (`--read-concurrency`): chosen from the
+    /// measurement with injected round-trip latency in BENCHMARKS.md ("Live inventory at fleet scale").
+    public static let defaultConcurrency = 8
+
+    public static func read(hosts: [(name: String, uri: String)], concurrency: Int = defaultConcurrency) async
         -> [String: Result<HostInventory, LibvirtError>] {
         await withTaskGroup(of: (String, Result<HostInventory, LibvirtError>).self) { group in
             var pending = hosts[...]
@@ -131,7 +135,7 @@ public enum InventoryReader {
     }
 
     /// The same, as an `Inventory`: failed hosts become `UnreachableHost` entries.
-    public static func inventory(hosts: [(name: String, uri: String)], concurrency: Int = 8) async -> Inventory {
+    public static func inventory(hosts: [(name: String, uri: String)], concurrency: Int = defaultConcurrency) async -> Inventory {
         let results = await read(hosts: hosts, concurrency: concurrency)
         var ok: [HostInventory] = [], failed: [UnreachableHost] = []
         for (name, uri) in hosts {

@@ -10,22 +10,39 @@ struct Table {
 
     func render(indent: String = "  ") -> String {
         guard let width = rows.map(\.count).max() else { return "" }
+        let counts = rows.map { $0.map(Self.width) }
         var widths = [Int](repeating: 0, count: width)
-        for row in rows { for (i, c) in row.enumerated() { widths[i] = max(widths[i], c.count) } }
-        return rows.map { row in
-            let cells = row.enumerated().map { i, c -> String in
-                let pad = String(repeating: " ", count: widths[i] - c.count)
-                if i == row.count - 1 && !rightAligned.contains(i) { return c }
-                return rightAligned.contains(i) ? pad + c : c + pad
+        for row in counts { for (i, c) in row.enumerated() { widths[i] = max(widths[i], c) } }
+        var out = ""
+        out.reserveCapacity(rows.count * (widths.reduce(indent.utf8.count) { $0 + $1 + 2 }))
+        for (r, row) in rows.enumerated() {
+            var line = indent
+            for (i, c) in row.enumerated() {
+                if i > 0 { line += "  " }
+                let pad = widths[i] - counts[r][i]
+                let last = i == row.count - 1
+                if rightAligned.contains(i) {
+                    line += String(repeating: " ", count: pad); line += c
+                } else {
+                    line += c
+                    if !last { line += String(repeating: " ", count: pad) }
+                }
             }
-            return indent + cells.joined(separator: "  ")
-        }.map(Self.trimmingTrailingSpace)
-         .joined(separator: "\n") + "\n"
+            out += Self.trimmingTrailingSpace(line)
+            out += "\n"
+        }
+        return out
+    }
+
+    /// Characters in a cell: the byte count for ASCII (no grapheme breaking needed), else `count`.
+    static func width(_ s: String) -> Int {
+        s.utf8.allSatisfy { $0 < 0x80 } ? s.utf8.count : s.count
     }
 
     /// The line without trailing whitespace. A regular expression per row cost more than the
     /// rest of the report on a 100,000-guest plan.
     static func trimmingTrailingSpace(_ line: String) -> String {
+        if let last = line.utf8.last, last > 0x20, last < 0x80 { return line }  // ends in a visible ASCII character
         var end = line.endIndex
         while end > line.startIndex {
             let before = line.index(before: end)

@@ -31,6 +31,8 @@ struct ApplyCommand: AsyncParsableCommand {
 
     @OptionGroup var run: RunOptions
 
+    @OptionGroup var reading: InventoryOptions
+
     @OptionGroup var logging: LogOptions
 
     func validate() throws {
@@ -90,7 +92,8 @@ struct ApplyCommand: AsyncParsableCommand {
         if PlanReference.kind(of: plan) == .yaml {
             let assumed = (try? Units.bandwidth(assumeBandwidth).get()) ?? (1 << 30)
             let p: PlanPipeline
-            do { p = try await PlanPipeline.run(planPath: plan, inventoryPath: nil, assumedBandwidth: assumed) }
+            do { p = try await PlanPipeline.run(planPath: plan, inventoryPath: nil, assumedBandwidth: assumed,
+                                                 readConcurrency: reading.readConcurrency) }
             catch {
                 switch error {
                 case .invalid(let s): throw .invalid(s)
@@ -105,7 +108,7 @@ struct ApplyCommand: AsyncParsableCommand {
         }
         let file = try PlanReference.loadPlanFile(plan)
         let hosts = Set(file.sources + file.targets).sorted().compactMap { name in file.uri(of: name).map { (name: name, uri: $0) } }
-        let live = await InventoryReader.inventory(hosts: hosts)
+        let live = await InventoryReader.inventory(hosts: hosts, concurrency: reading.readConcurrency)
         if live.fingerprint != file.inventoryFingerprint {
             let found = StaleCheck.findings(plan: file, live: live)
             for t in found.unreachableTargets {

@@ -10,7 +10,9 @@ public struct Inventory: Codable, Hashable, Sendable {
 
     public init(hosts: [HostInventory], unreachable: [UnreachableHost] = []) {
         self.formatVersion = 1
-        self.hosts = hosts.sorted { $0.name < $1.name }
+        // Usually sorted already (a snapshot, re-sorted after hosts were added): sorting 10,000
+        // host values again costs more than checking.
+        self.hosts = zip(hosts, hosts.dropFirst()).allSatisfy { $0.name <= $1.name } ? hosts : hosts.sorted { $0.name < $1.name }
         self.unreachable = unreachable.sorted { $0.name < $1.name }
     }
 

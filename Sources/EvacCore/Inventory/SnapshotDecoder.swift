@@ -366,13 +366,19 @@ struct SnapshotReader {
         guard peek == 0x22 else { throw failure("expected a string") }
         let start = i + 1
         var k = start
-        // Fast path: no escapes, no control characters.
+        // Fast path: no escapes, no control characters; ASCII needs no UTF-8 validation.
+        var high: UInt8 = 0
         while k < p.count {
             let c = p[k]
             if c == 0x22 || c == 0x5C || c < 0x20 { break }
+            high |= c
             k += 1
         }
         if k < p.count, p[k] == 0x22 {
+            if high < 0x80 {
+                i = k + 1
+                return String(decoding: UnsafeBufferPointer(rebasing: p[start..<k]), as: UTF8.self)
+            }
             guard let s = String(validating: UnsafeBufferPointer(rebasing: p[start..<k]), as: UTF8.self) else {
                 i = start
                 throw failure("a string is not valid UTF-8")
