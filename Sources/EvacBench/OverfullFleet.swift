@@ -26,22 +26,13 @@ extension FleetGenerator {
         var compatible: [[Int]] = []
         var memKiB: [UInt64] = []
         for i in 0..<g {
-            let src = rng.int(0...(s - 1))
-            var bridge = rng.chance(0.5) ? rng.pick(["br-a", "br-b"]) : "br-mgmt"
-            var fits = (0..<t).filter { targetVendor[$0] == sourceVendor[src] && targetBridges[$0].contains(bridge) }
-            if fits.isEmpty {
-                bridge = "br-mgmt"
-                fits = (0..<t).filter { targetVendor[$0] == sourceVendor[src] }
-            }
-            let mem = rng.pick(sizes) * gib
-            assigned[rng.pick(fits)] += mem
-            compatible.append(fits)
-            memKiB.append(mem)
-            sourceGuests[src].append(
-                Guest(
-                    uuid: rng.uuid(), name: "vm-" + pad(i, 4), state: .running, memoryKiB: mem, vcpus: rng.int(1...8),
-                    nics: [GuestNIC(kind: .bridge, source: bridge)],
-                    disks: [GuestDisk(kind: .network, target: "vda", source: "rbd:vms/\(i)", shared: true)]))
+            let a = assignedGuest(
+                i, sourceVendor: sourceVendor, targetVendor: targetVendor, targetBridges: targetBridges,
+                sizes: sizes, rng: &rng)
+            assigned[a.target] += a.guest.memoryKiB
+            compatible.append(a.fits)
+            memKiB.append(a.guest.memoryKiB)
+            sourceGuests[a.source].append(a.guest)
         }
         var hosts: [HostInventory] = []
         for i in 0..<s {

@@ -63,7 +63,7 @@ final class UnitsTests: XCTestCase {
             var v = Double(kib) * 1024, i = 0
             let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
             while v >= 1024 && i < 5 { v /= 1024; i += 1 }
-            XCTAssertEqual(Format.kib(kib), String(format: "%.1f %@", v, units[i]), "\(kib) KiB")
+            XCTAssertEqual(Format.kib(kib), i == 0 ? "\(Int(v)) B" : String(format: "%.1f %@", v, units[i]), "\(kib) KiB")
         }
         XCTAssertEqual(Format.bytes(1.05 * 1024 * 1024), String(format: "%.1f MiB", 1.05))
         XCTAssertEqual(Format.bytes(.infinity), "? B")

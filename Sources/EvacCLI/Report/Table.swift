@@ -42,7 +42,16 @@ struct Table {
     /// The line without trailing whitespace. A regular expression per row cost more than the
     /// rest of the report on a 100,000-guest plan.
     static func trimmingTrailingSpace(_ line: String) -> String {
-        if let last = line.utf8.last, last > 0x20, last < 0x80 { return line }  // ends in a visible ASCII character
+        // ASCII whitespace, the usual case (empty last cells), is stripped on the bytes; anything
+        // else at the end goes the Unicode way below.
+        let u = line.utf8
+        var cut = u.endIndex
+        while cut > u.startIndex, case let b = u[u.index(before: cut)], b == 0x20 || (0x09...0x0D).contains(b) {
+            cut = u.index(before: cut)
+        }
+        if cut == u.startIndex || u[u.index(before: cut)] < 0x80 {
+            return cut == u.endIndex ? line : String(line[..<cut])
+        }
         var end = line.endIndex
         while end > line.startIndex {
             let before = line.index(before: end)
