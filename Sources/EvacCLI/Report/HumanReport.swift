@@ -33,7 +33,9 @@ enum HumanReport {
         if !r.unplaceable.isEmpty {
             out += "\nUnplaceable (\(r.unplaceable.count))\n"
             for u in r.unplaceable {
-                out += "  \(esc(u.guest)) on \(esc(u.source)) (\(Format.kib(u.memoryKiB)), \(u.vcpus) vCPU)"
+                // With priorities in the plan, each guest left says its own: what was weighed.
+                let priority = spec.placement.priority.isEmpty ? "" : ", priority \(spec.placement.priority(of: u.guest))"
+                out += "  \(esc(u.guest)) on \(esc(u.source)) (\(Format.kib(u.memoryKiB)), \(u.vcpus) vCPU\(priority))"
                 if let why = u.guestReason { out += ": \(esc(why))" }
                 out += "\n"
                 for c in u.candidates { out += "    \(esc(c.target)): \(esc(c.reason))\n" }
