@@ -23,5 +23,8 @@ struct TableTests {
         #expect(Table.trimmingTrailingSpace("ab \t ") == "ab")
         #expect(Table.trimmingTrailingSpace("   ") == "")
         #expect(Table.trimmingTrailingSpace("ab") == "ab")
+        var bytes = Array("x\ny \u{3000} \t".utf8)
+        Table.trimTrailingSpace(&bytes, lineStart: 2)
+        #expect(String(decoding: bytes, as: UTF8.self) == "x\ny")
     }
 }
