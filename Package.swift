@@ -37,8 +37,8 @@ let package = Package(
                                                 .product(name: "Prometheus", package: "swift-prometheus")]),
         // Self-contained HTML pages of a plan and of a run (Gantt chart, memory, unplaceable).
         .target(name: "EvacHTML", dependencies: ["EvacCore", "EvacRun"]),
-        // An in-memory world behind the Hypervisor protocol, with fault injection: used by the
-        // tests and by the benchmark, never by the shipped tool.
+        // An in-memory world behind the Hypervisor protocol, with fault injection, and a libvirt
+        // host that never answers: used by the tests and by the benchmark, never by the shipped tool.
         .target(name: "EvacFake", dependencies: ["EvacCore", "EvacRun"]),
         .executableTarget(name: "evac-run-bench", dependencies: ["EvacRun", "EvacFake", "EvacCore"]),
         // Commands and renderers.
@@ -64,7 +64,7 @@ let package = Package(
                                                      .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "EvacYAMLTests", dependencies: ["EvacYAML", "EvacCore"]),
         .testTarget(name: "EvacSchemaTests", dependencies: ["EvacSchema", "EvacCore"]),
-        .testTarget(name: "EvacLibvirtTests", dependencies: ["EvacLibvirt", "EvacCore"],
+        .testTarget(name: "EvacLibvirtTests", dependencies: ["EvacLibvirt", "EvacCore", "EvacFake"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "EvacFuzzTests", dependencies: ["EvacFuzzTargets"]),
         .testTarget(name: "EvacCLITests", dependencies: ["EvacCLI", "EvacCore", "EvacYAML", "EvacSchema", "EvacRun", "EvacFake", "evac"],

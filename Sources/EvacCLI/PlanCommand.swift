@@ -7,7 +7,7 @@ struct PlanCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plan",
         abstract: "Resolve a plan against the live inventory (or a snapshot) and report placements; changes nothing.",
-        discussion: "Exit codes: 0 every guest placed; 1 some guests unplaceable; 2 invalid plan; 3 a source unreachable.")
+        discussion: "Exit codes: 0 every guest placed; 1 some guests unplaceable; 2 invalid plan; 3 a source unreachable; 4 interrupted by a signal.")
 
     enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
         case text, json, dot, html
@@ -30,6 +30,7 @@ struct PlanCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Bandwidth assumed for the timeline estimate when the plan sets none (e.g. 1GiB/s).")
     var assumeBandwidth: String = "1GiB/s"
 
+    @OptionGroup var connection: ConnectionOptions
     @Option(name: .long, help: ArgumentHelp("With --output html: mark the end of a maintenance window this long after the start (e.g. 2h).", valueName: "DURATION"))
     var window: String?
 
@@ -50,14 +51,8 @@ struct PlanCommand: AsyncParsableCommand {
     func run() async throws {
         let assumed = (try? Units.bandwidth(assumeBandwidth).get()) ?? (1 << 30)
         let p: PlanPipeline
-        do { p = try await PlanPipeline.run(planPath: plan, inventoryPath: inventory, assumedBandwidth: assumed,
-                                                 readConcurrency: reading.readConcurrency) }
-        catch {
-            switch error {
-            case .invalid(let s): Console.error(s); throw EvacExit.invalidInput
-            case .cannotStart(let s): Console.error(s); throw EvacExit.cannotStart
-            }
-        }
+        p = try await PlanPipeline.run(planPath: plan, inventoryPath: inventory, assumedBandwidth: assumed, connection: connection,
+                                       readConcurrency: reading.readConcurrency)
         Console.error(p.renderedWarnings)
         let data: Data
         switch output {

@@ -15,15 +15,10 @@ struct PlanPipeline {
     /// Warnings to show (errors stop the pipeline).
     var warnings: [Diagnostic]
 
-    enum Failure: Error {
-        case invalid(String)
-        case cannotStart(String)
-    }
-
-    static func run(planPath: String, inventoryPath: String?, assumedBandwidth: UInt64,
-                    readConcurrency: Int = InventoryReader.defaultConcurrency) async throws(Failure) -> PlanPipeline {
+    static func run(planPath: String, inventoryPath: String?, assumedBandwidth: UInt64, connection: ConnectionOptions,
+                    readConcurrency: Int = InventoryReader.defaultConcurrency) async throws(CLIFailure) -> PlanPipeline {
         let loaded: LoadedPlan
-        do { loaded = try PlanLoader.load(path: planPath) } catch { if case .invalid(let s) = error { throw .invalid(s) }; throw .invalid("") }
+        loaded = try PlanLoader.load(path: planPath)
         let spec = loaded.spec
         let file = loaded.source.path
         let sources = [file: loaded.source]
@@ -33,10 +28,10 @@ struct PlanPipeline {
         func lap(_ what: String) { PlanLog.stage(what, ms: Double((clock.now - t) / .microseconds(1)) / 1000); t = clock.now }
         let gathered: InventoryGatherer.Outcome
         if let inventoryPath {
-            do { gathered = try InventoryGatherer.snapshot(path: inventoryPath, spec: spec, file: file) }
-            catch { throw .invalid("error: \(error)\n") }
+            gathered = try InventoryGatherer.snapshot(path: inventoryPath, spec: spec, file: file)
         } else {
-            gathered = await InventoryGatherer.live(spec, file: file, concurrency: readConcurrency)
+            gathered = await InventoryGatherer.live(spec, file: file, settings: connection.settings(spec.connection),
+                                                    concurrency: readConcurrency)
         }
         lap(inventoryPath == nil ? "reading the live inventory" : "reading the inventory snapshot")
         if gathered.sourceUnreachable {

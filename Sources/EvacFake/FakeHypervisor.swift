@@ -12,6 +12,9 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
     public enum Fault: Sendable, Hashable {
         /// The migration fails with this libvirt-like message; the guest stays on the source.
         case fail(String)
+        /// The first `times` migrations of the guest fail with this kind and message (the
+        /// guest stays on the source); later ones succeed. For the retry policy.
+        case failFirst(times: Int, HypervisorError.Kind, String)
         /// Never completes, never reports progress, until cancelled (timeout, stop).
         case hang
         /// Reports progress samples whose remaining data never shrinks, until cancelled.
@@ -32,9 +35,13 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
         /// host name → uuid → guest (the inventory's `guests` is filled on inspect).
         var guests: [String: [String: Guest]] = [:]
         var unreachable: Set<String> = []
+        /// Hosts that accept calls and never answer (a frozen daemon), until cancelled.
+        var silent: Set<String> = []
         var faults: [String: Fault] = [:]
         var cpu: [String: CPUVerdict] = [:]
         var completed: [String: Int] = [:]
+        /// Migrations started per guest name (failed ones included).
+        var attempts: [String: Int] = [:]
         var postCopyRequested: Set<String> = []
         var crashed = false
         var active = Peaks()
@@ -66,10 +73,17 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
     public func setReachable(_ host: String, _ up: Bool) {
         world.withLock { w in if up { w.unreachable.remove(host) } else { w.unreachable.insert(host) } }
     }
+    /// A host that never answers: every call waits until its task is cancelled, then fails
+    /// with `.interrupted` (the real adapter gives up at its deadline instead).
+    public func setSilent(_ host: String, _ silent: Bool) {
+        world.withLock { w in if silent { w.silent.insert(host) } else { w.silent.remove(host) } }
+    }
     public func setCPUVerdict(target: String, _ v: CPUVerdict?) { world.withLock { $0.cpu[target] = v } }
     public func crash() { world.withLock { $0.crashed = true } }
     public func restart() { world.withLock { $0.crashed = false } }
 
+    /// Migrations started per guest name, failed ones included.
+    public var attemptCounts: [String: Int] { world.withLock { $0.attempts } }
     /// Completed migrations per guest UUID.
     public var migrationCounts: [String: Int] { world.withLock { $0.completed } }
     public var peaks: Peaks { world.withLock { $0.peaks } }
@@ -96,8 +110,18 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
         }
     }
 
+    /// Waits while `host` is silent; throws `.interrupted` once the task is cancelled.
+    private func answer(_ host: HostEndpoint) async throws(HypervisorError) {
+        while world.withLock({ $0.silent.contains(host.name) }) {
+            guard await pause(.milliseconds(5)) else {
+                throw HypervisorError(.interrupted, host: host.name, uri: host.uri, "not waited for: the run was interrupted")
+            }
+        }
+    }
+
     public func locate(guestUUID: String, on host: HostEndpoint) async throws(HypervisorError) -> GuestPresence {
-        try world.withLock { (w: inout World) throws(HypervisorError) -> GuestPresence in
+        try await answer(host)
+        return try world.withLock { (w: inout World) throws(HypervisorError) -> GuestPresence in
             try gate(host, &w)
             guard let g = w.guests[host.name]?[guestUUID] else { return .absent }
             return .present(state: g.state, persistent: g.persistent)
@@ -105,7 +129,8 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
     }
 
     public func inspect(_ host: HostEndpoint) async throws(HypervisorError) -> HostInventory {
-        try world.withLock { (w: inout World) throws(HypervisorError) -> HostInventory in
+        try await answer(host)
+        return try world.withLock { (w: inout World) throws(HypervisorError) -> HostInventory in
             try gate(host, &w)
             var inv = w.hosts[host.name]!
             inv.guests = Array(w.guests[host.name, default: [:]].values)
@@ -144,6 +169,8 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
                 w.active.perGroup[g, default: 0] += 1
                 w.peaks.perGroup[g] = max(w.peaks.perGroup[g] ?? 0, w.active.perGroup[g]!)
             }
+            w.attempts[r.guestName, default: 0] += 1
+            if case .failFirst(let times, _, _)? = w.faults[r.guestName], w.attempts[r.guestName]! > times { return nil }
             return w.faults[r.guestName]
         }
         defer {
@@ -158,6 +185,9 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
         switch fault {
         case .fail(let message)?:
             throw HypervisorError(.migrationFailed, host: r.source.name, uri: r.source.uri, message)
+        case .failFirst(_, let kind, let message)?:
+            throw HypervisorError(kind, host: r.source.name, uri: r.source.uri, message,
+                                  origin: .init(call: "virDomainMigrateToURI3(\(r.guestName))", code: 1, domain: 10, message: message))
         case .hang?:
             while await pause(.milliseconds(5)) {}
             return try abortedOrCompleted(r)

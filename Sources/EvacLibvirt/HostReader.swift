@@ -1,4 +1,4 @@
-import CLibvirt
+internal import CLibvirt
 import EvacCore
 
 /// Reads one host's inventory over an open connection. Blocking: run it on a dedicated thread.
@@ -108,27 +108,28 @@ public enum HostReader {
     }
 }
 
-/// Reads many hosts concurrently, each on its own thread.
+/// Reads many hosts concurrently, each on its own thread, under the connection deadlines.
 public enum InventoryReader {
     /// Reads every host, at most `concurrency` at a time. Keyed by host name (names should be
-    /// unique; with duplicates the last read wins). Never throws: failures are per-host values.
+    /// unique; with duplicates the last read wins). Never throws: failures are per-host values,
+    /// a host that does not answer in time among them (kind `.unreachable`).
     /// Hosts read at once unless told otherwise (`--read-concurrency`), chosen from the
     /// measurement with injected round-trip latency in BENCHMARKS.md ("Live inventory at fleet
-    /// scale"): a read is ~35 round trips, so 2,000 hosts at 20 ms took 192 s 8 at a time and 28 s
-    /// 64 at a time, with little more from 256 (17 s). Not higher by default: each qemu+ssh
-    /// connection is an ssh process on this machine; far-away fleets gain from raising it.
+    /// scale"): 2,000 hosts at 20 ms took ~192 s 8 at a time and 28 s 64 at a time, with little
+    /// more from 256 (17 s). Not higher by default: each qemu+ssh connection is an ssh process on
+    /// this machine; far-away fleets gain from raising it.
     public static let defaultConcurrency = 64
 
-    public static func read(hosts: [(name: String, uri: String)], concurrency: Int = defaultConcurrency) async
-        -> [String: Result<HostInventory, LibvirtError>] {
-        await withTaskGroup(of: (String, Result<HostInventory, LibvirtError>).self) { group in
+    public static func read(hosts: [(name: String, uri: String)], settings: ConnectionSettings = ConnectionSettings(),
+                            concurrency: Int = defaultConcurrency) async -> [String: Result<HostInventory, HypervisorError>] {
+        await withTaskGroup(of: (String, Result<HostInventory, HypervisorError>).self) { group in
             var pending = hosts[...]
             func startNext() {
                 guard let (name, uri) = pending.popFirst() else { return }
-                group.addTask { (name, await readHost(name: name, uri: uri)) }
+                group.addTask { (name, await readHost(name: name, uri: uri, settings: settings)) }
             }
             for _ in 0..<max(1, concurrency) { startNext() }
-            var results: [String: Result<HostInventory, LibvirtError>] = [:]
+            var results: [String: Result<HostInventory, HypervisorError>] = [:]
             while let (name, result) = await group.next() {
                 results[name] = result
                 startNext()
@@ -138,13 +139,14 @@ public enum InventoryReader {
     }
 
     /// The same, as an `Inventory`: failed hosts become `UnreachableHost` entries.
-    public static func inventory(hosts: [(name: String, uri: String)], concurrency: Int = defaultConcurrency) async -> Inventory {
-        let results = await read(hosts: hosts, concurrency: concurrency)
+    public static func inventory(hosts: [(name: String, uri: String)], settings: ConnectionSettings = ConnectionSettings(),
+                                 concurrency: Int = defaultConcurrency) async -> Inventory {
+        let results = await read(hosts: hosts, settings: settings, concurrency: concurrency)
         var ok: [HostInventory] = [], failed: [UnreachableHost] = []
         for (name, uri) in hosts {
             switch results[name] {
             case .success(let host)?: ok.append(host)
-            case .failure(let error)?: failed.append(UnreachableHost(name: name, uri: redactURI(uri), error: error.description))
+            case .failure(let error)?: failed.append(UnreachableHost(name: name, uri: redactURI(uri), error: error.message))
             case nil: break
             }
         }
@@ -152,11 +154,17 @@ public enum InventoryReader {
     }
 
     /// Opens, reads and closes one host on a dedicated thread; the connection never leaves it.
-    public static func readHost(name: String, uri: String) async -> Result<HostInventory, LibvirtError> {
-        await LibvirtRuntime.blocking("evac.libvirt.read.\(name)") {
+    /// Every failure counts as the host being unreachable: nothing can be planned from it.
+    public static func readHost(name: String, uri: String, settings: ConnectionSettings = ConnectionSettings()) async
+        -> Result<HostInventory, HypervisorError> {
+        let waited = await LibvirtRuntime.waiting("evac.libvirt.read.\(name)", connectLimit: .milliseconds(settings.connectTimeoutMs),
+                                                  callLimit: .milliseconds(settings.callTimeoutMs)) {
             Result { () throws(LibvirtError) in
-                try HostReader.read(name: name, connection: LibvirtConnection(uri: uri))
+                try HostReader.read(name: name, connection: LibvirtConnection(uri: uri, settings: settings))
             }
+        }
+        return waited.result(uri: redactURI(uri)).mapError { e in
+            HypervisorError(libvirt: e, host: HostEndpoint(name: name, uri: uri), kind: .unreachable)
         }
     }
 }

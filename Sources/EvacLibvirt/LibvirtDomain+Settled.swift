@@ -1,4 +1,4 @@
-import CLibvirt
+internal import CLibvirt
 import Foundation
 
 extension LibvirtDomain {
@@ -21,8 +21,7 @@ extension LibvirtDomain {
             } catch {
                 if error.isNoDomain { throw error }
                 if let uuid, case .success(nil) = Result(catching: { () throws(LibvirtError) in try connection.domain(uuid: uuid) }) {
-                    throw LibvirtError(code: Int32(VIR_ERR_NO_DOMAIN.rawValue), domain: 0,
-                                       message: "domain \(uuid) left while it was being read", uri: connection.uri,
+                    throw LibvirtError(.noDomain, message: "domain \(uuid) left while it was being read", uri: connection.uri,
                                        operation: error.operation)
                 }
                 let jobRunning = ((try? jobStats())?.type).map { $0 != Int32(VIR_DOMAIN_JOB_NONE.rawValue) } ?? false

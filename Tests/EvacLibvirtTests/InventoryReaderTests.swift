@@ -139,10 +139,11 @@ import EvacCore
                 Issue.record("\(name) should have failed"); continue
             }
             #expect(error.uri == uri)
-            #expect(error.operation == "virConnectOpenAuth")
+            #expect(error.kind == .unreachable)
+            #expect(error.origin?.call == "virConnectOpenAuth")
             #expect(error.description.contains(uri))
             #expect(!error.message.isEmpty)
-            #expect(error.code != 0)
+            #expect((error.origin?.code ?? 0) != 0)
         }
         if case .failure(let e)? = results["gone-2"] { #expect(e.message.contains("/nonexistent/sock")) }
     }
@@ -151,7 +152,8 @@ import EvacCore
         let inv = await InventoryReader.inventory(hosts: Rack12.hosts + [("kvm-99z", "test:///nonexistent/kvm-99z.xml")])
         #expect(inv.hosts.map(\.name) == Rack12.hostNames)
         #expect(inv.unreachable.map(\.name) == ["kvm-99z"])
-        #expect(inv.unreachable.first?.error.contains("test:///nonexistent/kvm-99z.xml") == true)
+        #expect(inv.unreachable.first?.uri == "test:///nonexistent/kvm-99z.xml")
+        #expect(inv.unreachable.first?.error.contains("virConnectOpenAuth: ") == true)
     }
 
     @Test func connectionOpensAndListsDirectly() async throws {

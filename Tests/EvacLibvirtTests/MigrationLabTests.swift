@@ -113,6 +113,72 @@ final class MigrationLabTests: XCTestCase {
         print("lab: total \(ms(since: started)) ms")
     }
 
+    /// A daemon frozen with SIGSTOP (accepts, never answers): an open gives up at the connect
+    /// timeout and the connection that opens once the daemon is thawed is closed, not kept; a
+    /// call on a connection opened before the freeze gives up at the call timeout, naming the
+    /// call; after the thaw the host answers again.
+    func testFrozenDaemonDeadlinesAndTheLateConnection() async throws {
+        let lab = try SessionDaemonLab()
+        self.lab = lab
+        let c = try lab.start("c", hostUUID: "0d5a0000-0000-4000-8000-00000000000c")
+        let pid = try XCTUnwrap(lab.pid("c"))
+        let host = HostEndpoint(name: "lab-c", uri: c.uri)
+        let quick = ConnectionSettings(connectTimeoutMs: 500, callTimeoutMs: 1000)
+        // A fresh daemon probes QEMU on its first capabilities call (seconds): warm it up under
+        // the default deadlines, then cache a connection under the short ones.
+        do { _ = try await LibvirtHypervisor().inspect(host) }
+        try await until { LibvirtConnection.openCount(uri: c.uri) == 0 }
+        let hv = LibvirtHypervisor(settings: quick)
+        _ = try await hv.inspect(host)
+        XCTAssertEqual(LibvirtConnection.openCount(uri: c.uri), 1, "the hypervisor's cached connection")
+
+        XCTAssertEqual(kill(pid, SIGSTOP), 0)
+        var thawed = false
+        defer { if !thawed { kill(pid, SIGCONT) } }
+        do {
+            _ = try await hv.inspect(host)
+            XCTFail("a frozen daemon answered")
+        } catch {
+            XCTAssertEqual(error.kind, .unreachable, "\(error)")
+            XCTAssertTrue(error.message.contains("no answer within 1s (call timeout)"), "\(error)")
+            XCTAssertTrue(error.message.hasPrefix("virConnect") || error.message.hasPrefix("virNode") || error.message.hasPrefix("virDomain"),
+                          "names the libvirt call: \(error)")
+        }
+        do {
+            // The stuck connection was dropped: this opens a new one, which does not open in time.
+            _ = try await hv.locate(guestUUID: "5e1f0c4a-7d1e-4b5a-9c3e-ace0000000cc", on: host)
+            XCTFail("a frozen daemon answered")
+        } catch {
+            XCTAssertEqual(error.kind, .unreachable, "\(error)")
+            XCTAssertTrue(error.message.hasPrefix("virConnectOpenAuth: no connection within 500ms"), "\(error)")
+        }
+        do {
+            _ = try await LibvirtConnection.open(uri: c.uri, settings: quick)
+            XCTFail("a connection to a frozen daemon opened")
+        } catch {
+            XCTAssertEqual(error.kind, .noAnswer, "\(error)")
+            XCTAssertEqual(error.operation, "virConnectOpenAuth")
+        }
+        XCTAssertGreaterThan(LibvirtRuntime.abandoned.current, 0, "the open and the call wait on their own threads")
+
+        XCTAssertEqual(kill(pid, SIGCONT), 0)
+        thawed = true
+        // Thawed, the daemon answers the abandoned opens and call; the threads end, and all their
+        // connections are closed: the late ones were never kept (not even in the hypervisor's
+        // cache), the stuck one was dropped.
+        try await until { LibvirtRuntime.abandoned.current == 0 && LibvirtConnection.openCount(uri: c.uri) == 0 }
+        XCTAssertEqual(LibvirtRuntime.abandoned.current, 0, "abandoned threads ended after the thaw")
+        XCTAssertEqual(LibvirtConnection.openCount(uri: c.uri), 0, "no connection left behind")
+        let again = try await hv.inspect(host)
+        XCTAssertEqual(again.hostUUID, "0d5a0000-0000-4000-8000-00000000000c", "the host answers again, on a new connection")
+    }
+
+    /// Polls until `condition` holds, 30 s at most (what other threads do, with no event to wait on).
+    private func until(_ condition: () -> Bool) async throws {
+        let deadline = Date().addingTimeInterval(30)
+        while !condition() && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+    }
+
     private func request(_ from: HostEndpoint, _ to: HostEndpoint, _ options: MigrationOptions) -> MigrationRequest {
         MigrationRequest(guestUUID: guestUUID, guestName: guestName, source: from, target: to, mode: options.mode, options: options)
     }

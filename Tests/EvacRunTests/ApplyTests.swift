@@ -64,7 +64,10 @@ final class OrderAndFailureTests: XCTestCase {
         XCTAssertEqual(world.whereIs(uuid: FakePlan.uuid("app-2")), ["src-b": .running])
         let events = try JournalStatus.events(path: j.path, kind: .apply, id: 2)
         XCTAssertEqual(events.map(\.to), ["running", "failed"])
-        XCTAssertTrue(events.last?.hypervisorError?.contains("src-b (qemu+ssh://root@src-b/system)") ?? false)
+        // The hypervisor's error, whole and typed, in events.libvirt_error.
+        let record = try JSONDecoder().decode(HypervisorError.self, from: Data((events.last?.hypervisorError ?? "").utf8))
+        XCTAssertEqual(record, HypervisorError(.migrationFailed, host: "src-b", uri: "qemu+ssh://root@src-b/system",
+                                               "internal error: qemu unexpectedly closed the monitor"))
     }
 
     func testOnFailureStopStartsNothingNew() async throws {
@@ -110,7 +113,7 @@ final class CheckTests: XCTestCase {
         func reason(_ g: String) -> String { step(result, g)?.reason ?? "" }
         XCTAssertEqual(step(result, "gone")?.state, .blocked)
         XCTAssertTrue(reason("gone").contains("is no longer on s1"), reason("gone"))
-        XCTAssertTrue(reason("big").contains("target t2 has no room: guest needs 64 GiB, 28 GiB free after the 4 GiB reserve"), reason("big"))
+        XCTAssertTrue(reason("big").contains("target t2 has no room: guest needs 64.0 GiB, 28.0 GiB free after the 4.0 GiB reserve"), reason("big"))
         XCTAssertEqual(reason("nic"), "target t1 has no bridge br9")
         XCTAssertEqual(step(result, "mapped")?.state, .done)
         XCTAssertTrue(reason("cpu").contains("CPU of t3 is incompatible"), reason("cpu"))

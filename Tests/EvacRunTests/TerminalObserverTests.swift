@@ -64,7 +64,7 @@ final class ProgressScreenTests: XCTestCase {
         // Three in flight at once: the parallelism the ETA divides by.
         for (id, g) in [(1, "a"), (2, "b"), (3, "c")] { _ = s.apply(change(id, g, .pending, .running), atMs: 0) }
         XCTAssertEqual(s.apply(change(1, "a", .running, .done, "done in 1m"), atMs: 60_000),
-                       ["a kvm-12a → kvm-13a done: done in 1m"])
+                       ["a kvm-12a → kvm-13a done in 1m"])
         XCTAssertEqual(s.apply(change(2, "b", .running, .failed, "migration failed: boom"), atMs: 70_000),
                        ["b kvm-12a → kvm-13a failed: migration failed: boom"])
         XCTAssertEqual(s.apply(change(4, "d", .pending, .blocked, "waits for b"), atMs: 70_000),
@@ -148,7 +148,7 @@ final class TerminalObserverTests: XCTestCase {
         // A finished step is logged at once, above the redrawn block (cursor up over its 2 lines).
         h.at(60, change(1, "a", .running, .done, "done in 60ms"))
         frames = h.output.components(separatedBy: "\u{1B}[J")
-        XCTAssertEqual(frames[2], "\r\u{1B}[2A\u{1B}[2Ka kvm-12a → kvm-13a done: done in 60ms\n"
+        XCTAssertEqual(frames[2], "\r\u{1B}[2A\u{1B}[2Ka kvm-12a → kvm-13a done in 60ms\n"
                        + "\u{1B}[2K[##########..........] 1/2 done, 0 failed, 0 blocked · 0 in flight · ETA 0s\n")
         // The end: block cleared, summary printed, nothing redrawn under it even if a timer fires.
         var c = StepCounts(); c.add(.done); c.add(.pending)

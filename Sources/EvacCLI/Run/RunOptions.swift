@@ -56,9 +56,10 @@ enum RunExit {
         }
     }
 
-    /// Runs an executor operation with SIGINT/SIGTERM wired to it, and maps its end to an exit
-    /// code. `unplaceable`: guests the plan could not place, which make a run whose migrations
-    /// all ended done still partial. The last line says what the exit code means.
+    /// Runs an executor operation with SIGINT/SIGTERM wired to it (before and after, a signal
+    /// ends the process: see `EvacCommand.runMain`), and maps its end to an exit code.
+    /// `unplaceable`: guests the plan could not place, which make a run whose migrations all
+    /// ended done still partial. The last line says what the exit code means.
     static func run(_ executor: Executor, unplaceable: [String] = [], _ body: @Sendable (Executor) async -> RunResult) async throws {
         let code = await result(executor, unplaceable: unplaceable, body)
         if code != EvacExit.success { throw code }
@@ -83,12 +84,4 @@ enum RunExit {
     }
 }
 
-extension CLIFailure {
-    /// Prints the failure and returns the exit code to throw.
-    var exit: ExitCode {
-        switch self {
-        case .invalid(let s): Console.error(s); return EvacExit.invalidInput
-        case .cannotStart(let s): Console.error(s); return EvacExit.cannotStart
-        }
-    }
-}
+

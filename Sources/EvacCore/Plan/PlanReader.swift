@@ -3,7 +3,7 @@
 /// language and a test keeps the two in step.
 public enum PlanReader {
     public static let topKeys = ["version", "name", "description", "hosts", "sources", "targets", "select",
-                                 "constraints", "placement", "parallelism", "migration", "on-failure"]
+                                 "constraints", "placement", "parallelism", "migration", "on-failure", "connection"]
 
     public static func read(_ root: Node, file: String) -> (spec: PlanSpec?, diagnostics: [Diagnostic]) {
         var r = NodeReader(file: file)
@@ -45,6 +45,7 @@ public enum PlanReader {
         if let v = top["parallelism"]?.value { spec.parallelism = readParallelism(v, &r) }
         if let v = top["migration"]?.value { spec.migration = readMigration(v, &r) }
         if let v = top["on-failure"]?.value, let f = r.choice(v, OnFailure.self, context: "on-failure policy") { spec.onFailure = f }
+        if let v = top["connection"]?.value { spec.connection = readConnection(v, &r) }
         return spec
     }
 
@@ -235,7 +236,7 @@ public enum PlanReader {
     }
 
     static let migrationKeys = ["mode", "max-downtime", "bandwidth", "timeout", "progress-timeout", "auto-converge",
-                                "post-copy", "compression", "persist", "undefine-source", "parallel-connections"]
+                                "post-copy", "compression", "persist", "undefine-source", "parallel-connections", "retry"]
 
     static func readMigration(_ node: Node, _ r: inout NodeReader) -> MigrationOptions {
         var o = MigrationOptions()
@@ -266,6 +267,7 @@ public enum PlanReader {
         if let v = m["persist"]?.value, let x = r.bool(v, context: "persist") { o.persist = x }
         if let v = m["undefine-source"]?.value, let x = r.bool(v, context: "undefine-source") { o.undefineSource = x }
         if let v = m["parallel-connections"]?.value, let n = r.int(v, context: "parallel-connections", min: 1, max: 64) { o.parallelConnections = n }
+        if let v = m["retry"]?.value { o.retry = readRetry(v, &r) }
         if o.mode == .offline && !o.persist, let v = m["persist"]?.value {
             r.sink.error(v.mark, "offline migration needs persist: true", help: "an offline migration only moves the definition; set persist: true")
         }
@@ -275,12 +277,46 @@ public enum PlanReader {
         return o
     }
 
+    /// `retry: { attempts: 3, backoff: 10s }`: more attempts for transient failures.
+    static func readRetry(_ node: Node, _ r: inout NodeReader) -> RetryPolicy? {
+        guard let m = r.mapping(node, context: "migration.retry", known: ["attempts", "backoff"]) else { return nil }
+        var p = RetryPolicy.default
+        if let v = m["attempts"]?.value, let n = r.int(v, context: "migration.retry.attempts",
+                                                                            min: MigrationOptions.Bounds.retryAttempts.lowerBound,
+                                                                            max: MigrationOptions.Bounds.retryAttempts.upperBound) { p.attempts = n }
+        if let v = m["backoff"]?.value, let ms = r.unit(v, context: "migration.retry.backoff", Units.duration) {
+            if !MigrationOptions.Bounds.retryBackoffMs.contains(ms) {
+                r.sink.error(v.mark, span: v.scalar?.value.count ?? 1, "migration.retry.backoff must be at most 1h",
+                             help: "the wait doubles before every further attempt; start lower, e.g. 10s")
+            } else {
+                p.backoffMs = ms
+            }
+        }
+        return p
+    }
+
+    /// `connection: { connect-timeout: 10s, call-timeout: 20s }`: how long a host may take.
+    static func readConnection(_ node: Node, _ r: inout NodeReader) -> ConnectionSettings? {
+        guard let m = r.mapping(node, context: "connection", known: ["connect-timeout", "call-timeout"]) else { return nil }
+        var c = ConnectionSettings()
+        for (key, defaultMs) in [("connect-timeout", ConnectionSettings.defaultConnectTimeoutMs),
+                                 ("call-timeout", ConnectionSettings.defaultCallTimeoutMs)] {
+            guard let v = m[key]?.value, let ms = r.unit(v, context: "connection.\(key)", Units.duration) else { continue }
+            guard ConnectionSettings.boundsMs.contains(ms) else {
+                r.sink.error(v.mark, span: v.scalar?.value.count ?? 1, "connection.\(key) must be between 100ms and 1h",
+                             help: "the default is \(defaultMs / 1000)s; a host that has not answered by then is reported unreachable")
+                continue
+            }
+            if key == "connect-timeout" { c.connectTimeoutMs = ms } else { c.callTimeoutMs = ms }
+        }
+        return c
+    }
+
     /// "20m" (fixed) or "2m/GiB" / "2m per GiB" (scaled by guest memory).
     static func readTimeout(_ node: Node, _ r: inout NodeReader) -> MigrationOptions.Timeout? {
         guard let s = node.scalar else { r.typeError(node, expected: "a duration", context: "timeout"); return nil }
-        let text = s.value
-        for sep in ["/GiB", " per GiB"] where text.hasSuffix(sep) {
-            let d = String(text.dropLast(sep.count))
+        let (d, perGiB) = Units.timeoutScale(s.value)
+        if perGiB {
             guard let ms = r.duration(.scalar(.init(value: d, mark: s.mark)), context: "timeout", MigrationOptions.Bounds.timeoutPerGiBMs,
                                       why: "omit timeout for none") else { return nil }
             return .perGiB(milliseconds: ms)

@@ -12,6 +12,8 @@ public struct PlanSpec: Hashable, Sendable {
     public var parallelism: Parallelism = Parallelism()
     public var migration: MigrationOptions = MigrationOptions()
     public var onFailure: OnFailure = .continue
+    /// Deadlines for talking to hosts; nil = the defaults (the plan has no `connection:`).
+    public var connection: ConnectionSettings? = nil
 
     public init(name: String, hosts: [HostSpec], sources: [Located<String>], targetPools: [TargetPool]) {
         self.name = name; self.hosts = hosts; self.sources = sources; self.targetPools = targetPools
@@ -222,8 +224,12 @@ public struct MigrationOptions: Hashable, Sendable, Codable {
     public var undefineSource: Bool = true
     /// Parallel connections for one migration (virsh --parallel); nil = libvirt's default.
     public var parallelConnections: Int? = nil
+    /// Further attempts for transient failures; nil = `RetryPolicy.default` (the plan has no
+    /// `retry:`; optional so that plan files written before it existed still decode).
+    public var retry: RetryPolicy? = nil
     public init() {}
 
+    public var retryPolicy: RetryPolicy { retry ?? .default }
     /// The ranges the plan language accepts, also checked on plan files (which are input too).
     public enum Bounds {
         /// QEMU's downtime-limit is at most 2000 s.
@@ -235,6 +241,8 @@ public struct MigrationOptions: Hashable, Sendable, Codable {
         public static let bandwidthBytesPerSec: ClosedRange<UInt64> = 1_048_576...(1 << 40)
         public static let parallelConnections: ClosedRange<Int> = 1...64
         public static let autoConvergePercent: ClosedRange<Int> = 0...100
+        public static let retryAttempts: ClosedRange<Int> = 1...20
+        public static let retryBackoffMs: ClosedRange<UInt64> = 0...3_600_000
     }
 
     /// What is out of `Bounds` (empty when all is well).
@@ -252,6 +260,9 @@ public struct MigrationOptions: Hashable, Sendable, Codable {
             out.append("auto-converge percentages are out of range")
         }
         if let n = parallelConnections, !Bounds.parallelConnections.contains(n) { out.append("parallel-connections \(n) is out of range") }
+        if let r = retry, !Bounds.retryAttempts.contains(r.attempts) || !Bounds.retryBackoffMs.contains(r.backoffMs) {
+            out.append("retry (\(r.attempts) attempts, \(r.backoffMs)ms back-off) is out of range")
+        }
         return out
     }
 }

@@ -57,6 +57,7 @@ extension PlanFile {
         for name in sources + targets where hostByName[name] == nil { out.append("host '\(TerminalText.escape(name))' has no URI") }
         out += graphProblems(hostByName)
         out += migration.problems
+        out += connection?.problems ?? []
         if !estimatedDurationMs.isFinite || estimatedDurationMs < 0 { out.append("the estimated duration is not a finite duration") }
         if let r = maxVCPURatio, !(r.isFinite && r > 0 && r < 1e9) { out.append("max-vcpu-ratio is not a number from 0 to 1e9") }
         return out

@@ -97,8 +97,8 @@ struct Checks: Sendable {
         let free = o1 || o2 ? Int64.min : left
         if free < Int64(clamping: s.memoryKiB) {
             let others = committed.count
-            return "target \(s.target.name) has no room: guest needs \(KiB.text(s.memoryKiB)), "
-                + "\(KiB.text(signed: free)) free after the \(KiB.text(policy.reserveKiB)) reserve"
+            return "target \(s.target.name) has no room: guest needs \(Format.kib(s.memoryKiB)), "
+                + "\(Format.kib(signed: free)) free after the \(Format.kib(policy.reserveKiB)) reserve"
                 + (others == 0 ? "" : " and \(others) other migration\(others == 1 ? "" : "s") committed to it")
         }
         if let ratio = policy.maxVCPURatio, t.cpus > 0, Double(vcpus) > ratio * Double(t.cpus) {
@@ -134,13 +134,13 @@ struct Checks: Sendable {
                     return "guest \(s.guest) is \(state.rawValue) on \(s.target.name) after the migration"
                 }
             }
-        } catch { return "post-check: target \(Self.describe(error))" }
+        } catch { return "target \(Self.describe(error))" }
         guard policy.undefineSource else { return nil }
         do {
             if case .present(let state, _) = try await hypervisor.locate(guestUUID: s.uuid, on: s.source) {
                 return "guest \(s.guest) is still on \(s.source.name) (\(state.rawValue)) after the migration"
             }
-        } catch { return "post-check: source \(Self.describe(error))" }
+        } catch { return "source \(Self.describe(error))" }
         return nil
     }
 
@@ -148,19 +148,5 @@ struct Checks: Sendable {
     static func describe(_ e: HypervisorError) -> String {
         let what = e.kind == .unreachable ? "unreachable" : e.kind.rawValue
         return "\(e.host) (\(e.uri)) \(what): \(e.message)"
-    }
-}
-
-enum KiB {
-    static func text(_ kib: UInt64) -> String { text(signed: Int64(clamping: kib)) }
-    static func text(signed kib: Int64) -> String {
-        let a = Double(kib.magnitude)
-        let sign = kib < 0 ? "-" : ""
-        if a >= 1_048_576 { return sign + trim(a / 1_048_576) + " GiB" }
-        if a >= 1024 { return sign + trim(a / 1024) + " MiB" }
-        return "\(kib) KiB"
-    }
-    private static func trim(_ v: Double) -> String {
-        v == v.rounded() ? String(Int(v)) : String(format: "%.1f", v)
     }
 }

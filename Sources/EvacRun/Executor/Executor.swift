@@ -45,7 +45,18 @@ public actor Executor {
         self.observer = observer; self.options = options
     }
 
-    public nonisolated func requestStop(graceful: Bool) { control.request(graceful: graceful) }
+    /// Says what a stop does, as it happens: the operator pressed Ctrl-C and must know whether
+    /// to wait or press again.
+    public nonisolated func requestStop(graceful: Bool) {
+        let inFlight = control.request(graceful: graceful)
+        if graceful {
+            observer.handle(.notice(inFlight == 0
+                ? "stopping: no new migration starts; none in flight; the run ends as soon as the hosts being asked have answered or are given up"
+                : "stopping: no new migration starts; \(inFlight) in flight will finish; press Ctrl-C again to abort them"))
+        } else {
+            observer.handle(.notice("aborting \(inFlight) migration(s) in flight; their guests stay on their sources; `evac resume` continues the run"))
+        }
+    }
 
     /// A first run of the plan. Refuses (cannotStart) when the journal already has one: use resume.
     public func apply() async -> RunResult {
@@ -170,7 +181,10 @@ public actor Executor {
 
         // 2. Every source must answer before anything starts.
         let unsettled = specs.filter { !(records[$0.id]?.state.isSettled ?? true) }
-        let (down, nics) = await inspectSources(unsettled)
+        // Host reads before the first migration start nothing: a stop ends them at once.
+        let interruptedEarly = "interrupted before any migration started; nothing was changed; resume continues"
+        let (down, nics) = await control.cancellingOnStop { await self.inspectSources(unsettled) }
+        if control.stopRequested { return await finish(.interrupted, interruptedEarly) }
         if options.requireReachableSources, let down {
             return await finish(.cannotStart, down)
         }
@@ -181,9 +195,12 @@ public actor Executor {
         var batch: [StepTransition] = []
         let looked = kind == .rollback || records.values.contains { $0.attempt > 0 || $0.state != .pending }
         if looked {
-            let findings = await Reconciler(hypervisor: hypervisor, concurrency: options.reconcileConcurrency,
-                                           inTransitWait: options.inTransitWait, again: kind.rawValue)
-                .reconcile(specs.compactMap { records[$0.id] }, specs: specByID)
+            let reconciler = Reconciler(hypervisor: hypervisor, concurrency: options.reconcileConcurrency,
+                                        inTransitWait: options.inTransitWait, again: kind.rawValue)
+            let unsettledRecords = specs.compactMap { records[$0.id] }
+            let findings = await control.cancellingOnStop { await reconciler.reconcile(unsettledRecords, specs: specByID) }
+            // Findings of look-ups a stop cut short say nothing: write none of them.
+            if control.stopRequested { return await finish(.interrupted, interruptedEarly) }
             for f in findings {
                 guard let t = f.transition else { continue }
                 records[t.step.id] = t.step
@@ -202,11 +219,11 @@ public actor Executor {
 
         // 4. Walk the DAG over the pending steps.
         let runnable = specs.filter { records[$0.id]?.state == .pending }
-        var (scheduler, blockedAtStart) = Scheduler.make(specs: runnable, limits: plan.graph.limits) { id in
-            records[id].map { ($0.guest, $0.state) }
+        var (scheduler, blockedAtStart) = Scheduler.make(steps: runnable, limits: plan.graph.limits) { id in
+            records[id].map { ($0.guest, $0.state == .done || $0.state == .skipped, $0.state.phrase) }
         }
         for (i, why) in blockedAtStart {
-            let id = scheduler.specs[i].id
+            let id = scheduler.steps[i].id
             guard let r = records[id] else { continue }
             var n = r
             n.state = .blocked; n.reason = why
@@ -299,7 +316,7 @@ public actor Executor {
             while true {
                 if control.startsAllowed && end.haltedBy == nil && end.journalFailure == nil {
                     for i in scheduler.takeStartable() {
-                        let spec = scheduler.specs[i]
+                        let spec = scheduler.steps[i]
                         guard let record = records[spec.id] else { continue }
                         inFlight += 1
                         group.addTask { (i, await runner.run(spec, record)) }
@@ -307,25 +324,25 @@ public actor Executor {
                 }
                 guard inFlight > 0, let (i, outcome) = await group.next() else { break }
                 inFlight -= 1
-                let spec = scheduler.specs[i]
+                let spec = scheduler.steps[i]
                 if case .ended(let r) = outcome, r.state == .done {} else {
                     ledger.release(target: spec.target.name, uuid: spec.uuid)
                 }
                 switch outcome {
                 case .notStarted:
-                    _ = scheduler.finish(i, state: .pending)
+                    _ = scheduler.finish(i, .requeued)
                 case .journalFailed(let why, let seen):
-                    _ = scheduler.finish(i, state: .pending)
+                    _ = scheduler.finish(i, .requeued)
                     if let seen { end.unrecorded[seen.id] = seen }
                     if end.journalFailure == nil { end.journalFailure = why; control.journalFailed() }
                 case .ended(let r):
                     records[r.id] = r
-                    let blocked = scheduler.finish(i, state: r.state)
+                    let blocked = scheduler.finish(i, r.state.slotOutcome)
                     if r.state == .failed && stopOnFailure && end.haltedBy == nil { end.haltedBy = r.guest }
                     guard !blocked.isEmpty, end.journalFailure == nil else { continue }
                     var ts: [StepTransition] = []
                     for (j, why) in blocked {
-                        guard let old = records[scheduler.specs[j].id] else { continue }
+                        guard let old = records[scheduler.steps[j].id] else { continue }
                         var n = old
                         n.state = .blocked; n.reason = why
                         records[n.id] = n

@@ -25,24 +25,53 @@ struct MigrationRunner: Sendable {
         case journalFailed(String, seen: StepRecord?)
     }
 
+    /// Pre-checks, then the migration; a transient failure (see `HypervisorError.Kind`) is
+    /// tried again under the plan's retry policy, each attempt journaled (running with its
+    /// number, back to pending with libvirt's error), pre-checks included.
     func run(_ spec: StepSpec, _ record: StepRecord) async -> Outcome {
+        let policy = options.retryPolicy
+        var current = record
+        var attemptInRun = 1
+        while true {
+            switch await attempt(spec, current, attemptInRun: attemptInRun, of: policy.attempts) {
+            case .settled(let outcome):
+                return outcome
+            case .retry(let pending):
+                current = pending
+                attemptInRun += 1
+                let wait = policy.backoffMs(beforeAttempt: attemptInRun)
+                await control.cancellingOnStop { try? await Task.sleep(for: .milliseconds(wait)) }
+                guard control.startsAllowed else { return .ended(current) }
+            }
+        }
+    }
+
+    private enum Attempt { case settled(Outcome), retry(StepRecord) }
+
+    private func attempt(_ spec: StepSpec, _ record: StepRecord, attemptInRun: Int, of attempts: Int) async -> Attempt {
         observer.handle(.step(change(record, from: record.state, to: nil, "checking")))
-        if let why = await checks.before(spec) {
+        // A stop ends the pre-checks' waits on hosts: they start nothing, and a frozen host
+        // must not hold an operator's Ctrl-C up.
+        let why = await control.cancellingOnStop { await checks.before(spec) }
+        guard control.startsAllowed else { return .settled(record.state == .pending && attemptInRun > 1 ? .ended(record) : .notStarted) }
+        if let why {
             var r = record
             r.state = .blocked; r.reason = why; r.finished = Timestamp.now()
-            return await finish(r, from: record.state, why)
+            return .settled(await finish(r, from: record.state, why))
         }
-        guard control.startsAllowed else { return .notStarted }
 
         let signal = AbortSignal()
-        control.register(spec.id, signal)
+        guard control.admit(spec.id, signal) else {
+            return .settled(record.state == .pending && attemptInRun > 1 ? .ended(record) : .notStarted)
+        }
         defer { control.unregister(spec.id) }
 
         var r = record
         r.state = .running; r.attempt += 1; r.reason = nil
         r.started = Timestamp.now(); r.finished = nil; r.stats = nil
-        do { try await write([StepTransition(step: r, from: record.state, message: "attempt \(r.attempt)")]) }
-        catch { return .journalFailed("\(error)", seen: nil) }
+        let label = "attempt \(r.attempt)" + (attemptInRun > 1 ? " (retry \(attemptInRun - 1) of \(attempts - 1) in this run)" : "")
+        do { try await write([StepTransition(step: r, from: record.state, message: label)]) }
+        catch { return .settled(.journalFailed("\(error)", seen: nil)) }
 
         let request = MigrationRequest(guestUUID: spec.uuid, guestName: spec.guest, source: spec.source,
                                        target: spec.target, mode: spec.mode, options: options,
@@ -66,7 +95,7 @@ struct MigrationRunner: Sendable {
                 out.state = .pending
                 out.reason = "aborted: the journal cannot be written; the guest stays on \(spec.source.name)"
             }
-            return unrecorded(out, "the journal cannot be written")
+            return .settled(unrecorded(out, "the journal cannot be written"))
         case (.success(let outcome), _):
             // A job that completed as the abort came in still completed: the checks decide.
             if let why = await checks.after(spec) {
@@ -75,17 +104,31 @@ struct MigrationRunner: Sendable {
                 out.state = .done
                 out.stats = Self.encode(outcome)
             }
-            return await finish(out, from: .running, out.reason ?? "done in \(DurationText.format(ms: outcome.durationMs))",
-                                outcome: out.state == .done ? outcome : nil)
+            return .settled(await finish(out, from: .running, out.reason ?? "done in \(Format.planDuration(ms: outcome.durationMs))",
+                                         outcome: out.state == .done ? outcome : nil))
         case (.failure(let e), .operatorStop?):
             out.state = .pending; out.reason = "aborted by operator; the guest stays on \(spec.source.name), resume retries it"
-            return await finish(out, from: .running, out.reason!, error: e.description)
+            return .settled(await finish(out, from: .running, out.reason!, error: e.journalRecord))
         case (.failure(let e), let reason?):
             out.state = .failed; out.reason = reason.text
-            return await finish(out, from: .running, reason.text, error: e.description)
+            return .settled(await finish(out, from: .running, reason.text, error: e.journalRecord))
+        case (.failure(let e), nil) where e.kind.isTransient && attemptInRun < attempts && control.startsAllowed:
+            let wait = options.retryPolicy.backoffMs(beforeAttempt: attemptInRun + 1)
+            out.state = .pending
+            out.reason = "attempt \(r.attempt) failed (\(e.kind.rawValue), transient): \(e.message); "
+                + "retrying in \(Format.planDuration(ms: wait)) (attempt \(attemptInRun + 1) of \(attempts) in this run)"
+            switch await finish(out, from: .running, out.reason!, error: e.journalRecord) {
+            case .ended: return .retry(out)
+            case let other: return .settled(other)
+            }
+        case (.failure(let e), nil) where e.kind == .aborted:
+            // Not evac's abort (that has a reason): someone ran `virsh domjobabort`, or the like.
+            out.state = .failed; out.reason = "aborted outside evac (e.g. virsh domjobabort): \(e.message)"
+            return .settled(await finish(out, from: .running, out.reason!, error: e.journalRecord))
         case (.failure(let e), nil):
-            out.state = .failed; out.reason = "migration failed: \(e.message)"
-            return await finish(out, from: .running, out.reason!, error: e.description)
+            out.state = .failed
+            out.reason = "migration failed: \(e.message)" + (e.kind.isTransient && attemptInRun > 1 ? " (after \(attemptInRun) attempts in this run)" : "")
+            return .settled(await finish(out, from: .running, out.reason!, error: e.journalRecord))
         }
     }
 
