@@ -1,5 +1,6 @@
 import Foundation
 import EvacCore
+import EvacLibvirt
 
 /// plan file → inventory → placement → DAG → timeline → saved plan. Shared by `plan` and `apply`.
 struct PlanPipeline {
@@ -14,8 +15,8 @@ struct PlanPipeline {
     /// Warnings to show (errors stop the pipeline).
     var warnings: [Diagnostic]
 
-    static func run(planPath: String, inventoryPath: String?, assumedBandwidth: UInt64,
-                    connection: ConnectionOptions) async throws(CLIFailure) -> PlanPipeline {
+    static func run(planPath: String, inventoryPath: String?, assumedBandwidth: UInt64, connection: ConnectionOptions,
+                    readConcurrency: Int = InventoryReader.defaultConcurrency) async throws(CLIFailure) -> PlanPipeline {
         let loaded: LoadedPlan
         loaded = try PlanLoader.load(path: planPath)
         let spec = loaded.spec
@@ -29,7 +30,8 @@ struct PlanPipeline {
         if let inventoryPath {
             gathered = try InventoryGatherer.snapshot(path: inventoryPath, spec: spec, file: file)
         } else {
-            gathered = await InventoryGatherer.live(spec, file: file, settings: connection.settings(spec.connection))
+            gathered = await InventoryGatherer.live(spec, file: file, settings: connection.settings(spec.connection),
+                                                    concurrency: readConcurrency)
         }
         lap(inventoryPath == nil ? "reading the live inventory" : "reading the inventory snapshot")
         if gathered.sourceUnreachable {
@@ -37,19 +39,24 @@ struct PlanPipeline {
         }
         var warnings = loaded.warnings + gathered.diagnostics
         warnings += InventoryChecks.check(spec, inventory: gathered.inventory, file: file)
+        lap("checks of the plan against the inventory")
 
         let result = Placer.place(spec: spec, inventory: gathered.inventory)
         lap("placement")
         PlanLog.decisions(result, inventory: gathered.inventory)
+        lap("logging the placements")
         let (graph, cycle) = MigrationGraph.build(spec: spec, placements: result.placements, file: file)
         guard let graph else {
             throw .invalid(DiagnosticRenderer.render(cycle + warnings, sources: sources) + PlanLoader.summary(cycle + warnings))
         }
+        lap("migration graph")
         let timeline = Timeline.estimate(graph, bandwidth: spec.migration.bandwidthBytesPerSec, assumedBandwidth: assumedBandwidth)
+        lap("timeline")
         let planFile = PlanFile(spec: spec,
                                 planSource: .init(path: URL(fileURLWithPath: file).lastPathComponent, sha256: loaded.sha256),
                                 inventory: gathered.inventory, result: result, graph: graph, timeline: timeline,
                                 hashed: false).sealed()
+        lap("plan file (fingerprint, encoding, hash)")
         return PlanPipeline(loaded: loaded, inventory: gathered.inventory, result: result, graph: graph,
                             timeline: timeline, planFile: planFile.file, planFileData: planFile.data, warnings: warnings.sorted())
     }

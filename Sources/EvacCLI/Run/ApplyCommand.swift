@@ -34,6 +34,7 @@ struct ApplyCommand: AsyncParsableCommand {
 
     @OptionGroup var run: RunOptions
 
+    @OptionGroup var reading: InventoryOptions
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var logging: LogOptions
 
@@ -145,7 +146,8 @@ struct ApplyCommand: AsyncParsableCommand {
         if PlanReference.kind(of: plan) == .yaml {
             let assumed = (try? Units.bandwidth(assumeBandwidth).get()) ?? (1 << 30)
             let p: PlanPipeline
-            p = try await PlanPipeline.run(planPath: plan, inventoryPath: nil, assumedBandwidth: assumed, connection: connection)
+            p = try await PlanPipeline.run(planPath: plan, inventoryPath: nil, assumedBandwidth: assumed, connection: connection,
+                                           readConcurrency: reading.readConcurrency)
             Console.error(p.renderedWarnings)
             for u in p.result.unplaceable {
                 Console.error("unplaceable: \(u.guest) on \(u.source): \(u.guestReason ?? u.candidates.map { "\($0.target): \($0.reason)" }.joined(separator: "; "))\n")
@@ -154,7 +156,8 @@ struct ApplyCommand: AsyncParsableCommand {
         }
         let file = try PlanReference.loadPlanFile(plan)
         let hosts = Set(file.sources + file.targets).sorted().compactMap { name in file.uri(of: name).map { (name: name, uri: $0) } }
-        let live = await InventoryReader.inventory(hosts: hosts, settings: connection.settings(file.connection))
+        let live = await InventoryReader.inventory(hosts: hosts, settings: connection.settings(file.connection),
+                                                   concurrency: reading.readConcurrency)
         // Always compared, not only when the fingerprint differs: host memory is not in it.
         let found = StaleCheck.findings(plan: file, live: live)
         for t in found.unreachableTargets {

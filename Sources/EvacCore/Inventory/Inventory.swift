@@ -10,11 +10,24 @@ public struct Inventory: Codable, Hashable, Sendable {
 
     public init(hosts: [HostInventory], unreachable: [UnreachableHost] = []) {
         self.formatVersion = 1
-        self.hosts = hosts.sorted { $0.name < $1.name }
+        // Usually sorted already (a snapshot, re-sorted after hosts were added): sorting 10,000
+        // host values again costs more than checking.
+        self.hosts = zip(hosts, hosts.dropFirst()).allSatisfy { $0.name <= $1.name } ? hosts : hosts.sorted { $0.name < $1.name }
         self.unreachable = unreachable.sorted { $0.name < $1.name }
     }
 
-    public func host(named name: String) -> HostInventory? { hosts.first { $0.name == name } }
+    /// The host with this name. Hosts are sorted by name (the initialiser sorts them, and the
+    /// CLI re-sorts a decoded snapshot), so a binary search finds it; a decoded inventory that is
+    /// not sorted falls back to a scan when the search misses.
+    public func host(named name: String) -> HostInventory? {
+        var lo = 0, hi = hosts.count
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2
+            if hosts[mid].name < name { lo = mid + 1 } else { hi = mid }
+        }
+        if lo < hosts.count, hosts[lo].name == name { return hosts[lo] }
+        return hosts.first { $0.name == name }
+    }
 }
 
 public struct UnreachableHost: Codable, Hashable, Sendable {

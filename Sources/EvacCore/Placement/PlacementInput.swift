@@ -17,6 +17,8 @@ struct Mover {
     /// Indexes of the anti-affinity groups the guest belongs to.
     var groups: [Int]
     var pin: Pin
+    /// `placement.priority`: higher is placed first when not every guest fits.
+    var priority: Int = 0
 
     var mem: Int64 { Int64(clamping: memKiB) }
 
@@ -101,7 +103,8 @@ struct PlacementInput {
                     movers.append(Mover(name: g.name, uuid: g.uuid, source: source, listed: listed,
                                         memKiB: g.memoryKiB, vcpus: g.vcpus, mode: mode, copyStorage: copy,
                                         needs: id, groups: Self.groups(of: g.name, spec),
-                                        pin: Self.pin(of: g.name, spec, index)))
+                                        pin: Self.pin(of: g.name, spec, index),
+                                        priority: spec.placement.priority(of: g.name)))
                 }
             }
         }

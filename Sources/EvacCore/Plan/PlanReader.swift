@@ -186,7 +186,7 @@ public enum PlanReader {
 
     static func readPlacement(_ node: Node, _ r: inout NodeReader) -> PlacementPolicy {
         var p = PlacementPolicy()
-        guard let m = r.mapping(node, context: "placement", known: ["choose", "order", "after"]) else { return p }
+        guard let m = r.mapping(node, context: "placement", known: ["choose", "order", "after", "priority"]) else { return p }
         if let v = m["choose"]?.value, let c = r.choice(v, PlacementPolicy.Choose.self, context: "placement choice") { p.choose = c }
         if let v = m["order"]?.value, let o = r.choice(v, PlacementPolicy.Order.self, context: "placement order") { p.order = o }
         if let v = m["after"]?.value, let items = r.list(v, context: "placement.after") {
@@ -199,7 +199,26 @@ public enum PlanReader {
                 p.after.append(AfterRule(move: move, after: after, mark: item.mark))
             }
         }
+        if let v = m["priority"]?.value { p.priority = readPriority(v, &r) }
         return p
+    }
+
+    /// `placement.priority`: a list of `{guests: [...], priority: N}`; the first rule that
+    /// matches a guest gives its priority.
+    static func readPriority(_ node: Node, _ r: inout NodeReader) -> [PriorityRule] {
+        guard let items = r.list(node, context: "placement.priority") else { return [] }
+        var out: [PriorityRule] = []
+        for (i, item) in items.enumerated() {
+            let context = "priority rule \(i + 1)"
+            guard let rule = r.mapping(item, context: context, known: ["guests", "priority"]),
+                  let g = r.require(rule, "guests", in: item, context: context, example: "[\"db-*\"]"),
+                  let n = r.require(rule, "priority", in: item, context: context, example: "10") else { continue }
+            let guests = r.globs(g, context: "\(context) guests", allowEmpty: false) ?? []
+            guard let priority = r.int(n, context: "\(context) priority", min: PriorityRule.range.lowerBound,
+                                       max: PriorityRule.range.upperBound) else { continue }
+            out.append(PriorityRule(guests: guests, priority: priority, mark: item.mark))
+        }
+        return out
     }
 
     static func readParallelism(_ node: Node, _ r: inout NodeReader) -> Parallelism {

@@ -126,7 +126,14 @@ public struct PlacementPolicy: Hashable, Sendable {
     public var choose: Choose = .mostFreeMemory
     public var order: Order = .largestFirst
     public var after: [AfterRule] = []
+    /// Which guests matter most when not every guest fits (`placement.priority`).
+    public var priority: [PriorityRule] = []
     public init() {}
+
+    /// The priority of a guest: that of the first rule matching its name, or 0.
+    public func priority(of guest: String) -> Int {
+        priority.first { $0.guests.contains { $0.value.matches(guest) } }?.priority ?? 0
+    }
 
     public enum Choose: String, Hashable, Sendable, CaseIterable {
         case mostFreeMemory = "most-free-memory"
@@ -137,6 +144,20 @@ public struct PlacementPolicy: Hashable, Sendable {
         case largestFirst = "largest-first"
         case smallestFirst = "smallest-first"
         case asListed = "as-listed"
+    }
+}
+
+/// Guests matched by `guests` have priority `priority`. When not every guest can be placed,
+/// placement first places as many guests of the highest priority as it can, then of the next,
+/// and so on; then as many guests as it can; then as much memory.
+public struct PriorityRule: Hashable, Sendable {
+    public var guests: [Located<Glob>]
+    public var priority: Int
+    public var mark: Mark
+    /// The range a priority is written in.
+    public static let range = 0...1000
+    public init(guests: [Located<Glob>], priority: Int, mark: Mark = Mark(line: 0, column: 0)) {
+        self.guests = guests; self.priority = priority; self.mark = mark
     }
 }
 
