@@ -57,6 +57,12 @@ struct StatusCommand: AsyncParsableCommand {
                     for ev in history[s.kind.rawValue] ?? [] {
                         Console.out("  \(e(ev.at))  run \(ev.runID)  \(e(ev.from ?? "-")) → \(e(ev.to ?? "-"))  \(e(ev.message))\(ev.hypervisorError.map { " [\(e($0))]" } ?? "")\n")
                     }
+                    for h in status.hooks(of: s) {
+                        Console.out("  \(e(h.started))  run \(h.runID)  hook \(e(h.hook)) (\(h.point.rawValue), pass \(h.pass)): \(h.state.rawValue)\(h.message.map { " — \(e($0))" } ?? "")\n")
+                        if let o = h.output, h.state != .ok {
+                            for line in o.split(separator: "\n").suffix(10) { Console.out("      | \(e(String(line)))\n") }
+                        }
+                    }
                 }
             }
             return
@@ -125,6 +131,22 @@ enum StatusReport {
             }
             out += t.render()
         }
+        if let hooks = s.hooks, !hooks.isEmpty { out += renderHooks(hooks) }
         return out
+    }
+
+    /// One row per hook, guest pass or host: where it ran, how it ended. Failures first in
+    /// the operator's eye: their last output line is shown (the whole tail: `status --guest`).
+    static func renderHooks(_ hooks: [HookRecord]) -> String {
+        let counts = Dictionary(grouping: hooks, by: \.state).mapValues(\.count)
+        let summary = HookRecord.State.allCases.compactMap { st in counts[st].map { "\($0) \(st.rawValue)" } }
+        var out = "\nHooks: " + summary.joined(separator: ", ") + "\n"
+        var t = Table()
+        for h in hooks {
+            let last = h.state == .ok ? "" : h.output?.split(separator: "\n").last.map { " | \($0.prefix(120))" } ?? ""
+            t.add([h.point.rawValue, h.hook, h.subject, h.pass > 1 ? "pass \(h.pass)" : "", "run \(h.runID)", h.state.rawValue,
+                   (h.message ?? "") + last])
+        }
+        return out + t.render()
     }
 }

@@ -3,7 +3,7 @@
 /// language and a test keeps the two in step.
 public enum PlanReader {
     public static let topKeys = ["version", "name", "description", "hosts", "sources", "targets", "select",
-                                 "constraints", "placement", "parallelism", "migration", "on-failure", "connection"]
+                                 "constraints", "placement", "parallelism", "migration", "on-failure", "connection", "hooks"]
 
     public static func read(_ root: Node, file: String) -> (spec: PlanSpec?, diagnostics: [Diagnostic]) {
         var r = NodeReader(file: file)
@@ -46,6 +46,16 @@ public enum PlanReader {
         if let v = top["migration"]?.value { spec.migration = readMigration(v, &r) }
         if let v = top["on-failure"]?.value, let f = r.choice(v, OnFailure.self, context: "on-failure policy") { spec.onFailure = f }
         if let v = top["connection"]?.value { spec.connection = readConnection(v, &r) }
+        if let v = top["hooks"]?.value {
+            let (hooks, hosts) = readHooks(v, &r)
+            spec.hooks = hooks
+            let sources = spec.sourceNames
+            for (host, mark) in hosts.sorted(by: { $0.value < $1.value }) where !sources.contains(host) {
+                let help = Spelling.closest(to: host, in: sources).map { "did you mean '\($0)'?" }
+                    ?? "drain hooks run for source hosts; list one of: \(sources.joined(separator: ", "))"
+                r.sink.error(mark, span: host.count, "drain hook host '\(host)' is not a source of this plan", help: help)
+            }
+        }
         return spec
     }
 

@@ -14,6 +14,8 @@ public struct PlanSpec: Hashable, Sendable {
     public var onFailure: OnFailure = .continue
     /// Deadlines for talking to hosts; nil = the defaults (the plan has no `connection:`).
     public var connection: ConnectionSettings? = nil
+    /// Commands run before and after each migration and each host's drain.
+    public var hooks: HookSet = HookSet()
 
     public init(name: String, hosts: [HostSpec], sources: [Located<String>], targetPools: [TargetPool]) {
         self.name = name; self.hosts = hosts; self.sources = sources; self.targetPools = targetPools
