@@ -131,8 +131,24 @@ enum StatusReport {
             }
             out += t.render()
         }
+        if let cycle = s.cycle, !cycle.isEmpty { out += renderCycle(cycle) }
         if let hooks = s.hooks, !hooks.isEmpty { out += renderHooks(hooks) }
         return out
+    }
+
+    /// A rolling cycle: which batch is where (drain, maintenance, waiting, returning, done).
+    static func renderCycle(_ cycle: [CycleRecord]) -> String {
+        let done = cycle.filter { $0.stage == .done }.count
+        let now = cycle.first { $0.stage != .done && $0.stage != .pending }
+        var out = "\nRolling cycle: \(done) of \(cycle.count) batch(es) done"
+        out += now.map { ", now: \($0.hosts.joined(separator: "+")) \($0.stage.rawValue)" } ?? ""
+        out += "\n"
+        var t = Table()
+        for c in cycle {
+            t.add(["\(c.batch)", c.hosts.joined(separator: "+"), c.stage.rawValue, c.updated,
+                   c.phaseJournal.map { "drain journal \(($0 as NSString).lastPathComponent)" } ?? "", c.message ?? ""])
+        }
+        return out + t.render()
     }
 
     /// One row per hook, guest pass or host: where it ran, how it ended. Failures first in

@@ -9,6 +9,8 @@ public enum HookPoint: String, Hashable, Sendable, Codable, CaseIterable {
     case beforeDrain = "before-drain"
     /// Once every migration off a source host has ended.
     case afterDrain = "after-drain"
+    /// A rolling cycle's host, once it is empty (`rolling.maintenance`).
+    case maintenance
 
     public var isPerGuest: Bool { self == .beforeMigration || self == .afterMigration }
 }
@@ -102,6 +104,8 @@ public struct HookSet: Hashable, Sendable, Codable {
     public var afterMigration: [HookSpec] = []
     public var beforeDrain: [HookSpec] = []
     public var afterDrain: [HookSpec] = []
+    /// A rolling cycle's maintenance commands (read from `rolling.maintenance`, not `hooks:`).
+    public var maintenance: [HookSpec] = []
     public init() {}
 
     public subscript(point: HookPoint) -> [HookSpec] {
@@ -111,6 +115,7 @@ public struct HookSet: Hashable, Sendable, Codable {
             case .afterMigration: return afterMigration
             case .beforeDrain: return beforeDrain
             case .afterDrain: return afterDrain
+            case .maintenance: return maintenance
             }
         }
         set {
@@ -119,6 +124,7 @@ public struct HookSet: Hashable, Sendable, Codable {
             case .afterMigration: afterMigration = newValue
             case .beforeDrain: beforeDrain = newValue
             case .afterDrain: afterDrain = newValue
+            case .maintenance: maintenance = newValue
             }
         }
     }

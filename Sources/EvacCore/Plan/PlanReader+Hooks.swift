@@ -5,36 +5,42 @@ extension PlanReader {
     static func readHooks(_ node: Node, _ r: inout NodeReader) -> (HookSet, [String: Mark]) {
         var set = HookSet()
         var hostRefs: [String: Mark] = [:]
-        guard let m = r.mapping(node, context: "hooks", known: HookPoint.allCases.map(\.rawValue)) else {
-            return (set, hostRefs)
-        }
-        for point in HookPoint.allCases {
-            guard let v = m[point.rawValue]?.value, let items = r.list(v, context: "hooks.\(point.rawValue)") else {
-                continue
-            }
-            var names: [String: Mark] = [:]
-            for (i, item) in items.enumerated() {
-                let context = "hook \(i + 1) of \(point.rawValue)"
-                // Checked before the hook's own problems, so that a broken first entry does not hide a duplicate.
-                let name =
-                    item.pairs?.first { $0.key.scalar?.value == "name" }?.value.scalar?.value
-                    ?? "\(point.rawValue)-\(i + 1)"
-                if let first = names[name] {
-                    r.sink.error(
-                        item.mark, "duplicate hook '\(name)' in hooks.\(point.rawValue)",
-                        help:
-                            "it was already defined at line \(first.line); the journal keys hooks by name, so names must be unique"
-                    )
-                }
-                let duplicate = names[name] != nil
-                names[name] = names[name] ?? item.mark
-                guard let h = readHook(item, point: point, index: i, context: context, &r, hostRefs: &hostRefs),
-                    !duplicate
-                else { continue }
-                set[point].append(h)
-            }
+        let points = HookPoint.allCases.filter { $0 != .maintenance }
+        guard let m = r.mapping(node, context: "hooks", known: points.map(\.rawValue)) else { return (set, hostRefs) }
+        for point in points {
+            guard let v = m[point.rawValue]?.value else { continue }
+            set[point] = readHookList(v, point: point, context: "hooks.\(point.rawValue)", &r, hostRefs: &hostRefs)
         }
         return (set, hostRefs)
+    }
+
+    /// The hooks of one point, in order, names unique.
+    static func readHookList(
+        _ v: Node, point: HookPoint, context listContext: String, _ r: inout NodeReader, hostRefs: inout [String: Mark]
+    ) -> [HookSpec] {
+        guard let items = r.list(v, context: listContext) else { return [] }
+        var out: [HookSpec] = []
+        var names: [String: Mark] = [:]
+        for (i, item) in items.enumerated() {
+            let context = "hook \(i + 1) of \(listContext)"
+            // Checked before the hook's own problems, so that a broken first entry does not hide a duplicate.
+            let name =
+                item.pairs?.first { $0.key.scalar?.value == "name" }?.value.scalar?.value
+                ?? "\(point.rawValue)-\(i + 1)"
+            if let first = names[name] {
+                r.sink.error(
+                    item.mark, "duplicate hook '\(name)' in \(listContext)",
+                    help:
+                        "it was already defined at line \(first.line); the journal keys hooks by name, so names must be unique"
+                )
+            }
+            let duplicate = names[name] != nil
+            names[name] = names[name] ?? item.mark
+            guard let h = readHook(item, point: point, index: i, context: context, &r, hostRefs: &hostRefs), !duplicate
+            else { continue }
+            out.append(h)
+        }
+        return out
     }
 
     static func readHook(
@@ -158,11 +164,11 @@ extension PlanReader {
             )
             return nil
         }
-        if argv[0].contains("/") && !argv[0].hasPrefix("/") {
+        if argv[0].contains("/") && !argv[0].hasPrefix("/") && !argv[0].hasPrefix("{plan-dir}/") {
             r.sink.error(
                 items[0].mark, span: argv[0].count, "\(context): the program '\(argv[0])' is a relative path",
                 help:
-                    "a relative path depends on the directory evac runs in; give an absolute path, or a bare name found in PATH"
+                    "a relative path depends on the directory evac runs in; give an absolute path, {plan-dir}/… (the plan file's directory), or a bare name found in PATH"
             )
             return nil
         }

@@ -41,6 +41,8 @@ public struct PlanFile: Codable, Hashable, Sendable {
     public var connection: ConnectionSettings?
     /// The plan's hooks; nil when it has none (and for older plan files, whose hash stays).
     public var hooks: HookSet?
+    /// The plan's rolling cycle (the cycle journal's plan only); nil otherwise.
+    public var rolling: RollingSpec?
 
     public struct PlanSource: Codable, Hashable, Sendable {
         public var path: String
@@ -86,6 +88,7 @@ public struct PlanFile: Codable, Hashable, Sendable {
         bridgePolicy = spec.constraints.bridges
         connection = spec.connection
         hooks = spec.hooks.isEmpty ? nil : spec.hooks
+        rolling = spec.rolling
         if hashed { planHash = computedHash }
     }
 

@@ -145,10 +145,7 @@ struct Checks: Sendable {
     }
 
     /// "kvm-13a (qemu+ssh://…) unreachable: connection refused"
-    static func describe(_ e: HypervisorError) -> String {
-        let what = e.kind == .unreachable ? "unreachable" : e.kind.rawValue
-        return "\(e.host) (\(e.uri)) \(what): \(e.message)"
-    }
+    static func describe(_ e: HypervisorError) -> String { e.hostProblem }
 }
 
 enum KiB {
@@ -162,5 +159,12 @@ enum KiB {
     }
     private static func trim(_ v: Double) -> String {
         v == v.rounded() ? String(Int(v)) : String(format: "%.1f", v)
+    }
+}
+
+extension HypervisorError {
+    /// "kvm-13a (qemu+ssh://…) unreachable: connection refused"
+    public var hostProblem: String {
+        "\(host) (\(uri)) \(kind == .unreachable ? "unreachable" : kind.rawValue): \(message)"
     }
 }

@@ -221,7 +221,7 @@ public actor Executor {
 
         let hooks = plan.hooks.map {
             HookRunner(hooks: $0, journal: journal, observer: observer, planName: plan.planName, runID: runID,
-                       control: control, state: hookState)
+                       forcedStop: { [control] in control.forcedStopRequested }, state: hookState)
         }
         if let hooks, startMigrations {
             // A pass a crash left open (the migration ended, its after-migration hooks did not

@@ -5,33 +5,34 @@ import Foundation
 /// Runs a plan's hooks for the executor. Each hook is journaled `running` before its command
 /// starts and with its outcome after, so that a resume (after kill -9 at any point) runs what
 /// did not complete and never what did, unless the hook says `rerun: true`.
-final class HookRunner: Sendable {
+public final class HookRunner: Sendable {
     let hooks: HookSet
     let journal: any RunJournal
     let observer: any RunObserver
     let planName: String
     let runID: Int
-    let control: StopControl
+    /// True once running hooks must be killed (a forced stop, a journal failure).
+    let forcedStop: @Sendable () -> Bool
     private let state: Locked<HookJournalState>
     /// Set by a hook whose failure policy is `stop`: the walk starts nothing new after it.
     private let halt = Locked<String?>(nil)
     private let log = EvacLog.logger("evac.hook")
 
-    init(
+    public init(
         hooks: HookSet, journal: any RunJournal, observer: any RunObserver, planName: String, runID: Int,
-        control: StopControl, state: HookJournalState
+        forcedStop: @escaping @Sendable () -> Bool = { false }, state: HookJournalState = HookJournalState()
     ) {
         self.hooks = hooks
         self.journal = journal
         self.observer = observer
         self.planName = planName
         self.runID = runID
-        self.control = control
+        self.forcedStop = forcedStop
         self.state = Locked(state)
     }
 
     /// What the hooks of one point decided.
-    enum Verdict: Sendable, Equatable {
+    public enum Verdict: Sendable, Equatable {
         case proceed
         /// Leave this guest or host alone (its migrations are blocked with this reason).
         case skip(String)
@@ -97,13 +98,15 @@ final class HookRunner: Sendable {
 
     // MARK: hosts
 
-    func drain(_ point: HookPoint, host: String, outcome: String? = nil) async throws -> Verdict {
+    public func drain(_ point: HookPoint, host: String, outcome: String? = nil) async throws -> Verdict {
         var env = ["EVAC_HOST": host]
         if let outcome { env["EVAC_OUTCOME"] = outcome }
         return try await run(point, subject: host, scope: "host:\(host)", pass: 1, env: env)
     }
 
-    func hasDrainHooks(_ point: HookPoint, host: String) -> Bool { hooks[point].contains { $0.applies(to: host) } }
+    public func hasDrainHooks(_ point: HookPoint, host: String) -> Bool {
+        hooks[point].contains { $0.applies(to: host) }
+    }
 
     /// Whether every hook of a drain point already completed for this host (by an earlier process).
     func drainCompleted(_ point: HookPoint, host: String) -> Bool {
@@ -137,7 +140,7 @@ final class HookRunner: Sendable {
                         "hook \(hook.name) (\(point.rawValue), \(subject)) was interrupted in run \(before.runID) (the process running it ended); running it again"
                     ))
             }
-            guard !control.forcedStopRequested else { return .stop("forced stop before hook \(hook.name)") }
+            guard !forcedStop() else { return .stop("forced stop before hook \(hook.name)") }
             let record = try await runOne(hook, point: point, subject: subject, scope: scope, pass: pass, env: env)
             if record.state == .ok { continue }
             let why =
@@ -147,7 +150,7 @@ final class HookRunner: Sendable {
             case .continue:
                 continue
             case .skip:
-                if point == .beforeMigration || point == .beforeDrain { return .skip(why) }
+                if point == .beforeMigration || point == .beforeDrain || point == .maintenance { return .skip(why) }
             case .stop:
                 halt.withLock { $0 = $0 ?? "hook \(hook.name) (\(point.rawValue), \(subject))" }
                 return .stop(why)
@@ -172,12 +175,8 @@ final class HookRunner: Sendable {
         environment["EVAC_RUN"] = "\(runID)"
         environment["EVAC_HOOK"] = hook.name
         environment["EVAC_HOOK_POINT"] = point.rawValue
-        let control = self.control
         let exit = await HookProcess.run(
-            HookInvocation(argv: hook.run, environment: environment, timeoutMs: hook.timeoutMs)
-        ) {
-            control.forcedStopRequested
-        }
+            HookInvocation(argv: hook.run, environment: environment, timeoutMs: hook.timeoutMs), stop: forcedStop)
         record.finished = Timestamp.now()
         record.output = exit.output.isEmpty ? nil : exit.output
         if case .exited(let code) = exit.ending { record.exitStatus = code }

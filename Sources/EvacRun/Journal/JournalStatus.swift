@@ -17,6 +17,8 @@ public struct JournalStatus: Codable, Sendable {
     public var rollbackCounts: StepCounts
     /// Every hook the runs ran, oldest first; nil when the plan has none (or none ran yet).
     public var hooks: [HookRecord]? = nil
+    /// A rolling cycle's batches, where each stands; nil for a journal that is not a cycle's.
+    public var cycle: [CycleRecord]? = nil
 
     public static func read(path: String) throws(JournalError) -> JournalStatus {
         guard FileManager.default.fileExists(atPath: path) else { throw .io(path: path, "no such journal") }
@@ -31,7 +33,8 @@ public struct JournalStatus: Codable, Sendable {
                                      activeHolder: JournalLock.currentHolder(journalPath: path),
                                      runs: try SQLiteJournal.readRuns(db), apply: apply, rollback: rollback,
                                      applyCounts: StepCounts(apply), rollbackCounts: StepCounts(rollback),
-                                     hooks: try SQLiteJournal.readHooks(db).nilIfEmpty)
+                                     hooks: try SQLiteJournal.readHooks(db).nilIfEmpty,
+                                     cycle: try SQLiteJournal.readCycle(db).nilIfEmpty)
             }
         } catch let e as JournalError {
             throw e

@@ -28,11 +28,14 @@ public struct JournalBatch: Sendable {
     public var hooks: [HookRecord] = []
     /// Guest hook passes to set.
     public var passes: [HookPass] = []
+    /// Rolling-cycle batches to set (the cycle's journal only).
+    public var cycle: [CycleRecord] = []
     public init(runID: Int, beginRun: RunRecord? = nil, insertSteps: [StepRecord] = [],
                 transitions: [StepTransition] = [], finishRun: (finished: String, exitStatus: String)? = nil,
-                hooks: [HookRecord] = [], passes: [HookPass] = []) {
+                hooks: [HookRecord] = [], passes: [HookPass] = [], cycle: [CycleRecord] = []) {
         self.runID = runID; self.beginRun = beginRun; self.insertSteps = insertSteps
         self.transitions = transitions; self.finishRun = finishRun; self.hooks = hooks; self.passes = passes
+        self.cycle = cycle
     }
 }
 

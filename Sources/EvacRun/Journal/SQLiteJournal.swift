@@ -129,6 +129,9 @@ public final class SQLiteJournal: RunJournal, @unchecked Sendable {
                 PRIMARY KEY (point, hook, scope, pass));
             CREATE TABLE IF NOT EXISTS hook_passes (
                 scope TEXT PRIMARY KEY, closed INTEGER NOT NULL, attempt_at_close INTEGER NOT NULL);
+            CREATE TABLE IF NOT EXISTS cycle (
+                batch INTEGER PRIMARY KEY, hosts TEXT NOT NULL, stage TEXT NOT NULL, phase_journal TEXT,
+                updated TEXT NOT NULL, message TEXT);
             """)
     }
 
@@ -224,6 +227,11 @@ public final class SQLiteJournal: RunJournal, @unchecked Sendable {
                 """).execute(arguments: [h.point.rawValue, h.hook, h.scope, h.pass, h.runID, h.state.rawValue, h.subject,
                                          h.exitStatus.map { Int($0) }, h.started, h.finished, h.output, h.message])
         }
+        for c in b.cycle {
+            try db.cachedStatement(sql: """
+                INSERT OR REPLACE INTO cycle (batch, hosts, stage, phase_journal, updated, message) VALUES (?, ?, ?, ?, ?, ?)
+                """).execute(arguments: [c.batch, c.hosts.joined(separator: ","), c.stage.rawValue, c.phaseJournal, c.updated, c.message])
+        }
         for p in b.passes {
             try db.cachedStatement(sql: "INSERT OR REPLACE INTO hook_passes (scope, closed, attempt_at_close) VALUES (?, ?, ?)")
                 .execute(arguments: [p.scope, p.closed, p.attemptAtClose])
@@ -294,6 +302,20 @@ public final class SQLiteJournal: RunJournal, @unchecked Sendable {
                               subject: try r.decode(forColumn: "subject"), exitStatus: exit.flatMap { Int32(exactly: $0) },
                               started: try r.decode(forColumn: "started"), finished: try r.decode(forColumn: "finished"),
                               output: try r.decode(forColumn: "output"), message: try r.decode(forColumn: "message"))
+        }
+    }
+
+    /// The rolling cycle's batches, in order (empty for a journal that is not a cycle's).
+    public func cycle() async throws -> [CycleRecord] { try await db.read { try Self.readCycle($0) } }
+
+    static func readCycle(_ db: Database) throws -> [CycleRecord] {
+        guard try db.tableExists("cycle") else { return [] }
+        return try Row.fetchAll(db, sql: "SELECT * FROM cycle ORDER BY batch").map { r in
+            let stage: String = try r.decode(forColumn: "stage"), hosts: String = try r.decode(forColumn: "hosts")
+            guard let s = CycleRecord.Stage(rawValue: stage) else { throw JournalRowError("cycle", "stage '\(stage)' is not a cycle stage") }
+            return CycleRecord(batch: try r.decode(forColumn: "batch"), hosts: hosts.split(separator: ",").map(String.init), stage: s,
+                               phaseJournal: try r.decode(forColumn: "phase_journal"), updated: try r.decode(forColumn: "updated"),
+                               message: try r.decode(forColumn: "message"))
         }
     }
 

@@ -2,8 +2,8 @@ import Foundation
 
 /// ISO 8601 UTC timestamps with milliseconds, formatted by hand: the journal writes several per
 /// migration and Foundation's formatters cost microseconds each on Linux.
-enum Timestamp {
-    static func now() -> String { format(Date()) }
+public enum Timestamp {
+    public static func now() -> String { format(Date()) }
 
     static func format(_ date: Date) -> String {
         let ms = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
@@ -20,8 +20,8 @@ enum Timestamp {
 }
 
 /// Durations the way the plan language writes them (300ms, 20m, 1h30m).
-enum DurationText {
-    static func format(ms: UInt64) -> String {
+public enum DurationText {
+    public static func format(ms: UInt64) -> String {
         if ms < 1000 { return "\(ms)ms" }
         if ms % 1000 != 0 && ms < 60_000 { return String(format: "%.1fs", Double(ms) / 1000) }
         var s = ms / 1000
