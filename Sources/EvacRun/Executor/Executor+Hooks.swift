@@ -61,16 +61,18 @@ extension Executor {
     }
 
     /// After-drain hooks of every source whose migrations have all ended (EVAC_OUTCOME is
-    /// `drained` when every one is done or skipped, else `partial`), unless completed before.
-    func afterDrain(_ hooks: HookRunner, specs: [StepSpec], records: [Int: StepRecord]) async -> String? {
+    /// `drained` when every one is done or skipped, else `partial`), unless completed before or
+    /// run already by this process (`drained`). Returns the journal's error when it failed.
+    func afterDrain(_ hooks: HookRunner, specs: [StepSpec], records: [Int: StepRecord],
+                    drained: inout Set<String>) async -> String? {
         let bySource = Dictionary(grouping: specs, by: \.source.name)
-        for host in plan.sources where hooks.hasDrainHooks(.afterDrain, host: host) {
+        for host in plan.sources where !drained.contains(host) && hooks.hasDrainHooks(.afterDrain, host: host) {
             let states = (bySource[host] ?? []).compactMap { records[$0.id]?.state }
-            guard !states.isEmpty, !states.contains(.pending), !states.contains(.running),
-                !hooks.drainCompleted(.afterDrain, host: host)
-            else { continue }
-            let drained = states.allSatisfy { $0 == .done || $0 == .skipped }
-            do { _ = try await hooks.drain(.afterDrain, host: host, outcome: drained ? "drained" : "partial") } catch {
+            guard !states.isEmpty, !states.contains(.pending), !states.contains(.running) else { continue }
+            drained.insert(host)
+            guard !hooks.drainCompleted(.afterDrain, host: host) else { continue }
+            let done = states.allSatisfy { $0 == .done || $0 == .skipped }
+            do { _ = try await hooks.drain(.afterDrain, host: host, outcome: done ? "drained" : "partial") } catch {
                 return "\(error)"
             }
         }

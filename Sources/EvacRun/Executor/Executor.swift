@@ -276,9 +276,15 @@ public actor Executor {
                                      control: control, options: plan.migration, bridgeMap: plan.bridgeMap ?? [:],
                                      runID: runID, companionsOfDone: companions)
         runner.hooks = hooks
-        var walk = startMigrations ? await self.walk(&scheduler, records: &records, runner: runner, runID: runID) : WalkEnd()
+        var drained = Set<String>()
+        var walk = startMigrations
+            ? await self.walk(&scheduler, records: &records, runner: runner, runID: runID,
+                              drainHooks: kind == .apply ? specs : nil, drained: &drained)
+            : WalkEnd()
         if let hooks, startMigrations, kind == .apply, walk.journalFailure == nil, !control.stopRequested {
-            if let failure = await afterDrain(hooks, specs: specs, records: records) { walk.journalFailure = failure }
+            if let failure = await afterDrain(hooks, specs: specs, records: records, drained: &drained) {
+                walk.journalFailure = failure
+            }
         }
         if walk.haltedBy == nil, let h = hooks?.haltedBy { walk.haltedBy = h }
         unrecorded = walk.unrecorded
@@ -342,13 +348,21 @@ public actor Executor {
         var unrecorded: [Int: StepRecord] = [:]
     }
 
+    /// `drainHooks`: every step of the run, when after-drain hooks are to run as each source's
+    /// last migration ends (`drained`: the sources whose hooks ran in this process).
     private func walk(_ scheduler: inout Scheduler, records: inout [Int: StepRecord], runner: MigrationRunner,
-                      runID: Int) async -> WalkEnd {
+                      runID: Int, drainHooks: [StepSpec]?, drained: inout Set<String>) async -> WalkEnd {
         var end = WalkEnd()
         let stopOnFailure = plan.onFailure == .stop
         await withTaskGroup(of: (Int, MigrationRunner.Outcome).self) { group in
             var inFlight = 0
             while true {
+                if let hooks = runner.hooks, let all = drainHooks, end.journalFailure == nil, !control.stopRequested {
+                    if let failure = await afterDrain(hooks, specs: all, records: records, drained: &drained) {
+                        end.journalFailure = failure
+                        control.journalFailed()
+                    }
+                }
                 if end.haltedBy == nil, let h = runner.hooks?.haltedBy { end.haltedBy = h }
                 if control.startsAllowed && end.haltedBy == nil && end.journalFailure == nil {
                     for i in scheduler.takeStartable() {
