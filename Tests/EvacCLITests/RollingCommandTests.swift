@@ -59,4 +59,88 @@ import Testing
         let json = try runEvac(["status", path, "--output", "json"])
         #expect(json.stdout.contains("\"stage\" : \"maintenance\""), "\(json.stdout)")
     }
+
+    /// A whole cycle through libvirt's test driver (its hosts answer; their guests are left out
+    /// by select, since the test driver cannot migrate): evac is killed (SIGKILL) while the
+    /// second host's maintenance command runs; `evac roll` again runs that command again (it
+    /// never completed) and not the first host's (it did), and finishes; a third `evac roll`
+    /// runs nothing.
+    @Test func aCycleKilledDuringMaintenanceContinuesWithoutRepeatingWhatCompleted() throws {
+        let dir = NSTemporaryDirectory() + "evac-roll-cycle-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let log = dir + "/maintenance.log"
+        let hold = dir + "/hold"
+        let script = dir + "/upgrade"
+        try """
+        #!/bin/sh
+        echo "start $EVAC_HOST $EVAC_HOOK_POINT" >> \(log)
+        while [ -f \(hold) ] && [ "$EVAC_HOST" = kvm-12b ]; do sleep 0.1; done
+        echo "end $EVAC_HOST" >> \(log)
+        """.write(toFile: script, atomically: true, encoding: .utf8)
+        chmod(script, 0o755)
+        try "".write(toFile: hold, atomically: true, encoding: .utf8)
+        let hosts = Repo.path("plans/demo/hosts")
+        let plan = dir + "/roll.yaml"
+        try """
+        version: 1
+        name: demo-roll
+        hosts:
+          kvm-12a: "test://\(hosts)/kvm-12a.xml"
+          kvm-12b: "test://\(hosts)/kvm-12b.xml"
+          kvm-13a: "test://\(hosts)/kvm-13a.xml"
+        sources: [kvm-12a, kvm-12b]
+        targets: [ { pool: all, hosts: [kvm-12a, kvm-12b, kvm-13a] } ]
+        select: { include: ["nothing-matches-*"] }
+        rolling:
+          wait-for-host: 10s
+          maintenance:
+            - { name: upgrade, run: [\(script)], timeout: 1m }
+
+        """.write(toFile: plan, atomically: true, encoding: .utf8)
+        let state = dir + "/state"
+        func lines() -> [String] {
+            ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+        }
+
+        let p = Process()
+        p.executableURL = Repo.evac
+        p.arguments = ["roll", plan, "--state-dir", state, "--output", "plain"]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        var waited = 0
+        while !lines().contains("start kvm-12b maintenance") && waited < 600 && p.isRunning {
+            usleep(50_000)
+            waited += 1
+        }
+        #expect(lines() == ["start kvm-12a maintenance", "end kvm-12a", "start kvm-12b maintenance"], "\(lines())")
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        // The killed evac's hook is in a process group of its own: it outlives evac, as a
+        // reboot command would; let it end.
+        try FileManager.default.removeItem(atPath: hold)
+        waited = 0
+        while !lines().contains("end kvm-12b") && waited < 100 {
+            usleep(50_000)
+            waited += 1
+        }
+
+        let again = try runEvac(["roll", plan, "--state-dir", state, "--output", "plain"])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.stderr.contains("continuing the rolling cycle"), "\(again.stderr)")
+        #expect(again.stdout.contains("was interrupted in run 1"), "\(again.stdout)")
+        #expect(lines().filter { $0.hasPrefix("start kvm-12a") }.count == 1, "\(lines())")
+        #expect(lines().filter { $0.hasPrefix("start kvm-12b") }.count == 2, "\(lines())")
+
+        let third = try runEvac(["roll", plan, "--state-dir", state, "--output", "plain"])
+        #expect(third.status == 0, "\(third.stderr)")
+        #expect(lines().count == 6, "nothing ran again: \(lines())")
+        let files = try FileManager.default.contentsOfDirectory(atPath: state).filter {
+            $0.hasPrefix("demo-roll-") && !$0.contains("--") && $0.hasSuffix(".journal.sqlite")
+        }
+        #expect(files.count == 1, "\(files)")
+        let status = try runEvac(["status", state + "/" + (files.first ?? "")])
+        #expect(status.stdout.contains("Rolling cycle: 2 of 2 batch(es) done"), "\(status.stdout)")
+    }
 }
