@@ -37,11 +37,7 @@ struct RollCommand: AsyncParsableCommand {
     @OptionGroup var logging: LogOptions
 
     func run() async throws {
-        let loaded: LoadedPlan
-        do { loaded = try PlanLoader.load(path: plan) } catch {
-            if case .invalid(let s) = error { Console.error(s) }
-            throw EvacExit.invalidInput
-        }
+        let loaded = try PlanLoader.load(path: plan)
         Console.error(DiagnosticRenderer.render(loaded.warnings, sources: [loaded.source.path: loaded.source]))
         guard let rolling = loaded.spec.rolling else {
             Console.error(

@@ -188,7 +188,7 @@ struct RollingCycle {
                 guard await set(.waiting) else { return EvacExit.journalFailed }
             case .waiting:
                 Console.error(
-                    "== \(name): waiting for libvirt (at most \(DurationText.format(ms: rolling.waitForHostMs)))\n")
+                    "== \(name): waiting for libvirt (at most \(Format.planDuration(ms: rolling.waitForHostMs)))\n")
                 for host in b.hosts {
                     guard let why = await waitForHost(host, control: control) else { continue }
                     Console.error("error: \(why)\n")
@@ -321,7 +321,7 @@ struct RollingCycle {
         }
         return control.requested
             ? "stopped while waiting for \(host)"
-            : "\(host) did not answer libvirt within \(DurationText.format(ms: rolling.waitForHostMs)) (last: \(last)); `evac roll` waits again"
+            : "\(host) did not answer libvirt within \(Format.planDuration(ms: rolling.waitForHostMs)) (last: \(last)); `evac roll` waits again"
     }
 
     /// The batch's guests back to their hosts: the drain's rollback (resumable like any).

@@ -186,13 +186,13 @@ public final class HookRunner: Sendable {
         case .stopped: record.state = .stopped
         default: record.state = .failed
         }
-        let took = DurationText.format(ms: exit.durationMs)
+        let took = Format.planDuration(ms: exit.durationMs)
         record.message =
             exit.succeeded
             ? "ok in \(took)"
             : "\(exit.summary) after \(took)"
                 + (hook.timeoutMs > 0 && exit.ending == .timedOut
-                    ? " (timeout \(DurationText.format(ms: hook.timeoutMs)))" : "")
+                    ? " (timeout \(Format.planDuration(ms: hook.timeoutMs)))" : "")
         try await write(record)
         let tail =
             exit.output.split(separator: "\n").last.map { ": \(TerminalText.escape(String($0.prefix(200))))" } ?? ""

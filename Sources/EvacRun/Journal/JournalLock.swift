@@ -35,26 +35,20 @@ public final class JournalLock: @unchecked Sendable {
         }
     }
 
-    /// flock, tried again for up to half a second while the recorded holder is this very
-    /// process: a child that another thread is starting (a hook, posix_spawn) holds a copy of
-    /// every descriptor, close-on-exec ones included, until its exec, so a lock this process
-    /// just released can look held for that instant. Another process's lock is refused at once.
-    static func lockSoon(_ fd: Int32) -> Bool {
-        for _ in 0..<20 {
-            if flock(fd, LOCK_EX | LOCK_NB) == 0 { return true }
-            let err = errno
-            guard err == EWOULDBLOCK, Holder.parse(readAll(fd))?.pid == getpid() else { errno = err; return false }
-            usleep(25_000)
-        }
-        return flock(fd, LOCK_EX | LOCK_NB) == 0
-    }
-
     /// Takes the lock or throws `.locked` naming the holder.
     public init(journalPath: String, holder: Holder = .current()) throws(JournalError) {
         path = journalPath + ".lock"
         // Never through a symlink: the file is chmod'ed, truncated and written below.
         fd = try StateFiles.open(path, flags: O_RDWR, create: true)
-        if !Self.lockSoon(fd) {
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK && Self.heldByThisProcess(fd) {
+            // This process released it: a child being spawned at that instant (between fork and
+            // exec) still shares the descriptor, and with it the lock, for a moment.
+            for _ in 0..<100 {
+                usleep(10_000)
+                if flock(fd, LOCK_EX | LOCK_NB) == 0 { break }
+            }
+        }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let err = errno
             let text = Self.readAll(fd)
             close(fd); fd = -1
@@ -73,6 +67,11 @@ public final class JournalLock: @unchecked Sendable {
             throw .io(path: path, "cannot record the lock holder: \(msg)")
         }
         fsync(fd)
+    }
+
+    /// Whether the holder recorded in the lock file is this process.
+    private static func heldByThisProcess(_ fd: Int32) -> Bool {
+        Holder.parse(readAll(fd))?.pid == getpid()
     }
 
     private static func readAll(_ fd: Int32) -> String {
