@@ -22,6 +22,11 @@ struct PlanPipeline {
         let spec = loaded.spec
         let file = loaded.source.path
         let sources = [file: loaded.source]
+        if spec.rolling != nil {
+            // Placing every source at once is exactly what a rolling cycle must not do.
+            throw .invalid("error: \(TerminalText.escape(planPath)) is a rolling cycle (it has rolling:): its sources drain one batch at a time\n"
+                + "    help: `evac roll --dry-run \(ShellWord.quote(planPath))` checks each batch fits; `evac roll \(ShellWord.quote(planPath))` runs the cycle\n")
+        }
 
         let clock = ContinuousClock()
         var t = clock.now

@@ -56,7 +56,10 @@ struct PlanReferenceTests {
     }
 
     /// Items of lists need their required keys: a group of guests that matches nothing.
-    static let itemBase = ["constraints.anti-affinity": #"guests: ["nomatch-*"]"#]
+    static let itemBase = ["constraints.anti-affinity": #"guests: ["nomatch-*"]"#,
+                           "hooks.before-migration": "run: [/bin/true]", "hooks.after-migration": "run: [/bin/true]",
+                           "hooks.before-drain": "run: [/bin/true]", "hooks.after-drain": "run: [/bin/true]",
+                           "rolling.maintenance": "run: [/bin/true]"]
 
     /// `path: value` nested as YAML under the minimal plan (value nil: the key left out).
     static func document(_ path: String, _ value: String?) -> String {

@@ -3,7 +3,7 @@
 /// language and a test keeps the two in step.
 public enum PlanReader {
     public static let topKeys = ["version", "name", "description", "hosts", "sources", "targets", "select",
-                                 "constraints", "placement", "parallelism", "migration", "on-failure", "connection"]
+                                 "constraints", "placement", "parallelism", "migration", "on-failure", "connection", "hooks", "rolling"]
 
     public static func read(_ root: Node, file: String) -> (spec: PlanSpec?, diagnostics: [Diagnostic]) {
         var r = NodeReader(file: file)
@@ -46,6 +46,24 @@ public enum PlanReader {
         if let v = top["migration"]?.value { spec.migration = readMigration(v, &r) }
         if let v = top["on-failure"]?.value, let f = r.choice(v, OnFailure.self, context: "on-failure policy") { spec.onFailure = f }
         if let v = top["connection"]?.value { spec.connection = readConnection(v, &r) }
+        var hosts: [String: Mark] = [:]
+        if let v = top["hooks"]?.value {
+            let (hooks, refs) = readHooks(v, &r)
+            spec.hooks = hooks
+            hosts = refs
+        }
+        if let v = top["rolling"]?.value {
+            spec.rolling = readRolling(v, &r, hostRefs: &hosts)
+            if let m = spec.rolling?.maintenance { spec.hooks.maintenance = m }
+        }
+        do {
+            let sources = spec.sourceNames
+            for (host, mark) in hosts.sorted(by: { $0.value < $1.value }) where !sources.contains(host) {
+                let help = Spelling.closest(to: host, in: sources).map { "did you mean '\($0)'?" }
+                    ?? "drain hooks run for source hosts; list one of: \(sources.joined(separator: ", "))"
+                r.sink.error(mark, span: host.count, "hook host '\(host)' is not a source of this plan", help: help)
+            }
+        }
         return spec
     }
 
@@ -340,7 +358,8 @@ public enum PlanReader {
         for pool in spec.targetPools {
             for h in pool.hosts {
                 if !known.contains(h.value) { unknown(h, "target") }
-                if sources.contains(h.value) {
+                // A rolling cycle drains its sources one batch at a time into the others.
+                if sources.contains(h.value) && spec.rolling == nil {
                     r.sink.error(h.mark, span: h.value.count, "host '\(h.value)' is both a source and a target",
                                  help: "a host being drained cannot receive guests; remove it from target pool '\(pool.name)' or from sources")
                 }

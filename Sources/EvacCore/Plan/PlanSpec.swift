@@ -14,6 +14,10 @@ public struct PlanSpec: Hashable, Sendable {
     public var onFailure: OnFailure = .continue
     /// Deadlines for talking to hosts; nil = the defaults (the plan has no `connection:`).
     public var connection: ConnectionSettings? = nil
+    /// Commands run before and after each migration and each host's drain.
+    public var hooks: HookSet = HookSet()
+    /// A rolling maintenance cycle over the sources (run by `evac roll`); nil = one drain.
+    public var rolling: RollingSpec? = nil
 
     public init(name: String, hosts: [HostSpec], sources: [Located<String>], targetPools: [TargetPool]) {
         self.name = name; self.hosts = hosts; self.sources = sources; self.targetPools = targetPools

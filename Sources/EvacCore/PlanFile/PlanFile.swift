@@ -39,6 +39,10 @@ public struct PlanFile: Codable, Hashable, Sendable {
     public var bridgePolicy: Constraints.BridgePolicy?
     /// The plan's `connection:` deadlines; nil = the defaults (and for older plan files).
     public var connection: ConnectionSettings?
+    /// The plan's hooks; nil when it has none (and for older plan files, whose hash stays).
+    public var hooks: HookSet?
+    /// The plan's rolling cycle (the cycle journal's plan only); nil otherwise.
+    public var rolling: RollingSpec?
 
     public struct PlanSource: Codable, Hashable, Sendable {
         public var path: String
@@ -83,6 +87,8 @@ public struct PlanFile: Codable, Hashable, Sendable {
         cpuPolicy = spec.constraints.cpu
         bridgePolicy = spec.constraints.bridges
         connection = spec.connection
+        hooks = spec.hooks.isEmpty ? nil : spec.hooks
+        rolling = spec.rolling
         if hashed { planHash = computedHash }
     }
 

@@ -58,6 +58,8 @@ extension PlanFile {
         out += graphProblems(hostByName)
         out += migration.problems
         out += connection?.problems ?? []
+        out += hooks?.problems ?? []
+        out += rolling?.problems ?? []
         if !estimatedDurationMs.isFinite || estimatedDurationMs < 0 { out.append("the estimated duration is not a finite duration") }
         if let r = maxVCPURatio, !(r.isFinite && r > 0 && r < 1e9) { out.append("max-vcpu-ratio is not a number from 0 to 1e9") }
         return out

@@ -145,8 +145,12 @@ struct Checks: Sendable {
     }
 
     /// "kvm-13a (qemu+ssh://…) unreachable: connection refused"
-    static func describe(_ e: HypervisorError) -> String {
-        let what = e.kind == .unreachable ? "unreachable" : e.kind.rawValue
-        return "\(e.host) (\(e.uri)) \(what): \(e.message)"
+    static func describe(_ e: HypervisorError) -> String { e.hostProblem }
+}
+
+extension HypervisorError {
+    /// "kvm-13a (qemu+ssh://…) unreachable: connection refused"
+    public var hostProblem: String {
+        "\(host) (\(uri)) \(kind == .unreachable ? "unreachable" : kind.rawValue): \(message)"
     }
 }

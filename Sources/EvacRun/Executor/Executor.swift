@@ -116,8 +116,10 @@ public actor Executor {
         var records: [Int: StepRecord]
         let specs: [StepSpec]
         var preflight = RollbackPreflight.Result()
+        var hookState = HookJournalState()
         do {
             runID = (try await journal.runs().map(\.id).max() ?? 0) + 1
+            if plan.hooks != nil { hookState = try await journal.hookState() }
             let existing = try await journal.steps(kind: kind)
             if fresh && !existing.isEmpty {
                 return RunResult(status: .cannotStart, message: "journal \(journal.path) already records a run of this plan; "
@@ -217,6 +219,34 @@ public actor Executor {
             records[id] = n
         }
 
+        let hooks = plan.hooks.map {
+            HookRunner(hooks: $0, journal: journal, observer: observer, planName: plan.planName, runID: runID,
+                       forcedStop: { [control] in control.forcedStopRequested }, state: hookState)
+        }
+        if let hooks, startMigrations {
+            // A pass a crash left open (the migration ended, its after-migration hooks did not
+            // run) is finished first; then every source about to be drained gets its before-drain hooks.
+            if let failure = await finishOpenPasses(hooks, specs: specs, records: records) {
+                return await finish(.journalFailed, failure)
+            }
+            if kind == .apply {
+                switch await beforeDrain(hooks, specs: specs, records: &records, runID: runID) {
+                case .failure(let why): return await finish(.journalFailed, "\(why)")
+                case .success(let stop?):
+                    let pending = specs.compactMap { records[$0.id] }.filter { $0.state == .pending }
+                    var note: [StepTransition] = []
+                    for r in pending {
+                        var n = r
+                        n.reason = "not started: \(stop)"
+                        records[r.id] = n
+                        note.append(StepTransition(step: n, from: .pending, message: "not started: \(stop)"))
+                    }
+                    return await finish(.partial, stop, extra: note)
+                case .success(nil): break
+                }
+            }
+        }
+
         // 4. Walk the DAG over the pending steps.
         let runnable = specs.filter { records[$0.id]?.state == .pending }
         var (scheduler, blockedAtStart) = Scheduler.make(steps: runnable, limits: plan.graph.limits) { id in
@@ -240,12 +270,23 @@ public actor Executor {
             }
         }
 
-        let runner = MigrationRunner(hypervisor: hypervisor, journal: journal, observer: observer,
+        var runner = MigrationRunner(hypervisor: hypervisor, journal: journal, observer: observer,
                                      checks: Checks(hypervisor: hypervisor, policy: CheckPolicy(plan: plan), ledger: ledger,
                                                     nicsAtStart: nics),
                                      control: control, options: plan.migration, bridgeMap: plan.bridgeMap ?? [:],
                                      runID: runID, companionsOfDone: companions)
-        let walk = startMigrations ? await self.walk(&scheduler, records: &records, runner: runner, runID: runID) : WalkEnd()
+        runner.hooks = hooks
+        var drained = Set<String>()
+        var walk = startMigrations
+            ? await self.walk(&scheduler, records: &records, runner: runner, runID: runID,
+                              drainHooks: kind == .apply ? specs : nil, drained: &drained)
+            : WalkEnd()
+        if let hooks, startMigrations, kind == .apply, walk.journalFailure == nil, !control.stopRequested {
+            if let failure = await afterDrain(hooks, specs: specs, records: records, drained: &drained) {
+                walk.journalFailure = failure
+            }
+        }
+        if walk.haltedBy == nil, let h = hooks?.haltedBy { walk.haltedBy = h }
         unrecorded = walk.unrecorded
 
         // 5. Say why the steps still pending did not start, and how the run ended.
@@ -307,13 +348,22 @@ public actor Executor {
         var unrecorded: [Int: StepRecord] = [:]
     }
 
+    /// `drainHooks`: every step of the run, when after-drain hooks are to run as each source's
+    /// last migration ends (`drained`: the sources whose hooks ran in this process).
     private func walk(_ scheduler: inout Scheduler, records: inout [Int: StepRecord], runner: MigrationRunner,
-                      runID: Int) async -> WalkEnd {
+                      runID: Int, drainHooks: [StepSpec]?, drained: inout Set<String>) async -> WalkEnd {
         var end = WalkEnd()
         let stopOnFailure = plan.onFailure == .stop
         await withTaskGroup(of: (Int, MigrationRunner.Outcome).self) { group in
             var inFlight = 0
             while true {
+                if let hooks = runner.hooks, let all = drainHooks, end.journalFailure == nil, !control.stopRequested {
+                    if let failure = await afterDrain(hooks, specs: all, records: records, drained: &drained) {
+                        end.journalFailure = failure
+                        control.journalFailed()
+                    }
+                }
+                if end.haltedBy == nil, let h = runner.hooks?.haltedBy { end.haltedBy = h }
                 if control.startsAllowed && end.haltedBy == nil && end.journalFailure == nil {
                     for i in scheduler.takeStartable() {
                         let spec = scheduler.steps[i]
