@@ -52,8 +52,12 @@ public struct PlanFile: Codable, Hashable, Sendable {
         /// The URI risks the plan accepted for this host (`allow-uri-risks`); nil when none, so
         /// plan files written before this field keep their bytes and hash.
         public var allowURIRisks: [URIPolicy.Risk]?
-        public init(name: String, uri: String, cpuPool: String? = nil, allowURIRisks: [URIPolicy.Risk]? = nil) {
+        /// The plan's `migrate-uri` for this host; nil when none (older plan files keep their hash).
+        public var migrateURI: String?
+        public init(name: String, uri: String, cpuPool: String? = nil, allowURIRisks: [URIPolicy.Risk]? = nil,
+                    migrateURI: String? = nil) {
             self.name = name; self.uri = uri; self.cpuPool = cpuPool; self.allowURIRisks = allowURIRisks
+            self.migrateURI = migrateURI
         }
     }
 
@@ -65,7 +69,8 @@ public struct PlanFile: Codable, Hashable, Sendable {
         inventoryFingerprint = inventory.fingerprint
         hosts = spec.hosts.map {
             HostRef(name: $0.name, uri: $0.uri, cpuPool: $0.cpuPool,
-                    allowURIRisks: $0.allowURIRisks.isEmpty ? nil : $0.allowURIRisks.sorted { $0.rawValue < $1.rawValue })
+                    allowURIRisks: $0.allowURIRisks.isEmpty ? nil : $0.allowURIRisks.sorted { $0.rawValue < $1.rawValue },
+                    migrateURI: $0.migrateURI)
         }.sorted { $0.name < $1.name }
         sources = spec.sourceNames
         targets = spec.targetNames
