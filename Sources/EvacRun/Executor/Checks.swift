@@ -9,10 +9,10 @@ struct CheckPolicy: Sendable {
     var bridges: Constraints.BridgePolicy
     var undefineSource: Bool
 
-    init(plan: PlanFile) {
+    init(plan: PlanFile, kind: RunKind = .apply) {
         reserveKiB = plan.memoryReserveKiB ?? 0
         maxVCPURatio = plan.maxVCPURatio
-        bridgeMap = plan.bridgeMap ?? [:]
+        bridgeMap = plan.bridgeMap(for: kind)
         cpu = plan.cpuPolicy ?? .compatible
         bridges = plan.bridgePolicy ?? .match
         undefineSource = plan.migration.undefineSource
@@ -148,6 +148,23 @@ struct Checks: Sendable {
     static func describe(_ e: HypervisorError) -> String {
         let what = e.kind == .unreachable ? "unreachable" : e.kind.rawValue
         return "\(e.host) (\(e.uri)) \(what): \(e.message)"
+    }
+}
+
+extension PlanFile {
+    /// The bridge renames a run writes into the guests' XML: the plan's for apply, and the
+    /// inverse for rollback, which brings guests back to the names their home hosts have. A name
+    /// that two source bridges were merged into has no single way back: it is left as it is,
+    /// and the rollback's pre-check says so if the home host lacks it.
+    func bridgeMap(for kind: RunKind) -> [String: String] {
+        let map = bridgeMap ?? [:]
+        guard kind == .rollback else { return map }
+        var inverse: [String: String] = [:], merged: Set<String> = []
+        for (from, to) in map where from != to {
+            if inverse[to] != nil { merged.insert(to) } else { inverse[to] = from }
+        }
+        for name in merged { inverse[name] = nil }
+        return inverse
     }
 }
 

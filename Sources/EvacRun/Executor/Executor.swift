@@ -241,9 +241,9 @@ public actor Executor {
         }
 
         let runner = MigrationRunner(hypervisor: hypervisor, journal: journal, observer: observer,
-                                     checks: Checks(hypervisor: hypervisor, policy: CheckPolicy(plan: plan), ledger: ledger,
-                                                    nicsAtStart: nics),
-                                     control: control, options: plan.migration, bridgeMap: plan.bridgeMap ?? [:],
+                                     checks: Checks(hypervisor: hypervisor, policy: CheckPolicy(plan: plan, kind: kind),
+                                                    ledger: ledger, nicsAtStart: nics),
+                                     control: control, options: plan.migration, bridgeMap: plan.bridgeMap(for: kind),
                                      runID: runID, companionsOfDone: companions)
         let walk = startMigrations ? await self.walk(&scheduler, records: &records, runner: runner, runID: runID) : WalkEnd()
         unrecorded = walk.unrecorded
