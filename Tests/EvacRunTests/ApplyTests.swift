@@ -189,6 +189,21 @@ final class CheckTests: XCTestCase {
         }
     }
 
+    /// after-first-pass switches once the first pass is over (libvirt's memory_iteration 2),
+    /// never during it (iteration 1), and with no timeout to force it.
+    func testPostCopyAfterFirstPassWaitsForTheSecondIteration() async throws {
+        let dir = TempDir()
+        var fp = FakePlan(moves: [.init("big", from: "s1", to: "t1")])
+        fp.migration.postCopy = .afterFirstPass
+        let plan = try fp.planFile()
+        let world = fp.world()
+        world.setFault(guest: "big", .needsPostCopy)
+        let j = try journal(plan, dir); defer { j.close() }
+        let result = await Executor(plan: plan, hypervisor: world, journal: j).apply()
+        XCTAssertEqual(result.status, .allDone, "\(result.steps)")
+        XCTAssertEqual(world.postCopyIterations, [FakePlan.uuid("big"): 2], "switched during the first pass")
+    }
+
     func testUnreachableTargetBlocksItsMigrationsOthersSucceed() async throws {
         let dir = TempDir()
         let fp = smallPlan()
