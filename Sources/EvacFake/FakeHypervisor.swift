@@ -108,6 +108,8 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
     }
     /// Puts a guest on a host directly (a manual fix by the operator, a split brain...).
     public func place(_ guest: Guest, on host: String) { world.withLock { $0.guests[host, default: [:]][guest.uuid] = guest } }
+    /// Replaces a host's storage pools (what `inspect` reports from now on).
+    public func setStoragePools(_ pools: [StoragePoolInfo], on host: String) { world.withLock { $0.hosts[host]?.storagePools = pools } }
     public func remove(uuid: String, from host: String) { world.withLock { _ = $0.guests[host]?.removeValue(forKey: uuid) } }
 
     // MARK: Hypervisor

@@ -19,16 +19,23 @@ struct CheckPolicy: Sendable {
     }
 }
 
+/// A guest as its source reported it at the start of a run, with that source's storage pools.
+struct GuestAtSource: Sendable {
+    var guest: Guest
+    var sourcePools: [StoragePoolInfo]
+}
+
 /// The checks around one migration, each returning nil (fine) or the reason in words an
 /// operator can act on. Read-only: they never change a host.
 struct Checks: Sendable {
     let hypervisor: any Hypervisor
     let policy: CheckPolicy
     let ledger: InFlightLedger
-    /// Guest UUID → NICs, from the inspection of every source at the start of the run: a
-    /// guest's NIC configuration does not change during a drain, and re-reading a source's
-    /// whole inventory before each of its migrations is O(guests²) per source.
-    let nicsAtStart: [String: [GuestNIC]]
+    /// Guest UUID → the guest and its source's storage pools, from the inspection of every
+    /// source at the start of the run: a guest's NICs and disks do not change during a drain,
+    /// and re-reading a source's whole inventory before each of its migrations is O(guests²)
+    /// per source.
+    let atStart: [String: GuestAtSource]
 
     /// Before: guest still on its source in the expected state, target reachable with room
     /// (counting guests in flight to it), bridges present, CPU compatible.
@@ -56,13 +63,17 @@ struct Checks: Sendable {
             return "target \(s.target.name) already has a guest named \(s.guest) (uuid \(g.uuid))"
         }
 
-        if policy.bridges == .match {
-            var nics = nicsAtStart[s.uuid]
-            if nics == nil {
-                do { nics = try await hypervisor.inspect(s.source).guests.first { $0.uuid == s.uuid }?.nics }
-                catch { return "source \(Self.describe(error))" }
-            }
-            if let why = bridges(nics ?? [], target) { return why }
+        // Placement's own filters (bridges and networks, shared storage) on the live target.
+        var known = atStart[s.uuid]
+        if known == nil {
+            do {
+                let source = try await hypervisor.inspect(s.source)
+                known = source.guests.first { $0.uuid == s.uuid }.map { GuestAtSource(guest: $0, sourcePools: source.storagePools) }
+            } catch { return "source \(Self.describe(error))" }
+        }
+        if let known, let r = LiveFilters.rejection(guest: known.guest, sourcePools: known.sourcePools, target: target,
+                                                    bridges: policy.bridges, bridgeMap: policy.bridgeMap) {
+            return "target \(target.name): \(r.reason) (filter \(r.filter))"
         }
 
         if policy.cpu != .ignore {
@@ -103,22 +114,6 @@ struct Checks: Sendable {
         }
         if let ratio = policy.maxVCPURatio, t.cpus > 0, Double(vcpus) > ratio * Double(t.cpus) {
             return "target \(s.target.name) would have \(vcpus) vCPUs on \(t.cpus) CPUs, above the ratio \(ratio)"
-        }
-        return nil
-    }
-
-    private func bridges(_ nics: [GuestNIC], _ t: HostInventory) -> String? {
-        let networks = Set(t.networks.filter(\.active).map(\.name))
-        let bridges = Set(t.bridges)
-        for nic in nics {
-            let name = policy.bridgeMap[nic.source] ?? nic.source
-            switch nic.kind {
-            case .bridge where !bridges.contains(name):
-                return "target \(t.name) has no bridge \(name)" + (name == nic.source ? "" : " (mapped from \(nic.source))")
-            case .network where !networks.contains(name):
-                return "target \(t.name) has no active network \(name)" + (name == nic.source ? "" : " (mapped from \(nic.source))")
-            default: continue
-            }
         }
         return nil
     }
