@@ -86,7 +86,8 @@ public enum HostReader {
         let persistent = try dom.settled { () throws(LibvirtError) in try dom.isPersistent() }
         return Guest(uuid: try dom.uuidString(), name: name, state: state, persistent: persistent,
                      memoryKiB: def.memoryKiB, currentMemoryKiB: def.currentMemoryKiB, vcpus: def.vcpus,
-                     cpu: def.cpu, nics: def.nics, disks: def.disks, hostDevices: def.hostDevices)
+                     cpu: def.cpu, nics: def.nics, disks: def.disks, hostDevices: def.hostDevices,
+                     filesystems: def.filesystems)
     }
 
     static func guestState(_ raw: Int32) -> Guest.State {

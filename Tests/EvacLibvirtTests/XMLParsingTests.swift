@@ -85,6 +85,19 @@ import EvacCore
         #expect(d.hostDevices == ["pci:0000:81:10.2"])
     }
 
+    @Test func filesystemPassthrough() throws {
+        let d = try domain("""
+            <devices>
+              <filesystem type='mount' accessmode='passthrough'>
+                <driver type='virtiofs'/><source dir='/srv/share'/><target dir='share'/>
+              </filesystem>
+              <filesystem type='mount'><source dir='/srv/9p'/><target dir='nine'/></filesystem>
+            </devices>
+            """)
+        #expect(d.filesystems == ["/srv/share → share (virtiofs)", "/srv/9p → nine (9p)"])
+        #expect(try domain("<devices/>").filesystems == [])
+    }
+
     @Test func disks() throws {
         let d = try domain("""
             <devices>

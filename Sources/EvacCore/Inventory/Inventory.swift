@@ -109,15 +109,19 @@ public struct Guest: Codable, Hashable, Sendable {
     public var disks: [GuestDisk]
     /// Host devices passed through (PCI/USB/SCSI/mdev), as "type:address" strings.
     public var hostDevices: [String]
+    /// Host directories passed through (`<filesystem>`: virtiofs, 9p), as "DIR → TAG (driver)";
+    /// nil when none (inventories written before this field decode, and keep their bytes).
+    public var filesystems: [String]?
 
     public init(uuid: String, name: String, state: State, persistent: Bool = true,
                 memoryKiB: UInt64, currentMemoryKiB: UInt64? = nil, vcpus: Int,
                 cpu: GuestCPU = GuestCPU(mode: .hostModel), nics: [GuestNIC] = [],
-                disks: [GuestDisk] = [], hostDevices: [String] = []) {
+                disks: [GuestDisk] = [], hostDevices: [String] = [], filesystems: [String]? = nil) {
         self.uuid = uuid; self.name = name; self.state = state; self.persistent = persistent
         self.memoryKiB = memoryKiB; self.currentMemoryKiB = currentMemoryKiB ?? memoryKiB
         self.vcpus = vcpus; self.cpu = cpu; self.nics = nics; self.disks = disks
         self.hostDevices = hostDevices
+        self.filesystems = filesystems?.isEmpty == true ? nil : filesystems
     }
 }
 

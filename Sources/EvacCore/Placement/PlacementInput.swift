@@ -128,10 +128,8 @@ struct PlacementInput {
                 return .refuse("is \(g.state.rawValue) and migration.mode is offline; shut it down first or use live or paused")
             }
             mode = spec.migration.mode
-            // A shut-off guest moves as a definition only, so its host devices are re-bound on start.
-            if let dev = g.hostDevices.first {
-                return .refuse("has host device \(dev), which cannot move live; detach it, or shut the guest down to move its definition")
-            }
+            // A shut-off guest moves as a definition only, so its devices are re-bound on start.
+            if let why = Migratability.liveRefusal(g) { return .refuse(why) }
         }
         let local = g.disks.filter { !$0.shared }
         if !local.isEmpty {

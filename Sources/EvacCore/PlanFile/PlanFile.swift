@@ -248,6 +248,7 @@ extension Inventory {
                 for n in g.nics { f.add(n.kind.rawValue); f.add(n.source); f.add(n.mac ?? "") }
                 for d in g.disks { f.add(d.kind.rawValue); f.add(d.device); f.add(d.target); f.add(d.source); f.add(d.shared ? 1 : 0); f.add(d.readonly ? 1 : 0) }
                 f.add(g.hostDevices)
+                if let fs = g.filesystems { f.add("filesystems"); f.add(fs) }
             }
         }
         for u in unreachable { f.add("unreachable"); f.add(u.name); f.add(u.uri) }

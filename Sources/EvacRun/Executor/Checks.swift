@@ -71,6 +71,9 @@ struct Checks: Sendable {
                 known = source.guests.first { $0.uuid == s.uuid }.map { GuestAtSource(guest: $0, sourcePools: source.storagePools) }
             } catch { return "source \(Self.describe(error))" }
         }
+        if let known, s.mode != .offline, let why = Migratability.liveRefusal(known.guest) {
+            return "guest \(s.guest) \(why)"
+        }
         if let known, let r = LiveFilters.rejection(guest: known.guest, sourcePools: known.sourcePools, target: target,
                                                     bridges: policy.bridges, bridgeMap: policy.bridgeMap) {
             return "target \(target.name): \(r.reason) (filter \(r.filter))"
