@@ -66,11 +66,13 @@ public enum HostReader {
             pools.append(try parsed("storage pool \(pool.name)") { try HostXML.storagePool(name: pool.name, xml: pool.xml) })
         }
 
-        return HostInventory(
+        var host = HostInventory(
             name: name, uri: uri, hostUUID: caps.hostUUID, hostname: try c.hostname(),
             arch: caps.arch, memoryKiB: node.memoryKiB, freeMemoryKiB: 0,
             cpus: node.cpus, cpu: HostCPU(vendor: caps.vendor, model: cpuModel, features: caps.features),
             bridges: bridges, networks: networks, storagePools: pools, guests: [])
+        (host.libvirtVersion, host.hypervisorVersion) = c.versions()
+        return host
     }
 
     private static func guest(

@@ -179,4 +179,22 @@ final class PlacementFilterTests: XCTestCase {
         XCTAssertEqual(off?.guestReason, "is shut off with local disk vda (/var/lib/libvirt/images/a.qcow2): libvirt cannot copy storage in an offline migration; start it to move it live with its disks, or skip stopped guests (select.stopped: skip)")
         XCTAssertNil(Fx.target(r, "off"))
     }
+
+    /// QEMU migrates to the same or a newer version only: an older target is rejected for a
+    /// running guest (with both versions named), not for a shut-off one (a fresh QEMU starts).
+    func testOlderQEMUIsRejectedForRunningGuests() {
+        var source = Fx.host("s", gib: 64, guests: [Fx.vm("on", gib: 1), Fx.vm("off", gib: 1, state: .shutoff)])
+        source.hypervisorVersion = "8.2.0"
+        var old = Fx.host("old", gib: 64)
+        old.hypervisorVersion = "7.2.0"
+        var new = Fx.host("new", gib: 8)
+        new.hypervisorVersion = "8.2.10"
+        let r = Fx.place(Fx.plan(sources: ["s"], targets: ["old"]), [source, old])
+        XCTAssertEqual(Fx.rejection(r, "on", "old"), Rejection(
+            target: "old", filter: "version",
+            reason: "QEMU 7.2.0 here is older than the source's 8.2.0 (migration to an older QEMU is not supported)"))
+        XCTAssertEqual(Fx.target(r, "off"), "old")
+        XCTAssertEqual(Fx.target(Fx.place(Fx.plan(sources: ["s"], targets: ["new"]), [source, new]), "on"), "new",
+                       "8.2.10 is newer than 8.2.0 (numbers, not text)")
+    }
 }

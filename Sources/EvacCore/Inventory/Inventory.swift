@@ -44,6 +44,12 @@ public struct HostInventory: Codable, Hashable, Sendable {
     public var networks: [NetworkInfo]
     public var storagePools: [StoragePoolInfo]
     public var guests: [Guest]
+    /// The daemon's libvirt version ("9.0.0") and its hypervisor's (QEMU's) version, as the
+    /// host reports them; nil when unknown (and in inventories written before these fields).
+    /// Not part of the fingerprint: an upgrade between plan and apply is caught by the
+    /// pre-check, which runs the version filter on the live target.
+    public var libvirtVersion: String?
+    public var hypervisorVersion: String?
 
     public init(name: String, uri: String, hostUUID: String? = nil, hostname: String? = nil,
                 arch: String = "x86_64", memoryKiB: UInt64, freeMemoryKiB: UInt64 = 0, cpus: Int,

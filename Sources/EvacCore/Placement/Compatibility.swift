@@ -65,6 +65,21 @@ struct GuestNeeds: Hashable {
     var bridges: [NetNeed]
     var networks: [NetNeed]
     var storage: [StorageNeed] = []
+    /// The source's QEMU version: a target's must not be older.
+    var hypervisorVersion: HypervisorVersion? = nil
+}
+
+/// A hypervisor version ("7.2.0") as numbers, compared part by part.
+struct HypervisorVersion: Hashable, Comparable, CustomStringConvertible {
+    var parts: [Int]
+    init?(_ text: String?) {
+        guard let text else { return nil }
+        let p = text.split(separator: ".").map { Int($0) }
+        guard !p.isEmpty, p.count <= 4, p.allSatisfy({ $0 != nil }) else { return nil }
+        parts = p.map { $0! }
+    }
+    static func < (a: Self, b: Self) -> Bool { a.parts.lexicographicallyPrecedes(b.parts) }
+    var description: String { parts.map(String.init).joined(separator: ".") }
 }
 
 /// What a target offers to the static filters; targets with equal profiles form one class.
@@ -81,6 +96,7 @@ struct TargetProfile: Hashable {
     /// Directories of the shared pools (sorted), and the names of the shared pools (sorted).
     var sharedPaths: [String]
     var sharedPools: [String]
+    var hypervisorVersion: HypervisorVersion?
 
     init(host: HostInventory, cpuPool: String?) {
         arch = host.arch; vendor = host.cpu.vendor; model = host.cpu.model
@@ -92,6 +108,7 @@ struct TargetProfile: Hashable {
         let shared = host.storagePools.filter(\.shared)
         sharedPaths = Set(shared.compactMap(\.targetPath).map(StorageNeed.trimmed)).sorted()
         sharedPools = shared.map(\.name).sorted()
+        hypervisorVersion = HypervisorVersion(host.hypervisorVersion)
     }
 }
 
@@ -103,9 +120,12 @@ struct NeedsKey: Hashable {
     var bridges: [NetNeed]
     var networks: [NetNeed]
     var storage: [StorageNeed]
+    /// Running (moves live or paused): the target's QEMU takes over its state.
+    var live: Bool
 
     init(guest: Guest, source: Int, sourcePools: [StoragePoolInfo], constraints c: Constraints) {
         self.source = source
+        live = guest.state.isActive
         storage = StorageNeed.of(guest, pools: sourcePools)
         cpu = c.cpu == .compatible ? guest.cpu : GuestCPU(mode: .none)
         var bridges: [NetNeed] = [], networks: [NetNeed] = []
@@ -156,6 +176,7 @@ extension GuestNeeds {
         bridges = key.bridges
         networks = key.networks
         storage = key.storage
+        hypervisorVersion = key.live ? HypervisorVersion(source.hypervisorVersion) : nil
     }
 }
 
@@ -220,10 +241,18 @@ enum StaticFilters {
         return nil
     }
 
+    /// QEMU supports migrating to the same or a newer version; a running guest's machine type
+    /// and device state from a newer QEMU are not guaranteed to load in an older one.
+    static func version(_ n: GuestNeeds, _ p: TargetProfile, target: String) -> Rejection? {
+        guard let need = n.hypervisorVersion, let have = p.hypervisorVersion, have < need else { return nil }
+        return Rejection(target: target, filter: "version",
+                         reason: "QEMU \(have) here is older than the source's \(need) (migration to an older QEMU is not supported)")
+    }
+
     /// All static filters; the first that rejects.
     static func first(_ n: GuestNeeds, _ p: TargetProfile, target: String) -> Rejection? {
-        arch(n, p, target: target) ?? cpu(n, p, target: target) ?? bridge(n, p, target: target)
-            ?? storage(n, p, target: target)
+        arch(n, p, target: target) ?? version(n, p, target: target) ?? cpu(n, p, target: target)
+            ?? bridge(n, p, target: target) ?? storage(n, p, target: target)
     }
 
     private static func mapped(_ n: NetNeed) -> String { n.mappedFrom.map { " (bridge-map from \($0))" } ?? "" }

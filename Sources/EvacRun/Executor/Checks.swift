@@ -23,6 +23,11 @@ struct CheckPolicy: Sendable {
 struct GuestAtSource: Sendable {
     var guest: Guest
     var sourcePools: [StoragePoolInfo]
+    var sourceHypervisorVersion: String?
+
+    init(guest: Guest, source: HostInventory) {
+        self.guest = guest; sourcePools = source.storagePools; sourceHypervisorVersion = source.hypervisorVersion
+    }
 }
 
 /// The checks around one migration, each returning nil (fine) or the reason in words an
@@ -68,13 +73,14 @@ struct Checks: Sendable {
         if known == nil {
             do {
                 let source = try await hypervisor.inspect(s.source)
-                known = source.guests.first { $0.uuid == s.uuid }.map { GuestAtSource(guest: $0, sourcePools: source.storagePools) }
+                known = source.guests.first { $0.uuid == s.uuid }.map { GuestAtSource(guest: $0, source: source) }
             } catch { return "source \(Self.describe(error))" }
         }
         if let known, s.mode != .offline, let why = Migratability.liveRefusal(known.guest) {
             return "guest \(s.guest) \(why)"
         }
-        if let known, let r = LiveFilters.rejection(guest: known.guest, sourcePools: known.sourcePools, target: target,
+        if let known, let r = LiveFilters.rejection(guest: known.guest, sourcePools: known.sourcePools,
+                                                    sourceHypervisorVersion: known.sourceHypervisorVersion, target: target,
                                                     bridges: policy.bridges, bridgeMap: policy.bridgeMap) {
             return "target \(target.name): \(r.reason) (filter \(r.filter))"
         }

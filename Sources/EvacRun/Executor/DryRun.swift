@@ -21,7 +21,7 @@ extension Executor {
         for source in Set(plan.graph.nodes.map(\.source)).sorted() {
             guard let uri = plan.uri(of: source),
                   let inv = try? await hypervisor.inspect(HostEndpoint(name: source, uri: uri)) else { continue }
-            for g in inv.guests { guests[g.uuid] = GuestAtSource(guest: g, sourcePools: inv.storagePools) }
+            for g in inv.guests { guests[g.uuid] = GuestAtSource(guest: g, source: inv) }
         }
         let checks = Checks(hypervisor: hypervisor, policy: CheckPolicy(plan: plan), ledger: ledger, atStart: guests)
         var out: [DryRunCheck] = []

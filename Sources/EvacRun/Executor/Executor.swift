@@ -403,7 +403,7 @@ public actor Executor {
                 switch r {
                 case .success(let inv):
                     for guest in inv.guests where wanted.contains(guest.uuid) {
-                        guests[guest.uuid] = GuestAtSource(guest: guest, sourcePools: inv.storagePools)
+                        guests[guest.uuid] = GuestAtSource(guest: guest, source: inv)
                     }
                 case .failure(let e): down.append(Checks.describe(e))
                 }
