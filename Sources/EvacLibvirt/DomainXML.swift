@@ -92,6 +92,12 @@ enum DomainXML {
     // MARK: devices
 
     static func nic(_ e: XMLTree) -> GuestNIC {
+        var n = nicKind(e)
+        n.filter = e.first("filterref")?.attr("filter")
+        return n
+    }
+
+    static func nicKind(_ e: XMLTree) -> GuestNIC {
         let mac = e.first("mac")?.attr("address")
         let source = e.first("source")
         switch e.attr("type") {

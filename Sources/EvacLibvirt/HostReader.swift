@@ -72,6 +72,10 @@ public enum HostReader {
             cpus: node.cpus, cpu: HostCPU(vendor: caps.vendor, model: cpuModel, features: caps.features),
             bridges: bridges, networks: networks, storagePools: pools, guests: [])
         (host.libvirtVersion, host.hypervisorVersion) = c.versions()
+        // nil where the host cannot list them (the test driver, a session daemon without an
+        // nwfilter driver): unknown, not "none"; the nwfilter filter then does not judge it.
+        // A dead connection shows up in the guest listing that follows.
+        host.nwfilters = try? c.nwfilterNames().sorted()
         return host
     }
 

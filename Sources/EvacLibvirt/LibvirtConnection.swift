@@ -166,6 +166,14 @@ public final class LibvirtConnection: @unchecked Sendable {
         return out
     }
 
+    /// Names of the network filters (nwfilter) defined on the host.
+    public func nwfilterNames() throws(LibvirtError) -> [String] {
+        var list: UnsafeMutablePointer<OpaquePointer?>?
+        let n = try Libvirt.status("virConnectListAllNWFilters", uri: uri) { virConnectListAllNWFilters(handle, &list, 0) }
+        defer { freeList(list, Int(n), virNWFilterFree) }
+        return (0..<Int(n)).compactMap { i in list?[i].flatMap { virNWFilterGetName($0) }.map { String(cString: $0) } }
+    }
+
     /// Storage pools (active and inactive) as (name, XML).
     public func storagePools() throws(LibvirtError) -> [(name: String, xml: String)] {
         var list: UnsafeMutablePointer<OpaquePointer?>?

@@ -197,4 +197,20 @@ final class PlacementFilterTests: XCTestCase {
         XCTAssertEqual(Fx.target(Fx.place(Fx.plan(sources: ["s"], targets: ["new"]), [source, new]), "on"), "new",
                        "8.2.10 is newer than 8.2.0 (numbers, not text)")
     }
+
+    /// A NIC's network filter must exist on the target; a host that could not list its filters
+    /// is not judged (unknown is not "none").
+    func testNetworkFilterMustExistOnTheTarget() {
+        let nics = [GuestNIC(kind: .bridge, source: "br0", filter: "clean-traffic")]
+        var bare = Fx.host("bare", gib: 64)
+        bare.nwfilters = ["no-arp-spoofing"]
+        var full = Fx.host("full", gib: 8)
+        full.nwfilters = ["clean-traffic", "no-arp-spoofing"]
+        let unknown = Fx.host("unknown", gib: 4)
+        let source = Fx.host("s", gib: 64, guests: [Fx.vm("a", gib: 2, nics: nics)])
+        let r = Fx.place(Fx.plan(sources: ["s"], targets: ["bare"]), [source, bare])
+        XCTAssertEqual(Fx.rejection(r, "a", "bare"), Rejection(target: "bare", filter: "nwfilter", reason: "network filter clean-traffic missing"))
+        XCTAssertEqual(Fx.target(Fx.place(Fx.plan(sources: ["s"], targets: ["bare", "full"]), [source, bare, full]), "a"), "full")
+        XCTAssertEqual(Fx.target(Fx.place(Fx.plan(sources: ["s"], targets: ["unknown"]), [source, unknown]), "a"), "unknown")
+    }
 }

@@ -85,6 +85,16 @@ import EvacCore
         #expect(d.hostDevices == ["pci:0000:81:10.2"])
     }
 
+    @Test func nicFilterReference() throws {
+        let d = try domain("""
+            <devices>
+              <interface type='bridge'><source bridge='br0'/><filterref filter='clean-traffic'><parameter name='IP' value='10.0.0.1'/></filterref></interface>
+              <interface type='bridge'><source bridge='br1'/></interface>
+            </devices>
+            """)
+        #expect(d.nics.map(\.filter) == ["clean-traffic", nil])
+    }
+
     @Test func filesystemPassthrough() throws {
         let d = try domain("""
             <devices>

@@ -50,6 +50,8 @@ public struct HostInventory: Codable, Hashable, Sendable {
     /// pre-check, which runs the version filter on the live target.
     public var libvirtVersion: String?
     public var hypervisorVersion: String?
+    /// Names of the network filters defined here (sorted); nil when unknown.
+    public var nwfilters: [String]?
 
     public init(name: String, uri: String, hostUUID: String? = nil, hostname: String? = nil,
                 arch: String = "x86_64", memoryKiB: UInt64, freeMemoryKiB: UInt64 = 0, cpus: Int,
@@ -156,7 +158,11 @@ public struct GuestNIC: Codable, Hashable, Sendable {
     /// Bridge name, network name, or direct device.
     public var source: String
     public var mac: String?
-    public init(kind: Kind, source: String, mac: String? = nil) { self.kind = kind; self.source = source; self.mac = mac }
+    /// The network filter the NIC references (`<filterref filter=…>`); nil when none.
+    public var filter: String?
+    public init(kind: Kind, source: String, mac: String? = nil, filter: String? = nil) {
+        self.kind = kind; self.source = source; self.mac = mac; self.filter = filter
+    }
 }
 
 public struct GuestDisk: Codable, Hashable, Sendable {

@@ -67,6 +67,8 @@ struct GuestNeeds: Hashable {
     var storage: [StorageNeed] = []
     /// The source's QEMU version: a target's must not be older.
     var hypervisorVersion: HypervisorVersion? = nil
+    /// Network filters the guest's NICs reference (sorted, unique).
+    var nwfilters: [String] = []
 }
 
 /// A hypervisor version ("7.2.0") as numbers, compared part by part.
@@ -97,6 +99,8 @@ struct TargetProfile: Hashable {
     var sharedPaths: [String]
     var sharedPools: [String]
     var hypervisorVersion: HypervisorVersion?
+    /// nil when the host did not say (a driver without nwfilter support).
+    var nwfilters: [String]?
 
     init(host: HostInventory, cpuPool: String?) {
         arch = host.arch; vendor = host.cpu.vendor; model = host.cpu.model
@@ -109,6 +113,7 @@ struct TargetProfile: Hashable {
         sharedPaths = Set(shared.compactMap(\.targetPath).map(StorageNeed.trimmed)).sorted()
         sharedPools = shared.map(\.name).sorted()
         hypervisorVersion = HypervisorVersion(host.hypervisorVersion)
+        nwfilters = host.nwfilters?.sorted()
     }
 }
 
@@ -122,10 +127,12 @@ struct NeedsKey: Hashable {
     var storage: [StorageNeed]
     /// Running (moves live or paused): the target's QEMU takes over its state.
     var live: Bool
+    var nwfilters: [String]
 
     init(guest: Guest, source: Int, sourcePools: [StoragePoolInfo], constraints c: Constraints) {
         self.source = source
         live = guest.state.isActive
+        nwfilters = Array(Set(guest.nics.compactMap(\.filter))).sorted()
         storage = StorageNeed.of(guest, pools: sourcePools)
         cpu = c.cpu == .compatible ? guest.cpu : GuestCPU(mode: .none)
         var bridges: [NetNeed] = [], networks: [NetNeed] = []
@@ -177,6 +184,7 @@ extension GuestNeeds {
         networks = key.networks
         storage = key.storage
         hypervisorVersion = key.live ? HypervisorVersion(source.hypervisorVersion) : nil
+        nwfilters = key.nwfilters
     }
 }
 
@@ -249,10 +257,20 @@ enum StaticFilters {
                          reason: "QEMU \(have) here is older than the source's \(need) (migration to an older QEMU is not supported)")
     }
 
+    /// The network filters the guest's NICs reference exist here (libvirt fails the migration
+    /// when the target lacks one); a host that did not list its filters is not judged.
+    static func nwfilter(_ n: GuestNeeds, _ p: TargetProfile, target: String) -> Rejection? {
+        guard let have = p.nwfilters else { return nil }
+        for f in n.nwfilters where !contains(have, f) {
+            return Rejection(target: target, filter: "nwfilter", reason: "network filter \(f) missing")
+        }
+        return nil
+    }
+
     /// All static filters; the first that rejects.
     static func first(_ n: GuestNeeds, _ p: TargetProfile, target: String) -> Rejection? {
         arch(n, p, target: target) ?? version(n, p, target: target) ?? cpu(n, p, target: target)
-            ?? bridge(n, p, target: target) ?? storage(n, p, target: target)
+            ?? bridge(n, p, target: target) ?? nwfilter(n, p, target: target) ?? storage(n, p, target: target)
     }
 
     private static func mapped(_ n: NetNeed) -> String { n.mappedFrom.map { " (bridge-map from \($0))" } ?? "" }

@@ -16,7 +16,7 @@ public enum LiveFilters {
         // Offline moves start a fresh QEMU on the target: no version need for them.
         let version = guest.state.isActive ? HypervisorVersion(sourceHypervisorVersion) : nil
         let needs = GuestNeeds(arch: target.arch, cpu: .none, bridges: key.bridges, networks: key.networks,
-                               storage: key.storage, hypervisorVersion: version)
+                               storage: key.storage, hypervisorVersion: version, nwfilters: key.nwfilters)
         return StaticFilters.first(needs, TargetProfile(host: target, cpuPool: nil), target: target.name)
     }
 }

@@ -245,7 +245,10 @@ extension Inventory {
             for g in h.guests {
                 f.add("guest"); f.add(g.uuid); f.add(g.name); f.add(g.state.rawValue); f.add(g.persistent ? 1 : 0)
                 f.add(g.memoryKiB); f.add(UInt64(bitPattern: Int64(g.vcpus))); f.add(g.cpu.mode.rawValue); f.add(g.cpu.model ?? ""); f.add(g.cpu.features)
-                for n in g.nics { f.add(n.kind.rawValue); f.add(n.source); f.add(n.mac ?? "") }
+                for n in g.nics {
+                    f.add(n.kind.rawValue); f.add(n.source); f.add(n.mac ?? "")
+                    if let filter = n.filter { f.add("filter"); f.add(filter) }
+                }
                 for d in g.disks { f.add(d.kind.rawValue); f.add(d.device); f.add(d.target); f.add(d.source); f.add(d.shared ? 1 : 0); f.add(d.readonly ? 1 : 0) }
                 f.add(g.hostDevices)
                 if let fs = g.filesystems { f.add("filesystems"); f.add(fs) }
