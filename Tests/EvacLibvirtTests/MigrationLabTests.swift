@@ -200,6 +200,11 @@ final class MigrationLabTests: XCTestCase {
         let inventory = Inventory(hosts: [try await hv.inspect(hostA), try await hv.inspect(hostB)])
         let guest = try XCTUnwrap(inventory.host(named: "lab-a")?.guests.first)
         XCTAssertEqual(guest.state, .shutoff)
+        // The versions the version filter compares, as a real daemon reports them.
+        let reported = inventory.host(named: "lab-a")
+        print("lab: libvirt \(reported?.libvirtVersion ?? "?"), QEMU \(reported?.hypervisorVersion ?? "?")")
+        XCTAssertEqual(reported?.libvirtVersion, LibvirtVersion.library(), "the daemon runs this machine's libvirt")
+        XCTAssertNotNil(reported?.hypervisorVersion.flatMap { $0.split(separator: ".").count == 3 ? $0 : nil })
         XCTAssertEqual(guest.disks.map(\.shared), [false], "a file outside any shared pool is local")
         var spec = PlanSpec(name: "lab", hosts: [HostSpec(name: "lab-a", uri: a.uri), HostSpec(name: "lab-b", uri: b.uri)],
                             sources: [Located("lab-a")], targetPools: [TargetPool(name: "b", hosts: [Located("lab-b")])])
