@@ -16,9 +16,11 @@ public enum Migratability {
         for nic in g.nics {
             switch nic.kind {
             case .user:
-                return "has a user-mode (NAT) NIC\(nic.mac.map { " \($0)" } ?? ""), whose host side (address, forwarded ports) stays on the source host; \(fix)"
+                return
+                    "has a user-mode (NAT) NIC\(nic.mac.map { " \($0)" } ?? ""), whose host side (address, forwarded ports) stays on the source host; \(fix)"
             case .other where nic.source == "vhostuser":
-                return "has a vhost-user NIC\(nic.mac.map { " \($0)" } ?? ""), whose backend process runs on the source host only; \(fix)"
+                return
+                    "has a vhost-user NIC\(nic.mac.map { " \($0)" } ?? ""), whose backend process runs on the source host only; \(fix)"
             default: continue
             }
         }

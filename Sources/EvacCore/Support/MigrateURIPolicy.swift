@@ -16,31 +16,51 @@ public enum MigrateURIPolicy {
             return [.init(message: "migrate-uri is not a URI: \(e.reason)", help: example, risk: nil)]
         }
         guard schemes.contains(uri.scheme), uri.hasAuthority else {
-            return [.init(message: "migrate-uri scheme '\(TerminalText.escape(uri.scheme))' is not one QEMU migrates over",
-                          help: "use tcp://, rdma:// or unix:///; \(example)", risk: nil)]
+            return [
+                .init(
+                    message: "migrate-uri scheme '\(TerminalText.escape(uri.scheme))' is not one QEMU migrates over",
+                    help: "use tcp://, rdma:// or unix:///; \(example)", risk: nil)
+            ]
         }
         var out: [URIPolicy.Problem] = []
         if uri.userInfo != nil {
-            out.append(.init(message: "migrate-uri carries credentials", help: "QEMU's migration stream takes none; remove the user part", risk: nil))
+            out.append(
+                .init(
+                    message: "migrate-uri carries credentials",
+                    help: "QEMU's migration stream takes none; remove the user part", risk: nil))
         }
         if !uri.parameters.isEmpty || uri.fragment != nil {
-            out.append(.init(message: "migrate-uri has parameters or a fragment", help: "QEMU reads an address and a port only; remove them", risk: nil))
+            out.append(
+                .init(
+                    message: "migrate-uri has parameters or a fragment",
+                    help: "QEMU reads an address and a port only; remove them", risk: nil))
         }
         if uri.scheme == "unix" {
             if !uri.host.isEmpty || uri.port != nil || !URIPolicy.isPlainPath(uri.path, allowEmpty: false) {
-                out.append(.init(message: "migrate-uri unix:// needs an absolute path of letters, digits and /._- only",
-                                 help: "write unix:///var/run/evac-migrate.sock", risk: nil))
+                out.append(
+                    .init(
+                        message: "migrate-uri unix:// needs an absolute path of letters, digits and /._- only",
+                        help: "write unix:///var/run/evac-migrate.sock", risk: nil))
             }
             return out
         }
         if !isAddress(uri.host) {
-            out.append(.init(message: "migrate-uri host '\(TerminalText.escape(uri.host))' is not an address or host name", help: example, risk: nil))
+            out.append(
+                .init(
+                    message: "migrate-uri host '\(TerminalText.escape(uri.host))' is not an address or host name",
+                    help: example, risk: nil))
         }
         if let port = uri.port, !(UInt16(port).map { $0 > 0 } ?? false) {
-            out.append(.init(message: "migrate-uri port '\(TerminalText.escape(port))' is not from 1 to 65535", help: example, risk: nil))
+            out.append(
+                .init(
+                    message: "migrate-uri port '\(TerminalText.escape(port))' is not from 1 to 65535", help: example,
+                    risk: nil))
         }
         if !uri.path.isEmpty && uri.path != "/" {
-            out.append(.init(message: "migrate-uri has a path", help: "\(uri.scheme):// takes an address and a port only; \(example)", risk: nil))
+            out.append(
+                .init(
+                    message: "migrate-uri has a path",
+                    help: "\(uri.scheme):// takes an address and a port only; \(example)", risk: nil))
         }
         return out
     }
