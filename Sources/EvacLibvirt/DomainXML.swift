@@ -10,6 +10,8 @@ struct DomainDefinition: Equatable {
     var disks: [GuestDisk]
     var hostDevices: [String]
     var filesystems: [String] = []
+    /// `<os><type machine=…>`: the machine type the guest runs (or starts) with.
+    var machine: String? = nil
 }
 
 enum DomainXML {
@@ -32,7 +34,8 @@ enum DomainXML {
             nics: nicElements.map(nic),
             disks: (devices?.children("disk") ?? []).map { disk($0, pools: pools) },
             hostDevices: (devices?.children("hostdev") ?? []).compactMap(hostdevID) + vfs,
-            filesystems: (devices?.children("filesystem") ?? []).map(filesystem))
+            filesystems: (devices?.children("filesystem") ?? []).map(filesystem),
+            machine: root.first("os/type")?.attr("machine"))
     }
 
     /// `<filesystem>`: "/srv/share → share (virtiofs)"; the driver is 9p when none is named.

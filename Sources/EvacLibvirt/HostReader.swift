@@ -72,6 +72,7 @@ public enum HostReader {
             cpus: node.cpus, cpu: HostCPU(vendor: caps.vendor, model: cpuModel, features: caps.features),
             bridges: bridges, networks: networks, storagePools: pools, guests: [])
         (host.libvirtVersion, host.hypervisorVersion) = c.versions()
+        host.machineTypes = caps.machineTypes.isEmpty ? nil : caps.machineTypes
         // nil where the host cannot list them (the test driver, a session daemon without an
         // nwfilter driver): unknown, not "none"; the nwfilter filter then does not judge it.
         // A dead connection shows up in the guest listing that follows.
@@ -93,7 +94,7 @@ public enum HostReader {
         return Guest(uuid: try dom.uuidString(), name: name, state: state, persistent: persistent,
                      memoryKiB: def.memoryKiB, currentMemoryKiB: def.currentMemoryKiB, vcpus: def.vcpus,
                      cpu: def.cpu, nics: def.nics, disks: def.disks, hostDevices: def.hostDevices,
-                     filesystems: def.filesystems)
+                     filesystems: def.filesystems, machine: def.machine)
     }
 
     static func guestState(_ raw: Int32) -> Guest.State {

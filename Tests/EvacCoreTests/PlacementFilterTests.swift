@@ -213,4 +213,18 @@ final class PlacementFilterTests: XCTestCase {
         XCTAssertEqual(Fx.target(Fx.place(Fx.plan(sources: ["s"], targets: ["bare", "full"]), [source, bare, full]), "a"), "full")
         XCTAssertEqual(Fx.target(Fx.place(Fx.plan(sources: ["s"], targets: ["unknown"]), [source, unknown]), "a"), "unknown")
     }
+
+    /// The guest's machine type must be one the target's QEMU offers.
+    func testMachineTypeMustBeOfferedByTheTarget() {
+        var guest = Fx.vm("q35", gib: 1)
+        guest.machine = "pc-q35-8.2"
+        var old = Fx.host("old", gib: 64)
+        old.machineTypes = ["pc", "pc-i440fx-7.2", "pc-q35-7.2", "q35"]
+        var new = Fx.host("new", gib: 8)
+        new.machineTypes = ["pc-q35-7.2", "pc-q35-8.2"]
+        let source = Fx.host("s", gib: 64, guests: [guest])
+        let r = Fx.place(Fx.plan(sources: ["s"], targets: ["old"]), [source, old])
+        XCTAssertEqual(Fx.rejection(r, "q35", "old"), Rejection(target: "old", filter: "machine", reason: "QEMU here has no machine type pc-q35-8.2"))
+        XCTAssertEqual(Fx.target(Fx.place(Fx.plan(sources: ["s"], targets: ["old", "new"]), [source, old, new]), "q35"), "new")
+    }
 }

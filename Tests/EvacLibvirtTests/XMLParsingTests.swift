@@ -85,6 +85,20 @@ import EvacCore
         #expect(d.hostDevices == ["pci:0000:81:10.2"])
     }
 
+    @Test func machineTypesFromCapabilities() throws {
+        let caps = try HostXML.capabilities("""
+            <capabilities><host><cpu><arch>x86_64</arch></cpu></host>
+              <guest><os_type>hvm</os_type><arch name='x86_64'>
+                <machine maxCpus='255'>pc-i440fx-7.2</machine><machine canonical='pc-i440fx-7.2' maxCpus='255'>pc</machine>
+                <domain type='kvm'><machine>pc-q35-7.2</machine></domain>
+              </arch></guest>
+              <guest><os_type>hvm</os_type><arch name='aarch64'><machine>virt-7.2</machine></arch></guest>
+            </capabilities>
+            """)
+        #expect(caps.machineTypes == ["pc", "pc-i440fx-7.2", "pc-q35-7.2"])
+        #expect(try domain("<os><type arch='x86_64' machine='pc-q35-7.2'>hvm</type></os>").machine == "pc-q35-7.2")
+    }
+
     @Test func nicFilterReference() throws {
         let d = try domain("""
             <devices>

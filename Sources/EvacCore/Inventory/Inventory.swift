@@ -52,6 +52,8 @@ public struct HostInventory: Codable, Hashable, Sendable {
     public var hypervisorVersion: String?
     /// Names of the network filters defined here (sorted); nil when unknown.
     public var nwfilters: [String]?
+    /// Machine types the host's QEMU offers for its arch (capabilities), sorted; nil when unknown.
+    public var machineTypes: [String]?
 
     public init(name: String, uri: String, hostUUID: String? = nil, hostname: String? = nil,
                 arch: String = "x86_64", memoryKiB: UInt64, freeMemoryKiB: UInt64 = 0, cpus: Int,
@@ -120,16 +122,20 @@ public struct Guest: Codable, Hashable, Sendable {
     /// Host directories passed through (`<filesystem>`: virtiofs, 9p), as "DIR → TAG (driver)";
     /// nil when none (inventories written before this field decode, and keep their bytes).
     public var filesystems: [String]?
+    /// The guest's machine type (`pc-q35-7.2`, …); nil when the XML names none.
+    public var machine: String?
 
     public init(uuid: String, name: String, state: State, persistent: Bool = true,
                 memoryKiB: UInt64, currentMemoryKiB: UInt64? = nil, vcpus: Int,
                 cpu: GuestCPU = GuestCPU(mode: .hostModel), nics: [GuestNIC] = [],
-                disks: [GuestDisk] = [], hostDevices: [String] = [], filesystems: [String]? = nil) {
+                disks: [GuestDisk] = [], hostDevices: [String] = [], filesystems: [String]? = nil,
+                machine: String? = nil) {
         self.uuid = uuid; self.name = name; self.state = state; self.persistent = persistent
         self.memoryKiB = memoryKiB; self.currentMemoryKiB = currentMemoryKiB ?? memoryKiB
         self.vcpus = vcpus; self.cpu = cpu; self.nics = nics; self.disks = disks
         self.hostDevices = hostDevices
         self.filesystems = filesystems?.isEmpty == true ? nil : filesystems
+        self.machine = machine
     }
 }
 

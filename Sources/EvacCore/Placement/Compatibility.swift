@@ -69,6 +69,7 @@ struct GuestNeeds: Hashable {
     var hypervisorVersion: HypervisorVersion? = nil
     /// Network filters the guest's NICs reference (sorted, unique).
     var nwfilters: [String] = []
+    var machine: String? = nil
 }
 
 /// A hypervisor version ("7.2.0") as numbers, compared part by part.
@@ -101,6 +102,7 @@ struct TargetProfile: Hashable {
     var hypervisorVersion: HypervisorVersion?
     /// nil when the host did not say (a driver without nwfilter support).
     var nwfilters: [String]?
+    var machineTypes: [String]?
 
     init(host: HostInventory, cpuPool: String?) {
         arch = host.arch; vendor = host.cpu.vendor; model = host.cpu.model
@@ -114,6 +116,7 @@ struct TargetProfile: Hashable {
         sharedPools = shared.map(\.name).sorted()
         hypervisorVersion = HypervisorVersion(host.hypervisorVersion)
         nwfilters = host.nwfilters?.sorted()
+        machineTypes = host.machineTypes?.sorted()
     }
 }
 
@@ -128,11 +131,13 @@ struct NeedsKey: Hashable {
     /// Running (moves live or paused): the target's QEMU takes over its state.
     var live: Bool
     var nwfilters: [String]
+    var machine: String?
 
     init(guest: Guest, source: Int, sourcePools: [StoragePoolInfo], constraints c: Constraints) {
         self.source = source
         live = guest.state.isActive
         nwfilters = Array(Set(guest.nics.compactMap(\.filter))).sorted()
+        machine = guest.machine
         storage = StorageNeed.of(guest, pools: sourcePools)
         cpu = c.cpu == .compatible ? guest.cpu : GuestCPU(mode: .none)
         var bridges: [NetNeed] = [], networks: [NetNeed] = []
@@ -185,6 +190,7 @@ extension GuestNeeds {
         storage = key.storage
         hypervisorVersion = key.live ? HypervisorVersion(source.hypervisorVersion) : nil
         nwfilters = key.nwfilters
+        machine = key.machine
     }
 }
 
@@ -267,9 +273,17 @@ enum StaticFilters {
         return nil
     }
 
+    /// The guest's machine type is one the target's QEMU offers (its capabilities): libvirt
+    /// refuses an unknown one ("Emulator … does not support machine type …"). A host that did
+    /// not list its machine types is not judged.
+    static func machine(_ n: GuestNeeds, _ p: TargetProfile, target: String) -> Rejection? {
+        guard let m = n.machine, let have = p.machineTypes, !contains(have, m) else { return nil }
+        return Rejection(target: target, filter: "machine", reason: "QEMU here has no machine type \(m)")
+    }
+
     /// All static filters; the first that rejects.
     static func first(_ n: GuestNeeds, _ p: TargetProfile, target: String) -> Rejection? {
-        arch(n, p, target: target) ?? version(n, p, target: target) ?? cpu(n, p, target: target)
+        arch(n, p, target: target) ?? version(n, p, target: target) ?? machine(n, p, target: target) ?? cpu(n, p, target: target)
             ?? bridge(n, p, target: target) ?? nwfilter(n, p, target: target) ?? storage(n, p, target: target)
     }
 

@@ -19,7 +19,7 @@ public enum LiveFilters {
         let version = guest.state.isActive ? HypervisorVersion(sourceHypervisorVersion) : nil
         let needs = GuestNeeds(
             arch: target.arch, cpu: .none, bridges: key.bridges, networks: key.networks,
-            storage: key.storage, hypervisorVersion: version, nwfilters: key.nwfilters)
+            storage: key.storage, hypervisorVersion: version, nwfilters: key.nwfilters, machine: key.machine)
         return StaticFilters.first(needs, TargetProfile(host: target, cpuPool: nil), target: target.name)
     }
 }

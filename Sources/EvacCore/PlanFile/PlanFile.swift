@@ -252,6 +252,7 @@ extension Inventory {
                 for d in g.disks { f.add(d.kind.rawValue); f.add(d.device); f.add(d.target); f.add(d.source); f.add(d.shared ? 1 : 0); f.add(d.readonly ? 1 : 0) }
                 f.add(g.hostDevices)
                 if let fs = g.filesystems { f.add("filesystems"); f.add(fs) }
+                if let m = g.machine { f.add("machine"); f.add(m) }
             }
         }
         for u in unreachable { f.add("unreachable"); f.add(u.name); f.add(u.uri) }
