@@ -22,6 +22,6 @@ enum Console {
     static func write(_ data: Data, to path: String?) throws {
         guard let path else { raw(data, FileHandle.standardOutput); return }
         do { try OutputFile.write(data, to: path) }
-        catch { throw ValidationFailure("cannot write \(TerminalText.escape(path)): \(error.reason)") }
+        catch { throw CLIFailure.invalid("error: cannot write \(TerminalText.escape(path)): \(error.reason)\n") }
     }
 }

@@ -38,6 +38,9 @@ public struct EvacCommand: AsyncParsableCommand {
             try (command as? LoggingCommand)?.logging.start()
             if command is SurvivesHangup { Hangup.ignore() }
             if var async = command as? AsyncParsableCommand { try await async.run() } else { try command.run() }
+        } catch let failure as CLIFailure {
+            Console.error(failure.message)
+            Foundation.exit(failure.code.rawValue)
         } catch {
             let code = exitCode(for: error)
             if code == .validationFailure {

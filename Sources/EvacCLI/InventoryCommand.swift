@@ -23,10 +23,7 @@ struct InventoryCommand: AsyncParsableCommand {
 
     func run() async throws {
         let loaded: LoadedPlan
-        do { loaded = try PlanLoader.load(path: plan) } catch {
-            if case .invalid(let s) = error { Console.error(s) }
-            throw EvacExit.invalidInput
-        }
+        loaded = try PlanLoader.load(path: plan)
         let gathered = await InventoryGatherer.live(loaded.spec, file: loaded.source.path,
                                                    settings: connection.settings(loaded.spec.connection))
         Console.error(DiagnosticRenderer.render(gathered.diagnostics, sources: [loaded.source.path: loaded.source]))

@@ -40,16 +40,16 @@ enum InventoryGatherer {
         return Outcome(inventory: inventory, diagnostics: reachability(spec, inventory, file: file))
     }
 
-    static func snapshot(path: String, spec: PlanSpec, file: String) throws -> Outcome {
+    static func snapshot(path: String, spec: PlanSpec, file: String) throws(CLIFailure) -> Outcome {
         let bytes: [UInt8]
         do { bytes = try InputFile.read(path, what: "inventory snapshot", limit: Inventory.maxSnapshotBytes) } catch {
-            throw ValidationFailure(TerminalText.escape(error.description))
+            throw .invalid("error: \(TerminalText.escape(error.description))\n")
         }
         let allowed = Dictionary(spec.hosts.map { ($0.name, $0.allowURIRisks) }, uniquingKeysWith: { first, _ in first })
         let inventory: Inventory
         switch Inventory.decodeSnapshot(Data(bytes), allowed: { allowed[$0] ?? [] }) {
         case .success(let inv): inventory = inv
-        case .failure(let e): throw ValidationFailure("\(TerminalText.escape(path)): \(e.message)\(e.help.map { "\n    help: \($0)" } ?? "")")
+        case .failure(let e): throw .invalid("error: \(TerminalText.escape(path)): \(e.message)\n\(e.help.map { "    help: \($0)\n" } ?? "")")
         }
         // Hosts the plan names but the snapshot lacks count as unreachable, like live.
         var inv = inventory
@@ -80,7 +80,4 @@ enum InventoryGatherer {
 
 }
 
-struct ValidationFailure: Error, CustomStringConvertible {
-    var description: String
-    init(_ d: String) { description = d }
-}
+

@@ -49,13 +49,7 @@ struct PlanCommand: AsyncParsableCommand {
     func run() async throws {
         let assumed = (try? Units.bandwidth(assumeBandwidth).get()) ?? (1 << 30)
         let p: PlanPipeline
-        do { p = try await PlanPipeline.run(planPath: plan, inventoryPath: inventory, assumedBandwidth: assumed, connection: connection) }
-        catch {
-            switch error {
-            case .invalid(let s): Console.error(s); throw EvacExit.invalidInput
-            case .cannotStart(let s): Console.error(s); throw EvacExit.cannotStart
-            }
-        }
+        p = try await PlanPipeline.run(planPath: plan, inventoryPath: inventory, assumedBandwidth: assumed, connection: connection)
         Console.error(p.renderedWarnings)
         let data: Data
         switch output {

@@ -11,13 +11,8 @@ struct LoadedPlan {
     var sha256: String
 }
 
-enum PlanLoadFailure: Error {
-    /// Diagnostics already rendered for the user.
-    case invalid(String)
-}
-
 enum PlanLoader {
-    static func load(path: String) throws(PlanLoadFailure) -> LoadedPlan {
+    static func load(path: String) throws(CLIFailure) -> LoadedPlan {
         let bytes: [UInt8]
         do { bytes = try InputFile.read(path, what: "plan file", limit: PlanDocument.maxBytes) } catch {
             throw .invalid("\(TerminalText.escape(error.path)): error: \(error.reason)\n")

@@ -14,15 +14,10 @@ struct PlanPipeline {
     /// Warnings to show (errors stop the pipeline).
     var warnings: [Diagnostic]
 
-    enum Failure: Error {
-        case invalid(String)
-        case cannotStart(String)
-    }
-
     static func run(planPath: String, inventoryPath: String?, assumedBandwidth: UInt64,
-                    connection: ConnectionOptions) async throws(Failure) -> PlanPipeline {
+                    connection: ConnectionOptions) async throws(CLIFailure) -> PlanPipeline {
         let loaded: LoadedPlan
-        do { loaded = try PlanLoader.load(path: planPath) } catch { if case .invalid(let s) = error { throw .invalid(s) }; throw .invalid("") }
+        loaded = try PlanLoader.load(path: planPath)
         let spec = loaded.spec
         let file = loaded.source.path
         let sources = [file: loaded.source]
@@ -32,8 +27,7 @@ struct PlanPipeline {
         func lap(_ what: String) { PlanLog.stage(what, ms: Double((clock.now - t) / .microseconds(1)) / 1000); t = clock.now }
         let gathered: InventoryGatherer.Outcome
         if let inventoryPath {
-            do { gathered = try InventoryGatherer.snapshot(path: inventoryPath, spec: spec, file: file) }
-            catch { throw .invalid("error: \(error)\n") }
+            gathered = try InventoryGatherer.snapshot(path: inventoryPath, spec: spec, file: file)
         } else {
             gathered = await InventoryGatherer.live(spec, file: file, settings: connection.settings(spec.connection))
         }

@@ -41,7 +41,7 @@ struct ValidateCommand: AsyncParsableCommand {
                 if strict && !loaded.warnings.isEmpty { failed = true; continue }
                 Console.out("\(path): ok (\(loaded.spec.name): \(loaded.spec.sources.count) sources, \(loaded.spec.targetNames.count) targets)\n")
             } catch {
-                if case .invalid(let s) = error { Console.error(s) }
+                Console.error(error.message)
                 failed = true
             }
         }

@@ -1,4 +1,4 @@
-import CLibvirt
+internal import CLibvirt
 import EvacCore
 
 /// Reads one host's inventory over an open connection. Blocking: run it on a dedicated thread.

@@ -1,4 +1,4 @@
-import CLibvirt
+internal import CLibvirt
 import Foundation
 
 /// Catches the JOB_COMPLETED event of one domain: the only place final migration statistics

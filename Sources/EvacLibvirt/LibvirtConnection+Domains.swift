@@ -1,4 +1,4 @@
-import CLibvirt
+internal import CLibvirt
 import Foundation
 
 /// Look-ups and host-level queries the hypervisor adapter needs. All blocking.
@@ -29,8 +29,9 @@ extension LibvirtConnection {
         return dom
     }
 
-    /// Defines a persistent domain from XML (lab set-up; evac itself never defines guests).
-    public func define(xml: String) throws(LibvirtError) -> LibvirtDomain {
+    /// Defines a persistent domain from XML. For the lab tests' set-up only (`@testable`):
+    /// evac itself never defines guests, so this is not library API.
+    func define(xml: String) throws(LibvirtError) -> LibvirtDomain {
         LibvirtDomain(
             handle: try Libvirt.object("virDomainDefineXML", uri: uri) { virDomainDefineXML(handle, xml) },
             connection: self)

@@ -1,6 +1,6 @@
 // @preconcurrency: `virConnectAuthPtrDefault` is a C global that libvirt sets once at load;
 // Swift 6 would otherwise reject reading it as shared mutable state.
-@preconcurrency import CLibvirt
+@preconcurrency internal import CLibvirt
 import EvacCore
 import Foundation
 

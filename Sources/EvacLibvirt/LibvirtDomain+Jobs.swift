@@ -1,4 +1,4 @@
-import CLibvirt
+internal import CLibvirt
 import Foundation
 
 /// Migration and job calls on one domain. All blocking; errors are read on the calling thread.

@@ -1,4 +1,5 @@
-import CLibvirt
+internal import CLibvirt
+import EvacCore
 import Foundation
 
 /// Process-wide libvirt set-up, done once before the first connection: SIGPIPE ignored,
@@ -197,8 +198,8 @@ extension LibvirtRuntime.Waited {
             // The operation prefixes the text wherever it is shown ("virConnectOpenAuth: no …").
             let what =
                 operation.hasPrefix("virConnectOpen")
-                ? "no connection within \(DurationWords.text(after)) (connect timeout): the host does not answer"
-                : "no answer within \(DurationWords.text(after)) (call timeout)"
+                ? "no connection within \(Format.planDuration(ms: UInt64(clamping: after.milliseconds))) (connect timeout): the host does not answer"
+                : "no answer within \(Format.planDuration(ms: UInt64(clamping: after.milliseconds))) (call timeout)"
             return .failure(LibvirtError(.noAnswer, message: what, uri: uri, operation: operation))
         case .cancelled(let operation):
             return .failure(
@@ -206,15 +207,6 @@ extension LibvirtRuntime.Waited {
                     .interrupted, message: "not waited for: the run was interrupted",
                     uri: uri, operation: operation ?? "connect"))
         }
-    }
-}
-
-/// "10s", "1.5s", "300ms": durations in error texts.
-enum DurationWords {
-    static func text(_ d: Duration) -> String {
-        let ms = d.milliseconds
-        if ms < 1000 { return "\(ms)ms" }
-        return ms % 1000 == 0 ? "\(ms / 1000)s" : String(format: "%.1fs", Double(ms) / 1000)
     }
 }
 

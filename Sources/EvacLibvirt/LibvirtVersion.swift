@@ -1,4 +1,4 @@
-import CLibvirt
+internal import CLibvirt
 
 /// The version of the libvirt library evac runs with (not the one it was built against).
 public enum LibvirtVersion {

@@ -1,4 +1,4 @@
-import CLibvirt
+internal import CLibvirt
 import EvacCore
 import Foundation
 
@@ -84,7 +84,7 @@ final class MigrationJob: @unchecked Sendable {
         guard let asked = state.asked, !state.finished, Date().timeIntervalSince(asked) >= grace else { return nil }
         let target = request.target
         let why: String = state.lost ? "target \(target.name) (\(redactURI(target.uri))) stopped answering (libvirt keepalive) and " : ""
-        let within: String = DurationWords.text(.milliseconds(Int64(grace * 1000)))
+        let within: String = Format.planDuration(ms: UInt64(clamping: Int64(grace * 1000)))
         let text: String = "\(why)the migration of \(request.guestName) did not end within \(within) of its abort: "
             + "the source daemon does not finish it; the guest has most likely not left \(request.source.name), "
             + "`evac resume` finds out where it is"

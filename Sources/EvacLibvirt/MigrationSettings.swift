@@ -1,4 +1,4 @@
-import CLibvirt
+internal import CLibvirt
 import EvacCore
 
 /// The flags and typed parameters of one `virDomainMigrateToURI3` call, derived from a

@@ -1,4 +1,4 @@
-import CLibvirt
+internal import CLibvirt
 import Foundation
 
 /// A libvirt typed-parameter list we build (migration parameters); the only owner of its

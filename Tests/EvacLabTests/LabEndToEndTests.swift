@@ -10,12 +10,14 @@ import XCTest
 final class LabEndToEndTests: XCTestCase {
     nonisolated(unsafe) static var labFailure: String?
     nonisolated(unsafe) static var classStart = Date()
+    nonisolated(unsafe) static var labLock: Int32 = -1
 
     override class func setUp() {
         super.setUp()
         classStart = Date()
         do {
             guard getuid() == 0 else { labFailure = "the lab needs root (scripts/lab runs root libvirtd daemons)"; return }
+            labLock = try Lab.takeLock()
             try Lab.lab(["down"])
             let up = try Lab.lab(["up"])
             if up.status != 0 { labFailure = "scripts/lab up --dir \(Lab.dir) failed: \(up)" }
@@ -27,6 +29,7 @@ final class LabEndToEndTests: XCTestCase {
 
     override class func tearDown() {
         _ = try? Lab.lab(["down"])
+        if labLock >= 0 { close(labLock) }
         print("EvacLabTests: \(String(format: "%.1f", Date().timeIntervalSince(classStart)))s including lab up and down")
         super.tearDown()
     }

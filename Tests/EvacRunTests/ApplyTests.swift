@@ -113,7 +113,7 @@ final class CheckTests: XCTestCase {
         func reason(_ g: String) -> String { step(result, g)?.reason ?? "" }
         XCTAssertEqual(step(result, "gone")?.state, .blocked)
         XCTAssertTrue(reason("gone").contains("is no longer on s1"), reason("gone"))
-        XCTAssertTrue(reason("big").contains("target t2 has no room: guest needs 64 GiB, 28 GiB free after the 4 GiB reserve"), reason("big"))
+        XCTAssertTrue(reason("big").contains("target t2 has no room: guest needs 64.0 GiB, 28.0 GiB free after the 4.0 GiB reserve"), reason("big"))
         XCTAssertEqual(reason("nic"), "target t1: bridge br9 missing (filter bridge)")
         XCTAssertEqual(step(result, "mapped")?.state, .done)
         XCTAssertTrue(reason("cpu").contains("CPU of t3 is incompatible"), reason("cpu"))

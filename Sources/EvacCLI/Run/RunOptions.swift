@@ -84,12 +84,4 @@ enum RunExit {
     }
 }
 
-extension CLIFailure {
-    /// Prints the failure and returns the exit code to throw.
-    var exit: ExitCode {
-        switch self {
-        case .invalid(let s): Console.error(s); return EvacExit.invalidInput
-        case .cannotStart(let s): Console.error(s); return EvacExit.cannotStart
-        }
-    }
-}
+

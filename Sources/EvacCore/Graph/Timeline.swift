@@ -16,65 +16,42 @@ public struct Timeline: Codable, Hashable, Sendable {
     public static func estimate(_ graph: MigrationGraph, bandwidth: UInt64?, assumedBandwidth: UInt64 = 1 << 30,
                                 setupMs: Double = 2000) -> Timeline {
         let bw = Double(bandwidth ?? assumedBandwidth)
-        let n = graph.nodes.count
-        // A plan file is input: duplicate ids or group names keep their first entry, never trap.
-        let index = Dictionary(graph.nodes.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { first, _ in first })
-        var waiting = graph.nodes.map { $0.after.count }
-        var dependents = [[Int]](repeating: [], count: n)
-        for (i, node) in graph.nodes.enumerated() { for a in node.after { if let j = index[a] { dependents[j].append(i) } } }
-        let groupLimit = Dictionary(graph.limits.groups.map { ($0.name, $0.maxInFlight) }, uniquingKeysWith: { first, _ in first })
-
-        var ready = (0..<n).filter { waiting[$0] == 0 }   // kept sorted by index (= plan order)
-        var started = [Bool](repeating: false, count: n)
-        var running: [(end: Double, i: Int)] = []           // small: at most `total`
-        var perSource: [String: Int] = [:], perTarget: [String: Int] = [:], perGroup: [String: Int] = [:]
-        var entries = [Entry?](repeating: nil, count: n)
-        var now = 0.0, inFlight = 0
-
         func duration(_ node: MigrationGraph.Node) -> Double {
             node.mode == .offline ? setupMs / 2 : setupMs + Double(node.memoryKiB) * 1024 / bw * 1000
         }
-        var head = 0   // ready[..<head] have all started
+        // The executor's own slot rules, walked on a clock instead of on libvirt.
+        let planned = graph.nodes.enumerated().map { PlannedMigration(node: $1, rank: $0) }
+        var (scheduler, _) = SlotScheduler.make(steps: planned, limits: graph.limits)
+        var running: [(end: Double, i: Int)] = []  // small: at most `total`
+        var entries = [Entry?](repeating: nil, count: graph.nodes.count)  // in the graph's order
+        var now = 0.0
         while true {
-            while head < ready.count, started[ready[head]] { head += 1 }
-            var k = head
-            while k < ready.count, inFlight < graph.limits.total {
-                let i = ready[k]; k += 1
-                if started[i] { continue }
-                let node = graph.nodes[i]
-                let groupsFree = node.groups.allSatisfy { perGroup[$0, default: 0] < (groupLimit[$0] ?? Int.max) }
-                guard perSource[node.source, default: 0] < graph.limits.perSource,
-                      perTarget[node.target, default: 0] < graph.limits.perTarget, groupsFree else { continue }
-                started[i] = true
-                inFlight += 1
-                perSource[node.source, default: 0] += 1
-                perTarget[node.target, default: 0] += 1
-                for g in node.groups { perGroup[g, default: 0] += 1 }
-                let end = now + duration(node)
-                entries[i] = Entry(id: node.id, startMs: now, endMs: end)
+            for i in scheduler.takeStartable() {
+                let end = now + duration(scheduler.steps[i].node)
+                entries[scheduler.steps[i].rank] = Entry(id: scheduler.steps[i].id, startMs: now, endMs: end)
                 running.append((end, i))
             }
-            guard !running.isEmpty else { break }
             // Finish the earliest (ties by plan order) and release its slots.
-            let pick = running.indices.min { (running[$0].end, running[$0].i) < (running[$1].end, running[$1].i) }!
+            guard let pick = running.indices.min(by: { (running[$0].end, running[$0].i) < (running[$1].end, running[$1].i) })
+            else { break }
             let (end, i) = running.remove(at: pick)
             now = end
-            inFlight -= 1
-            let node = graph.nodes[i]
-            perSource[node.source]! -= 1
-            perTarget[node.target]! -= 1
-            for g in node.groups { perGroup[g]! -= 1 }
-            var newlyReady: [Int] = []
-            for d in dependents[i] { waiting[d] -= 1; if waiting[d] == 0 { newlyReady.append(d) } }
-            for d in newlyReady {
-                // Keep plan order among ready migrations: insert after the started prefix.
-                var lo = head, hi = ready.count
-                while lo < hi { let mid = (lo + hi) / 2; if ready[mid] < d { lo = mid + 1 } else { hi = mid } }
-                ready.insert(d, at: lo)
-            }
+            _ = scheduler.finish(i, .done)
         }
         let done = entries.compactMap { $0 }
         return Timeline(entries: done, totalMs: done.map(\.endMs).max() ?? 0,
                         assumedBandwidthBytesPerSec: UInt64(bandwidth ?? assumedBandwidth), setupMs: setupMs)
     }
+}
+
+/// A graph node with its place in the plan's order, for the scheduler.
+private struct PlannedMigration: SchedulableStep {
+    var node: MigrationGraph.Node
+    var rank: Int
+    var id: Int { node.id }
+    var guest: String { node.guest }
+    var sourceHost: String { node.source }
+    var targetHost: String { node.target }
+    var after: [Int] { node.after }
+    var groups: [String] { node.groups }
 }

@@ -330,9 +330,8 @@ public enum PlanReader {
     /// "20m" (fixed) or "2m/GiB" / "2m per GiB" (scaled by guest memory).
     static func readTimeout(_ node: Node, _ r: inout NodeReader) -> MigrationOptions.Timeout? {
         guard let s = node.scalar else { r.typeError(node, expected: "a duration", context: "timeout"); return nil }
-        let text = s.value
-        for sep in ["/GiB", " per GiB"] where text.hasSuffix(sep) {
-            let d = String(text.dropLast(sep.count))
+        let (d, perGiB) = Units.timeoutScale(s.value)
+        if perGiB {
             guard let ms = r.duration(.scalar(.init(value: d, mark: s.mark)), context: "timeout", MigrationOptions.Bounds.timeoutPerGiBMs,
                                       why: "omit timeout for none") else { return nil }
             return .perGiB(milliseconds: ms)

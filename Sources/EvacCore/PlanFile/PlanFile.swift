@@ -231,14 +231,17 @@ extension Constraints.BridgePolicy: Codable {}
 extension Inventory {
     /// SHA-256 over what placement depends on; momentary figures (free memory, balloon size)
     /// and the hostname (the test driver reports the client's own) are left out, so that a
-    /// plan is not stale just because page cache moved. Fields are streamed into the hash with
+    /// plan is not stale just because page cache moved. The hosts' memory is left out too: it
+    /// grows under a hypervisor that hot-adds memory (virtio-mem: this lab's machine gained
+    /// 2.2 GB in an hour), which makes no plan wrong; a target that shrank is caught by the
+    /// stale check, which compares each target's memory with the plan's. Fields are streamed into the hash with
     /// separators rather than encoded as JSON first: this runs on every plan and apply.
     public var fingerprint: String {
         var f = FingerprintHasher()
-        f.add("evac-inventory-1")
+        f.add("evac-inventory-2")
         for h in hosts {
             f.add("host"); f.add(h.name); f.add(h.uri); f.add(h.hostUUID ?? ""); f.add(h.arch)
-            f.add(h.memoryKiB); f.add(UInt64(bitPattern: Int64(h.cpus))); f.add(h.cpu.vendor); f.add(h.cpu.model); f.add(h.cpu.features)
+            f.add(UInt64(bitPattern: Int64(h.cpus))); f.add(h.cpu.vendor); f.add(h.cpu.model); f.add(h.cpu.features)
             f.add(h.bridges)
             for n in h.networks { f.add(n.name); f.add(n.bridge ?? ""); f.add(n.active ? 1 : 0) }
             for p in h.storagePools { f.add(p.name); f.add(p.type); f.add(p.targetPath ?? ""); f.add(p.shared ? 1 : 0) }

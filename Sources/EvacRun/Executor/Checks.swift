@@ -117,8 +117,8 @@ struct Checks: Sendable {
         let free = o1 || o2 ? Int64.min : left
         if free < Int64(clamping: s.memoryKiB) {
             let others = committed.count
-            return "target \(s.target.name) has no room: guest needs \(KiB.text(s.memoryKiB)), "
-                + "\(KiB.text(signed: free)) free after the \(KiB.text(policy.reserveKiB)) reserve"
+            return "target \(s.target.name) has no room: guest needs \(Format.kib(s.memoryKiB)), "
+                + "\(Format.kib(signed: free)) free after the \(Format.kib(policy.reserveKiB)) reserve"
                 + (others == 0 ? "" : " and \(others) other migration\(others == 1 ? "" : "s") committed to it")
         }
         if let ratio = policy.maxVCPURatio, t.cpus > 0, Double(vcpus) > ratio * Double(t.cpus) {
@@ -169,19 +169,5 @@ extension PlanFile {
         }
         for name in merged { inverse[name] = nil }
         return inverse
-    }
-}
-
-enum KiB {
-    static func text(_ kib: UInt64) -> String { text(signed: Int64(clamping: kib)) }
-    static func text(signed kib: Int64) -> String {
-        let a = Double(kib.magnitude)
-        let sign = kib < 0 ? "-" : ""
-        if a >= 1_048_576 { return sign + trim(a / 1_048_576) + " GiB" }
-        if a >= 1024 { return sign + trim(a / 1024) + " MiB" }
-        return "\(kib) KiB"
-    }
-    private static func trim(_ v: Double) -> String {
-        v == v.rounded() ? String(Int(v)) : String(format: "%.1f", v)
     }
 }

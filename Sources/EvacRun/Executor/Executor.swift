@@ -219,11 +219,11 @@ public actor Executor {
 
         // 4. Walk the DAG over the pending steps.
         let runnable = specs.filter { records[$0.id]?.state == .pending }
-        var (scheduler, blockedAtStart) = Scheduler.make(specs: runnable, limits: plan.graph.limits) { id in
-            records[id].map { ($0.guest, $0.state) }
+        var (scheduler, blockedAtStart) = Scheduler.make(steps: runnable, limits: plan.graph.limits) { id in
+            records[id].map { ($0.guest, $0.state == .done || $0.state == .skipped, $0.state.phrase) }
         }
         for (i, why) in blockedAtStart {
-            let id = scheduler.specs[i].id
+            let id = scheduler.steps[i].id
             guard let r = records[id] else { continue }
             var n = r
             n.state = .blocked; n.reason = why
@@ -316,7 +316,7 @@ public actor Executor {
             while true {
                 if control.startsAllowed && end.haltedBy == nil && end.journalFailure == nil {
                     for i in scheduler.takeStartable() {
-                        let spec = scheduler.specs[i]
+                        let spec = scheduler.steps[i]
                         guard let record = records[spec.id] else { continue }
                         inFlight += 1
                         group.addTask { (i, await runner.run(spec, record)) }
@@ -324,25 +324,25 @@ public actor Executor {
                 }
                 guard inFlight > 0, let (i, outcome) = await group.next() else { break }
                 inFlight -= 1
-                let spec = scheduler.specs[i]
+                let spec = scheduler.steps[i]
                 if case .ended(let r) = outcome, r.state == .done {} else {
                     ledger.release(target: spec.target.name, uuid: spec.uuid)
                 }
                 switch outcome {
                 case .notStarted:
-                    _ = scheduler.finish(i, state: .pending)
+                    _ = scheduler.finish(i, .requeued)
                 case .journalFailed(let why, let seen):
-                    _ = scheduler.finish(i, state: .pending)
+                    _ = scheduler.finish(i, .requeued)
                     if let seen { end.unrecorded[seen.id] = seen }
                     if end.journalFailure == nil { end.journalFailure = why; control.journalFailed() }
                 case .ended(let r):
                     records[r.id] = r
-                    let blocked = scheduler.finish(i, state: r.state)
+                    let blocked = scheduler.finish(i, r.state.slotOutcome)
                     if r.state == .failed && stopOnFailure && end.haltedBy == nil { end.haltedBy = r.guest }
                     guard !blocked.isEmpty, end.journalFailure == nil else { continue }
                     var ts: [StepTransition] = []
                     for (j, why) in blocked {
-                        guard let old = records[scheduler.specs[j].id] else { continue }
+                        guard let old = records[scheduler.steps[j].id] else { continue }
                         var n = old
                         n.state = .blocked; n.reason = why
                         records[n.id] = n

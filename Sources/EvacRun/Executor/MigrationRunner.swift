@@ -61,7 +61,9 @@ struct MigrationRunner: Sendable {
         }
 
         let signal = AbortSignal()
-        control.register(spec.id, signal)
+        guard control.admit(spec.id, signal) else {
+            return .settled(record.state == .pending && attemptInRun > 1 ? .ended(record) : .notStarted)
+        }
         defer { control.unregister(spec.id) }
 
         var r = record
@@ -102,7 +104,7 @@ struct MigrationRunner: Sendable {
                 out.state = .done
                 out.stats = Self.encode(outcome)
             }
-            return .settled(await finish(out, from: .running, out.reason ?? "done in \(DurationText.format(ms: outcome.durationMs))",
+            return .settled(await finish(out, from: .running, out.reason ?? "done in \(Format.planDuration(ms: outcome.durationMs))",
                                          outcome: out.state == .done ? outcome : nil))
         case (.failure(let e), .operatorStop?):
             out.state = .pending; out.reason = "aborted by operator; the guest stays on \(spec.source.name), resume retries it"
@@ -114,7 +116,7 @@ struct MigrationRunner: Sendable {
             let wait = options.retryPolicy.backoffMs(beforeAttempt: attemptInRun + 1)
             out.state = .pending
             out.reason = "attempt \(r.attempt) failed (\(e.kind.rawValue), transient): \(e.message); "
-                + "retrying in \(DurationText.format(ms: wait)) (attempt \(attemptInRun + 1) of \(attempts) in this run)"
+                + "retrying in \(Format.planDuration(ms: wait)) (attempt \(attemptInRun + 1) of \(attempts) in this run)"
             switch await finish(out, from: .running, out.reason!, error: e.journalRecord) {
             case .ended: return .retry(out)
             case let other: return .settled(other)

@@ -53,13 +53,16 @@ final class StopControl: Sendable {
         for f in fire { f.fire(.journalFailed) }
     }
 
-    /// Registers a migration's signal; fires it at once if a forced stop or failure came first.
-    func register(_ id: Int, _ signal: AbortSignal) {
-        let already: AbortReason? = state.withLock { s in
+    /// Admits a migration that is about to start: registers its signal and returns true, or
+    /// returns false when a stop or a journal failure came first. One lock for the check and the
+    /// registration, so that a stop's "N in flight will finish" counts every migration that
+    /// starts after all, and none starts that it did not count.
+    func admit(_ id: Int, _ signal: AbortSignal) -> Bool {
+        state.withLock { s in
+            guard !s.graceful && !s.forced && !s.journalFailed else { return false }
             s.inFlight[id] = signal
-            return s.journalFailed ? .journalFailed : s.forced ? .operatorStop : nil
+            return true
         }
-        if let already { signal.fire(already) }
     }
 
     func unregister(_ id: Int) { state.withLock { _ = $0.inFlight.removeValue(forKey: id) } }

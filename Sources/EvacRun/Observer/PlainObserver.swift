@@ -53,7 +53,7 @@ public final class PlainObserver: RunObserver, Sendable {
         case .runFinished(let s):
             let c = s.counts
             var text = "\(s.kind.rawValue) finished: \(s.status.rawValue) — \(c.done) done, \(c.failed) failed, "
-                + "\(c.blocked) blocked, \(c.pending) pending of \(c.total) in \(DurationText.format(ms: s.elapsedMs))"
+                + "\(c.blocked) blocked, \(c.pending) pending of \(c.total) in \(Format.planDuration(ms: s.elapsedMs))"
             if let m = s.message { text += " (\(e(m)))" }
             for p in s.problems { text += "\n  \(e(p.guest)): \(p.state.rawValue): \(e(p.reason ?? ""))" }
             return text

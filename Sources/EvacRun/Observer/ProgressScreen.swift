@@ -117,8 +117,8 @@ public struct ProgressScreen: Sendable {
     func bar() -> String {
         let c = counts
         let finished = c.total - c.pending - c.running
-        // Whole seconds: a sub-second ETA is noise, and DurationText would say "0ms".
-        let eta = etaMs.map { ms in ms < 500 ? "0s" : DurationText.format(ms: (ms + 500) / 1000 * 1000) } ?? "—"
+        // Whole seconds: a sub-second ETA is noise, and Format.planDuration would say "0ms".
+        let eta = etaMs.map { ms in ms < 500 ? "0s" : Format.planDuration(ms: (ms + 500) / 1000 * 1000) } ?? "—"
         return "[\(Self.meter(finished, of: c.total, cells: 20))] \(c.done)/\(c.total) done, \(c.failed) failed, "
             + "\(c.blocked) blocked · \(c.running) in flight · ETA \(eta)"
     }
@@ -128,8 +128,8 @@ public struct ProgressScreen: Sendable {
         guard let p = s.sample else { return "starting" }
         let percent = Int(p.percent)  // floor: 99.6% of a pass is not done
         return "[\(meter(percent, of: 100, cells: 10))] \(pad(String(percent), 3, right: true))%  "
-            + "\(p.memoryBps / 1_048_576) MiB/s  \(bytes(p.dataRemaining)) left  iter \(p.iteration)  "
-            + "dirty \(count(p.dirtyRate)) pages/s  \(clock(p.elapsedMs))"
+            + "\(p.memoryBps / 1_048_576) MiB/s  \(Format.meterBytes(p.dataRemaining)) left  iter \(p.iteration)  "
+            + "dirty \(Format.count(p.dirtyRate)) pages/s  \(clock(p.elapsedMs))"
     }
 
     static func meter(_ part: Int, of whole: Int, cells: Int) -> String {
@@ -137,14 +137,6 @@ public struct ProgressScreen: Sendable {
         return String(repeating: "#", count: filled) + String(repeating: ".", count: cells - filled)
     }
 
-    static func bytes(_ b: UInt64) -> String {
-        b >= 1 << 30 ? String(format: "%.1f GiB", Double(b) / Double(1 << 30)) : "\(b >> 20) MiB"
-    }
-
-    static func count(_ n: UInt64) -> String {
-        if n < 1000 { return "\(n)" }
-        return n < 1_000_000 ? String(format: "%.1fk", Double(n) / 1e3) : String(format: "%.1fM", Double(n) / 1e6)
-    }
 
     /// m:ss, or h:mm:ss past an hour: a stopwatch, since it ticks on screen.
     static func clock(_ ms: UInt64) -> String {
