@@ -66,11 +66,18 @@ public enum HostReader {
             pools.append(try parsed("storage pool \(pool.name)") { try HostXML.storagePool(name: pool.name, xml: pool.xml) })
         }
 
-        return HostInventory(
+        var host = HostInventory(
             name: name, uri: uri, hostUUID: caps.hostUUID, hostname: try c.hostname(),
             arch: caps.arch, memoryKiB: node.memoryKiB, freeMemoryKiB: 0,
             cpus: node.cpus, cpu: HostCPU(vendor: caps.vendor, model: cpuModel, features: caps.features),
             bridges: bridges, networks: networks, storagePools: pools, guests: [])
+        (host.libvirtVersion, host.hypervisorVersion) = c.versions()
+        host.machineTypes = caps.machineTypes.isEmpty ? nil : caps.machineTypes
+        // nil where the host cannot list them (the test driver, a session daemon without an
+        // nwfilter driver): unknown, not "none"; the nwfilter filter then does not judge it.
+        // A dead connection shows up in the guest listing that follows.
+        host.nwfilters = try? c.nwfilterNames().sorted()
+        return host
     }
 
     private static func guest(
@@ -86,7 +93,8 @@ public enum HostReader {
         let persistent = try dom.settled { () throws(LibvirtError) in try dom.isPersistent() }
         return Guest(uuid: try dom.uuidString(), name: name, state: state, persistent: persistent,
                      memoryKiB: def.memoryKiB, currentMemoryKiB: def.currentMemoryKiB, vcpus: def.vcpus,
-                     cpu: def.cpu, nics: def.nics, disks: def.disks, hostDevices: def.hostDevices)
+                     cpu: def.cpu, nics: def.nics, disks: def.disks, hostDevices: def.hostDevices,
+                     filesystems: def.filesystems, machine: def.machine)
     }
 
     static func guestState(_ raw: Int32) -> Guest.State {

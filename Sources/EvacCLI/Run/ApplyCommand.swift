@@ -61,7 +61,8 @@ struct ApplyCommand: AsyncParsableCommand {
         if dryRun {
             let executor = Executor(plan: planFile, hypervisor: hypervisor, journal: MemoryJournal())
             let checks = await executor.dryRun()
-            Console.out(DryRunReport.render(planFile, checks))
+            // --output json asks for JSON here too (a table on stdout would break the script reading it).
+            Console.out(run.output == .json ? DryRunReport.json(planFile, checks) : DryRunReport.render(planFile, checks))
             if checks.contains(where: { $0.problem != nil }) || resolved.unplaceable > 0 { throw EvacExit.partial }
             return
         }

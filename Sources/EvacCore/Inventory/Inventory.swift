@@ -57,6 +57,16 @@ public struct HostInventory: Codable, Hashable, Sendable {
     public var networks: [NetworkInfo]
     public var storagePools: [StoragePoolInfo]
     public var guests: [Guest]
+    /// The daemon's libvirt version ("9.0.0") and its hypervisor's (QEMU's) version, as the
+    /// host reports them; nil when unknown (and in inventories written before these fields).
+    /// Not part of the fingerprint: an upgrade between plan and apply is caught by the
+    /// pre-check, which runs the version filter on the live target.
+    public var libvirtVersion: String?
+    public var hypervisorVersion: String?
+    /// Names of the network filters defined here (sorted); nil when unknown.
+    public var nwfilters: [String]?
+    /// Machine types the host's QEMU offers for its arch (capabilities), sorted; nil when unknown.
+    public var machineTypes: [String]?
 
     public init(name: String, uri: String, hostUUID: String? = nil, hostname: String? = nil,
                 arch: String = "x86_64", memoryKiB: UInt64, freeMemoryKiB: UInt64 = 0, cpus: Int,
@@ -122,15 +132,23 @@ public struct Guest: Codable, Hashable, Sendable {
     public var disks: [GuestDisk]
     /// Host devices passed through (PCI/USB/SCSI/mdev), as "type:address" strings.
     public var hostDevices: [String]
+    /// Host directories passed through (`<filesystem>`: virtiofs, 9p), as "DIR → TAG (driver)";
+    /// nil when none (inventories written before this field decode, and keep their bytes).
+    public var filesystems: [String]?
+    /// The guest's machine type (`pc-q35-7.2`, …); nil when the XML names none.
+    public var machine: String?
 
     public init(uuid: String, name: String, state: State, persistent: Bool = true,
                 memoryKiB: UInt64, currentMemoryKiB: UInt64? = nil, vcpus: Int,
                 cpu: GuestCPU = GuestCPU(mode: .hostModel), nics: [GuestNIC] = [],
-                disks: [GuestDisk] = [], hostDevices: [String] = []) {
+                disks: [GuestDisk] = [], hostDevices: [String] = [], filesystems: [String]? = nil,
+                machine: String? = nil) {
         self.uuid = uuid; self.name = name; self.state = state; self.persistent = persistent
         self.memoryKiB = memoryKiB; self.currentMemoryKiB = currentMemoryKiB ?? memoryKiB
         self.vcpus = vcpus; self.cpu = cpu; self.nics = nics; self.disks = disks
         self.hostDevices = hostDevices
+        self.filesystems = filesystems?.isEmpty == true ? nil : filesystems
+        self.machine = machine
     }
 }
 
@@ -159,7 +177,11 @@ public struct GuestNIC: Codable, Hashable, Sendable {
     /// Bridge name, network name, or direct device.
     public var source: String
     public var mac: String?
-    public init(kind: Kind, source: String, mac: String? = nil) { self.kind = kind; self.source = source; self.mac = mac }
+    /// The network filter the NIC references (`<filterref filter=…>`); nil when none.
+    public var filter: String?
+    public init(kind: Kind, source: String, mac: String? = nil, filter: String? = nil) {
+        self.kind = kind; self.source = source; self.mac = mac; self.filter = filter
+    }
 }
 
 public struct GuestDisk: Codable, Hashable, Sendable {

@@ -81,7 +81,7 @@ public enum PlanReader {
                 }
                 continue
             }
-            guard let m = r.mapping(value, context: "host '\(key.value)'", known: ["uri", "cpu-pool", "allow-uri-risks"]) else { continue }
+            guard let m = r.mapping(value, context: "host '\(key.value)'", known: ["uri", "cpu-pool", "allow-uri-risks", "migrate-uri"]) else { continue }
             guard let uriNode = r.require(m, "uri", in: value, context: "host '\(key.value)'", example: "\"qemu+ssh://root@\(key.value)/system\""),
                   let uri = r.string(uriNode, context: "the URI of host '\(key.value)'") else { continue }
             var risks: Set<URIPolicy.Risk> = []
@@ -91,7 +91,13 @@ public enum PlanReader {
             checkURI(uri, at: uriNode.mark, host: key.value, allowed: risks, &r)
             var pool: String?
             if let p = m["cpu-pool"]?.value { pool = r.string(p, context: "cpu-pool of host '\(key.value)'") }
-            out.append(HostSpec(name: key.value, uri: uri, cpuPool: pool, allowURIRisks: risks, mark: key.mark))
+            var migrateURI: String?
+            if let v = m["migrate-uri"]?.value, let text = r.string(v, context: "migrate-uri of host '\(key.value)'") {
+                let problems = MigrateURIPolicy.problems(text)
+                for p in problems { r.sink.error(v.mark, span: text.count, "host '\(key.value)': \(p.message)", help: p.help) }
+                if problems.isEmpty { migrateURI = text }
+            }
+            out.append(HostSpec(name: key.value, uri: uri, cpuPool: pool, allowURIRisks: risks, migrateURI: migrateURI, mark: key.mark))
         }
         return out
     }
@@ -254,7 +260,7 @@ public enum PlanReader {
     }
 
     static let migrationKeys = ["mode", "max-downtime", "bandwidth", "timeout", "progress-timeout", "auto-converge",
-                                "post-copy", "compression", "persist", "undefine-source", "parallel-connections", "retry"]
+                                "post-copy", "compression", "persist", "undefine-source", "parallel-connections", "retry", "tls"]
 
     static func readMigration(_ node: Node, _ r: inout NodeReader) -> MigrationOptions {
         var o = MigrationOptions()
@@ -275,13 +281,15 @@ public enum PlanReader {
                 o.autoConverge = s.value == "true" ? .init(initial: 20, increment: 10) : nil
             } else if let ac = r.mapping(v, context: "auto-converge", known: ["initial", "increment"]) {
                 var x = MigrationOptions.AutoConverge(initial: 20, increment: 10)
-                if let i = ac["initial"]?.value, let n = r.int(i, context: "auto-converge.initial", min: 0, max: 100) { x.initial = n }
-                if let i = ac["increment"]?.value, let n = r.int(i, context: "auto-converge.increment", min: 0, max: 100) { x.increment = n }
+                let percent = MigrationOptions.Bounds.autoConvergePercent  // QEMU's range for both
+                if let i = ac["initial"]?.value, let n = r.int(i, context: "auto-converge.initial", min: percent.lowerBound, max: percent.upperBound) { x.initial = n }
+                if let i = ac["increment"]?.value, let n = r.int(i, context: "auto-converge.increment", min: percent.lowerBound, max: percent.upperBound) { x.increment = n }
                 o.autoConverge = x
             }
         }
         if let v = m["post-copy"]?.value, let x = r.choice(v, MigrationOptions.PostCopy.self, context: "post-copy policy") { o.postCopy = x }
-        if let v = m["compression"]?.value, let x = r.bool(v, context: "compression") { o.compression = x }
+        if let v = m["compression"]?.value { readCompression(v, into: &o, &r) }
+        if let v = m["tls"]?.value, let x = r.bool(v, context: "tls") { o.tls = x ? true : nil }
         if let v = m["persist"]?.value, let x = r.bool(v, context: "persist") { o.persist = x }
         if let v = m["undefine-source"]?.value, let x = r.bool(v, context: "undefine-source") { o.undefineSource = x }
         if let v = m["parallel-connections"]?.value, let n = r.int(v, context: "parallel-connections", min: 1, max: 64) { o.parallelConnections = n }
@@ -292,7 +300,33 @@ public enum PlanReader {
         if o.postCopy != .never && o.mode != .live, let v = m["post-copy"]?.value {
             r.sink.error(v.mark, "post-copy needs mode: live", help: "set post-copy: never, or mode: live")
         }
+        for c in o.conflicts {
+            // At the key the operator wrote (persist may be a default: then at undefine-source).
+            let at = m[c.key] ?? (c.key == "persist" ? m["undefine-source"] : nil) ?? m["parallel-connections"]
+            r.sink.error(at?.key.mark ?? node.mark, span: at?.key.scalar?.value.count ?? 1, c.message, help: c.help)
+        }
         return o
+    }
+
+    /// `compression: true | false | xbzrle | mt | zlib | zstd` (a method implies true).
+    static func readCompression(_ node: Node, into o: inout MigrationOptions, _ r: inout NodeReader) {
+        if let s = node.scalar, !s.quoted, ["true", "false", "True", "False", "TRUE", "FALSE"].contains(s.value) {
+            if let x = r.bool(node, context: "compression") { o.compression = x }
+            return
+        }
+        let methods = MigrationOptions.CompressionMethod.allCases.map(\.rawValue)
+        if let s = node.scalar, !s.quoted, ["yes", "no", "on", "off"].contains(s.value.lowercased()) {
+            _ = r.bool(node, context: "compression")  // the YAML 1.1 boolean diagnostic
+            return
+        }
+        guard node.scalar != nil else {
+            r.typeError(node, expected: "true, false or a method (\(methods.joined(separator: ", ")))", context: "compression")
+            return
+        }
+        if let m = r.choice(node, MigrationOptions.CompressionMethod.self, context: "compression method") {
+            o.compression = true
+            o.compressionMethod = m
+        }
     }
 
     /// `retry: { attempts: 3, backoff: 10s }`: more attempts for transient failures.

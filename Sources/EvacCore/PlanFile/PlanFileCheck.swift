@@ -53,6 +53,9 @@ extension PlanFile {
             for p in URIPolicy.check(h.uri, allowed: Set(h.allowURIRisks ?? [])) {
                 out.append("host '\(TerminalText.escape(h.name))': \(p.message)")
             }
+            for p in h.migrateURI.map(MigrateURIPolicy.problems) ?? [] {
+                out.append("host '\(TerminalText.escape(h.name))': \(p.message)")
+            }
         }
         for name in sources + targets where hostByName[name] == nil { out.append("host '\(TerminalText.escape(name))' has no URI") }
         out += graphProblems(hostByName)

@@ -185,7 +185,7 @@ public actor Executor {
         let unsettled = specs.filter { !(records[$0.id]?.state.isSettled ?? true) }
         // Host reads before the first migration start nothing: a stop ends them at once.
         let interruptedEarly = "interrupted before any migration started; nothing was changed; resume continues"
-        let (down, nics) = await control.cancellingOnStop { await self.inspectSources(unsettled) }
+        let (down, atStart) = await control.cancellingOnStop { await self.inspectSources(unsettled) }
         if control.stopRequested { return await finish(.interrupted, interruptedEarly) }
         if options.requireReachableSources, let down {
             return await finish(.cannotStart, down)
@@ -271,9 +271,9 @@ public actor Executor {
         }
 
         var runner = MigrationRunner(hypervisor: hypervisor, journal: journal, observer: observer,
-                                     checks: Checks(hypervisor: hypervisor, policy: CheckPolicy(plan: plan), ledger: ledger,
-                                                    nicsAtStart: nics),
-                                     control: control, options: plan.migration, bridgeMap: plan.bridgeMap ?? [:],
+                                     checks: Checks(hypervisor: hypervisor, policy: CheckPolicy(plan: plan, kind: kind),
+                                                    ledger: ledger, atStart: atStart),
+                                     control: control, options: plan.migration, bridgeMap: plan.bridgeMap(for: kind),
                                      runID: runID, companionsOfDone: companions)
         runner.hooks = hooks
         var drained = Set<String>()
@@ -435,8 +435,8 @@ public actor Executor {
         }
     }
 
-    /// Inspects every source once: which do not answer, and the NICs of the guests on the others.
-    private func inspectSources(_ specs: [StepSpec]) async -> (down: String?, nics: [String: [GuestNIC]]) {
+    /// Inspects every source once: which do not answer, and the guests on the others.
+    private func inspectSources(_ specs: [StepSpec]) async -> (down: String?, guests: [String: GuestAtSource]) {
         var seen = Set<String>()
         let sources = specs.map(\.source).filter { seen.insert($0.name).inserted }
         let hv = hypervisor
@@ -448,15 +448,18 @@ public actor Executor {
                 }
             }
             var down: [String] = []
-            var nics: [String: [GuestNIC]] = [:]
+            var guests: [String: GuestAtSource] = [:]
             for await r in g {
                 switch r {
-                case .success(let inv): for guest in inv.guests where wanted.contains(guest.uuid) { nics[guest.uuid] = guest.nics }
+                case .success(let inv):
+                    for guest in inv.guests where wanted.contains(guest.uuid) {
+                        guests[guest.uuid] = GuestAtSource(guest: guest, source: inv)
+                    }
                 case .failure(let e): down.append(Checks.describe(e))
                 }
             }
             down.sort()
-            return (down.isEmpty ? nil : "source\(down.count == 1 ? "" : "s") not reachable: " + down.joined(separator: "; "), nics)
+            return (down.isEmpty ? nil : "source\(down.count == 1 ? "" : "s") not reachable: " + down.joined(separator: "; "), guests)
         }
     }
 }
