@@ -101,8 +101,11 @@ import Testing
         #expect(fd > 2)
         defer { close(fd) }
         let s = try Self.script(dir, "fds", "ls /proc/$$/fd")
+        // A deadline far beyond what `ls` needs: on a loaded machine running the suite in
+        // parallel, 10 s were once not enough and the empty output read as "no stdin".
         let exit = await HookProcess.run(
-            HookInvocation(argv: [s], environment: ["PATH": "/usr/bin:/bin"], timeoutMs: 10_000))
+            HookInvocation(argv: [s], environment: ["PATH": "/usr/bin:/bin"], timeoutMs: 120_000))
+        #expect(exit.ending == .exited(0), "\(exit.ending): \(exit.output)")
         let fds = exit.output.split(separator: "\n").compactMap { Int32($0) }
         #expect(!fds.contains(fd), "fd \(fd) leaked into the hook: \(fds)")
         #expect(fds.contains(0) && fds.contains(1) && fds.contains(2))
