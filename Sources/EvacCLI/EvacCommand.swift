@@ -14,7 +14,7 @@ public struct EvacCommand: AsyncParsableCommand {
         """,
         version: EvacVersion.current,
         subcommands: [PlanCommand.self, InventoryCommand.self, ValidateCommand.self,
-                      ApplyCommand.self, ResumeCommand.self, RollbackCommand.self, StatusCommand.self])
+                      ApplyCommand.self, ResumeCommand.self, RollbackCommand.self, StatusCommand.self, RollCommand.self])
 
     public init() {}
 

@@ -18,6 +18,7 @@ struct InventoryCommand: AsyncParsableCommand {
             completion: .file(extensions: ["json"]))
     var out: String?
 
+    @OptionGroup var reading: InventoryOptions
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var logging: LogOptions
 
@@ -25,7 +26,8 @@ struct InventoryCommand: AsyncParsableCommand {
         let loaded: LoadedPlan
         loaded = try PlanLoader.load(path: plan)
         let gathered = await InventoryGatherer.live(loaded.spec, file: loaded.source.path,
-                                                   settings: connection.settings(loaded.spec.connection))
+                                                   settings: connection.settings(loaded.spec.connection),
+                                                   concurrency: reading.readConcurrency)
         Console.error(DiagnosticRenderer.render(gathered.diagnostics, sources: [loaded.source.path: loaded.source]))
         if gathered.sourceUnreachable { throw EvacExit.cannotStart }
         try Console.write(gathered.inventory.encodedSnapshot(), to: out)

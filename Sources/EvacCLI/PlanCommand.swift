@@ -34,6 +34,8 @@ struct PlanCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("With --output html: mark the end of a maintenance window this long after the start (e.g. 2h); without it, the plan's window: (an end time counted from now).", valueName: "DURATION"))
     var window: String?
 
+    @OptionGroup var reading: InventoryOptions
+
     @OptionGroup var logging: LogOptions
 
     func validate() throws {
@@ -49,7 +51,8 @@ struct PlanCommand: AsyncParsableCommand {
     func run() async throws {
         let assumed = (try? Units.bandwidth(assumeBandwidth).get()) ?? (1 << 30)
         let p: PlanPipeline
-        p = try await PlanPipeline.run(planPath: plan, inventoryPath: inventory, assumedBandwidth: assumed, connection: connection)
+        p = try await PlanPipeline.run(planPath: plan, inventoryPath: inventory, assumedBandwidth: assumed, connection: connection,
+                                       readConcurrency: reading.readConcurrency)
         Console.error(p.renderedWarnings)
         let data: Data
         switch output {

@@ -40,5 +40,16 @@ extension PlanSpec {
             hosts[i].uri = hosts[i].uri.replacingOccurrences(of: "/{plan-dir}", with: "/" + trimmed)
                 .replacingOccurrences(of: "{plan-dir}", with: dir)
         }
+        // In a hook's program, as an absolute path (a hook runs in evac's working directory).
+        let absolute = dir.hasPrefix("/") ? dir : FileManager.default.currentDirectoryPath + "/" + dir
+        for point in HookPoint.allCases {
+            for i in hooks[point].indices where hooks[point][i].run.first?.hasPrefix("{plan-dir}/") == true {
+                hooks[point][i].run[0] = absolute + hooks[point][i].run[0].dropFirst("{plan-dir}".count)
+            }
+        }
+        if var r = rolling {
+            r.maintenance = hooks.maintenance
+            rolling = r
+        }
     }
 }

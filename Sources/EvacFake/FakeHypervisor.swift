@@ -19,7 +19,8 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
         case hang
         /// Reports progress samples whose remaining data never shrinks, until cancelled.
         case stall
-        /// Reports iteration 1 and does not converge until `startPostCopy` is called.
+        /// Reports iteration 1 (the first pass) for about 20 ms, then 2, and does not converge
+        /// until `startPostCopy` is called.
         case needsPostCopy
     }
 
@@ -43,6 +44,11 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
         /// Migrations started per guest name (failed ones included).
         var attempts: [String: Int] = [:]
         var postCopyRequested: Set<String> = []
+        /// uuid → the last iteration reported when `startPostCopy` was called.
+        var postCopyAtIteration: [String: UInt64] = [:]
+        var iteration: [String: UInt64] = [:]
+        /// Every migration asked for, in order (failed ones included).
+        var requests: [MigrationRequest] = []
         var crashed = false
         var active = Peaks()
         var peaks = Peaks()
@@ -88,6 +94,10 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
     public var migrationCounts: [String: Int] { world.withLock { $0.completed } }
     public var peaks: Peaks { world.withLock { $0.peaks } }
     public var postCopyRequests: Set<String> { world.withLock { $0.postCopyRequested } }
+    /// uuid → the memory iteration the guest's migration had reported when post-copy was asked for.
+    public var postCopyIterations: [String: UInt64] { world.withLock { $0.postCopyAtIteration } }
+    /// Every migration request that reached the fake, in order.
+    public var requests: [MigrationRequest] { world.withLock { $0.requests } }
     /// Hosts (names) where the guest is defined, with its state.
     public func whereIs(uuid: String) -> [String: Guest.State] {
         world.withLock { w in
@@ -98,6 +108,8 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
     }
     /// Puts a guest on a host directly (a manual fix by the operator, a split brain...).
     public func place(_ guest: Guest, on host: String) { world.withLock { $0.guests[host, default: [:]][guest.uuid] = guest } }
+    /// Replaces a host's storage pools (what `inspect` reports from now on).
+    public func setStoragePools(_ pools: [StoragePoolInfo], on host: String) { world.withLock { $0.hosts[host]?.storagePools = pools } }
     public func remove(uuid: String, from host: String) { world.withLock { _ = $0.guests[host]?.removeValue(forKey: uuid) } }
 
     // MARK: Hypervisor
@@ -149,6 +161,7 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
         try world.withLock { (w: inout World) throws(HypervisorError) in
             try gate(source, &w)
             w.postCopyRequested.insert(guestUUID)
+            w.postCopyAtIteration[guestUUID] = w.iteration[guestUUID] ?? 0
         }
     }
 
@@ -170,6 +183,7 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
                 w.peaks.perGroup[g] = max(w.peaks.perGroup[g] ?? 0, w.active.perGroup[g]!)
             }
             w.attempts[r.guestName, default: 0] += 1
+            w.requests.append(r)
             if case .failFirst(let times, _, _)? = w.faults[r.guestName], w.attempts[r.guestName]! > times { return nil }
             return w.faults[r.guestName]
         }
@@ -200,9 +214,14 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
             }
             return try abortedOrCompleted(r)
         case .needsPostCopy?:
-            progress(MigrationProgress(elapsedMs: 1, dataTotal: total, dataProcessed: total / 2, dataRemaining: total / 2,
-                                       memoryBps: 1 << 20, iteration: 1))
+            var n: UInt64 = 0
             while await pause(.milliseconds(2)) {
+                n += 1
+                let iteration: UInt64 = n < 10 ? 1 : 2
+                // Recorded before it is reported, as libvirt's job statistics would hold it.
+                world.withLock { $0.iteration[r.guestUUID] = iteration }
+                progress(MigrationProgress(elapsedMs: n * 2, dataTotal: total, dataProcessed: total / 2,
+                                           dataRemaining: total / 2 - min(total / 4, n), memoryBps: 1 << 20, iteration: iteration))
                 if world.withLock({ $0.postCopyRequested.contains(r.guestUUID) }) { return complete(r) }
             }
             return try abortedOrCompleted(r)

@@ -71,9 +71,15 @@ public enum FuzzTargets {
     }
 
     static func snapshot(_ bytes: [UInt8]) -> String {
-        switch Inventory.decodeSnapshot(Data(bytes)) {
+        let data = Data(bytes)
+        switch Inventory.decodeSnapshot(data) {
         case .failure(let e): return "refused: \(e.message.prefix(60))"
         case .success(let inv):
+            // The snapshot reader is written for the schema; JSONDecoder is its reference. Where
+            // both accept a document they must read the same inventory.
+            if let reference = try? JSONDecoder().decode(Inventory.self, from: data), reference != inv {
+                fatalError("the snapshot reader and JSONDecoder read different inventories")
+            }
             _ = inv.fingerprint
             _ = inv.encodedSnapshot()
             return "accepted (\(inv.hosts.count) hosts)"

@@ -116,6 +116,23 @@ public final class LibvirtConnection: @unchecked Sendable {
         } ?? 0
     }
 
+    /// The daemon's libvirt version and its hypervisor's (QEMU's, for the qemu driver) as
+    /// "9.0.0"; nil where the driver cannot say.
+    public func versions() -> (libvirt: String?, hypervisor: String?) {
+        func text(_ v: UInt) -> String { "\(v / 1_000_000).\(v / 1000 % 1000).\(v % 1000)" }
+        let lib = Libvirt.optional("virConnectGetLibVersion", uri: uri) { () throws(LibvirtError) -> UInt in
+            var v: UInt = 0
+            try Libvirt.status("virConnectGetLibVersion", uri: uri) { virConnectGetLibVersion(handle, &v) }
+            return v
+        }
+        let hyp = Libvirt.optional("virConnectGetVersion", uri: uri) { () throws(LibvirtError) -> UInt in
+            var v: UInt = 0
+            try Libvirt.status("virConnectGetVersion", uri: uri) { virConnectGetVersion(handle, &v) }
+            return v
+        }
+        return (lib.map(text), hyp.flatMap { $0 == 0 ? nil : text($0) })
+    }
+
     public func hostname() throws(LibvirtError) -> String {
         try Libvirt.string("virConnectGetHostname", uri: uri) { virConnectGetHostname(handle) }
     }
@@ -147,6 +164,14 @@ public final class LibvirtConnection: @unchecked Sendable {
             out.append((name, active == 1, try Libvirt.string("virNetworkGetXMLDesc(\(name))", uri: uri) { virNetworkGetXMLDesc(net, 0) }))
         }
         return out
+    }
+
+    /// Names of the network filters (nwfilter) defined on the host.
+    public func nwfilterNames() throws(LibvirtError) -> [String] {
+        var list: UnsafeMutablePointer<OpaquePointer?>?
+        let n = try Libvirt.status("virConnectListAllNWFilters", uri: uri) { virConnectListAllNWFilters(handle, &list, 0) }
+        defer { freeList(list, Int(n), virNWFilterFree) }
+        return (0..<Int(n)).compactMap { i in list?[i].flatMap { virNWFilterGetName($0) }.map { String(cString: $0) } }
     }
 
     /// Storage pools (active and inactive) as (name, XML).

@@ -5,8 +5,10 @@ import Foundation
 extension LibvirtDomain {
     /// The XML to base a destination XML on: migratable (no runtime-only parts) and secure
     /// (keeps secrets such as VNC passwords, so the target gets them). Never log it.
-    func migratableXML() throws(LibvirtError) -> String {
-        let flags = VIR_DOMAIN_XML_MIGRATABLE.rawValue | VIR_DOMAIN_XML_SECURE.rawValue
+    /// `inactive`: the persistent definition rather than the running one.
+    func migratableXML(inactive: Bool = false) throws(LibvirtError) -> String {
+        var flags = VIR_DOMAIN_XML_MIGRATABLE.rawValue | VIR_DOMAIN_XML_SECURE.rawValue
+        if inactive { flags |= VIR_DOMAIN_XML_INACTIVE.rawValue }
         return try Libvirt.string("virDomainGetXMLDesc(\(name), migratable)", uri: uri) {
             virDomainGetXMLDesc(handle, flags)
         }

@@ -41,8 +41,14 @@ final class MigrationJob: @unchecked Sendable {
          completedEventWait: TimeInterval, progress: @escaping @Sendable (MigrationProgress) -> Void) throws(LibvirtError) {
         self.domain = domain; self.request = request; self.targetWatch = targetWatch; self.pollInterval = pollInterval
         self.completedEventWait = completedEventWait; self.progress = progress
-        let destXML = request.bridgeMap.isEmpty ? nil : BridgeRewrite.apply(request.bridgeMap, to: try domain.migratableXML())
-        let settings = MigrationSettings(request, destinationXML: destXML)
+        var destXML: String?, persistXML: String?
+        if !request.bridgeMap.isEmpty {
+            destXML = BridgeRewrite.apply(request.bridgeMap, to: try domain.migratableXML())
+            // The definition the target saves is a separate document: rename its bridges too.
+            let persistent = try domain.isPersistent()
+            persistXML = persistent ? BridgeRewrite.apply(request.bridgeMap, to: try domain.migratableXML(inactive: true)) : destXML
+        }
+        let settings = MigrationSettings(request, destinationXML: destXML, persistentXML: persistXML)
         params = try settings.typedParams()
         flags = settings.flags
         // 9.0 has no migration parameter for max downtime; the call works before the job

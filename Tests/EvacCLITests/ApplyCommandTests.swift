@@ -39,6 +39,20 @@ final class ApplyCommandTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: state), "a dry run writes no journal")
     }
 
+    /// `--output json` applies to the dry run too: one JSON object, the table nowhere.
+    func testDryRunWithOutputJSONPrintsJSON() throws {
+        let r = try runEvac(["apply", plan, "--dry-run", "--output", "json", "--state-dir", state])
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertFalse(r.stdout.contains("All pre-checks pass."), r.stdout)
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], r.stdout)
+        XCTAssertEqual(object["planName"] as? String, "rack12-demo")
+        let checks = try XCTUnwrap(object["checks"] as? [[String: Any]])
+        XCTAssertTrue(checks.contains { $0["guest"] as? String == "db-01" }, r.stdout)
+        XCTAssertEqual(object["blocked"] as? Int, 0)
+        XCTAssertEqual(object["allPass"] as? Bool, false, "the demo plan has unplaceable guests")
+        XCTAssertFalse((object["unplaceable"] as? [String] ?? []).isEmpty)
+    }
+
     func testStalePlanFileIsRefusedWithWhatChanged() throws {
         let saved = try savePlanFile()
         // web-01 grows from 4 to 6 GiB after planning.

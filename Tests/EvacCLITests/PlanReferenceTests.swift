@@ -56,7 +56,10 @@ struct PlanReferenceTests {
     }
 
     /// Items of lists need their required keys: a group of guests that matches nothing.
-    static let itemBase = ["constraints.anti-affinity": #"guests: ["nomatch-*"]"#]
+    static let itemBase = ["constraints.anti-affinity": #"guests: ["nomatch-*"]"#,
+                           "hooks.before-migration": "run: [/bin/true]", "hooks.after-migration": "run: [/bin/true]",
+                           "hooks.before-drain": "run: [/bin/true]", "hooks.after-drain": "run: [/bin/true]",
+                           "rolling.maintenance": "run: [/bin/true]"]
     /// Mappings that need a key of their own: a window needs its length.
     static let mappingBase = ["window": "duration: 1h"]
 

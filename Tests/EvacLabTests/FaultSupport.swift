@@ -66,6 +66,8 @@ enum Faults {
         y += "select: { include: [\(moves.map { "\"\($0.guest)\"" }.joined(separator: ", "))] }\n"
         y +=
             "constraints: { cpu: compatible, bridges: match, pin: { \(moves.map { "\($0.guest): lab-\($0.to)" }.joined(separator: ", ")) } }\n"
+        // The fault tests count on which guest starts first (the largest: see dirtyGuest).
+        y += "placement: { order: largest-first }\n"
         y += "parallelism: { total: \(total), per-source: \(total), per-target: \(perTarget) }\n"
         y += "migration:\n  mode: live\n  timeout: \(timeout)\n  retry: \(retry)\n"
         if let bandwidth { y += "  bandwidth: \(bandwidth)\n" }

@@ -173,6 +173,79 @@ final class MigrationLabTests: XCTestCase {
         XCTAssertEqual(again.hostUUID, "0d5a0000-0000-4000-8000-00000000000c", "the host answers again, on a new connection")
     }
 
+    /// Issue 15, with libvirt as the judge, on a shut-off guest with a local disk and a bridged
+    /// NIC: (1) evac's placement refuses to move it offline with its disk, and libvirt, made to
+    /// try, refuses that same migration ("offline migration cannot handle non-shared storage");
+    /// (2) moved offline with `bridge-map`, the definition the target saves has the new bridge.
+    func testOfflineStorageCopyRefusedAndBridgeMapReachesTheSavedDefinition() async throws {
+        let lab = try SessionDaemonLab()
+        self.lab = lab
+        let a = try lab.start("a", hostUUID: "0d5a0000-0000-4000-8000-00000000001a")
+        let b = try lab.start("b", hostUUID: "0d5a0000-0000-4000-8000-00000000001b")
+        let hostA = HostEndpoint(name: "lab-a", uri: a.uri, migrateURI: "tcp://127.0.0.1")
+        let hostB = HostEndpoint(name: "lab-b", uri: b.uri, migrateURI: "tcp://127.0.0.1")
+        let disk = try lab.sharedFile("off.img", Data(count: 1 << 20))
+        let xml = FillGuest.xml(name: guestName, uuid: guestUUID, bootImage: disk)
+            .replacingOccurrences(of: "<readonly/>", with: "")
+            .replacingOccurrences(of: "<memballoon model='none'/>", with: """
+                <interface type='bridge'><source bridge='br-old'/><model type='virtio'/></interface>
+                <memballoon model='none'/>
+                """)
+        try await LibvirtRuntime.blocking("lab.define") { () -> Result<Void, LibvirtError> in
+            Result { () throws(LibvirtError) in _ = try LibvirtConnection(uri: a.uri).define(xml: xml) }
+        }.get()
+        let hv = LibvirtHypervisor(pollInterval: 0.2)
+
+        // (1) evac's half: planned from the real inventory, the guest is refused, not planned.
+        let inventory = Inventory(hosts: [try await hv.inspect(hostA), try await hv.inspect(hostB)])
+        let guest = try XCTUnwrap(inventory.host(named: "lab-a")?.guests.first)
+        XCTAssertEqual(guest.state, .shutoff)
+        // The versions the version filter compares, as a real daemon reports them.
+        let reported = inventory.host(named: "lab-a")
+        print("lab: libvirt \(reported?.libvirtVersion ?? "?"), QEMU \(reported?.hypervisorVersion ?? "?")")
+        XCTAssertEqual(reported?.libvirtVersion, LibvirtVersion.library(), "the daemon runs this machine's libvirt")
+        XCTAssertNotNil(reported?.hypervisorVersion.flatMap { $0.split(separator: ".").count == 3 ? $0 : nil })
+        XCTAssertEqual(guest.disks.map(\.shared), [false], "a file outside any shared pool is local")
+        var spec = PlanSpec(name: "lab", hosts: [HostSpec(name: "lab-a", uri: a.uri), HostSpec(name: "lab-b", uri: b.uri)],
+                            sources: [Located("lab-a")], targetPools: [TargetPool(name: "b", hosts: [Located("lab-b")])])
+        spec.constraints.localStorage = .copy
+        spec.constraints.bridges = .ignore
+        let placed = Placer.place(spec: spec, inventory: inventory)
+        XCTAssertEqual(placed.placements.count, 0)
+        XCTAssertTrue(placed.unplaceable.first?.guestReason?.contains("libvirt cannot copy storage in an offline migration") == true,
+                      "\(placed.unplaceable)")
+        // libvirt's half: the migration evac refuses to plan, forced, is refused by libvirt.
+        var options = MigrationOptions()
+        options.mode = .offline
+        let forced = MigrationRequest(guestUUID: guestUUID, guestName: guestName, source: hostA, target: hostB,
+                                      mode: .offline, options: options, copyStorage: ["fda"])
+        do {
+            _ = try await hv.migrate(forced, progress: { _ in })
+            XCTFail("libvirt accepted an offline migration with storage copy")
+        } catch {
+            print("lab: offline + storage copy, forced: \(error.message)")
+            XCTAssertTrue(error.message.contains("offline migration cannot handle non-shared storage"), "\(error)")
+        }
+        let stillOnA = try await hv.locate(guestUUID: guestUUID, on: hostA)
+        XCTAssertEqual(stillOnA, .present(state: .shutoff, persistent: true))
+
+        // (2) bridge-map on an offline move: the definition b keeps names br-new.
+        let renamed = MigrationRequest(guestUUID: guestUUID, guestName: guestName, source: hostA, target: hostB,
+                                       mode: .offline, options: options, bridgeMap: ["br-old": "br-new"])
+        _ = try await hv.migrate(renamed, progress: { _ in })
+        let uuid = guestUUID
+        let saved = try await LibvirtRuntime.blocking("lab.dumpxml") { () -> Result<String, LibvirtError> in
+            Result { () throws(LibvirtError) in
+                guard let dom = try LibvirtConnection(uri: b.uri).domain(uuid: uuid) else { return "" }
+                return try dom.xmlDesc(inactive: true)
+            }
+        }.get()
+        XCTAssertTrue(saved.contains("bridge='br-new'"), "the saved definition keeps the old bridge: \(saved)")
+        XCTAssertFalse(saved.contains("br-old"), saved)
+        let absentOnA = try await hv.locate(guestUUID: guestUUID, on: hostA)
+        XCTAssertEqual(absentOnA, .absent)
+    }
+
     /// Polls until `condition` holds, 30 s at most (what other threads do, with no event to wait on).
     private func until(_ condition: () -> Bool) async throws {
         let deadline = Date().addingTimeInterval(30)

@@ -71,6 +71,15 @@ cmd_start_host() { # K
   log "lab-$k: libvirtd started (pid $(<"$(hdir "$k")/libvirtd.pid"))$(running_guests_note "$k")"
 }
 
+# The lab's stand-in for a host reboot in a rolling maintenance cycle: the daemon goes away
+# (its connections break, libvirt stops answering) and comes back; its guests, if any were
+# left, keep running.
+cmd_restart_host() { # K
+  take_host_arg restart-host "$@"
+  cmd_stop_host "$HOST_K"
+  cmd_start_host "$HOST_K"
+}
+
 # ", running guests: a b" after a restart, so a restart after kill-host shows that libvirtd
 # found the guests it left running.
 running_guests_note() { # K

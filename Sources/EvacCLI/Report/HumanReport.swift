@@ -36,7 +36,9 @@ enum HumanReport {
         if !r.unplaceable.isEmpty {
             out += "\nUnplaceable (\(r.unplaceable.count))\n"
             for u in r.unplaceable {
-                out += "  \(esc(u.guest)) on \(esc(u.source)) (\(Format.kib(u.memoryKiB)), \(u.vcpus) vCPU)"
+                // With priorities in the plan, each guest left says its own: what was weighed.
+                let priority = spec.placement.priority.isEmpty ? "" : ", priority \(spec.placement.priority(of: u.guest))"
+                out += "  \(esc(u.guest)) on \(esc(u.source)) (\(Format.kib(u.memoryKiB)), \(u.vcpus) vCPU\(priority))"
                 if let why = u.guestReason { out += ": \(esc(why))" }
                 out += "\n"
                 for c in u.candidates { out += "    \(esc(c.target)): \(esc(c.reason))\n" }
@@ -60,18 +62,22 @@ enum HumanReport {
                    Format.kib(signed: u.headroomAfterKiB), free == 0 ? "n/a" : Format.kib(free),
                    "\(u.vcpusBefore) → \(u.vcpusAfter) of \(u.cpus)\(ratio)", "+\(u.incoming)"])
         }
-        for u in p.inventory.unreachable where spec.targetNames.contains(u.name) {
+        let targetNames = Set(spec.targetNames)
+        for u in p.inventory.unreachable where targetNames.contains(u.name) {
             t.add([u.name, "unreachable", "", "", "", "", "", ""])
         }
         out += t.render()
 
         out += "\nSources\n"
         var s = Table()
+        // Counted once per list, not by filtering every list for each source (quadratic at 2,000 sources).
+        var moves: [String: Int] = [:], stucks: [String: Int] = [:], stays: [String: Int] = [:]
+        for x in r.placements { moves[x.source, default: 0] += 1 }
+        for x in r.unplaceable { stucks[x.source, default: 0] += 1 }
+        for x in r.skipped { stays[x.source, default: 0] += 1 }
         for name in spec.sourceNames {
             guard let host = p.inventory.host(named: name) else { continue }
-            let moving = r.placements.filter { $0.source == name }.count
-            let stuck = r.unplaceable.filter { $0.source == name }.count
-            let staying = r.skipped.filter { $0.source == name }.count
+            let moving = moves[name] ?? 0, stuck = stucks[name] ?? 0, staying = stays[name] ?? 0
             let left = stuck + staying
             s.add([name, "\(host.guests.count) guests", "\(moving) move", "\(stuck) unplaceable", "\(staying) staying",
                    left == 0 ? "empty after the drain" : "\(left) left after the drain"])

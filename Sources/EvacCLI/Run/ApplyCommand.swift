@@ -34,6 +34,7 @@ struct ApplyCommand: AsyncParsableCommand {
 
     @OptionGroup var run: RunOptions
 
+    @OptionGroup var reading: InventoryOptions
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var logging: LogOptions
 
@@ -60,7 +61,8 @@ struct ApplyCommand: AsyncParsableCommand {
         if dryRun {
             let executor = Executor(plan: planFile, hypervisor: hypervisor, journal: MemoryJournal())
             let checks = await executor.dryRun()
-            Console.out(DryRunReport.render(planFile, checks))
+            // --output json asks for JSON here too (a table on stdout would break the script reading it).
+            Console.out(run.output == .json ? DryRunReport.json(planFile, checks) : DryRunReport.render(planFile, checks))
             if checks.contains(where: { $0.problem != nil }) || resolved.unplaceable > 0 { throw EvacExit.partial }
             return
         }
@@ -145,7 +147,8 @@ struct ApplyCommand: AsyncParsableCommand {
         if PlanReference.kind(of: plan) == .yaml {
             let assumed = (try? Units.bandwidth(assumeBandwidth).get()) ?? (1 << 30)
             let p: PlanPipeline
-            p = try await PlanPipeline.run(planPath: plan, inventoryPath: nil, assumedBandwidth: assumed, connection: connection)
+            p = try await PlanPipeline.run(planPath: plan, inventoryPath: nil, assumedBandwidth: assumed, connection: connection,
+                                           readConcurrency: reading.readConcurrency)
             Console.error(p.renderedWarnings)
             for u in p.result.unplaceable {
                 Console.error("unplaceable: \(u.guest) on \(u.source): \(u.guestReason ?? u.candidates.map { "\($0.target): \($0.reason)" }.joined(separator: "; "))\n")
@@ -154,7 +157,8 @@ struct ApplyCommand: AsyncParsableCommand {
         }
         let file = try PlanReference.loadPlanFile(plan)
         let hosts = Set(file.sources + file.targets).sorted().compactMap { name in file.uri(of: name).map { (name: name, uri: $0) } }
-        let live = await InventoryReader.inventory(hosts: hosts, settings: connection.settings(file.connection))
+        let live = await InventoryReader.inventory(hosts: hosts, settings: connection.settings(file.connection),
+                                                   concurrency: reading.readConcurrency)
         // Always compared, not only when the fingerprint differs: host memory is not in it.
         let found = StaleCheck.findings(plan: file, live: live)
         for t in found.unreachableTargets {

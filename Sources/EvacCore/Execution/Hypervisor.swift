@@ -73,7 +73,8 @@ public struct MigrationProgress: Hashable, Sendable, Codable {
     public var dataRemaining: UInt64
     /// Bytes per second of memory transfer.
     public var memoryBps: UInt64
-    /// Memory iteration (pass) number; 0 before the first pass completes.
+    /// Memory iteration (pass) number as libvirt's `memory_iteration` counts it: 1 during the
+    /// first pass, 2 once the first pass is complete and dirtied pages are sent again.
     public var iteration: UInt64
     /// Pages dirtied per second.
     public var dirtyRate: UInt64

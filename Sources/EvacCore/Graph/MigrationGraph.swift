@@ -108,7 +108,7 @@ public struct MigrationGraph: Codable, Hashable, Sendable {
 
     /// A cycle of node indices (each waits for the next), or nil. Iterative DFS: no recursion depth limits.
     func findCycle() -> [Int]? {
-        let index = Dictionary(nodes.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { first, _ in first })
+        let index = Dictionary(nodes.indices.map { (nodes[$0].id, $0) }, uniquingKeysWith: { first, _ in first })
         var color = [UInt8](repeating: 0, count: nodes.count) // 0 new, 1 on stack, 2 done
         var parent = [Int](repeating: -1, count: nodes.count)
         for start in nodes.indices where color[start] == 0 {

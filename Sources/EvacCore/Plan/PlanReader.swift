@@ -3,7 +3,7 @@
 /// language and a test keeps the two in step.
 public enum PlanReader {
     public static let topKeys = ["version", "name", "description", "hosts", "sources", "targets", "select",
-                                 "constraints", "placement", "parallelism", "migration", "on-failure", "connection",
+                                 "constraints", "placement", "parallelism", "migration", "on-failure", "connection", "hooks", "rolling",
                                  "window"]
 
     public static func read(_ root: Node, file: String) -> (spec: PlanSpec?, diagnostics: [Diagnostic]) {
@@ -48,6 +48,24 @@ public enum PlanReader {
         if let v = top["on-failure"]?.value, let f = r.choice(v, OnFailure.self, context: "on-failure policy") { spec.onFailure = f }
         if let v = top["connection"]?.value { spec.connection = readConnection(v, &r) }
         if let v = top["window"]?.value { spec.window = readWindow(v, &r) }
+        var hosts: [String: Mark] = [:]
+        if let v = top["hooks"]?.value {
+            let (hooks, refs) = readHooks(v, &r)
+            spec.hooks = hooks
+            hosts = refs
+        }
+        if let v = top["rolling"]?.value {
+            spec.rolling = readRolling(v, &r, hostRefs: &hosts)
+            if let m = spec.rolling?.maintenance { spec.hooks.maintenance = m }
+        }
+        do {
+            let sources = spec.sourceNames
+            for (host, mark) in hosts.sorted(by: { $0.value < $1.value }) where !sources.contains(host) {
+                let help = Spelling.closest(to: host, in: sources).map { "did you mean '\($0)'?" }
+                    ?? "drain hooks run for source hosts; list one of: \(sources.joined(separator: ", "))"
+                r.sink.error(mark, span: host.count, "hook host '\(host)' is not a source of this plan", help: help)
+            }
+        }
         return spec
     }
 
@@ -65,7 +83,7 @@ public enum PlanReader {
                 }
                 continue
             }
-            guard let m = r.mapping(value, context: "host '\(key.value)'", known: ["uri", "cpu-pool", "allow-uri-risks"]) else { continue }
+            guard let m = r.mapping(value, context: "host '\(key.value)'", known: ["uri", "cpu-pool", "allow-uri-risks", "migrate-uri"]) else { continue }
             guard let uriNode = r.require(m, "uri", in: value, context: "host '\(key.value)'", example: "\"qemu+ssh://root@\(key.value)/system\""),
                   let uri = r.string(uriNode, context: "the URI of host '\(key.value)'") else { continue }
             var risks: Set<URIPolicy.Risk> = []
@@ -75,7 +93,13 @@ public enum PlanReader {
             checkURI(uri, at: uriNode.mark, host: key.value, allowed: risks, &r)
             var pool: String?
             if let p = m["cpu-pool"]?.value { pool = r.string(p, context: "cpu-pool of host '\(key.value)'") }
-            out.append(HostSpec(name: key.value, uri: uri, cpuPool: pool, allowURIRisks: risks, mark: key.mark))
+            var migrateURI: String?
+            if let v = m["migrate-uri"]?.value, let text = r.string(v, context: "migrate-uri of host '\(key.value)'") {
+                let problems = MigrateURIPolicy.problems(text)
+                for p in problems { r.sink.error(v.mark, span: text.count, "host '\(key.value)': \(p.message)", help: p.help) }
+                if problems.isEmpty { migrateURI = text }
+            }
+            out.append(HostSpec(name: key.value, uri: uri, cpuPool: pool, allowURIRisks: risks, migrateURI: migrateURI, mark: key.mark))
         }
         return out
     }
@@ -188,7 +212,7 @@ public enum PlanReader {
 
     static func readPlacement(_ node: Node, _ r: inout NodeReader) -> PlacementPolicy {
         var p = PlacementPolicy()
-        guard let m = r.mapping(node, context: "placement", known: ["choose", "order", "after"]) else { return p }
+        guard let m = r.mapping(node, context: "placement", known: ["choose", "order", "after", "priority"]) else { return p }
         if let v = m["choose"]?.value, let c = r.choice(v, PlacementPolicy.Choose.self, context: "placement choice") { p.choose = c }
         if let v = m["order"]?.value, let o = r.choice(v, PlacementPolicy.Order.self, context: "placement order") { p.order = o }
         if let v = m["after"]?.value, let items = r.list(v, context: "placement.after") {
@@ -201,7 +225,26 @@ public enum PlanReader {
                 p.after.append(AfterRule(move: move, after: after, mark: item.mark))
             }
         }
+        if let v = m["priority"]?.value { p.priority = readPriority(v, &r) }
         return p
+    }
+
+    /// `placement.priority`: a list of `{guests: [...], priority: N}`; the first rule that
+    /// matches a guest gives its priority.
+    static func readPriority(_ node: Node, _ r: inout NodeReader) -> [PriorityRule] {
+        guard let items = r.list(node, context: "placement.priority") else { return [] }
+        var out: [PriorityRule] = []
+        for (i, item) in items.enumerated() {
+            let context = "priority rule \(i + 1)"
+            guard let rule = r.mapping(item, context: context, known: ["guests", "priority"]),
+                  let g = r.require(rule, "guests", in: item, context: context, example: "[\"db-*\"]"),
+                  let n = r.require(rule, "priority", in: item, context: context, example: "10") else { continue }
+            let guests = r.globs(g, context: "\(context) guests", allowEmpty: false) ?? []
+            guard let priority = r.int(n, context: "\(context) priority", min: PriorityRule.range.lowerBound,
+                                       max: PriorityRule.range.upperBound) else { continue }
+            out.append(PriorityRule(guests: guests, priority: priority, mark: item.mark))
+        }
+        return out
     }
 
     static func readParallelism(_ node: Node, _ r: inout NodeReader) -> Parallelism {
@@ -219,7 +262,7 @@ public enum PlanReader {
     }
 
     static let migrationKeys = ["mode", "max-downtime", "bandwidth", "timeout", "progress-timeout", "auto-converge",
-                                "post-copy", "compression", "persist", "undefine-source", "parallel-connections", "retry"]
+                                "post-copy", "compression", "persist", "undefine-source", "parallel-connections", "retry", "tls"]
 
     static func readMigration(_ node: Node, _ r: inout NodeReader) -> MigrationOptions {
         var o = MigrationOptions()
@@ -240,13 +283,15 @@ public enum PlanReader {
                 o.autoConverge = s.value == "true" ? .init(initial: 20, increment: 10) : nil
             } else if let ac = r.mapping(v, context: "auto-converge", known: ["initial", "increment"]) {
                 var x = MigrationOptions.AutoConverge(initial: 20, increment: 10)
-                if let i = ac["initial"]?.value, let n = r.int(i, context: "auto-converge.initial", min: 0, max: 100) { x.initial = n }
-                if let i = ac["increment"]?.value, let n = r.int(i, context: "auto-converge.increment", min: 0, max: 100) { x.increment = n }
+                let percent = MigrationOptions.Bounds.autoConvergePercent  // QEMU's range for both
+                if let i = ac["initial"]?.value, let n = r.int(i, context: "auto-converge.initial", min: percent.lowerBound, max: percent.upperBound) { x.initial = n }
+                if let i = ac["increment"]?.value, let n = r.int(i, context: "auto-converge.increment", min: percent.lowerBound, max: percent.upperBound) { x.increment = n }
                 o.autoConverge = x
             }
         }
         if let v = m["post-copy"]?.value, let x = r.choice(v, MigrationOptions.PostCopy.self, context: "post-copy policy") { o.postCopy = x }
-        if let v = m["compression"]?.value, let x = r.bool(v, context: "compression") { o.compression = x }
+        if let v = m["compression"]?.value { readCompression(v, into: &o, &r) }
+        if let v = m["tls"]?.value, let x = r.bool(v, context: "tls") { o.tls = x ? true : nil }
         if let v = m["persist"]?.value, let x = r.bool(v, context: "persist") { o.persist = x }
         if let v = m["undefine-source"]?.value, let x = r.bool(v, context: "undefine-source") { o.undefineSource = x }
         if let v = m["parallel-connections"]?.value, let n = r.int(v, context: "parallel-connections", min: 1, max: 64) { o.parallelConnections = n }
@@ -257,7 +302,33 @@ public enum PlanReader {
         if o.postCopy != .never && o.mode != .live, let v = m["post-copy"]?.value {
             r.sink.error(v.mark, "post-copy needs mode: live", help: "set post-copy: never, or mode: live")
         }
+        for c in o.conflicts {
+            // At the key the operator wrote (persist may be a default: then at undefine-source).
+            let at = m[c.key] ?? (c.key == "persist" ? m["undefine-source"] : nil) ?? m["parallel-connections"]
+            r.sink.error(at?.key.mark ?? node.mark, span: at?.key.scalar?.value.count ?? 1, c.message, help: c.help)
+        }
         return o
+    }
+
+    /// `compression: true | false | xbzrle | mt | zlib | zstd` (a method implies true).
+    static func readCompression(_ node: Node, into o: inout MigrationOptions, _ r: inout NodeReader) {
+        if let s = node.scalar, !s.quoted, ["true", "false", "True", "False", "TRUE", "FALSE"].contains(s.value) {
+            if let x = r.bool(node, context: "compression") { o.compression = x }
+            return
+        }
+        let methods = MigrationOptions.CompressionMethod.allCases.map(\.rawValue)
+        if let s = node.scalar, !s.quoted, ["yes", "no", "on", "off"].contains(s.value.lowercased()) {
+            _ = r.bool(node, context: "compression")  // the YAML 1.1 boolean diagnostic
+            return
+        }
+        guard node.scalar != nil else {
+            r.typeError(node, expected: "true, false or a method (\(methods.joined(separator: ", ")))", context: "compression")
+            return
+        }
+        if let m = r.choice(node, MigrationOptions.CompressionMethod.self, context: "compression method") {
+            o.compression = true
+            o.compressionMethod = m
+        }
     }
 
     /// `retry: { attempts: 3, backoff: 10s }`: more attempts for transient failures.
@@ -351,7 +422,8 @@ public enum PlanReader {
         for pool in spec.targetPools {
             for h in pool.hosts {
                 if !known.contains(h.value) { unknown(h, "target") }
-                if sources.contains(h.value) {
+                // A rolling cycle drains its sources one batch at a time into the others.
+                if sources.contains(h.value) && spec.rolling == nil {
                     r.sink.error(h.mark, span: h.value.count, "host '\(h.value)' is both a source and a target",
                                  help: "a host being drained cannot receive guests; remove it from target pool '\(pool.name)' or from sources")
                 }

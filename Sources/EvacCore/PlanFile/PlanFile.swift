@@ -41,6 +41,10 @@ public struct PlanFile: Codable, Hashable, Sendable {
     public var connection: ConnectionSettings?
     /// The plan's maintenance window; nil = none (and for older plan files).
     public var window: MaintenanceWindow?
+    /// The plan's hooks; nil when it has none (and for older plan files, whose hash stays).
+    public var hooks: HookSet?
+    /// The plan's rolling cycle (the cycle journal's plan only); nil otherwise.
+    public var rolling: RollingSpec?
 
     public struct PlanSource: Codable, Hashable, Sendable {
         public var path: String
@@ -54,8 +58,12 @@ public struct PlanFile: Codable, Hashable, Sendable {
         /// The URI risks the plan accepted for this host (`allow-uri-risks`); nil when none, so
         /// plan files written before this field keep their bytes and hash.
         public var allowURIRisks: [URIPolicy.Risk]?
-        public init(name: String, uri: String, cpuPool: String? = nil, allowURIRisks: [URIPolicy.Risk]? = nil) {
+        /// The plan's `migrate-uri` for this host; nil when none (older plan files keep their hash).
+        public var migrateURI: String?
+        public init(name: String, uri: String, cpuPool: String? = nil, allowURIRisks: [URIPolicy.Risk]? = nil,
+                    migrateURI: String? = nil) {
             self.name = name; self.uri = uri; self.cpuPool = cpuPool; self.allowURIRisks = allowURIRisks
+            self.migrateURI = migrateURI
         }
     }
 
@@ -67,7 +75,8 @@ public struct PlanFile: Codable, Hashable, Sendable {
         inventoryFingerprint = inventory.fingerprint
         hosts = spec.hosts.map {
             HostRef(name: $0.name, uri: $0.uri, cpuPool: $0.cpuPool,
-                    allowURIRisks: $0.allowURIRisks.isEmpty ? nil : $0.allowURIRisks.sorted { $0.rawValue < $1.rawValue })
+                    allowURIRisks: $0.allowURIRisks.isEmpty ? nil : $0.allowURIRisks.sorted { $0.rawValue < $1.rawValue },
+                    migrateURI: $0.migrateURI)
         }.sorted { $0.name < $1.name }
         sources = spec.sourceNames
         targets = spec.targetNames
@@ -92,6 +101,8 @@ public struct PlanFile: Codable, Hashable, Sendable {
         bridgePolicy = spec.constraints.bridges
         connection = spec.connection
         window = spec.window
+        hooks = spec.hooks.isEmpty ? nil : spec.hooks
+        rolling = spec.rolling
         if hashed { planHash = computedHash }
     }
 
@@ -288,9 +299,14 @@ extension Inventory {
             for g in h.guests {
                 f.add("guest"); f.add(g.uuid); f.add(g.name); f.add(g.state.rawValue); f.add(g.persistent ? 1 : 0)
                 f.add(g.memoryKiB); f.add(UInt64(bitPattern: Int64(g.vcpus))); f.add(g.cpu.mode.rawValue); f.add(g.cpu.model ?? ""); f.add(g.cpu.features)
-                for n in g.nics { f.add(n.kind.rawValue); f.add(n.source); f.add(n.mac ?? "") }
+                for n in g.nics {
+                    f.add(n.kind.rawValue); f.add(n.source); f.add(n.mac ?? "")
+                    if let filter = n.filter { f.add("filter"); f.add(filter) }
+                }
                 for d in g.disks { f.add(d.kind.rawValue); f.add(d.device); f.add(d.target); f.add(d.source); f.add(d.shared ? 1 : 0); f.add(d.readonly ? 1 : 0) }
                 f.add(g.hostDevices)
+                if let fs = g.filesystems { f.add("filesystems"); f.add(fs) }
+                if let m = g.machine { f.add("machine"); f.add(m) }
             }
         }
         for u in unreachable { f.add("unreachable"); f.add(u.name); f.add(u.uri) }

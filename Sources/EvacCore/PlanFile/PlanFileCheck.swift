@@ -53,12 +53,17 @@ extension PlanFile {
             for p in URIPolicy.check(h.uri, allowed: Set(h.allowURIRisks ?? [])) {
                 out.append("host '\(TerminalText.escape(h.name))': \(p.message)")
             }
+            for p in h.migrateURI.map(MigrateURIPolicy.problems) ?? [] {
+                out.append("host '\(TerminalText.escape(h.name))': \(p.message)")
+            }
         }
         for name in sources + targets where hostByName[name] == nil { out.append("host '\(TerminalText.escape(name))' has no URI") }
         out += graphProblems(hostByName)
         out += migration.problems
         out += connection?.problems ?? []
         out += window?.problems ?? []
+        out += hooks?.problems ?? []
+        out += rolling?.problems ?? []
         if !estimatedDurationMs.isFinite || estimatedDurationMs < 0 { out.append("the estimated duration is not a finite duration") }
         if let r = maxVCPURatio, !(r.isFinite && r > 0 && r < 1e9) { out.append("max-vcpu-ratio is not a number from 0 to 1e9") }
         return out

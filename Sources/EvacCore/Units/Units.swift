@@ -172,7 +172,15 @@ public enum Format {
         guard b.isFinite, b >= 0 else { return "? B" }
         var v = b; var i = 0
         while v >= 1024 && i < units.count - 1 { v /= 1024; i += 1 }
-        return i == 0 ? "\(Int(v)) B" : String(format: "%.1f %@", v, units[i])
+        if i == 0 { return "\(Int(v)) B" }
+        // The same digits as "%.1f", without String(format:) (a text report of 100,000 guests
+        // formats ~400,000 figures): exact when v × 10 is, as for every whole number of KiB.
+        let t = v * 10
+        if t < 1e15, (-t).addingProduct(v, 10) == 0 {  // fused: zero only if the product was exact
+            let tenths = Int(t.rounded(.toNearestOrEven))
+            return "\(tenths / 10).\(tenths % 10) \(units[i])"
+        }
+        return String(format: "%.1f %@", v, units[i])
     }
     /// Durations the way the plan language writes them, exactly (300ms, 1.5s, 20m, 1h30m):
     /// what the operator could type back into a plan or `--timeout`.

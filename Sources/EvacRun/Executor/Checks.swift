@@ -9,13 +9,24 @@ struct CheckPolicy: Sendable {
     var bridges: Constraints.BridgePolicy
     var undefineSource: Bool
 
-    init(plan: PlanFile) {
+    init(plan: PlanFile, kind: RunKind = .apply) {
         reserveKiB = plan.memoryReserveKiB ?? 0
         maxVCPURatio = plan.maxVCPURatio
-        bridgeMap = plan.bridgeMap ?? [:]
+        bridgeMap = plan.bridgeMap(for: kind)
         cpu = plan.cpuPolicy ?? .compatible
         bridges = plan.bridgePolicy ?? .match
         undefineSource = plan.migration.undefineSource
+    }
+}
+
+/// A guest as its source reported it at the start of a run, with that source's storage pools.
+struct GuestAtSource: Sendable {
+    var guest: Guest
+    var sourcePools: [StoragePoolInfo]
+    var sourceHypervisorVersion: String?
+
+    init(guest: Guest, source: HostInventory) {
+        self.guest = guest; sourcePools = source.storagePools; sourceHypervisorVersion = source.hypervisorVersion
     }
 }
 
@@ -25,10 +36,11 @@ struct Checks: Sendable {
     let hypervisor: any Hypervisor
     let policy: CheckPolicy
     let ledger: InFlightLedger
-    /// Guest UUID → NICs, from the inspection of every source at the start of the run: a
-    /// guest's NIC configuration does not change during a drain, and re-reading a source's
-    /// whole inventory before each of its migrations is O(guests²) per source.
-    let nicsAtStart: [String: [GuestNIC]]
+    /// Guest UUID → the guest and its source's storage pools, from the inspection of every
+    /// source at the start of the run: a guest's NICs and disks do not change during a drain,
+    /// and re-reading a source's whole inventory before each of its migrations is O(guests²)
+    /// per source.
+    let atStart: [String: GuestAtSource]
 
     /// Before: guest still on its source in the expected state, target reachable with room
     /// (counting guests in flight to it), bridges present, CPU compatible.
@@ -56,13 +68,21 @@ struct Checks: Sendable {
             return "target \(s.target.name) already has a guest named \(s.guest) (uuid \(g.uuid))"
         }
 
-        if policy.bridges == .match {
-            var nics = nicsAtStart[s.uuid]
-            if nics == nil {
-                do { nics = try await hypervisor.inspect(s.source).guests.first { $0.uuid == s.uuid }?.nics }
-                catch { return "source \(Self.describe(error))" }
-            }
-            if let why = bridges(nics ?? [], target) { return why }
+        // Placement's own filters (bridges and networks, shared storage) on the live target.
+        var known = atStart[s.uuid]
+        if known == nil {
+            do {
+                let source = try await hypervisor.inspect(s.source)
+                known = source.guests.first { $0.uuid == s.uuid }.map { GuestAtSource(guest: $0, source: source) }
+            } catch { return "source \(Self.describe(error))" }
+        }
+        if let known, s.mode != .offline, let why = Migratability.liveRefusal(known.guest) {
+            return "guest \(s.guest) \(why)"
+        }
+        if let known, let r = LiveFilters.rejection(guest: known.guest, sourcePools: known.sourcePools,
+                                                    sourceHypervisorVersion: known.sourceHypervisorVersion, target: target,
+                                                    bridges: policy.bridges, bridgeMap: policy.bridgeMap) {
+            return "target \(target.name): \(r.reason) (filter \(r.filter))"
         }
 
         if policy.cpu != .ignore {
@@ -107,22 +127,6 @@ struct Checks: Sendable {
         return nil
     }
 
-    private func bridges(_ nics: [GuestNIC], _ t: HostInventory) -> String? {
-        let networks = Set(t.networks.filter(\.active).map(\.name))
-        let bridges = Set(t.bridges)
-        for nic in nics {
-            let name = policy.bridgeMap[nic.source] ?? nic.source
-            switch nic.kind {
-            case .bridge where !bridges.contains(name):
-                return "target \(t.name) has no bridge \(name)" + (name == nic.source ? "" : " (mapped from \(nic.source))")
-            case .network where !networks.contains(name):
-                return "target \(t.name) has no active network \(name)" + (name == nic.source ? "" : " (mapped from \(nic.source))")
-            default: continue
-            }
-        }
-        return nil
-    }
-
     /// After: the guest is on the target (active, or defined for offline) and gone from the
     /// source when the plan undefines it there.
     func after(_ s: StepSpec) async -> String? {
@@ -145,8 +149,29 @@ struct Checks: Sendable {
     }
 
     /// "kvm-13a (qemu+ssh://…) unreachable: connection refused"
-    static func describe(_ e: HypervisorError) -> String {
-        let what = e.kind == .unreachable ? "unreachable" : e.kind.rawValue
-        return "\(e.host) (\(e.uri)) \(what): \(e.message)"
+    static func describe(_ e: HypervisorError) -> String { e.hostProblem }
+}
+
+extension HypervisorError {
+    /// "kvm-13a (qemu+ssh://…) unreachable: connection refused"
+    public var hostProblem: String {
+        "\(host) (\(uri)) \(kind == .unreachable ? "unreachable" : kind.rawValue): \(message)"
+    }
+}
+
+extension PlanFile {
+    /// The bridge renames a run writes into the guests' XML: the plan's for apply, and the
+    /// inverse for rollback, which brings guests back to the names their home hosts have. A name
+    /// that two source bridges were merged into has no single way back: it is left as it is,
+    /// and the rollback's pre-check says so if the home host lacks it.
+    func bridgeMap(for kind: RunKind) -> [String: String] {
+        let map = bridgeMap ?? [:]
+        guard kind == .rollback else { return map }
+        var inverse: [String: String] = [:], merged: Set<String> = []
+        for (from, to) in map where from != to {
+            if inverse[to] != nil { merged.insert(to) } else { inverse[to] = from }
+        }
+        for name in merged { inverse[name] = nil }
+        return inverse
     }
 }

@@ -116,8 +116,10 @@ public actor Executor {
         var records: [Int: StepRecord]
         let specs: [StepSpec]
         var preflight = RollbackPreflight.Result()
+        var hookState = HookJournalState()
         do {
             runID = (try await journal.runs().map(\.id).max() ?? 0) + 1
+            if plan.hooks != nil { hookState = try await journal.hookState() }
             let existing = try await journal.steps(kind: kind)
             if fresh && !existing.isEmpty {
                 return RunResult(status: .cannotStart, message: "journal \(journal.path) already records a run of this plan; "
@@ -183,7 +185,7 @@ public actor Executor {
         let unsettled = specs.filter { !(records[$0.id]?.state.isSettled ?? true) }
         // Host reads before the first migration start nothing: a stop ends them at once.
         let interruptedEarly = "interrupted before any migration started; nothing was changed; resume continues"
-        let (down, nics) = await control.cancellingOnStop { await self.inspectSources(unsettled) }
+        let (down, atStart) = await control.cancellingOnStop { await self.inspectSources(unsettled) }
         if control.stopRequested { return await finish(.interrupted, interruptedEarly) }
         if options.requireReachableSources, let down {
             return await finish(.cannotStart, down)
@@ -217,6 +219,34 @@ public actor Executor {
             records[id] = n
         }
 
+        let hooks = plan.hooks.map {
+            HookRunner(hooks: $0, journal: journal, observer: observer, planName: plan.planName, runID: runID,
+                       forcedStop: { [control] in control.forcedStopRequested }, state: hookState)
+        }
+        if let hooks, startMigrations {
+            // A pass a crash left open (the migration ended, its after-migration hooks did not
+            // run) is finished first; then every source about to be drained gets its before-drain hooks.
+            if let failure = await finishOpenPasses(hooks, specs: specs, records: records) {
+                return await finish(.journalFailed, failure)
+            }
+            if kind == .apply {
+                switch await beforeDrain(hooks, specs: specs, records: &records, runID: runID) {
+                case .failure(let why): return await finish(.journalFailed, "\(why)")
+                case .success(let stop?):
+                    let pending = specs.compactMap { records[$0.id] }.filter { $0.state == .pending }
+                    var note: [StepTransition] = []
+                    for r in pending {
+                        var n = r
+                        n.reason = "not started: \(stop)"
+                        records[r.id] = n
+                        note.append(StepTransition(step: n, from: .pending, message: "not started: \(stop)"))
+                    }
+                    return await finish(.partial, stop, extra: note)
+                case .success(nil): break
+                }
+            }
+        }
+
         // 4. Walk the DAG over the pending steps.
         let runnable = specs.filter { records[$0.id]?.state == .pending }
         var (scheduler, blockedAtStart) = Scheduler.make(steps: runnable, limits: plan.graph.limits) { id in
@@ -240,12 +270,23 @@ public actor Executor {
             }
         }
 
-        let runner = MigrationRunner(hypervisor: hypervisor, journal: journal, observer: observer,
-                                     checks: Checks(hypervisor: hypervisor, policy: CheckPolicy(plan: plan), ledger: ledger,
-                                                    nicsAtStart: nics),
-                                     control: control, options: plan.migration, bridgeMap: plan.bridgeMap ?? [:],
+        var runner = MigrationRunner(hypervisor: hypervisor, journal: journal, observer: observer,
+                                     checks: Checks(hypervisor: hypervisor, policy: CheckPolicy(plan: plan, kind: kind),
+                                                    ledger: ledger, atStart: atStart),
+                                     control: control, options: plan.migration, bridgeMap: plan.bridgeMap(for: kind),
                                      runID: runID, companionsOfDone: companions)
-        let walk = startMigrations ? await self.walk(&scheduler, records: &records, runner: runner, runID: runID) : WalkEnd()
+        runner.hooks = hooks
+        var drained = Set<String>()
+        var walk = startMigrations
+            ? await self.walk(&scheduler, records: &records, runner: runner, runID: runID,
+                              drainHooks: kind == .apply ? specs : nil, drained: &drained)
+            : WalkEnd()
+        if let hooks, startMigrations, kind == .apply, walk.journalFailure == nil, !control.stopRequested {
+            if let failure = await afterDrain(hooks, specs: specs, records: records, drained: &drained) {
+                walk.journalFailure = failure
+            }
+        }
+        if walk.haltedBy == nil, let h = hooks?.haltedBy { walk.haltedBy = h }
         unrecorded = walk.unrecorded
 
         // 5. Say why the steps still pending did not start, and how the run ended.
@@ -332,8 +373,10 @@ public actor Executor {
             + "\(f.string(from: closes)); resume continues it"
     }
 
+    /// `drainHooks`: every step of the run, when after-drain hooks are to run as each source's
+    /// last migration ends (`drained`: the sources whose hooks ran in this process).
     private func walk(_ scheduler: inout Scheduler, records: inout [Int: StepRecord], runner: MigrationRunner,
-                      runID: Int) async -> WalkEnd {
+                      runID: Int, drainHooks: [StepSpec]?, drained: inout Set<String>) async -> WalkEnd {
         var end = WalkEnd()
         let runStart = Date()
         let predicted = plan.window == nil ? [:]
@@ -342,6 +385,13 @@ public actor Executor {
         await withTaskGroup(of: (Int, MigrationRunner.Outcome).self) { group in
             var inFlight = 0
             while true {
+                if let hooks = runner.hooks, let all = drainHooks, end.journalFailure == nil, !control.stopRequested {
+                    if let failure = await afterDrain(hooks, specs: all, records: records, drained: &drained) {
+                        end.journalFailure = failure
+                        control.journalFailed()
+                    }
+                }
+                if end.haltedBy == nil, let h = runner.hooks?.haltedBy { end.haltedBy = h }
                 var freed = true  // a step the window leaves frees its slot for the next
                 while freed && control.startsAllowed && end.haltedBy == nil && end.journalFailure == nil {
                     freed = false
@@ -424,8 +474,8 @@ public actor Executor {
         }
     }
 
-    /// Inspects every source once: which do not answer, and the NICs of the guests on the others.
-    private func inspectSources(_ specs: [StepSpec]) async -> (down: String?, nics: [String: [GuestNIC]]) {
+    /// Inspects every source once: which do not answer, and the guests on the others.
+    private func inspectSources(_ specs: [StepSpec]) async -> (down: String?, guests: [String: GuestAtSource]) {
         var seen = Set<String>()
         let sources = specs.map(\.source).filter { seen.insert($0.name).inserted }
         let hv = hypervisor
@@ -437,15 +487,18 @@ public actor Executor {
                 }
             }
             var down: [String] = []
-            var nics: [String: [GuestNIC]] = [:]
+            var guests: [String: GuestAtSource] = [:]
             for await r in g {
                 switch r {
-                case .success(let inv): for guest in inv.guests where wanted.contains(guest.uuid) { nics[guest.uuid] = guest.nics }
+                case .success(let inv):
+                    for guest in inv.guests where wanted.contains(guest.uuid) {
+                        guests[guest.uuid] = GuestAtSource(guest: guest, source: inv)
+                    }
                 case .failure(let e): down.append(Checks.describe(e))
                 }
             }
             down.sort()
-            return (down.isEmpty ? nil : "source\(down.count == 1 ? "" : "s") not reachable: " + down.joined(separator: "; "), nics)
+            return (down.isEmpty ? nil : "source\(down.count == 1 ? "" : "s") not reachable: " + down.joined(separator: "; "), guests)
         }
     }
 }

@@ -14,6 +14,8 @@ struct MigrationRunner: Sendable {
     let runID: Int
     /// Extra transitions written with a step's `done` (rollback: the apply step → rolled-back).
     let companionsOfDone: @Sendable (StepRecord) -> [StepTransition]
+    /// The plan's hooks; nil when it has none.
+    var hooks: HookRunner? = nil
 
     enum Outcome: Sendable {
         /// Ended in done, failed, blocked, or pending again (aborted by operator).
@@ -35,7 +37,7 @@ struct MigrationRunner: Sendable {
         while true {
             switch await attempt(spec, current, attemptInRun: attemptInRun, of: policy.attempts) {
             case .settled(let outcome):
-                return outcome
+                return await afterPhase(spec, outcome)
             case .retry(let pending):
                 current = pending
                 attemptInRun += 1
@@ -48,6 +50,15 @@ struct MigrationRunner: Sendable {
 
     private enum Attempt { case settled(Outcome), retry(StepRecord) }
 
+    /// The after-migration hooks once a step ended done or failed, or was blocked by a
+    /// before-migration hook (what that hook did may need undoing). A step that went back to
+    /// pending (a stop) keeps its pass open: the resume that runs it finishes the pass.
+    func afterPhase(_ spec: StepSpec, _ outcome: Outcome) async -> Outcome {
+        guard let hooks, case .ended(let r) = outcome, hooks.needsAfterPhase(spec, r) else { return outcome }
+        do { _ = try await hooks.afterMigration(spec, r) } catch { return .journalFailed("\(error)", seen: r) }
+        return outcome
+    }
+
     private func attempt(_ spec: StepSpec, _ record: StepRecord, attemptInRun: Int, of attempts: Int) async -> Attempt {
         observer.handle(.step(change(record, from: record.state, to: nil, "checking")))
         // A stop ends the pre-checks' waits on hosts: they start nothing, and a frozen host
@@ -58,6 +69,20 @@ struct MigrationRunner: Sendable {
             var r = record
             r.state = .blocked; r.reason = why; r.finished = Timestamp.now()
             return .settled(await finish(r, from: record.state, why))
+        }
+        if attemptInRun == 1, let hooks, hooks.appliesToGuest(spec.guest) {
+            let verdict: HookRunner.Verdict
+            do { verdict = try await hooks.beforeMigration(spec) } catch { return .settled(.journalFailed("\(error)", seen: nil)) }
+            switch verdict {
+            case .proceed:
+                break
+            case .skip(let why), .stop(let why):
+                // The guest stays where it is; a resume (or --retry) tries it again in a new pass.
+                var r = record
+                r.state = .blocked; r.reason = why; r.finished = Timestamp.now()
+                return .settled(await finish(r, from: record.state, why))
+            }
+            guard control.startsAllowed else { return .settled(.notStarted) }
         }
 
         let signal = AbortSignal()

@@ -15,6 +15,8 @@ final class StopControl: Sendable {
 
     var startsAllowed: Bool { state.withLock { !$0.graceful && !$0.forced && !$0.journalFailed } }
     var stopRequested: Bool { state.withLock { $0.graceful || $0.forced } }
+    /// A second stop (or a journal failure): running hooks are killed, not waited for.
+    var forcedStopRequested: Bool { state.withLock { $0.forced || $0.journalFailed } }
 
     /// Returns how many migrations were in flight when it came.
     @discardableResult

@@ -15,6 +15,10 @@ public struct JournalStatus: Codable, Sendable {
     public var rollback: [StepRecord]
     public var applyCounts: StepCounts
     public var rollbackCounts: StepCounts
+    /// Every hook the runs ran, oldest first; nil when the plan has none (or none ran yet).
+    public var hooks: [HookRecord]? = nil
+    /// A rolling cycle's batches, where each stands; nil for a journal that is not a cycle's.
+    public var cycle: [CycleRecord]? = nil
 
     public static func read(path: String) throws(JournalError) -> JournalStatus {
         guard FileManager.default.fileExists(atPath: path) else { throw .io(path: path, "no such journal") }
@@ -28,13 +32,20 @@ public struct JournalStatus: Codable, Sendable {
                 return JournalStatus(path: path, planName: meta["plan_name"] ?? "?", planHash: meta["plan_hash"] ?? "?",
                                      activeHolder: JournalLock.currentHolder(journalPath: path),
                                      runs: try SQLiteJournal.readRuns(db), apply: apply, rollback: rollback,
-                                     applyCounts: StepCounts(apply), rollbackCounts: StepCounts(rollback))
+                                     applyCounts: StepCounts(apply), rollbackCounts: StepCounts(rollback),
+                                     hooks: try SQLiteJournal.readHooks(db).nilIfEmpty,
+                                     cycle: try SQLiteJournal.readCycle(db).nilIfEmpty)
             }
         } catch let e as JournalError {
             throw e
         } catch {
             throw .database(path: path, "\(error)")
         }
+    }
+
+    /// The hooks of one guest's step, for `status --guest`.
+    public func hooks(of step: StepRecord) -> [HookRecord] {
+        (hooks ?? []).filter { $0.scope == "\(step.kind.rawValue):\(step.id)" }
     }
 
     /// The plan file the journal was opened for (kept in its meta table), so that resume,
@@ -115,4 +126,8 @@ extension JournalLock {
         let n = pread(fd, &buf, buf.count, 0)
         return Holder.parse(n > 0 ? String(decoding: buf[0..<n], as: UTF8.self) : "")?.summary ?? "another process"
     }
+}
+
+extension Array {
+    var nilIfEmpty: [Element]? { isEmpty ? nil : self }
 }

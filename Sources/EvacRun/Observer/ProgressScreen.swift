@@ -16,7 +16,9 @@ public struct ProgressScreen: Sendable {
         var order: Int
     }
 
+    /// The kind of run shown (nil before one starts); steps of the other kind are ignored.
     public private(set) var kind: RunKind?
+    /// Steps in the run, those settled by earlier runs included.
     public private(set) var total = 0
     /// Settled by earlier runs (resume): counted as done, they send no events.
     private var alreadyDone = 0
@@ -27,8 +29,10 @@ public struct ProgressScreen: Sendable {
     /// The most migrations seen in flight at once: the parallelism the limits actually allowed.
     private var peakInFlight = 0
 
+    /// A screen before any run started.
     public init() {}
 
+    /// Steps per state as far as the events tell: unreported steps count as pending, those settled earlier as done.
     public var counts: StepCounts {
         var c = StepCounts()
         for s in steps.values { c.add(s.state ?? .running) }
