@@ -139,7 +139,10 @@ final class MigrationJob: @unchecked Sendable {
         let source = request.source
         if lock.withLock({ targetLost }) {
             let target = request.target
-            var e = HypervisorError(libvirt: error, host: target, kind: .unreachable)
+            // Transient, as when the source daemon reports the connection lost first (which of
+            // the two sees a killed target first is a race): the retry's pre-check then finds
+            // the target down (blocked) or back (migrated).
+            var e = HypervisorError(libvirt: error, host: target, kind: .connectionLost)
             e.message = "target \(target.name) stopped answering during the migration of \(request.guestName) (libvirt keepalive); "
                 + "the migration was aborted, the guest stays on \(source.name): \(e.message)"
             return e

@@ -156,6 +156,11 @@ final class PortBlocker {
                 for port in left {
                     // CLOEXEC: an evac started after this must not inherit (and so keep) the ports.
                     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+                    // SO_REUSEADDR as libvirt's port allocator sets it: a port whose last
+                    // migration's connections sit in TIME_WAIT (60 s) is free to libvirt, and
+                    // without it bind() refused such a port for a minute and failed the test.
+                    var one: Int32 = 1
+                    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
                     var addr = sockaddr_in()
                     addr.sin_family = sa_family_t(AF_INET)
                     addr.sin_port = port.bigEndian

@@ -454,6 +454,8 @@ struct SnapshotReader {
 
     mutating func optionalString() throws(ReadError) -> String? { try null() ? nil : try string() }
 
+    mutating func optionalStrings() throws(ReadError) -> [String]? { try null() ? nil : try strings() }
+
     mutating func strings() throws(ReadError) -> [String] {
         try array { (r: inout SnapshotReader) throws(ReadError) in try r.string() }
     }
@@ -521,8 +523,11 @@ struct SnapshotReader {
             case 9: h.bridges = try r.strings()
             case 10: h.networks = try r.array { (r: inout SnapshotReader) throws(ReadError) in try r.network() }
             case 11: h.storagePools = try r.array { (r: inout SnapshotReader) throws(ReadError) in try r.storagePool() }
-            default:
-                h.guests = try r.array { (r: inout SnapshotReader) throws(ReadError) in try r.guest() }
+            case 12: h.guests = try r.array { (r: inout SnapshotReader) throws(ReadError) in try r.guest() }
+            case 13: h.libvirtVersion = try r.optionalString()
+            case 14: h.hypervisorVersion = try r.optionalString()
+            case 15: h.nwfilters = try r.optionalStrings()
+            default: h.machineTypes = try r.optionalStrings()
             }
         }
         // hostUUID and hostname (2, 3) are optional.
@@ -584,7 +589,9 @@ struct SnapshotReader {
             case 7: g.cpu = try r.guestCPU()
             case 8: g.nics = try r.array { (r: inout SnapshotReader) throws(ReadError) in try r.nic() }
             case 9: g.disks = try r.array { (r: inout SnapshotReader) throws(ReadError) in try r.disk() }
-            default: g.hostDevices = try r.strings()
+            case 10: g.hostDevices = try r.strings()
+            case 11: g.filesystems = try r.optionalStrings()
+            default: g.machine = try r.optionalString()
             }
         }
         try require(seen, Keys.guest, required: 0b111_1111_1111)
@@ -640,14 +647,14 @@ struct SnapshotReader {
         static let unreachable = KeyTable(["name", "uri", "error"])
         static let host = KeyTable([
             "name", "uri", "hostUUID", "hostname", "arch", "memoryKiB", "freeMemoryKiB", "cpus", "cpu", "bridges",
-            "networks", "storagePools", "guests",
+            "networks", "storagePools", "guests", "libvirtVersion", "hypervisorVersion", "nwfilters", "machineTypes",
         ])
         static let hostCPU = KeyTable(["vendor", "model", "features"])
         static let network = KeyTable(["name", "bridge", "active"])
         static let storagePool = KeyTable(["name", "type", "targetPath", "shared"])
         static let guest = KeyTable([
             "uuid", "name", "state", "persistent", "memoryKiB", "currentMemoryKiB", "vcpus", "cpu", "nics", "disks",
-            "hostDevices",
+            "hostDevices", "filesystems", "machine",
         ])
         static let guestCPU = KeyTable(["mode", "model", "features"])
         static let nic = KeyTable(["kind", "source", "mac"])
