@@ -60,6 +60,7 @@ struct SnapshotDecoderTests {
         var guest = Guest(uuid: "u1", name: "g", state: .running, memoryKiB: 1024, vcpus: 1)
         guest.filesystems = ["/srv → share (virtiofs)"]
         guest.machine = "pc-q35-7.2"
+        guest.dirtyRateBytesPerSec = 12_345_678
         host.guests = [guest]
         let inventory = Inventory(hosts: [host])
         let data = inventory.encodedSnapshot()

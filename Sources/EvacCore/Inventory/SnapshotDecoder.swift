@@ -591,7 +591,8 @@ struct SnapshotReader {
             case 9: g.disks = try r.array { (r: inout SnapshotReader) throws(ReadError) in try r.disk() }
             case 10: g.hostDevices = try r.strings()
             case 11: g.filesystems = try r.optionalStrings()
-            default: g.machine = try r.optionalString()
+            case 12: g.machine = try r.optionalString()
+            default: g.dirtyRateBytesPerSec = try r.null() ? nil : try r.uint64()
             }
         }
         try require(seen, Keys.guest, required: 0b111_1111_1111)
@@ -654,7 +655,7 @@ struct SnapshotReader {
         static let storagePool = KeyTable(["name", "type", "targetPath", "shared"])
         static let guest = KeyTable([
             "uuid", "name", "state", "persistent", "memoryKiB", "currentMemoryKiB", "vcpus", "cpu", "nics", "disks",
-            "hostDevices", "filesystems", "machine",
+            "hostDevices", "filesystems", "machine", "dirtyRateBytesPerSec",
         ])
         static let guestCPU = KeyTable(["mode", "model", "features"])
         static let nic = KeyTable(["kind", "source", "mac"])
