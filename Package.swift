@@ -33,8 +33,12 @@ let package = Package(
         .target(name: "EvacLog", dependencies: [.product(name: "Logging", package: "swift-log")]),
         // Executor, limits, journal, resume, rollback, progress observers. Talks to hosts only
         // through EvacCore's Hypervisor protocol.
-        .target(name: "EvacRun", dependencies: ["EvacCore", "EvacLog", .product(name: "GRDB", package: "GRDB.swift"),
-                                                .product(name: "Prometheus", package: "swift-prometheus")]),
+        .target(
+            name: "EvacRun",
+            dependencies: [
+                "EvacCore", "EvacLog", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]),
         // Self-contained HTML pages of a plan and of a run (Gantt chart, memory, unplaceable).
         .target(name: "EvacHTML", dependencies: ["EvacCore", "EvacRun"]),
         // An in-memory world behind the Hypervisor protocol, with fault injection, and a libvirt
@@ -42,10 +46,12 @@ let package = Package(
         .target(name: "EvacFake", dependencies: ["EvacCore", "EvacRun"]),
         .executableTarget(name: "evac-run-bench", dependencies: ["EvacRun", "EvacFake", "EvacCore"]),
         // Commands and renderers.
-        .target(name: "EvacCLI", dependencies: [
-            "EvacCore", "EvacYAML", "EvacLibvirt", "EvacRun", "EvacHTML", "EvacLog",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        .target(
+            name: "EvacCLI",
+            dependencies: [
+                "EvacCore", "EvacYAML", "EvacLibvirt", "EvacRun", "EvacHTML", "EvacLog",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
         .executableTarget(name: "evac", dependencies: ["EvacCLI"]),
 
         // Fuzzing (scripts/fuzz, Fuzz/): the entry points, and the driver that libFuzzer runs
@@ -60,15 +66,22 @@ let package = Package(
         .executableTarget(name: "evac-bench", dependencies: ["EvacBench", "EvacCore", "EvacHTML"]),
 
         .testTarget(name: "EvacCoreTests", dependencies: ["EvacCore", "EvacBench"]),
-        .testTarget(name: "EvacRunTests", dependencies: ["EvacRun", "EvacFake", "EvacCore",
-                                                     .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(
+            name: "EvacRunTests",
+            dependencies: [
+                "EvacRun", "EvacFake", "EvacCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]),
         .testTarget(name: "EvacYAMLTests", dependencies: ["EvacYAML", "EvacCore"]),
         .testTarget(name: "EvacSchemaTests", dependencies: ["EvacSchema", "EvacCore"]),
-        .testTarget(name: "EvacLibvirtTests", dependencies: ["EvacLibvirt", "EvacCore", "EvacFake"],
-                    resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "EvacLibvirtTests", dependencies: ["EvacLibvirt", "EvacCore", "EvacFake"],
+            resources: [.copy("Fixtures")]),
         .testTarget(name: "EvacFuzzTests", dependencies: ["EvacFuzzTargets"]),
-        .testTarget(name: "EvacCLITests", dependencies: ["EvacCLI", "EvacCore", "EvacYAML", "EvacSchema", "EvacRun", "EvacFake", "evac"],
-                    resources: [.copy("Golden")]),
+        .testTarget(
+            name: "EvacCLITests",
+            dependencies: ["EvacCLI", "EvacCore", "EvacYAML", "EvacSchema", "EvacRun", "EvacFake", "evac"],
+            resources: [.copy("Golden")]),
         // The HTML pages, rendered by a real headless Chromium.
         .testTarget(name: "EvacHTMLTests", dependencies: ["EvacHTML", "EvacCore", "EvacRun", "EvacFake"]),
         .testTarget(name: "EvacLogTests", dependencies: ["EvacLog", .product(name: "Logging", package: "swift-log")]),

@@ -1,20 +1,22 @@
 import ArgumentParser
-import Foundation
 import EvacCore
 import EvacRun
+import Foundation
 
 public struct EvacCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "evac",
         abstract: "Plan and run batch evacuations of libvirt/KVM hosts.",
         discussion: """
-        Exit codes: 0 all placed / all done; 1 some guests unplaceable / some migrations failed \
-        or blocked; 2 invalid input; 3 cannot start (unreachable source, journal locked, stale plan); \
-        4 interrupted; 5 journal write failed.
-        """,
+            Exit codes: 0 all placed / all done; 1 some guests unplaceable / some migrations failed \
+            or blocked; 2 invalid input; 3 cannot start (unreachable source, journal locked, stale plan); \
+            4 interrupted; 5 journal write failed.
+            """,
         version: EvacVersion.current,
-        subcommands: [PlanCommand.self, InventoryCommand.self, ValidateCommand.self,
-                      ApplyCommand.self, ResumeCommand.self, RollbackCommand.self, StatusCommand.self, RollCommand.self])
+        subcommands: [
+            PlanCommand.self, InventoryCommand.self, ValidateCommand.self,
+            ApplyCommand.self, ResumeCommand.self, RollbackCommand.self, StatusCommand.self, RollCommand.self,
+        ])
 
     public init() {}
 
@@ -25,7 +27,8 @@ public struct EvacCommand: AsyncParsableCommand {
         // the exit code scripts know ("interrupted"), whatever disposition it inherited.
         StopSignals.shared.install { sig in
             let name = sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "signal \(sig)"
-            FileHandle.standardError.write(Data("\nevac: interrupted by \(name) (no run was going: nothing to stop or undo)\n".utf8))
+            FileHandle.standardError.write(
+                Data("\nevac: interrupted by \(name) (no run was going: nothing to stop or undo)\n".utf8))
             Foundation.exit(EvacExit.interrupted.rawValue)
         }
         // Before the parser, which would print only the static version string.

@@ -1,7 +1,7 @@
-import Foundation
 import EvacCore
 import EvacLibvirt
 import EvacRun
+import Foundation
 
 /// Gets the inventory a plan is placed on: live from libvirt, or from a saved snapshot.
 enum InventoryGatherer {
@@ -18,11 +18,14 @@ enum InventoryGatherer {
         return spec.hosts.filter { names.contains($0.name) }
     }
 
-    static func live(_ spec: PlanSpec, file: String, settings: ConnectionSettings,
-                     concurrency: Int = InventoryReader.defaultConcurrency) async -> Outcome {
+    static func live(
+        _ spec: PlanSpec, file: String, settings: ConnectionSettings,
+        concurrency: Int = InventoryReader.defaultConcurrency
+    ) async -> Outcome {
         let hosts = hostsToRead(spec)
-        let results = await InventoryReader.read(hosts: hosts.map { (name: $0.name, uri: $0.uri) }, settings: settings,
-                                                 concurrency: concurrency)
+        let results = await InventoryReader.read(
+            hosts: hosts.map { (name: $0.name, uri: $0.uri) }, settings: settings,
+            concurrency: concurrency)
         var read: [HostInventory] = []
         var unreachable: [UnreachableHost] = []
         for host in hosts {
@@ -30,7 +33,8 @@ enum InventoryGatherer {
             case .success(let h)?:
                 // A daemon's answers are input too: figures out of range would mislead placement.
                 if let p = Inventory(hosts: [h]).problems(allowed: { _ in host.allowURIRisks }).first {
-                    unreachable.append(UnreachableHost(name: host.name, uri: host.uri, error: "its inventory cannot be used: \(p)"))
+                    unreachable.append(
+                        UnreachableHost(name: host.name, uri: host.uri, error: "its inventory cannot be used: \(p)"))
                 } else {
                     read.append(h)
                 }
@@ -47,11 +51,14 @@ enum InventoryGatherer {
         do { bytes = try InputFile.read(path, what: "inventory snapshot", limit: Inventory.maxSnapshotBytes) } catch {
             throw .invalid("error: \(TerminalText.escape(error.description))\n")
         }
-        let allowed = Dictionary(spec.hosts.map { ($0.name, $0.allowURIRisks) }, uniquingKeysWith: { first, _ in first })
+        let allowed = Dictionary(
+            spec.hosts.map { ($0.name, $0.allowURIRisks) }, uniquingKeysWith: { first, _ in first })
         let inventory: Inventory
         switch Inventory.decodeSnapshot(bytes: bytes, allowed: { allowed[$0] ?? [] }) {
         case .success(let inv): inventory = inv
-        case .failure(let e): throw .invalid("error: \(TerminalText.escape(path)): \(e.message)\n\(e.help.map { "    help: \($0)\n" } ?? "")")
+        case .failure(let e):
+            throw .invalid(
+                "error: \(TerminalText.escape(path)): \(e.message)\n\(e.help.map { "    help: \($0)\n" } ?? "")")
         }
         // Hosts the plan names but the snapshot lacks count as unreachable, like live.
         var inv = inventory
@@ -70,18 +77,22 @@ enum InventoryGatherer {
         for u in inventory.unreachable {
             let mark = spec.host(u.name)?.mark ?? Mark(line: 1, column: 1)
             if sources.contains(u.name) {
-                out.append(Diagnostic(.error, file: file, at: mark, span: u.name.count,
-                                      "source host '\(u.name)' is unreachable at \(u.uri): \(u.error)",
-                                      help: "a host to drain must be readable; check the daemon and the URI, or remove it from sources"))
+                out.append(
+                    Diagnostic(
+                        .error, file: file, at: mark, span: u.name.count,
+                        "source host '\(u.name)' is unreachable at \(u.uri): \(u.error)",
+                        help:
+                            "a host to drain must be readable; check the daemon and the URI, or remove it from sources")
+                )
             } else {
-                out.append(Diagnostic(.warning, file: file, at: mark, span: u.name.count,
-                                      "target host '\(u.name)' is unreachable at \(u.uri): \(u.error); it is left out",
-                                      help: "guests are placed on the other targets"))
+                out.append(
+                    Diagnostic(
+                        .warning, file: file, at: mark, span: u.name.count,
+                        "target host '\(u.name)' is unreachable at \(u.uri): \(u.error); it is left out",
+                        help: "guests are placed on the other targets"))
             }
         }
         return out
     }
 
 }
-
-

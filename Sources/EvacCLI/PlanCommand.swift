@@ -1,13 +1,15 @@
 import ArgumentParser
-import Foundation
 import EvacCore
 import EvacHTML
+import Foundation
 
 struct PlanCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plan",
         abstract: "Resolve a plan against the live inventory (or a snapshot) and report placements; changes nothing.",
-        discussion: "Exit codes: 0 every guest placed; 1 some guests unplaceable; 2 invalid plan; 3 a source unreachable; 4 interrupted by a signal.")
+        discussion:
+            "Exit codes: 0 every guest placed; 1 some guests unplaceable; 2 invalid plan; 3 a source unreachable; 4 interrupted by a signal."
+    )
 
     enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
         case text, json, dot, html
@@ -16,22 +18,33 @@ struct PlanCommand: AsyncParsableCommand {
     @Argument(help: "The plan file (YAML).", completion: .file(extensions: ["yaml", "yml"]))
     var plan: String
 
-    @Option(name: .long, help: "Plan from this inventory snapshot (from `evac inventory`) instead of live libvirt.",
-            completion: .file(extensions: ["json"]))
+    @Option(
+        name: .long, help: "Plan from this inventory snapshot (from `evac inventory`) instead of live libvirt.",
+        completion: .file(extensions: ["json"]))
     var inventory: String?
 
-    @Option(name: .long, help: "text: a report for people; json: the saved plan file `evac apply` consumes; dot: the migration DAG for Graphviz; html: one self-contained page (timeline, target memory, unplaceable guests).")
+    @Option(
+        name: .long,
+        help:
+            "text: a report for people; json: the saved plan file `evac apply` consumes; dot: the migration DAG for Graphviz; html: one self-contained page (timeline, target memory, unplaceable guests)."
+    )
     var output: OutputFormat = .text
 
-    @Option(name: [.customShort("o"), .customLong("out")], help: "Write the output to this file instead of standard output.",
-            completion: .file())
+    @Option(
+        name: [.customShort("o"), .customLong("out")],
+        help: "Write the output to this file instead of standard output.",
+        completion: .file())
     var out: String?
 
     @Option(name: .long, help: "Bandwidth assumed for the timeline estimate when the plan sets none (e.g. 1GiB/s).")
     var assumeBandwidth: String = "1GiB/s"
 
     @OptionGroup var connection: ConnectionOptions
-    @Option(name: .long, help: ArgumentHelp("With --output html: mark the end of a maintenance window this long after the start (e.g. 2h); without it, the plan's window: (an end time counted from now).", valueName: "DURATION"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "With --output html: mark the end of a maintenance window this long after the start (e.g. 2h); without it, the plan's window: (an end time counted from now).",
+            valueName: "DURATION"))
     var window: String?
 
     @OptionGroup var reading: InventoryOptions
@@ -51,8 +64,9 @@ struct PlanCommand: AsyncParsableCommand {
     func run() async throws {
         let assumed = (try? Units.bandwidth(assumeBandwidth).get()) ?? (1 << 30)
         let p: PlanPipeline
-        p = try await PlanPipeline.run(planPath: plan, inventoryPath: inventory, assumedBandwidth: assumed, connection: connection,
-                                       readConcurrency: reading.readConcurrency)
+        p = try await PlanPipeline.run(
+            planPath: plan, inventoryPath: inventory, assumedBandwidth: assumed, connection: connection,
+            readConcurrency: reading.readConcurrency)
         Console.error(p.renderedWarnings)
         let data: Data
         switch output {

@@ -1,6 +1,6 @@
-import Foundation
 import EvacCore
 import EvacLibvirt
+import Foundation
 
 /// plan file → inventory → placement → DAG → timeline → saved plan. Shared by `plan` and `apply`.
 struct PlanPipeline {
@@ -18,8 +18,10 @@ struct PlanPipeline {
     /// Warnings to show (errors stop the pipeline).
     var warnings: [Diagnostic]
 
-    static func run(planPath: String, inventoryPath: String?, assumedBandwidth: UInt64, connection: ConnectionOptions,
-                    readConcurrency: Int = InventoryReader.defaultConcurrency) async throws(CLIFailure) -> PlanPipeline {
+    static func run(
+        planPath: String, inventoryPath: String?, assumedBandwidth: UInt64, connection: ConnectionOptions,
+        readConcurrency: Int = InventoryReader.defaultConcurrency
+    ) async throws(CLIFailure) -> PlanPipeline {
         let loaded: LoadedPlan
         loaded = try PlanLoader.load(path: planPath)
         let spec = loaded.spec
@@ -27,19 +29,25 @@ struct PlanPipeline {
         let sources = [file: loaded.source]
         if spec.rolling != nil {
             // Placing every source at once is exactly what a rolling cycle must not do.
-            throw .invalid("error: \(TerminalText.escape(planPath)) is a rolling cycle (it has rolling:): its sources drain one batch at a time\n"
-                + "    help: `evac roll --dry-run \(ShellWord.quote(planPath))` checks each batch fits; `evac roll \(ShellWord.quote(planPath))` runs the cycle\n")
+            throw .invalid(
+                "error: \(TerminalText.escape(planPath)) is a rolling cycle (it has rolling:): its sources drain one batch at a time\n"
+                    + "    help: `evac roll --dry-run \(ShellWord.quote(planPath))` checks each batch fits; `evac roll \(ShellWord.quote(planPath))` runs the cycle\n"
+            )
         }
 
         let clock = ContinuousClock()
         var t = clock.now
-        func lap(_ what: String) { PlanLog.stage(what, ms: Double((clock.now - t) / .microseconds(1)) / 1000); t = clock.now }
+        func lap(_ what: String) {
+            PlanLog.stage(what, ms: Double((clock.now - t) / .microseconds(1)) / 1000)
+            t = clock.now
+        }
         let gathered: InventoryGatherer.Outcome
         if let inventoryPath {
             gathered = try InventoryGatherer.snapshot(path: inventoryPath, spec: spec, file: file)
         } else {
-            gathered = await InventoryGatherer.live(spec, file: file, settings: connection.settings(spec.connection),
-                                                    concurrency: readConcurrency)
+            gathered = await InventoryGatherer.live(
+                spec, file: file, settings: connection.settings(spec.connection),
+                concurrency: readConcurrency)
         }
         lap(inventoryPath == nil ? "reading the live inventory" : "reading the inventory snapshot")
         if gathered.sourceUnreachable {
@@ -55,22 +63,28 @@ struct PlanPipeline {
         lap("logging the placements")
         let (built, cycle) = MigrationGraph.build(spec: spec, placements: result.placements, file: file)
         guard let unordered = built else {
-            throw .invalid(DiagnosticRenderer.render(cycle + warnings, sources: sources) + PlanLoader.summary(cycle + warnings))
+            throw .invalid(
+                DiagnosticRenderer.render(cycle + warnings, sources: sources) + PlanLoader.summary(cycle + warnings))
         }
         lap("migration graph")
         var model = DurationModel()
         model.assumedBandwidthBytesPerSec = assumedBandwidth
-        let drain = DrainEstimate(unordered, options: spec.migration, order: spec.placement.order, model: model,
-                                  loads: gathered.inventory.migrationLoads)
+        let drain = DrainEstimate(
+            unordered, options: spec.migration, order: spec.placement.order, model: model,
+            loads: gathered.inventory.migrationLoads)
         let (graph, predictions, timeline) = (drain.graph, drain.predictions, drain.timeline)
         lap("order and timeline")
-        let planFile = PlanFile(spec: spec,
-                                planSource: .init(path: URL(fileURLWithPath: file).lastPathComponent, sha256: loaded.sha256),
-                                inventory: gathered.inventory, result: result, graph: graph, timeline: timeline,
-                                hashed: false).sealed()
+        let planFile = PlanFile(
+            spec: spec,
+            planSource: .init(path: URL(fileURLWithPath: file).lastPathComponent, sha256: loaded.sha256),
+            inventory: gathered.inventory, result: result, graph: graph, timeline: timeline,
+            hashed: false
+        ).sealed()
         lap("plan file (fingerprint, encoding, hash)")
-        return PlanPipeline(loaded: loaded, inventory: gathered.inventory, result: result, graph: graph,
-                            timeline: timeline, model: model, predictions: predictions, planFile: planFile.file, planFileData: planFile.data, warnings: warnings.sorted())
+        return PlanPipeline(
+            loaded: loaded, inventory: gathered.inventory, result: result, graph: graph,
+            timeline: timeline, model: model, predictions: predictions, planFile: planFile.file,
+            planFileData: planFile.data, warnings: warnings.sorted())
     }
 
     var renderedWarnings: String {

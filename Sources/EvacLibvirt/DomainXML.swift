@@ -40,7 +40,9 @@ enum DomainXML {
 
     /// `<filesystem>`: "/srv/share → share (virtiofs)"; the driver is 9p when none is named.
     static func filesystem(_ e: XMLTree) -> String {
-        let source = e.first("source").flatMap { $0.attr("dir") ?? $0.attr("name") ?? $0.attr("file") ?? $0.attr("socket") } ?? "?"
+        let source =
+            e.first("source").flatMap { $0.attr("dir") ?? $0.attr("name") ?? $0.attr("file") ?? $0.attr("socket") }
+            ?? "?"
         let tag = e.first("target")?.attr("dir") ?? "?"
         return "\(source) → \(tag) (\(e.first("driver")?.attr("type") ?? "9p"))"
     }
@@ -55,7 +57,9 @@ enum DomainXML {
             let binary = UInt64(1) << (10 * UInt64(i + 1))
             var decimal: UInt64 = 1
             for _ in 0...i { decimal *= 1000 }
-            table[p] = binary; table[p + "ib"] = binary; table[p + "b"] = decimal
+            table[p] = binary
+            table[p + "ib"] = binary
+            table[p + "b"] = decimal
         }
         return table
     }()
@@ -81,7 +85,8 @@ enum DomainXML {
             .compactMap { $0.attr("name") }
         switch e.attr("mode") ?? "custom" {
         case "host-passthrough":
-            return GuestCPU(mode: .hostPassthrough, model: hostCPUModel.isEmpty ? nil : hostCPUModel, features: required)
+            return GuestCPU(
+                mode: .hostPassthrough, model: hostCPUModel.isEmpty ? nil : hostCPUModel, features: required)
         case "host-model":
             return GuestCPU(mode: .hostModel, model: e.text("model"), features: required)
         case "maximum":
@@ -123,12 +128,15 @@ enum DomainXML {
         var shared = false
         switch e.attr("type") ?? "file" {
         case "file":
-            kind = .file; source = src?.attr("file") ?? ""
+            kind = .file
+            source = src?.attr("file") ?? ""
         case "block":
-            kind = .block; source = src?.attr("dev") ?? ""
+            kind = .block
+            source = src?.attr("dev") ?? ""
         case "network":
             // Network storage (rbd, iscsi, nbd, gluster, …) is reachable from any host by definition.
-            kind = .network; shared = true
+            kind = .network
+            shared = true
             let proto = src?.attr("protocol") ?? "network"
             source = "\(proto):\(src?.attr("name") ?? src?.first("host")?.attr("name") ?? "")"
         case "volume":
@@ -169,9 +177,12 @@ enum DomainXML {
             }
             return "usb:\(addr?.attr("bus") ?? "?").\(addr?.attr("device") ?? "?")"
         case "scsi":
-            if src?.attr("protocol") == "iscsi" { return "scsi:iscsi:\(src?.first("host")?.attr("name") ?? ""):\(src?.attr("name") ?? "")" }
+            if src?.attr("protocol") == "iscsi" {
+                return "scsi:iscsi:\(src?.first("host")?.attr("name") ?? ""):\(src?.attr("name") ?? "")"
+            }
             let adapter = src?.first("adapter")?.attr("name") ?? "?"
-            return "scsi:\(adapter):\(addr?.attr("bus") ?? "?"):\(addr?.attr("target") ?? "?"):\(addr?.attr("unit") ?? "?")"
+            return
+                "scsi:\(adapter):\(addr?.attr("bus") ?? "?"):\(addr?.attr("target") ?? "?"):\(addr?.attr("unit") ?? "?")"
         case "mdev":
             return "mdev:\(addr?.attr("uuid") ?? "?")"
         default:
@@ -183,15 +194,22 @@ enum DomainXML {
     static func pciID(_ a: XMLTree?) -> String {
         guard let a, let bus = hex(a.attr("bus")), let slot = hex(a.attr("slot")), let fn = hex(a.attr("function"))
         else { return "pci:?" }
-        return "pci:" + hex4(hex(a.attr("domain")) ?? 0) + ":" + hex2(bus) + ":" + hex2(slot) + "." + String(fn, radix: 16)
+        return "pci:" + hex4(hex(a.attr("domain")) ?? 0) + ":" + hex2(bus) + ":" + hex2(slot) + "."
+            + String(fn, radix: 16)
     }
 
     private static func hex(_ s: String?) -> UInt? {
         guard let s else { return nil }
         return s.hasPrefix("0x") ? UInt(s.dropFirst(2), radix: 16) : UInt(s, radix: 16)
     }
-    private static func hex2(_ v: UInt) -> String { let s = String(v, radix: 16); return String(repeating: "0", count: max(0, 2 - s.count)) + s }
-    private static func hex4(_ v: UInt) -> String { let s = String(v, radix: 16); return String(repeating: "0", count: max(0, 4 - s.count)) + s }
+    private static func hex2(_ v: UInt) -> String {
+        let s = String(v, radix: 16)
+        return String(repeating: "0", count: max(0, 2 - s.count)) + s
+    }
+    private static func hex4(_ v: UInt) -> String {
+        let s = String(v, radix: 16)
+        return String(repeating: "0", count: max(0, 4 - s.count)) + s
+    }
 }
 
 struct DomainXMLError: Error, CustomStringConvertible {

@@ -22,14 +22,16 @@ final class JobCompletedWatch: @unchecked Sendable {
         let opaque = Unmanaged.passRetained(box).toOpaque()
         let c = connection
         do {
-            callbackID = try Libvirt.status("virConnectDomainEventRegisterAny(\(domain.name), JOB_COMPLETED)", uri: c.uri) {
+            callbackID = try Libvirt.status(
+                "virConnectDomainEventRegisterAny(\(domain.name), JOB_COMPLETED)", uri: c.uri
+            ) {
                 virConnectDomainEventRegisterAny(
                     c.handle, domain.handle, Int32(VIR_DOMAIN_EVENT_ID_JOB_COMPLETED.rawValue),
                     unsafeBitCast(jobCompletedCallback, to: virConnectDomainEventGenericCallback.self),
                     opaque, releaseBox)
             }
         } catch {
-            Unmanaged<Box>.fromOpaque(opaque).release()  // libvirt did not take it
+            Unmanaged<Box>.fromOpaque(opaque).release() // libvirt did not take it
             throw error
         }
     }
@@ -39,11 +41,16 @@ final class JobCompletedWatch: @unchecked Sendable {
 
     /// Deregisters the callback (blocking: a call to the daemon); deinit does it otherwise.
     func close() {
-        let first = closed.withLock { () -> Bool in defer { isClosed = true }; return !isClosed }
+        let first = closed.withLock { () -> Bool in
+            defer { isClosed = true }
+            return !isClosed
+        }
         guard first else { return }
         let (c, id) = (connection, callbackID)
         _ = Libvirt.optional("virConnectDomainEventDeregisterAny", uri: c.uri) { () throws(LibvirtError) in
-            try Libvirt.status("virConnectDomainEventDeregisterAny", uri: c.uri) { virConnectDomainEventDeregisterAny(c.handle, id) }
+            try Libvirt.status("virConnectDomainEventDeregisterAny", uri: c.uri) {
+                virConnectDomainEventDeregisterAny(c.handle, id)
+            }
         }
     }
 
@@ -58,15 +65,16 @@ final class JobCompletedWatch: @unchecked Sendable {
 }
 
 /// Runs on the event-loop thread; libvirt frees `params` after it returns, so copy them.
-private let jobCompletedCallback: @convention(c) (
-    OpaquePointer?, OpaquePointer?, virTypedParameterPtr?, Int32, UnsafeMutableRawPointer?
-) -> Void = { _, _, params, n, opaque in
-    guard let opaque else { return }
-    let box = Unmanaged<JobCompletedWatch.Box>.fromOpaque(opaque).takeUnretainedValue()
-    let stats = typedParamsDictionary(params, n)
-    box.lock.withLock { box.stats = stats }
-    box.arrived.signal()
-}
+private let jobCompletedCallback:
+    @convention(c) (
+        OpaquePointer?, OpaquePointer?, virTypedParameterPtr?, Int32, UnsafeMutableRawPointer?
+    ) -> Void = { _, _, params, n, opaque in
+        guard let opaque else { return }
+        let box = Unmanaged<JobCompletedWatch.Box>.fromOpaque(opaque).takeUnretainedValue()
+        let stats = typedParamsDictionary(params, n)
+        box.lock.withLock { box.stats = stats }
+        box.arrived.signal()
+    }
 
 private let releaseBox: @convention(c) (UnsafeMutableRawPointer?) -> Void = { opaque in
     if let opaque { Unmanaged<JobCompletedWatch.Box>.fromOpaque(opaque).release() }

@@ -22,7 +22,9 @@ public final class LibvirtConnection: @unchecked Sendable {
         self.uri = redacted
         let started = LibvirtLog.start()
         do {
-            handle = try Libvirt.object("virConnectOpenAuth", uri: redacted) { virConnectOpenAuth(uri, virConnectAuthPtrDefault, 0) }
+            handle = try Libvirt.object("virConnectOpenAuth", uri: redacted) {
+                virConnectOpenAuth(uri, virConnectAuthPtrDefault, 0)
+            }
         } catch {
             LibvirtLog.call("virConnectOpenAuth", uri: redacted, since: started, error: error)
             throw error
@@ -31,8 +33,10 @@ public final class LibvirtConnection: @unchecked Sendable {
         Self.opened(redacted, +1)
         let (interval, count) = settings.keepalive
         do {
-            try Libvirt.status("virConnectSetKeepAlive", uri: redacted) { virConnectSetKeepAlive(handle, interval, count) }
-        } catch where error.isNoSupport {
+            try Libvirt.status("virConnectSetKeepAlive", uri: redacted) {
+                virConnectSetKeepAlive(handle, interval, count)
+            }
+        } catch  where error.isNoSupport {
             // Drivers that run in-process (test:///) have no keepalive and need none.
         }
     }
@@ -41,7 +45,7 @@ public final class LibvirtConnection: @unchecked Sendable {
     /// never gives (until keepalive ends it): never on the thread that lets go, which may be
     /// one of Swift's cooperative pool.
     deinit {
-        let (closing, redacted) = (UnsafeHandle(pointer: handle), uri)  // owned by the closer from here on
+        let (closing, redacted) = (UnsafeHandle(pointer: handle), uri) // owned by the closer from here on
         let closer = Thread {
             virConnectClose(closing.pointer)
             Self.opened(redacted, -1)
@@ -58,9 +62,13 @@ public final class LibvirtConnection: @unchecked Sendable {
 
     /// Opens on a dedicated thread so the caller's task never blocks the cooperative pool,
     /// giving up after the connect timeout (a late connection is closed as it arrives).
-    public static func open(uri: String, settings: ConnectionSettings = ConnectionSettings()) async throws(LibvirtError) -> LibvirtConnection {
-        let waited = await LibvirtRuntime.waiting("evac.libvirt.open", connectLimit: .milliseconds(settings.connectTimeoutMs),
-                                                  callLimit: .milliseconds(settings.callTimeoutMs)) {
+    public static func open(
+        uri: String, settings: ConnectionSettings = ConnectionSettings()
+    ) async throws(LibvirtError) -> LibvirtConnection {
+        let waited = await LibvirtRuntime.waiting(
+            "evac.libvirt.open", connectLimit: .milliseconds(settings.connectTimeoutMs),
+            callLimit: .milliseconds(settings.callTimeoutMs)
+        ) {
             Result { () throws(LibvirtError) in try LibvirtConnection(uri: uri, settings: settings) }
         }
         return try waited.result(uri: redactURI(uri)).get()
@@ -80,7 +88,8 @@ public final class LibvirtConnection: @unchecked Sendable {
                 xml.withCString { cxml in
                     var list: [UnsafePointer<CChar>?] = [cxml]
                     return list.withUnsafeMutableBufferPointer { buf in
-                        virConnectBaselineCPU(handle, buf.baseAddress, 1, UInt32(VIR_CONNECT_BASELINE_CPU_EXPAND_FEATURES.rawValue))
+                        virConnectBaselineCPU(
+                            handle, buf.baseAddress, 1, UInt32(VIR_CONNECT_BASELINE_CPU_EXPAND_FEATURES.rawValue))
                     }
                 }
             }
@@ -140,13 +149,19 @@ public final class LibvirtConnection: @unchecked Sendable {
     /// Host network interfaces (active and inactive) as (name, XML).
     public func interfaces() throws(LibvirtError) -> [(name: String, xml: String)] {
         var list: UnsafeMutablePointer<OpaquePointer?>?
-        let n = try Libvirt.status("virConnectListAllInterfaces", uri: uri) { virConnectListAllInterfaces(handle, &list, 0) }
+        let n = try Libvirt.status("virConnectListAllInterfaces", uri: uri) {
+            virConnectListAllInterfaces(handle, &list, 0)
+        }
         defer { freeList(list, Int(n), virInterfaceFree) }
         var out: [(name: String, xml: String)] = []
         for i in 0..<Int(n) {
             guard let iface = list?[i] else { continue }
             let name = String(cString: virInterfaceGetName(iface))
-            out.append((name, try Libvirt.string("virInterfaceGetXMLDesc(\(name))", uri: uri) { virInterfaceGetXMLDesc(iface, 0) }))
+            out.append(
+                (
+                    name,
+                    try Libvirt.string("virInterfaceGetXMLDesc(\(name))", uri: uri) { virInterfaceGetXMLDesc(iface, 0) }
+                ))
         }
         return out
     }
@@ -154,14 +169,20 @@ public final class LibvirtConnection: @unchecked Sendable {
     /// libvirt virtual networks (active and inactive) as (name, active, XML).
     public func networks() throws(LibvirtError) -> [(name: String, active: Bool, xml: String)] {
         var list: UnsafeMutablePointer<OpaquePointer?>?
-        let n = try Libvirt.status("virConnectListAllNetworks", uri: uri) { virConnectListAllNetworks(handle, &list, 0) }
+        let n = try Libvirt.status("virConnectListAllNetworks", uri: uri) {
+            virConnectListAllNetworks(handle, &list, 0)
+        }
         defer { freeList(list, Int(n), virNetworkFree) }
         var out: [(name: String, active: Bool, xml: String)] = []
         for i in 0..<Int(n) {
             guard let net = list?[i] else { continue }
             let name = String(cString: virNetworkGetName(net))
             let active = try Libvirt.status("virNetworkIsActive(\(name))", uri: uri) { virNetworkIsActive(net) }
-            out.append((name, active == 1, try Libvirt.string("virNetworkGetXMLDesc(\(name))", uri: uri) { virNetworkGetXMLDesc(net, 0) }))
+            out.append(
+                (
+                    name, active == 1,
+                    try Libvirt.string("virNetworkGetXMLDesc(\(name))", uri: uri) { virNetworkGetXMLDesc(net, 0) }
+                ))
         }
         return out
     }
@@ -169,7 +190,9 @@ public final class LibvirtConnection: @unchecked Sendable {
     /// Names of the network filters (nwfilter) defined on the host.
     public func nwfilterNames() throws(LibvirtError) -> [String] {
         var list: UnsafeMutablePointer<OpaquePointer?>?
-        let n = try Libvirt.status("virConnectListAllNWFilters", uri: uri) { virConnectListAllNWFilters(handle, &list, 0) }
+        let n = try Libvirt.status("virConnectListAllNWFilters", uri: uri) {
+            virConnectListAllNWFilters(handle, &list, 0)
+        }
         defer { freeList(list, Int(n), virNWFilterFree) }
         return (0..<Int(n)).compactMap { i in list?[i].flatMap { virNWFilterGetName($0) }.map { String(cString: $0) } }
     }
@@ -177,13 +200,21 @@ public final class LibvirtConnection: @unchecked Sendable {
     /// Storage pools (active and inactive) as (name, XML).
     public func storagePools() throws(LibvirtError) -> [(name: String, xml: String)] {
         var list: UnsafeMutablePointer<OpaquePointer?>?
-        let n = try Libvirt.status("virConnectListAllStoragePools", uri: uri) { virConnectListAllStoragePools(handle, &list, 0) }
+        let n = try Libvirt.status("virConnectListAllStoragePools", uri: uri) {
+            virConnectListAllStoragePools(handle, &list, 0)
+        }
         defer { freeList(list, Int(n), virStoragePoolFree) }
         var out: [(name: String, xml: String)] = []
         for i in 0..<Int(n) {
             guard let pool = list?[i] else { continue }
             let name = String(cString: virStoragePoolGetName(pool))
-            out.append((name, try Libvirt.string("virStoragePoolGetXMLDesc(\(name))", uri: uri) { virStoragePoolGetXMLDesc(pool, 0) }))
+            out.append(
+                (
+                    name,
+                    try Libvirt.string("virStoragePoolGetXMLDesc(\(name))", uri: uri) {
+                        virStoragePoolGetXMLDesc(pool, 0)
+                    }
+                ))
         }
         return out
     }
@@ -192,7 +223,7 @@ public final class LibvirtConnection: @unchecked Sendable {
     public func domains() throws(LibvirtError) -> [LibvirtDomain] {
         var list: UnsafeMutablePointer<OpaquePointer?>?
         let n = try Libvirt.status("virConnectListAllDomains", uri: uri) { virConnectListAllDomains(handle, &list, 0) }
-        defer { free(list) }  // the array only; the handles now belong to the LibvirtDomain objects
+        defer { free(list) } // the array only; the handles now belong to the LibvirtDomain objects
         return (0..<Int(n)).compactMap { i in list?[i].map { LibvirtDomain(handle: $0, connection: self) } }
     }
 }
@@ -207,7 +238,8 @@ public final class LibvirtDomain: @unchecked Sendable {
     var uri: String { connection.uri }
 
     init(handle: OpaquePointer, connection: LibvirtConnection) {
-        self.handle = handle; self.connection = connection
+        self.handle = handle
+        self.connection = connection
         name = String(cString: virDomainGetName(handle))
     }
     deinit { virDomainFree(handle) }
@@ -220,7 +252,8 @@ public final class LibvirtDomain: @unchecked Sendable {
 
     /// The raw `virDomainState` value (VIR_DOMAIN_RUNNING = 1, …).
     public func state() throws(LibvirtError) -> Int32 {
-        var state: Int32 = 0, reason: Int32 = 0
+        var state: Int32 = 0
+        var reason: Int32 = 0
         try Libvirt.status("virDomainGetState(\(name))", uri: uri) { virDomainGetState(handle, &state, &reason, 0) }
         return state
     }

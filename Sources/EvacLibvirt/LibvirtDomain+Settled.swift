@@ -20,9 +20,10 @@ extension LibvirtDomain {
                 return try body()
             } catch {
                 if error.isNoDomain { throw error }
-                if let uuid, case .success(nil) = Result(catching: { () throws(LibvirtError) in try connection.domain(uuid: uuid) }) {
-                    throw LibvirtError(.noDomain, message: "domain \(uuid) left while it was being read", uri: connection.uri,
-                                       operation: error.operation)
+                if let uuid, case .success(nil) = lookUp(uuid: uuid) {
+                    throw LibvirtError(
+                        .noDomain, message: "domain \(uuid) left while it was being read", uri: connection.uri,
+                        operation: error.operation)
                 }
                 let jobRunning = ((try? jobStats())?.type).map { $0 != Int32(VIR_DOMAIN_JOB_NONE.rawValue) } ?? false
                 if !jobRunning { attemptsWithoutJob += 1 }
@@ -30,5 +31,10 @@ extension LibvirtDomain {
                 Thread.sleep(forTimeInterval: jobRunning ? 1 : 0.5)
             }
         }
+    }
+
+    /// The domain with `uuid` on this connection now, as a `Result` so a failed lookup is not the failure reported.
+    private func lookUp(uuid: String) -> Result<LibvirtDomain?, LibvirtError> {
+        Result { () throws(LibvirtError) in try connection.domain(uuid: uuid) }
     }
 }

@@ -37,16 +37,25 @@ final class MigrationJob: @unchecked Sendable {
     private let wake = DispatchSemaphore(value: 0)
 
     /// Blocking: reads and sets what the migrate call needs. Run it under the deadlines.
-    init(domain: LibvirtDomain, request: MigrationRequest, targetWatch: LibvirtConnection?, pollInterval: TimeInterval,
-         completedEventWait: TimeInterval, progress: @escaping @Sendable (MigrationProgress) -> Void) throws(LibvirtError) {
-        self.domain = domain; self.request = request; self.targetWatch = targetWatch; self.pollInterval = pollInterval
-        self.completedEventWait = completedEventWait; self.progress = progress
-        var destXML: String?, persistXML: String?
+    init(
+        domain: LibvirtDomain, request: MigrationRequest, targetWatch: LibvirtConnection?, pollInterval: TimeInterval,
+        completedEventWait: TimeInterval, progress: @escaping @Sendable (MigrationProgress) -> Void
+    ) throws(LibvirtError) {
+        self.domain = domain
+        self.request = request
+        self.targetWatch = targetWatch
+        self.pollInterval = pollInterval
+        self.completedEventWait = completedEventWait
+        self.progress = progress
+        var destXML: String?
+        var persistXML: String?
         if !request.bridgeMap.isEmpty {
             destXML = BridgeRewrite.apply(request.bridgeMap, to: try domain.migratableXML())
             // The definition the target saves is a separate document: rename its bridges too.
             let persistent = try domain.isPersistent()
-            persistXML = persistent ? BridgeRewrite.apply(request.bridgeMap, to: try domain.migratableXML(inactive: true)) : destXML
+            persistXML =
+                persistent
+                ? BridgeRewrite.apply(request.bridgeMap, to: try domain.migratableXML(inactive: true)) : destXML
         }
         let settings = MigrationSettings(request, destinationXML: destXML, persistentXML: persistXML)
         params = try settings.typedParams()
@@ -54,7 +63,8 @@ final class MigrationJob: @unchecked Sendable {
         // 9.0 has no migration parameter for max downtime; the call works before the job
         // starts on QEMU (it sets the downtime-limit migration parameter). If the driver
         // refuses, the poller retries once the job runs.
-        downtimePending = request.mode == .live && (try? domain.setMaxDowntime(milliseconds: request.options.maxDowntimeMs)) == nil
+        downtimePending =
+            request.mode == .live && (try? domain.setMaxDowntime(milliseconds: request.options.maxDowntimeMs)) == nil
         watch = try JobCompletedWatch(domain)
     }
 
@@ -83,12 +93,16 @@ final class MigrationJob: @unchecked Sendable {
         let state: (asked: Date?, finished: Bool, lost: Bool) = lock.withLock { (abortAskedAt, finished, targetLost) }
         guard let asked = state.asked, !state.finished, Date().timeIntervalSince(asked) >= grace else { return nil }
         let target = request.target
-        let why: String = state.lost ? "target \(target.name) (\(redactURI(target.uri))) stopped answering (libvirt keepalive) and " : ""
+        let why: String =
+            state.lost
+            ? "target \(target.name) (\(redactURI(target.uri))) stopped answering (libvirt keepalive) and " : ""
         let within: String = Format.planDuration(ms: UInt64(clamping: Int64(grace * 1000)))
-        let text: String = "\(why)the migration of \(request.guestName) did not end within \(within) of its abort: "
+        let text: String =
+            "\(why)the migration of \(request.guestName) did not end within \(within) of its abort: "
             + "the source daemon does not finish it; the guest has most likely not left \(request.source.name), "
             + "`evac resume` finds out where it is"
-        return .failure(HypervisorError(.unreachable, host: request.source.name, uri: redactURI(request.source.uri), text))
+        return .failure(
+            HypervisorError(.unreachable, host: request.source.name, uri: redactURI(request.source.uri), text))
     }
 
     private var isCancelled: Bool { lock.withLock { cancelled } }
@@ -102,7 +116,10 @@ final class MigrationJob: @unchecked Sendable {
 
         let pollerDone = DispatchSemaphore(value: 0)
         let setDowntimeInPoller = downtimePending
-        let poller = Thread { [self] in poll(downtimePending: setDowntimeInPoller); pollerDone.signal() }
+        let poller = Thread { [self] in
+            poll(downtimePending: setDowntimeInPoller)
+            pollerDone.signal()
+        }
         poller.name = "evac.libvirt.migrate-poll.\(request.guestName)"
         poller.start()
 
@@ -143,7 +160,8 @@ final class MigrationJob: @unchecked Sendable {
             // the two sees a killed target first is a race): the retry's pre-check then finds
             // the target down (blocked) or back (migrated).
             var e = HypervisorError(libvirt: error, host: target, kind: .connectionLost)
-            e.message = "target \(target.name) stopped answering during the migration of \(request.guestName) (libvirt keepalive); "
+            e.message =
+                "target \(target.name) stopped answering during the migration of \(request.guestName) (libvirt keepalive); "
                 + "the migration was aborted, the guest stays on \(source.name): \(e.message)"
             return e
         }
@@ -152,7 +170,8 @@ final class MigrationJob: @unchecked Sendable {
         }
         if !connectionAlive {
             var e = HypervisorError(libvirt: error, host: source, kind: .unreachable)
-            e.message = "lost the connection to \(source.name) during the migration of \(request.guestName), "
+            e.message =
+                "lost the connection to \(source.name) during the migration of \(request.guestName), "
                 + "which may still be going on inside its daemon (`evac resume` finds out where the guest is): \(e.message)"
             return e
         }
@@ -186,28 +205,31 @@ final class MigrationJob: @unchecked Sendable {
     }
 
     private func aborted(_ detail: String, origin: HypervisorError.Origin?) -> HypervisorError {
-        HypervisorError(.aborted, host: request.source.name, uri: redactURI(request.source.uri),
-                        "migration of \(request.guestName) aborted; the guest stays on its source: \(detail)", origin: origin)
+        HypervisorError(
+            .aborted, host: request.source.name, uri: redactURI(request.source.uri),
+            "migration of \(request.guestName) aborted; the guest stays on its source: \(detail)", origin: origin)
     }
 
     private func outcome(_ stats: [String: String], wallMs: UInt64) -> MigrationOutcome {
-        MigrationOutcome(durationMs: stats.number(VIR_DOMAIN_JOB_TIME_ELAPSED) ?? wallMs,
-                         downtimeMs: stats.number(VIR_DOMAIN_JOB_DOWNTIME),
-                         transferredBytes: stats.number(VIR_DOMAIN_JOB_DATA_PROCESSED) ?? 0,
-                         stats: stats)
+        MigrationOutcome(
+            durationMs: stats.number(VIR_DOMAIN_JOB_TIME_ELAPSED) ?? wallMs,
+            downtimeMs: stats.number(VIR_DOMAIN_JOB_DOWNTIME),
+            transferredBytes: stats.number(VIR_DOMAIN_JOB_DATA_PROCESSED) ?? 0,
+            stats: stats)
     }
 }
 
 extension MigrationProgress {
     /// A progress sample from libvirt's job statistics (missing fields read as 0).
     init(stats s: [String: String]) {
-        self.init(elapsedMs: s.number(VIR_DOMAIN_JOB_TIME_ELAPSED) ?? 0,
-                  dataTotal: s.number(VIR_DOMAIN_JOB_DATA_TOTAL) ?? 0,
-                  dataProcessed: s.number(VIR_DOMAIN_JOB_DATA_PROCESSED) ?? 0,
-                  dataRemaining: s.number(VIR_DOMAIN_JOB_DATA_REMAINING) ?? 0,
-                  memoryBps: s.number(VIR_DOMAIN_JOB_MEMORY_BPS) ?? 0,
-                  iteration: s.number(VIR_DOMAIN_JOB_MEMORY_ITERATION) ?? 0,
-                  dirtyRate: s.number(VIR_DOMAIN_JOB_MEMORY_DIRTY_RATE) ?? 0)
+        self.init(
+            elapsedMs: s.number(VIR_DOMAIN_JOB_TIME_ELAPSED) ?? 0,
+            dataTotal: s.number(VIR_DOMAIN_JOB_DATA_TOTAL) ?? 0,
+            dataProcessed: s.number(VIR_DOMAIN_JOB_DATA_PROCESSED) ?? 0,
+            dataRemaining: s.number(VIR_DOMAIN_JOB_DATA_REMAINING) ?? 0,
+            memoryBps: s.number(VIR_DOMAIN_JOB_MEMORY_BPS) ?? 0,
+            iteration: s.number(VIR_DOMAIN_JOB_MEMORY_ITERATION) ?? 0,
+            dirtyRate: s.number(VIR_DOMAIN_JOB_MEMORY_DIRTY_RATE) ?? 0)
     }
 }
 

@@ -18,13 +18,19 @@ final class TypedParams {
 
     /// Appends one value. Fails only on out-of-memory or an over-long name.
     func add(_ name: String, string value: String) throws(LibvirtError) {
-        try Libvirt.status("virTypedParamsAddString(\(name))", uri: nil) { virTypedParamsAddString(&pointer, &count, &capacity, name, value) }
+        try Libvirt.status("virTypedParamsAddString(\(name))", uri: nil) {
+            virTypedParamsAddString(&pointer, &count, &capacity, name, value)
+        }
     }
     func add(_ name: String, ullong value: UInt64) throws(LibvirtError) {
-        try Libvirt.status("virTypedParamsAddULLong(\(name))", uri: nil) { virTypedParamsAddULLong(&pointer, &count, &capacity, name, value) }
+        try Libvirt.status("virTypedParamsAddULLong(\(name))", uri: nil) {
+            virTypedParamsAddULLong(&pointer, &count, &capacity, name, value)
+        }
     }
     func add(_ name: String, int value: Int32) throws(LibvirtError) {
-        try Libvirt.status("virTypedParamsAddInt(\(name))", uri: nil) { virTypedParamsAddInt(&pointer, &count, &capacity, name, value) }
+        try Libvirt.status("virTypedParamsAddInt(\(name))", uri: nil) {
+            virTypedParamsAddInt(&pointer, &count, &capacity, name, value)
+        }
     }
 }
 

@@ -8,15 +8,22 @@ import Foundation
 enum DecodeBench {
     static func run(path: String, reps: Int) throws {
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
-        var viaFoundation: Inventory?, viaReader: Inventory?
-        var foundation = Double.infinity, reader = Double.infinity
+        var viaFoundation: Inventory?
+        var viaReader: Inventory?
+        var foundation = Double.infinity
+        var reader = Double.infinity
         for _ in 0..<max(1, reps) {
-            foundation = min(foundation, Bench.cpuTime { viaFoundation = try? JSONDecoder().decode(Inventory.self, from: data) }.cpu)
+            foundation = min(
+                foundation, Bench.cpuTime { viaFoundation = try? JSONDecoder().decode(Inventory.self, from: data) }.cpu)
             reader = min(reader, Bench.cpuTime { viaReader = try? Inventory.decodeSnapshot(data).get() }.cpu)
         }
         let same = viaFoundation != nil && viaFoundation == viaReader
-        print(String(format: "%@: %.1f MiB; JSONDecoder %.0f ms, evac's reader (checks included) %.0f ms: %.1fx faster; same inventory: %@",
-                     path, Double(data.count) / 1_048_576, foundation * 1000, reader * 1000, foundation / reader, same ? "yes" : "NO"))
+        print(
+            String(
+                format:
+                    "%@: %.1f MiB; JSONDecoder %.0f ms, evac's reader (checks included) %.0f ms: %.1fx faster; same inventory: %@",
+                path, Double(data.count) / 1_048_576, foundation * 1000, reader * 1000, foundation / reader,
+                same ? "yes" : "NO"))
         if !same { exit(1) }
     }
 }

@@ -23,8 +23,8 @@ enum ObjectiveBench {
                 let fleetSeed = seed &* 1_000_003 &+ UInt64(i) &+ UInt64(shape.targets) << 32
                 let f = FleetGenerator.overfull(seed: fleetSeed, sources: shape.sources, targets: shape.targets)
                 var results: [String: [UInt64]] = [:]
-                var evac: PlacementResult!
-                evacTime += Bench.time { evac = Placer.place(spec: f.spec, inventory: f.inventory) }
+                let (evac, evacWall) = Bench.timed { Placer.place(spec: f.spec, inventory: f.inventory) }
+                evacTime += evacWall
                 results["evac"] = figures(evac)
                 for (rule, choose) in rules {
                     var spec = f.spec

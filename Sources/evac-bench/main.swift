@@ -19,11 +19,17 @@ func option(_ name: String) -> String? {
 switch args.first {
 case "placement":
     let sizes = (option("--sizes") ?? "1000,10000,100000").split(separator: ",").compactMap { Int($0) }
-    Bench.placement(sizes: sizes, seed: UInt64(option("--seed") ?? "42") ?? 42)
+    do {
+        try Bench.placement(sizes: sizes, seed: UInt64(option("--seed") ?? "42") ?? 42)
+    } catch {
+        FileHandle.standardError.write(Data("evac-bench placement: \(error)\n".utf8))
+        exit(1)
+    }
 case "export":
     do {
-        try Export.run(size: Int(option("--size") ?? "100000") ?? 100_000, dir: option("--dir") ?? "/tmp/evac-bench-export",
-                       seed: UInt64(option("--seed") ?? "42") ?? 42)
+        try Export.run(
+            size: Int(option("--size") ?? "100000") ?? 100_000, dir: option("--dir") ?? "/tmp/evac-bench-export",
+            seed: UInt64(option("--seed") ?? "42") ?? 42)
     } catch {
         FileHandle.standardError.write(Data("evac-bench export: \(error)\n".utf8))
         exit(1)
@@ -36,16 +42,18 @@ case "order":
     Bench.order(seeds: seeds)
 case "objective":
     do {
-        try ObjectiveBench.run(fleets: Int(option("--fleets") ?? "60") ?? 60, seed: UInt64(option("--seed") ?? "1") ?? 1,
-                               out: option("--out") ?? "/tmp/evac-objective.jsonl")
+        try ObjectiveBench.run(
+            fleets: Int(option("--fleets") ?? "60") ?? 60, seed: UInt64(option("--seed") ?? "1") ?? 1,
+            out: option("--out") ?? "/tmp/evac-objective.jsonl")
     } catch {
         FileHandle.standardError.write(Data("evac-bench objective: \(error)\n".utf8))
         exit(1)
     }
 case "decode":
     do {
-        try DecodeBench.run(path: args.count > 1 ? args[1] : "/tmp/evac-bench-export/scale-100000.inventory.json",
-                            reps: Int(option("--reps") ?? "3") ?? 3)
+        try DecodeBench.run(
+            path: args.count > 1 ? args[1] : "/tmp/evac-bench-export/scale-100000.inventory.json",
+            reps: Int(option("--reps") ?? "3") ?? 3)
     } catch {
         FileHandle.standardError.write(Data("evac-bench decode: \(error)\n".utf8))
         exit(1)
@@ -53,6 +61,9 @@ case "decode":
 case "completeness":
     Bench.completeness(fleets: Int(option("--fleets") ?? "1000") ?? 1000, seed: UInt64(option("--seed") ?? "1") ?? 1)
 default:
-    FileHandle.standardError.write(Data("usage: evac-bench placement [--sizes 1000,10000,100000] [--seed N]\n       evac-bench completeness [--fleets 1000] [--seed 1]\n".utf8))
+    FileHandle.standardError.write(
+        Data(
+            "usage: evac-bench placement [--sizes 1000,10000,100000] [--seed N]\n       evac-bench completeness [--fleets 1000] [--seed 1]\n"
+                .utf8))
     exit(2)
 }

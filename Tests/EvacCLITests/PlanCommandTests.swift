@@ -1,7 +1,7 @@
-import Foundation
-import XCTest
 import EvacCore
 import EvacSchema
+import Foundation
+import XCTest
 
 /// `evac plan` and `evac inventory` end to end through the built binary, reading the demo
 /// fleet through libvirt's test driver.
@@ -12,9 +12,12 @@ final class PlanCommandTests: XCTestCase {
     func normalized(_ s: String) -> String {
         var t = s.replacingOccurrences(of: Repo.root.path, with: "<repo>")
         for key in ["planHash", "inventoryFingerprint"] {
-            t = t.replacingOccurrences(of: "\"\(key)\" : \"[0-9a-f]{64}\"", with: "\"\(key)\" : \"<sha256>\"", options: .regularExpression)
+            t = t.replacingOccurrences(
+                of: "\"\(key)\" : \"[0-9a-f]{64}\"", with: "\"\(key)\" : \"<sha256>\"", options: .regularExpression)
         }
-        t = t.replacingOccurrences(of: #"\(inventory [0-9a-f]{12}, plan [0-9a-f]{12}\)"#, with: "(inventory <sha>, plan <sha>)", options: .regularExpression)
+        t = t.replacingOccurrences(
+            of: #"\(inventory [0-9a-f]{12}, plan [0-9a-f]{12}\)"#, with: "(inventory <sha>, plan <sha>)",
+            options: .regularExpression)
         return t
     }
 
@@ -36,7 +39,8 @@ final class PlanCommandTests: XCTestCase {
         let planFile = try JSONDecoder().decode(PlanFile.self, from: Data(a.stdout.utf8))
         XCTAssertEqual(planFile.planHash, planFile.computedHash)
         XCTAssertEqual(planFile.evacVersion, EvacVersion.current)
-        let schema = try JSONSchemaValidator(schemaData: Data(contentsOf: URL(fileURLWithPath: Repo.path("schemas/planfile.schema.json"))))
+        let schema = try JSONSchemaValidator(
+            schemaData: Data(contentsOf: URL(fileURLWithPath: Repo.path("schemas/planfile.schema.json"))))
         XCTAssertEqual(schema.validate(try JSONValue(data: Data(a.stdout.utf8))), [])
     }
 
@@ -54,7 +58,8 @@ final class PlanCommandTests: XCTestCase {
         let snap = dir.appendingPathComponent("snapshot.json").path
         let inv = try runEvac(["inventory", demo, "-o", snap])
         XCTAssertEqual(inv.status, 0, inv.stderr)
-        let schema = try JSONSchemaValidator(schemaData: Data(contentsOf: URL(fileURLWithPath: Repo.path("schemas/inventory.schema.json"))))
+        let schema = try JSONSchemaValidator(
+            schemaData: Data(contentsOf: URL(fileURLWithPath: Repo.path("schemas/inventory.schema.json"))))
         XCTAssertEqual(schema.validate(try JSONValue(data: Data(contentsOf: URL(fileURLWithPath: snap)))), [])
 
         let live = try runEvac(["plan", demo, "--output", "json"])
@@ -76,22 +81,29 @@ final class PlanCommandTests: XCTestCase {
         XCTAssertEqual(try runEvac(["inventory", demo, "-o", snap]).status, 0)
         let idle = try runEvac(["plan", demo, "--output", "json", "--inventory", snap])
         // db-01 (16 GiB) dirties 600 MiB/s; the plan caps migrations at 512 MiB/s.
-        var root = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: snap))) as? [String: Any])
+        var root = try XCTUnwrap(
+            JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: snap))) as? [String: Any])
         var hosts = try XCTUnwrap(root["hosts"] as? [[String: Any]])
         for h in hosts.indices {
             var guests = try XCTUnwrap(hosts[h]["guests"] as? [[String: Any]])
-            for g in guests.indices where guests[g]["name"] as? String == "db-01" { guests[g]["dirtyRateBytesPerSec"] = 600 << 20 }
+            for g in guests.indices where guests[g]["name"] as? String == "db-01" {
+                guests[g]["dirtyRateBytesPerSec"] = 600 << 20
+            }
             hosts[h]["guests"] = guests
         }
         root["hosts"] = hosts
         try JSONSerialization.data(withJSONObject: root).write(to: URL(fileURLWithPath: snap))
-        let schema = try JSONSchemaValidator(schemaData: Data(contentsOf: URL(fileURLWithPath: Repo.path("schemas/inventory.schema.json"))))
+        let schema = try JSONSchemaValidator(
+            schemaData: Data(contentsOf: URL(fileURLWithPath: Repo.path("schemas/inventory.schema.json"))))
         XCTAssertEqual(schema.validate(try JSONValue(data: Data(contentsOf: URL(fileURLWithPath: snap)))), [])
 
         let text = try runEvac(["plan", demo, "--inventory", snap])
         XCTAssertTrue(text.stdout.contains("Predicted not to converge by pre-copy (1;"), text.stdout)
         // The demo plan enables auto-converge: that is what brings it across.
-        XCTAssertTrue(text.stdout.contains("#1 db-01 (16.0 GiB, dirties 600.0 MiB/s): auto-converge throttles its vCPUs until it converges"), text.stdout)
+        XCTAssertTrue(
+            text.stdout.contains(
+                "#1 db-01 (16.0 GiB, dirties 600.0 MiB/s): auto-converge throttles its vCPUs until it converges"),
+            text.stdout)
         XCTAssertTrue(text.stdout.contains("dirty rates: measured for 1 of 4 live migrations"), text.stdout)
 
         let busy = try runEvac(["plan", demo, "--output", "json", "--inventory", snap])
@@ -102,10 +114,14 @@ final class PlanCommandTests: XCTestCase {
         XCTAssertGreaterThan(b.estimatedDurationMs, a.estimatedDurationMs)
         for f in [a, b] {
             for n in f.graph.nodes {
-                let start = try XCTUnwrap(n.predictedStartMs), d = try XCTUnwrap(n.predictedDurationMs)
-                XCTAssertLessThanOrEqual(start + d, f.estimatedDurationMs + 0.001, "the makespan is when the last one ends")
+                let start = try XCTUnwrap(n.predictedStartMs)
+                let d = try XCTUnwrap(n.predictedDurationMs)
+                XCTAssertLessThanOrEqual(
+                    start + d, f.estimatedDurationMs + 0.001, "the makespan is when the last one ends")
             }
-            XCTAssertEqual(f.graph.nodes.map { $0.predictedStartMs! + $0.predictedDurationMs! }.max()!, f.estimatedDurationMs, accuracy: 0.001)
+            XCTAssertEqual(
+                f.graph.nodes.map { $0.predictedStartMs! + $0.predictedDurationMs! }.max()!, f.estimatedDurationMs,
+                accuracy: 0.001)
         }
         let db = try XCTUnwrap(b.graph.nodes.first { $0.guest == "db-01" })
         let dbIdle = try XCTUnwrap(a.graph.nodes.first { $0.guest == "db-01" })
@@ -129,7 +145,8 @@ final class PlanCommandTests: XCTestCase {
         let json = try runEvac(["plan", windowed, "--output", "json"])
         let file = try JSONDecoder().decode(PlanFile.self, from: Data(json.stdout.utf8))
         XCTAssertEqual(file.window, MaintenanceWindow(durationMs: 60_000))
-        let schema = try JSONSchemaValidator(schemaData: Data(contentsOf: URL(fileURLWithPath: Repo.path("schemas/planfile.schema.json"))))
+        let schema = try JSONSchemaValidator(
+            schemaData: Data(contentsOf: URL(fileURLWithPath: Repo.path("schemas/planfile.schema.json"))))
         XCTAssertEqual(schema.validate(try JSONValue(data: Data(json.stdout.utf8))), [])
         // The plan page marks the plan's window without --window, and not without a window.
         XCTAssertTrue(try runEvac(["plan", windowed, "--output", "html"]).stdout.contains("id=\"gantt-window-end\""))
@@ -140,7 +157,9 @@ final class PlanCommandTests: XCTestCase {
         try (text + "\nwindow: { ends: tomorrow }\n").write(toFile: bad, atomically: true, encoding: .utf8)
         let v = try runEvac(["validate", bad])
         XCTAssertNotEqual(v.status, 0)
-        XCTAssertTrue(v.stderr.contains("bad-window.yaml:\(lines + 1):17: error: window.ends is not a time with a zone"), v.stderr)
+        XCTAssertTrue(
+            v.stderr.contains("bad-window.yaml:\(lines + 1):17: error: window.ends is not a time with a zone"), v.stderr
+        )
         XCTAssertTrue(v.stderr.contains("RFC 3339"), v.stderr)
     }
 
@@ -151,7 +170,8 @@ final class PlanCommandTests: XCTestCase {
         let text = try String(contentsOfFile: Repo.path(demo), encoding: .utf8)
             .replacingOccurrences(of: "{plan-dir}", with: Repo.path("plans/demo").dropFirst())
         let target = dir.appendingPathComponent("target-down.yaml").path
-        try text.replacingOccurrences(of: "hosts/kvm-13b.xml", with: "hosts/missing-13b.xml").write(toFile: target, atomically: true, encoding: .utf8)
+        try text.replacingOccurrences(of: "hosts/kvm-13b.xml", with: "hosts/missing-13b.xml").write(
+            toFile: target, atomically: true, encoding: .utf8)
         let t = try runEvac(["plan", target])
         XCTAssertEqual(t.status, 1)
         XCTAssertTrue(t.stderr.contains("warning: target host 'kvm-13b' is unreachable at test:///"), t.stderr)
@@ -159,15 +179,23 @@ final class PlanCommandTests: XCTestCase {
         XCTAssertFalse(t.stdout.contains("→ kvm-13b"), "nothing is placed on an unreachable target")
 
         let source = dir.appendingPathComponent("source-down.yaml").path
-        try text.replacingOccurrences(of: "hosts/kvm-12a.xml", with: "hosts/missing-12a.xml").write(toFile: source, atomically: true, encoding: .utf8)
+        try text.replacingOccurrences(of: "hosts/kvm-12a.xml", with: "hosts/missing-12a.xml").write(
+            toFile: source, atomically: true, encoding: .utf8)
         let s = try runEvac(["plan", source])
         XCTAssertEqual(s.status, 3, s.stderr)
-        XCTAssertNotNil(s.stderr.range(of: #"source-down\.yaml:\d+:\d+: error: source host 'kvm-12a' is unreachable at test:///.*missing-12a\.xml"#, options: .regularExpression), s.stderr)
+        XCTAssertNotNil(
+            s.stderr.range(
+                of:
+                    #"source-down\.yaml:\d+:\d+: error: source host 'kvm-12a' is unreachable at test:///.*missing-12a\.xml"#,
+                options: .regularExpression), s.stderr)
         XCTAssertEqual(s.stdout, "")
     }
 
     func testValidateAcceptsShippedPlans() throws {
-        let r = try runEvac(["validate", "plans/maintenance-drain.yaml", "plans/capacity-report.yaml", "plans/rerun-after-failure.yaml", demo])
+        let r = try runEvac([
+            "validate", "plans/maintenance-drain.yaml", "plans/capacity-report.yaml", "plans/rerun-after-failure.yaml",
+            demo,
+        ])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(r.stdout.split(separator: "\n").count, 4)
     }

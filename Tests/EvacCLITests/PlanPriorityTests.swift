@@ -11,14 +11,17 @@ struct PlanPriorityTests {
         let gib: UInt64 = 1 << 20
         let cpu = HostCPU(vendor: "Intel", model: "Icelake-Server", features: ["avx2"])
         func vm(_ name: String, _ g: UInt64) -> Guest {
-            Guest(uuid: "u-\(name)", name: name, state: .running, memoryKiB: g * gib, vcpus: 1,
-                  nics: [GuestNIC(kind: .bridge, source: "br0")],
-                  disks: [GuestDisk(kind: .network, target: "vda", source: "rbd:\(name)", shared: true)])
+            Guest(
+                uuid: "u-\(name)", name: name, state: .running, memoryKiB: g * gib, vcpus: 1,
+                nics: [GuestNIC(kind: .bridge, source: "br0")],
+                disks: [GuestDisk(kind: .network, target: "vda", source: "rbd:\(name)", shared: true)])
         }
         let inv = Inventory(hosts: [
-            HostInventory(name: "src", uri: "qemu+ssh://src/system", memoryKiB: 64 * gib, cpus: 16, cpu: cpu, bridges: ["br0"],
-                          guests: [vm("db-1", 10), vm("web-1", 3), vm("web-2", 3), vm("web-3", 3)]),
-            HostInventory(name: "dst", uri: "qemu+ssh://dst/system", memoryKiB: 10 * gib, cpus: 16, cpu: cpu, bridges: ["br0"]),
+            HostInventory(
+                name: "src", uri: "qemu+ssh://src/system", memoryKiB: 64 * gib, cpus: 16, cpu: cpu, bridges: ["br0"],
+                guests: [vm("db-1", 10), vm("web-1", 3), vm("web-2", 3), vm("web-3", 3)]),
+            HostInventory(
+                name: "dst", uri: "qemu+ssh://dst/system", memoryKiB: 10 * gib, cpus: 16, cpu: cpu, bridges: ["br0"]),
         ])
         let snapshot = dir.appendingPathComponent("snap.json").path
         try inv.encodedSnapshot().write(to: URL(fileURLWithPath: snapshot))
@@ -40,8 +43,11 @@ struct PlanPriorityTests {
         defer { try? FileManager.default.removeItem(at: plain.dir) }
         let a = try runEvac(["plan", plain.plan, "--inventory", plain.snapshot])
         #expect(a.status == 1)
-        #expect(a.stdout.contains("Unplaceable (1)\n  db-1 on src (10.0 GiB, 1 vCPU)\n    dst: 1.0 GiB free after reserve, needs 10.0 GiB"),
-                "\(a.stdout)")
+        #expect(
+            a.stdout.contains(
+                "Unplaceable (1)\n  db-1 on src (10.0 GiB, 1 vCPU)\n    dst: 1.0 GiB free after reserve, needs 10.0 GiB"
+            ),
+            "\(a.stdout)")
         #expect(a.stdout.contains("not every guest fits"))
 
         let weighed = try fleet(priority: true)

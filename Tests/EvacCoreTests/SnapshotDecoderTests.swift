@@ -51,8 +51,9 @@ struct SnapshotDecoderTests {
     /// so a field it did not know decoded as absent without a word (the preflight filters'
     /// versions, machine types, network filters and filesystems were lost from snapshots).
     @Test func everyOptionalFieldIsRead() throws {
-        var host = HostInventory(name: "h", uri: "qemu:///system", memoryKiB: 1024, cpus: 2,
-                                 cpu: HostCPU(vendor: "Intel", model: "m", features: []))
+        var host = HostInventory(
+            name: "h", uri: "qemu:///system", memoryKiB: 1024, cpus: 2,
+            cpu: HostCPU(vendor: "Intel", model: "m", features: []))
         host.libvirtVersion = "9.0.0"
         host.hypervisorVersion = "7.2.0"
         host.nwfilters = ["clean-traffic"]

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import EvacCore
 
 final class UnitsTests: XCTestCase {
@@ -58,12 +59,20 @@ final class UnitsTests: XCTestCase {
         var rng = SystemRandomNumberGenerator()
         var values: [UInt64] = [0, 1, 1023, 1024, 1025, 1126, 1177, 1638, 1_048_575, 1_048_576, UInt64.max, 5 << 50]
         for _ in 0..<20_000 { values.append(UInt64.random(in: 0...(1 << 40), using: &rng)) }
-        for e in 0..<60 { values.append(1 << UInt64(e)); values.append((1 << UInt64(e)) + (1 << UInt64(max(0, e - 4)))) }
+        for e in 0..<60 {
+            values.append(1 << UInt64(e))
+            values.append((1 << UInt64(e)) + (1 << UInt64(max(0, e - 4))))
+        }
         for kib in values {
-            var v = Double(kib) * 1024, i = 0
+            var v = Double(kib) * 1024
+            var i = 0
             let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
-            while v >= 1024 && i < 5 { v /= 1024; i += 1 }
-            XCTAssertEqual(Format.kib(kib), i == 0 ? "\(Int(v)) B" : String(format: "%.1f %@", v, units[i]), "\(kib) KiB")
+            while v >= 1024 && i < 5 {
+                v /= 1024
+                i += 1
+            }
+            XCTAssertEqual(
+                Format.kib(kib), i == 0 ? "\(Int(v)) B" : String(format: "%.1f %@", v, units[i]), "\(kib) KiB")
         }
         XCTAssertEqual(Format.bytes(1.05 * 1024 * 1024), String(format: "%.1f MiB", 1.05))
         XCTAssertEqual(Format.bytes(.infinity), "? B")
@@ -77,10 +86,12 @@ final class UnitsTests: XCTestCase {
     }
 
     private func failure<T>(_ r: Result<T, Units.Failure>) -> String? {
-        if case .failure(let f) = r { return f.message }; return nil
+        if case .failure(let f) = r { return f.message }
+        return nil
     }
     private func help<T>(_ r: Result<T, Units.Failure>) -> String? {
-        if case .failure(let f) = r { return f.help }; return nil
+        if case .failure(let f) = r { return f.help }
+        return nil
     }
 }
 
@@ -88,10 +99,12 @@ final class SHA256Tests: XCTestCase {
     func testVectors() {
         XCTAssertEqual(SHA256.hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
         XCTAssertEqual(SHA256.hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        XCTAssertEqual(SHA256.hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
-                       "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
-        XCTAssertEqual(SHA256.hex(String(repeating: "a", count: 1_000_000)),
-                       "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+        XCTAssertEqual(
+            SHA256.hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
+            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+        XCTAssertEqual(
+            SHA256.hex(String(repeating: "a", count: 1_000_000)),
+            "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
     }
 }
 

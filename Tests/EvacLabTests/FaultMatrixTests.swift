@@ -313,10 +313,12 @@ extension LabEndToEndTests {
         func guests(_ part: ArraySlice<Substring>, _ what: String) -> Set<Substring> {
             Set(part.filter { $0.contains(what) }.compactMap { $0.split(separator: " ").dropFirst().first })
         }
-        let before = lines[..<notice], after = lines[(notice + 1)...]
+        let before = lines[..<notice]
+        let after = lines[(notice + 1)...]
         let started = guests(before, "running: attempt").union(guests(after, "running: attempt"))
         let inFlight = started.subtracting(guests(before, " done"))
-        let counted = lines[notice].contains("none in flight")
+        let counted =
+            lines[notice].contains("none in flight")
             ? 0 : Int(lines[notice].components(separatedBy: "starts; ").last?.split(separator: " ").first ?? "") ?? -1
         XCTAssertEqual(inFlight.count, counted, "every migration that started was counted by the stop: \(out.stdout)")
         let steps = try Journal(stateDir: state).steps().filter { $0.kind == "apply" }

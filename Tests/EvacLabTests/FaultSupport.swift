@@ -139,10 +139,11 @@ final class PortBlocker {
         let result = Locked<(fds: [Int32], failure: String?)>(([], nil))
         let done = DispatchSemaphore(value: 0)
         // The thread enters the namespace and ends there; the sockets stay in it.
+        let cloneNewNet: Int32 = 0x4000_0000 // CLONE_NEWNET, which Glibc does not export to Swift
         let thread = Thread {
             defer { done.signal() }
             let nsfd = open(ns, O_RDONLY | O_CLOEXEC)
-            guard nsfd >= 0, evacSetns(nsfd, 0x4000_0000 /* CLONE_NEWNET */) == 0 else {
+            guard nsfd >= 0, evacSetns(nsfd, cloneNewNet) == 0 else {
                 result.withLock { $0.failure = "cannot enter \(ns): errno \(errno)" }
                 return
             }

@@ -1,6 +1,7 @@
+import EvacCore
 import Foundation
 import XCTest
-import EvacCore
+
 @testable import EvacLibvirt
 
 /// End to end against two real (unprivileged, session) libvirt daemons on this machine:
@@ -32,7 +33,7 @@ final class MigrationLabTests: XCTestCase {
         try await LibvirtRuntime.blocking("lab.define") { () -> Result<Void, LibvirtError> in
             Result { () throws(LibvirtError) in try LibvirtConnection(uri: a.uri).define(xml: xml).start() }
         }.get()
-        try await Task.sleep(for: .seconds(1.5))  // let the boot sector fill its 48 MiB
+        try await Task.sleep(for: .seconds(1.5)) // let the boot sector fill its 48 MiB
 
         let hv = LibvirtHypervisor(pollInterval: 0.2)
         let presentOnA = try await hv.locate(guestUUID: guestUUID, on: hostA)
@@ -46,8 +47,9 @@ final class MigrationLabTests: XCTestCase {
         XCTAssertFalse(inventory.cpu.vendor.isEmpty)
         XCTAssertFalse(inventory.cpu.model.isEmpty)
         // The expanded baseline: features the host has through its model, not only the extras.
-        XCTAssertTrue(inventory.cpu.features.contains("x2apic") || inventory.cpu.features.contains("sse2"),
-                      "host features should include the model's own: \(inventory.cpu.features)")
+        XCTAssertTrue(
+            inventory.cpu.features.contains("x2apic") || inventory.cpu.features.contains("sse2"),
+            "host features should include the model's own: \(inventory.cpu.features)")
         let guest = try XCTUnwrap(inventory.guests.first)
         XCTAssertEqual(guest.state, .running)
         XCTAssertTrue(guest.persistent)
@@ -64,7 +66,9 @@ final class MigrationLabTests: XCTestCase {
         let samples = Samples()
         var t0 = Date()
         let outcome = try await hv.migrate(request(hostA, hostB, options), progress: samples.add)
-        print("lab: live migration a → b took \(ms(since: t0)) ms wall; libvirt: \(outcome.durationMs) ms, downtime \(outcome.downtimeMs.map(String.init) ?? "?") ms, \(outcome.transferredBytes) bytes, \(samples.count) progress samples, \(outcome.stats.count) stats")
+        print(
+            "lab: live migration a → b took \(ms(since: t0)) ms wall; libvirt: \(outcome.durationMs) ms, downtime \(outcome.downtimeMs.map(String.init) ?? "?") ms, \(outcome.transferredBytes) bytes, \(samples.count) progress samples, \(outcome.stats.count) stats"
+        )
         let presentOnB = try await hv.locate(guestUUID: guestUUID, on: hostB)
         XCTAssertEqual(presentOnB, .present(state: .running, persistent: true))
         let absentOnA = try await hv.locate(guestUUID: guestUUID, on: hostA)
@@ -86,7 +90,9 @@ final class MigrationLabTests: XCTestCase {
         task.cancel()
         let cancelledAt = Date()
         let result = await task.result
-        print("lab: cancel → result in \(ms(since: cancelledAt)) ms (migration ran \(ms(since: t0)) ms; last sample \(inFlight.map { "\($0.dataProcessed)/\($0.dataTotal) bytes, iteration \($0.iteration)" } ?? "none"))")
+        print(
+            "lab: cancel → result in \(ms(since: cancelledAt)) ms (migration ran \(ms(since: t0)) ms; last sample \(inFlight.map { "\($0.dataProcessed)/\($0.dataTotal) bytes, iteration \($0.iteration)" } ?? "none"))"
+        )
         switch result {
         case .success: XCTFail("a cancelled migration reported success")
         case .failure(let error as HypervisorError): XCTAssertEqual(error.kind, .aborted, "\(error)")
@@ -141,8 +147,10 @@ final class MigrationLabTests: XCTestCase {
         } catch {
             XCTAssertEqual(error.kind, .unreachable, "\(error)")
             XCTAssertTrue(error.message.contains("no answer within 1s (call timeout)"), "\(error)")
-            XCTAssertTrue(error.message.hasPrefix("virConnect") || error.message.hasPrefix("virNode") || error.message.hasPrefix("virDomain"),
-                          "names the libvirt call: \(error)")
+            XCTAssertTrue(
+                error.message.hasPrefix("virConnect") || error.message.hasPrefix("virNode")
+                    || error.message.hasPrefix("virDomain"),
+                "names the libvirt call: \(error)")
         }
         do {
             // The stuck connection was dropped: this opens a new one, which does not open in time.
@@ -170,7 +178,8 @@ final class MigrationLabTests: XCTestCase {
         XCTAssertEqual(LibvirtRuntime.abandoned.current, 0, "abandoned threads ended after the thaw")
         XCTAssertEqual(LibvirtConnection.openCount(uri: c.uri), 0, "no connection left behind")
         let again = try await hv.inspect(host)
-        XCTAssertEqual(again.hostUUID, "0d5a0000-0000-4000-8000-00000000000c", "the host answers again, on a new connection")
+        XCTAssertEqual(
+            again.hostUUID, "0d5a0000-0000-4000-8000-00000000000c", "the host answers again, on a new connection")
     }
 
     /// Issue 15, with libvirt as the judge, on a shut-off guest with a local disk and a bridged
@@ -187,10 +196,12 @@ final class MigrationLabTests: XCTestCase {
         let disk = try lab.sharedFile("off.img", Data(count: 1 << 20))
         let xml = FillGuest.xml(name: guestName, uuid: guestUUID, bootImage: disk)
             .replacingOccurrences(of: "<readonly/>", with: "")
-            .replacingOccurrences(of: "<memballoon model='none'/>", with: """
-                <interface type='bridge'><source bridge='br-old'/><model type='virtio'/></interface>
-                <memballoon model='none'/>
-                """)
+            .replacingOccurrences(
+                of: "<memballoon model='none'/>",
+                with: """
+                    <interface type='bridge'><source bridge='br-old'/><model type='virtio'/></interface>
+                    <memballoon model='none'/>
+                    """)
         try await LibvirtRuntime.blocking("lab.define") { () -> Result<Void, LibvirtError> in
             Result { () throws(LibvirtError) in _ = try LibvirtConnection(uri: a.uri).define(xml: xml) }
         }.get()
@@ -206,19 +217,23 @@ final class MigrationLabTests: XCTestCase {
         XCTAssertEqual(reported?.libvirtVersion, LibvirtVersion.library(), "the daemon runs this machine's libvirt")
         XCTAssertNotNil(reported?.hypervisorVersion.flatMap { $0.split(separator: ".").count == 3 ? $0 : nil })
         XCTAssertEqual(guest.disks.map(\.shared), [false], "a file outside any shared pool is local")
-        var spec = PlanSpec(name: "lab", hosts: [HostSpec(name: "lab-a", uri: a.uri), HostSpec(name: "lab-b", uri: b.uri)],
-                            sources: [Located("lab-a")], targetPools: [TargetPool(name: "b", hosts: [Located("lab-b")])])
+        var spec = PlanSpec(
+            name: "lab", hosts: [HostSpec(name: "lab-a", uri: a.uri), HostSpec(name: "lab-b", uri: b.uri)],
+            sources: [Located("lab-a")], targetPools: [TargetPool(name: "b", hosts: [Located("lab-b")])])
         spec.constraints.localStorage = .copy
         spec.constraints.bridges = .ignore
         let placed = Placer.place(spec: spec, inventory: inventory)
         XCTAssertEqual(placed.placements.count, 0)
-        XCTAssertTrue(placed.unplaceable.first?.guestReason?.contains("libvirt cannot copy storage in an offline migration") == true,
-                      "\(placed.unplaceable)")
+        XCTAssertTrue(
+            placed.unplaceable.first?.guestReason?.contains("libvirt cannot copy storage in an offline migration")
+                == true,
+            "\(placed.unplaceable)")
         // libvirt's half: the migration evac refuses to plan, forced, is refused by libvirt.
         var options = MigrationOptions()
         options.mode = .offline
-        let forced = MigrationRequest(guestUUID: guestUUID, guestName: guestName, source: hostA, target: hostB,
-                                      mode: .offline, options: options, copyStorage: ["fda"])
+        let forced = MigrationRequest(
+            guestUUID: guestUUID, guestName: guestName, source: hostA, target: hostB,
+            mode: .offline, options: options, copyStorage: ["fda"])
         do {
             _ = try await hv.migrate(forced, progress: { _ in })
             XCTFail("libvirt accepted an offline migration with storage copy")
@@ -230,8 +245,9 @@ final class MigrationLabTests: XCTestCase {
         XCTAssertEqual(stillOnA, .present(state: .shutoff, persistent: true))
 
         // (2) bridge-map on an offline move: the definition b keeps names br-new.
-        let renamed = MigrationRequest(guestUUID: guestUUID, guestName: guestName, source: hostA, target: hostB,
-                                       mode: .offline, options: options, bridgeMap: ["br-old": "br-new"])
+        let renamed = MigrationRequest(
+            guestUUID: guestUUID, guestName: guestName, source: hostA, target: hostB,
+            mode: .offline, options: options, bridgeMap: ["br-old": "br-new"])
         _ = try await hv.migrate(renamed, progress: { _ in })
         let uuid = guestUUID
         let saved = try await LibvirtRuntime.blocking("lab.dumpxml") { () -> Result<String, LibvirtError> in
@@ -253,7 +269,8 @@ final class MigrationLabTests: XCTestCase {
     }
 
     private func request(_ from: HostEndpoint, _ to: HostEndpoint, _ options: MigrationOptions) -> MigrationRequest {
-        MigrationRequest(guestUUID: guestUUID, guestName: guestName, source: from, target: to, mode: options.mode, options: options)
+        MigrationRequest(
+            guestUUID: guestUUID, guestName: guestName, source: from, target: to, mode: options.mode, options: options)
     }
 
     private func ms(since date: Date) -> Int { Int(Date().timeIntervalSince(date) * 1000) }

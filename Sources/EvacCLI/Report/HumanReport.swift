@@ -1,5 +1,5 @@
-import Foundation
 import EvacCore
+import Foundation
 
 /// The report `evac plan` prints for people: what moves where, what cannot move and why,
 /// what the targets look like before and after, and how long it should take.
@@ -8,27 +8,37 @@ enum HumanReport {
         let spec = p.loaded.spec
         let r = p.result
         var out = ""
-        let guestsOnSources = spec.sourceNames.compactMap { p.inventory.host(named: $0) }.reduce(0) { $0 + $1.guests.count }
+        let guestsOnSources = spec.sourceNames.compactMap { p.inventory.host(named: $0) }.reduce(0) {
+            $0 + $1.guests.count
+        }
         // Both counts: every guest on the sources, and those the selection moves (the result's
         // denominator), so the header and the result line agree at a glance.
         let selected = r.placements.count + r.unplaceable.count
-        out += "Plan \(esc(spec.name)): \(guestsOnSources) guests on \(spec.sources.count) source\(spec.sources.count == 1 ? "" : "s")"
+        out +=
+            "Plan \(esc(spec.name)): \(guestsOnSources) guests on \(spec.sources.count) source\(spec.sources.count == 1 ? "" : "s")"
         out += r.skipped.isEmpty ? "" : " (\(selected) to move, \(r.skipped.count) staying)"
         out += " → "
         out += "\(p.planFile.targetUsage.count) target\(p.planFile.targetUsage.count == 1 ? "" : "s")"
         out += " (inventory \(p.planFile.inventoryFingerprint.prefix(12)), plan \(p.planFile.planHash.prefix(12)))\n"
 
         out += "\nPlacements (\(r.placements.count), in migration order)\n"
-        if r.placements.isEmpty { out += "  none\n" } else {
-            var t = Table(); t.rightAligned = [0, 5, 6, 8, 9]
+        if r.placements.isEmpty {
+            out += "  none\n"
+        } else {
+            var t = Table()
+            t.rightAligned = [0, 5, 6, 8, 9]
             t.add(["#", "guest", "source", "", "target", "memory", "vCPU", "mode", "starts", "takes", "after", "note"])
             let starts = Dictionary(p.timeline.entries.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
             for n in p.graph.nodes {
                 let e = starts[n.id]
-                t.add(["\(n.id)", n.guest, n.source, "→", n.target, Format.kib(n.memoryKiB), "\(n.vcpus)", n.mode.rawValue,
-                       e.map { "+" + Format.duration(ms: $0.startMs) } ?? "", e.map { Format.duration(ms: $0.durationMs) } ?? "",
-                       n.after.isEmpty ? "" : n.after.map { "#\($0)" }.joined(separator: ","),
-                       [n.copyStorage.isEmpty ? nil : "copies \(n.copyStorage.joined(separator: ","))", n.offMostFree].compactMap { $0 }.joined(separator: "; ")])
+                t.add([
+                    "\(n.id)", n.guest, n.source, "→", n.target, Format.kib(n.memoryKiB), "\(n.vcpus)", n.mode.rawValue,
+                    e.map { "+" + Format.duration(ms: $0.startMs) } ?? "",
+                    e.map { Format.duration(ms: $0.durationMs) } ?? "",
+                    n.after.isEmpty ? "" : n.after.map { "#\($0)" }.joined(separator: ","),
+                    [n.copyStorage.isEmpty ? nil : "copies \(n.copyStorage.joined(separator: ","))", n.offMostFree]
+                        .compactMap { $0 }.joined(separator: "; "),
+                ])
             }
             out += t.render()
         }
@@ -37,7 +47,8 @@ enum HumanReport {
             out += "\nUnplaceable (\(r.unplaceable.count))\n"
             for u in r.unplaceable {
                 // With priorities in the plan, each guest left says its own: what was weighed.
-                let priority = spec.placement.priority.isEmpty ? "" : ", priority \(spec.placement.priority(of: u.guest))"
+                let priority =
+                    spec.placement.priority.isEmpty ? "" : ", priority \(spec.placement.priority(of: u.guest))"
                 out += "  \(esc(u.guest)) on \(esc(u.source)) (\(Format.kib(u.memoryKiB)), \(u.vcpus) vCPU\(priority))"
                 if let why = u.guestReason { out += ": \(esc(why))" }
                 out += "\n"
@@ -52,15 +63,19 @@ enum HumanReport {
             out += t.render()
         }
 
-        out += "\nTargets (memory is configured guest memory; reserve \(Format.kib(spec.constraints.memoryReserveBytes / 1024)))\n"
-        var t = Table(); t.rightAligned = [1, 2, 3, 4, 5, 6, 7]
+        out +=
+            "\nTargets (memory is configured guest memory; reserve \(Format.kib(spec.constraints.memoryReserveBytes / 1024)))\n"
+        var t = Table()
+        t.rightAligned = [1, 2, 3, 4, 5, 6, 7]
         t.add(["host", "memory", "used before", "used after", "headroom", "free now", "vCPU before → after", "in"])
         for u in r.targets {
             let free = p.inventory.host(named: u.host)?.freeMemoryKiB ?? 0
             let ratio = u.cpus > 0 ? String(format: " (%.2f/cpu)", Double(u.vcpusAfter) / Double(u.cpus)) : ""
-            t.add([u.host, Format.kib(u.memoryKiB), Format.kib(u.usedBeforeKiB), Format.kib(u.usedAfterKiB),
-                   Format.kib(signed: u.headroomAfterKiB), free == 0 ? "n/a" : Format.kib(free),
-                   "\(u.vcpusBefore) → \(u.vcpusAfter) of \(u.cpus)\(ratio)", "+\(u.incoming)"])
+            t.add([
+                u.host, Format.kib(u.memoryKiB), Format.kib(u.usedBeforeKiB), Format.kib(u.usedAfterKiB),
+                Format.kib(signed: u.headroomAfterKiB), free == 0 ? "n/a" : Format.kib(free),
+                "\(u.vcpusBefore) → \(u.vcpusAfter) of \(u.cpus)\(ratio)", "+\(u.incoming)",
+            ])
         }
         let targetNames = Set(spec.targetNames)
         for u in p.inventory.unreachable where targetNames.contains(u.name) {
@@ -71,25 +86,33 @@ enum HumanReport {
         out += "\nSources\n"
         var s = Table()
         // Counted once per list, not by filtering every list for each source (quadratic at 2,000 sources).
-        var moves: [String: Int] = [:], stucks: [String: Int] = [:], stays: [String: Int] = [:]
+        var moves: [String: Int] = [:]
+        var stucks: [String: Int] = [:]
+        var stays: [String: Int] = [:]
         for x in r.placements { moves[x.source, default: 0] += 1 }
         for x in r.unplaceable { stucks[x.source, default: 0] += 1 }
         for x in r.skipped { stays[x.source, default: 0] += 1 }
         for name in spec.sourceNames {
             guard let host = p.inventory.host(named: name) else { continue }
-            let moving = moves[name] ?? 0, stuck = stucks[name] ?? 0, staying = stays[name] ?? 0
+            let moving = moves[name] ?? 0
+            let stuck = stucks[name] ?? 0
+            let staying = stays[name] ?? 0
             let left = stuck + staying
-            s.add([name, "\(host.guests.count) guests", "\(moving) move", "\(stuck) unplaceable", "\(staying) staying",
-                   left == 0 ? "empty after the drain" : "\(left) left after the drain"])
+            s.add([
+                name, "\(host.guests.count) guests", "\(moving) move", "\(stuck) unplaceable", "\(staying) staying",
+                left == 0 ? "empty after the drain" : "\(left) left after the drain",
+            ])
         }
         out += s.render()
 
         out += "\nTimeline (estimate)\n"
         let l = p.graph.limits
-        let bw = spec.migration.bandwidthBytesPerSec.map { "\(Format.bytes(Double($0)))/s (plan's cap)" }
+        let bw =
+            spec.migration.bandwidthBytesPerSec.map { "\(Format.bytes(Double($0)))/s (plan's cap)" }
             ?? "\(Format.bytes(Double(p.timeline.assumedBandwidthBytesPerSec)))/s (assumed; the plan sets no cap)"
         out += "  limits: \(l.total) in flight, \(l.perSource) per source, \(l.perTarget) per target"
-        out += l.groups.isEmpty ? "" : "; " + l.groups.map { "\(esc($0.name)) \($0.maxInFlight)" }.joined(separator: ", ")
+        out +=
+            l.groups.isEmpty ? "" : "; " + l.groups.map { "\(esc($0.name)) \($0.maxInFlight)" }.joined(separator: ", ")
         out += "\n" + timelineLines(p, bandwidth: bw)
         out += nonConverging(p, bandwidth: bw)
         out += window(p, now: Date())
@@ -115,7 +138,8 @@ extension HumanReport {
         var out = "  each migration: \(Format.duration(ms: p.model.setupMs)) setup + memory at \(bw)"
         out += ", then what the guest dirtied meanwhile,\n    pass after pass, until what is left fits in"
         out += " max-downtime \(o.maxDowntimeMs)ms\(o.compression ? " (re-sent pages compressed)" : "")\n"
-        out += "  dirty rates: measured for \(measured) of \(running.count) live migration\(running.count == 1 ? "" : "s")"
+        out +=
+            "  dirty rates: measured for \(measured) of \(running.count) live migration\(running.count == 1 ? "" : "s")"
         out += measured < running.count ? " (the others are taken as idle)\n" : "\n"
         let totalMemory = p.graph.nodes.reduce(UInt64(0)) { $0 &+ $1.memoryKiB }
         out += "  \(p.graph.nodes.count) migrations, \(Format.kib(totalMemory)) of guest memory:"
@@ -130,7 +154,8 @@ extension HumanReport {
         let loads = p.inventory.migrationLoads
         let stuck = zip(p.graph.nodes, p.predictions).filter { !$0.1.outcome.convergesByPreCopy }
         guard !stuck.isEmpty else { return "" }
-        var out = "\nPredicted not to converge by pre-copy (\(stuck.count); bandwidth \(bw), max-downtime \(o.maxDowntimeMs)ms)\n"
+        var out =
+            "\nPredicted not to converge by pre-copy (\(stuck.count); bandwidth \(bw), max-downtime \(o.maxDowntimeMs)ms)\n"
         for (n, pr) in stuck {
             let rate = loads[n.uuid]?.dirtyBytesPerSec.map { "\(Format.bytes(Double($0)))/s" } ?? "unknown"
             out += "  #\(n.id) \(esc(n.guest)) (\(Format.kib(n.memoryKiB)), dirties \(rate)): "
@@ -152,14 +177,18 @@ extension HumanReport {
         } else {
             let f = ISO8601DateFormatter()
             out += "ends \(f.string(from: w.closes(runStart: now)))"
-            out += closesMs > 0 ? ", \(Format.duration(ms: closesMs)) from now (if the run starts now)\n" : ", which is past\n"
+            out +=
+                closesMs > 0
+                ? ", \(Format.duration(ms: closesMs)) from now (if the run starts now)\n" : ", which is past\n"
         }
         let late = p.timeline.entries.filter { $0.endMs > closesMs }
         let byID = Dictionary(p.graph.nodes.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-        out += "  \(p.timeline.entries.count - late.count) of \(p.timeline.entries.count) migrations are predicted to end inside it"
+        out +=
+            "  \(p.timeline.entries.count - late.count) of \(p.timeline.entries.count) migrations are predicted to end inside it"
         if late.isEmpty { return out + "\n" }
         out += "; \(late.count) after it closes"
-        out += w.late == .skip
+        out +=
+            w.late == .skip
             ? " (evac apply does not start those predicted to end after the window closes; resume continues them):\n"
             : " (late: start — evac apply starts them anyway):\n"
         for e in late {

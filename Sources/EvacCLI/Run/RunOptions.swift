@@ -1,7 +1,7 @@
 import ArgumentParser
-import Foundation
 import EvacCore
 import EvacRun
+import Foundation
 
 /// Options shared by the commands that run or read a journal.
 struct RunOptions: ParsableArguments {
@@ -9,17 +9,27 @@ struct RunOptions: ParsableArguments {
         case auto, plain, json
     }
 
-    @Option(name: .long, help: ArgumentHelp("Directory of run journals.",
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Directory of run journals.",
             discussion: "Default: $EVAC_STATE_DIR, else $XDG_STATE_HOME/evac, else ~/.local/state/evac."),
-            completion: .directory)
+        completion: .directory)
     var stateDir: String?
 
-    @Option(name: .long, help: "auto: a live display on a terminal, plain lines otherwise; plain: one line per event; json: one JSON object per event (JSON Lines).")
+    @Option(
+        name: .long,
+        help:
+            "auto: a live display on a terminal, plain lines otherwise; plain: one line per event; json: one JSON object per event (JSON Lines)."
+    )
     var output: ProgressFormat = .auto
 
-    @Option(name: .long, help: ArgumentHelp("Keep a Prometheus text-format metrics file up to date during the run (node_exporter textfile collector: a .prom name in its directory).",
-                                            discussion: "Default: $EVAC_METRICS_FILE when set.", valueName: "PATH"),
-            completion: .file(extensions: ["prom"]))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Keep a Prometheus text-format metrics file up to date during the run (node_exporter textfile collector: a .prom name in its directory).",
+            discussion: "Default: $EVAC_METRICS_FILE when set.", valueName: "PATH"),
+        completion: .file(extensions: ["prom"]))
     var metricsFile: String?
 
     var stateDirectory: String { stateDir ?? JournalLocation.stateDirectory() }
@@ -60,13 +70,17 @@ enum RunExit {
     /// ends the process: see `EvacCommand.runMain`), and maps its end to an exit code.
     /// `unplaceable`: guests the plan could not place, which make a run whose migrations all
     /// ended done still partial. The last line says what the exit code means.
-    static func run(_ executor: Executor, unplaceable: [String] = [], _ body: @Sendable (Executor) async -> RunResult) async throws {
+    static func run(
+        _ executor: Executor, unplaceable: [String] = [], _ body: @Sendable (Executor) async -> RunResult
+    ) async throws {
         let code = await result(executor, unplaceable: unplaceable, body)
         if code != EvacExit.success { throw code }
     }
 
     /// As `run`, returning the exit code instead of throwing it.
-    static func result(_ executor: Executor, unplaceable: [String] = [], _ body: @Sendable (Executor) async -> RunResult) async -> ExitCode {
+    static func result(
+        _ executor: Executor, unplaceable: [String] = [], _ body: @Sendable (Executor) async -> RunResult
+    ) async -> ExitCode {
         let signals = executor.stopOnSignals()
         let result = await body(executor)
         signals.cancel()
@@ -83,5 +97,3 @@ enum RunExit {
         return (rank[b.rawValue] ?? 6) > (rank[a.rawValue] ?? 6) ? b : a
     }
 }
-
-

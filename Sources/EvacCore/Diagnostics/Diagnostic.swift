@@ -16,9 +16,15 @@ public struct Diagnostic: Hashable, Sendable, Comparable {
     public var help: String?
 
     /// A diagnostic of `severity` at `mark` in `file`; `span` below 1 counts as 1.
-    public init(_ severity: Severity, file: String, at mark: Mark, span: Int = 1, _ message: String, help: String? = nil) {
-        self.severity = severity; self.file = file; self.mark = mark
-        self.span = max(1, span); self.message = message; self.help = help
+    public init(
+        _ severity: Severity, file: String, at mark: Mark, span: Int = 1, _ message: String, help: String? = nil
+    ) {
+        self.severity = severity
+        self.file = file
+        self.mark = mark
+        self.span = max(1, span)
+        self.message = message
+        self.help = help
     }
 
     /// Orders by file, then position, then message, so output is stable whatever order checks ran in.
@@ -37,7 +43,8 @@ public enum DiagnosticRenderer {
     /// `line` is the source line at the diagnostic's mark, nil when there is no source.
     static func render(_ d: Diagnostic, line sourceLine: String?) -> String {
         // Messages quote names from the plan, which may hold terminal escapes or newlines.
-        var out = "\(TerminalText.escape(d.file)):\(d.mark.line):\(d.mark.column): \(d.severity.rawValue): \(TerminalText.escape(d.message))\n"
+        var out =
+            "\(TerminalText.escape(d.file)):\(d.mark.line):\(d.mark.column): \(d.severity.rawValue): \(TerminalText.escape(d.message))\n"
         if let sourceLine, d.mark.line >= 1 {
             let line = TerminalText.escapeKeepingLines(sourceLine)
             if !line.isEmpty || d.mark.column == 1 {

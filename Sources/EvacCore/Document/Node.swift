@@ -5,7 +5,10 @@ public struct Mark: Hashable, Sendable, Comparable, CustomStringConvertible {
     /// 1-based column, counted in Unicode scalars.
     public var column: Int
     /// The position at `line`:`column`.
-    public init(line: Int, column: Int) { self.line = line; self.column = column }
+    public init(line: Int, column: Int) {
+        self.line = line
+        self.column = column
+    }
     /// `LINE:COL`, as diagnostics print it.
     public var description: String { "\(line):\(column)" }
     /// Earlier in the file first.
@@ -34,7 +37,9 @@ public indirect enum Node: Hashable, Sendable {
         public var end: Mark
         /// A scalar; `end` defaults to `mark` plus the length of `value` on the same line.
         public init(value: String, quoted: Bool = false, mark: Mark, end: Mark? = nil) {
-            self.value = value; self.quoted = quoted; self.mark = mark
+            self.value = value
+            self.quoted = quoted
+            self.mark = mark
             self.end = end ?? Mark(line: mark.line, column: mark.column + value.unicodeScalars.count)
         }
     }
@@ -46,7 +51,10 @@ public indirect enum Node: Hashable, Sendable {
         /// The value node.
         public var value: Node
         /// The entry `key: value`.
-        public init(key: Node, value: Node) { self.key = key; self.value = value }
+        public init(key: Node, value: Node) {
+            self.key = key
+            self.value = value
+        }
     }
 
     /// Where the node starts.
@@ -77,11 +85,20 @@ public indirect enum Node: Hashable, Sendable {
     }
 
     /// The scalar, or nil when the node is a mapping or a sequence.
-    public var scalar: Scalar? { if case .scalar(let s) = self { return s }; return nil }
+    public var scalar: Scalar? {
+        if case .scalar(let s) = self { return s }
+        return nil
+    }
     /// The mapping's pairs, or nil when the node is not a mapping.
-    public var pairs: [Pair]? { if case .mapping(let p, _) = self { return p }; return nil }
+    public var pairs: [Pair]? {
+        if case .mapping(let p, _) = self { return p }
+        return nil
+    }
     /// The sequence's items, or nil when the node is not a sequence.
-    public var items: [Node]? { if case .sequence(let i, _) = self { return i }; return nil }
+    public var items: [Node]? {
+        if case .sequence(let i, _) = self { return i }
+        return nil
+    }
 }
 
 /// A whole source: its name for messages, its text (for snippets) and the root node.
@@ -91,7 +108,10 @@ public struct SourceFile: Sendable {
     /// The whole text, kept to quote source lines in diagnostics.
     public var text: String
     /// A source named `path` with the text `text`.
-    public init(path: String, text: String) { self.path = path; self.text = text }
+    public init(path: String, text: String) {
+        self.path = path
+        self.text = text
+    }
 
     /// Every line without its newline ("\n" or "\r\n"), as `line(_:)` numbers them.
     public var lines: [Substring] {

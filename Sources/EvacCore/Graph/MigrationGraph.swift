@@ -24,14 +24,26 @@ public struct MigrationGraph: Codable, Hashable, Sendable {
         public var predictedStartMs: Double?
         public var predictedDurationMs: Double?
 
-        public init(id: Int, guest: String, uuid: String, source: String, target: String, memoryKiB: UInt64, vcpus: Int,
-                    mode: MigrationOptions.Mode, copyStorage: [String] = [], offMostFree: String? = nil,
-                    after: [Int] = [], groups: [String] = [], predictedStartMs: Double? = nil,
-                    predictedDurationMs: Double? = nil) {
-            self.id = id; self.guest = guest; self.uuid = uuid; self.source = source; self.target = target
-            self.memoryKiB = memoryKiB; self.vcpus = vcpus; self.mode = mode; self.copyStorage = copyStorage
-            self.offMostFree = offMostFree; self.after = after; self.groups = groups
-            self.predictedStartMs = predictedStartMs; self.predictedDurationMs = predictedDurationMs
+        public init(
+            id: Int, guest: String, uuid: String, source: String, target: String, memoryKiB: UInt64, vcpus: Int,
+            mode: MigrationOptions.Mode, copyStorage: [String] = [], offMostFree: String? = nil,
+            after: [Int] = [], groups: [String] = [], predictedStartMs: Double? = nil,
+            predictedDurationMs: Double? = nil
+        ) {
+            self.id = id
+            self.guest = guest
+            self.uuid = uuid
+            self.source = source
+            self.target = target
+            self.memoryKiB = memoryKiB
+            self.vcpus = vcpus
+            self.mode = mode
+            self.copyStorage = copyStorage
+            self.offMostFree = offMostFree
+            self.after = after
+            self.groups = groups
+            self.predictedStartMs = predictedStartMs
+            self.predictedDurationMs = predictedDurationMs
         }
     }
 
@@ -42,7 +54,10 @@ public struct MigrationGraph: Codable, Hashable, Sendable {
         /// Group name -> max migrations of the group in flight.
         public var groups: [GroupLimit]
         public init(total: Int, perSource: Int, perTarget: Int, groups: [GroupLimit] = []) {
-            self.total = total; self.perSource = perSource; self.perTarget = perTarget; self.groups = groups
+            self.total = total
+            self.perSource = perSource
+            self.perTarget = perTarget
+            self.groups = groups
         }
     }
 
@@ -53,14 +68,21 @@ public struct MigrationGraph: Codable, Hashable, Sendable {
 
     public var nodes: [Node]
     public var limits: Limits
-    public init(nodes: [Node], limits: Limits) { self.nodes = nodes; self.limits = limits }
+    public init(nodes: [Node], limits: Limits) {
+        self.nodes = nodes
+        self.limits = limits
+    }
 
     /// Builds the graph from placements in their order. Cycles are reported as diagnostics
     /// at the `after` rules that cause them, and the graph is nil.
-    public static func build(spec: PlanSpec, placements: [Placement], file: String) -> (graph: MigrationGraph?, diagnostics: [Diagnostic]) {
+    public static func build(
+        spec: PlanSpec, placements: [Placement], file: String
+    ) -> (graph: MigrationGraph?, diagnostics: [Diagnostic]) {
         var nodes: [Node] = placements.enumerated().map { i, p in
-            Node(id: i + 1, guest: p.guest, uuid: p.uuid, source: p.source, target: p.target, memoryKiB: p.memoryKiB,
-                 vcpus: p.vcpus, mode: p.mode, copyStorage: p.copyStorage, offMostFree: p.offMostFree, after: [], groups: [])
+            Node(
+                id: i + 1, guest: p.guest, uuid: p.uuid, source: p.source, target: p.target, memoryKiB: p.memoryKiB,
+                vcpus: p.vcpus, mode: p.mode, copyStorage: p.copyStorage, offMostFree: p.offMostFree, after: [],
+                groups: [])
         }
         for group in spec.constraints.antiAffinity {
             for i in nodes.indices where group.guests.contains(where: { $0.value.matches(nodes[i].guest) }) {
@@ -82,24 +104,29 @@ public struct MigrationGraph: Codable, Hashable, Sendable {
             }
         }
         for i in nodes.indices { nodes[i].after.sort() }
-        let limits = Limits(total: spec.parallelism.total, perSource: min(spec.parallelism.perSource, spec.parallelism.total),
-                            perTarget: min(spec.parallelism.perTarget, spec.parallelism.total),
-                            groups: spec.constraints.antiAffinity.map { GroupLimit(name: $0.name, maxInFlight: $0.maxInFlight) })
+        let limits = Limits(
+            total: spec.parallelism.total, perSource: min(spec.parallelism.perSource, spec.parallelism.total),
+            perTarget: min(spec.parallelism.perTarget, spec.parallelism.total),
+            groups: spec.constraints.antiAffinity.map { GroupLimit(name: $0.name, maxInFlight: $0.maxInFlight) })
         let graph = MigrationGraph(nodes: nodes, limits: limits)
         if let cycle = graph.findCycle() {
             // cycle is a list of node indices, each waiting for the next.
             var rules = Set<Int>()
             for k in cycle.indices {
-                let waiter = cycle[k], waited = cycle[(k + 1) % cycle.count]
+                let waiter = cycle[k]
+                let waited = cycle[(k + 1) % cycle.count]
                 if let r = ruleOfEdge[waited]?[waiter] { rules.insert(r) }
             }
             let path = (cycle + [cycle[0]]).map { nodes[$0].guest }.joined(separator: " → ")
             let ruleList = rules.sorted()
-            let names = ruleList.map { "\($0 + 1) (line \(spec.placement.after[$0].mark.line))" }.joined(separator: ", ")
+            let names = ruleList.map { "\($0 + 1) (line \(spec.placement.after[$0].mark.line))" }.joined(
+                separator: ", ")
             let diags = ruleList.map { r in
-                Diagnostic(.error, file: file, at: spec.placement.after[r].mark,
-                           "after rule\(ruleList.count > 1 ? "s" : "") \(names) form a cycle: \(path) (each waits for the next)",
-                           help: "remove or narrow one of these rules so that the guests they match do not wait for each other")
+                Diagnostic(
+                    .error, file: file, at: spec.placement.after[r].mark,
+                    "after rule\(ruleList.count > 1 ? "s" : "") \(names) form a cycle: \(path) (each waits for the next)",
+                    help: "remove or narrow one of these rules so that the guests they match do not wait for each other"
+                )
             }
             return (nil, diags)
         }
@@ -119,11 +146,17 @@ public struct MigrationGraph: Codable, Hashable, Sendable {
                 if next < deps.count {
                     stack[stack.count - 1].1 += 1
                     guard let w = index[deps[next]] else { continue }
-                    if color[w] == 0 { color[w] = 1; parent[w] = v; stack.append((w, 0)) }
-                    else if color[w] == 1 {
+                    if color[w] == 0 {
+                        color[w] = 1
+                        parent[w] = v
+                        stack.append((w, 0))
+                    } else if color[w] == 1 {
                         var cycle = [w]
                         var x = v
-                        while x != w { cycle.append(x); x = parent[x] }
+                        while x != w {
+                            cycle.append(x)
+                            x = parent[x]
+                        }
                         // Built from v back to w; reorder so each element waits for the next.
                         return [w] + cycle.dropFirst().reversed()
                     }

@@ -12,7 +12,8 @@ public struct Inventory: Codable, Hashable, Sendable {
         self.formatVersion = 1
         // Usually sorted already (a snapshot, re-sorted after hosts were added): sorting 10,000
         // host values again costs more than checking.
-        self.hosts = zip(hosts, hosts.dropFirst()).allSatisfy { $0.name <= $1.name } ? hosts : hosts.sorted { $0.name < $1.name }
+        self.hosts =
+            zip(hosts, hosts.dropFirst()).allSatisfy { $0.name <= $1.name } ? hosts : hosts.sorted { $0.name < $1.name }
         self.unreachable = unreachable.sorted { $0.name < $1.name }
     }
 
@@ -20,7 +21,8 @@ public struct Inventory: Codable, Hashable, Sendable {
     /// CLI re-sorts a decoded snapshot), so a binary search finds it; a decoded inventory that is
     /// not sorted falls back to a scan when the search misses.
     public func host(named name: String) -> HostInventory? {
-        var lo = 0, hi = hosts.count
+        var lo = 0
+        var hi = hosts.count
         while lo < hi {
             let mid = lo + (hi - lo) / 2
             if hosts[mid].name < name { lo = mid + 1 } else { hi = mid }
@@ -34,7 +36,11 @@ public struct UnreachableHost: Codable, Hashable, Sendable {
     public var name: String
     public var uri: String
     public var error: String
-    public init(name: String, uri: String, error: String) { self.name = name; self.uri = uri; self.error = error }
+    public init(name: String, uri: String, error: String) {
+        self.name = name
+        self.uri = uri
+        self.error = error
+    }
 }
 
 public struct HostInventory: Codable, Hashable, Sendable {
@@ -68,13 +74,21 @@ public struct HostInventory: Codable, Hashable, Sendable {
     /// Machine types the host's QEMU offers for its arch (capabilities), sorted; nil when unknown.
     public var machineTypes: [String]?
 
-    public init(name: String, uri: String, hostUUID: String? = nil, hostname: String? = nil,
-                arch: String = "x86_64", memoryKiB: UInt64, freeMemoryKiB: UInt64 = 0, cpus: Int,
-                cpu: HostCPU, bridges: [String] = [], networks: [NetworkInfo] = [],
-                storagePools: [StoragePoolInfo] = [], guests: [Guest] = []) {
-        self.name = name; self.uri = uri; self.hostUUID = hostUUID; self.hostname = hostname
-        self.arch = arch; self.memoryKiB = memoryKiB; self.freeMemoryKiB = freeMemoryKiB
-        self.cpus = cpus; self.cpu = cpu
+    public init(
+        name: String, uri: String, hostUUID: String? = nil, hostname: String? = nil,
+        arch: String = "x86_64", memoryKiB: UInt64, freeMemoryKiB: UInt64 = 0, cpus: Int,
+        cpu: HostCPU, bridges: [String] = [], networks: [NetworkInfo] = [],
+        storagePools: [StoragePoolInfo] = [], guests: [Guest] = []
+    ) {
+        self.name = name
+        self.uri = uri
+        self.hostUUID = hostUUID
+        self.hostname = hostname
+        self.arch = arch
+        self.memoryKiB = memoryKiB
+        self.freeMemoryKiB = freeMemoryKiB
+        self.cpus = cpus
+        self.cpu = cpu
         self.bridges = Array(Set(bridges)).sorted()
         self.networks = networks.sorted { $0.name < $1.name }
         self.storagePools = storagePools.sorted { $0.name < $1.name }
@@ -89,7 +103,9 @@ public struct HostCPU: Codable, Hashable, Sendable {
     /// Feature names, sorted.
     public var features: [String]
     public init(vendor: String, model: String, features: [String]) {
-        self.vendor = vendor; self.model = model; self.features = Array(Set(features)).sorted()
+        self.vendor = vendor
+        self.model = model
+        self.features = Array(Set(features)).sorted()
     }
 }
 
@@ -97,7 +113,11 @@ public struct NetworkInfo: Codable, Hashable, Sendable {
     public var name: String
     public var bridge: String?
     public var active: Bool
-    public init(name: String, bridge: String?, active: Bool) { self.name = name; self.bridge = bridge; self.active = active }
+    public init(name: String, bridge: String?, active: Bool) {
+        self.name = name
+        self.bridge = bridge
+        self.active = active
+    }
 }
 
 public struct StoragePoolInfo: Codable, Hashable, Sendable {
@@ -108,7 +128,10 @@ public struct StoragePoolInfo: Codable, Hashable, Sendable {
     /// Whether the pool's storage is reachable from other hosts (netfs, rbd, gluster, iscsi, …).
     public var shared: Bool
     public init(name: String, type: String, targetPath: String?, shared: Bool) {
-        self.name = name; self.type = type; self.targetPath = targetPath; self.shared = shared
+        self.name = name
+        self.type = type
+        self.targetPath = targetPath
+        self.shared = shared
     }
 }
 
@@ -141,14 +164,23 @@ public struct Guest: Codable, Hashable, Sendable {
     /// The guest's machine type (`pc-q35-7.2`, …); nil when the XML names none.
     public var machine: String?
 
-    public init(uuid: String, name: String, state: State, persistent: Bool = true,
-                memoryKiB: UInt64, currentMemoryKiB: UInt64? = nil, vcpus: Int,
-                cpu: GuestCPU = GuestCPU(mode: .hostModel), nics: [GuestNIC] = [],
-                disks: [GuestDisk] = [], hostDevices: [String] = [], filesystems: [String]? = nil,
-                machine: String? = nil, dirtyRateBytesPerSec: UInt64? = nil) {
-        self.uuid = uuid; self.name = name; self.state = state; self.persistent = persistent
-        self.memoryKiB = memoryKiB; self.currentMemoryKiB = currentMemoryKiB ?? memoryKiB
-        self.vcpus = vcpus; self.cpu = cpu; self.nics = nics; self.disks = disks
+    public init(
+        uuid: String, name: String, state: State, persistent: Bool = true,
+        memoryKiB: UInt64, currentMemoryKiB: UInt64? = nil, vcpus: Int,
+        cpu: GuestCPU = GuestCPU(mode: .hostModel), nics: [GuestNIC] = [],
+        disks: [GuestDisk] = [], hostDevices: [String] = [], filesystems: [String]? = nil,
+        machine: String? = nil, dirtyRateBytesPerSec: UInt64? = nil
+    ) {
+        self.uuid = uuid
+        self.name = name
+        self.state = state
+        self.persistent = persistent
+        self.memoryKiB = memoryKiB
+        self.currentMemoryKiB = currentMemoryKiB ?? memoryKiB
+        self.vcpus = vcpus
+        self.cpu = cpu
+        self.nics = nics
+        self.disks = disks
         self.hostDevices = hostDevices
         self.filesystems = filesystems?.isEmpty == true ? nil : filesystems
         self.machine = machine
@@ -171,7 +203,9 @@ public struct GuestCPU: Codable, Hashable, Sendable {
     /// Features the guest requires (policy require/force) beyond its model.
     public var features: [String]
     public init(mode: Mode, model: String? = nil, features: [String] = []) {
-        self.mode = mode; self.model = model; self.features = Array(Set(features)).sorted()
+        self.mode = mode
+        self.model = model
+        self.features = Array(Set(features)).sorted()
     }
 }
 
@@ -184,7 +218,10 @@ public struct GuestNIC: Codable, Hashable, Sendable {
     /// The network filter the NIC references (`<filterref filter=…>`); nil when none.
     public var filter: String?
     public init(kind: Kind, source: String, mac: String? = nil, filter: String? = nil) {
-        self.kind = kind; self.source = source; self.mac = mac; self.filter = filter
+        self.kind = kind
+        self.source = source
+        self.mac = mac
+        self.filter = filter
     }
 }
 
@@ -200,9 +237,15 @@ public struct GuestDisk: Codable, Hashable, Sendable {
     /// Whether the storage is reachable from other hosts (network disk, shared pool, shareable, empty cdrom).
     public var shared: Bool
     public var readonly: Bool
-    public init(kind: Kind, device: String = "disk", target: String, source: String, shared: Bool, readonly: Bool = false) {
-        self.kind = kind; self.device = device; self.target = target; self.source = source
-        self.shared = shared; self.readonly = readonly
+    public init(
+        kind: Kind, device: String = "disk", target: String, source: String, shared: Bool, readonly: Bool = false
+    ) {
+        self.kind = kind
+        self.device = device
+        self.target = target
+        self.source = source
+        self.shared = shared
+        self.readonly = readonly
     }
 }
 

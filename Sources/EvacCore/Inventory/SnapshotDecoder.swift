@@ -78,7 +78,7 @@ struct SnapshotReader {
             }
             k += 1
         }
-        let where_ =
+        let location =
             path.isEmpty
             ? ""
             : " at /"
@@ -88,7 +88,7 @@ struct SnapshotReader {
                     case .index(let n): String(n)
                     }
                 }.joined(separator: "/")
-        return ReadError(message: "\(what)\(where_) (line \(line), column \(column))")
+        return ReadError(message: "\(what)\(location) (line \(line), column \(column))")
     }
 
     private mutating func expect(_ byte: UInt8, _ what: String) throws(ReadError) {

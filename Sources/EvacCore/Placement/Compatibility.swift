@@ -105,9 +105,12 @@ struct TargetProfile: Hashable {
     var machineTypes: [String]?
 
     init(host: HostInventory, cpuPool: String?) {
-        arch = host.arch; vendor = host.cpu.vendor; model = host.cpu.model
+        arch = host.arch
+        vendor = host.cpu.vendor
+        model = host.cpu.model
         // Sorted again: a decoded inventory did not pass through the sorting initialisers.
-        features = host.cpu.features.sorted(); self.cpuPool = cpuPool
+        features = host.cpu.features.sorted()
+        self.cpuPool = cpuPool
         bridges = host.bridges.sorted()
         networks = host.networks.filter(\.active).map(\.name).sorted()
         inactiveNetworks = host.networks.filter { !$0.active }.map(\.name).sorted()
@@ -140,7 +143,8 @@ struct NeedsKey: Hashable {
         machine = guest.machine
         storage = StorageNeed.of(guest, pools: sourcePools)
         cpu = c.cpu == .compatible ? guest.cpu : GuestCPU(mode: .none)
-        var bridges: [NetNeed] = [], networks: [NetNeed] = []
+        var bridges: [NetNeed] = []
+        var networks: [NetNeed] = []
         if c.bridges == .match {
             for nic in guest.nics where nic.kind == .bridge || nic.kind == .network {
                 let mapped = c.bridgeMap[nic.source]
@@ -155,7 +159,8 @@ struct NeedsKey: Hashable {
     private static func sortedUnique(_ xs: [NetNeed]) -> [NetNeed] {
         guard xs.count > 1 else { return xs }
         var out: [NetNeed] = []
-        for x in xs.sorted(by: { ($0.name, $0.mappedFrom ?? "") < ($1.name, $1.mappedFrom ?? "") }) where out.last?.name != x.name {
+        for x in xs.sorted(by: { ($0.name, $0.mappedFrom ?? "") < ($1.name, $1.mappedFrom ?? "") })
+        where out.last?.name != x.name {
             out.append(x)
         }
         return out
@@ -177,8 +182,9 @@ extension GuestNeeds {
             case .hostModel:
                 cpu = .compatible(mode: .hostModel, vendor: vendor, model: nil, features: hostFeatures)
             case .hostPassthrough:
-                cpu = .compatible(mode: .hostPassthrough, vendor: vendor, model: guest.model ?? source.cpu.model,
-                                  features: hostFeatures)
+                cpu = .compatible(
+                    mode: .hostPassthrough, vendor: vendor, model: guest.model ?? source.cpu.model,
+                    features: hostFeatures)
             case .custom:
                 cpu = .compatible(mode: .custom, vendor: vendor, model: guest.model, features: guest.features.sorted())
             case .none, .maximum:
@@ -197,7 +203,8 @@ extension GuestNeeds {
 /// The static filters, in the order they are reported.
 enum StaticFilters {
     static func arch(_ n: GuestNeeds, _ p: TargetProfile, target: String) -> Rejection? {
-        n.arch == p.arch ? nil
+        n.arch == p.arch
+            ? nil
             : Rejection(target: target, filter: "arch", reason: "arch \(p.arch), guest needs \(n.arch)")
     }
 
@@ -206,15 +213,18 @@ enum StaticFilters {
         case .none: return nil
         case .pool(let pool):
             guard pool != p.cpuPool else { return nil }
-            return Rejection(target: target, filter: "cpu-pool",
-                             reason: "cpu-pool \(p.cpuPool ?? "(none)"), source is in \(pool ?? "(none)")")
+            return Rejection(
+                target: target, filter: "cpu-pool",
+                reason: "cpu-pool \(p.cpuPool ?? "(none)"), source is in \(pool ?? "(none)")")
         case let .compatible(mode, vendor, model, features):
             if !vendor.isEmpty, !p.vendor.isEmpty, vendor != p.vendor {
-                return Rejection(target: target, filter: "cpu-vendor", reason: "CPU vendor \(p.vendor), guest needs \(vendor)")
+                return Rejection(
+                    target: target, filter: "cpu-vendor", reason: "CPU vendor \(p.vendor), guest needs \(vendor)")
             }
             if mode == .hostPassthrough, let model, model != p.model {
-                return Rejection(target: target, filter: "cpu-model",
-                                 reason: "CPU model \(p.model), host-passthrough guest needs \(model)")
+                return Rejection(
+                    target: target, filter: "cpu-model",
+                    reason: "CPU model \(p.model), host-passthrough guest needs \(model)")
             }
             let missing = missingFeatures(features, p.features)
             guard !missing.isEmpty else { return nil }
@@ -245,10 +255,13 @@ enum StaticFilters {
         for need in n.storage {
             switch need {
             case .path(let dir, let pool) where !contains(p.sharedPaths, dir):
-                return Rejection(target: target, filter: "storage",
-                                 reason: "no shared pool at \(dir) (the guest's disks are on shared pool \(pool) there on its source)")
+                return Rejection(
+                    target: target, filter: "storage",
+                    reason:
+                        "no shared pool at \(dir) (the guest's disks are on shared pool \(pool) there on its source)")
             case .pool(let name) where !contains(p.sharedPools, name):
-                return Rejection(target: target, filter: "storage", reason: "no shared pool \(name) (the guest has volumes in it)")
+                return Rejection(
+                    target: target, filter: "storage", reason: "no shared pool \(name) (the guest has volumes in it)")
             default: continue
             }
         }
@@ -259,8 +272,10 @@ enum StaticFilters {
     /// and device state from a newer QEMU are not guaranteed to load in an older one.
     static func version(_ n: GuestNeeds, _ p: TargetProfile, target: String) -> Rejection? {
         guard let need = n.hypervisorVersion, let have = p.hypervisorVersion, have < need else { return nil }
-        return Rejection(target: target, filter: "version",
-                         reason: "QEMU \(have) here is older than the source's \(need) (migration to an older QEMU is not supported)")
+        return Rejection(
+            target: target, filter: "version",
+            reason: "QEMU \(have) here is older than the source's \(need) (migration to an older QEMU is not supported)"
+        )
     }
 
     /// The network filters the guest's NICs reference exist here (libvirt fails the migration
@@ -283,7 +298,8 @@ enum StaticFilters {
 
     /// All static filters; the first that rejects.
     static func first(_ n: GuestNeeds, _ p: TargetProfile, target: String) -> Rejection? {
-        arch(n, p, target: target) ?? version(n, p, target: target) ?? machine(n, p, target: target) ?? cpu(n, p, target: target)
+        arch(n, p, target: target) ?? version(n, p, target: target) ?? machine(n, p, target: target) ?? cpu(
+            n, p, target: target)
             ?? bridge(n, p, target: target) ?? nwfilter(n, p, target: target) ?? storage(n, p, target: target)
     }
 
@@ -291,7 +307,8 @@ enum StaticFilters {
 
     /// Both arrays are sorted (HostInventory and GuestCPU sort them), so a merge walk suffices.
     static func missingFeatures(_ need: [String], _ have: [String]) -> [String] {
-        var out: [String] = [], j = 0
+        var out: [String] = []
+        var j = 0
         for f in need {
             while j < have.count, have[j] < f { j += 1 }
             if j >= have.count || have[j] != f { out.append(f) }
@@ -300,8 +317,12 @@ enum StaticFilters {
     }
 
     private static func contains(_ sorted: [String], _ x: String) -> Bool {
-        var lo = 0, hi = sorted.count
-        while lo < hi { let m = (lo + hi) / 2; if sorted[m] < x { lo = m + 1 } else { hi = m } }
+        var lo = 0
+        var hi = sorted.count
+        while lo < hi {
+            let m = (lo + hi) / 2
+            if sorted[m] < x { lo = m + 1 } else { hi = m }
+        }
         return lo < sorted.count && sorted[lo] == x
     }
 

@@ -13,10 +13,15 @@ public struct PlacementResult: Codable, Hashable, Sendable {
     public var notes: [String]
 
     /// A result as placement assembles it; `notes` empty when there is nothing to say.
-    public init(placements: [Placement], unplaceable: [Unplaceable], skipped: [SkippedGuest],
-                targets: [TargetUsage], notes: [String] = []) {
-        self.placements = placements; self.unplaceable = unplaceable; self.skipped = skipped
-        self.targets = targets; self.notes = notes
+    public init(
+        placements: [Placement], unplaceable: [Unplaceable], skipped: [SkippedGuest],
+        targets: [TargetUsage], notes: [String] = []
+    ) {
+        self.placements = placements
+        self.unplaceable = unplaceable
+        self.skipped = skipped
+        self.targets = targets
+        self.notes = notes
     }
 }
 
@@ -42,11 +47,19 @@ public struct Placement: Codable, Hashable, Sendable {
     public var offMostFree: String?
     /// One guest's placement; `copyStorage` empty when no disk is copied, `offMostFree` nil when
     /// it went to the most-free target.
-    public init(guest: String, uuid: String, source: String, target: String, memoryKiB: UInt64,
-                vcpus: Int, mode: MigrationOptions.Mode, copyStorage: [String] = [], offMostFree: String? = nil) {
-        self.guest = guest; self.uuid = uuid; self.source = source; self.target = target
-        self.memoryKiB = memoryKiB; self.vcpus = vcpus; self.mode = mode
-        self.copyStorage = copyStorage; self.offMostFree = offMostFree
+    public init(
+        guest: String, uuid: String, source: String, target: String, memoryKiB: UInt64,
+        vcpus: Int, mode: MigrationOptions.Mode, copyStorage: [String] = [], offMostFree: String? = nil
+    ) {
+        self.guest = guest
+        self.uuid = uuid
+        self.source = source
+        self.target = target
+        self.memoryKiB = memoryKiB
+        self.vcpus = vcpus
+        self.mode = mode
+        self.copyStorage = copyStorage
+        self.offMostFree = offMostFree
     }
 }
 
@@ -67,10 +80,17 @@ public struct Unplaceable: Codable, Hashable, Sendable {
     /// One rejection per candidate target, sorted by host name.
     public var candidates: [Rejection]
     /// A guest left unplaced, with its own reason (if any) and one rejection per candidate.
-    public init(guest: String, uuid: String, source: String, memoryKiB: UInt64, vcpus: Int,
-                guestReason: String?, candidates: [Rejection]) {
-        self.guest = guest; self.uuid = uuid; self.source = source; self.memoryKiB = memoryKiB
-        self.vcpus = vcpus; self.guestReason = guestReason; self.candidates = candidates
+    public init(
+        guest: String, uuid: String, source: String, memoryKiB: UInt64, vcpus: Int,
+        guestReason: String?, candidates: [Rejection]
+    ) {
+        self.guest = guest
+        self.uuid = uuid
+        self.source = source
+        self.memoryKiB = memoryKiB
+        self.vcpus = vcpus
+        self.guestReason = guestReason
+        self.candidates = candidates
     }
 }
 
@@ -85,7 +105,9 @@ public struct Rejection: Codable, Hashable, Sendable {
     public var reason: String
     /// `target` refused by `filter` for `reason`.
     public init(target: String, filter: String, reason: String) {
-        self.target = target; self.filter = filter; self.reason = reason
+        self.target = target
+        self.filter = filter
+        self.reason = reason
     }
 }
 
@@ -101,7 +123,10 @@ public struct SkippedGuest: Codable, Hashable, Sendable {
     public var why: String
     /// A guest skipped for `why`.
     public init(guest: String, uuid: String, source: String, why: String) {
-        self.guest = guest; self.uuid = uuid; self.source = source; self.why = why
+        self.guest = guest
+        self.uuid = uuid
+        self.source = source
+        self.why = why
     }
 }
 
@@ -128,13 +153,20 @@ public struct TargetUsage: Codable, Hashable, Sendable {
     /// How many guests placement put on it.
     public var incoming: Int
     /// The usage of one target as placement accounted it.
-    public init(host: String, memoryKiB: UInt64, reserveKiB: UInt64, usedBeforeKiB: UInt64,
-                usedAfterKiB: UInt64, cpus: Int, vcpusBefore: Int,
-                vcpusAfter: Int, incoming: Int) {
-        self.host = host; self.memoryKiB = memoryKiB; self.reserveKiB = reserveKiB
-        self.usedBeforeKiB = usedBeforeKiB; self.usedAfterKiB = usedAfterKiB
-        self.cpus = cpus; self.vcpusBefore = vcpusBefore
-        self.vcpusAfter = vcpusAfter; self.incoming = incoming
+    public init(
+        host: String, memoryKiB: UInt64, reserveKiB: UInt64, usedBeforeKiB: UInt64,
+        usedAfterKiB: UInt64, cpus: Int, vcpusBefore: Int,
+        vcpusAfter: Int, incoming: Int
+    ) {
+        self.host = host
+        self.memoryKiB = memoryKiB
+        self.reserveKiB = reserveKiB
+        self.usedBeforeKiB = usedBeforeKiB
+        self.usedAfterKiB = usedAfterKiB
+        self.cpus = cpus
+        self.vcpusBefore = vcpusBefore
+        self.vcpusAfter = vcpusAfter
+        self.incoming = incoming
     }
     /// Memory left for guests after the reserve, after placement (may be negative when overcommitted before).
     public var headroomAfterKiB: Int64 {

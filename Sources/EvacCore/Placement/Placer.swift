@@ -28,7 +28,9 @@
 /// (`placement.order`) whatever the processing order. Everything is deterministic: ties are
 /// broken by host and guest names, and no dictionary order or randomness reaches the result.
 public enum Placer {
-    public static func place(spec: PlanSpec, inventory: Inventory, options: PlacerOptions = PlacerOptions()) -> PlacementResult {
+    public static func place(
+        spec: PlanSpec, inventory: Inventory, options: PlacerOptions = PlacerOptions()
+    ) -> PlacementResult {
         let input = PlacementInput(spec: spec, inventory: inventory)
         let reserveKiB = (spec.constraints.memoryReserveBytes + 1023) / 1024
         let state = FleetState(targets: input.targets, movers: input.movers, reserveKiB: reserveKiB, spec: spec)
@@ -46,12 +48,17 @@ public enum Placer {
         case .evac:
             search = evac(base, choose: choose, limits: options.repair, notes: &notes)
         }
-        return ResultAssembly.build(search: search, input: input, spec: spec, inventory: inventory,
-                                    reserveKiB: reserveKiB, notes: notes)
+        return ResultAssembly.build(
+            search: search, input: input, spec: spec, inventory: inventory,
+            reserveKiB: reserveKiB, notes: notes)
     }
 
-    static func evac(_ base: Search, choose: PlacementPolicy.Choose, limits: RepairLimits, notes: inout [String]) -> Search {
-        let mem = base.state.mem, listed = base.movers.map(\.listed), priority = base.movers.map(\.priority)
+    static func evac(
+        _ base: Search, choose: PlacementPolicy.Choose, limits: RepairLimits, notes: inout [String]
+    ) -> Search {
+        let mem = base.state.mem
+        let listed = base.movers.map(\.listed)
+        let priority = base.movers.map(\.priority)
         let feasible = mem.indices.map(base.feasibleCount)
         let order = mem.indices.sorted {
             (-priority[$0], feasible[$0], -mem[$0], listed[$0]) < (-priority[$1], feasible[$1], -mem[$1], listed[$1])
@@ -67,28 +74,35 @@ public enum Placer {
             s.firstChoice = s.state.target
             var budget = limits.budget
             s.repair(order, choose: policy, limits: limits, budget: &budget)
-            s.greedy(order, policy)  // a last sweep: repair may have freed room for earlier leftovers
-            if best == nil || s.unplaced.count < best!.unplaced.count { best = s; chosen = i }
+            s.greedy(order, policy) // a last sweep: repair may have freed room for earlier leftovers
+            if best == nil || s.unplaced.count < best!.unplaced.count {
+                best = s
+                chosen = i
+            }
             if best!.unplaced.count <= hopeless { break }
         }
         var result = best!
         if result.unplaced.count > hopeless {
             // Not every guest fits: maximize what is placed instead (`Objective`).
-            let (most, how) = mostPlaced(base, first: result, choose: choose, limits: limits, priority: priority,
-                                         feasible: feasible, order: order)
+            let (most, how) = mostPlaced(
+                base, first: result, choose: choose, limits: limits, priority: priority,
+                feasible: feasible, order: order)
             result = most
             if let how {
-                if !how.hasPrefix("the search") { chosen = 0 }  // another candidate won: not the fallback policy
+                if !how.hasPrefix("the search") { chosen = 0 } // another candidate won: not the fallback policy
                 notes.append("not every guest fits: \(how) placed the most (by priority, then guests, then memory)")
             }
         }
         let leftover = result.unplaced.count
         if chosen > 0 {
-            notes.append("\(choose.rawValue) left guests unplaced; packed by \(other.rawValue) instead"
-                         + (leftover == 0 ? ", which places every guest" : ""))
+            notes.append(
+                "\(choose.rawValue) left guests unplaced; packed by \(other.rawValue) instead"
+                    + (leftover == 0 ? ", which places every guest" : ""))
         }
         let repaired = result.offMostFree().filter { $0?.hasSuffix("(placed by repair)") == true }.count
-        if repaired > 0 { notes.append("repair moved \(repaired) guest\(repaired == 1 ? "" : "s") off their most-free target") }
+        if repaired > 0 {
+            notes.append("repair moved \(repaired) guest\(repaired == 1 ? "" : "s") off their most-free target")
+        }
         return result
     }
 }
@@ -98,18 +112,27 @@ extension Placer {
     /// same search taking guests smallest first within a priority (both policies), and the
     /// plain greedy rules (so the result is never below any of them), then local improvement
     /// of the best. Returns it and, when another than `first` won, how it was found.
-    static func mostPlaced(_ base: Search, first: Search, choose: PlacementPolicy.Choose, limits: RepairLimits,
-                           priority: [Int], feasible: [Int], order: [Int]) -> (Search, String?) {
+    static func mostPlaced(
+        _ base: Search, first: Search, choose: PlacementPolicy.Choose, limits: RepairLimits,
+        priority: [Int], feasible: [Int], order: [Int]
+    ) -> (Search, String?) {
         let objective = Objective(movers: base.movers)
-        let mem = base.state.mem, listed = base.movers.map(\.listed)
+        let mem = base.state.mem
+        let listed = base.movers.map(\.listed)
         let smallFirst = mem.indices.sorted {
             (-priority[$0], mem[$0], feasible[$0], listed[$0]) < (-priority[$1], mem[$1], feasible[$1], listed[$1])
         }
         let other: PlacementPolicy.Choose = choose == .mostFreeMemory ? .leastFreeMemory : .mostFreeMemory
-        var best = first, bestValue = objective.value(first.state), how: String? = nil
+        var best = first
+        var bestValue = objective.value(first.state)
+        var how: String? = nil
         func consider(_ s: Search, _ name: String) {
             let v = objective.value(s.state)
-            if Objective.better(v, than: bestValue) { best = s; bestValue = v; how = name }
+            if Objective.better(v, than: bestValue) {
+                best = s
+                bestValue = v
+                how = name
+            }
         }
         for policy in [choose, other] {
             var s = base
@@ -155,6 +178,7 @@ public struct PlacerOptions: Sendable, Hashable {
     public var strategy: Strategy
     public var repair: RepairLimits
     public init(strategy: Strategy = .evac, repair: RepairLimits = RepairLimits()) {
-        self.strategy = strategy; self.repair = repair
+        self.strategy = strategy
+        self.repair = repair
     }
 }

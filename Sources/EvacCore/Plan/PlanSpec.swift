@@ -22,14 +22,18 @@ public struct PlanSpec: Hashable, Sendable {
     public var rolling: RollingSpec? = nil
 
     public init(name: String, hosts: [HostSpec], sources: [Located<String>], targetPools: [TargetPool]) {
-        self.name = name; self.hosts = hosts; self.sources = sources; self.targetPools = targetPools
+        self.name = name
+        self.hosts = hosts
+        self.sources = sources
+        self.targetPools = targetPools
     }
 
     public func host(_ name: String) -> HostSpec? { hosts.first { $0.name == name } }
     public var sourceNames: [String] { sources.map(\.value) }
     /// Every target host, in pool order, without duplicates.
     public var targetNames: [String] {
-        var seen = Set<String>(); var out: [String] = []
+        var seen = Set<String>()
+        var out: [String] = []
         for pool in targetPools { for h in pool.hosts where seen.insert(h.value).inserted { out.append(h.value) } }
         return out
     }
@@ -40,7 +44,10 @@ public struct PlanSpec: Hashable, Sendable {
 public struct Located<Value: Hashable & Sendable>: Hashable, Sendable {
     public var value: Value
     public var mark: Mark
-    public init(_ value: Value, at mark: Mark = Mark(line: 0, column: 0)) { self.value = value; self.mark = mark }
+    public init(_ value: Value, at mark: Mark = Mark(line: 0, column: 0)) {
+        self.value = value
+        self.mark = mark
+    }
 }
 
 public struct HostSpec: Hashable, Sendable {
@@ -54,10 +61,16 @@ public struct HostSpec: Hashable, Sendable {
     /// name as its daemon reports it). See `MigrateURIPolicy`.
     public var migrateURI: String?
     public var mark: Mark
-    public init(name: String, uri: String, cpuPool: String? = nil, allowURIRisks: Set<URIPolicy.Risk> = [],
-                migrateURI: String? = nil, mark: Mark = Mark(line: 0, column: 0)) {
-        self.name = name; self.uri = uri; self.cpuPool = cpuPool; self.allowURIRisks = allowURIRisks
-        self.migrateURI = migrateURI; self.mark = mark
+    public init(
+        name: String, uri: String, cpuPool: String? = nil, allowURIRisks: Set<URIPolicy.Risk> = [],
+        migrateURI: String? = nil, mark: Mark = Mark(line: 0, column: 0)
+    ) {
+        self.name = name
+        self.uri = uri
+        self.cpuPool = cpuPool
+        self.allowURIRisks = allowURIRisks
+        self.migrateURI = migrateURI
+        self.mark = mark
     }
 }
 
@@ -66,7 +79,9 @@ public struct TargetPool: Hashable, Sendable {
     public var hosts: [Located<String>]
     public var mark: Mark
     public init(name: String, hosts: [Located<String>], mark: Mark = Mark(line: 0, column: 0)) {
-        self.name = name; self.hosts = hosts; self.mark = mark
+        self.name = name
+        self.hosts = hosts
+        self.mark = mark
     }
 }
 
@@ -123,14 +138,20 @@ public struct AntiAffinityGroup: Hashable, Sendable {
     public var maxInFlight: Int
     public var mark: Mark
     public init(name: String, guests: [Located<Glob>], maxInFlight: Int, mark: Mark = Mark(line: 0, column: 0)) {
-        self.name = name; self.guests = guests; self.maxInFlight = maxInFlight; self.mark = mark
+        self.name = name
+        self.guests = guests
+        self.maxInFlight = maxInFlight
+        self.mark = mark
     }
 }
 
 public struct PinRule: Hashable, Sendable {
     public var guest: Located<Glob>
     public var host: Located<String>
-    public init(guest: Located<Glob>, host: Located<String>) { self.guest = guest; self.host = host }
+    public init(guest: Located<Glob>, host: Located<String>) {
+        self.guest = guest
+        self.host = host
+    }
 }
 
 public struct PlacementPolicy: Hashable, Sendable {
@@ -171,7 +192,9 @@ public struct PriorityRule: Hashable, Sendable {
     /// The range a priority is written in.
     public static let range = 0...1000
     public init(guests: [Located<Glob>], priority: Int, mark: Mark = Mark(line: 0, column: 0)) {
-        self.guests = guests; self.priority = priority; self.mark = mark
+        self.guests = guests
+        self.priority = priority
+        self.mark = mark
     }
 }
 
@@ -181,7 +204,9 @@ public struct AfterRule: Hashable, Sendable {
     public var after: [Located<Glob>]
     public var mark: Mark
     public init(move: [Located<Glob>], after: [Located<Glob>], mark: Mark = Mark(line: 0, column: 0)) {
-        self.move = move; self.after = after; self.mark = mark
+        self.move = move
+        self.after = after
+        self.mark = mark
     }
 }
 
@@ -190,7 +215,9 @@ public struct Parallelism: Hashable, Sendable {
     public var perSource: Int = 2
     public var perTarget: Int = 2
     public init(total: Int = 4, perSource: Int = 2, perTarget: Int = 2) {
-        self.total = total; self.perSource = perSource; self.perTarget = perTarget
+        self.total = total
+        self.perSource = perSource
+        self.perTarget = perTarget
     }
 }
 
@@ -211,7 +238,10 @@ public struct MigrationOptions: Hashable, Sendable, Codable {
     public struct AutoConverge: Hashable, Sendable, Codable {
         public var initial: Int
         public var increment: Int
-        public init(initial: Int, increment: Int) { self.initial = initial; self.increment = increment }
+        public init(initial: Int, increment: Int) {
+            self.initial = initial
+            self.increment = increment
+        }
     }
     public enum Timeout: Hashable, Sendable, Codable {
         case fixed(milliseconds: UInt64)
@@ -277,18 +307,29 @@ public struct MigrationOptions: Hashable, Sendable, Codable {
     /// What is out of `Bounds` (empty when all is well).
     public var problems: [String] {
         var out: [String] = []
-        if !Bounds.maxDowntimeMs.contains(maxDowntimeMs) { out.append("max-downtime \(maxDowntimeMs)ms is out of range") }
-        if let b = bandwidthBytesPerSec, !Bounds.bandwidthBytesPerSec.contains(b) { out.append("bandwidth \(b) B/s is out of range") }
+        if !Bounds.maxDowntimeMs.contains(maxDowntimeMs) {
+            out.append("max-downtime \(maxDowntimeMs)ms is out of range")
+        }
+        if let b = bandwidthBytesPerSec, !Bounds.bandwidthBytesPerSec.contains(b) {
+            out.append("bandwidth \(b) B/s is out of range")
+        }
         switch timeout {
         case .fixed(let ms)? where !Bounds.timeoutMs.contains(ms): out.append("timeout \(ms)ms is out of range")
-        case .perGiB(let ms)? where !Bounds.timeoutPerGiBMs.contains(ms): out.append("timeout \(ms)ms per GiB is out of range")
+        case .perGiB(let ms)? where !Bounds.timeoutPerGiBMs.contains(ms):
+            out.append("timeout \(ms)ms per GiB is out of range")
         default: break
         }
-        if let p = progressTimeoutMs, !Bounds.progressTimeoutMs.contains(p) { out.append("progress-timeout \(p)ms is out of range") }
-        if let a = autoConverge, !Bounds.autoConvergePercent.contains(a.initial) || !Bounds.autoConvergePercent.contains(a.increment) {
+        if let p = progressTimeoutMs, !Bounds.progressTimeoutMs.contains(p) {
+            out.append("progress-timeout \(p)ms is out of range")
+        }
+        if let a = autoConverge,
+            !Bounds.autoConvergePercent.contains(a.initial) || !Bounds.autoConvergePercent.contains(a.increment)
+        {
             out.append("auto-converge percentages are out of range")
         }
-        if let n = parallelConnections, !Bounds.parallelConnections.contains(n) { out.append("parallel-connections \(n) is out of range") }
+        if let n = parallelConnections, !Bounds.parallelConnections.contains(n) {
+            out.append("parallel-connections \(n) is out of range")
+        }
         if let r = retry, !Bounds.retryAttempts.contains(r.attempts) || !Bounds.retryBackoffMs.contains(r.backoffMs) {
             out.append("retry (\(r.attempts) attempts, \(r.backoffMs)ms back-off) is out of range")
         }
@@ -309,39 +350,62 @@ public struct MigrationOptions: Hashable, Sendable, Codable {
     public var conflicts: [Conflict] {
         var out: [Conflict] = []
         if undefineSource && !persist {
-            out.append(Conflict(
-                key: "persist", message: "persist: false with undefine-source: true leaves the guest defined on no host",
-                help: "the target keeps it only while it runs and the source's definition is removed; set persist: true, or undefine-source: false"))
+            out.append(
+                Conflict(
+                    key: "persist",
+                    message: "persist: false with undefine-source: true leaves the guest defined on no host",
+                    help:
+                        "the target keeps it only while it runs and the source's definition is removed; set persist: true, or undefine-source: false"
+                ))
         }
         if compression, parallelConnections != nil {
             if compressionMethod == nil {
-                out.append(Conflict(
-                    key: "compression", message: "compression with parallel-connections needs a method",
-                    help: "libvirt refuses a parallel migration with compression but no method; write compression: zstd (or zlib)"))
+                out.append(
+                    Conflict(
+                        key: "compression", message: "compression with parallel-connections needs a method",
+                        help:
+                            "libvirt refuses a parallel migration with compression but no method; write compression: zstd (or zlib)"
+                    ))
             } else if let m = compressionMethod, !m.isParallel {
-                out.append(Conflict(
-                    key: "compression", message: "compression \(m.rawValue) does not work with parallel-connections",
-                    help: "libvirt refuses \(m.rawValue) for a parallel migration; write compression: zstd (or zlib), or drop parallel-connections"))
+                out.append(
+                    Conflict(
+                        key: "compression",
+                        message: "compression \(m.rawValue) does not work with parallel-connections",
+                        help:
+                            "libvirt refuses \(m.rawValue) for a parallel migration; write compression: zstd (or zlib), or drop parallel-connections"
+                    ))
             }
         } else if compression, let m = compressionMethod, m.isParallel {
-            out.append(Conflict(
-                key: "compression", message: "compression \(m.rawValue) needs parallel-connections",
-                help: "libvirt compresses with \(m.rawValue) only on parallel connections; set parallel-connections, or write compression: xbzrle"))
+            out.append(
+                Conflict(
+                    key: "compression", message: "compression \(m.rawValue) needs parallel-connections",
+                    help:
+                        "libvirt compresses with \(m.rawValue) only on parallel connections; set parallel-connections, or write compression: xbzrle"
+                ))
         }
         if postCopy != .never, mode == .live {
             if parallelConnections != nil {
-                out.append(Conflict(
-                    key: "post-copy", message: "post-copy does not work with parallel-connections",
-                    help: "QEMU refuses post-copy together with multifd (\"Postcopy is not yet compatible with multifd\"); set post-copy: never, or drop parallel-connections"))
+                out.append(
+                    Conflict(
+                        key: "post-copy", message: "post-copy does not work with parallel-connections",
+                        help:
+                            "QEMU refuses post-copy together with multifd (\"Postcopy is not yet compatible with multifd\"); set post-copy: never, or drop parallel-connections"
+                    ))
             }
             if compression, compressionMethod == .mt {
-                out.append(Conflict(
-                    key: "post-copy", message: "post-copy does not work with compression mt",
-                    help: "QEMU refuses post-copy together with multi-threaded compression; write compression: xbzrle, or set post-copy: never"))
+                out.append(
+                    Conflict(
+                        key: "post-copy", message: "post-copy does not work with compression mt",
+                        help:
+                            "QEMU refuses post-copy together with multi-threaded compression; write compression: xbzrle, or set post-copy: never"
+                    ))
             }
         }
         if !compression, compressionMethod != nil {
-            out.append(Conflict(key: "compression", message: "a compression method is set with compression off", help: "plan again"))
+            out.append(
+                Conflict(
+                    key: "compression", message: "a compression method is set with compression off", help: "plan again")
+            )
         }
         return out
     }

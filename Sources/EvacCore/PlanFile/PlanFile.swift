@@ -49,7 +49,10 @@ public struct PlanFile: Codable, Hashable, Sendable {
     public struct PlanSource: Codable, Hashable, Sendable {
         public var path: String
         public var sha256: String
-        public init(path: String, sha256: String) { self.path = path; self.sha256 = sha256 }
+        public init(path: String, sha256: String) {
+            self.path = path
+            self.sha256 = sha256
+        }
     }
     public struct HostRef: Codable, Hashable, Sendable {
         public var name: String
@@ -60,23 +63,31 @@ public struct PlanFile: Codable, Hashable, Sendable {
         public var allowURIRisks: [URIPolicy.Risk]?
         /// The plan's `migrate-uri` for this host; nil when none (older plan files keep their hash).
         public var migrateURI: String?
-        public init(name: String, uri: String, cpuPool: String? = nil, allowURIRisks: [URIPolicy.Risk]? = nil,
-                    migrateURI: String? = nil) {
-            self.name = name; self.uri = uri; self.cpuPool = cpuPool; self.allowURIRisks = allowURIRisks
+        public init(
+            name: String, uri: String, cpuPool: String? = nil, allowURIRisks: [URIPolicy.Risk]? = nil,
+            migrateURI: String? = nil
+        ) {
+            self.name = name
+            self.uri = uri
+            self.cpuPool = cpuPool
+            self.allowURIRisks = allowURIRisks
             self.migrateURI = migrateURI
         }
     }
 
-    public init(spec: PlanSpec, planSource: PlanSource, inventory: Inventory, result: PlacementResult,
-                graph: MigrationGraph, timeline: Timeline, hashed: Bool = true) {
+    public init(
+        spec: PlanSpec, planSource: PlanSource, inventory: Inventory, result: PlacementResult,
+        graph: MigrationGraph, timeline: Timeline, hashed: Bool = true
+    ) {
         planName = spec.name
         planHash = ""
         self.planSource = planSource
         inventoryFingerprint = inventory.fingerprint
         hosts = spec.hosts.map {
-            HostRef(name: $0.name, uri: $0.uri, cpuPool: $0.cpuPool,
-                    allowURIRisks: $0.allowURIRisks.isEmpty ? nil : $0.allowURIRisks.sorted { $0.rawValue < $1.rawValue },
-                    migrateURI: $0.migrateURI)
+            HostRef(
+                name: $0.name, uri: $0.uri, cpuPool: $0.cpuPool,
+                allowURIRisks: $0.allowURIRisks.isEmpty ? nil : $0.allowURIRisks.sorted { $0.rawValue < $1.rawValue },
+                migrateURI: $0.migrateURI)
         }.sorted { $0.name < $1.name }
         sources = spec.sourceNames
         targets = spec.targetNames
@@ -206,8 +217,10 @@ public struct PlanFile: Codable, Hashable, Sendable {
         var planHash: String
         var planSource: PlanSource
         init(_ f: PlanFile) {
-            estimatedDurationMs = f.estimatedDurationMs; evacVersion = f.evacVersion
-            planHash = f.planHash; planSource = f.planSource
+            estimatedDurationMs = f.estimatedDurationMs
+            evacVersion = f.evacVersion
+            planHash = f.planHash
+            planSource = f.planSource
         }
     }
 
@@ -216,8 +229,10 @@ public struct PlanFile: Codable, Hashable, Sendable {
     static func memberValue(_ key: String, in data: Data, fromEnd: Bool) -> Range<Int>? {
         let head = Array("\n  \"\(key)\" : ".utf8)
         guard let h = fromEnd ? lastRange(of: head, in: data) : firstRange(of: head, in: data) else { return nil }
-        guard let end = firstRange(of: Array(",\n  \"".utf8), in: data, from: h.upperBound)
-                ?? firstRange(of: Array("\n}".utf8), in: data, from: h.upperBound) else { return nil }
+        guard
+            let end = firstRange(of: Array(",\n  \"".utf8), in: data, from: h.upperBound)
+                ?? firstRange(of: Array("\n}".utf8), in: data, from: h.upperBound)
+        else { return nil }
         return h.upperBound..<end.lowerBound
     }
 
@@ -228,7 +243,7 @@ public struct PlanFile: Codable, Hashable, Sendable {
             var i = d.count - pattern.count
             while i >= 0 {
                 if d[i] == first && pattern.indices.allSatisfy({ d[i + $0] == pattern[$0] }) {
-                    return data.startIndex + i ..< data.startIndex + i + pattern.count
+                    return data.startIndex + i..<data.startIndex + i + pattern.count
                 }
                 i -= 1
             }
@@ -242,7 +257,7 @@ public struct PlanFile: Codable, Hashable, Sendable {
             var i = (start ?? data.startIndex) - data.startIndex
             while i <= d.count - pattern.count {
                 if d[i] == first && pattern.indices.allSatisfy({ d[i + $0] == pattern[$0] }) {
-                    return data.startIndex + i ..< data.startIndex + i + pattern.count
+                    return data.startIndex + i..<data.startIndex + i + pattern.count
                 }
                 i += 1
             }
@@ -291,25 +306,71 @@ extension Inventory {
         var f = FingerprintHasher()
         f.add("evac-inventory-2")
         for h in hosts {
-            f.add("host"); f.add(h.name); f.add(h.uri); f.add(h.hostUUID ?? ""); f.add(h.arch)
-            f.add(UInt64(bitPattern: Int64(h.cpus))); f.add(h.cpu.vendor); f.add(h.cpu.model); f.add(h.cpu.features)
+            f.add("host")
+            f.add(h.name)
+            f.add(h.uri)
+            f.add(h.hostUUID ?? "")
+            f.add(h.arch)
+            f.add(UInt64(bitPattern: Int64(h.cpus)))
+            f.add(h.cpu.vendor)
+            f.add(h.cpu.model)
+            f.add(h.cpu.features)
             f.add(h.bridges)
-            for n in h.networks { f.add(n.name); f.add(n.bridge ?? ""); f.add(n.active ? 1 : 0) }
-            for p in h.storagePools { f.add(p.name); f.add(p.type); f.add(p.targetPath ?? ""); f.add(p.shared ? 1 : 0) }
+            for n in h.networks {
+                f.add(n.name)
+                f.add(n.bridge ?? "")
+                f.add(n.active ? 1 : 0)
+            }
+            for p in h.storagePools {
+                f.add(p.name)
+                f.add(p.type)
+                f.add(p.targetPath ?? "")
+                f.add(p.shared ? 1 : 0)
+            }
             for g in h.guests {
-                f.add("guest"); f.add(g.uuid); f.add(g.name); f.add(g.state.rawValue); f.add(g.persistent ? 1 : 0)
-                f.add(g.memoryKiB); f.add(UInt64(bitPattern: Int64(g.vcpus))); f.add(g.cpu.mode.rawValue); f.add(g.cpu.model ?? ""); f.add(g.cpu.features)
+                f.add("guest")
+                f.add(g.uuid)
+                f.add(g.name)
+                f.add(g.state.rawValue)
+                f.add(g.persistent ? 1 : 0)
+                f.add(g.memoryKiB)
+                f.add(UInt64(bitPattern: Int64(g.vcpus)))
+                f.add(g.cpu.mode.rawValue)
+                f.add(g.cpu.model ?? "")
+                f.add(g.cpu.features)
                 for n in g.nics {
-                    f.add(n.kind.rawValue); f.add(n.source); f.add(n.mac ?? "")
-                    if let filter = n.filter { f.add("filter"); f.add(filter) }
+                    f.add(n.kind.rawValue)
+                    f.add(n.source)
+                    f.add(n.mac ?? "")
+                    if let filter = n.filter {
+                        f.add("filter")
+                        f.add(filter)
+                    }
                 }
-                for d in g.disks { f.add(d.kind.rawValue); f.add(d.device); f.add(d.target); f.add(d.source); f.add(d.shared ? 1 : 0); f.add(d.readonly ? 1 : 0) }
+                for d in g.disks {
+                    f.add(d.kind.rawValue)
+                    f.add(d.device)
+                    f.add(d.target)
+                    f.add(d.source)
+                    f.add(d.shared ? 1 : 0)
+                    f.add(d.readonly ? 1 : 0)
+                }
                 f.add(g.hostDevices)
-                if let fs = g.filesystems { f.add("filesystems"); f.add(fs) }
-                if let m = g.machine { f.add("machine"); f.add(m) }
+                if let fs = g.filesystems {
+                    f.add("filesystems")
+                    f.add(fs)
+                }
+                if let m = g.machine {
+                    f.add("machine")
+                    f.add(m)
+                }
             }
         }
-        for u in unreachable { f.add("unreachable"); f.add(u.name); f.add(u.uri) }
+        for u in unreachable {
+            f.add("unreachable")
+            f.add(u.name)
+            f.add(u.uri)
+        }
         return f.finish()
     }
 
@@ -342,7 +403,10 @@ struct FingerprintHasher {
         for i in 0..<8 { pending.append(UInt8(truncatingIfNeeded: n >> (8 * UInt64(i)))) }
     }
     private mutating func flushIfFull() {
-        if pending.count >= 1 << 16 { sha.update(pending); pending.removeAll(keepingCapacity: true) }
+        if pending.count >= 1 << 16 {
+            sha.update(pending)
+            pending.removeAll(keepingCapacity: true)
+        }
     }
     mutating func finish() -> String {
         sha.update(pending)

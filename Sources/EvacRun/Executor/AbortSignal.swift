@@ -1,4 +1,5 @@
 import EvacCore
+
 /// Why a migration in flight is being aborted.
 enum AbortReason: Sendable, Hashable {
     case timeout(ms: UInt64)

@@ -26,7 +26,9 @@ struct GuestAtSource: Sendable {
     var sourceHypervisorVersion: String?
 
     init(guest: Guest, source: HostInventory) {
-        self.guest = guest; sourcePools = source.storagePools; sourceHypervisorVersion = source.hypervisorVersion
+        self.guest = guest
+        sourcePools = source.storagePools
+        sourceHypervisorVersion = source.hypervisorVersion
     }
 }
 
@@ -46,24 +48,27 @@ struct Checks: Sendable {
     /// (counting guests in flight to it), bridges present, CPU compatible.
     func before(_ s: StepSpec) async -> String? {
         let presence: GuestPresence
-        do { presence = try await hypervisor.locate(guestUUID: s.uuid, on: s.source) }
-        catch { return "source \(Self.describe(error))" }
+        do { presence = try await hypervisor.locate(guestUUID: s.uuid, on: s.source) } catch {
+            return "source \(Self.describe(error))"
+        }
         guard case .present(let state, let persistent) = presence else {
             return "guest \(s.guest) (\(s.uuid)) is no longer on \(s.source.name)"
         }
         if s.mode == .offline {
-            if state.isActive { return "guest \(s.guest) is \(state.rawValue) on \(s.source.name); the plan moves it offline (stopped)" }
+            if state.isActive {
+                return "guest \(s.guest) is \(state.rawValue) on \(s.source.name); the plan moves it offline (stopped)"
+            }
             if !persistent { return "guest \(s.guest) is not persistent: nothing to move offline" }
         } else if !state.isActive {
             return "guest \(s.guest) is \(state.rawValue) on \(s.source.name); the plan moves it \(s.mode.rawValue)"
         }
 
         let target: HostInventory
-        do { target = try await hypervisor.inspect(s.target) }
-        catch { return "target \(Self.describe(error))" }
+        do { target = try await hypervisor.inspect(s.target) } catch { return "target \(Self.describe(error))" }
         for g in target.guests where g.name == s.guest || g.uuid == s.uuid {
             if g.uuid == s.uuid {
-                return "guest \(s.guest) (\(s.uuid)) is already on \(s.target.name) while also on \(s.source.name): needs attention"
+                return
+                    "guest \(s.guest) (\(s.uuid)) is already on \(s.target.name) while also on \(s.source.name): needs attention"
             }
             return "target \(s.target.name) already has a guest named \(s.guest) (uuid \(g.uuid))"
         }
@@ -79,18 +84,23 @@ struct Checks: Sendable {
         if let known, s.mode != .offline, let why = Migratability.liveRefusal(known.guest) {
             return "guest \(s.guest) \(why)"
         }
-        if let known, let r = LiveFilters.rejection(guest: known.guest, sourcePools: known.sourcePools,
-                                                    sourceHypervisorVersion: known.sourceHypervisorVersion, target: target,
-                                                    bridges: policy.bridges, bridgeMap: policy.bridgeMap) {
+        if let known,
+            let r = LiveFilters.rejection(
+                guest: known.guest, sourcePools: known.sourcePools,
+                sourceHypervisorVersion: known.sourceHypervisorVersion, target: target,
+                bridges: policy.bridges, bridgeMap: policy.bridgeMap)
+        {
             return "target \(target.name): \(r.reason) (filter \(r.filter))"
         }
 
         if policy.cpu != .ignore {
             do {
-                if try await hypervisor.compareCPU(guestUUID: s.uuid, source: s.source, target: s.target) == .incompatible {
+                if try await hypervisor.compareCPU(guestUUID: s.uuid, source: s.source, target: s.target)
+                    == .incompatible
+                {
                     return "CPU of \(s.target.name) is incompatible with guest \(s.guest) (libvirt CPU comparison)"
                 }
-            } catch where error.kind == .unsupported {
+            } catch  where error.kind == .unsupported {
                 // The hypervisor cannot tell: placement already checked the CPU against the inventory.
             } catch {
                 return "CPU check against \(Self.describe(error))"
@@ -105,14 +115,16 @@ struct Checks: Sendable {
     private func room(_ s: StepSpec, _ t: HostInventory, _ committed: InFlightLedger.Committed) -> String? {
         // One pass, no allocation: this runs for every migration against every guest on the target.
         // A guest arriving shows up on the target early (paused, incoming): counted once, as committed.
-        var memory = committed.memoryKiB, vcpus = committed.vcpus + s.vcpus
+        var memory = committed.memoryKiB
+        var vcpus = committed.vcpus + s.vcpus
         // Saturating: the target's figures are what its daemon says, and must not trap.
         for g in t.guests where g.uuid != s.uuid && !committed.contains(g.uuid) {
             let (m, o) = memory.addingReportingOverflow(g.memoryKiB)
             memory = o ? .max : m
             vcpus = vcpus.addingReportingOverflow(g.vcpus).overflow ? .max : vcpus + g.vcpus
         }
-        let (afterReserve, o1) = Int64(clamping: t.memoryKiB).subtractingReportingOverflow(Int64(clamping: policy.reserveKiB))
+        let (afterReserve, o1) = Int64(clamping: t.memoryKiB).subtractingReportingOverflow(
+            Int64(clamping: policy.reserveKiB))
         let (left, o2) = afterReserve.subtractingReportingOverflow(Int64(clamping: memory))
         let free = o1 || o2 ? Int64.min : left
         if free < Int64(clamping: s.memoryKiB) {
@@ -167,7 +179,8 @@ extension PlanFile {
     func bridgeMap(for kind: RunKind) -> [String: String] {
         let map = bridgeMap ?? [:]
         guard kind == .rollback else { return map }
-        var inverse: [String: String] = [:], merged: Set<String> = []
+        var inverse: [String: String] = [:]
+        var merged: Set<String> = []
         for (from, to) in map where from != to {
             if inverse[to] != nil { merged.insert(to) } else { inverse[to] = from }
         }

@@ -63,8 +63,10 @@ extension Executor {
     /// After-drain hooks of every source whose migrations have all ended (EVAC_OUTCOME is
     /// `drained` when every one is done or skipped, else `partial`), unless completed before or
     /// run already by this process (`drained`). Returns the journal's error when it failed.
-    func afterDrain(_ hooks: HookRunner, specs: [StepSpec], records: [Int: StepRecord],
-                    drained: inout Set<String>) async -> String? {
+    func afterDrain(
+        _ hooks: HookRunner, specs: [StepSpec], records: [Int: StepRecord],
+        drained: inout Set<String>
+    ) async -> String? {
         let bySource = Dictionary(grouping: specs, by: \.source.name)
         for host in plan.sources where !drained.contains(host) && hooks.hasDrainHooks(.afterDrain, host: host) {
             let states = (bySource[host] ?? []).compactMap { records[$0.id]?.state }

@@ -1,5 +1,5 @@
-import Foundation
 import EvacCore
+import Foundation
 
 /// Which failed or blocked steps a resume retries.
 public enum RetrySelection: Sendable, Hashable {
@@ -39,10 +39,15 @@ public actor Executor {
     let control = StopControl()
     let ledger = InFlightLedger()
 
-    public init(plan: PlanFile, hypervisor: any Hypervisor, journal: any RunJournal,
-                observer: any RunObserver = NullObserver(), options: ExecutorOptions = ExecutorOptions()) {
-        self.plan = plan; self.hypervisor = hypervisor; self.journal = journal
-        self.observer = observer; self.options = options
+    public init(
+        plan: PlanFile, hypervisor: any Hypervisor, journal: any RunJournal,
+        observer: any RunObserver = NullObserver(), options: ExecutorOptions = ExecutorOptions()
+    ) {
+        self.plan = plan
+        self.hypervisor = hypervisor
+        self.journal = journal
+        self.observer = observer
+        self.options = options
     }
 
     /// Says what a stop does, as it happens: the operator pressed Ctrl-C and must know whether
@@ -50,11 +55,17 @@ public actor Executor {
     public nonisolated func requestStop(graceful: Bool) {
         let inFlight = control.request(graceful: graceful)
         if graceful {
-            observer.handle(.notice(inFlight == 0
-                ? "stopping: no new migration starts; none in flight; the run ends as soon as the hosts being asked have answered or are given up"
-                : "stopping: no new migration starts; \(inFlight) in flight will finish; press Ctrl-C again to abort them"))
+            observer.handle(
+                .notice(
+                    inFlight == 0
+                        ? "stopping: no new migration starts; none in flight; the run ends as soon as the hosts being asked have answered or are given up"
+                        : "stopping: no new migration starts; \(inFlight) in flight will finish; press Ctrl-C again to abort them"
+                ))
         } else {
-            observer.handle(.notice("aborting \(inFlight) migration(s) in flight; their guests stay on their sources; `evac resume` continues the run"))
+            observer.handle(
+                .notice(
+                    "aborting \(inFlight) migration(s) in flight; their guests stay on their sources; `evac resume` continues the run"
+                ))
         }
     }
 
@@ -74,12 +85,16 @@ public actor Executor {
         case .failure(let e):
             return RunResult(status: .cannotStart, message: "\(e)")
         case .success(.rollingBack):
-            observer.handle(.notice("the rollback of \(plan.planName) is unfinished: resume continues the rollback "
-                                    + "(what `evac rollback` does), not the apply"))
+            observer.handle(
+                .notice(
+                    "the rollback of \(plan.planName) is unfinished: resume continues the rollback "
+                        + "(what `evac rollback` does), not the apply"))
             return await rollback(retry: retry)
         case .success(.rolledBack(let why)):
-            return RunResult(status: .cannotStart, message: "nothing to resume: the run of \(plan.planName) is over (\(why)); "
-                             + "`evac apply` of the plan starts a new run")
+            return RunResult(
+                status: .cannotStart,
+                message: "nothing to resume: the run of \(plan.planName) is over (\(why)); "
+                    + "`evac apply` of the plan starts a new run")
         case .success:
             return await execute(kind: .apply, fresh: false, retry: retry)
         }
@@ -101,12 +116,16 @@ public actor Executor {
     /// Where the journal's run stands (RunStanding), from its rows.
     func standing() async -> Result<RunStanding, Error> {
         do {
-            return .success(RunStanding.of(runs: try await journal.runs(), apply: try await journal.steps(kind: .apply),
-                                           rollback: try await journal.steps(kind: .rollback)))
+            return .success(
+                RunStanding.of(
+                    runs: try await journal.runs(), apply: try await journal.steps(kind: .apply),
+                    rollback: try await journal.steps(kind: .rollback)))
         } catch { return .failure(error) }
     }
 
-    private func execute(kind: RunKind, fresh: Bool, retry: RetrySelection, startMigrations: Bool = true) async -> RunResult {
+    private func execute(
+        kind: RunKind, fresh: Bool, retry: RetrySelection, startMigrations: Bool = true
+    ) async -> RunResult {
         let clock = ContinuousClock()
         let started = clock.now
         // 1. Read what the journal knows; for a rollback, find first where the guests the apply
@@ -122,8 +141,10 @@ public actor Executor {
             if plan.hooks != nil { hookState = try await journal.hookState() }
             let existing = try await journal.steps(kind: kind)
             if fresh && !existing.isEmpty {
-                return RunResult(status: .cannotStart, message: "journal \(journal.path) already records a run of this plan; "
-                                 + "use resume to continue it, or status to see it")
+                return RunResult(
+                    status: .cannotStart,
+                    message: "journal \(journal.path) already records a run of this plan; "
+                        + "use resume to continue it, or status to see it")
             }
             if kind == .rollback {
                 preflight = await RollbackPreflight(plan: plan, hypervisor: hypervisor, options: options)
@@ -136,17 +157,23 @@ public actor Executor {
             records = Dictionary(existing.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
             let new = specs.filter { records[$0.id] == nil }.map { $0.newRecord() }
             for r in new { records[r.id] = r }
-            let run = RunRecord(id: runID, kind: kind, planHash: plan.planHash, planName: plan.planName,
-                                started: Timestamp.now(), command: options.command)
-            try await journal.commit(JournalBatch(runID: runID, beginRun: run, insertSteps: new,
-                                                  transitions: preflight.transitions))
+            let run = RunRecord(
+                id: runID, kind: kind, planHash: plan.planHash, planName: plan.planName,
+                started: Timestamp.now(), command: options.command)
+            try await journal.commit(
+                JournalBatch(
+                    runID: runID, beginRun: run, insertSteps: new,
+                    transitions: preflight.transitions))
         } catch {
             return RunResult(status: .cannotStart, message: "\(error)")
         }
         let specByID = Dictionary(specs.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-        observer.handle(.runStarted(RunStart(kind: kind, planName: plan.planName, planHash: plan.planHash,
-                                             journal: journal.path, runID: runID, steps: specs.count,
-                                             alreadyDone: specs.filter { records[$0.id]?.state.isSettled == true }.count)))
+        observer.handle(
+            .runStarted(
+                RunStart(
+                    kind: kind, planName: plan.planName, planHash: plan.planHash,
+                    journal: journal.path, runID: runID, steps: specs.count,
+                    alreadyDone: specs.filter { records[$0.id]?.state.isSettled == true }.count)))
         // After runStarted, so that a display knows these apply-step events are not its run's.
         announce(preflight)
         let companions = RollbackPreflight.companions(applied: kind == .rollback ? preflight.applied : [:])
@@ -155,15 +182,18 @@ public actor Executor {
         var unrecorded: [Int: StepRecord] = [:]
         func finish(_ status: RunStatus, _ message: String?, extra: [StepTransition] = []) async -> RunResult {
             var mine = specs.compactMap { records[$0.id] }
-            var status = status, message = message
+            var status = status
+            var message = message
             if status == .allDone, !preflight.problems.isEmpty {
                 status = .partial
                 message = "\(preflight.problems.count) guest(s) of the apply could not be accounted for"
             }
             if status != .journalFailed {
                 do {
-                    try await journal.commit(JournalBatch(runID: runID, transitions: extra,
-                                                          finishRun: (Timestamp.now(), status.rawValue)))
+                    try await journal.commit(
+                        JournalBatch(
+                            runID: runID, transitions: extra,
+                            finishRun: (Timestamp.now(), status.rawValue)))
                 } catch {
                     return await finish(.journalFailed, "\(error)")
                 }
@@ -173,8 +203,11 @@ public actor Executor {
             }
             let ms = UInt64((clock.now - started) / .milliseconds(1))
             let problems = preflight.problems + mine.filter { $0.state == .failed || $0.state == .blocked }
-            observer.handle(.runFinished(RunSummary(kind: kind, status: status, message: message, counts: StepCounts(mine),
-                                                    elapsedMs: ms, problems: problems)))
+            observer.handle(
+                .runFinished(
+                    RunSummary(
+                        kind: kind, status: status, message: message, counts: StepCounts(mine),
+                        elapsedMs: ms, problems: problems)))
             return RunResult(status: status, message: message, runID: runID, steps: mine)
         }
         if kind == .rollback && specs.isEmpty {
@@ -197,10 +230,13 @@ public actor Executor {
         var batch: [StepTransition] = []
         let looked = kind == .rollback || records.values.contains { $0.attempt > 0 || $0.state != .pending }
         if looked {
-            let reconciler = Reconciler(hypervisor: hypervisor, concurrency: options.reconcileConcurrency,
-                                        inTransitWait: options.inTransitWait, again: kind.rawValue)
+            let reconciler = Reconciler(
+                hypervisor: hypervisor, concurrency: options.reconcileConcurrency,
+                inTransitWait: options.inTransitWait, again: kind.rawValue)
             let unsettledRecords = specs.compactMap { records[$0.id] }
-            let findings = await control.cancellingOnStop { await reconciler.reconcile(unsettledRecords, specs: specByID) }
+            let findings = await control.cancellingOnStop {
+                await reconciler.reconcile(unsettledRecords, specs: specByID)
+            }
             // Findings of look-ups a stop cut short say nothing: write none of them.
             if control.stopRequested { return await finish(.interrupted, interruptedEarly) }
             for f in findings {
@@ -214,14 +250,16 @@ public actor Executor {
         for id in retryIDs(retry, specs: specs, records: records) {
             guard let r = records[id] else { continue }
             var n = r
-            n.state = .pending; n.reason = nil
+            n.state = .pending
+            n.reason = nil
             batch.append(StepTransition(step: n, from: r.state, message: "retry requested"))
             records[id] = n
         }
 
         let hooks = plan.hooks.map {
-            HookRunner(hooks: $0, journal: journal, observer: observer, planName: plan.planName, runID: runID,
-                       forcedStop: { [control] in control.forcedStopRequested }, state: hookState)
+            HookRunner(
+                hooks: $0, journal: journal, observer: observer, planName: plan.planName, runID: runID,
+                forcedStop: { [control] in control.forcedStopRequested }, state: hookState)
         }
         if let hooks, startMigrations {
             // A pass a crash left open (the migration ended, its after-migration hooks did not
@@ -256,30 +294,39 @@ public actor Executor {
             let id = scheduler.steps[i].id
             guard let r = records[id] else { continue }
             var n = r
-            n.state = .blocked; n.reason = why
+            n.state = .blocked
+            n.reason = why
             batch.append(StepTransition(step: n, from: r.state, message: why))
             records[id] = n
         }
         if !batch.isEmpty {
-            do { try await journal.commit(JournalBatch(runID: runID, transitions: batch)) }
-            catch { return await finish(.journalFailed, "\(error)") }
+            do { try await journal.commit(JournalBatch(runID: runID, transitions: batch)) } catch {
+                return await finish(.journalFailed, "\(error)")
+            }
             for t in batch where t.from != t.step.state {
-                observer.handle(.step(StepChange(kind: t.step.kind, id: t.step.id, guest: t.step.guest, source: t.step.source,
-                                                 target: t.step.target, from: t.from, to: t.step.state,
-                                                 attempt: t.step.attempt, message: t.message)))
+                observer.handle(
+                    .step(
+                        StepChange(
+                            kind: t.step.kind, id: t.step.id, guest: t.step.guest, source: t.step.source,
+                            target: t.step.target, from: t.from, to: t.step.state,
+                            attempt: t.step.attempt, message: t.message)))
             }
         }
 
-        var runner = MigrationRunner(hypervisor: hypervisor, journal: journal, observer: observer,
-                                     checks: Checks(hypervisor: hypervisor, policy: CheckPolicy(plan: plan, kind: kind),
-                                                    ledger: ledger, atStart: atStart),
-                                     control: control, options: plan.migration, bridgeMap: plan.bridgeMap(for: kind),
-                                     runID: runID, companionsOfDone: companions)
+        var runner = MigrationRunner(
+            hypervisor: hypervisor, journal: journal, observer: observer,
+            checks: Checks(
+                hypervisor: hypervisor, policy: CheckPolicy(plan: plan, kind: kind),
+                ledger: ledger, atStart: atStart),
+            control: control, options: plan.migration, bridgeMap: plan.bridgeMap(for: kind),
+            runID: runID, companionsOfDone: companions)
         runner.hooks = hooks
         var drained = Set<String>()
-        var walk = startMigrations
-            ? await self.walk(&scheduler, records: &records, runner: runner, runID: runID,
-                              drainHooks: kind == .apply ? specs : nil, drained: &drained)
+        var walk =
+            startMigrations
+            ? await self.walk(
+                &scheduler, records: &records, runner: runner, runID: runID,
+                drainHooks: kind == .apply ? specs : nil, drained: &drained)
             : WalkEnd()
         if let hooks, startMigrations, kind == .apply, walk.journalFailure == nil, !control.stopRequested {
             if let failure = await afterDrain(hooks, specs: specs, records: records, drained: &drained) {
@@ -297,14 +344,17 @@ public actor Executor {
         var note: [StepTransition] = walk.leftByWindow
         if !walk.leftByWindow.isEmpty {
             let left = Set(walk.leftByWindow.map(\.step.id))
-            for r in leftPending where r.reason == nil && !left.contains(r.id) && !control.stopRequested && walk.haltedBy == nil {
+            for r in leftPending
+            where r.reason == nil && !left.contains(r.id) && !control.stopRequested && walk.haltedBy == nil {
                 var n = r
                 n.reason = "not started: waits for a migration the maintenance window left; resume continues it"
                 note.append(StepTransition(step: n, from: .pending, message: n.reason ?? ""))
                 records[r.id] = n
             }
         }
-        let why = control.stopRequested ? "not started: interrupted by operator"
+        let why =
+            control.stopRequested
+            ? "not started: interrupted by operator"
             : walk.haltedBy.map { "not started: on-failure stop after \($0) failed" }
         if let why {
             for r in leftPending where r.reason == nil {
@@ -315,22 +365,33 @@ public actor Executor {
             }
         }
         let mine = specs.compactMap { records[$0.id] }
-        if mine.allSatisfy({ $0.state == .done || $0.state == .skipped }) { return await finish(.allDone, nil, extra: note) }
+        if mine.allSatisfy({ $0.state == .done || $0.state == .skipped }) {
+            return await finish(.allDone, nil, extra: note)
+        }
         if control.stopRequested && !leftPending.isEmpty {
-            return await finish(.interrupted, "\(leftPending.count) step(s) not finished; \(kind == .rollback ? "rollback" : "resume") continues", extra: note)
+            return await finish(
+                .interrupted,
+                "\(leftPending.count) step(s) not finished; \(kind == .rollback ? "rollback" : "resume") continues",
+                extra: note)
         }
         let c = StepCounts(mine)
-        let window = walk.leftByWindow.isEmpty ? "" : " (\(walk.leftByWindow.count) predicted to end after the maintenance window closes)"
-        return await finish(.partial, "\(c.failed) failed, \(c.blocked) blocked, \(c.pending) not started\(window)", extra: note)
+        let window =
+            walk.leftByWindow.isEmpty
+            ? "" : " (\(walk.leftByWindow.count) predicted to end after the maintenance window closes)"
+        return await finish(
+            .partial, "\(c.failed) failed, \(c.blocked) blocked, \(c.pending) not started\(window)", extra: note)
     }
 
     /// The preflight's findings as the operator sees them: state changes, and notices for what
     /// needs reading (a guest found nowhere, on two hosts, or behind a host that does not answer).
     private func announce(_ p: RollbackPreflight.Result) {
         for t in p.transitions where t.from != t.step.state {
-            observer.handle(.step(StepChange(kind: t.step.kind, id: t.step.id, guest: t.step.guest, source: t.step.source,
-                                             target: t.step.target, from: t.from, to: t.step.state,
-                                             attempt: t.step.attempt, message: t.message)))
+            observer.handle(
+                .step(
+                    StepChange(
+                        kind: t.step.kind, id: t.step.id, guest: t.step.guest, source: t.step.source,
+                        target: t.step.target, from: t.from, to: t.step.state,
+                        attempt: t.step.attempt, message: t.message)))
         }
         for n in p.notices { observer.handle(.notice(n)) }
     }
@@ -340,13 +401,15 @@ public actor Executor {
     static func journalFailure(_ error: String?, unrecorded: [StepRecord]) -> String {
         var text = "the journal could not be written (\(error ?? "unknown error"))"
         if !unrecorded.isEmpty {
-            text += "; not recorded: " + unrecorded.map { r in
-                switch r.state {
-                case .done: return "\(r.guest) migrated to \(r.target)"
-                case .pending: return "\(r.guest) aborted, on \(r.source)"
-                default: return "\(r.guest) \(r.state.rawValue)"
-                }
-            }.joined(separator: ", ")
+            text +=
+                "; not recorded: "
+                + unrecorded.map { r in
+                    switch r.state {
+                    case .done: return "\(r.guest) migrated to \(r.target)"
+                    case .pending: return "\(r.guest) aborted, on \(r.source)"
+                    default: return "\(r.guest) \(r.state.rawValue)"
+                    }
+                }.joined(separator: ", ")
         }
         return text + "; `evac resume` reconciles the journal with the hosts"
     }
@@ -375,12 +438,17 @@ public actor Executor {
 
     /// `drainHooks`: every step of the run, when after-drain hooks are to run as each source's
     /// last migration ends (`drained`: the sources whose hooks ran in this process).
-    private func walk(_ scheduler: inout Scheduler, records: inout [Int: StepRecord], runner: MigrationRunner,
-                      runID: Int, drainHooks: [StepSpec]?, drained: inout Set<String>) async -> WalkEnd {
+    private func walk(
+        _ scheduler: inout Scheduler, records: inout [Int: StepRecord], runner: MigrationRunner,
+        runID: Int, drainHooks: [StepSpec]?, drained: inout Set<String>
+    ) async -> WalkEnd {
         var end = WalkEnd()
         let runStart = Date()
-        let predicted = plan.window == nil ? [:]
-            : Dictionary(plan.graph.nodes.map { ($0.id, $0.predictedDurationMs) }, uniquingKeysWith: { first, _ in first })
+        let predicted =
+            plan.window == nil
+            ? [:]
+            : Dictionary(
+                plan.graph.nodes.map { ($0.id, $0.predictedDurationMs) }, uniquingKeysWith: { first, _ in first })
         let stopOnFailure = plan.onFailure == .stop
         await withTaskGroup(of: (Int, MigrationRunner.Outcome).self) { group in
             var inFlight = 0
@@ -392,7 +460,7 @@ public actor Executor {
                     }
                 }
                 if end.haltedBy == nil, let h = runner.hooks?.haltedBy { end.haltedBy = h }
-                var freed = true  // a step the window leaves frees its slot for the next
+                var freed = true // a step the window leaves frees its slot for the next
                 while freed && control.startsAllowed && end.haltedBy == nil && end.journalFailure == nil {
                     freed = false
                     for i in scheduler.takeStartable() {
@@ -414,7 +482,8 @@ public actor Executor {
                 guard inFlight > 0, let (i, outcome) = await group.next() else { break }
                 inFlight -= 1
                 let spec = scheduler.steps[i]
-                if case .ended(let r) = outcome, r.state == .done {} else {
+                if case .ended(let r) = outcome, r.state == .done {
+                } else {
                     ledger.release(target: spec.target.name, uuid: spec.uuid)
                 }
                 switch outcome {
@@ -423,7 +492,10 @@ public actor Executor {
                 case .journalFailed(let why, let seen):
                     _ = scheduler.finish(i, .requeued)
                     if let seen { end.unrecorded[seen.id] = seen }
-                    if end.journalFailure == nil { end.journalFailure = why; control.journalFailed() }
+                    if end.journalFailure == nil {
+                        end.journalFailure = why
+                        control.journalFailed()
+                    }
                 case .ended(let r):
                     records[r.id] = r
                     let blocked = scheduler.finish(i, r.state.slotOutcome)
@@ -433,16 +505,20 @@ public actor Executor {
                     for (j, why) in blocked {
                         guard let old = records[scheduler.steps[j].id] else { continue }
                         var n = old
-                        n.state = .blocked; n.reason = why
+                        n.state = .blocked
+                        n.reason = why
                         records[n.id] = n
                         ts.append(StepTransition(step: n, from: old.state, message: why))
                     }
                     do {
                         try await journal.commit(JournalBatch(runID: runID, transitions: ts))
                         for t in ts {
-                            observer.handle(.step(StepChange(kind: t.step.kind, id: t.step.id, guest: t.step.guest,
-                                                             source: t.step.source, target: t.step.target, from: t.from,
-                                                             to: .blocked, attempt: t.step.attempt, message: t.message)))
+                            observer.handle(
+                                .step(
+                                    StepChange(
+                                        kind: t.step.kind, id: t.step.id, guest: t.step.guest,
+                                        source: t.step.source, target: t.step.target, from: t.from,
+                                        to: .blocked, attempt: t.step.attempt, message: t.message)))
                         }
                     } catch {
                         end.journalFailure = "\(error)"
@@ -465,9 +541,12 @@ public actor Executor {
             var grew = true
             while grew {
                 grew = false
-                for s in specs where !chosen.contains(s.id) && records[s.id]?.state == .blocked
-                    && s.after.contains(where: chosen.contains) {
-                    chosen.insert(s.id); grew = true
+                for s in specs
+                where !chosen.contains(s.id) && records[s.id]?.state == .blocked
+                    && s.after.contains(where: chosen.contains)
+                {
+                    chosen.insert(s.id)
+                    grew = true
                 }
             }
             return specs.map(\.id).filter(chosen.contains)
@@ -483,7 +562,9 @@ public actor Executor {
         return await withTaskGroup(of: Result<HostInventory, HypervisorError>.self) { g in
             for s in sources {
                 g.addTask {
-                    do throws(HypervisorError) { return .success(try await hv.inspect(s)) } catch { return .failure(error) }
+                    do throws(HypervisorError) { return .success(try await hv.inspect(s)) } catch {
+                        return .failure(error)
+                    }
                 }
             }
             var down: [String] = []
@@ -498,7 +579,10 @@ public actor Executor {
                 }
             }
             down.sort()
-            return (down.isEmpty ? nil : "source\(down.count == 1 ? "" : "s") not reachable: " + down.joined(separator: "; "), guests)
+            return (
+                down.isEmpty
+                    ? nil : "source\(down.count == 1 ? "" : "s") not reachable: " + down.joined(separator: "; "), guests
+            )
         }
     }
 }

@@ -1,5 +1,5 @@
-import Foundation
 import EvacCore
+import Foundation
 
 /// One step from pre-check to journaled end. The journal order is the contract:
 /// `running` is durable before `migrate` is called, and the end state is written after it.
@@ -64,22 +64,30 @@ struct MigrationRunner: Sendable {
         // A stop ends the pre-checks' waits on hosts: they start nothing, and a frozen host
         // must not hold an operator's Ctrl-C up.
         let why = await control.cancellingOnStop { await checks.before(spec) }
-        guard control.startsAllowed else { return .settled(record.state == .pending && attemptInRun > 1 ? .ended(record) : .notStarted) }
+        guard control.startsAllowed else {
+            return .settled(record.state == .pending && attemptInRun > 1 ? .ended(record) : .notStarted)
+        }
         if let why {
             var r = record
-            r.state = .blocked; r.reason = why; r.finished = Timestamp.now()
+            r.state = .blocked
+            r.reason = why
+            r.finished = Timestamp.now()
             return .settled(await finish(r, from: record.state, why))
         }
         if attemptInRun == 1, let hooks, hooks.appliesToGuest(spec.guest) {
             let verdict: HookRunner.Verdict
-            do { verdict = try await hooks.beforeMigration(spec) } catch { return .settled(.journalFailed("\(error)", seen: nil)) }
+            do { verdict = try await hooks.beforeMigration(spec) } catch {
+                return .settled(.journalFailed("\(error)", seen: nil))
+            }
             switch verdict {
             case .proceed:
                 break
             case .skip(let why), .stop(let why):
                 // The guest stays where it is; a resume (or --retry) tries it again in a new pass.
                 var r = record
-                r.state = .blocked; r.reason = why; r.finished = Timestamp.now()
+                r.state = .blocked
+                r.reason = why
+                r.finished = Timestamp.now()
                 return .settled(await finish(r, from: record.state, why))
             }
             guard control.startsAllowed else { return .settled(.notStarted) }
@@ -92,19 +100,30 @@ struct MigrationRunner: Sendable {
         defer { control.unregister(spec.id) }
 
         var r = record
-        r.state = .running; r.attempt += 1; r.reason = nil
-        r.started = Timestamp.now(); r.finished = nil; r.stats = nil
-        let label = "attempt \(r.attempt)" + (attemptInRun > 1 ? " (retry \(attemptInRun - 1) of \(attempts - 1) in this run)" : "")
-        do { try await write([StepTransition(step: r, from: record.state, message: label)]) }
-        catch { return .settled(.journalFailed("\(error)", seen: nil)) }
+        r.state = .running
+        r.attempt += 1
+        r.reason = nil
+        r.started = Timestamp.now()
+        r.finished = nil
+        r.stats = nil
+        let label =
+            "attempt \(r.attempt)"
+            + (attemptInRun > 1 ? " (retry \(attemptInRun - 1) of \(attempts - 1) in this run)" : "")
+        do { try await write([StepTransition(step: r, from: record.state, message: label)]) } catch {
+            return .settled(.journalFailed("\(error)", seen: nil))
+        }
 
-        let request = MigrationRequest(guestUUID: spec.uuid, guestName: spec.guest, source: spec.source,
-                                       target: spec.target, mode: spec.mode, options: options,
-                                       copyStorage: spec.copyStorage, bridgeMap: bridgeMap)
+        let request = MigrationRequest(
+            guestUUID: spec.uuid, guestName: spec.guest, source: spec.source,
+            target: spec.target, mode: spec.mode, options: options,
+            copyStorage: spec.copyStorage, bridgeMap: bridgeMap)
         let observer = self.observer
         let watch = MigrationWatch(hypervisor: hypervisor, options: options) { p in
-            observer.handle(.progress(ProgressSample(id: spec.id, guest: spec.guest, source: spec.source.name,
-                                                     target: spec.target.name, progress: p)))
+            observer.handle(
+                .progress(
+                    ProgressSample(
+                        id: spec.id, guest: spec.guest, source: spec.source.name,
+                        target: spec.target.name, progress: p)))
         }
         let (result, abort) = await watch.run(request, memoryKiB: spec.memoryKiB, signal: signal)
 
@@ -115,7 +134,8 @@ struct MigrationRunner: Sendable {
             // Another step's write failed and aborted this one: nothing more can be recorded,
             // so say what happened (the abort, or a job that completed as it came in).
             if case .success = result {
-                out.state = .done; out.reason = "migrated as the journal failed"
+                out.state = .done
+                out.reason = "migrated as the journal failed"
             } else {
                 out.state = .pending
                 out.reason = "aborted: the journal cannot be written; the guest stays on \(spec.source.name)"
@@ -124,23 +144,29 @@ struct MigrationRunner: Sendable {
         case (.success(let outcome), _):
             // A job that completed as the abort came in still completed: the checks decide.
             if let why = await checks.after(spec) {
-                out.state = .failed; out.reason = "post-check: \(why)"
+                out.state = .failed
+                out.reason = "post-check: \(why)"
             } else {
                 out.state = .done
                 out.stats = Self.encode(outcome)
             }
-            return .settled(await finish(out, from: .running, out.reason ?? "done in \(Format.planDuration(ms: outcome.durationMs))",
-                                         outcome: out.state == .done ? outcome : nil))
+            return .settled(
+                await finish(
+                    out, from: .running, out.reason ?? "done in \(Format.planDuration(ms: outcome.durationMs))",
+                    outcome: out.state == .done ? outcome : nil))
         case (.failure(let e), .operatorStop?):
-            out.state = .pending; out.reason = "aborted by operator; the guest stays on \(spec.source.name), resume retries it"
+            out.state = .pending
+            out.reason = "aborted by operator; the guest stays on \(spec.source.name), resume retries it"
             return .settled(await finish(out, from: .running, out.reason!, error: e.journalRecord))
         case (.failure(let e), let reason?):
-            out.state = .failed; out.reason = reason.text
+            out.state = .failed
+            out.reason = reason.text
             return .settled(await finish(out, from: .running, reason.text, error: e.journalRecord))
         case (.failure(let e), nil) where e.kind.isTransient && attemptInRun < attempts && control.startsAllowed:
             let wait = options.retryPolicy.backoffMs(beforeAttempt: attemptInRun + 1)
             out.state = .pending
-            out.reason = "attempt \(r.attempt) failed (\(e.kind.rawValue), transient): \(e.message); "
+            out.reason =
+                "attempt \(r.attempt) failed (\(e.kind.rawValue), transient): \(e.message); "
                 + "retrying in \(Format.planDuration(ms: wait)) (attempt \(attemptInRun + 1) of \(attempts) in this run)"
             switch await finish(out, from: .running, out.reason!, error: e.journalRecord) {
             case .ended: return .retry(out)
@@ -148,17 +174,22 @@ struct MigrationRunner: Sendable {
             }
         case (.failure(let e), nil) where e.kind == .aborted:
             // Not evac's abort (that has a reason): someone ran `virsh domjobabort`, or the like.
-            out.state = .failed; out.reason = "aborted outside evac (e.g. virsh domjobabort): \(e.message)"
+            out.state = .failed
+            out.reason = "aborted outside evac (e.g. virsh domjobabort): \(e.message)"
             return .settled(await finish(out, from: .running, out.reason!, error: e.journalRecord))
         case (.failure(let e), nil):
             out.state = .failed
-            out.reason = "migration failed: \(e.message)" + (e.kind.isTransient && attemptInRun > 1 ? " (after \(attemptInRun) attempts in this run)" : "")
+            out.reason =
+                "migration failed: \(e.message)"
+                + (e.kind.isTransient && attemptInRun > 1 ? " (after \(attemptInRun) attempts in this run)" : "")
             return .settled(await finish(out, from: .running, out.reason!, error: e.journalRecord))
         }
     }
 
-    private func finish(_ r: StepRecord, from: StepState, _ message: String, error: String? = nil,
-                        outcome: MigrationOutcome? = nil) async -> Outcome {
+    private func finish(
+        _ r: StepRecord, from: StepState, _ message: String, error: String? = nil,
+        outcome: MigrationOutcome? = nil
+    ) async -> Outcome {
         var batch = [StepTransition(step: r, from: from, message: message, hypervisorError: error)]
         if r.state == .done { batch += companionsOfDone(r) }
         do { try await write(batch, outcome: outcome) } catch {
@@ -172,8 +203,12 @@ struct MigrationRunner: Sendable {
     /// A step that ended after the journal failed: the operator still sees the event (marked as
     /// not recorded), and the executor's summary counts it as it happened.
     private func unrecorded(_ r: StepRecord, _ why: String) -> Outcome {
-        observer.handle(.step(change(r, from: .running, to: r.state,
-                                     "\(r.reason ?? r.state.rawValue) (not recorded: the journal cannot be written; resume reconciles)")))
+        observer.handle(
+            .step(
+                change(
+                    r, from: .running, to: r.state,
+                    "\(r.reason ?? r.state.rawValue) (not recorded: the journal cannot be written; resume reconciles)"))
+        )
         return .journalFailed(why, seen: r)
     }
 
@@ -182,14 +217,18 @@ struct MigrationRunner: Sendable {
         try await journal.commit(JournalBatch(runID: runID, transitions: transitions))
         for (i, t) in transitions.enumerated() {
             var c = change(t.step, from: t.from, to: t.step.state, t.message)
-            if i == 0, let outcome { c.transferredBytes = outcome.transferredBytes; c.durationMs = outcome.durationMs }
+            if i == 0, let outcome {
+                c.transferredBytes = outcome.transferredBytes
+                c.durationMs = outcome.durationMs
+            }
             observer.handle(.step(c))
         }
     }
 
     private func change(_ r: StepRecord, from: StepState?, to: StepState?, _ message: String) -> StepChange {
-        StepChange(kind: r.kind, id: r.id, guest: r.guest, source: r.source, target: r.target, from: from,
-                   to: to, attempt: r.attempt, message: message)
+        StepChange(
+            kind: r.kind, id: r.id, guest: r.guest, source: r.source, target: r.target, from: from,
+            to: to, attempt: r.attempt, message: message)
     }
 
     static func encode(_ o: MigrationOutcome) -> String? {

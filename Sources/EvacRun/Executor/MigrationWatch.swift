@@ -27,8 +27,11 @@ struct MigrationWatch: Sendable {
         case watchdogEnded
     }
 
-    func run(_ request: MigrationRequest, memoryKiB: UInt64, signal: AbortSignal)
-        async -> (Result<MigrationOutcome, HypervisorError>, AbortReason?) {
+    func run(
+        _ request: MigrationRequest, memoryKiB: UInt64, signal: AbortSignal
+    )
+        async -> (Result<MigrationOutcome, HypervisorError>, AbortReason?)
+    {
         let clock = ContinuousClock()
         let start = clock.now
         let state = Locked(WatchState(lastProgress: start))
@@ -46,14 +49,16 @@ struct MigrationWatch: Sendable {
                 // libvirt counts passes from 1 while the first is still being sent: the first
                 // pass is over when the count reaches 2 (as Nova waits for memory_iteration > 1).
                 guard postCopy == .afterFirstPass, p.iteration >= 2, !w.postCopy, !w.switchedOnce else { return false }
-                w.postCopy = true; w.switchedOnce = true
+                w.postCopy = true
+                w.switchedOnce = true
                 return true
             }
             onProgress(p)
             if switchNow {
                 Task {
-                    do { try await hv.startPostCopy(guestUUID: request.guestUUID, source: request.source) }
-                    catch { state.withLock { $0.postCopy = false } } // still pre-copy: timeouts apply again
+                    do { try await hv.startPostCopy(guestUUID: request.guestUUID, source: request.source) } catch {
+                        state.withLock { $0.postCopy = false }
+                    } // still pre-copy: timeouts apply again
                 }
             }
         }
@@ -62,15 +67,17 @@ struct MigrationWatch: Sendable {
 
         return await withTaskGroup(of: Race.self) { group in
             group.addTask {
-                do throws(HypervisorError) { return .finished(.success(try await hv.migrate(request, progress: progress))) }
-                catch { return .finished(.failure(error)) }
+                do throws(HypervisorError) {
+                    return .finished(.success(try await hv.migrate(request, progress: progress)))
+                } catch { return .finished(.failure(error)) }
             }
             group.addTask { .aborted(await signal.wait()) }
             if timeoutMs != nil || progressMs != nil {
                 group.addTask {
-                    await Self.watchdog(clock: clock, start: start, state: state, timeoutMs: timeoutMs,
-                                        progressMs: progressMs, postCopyOnTimeout: postCopy == .onTimeout,
-                                        signal: signal, hypervisor: hv, request: request)
+                    await Self.watchdog(
+                        clock: clock, start: start, state: state, timeoutMs: timeoutMs,
+                        progressMs: progressMs, postCopyOnTimeout: postCopy == .onTimeout,
+                        signal: signal, hypervisor: hv, request: request)
                     return .watchdogEnded
                 }
             }
@@ -92,9 +99,11 @@ struct MigrationWatch: Sendable {
         }
     }
 
-    private static func watchdog(clock: ContinuousClock, start: ContinuousClock.Instant, state: Locked<WatchState>,
-                                 timeoutMs: UInt64?, progressMs: UInt64?, postCopyOnTimeout: Bool,
-                                 signal: AbortSignal, hypervisor: any Hypervisor, request: MigrationRequest) async {
+    private static func watchdog(
+        clock: ContinuousClock, start: ContinuousClock.Instant, state: Locked<WatchState>,
+        timeoutMs: UInt64?, progressMs: UInt64?, postCopyOnTimeout: Bool,
+        signal: AbortSignal, hypervisor: any Hypervisor, request: MigrationRequest
+    ) async {
         enum Step { case end, abort(AbortReason), postCopy, sleep(ContinuousClock.Instant) }
         let timeoutArmed = timeoutMs != nil
         while !Task.isCancelled {
@@ -102,7 +111,10 @@ struct MigrationWatch: Sendable {
             let step: Step = state.withLock { w in
                 if w.postCopy { return .end }
                 if timeoutArmed, let t = timeoutMs, now >= start + .milliseconds(t) {
-                    if postCopyOnTimeout && w.sawIteration { w.postCopy = true; return .postCopy }
+                    if postCopyOnTimeout && w.sawIteration {
+                        w.postCopy = true
+                        return .postCopy
+                    }
                     return .abort(.timeout(ms: t))
                 }
                 if let p = progressMs, now >= w.lastProgress + .milliseconds(p) { return .abort(.noProgress(ms: p)) }
@@ -113,7 +125,9 @@ struct MigrationWatch: Sendable {
             }
             switch step {
             case .end: return
-            case .abort(let r): signal.fire(r); return
+            case .abort(let r):
+                signal.fire(r)
+                return
             case .postCopy:
                 do {
                     try await hypervisor.startPostCopy(guestUUID: request.guestUUID, source: request.source)

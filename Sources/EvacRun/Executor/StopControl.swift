@@ -47,11 +47,18 @@ final class StopControl: Sendable {
         }
         if token == nil { task.cancel() }
         defer { if let token { state.withLock { _ = $0.cancellable.removeValue(forKey: token) } } }
-        return await withTaskCancellationHandler { await task.value } onCancel: { task.cancel() }
+        return await withTaskCancellationHandler {
+            await task.value
+        } onCancel: {
+            task.cancel()
+        }
     }
 
     func journalFailed() {
-        let fire = state.withLock { s in s.journalFailed = true; return Array(s.inFlight.values) }
+        let fire = state.withLock { s in
+            s.journalFailed = true
+            return Array(s.inFlight.values)
+        }
         for f in fire { f.fire(.journalFailed) }
     }
 

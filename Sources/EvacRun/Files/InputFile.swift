@@ -39,7 +39,7 @@ public enum InputFile {
             n += got
         }
         guard n <= limit else { throw fail("is more than \(limit >> 20) MiB") }
-        out.removeSubrange(n...)  // in place: no second copy of a 100 MB snapshot
+        out.removeSubrange(n...) // in place: no second copy of a 100 MB snapshot
         return out
     }
 

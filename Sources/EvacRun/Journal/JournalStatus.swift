@@ -1,6 +1,6 @@
+import EvacCore
 import Foundation
 import GRDB
-import EvacCore
 
 /// `evac status`: a journal's runs and steps, read without taking the lock (WAL lets a reader
 /// look while an apply writes). Codable for `--output json`.
@@ -28,13 +28,15 @@ public struct JournalStatus: Codable, Sendable {
             return try db.read { db in
                 let meta = try readMeta(db)
                 let steps = try SQLiteJournal.readSteps(db, kind: nil)
-                let apply = steps.filter { $0.kind == .apply }, rollback = steps.filter { $0.kind == .rollback }
-                return JournalStatus(path: path, planName: meta["plan_name"] ?? "?", planHash: meta["plan_hash"] ?? "?",
-                                     activeHolder: JournalLock.currentHolder(journalPath: path),
-                                     runs: try SQLiteJournal.readRuns(db), apply: apply, rollback: rollback,
-                                     applyCounts: StepCounts(apply), rollbackCounts: StepCounts(rollback),
-                                     hooks: try SQLiteJournal.readHooks(db).nilIfEmpty,
-                                     cycle: try SQLiteJournal.readCycle(db).nilIfEmpty)
+                let apply = steps.filter { $0.kind == .apply }
+                let rollback = steps.filter { $0.kind == .rollback }
+                return JournalStatus(
+                    path: path, planName: meta["plan_name"] ?? "?", planHash: meta["plan_hash"] ?? "?",
+                    activeHolder: JournalLock.currentHolder(journalPath: path),
+                    runs: try SQLiteJournal.readRuns(db), apply: apply, rollback: rollback,
+                    applyCounts: StepCounts(apply), rollbackCounts: StepCounts(rollback),
+                    hooks: try SQLiteJournal.readHooks(db).nilIfEmpty,
+                    cycle: try SQLiteJournal.readCycle(db).nilIfEmpty)
             }
         } catch let e as JournalError {
             throw e
@@ -64,7 +66,10 @@ public struct JournalStatus: Codable, Sendable {
             case .failure(let e): throw JournalError.untrusted(path: path, "its stored plan: \(e.message)")
             }
             guard meta["plan_hash"] == plan.planHash else {
-                throw JournalError.untrusted(path: path, "it is keyed to plan \(TerminalText.escape(String((meta["plan_hash"] ?? "none").prefix(12)))) but stores plan \(plan.planHash.prefix(12))")
+                throw JournalError.untrusted(
+                    path: path,
+                    "it is keyed to plan \(TerminalText.escape(String((meta["plan_hash"] ?? "none").prefix(12)))) but stores plan \(plan.planHash.prefix(12))"
+                )
             }
             return plan
         } catch let e as JournalError {
@@ -80,11 +85,15 @@ public struct JournalStatus: Codable, Sendable {
             let db = try SQLiteJournal.openDatabase(path, readonly: true)
             defer { try? db.close() }
             return try db.read { db in
-                try Row.fetchAll(db, sql: "SELECT * FROM events WHERE kind = ? AND migration_id = ? ORDER BY id",
-                                 arguments: [kind.rawValue, id]).map { r in
-                    StepEvent(runID: try r.decode(forColumn: "run_id"), at: try r.decode(forColumn: "at"),
-                              from: try r.decode(forColumn: "from_state"), to: try r.decode(forColumn: "to_state"),
-                              message: try r.decode(forColumn: "message"), hypervisorError: try r.decode(forColumn: "libvirt_error"))
+                try Row.fetchAll(
+                    db, sql: "SELECT * FROM events WHERE kind = ? AND migration_id = ? ORDER BY id",
+                    arguments: [kind.rawValue, id]
+                ).map { r in
+                    StepEvent(
+                        runID: try r.decode(forColumn: "run_id"), at: try r.decode(forColumn: "at"),
+                        from: try r.decode(forColumn: "from_state"), to: try r.decode(forColumn: "to_state"),
+                        message: try r.decode(forColumn: "message"),
+                        hypervisorError: try r.decode(forColumn: "libvirt_error"))
                 }
             }
         } catch {
@@ -99,7 +108,8 @@ extension JournalStatus {
     static func readMeta(_ db: Database) throws -> [String: String] {
         var meta: [String: String] = [:]
         for r in try Row.fetchAll(db, sql: "SELECT key, value FROM meta") {
-            let k: String = try r.decode(forColumn: "key"), v: String = try r.decode(forColumn: "value")
+            let k: String = try r.decode(forColumn: "key")
+            let v: String = try r.decode(forColumn: "value")
             if meta[k] == nil { meta[k] = v }
         }
         return meta
@@ -121,7 +131,10 @@ extension JournalLock {
     public static func currentHolder(journalPath: String) -> String? {
         guard let fd = try? StateFiles.open(journalPath + ".lock", flags: O_RDONLY, create: false) else { return nil }
         defer { closeDescriptor(fd) }
-        if flock(fd, LOCK_SH | LOCK_NB) == 0 { flock(fd, LOCK_UN); return nil }
+        if flock(fd, LOCK_SH | LOCK_NB) == 0 {
+            flock(fd, LOCK_UN)
+            return nil
+        }
         var buf = [UInt8](repeating: 0, count: 4096)
         let n = pread(fd, &buf, buf.count, 0)
         return Holder.parse(n > 0 ? String(decoding: buf[0..<n], as: UTF8.self) : "")?.summary ?? "another process"

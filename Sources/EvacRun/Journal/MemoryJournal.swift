@@ -21,7 +21,10 @@ public final class MemoryJournal: RunJournal, @unchecked Sendable {
             for t in b.transitions { s.steps[t.step.kind, default: [:]][t.step.id] = t.step }
             for h in b.hooks { s.hooks.records[h.key] = h }
             for p in b.passes { s.hooks.passes[p.scope] = p }
-            if let f = b.finishRun { s.runs[b.runID]?.finished = f.finished; s.runs[b.runID]?.exitStatus = f.exitStatus }
+            if let f = b.finishRun {
+                s.runs[b.runID]?.finished = f.finished
+                s.runs[b.runID]?.exitStatus = f.exitStatus
+            }
         }
     }
 

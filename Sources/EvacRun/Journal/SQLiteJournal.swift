@@ -1,7 +1,7 @@
-import Foundation
 import Dispatch
-import GRDB
 import EvacCore
+import Foundation
+import GRDB
 
 /// The run journal: one SQLite file per plan, in WAL mode with `synchronous=FULL`, so every
 /// committed transaction is fsync'd to the WAL before `commit` returns.
@@ -26,16 +26,26 @@ public final class SQLiteJournal: RunJournal, @unchecked Sendable {
     private let hook: JournalWriteHook?
     private let writer = DispatchQueue(label: "evac.journal.writer")
 
-    private struct Pending { var batch: JournalBatch; var done: CheckedContinuation<Void, Error> }
-    private struct GroupState { var queue: [Pending] = []; var draining = false; var dead: Error?; var closed = false }
+    private struct Pending {
+        var batch: JournalBatch
+        var done: CheckedContinuation<Void, Error>
+    }
+    private struct GroupState {
+        var queue: [Pending] = []
+        var draining = false
+        var dead: Error?
+        var closed = false
+    }
     private let group = Locked(GroupState())
 
     static let schemaVersion = "1"
 
     /// Opens (creating if needed) the journal for `plan` at `path`, taking its lock first.
     /// Refuses a journal of another plan unless `force`.
-    public init(path: String, plan: PlanFile, force: Bool = false, hook: JournalWriteHook? = nil,
-                holder: JournalLock.Holder = .current()) throws(JournalError) {
+    public init(
+        path: String, plan: PlanFile, force: Bool = false, hook: JournalWriteHook? = nil,
+        holder: JournalLock.Holder = .current()
+    ) throws(JournalError) {
         self.path = path
         self.hook = hook
         try JournalLocation.ensureDirectory((path as NSString).deletingLastPathComponent)
@@ -51,16 +61,21 @@ public final class SQLiteJournal: RunJournal, @unchecked Sendable {
                 }
                 if existing != plan.planHash {
                     let planJSON = String(decoding: plan.encoded(), as: UTF8.self)
-                    for (k, v) in [("schema_version", Self.schemaVersion), ("plan_hash", plan.planHash),
-                                   ("plan_name", plan.planName), ("plan", planJSON)] {
-                        try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", arguments: [k, v])
+                    for (k, v) in [
+                        ("schema_version", Self.schemaVersion), ("plan_hash", plan.planHash),
+                        ("plan_name", plan.planName), ("plan", planJSON),
+                    ] {
+                        try db.execute(
+                            sql: "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", arguments: [k, v])
                     }
                 }
             }
         } catch let e as JournalError {
-            lock.release(); throw e
+            lock.release()
+            throw e
         } catch {
-            lock.release(); throw .database(path: path, "\(error)")
+            lock.release()
+            throw .database(path: path, "\(error)")
         }
     }
 
@@ -84,7 +99,10 @@ public final class SQLiteJournal: RunJournal, @unchecked Sendable {
     static func openDatabase(_ path: String, readonly: Bool) throws -> DatabaseQueue {
         try StateFiles.refuseLinks(journal: path)
         let queue = try openUnchecked(path, readonly: readonly)
-        do { try StateFiles.refuseLinks(journal: path) } catch { try? queue.close(); throw error }
+        do { try StateFiles.refuseLinks(journal: path) } catch {
+            try? queue.close()
+            throw error
+        }
         return queue
     }
 
@@ -108,31 +126,32 @@ public final class SQLiteJournal: RunJournal, @unchecked Sendable {
     }
 
     static func createSchema(_ db: Database) throws {
-        try db.execute(sql: """
-            CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-            CREATE TABLE IF NOT EXISTS run (
-                id INTEGER PRIMARY KEY, kind TEXT NOT NULL, plan_hash TEXT NOT NULL, plan_name TEXT NOT NULL,
-                started TEXT NOT NULL, finished TEXT, exit_status TEXT, command TEXT NOT NULL);
-            CREATE TABLE IF NOT EXISTS steps (
-                kind TEXT NOT NULL, migration_id INTEGER NOT NULL, guest TEXT NOT NULL, uuid TEXT NOT NULL,
-                source TEXT NOT NULL, target TEXT NOT NULL, state TEXT NOT NULL, attempt INTEGER NOT NULL,
-                reason TEXT, started TEXT, finished TEXT, stats TEXT,
-                PRIMARY KEY (kind, migration_id));
-            CREATE TABLE IF NOT EXISTS events (
-                id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL, kind TEXT NOT NULL, migration_id INTEGER,
-                at TEXT NOT NULL, from_state TEXT, to_state TEXT, message TEXT NOT NULL, libvirt_error TEXT);
-            CREATE INDEX IF NOT EXISTS events_by_step ON events (kind, migration_id);
-            CREATE TABLE IF NOT EXISTS hooks (
-                point TEXT NOT NULL, hook TEXT NOT NULL, scope TEXT NOT NULL, pass INTEGER NOT NULL,
-                run_id INTEGER NOT NULL, state TEXT NOT NULL, subject TEXT NOT NULL, exit_status INTEGER,
-                started TEXT NOT NULL, finished TEXT, output TEXT, message TEXT,
-                PRIMARY KEY (point, hook, scope, pass));
-            CREATE TABLE IF NOT EXISTS hook_passes (
-                scope TEXT PRIMARY KEY, closed INTEGER NOT NULL, attempt_at_close INTEGER NOT NULL);
-            CREATE TABLE IF NOT EXISTS cycle (
-                batch INTEGER PRIMARY KEY, hosts TEXT NOT NULL, stage TEXT NOT NULL, phase_journal TEXT,
-                updated TEXT NOT NULL, message TEXT);
-            """)
+        try db.execute(
+            sql: """
+                CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                CREATE TABLE IF NOT EXISTS run (
+                    id INTEGER PRIMARY KEY, kind TEXT NOT NULL, plan_hash TEXT NOT NULL, plan_name TEXT NOT NULL,
+                    started TEXT NOT NULL, finished TEXT, exit_status TEXT, command TEXT NOT NULL);
+                CREATE TABLE IF NOT EXISTS steps (
+                    kind TEXT NOT NULL, migration_id INTEGER NOT NULL, guest TEXT NOT NULL, uuid TEXT NOT NULL,
+                    source TEXT NOT NULL, target TEXT NOT NULL, state TEXT NOT NULL, attempt INTEGER NOT NULL,
+                    reason TEXT, started TEXT, finished TEXT, stats TEXT,
+                    PRIMARY KEY (kind, migration_id));
+                CREATE TABLE IF NOT EXISTS events (
+                    id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL, kind TEXT NOT NULL, migration_id INTEGER,
+                    at TEXT NOT NULL, from_state TEXT, to_state TEXT, message TEXT NOT NULL, libvirt_error TEXT);
+                CREATE INDEX IF NOT EXISTS events_by_step ON events (kind, migration_id);
+                CREATE TABLE IF NOT EXISTS hooks (
+                    point TEXT NOT NULL, hook TEXT NOT NULL, scope TEXT NOT NULL, pass INTEGER NOT NULL,
+                    run_id INTEGER NOT NULL, state TEXT NOT NULL, subject TEXT NOT NULL, exit_status INTEGER,
+                    started TEXT NOT NULL, finished TEXT, output TEXT, message TEXT,
+                    PRIMARY KEY (point, hook, scope, pass));
+                CREATE TABLE IF NOT EXISTS hook_passes (
+                    scope TEXT PRIMARY KEY, closed INTEGER NOT NULL, attempt_at_close INTEGER NOT NULL);
+                CREATE TABLE IF NOT EXISTS cycle (
+                    batch INTEGER PRIMARY KEY, hosts TEXT NOT NULL, stage TEXT NOT NULL, phase_journal TEXT,
+                    updated TEXT NOT NULL, message TEXT);
+                """)
     }
 
     // MARK: Writing
@@ -188,53 +207,74 @@ public final class SQLiteJournal: RunJournal, @unchecked Sendable {
 
     private static func write(_ b: JournalBatch, _ db: Database) throws {
         if let r = b.beginRun {
-            try db.cachedStatement(sql: """
-                INSERT INTO run (id, kind, plan_hash, plan_name, started, command) VALUES (?, ?, ?, ?, ?, ?)
-                """).execute(arguments: [r.id, r.kind.rawValue, r.planHash, r.planName, r.started, r.command])
+            try db.cachedStatement(
+                sql: """
+                    INSERT INTO run (id, kind, plan_hash, plan_name, started, command) VALUES (?, ?, ?, ?, ?, ?)
+                    """
+            ).execute(arguments: [r.id, r.kind.rawValue, r.planHash, r.planName, r.started, r.command])
         }
         if !b.insertSteps.isEmpty {
-            let ins = try db.cachedStatement(sql: """
-                INSERT INTO steps (kind, migration_id, guest, uuid, source, target, state, attempt, reason, started, finished, stats)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """)
+            let ins = try db.cachedStatement(
+                sql: """
+                    INSERT INTO steps (kind, migration_id, guest, uuid, source, target, state, attempt, reason, started, finished, stats)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """)
             for s in b.insertSteps {
-                try ins.execute(arguments: [s.kind.rawValue, s.id, s.guest, s.uuid, s.source, s.target, s.state.rawValue,
-                                            s.attempt, s.reason, s.started, s.finished, s.stats])
+                try ins.execute(arguments: [
+                    s.kind.rawValue, s.id, s.guest, s.uuid, s.source, s.target, s.state.rawValue,
+                    s.attempt, s.reason, s.started, s.finished, s.stats,
+                ])
             }
         }
         if !b.transitions.isEmpty {
-            let upd = try db.cachedStatement(sql: """
-                UPDATE steps SET state = ?, attempt = ?, reason = ?, started = ?, finished = ?, stats = ?, target = ?, source = ?
-                WHERE kind = ? AND migration_id = ?
-                """)
-            let ev = try db.cachedStatement(sql: """
-                INSERT INTO events (run_id, kind, migration_id, at, from_state, to_state, message, libvirt_error)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """)
+            let upd = try db.cachedStatement(
+                sql: """
+                    UPDATE steps SET state = ?, attempt = ?, reason = ?, started = ?, finished = ?, stats = ?, target = ?, source = ?
+                    WHERE kind = ? AND migration_id = ?
+                    """)
+            let ev = try db.cachedStatement(
+                sql: """
+                    INSERT INTO events (run_id, kind, migration_id, at, from_state, to_state, message, libvirt_error)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """)
             let at = Timestamp.now()
             for t in b.transitions {
                 let s = t.step
-                try upd.execute(arguments: [s.state.rawValue, s.attempt, s.reason, s.started, s.finished, s.stats,
-                                            s.target, s.source, s.kind.rawValue, s.id])
-                try ev.execute(arguments: [b.runID, s.kind.rawValue, s.id, at, t.from.rawValue, s.state.rawValue,
-                                           t.message, t.hypervisorError])
+                try upd.execute(arguments: [
+                    s.state.rawValue, s.attempt, s.reason, s.started, s.finished, s.stats,
+                    s.target, s.source, s.kind.rawValue, s.id,
+                ])
+                try ev.execute(arguments: [
+                    b.runID, s.kind.rawValue, s.id, at, t.from.rawValue, s.state.rawValue,
+                    t.message, t.hypervisorError,
+                ])
             }
         }
         for h in b.hooks {
-            try db.cachedStatement(sql: """
-                INSERT OR REPLACE INTO hooks (point, hook, scope, pass, run_id, state, subject, exit_status, started, finished, output, message)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """).execute(arguments: [h.point.rawValue, h.hook, h.scope, h.pass, h.runID, h.state.rawValue, h.subject,
-                                         h.exitStatus.map { Int($0) }, h.started, h.finished, h.output, h.message])
+            try db.cachedStatement(
+                sql: """
+                    INSERT OR REPLACE INTO hooks (point, hook, scope, pass, run_id, state, subject, exit_status, started, finished, output, message)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """
+            ).execute(arguments: [
+                h.point.rawValue, h.hook, h.scope, h.pass, h.runID, h.state.rawValue, h.subject,
+                h.exitStatus.map { Int($0) }, h.started, h.finished, h.output, h.message,
+            ])
         }
         for c in b.cycle {
-            try db.cachedStatement(sql: """
-                INSERT OR REPLACE INTO cycle (batch, hosts, stage, phase_journal, updated, message) VALUES (?, ?, ?, ?, ?, ?)
-                """).execute(arguments: [c.batch, c.hosts.joined(separator: ","), c.stage.rawValue, c.phaseJournal, c.updated, c.message])
+            try db.cachedStatement(
+                sql: """
+                    INSERT OR REPLACE INTO cycle (batch, hosts, stage, phase_journal, updated, message) VALUES (?, ?, ?, ?, ?, ?)
+                    """
+            ).execute(arguments: [
+                c.batch, c.hosts.joined(separator: ","), c.stage.rawValue, c.phaseJournal, c.updated, c.message,
+            ])
         }
         for p in b.passes {
-            try db.cachedStatement(sql: "INSERT OR REPLACE INTO hook_passes (scope, closed, attempt_at_close) VALUES (?, ?, ?)")
-                .execute(arguments: [p.scope, p.closed, p.attemptAtClose])
+            try db.cachedStatement(
+                sql: "INSERT OR REPLACE INTO hook_passes (scope, closed, attempt_at_close) VALUES (?, ?, ?)"
+            )
+            .execute(arguments: [p.scope, p.closed, p.attemptAtClose])
         }
         if let f = b.finishRun {
             try db.cachedStatement(sql: "UPDATE run SET finished = ?, exit_status = ? WHERE id = ?")
@@ -258,30 +298,40 @@ public final class SQLiteJournal: RunJournal, @unchecked Sendable {
     }
 
     static func readSteps(_ db: Database, kind: RunKind?) throws -> [StepRecord] {
-        let rows = try Row.fetchAll(db, sql: "SELECT * FROM steps \(kind == nil ? "" : "WHERE kind = ?") ORDER BY kind, migration_id",
-                                    arguments: kind.map { [$0.rawValue] } ?? [])
+        let rows = try Row.fetchAll(
+            db, sql: "SELECT * FROM steps \(kind == nil ? "" : "WHERE kind = ?") ORDER BY kind, migration_id",
+            arguments: kind.map { [$0.rawValue] } ?? [])
         // `row["col"]` traps on a cell of the wrong type; `decode` throws, and a journal is a
         // file anyone with access can edit.
         return try rows.map { r in
-            let kind: String = try r.decode(forColumn: "kind"), state: String = try r.decode(forColumn: "state")
-            guard let k = RunKind(rawValue: kind) else { throw JournalRowError("steps", "kind '\(kind)' is not apply or rollback") }
-            guard let s = StepState(rawValue: state) else { throw JournalRowError("steps", "state '\(state)' is not a step state") }
-            return StepRecord(kind: k, id: try r.decode(forColumn: "migration_id"), guest: try r.decode(forColumn: "guest"),
-                              uuid: try r.decode(forColumn: "uuid"), source: try r.decode(forColumn: "source"),
-                              target: try r.decode(forColumn: "target"), state: s, attempt: try r.decode(forColumn: "attempt"),
-                              reason: try r.decode(forColumn: "reason"), started: try r.decode(forColumn: "started"),
-                              finished: try r.decode(forColumn: "finished"), stats: try r.decode(forColumn: "stats"))
+            let kind: String = try r.decode(forColumn: "kind")
+            let state: String = try r.decode(forColumn: "state")
+            guard let k = RunKind(rawValue: kind) else {
+                throw JournalRowError("steps", "kind '\(kind)' is not apply or rollback")
+            }
+            guard let s = StepState(rawValue: state) else {
+                throw JournalRowError("steps", "state '\(state)' is not a step state")
+            }
+            return StepRecord(
+                kind: k, id: try r.decode(forColumn: "migration_id"), guest: try r.decode(forColumn: "guest"),
+                uuid: try r.decode(forColumn: "uuid"), source: try r.decode(forColumn: "source"),
+                target: try r.decode(forColumn: "target"), state: s, attempt: try r.decode(forColumn: "attempt"),
+                reason: try r.decode(forColumn: "reason"), started: try r.decode(forColumn: "started"),
+                finished: try r.decode(forColumn: "finished"), stats: try r.decode(forColumn: "stats"))
         }
     }
 
     static func readRuns(_ db: Database) throws -> [RunRecord] {
         try Row.fetchAll(db, sql: "SELECT * FROM run ORDER BY id").map { r in
             let kind: String = try r.decode(forColumn: "kind")
-            guard let k = RunKind(rawValue: kind) else { throw JournalRowError("run", "kind '\(kind)' is not apply or rollback") }
-            return RunRecord(id: try r.decode(forColumn: "id"), kind: k, planHash: try r.decode(forColumn: "plan_hash"),
-                             planName: try r.decode(forColumn: "plan_name"), started: try r.decode(forColumn: "started"),
-                             finished: try r.decode(forColumn: "finished"), exitStatus: try r.decode(forColumn: "exit_status"),
-                             command: try r.decode(forColumn: "command"))
+            guard let k = RunKind(rawValue: kind) else {
+                throw JournalRowError("run", "kind '\(kind)' is not apply or rollback")
+            }
+            return RunRecord(
+                id: try r.decode(forColumn: "id"), kind: k, planHash: try r.decode(forColumn: "plan_hash"),
+                planName: try r.decode(forColumn: "plan_name"), started: try r.decode(forColumn: "started"),
+                finished: try r.decode(forColumn: "finished"), exitStatus: try r.decode(forColumn: "exit_status"),
+                command: try r.decode(forColumn: "command"))
         }
     }
 
@@ -293,15 +343,21 @@ public final class SQLiteJournal: RunJournal, @unchecked Sendable {
     static func readHooks(_ db: Database) throws -> [HookRecord] {
         guard try db.tableExists("hooks") else { return [] }
         return try Row.fetchAll(db, sql: "SELECT * FROM hooks ORDER BY started, rowid").map { r in
-            let point: String = try r.decode(forColumn: "point"), state: String = try r.decode(forColumn: "state")
-            guard let p = HookPoint(rawValue: point) else { throw JournalRowError("hooks", "point '\(point)' is not a hook point") }
-            guard let s = HookRecord.State(rawValue: state) else { throw JournalRowError("hooks", "state '\(state)' is not a hook state") }
+            let point: String = try r.decode(forColumn: "point")
+            let state: String = try r.decode(forColumn: "state")
+            guard let p = HookPoint(rawValue: point) else {
+                throw JournalRowError("hooks", "point '\(point)' is not a hook point")
+            }
+            guard let s = HookRecord.State(rawValue: state) else {
+                throw JournalRowError("hooks", "state '\(state)' is not a hook state")
+            }
             let exit: Int? = try r.decode(forColumn: "exit_status")
-            return HookRecord(point: p, hook: try r.decode(forColumn: "hook"), scope: try r.decode(forColumn: "scope"),
-                              pass: try r.decode(forColumn: "pass"), runID: try r.decode(forColumn: "run_id"), state: s,
-                              subject: try r.decode(forColumn: "subject"), exitStatus: exit.flatMap { Int32(exactly: $0) },
-                              started: try r.decode(forColumn: "started"), finished: try r.decode(forColumn: "finished"),
-                              output: try r.decode(forColumn: "output"), message: try r.decode(forColumn: "message"))
+            return HookRecord(
+                point: p, hook: try r.decode(forColumn: "hook"), scope: try r.decode(forColumn: "scope"),
+                pass: try r.decode(forColumn: "pass"), runID: try r.decode(forColumn: "run_id"), state: s,
+                subject: try r.decode(forColumn: "subject"), exitStatus: exit.flatMap { Int32(exactly: $0) },
+                started: try r.decode(forColumn: "started"), finished: try r.decode(forColumn: "finished"),
+                output: try r.decode(forColumn: "output"), message: try r.decode(forColumn: "message"))
         }
     }
 
@@ -311,25 +367,33 @@ public final class SQLiteJournal: RunJournal, @unchecked Sendable {
     static func readCycle(_ db: Database) throws -> [CycleRecord] {
         guard try db.tableExists("cycle") else { return [] }
         return try Row.fetchAll(db, sql: "SELECT * FROM cycle ORDER BY batch").map { r in
-            let stage: String = try r.decode(forColumn: "stage"), hosts: String = try r.decode(forColumn: "hosts")
-            guard let s = CycleRecord.Stage(rawValue: stage) else { throw JournalRowError("cycle", "stage '\(stage)' is not a cycle stage") }
-            return CycleRecord(batch: try r.decode(forColumn: "batch"), hosts: hosts.split(separator: ",").map(String.init), stage: s,
-                               phaseJournal: try r.decode(forColumn: "phase_journal"), updated: try r.decode(forColumn: "updated"),
-                               message: try r.decode(forColumn: "message"))
+            let stage: String = try r.decode(forColumn: "stage")
+            let hosts: String = try r.decode(forColumn: "hosts")
+            guard let s = CycleRecord.Stage(rawValue: stage) else {
+                throw JournalRowError("cycle", "stage '\(stage)' is not a cycle stage")
+            }
+            return CycleRecord(
+                batch: try r.decode(forColumn: "batch"), hosts: hosts.split(separator: ",").map(String.init), stage: s,
+                phaseJournal: try r.decode(forColumn: "phase_journal"), updated: try r.decode(forColumn: "updated"),
+                message: try r.decode(forColumn: "message"))
         }
     }
 
     static func readPasses(_ db: Database) throws -> [HookPass] {
         guard try db.tableExists("hook_passes") else { return [] }
         return try Row.fetchAll(db, sql: "SELECT * FROM hook_passes ORDER BY scope").map { r in
-            HookPass(scope: try r.decode(forColumn: "scope"), closed: try r.decode(forColumn: "closed"),
-                     attemptAtClose: try r.decode(forColumn: "attempt_at_close"))
+            HookPass(
+                scope: try r.decode(forColumn: "scope"), closed: try r.decode(forColumn: "closed"),
+                attemptAtClose: try r.decode(forColumn: "attempt_at_close"))
         }
     }
 
     /// Waits for queued writes, then closes the database and drops the lock.
     public func close() {
-        let first: Bool = group.withLock { g in defer { g.closed = true }; return !g.closed }
+        let first: Bool = group.withLock { g in
+            defer { g.closed = true }
+            return !g.closed
+        }
         guard first else { return }
         writer.sync {}
         while group.withLock({ $0.draining }) { writer.sync {} }

@@ -27,6 +27,9 @@ public struct RunResult: Sendable, Hashable {
     public var counts: StepCounts { StepCounts(steps) }
     /// A result; a run that cannot start has only a status and a message.
     public init(status: RunStatus, message: String? = nil, runID: Int? = nil, steps: [StepRecord] = []) {
-        self.status = status; self.message = message; self.runID = runID; self.steps = steps
+        self.status = status
+        self.message = message
+        self.runID = runID
+        self.steps = steps
     }
 }

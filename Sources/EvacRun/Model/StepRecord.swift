@@ -26,12 +26,23 @@ public struct StepRecord: Codable, Hashable, Sendable {
     public var stats: String?
 
     /// A step record; a new step is pending with no attempt yet.
-    public init(kind: RunKind, id: Int, guest: String, uuid: String, source: String, target: String,
-                state: StepState = .pending, attempt: Int = 0, reason: String? = nil,
-                started: String? = nil, finished: String? = nil, stats: String? = nil) {
-        self.kind = kind; self.id = id; self.guest = guest; self.uuid = uuid; self.source = source
-        self.target = target; self.state = state; self.attempt = attempt; self.reason = reason
-        self.started = started; self.finished = finished; self.stats = stats
+    public init(
+        kind: RunKind, id: Int, guest: String, uuid: String, source: String, target: String,
+        state: StepState = .pending, attempt: Int = 0, reason: String? = nil,
+        started: String? = nil, finished: String? = nil, stats: String? = nil
+    ) {
+        self.kind = kind
+        self.id = id
+        self.guest = guest
+        self.uuid = uuid
+        self.source = source
+        self.target = target
+        self.state = state
+        self.attempt = attempt
+        self.reason = reason
+        self.started = started
+        self.finished = finished
+        self.stats = stats
     }
 }
 
@@ -47,7 +58,10 @@ public struct StepTransition: Sendable, Hashable {
     public var hypervisorError: String?
     /// A transition of `step` from `from`, with the hypervisor's error when one caused it.
     public init(step: StepRecord, from: StepState, message: String, hypervisorError: String? = nil) {
-        self.step = step; self.from = from; self.message = message; self.hypervisorError = hypervisorError
+        self.step = step
+        self.from = from
+        self.message = message
+        self.hypervisorError = hypervisorError
     }
 }
 

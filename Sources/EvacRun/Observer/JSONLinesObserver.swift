@@ -7,7 +7,8 @@ public struct JSONLinesObserver: RunObserver {
     private let progress: Bool
     /// Writes through `writer`; `includeProgress: false` drops progress samples (`status --follow` has none to show).
     public init(writer: LineWriter = LineWriter(), includeProgress: Bool = true) {
-        out = writer; progress = includeProgress
+        out = writer
+        progress = includeProgress
     }
 
     /// Writes `event` as one line.
