@@ -65,13 +65,17 @@ public struct FakePlan {
                 "after": m.after.compactMap { ids[$0] }.sorted(), "groups": m.groups,
             ]
         }
-        let migrationJSON = try JSONSerialization.jsonObject(with: JSONEncoder().encode(migration))
+        let policy = PlanPolicy(
+            constraints: TargetConstraints(bridgeMap: bridgeMap, memoryReserveKiB: reserveKiB), migration: migration,
+            onFailure: onFailure)
+        let policyJSON = try JSONSerialization.jsonObject(with: JSONEncoder().encode(policy))
         let doc: [String: Any] = [
-            "format": "evac-planfile", "formatVersion": 1, "evacVersion": EvacVersion.current,
+            "format": PlanFile.formatName, "formatVersion": PlanFile.currentFormatVersion,
+            "evacVersion": EvacVersion.current,
             "planName": name, "planHash": "", "planSource": ["path": "fake.yaml", "sha256": ""],
             "inventoryFingerprint": "", "hosts": hostNames.map { ["name": $0, "uri": Self.uri($0)] },
             "sources": Array(Set(moves.map(\.source))).sorted(), "targets": Array(Set(moves.map(\.target))).sorted(),
-            "migration": migrationJSON, "onFailure": onFailure.rawValue,
+            "policy": policyJSON,
             "graph": [
                 "nodes": nodes,
                 "limits": [
@@ -80,7 +84,7 @@ public struct FakePlan {
                 ],
             ],
             "unplaceable": [Any](), "skipped": [Any](), "targetUsage": [Any](), "notes": [Any](),
-            "estimatedDurationMs": 0, "memoryReserveKiB": reserveKiB, "bridgeMap": bridgeMap,
+            "estimatedDurationMs": 0,
         ]
         var withHooks = doc
         if let hooks { withHooks["hooks"] = try JSONSerialization.jsonObject(with: JSONEncoder().encode(hooks)) }

@@ -57,7 +57,7 @@ public enum PlanPage {
         }
         s += "</div>\n"
         let bw =
-            plan.migration.bandwidthBytesPerSec.map { "\(Format.bytes(Double($0)))/s (the plan's cap)" }
+            plan.policy.migration.bandwidthBytesPerSec.map { "\(Format.bytes(Double($0)))/s (the plan's cap)" }
             ?? "\(Format.bytes(Double(timeline.assumedBandwidthBytesPerSec)))/s (assumed: the plan sets no cap)"
         s +=
             "<p class=\"note\">Limits: \(l.total) in flight, \(l.perSource) per source, \(l.perTarget) incoming per target"

@@ -163,7 +163,8 @@ import Testing
                 "ext transport"
             ),
             ("password", { (p: inout PlanFile) in p.hosts[0].uri = "qemu+tcp://root:secret@a/system" }, "password"),
-            ("no progress", { (p: inout PlanFile) in p.migration.progressTimeoutMs = 0 }, "progress-timeout"),
+            ("no progress", { (p: inout PlanFile) in p.policy.migration.progressTimeoutMs = 0 }, "progress-timeout"),
+            ("no ratio", { (p: inout PlanFile) in p.policy.constraints.maxVCPURatio = -1 }, "max-vcpu-ratio"),
             ("negative vcpus", { (p: inout PlanFile) in p.graph.nodes[0].vcpus = -1 }, "out of range"),
             (
                 "no connect time", { (p: inout PlanFile) in p.connection = ConnectionSettings(connectTimeoutMs: 0) },
@@ -175,13 +176,48 @@ import Testing
             ),
             (
                 "retry storm",
-                { (p: inout PlanFile) in p.migration.retry = RetryPolicy(attempts: 1_000_000, backoffMs: 0) }, "retry"
+                { (p: inout PlanFile) in p.policy.migration.retry = RetryPolicy(attempts: 1_000_000, backoffMs: 0) },
+                "retry"
             ),
         ]
         for (what, edit, word) in cases {
             let message = decodeError(planFile(edit))
             #expect(message?.contains(word) == true, "\(what): \(message ?? "accepted")")
         }
+    }
+
+    /// The error of decoding `p`'s encoding after `edit` changed its JSON members.
+    func decodeError(_ p: PlanFile, json edit: (inout [String: Any]) -> Void) throws -> PlanFileError? {
+        var object = try #require(JSONSerialization.jsonObject(with: p.encoded()) as? [String: Any])
+        edit(&object)
+        if case .failure(let e) = PlanFile.decode(try JSONSerialization.data(withJSONObject: object)) { return e }
+        return nil
+    }
+
+    @Test func aPlanFileOfAnotherVersionIsRefusedByItsVersion() throws {
+        // The layout of format 1: the policy's members loose at the top level.
+        let sealed = planFile()
+        let v1 = try decodeError(sealed) { o in
+            o["formatVersion"] = 1
+            o["evacVersion"] = "0.0.9"
+            o["migration"] = o["policy"].flatMap { ($0 as? [String: Any])?["migration"] }
+            o["onFailure"] = "continue"
+            o["memoryReserveKiB"] = 0
+            o["policy"] = nil
+        }
+        #expect(
+            v1?.message
+                == "plan file format version 1 (written by evac 0.0.9) is not the version this evac (\(EvacVersion.current)) reads, 2"
+        )
+        #expect(v1?.help?.contains("re-run `evac plan PLAN.yaml --output json -o FILE`") == true)
+        // A later version that happens to decode as this one is refused all the same.
+        let later = planFile { $0.formatVersion = 3 }
+        #expect(decodeError(later)?.contains("format version 3") == true)
+        let other = try decodeError(sealed) { $0["format"] = "kubectl-drain" }
+        #expect(other?.message == "not an evac plan file: its format is kubectl-drain, not evac-planfile")
+        // A file with no format at all is described by what it misses.
+        let bare = try decodeError(sealed) { $0["format"] = nil }
+        #expect(bare?.message == "not an evac plan file: missing 'format' at /")
     }
 
     @Test func timelineOfACraftedGraphDoesNotTrap() {

@@ -231,8 +231,8 @@ struct JournaledRun {
             throw EvacExit.cannotStart
         }
         var plan = stored
-        if let options = migration(plan.migration), options != plan.migration {
-            plan.migration = options
+        if let options = migration(plan.policy.migration), options != plan.policy.migration {
+            plan.policy.migration = options
             Console.error(
                 "note: migration options for this run: bandwidth \(options.bandwidthBytesPerSec.map { Format.bytes(Double($0)) + "/s" } ?? "unlimited"), "
                     + "timeout \(options.timeout.map(Self.describe) ?? "none")\n")

@@ -66,7 +66,7 @@ public struct Timeline: Codable, Hashable, Sendable {
     /// The estimate of a saved plan: the durations its nodes carry (`predictedDurationMs`), the
     /// model's for nodes of plan files written before they did.
     public static func estimate(_ plan: PlanFile, model: DurationModel = DurationModel()) -> Timeline {
-        let p = predictions(plan.graph, options: plan.migration, model: model)
+        let p = predictions(plan.graph, options: plan.policy.migration, model: model)
         let durations = zip(plan.graph.nodes, p).map { n, p in n.predictedDurationMs ?? p.durationMs }
         return schedule(
             plan.graph, durationsMs: durations, outcomes: p.map(\.outcome),

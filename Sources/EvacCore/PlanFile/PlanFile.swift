@@ -5,8 +5,13 @@ public enum EvacVersion { public static let current = "0.1.0" }
 /// The saved, hashable result of `evac plan`: what `evac apply` consumes.
 /// Same plan and inventory give the same bytes (no timestamps, sorted keys).
 public struct PlanFile: Codable, Hashable, Sendable {
-    public var format: String = "evac-planfile"
-    public var formatVersion: Int = 1
+    /// What `format` says in every plan file.
+    public static let formatName = "evac-planfile"
+    /// The format version this evac writes and the only one it reads. 2: the constraints the
+    /// executor re-checks, the migration options and on-failure moved into `policy`.
+    public static let currentFormatVersion = 2
+    public var format: String = Self.formatName
+    public var formatVersion: Int = Self.currentFormatVersion
     public var evacVersion: String = EvacVersion.current
     public var planName: String
     /// SHA-256 of the canonical encoding of `identity`: what decides the migrations.
@@ -18,30 +23,19 @@ public struct PlanFile: Codable, Hashable, Sendable {
     public var hosts: [HostRef]
     public var sources: [String]
     public var targets: [String]
-    public var migration: MigrationOptions
-    public var onFailure: OnFailure
+    /// What the run re-checks before each migration, how it migrates, what it does on failure.
+    public var policy: PlanPolicy
     public var graph: MigrationGraph
     public var unplaceable: [Unplaceable]
     public var skipped: [SkippedGuest]
     public var targetUsage: [TargetUsage]
     public var notes: [String]
     public var estimatedDurationMs: Double
-    // What the executor re-checks before each migration. Optional so that plan files written
-    // before these fields existed still decode (nil = no reserve, no ratio, no renames,
-    // cpu `compatible`, bridges `match`).
-    /// Memory kept free on every target, KiB (constraints.memory-reserve).
-    public var memoryReserveKiB: UInt64?
-    /// Maximum guest vCPUs per host logical CPU; nil = unlimited.
-    public var maxVCPURatio: Double?
-    /// Source bridge or network name -> name on the target.
-    public var bridgeMap: [String: String]?
-    public var cpuPolicy: Constraints.CPUPolicy?
-    public var bridgePolicy: Constraints.BridgePolicy?
-    /// The plan's `connection:` deadlines; nil = the defaults (and for older plan files).
+    /// The plan's `connection:` deadlines; nil = the defaults.
     public var connection: ConnectionSettings?
-    /// The plan's maintenance window; nil = none (and for older plan files).
+    /// The plan's maintenance window; nil = none.
     public var window: MaintenanceWindow?
-    /// The plan's hooks; nil when it has none (and for older plan files, whose hash stays).
+    /// The plan's hooks; nil when it has none.
     public var hooks: HookSet?
     /// The plan's rolling cycle (the cycle journal's plan only); nil otherwise.
     public var rolling: RollingSpec?
@@ -58,10 +52,9 @@ public struct PlanFile: Codable, Hashable, Sendable {
         public var name: String
         public var uri: String
         public var cpuPool: String?
-        /// The URI risks the plan accepted for this host (`allow-uri-risks`); nil when none, so
-        /// plan files written before this field keep their bytes and hash.
+        /// The URI risks the plan accepted for this host (`allow-uri-risks`); nil when none.
         public var allowURIRisks: [URIPolicy.Risk]?
-        /// The plan's `migrate-uri` for this host; nil when none (older plan files keep their hash).
+        /// The plan's `migrate-uri` for this host; nil when none.
         public var migrateURI: String?
         public init(
             name: String, uri: String, cpuPool: String? = nil, allowURIRisks: [URIPolicy.Risk]? = nil,
@@ -91,8 +84,7 @@ public struct PlanFile: Codable, Hashable, Sendable {
         }.sorted { $0.name < $1.name }
         sources = spec.sourceNames
         targets = spec.targetNames
-        migration = spec.migration
-        onFailure = spec.onFailure
+        policy = PlanPolicy(spec: spec)
         self.graph = graph
         let predicted = Dictionary(timeline.entries.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         for i in self.graph.nodes.indices {
@@ -105,11 +97,6 @@ public struct PlanFile: Codable, Hashable, Sendable {
         targetUsage = result.targets
         notes = result.notes
         estimatedDurationMs = timeline.totalMs
-        memoryReserveKiB = (spec.constraints.memoryReserveBytes + 1023) / 1024
-        maxVCPURatio = spec.constraints.maxVCPURatio
-        bridgeMap = spec.constraints.bridgeMap
-        cpuPolicy = spec.constraints.cpu
-        bridgePolicy = spec.constraints.bridges
         connection = spec.connection
         window = spec.window
         hooks = spec.hooks.isEmpty ? nil : spec.hooks
@@ -290,9 +277,6 @@ public struct PlanFile: Codable, Hashable, Sendable {
 
     public func uri(of host: String) -> String? { hosts.first { $0.name == host }?.uri }
 }
-
-extension Constraints.CPUPolicy: Codable {}
-extension Constraints.BridgePolicy: Codable {}
 
 extension Inventory {
     /// SHA-256 over what placement depends on; momentary figures (free memory, balloon size)

@@ -26,17 +26,17 @@ extension PlanFile {
         }
         let plan: PlanFile
         do { plan = try JSONDecoder().decode(PlanFile.self, from: data) } catch {
+            // A file of another format version does not decode as this one: say which it is,
+            // rather than which member this version misses.
+            if let header = try? JSONDecoder().decode(Header.self, from: data), let refusal = header.refusal {
+                return .failure(refusal)
+            }
             return .failure(
                 PlanFileError(
                     "not an evac plan file: \(DecodingErrorText.describe(error))",
                     help: "write one with `evac plan PLAN.yaml --output json -o FILE`"))
         }
-        guard plan.format == "evac-planfile", plan.formatVersion == 1 else {
-            return .failure(
-                PlanFileError(
-                    "plan file format \(TerminalText.escape(plan.format)) \(plan.formatVersion) is not evac-planfile 1")
-            )
-        }
+        if let refusal = Header(plan).refusal { return .failure(refusal) }
         guard plan.planHash == plan.computedHash else {
             return .failure(
                 PlanFileError(
@@ -48,6 +48,37 @@ extension PlanFile {
                 PlanFileError("plan file is inconsistent: \(p)", help: "plan again with `evac plan … --output json`"))
         }
         return .success(plan)
+    }
+
+    /// The members that say what a file is and which evac wrote it, decoded on their own.
+    struct Header: Decodable {
+        var format: String?
+        var formatVersion: Int?
+        var evacVersion: String?
+
+        init(_ plan: PlanFile) {
+            format = plan.format
+            formatVersion = plan.formatVersion
+            evacVersion = plan.evacVersion
+        }
+
+        /// Why evac does not read a file with this header, or nil when it does.
+        var refusal: PlanFileError? {
+            guard let format, let formatVersion else { return nil }
+            guard format == PlanFile.formatName else {
+                return PlanFileError(
+                    "not an evac plan file: its format is \(TerminalText.escape(format)), not \(PlanFile.formatName)",
+                    help: "write one with `evac plan PLAN.yaml --output json -o FILE`")
+            }
+            guard formatVersion != PlanFile.currentFormatVersion else { return nil }
+            let writer = evacVersion.map { " (written by evac \(TerminalText.escape($0)))" } ?? ""
+            return PlanFileError(
+                "plan file format version \(formatVersion)\(writer) is not the version this evac "
+                    + "(\(EvacVersion.current)) reads, \(PlanFile.currentFormatVersion)",
+                help:
+                    "re-run `evac plan PLAN.yaml --output json -o FILE` with this evac; a run journaled by another version is resumed or rolled back by that version"
+            )
+        }
     }
 
     /// Bounds on figures a plan file carries (a guest or host of more than 4 PiB, a million vCPUs).
@@ -73,16 +104,13 @@ extension PlanFile {
             out.append("host '\(TerminalText.escape(name))' has no URI")
         }
         out += graphProblems(hostByName)
-        out += migration.problems
+        out += policy.problems
         out += connection?.problems ?? []
         out += window?.problems ?? []
         out += hooks?.problems ?? []
         out += rolling?.problems ?? []
         if !estimatedDurationMs.isFinite || estimatedDurationMs < 0 {
             out.append("the estimated duration is not a finite duration")
-        }
-        if let r = maxVCPURatio, !(r.isFinite && r > 0 && r < 1e9) {
-            out.append("max-vcpu-ratio is not a number from 0 to 1e9")
         }
         return out
     }

@@ -2,20 +2,14 @@ import EvacCore
 
 /// What the pre-checks compare against, taken from the plan file.
 struct CheckPolicy: Sendable {
-    var reserveKiB: UInt64
-    var maxVCPURatio: Double?
-    var bridgeMap: [String: String]
-    var cpu: Constraints.CPUPolicy
-    var bridges: Constraints.BridgePolicy
+    /// The plan's target constraints, with the bridge renames of this kind of run.
+    var target: TargetConstraints
     var undefineSource: Bool
 
     init(plan: PlanFile, kind: RunKind = .apply) {
-        reserveKiB = plan.memoryReserveKiB ?? 0
-        maxVCPURatio = plan.maxVCPURatio
-        bridgeMap = plan.bridgeMap(for: kind)
-        cpu = plan.cpuPolicy ?? .compatible
-        bridges = plan.bridgePolicy ?? .match
-        undefineSource = plan.migration.undefineSource
+        target = plan.policy.constraints
+        target.bridgeMap = plan.bridgeMap(for: kind)
+        undefineSource = plan.policy.migration.undefineSource
     }
 }
 
@@ -88,12 +82,12 @@ struct Checks: Sendable {
             let r = LiveFilters.rejection(
                 guest: known.guest, sourcePools: known.sourcePools,
                 sourceHypervisorVersion: known.sourceHypervisorVersion, target: target,
-                bridges: policy.bridges, bridgeMap: policy.bridgeMap)
+                bridges: policy.target.bridges, bridgeMap: policy.target.bridgeMap)
         {
             return "target \(target.name): \(r.reason) (filter \(r.filter))"
         }
 
-        if policy.cpu != .ignore {
+        if policy.target.cpu != .ignore {
             do {
                 if try await hypervisor.compareCPU(guestUUID: s.uuid, source: s.source, target: s.target)
                     == .incompatible
@@ -124,16 +118,16 @@ struct Checks: Sendable {
             vcpus = vcpus.addingReportingOverflow(g.vcpus).overflow ? .max : vcpus + g.vcpus
         }
         let (afterReserve, o1) = Int64(clamping: t.memoryKiB).subtractingReportingOverflow(
-            Int64(clamping: policy.reserveKiB))
+            Int64(clamping: policy.target.memoryReserveKiB))
         let (left, o2) = afterReserve.subtractingReportingOverflow(Int64(clamping: memory))
         let free = o1 || o2 ? Int64.min : left
         if free < Int64(clamping: s.memoryKiB) {
             let others = committed.count
             return "target \(s.target.name) has no room: guest needs \(Format.kib(s.memoryKiB)), "
-                + "\(Format.kib(signed: free)) free after the \(Format.kib(policy.reserveKiB)) reserve"
+                + "\(Format.kib(signed: free)) free after the \(Format.kib(policy.target.memoryReserveKiB)) reserve"
                 + (others == 0 ? "" : " and \(others) other migration\(others == 1 ? "" : "s") committed to it")
         }
-        if let ratio = policy.maxVCPURatio, t.cpus > 0, Double(vcpus) > ratio * Double(t.cpus) {
+        if let ratio = policy.target.maxVCPURatio, t.cpus > 0, Double(vcpus) > ratio * Double(t.cpus) {
             return "target \(s.target.name) would have \(vcpus) vCPUs on \(t.cpus) CPUs, above the ratio \(ratio)"
         }
         return nil
@@ -177,7 +171,7 @@ extension PlanFile {
     /// that two source bridges were merged into has no single way back: it is left as it is,
     /// and the rollback's pre-check says so if the home host lacks it.
     func bridgeMap(for kind: RunKind) -> [String: String] {
-        let map = bridgeMap ?? [:]
+        let map = policy.constraints.bridgeMap
         guard kind == .rollback else { return map }
         var inverse: [String: String] = [:]
         var merged: Set<String> = []

@@ -318,7 +318,7 @@ public actor Executor {
             checks: Checks(
                 hypervisor: hypervisor, policy: CheckPolicy(plan: plan, kind: kind),
                 ledger: ledger, atStart: atStart),
-            control: control, options: plan.migration, bridgeMap: plan.bridgeMap(for: kind),
+            control: control, options: plan.policy.migration, bridgeMap: plan.bridgeMap(for: kind),
             runID: runID, companionsOfDone: companions)
         runner.hooks = hooks
         var drained = Set<String>()
@@ -449,7 +449,7 @@ public actor Executor {
             ? [:]
             : Dictionary(
                 plan.graph.nodes.map { ($0.id, $0.predictedDurationMs) }, uniquingKeysWith: { first, _ in first })
-        let stopOnFailure = plan.onFailure == .stop
+        let stopOnFailure = plan.policy.onFailure == .stop
         await withTaskGroup(of: (Int, MigrationRunner.Outcome).self) { group in
             var inFlight = 0
             while true {

@@ -1,0 +1,68 @@
+/// The plan's decisions a run acts on besides its graph, saved in the plan file as one value:
+/// what the executor re-checks against a target right before each migration, how it
+/// migrates, and what it does after a failure. Every member is required in the file (a plan
+/// file of another format version is refused before it is decoded as this one), so a run
+/// never fills in a default the planner did not choose.
+public struct PlanPolicy: Codable, Hashable, Sendable {
+    public var constraints: TargetConstraints
+    public var migration: MigrationOptions
+    public var onFailure: OnFailure
+
+    public init(
+        constraints: TargetConstraints = TargetConstraints(), migration: MigrationOptions = MigrationOptions(),
+        onFailure: OnFailure = .continue
+    ) {
+        self.constraints = constraints
+        self.migration = migration
+        self.onFailure = onFailure
+    }
+
+    /// The policy of a plan as the operator wrote it.
+    public init(spec: PlanSpec) {
+        self.init(
+            constraints: TargetConstraints(spec.constraints), migration: spec.migration, onFailure: spec.onFailure)
+    }
+
+    /// What is out of range (empty when all is well): a plan file is input too.
+    public var problems: [String] { constraints.problems + migration.problems }
+}
+
+/// The part of the plan's `Constraints` that holds at every target while the run goes on, and
+/// that the executor checks again against the target's live inventory: the rest is decided by
+/// placement and saved with it (pins and local storage in the placements, anti-affinity in
+/// the graph's limits).
+public struct TargetConstraints: Codable, Hashable, Sendable {
+    public var cpu: Constraints.CPUPolicy
+    public var bridges: Constraints.BridgePolicy
+    /// Source bridge or network name -> name on the target; written into the destination XML.
+    public var bridgeMap: [String: String]
+    /// Memory kept free on every target, KiB (`constraints.memory-reserve`, rounded up).
+    public var memoryReserveKiB: UInt64
+    /// Maximum guest vCPUs per host logical CPU; nil = unlimited.
+    public var maxVCPURatio: Double?
+
+    public init(
+        cpu: Constraints.CPUPolicy = .compatible, bridges: Constraints.BridgePolicy = .match,
+        bridgeMap: [String: String] = [:], memoryReserveKiB: UInt64 = 0, maxVCPURatio: Double? = nil
+    ) {
+        self.cpu = cpu
+        self.bridges = bridges
+        self.bridgeMap = bridgeMap
+        self.memoryReserveKiB = memoryReserveKiB
+        self.maxVCPURatio = maxVCPURatio
+    }
+
+    public init(_ c: Constraints) {
+        self.init(
+            cpu: c.cpu, bridges: c.bridges, bridgeMap: c.bridgeMap,
+            memoryReserveKiB: (c.memoryReserveBytes + 1023) / 1024, maxVCPURatio: c.maxVCPURatio)
+    }
+
+    var problems: [String] {
+        guard let r = maxVCPURatio, !(r.isFinite && r > 0 && r < 1e9) else { return [] }
+        return ["max-vcpu-ratio is not a number from 0 to 1e9"]
+    }
+}
+
+extension Constraints.CPUPolicy: Codable {}
+extension Constraints.BridgePolicy: Codable {}
