@@ -123,29 +123,90 @@ public actor Executor {
         } catch { return .failure(error) }
     }
 
+    // MARK: - One execution, phase by phase
+
+    /// One execution's state as its phases hand it on.
+    private struct Run {
+        let kind: RunKind
+        let id: Int
+        /// The steps of this execution (the plan's migrations, or the rollback's), in plan order.
+        let specs: [StepSpec]
+        /// Every step's record as this process knows it, by step id.
+        var records: [Int: StepRecord]
+        let preflight: RollbackPreflight.Result
+        /// What a reconcile or a migration that finds a step done writes with it (a rollback
+        /// step done → its apply step rolled back).
+        let companions: @Sendable (StepRecord) -> [StepTransition]
+        let hookState: HookJournalState
+        let started: ContinuousClock.Instant
+        /// What this process saw happen that the journal could not record (exit 5): the summary
+        /// tells it, and resume reconciles it.
+        var unrecorded: [Int: StepRecord] = [:]
+
+        /// The records of this execution's steps, in plan order.
+        var steps: [StepRecord] { specs.compactMap { records[$0.id] } }
+        var pending: [StepRecord] { steps.filter { $0.state == .pending } }
+
+        /// Gives step `r` a new reason (and state), keeps it, and returns the transition to journal.
+        mutating func mark(
+            _ r: StepRecord, _ state: StepState? = nil, reason: String?, message: String? = nil
+        ) -> StepTransition {
+            var n = r
+            if let state { n.state = state }
+            n.reason = reason
+            records[n.id] = n
+            return StepTransition(step: n, from: r.state, message: message ?? reason ?? "")
+        }
+    }
+
+    /// How an execution ends: the summary's status and message, and the transitions written
+    /// together with the end of the run.
+    private struct RunEnd: Error {
+        var status: RunStatus
+        var message: String?
+        var transitions: [StepTransition] = []
+        init(_ status: RunStatus, _ message: String?, transitions: [StepTransition] = []) {
+            self.status = status
+            self.message = message
+            self.transitions = transitions
+        }
+    }
+
+    /// Host reads before the first migration start nothing: a stop ends them at once.
+    private static let interruptedEarly = RunEnd(
+        .interrupted, "interrupted before any migration started; nothing was changed; resume continues")
+
     private func execute(
         kind: RunKind, fresh: Bool, retry: RetrySelection, startMigrations: Bool = true
     ) async -> RunResult {
-        let clock = ContinuousClock()
-        let started = clock.now
-        // 1. Read what the journal knows; for a rollback, find first where the guests the apply
-        //    touched are (RollbackPreflight). Then open a run row with the steps the journal
-        //    does not have yet and what the preflight found, in one batch.
-        let runID: Int
-        var records: [Int: StepRecord]
-        let specs: [StepSpec]
-        var preflight = RollbackPreflight.Result()
-        var hookState = HookJournalState()
+        var run: Run
+        do throws(RunEnd) { run = try await open(kind: kind, fresh: fresh, started: .now) } catch {
+            return RunResult(status: .cannotStart, message: error.message)
+        }
+        announceStart(run)
+        let end: RunEnd
+        do throws(RunEnd) { end = try await proceed(&run, retry: retry, startMigrations: startMigrations) } catch {
+            end = error
+        }
+        return await finish(run, end)
+    }
+
+    /// Reads what the journal knows; for a rollback, finds first where the guests the apply
+    /// touched are (RollbackPreflight). Then opens a run row with the steps the journal does
+    /// not have yet and what the preflight found, in one batch.
+    private func open(kind: RunKind, fresh: Bool, started: ContinuousClock.Instant) async throws(RunEnd) -> Run {
         do {
-            runID = (try await journal.runs().map(\.id).max() ?? 0) + 1
-            if plan.hooks != nil { hookState = try await journal.hookState() }
+            let runID = (try await journal.runs().map(\.id).max() ?? 0) + 1
+            let hookState = plan.hooks == nil ? HookJournalState() : try await journal.hookState()
             let existing = try await journal.steps(kind: kind)
             if fresh && !existing.isEmpty {
-                return RunResult(
-                    status: .cannotStart,
-                    message: "journal \(journal.path) already records a run of this plan; "
+                throw RunEnd(
+                    .cannotStart,
+                    "journal \(journal.path) already records a run of this plan; "
                         + "use resume to continue it, or status to see it")
             }
+            var preflight = RollbackPreflight.Result()
+            let specs: [StepSpec]
             if kind == .rollback {
                 preflight = await RollbackPreflight(plan: plan, hypervisor: hypervisor, options: options)
                     .run(apply: try await journal.steps(kind: .apply), rollback: existing)
@@ -154,202 +215,188 @@ public actor Executor {
                 specs = plan.applySpecs()
             }
             // Journal rows and plan files are input: a duplicate id keeps its first entry, never traps.
-            records = Dictionary(existing.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+            var records = Dictionary(existing.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
             let new = specs.filter { records[$0.id] == nil }.map { $0.newRecord() }
             for r in new { records[r.id] = r }
-            let run = RunRecord(
+            let row = RunRecord(
                 id: runID, kind: kind, planHash: plan.planHash, planName: plan.planName,
                 started: Timestamp.now(), command: options.command)
             try await journal.commit(
-                JournalBatch(
-                    runID: runID, beginRun: run, insertSteps: new,
-                    transitions: preflight.transitions))
+                JournalBatch(runID: runID, beginRun: row, insertSteps: new, transitions: preflight.transitions))
+            return Run(
+                kind: kind, id: runID, specs: specs, records: records, preflight: preflight,
+                companions: RollbackPreflight.companions(applied: kind == .rollback ? preflight.applied : [:]),
+                hookState: hookState, started: started)
+        } catch let end as RunEnd {
+            throw end
         } catch {
-            return RunResult(status: .cannotStart, message: "\(error)")
+            throw RunEnd(.cannotStart, "\(error)")
         }
-        let specByID = Dictionary(specs.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    private func announceStart(_ run: Run) {
         observer.handle(
             .runStarted(
                 RunStart(
-                    kind: kind, planName: plan.planName, planHash: plan.planHash,
-                    journal: journal.path, runID: runID, steps: specs.count,
-                    alreadyDone: specs.filter { records[$0.id]?.state.isSettled == true }.count)))
+                    kind: run.kind, planName: plan.planName, planHash: plan.planHash,
+                    journal: journal.path, runID: run.id, steps: run.specs.count,
+                    alreadyDone: run.steps.filter(\.state.isSettled).count)))
         // After runStarted, so that a display knows these apply-step events are not its run's.
-        announce(preflight)
-        let companions = RollbackPreflight.companions(applied: kind == .rollback ? preflight.applied : [:])
-        // What this process saw happen that the journal could not record (exit 5): the summary
-        // tells it, and resume reconciles it.
-        var unrecorded: [Int: StepRecord] = [:]
-        func finish(_ status: RunStatus, _ message: String?, extra: [StepTransition] = []) async -> RunResult {
-            var mine = specs.compactMap { records[$0.id] }
-            var status = status
-            var message = message
-            if status == .allDone, !preflight.problems.isEmpty {
-                status = .partial
-                message = "\(preflight.problems.count) guest(s) of the apply could not be accounted for"
-            }
-            if status != .journalFailed {
-                do {
-                    try await journal.commit(
-                        JournalBatch(
-                            runID: runID, transitions: extra,
-                            finishRun: (Timestamp.now(), status.rawValue)))
-                } catch {
-                    return await finish(.journalFailed, "\(error)")
-                }
-            } else {
-                mine = mine.map { unrecorded[$0.id] ?? $0 }
-                message = Self.journalFailure(message, unrecorded: unrecorded.values.sorted { $0.id < $1.id })
-            }
-            let ms = UInt64((clock.now - started) / .milliseconds(1))
-            let problems = preflight.problems + mine.filter { $0.state == .failed || $0.state == .blocked }
-            observer.handle(
-                .runFinished(
-                    RunSummary(
-                        kind: kind, status: status, message: message, counts: StepCounts(mine),
-                        elapsedMs: ms, problems: problems)))
-            return RunResult(status: status, message: message, runID: runID, steps: mine)
-        }
-        if kind == .rollback && specs.isEmpty {
-            return await finish(.allDone, "nothing to roll back: no guest of this plan is on its target")
-        }
+        announce(run.preflight)
+    }
 
-        // 2. Every source must answer before anything starts.
-        let unsettled = specs.filter { !(records[$0.id]?.state.isSettled ?? true) }
-        // Host reads before the first migration start nothing: a stop ends them at once.
-        let interruptedEarly = "interrupted before any migration started; nothing was changed; resume continues"
+    /// The phases from the sources' check to the walk's end: each hands the run on, or ends it
+    /// early by throwing how it ends.
+    private func proceed(
+        _ run: inout Run, retry: RetrySelection, startMigrations: Bool
+    ) async throws(RunEnd) -> RunEnd {
+        if run.kind == .rollback && run.specs.isEmpty {
+            return RunEnd(.allDone, "nothing to roll back: no guest of this plan is on its target")
+        }
+        let atStart = try await inspectSourcesFirst(run)
+        var batch = try await reconcile(&run)
+        batch += selectRetries(retry, &run)
+        let hooks = hookRunner(run)
+        if let hooks, startMigrations { try await runHooksBeforeWalk(hooks, &run) }
+        var scheduler = schedule(&run, blocking: &batch)
+        try await record(batch, run)
+        var walk = startMigrations ? await migrate(&run, &scheduler, atStart: atStart, hooks: hooks) : WalkEnd()
+        if walk.haltedBy == nil, let h = hooks?.haltedBy { walk.haltedBy = h }
+        run.unrecorded = walk.unrecorded
+        return ending(walk, &run)
+    }
+
+    /// Every source must answer before anything starts: the unsettled steps' sources, read
+    /// once; their guests are what the pre-checks compare against.
+    private func inspectSourcesFirst(_ run: Run) async throws(RunEnd) -> [String: GuestAtSource] {
+        let unsettled = run.specs.filter { !(run.records[$0.id]?.state.isSettled ?? true) }
         let (down, atStart) = await control.cancellingOnStop { await self.inspectSources(unsettled) }
-        if control.stopRequested { return await finish(.interrupted, interruptedEarly) }
-        if options.requireReachableSources, let down {
-            return await finish(.cannotStart, down)
-        }
+        if control.stopRequested { throw Self.interruptedEarly }
+        if options.requireReachableSources, let down { throw RunEnd(.cannotStart, down) }
+        return atStart
+    }
 
-        // 3. Reconcile what a previous run left unsettled, then select retries; one batch. A
-        //    rollback always looks (where each guest is decides whether it still has to move);
-        //    a step a reconcile finds done carries its companions (the apply step → rolled-back).
+    /// Reconciles what a previous run left unsettled with the hosts, returning what to journal.
+    /// A rollback always looks (where each guest is decides whether it still has to move); a
+    /// step a reconcile finds done carries its companions (the apply step → rolled-back).
+    private func reconcile(_ run: inout Run) async throws(RunEnd) -> [StepTransition] {
+        guard run.kind == .rollback || run.records.values.contains(where: { $0.attempt > 0 || $0.state != .pending })
+        else { return [] }
+        let reconciler = Reconciler(
+            hypervisor: hypervisor, concurrency: options.reconcileConcurrency,
+            inTransitWait: options.inTransitWait, again: run.kind.rawValue)
+        let steps = run.steps
+        let specByID = Dictionary(run.specs.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        let findings = await control.cancellingOnStop { await reconciler.reconcile(steps, specs: specByID) }
+        // Findings of look-ups a stop cut short say nothing: write none of them.
+        if control.stopRequested { throw Self.interruptedEarly }
         var batch: [StepTransition] = []
-        let looked = kind == .rollback || records.values.contains { $0.attempt > 0 || $0.state != .pending }
-        if looked {
-            let reconciler = Reconciler(
-                hypervisor: hypervisor, concurrency: options.reconcileConcurrency,
-                inTransitWait: options.inTransitWait, again: kind.rawValue)
-            let unsettledRecords = specs.compactMap { records[$0.id] }
-            let findings = await control.cancellingOnStop {
-                await reconciler.reconcile(unsettledRecords, specs: specByID)
-            }
-            // Findings of look-ups a stop cut short say nothing: write none of them.
-            if control.stopRequested { return await finish(.interrupted, interruptedEarly) }
-            for f in findings {
-                guard let t = f.transition else { continue }
-                records[t.step.id] = t.step
-                batch.append(t)
-                if t.step.state == .done { batch += companions(t.step) }
-                if f.loud { observer.handle(.notice("\(t.step.guest): \(f.text)")) }
-            }
+        for f in findings {
+            guard let t = f.transition else { continue }
+            run.records[t.step.id] = t.step
+            batch.append(t)
+            if t.step.state == .done { batch += run.companions(t.step) }
+            if f.loud { observer.handle(.notice("\(t.step.guest): \(f.text)")) }
         }
-        for id in retryIDs(retry, specs: specs, records: records) {
-            guard let r = records[id] else { continue }
-            var n = r
-            n.state = .pending
-            n.reason = nil
-            batch.append(StepTransition(step: n, from: r.state, message: "retry requested"))
-            records[id] = n
-        }
+        return batch
+    }
 
-        let hooks = plan.hooks.map {
+    /// The failed and blocked steps the operator asked to retry, pending again.
+    private func selectRetries(_ retry: RetrySelection, _ run: inout Run) -> [StepTransition] {
+        var batch: [StepTransition] = []
+        for id in retryIDs(retry, specs: run.specs, records: run.records) {
+            guard let r = run.records[id] else { continue }
+            batch.append(run.mark(r, .pending, reason: nil, message: "retry requested"))
+        }
+        return batch
+    }
+
+    private func hookRunner(_ run: Run) -> HookRunner? {
+        plan.hooks.map {
             HookRunner(
-                hooks: $0, journal: journal, observer: observer, planName: plan.planName, runID: runID,
-                forcedStop: { [control] in control.forcedStopRequested }, state: hookState)
+                hooks: $0, journal: journal, observer: observer, planName: plan.planName, runID: run.id,
+                forcedStop: { [control] in control.forcedStopRequested }, state: run.hookState)
         }
-        if let hooks, startMigrations {
-            // A pass a crash left open (the migration ended, its after-migration hooks did not
-            // run) is finished first; then every source about to be drained gets its before-drain hooks.
-            if let failure = await finishOpenPasses(hooks, specs: specs, records: records) {
-                return await finish(.journalFailed, failure)
-            }
-            if kind == .apply {
-                switch await beforeDrain(hooks, specs: specs, records: &records, runID: runID) {
-                case .failure(let why): return await finish(.journalFailed, "\(why)")
-                case .success(let stop?):
-                    let pending = specs.compactMap { records[$0.id] }.filter { $0.state == .pending }
-                    var note: [StepTransition] = []
-                    for r in pending {
-                        var n = r
-                        n.reason = "not started: \(stop)"
-                        records[r.id] = n
-                        note.append(StepTransition(step: n, from: .pending, message: "not started: \(stop)"))
-                    }
-                    return await finish(.partial, stop, extra: note)
-                case .success(nil): break
-                }
-            }
-        }
+    }
 
-        // 4. Walk the DAG over the pending steps.
-        let runnable = specs.filter { records[$0.id]?.state == .pending }
-        var (scheduler, blockedAtStart) = Scheduler.make(steps: runnable, limits: plan.graph.limits) { id in
+    /// A pass a crash left open (the migration ended, its after-migration hooks did not run) is
+    /// finished first; then every source about to be drained gets its before-drain hooks. One
+    /// that stops the run ends it with every pending step saying why it did not start.
+    private func runHooksBeforeWalk(_ hooks: HookRunner, _ run: inout Run) async throws(RunEnd) {
+        if let failure = await finishOpenPasses(hooks, specs: run.specs, records: run.records) {
+            throw RunEnd(.journalFailed, failure)
+        }
+        guard run.kind == .apply else { return }
+        switch await beforeDrain(hooks, specs: run.specs, records: &run.records, runID: run.id) {
+        case .failure(let why): throw RunEnd(.journalFailed, "\(why)")
+        case .success(let stop?):
+            var note: [StepTransition] = []
+            for r in run.pending { note.append(run.mark(r, reason: "not started: \(stop)")) }
+            throw RunEnd(.partial, stop, transitions: note)
+        case .success(nil): return
+        }
+    }
+
+    /// The scheduler over the pending steps. A step that can never start (it waits for one that
+    /// failed or is blocked) is blocked now, in `batch`.
+    private func schedule(_ run: inout Run, blocking batch: inout [StepTransition]) -> Scheduler {
+        let records = run.records
+        let runnable = run.specs.filter { records[$0.id]?.state == .pending }
+        let (scheduler, blockedAtStart) = Scheduler.make(steps: runnable, limits: plan.graph.limits) { id in
             records[id].map { ($0.guest, $0.state == .done || $0.state == .skipped, $0.state.phrase) }
         }
         for (i, why) in blockedAtStart {
-            let id = scheduler.steps[i].id
-            guard let r = records[id] else { continue }
-            var n = r
-            n.state = .blocked
-            n.reason = why
-            batch.append(StepTransition(step: n, from: r.state, message: why))
-            records[id] = n
+            guard let r = run.records[scheduler.steps[i].id] else { continue }
+            batch.append(run.mark(r, .blocked, reason: why))
         }
-        if !batch.isEmpty {
-            do { try await journal.commit(JournalBatch(runID: runID, transitions: batch)) } catch {
-                return await finish(.journalFailed, "\(error)")
-            }
-            for t in batch where t.from != t.step.state {
-                observer.handle(
-                    .step(
-                        StepChange(
-                            kind: t.step.kind, id: t.step.id, guest: t.step.guest, source: t.step.source,
-                            target: t.step.target, from: t.from, to: t.step.state,
-                            attempt: t.step.attempt, message: t.message)))
-            }
-        }
+        return scheduler
+    }
 
+    /// Journals what the phases before the walk found, in one batch, and shows what changed.
+    private func record(_ batch: [StepTransition], _ run: Run) async throws(RunEnd) {
+        guard !batch.isEmpty else { return }
+        do { try await journal.commit(JournalBatch(runID: run.id, transitions: batch)) } catch {
+            throw RunEnd(.journalFailed, "\(error)")
+        }
+        report(batch)
+    }
+
+    /// Walks the DAG over the pending steps; for an apply, the after-drain hooks of every source
+    /// drained run as its last migration ends, and once more at the end for those still due.
+    private func migrate(
+        _ run: inout Run, _ scheduler: inout Scheduler, atStart: [String: GuestAtSource], hooks: HookRunner?
+    ) async -> WalkEnd {
         var runner = MigrationRunner(
             hypervisor: hypervisor, journal: journal, observer: observer,
             checks: Checks(
-                hypervisor: hypervisor, policy: CheckPolicy(plan: plan, kind: kind),
+                hypervisor: hypervisor, policy: CheckPolicy(plan: plan, kind: run.kind),
                 ledger: ledger, atStart: atStart),
-            control: control, options: plan.policy.migration, bridgeMap: plan.bridgeMap(for: kind),
-            runID: runID, companionsOfDone: companions)
+            control: control, options: plan.policy.migration, bridgeMap: plan.bridgeMap(for: run.kind),
+            runID: run.id, companionsOfDone: run.companions)
         runner.hooks = hooks
         var drained = Set<String>()
-        var walk =
-            startMigrations
-            ? await self.walk(
-                &scheduler, records: &records, runner: runner, runID: runID,
-                drainHooks: kind == .apply ? specs : nil, drained: &drained)
-            : WalkEnd()
-        if let hooks, startMigrations, kind == .apply, walk.journalFailure == nil, !control.stopRequested {
-            if let failure = await afterDrain(hooks, specs: specs, records: records, drained: &drained) {
-                walk.journalFailure = failure
+        var end = await walk(&scheduler, run: &run, runner: runner, drained: &drained)
+        if let hooks, run.kind == .apply, end.journalFailure == nil, !control.stopRequested {
+            if let failure = await afterDrain(hooks, specs: run.specs, records: run.records, drained: &drained) {
+                end.journalFailure = failure
             }
         }
-        if walk.haltedBy == nil, let h = hooks?.haltedBy { walk.haltedBy = h }
-        unrecorded = walk.unrecorded
+        return end
+    }
 
-        // 5. Say why the steps still pending did not start, and how the run ended.
-        let leftPending = specs.compactMap { records[$0.id] }.filter { $0.state == .pending }
-        if let failure = walk.journalFailure {
-            return await finish(.journalFailed, failure)
-        }
+    /// Says why the steps still pending did not start, and how the run ended.
+    private func ending(_ walk: WalkEnd, _ run: inout Run) -> RunEnd {
+        let leftPending = run.pending
+        if let failure = walk.journalFailure { return RunEnd(.journalFailed, failure) }
         var note: [StepTransition] = walk.leftByWindow
         if !walk.leftByWindow.isEmpty {
             let left = Set(walk.leftByWindow.map(\.step.id))
             for r in leftPending
             where r.reason == nil && !left.contains(r.id) && !control.stopRequested && walk.haltedBy == nil {
-                var n = r
-                n.reason = "not started: waits for a migration the maintenance window left; resume continues it"
-                note.append(StepTransition(step: n, from: .pending, message: n.reason ?? ""))
-                records[r.id] = n
+                note.append(
+                    run.mark(
+                        r, reason: "not started: waits for a migration the maintenance window left; resume continues it"
+                    ))
             }
         }
         let why =
@@ -357,35 +404,71 @@ public actor Executor {
             ? "not started: interrupted by operator"
             : walk.haltedBy.map { "not started: on-failure stop after \($0) failed" }
         if let why {
-            for r in leftPending where r.reason == nil {
-                var n = r
-                n.reason = why
-                note.append(StepTransition(step: n, from: .pending, message: why))
-                records[r.id] = n
-            }
+            for r in leftPending where r.reason == nil { note.append(run.mark(r, reason: why)) }
         }
-        let mine = specs.compactMap { records[$0.id] }
-        if mine.allSatisfy({ $0.state == .done || $0.state == .skipped }) {
-            return await finish(.allDone, nil, extra: note)
+        let steps = run.steps
+        if steps.allSatisfy({ $0.state == .done || $0.state == .skipped }) {
+            return RunEnd(.allDone, nil, transitions: note)
         }
         if control.stopRequested && !leftPending.isEmpty {
-            return await finish(
+            return RunEnd(
                 .interrupted,
-                "\(leftPending.count) step(s) not finished; \(kind == .rollback ? "rollback" : "resume") continues",
-                extra: note)
+                "\(leftPending.count) step(s) not finished; \(run.kind == .rollback ? "rollback" : "resume") continues",
+                transitions: note)
         }
-        let c = StepCounts(mine)
+        let c = StepCounts(steps)
         let window =
             walk.leftByWindow.isEmpty
             ? "" : " (\(walk.leftByWindow.count) predicted to end after the maintenance window closes)"
-        return await finish(
-            .partial, "\(c.failed) failed, \(c.blocked) blocked, \(c.pending) not started\(window)", extra: note)
+        return RunEnd(
+            .partial, "\(c.failed) failed, \(c.blocked) blocked, \(c.pending) not started\(window)", transitions: note)
+    }
+
+    /// Journals the end of the run with its last transitions (unless the journal is what
+    /// failed: then what it could not record is told instead), and tells the observer. A run
+    /// whose every step is done while the preflight could not account for some guest is partial.
+    private func finish(_ run: Run, _ end: RunEnd) async -> RunResult {
+        var status = end.status
+        var message = end.message
+        if status == .allDone, !run.preflight.problems.isEmpty {
+            status = .partial
+            message = "\(run.preflight.problems.count) guest(s) of the apply could not be accounted for"
+        }
+        if status != .journalFailed {
+            do {
+                try await journal.commit(
+                    JournalBatch(
+                        runID: run.id, transitions: end.transitions, finishRun: (Timestamp.now(), status.rawValue)))
+            } catch {
+                status = .journalFailed
+                message = "\(error)"
+            }
+        }
+        var steps = run.steps
+        if status == .journalFailed {
+            steps = steps.map { run.unrecorded[$0.id] ?? $0 }
+            message = Self.journalFailure(message, unrecorded: run.unrecorded.values.sorted { $0.id < $1.id })
+        }
+        let ms = UInt64((ContinuousClock.now - run.started) / .milliseconds(1))
+        let problems = run.preflight.problems + steps.filter { $0.state == .failed || $0.state == .blocked }
+        observer.handle(
+            .runFinished(
+                RunSummary(
+                    kind: run.kind, status: status, message: message, counts: StepCounts(steps),
+                    elapsedMs: ms, problems: problems)))
+        return RunResult(status: status, message: message, runID: run.id, steps: steps)
     }
 
     /// The preflight's findings as the operator sees them: state changes, and notices for what
     /// needs reading (a guest found nowhere, on two hosts, or behind a host that does not answer).
     private func announce(_ p: RollbackPreflight.Result) {
-        for t in p.transitions where t.from != t.step.state {
+        report(p.transitions)
+        for n in p.notices { observer.handle(.notice(n)) }
+    }
+
+    /// Shows the observer every transition that changed a step's state.
+    private func report(_ transitions: [StepTransition]) {
+        for t in transitions where t.from != t.step.state {
             observer.handle(
                 .step(
                     StepChange(
@@ -393,7 +476,6 @@ public actor Executor {
                         target: t.step.target, from: t.from, to: t.step.state,
                         attempt: t.step.attempt, message: t.message)))
         }
-        for n in p.notices { observer.handle(.notice(n)) }
     }
 
     /// The summary's message after a journal write failed: the error, what ended since the last
@@ -436,11 +518,11 @@ public actor Executor {
             + "\(f.string(from: closes)); resume continues it"
     }
 
-    /// `drainHooks`: every step of the run, when after-drain hooks are to run as each source's
-    /// last migration ends (`drained`: the sources whose hooks ran in this process).
+    /// Starts every step the scheduler allows until none is left to start or in flight; for an
+    /// apply, each source's after-drain hooks run as its last migration ends (`drained`: the
+    /// sources whose hooks ran in this process).
     private func walk(
-        _ scheduler: inout Scheduler, records: inout [Int: StepRecord], runner: MigrationRunner,
-        runID: Int, drainHooks: [StepSpec]?, drained: inout Set<String>
+        _ scheduler: inout Scheduler, run: inout Run, runner: MigrationRunner, drained: inout Set<String>
     ) async -> WalkEnd {
         var end = WalkEnd()
         let runStart = Date()
@@ -453,8 +535,9 @@ public actor Executor {
         await withTaskGroup(of: (Int, MigrationRunner.Outcome).self) { group in
             var inFlight = 0
             while true {
-                if let hooks = runner.hooks, let all = drainHooks, end.journalFailure == nil, !control.stopRequested {
-                    if let failure = await afterDrain(hooks, specs: all, records: records, drained: &drained) {
+                if let hooks = runner.hooks, run.kind == .apply, end.journalFailure == nil, !control.stopRequested {
+                    if let failure = await afterDrain(hooks, specs: run.specs, records: run.records, drained: &drained)
+                    {
                         end.journalFailure = failure
                         control.journalFailed()
                     }
@@ -465,14 +548,11 @@ public actor Executor {
                     freed = false
                     for i in scheduler.takeStartable() {
                         let spec = scheduler.steps[i]
-                        guard let record = records[spec.id] else { continue }
+                        guard let record = run.records[spec.id] else { continue }
                         if let why = windowRefuses(predicted[spec.id] ?? nil, runStart: runStart) {
                             _ = scheduler.finish(i, .requeued)
                             freed = true
-                            var n = record
-                            n.reason = why
-                            records[n.id] = n
-                            end.leftByWindow.append(StepTransition(step: n, from: .pending, message: why))
+                            end.leftByWindow.append(run.mark(record, reason: why))
                             continue
                         }
                         inFlight += 1
@@ -481,53 +561,62 @@ public actor Executor {
                 }
                 guard inFlight > 0, let (i, outcome) = await group.next() else { break }
                 inFlight -= 1
-                let spec = scheduler.steps[i]
-                if case .ended(let r) = outcome, r.state == .done {
-                } else {
-                    ledger.release(target: spec.target.name, uuid: spec.uuid)
-                }
-                switch outcome {
-                case .notStarted:
-                    _ = scheduler.finish(i, .requeued)
-                case .journalFailed(let why, let seen):
-                    _ = scheduler.finish(i, .requeued)
-                    if let seen { end.unrecorded[seen.id] = seen }
-                    if end.journalFailure == nil {
-                        end.journalFailure = why
-                        control.journalFailed()
-                    }
-                case .ended(let r):
-                    records[r.id] = r
-                    let blocked = scheduler.finish(i, r.state.slotOutcome)
-                    if r.state == .failed && stopOnFailure && end.haltedBy == nil { end.haltedBy = r.guest }
-                    guard !blocked.isEmpty, end.journalFailure == nil else { continue }
-                    var ts: [StepTransition] = []
-                    for (j, why) in blocked {
-                        guard let old = records[scheduler.steps[j].id] else { continue }
-                        var n = old
-                        n.state = .blocked
-                        n.reason = why
-                        records[n.id] = n
-                        ts.append(StepTransition(step: n, from: old.state, message: why))
-                    }
-                    do {
-                        try await journal.commit(JournalBatch(runID: runID, transitions: ts))
-                        for t in ts {
-                            observer.handle(
-                                .step(
-                                    StepChange(
-                                        kind: t.step.kind, id: t.step.id, guest: t.step.guest,
-                                        source: t.step.source, target: t.step.target, from: t.from,
-                                        to: .blocked, attempt: t.step.attempt, message: t.message)))
-                        }
-                    } catch {
-                        end.journalFailure = "\(error)"
-                        control.journalFailed()
-                    }
+                let blocked = settle(i, outcome, &scheduler, &run, &end, stopOnFailure: stopOnFailure)
+                guard !blocked.isEmpty, end.journalFailure == nil else { continue }
+                if let failure = await block(blocked, of: scheduler, &run) {
+                    end.journalFailure = failure
+                    control.journalFailed()
                 }
             }
         }
         return end
+    }
+
+    /// Hands a migration's outcome back to the scheduler and returns the steps that can no
+    /// longer start because of it. Its target's reservation is released unless it moved the
+    /// guest there; a step that did not start, or whose end the journal could not record, goes
+    /// back to the queue; with `on-failure: stop` a failure halts the walk.
+    private func settle(
+        _ i: Int, _ outcome: MigrationRunner.Outcome, _ scheduler: inout Scheduler, _ run: inout Run,
+        _ end: inout WalkEnd, stopOnFailure: Bool
+    ) -> [(index: Int, reason: String)] {
+        let spec = scheduler.steps[i]
+        if case .ended(let r) = outcome, r.state == .done {
+        } else {
+            ledger.release(target: spec.target.name, uuid: spec.uuid)
+        }
+        switch outcome {
+        case .notStarted:
+            _ = scheduler.finish(i, .requeued)
+            return []
+        case .journalFailed(let why, let seen):
+            _ = scheduler.finish(i, .requeued)
+            if let seen { end.unrecorded[seen.id] = seen }
+            if end.journalFailure == nil {
+                end.journalFailure = why
+                control.journalFailed()
+            }
+            return []
+        case .ended(let r):
+            run.records[r.id] = r
+            if r.state == .failed && stopOnFailure && end.haltedBy == nil { end.haltedBy = r.guest }
+            return scheduler.finish(i, r.state.slotOutcome)
+        }
+    }
+
+    /// Blocks the steps that wait for one that did not end done, journals that, and shows it;
+    /// returns the journal's error when it could not be written.
+    private func block(
+        _ blocked: [(index: Int, reason: String)], of scheduler: Scheduler, _ run: inout Run
+    ) async -> String? {
+        var ts: [StepTransition] = []
+        for (j, why) in blocked {
+            guard let old = run.records[scheduler.steps[j].id] else { continue }
+            ts.append(run.mark(old, .blocked, reason: why))
+        }
+        do { try await journal.commit(JournalBatch(runID: run.id, transitions: ts)) } catch { return "\(error)" }
+        report(ts)
+        return nil
     }
 
     private func retryIDs(_ retry: RetrySelection, specs: [StepSpec], records: [Int: StepRecord]) -> [Int] {
