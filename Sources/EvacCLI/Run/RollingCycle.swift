@@ -267,7 +267,8 @@ struct RollingCycle {
         }
         defer { phaseJournal.close() }
         let executor = Executor(
-            plan: phasePlan, hypervisor: hv, journal: run.journal(phaseJournal), observer: run.observer())
+            plan: phasePlan, hypervisor: hv, journal: run.journal(phaseJournal), observer: run.observer(plan: phasePlan)
+        )
         let code = await RunExit.result(executor) { await $0.resume(retry: .all) }
         guard code == EvacExit.success else { return code }
         return await checkEmpty(b.hosts, skipped: Set(phasePlan.skipped.map(\.uuid)), hv)
@@ -340,7 +341,7 @@ struct RollingCycle {
         defer { j.close() }
         let executor = Executor(
             plan: stored, hypervisor: LibvirtHypervisor(settings: settings), journal: run.journal(j),
-            observer: run.observer())
+            observer: run.observer(plan: stored))
         let standing = (try? JournalStatus.read(path: p)).map {
             RunStanding.of(runs: $0.runs, apply: $0.apply, rollback: $0.rollback)
         }

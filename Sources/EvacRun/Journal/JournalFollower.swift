@@ -5,8 +5,10 @@ import GRDB
 /// `evac status --follow`: the live view of a run that another process is making, read from its
 /// journal. It never takes the journal's lock and never writes: it polls the events table over
 /// a read-only connection (WAL lets it read while the run writes) and turns each new row into
-/// the `RunEvent` the running process showed, for the same observers (terminal, plain, JSON).
-/// Progress samples are not journaled, so a follower shows states, not percentages.
+/// the `RunEvent` the running process showed, for the same observers (terminal, plain, JSON):
+/// step changes from the events table, the latest progress sample of each running step from
+/// the progress table (the run writes one every couple of seconds), and hook starts and ends
+/// from the hooks table (with the plan's failure policy, the decision the run took).
 public final class JournalFollower: @unchecked Sendable {
     /// How following a run ended.
     public enum End: Sendable, Equatable {
@@ -19,6 +21,9 @@ public final class JournalFollower: @unchecked Sendable {
     /// The journal being followed.
     public let path: String
     private let db: DatabaseQueue
+    /// The plan the journal stores (nil when it holds none that verifies): its hooks' policies
+    /// and, for the caller, the forecast of its live display.
+    public let plan: PlanFile?
 
     /// Opens the journal at `path` read-only; throws when there is none or SQLite cannot read it.
     public init(path: String) throws(JournalError) {
@@ -27,6 +32,7 @@ public final class JournalFollower: @unchecked Sendable {
         do { db = try SQLiteJournal.openDatabase(path, readonly: true) } catch {
             throw .database(path: path, "\(error)")
         }
+        plan = try? JournalStatus.storedPlan(path: path)
     }
 
     deinit { try? db.close() }
@@ -36,6 +42,8 @@ public final class JournalFollower: @unchecked Sendable {
         var steps: [StepRecord]
         var events:
             [(id: Int64, run: Int, kind: RunKind, step: Int?, from: StepState?, to: StepState?, message: String)]
+        var progress: [ProgressRecord] = []
+        var hooks: [HookRecord] = []
     }
 
     private func read(after eventID: Int64, run: Int?) throws -> Snapshot {
@@ -63,7 +71,9 @@ public final class JournalFollower: @unchecked Sendable {
                 runs: runs, steps: steps,
                 events: events.map {
                     (id: $0.0, run: $0.1, kind: $0.2, step: $0.3, from: $0.4, to: $0.5, message: $0.6)
-                })
+                },
+                progress: run == nil ? [] : try SQLiteJournal.readProgress(db),
+                hooks: run == nil ? [] : try SQLiteJournal.readHooks(db))
         }
     }
 
@@ -100,17 +110,24 @@ public final class JournalFollower: @unchecked Sendable {
                     runID: run.id, steps: kindSteps.count, alreadyDone: settledBefore)))
         var lastEvent: Int64 = 0
         var lastProbe = ContinuousClock.now
+        var shown = Shown()
         while true {
             let bySteps = Dictionary(snapshot.steps.map { ("\($0.kind.rawValue)#\($0.id)", $0) }) { a, _ in a }
             for e in snapshot.events {
                 lastEvent = max(lastEvent, e.id)
                 guard let id = e.step, let st = bySteps["\(e.kind.rawValue)#\(id)"], e.from != e.to else { continue }
-                observer.handle(
-                    .step(
-                        StepChange(
-                            kind: e.kind, id: id, guest: st.guest, source: st.source, target: st.target,
-                            from: e.from, to: e.to, attempt: st.attempt, message: e.message)))
+                var change = StepChange(
+                    kind: e.kind, id: id, guest: st.guest, source: st.source, target: st.target,
+                    from: e.from, to: e.to, attempt: st.attempt, message: e.message)
+                if e.to == .done, st.state == .done, let outcome = Self.outcome(st.stats) {
+                    // What the running process put on its event: the hypervisor's own figures.
+                    change.transferredBytes = outcome.transferredBytes
+                    change.durationMs = outcome.durationMs
+                }
+                observer.handle(.step(change))
             }
+            emitHooks(snapshot.hooks, run: run.id, shown: &shown, observer)
+            emitProgress(snapshot.progress, steps: bySteps, run: run, shown: &shown, observer)
             if let row = snapshot.runs.first(where: { $0.id == run.id }), let exit = row.exitStatus {
                 let status = RunStatus(rawValue: exit) ?? .partial
                 let mine = snapshot.steps.filter { $0.kind == run.kind }
@@ -139,6 +156,41 @@ public final class JournalFollower: @unchecked Sendable {
             try await Task.sleep(for: interval)
             snapshot = try read(after: lastEvent, run: run.id)
         }
+    }
+
+    /// What the follower already handed on: hook rows by key and state, progress samples by step.
+    private struct Shown {
+        var hooks: [HookRecord.Key: HookRecord.State] = [:]
+        var progress: [Int: MigrationProgress] = [:]
+    }
+
+    /// Hook rows of this run that are new or changed state since the last poll, oldest first.
+    private func emitHooks(_ rows: [HookRecord], run: Int, shown: inout Shown, _ observer: any RunObserver) {
+        for h in rows where h.runID == run && shown.hooks[h.key] != h.state {
+            shown.hooks[h.key] = h.state
+            observer.handle(.hook(HookOutcome(h, policy: plan?.hooks?.policy(h.point, h.hook) ?? .stop)))
+        }
+    }
+
+    /// The latest sample of each step running in this run's attempt, when it changed.
+    private func emitProgress(
+        _ rows: [ProgressRecord], steps: [String: StepRecord], run: RunRecord, shown: inout Shown,
+        _ observer: any RunObserver
+    ) {
+        for p in rows where p.kind == run.kind && p.runID == run.id && shown.progress[p.id] != p.progress {
+            guard let st = steps["\(p.kind.rawValue)#\(p.id)"], st.state == .running, st.attempt == p.attempt else {
+                continue
+            }
+            shown.progress[p.id] = p.progress
+            observer.handle(
+                .progress(
+                    ProgressSample(
+                        id: p.id, guest: st.guest, source: st.source, target: st.target, progress: p.progress)))
+        }
+    }
+
+    static func outcome(_ stats: String?) -> MigrationOutcome? {
+        stats.flatMap { try? JSONDecoder().decode(MigrationOutcome.self, from: Data($0.utf8)) }
     }
 
     static func elapsedMs(_ r: RunRecord) -> UInt64 {

@@ -55,6 +55,8 @@ public final class PlainObserver: RunObserver, Sendable {
             return "\(e(c.guest)) \(e(c.source)) → \(e(c.target)) \(state)\(detail)"
         case .notice(let m):
             return "NOTICE: \(e(m))"
+        case .hook(let h):
+            return h.line
         case .runFinished(let s):
             let c = s.counts
             var text =
