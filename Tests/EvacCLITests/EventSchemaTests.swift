@@ -74,6 +74,11 @@ struct EventSchemaTests {
         let failed = HookOutcome(record, policy: .skip)
         #expect(failed.decision == .skip && failed.durationMs == 1250 && failed.lastOutputLine == "no such backend")
         hookLines.append(JSONLinesObserver.line(.hook(failed)))
+        hookLines.append(
+            JSONLinesObserver.line(
+                .cycle(
+                    CycleRecord(
+                        batch: 1, hosts: ["kvm-1"], stage: .draining, phaseJournal: "/j", updated: Timestamp.now()))))
         for line in hookLines {
             let errors = validator.validate(try JSONValue(json: line ?? "{}"))
             #expect(errors.isEmpty, "\(line ?? "nil")\n\(errors.map(\.description).joined(separator: "\n"))")

@@ -44,6 +44,8 @@ extension StatusCommand {
         case .processGone(let why):
             Console.error("error: \(why)\n")
             throw EvacExit.interrupted
+        case .abandoned:
+            throw EvacExit.interrupted
         }
     }
 

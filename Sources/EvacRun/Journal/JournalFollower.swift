@@ -16,7 +16,12 @@ public final class JournalFollower: @unchecked Sendable {
         case finished(RunStatus)
         /// The process running it is gone without writing an end (crash, kill -9, reboot).
         case processGone(String)
+        /// `abandon` said the run is no longer wanted before one began (a rolling cycle moved on).
+        case abandoned
     }
+
+    /// The run followed (its id in the journal), once one was found.
+    public private(set) var followedRun: Int?
 
     /// The journal being followed.
     public let path: String
@@ -44,6 +49,7 @@ public final class JournalFollower: @unchecked Sendable {
             [(id: Int64, run: Int, kind: RunKind, step: Int?, from: StepState?, to: StepState?, message: String)]
         var progress: [ProgressRecord] = []
         var hooks: [HookRecord] = []
+        var cycle: [CycleRecord] = []
     }
 
     private func read(after eventID: Int64, run: Int?) throws -> Snapshot {
@@ -73,19 +79,26 @@ public final class JournalFollower: @unchecked Sendable {
                     (id: $0.0, run: $0.1, kind: $0.2, step: $0.3, from: $0.4, to: $0.5, message: $0.6)
                 },
                 progress: run == nil ? [] : try SQLiteJournal.readProgress(db),
-                hooks: run == nil ? [] : try SQLiteJournal.readHooks(db))
+                hooks: run == nil ? [] : try SQLiteJournal.readHooks(db),
+                cycle: run == nil ? [] : try SQLiteJournal.readCycle(db))
         }
     }
 
     /// Follows the newest run from its first event to its end. When the newest run already
     /// ended and nobody holds the journal, that run is shown and followed to its end at once;
     /// when someone holds it (a resume just starting), the follower waits for the new run.
-    public func follow(_ observer: any RunObserver, interval: Duration = .milliseconds(200)) async throws -> End {
+    /// Runs up to `afterRun` are not considered (a rolling cycle's drain journal, followed once
+    /// for the drain and again for the return); `abandon`, asked while waiting for a run, ends
+    /// the wait.
+    public func follow(
+        _ observer: any RunObserver, interval: Duration = .milliseconds(200), afterRun: Int = 0,
+        abandon: (@Sendable () -> Bool)? = nil
+    ) async throws -> End {
         var snapshot = try read(after: 0, run: nil)
         var run: RunRecord?
         var idlePolls = 0
         while run == nil {
-            let newest = snapshot.runs.last
+            let newest = snapshot.runs.last { $0.id > afterRun }
             if let newest, newest.exitStatus == nil || holder() == nil {
                 run = newest
                 break
@@ -94,11 +107,13 @@ public final class JournalFollower: @unchecked Sendable {
             if newest == nil && idlePolls > 50 && holder() == nil {
                 return .processGone("the journal has no run and nobody holds it")
             }
+            if abandon?() == true { return .abandoned }
             try await Task.sleep(for: interval)
             snapshot = try read(after: 0, run: nil)
             if let newest, let latest = snapshot.runs.last, latest.id != newest.id { run = latest }
         }
         guard let run else { return .processGone("no run") }
+        followedRun = run.id
         let kindSteps = snapshot.steps.filter { $0.kind == run.kind }
         snapshot = try read(after: 0, run: run.id)
         let touched = Set(snapshot.events.compactMap { $0.kind == run.kind ? $0.step : nil })
@@ -128,8 +143,17 @@ public final class JournalFollower: @unchecked Sendable {
             }
             emitHooks(snapshot.hooks, run: run.id, shown: &shown, observer)
             emitProgress(snapshot.progress, steps: bySteps, run: run, shown: &shown, observer)
+            if try await followCycle(snapshot.cycle, shown: &shown, observer, interval: interval) {
+                // A drain or return was followed to its end: read everything since afresh.
+                snapshot = try read(after: lastEvent, run: run.id)
+                continue
+            }
             if let row = snapshot.runs.first(where: { $0.id == run.id }), let exit = row.exitStatus {
                 let status = RunStatus(rawValue: exit) ?? .partial
+                if !snapshot.cycle.isEmpty {
+                    let done = snapshot.cycle.filter { $0.stage == .done }.count
+                    observer.handle(.notice("rolling cycle: \(done) of \(snapshot.cycle.count) batch(es) done"))
+                }
                 let mine = snapshot.steps.filter { $0.kind == run.kind }
                 let ms = Self.elapsedMs(row)
                 observer.handle(
@@ -159,9 +183,12 @@ public final class JournalFollower: @unchecked Sendable {
     }
 
     /// What the follower already handed on: hook rows by key and state, progress samples by step.
-    private struct Shown {
+    struct Shown {
         var hooks: [HookRecord.Key: HookRecord.State] = [:]
         var progress: [Int: MigrationProgress] = [:]
+        /// Rolling cycle: the stage shown per batch, and the last run followed per drain journal.
+        var stages: [Int: CycleRecord.Stage] = [:]
+        var phaseRuns: [String: Int] = [:]
     }
 
     /// Hook rows of this run that are new or changed state since the last poll, oldest first.
@@ -201,6 +228,8 @@ public final class JournalFollower: @unchecked Sendable {
     }
 
     func holder() -> String? { JournalLock.liveHolder(journalPath: path) }
+
+    func readCycleNow() throws -> [CycleRecord] { try db.read { try SQLiteJournal.readCycle($0) } }
 }
 
 extension JournalLock {

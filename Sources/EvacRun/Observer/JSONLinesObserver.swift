@@ -1,7 +1,7 @@
 import Foundation
 
 /// `--output json`: one JSON object per event (JSON Lines), keys sorted, with an `event` field
-/// naming the kind: run-started, step, progress, hook, notice, run-finished.
+/// naming the kind: run-started, step, progress, hook, cycle, notice, run-finished.
 public struct JSONLinesObserver: RunObserver {
     private let out: LineWriter
     private let progress: Bool
@@ -35,6 +35,7 @@ public struct JSONLinesObserver: RunObserver {
         case .progress(let p): data = try? e.encode(Envelope(event: "progress", at: at, data: p))
         case .notice(let m): data = try? e.encode(Envelope(event: "notice", at: at, data: ["message": m]))
         case .hook(let h): data = try? e.encode(Envelope(event: "hook", at: at, data: h))
+        case .cycle(let c): data = try? e.encode(Envelope(event: "cycle", at: at, data: c))
         case .runFinished(let s): data = try? e.encode(Envelope(event: "run-finished", at: at, data: s))
         }
         return data.map { String(decoding: $0, as: UTF8.self) }

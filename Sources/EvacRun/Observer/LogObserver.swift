@@ -24,6 +24,8 @@ public struct LogObserver: RunObserver {
                 metadata: ["remaining_bytes": "\(p.progress.dataRemaining)", "iteration": "\(p.progress.iteration)"])
         case .notice(let m):
             log.notice("\(m)")
+        case .cycle(let c):
+            log.info("rolling batch \(c.batch) (\(c.hosts.joined(separator: "+"))): \(c.stage.rawValue)")
         case .hook(let h):
             if h.decision == nil || h.decision == .proceed {
                 log.info("\(h.line)")

@@ -96,7 +96,7 @@ public struct ProgressScreen: Sendable {
             if steps[c.id] == nil { track(c.id, c.guest, c.source, c.target, c.to, now) }
             steps[c.id]?.state = c.to
             steps[c.id]?.gauge = MigrationGauge(expectedMemoryBytes: forecast?.memoryBytes(of: c.id) ?? 0)
-        case .notice, .runFinished, .hook:
+        case .notice, .runFinished, .hook, .cycle:
             break
         }
         return PlainObserver.text(event).map { $0.components(separatedBy: "\n") } ?? []

@@ -12,6 +12,9 @@ public enum RunEvent: Sendable {
     case progress(ProgressSample)
     /// A hook started or ended (journaled in the hooks table).
     case hook(HookOutcome)
+    /// A rolling cycle's batch of hosts reached a stage (draining, maintenance, waiting for
+    /// the hosts, returning, done), as the cycle's journal records it.
+    case cycle(CycleRecord)
     /// Something the operator must read (reconcile findings, guests lost, refusals).
     case notice(String)
     /// The run ended: how, with its counts and the steps that need the operator.

@@ -147,6 +147,7 @@ public final class TerminalObserver: RunObserver, Sendable {
         case .step(let c) where c.to == .blocked: code = "33"
         case .notice: code = "33"
         case .hook(let h) where h.decision != nil && h.decision != .proceed: code = "33"
+        case .cycle: code = "1"
         case .runFinished(let r) where !r.problems.isEmpty: code = "1"
         default: return lines
         }
