@@ -165,6 +165,18 @@ private func job(
         #expect(f.remainingMs(kind: .apply, settled: [4], inFlight: flying, doneMs: [:]) == 16_000)
     }
 
+    /// The lab's measured case: a guest dirtying as fast as the cap copies, past its prediction.
+    /// The ETA is then only a lower bound (shown "≥"), never a confident "2s".
+    @Test func aMigrationThatDoesNotConvergeMakesTheETAALowerBound() {
+        let f = plan()
+        let stalled = [1: RunForecast.InFlight(elapsedMs: 60_000, remainingMs: nil, stalled: true)]
+        let e = f.estimate(kind: .apply, settled: [2, 3], inFlight: stalled, doneMs: [:])
+        #expect(e.atLeast)
+        #expect(e.ms == 10_000, "d's 10 s at least, a's end unknown")
+        let early = [1: RunForecast.InFlight(elapsedMs: 2_000, remainingMs: nil)]
+        #expect(!f.estimate(kind: .apply, settled: [2, 3], inFlight: early, doneMs: [:]).atLeast)
+    }
+
     @Test func rollbackWalksTheReversedGraph() {
         let nodes = [
             MigrationGraph.Node(
@@ -217,6 +229,24 @@ private func job(
         #expect(plain.etaMs == nil)
     }
 
+    @Test func aStalledMigrationShowsNotConvergingAndALowerBound() {
+        var s = ProgressScreen(forecast: RunForecastTests().plan())
+        _ = s.apply(start(4), atMs: 0)
+        _ = s.apply(running(1), atMs: 0)
+        // 16 MiB/s copied, 16 MiB/s (4096 pages) dirtied: what is left does not shrink.
+        _ = s.apply(
+            sample(1, job(ms: 30_000, memTotal: gib, memSent: 2 * gib, memLeft: 50 * mib, dirtyPages: 4096)),
+            atMs: 30_000)
+        _ = s.apply(
+            sample(1, job(ms: 31_000, memTotal: gib, memSent: 2 * gib + 16 * mib, memLeft: 50 * mib, dirtyPages: 4096)),
+            atMs: 31_000)
+        s.refreshETA()
+        let lines = s.render(width: 200)
+        #expect(lines.first?.contains("95%  50 MiB left not converging  16 MiB/s") == true, "\(lines)")
+        #expect(s.etaIsLowerBound)
+        #expect(lines.last?.contains("· ETA ≥") == true, "\(lines)")
+    }
+
     /// The memory the plan knows is what is left before libvirt reports anything.
     @Test func aMigrationWithoutFiguresYetIsAllLeft() {
         var s = ProgressScreen(forecast: RunForecastTests().plan())
@@ -236,8 +266,9 @@ private func job(
         j.handle(.runStarted(RunStart(kind: .apply, planName: "p", planHash: "h", journal: "/j", runID: 7, steps: 2)))
         let sample = { (id: Int, ms: UInt64) in
             RunEvent.progress(
-                ProgressSample(id: id, guest: "g", source: "s", target: "t", progress: MigrationProgress(elapsedMs: ms))
-            )
+                ProgressSample(
+                    id: id, guest: "g", source: "s", target: "t",
+                    progress: MigrationProgress(elapsedMs: ms, dataTotal: 1 << 30)))
         }
         j.handle(sample(1, 100)) // not running yet: dropped
         j.handle(
@@ -246,6 +277,11 @@ private func job(
                     kind: .apply, id: 1, guest: "g", source: "s", target: "t", from: .pending, to: .running,
                     attempt: 3, message: "")))
         let written = { () async throws -> UInt64? in try await journal.progress().first?.progress.elapsedMs }
+        // The job still setting up: no figures, not written, and no interval started.
+        j.handle(
+            .progress(
+                ProgressSample(id: 1, guest: "g", source: "s", target: "t", progress: MigrationProgress(elapsedMs: 20)))
+        )
         j.handle(sample(1, 500))
         try await waitFor { try await written() == 500 }
         j.handle(sample(1, 1500)) // within 2 s of the last write

@@ -106,7 +106,7 @@ public struct MigrationGauge: Sendable, Hashable {
 
     /// Whether what is left shrinks: the copy outruns the dirtying. Unknown (true) without a rate.
     public var converging: Bool {
-        guard let r = rateBytesPerSec else { return true }
+        guard let r = rateBytesPerSec, r > 0 || dirtyBytesPerSec > 0 else { return true }
         return r > dirtyBytesPerSec || remainingBytes == 0
     }
 

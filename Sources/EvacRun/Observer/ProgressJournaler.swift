@@ -2,7 +2,8 @@ import EvacCore
 
 /// Journals the latest progress sample of each in-flight migration (`RunJournal.recordProgress`)
 /// so that `evac status --follow` in another process draws the live display: the first sample
-/// of each attempt at once, then at most one every `intervalMs` of the job's own clock per step.
+/// with figures of each attempt at once, then at most one every `intervalMs` of the job's own
+/// clock per step.
 /// An observer rather than part of the migration loop: the run's own path is unchanged, a
 /// write never waits on a disk flush, and one that fails is dropped (a sample is a display
 /// figure; the next durable commit finds a broken journal anyway).
@@ -44,6 +45,10 @@ final class ProgressJournaler: RunObserver, @unchecked Sendable {
                 s.outbox[c.id] = nil
             case .progress(let p):
                 guard let kind = s.kind, let attempt = s.attempt[p.id] else { return false }
+                // libvirt's first samples, while the job sets up, have no figures: nothing to
+                // show, and they must not hold the first real one back for an interval.
+                let q = p.progress
+                guard q.dataTotal > 0 || q.memoryTotal > 0 || q.diskTotal > 0 else { return false }
                 let t = p.progress.elapsedMs
                 if let last = s.writtenAtMs[p.id], t >= last, t - last < intervalMs { return false }
                 s.writtenAtMs[p.id] = t

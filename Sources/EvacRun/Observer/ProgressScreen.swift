@@ -32,7 +32,7 @@ public struct ProgressScreen: Sendable {
     /// The plan's model of the run; without it the ETA extrapolates from finished migrations.
     public let forecast: RunForecast?
     /// The last ETA worked out, and when (the walk over the queue is not redone at every sample).
-    private var etaCache: (atMs: UInt64, ms: UInt64?)?
+    private var etaCache: (atMs: UInt64, ms: UInt64?, atLeast: Bool)?
     private var nowMs: UInt64 = 0
 
     /// A screen before any run started; `forecast` gives the overall ETA the plan's model,
@@ -119,16 +119,23 @@ public struct ProgressScreen: Sendable {
     /// duration × the steps still to finish ÷ the parallelism seen, nil until one has finished.
     public var etaMs: UInt64? {
         if let c = etaCache { return c.ms }
-        return computeETA()
+        return computeETA().ms
     }
 
-    private func computeETA() -> UInt64? {
+    /// Whether `etaMs` is only a lower bound: a migration in flight does not converge (or has
+    /// outrun its prediction with no rate to go by), so when it ends is not known.
+    public var etaIsLowerBound: Bool {
+        if let c = etaCache { return c.atLeast }
+        return computeETA().atLeast
+    }
+
+    private func computeETA() -> (ms: UInt64?, atLeast: Bool) {
         let c = counts
-        if c.pending + c.running == 0 { return 0 }
+        if c.pending + c.running == 0 { return (0, false) }
         guard let forecast, let kind else {
-            guard !doneMs.isEmpty else { return nil }
+            guard !doneMs.isEmpty else { return (nil, false) }
             let mean = doneMs.values.reduce(0, +) / Double(doneMs.count)
-            return UInt64(mean * Double(c.pending + c.running) / Double(max(1, peakInFlight)))
+            return (UInt64(mean * Double(c.pending + c.running) / Double(max(1, peakInFlight))), false)
         }
         var settled = Set(steps.filter { $0.value.state.map { $0 != .pending && $0 != .running } ?? false }.keys)
         // A resume reports nothing of what earlier runs settled: count the first unreported
@@ -138,18 +145,22 @@ public struct ProgressScreen: Sendable {
         settled.formUnion(unreported.prefix(alreadyDone).map(\.id))
         var flying: [Int: RunForecast.InFlight] = [:]
         for (id, s) in steps where s.state == nil || s.state == .running {
-            let elapsed =
-                s.gauge.last != nil ? Double(s.gauge.elapsedMs) : Double(nowMs >= s.startedMs ? nowMs - s.startedMs : 0)
+            let sampled = s.gauge.last != nil
+            let elapsed = sampled ? Double(s.gauge.elapsedMs) : Double(nowMs >= s.startedMs ? nowMs - s.startedMs : 0)
             flying[id] = RunForecast.InFlight(
-                elapsedMs: elapsed, remainingMs: s.gauge.last == nil ? nil : s.gauge.remainingMs)
+                elapsedMs: elapsed, remainingMs: sampled ? s.gauge.remainingMs : nil,
+                stalled: sampled && !s.gauge.converging)
         }
-        let ms = forecast.remainingMs(kind: kind, settled: settled, inFlight: flying, doneMs: doneMs)
-        return ms.isFinite && ms >= 0 && ms < 1e15 ? UInt64(ms) : nil
+        let e = forecast.estimate(kind: kind, settled: settled, inFlight: flying, doneMs: doneMs)
+        return (e.ms.isFinite && e.ms >= 0 && e.ms < 1e15 ? UInt64(e.ms) : nil, e.atLeast)
     }
 
     /// Works the ETA out now if a change invalidated it (the terminal calls this before drawing).
     public mutating func refreshETA() {
-        if etaCache == nil { etaCache = (nowMs, computeETA()) }
+        if etaCache == nil {
+            let e = computeETA()
+            etaCache = (nowMs, e.ms, e.atLeast)
+        }
     }
 
     /// The live block: one line per migration in flight (at most `maxLines - 1`, then a "more"
@@ -176,8 +187,10 @@ public struct ProgressScreen: Sendable {
         let finished = c.total - c.pending - c.running
         // Whole seconds: a sub-second ETA is noise, and Format.planDuration would say "0ms".
         let eta = etaMs.map { ms in ms < 500 ? "0s" : Format.planDuration(ms: (ms + 500) / 1000 * 1000) } ?? "—"
+        // "≥": a migration in flight does not converge; the run ends no sooner than this.
+        let bound = etaMs != nil && etaIsLowerBound ? "≥" : ""
         return "[\(Self.meter(finished, of: c.total, cells: 20))] \(c.done)/\(c.total) done, \(c.failed) failed, "
-            + "\(c.blocked) blocked · \(c.running) in flight · ETA \(eta)"
+            + "\(c.blocked) blocked · \(c.running) in flight · ETA \(bound)\(eta)"
     }
 
     /// Percent and bytes left from the data actually left (see `MigrationGauge`), the time

@@ -40,10 +40,20 @@ public struct RunForecast: Sendable, Hashable {
         public var elapsedMs: Double
         /// What the live rate says is left (nil: no rate yet, or not converging).
         public var remainingMs: Double?
-        public init(elapsedMs: Double, remainingMs: Double?) {
+        /// The guest dirties memory as fast as the copy goes: when it ends is not known.
+        public var stalled: Bool
+        public init(elapsedMs: Double, remainingMs: Double?, stalled: Bool = false) {
             self.elapsedMs = elapsedMs
             self.remainingMs = remainingMs
+            self.stalled = stalled
         }
+    }
+
+    /// How long the run has left, and whether that is only a lower bound: a migration in
+    /// flight does not converge, or has outrun its prediction with no rate to go by.
+    public struct Estimate: Sendable, Hashable {
+        public var ms: Double
+        public var atLeast: Bool
     }
 
     /// The correction of the model: the median of measured (or live-foretold) over predicted
@@ -71,6 +81,13 @@ public struct RunForecast: Sendable, Hashable {
     public func remainingMs(
         kind: RunKind, settled: Set<Int>, inFlight: [Int: InFlight], doneMs: [Int: Double]
     ) -> Double {
+        estimate(kind: kind, settled: settled, inFlight: inFlight, doneMs: doneMs).ms
+    }
+
+    /// `remainingMs`, saying whether it is a lower bound.
+    public func estimate(
+        kind: RunKind, settled: Set<Int>, inFlight: [Int: InFlight], doneMs: [Int: Double]
+    ) -> Estimate {
         let factor = correction(doneMs: doneMs, inFlight: inFlight)
         let left = graph.nodes.filter { !settled.contains($0.id) }
         let ids = Set(left.map(\.id))
@@ -84,12 +101,16 @@ public struct RunForecast: Sendable, Hashable {
             }
         // In flight first: they hold their slots now, so the walk starts them at once.
         ordered = ordered.filter { inFlight[$0.id] != nil } + ordered.filter { inFlight[$0.id] == nil }
+        var atLeast = false
         let durations = ordered.map { n -> Double in
             let predicted = (predictedMs[n.id] ?? 0) * factor
             guard let f = inFlight[n.id] else { return predicted }
-            return f.remainingMs ?? max(0, predicted - f.elapsedMs)
+            if let left = f.remainingMs { return left }
+            if f.stalled || f.elapsedMs >= predicted { atLeast = true }
+            return max(0, predicted - f.elapsedMs)
         }
-        return Timeline.schedule(MigrationGraph(nodes: ordered, limits: graph.limits), durationsMs: durations).totalMs
+        let ms = Timeline.schedule(MigrationGraph(nodes: ordered, limits: graph.limits), durationsMs: durations).totalMs
+        return Estimate(ms: ms, atLeast: atLeast)
     }
 
     /// The rollback's graph of `nodes`: each guest goes back, edges and order reversed (as
