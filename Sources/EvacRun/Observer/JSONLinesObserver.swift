@@ -5,7 +5,7 @@ import Foundation
 public struct JSONLinesObserver: RunObserver {
     private let out: LineWriter
     private let progress: Bool
-    /// Writes through `writer`; `includeProgress: false` drops progress samples (`status --follow` has none to show).
+    /// Writes through `writer`; `includeProgress: false` drops progress samples (a log of the events only).
     public init(writer: LineWriter = LineWriter(), includeProgress: Bool = true) {
         out = writer
         progress = includeProgress
