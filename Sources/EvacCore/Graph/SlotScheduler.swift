@@ -35,7 +35,6 @@ public struct SlotScheduler<Step: SchedulableStep> {
     /// The steps, sorted by (rank, id); the indices every method takes and returns.
     public let steps: [Step]
     private let limits: MigrationGraph.Limits
-    private let groupLimit: [String: Int]
     private var unmet: [Int]
     private var dependents: [[Int]]
     /// Ready step indices, ascending. Entries whose `queued` flag is off were taken or
@@ -47,9 +46,13 @@ public struct SlotScheduler<Step: SchedulableStep> {
     /// ready[..<head] are all taken.
     private var head = 0
     private var total = 0
-    private var bySource: [String: Int] = [:]
-    private var byTarget: [String: Int] = [:]
-    private var byGroup: [String: Int] = [:]
+    /// Slots taken per source, target and group, indexed by the numbers `axes` gives each
+    /// host and group name: the walk of a 100,000-step estimate checks them millions of times,
+    /// and arrays spare it a string hash per check.
+    private let axes: SlotAxes
+    private var bySource: [Int]
+    private var byTarget: [Int]
+    private var byGroup: [Int]
     private var settled: [Bool]
 
     /// `outside(id)` tells how a dependency that is not part of this walk stands (done in an
@@ -68,8 +71,10 @@ public struct SlotScheduler<Step: SchedulableStep> {
     private init(steps unsorted: [Step], limits: MigrationGraph.Limits) {
         steps = unsorted.sorted { ($0.rank, $0.id) < ($1.rank, $1.id) }
         self.limits = limits
-        groupLimit = Dictionary(
-            limits.groups.map { ($0.name, max(1, $0.maxInFlight)) }, uniquingKeysWith: min)
+        axes = SlotAxes(steps: steps, limits: limits)
+        bySource = Array(repeating: 0, count: axes.sources)
+        byTarget = Array(repeating: 0, count: axes.targets)
+        byGroup = Array(repeating: 0, count: axes.groupLimit.count)
         let index = Dictionary(steps.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { first, _ in first })
         unmet = Array(repeating: 0, count: steps.count)
         dependents = Array(repeating: [], count: steps.count)
@@ -112,14 +117,12 @@ public struct SlotScheduler<Step: SchedulableStep> {
     public var inFlight: Int { total }
     public var hasReady: Bool { queuedCount > 0 }
 
-    private func fits(_ s: Step) -> Bool {
+    private func fits(_ i: Int) -> Bool {
         guard total < max(1, limits.total),
-            bySource[s.sourceHost, default: 0] < max(1, limits.perSource),
-            byTarget[s.targetHost, default: 0] < max(1, limits.perTarget)
+            bySource[axes.source[i]] < max(1, limits.perSource),
+            byTarget[axes.target[i]] < max(1, limits.perTarget)
         else { return false }
-        for g in s.groups {
-            if let l = groupLimit[g], byGroup[g, default: 0] >= l { return false }
-        }
+        for g in axes.groups[i] where byGroup[g] >= axes.groupLimit[g] { return false }
         return true
     }
 
@@ -132,11 +135,11 @@ public struct SlotScheduler<Step: SchedulableStep> {
         while k < ready.count && total < max(1, limits.total) {
             let i = ready[k]
             k += 1
-            guard queued[i], fits(steps[i]) else { continue }
+            guard queued[i], fits(i) else { continue }
             total += 1
-            bySource[steps[i].sourceHost, default: 0] += 1
-            byTarget[steps[i].targetHost, default: 0] += 1
-            for g in steps[i].groups { byGroup[g, default: 0] += 1 }
+            bySource[axes.source[i]] += 1
+            byTarget[axes.target[i]] += 1
+            for g in axes.groups[i] { byGroup[g] += 1 }
             started.append(i)
             dequeue(i)
         }
@@ -149,9 +152,10 @@ public struct SlotScheduler<Step: SchedulableStep> {
     public mutating func finish(_ i: Int, _ outcome: SlotOutcome) -> [(index: Int, reason: String)] {
         guard steps.indices.contains(i), !settled[i] else { return [] }
         total -= 1
-        bySource[steps[i].sourceHost, default: 1] -= 1
-        byTarget[steps[i].targetHost, default: 1] -= 1
-        for g in steps[i].groups { byGroup[g, default: 1] -= 1 }
+        // Never below zero, even for a step finished without having started (a crafted journal).
+        bySource[axes.source[i]] = max(0, bySource[axes.source[i]] - 1)
+        byTarget[axes.target[i]] = max(0, byTarget[axes.target[i]] - 1)
+        for g in axes.groups[i] { byGroup[g] = max(0, byGroup[g] - 1) }
         settled[i] = true
         switch outcome {
         case .done:
@@ -198,5 +202,52 @@ public struct SlotScheduler<Step: SchedulableStep> {
             if ready[m] < i { lo = m + 1 } else { hi = m }
         }
         ready.insert(i, at: lo)
+    }
+}
+
+/// The steps' slot axes as numbers: each source, target and limited group name numbered once,
+/// in the steps' order. Groups without a limit are left out (they never hold a step back).
+private struct SlotAxes {
+    /// Per step: its source's and its target's number.
+    var source: [Int] = []
+    var target: [Int] = []
+    /// Per step: the numbers of its limited groups.
+    var groups: [[Int]] = []
+    var sources = 0
+    var targets = 0
+    /// Per group number: its limit (duplicate names: the smallest, as in the plan's rules).
+    var groupLimit: [Int] = []
+
+    init<Step: SchedulableStep>(steps: [Step], limits: MigrationGraph.Limits) {
+        let limitByName = Dictionary(
+            limits.groups.map { ($0.name, max(1, $0.maxInFlight)) }, uniquingKeysWith: min)
+        var sourceNumber: [String: Int] = [:]
+        var targetNumber: [String: Int] = [:]
+        var groupNumber: [String: Int] = [:]
+        source.reserveCapacity(steps.count)
+        target.reserveCapacity(steps.count)
+        groups.reserveCapacity(steps.count)
+        for step in steps {
+            source.append(Self.number(step.sourceHost, in: &sourceNumber))
+            target.append(Self.number(step.targetHost, in: &targetNumber))
+            var mine: [Int] = []
+            for g in step.groups {
+                guard let limit = limitByName[g] else { continue }
+                let before = groupNumber.count
+                let n = Self.number(g, in: &groupNumber)
+                if n == before { groupLimit.append(limit) }
+                mine.append(n)
+            }
+            groups.append(mine)
+        }
+        sources = sourceNumber.count
+        targets = targetNumber.count
+    }
+
+    private static func number(_ name: String, in table: inout [String: Int]) -> Int {
+        if let n = table[name] { return n }
+        let n = table.count
+        table[name] = n
+        return n
     }
 }
