@@ -30,7 +30,7 @@ struct MigrationSettings: Equatable {
             if o.autoConverge != nil { f |= VIR_MIGRATE_AUTO_CONVERGE.rawValue }
             if o.compression { f |= VIR_MIGRATE_COMPRESSED.rawValue }
             // Post-copy must be enabled up front; switching is the executor's call (startPostCopy).
-            if o.postCopy != .never && request.mode == .live { f |= VIR_MIGRATE_POSTCOPY.rawValue }
+            if o.postCopyEnabled && request.mode == .live { f |= VIR_MIGRATE_POSTCOPY.rawValue }
             if o.parallelConnections != nil { f |= VIR_MIGRATE_PARALLEL.rawValue }
         }
         if !request.copyStorage.isEmpty { f |= VIR_MIGRATE_NON_SHARED_DISK.rawValue }

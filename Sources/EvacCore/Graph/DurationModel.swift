@@ -170,6 +170,13 @@ public struct DurationModel: Hashable, Sendable {
         case .postCopy: return "evac switches it to post-copy (migration.post-copy: \(options.postCopy.rawValue))"
         case .autoConverge: return "auto-converge throttles its vCPUs until it converges"
         case .abortedAtTimeout, .neverEnds:
+            if let l = options.ladder, options.mode == .live {
+                var rungs: [String] = []
+                if let cap = l.maxDowntimeCapMs { rungs.append("max-downtime up to \(cap)ms") }
+                if l.postCopy { rungs.append("post-copy") }
+                rungs.append("fallback \(l.fallback.rawValue)")
+                return "the convergence ladder takes it: " + rungs.joined(separator: ", then ")
+            }
             var fixes = ["set migration.post-copy: after-first-pass", "enable migration.auto-converge"]
             if let n = p.downtimeNeededMs, n <= Double(MigrationOptions.Bounds.maxDowntimeMs.upperBound) {
                 fixes.insert("raise migration.max-downtime to \(Int(n.rounded(.up)))ms", at: 0)

@@ -499,7 +499,9 @@ public actor Executor {
                 case .ended(let r):
                     records[r.id] = r
                     let blocked = scheduler.finish(i, r.state.slotOutcome)
-                    if r.state == .failed && stopOnFailure && end.haltedBy == nil { end.haltedBy = r.guest }
+                    if r.state == .failed && (stopOnFailure || runner.haltsRun(r.id)) && end.haltedBy == nil {
+                        end.haltedBy = r.guest
+                    }
                     guard !blocked.isEmpty, end.journalFailure == nil else { continue }
                     var ts: [StepTransition] = []
                     for (j, why) in blocked {
