@@ -75,6 +75,12 @@ public struct DurationModel: Hashable, Sendable {
         case abortedAtTimeout = "aborted-at-timeout"
         /// Does not converge and nothing in the plan ends it: it runs until stopped.
         case neverEnds = "never-ends"
+        /// Does not converge by pre-copy; the convergence ladder brings it across (a raised
+        /// max-downtime, post-copy, or its retry-paused fallback).
+        case ladder
+        /// Does not converge; the convergence ladder's fallback (abort, skip, stop) ends it
+        /// with the guest on its source.
+        case ladderFallback = "ladder-fallback"
 
         /// Whether pre-copy alone, under the plan's options, brings the guest across.
         public var convergesByPreCopy: Bool { self == .converges }
@@ -142,6 +148,17 @@ public struct DurationModel: Hashable, Sendable {
         }
         // Pre-copy does not converge under the plan's options (in time).
         let needed = max(left / resend * 1000, limitMs + 1)
+        if let l = options.ladder, m.mode == .live, options.postCopy != .afterFirstPass {
+            let climbed = ladder(
+                l, options: options, elapsedMs: elapsed, leftBytes: left, resend: resend, bandwidth: b, memory: mem)
+            if let t = timeoutMs, climbed.durationMs > t {
+                return Prediction(
+                    durationMs: t, outcome: .abortedAtTimeout, passes: passes, downtimeMs: 0, downtimeNeededMs: needed)
+            }
+            return Prediction(
+                durationMs: climbed.durationMs, outcome: climbed.outcome, passes: passes + climbed.passes,
+                downtimeMs: climbed.downtimeMs, downtimeNeededMs: needed)
+        }
         switch (options.postCopy, timeoutMs) {
         case (.afterFirstPass, _):
             return Prediction(
@@ -162,6 +179,37 @@ public struct DurationModel: Hashable, Sendable {
         }
     }
 
+    /// The convergence ladder as the executor climbs it (`LadderClimb`) over passes that each
+    /// leave `leftBytes`: `stallPasses` passes to the first rung, one more (not judged) before
+    /// each later one; downtime rungs skipped when the cap cannot hold what is left.
+    private func ladder(
+        _ l: ConvergenceLadder, options: MigrationOptions, elapsedMs: Double, leftBytes left: Double,
+        resend: Double, bandwidth b: Double, memory mem: Double
+    ) -> (durationMs: Double, outcome: Outcome, passes: Int, downtimeMs: Double) {
+        let passMs = left / resend * 1000
+        let pauseMs = passMs // the last pass, paused
+        var t = elapsedMs
+        var passes = 0
+        var rungs = 0
+        func climb() {
+            let n = rungs == 0 ? l.stallPasses : l.stallPasses + 1
+            t += passMs * Double(n)
+            passes += n
+            rungs += 1
+        }
+        let downtimes = options.ladderDowntimes
+        if let cap = downtimes.last, pauseMs <= Double(cap) {
+            for d in downtimes {
+                climb()
+                if pauseMs <= Double(d) { return (t + pauseMs, .ladder, passes, pauseMs) }
+            }
+        }
+        climb()
+        if l.postCopy { return (t + left / b * 1000, .ladder, passes, 0) }
+        if l.fallback == .retryPaused { return (t + setupMs + mem / b * 1000, .ladder, passes, 0) }
+        return (t, .ladderFallback, passes, 0)
+    }
+
     /// What the operator can change for a migration predicted not to converge, in the plan's
     /// words; nil when it converges.
     public static func remedy(_ p: Prediction, options: MigrationOptions) -> String? {
@@ -169,14 +217,15 @@ public struct DurationModel: Hashable, Sendable {
         case .converges: return nil
         case .postCopy: return "evac switches it to post-copy (migration.post-copy: \(options.postCopy.rawValue))"
         case .autoConverge: return "auto-converge throttles its vCPUs until it converges"
+        case .ladder, .ladderFallback:
+            guard let l = options.ladder else { return nil }
+            var rungs: [String] = []
+            if let cap = l.maxDowntimeCapMs { rungs.append("max-downtime up to \(cap)ms") }
+            if l.postCopy { rungs.append("post-copy") }
+            rungs.append("fallback \(l.fallback.rawValue)")
+            let end = p.outcome == .ladder ? "" : " (predicted to end in the fallback, the guest on its source)"
+            return "the convergence ladder takes it: " + rungs.joined(separator: ", then ") + end
         case .abortedAtTimeout, .neverEnds:
-            if let l = options.ladder, options.mode == .live {
-                var rungs: [String] = []
-                if let cap = l.maxDowntimeCapMs { rungs.append("max-downtime up to \(cap)ms") }
-                if l.postCopy { rungs.append("post-copy") }
-                rungs.append("fallback \(l.fallback.rawValue)")
-                return "the convergence ladder takes it: " + rungs.joined(separator: ", then ")
-            }
             var fixes = ["set migration.post-copy: after-first-pass", "enable migration.auto-converge"]
             if let n = p.downtimeNeededMs, n <= Double(MigrationOptions.Bounds.maxDowntimeMs.upperBound) {
                 fixes.insert("raise migration.max-downtime to \(Int(n.rounded(.up)))ms", at: 0)

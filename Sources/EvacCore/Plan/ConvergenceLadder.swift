@@ -62,6 +62,9 @@ extension MigrationOptions {
     /// plan's `post-copy` policy or the ladder may switch it.
     public var postCopyEnabled: Bool { mode == .live && (postCopy != .never || ladder?.postCopy == true) }
 
+    /// The max-downtime of each of the ladder's downtime rungs, ms (none without a ladder).
+    public var ladderDowntimes: [UInt64] { ladder?.downtimeRungs(base: maxDowntimeMs) ?? [] }
+
     /// The ladder's own bad combinations, reported at `ladder.KEY`.
     var ladderConflicts: [Conflict] {
         guard let l = ladder else { return [] }
