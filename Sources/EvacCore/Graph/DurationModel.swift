@@ -19,7 +19,7 @@
 /// Paused guests dirty nothing: one pass. Offline migrations move a definition only.
 ///
 /// Every migration pays `setupMs` on top (connections, the target QEMU starting, the confirm
-/// phase): `measuredSetupMs`, to be measured on the lab's real daemons (`scripts/bench-setup`).
+/// phase, evac's post-check): `measuredSetupMs`, measured on the lab (`scripts/bench-convergence`).
 public struct DurationModel: Hashable, Sendable {
     /// The link when the plan sets no bandwidth cap.
     public var assumedBandwidthBytesPerSec: UInt64 = 1 << 30
@@ -36,10 +36,11 @@ public struct DurationModel: Hashable, Sendable {
     /// Passes after which a migration that still has not converged is taken not to.
     public var maxPasses: Int = 30
 
-    /// Set-up cost of one migration. 2 s is the figure the estimate used before this model;
-    /// `scripts/bench-setup` measures it on the lab's real daemons (an idle 64 MiB guest, wall
-    /// time less its memory at the job's reported rate) and this constant is to take its median
-    /// (BENCHMARKS.md, "Duration model": not yet measured, the lab was busy).
+    /// Set-up cost of one migration as evac's journal sees it (running → done of an idle 64 MiB
+    /// guest, almost all zero pages: connections, the target QEMU starting, the confirm phase and
+    /// evac's own post-check). `scripts/bench-convergence` measured 1937, 2009, 2741 ms on the
+    /// lab (median 2009 ms), so the 2 s the estimate always used stays; raw `virsh migrate`
+    /// takes ~1.1 s of it (`scripts/bench-setup`, BENCHMARKS.md "Duration model").
     public static let measuredSetupMs: Double = 2000
 
     public init() {}
