@@ -3,8 +3,8 @@ import Foundation
 
 /// libvirt's dirty-rate calculation over a host's running guests, for the duration model.
 ///
-/// All guests of a host are started together (`virDomainStartDirtyRateCalc`, one period of
-/// `periodSeconds`), the rest of the host is read meanwhile, and one `virDomainListGetStats`
+/// All running guests of a host are started together (`virDomainStartDirtyRateCalc`, one period
+/// of `periodSeconds`), and after it one `virDomainListGetStats`
 /// (VIR_DOMAIN_STATS_DIRTYRATE) reads the results: the host's read takes about one period more
 /// at most, whatever its guest count. Every call runs under the reading thread's deadlines.
 ///
@@ -32,9 +32,8 @@ struct DirtyRateSample {
     private let clock = ContinuousClock()
     private var startedAt: ContinuousClock.Instant
 
-    /// Starts the calculation on every running guest in `domains`. It is asked of each, not
-    /// only of those listed as running: a shut-off guest refuses it (the error is consumed)
-    /// in the round trip a state query would have cost.
+    /// Starts the calculation on every guest in `domains`, which the caller read as running
+    /// (a guest that stopped since refuses it; the error is consumed).
     init(connection: LibvirtConnection, domains: [LibvirtDomain]) {
         self.connection = connection
         startedAt = clock.now

@@ -20,16 +20,21 @@ public enum HostReader {
         h.freeMemoryKiB = c.freeMemoryBytes() / 1024
         var guests: [Guest] = []
         let domains = try c.domains()
-        // Started before the guests are read, so that their reads overlap the sampling period.
-        let sample = dirtyRates ? DirtyRateSample(connection: c, domains: domains) : nil
+        var running: [LibvirtDomain] = []
         for dom in domains {
             do {
-                guests.append(try guest(dom, hostCPUModel: h.cpu.model, pools: h.storagePools, uri: c.uri))
+                let g = try guest(dom, hostCPUModel: h.cpu.model, pools: h.storagePools, uri: c.uri)
+                guests.append(g)
+                if g.state == .running { running.append(dom) }
             } catch  where error.isNoDomain {
                 continue // undefined or stopped (if transient) between listing and reading: it is gone
             }
         }
-        if let rates = sample?.rates() {
+        // Running guests only: on the lab the calculation on a paused guest (an incoming
+        // migration a killed daemon left behind) got no answer within the call timeout, which
+        // made the whole host unreachable.
+        if dirtyRates {
+            let rates = DirtyRateSample(connection: c, domains: running).rates()
             for i in guests.indices { guests[i].dirtyRateBytesPerSec = rates[guests[i].uuid] }
         }
         h.guests = guests.sorted { ($0.name, $0.uuid) < ($1.name, $1.uuid) }
