@@ -30,7 +30,7 @@ struct InventoryCommand: AsyncParsableCommand {
         let gathered = await InventoryGatherer.live(
             loaded.spec, file: loaded.source.path,
             settings: connection.settings(loaded.spec.connection),
-            concurrency: reading.readConcurrency)
+            concurrency: reading.readConcurrency, dirtyRates: reading.dirtyRate)
         Console.error(DiagnosticRenderer.render(gathered.diagnostics, sources: [loaded.source.path: loaded.source]))
         if gathered.sourceUnreachable { throw EvacExit.cannotStart }
         try Console.write(gathered.inventory.encodedSnapshot(), to: out)

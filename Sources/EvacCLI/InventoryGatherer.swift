@@ -20,12 +20,12 @@ enum InventoryGatherer {
 
     static func live(
         _ spec: PlanSpec, file: String, settings: ConnectionSettings,
-        concurrency: Int = InventoryReader.defaultConcurrency
+        concurrency: Int = InventoryReader.defaultConcurrency, dirtyRates: Bool = true
     ) async -> Outcome {
         let hosts = hostsToRead(spec)
         let results = await InventoryReader.read(
             hosts: hosts.map { (name: $0.name, uri: $0.uri) }, settings: settings,
-            concurrency: concurrency)
+            concurrency: concurrency, dirtyRates: dirtyRates)
         var read: [HostInventory] = []
         var unreachable: [UnreachableHost] = []
         for host in hosts {

@@ -10,6 +10,13 @@ struct InventoryOptions: ParsableArguments {
             valueName: "N"))
     var readConcurrency: Int = InventoryReader.defaultConcurrency
 
+    @Flag(
+        name: .long, inversion: .prefixedNo,
+        help: ArgumentHelp(
+            "Sample each running guest's memory dirty rate through libvirt when reading the live inventory (default on; about one second more per host, hosts in parallel). The duration model uses it to predict pre-copy passes and non-convergence; --no-dirty-rate for a quick plan, which takes unmeasured guests as idle."
+        ))
+    var dirtyRate: Bool = true
+
     func validate() throws {
         guard (1...1024).contains(readConcurrency) else {
             throw ValidationError("--read-concurrency must be 1–1024, found \(readConcurrency)")

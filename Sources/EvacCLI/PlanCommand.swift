@@ -66,7 +66,7 @@ struct PlanCommand: AsyncParsableCommand {
         let p: PlanPipeline
         p = try await PlanPipeline.run(
             planPath: plan, inventoryPath: inventory, assumedBandwidth: assumed, connection: connection,
-            readConcurrency: reading.readConcurrency)
+            readConcurrency: reading.readConcurrency, dirtyRates: reading.dirtyRate)
         Console.error(p.renderedWarnings)
         let data: Data
         switch output {

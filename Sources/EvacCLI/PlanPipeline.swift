@@ -20,7 +20,7 @@ struct PlanPipeline {
 
     static func run(
         planPath: String, inventoryPath: String?, assumedBandwidth: UInt64, connection: ConnectionOptions,
-        readConcurrency: Int = InventoryReader.defaultConcurrency
+        readConcurrency: Int = InventoryReader.defaultConcurrency, dirtyRates: Bool = true
     ) async throws(CLIFailure) -> PlanPipeline {
         let loaded: LoadedPlan
         loaded = try PlanLoader.load(path: planPath)
@@ -47,7 +47,7 @@ struct PlanPipeline {
         } else {
             gathered = await InventoryGatherer.live(
                 spec, file: file, settings: connection.settings(spec.connection),
-                concurrency: readConcurrency)
+                concurrency: readConcurrency, dirtyRates: dirtyRates)
         }
         lap(inventoryPath == nil ? "reading the live inventory" : "reading the inventory snapshot")
         if gathered.sourceUnreachable {

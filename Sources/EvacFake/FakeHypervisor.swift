@@ -22,6 +22,11 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
         /// Reports iteration 1 (the first pass) for about 20 ms, then 2, and does not converge
         /// until `startPostCopy` is called.
         case needsPostCopy
+        /// A busy guest: every pre-copy pass (about 2 ms) leaves `remaining` bytes to send at
+        /// `bytesPerSec`. It converges, as QEMU does, once they fit in the max downtime (the
+        /// plan's, or what `setMaxDowntime` set), or when post-copy is asked for; in paused
+        /// mode it dirties nothing and completes.
+        case dirties(remaining: UInt64, bytesPerSec: UInt64)
     }
 
     public struct Peaks: Sendable, Hashable {
@@ -47,6 +52,8 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
         /// uuid → the last iteration reported when `startPostCopy` was called.
         var postCopyAtIteration: [String: UInt64] = [:]
         var iteration: [String: UInt64] = [:]
+        /// uuid → every max downtime set during its migrations, ms, in order.
+        var downtimes: [String: [UInt64]] = [:]
         /// Every migration asked for, in order (failed ones included).
         var requests: [MigrationRequest] = []
         var crashed = false
@@ -96,6 +103,8 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
     public var postCopyRequests: Set<String> { world.withLock { $0.postCopyRequested } }
     /// uuid → the memory iteration the guest's migration had reported when post-copy was asked for.
     public var postCopyIterations: [String: UInt64] { world.withLock { $0.postCopyAtIteration } }
+    /// uuid → every max downtime `setMaxDowntime` set, ms, in order.
+    public var downtimesSet: [String: [UInt64]] { world.withLock { $0.downtimes } }
     /// Every migration request that reached the fake, in order.
     public var requests: [MigrationRequest] { world.withLock { $0.requests } }
     /// Hosts (names) where the guest is defined, with its state.
@@ -176,6 +185,15 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
         }
     }
 
+    public func setMaxDowntime(
+        guestUUID: String, source: HostEndpoint, milliseconds: UInt64
+    ) async throws(HypervisorError) {
+        try world.withLock { (w: inout World) throws(HypervisorError) in
+            try gate(source, &w)
+            w.downtimes[guestUUID, default: []].append(milliseconds)
+        }
+    }
+
     public func migrate(
         _ r: MigrationRequest, progress: @escaping @Sendable (MigrationProgress) -> Void
     ) async throws(HypervisorError) -> MigrationOutcome {
@@ -248,6 +266,30 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
                         elapsedMs: n * 2, dataTotal: total, dataProcessed: total / 2,
                         dataRemaining: total / 2 - min(total / 4, n), memoryBps: 1 << 20, iteration: iteration))
                 if world.withLock({ $0.postCopyRequested.contains(r.guestUUID) }) { return complete(r) }
+            }
+            return try abortedOrCompleted(r)
+        case .dirties(let remaining, let rate)?:
+            if r.mode == .paused { return complete(r) }
+            var n: UInt64 = 0
+            while await pause(.milliseconds(2)) {
+                // As QEMU: the switch-over is decided with the downtime in force when a pass
+                // ends, before the job statistics show the next pass.
+                let (downtime, postCopy) = world.withLock {
+                    (
+                        $0.downtimes[r.guestUUID]?.last ?? r.options.maxDowntimeMs,
+                        $0.postCopyRequested.contains(r.guestUUID)
+                    )
+                }
+                if postCopy || Double(remaining) / Double(max(1, rate)) * 1000 <= Double(downtime) {
+                    return complete(r)
+                }
+                n += 1
+                let iteration = n / 2 + 1
+                world.withLock { $0.iteration[r.guestUUID] = iteration }
+                progress(
+                    MigrationProgress(
+                        elapsedMs: n * 2, dataTotal: total, dataProcessed: total - remaining,
+                        dataRemaining: remaining, memoryBps: rate, iteration: iteration))
             }
             return try abortedOrCompleted(r)
         case nil:

@@ -4,24 +4,38 @@ import EvacCore
 /// Reads one host's inventory over an open connection. Blocking: run it on a dedicated thread.
 public enum HostReader {
     /// Reads everything placement needs from `connection`; `name` is the plan's name for the host.
-    public static func read(name: String, connection c: LibvirtConnection) throws(LibvirtError) -> HostInventory {
-        try read(name: name, connection: c, hostPart: try hostPart(name: name, connection: c))
+    /// `dirtyRates`: also sample each running guest's dirty rate (about one second more).
+    public static func read(
+        name: String, connection c: LibvirtConnection, dirtyRates: Bool = false
+    ) throws(LibvirtError) -> HostInventory {
+        try read(name: name, connection: c, hostPart: try hostPart(name: name, connection: c), dirtyRates: dirtyRates)
     }
 
     /// The guests (and free memory) of a host whose host part was read before: the executor's
-    /// pre-checks re-read only what changes during a drain.
+    /// pre-checks re-read only what changes during a drain (and sample no dirty rates).
     public static func read(
-        name: String, connection c: LibvirtConnection, hostPart: HostInventory
+        name: String, connection c: LibvirtConnection, hostPart: HostInventory, dirtyRates: Bool = false
     ) throws(LibvirtError) -> HostInventory {
         var h = hostPart
         h.freeMemoryKiB = c.freeMemoryBytes() / 1024
         var guests: [Guest] = []
-        for dom in try c.domains() {
+        let domains = try c.domains()
+        var running: [LibvirtDomain] = []
+        for dom in domains {
             do {
-                guests.append(try guest(dom, hostCPUModel: h.cpu.model, pools: h.storagePools, uri: c.uri))
+                let g = try guest(dom, hostCPUModel: h.cpu.model, pools: h.storagePools, uri: c.uri)
+                guests.append(g)
+                if g.state == .running { running.append(dom) }
             } catch  where error.isNoDomain {
                 continue // undefined or stopped (if transient) between listing and reading: it is gone
             }
+        }
+        // Running guests only: on the lab the calculation on a paused guest (an incoming
+        // migration a killed daemon left behind) got no answer within the call timeout, which
+        // made the whole host unreachable.
+        if dirtyRates {
+            let rates = DirtyRateSample(connection: c, domains: running).rates()
+            for i in guests.indices { guests[i].dirtyRateBytesPerSec = rates[guests[i].uuid] }
         }
         h.guests = guests.sorted { ($0.name, $0.uuid) < ($1.name, $1.uuid) }
         return h
@@ -134,15 +148,19 @@ public enum InventoryReader {
     /// this machine; far-away fleets gain from raising it.
     public static let defaultConcurrency = 64
 
+    /// `dirtyRates`: sample each running guest's dirty rate (`DirtyRateSample`, about a second
+    /// more per host, hosts in parallel as above); off for a quick plan (`--no-dirty-rate`).
     public static func read(
         hosts: [(name: String, uri: String)], settings: ConnectionSettings = ConnectionSettings(),
-        concurrency: Int = defaultConcurrency
+        concurrency: Int = defaultConcurrency, dirtyRates: Bool = true
     ) async -> [String: Result<HostInventory, HypervisorError>] {
         await withTaskGroup(of: (String, Result<HostInventory, HypervisorError>).self) { group in
             var pending = hosts[...]
             func startNext() {
                 guard let (name, uri) = pending.popFirst() else { return }
-                group.addTask { (name, await readHost(name: name, uri: uri, settings: settings)) }
+                group.addTask {
+                    (name, await readHost(name: name, uri: uri, settings: settings, dirtyRates: dirtyRates))
+                }
             }
             for _ in 0..<max(1, concurrency) { startNext() }
             var results: [String: Result<HostInventory, HypervisorError>] = [:]
@@ -157,9 +175,9 @@ public enum InventoryReader {
     /// The same, as an `Inventory`: failed hosts become `UnreachableHost` entries.
     public static func inventory(
         hosts: [(name: String, uri: String)], settings: ConnectionSettings = ConnectionSettings(),
-        concurrency: Int = defaultConcurrency
+        concurrency: Int = defaultConcurrency, dirtyRates: Bool = true
     ) async -> Inventory {
-        let results = await read(hosts: hosts, settings: settings, concurrency: concurrency)
+        let results = await read(hosts: hosts, settings: settings, concurrency: concurrency, dirtyRates: dirtyRates)
         var ok: [HostInventory] = []
         var failed: [UnreachableHost] = []
         for (name, uri) in hosts {
@@ -176,7 +194,7 @@ public enum InventoryReader {
     /// Opens, reads and closes one host on a dedicated thread; the connection never leaves it.
     /// Every failure counts as the host being unreachable: nothing can be planned from it.
     public static func readHost(
-        name: String, uri: String, settings: ConnectionSettings = ConnectionSettings()
+        name: String, uri: String, settings: ConnectionSettings = ConnectionSettings(), dirtyRates: Bool = true
     ) async
         -> Result<HostInventory, HypervisorError>
     {
@@ -185,7 +203,8 @@ public enum InventoryReader {
             callLimit: .milliseconds(settings.callTimeoutMs)
         ) {
             Result { () throws(LibvirtError) in
-                try HostReader.read(name: name, connection: LibvirtConnection(uri: uri, settings: settings))
+                try HostReader.read(
+                    name: name, connection: LibvirtConnection(uri: uri, settings: settings), dirtyRates: dirtyRates)
             }
         }
         return waited.result(uri: redactURI(uri)).mapError { e in

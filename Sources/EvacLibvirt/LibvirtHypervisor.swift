@@ -127,6 +127,14 @@ public final class LibvirtHypervisor: Hypervisor {
         }
     }
 
+    public func setMaxDowntime(
+        guestUUID: String, source: HostEndpoint, milliseconds: UInt64
+    ) async throws(HypervisorError) {
+        try await onHost(source, "set-max-downtime") { c throws(LibvirtError) in
+            try c.requireDomain(uuid: guestUUID).setMaxDowntime(milliseconds: milliseconds)
+        }
+    }
+
     /// Runs `body` with the host's cached connection on a dedicated thread under the
     /// deadlines, and maps libvirt errors (read on that thread) to `HypervisorError`s naming
     /// the host and its URI.

@@ -30,7 +30,7 @@ struct MigrationSettings: Equatable {
             if o.autoConverge != nil { f |= VIR_MIGRATE_AUTO_CONVERGE.rawValue }
             if o.compression { f |= VIR_MIGRATE_COMPRESSED.rawValue }
             // Post-copy must be enabled up front; switching is the executor's call (startPostCopy).
-            if o.postCopy != .never && request.mode == .live { f |= VIR_MIGRATE_POSTCOPY.rawValue }
+            if o.postCopyEnabled && request.mode == .live { f |= VIR_MIGRATE_POSTCOPY.rawValue }
             if o.parallelConnections != nil { f |= VIR_MIGRATE_PARALLEL.rawValue }
         }
         if !request.copyStorage.isEmpty { f |= VIR_MIGRATE_NON_SHARED_DISK.rawValue }
@@ -49,7 +49,14 @@ struct MigrationSettings: Equatable {
             }
             if let bps = o.bandwidthBytesPerSec {
                 // libvirt takes MiB/s; round up so a small cap never becomes 0 (= unlimited).
-                p.append(.ullong(VIR_MIGRATE_PARAM_BANDWIDTH, max(1, (bps + 1_048_575) / 1_048_576)))
+                let mib = max(1, (bps + 1_048_575) / 1_048_576)
+                p.append(.ullong(VIR_MIGRATE_PARAM_BANDWIDTH, mib))
+                // Post-copy has a cap of its own that QEMU leaves unlimited: the plan's cap is
+                // the operator's limit on the link, in either phase (on the lab a post-copy
+                // under an 8 MiB/s cap otherwise ran at loopback speed).
+                if o.postCopyEnabled && request.mode == .live {
+                    p.append(.ullong(VIR_MIGRATE_PARAM_BANDWIDTH_POSTCOPY, mib))
+                }
             }
             if let ac = o.autoConverge {
                 p.append(.int(VIR_MIGRATE_PARAM_AUTO_CONVERGE_INITIAL, Int32(clamping: ac.initial)))

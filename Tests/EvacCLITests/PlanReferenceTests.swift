@@ -69,7 +69,8 @@ struct PlanReferenceTests {
         "rolling.maintenance": "run: [/bin/true]",
     ]
     /// Mappings that need a key of their own: a window needs its length.
-    static let mappingBase = ["window": "duration: 1h"]
+    /// … and a ladder needs a rung.
+    static let mappingBase = ["window": "duration: 1h", "migration.ladder": "max-downtime: 1s"]
 
     /// `path: value` nested as YAML under the minimal plan (value nil: the key left out).
     static func document(_ path: String, _ value: String?) -> String {

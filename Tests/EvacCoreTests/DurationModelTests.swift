@@ -147,3 +147,39 @@ private func guest(
         }
     }
 }
+
+/// What the model predicts for a guest the convergence ladder takes over.
+@Suite struct DurationModelLadderTests {
+    static let mib: UInt64 = 1 << 20
+    func predict(_ ladder: ConvergenceLadder, bandwidthMiB: UInt64) -> DurationModel.Prediction {
+        var o = MigrationOptions()
+        o.bandwidthBytesPerSec = bandwidthMiB * Self.mib
+        o.ladder = ladder
+        var model = DurationModel()
+        model.setupMs = 1000
+        return model.predict(.init(memoryBytes: 64 * Self.mib, dirtyBytesPerSec: 58 * Self.mib), options: o)
+    }
+
+    @Test func aDowntimeRungThatHoldsWhatIsLeft() {
+        // 32 MiB/s: pass 0 takes 2 s and leaves all 64 MiB dirty, a 2 s pause; rungs 1200, 2100, 3000 ms.
+        let p = predict(ConvergenceLadder(stallPasses: 1, maxDowntimeCapMs: 3000, downtimeSteps: 3), bandwidthMiB: 32)
+        #expect(p.outcome == .ladder)
+        // set-up 1 s + pass 0 2 s; pre-copy's own stall check sent no second pass; rung 1 after
+        // 1 pass (2 s), rung 2 after 2 more (4 s), then the 2 s pause.
+        #expect(p.durationMs == 1000 + 2000 + 2000 + 4000 + 2000)
+        #expect(p.downtimeMs == 2000)
+    }
+
+    @Test func postCopyOrTheFallbackWhenNoCapHoldsIt() {
+        // 8 MiB/s: 64 MiB left need 8 s of pause; a 2 s cap cannot, so straight to post-copy.
+        let pc = predict(ConvergenceLadder(stallPasses: 2, maxDowntimeCapMs: 2000, postCopy: true), bandwidthMiB: 8)
+        #expect(pc.outcome == .ladder)
+        #expect(pc.durationMs == 1000 + 8000 + 2 * 8000 + 8000)
+        let paused = predict(ConvergenceLadder(stallPasses: 1, fallback: .retryPaused), bandwidthMiB: 8)
+        #expect(paused.outcome == .ladder)
+        #expect(paused.durationMs == 1000 + 8000 + 8000 + 1000 + 8000)
+        let skipped = predict(ConvergenceLadder(stallPasses: 1, fallback: .skip), bandwidthMiB: 8)
+        #expect(skipped.outcome == .ladderFallback)
+        #expect(DurationModel.remedy(skipped, options: MigrationOptions())?.isEmpty != false)
+    }
+}

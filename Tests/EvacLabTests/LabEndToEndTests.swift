@@ -307,6 +307,7 @@ final class LabEndToEndTests: XCTestCase {
         let plan = try Lab.writePlan(
             in: dir, name: "e2e-abort", sources: [1], targets: [3], include: ["dirty-*"],
             bandwidth: "1MiB/s", timeout: "5s")
+        try checkDirtyRates(plan: plan, state: state)
         let t0 = Date()
         let apply = try evac(["apply", plan, "--output", "plain"], state: state)
         let took = Date().timeIntervalSince(t0)
@@ -326,6 +327,36 @@ final class LabEndToEndTests: XCTestCase {
         XCTAssertEqual(Lab.state("dirty-1", on: 3), "running")
         let steps = try Journal(stateDir: state).steps()
         XCTAssertEqual(steps.first { $0.guest == "dirty-1" }?.attempt, 2)
+    }
+
+    /// The live inventory samples dirty rates through libvirt (page-sampling): the dirtying guest
+    /// reads as busy, an idle one as 0 (measured, not unknown); `--no-dirty-rate` leaves both
+    /// unknown. Here rather than in a test of its own: the dirtying guest takes ~20 s to start.
+    private func checkDirtyRates(plan: String, state: URL) throws {
+        func rates(_ extra: [String]) throws -> [String: UInt64?] {
+            let out = try evac(["inventory", plan] + extra, state: state)
+            XCTAssertEqual(out.status, 0, "\(out)")
+            let json = try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [String: Any]
+            var found: [String: UInt64?] = [:]
+            for case let h as [String: Any] in json?["hosts"] as? [Any] ?? [] {
+                for case let g as [String: Any] in h["guests"] as? [Any] ?? [] {
+                    guard let name = g["name"] as? String else { continue }
+                    // updateValue: assigning nil through the subscript would drop the key.
+                    found.updateValue((g["dirtyRateBytesPerSec"] as? NSNumber)?.uint64Value, forKey: name)
+                }
+            }
+            return found
+        }
+        let sampled = try rates([])
+        let dirty = try XCTUnwrap(sampled["dirty-1"] ?? nil, "dirty-1 has a measured rate: \(sampled)")
+        XCTAssertGreaterThan(dirty, 8 << 20, "the dirtier writes ~58 MiB over and over")
+        XCTAssertEqual(sampled["web-1"] ?? nil, 0, "an idle guest is measured at 0: \(sampled)")
+        print(
+            "dirty rates sampled: dirty-1 \(dirty >> 20) MiB/s, web-1 \((sampled["web-1"] ?? nil).map { "\($0)" } ?? "-")"
+        )
+        let quick = try rates(["--no-dirty-rate"])
+        XCTAssertEqual(quick.keys.sorted(), sampled.keys.sorted())
+        XCTAssertTrue(quick.values.allSatisfy { $0 == nil }, "--no-dirty-rate measures nothing: \(quick)")
     }
 
     /// lab-4's daemon goes down during the drain (one migration per target, so lab-4's

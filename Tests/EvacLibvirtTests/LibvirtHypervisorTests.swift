@@ -45,10 +45,26 @@ import Testing
             s.params == [
                 .string("migrate_uri", "tcp://10.0.0.2"), .string("destination_xml", "<domain/>"),
                 .string("persistent_xml", "<domain persistent/>"), .string("compression", "zstd"),
-                .ullong("bandwidth", 101), .int("auto_converge.initial", 20), .int("auto_converge.increment", 10),
+                .ullong("bandwidth", 101), .ullong("bandwidth.postcopy", 101), .int("auto_converge.initial", 20),
+                .int("auto_converge.increment", 10),
                 .int("parallel.connections", 4), .string("migrate_disks", "vda"), .string("migrate_disks", "vdb"),
             ])
         #expect(throws: Never.self) { _ = try s.typedParams() }
+    }
+
+    /// A ladder that may switch to post-copy starts the migration with post-copy enabled, and
+    /// the plan's cap holds in post-copy too (QEMU leaves that phase unlimited otherwise).
+    @Test func theLaddersPostCopyIsEnabledUpFrontAndCapped() {
+        let s = MigrationSettings(
+            request {
+                $0.bandwidthBytesPerSec = 8 * 1_048_576
+                $0.ladder = ConvergenceLadder(postCopy: true)
+            }, destinationXML: nil)
+        #expect(s.flags & (1 << 15) != 0, "VIR_MIGRATE_POSTCOPY")
+        #expect(s.params.contains(.ullong("bandwidth.postcopy", 8)))
+        let plain = MigrationSettings(request { $0.bandwidthBytesPerSec = 8 * 1_048_576 }, destinationXML: nil)
+        #expect(plain.flags & (1 << 15) == 0)
+        #expect(!plain.params.contains(.ullong("bandwidth.postcopy", 8)))
     }
 
     /// Without persist there is no definition to save on the target: no persistent XML.

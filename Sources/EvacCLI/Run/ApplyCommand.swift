@@ -172,7 +172,7 @@ struct ApplyCommand: AsyncParsableCommand {
             let p: PlanPipeline
             p = try await PlanPipeline.run(
                 planPath: plan, inventoryPath: nil, assumedBandwidth: assumed, connection: connection,
-                readConcurrency: reading.readConcurrency)
+                readConcurrency: reading.readConcurrency, dirtyRates: reading.dirtyRate)
             Console.error(p.renderedWarnings)
             for u in p.result.unplaceable {
                 Console.error(
@@ -187,7 +187,8 @@ struct ApplyCommand: AsyncParsableCommand {
         }
         let live = await InventoryReader.inventory(
             hosts: hosts, settings: connection.settings(file.connection),
-            concurrency: reading.readConcurrency)
+            concurrency: reading.readConcurrency, dirtyRates: false)
+        // The saved plan's predictions stand; dirty rates are momentary and not compared.
         // Always compared, not only when the fingerprint differs: host memory is not in it.
         let found = StaleCheck.findings(plan: file, live: live)
         for t in found.unreachableTargets {

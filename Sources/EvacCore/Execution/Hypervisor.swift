@@ -28,6 +28,9 @@ public protocol Hypervisor: Sendable {
 
     /// Switches a running live migration to post-copy (only valid after its first iteration).
     func startPostCopy(guestUUID: String, source: HostEndpoint) async throws(HypervisorError)
+
+    /// Sets a running live migration's max downtime (the convergence ladder's downtime rungs).
+    func setMaxDowntime(guestUUID: String, source: HostEndpoint, milliseconds: UInt64) async throws(HypervisorError)
 }
 
 public struct HostEndpoint: Hashable, Sendable, Codable {

@@ -19,7 +19,7 @@
 /// Paused guests dirty nothing: one pass. Offline migrations move a definition only.
 ///
 /// Every migration pays `setupMs` on top (connections, the target QEMU starting, the confirm
-/// phase): `measuredSetupMs`, to be measured on the lab's real daemons (`scripts/bench-setup`).
+/// phase, evac's post-check): `measuredSetupMs`, measured on the lab (`scripts/bench-convergence`).
 public struct DurationModel: Hashable, Sendable {
     /// The link when the plan sets no bandwidth cap.
     public var assumedBandwidthBytesPerSec: UInt64 = 1 << 30
@@ -36,10 +36,11 @@ public struct DurationModel: Hashable, Sendable {
     /// Passes after which a migration that still has not converged is taken not to.
     public var maxPasses: Int = 30
 
-    /// Set-up cost of one migration. 2 s is the figure the estimate used before this model;
-    /// `scripts/bench-setup` measures it on the lab's real daemons (an idle 64 MiB guest, wall
-    /// time less its memory at the job's reported rate) and this constant is to take its median
-    /// (BENCHMARKS.md, "Duration model": not yet measured, the lab was busy).
+    /// Set-up cost of one migration as evac's journal sees it (running → done of an idle 64 MiB
+    /// guest, almost all zero pages: connections, the target QEMU starting, the confirm phase and
+    /// evac's own post-check). `scripts/bench-convergence` measured 1937, 2009, 2741 ms on the
+    /// lab (median 2009 ms), so the 2 s the estimate always used stays; raw `virsh migrate`
+    /// takes ~1.1 s of it (`scripts/bench-setup`, BENCHMARKS.md "Duration model").
     public static let measuredSetupMs: Double = 2000
 
     public init() {}
@@ -75,6 +76,12 @@ public struct DurationModel: Hashable, Sendable {
         case abortedAtTimeout = "aborted-at-timeout"
         /// Does not converge and nothing in the plan ends it: it runs until stopped.
         case neverEnds = "never-ends"
+        /// Does not converge by pre-copy; the convergence ladder brings it across (a raised
+        /// max-downtime, post-copy, or its retry-paused fallback).
+        case ladder
+        /// Does not converge; the convergence ladder's fallback (abort, skip, stop) ends it
+        /// with the guest on its source.
+        case ladderFallback = "ladder-fallback"
 
         /// Whether pre-copy alone, under the plan's options, brings the guest across.
         public var convergesByPreCopy: Bool { self == .converges }
@@ -142,6 +149,17 @@ public struct DurationModel: Hashable, Sendable {
         }
         // Pre-copy does not converge under the plan's options (in time).
         let needed = max(left / resend * 1000, limitMs + 1)
+        if let l = options.ladder, m.mode == .live, options.postCopy != .afterFirstPass {
+            let climbed = ladder(
+                l, options: options, elapsedMs: elapsed, leftBytes: left, resend: resend, bandwidth: b, memory: mem)
+            if let t = timeoutMs, climbed.durationMs > t {
+                return Prediction(
+                    durationMs: t, outcome: .abortedAtTimeout, passes: passes, downtimeMs: 0, downtimeNeededMs: needed)
+            }
+            return Prediction(
+                durationMs: climbed.durationMs, outcome: climbed.outcome, passes: passes + climbed.passes,
+                downtimeMs: climbed.downtimeMs, downtimeNeededMs: needed)
+        }
         switch (options.postCopy, timeoutMs) {
         case (.afterFirstPass, _):
             return Prediction(
@@ -162,6 +180,37 @@ public struct DurationModel: Hashable, Sendable {
         }
     }
 
+    /// The convergence ladder as the executor climbs it (`LadderClimb`) over passes that each
+    /// leave `leftBytes`: `stallPasses` passes to the first rung, one more (not judged) before
+    /// each later one; downtime rungs skipped when the cap cannot hold what is left.
+    private func ladder(
+        _ l: ConvergenceLadder, options: MigrationOptions, elapsedMs: Double, leftBytes left: Double,
+        resend: Double, bandwidth b: Double, memory mem: Double
+    ) -> (durationMs: Double, outcome: Outcome, passes: Int, downtimeMs: Double) {
+        let passMs = left / resend * 1000
+        let pauseMs = passMs // the last pass, paused
+        var t = elapsedMs
+        var passes = 0
+        var rungs = 0
+        func climb() {
+            let n = rungs == 0 ? l.stallPasses : l.stallPasses + 1
+            t += passMs * Double(n)
+            passes += n
+            rungs += 1
+        }
+        let downtimes = options.ladderDowntimes
+        if let cap = downtimes.last, pauseMs <= Double(cap) {
+            for d in downtimes {
+                climb()
+                if pauseMs <= Double(d) { return (t + pauseMs, .ladder, passes, pauseMs) }
+            }
+        }
+        climb()
+        if l.postCopy { return (t + left / b * 1000, .ladder, passes, 0) }
+        if l.fallback == .retryPaused { return (t + setupMs + mem / b * 1000, .ladder, passes, 0) }
+        return (t, .ladderFallback, passes, 0)
+    }
+
     /// What the operator can change for a migration predicted not to converge, in the plan's
     /// words; nil when it converges.
     public static func remedy(_ p: Prediction, options: MigrationOptions) -> String? {
@@ -169,6 +218,14 @@ public struct DurationModel: Hashable, Sendable {
         case .converges: return nil
         case .postCopy: return "evac switches it to post-copy (migration.post-copy: \(options.postCopy.rawValue))"
         case .autoConverge: return "auto-converge throttles its vCPUs until it converges"
+        case .ladder, .ladderFallback:
+            guard let l = options.ladder else { return nil }
+            var rungs: [String] = []
+            if let cap = l.maxDowntimeCapMs { rungs.append("max-downtime up to \(cap)ms") }
+            if l.postCopy { rungs.append("post-copy") }
+            rungs.append("fallback \(l.fallback.rawValue)")
+            let end = p.outcome == .ladder ? "" : " (predicted to end in the fallback, the guest on its source)"
+            return "the convergence ladder takes it: " + rungs.joined(separator: ", then ") + end
         case .abortedAtTimeout, .neverEnds:
             var fixes = ["set migration.post-copy: after-first-pass", "enable migration.auto-converge"]
             if let n = p.downtimeNeededMs, n <= Double(MigrationOptions.Bounds.maxDowntimeMs.upperBound) {

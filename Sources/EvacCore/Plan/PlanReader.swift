@@ -379,7 +379,7 @@ public enum PlanReader {
 
     static let migrationKeys = [
         "mode", "max-downtime", "bandwidth", "timeout", "progress-timeout", "auto-converge",
-        "post-copy", "compression", "persist", "undefine-source", "parallel-connections", "retry", "tls",
+        "post-copy", "compression", "persist", "undefine-source", "parallel-connections", "retry", "tls", "ladder",
     ]
 
     static func readMigration(_ node: Node, _ r: inout NodeReader) -> MigrationOptions {
@@ -450,6 +450,7 @@ public enum PlanReader {
             o.parallelConnections = n
         }
         if let v = m["retry"]?.value { o.retry = readRetry(v, &r) }
+        if let v = m["ladder"]?.value { o.ladder = readLadder(v, &r) }
         if o.mode == .offline && !o.persist, let v = m["persist"]?.value {
             r.sink.error(
                 v.mark, "offline migration needs persist: true",
@@ -460,7 +461,8 @@ public enum PlanReader {
         }
         for c in o.conflicts {
             // At the key the operator wrote (persist may be a default: then at undefine-source).
-            let at = m[c.key] ?? (c.key == "persist" ? m["undefine-source"] : nil) ?? m["parallel-connections"]
+            let at =
+                pair(c.key, in: m) ?? (c.key == "persist" ? m["undefine-source"] : nil) ?? m["parallel-connections"]
             r.sink.error(at?.key.mark ?? node.mark, span: at?.key.scalar?.value.count ?? 1, c.message, help: c.help)
         }
         return o

@@ -285,6 +285,9 @@ public struct MigrationOptions: Hashable, Sendable, Codable {
     /// Further attempts for transient failures; nil = `RetryPolicy.default` (the plan has no
     /// `retry:`; optional so that plan files written before it existed still decode).
     public var retry: RetryPolicy? = nil
+    /// What the executor does with a migration that stops converging; nil = nothing beyond
+    /// `timeout`/`progress-timeout` (optional so that plan files written before it decode).
+    public var ladder: ConvergenceLadder? = nil
     public init() {}
 
     public var retryPolicy: RetryPolicy { retry ?? .default }
@@ -333,6 +336,7 @@ public struct MigrationOptions: Hashable, Sendable, Codable {
         if let r = retry, !Bounds.retryAttempts.contains(r.attempts) || !Bounds.retryBackoffMs.contains(r.backoffMs) {
             out.append("retry (\(r.attempts) attempts, \(r.backoffMs)ms back-off) is out of range")
         }
+        out += ladderProblems
         out += conflicts.map(\.message)
         return out
     }
@@ -383,24 +387,28 @@ public struct MigrationOptions: Hashable, Sendable, Codable {
                         "libvirt compresses with \(m.rawValue) only on parallel connections; set parallel-connections, or write compression: xbzrle"
                 ))
         }
-        if postCopy != .never, mode == .live {
+        if postCopyEnabled {
+            // The plan's policy or, without one, the ladder's rung enables it.
+            let (key, off) =
+                postCopy != .never ? ("post-copy", "post-copy: never") : ("ladder.post-copy", "ladder.post-copy: false")
             if parallelConnections != nil {
                 out.append(
                     Conflict(
-                        key: "post-copy", message: "post-copy does not work with parallel-connections",
+                        key: key, message: "post-copy does not work with parallel-connections",
                         help:
-                            "QEMU refuses post-copy together with multifd (\"Postcopy is not yet compatible with multifd\"); set post-copy: never, or drop parallel-connections"
+                            "QEMU refuses post-copy together with multifd (\"Postcopy is not yet compatible with multifd\"); set \(off), or drop parallel-connections"
                     ))
             }
             if compression, compressionMethod == .mt {
                 out.append(
                     Conflict(
-                        key: "post-copy", message: "post-copy does not work with compression mt",
+                        key: key, message: "post-copy does not work with compression mt",
                         help:
-                            "QEMU refuses post-copy together with multi-threaded compression; write compression: xbzrle, or set post-copy: never"
+                            "QEMU refuses post-copy together with multi-threaded compression; write compression: xbzrle, or set \(off)"
                     ))
             }
         }
+        out += ladderConflicts
         if !compression, compressionMethod != nil {
             out.append(
                 Conflict(

@@ -7,6 +7,9 @@ enum AbortReason: Sendable, Hashable {
     case operatorStop
     /// The journal cannot be written: no side effect may go on unrecorded.
     case journalFailed
+    /// The convergence ladder ran out of rungs: its fallback ends the migration (`why`: the
+    /// ladder's last step, as journaled).
+    case notConverging(ConvergenceLadder.Fallback, why: String)
 
     var text: String {
         switch self {
@@ -14,6 +17,7 @@ enum AbortReason: Sendable, Hashable {
         case .noProgress(let ms): return "no progress for \(Format.planDuration(ms: ms))"
         case .operatorStop: return "aborted by operator"
         case .journalFailed: return "aborted: the journal cannot be written"
+        case .notConverging(let f, let why): return "not converging, fallback \(f.rawValue): \(why)"
         }
     }
 }

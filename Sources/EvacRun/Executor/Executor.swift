@@ -562,7 +562,7 @@ public actor Executor {
                 }
                 guard inFlight > 0, let (i, outcome) = await group.next() else { break }
                 inFlight -= 1
-                let blocked = settle(i, outcome, &scheduler, &run, &end, stopOnFailure: stopOnFailure)
+                let blocked = settle(i, outcome, &scheduler, &run, &end, stopOnFailure: stopOnFailure, runner: runner)
                 guard !blocked.isEmpty, end.journalFailure == nil else { continue }
                 if let failure = await block(blocked, of: scheduler, &run) {
                     end.journalFailure = failure
@@ -579,7 +579,7 @@ public actor Executor {
     /// back to the queue; with `on-failure: stop` a failure halts the walk.
     private func settle(
         _ i: Int, _ outcome: MigrationRunner.Outcome, _ scheduler: inout Scheduler, _ run: inout Run,
-        _ end: inout WalkEnd, stopOnFailure: Bool
+        _ end: inout WalkEnd, stopOnFailure: Bool, runner: MigrationRunner
     ) -> [(index: Int, reason: String)] {
         let spec = scheduler.steps[i]
         if case .ended(let r) = outcome, r.state == .done {
@@ -600,7 +600,10 @@ public actor Executor {
             return []
         case .ended(let r):
             run.records[r.id] = r
-            if r.state == .failed && stopOnFailure && end.haltedBy == nil { end.haltedBy = r.guest }
+            // The plan's stop-on-failure, or a convergence ladder whose fallback is "stop".
+            if r.state == .failed && (stopOnFailure || runner.haltsRun(r.id)) && end.haltedBy == nil {
+                end.haltedBy = r.guest
+            }
             return scheduler.finish(i, r.state.slotOutcome)
         }
     }

@@ -16,6 +16,11 @@ struct MigrationRunner: Sendable {
     let companionsOfDone: @Sendable (StepRecord) -> [StepTransition]
     /// The plan's hooks; nil when it has none.
     var hooks: HookRunner? = nil
+    /// Steps whose ladder fallback was `stop`: the executor starts nothing after them.
+    let haltingSteps = Locked<Set<Int>>([])
+
+    /// Whether the step's convergence ladder asked the run to stop starting migrations.
+    func haltsRun(_ id: Int) -> Bool { haltingSteps.withLock { $0.contains(id) } }
 
     enum Outcome: Sendable {
         /// Ended in done, failed, blocked, or pending again (aborted by operator).
@@ -34,10 +39,17 @@ struct MigrationRunner: Sendable {
         let policy = options.retryPolicy
         var current = record
         var attemptInRun = 1
+        var mode = spec.mode
         while true {
-            switch await attempt(spec, current, attemptInRun: attemptInRun, of: policy.attempts) {
+            switch await attempt(spec, current, mode: mode, attemptInRun: attemptInRun, of: policy.attempts) {
             case .settled(let outcome):
                 return await afterPhase(spec, outcome)
+            case .retryPaused(let pending):
+                // The ladder's fallback: once more at once, paused (it converges by construction).
+                current = pending
+                attemptInRun += 1
+                mode = .paused
+                guard control.startsAllowed else { return .ended(current) }
             case .retry(let pending):
                 current = pending
                 attemptInRun += 1
@@ -48,7 +60,7 @@ struct MigrationRunner: Sendable {
         }
     }
 
-    private enum Attempt { case settled(Outcome), retry(StepRecord) }
+    private enum Attempt { case settled(Outcome), retry(StepRecord), retryPaused(StepRecord) }
 
     /// The after-migration hooks once a step ended done or failed, or was blocked by a
     /// before-migration hook (what that hook did may need undoing). A step that went back to
@@ -59,7 +71,9 @@ struct MigrationRunner: Sendable {
         return outcome
     }
 
-    private func attempt(_ spec: StepSpec, _ record: StepRecord, attemptInRun: Int, of attempts: Int) async -> Attempt {
+    private func attempt(
+        _ spec: StepSpec, _ record: StepRecord, mode: MigrationOptions.Mode, attemptInRun: Int, of attempts: Int
+    ) async -> Attempt {
         observer.handle(.step(change(record, from: record.state, to: nil, "checking")))
         // A stop ends the pre-checks' waits on hosts: they start nothing, and a frozen host
         // must not hold an operator's Ctrl-C up.
@@ -108,22 +122,32 @@ struct MigrationRunner: Sendable {
         r.stats = nil
         let label =
             "attempt \(r.attempt)"
-            + (attemptInRun > 1 ? " (retry \(attemptInRun - 1) of \(attempts - 1) in this run)" : "")
+            + (mode != spec.mode
+                ? " (paused: the convergence ladder's fallback)"
+                : attemptInRun > 1 ? " (retry \(attemptInRun - 1) of \(attempts - 1) in this run)" : "")
         do { try await write([StepTransition(step: r, from: record.state, message: label)]) } catch {
             return .settled(.journalFailed("\(error)", seen: nil))
         }
 
         let request = MigrationRequest(
             guestUUID: spec.uuid, guestName: spec.guest, source: spec.source,
-            target: spec.target, mode: spec.mode, options: options,
+            target: spec.target, mode: mode, options: options,
             copyStorage: spec.copyStorage, bridgeMap: bridgeMap)
         let observer = self.observer
-        let watch = MigrationWatch(hypervisor: hypervisor, options: options) { p in
+        var watch = MigrationWatch(hypervisor: hypervisor, options: options) { p in
             observer.handle(
                 .progress(
                     ProgressSample(
                         id: spec.id, guest: spec.guest, source: spec.source.name,
                         target: spec.target.name, progress: p)))
+        }
+        let running = r
+        // A rung is an event of the running step (running → running), written before it is
+        // applied; a failed write aborts the migration like any journal failure.
+        watch.onRung = { step in
+            do { try await write([StepTransition(step: running, from: .running, message: step.text)]) } catch {
+                control.journalFailed()
+            }
         }
         let (result, abort) = await watch.run(request, memoryKiB: spec.memoryKiB, signal: signal)
 
@@ -158,6 +182,8 @@ struct MigrationRunner: Sendable {
             out.state = .pending
             out.reason = "aborted by operator; the guest stays on \(spec.source.name), resume retries it"
             return .settled(await finish(out, from: .running, out.reason!, error: e.journalRecord))
+        case (.failure(let e), .notConverging(let fallback, _)?) where fallback != .abort:
+            return await notConverging(fallback, out, spec, e)
         case (.failure(let e), let reason?):
             out.state = .failed
             out.reason = reason.text
@@ -184,6 +210,28 @@ struct MigrationRunner: Sendable {
                 + (e.kind.isTransient && attemptInRun > 1 ? " (after \(attemptInRun) attempts in this run)" : "")
             return .settled(await finish(out, from: .running, out.reason!, error: e.journalRecord))
         }
+    }
+
+    /// The ladder's fallback once the aborted migration has ended (the guest is on its source).
+    private func notConverging(
+        _ fallback: ConvergenceLadder.Fallback, _ record: StepRecord, _ spec: StepSpec, _ e: HypervisorError
+    ) async -> Attempt {
+        let stays = "not converging; aborted, the guest stays on \(spec.source.name)"
+        let (state, why): (StepState, String)
+        switch fallback {
+        case .abort: (state, why) = (.failed, stays)
+        case .retryPaused: (state, why) = (.pending, stays + ": moving it again paused")
+        case .skip: (state, why) = (.skipped, "not converging; skipped, the guest stays on \(spec.source.name)")
+        case .stop:
+            (state, why) = (.failed, stays + "; the run starts no more migrations")
+            haltingSteps.withLock { _ = $0.insert(spec.id) }
+        }
+        var out = record
+        out.state = state
+        out.reason = why
+        let ended = await finish(out, from: .running, why, error: e.journalRecord)
+        if fallback == .retryPaused, case .ended = ended { return .retryPaused(out) }
+        return .settled(ended)
     }
 
     private func finish(

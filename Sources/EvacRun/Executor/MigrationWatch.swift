@@ -10,8 +10,10 @@ struct MigrationWatch: Sendable {
     let hypervisor: any Hypervisor
     let options: MigrationOptions
     let onProgress: @Sendable (MigrationProgress) -> Void
+    /// Journals and shows a convergence-ladder step; awaited before the step is applied.
+    var onRung: @Sendable (LadderClimb.Step) async -> Void = { _ in }
 
-    private struct WatchState {
+    struct WatchState {
         var lowestRemaining: UInt64?
         var lastProgress: ContinuousClock.Instant
         var sawIteration = false
@@ -19,6 +21,11 @@ struct MigrationWatch: Sendable {
         var postCopy = false
         /// after-first-pass asks once; a refused switch leaves the migration in pre-copy.
         var switchedOnce = false
+        /// The plan's convergence ladder for this migration, if it has one (live mode only).
+        var climb: LadderClimb?
+        /// A rung is being journaled and applied: passes are judged again once it took effect
+        /// (and rungs are applied in order).
+        var rungInFlight = false
     }
 
     private enum Race: Sendable {
@@ -34,12 +41,28 @@ struct MigrationWatch: Sendable {
     {
         let clock = ContinuousClock()
         let start = clock.now
-        let state = Locked(WatchState(lastProgress: start))
         let live = request.mode == .live
+        var initial = WatchState(lastProgress: start)
+        if live, let ladder = options.ladder {
+            initial.climb = LadderClimb(
+                ladder: ladder, baseDowntimeMs: options.maxDowntimeMs,
+                postCopyAllowed: options.postCopyEnabled && options.postCopy != .afterFirstPass)
+        }
+        let state = Locked(initial)
         let postCopy = live ? options.postCopy : .never
         let hv = hypervisor
         let onProgress = self.onProgress
+        let rungs = LadderRungs(hypervisor: hv, request: request, onRung: onRung)
         let progress: @Sendable (MigrationProgress) -> Void = { p in
+            let rung: LadderClimb.Step? = state.withLock { w in
+                guard !w.postCopy, !w.rungInFlight, let step = w.climb?.observe(p) else { return nil }
+                w.rungInFlight = true
+                return step
+            }
+            if let rung {
+                if case .postCopy = rung.rung { state.withLock { $0.postCopy = true } }
+                Task { await rungs.apply(rung, state: state, signal: signal) }
+            }
             let switchNow: Bool = state.withLock { w in
                 if w.lowestRemaining.map({ p.dataRemaining < $0 }) ?? true {
                     w.lowestRemaining = p.dataRemaining
@@ -140,6 +163,33 @@ struct MigrationWatch: Sendable {
             case .sleep(let until):
                 do { try await Task.sleep(until: until, clock: clock) } catch { return }
             }
+        }
+    }
+}
+
+/// Applies the ladder's steps to a running migration: journaled first, then done.
+private struct LadderRungs: Sendable {
+    let hypervisor: any Hypervisor
+    let request: MigrationRequest
+    let onRung: @Sendable (LadderClimb.Step) async -> Void
+
+    func apply(_ step: LadderClimb.Step, state: Locked<MigrationWatch.WatchState>, signal: AbortSignal) async {
+        defer { state.withLock { $0.rungInFlight = false } }
+        await onRung(step)
+        let uuid = request.guestUUID
+        switch step.rung {
+        case .raiseDowntime(_, let to):
+            // A refused raise leaves the old downtime: the next stall climbs on.
+            try? await hypervisor.setMaxDowntime(guestUUID: uuid, source: request.source, milliseconds: to)
+        case .postCopy:
+            do { try await hypervisor.startPostCopy(guestUUID: uuid, source: request.source) } catch {
+                state.withLock { w in
+                    w.postCopy = false
+                    w.climb?.postCopyRefused()
+                }
+            }
+        case .fallback(let f):
+            signal.fire(.notConverging(f, why: step.text))
         }
     }
 }
