@@ -15,14 +15,18 @@ let package = Package(
         // Logs (--verbose, --log-file) and the run's Prometheus metrics file.
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        // SHA-256 of plan files and inventory fingerprints (Sources/EvacCore/Support/SHA256.swift);
+        // the range postgres-nio accepts, so both resolve to one copy.
+        .package(url: "https://github.com/apple/swift-crypto", "3.9.0"..<"6.0.0"),
     ],
     targets: [
         // C libraries: each is imported by exactly one Swift module.
         .systemLibrary(name: "CLibvirt", pkgConfig: "libvirt", providers: [.apt(["libvirt-dev"])]),
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
 
-        // The core: model, plan language, units, diagnostics, placement, DAG. No C imports.
-        .target(name: "EvacCore"),
+        // The core: model, plan language, units, diagnostics, placement, DAG. No C imports (its
+        // hash comes from swift-crypto, a Swift API whose C stays inside that package).
+        .target(name: "EvacCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         // The only importer of CYAML: YAML text -> EvacCore.Node tree with marks.
         .target(name: "EvacYAML", dependencies: ["EvacCore", "CYAML"]),
         // JSON values and a JSON Schema subset validator, for checking plans against a schema.

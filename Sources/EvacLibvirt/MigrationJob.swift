@@ -230,6 +230,15 @@ extension MigrationProgress {
             memoryBps: s.number(VIR_DOMAIN_JOB_MEMORY_BPS) ?? 0,
             iteration: s.number(VIR_DOMAIN_JOB_MEMORY_ITERATION) ?? 0,
             dirtyRate: s.number(VIR_DOMAIN_JOB_MEMORY_DIRTY_RATE) ?? 0)
+        memoryTotal = s.number(VIR_DOMAIN_JOB_MEMORY_TOTAL) ?? 0
+        memoryProcessed = s.number(VIR_DOMAIN_JOB_MEMORY_PROCESSED) ?? 0
+        memoryRemaining = s.number(VIR_DOMAIN_JOB_MEMORY_REMAINING) ?? 0
+        memoryConstantPages = s.number(VIR_DOMAIN_JOB_MEMORY_CONSTANT) ?? 0
+        pageSize = s.number(VIR_DOMAIN_JOB_MEMORY_PAGE_SIZE) ?? 0
+        diskTotal = s.number(VIR_DOMAIN_JOB_DISK_TOTAL) ?? 0
+        diskProcessed = s.number(VIR_DOMAIN_JOB_DISK_PROCESSED) ?? 0
+        diskRemaining = s.number(VIR_DOMAIN_JOB_DISK_REMAINING) ?? 0
+        diskBps = s.number(VIR_DOMAIN_JOB_DISK_BPS) ?? 0
     }
 }
 

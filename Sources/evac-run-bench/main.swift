@@ -112,6 +112,8 @@ final class TimedJournal: RunJournal, @unchecked Sendable {
     func steps(kind: RunKind) async throws -> [StepRecord] { try await inner.steps(kind: kind) }
     func runs() async throws -> [RunRecord] { try await inner.runs() }
     func hookState() async throws -> HookJournalState { try await inner.hookState() }
+    func recordProgress(_ samples: [ProgressRecord]) async throws { try await inner.recordProgress(samples) }
+    func progress() async throws -> [ProgressRecord] { try await inner.progress() }
     func close() { inner.close() }
 }
 

@@ -61,6 +61,28 @@ struct EventSchemaTests {
             if case .string(let s)? = value["data"]?["to"] { states.insert(s) }
         }
         #expect(kinds == ["run-started", "step", "progress", "notice", "run-finished"])
+        // Hook events, as HookRunner and the follower build them from the journal's rows.
+        var record = HookRecord(
+            point: .beforeMigration, hook: "lb-drain", scope: "apply:1", pass: 1, runID: 1, state: .running,
+            subject: "app-1", started: "2026-01-01T00:00:00.000Z")
+        var hookLines = [JSONLinesObserver.line(.hook(HookOutcome(record, policy: .skip)))]
+        record.state = .failed
+        record.exitStatus = 3
+        record.finished = "2026-01-01T00:00:01.250Z"
+        record.output = "draining\nno such backend"
+        record.message = "exit status 3 after 1.2s"
+        let failed = HookOutcome(record, policy: .skip)
+        #expect(failed.decision == .skip && failed.durationMs == 1250 && failed.lastOutputLine == "no such backend")
+        hookLines.append(JSONLinesObserver.line(.hook(failed)))
+        hookLines.append(
+            JSONLinesObserver.line(
+                .cycle(
+                    CycleRecord(
+                        batch: 1, hosts: ["kvm-1"], stage: .draining, phaseJournal: "/j", updated: Timestamp.now()))))
+        for line in hookLines {
+            let errors = validator.validate(try JSONValue(json: line ?? "{}"))
+            #expect(errors.isEmpty, "\(line ?? "nil")\n\(errors.map(\.description).joined(separator: "\n"))")
+        }
         #expect(states.isSuperset(of: ["running", "done", "failed", "blocked", "rolled-back"]), "\(states)")
         // The validator does reject what breaks the schema.
         #expect(!validator.validate(try JSONValue(json: #"{"event":"step","at":"x","data":{}}"#)).isEmpty)

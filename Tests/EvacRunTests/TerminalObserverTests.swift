@@ -23,7 +23,9 @@ private func change(
 private func progress(_ id: Int, _ guest: String, _ p: MigrationProgress) -> RunEvent {
     .progress(ProgressSample(id: id, guest: guest, source: "kvm-12a", target: "kvm-13a", progress: p))
 }
-/// 47% of 4 GiB at 112 MiB/s, 2nd pass, 3100 dirty pages/s, 42 s in.
+/// 4 GiB with 1.2 GiB left (70 % covered, though 47 % of it was sent: zero pages), 2nd pass,
+/// 3100 dirty pages/s (12 MiB/s), 42 s in: 1.9 GiB sent in 42.3 s is 45 MiB/s, which leaves
+/// 1.2 GiB ÷ (45 − 12 MiB/s) ≈ 36 s.
 private let sample = MigrationProgress(
     elapsedMs: 42_300, dataTotal: 4 * gib, dataProcessed: 4 * gib * 47 / 100 + 1,
     dataRemaining: gib + gib / 5, memoryBps: 112 * mib, iteration: 2, dirtyRate: 3100)
@@ -39,7 +41,7 @@ final class ProgressScreenTests: XCTestCase {
         XCTAssertEqual(
             s.render(width: 200),
             [
-                "  db-01  kvm-12a → kvm-13a  [####......]  47%  112 MiB/s  1.2 GiB left  iter 2  dirty 3.1k pages/s  0:42",
+                "  db-01  kvm-12a → kvm-13a  [#######...]  70%  1.2 GiB left ~0:36  45 MiB/s  iter 2  dirty 12 MiB/s  0:42",
                 "  web-1  kvm-12a → kvm-13a  checking",
                 "[....................] 0/12 done, 0 failed, 0 blocked · 2 in flight · ETA —",
             ])
@@ -68,12 +70,15 @@ final class ProgressScreenTests: XCTestCase {
             progress(
                 1, "a",
                 MigrationProgress(
-                    elapsedMs: 3_723_000, dataTotal: 100, dataProcessed: 100,
+                    elapsedMs: 3_723_000, dataTotal: gib, dataProcessed: gib,
                     dataRemaining: 300 * mib, memoryBps: 5 * mib / 2,
                     iteration: 0, dirtyRate: 2_500_000)), atMs: 0)
+        // All of it sent once and 300 MiB dirtied again: 70 %, not 100 %. A trickle of a rate
+        // in KiB/s, and a guest dirtying faster than that never converges in pre-copy.
         XCTAssertEqual(
             s.render(width: 200).first,
-            "  a  kvm-12a → kvm-13a  [##########] 100%  2 MiB/s  300 MiB left  iter 0  dirty 2.5M pages/s  1:02:03")
+            "  a  kvm-12a → kvm-13a  [#######...]  70%  300 MiB left not converging  281 KiB/s  iter 0  dirty 9765 MiB/s  1:02:03"
+        )
     }
 
     func testPermanentLinesCountsAndETA() {
@@ -186,7 +191,7 @@ final class TerminalObserverTests: XCTestCase {
         frames = h.output.components(separatedBy: "\u{1B}[J")
         XCTAssertEqual(
             frames[1],
-            "\r\u{1B}[1A\u{1B}[2K  a  kvm-12a → kvm-13a  [####......]  47%  112 MiB/s  1.2 GiB left  iter 2  dirty 3.1k pages/s  0:42\n"
+            "\r\u{1B}[1A\u{1B}[2K  a  kvm-12a → kvm-13a  [#######...]  70%  1.2 GiB left ~0:36  45 MiB/s  iter 2  dirty 12 MiB/s  0:42\n"
                 + "\u{1B}[2K[....................] 0/2 done, 0 failed, 0 blocked · 1 in flight · ETA —\n")
         // A finished step is logged at once, above the redrawn block (cursor up over its 2 lines).
         h.at(60, change(1, "a", .running, .done, "done in 60ms"))

@@ -81,7 +81,8 @@ struct ApplyCommand: AsyncParsableCommand {
         }
         defer { journal.close() }
         let executor = Executor(
-            plan: planFile, hypervisor: hypervisor, journal: run.journal(journal), observer: run.observer())
+            plan: planFile, hypervisor: hypervisor, journal: run.journal(journal),
+            observer: run.observer(plan: planFile))
         try await RunExit.run(executor, unplaceable: planFile.unplaceable.map(\.guest)) { await $0.apply() }
     }
 

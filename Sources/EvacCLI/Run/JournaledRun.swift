@@ -59,7 +59,7 @@ struct JournaledRun {
         }
         let executor = Executor(
             plan: plan, hypervisor: LibvirtHypervisor(settings: connection.settings(plan.connection)),
-            journal: run.journal(journal), observer: run.observer())
+            journal: run.journal(journal), observer: run.observer(plan: plan))
         return JournaledRun(plan: plan, journal: journal, executor: executor)
     }
 

@@ -123,7 +123,7 @@ struct RollingCycle {
             forcedStop: { control.forced }, state: (try? await journal.hookState()) ?? HookJournalState())
         var code = EvacExit.success
         for var b in batches where b.stage != .done {
-            code = await advance(&b, journal: journal, runID: runID, hooks: hooks, control: control)
+            code = await advance(&b, journal: journal, runID: runID, hooks: hooks, control: control, observer: observer)
             if code != EvacExit.success { break }
         }
         let status =
@@ -140,7 +140,7 @@ struct RollingCycle {
     /// Takes one batch through its remaining stages, each written before it begins.
     private func advance(
         _ b: inout CycleRecord, journal: SQLiteJournal, runID: Int, hooks: HookRunner,
-        control: CycleStop
+        control: CycleStop, observer: any RunObserver
     ) async -> ExitCode {
         let name = b.hosts.joined(separator: "+")
         func set(_ stage: CycleRecord.Stage, _ message: String? = nil) async -> Bool {
@@ -149,6 +149,7 @@ struct RollingCycle {
             b.message = message
             do {
                 try await journal.commit(JournalBatch(runID: runID, cycle: [b]))
+                observer.handle(.cycle(b))
                 return true
             } catch {
                 Console.error("error: \(error)\n")
@@ -160,7 +161,7 @@ struct RollingCycle {
             switch b.stage {
             case .pending, .draining:
                 Console.error("== \(name): drain\n")
-                let code = await drain(&b, journal: journal, runID: runID)
+                let code = await drain(&b, journal: journal, runID: runID, observer: observer)
                 guard code == EvacExit.success else { return code }
                 guard await set(.maintenance) else { return EvacExit.journalFailed }
             case .maintenance:
@@ -208,7 +209,9 @@ struct RollingCycle {
 
     /// The batch's drain: placed now against the live fleet (refused when a guest fits nowhere),
     /// or continued from its journal when it began earlier. Ends with the hosts empty.
-    private func drain(_ b: inout CycleRecord, journal: SQLiteJournal, runID: Int) async -> ExitCode {
+    private func drain(
+        _ b: inout CycleRecord, journal: SQLiteJournal, runID: Int, observer: any RunObserver
+    ) async -> ExitCode {
         let hv = LibvirtHypervisor(settings: settings)
         let phaseJournal: SQLiteJournal
         let phasePlan: PlanFile
@@ -260,6 +263,7 @@ struct RollingCycle {
                 Console.error("error: \(error)\n")
                 return EvacExit.journalFailed
             }
+            observer.handle(.cycle(b))
             do { phaseJournal = try SQLiteJournal(path: path, plan: phasePlan) } catch {
                 Console.error("error: \(error)\n")
                 return EvacExit.cannotStart
@@ -267,7 +271,8 @@ struct RollingCycle {
         }
         defer { phaseJournal.close() }
         let executor = Executor(
-            plan: phasePlan, hypervisor: hv, journal: run.journal(phaseJournal), observer: run.observer())
+            plan: phasePlan, hypervisor: hv, journal: run.journal(phaseJournal), observer: run.observer(plan: phasePlan)
+        )
         let code = await RunExit.result(executor) { await $0.resume(retry: .all) }
         guard code == EvacExit.success else { return code }
         return await checkEmpty(b.hosts, skipped: Set(phasePlan.skipped.map(\.uuid)), hv)
@@ -340,7 +345,7 @@ struct RollingCycle {
         defer { j.close() }
         let executor = Executor(
             plan: stored, hypervisor: LibvirtHypervisor(settings: settings), journal: run.journal(j),
-            observer: run.observer())
+            observer: run.observer(plan: stored))
         let standing = (try? JournalStatus.read(path: p)).map {
             RunStanding.of(runs: $0.runs, apply: $0.apply, rollback: $0.rollback)
         }

@@ -34,11 +34,12 @@ struct RunOptions: ParsableArguments {
 
     var stateDirectory: String { stateDir ?? JournalLocation.stateDirectory() }
 
-    func observer() -> any RunObserver {
-        RunObservers.compose(display: display(), metricsFile: metricsFile)
+    /// What shows the run; `plan` gives the live display the plan's model for its ETA.
+    func observer(plan: PlanFile? = nil) -> any RunObserver {
+        RunObservers.compose(display: display(plan), metricsFile: metricsFile)
     }
 
-    private func display() -> any RunObserver {
+    private func display(_ plan: PlanFile?) -> any RunObserver {
         switch output {
         case .json: return JSONLinesObserver()
         case .plain: return PlainObserver()
@@ -46,7 +47,7 @@ struct RunOptions: ParsableArguments {
             // A live display on a terminal (not TERM=dumb), plain lines otherwise — also when
             // --verbose writes log lines to the same terminal, which would garble the display.
             if RunObservers.logsShareTerminal { return PlainObserver() }
-            return TerminalObserver.forStandardOutput()
+            return TerminalObserver.forStandardOutput(forecast: plan.map(RunForecast.init(plan:)))
         }
     }
 

@@ -106,7 +106,7 @@ struct StatusCommand: AsyncParsableCommand {
         } else if output == .json {
             try printJSON(status)
         } else {
-            Console.out(StatusReport.render(status))
+            Console.out(StatusReport.render(status, hooks: found.plan.hooks))
         }
     }
 
@@ -151,7 +151,8 @@ struct StatusCommand: AsyncParsableCommand {
 }
 
 enum StatusReport {
-    static func render(_ s: JournalStatus) -> String {
+    /// The text report; `hooks` (the plan's) gives each hook row the decision its policy took.
+    static func render(_ s: JournalStatus, hooks policies: HookSet? = nil) -> String {
         let e = TerminalText.escape
         var out = "Plan \(e(s.planName)) (\(e(String(s.planHash.prefix(12)))))\njournal \(e(s.path))\n"
         out += s.activeHolder.map { "running now: \(e($0))\n" } ?? "no run in progress\n"
@@ -182,7 +183,7 @@ enum StatusReport {
             out += t.render()
         }
         if let cycle = s.cycle, !cycle.isEmpty { out += renderCycle(cycle) }
-        if let hooks = s.hooks, !hooks.isEmpty { out += renderHooks(hooks) }
+        if let hooks = s.hooks, !hooks.isEmpty { out += renderHooks(hooks, policies: policies) }
         return out
     }
 
@@ -203,18 +204,24 @@ enum StatusReport {
         return out + t.render()
     }
 
-    /// One row per hook, guest pass or host: where it ran, how it ended. Failures first in
-    /// the operator's eye: their last output line is shown (the whole tail: `status --guest`).
-    static func renderHooks(_ hooks: [HookRecord]) -> String {
+    /// One row per hook, guest pass or host: where it ran, how it ended (exit status, how long
+    /// it took, what the run did next). Failures first in the operator's eye: their last
+    /// output line is shown (the whole tail: `status --guest`).
+    static func renderHooks(_ hooks: [HookRecord], policies: HookSet? = nil) -> String {
         let counts = Dictionary(grouping: hooks, by: \.state).mapValues(\.count)
         let summary = HookRecord.State.allCases.compactMap { st in counts[st].map { "\($0) \(st.rawValue)" } }
         var out = "\nHooks: " + summary.joined(separator: ", ") + "\n"
         var t = Table()
+        t.add(["point", "hook", "on", "subject", "pass", "run", "state", "exit", "took", "then", "message"])
         for h in hooks {
+            let o = HookOutcome(h, policy: policies?.policy(h.point, h.hook) ?? .stop)
             let last = h.state == .ok ? "" : h.output?.split(separator: "\n").last.map { " | \($0.prefix(120))" } ?? ""
             t.add([
-                h.point.rawValue, h.hook, h.subject, h.pass > 1 ? "pass \(h.pass)" : "", "run \(h.runID)",
-                h.state.rawValue,
+                h.point.rawValue, h.hook, o.on, h.subject, h.pass > 1 ? "pass \(h.pass)" : "", "run \(h.runID)",
+                h.state.rawValue, o.exitStatus.map(String.init) ?? "-",
+                o.durationMs.map { Format.planDuration(ms: $0) } ?? "-",
+                // Without the plan's policy the decision of a failure is not known here.
+                policies == nil && h.state != .ok ? "?" : o.decision?.rawValue ?? "-",
                 (h.message ?? "") + last,
             ])
         }

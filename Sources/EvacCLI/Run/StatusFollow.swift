@@ -27,11 +27,11 @@ extension StatusCommand {
         }
         let observer: any RunObserver
         switch output {
-        case .json: observer = JSONLinesObserver(includeProgress: false)
+        case .json: observer = JSONLinesObserver()
         case .plain: observer = PlainObserver()
-        default: observer = TerminalObserver.forStandardOutput()
+        default: observer = TerminalObserver.forStandardOutput(forecast: follower.plan.map(RunForecast.init(plan:)))
         }
-        if output != .json { Console.error("following \(journal) (states only: progress figures are not journaled)\n") }
+        if output != .json { Console.error("following \(journal)\n") }
         let end: JournalFollower.End
         do { end = try await follower.follow(observer) } catch {
             Console.error("error: reading \(journal): \(error)\n")
@@ -43,6 +43,8 @@ extension StatusCommand {
             if code != EvacExit.success { throw code }
         case .processGone(let why):
             Console.error("error: \(why)\n")
+            throw EvacExit.interrupted
+        case .abandoned:
             throw EvacExit.interrupted
         }
     }

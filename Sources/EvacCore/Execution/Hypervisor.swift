@@ -85,11 +85,15 @@ public struct MigrationRequest: Hashable, Sendable {
     }
 }
 
-/// One sample of a running migration's job statistics.
+/// One sample of a running migration's job statistics, in libvirt's terms: `data*` is memory
+/// and disks together (`virDomainGetJobStats`'s `data_*`), `memory*` and `disk*` the parts.
+/// Samples from older recorders lack the parts (decoded as 0): readers then treat `data*` as memory.
 public struct MigrationProgress: Hashable, Sendable, Codable {
     public var elapsedMs: UInt64
     public var dataTotal: UInt64
+    /// Bytes sent so far, retransmitted dirty pages included (so it may pass `dataTotal`).
     public var dataProcessed: UInt64
+    /// Bytes still to send now: memory not yet sent or dirtied since, plus disk not yet copied.
     public var dataRemaining: UInt64
     /// Bytes per second of memory transfer.
     public var memoryBps: UInt64
@@ -98,6 +102,27 @@ public struct MigrationProgress: Hashable, Sendable, Codable {
     public var iteration: UInt64
     /// Pages dirtied per second.
     public var dirtyRate: UInt64
+    /// Guest memory in bytes (`memory_total`); 0 before the memory copy began (a storage copy
+    /// goes first).
+    public var memoryTotal: UInt64 = 0
+    /// Memory bytes sent (`memory_processed`), retransmissions included.
+    public var memoryProcessed: UInt64 = 0
+    /// Memory bytes still to send (`memory_remaining`), what was dirtied since included.
+    public var memoryRemaining: UInt64 = 0
+    /// Pages sent as "all one byte" (`memory_constant`, mostly zero pages): they cost a few
+    /// bytes on the wire each, so an idle guest's `memoryProcessed` barely moves while its
+    /// memory is in fact being covered.
+    public var memoryConstantPages: UInt64 = 0
+    /// The guest's page size in bytes (`memory_page_size`); 0 when not reported.
+    public var pageSize: UInt64 = 0
+    /// Disk bytes to copy (`disk_total`, storage copy only).
+    public var diskTotal: UInt64 = 0
+    /// Disk bytes copied (`disk_processed`).
+    public var diskProcessed: UInt64 = 0
+    /// Disk bytes still to copy (`disk_remaining`).
+    public var diskRemaining: UInt64 = 0
+    /// Bytes per second of disk copy (`disk_bps`).
+    public var diskBps: UInt64 = 0
     public init(
         elapsedMs: UInt64 = 0, dataTotal: UInt64 = 0, dataProcessed: UInt64 = 0, dataRemaining: UInt64 = 0,
         memoryBps: UInt64 = 0, iteration: UInt64 = 0, dirtyRate: UInt64 = 0
@@ -110,7 +135,34 @@ public struct MigrationProgress: Hashable, Sendable, Codable {
         self.iteration = iteration
         self.dirtyRate = dirtyRate
     }
+    /// Bytes sent over bytes to send, as libvirt's counters give them: it reaches 100 while a
+    /// dirtying guest still has retransmissions left, and stays near 0 for an idle guest whose
+    /// pages are zero. The live display uses `MigrationGauge` instead.
     public var percent: Double { dataTotal == 0 ? 0 : min(100, Double(dataProcessed) / Double(dataTotal) * 100) }
+
+    private enum CodingKeys: String, CodingKey {
+        case elapsedMs, dataTotal, dataProcessed, dataRemaining, memoryBps, iteration, dirtyRate
+        case memoryTotal, memoryProcessed, memoryRemaining, memoryConstantPages, pageSize
+        case diskTotal, diskProcessed, diskRemaining, diskBps
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        func n(_ k: CodingKeys) throws -> UInt64 { try c.decodeIfPresent(UInt64.self, forKey: k) ?? 0 }
+        self.init(
+            elapsedMs: try n(.elapsedMs), dataTotal: try n(.dataTotal), dataProcessed: try n(.dataProcessed),
+            dataRemaining: try n(.dataRemaining), memoryBps: try n(.memoryBps), iteration: try n(.iteration),
+            dirtyRate: try n(.dirtyRate))
+        memoryTotal = try n(.memoryTotal)
+        memoryProcessed = try n(.memoryProcessed)
+        memoryRemaining = try n(.memoryRemaining)
+        memoryConstantPages = try n(.memoryConstantPages)
+        pageSize = try n(.pageSize)
+        diskTotal = try n(.diskTotal)
+        diskProcessed = try n(.diskProcessed)
+        diskRemaining = try n(.diskRemaining)
+        diskBps = try n(.diskBps)
+    }
 }
 
 public struct MigrationOutcome: Hashable, Sendable, Codable {

@@ -46,7 +46,8 @@ public actor Executor {
         self.plan = plan
         self.hypervisor = hypervisor
         self.journal = journal
-        self.observer = observer
+        // The latest progress sample per step goes to the journal too, for `status --follow`.
+        self.observer = FanOutObserver([observer, ProgressJournaler(journal: journal)])
         self.options = options
     }
 

@@ -167,8 +167,7 @@ public final class HookRunner: Sendable {
             point: point, hook: hook.name, scope: scope, pass: pass, runID: runID, state: .running,
             subject: subject, started: Timestamp.now())
         try await write(record)
-        observer.handle(
-            .notice("hook \(hook.name) (\(point.rawValue), \(subject)): running \(Self.describe(hook.run))"))
+        observer.handle(.hook(HookOutcome(record, policy: hook.onFailure)))
         var environment = Self.baseEnvironment()
         environment.merge(env) { _, new in new }
         environment["EVAC_PLAN"] = planName
@@ -194,18 +193,14 @@ public final class HookRunner: Sendable {
                 + (hook.timeoutMs > 0 && exit.ending == .timedOut
                     ? " (timeout \(Format.planDuration(ms: hook.timeoutMs)))" : "")
         try await write(record)
-        let tail =
-            exit.output.split(separator: "\n").last.map { ": \(TerminalText.escape(String($0.prefix(200))))" } ?? ""
-        observer.handle(
-            .notice(
-                "hook \(hook.name) (\(point.rawValue), \(subject)): \(record.message ?? "")\(exit.succeeded ? "" : tail)"
-            ))
+        observer.handle(.hook(HookOutcome(record, policy: hook.onFailure)))
         let who = "hook \(hook.name) (\(point.rawValue), \(subject), pid \(exit.pid.map(String.init) ?? "-"))"
         if exit.succeeded {
             log.info("\(who): \(record.message ?? "")")
         } else {
             log.warning("\(who): \(record.message ?? "")")
         }
+        log.debug("\(who) ran \(Self.describe(hook.run))")
         if !exit.output.isEmpty { log.info("\(who) output:\n\(exit.output)") }
         return record
     }

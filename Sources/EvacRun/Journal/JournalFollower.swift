@@ -5,8 +5,10 @@ import GRDB
 /// `evac status --follow`: the live view of a run that another process is making, read from its
 /// journal. It never takes the journal's lock and never writes: it polls the events table over
 /// a read-only connection (WAL lets it read while the run writes) and turns each new row into
-/// the `RunEvent` the running process showed, for the same observers (terminal, plain, JSON).
-/// Progress samples are not journaled, so a follower shows states, not percentages.
+/// the `RunEvent` the running process showed, for the same observers (terminal, plain, JSON):
+/// step changes from the events table, the latest progress sample of each running step from
+/// the progress table (the run writes one every couple of seconds), and hook starts and ends
+/// from the hooks table (with the plan's failure policy, the decision the run took).
 public final class JournalFollower: @unchecked Sendable {
     /// How following a run ended.
     public enum End: Sendable, Equatable {
@@ -14,11 +16,19 @@ public final class JournalFollower: @unchecked Sendable {
         case finished(RunStatus)
         /// The process running it is gone without writing an end (crash, kill -9, reboot).
         case processGone(String)
+        /// `abandon` said the run is no longer wanted before one began (a rolling cycle moved on).
+        case abandoned
     }
+
+    /// The run followed (its id in the journal), once one was found.
+    public private(set) var followedRun: Int?
 
     /// The journal being followed.
     public let path: String
     private let db: DatabaseQueue
+    /// The plan the journal stores (nil when it holds none that verifies): its hooks' policies
+    /// and, for the caller, the forecast of its live display.
+    public let plan: PlanFile?
 
     /// Opens the journal at `path` read-only; throws when there is none or SQLite cannot read it.
     public init(path: String) throws(JournalError) {
@@ -27,6 +37,7 @@ public final class JournalFollower: @unchecked Sendable {
         do { db = try SQLiteJournal.openDatabase(path, readonly: true) } catch {
             throw .database(path: path, "\(error)")
         }
+        plan = try? JournalStatus.storedPlan(path: path)
     }
 
     deinit { try? db.close() }
@@ -36,6 +47,9 @@ public final class JournalFollower: @unchecked Sendable {
         var steps: [StepRecord]
         var events:
             [(id: Int64, run: Int, kind: RunKind, step: Int?, from: StepState?, to: StepState?, message: String)]
+        var progress: [ProgressRecord] = []
+        var hooks: [HookRecord] = []
+        var cycle: [CycleRecord] = []
     }
 
     private func read(after eventID: Int64, run: Int?) throws -> Snapshot {
@@ -63,19 +77,28 @@ public final class JournalFollower: @unchecked Sendable {
                 runs: runs, steps: steps,
                 events: events.map {
                     (id: $0.0, run: $0.1, kind: $0.2, step: $0.3, from: $0.4, to: $0.5, message: $0.6)
-                })
+                },
+                progress: run == nil ? [] : try SQLiteJournal.readProgress(db),
+                hooks: run == nil ? [] : try SQLiteJournal.readHooks(db),
+                cycle: run == nil ? [] : try SQLiteJournal.readCycle(db))
         }
     }
 
     /// Follows the newest run from its first event to its end. When the newest run already
     /// ended and nobody holds the journal, that run is shown and followed to its end at once;
     /// when someone holds it (a resume just starting), the follower waits for the new run.
-    public func follow(_ observer: any RunObserver, interval: Duration = .milliseconds(200)) async throws -> End {
+    /// Runs up to `afterRun` are not considered (a rolling cycle's drain journal, followed once
+    /// for the drain and again for the return); `abandon`, asked while waiting for a run, ends
+    /// the wait.
+    public func follow(
+        _ observer: any RunObserver, interval: Duration = .milliseconds(200), afterRun: Int = 0,
+        abandon: (@Sendable () -> Bool)? = nil
+    ) async throws -> End {
         var snapshot = try read(after: 0, run: nil)
         var run: RunRecord?
         var idlePolls = 0
         while run == nil {
-            let newest = snapshot.runs.last
+            let newest = snapshot.runs.last { $0.id > afterRun }
             if let newest, newest.exitStatus == nil || holder() == nil {
                 run = newest
                 break
@@ -84,11 +107,13 @@ public final class JournalFollower: @unchecked Sendable {
             if newest == nil && idlePolls > 50 && holder() == nil {
                 return .processGone("the journal has no run and nobody holds it")
             }
+            if abandon?() == true { return .abandoned }
             try await Task.sleep(for: interval)
             snapshot = try read(after: 0, run: nil)
             if let newest, let latest = snapshot.runs.last, latest.id != newest.id { run = latest }
         }
         guard let run else { return .processGone("no run") }
+        followedRun = run.id
         let kindSteps = snapshot.steps.filter { $0.kind == run.kind }
         snapshot = try read(after: 0, run: run.id)
         let touched = Set(snapshot.events.compactMap { $0.kind == run.kind ? $0.step : nil })
@@ -100,19 +125,35 @@ public final class JournalFollower: @unchecked Sendable {
                     runID: run.id, steps: kindSteps.count, alreadyDone: settledBefore)))
         var lastEvent: Int64 = 0
         var lastProbe = ContinuousClock.now
+        var shown = Shown()
         while true {
             let bySteps = Dictionary(snapshot.steps.map { ("\($0.kind.rawValue)#\($0.id)", $0) }) { a, _ in a }
             for e in snapshot.events {
                 lastEvent = max(lastEvent, e.id)
                 guard let id = e.step, let st = bySteps["\(e.kind.rawValue)#\(id)"], e.from != e.to else { continue }
-                observer.handle(
-                    .step(
-                        StepChange(
-                            kind: e.kind, id: id, guest: st.guest, source: st.source, target: st.target,
-                            from: e.from, to: e.to, attempt: st.attempt, message: e.message)))
+                var change = StepChange(
+                    kind: e.kind, id: id, guest: st.guest, source: st.source, target: st.target,
+                    from: e.from, to: e.to, attempt: st.attempt, message: e.message)
+                if e.to == .done, st.state == .done, let outcome = Self.outcome(st.stats) {
+                    // What the running process put on its event: the hypervisor's own figures.
+                    change.transferredBytes = outcome.transferredBytes
+                    change.durationMs = outcome.durationMs
+                }
+                observer.handle(.step(change))
+            }
+            emitHooks(snapshot.hooks, run: run.id, shown: &shown, observer)
+            emitProgress(snapshot.progress, steps: bySteps, run: run, shown: &shown, observer)
+            if try await followCycle(snapshot.cycle, shown: &shown, observer, interval: interval) {
+                // A drain or return was followed to its end: read everything since afresh.
+                snapshot = try read(after: lastEvent, run: run.id)
+                continue
             }
             if let row = snapshot.runs.first(where: { $0.id == run.id }), let exit = row.exitStatus {
                 let status = RunStatus(rawValue: exit) ?? .partial
+                if !snapshot.cycle.isEmpty {
+                    let done = snapshot.cycle.filter { $0.stage == .done }.count
+                    observer.handle(.notice("rolling cycle: \(done) of \(snapshot.cycle.count) batch(es) done"))
+                }
                 let mine = snapshot.steps.filter { $0.kind == run.kind }
                 let ms = Self.elapsedMs(row)
                 observer.handle(
@@ -141,6 +182,44 @@ public final class JournalFollower: @unchecked Sendable {
         }
     }
 
+    /// What the follower already handed on: hook rows by key and state, progress samples by step.
+    struct Shown {
+        var hooks: [HookRecord.Key: HookRecord.State] = [:]
+        var progress: [Int: MigrationProgress] = [:]
+        /// Rolling cycle: the stage shown per batch, and the last run followed per drain journal.
+        var stages: [Int: CycleRecord.Stage] = [:]
+        var phaseRuns: [String: Int] = [:]
+    }
+
+    /// Hook rows of this run that are new or changed state since the last poll, oldest first.
+    private func emitHooks(_ rows: [HookRecord], run: Int, shown: inout Shown, _ observer: any RunObserver) {
+        for h in rows where h.runID == run && shown.hooks[h.key] != h.state {
+            shown.hooks[h.key] = h.state
+            observer.handle(.hook(HookOutcome(h, policy: plan?.hooks?.policy(h.point, h.hook) ?? .stop)))
+        }
+    }
+
+    /// The latest sample of each step running in this run's attempt, when it changed.
+    private func emitProgress(
+        _ rows: [ProgressRecord], steps: [String: StepRecord], run: RunRecord, shown: inout Shown,
+        _ observer: any RunObserver
+    ) {
+        for p in rows where p.kind == run.kind && p.runID == run.id && shown.progress[p.id] != p.progress {
+            guard let st = steps["\(p.kind.rawValue)#\(p.id)"], st.state == .running, st.attempt == p.attempt else {
+                continue
+            }
+            shown.progress[p.id] = p.progress
+            observer.handle(
+                .progress(
+                    ProgressSample(
+                        id: p.id, guest: st.guest, source: st.source, target: st.target, progress: p.progress)))
+        }
+    }
+
+    static func outcome(_ stats: String?) -> MigrationOutcome? {
+        stats.flatMap { try? JSONDecoder().decode(MigrationOutcome.self, from: Data($0.utf8)) }
+    }
+
     static func elapsedMs(_ r: RunRecord) -> UInt64 {
         guard let s = JournalClock.parse(r.started), let f = r.finished.flatMap(JournalClock.parse), f >= s else {
             return 0
@@ -149,6 +228,8 @@ public final class JournalFollower: @unchecked Sendable {
     }
 
     func holder() -> String? { JournalLock.liveHolder(journalPath: path) }
+
+    func readCycleNow() throws -> [CycleRecord] { try db.read { try SQLiteJournal.readCycle($0) } }
 }
 
 extension JournalLock {

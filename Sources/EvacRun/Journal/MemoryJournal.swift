@@ -7,6 +7,7 @@ public final class MemoryJournal: RunJournal, @unchecked Sendable {
         var runs: [Int: RunRecord] = [:]
         var commits = 0
         var hooks = HookJournalState()
+        var progress: [String: ProgressRecord] = [:]
     }
     private let state = Locked(State())
     public init() {}
@@ -37,6 +38,14 @@ public final class MemoryJournal: RunJournal, @unchecked Sendable {
     }
 
     public func hookState() async throws -> HookJournalState { state.withLock { $0.hooks } }
+
+    public func recordProgress(_ samples: [ProgressRecord]) async throws {
+        state.withLock { s in for p in samples { s.progress["\(p.kind.rawValue)#\(p.id)"] = p } }
+    }
+
+    public func progress() async throws -> [ProgressRecord] {
+        state.withLock { s in s.progress.values.sorted { ($0.kind.rawValue, $0.id) < ($1.kind.rawValue, $1.id) } }
+    }
 
     public func close() {}
 }

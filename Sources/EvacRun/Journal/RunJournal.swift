@@ -1,3 +1,5 @@
+import EvacCore
+
 /// One invocation of apply, resume or rollback, as the journal records it.
 public struct RunRecord: Codable, Hashable, Sendable {
     public var id: Int
@@ -64,8 +66,42 @@ public protocol RunJournal: AnyObject, Sendable {
     func runs() async throws -> [RunRecord]
     /// Every hook row and guest pass (what has run, what completed).
     func hookState() async throws -> HookJournalState
+    /// Keeps the latest progress sample of each in-flight migration: one row per step
+    /// (kind, id), replaced by each call, so the journal does not grow with the run's length.
+    /// What `evac status --follow` in another process shows as the live figures.
+    ///
+    /// Not a durability point, unlike `commit`: a sample is a display figure, so the write need
+    /// not be flushed to disk (a crash may lose the last one) and it must not delay the
+    /// transitions' commits; callers write at most every couple of seconds per step.
+    /// A failure is the caller's to ignore: it never stops a run.
+    func recordProgress(_ samples: [ProgressRecord]) async throws
+    /// The latest sample of every step that has one, as `recordProgress` left them.
+    func progress() async throws -> [ProgressRecord]
     /// Releases the file and the lock. Safe to call twice.
     func close()
+}
+
+/// The latest progress sample of one step, as the journal keeps it (`RunJournal.recordProgress`).
+public struct ProgressRecord: Codable, Hashable, Sendable {
+    /// Apply or rollback, and the migration id: the step the sample belongs to.
+    public var kind: RunKind
+    public var id: Int
+    /// The run, and the step's attempt, that took the sample: a follower shows it only while
+    /// the step is running that attempt (a sample of a failed attempt is not the retry's).
+    public var runID: Int
+    public var attempt: Int
+    /// When it was written (journal timestamp).
+    public var at: String
+    /// libvirt's job figures.
+    public var progress: MigrationProgress
+    public init(kind: RunKind, id: Int, runID: Int, attempt: Int, at: String, progress: MigrationProgress) {
+        self.kind = kind
+        self.id = id
+        self.runID = runID
+        self.attempt = attempt
+        self.at = at
+        self.progress = progress
+    }
 }
 
 /// Called before every durable write; throwing simulates the process dying there (kill -9):

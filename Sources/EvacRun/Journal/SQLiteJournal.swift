@@ -148,6 +148,9 @@ public final class SQLiteJournal: RunJournal, @unchecked Sendable {
                     PRIMARY KEY (point, hook, scope, pass));
                 CREATE TABLE IF NOT EXISTS hook_passes (
                     scope TEXT PRIMARY KEY, closed INTEGER NOT NULL, attempt_at_close INTEGER NOT NULL);
+                CREATE TABLE IF NOT EXISTS progress (
+                    kind TEXT NOT NULL, migration_id INTEGER NOT NULL, run_id INTEGER NOT NULL, attempt INTEGER NOT NULL,
+                    at TEXT NOT NULL, sample TEXT NOT NULL, PRIMARY KEY (kind, migration_id));
                 CREATE TABLE IF NOT EXISTS cycle (
                     batch INTEGER PRIMARY KEY, hosts TEXT NOT NULL, stage TEXT NOT NULL, phase_journal TEXT,
                     updated TEXT NOT NULL, message TEXT);
@@ -282,7 +285,67 @@ public final class SQLiteJournal: RunJournal, @unchecked Sendable {
         }
     }
 
+    /// Upserts the samples in one transaction on the writer's queue, outside the group commit
+    /// and with `synchronous=OFF` for that transaction only: a sample need not survive a power
+    /// loss, and its write must not cost a transition an fsync. The next durable commit syncs
+    /// the WAL, these frames with it. A journal that failed (or is closed) takes no samples.
+    public func recordProgress(_ samples: [ProgressRecord]) async throws {
+        guard !samples.isEmpty else { return }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let rows: [(ProgressRecord, String)] = samples.compactMap { s in
+            (try? encoder.encode(s.progress)).map { (s, String(decoding: $0, as: UTF8.self)) }
+        }
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, Error>) in
+            writer.async { [self] in
+                if let gone = group.withLock({ g in
+                    g.dead ?? (g.closed ? JournalError.io(path: path, "journal is closed") : nil)
+                }) {
+                    return c.resume(throwing: gone)
+                }
+                do {
+                    try db.writeWithoutTransaction { db in
+                        try db.execute(sql: "PRAGMA synchronous = OFF")
+                        defer { try? db.execute(sql: "PRAGMA synchronous = FULL") }
+                        try db.inTransaction {
+                            let up = try db.cachedStatement(
+                                sql: """
+                                    INSERT OR REPLACE INTO progress (kind, migration_id, run_id, attempt, at, sample)
+                                    VALUES (?, ?, ?, ?, ?, ?)
+                                    """)
+                            for (s, json) in rows {
+                                try up.execute(arguments: [s.kind.rawValue, s.id, s.runID, s.attempt, s.at, json])
+                            }
+                            return .commit
+                        }
+                    }
+                    c.resume()
+                } catch {
+                    c.resume(throwing: JournalError.database(path: path, "\(error)"))
+                }
+            }
+        }
+    }
+
     // MARK: Reading
+
+    public func progress() async throws -> [ProgressRecord] { try await db.read { try Self.readProgress($0) } }
+
+    /// The progress rows (none in a journal written before they existed). A row whose sample
+    /// does not decode is left out: it is a display figure, not a fact a run depends on.
+    static func readProgress(_ db: Database) throws -> [ProgressRecord] {
+        guard try db.tableExists("progress") else { return [] }
+        return try Row.fetchAll(db, sql: "SELECT * FROM progress ORDER BY kind, migration_id").compactMap { r in
+            let kind: String = try r.decode(forColumn: "kind")
+            let json: String = try r.decode(forColumn: "sample")
+            guard let k = RunKind(rawValue: kind),
+                let p = try? JSONDecoder().decode(MigrationProgress.self, from: Data(json.utf8))
+            else { return nil }
+            return ProgressRecord(
+                kind: k, id: try r.decode(forColumn: "migration_id"), runID: try r.decode(forColumn: "run_id"),
+                attempt: try r.decode(forColumn: "attempt"), at: try r.decode(forColumn: "at"), progress: p)
+        }
+    }
 
     /// A PRAGMA's value on the writing connection (tests check journal_mode and synchronous).
     func pragma(_ name: String) async throws -> String? {

@@ -1,11 +1,11 @@
 import Foundation
 
 /// `--output json`: one JSON object per event (JSON Lines), keys sorted, with an `event` field
-/// naming the kind: run-started, step, progress, notice, run-finished.
+/// naming the kind: run-started, step, progress, hook, cycle, notice, run-finished.
 public struct JSONLinesObserver: RunObserver {
     private let out: LineWriter
     private let progress: Bool
-    /// Writes through `writer`; `includeProgress: false` drops progress samples (`status --follow` has none to show).
+    /// Writes through `writer`; `includeProgress: false` drops progress samples (a log of the events only).
     public init(writer: LineWriter = LineWriter(), includeProgress: Bool = true) {
         out = writer
         progress = includeProgress
@@ -34,6 +34,8 @@ public struct JSONLinesObserver: RunObserver {
         case .step(let c): data = try? e.encode(Envelope(event: "step", at: at, data: c))
         case .progress(let p): data = try? e.encode(Envelope(event: "progress", at: at, data: p))
         case .notice(let m): data = try? e.encode(Envelope(event: "notice", at: at, data: ["message": m]))
+        case .hook(let h): data = try? e.encode(Envelope(event: "hook", at: at, data: h))
+        case .cycle(let c): data = try? e.encode(Envelope(event: "cycle", at: at, data: c))
         case .runFinished(let s): data = try? e.encode(Envelope(event: "run-finished", at: at, data: s))
         }
         return data.map { String(decoding: $0, as: UTF8.self) }

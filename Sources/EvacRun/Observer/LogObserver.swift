@@ -24,6 +24,14 @@ public struct LogObserver: RunObserver {
                 metadata: ["remaining_bytes": "\(p.progress.dataRemaining)", "iteration": "\(p.progress.iteration)"])
         case .notice(let m):
             log.notice("\(m)")
+        case .cycle(let c):
+            log.info("rolling batch \(c.batch) (\(c.hosts.joined(separator: "+"))): \(c.stage.rawValue)")
+        case .hook(let h):
+            if h.decision == nil || h.decision == .proceed {
+                log.info("\(h.line)")
+            } else {
+                log.warning("\(h.line)")
+            }
         case .runFinished(let s):
             let c = s.counts
             log.info(
@@ -87,5 +95,12 @@ public final class LoggingJournal: RunJournal {
     public func steps(kind: RunKind) async throws -> [StepRecord] { try await inner.steps(kind: kind) }
     public func runs() async throws -> [RunRecord] { try await inner.runs() }
     public func hookState() async throws -> HookJournalState { try await inner.hookState() }
+    public func recordProgress(_ samples: [ProgressRecord]) async throws {
+        do { try await inner.recordProgress(samples) } catch {
+            log.warning("progress samples not journaled (\(samples.count) step(s)): \(error)")
+            throw error
+        }
+    }
+    public func progress() async throws -> [ProgressRecord] { try await inner.progress() }
     public func close() { inner.close() }
 }

@@ -59,7 +59,7 @@ public final class MetricsObserver: RunObserver, Sendable {
                 }
             case .runFinished(let r):
                 metrics.finished(r)
-            case .notice:
+            case .notice, .hook, .cycle:
                 break
             }
             metrics.update(

@@ -55,6 +55,20 @@ public final class PlainObserver: RunObserver, Sendable {
             return "\(e(c.guest)) \(e(c.source)) → \(e(c.target)) \(state)\(detail)"
         case .notice(let m):
             return "NOTICE: \(e(m))"
+        case .hook(let h):
+            return h.line
+        case .cycle(let c):
+            let stage: String
+            switch c.stage {
+            case .pending: stage = "pending"
+            case .draining: stage = "draining"
+            case .maintenance: stage = "maintenance"
+            case .waiting: stage = "waiting for the host(s) to answer libvirt again"
+            case .returning: stage = "returning its guests"
+            case .done: stage = "done"
+            }
+            return "rolling batch \(c.batch) (\(e(c.hosts.joined(separator: "+")))): \(stage)"
+                + (c.message.map { " — \(e($0))" } ?? "")
         case .runFinished(let s):
             let c = s.counts
             var text =

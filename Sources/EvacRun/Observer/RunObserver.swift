@@ -7,8 +7,14 @@ public enum RunEvent: Sendable {
     case runStarted(RunStart)
     /// A step changed state (journaled transitions, plus `checking` which is not journaled).
     case step(StepChange)
-    /// A sample of an in-flight migration's progress (not journaled, so a follower never sees one).
+    /// A sample of an in-flight migration's progress. The journal keeps the latest one per
+    /// step (at most every couple of seconds), which is what a follower sees.
     case progress(ProgressSample)
+    /// A hook started or ended (journaled in the hooks table).
+    case hook(HookOutcome)
+    /// A rolling cycle's batch of hosts reached a stage (draining, maintenance, waiting for
+    /// the hosts, returning, done), as the cycle's journal records it.
+    case cycle(CycleRecord)
     /// Something the operator must read (reconcile findings, guests lost, refusals).
     case notice(String)
     /// The run ended: how, with its counts and the steps that need the operator.

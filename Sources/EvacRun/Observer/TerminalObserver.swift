@@ -33,7 +33,7 @@ public final class TerminalObserver: RunObserver, Sendable {
     public typealias Scheduler = @Sendable (_ ms: UInt64, _ work: @escaping @Sendable () -> Void) -> Void
 
     private struct State {
-        var screen = ProgressScreen()
+        var screen: ProgressScreen
         /// Lines of the live block currently on screen: how far up the next frame starts.
         var drawn = 0
         var lastDrawMs: UInt64?
@@ -46,13 +46,15 @@ public final class TerminalObserver: RunObserver, Sendable {
     private let options: Options
     private let now: @Sendable () -> UInt64
     private let schedule: Scheduler
-    private let state = Locked(State())
+    private let state: Locked<State>
 
-    /// An observer drawing on `handle`; `clockMs` and `scheduler` replace the clock and the redraw timer in tests.
+    /// An observer drawing on `handle`; `forecast` (the plan's model) gives the overall ETA;
+    /// `clockMs` and `scheduler` replace the clock and the redraw timer in tests.
     public init(
-        handle: FileHandle = .standardOutput, options: Options = Options(),
+        handle: FileHandle = .standardOutput, options: Options = Options(), forecast: RunForecast? = nil,
         clockMs: (@Sendable () -> UInt64)? = nil, scheduler: Scheduler? = nil
     ) {
+        state = Locked(State(screen: ProgressScreen(forecast: forecast)))
         self.handle = handle
         self.options = options
         now = clockMs ?? { DispatchTime.now().uptimeNanoseconds / 1_000_000 }
@@ -76,10 +78,10 @@ public final class TerminalObserver: RunObserver, Sendable {
     /// What the CLI should use for stdout: this on a capable terminal (colourless under
     /// `NO_COLOR`, per no-color.org), otherwise one plain line per event.
     public static func forStandardOutput(
-        environment: [String: String] = ProcessInfo.processInfo.environment
+        environment: [String: String] = ProcessInfo.processInfo.environment, forecast: RunForecast? = nil
     ) -> any RunObserver {
         guard supported(environment: environment) else { return PlainObserver() }
-        return TerminalObserver(options: Options(color: (environment["NO_COLOR"] ?? "").isEmpty))
+        return TerminalObserver(options: Options(color: (environment["NO_COLOR"] ?? "").isEmpty), forecast: forecast)
     }
 
     /// Prints permanent lines at once and redraws the live block at most every `minRedrawMs`;
@@ -120,6 +122,7 @@ public final class TerminalObserver: RunObserver, Sendable {
         let (width, rows) = size()
         // One column spare: some terminals wrap on writing the last column, which would add a
         // line the cursor-up count does not know about.
+        s.screen.refreshETA()
         let live = s.screen.render(width: max(1, width - 1), maxLines: max(2, rows - 1))
         write(frame(up: s.drawn, permanent: permanent, live: live))
         s.drawn = live.count
@@ -143,6 +146,8 @@ public final class TerminalObserver: RunObserver, Sendable {
         case .step(let c) where c.to == .failed: code = "31"
         case .step(let c) where c.to == .blocked: code = "33"
         case .notice: code = "33"
+        case .hook(let h) where h.decision != nil && h.decision != .proceed: code = "33"
+        case .cycle: code = "1"
         case .runFinished(let r) where !r.problems.isEmpty: code = "1"
         default: return lines
         }
