@@ -36,37 +36,30 @@ struct PlanCommand: AsyncParsableCommand {
         completion: .file())
     var out: String?
 
-    @Option(name: .long, help: "Bandwidth assumed for the timeline estimate when the plan sets none (e.g. 1GiB/s).")
-    var assumeBandwidth: String = "1GiB/s"
+    @OptionGroup var estimate: EstimateOptions
 
     @OptionGroup var connection: ConnectionOptions
     @Option(
         name: .long,
         help: ArgumentHelp(
             "With --output html: mark the end of a maintenance window this long after the start (e.g. 2h); without it, the plan's window: (an end time counted from now).",
-            valueName: "DURATION"))
-    var window: String?
+            valueName: "DURATION"),
+        transform: DurationArgument.init)
+    var window: DurationArgument?
 
     @OptionGroup var reading: InventoryOptions
 
     @OptionGroup var logging: LogOptions
 
     func validate() throws {
-        if case .failure(let f) = Units.bandwidth(assumeBandwidth) {
-            throw ValidationError("--assume-bandwidth: \(f.message); \(f.help)")
-        }
-        if let window, case .failure(let f) = Units.duration(window) {
-            throw ValidationError("--window: \(f.message); \(f.help)")
-        }
         if let out, out.hasSuffix("/") { throw ValidationError("--out must name a file, not a directory") }
     }
 
     func run() async throws {
-        let assumed = (try? Units.bandwidth(assumeBandwidth).get()) ?? (1 << 30)
         let p: PlanPipeline
         p = try await PlanPipeline.run(
-            planPath: plan, inventoryPath: inventory, assumedBandwidth: assumed, connection: connection,
-            readConcurrency: reading.readConcurrency, dirtyRates: reading.dirtyRate)
+            planPath: plan, inventoryPath: inventory, assumedBandwidth: estimate.assumeBandwidth.bytesPerSec,
+            connection: connection, readConcurrency: reading.readConcurrency, dirtyRates: reading.dirtyRate)
         Console.error(p.renderedWarnings)
         let data: Data
         switch output {
@@ -83,7 +76,7 @@ struct PlanCommand: AsyncParsableCommand {
 extension PlanCommand {
     /// `--window`, else the plan's `window:` (an end time as if the run started now).
     func windowEnd(_ p: PlanPipeline) -> PlanPage.Window? {
-        if let ms = window.flatMap({ try? Units.duration($0).get() }) { return PlanPage.Window(endMs: Double(ms)) }
+        if let window { return PlanPage.Window(endMs: Double(window.milliseconds)) }
         guard let w = p.loaded.spec.window else { return nil }
         let now = Date()
         return PlanPage.Window(endMs: max(0, w.closes(runStart: now).timeIntervalSince(now) * 1000))

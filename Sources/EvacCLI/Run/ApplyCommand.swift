@@ -34,8 +34,7 @@ struct ApplyCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Apply a saved plan although the inventory changed since it was computed.")
     var force = false
 
-    @Option(name: .long, help: "Bandwidth assumed for the timeline estimate when the plan sets none (e.g. 1GiB/s).")
-    var assumeBandwidth: String = "1GiB/s"
+    @OptionGroup var estimate: EstimateOptions
 
     @OptionGroup var run: RunOptions
 
@@ -44,9 +43,6 @@ struct ApplyCommand: AsyncParsableCommand {
     @OptionGroup var logging: LogOptions
 
     func validate() throws {
-        if case .failure(let f) = Units.bandwidth(assumeBandwidth) {
-            throw ValidationError("--assume-bandwidth: \(f.message)")
-        }
         if PlanReference.kind(of: plan) == .journal {
             throw ValidationError(
                 "apply takes a plan or a saved plan file; to continue a journaled run use `evac resume \(plan)`")
@@ -168,11 +164,10 @@ struct ApplyCommand: AsyncParsableCommand {
     /// The plan file to run: placed now from YAML, or a saved one checked against the live inventory.
     func resolvePlan() async throws(CLIFailure) -> (file: PlanFile, unplaceable: Int) {
         if PlanReference.kind(of: plan) == .yaml {
-            let assumed = (try? Units.bandwidth(assumeBandwidth).get()) ?? (1 << 30)
             let p: PlanPipeline
             p = try await PlanPipeline.run(
-                planPath: plan, inventoryPath: nil, assumedBandwidth: assumed, connection: connection,
-                readConcurrency: reading.readConcurrency, dirtyRates: reading.dirtyRate)
+                planPath: plan, inventoryPath: nil, assumedBandwidth: estimate.assumeBandwidth.bytesPerSec,
+                connection: connection, readConcurrency: reading.readConcurrency, dirtyRates: reading.dirtyRate)
             Console.error(p.renderedWarnings)
             for u in p.result.unplaceable {
                 Console.error(

@@ -60,7 +60,13 @@ public struct MigrationRequest: Hashable, Sendable {
     public var guestName: String
     public var source: HostEndpoint
     public var target: HostEndpoint
-    public var mode: MigrationOptions.Mode
+    /// How this guest moves: the step's mode (a stopped guest moves offline under a live plan),
+    /// kept in `options` as its only copy.
+    public var mode: MigrationOptions.Mode {
+        get { options.mode }
+        set { options.mode = newValue }
+    }
+    /// The run's migration options, with `mode` the step's.
     public var options: MigrationOptions
     /// Target devices of local disks to copy (storage copy); empty = shared storage only.
     public var copyStorage: [String]
@@ -75,8 +81,8 @@ public struct MigrationRequest: Hashable, Sendable {
         self.guestName = guestName
         self.source = source
         self.target = target
-        self.mode = mode
         self.options = options
+        self.options.mode = mode
         self.copyStorage = copyStorage
         self.bridgeMap = bridgeMap
     }

@@ -45,6 +45,14 @@ public struct MigrationGraph: Codable, Hashable, Sendable {
             self.predictedStartMs = predictedStartMs
             self.predictedDurationMs = predictedDurationMs
         }
+
+        /// The migration of placement `p`, number `id` in the plan's order, before the
+        /// plan's `after` rules and anti-affinity groups are applied to it.
+        public init(id: Int, placement p: Placement) {
+            self.init(
+                id: id, guest: p.guest, uuid: p.uuid, source: p.source, target: p.target, memoryKiB: p.memoryKiB,
+                vcpus: p.vcpus, mode: p.mode, copyStorage: p.copyStorage, offMostFree: p.offMostFree)
+        }
     }
 
     public struct Limits: Codable, Hashable, Sendable {
@@ -78,12 +86,7 @@ public struct MigrationGraph: Codable, Hashable, Sendable {
     public static func build(
         spec: PlanSpec, placements: [Placement], file: String
     ) -> (graph: MigrationGraph?, diagnostics: [Diagnostic]) {
-        var nodes: [Node] = placements.enumerated().map { i, p in
-            Node(
-                id: i + 1, guest: p.guest, uuid: p.uuid, source: p.source, target: p.target, memoryKiB: p.memoryKiB,
-                vcpus: p.vcpus, mode: p.mode, copyStorage: p.copyStorage, offMostFree: p.offMostFree, after: [],
-                groups: [])
-        }
+        var nodes: [Node] = placements.enumerated().map { i, p in Node(id: i + 1, placement: p) }
         for group in spec.constraints.antiAffinity {
             for i in nodes.indices where group.guests.contains(where: { $0.value.matches(nodes[i].guest) }) {
                 nodes[i].groups.append(group.name)

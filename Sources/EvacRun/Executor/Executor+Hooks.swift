@@ -47,14 +47,7 @@ extension Executor {
                 do { try await journal.commit(JournalBatch(runID: runID, transitions: batch)) } catch {
                     return .failure(JournalWriteFailure("\(error)"))
                 }
-                for t in batch {
-                    observer.handle(
-                        .step(
-                            StepChange(
-                                kind: t.step.kind, id: t.step.id, guest: t.step.guest, source: t.step.source,
-                                target: t.step.target, from: t.from, to: t.step.state,
-                                attempt: t.step.attempt, message: t.message)))
-                }
+                report(batch)
             }
         }
         return .success(nil)

@@ -468,7 +468,7 @@ public actor Executor {
     }
 
     /// Shows the observer every transition that changed a step's state.
-    private func report(_ transitions: [StepTransition]) {
+    func report(_ transitions: [StepTransition]) {
         for t in transitions where t.from != t.step.state {
             observer.handle(
                 .step(

@@ -4,20 +4,24 @@ import EvacCore
 /// Not journaled: it is derived again from the plan file on every start.
 struct StepSpec: Sendable {
     var kind: RunKind
-    var id: Int
-    var guest: String
-    var uuid: String
+    /// The plan's migration this step runs, as placement decided it (for a rollback, the one it
+    /// undoes: `source` and `target` are then the node's target and source).
+    var node: MigrationGraph.Node
     var source: HostEndpoint
     var target: HostEndpoint
-    var memoryKiB: UInt64
-    var vcpus: Int
-    var mode: MigrationOptions.Mode
-    var copyStorage: [String]
     /// Ids of steps (same kind) that must be done first.
     var after: [Int]
-    var groups: [String]
     /// Among ready steps the lower rank starts first: the plan's order, reversed for rollback.
     var rank: Int
+
+    var id: Int { node.id }
+    var guest: String { node.guest }
+    var uuid: String { node.uuid }
+    var memoryKiB: UInt64 { node.memoryKiB }
+    var vcpus: Int { node.vcpus }
+    var mode: MigrationOptions.Mode { node.mode }
+    var copyStorage: [String] { node.copyStorage }
+    var groups: [String] { node.groups }
 
     func newRecord() -> StepRecord {
         StepRecord(kind: kind, id: id, guest: guest, uuid: uuid, source: source.name, target: target.name)
@@ -36,9 +40,8 @@ extension PlanFile {
     func applySpecs() -> [StepSpec] {
         graph.nodes.map { n in
             StepSpec(
-                kind: .apply, id: n.id, guest: n.guest, uuid: n.uuid, source: endpoint(n.source),
-                target: endpoint(n.target), memoryKiB: n.memoryKiB, vcpus: n.vcpus, mode: n.mode,
-                copyStorage: n.copyStorage, after: n.after, groups: n.groups, rank: n.id)
+                kind: .apply, node: n, source: endpoint(n.source), target: endpoint(n.target), after: n.after,
+                rank: n.id)
         }
     }
 
@@ -51,10 +54,8 @@ extension PlanFile {
         }
         return graph.nodes.filter { ids.contains($0.id) }.reversed().map { n in
             StepSpec(
-                kind: .rollback, id: n.id, guest: n.guest, uuid: n.uuid, source: endpoint(n.target),
-                target: endpoint(n.source), memoryKiB: n.memoryKiB, vcpus: n.vcpus, mode: n.mode,
-                copyStorage: n.copyStorage, after: (waitsFor[n.id] ?? []).sorted(), groups: n.groups,
-                rank: -n.id)
+                kind: .rollback, node: n, source: endpoint(n.target), target: endpoint(n.source),
+                after: (waitsFor[n.id] ?? []).sorted(), rank: -n.id)
         }
     }
 }
