@@ -66,7 +66,9 @@ public enum HostReader {
         var pools: [StoragePoolInfo] = []
         for pool in try optional(c.storagePools()) {
             pools.append(
-                try parsed("storage pool \(pool.name)") { try HostXML.storagePool(name: pool.name, xml: pool.xml) })
+                try parsed("storage pool \(pool.name)") {
+                    try HostXML.storagePool(name: pool.name, xml: pool.xml, active: pool.active)
+                })
         }
 
         var host = HostInventory(
@@ -99,8 +101,9 @@ public enum HostReader {
         return Guest(
             uuid: try dom.uuidString(), name: name, state: state, persistent: persistent,
             memoryKiB: def.memoryKiB, currentMemoryKiB: def.currentMemoryKiB, vcpus: def.vcpus,
-            cpu: def.cpu, nics: def.nics, disks: def.disks, hostDevices: def.hostDevices,
-            filesystems: def.filesystems, machine: def.machine)
+            cpu: def.cpu, nics: def.nics, disks: try StorageFacts.sized(def.disks, of: dom),
+            hostDevices: def.hostDevices, filesystems: def.filesystems, machine: def.machine,
+            snapshots: try StorageFacts.snapshots(of: dom))
     }
 
     static func guestState(_ raw: Int32) -> Guest.State {

@@ -26,9 +26,13 @@ import Testing
         #expect(h.networks == [NetworkInfo(name: "default", bridge: "virbr0", active: true)])
         #expect(
             h.storagePools == [
-                StoragePoolInfo(name: "default", type: "dir", targetPath: "/var/lib/libvirt/images", shared: false),
+                // The test driver reports every pool active with 100 GiB available.
                 StoragePoolInfo(
-                    name: "vmstore", type: "netfs", targetPath: "/var/lib/libvirt/images/vmstore", shared: true),
+                    name: "default", type: "dir", targetPath: "/var/lib/libvirt/images", shared: false, active: true,
+                    availableBytes: 107_374_182_400),
+                StoragePoolInfo(
+                    name: "vmstore", type: "netfs", targetPath: "/var/lib/libvirt/images/vmstore", shared: true,
+                    active: true, availableBytes: 107_374_182_400),
             ])
         #expect(h.guests.map(\.name) == ["build-01", "db-01", "gpu-01", "legacy-01", "scratch-01", "web-01", "web-02"])
 
@@ -41,7 +45,8 @@ import Testing
         #expect(
             web1.disks == [
                 GuestDisk(
-                    kind: .file, target: "vda", source: "/var/lib/libvirt/images/vmstore/web-01.qcow2", shared: true)
+                    kind: .file, target: "vda", source: "/var/lib/libvirt/images/vmstore/web-01.qcow2", shared: true,
+                    format: "qcow2")
             ])
         #expect(web1.hostDevices.isEmpty)
 
@@ -57,15 +62,20 @@ import Testing
         #expect(
             db1.disks == [
                 GuestDisk(
-                    kind: .file, target: "vda", source: "/var/lib/libvirt/images/vmstore/db-01.qcow2", shared: true),
-                GuestDisk(kind: .network, target: "vdb", source: "rbd:vms/db-01-data", shared: true),
+                    kind: .file, target: "vda", source: "/var/lib/libvirt/images/vmstore/db-01.qcow2", shared: true,
+                    format: "qcow2"),
+                GuestDisk(kind: .network, target: "vdb", source: "rbd:vms/db-01-data", shared: true, format: "raw"),
             ])
 
         let build = try #require(h.guest("build-01"))
         #expect(build.memoryKiB == 8 * gibInKiB && build.currentMemoryKiB == 6 * gibInKiB)
         #expect(
             build.disks == [
-                GuestDisk(kind: .file, target: "vda", source: "/var/lib/libvirt/images/build-01.qcow2", shared: false)
+                // Sizes only for the local disk (what a storage copy moves), as the test driver
+                // answers virDomainGetBlockInfo.
+                GuestDisk(
+                    kind: .file, target: "vda", source: "/var/lib/libvirt/images/build-01.qcow2", shared: false,
+                    format: "qcow2", capacityBytes: 1_099_506_450_432, allocationBytes: 1_099_511_627_776)
             ])
 
         let gpu = try #require(h.guest("gpu-01"))
@@ -79,7 +89,9 @@ import Testing
         #expect(legacy.cpu == GuestCPU(mode: .custom, model: "Westmere"))
         #expect(
             legacy.disks.last
-                == GuestDisk(kind: .file, device: "cdrom", target: "sda", source: "", shared: true, readonly: true))
+                == GuestDisk(
+                    kind: .file, device: "cdrom", target: "sda", source: "", shared: true, readonly: true, format: "raw"
+                ))
     }
 
     @Test func sourceAMDHost() async throws {
@@ -91,7 +103,10 @@ import Testing
 
         let db2 = try #require(h.guest("db-02"))
         #expect(db2.cpu == GuestCPU(mode: .hostPassthrough, model: "EPYC-Milan"))
-        #expect(db2.disks == [GuestDisk(kind: .volume, target: "vda", source: "ceph/db-02-root", shared: true)])
+        #expect(
+            db2.disks == [
+                GuestDisk(kind: .volume, target: "vda", source: "ceph/db-02-root", shared: true, format: "raw")
+            ])
 
         #expect(h.guest("app-01")?.cpu == GuestCPU(mode: .custom, model: "EPYC-Rome", features: ["x2apic"]))
         #expect(h.guest("app-01")?.nics.map(\.source) == ["br-storage"])

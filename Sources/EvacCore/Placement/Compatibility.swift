@@ -70,6 +70,8 @@ struct GuestNeeds: Hashable {
     /// Network filters the guest's NICs reference (sorted, unique).
     var nwfilters: [String] = []
     var machine: String? = nil
+    /// Local disks a storage copy moves, and where libvirt pre-creates them.
+    var copies: [CopyNeed] = []
 }
 
 /// A hypervisor version ("7.2.0") as numbers, compared part by part.
@@ -103,6 +105,8 @@ struct TargetProfile: Hashable {
     /// nil when the host did not say (a driver without nwfilter support).
     var nwfilters: [String]?
     var machineTypes: [String]?
+    /// Every pool (path, name, active) for storage copy; free space is the room filter's.
+    var copyPools: [CopyPool]
 
     init(host: HostInventory, cpuPool: String?) {
         arch = host.arch
@@ -120,6 +124,7 @@ struct TargetProfile: Hashable {
         hypervisorVersion = HypervisorVersion(host.hypervisorVersion)
         nwfilters = host.nwfilters?.sorted()
         machineTypes = host.machineTypes?.sorted()
+        copyPools = CopyPool.of(host)
     }
 }
 
@@ -135,9 +140,11 @@ struct NeedsKey: Hashable {
     var live: Bool
     var nwfilters: [String]
     var machine: String?
+    var copies: [CopyNeed]
 
     init(guest: Guest, source: Int, sourcePools: [StoragePoolInfo], constraints c: Constraints) {
         self.source = source
+        copies = CopyNeed.of(guest)
         live = guest.state.isActive
         nwfilters = Array(Set(guest.nics.compactMap(\.filter))).sorted()
         machine = guest.machine
@@ -197,6 +204,7 @@ extension GuestNeeds {
         hypervisorVersion = key.live ? HypervisorVersion(source.hypervisorVersion) : nil
         nwfilters = key.nwfilters
         machine = key.machine
+        copies = key.copies
     }
 }
 
@@ -301,6 +309,7 @@ enum StaticFilters {
         arch(n, p, target: target) ?? version(n, p, target: target) ?? machine(n, p, target: target) ?? cpu(
             n, p, target: target)
             ?? bridge(n, p, target: target) ?? nwfilter(n, p, target: target) ?? storage(n, p, target: target)
+            ?? storageCopy(n, p, target: target)
     }
 
     private static func mapped(_ n: NetNeed) -> String { n.mappedFrom.map { " (bridge-map from \($0))" } ?? "" }

@@ -81,6 +81,7 @@ struct Checks: Sendable {
                 known = source.guests.first { $0.uuid == s.uuid }.map { GuestAtSource(guest: $0, source: source) }
             } catch { return "source \(Self.describe(error))" }
         }
+        if let known, let why = LiveFilters.guestRefusal(known.guest) { return "guest \(s.guest) \(why)" }
         if let known, s.mode != .offline, let why = Migratability.liveRefusal(known.guest) {
             return "guest \(s.guest) \(why)"
         }
@@ -90,6 +91,9 @@ struct Checks: Sendable {
                 sourceHypervisorVersion: known.sourceHypervisorVersion, target: target,
                 bridges: policy.bridges, bridgeMap: policy.bridgeMap)
         {
+            return "target \(target.name): \(r.reason) (filter \(r.filter))"
+        }
+        if let known, !s.copyStorage.isEmpty, let r = LiveFilters.storageCopyRoom(guest: known.guest, target: target) {
             return "target \(target.name): \(r.reason) (filter \(r.filter))"
         }
 
