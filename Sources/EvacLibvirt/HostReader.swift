@@ -82,6 +82,10 @@ public enum HostReader {
         // nwfilter driver): unknown, not "none"; the nwfilter filter then does not judge it.
         // A dead connection shows up in the guest listing that follows.
         host.nwfilters = try? c.nwfilterNames().sorted()
+        if let offer = CPUModels.read(c, arch: caps.arch) {
+            host.cpuModels = offer.usable
+            host.hostModelCPU = offer.hostModel
+        }
         return host
     }
 

@@ -58,6 +58,8 @@ struct SnapshotDecoderTests {
         host.hypervisorVersion = "7.2.0"
         host.nwfilters = ["clean-traffic"]
         host.machineTypes = ["pc-q35-7.2"]
+        host.cpuModels = ["Skylake-Client", "qemu64"]
+        host.hostModelCPU = true
         var guest = Guest(uuid: "u1", name: "g", state: .running, memoryKiB: 1024, vcpus: 1)
         guest.filesystems = ["/srv → share (virtiofs)"]
         guest.machine = "pc-q35-7.2"

@@ -58,3 +58,26 @@ import Testing
         #expect(host.guests.allSatisfy { $0.snapshots == nil })
     }
 }
+
+/// Domain capabilities as libvirt 9.0 writes them (trimmed): the CPU offer placement judges.
+@Suite struct CPUModelsTests {
+    @Test func usableModelsAndHostModel() throws {
+        let xml = """
+            <domainCapabilities><path>/usr/bin/qemu-system-x86_64</path><cpu>
+            <mode name='host-passthrough' supported='yes'/>
+            <mode name='host-model' supported='yes'><model fallback='forbid'>Skylake-Client-IBRS</model></mode>
+            <mode name='custom' supported='yes'>
+              <model usable='yes' vendor='AMD'>qemu64</model>
+              <model usable='no' vendor='Intel'>Icelake-Server</model>
+              <model usable='yes' vendor='Intel'>Skylake-Client</model>
+            </mode></cpu></domainCapabilities>
+            """
+        #expect(
+            try CPUModels.offer(domainCapabilitiesXML: xml)
+                == .init(usable: ["Skylake-Client", "qemu64"], hostModel: true))
+        let tcg = xml.replacingOccurrences(
+            of: "name='host-model' supported='yes'", with: "name='host-model' supported='no'")
+        #expect(try CPUModels.offer(domainCapabilitiesXML: tcg)?.hostModel == false)
+        #expect(try CPUModels.offer(domainCapabilitiesXML: "<domainCapabilities/>") == nil)
+    }
+}

@@ -73,6 +73,11 @@ public struct HostInventory: Codable, Hashable, Sendable {
     public var nwfilters: [String]?
     /// Machine types the host's QEMU offers for its arch (capabilities), sorted; nil when unknown.
     public var machineTypes: [String]?
+    /// CPU models the host's QEMU can run here (domain capabilities, custom mode, `usable='yes'`),
+    /// sorted; nil when unknown (a driver without domain capabilities, older inventories).
+    public var cpuModels: [String]?
+    /// Whether the host's QEMU offers a host-model CPU (domain capabilities); nil when unknown.
+    public var hostModelCPU: Bool?
 
     public init(
         name: String, uri: String, hostUUID: String? = nil, hostname: String? = nil,

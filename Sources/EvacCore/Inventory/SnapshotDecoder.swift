@@ -527,7 +527,9 @@ struct SnapshotReader {
             case 13: h.libvirtVersion = try r.optionalString()
             case 14: h.hypervisorVersion = try r.optionalString()
             case 15: h.nwfilters = try r.optionalStrings()
-            default: h.machineTypes = try r.optionalStrings()
+            case 16: h.machineTypes = try r.optionalStrings()
+            case 17: h.cpuModels = try r.optionalStrings()
+            default: h.hostModelCPU = try r.null() ? nil : try r.bool()
             }
         }
         // hostUUID and hostname (2, 3) are optional.
@@ -657,6 +659,7 @@ struct SnapshotReader {
         static let host = KeyTable([
             "name", "uri", "hostUUID", "hostname", "arch", "memoryKiB", "freeMemoryKiB", "cpus", "cpu", "bridges",
             "networks", "storagePools", "guests", "libvirtVersion", "hypervisorVersion", "nwfilters", "machineTypes",
+            "cpuModels", "hostModelCPU",
         ])
         static let hostCPU = KeyTable(["vendor", "model", "features"])
         static let network = KeyTable(["name", "bridge", "active"])

@@ -107,6 +107,9 @@ struct TargetProfile: Hashable {
     var machineTypes: [String]?
     /// Every pool (path, name, active) for storage copy; free space is the room filter's.
     var copyPools: [CopyPool]
+    /// Domain capabilities: usable CPU models (sorted) and host-model support; nil when unknown.
+    var cpuModels: [String]?
+    var hostModelCPU: Bool?
 
     init(host: HostInventory, cpuPool: String?) {
         arch = host.arch
@@ -125,6 +128,8 @@ struct TargetProfile: Hashable {
         nwfilters = host.nwfilters?.sorted()
         machineTypes = host.machineTypes?.sorted()
         copyPools = CopyPool.of(host)
+        cpuModels = host.cpuModels?.sorted()
+        hostModelCPU = host.hostModelCPU
     }
 }
 
@@ -229,6 +234,7 @@ enum StaticFilters {
                 return Rejection(
                     target: target, filter: "cpu-vendor", reason: "CPU vendor \(p.vendor), guest needs \(vendor)")
             }
+            if let r = cpuModelOffer(mode: mode, model: model, p, target: target) { return r }
             if mode == .hostPassthrough, let model, model != p.model {
                 return Rejection(
                     target: target, filter: "cpu-model",
@@ -325,7 +331,7 @@ enum StaticFilters {
         return out
     }
 
-    private static func contains(_ sorted: [String], _ x: String) -> Bool {
+    static func contains(_ sorted: [String], _ x: String) -> Bool {
         var lo = 0
         var hi = sorted.count
         while lo < hi {
