@@ -79,6 +79,12 @@ enum DomainXML {
 
     static func cpu(_ e: XMLTree?, hostCPUModel: String) -> GuestCPU {
         guard let e else { return GuestCPU(mode: .none) }
+        var c = cpuMode(e, hostCPUModel: hostCPUModel)
+        c.check = e.attr("check")
+        return c
+    }
+
+    static func cpuMode(_ e: XMLTree, hostCPUModel: String) -> GuestCPU {
         // Features the guest cannot run without; a feature without a policy means "require".
         let required = e.children("feature")
             .filter { ["require", "force", nil].contains($0.attr("policy")) }

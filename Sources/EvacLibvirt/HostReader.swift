@@ -83,7 +83,7 @@ public enum HostReader {
         // A dead connection shows up in the guest listing that follows.
         host.nwfilters = try? c.nwfilterNames().sorted()
         if let offer = CPUModels.read(c, arch: caps.arch) {
-            host.cpuModels = offer.usable
+            host.cpuModels = offer.known
             host.hostModelCPU = offer.hostModel
         }
         return host

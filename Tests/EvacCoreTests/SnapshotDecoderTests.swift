@@ -63,6 +63,7 @@ struct SnapshotDecoderTests {
         var guest = Guest(uuid: "u1", name: "g", state: .running, memoryKiB: 1024, vcpus: 1)
         guest.filesystems = ["/srv → share (virtiofs)"]
         guest.machine = "pc-q35-7.2"
+        guest.cpu = GuestCPU(mode: .custom, model: "qemu64", check: "none")
         guest.dirtyRateBytesPerSec = 12_345_678
         // Storage copy and snapshots (and the NIC's filter, which the reader skipped before).
         host.storagePools = [

@@ -47,7 +47,7 @@ final class MigrationLabTests: XCTestCase {
         XCTAssertFalse(inventory.cpu.vendor.isEmpty)
         XCTAssertFalse(inventory.cpu.model.isEmpty)
         // Domain capabilities, read for the plan-time CPU model filter: the lab guests' qemu64
-        // is a model this QEMU can run.
+        // is a model this QEMU knows.
         XCTAssertTrue(inventory.cpuModels?.contains("qemu64") == true, "\(inventory.cpuModels ?? [])")
         XCTAssertNotNil(inventory.hostModelCPU)
         // The expanded baseline: features the host has through its model, not only the extras.

@@ -61,7 +61,7 @@ import Testing
 
 /// Domain capabilities as libvirt 9.0 writes them (trimmed): the CPU offer placement judges.
 @Suite struct CPUModelsTests {
-    @Test func usableModelsAndHostModel() throws {
+    @Test func knownModelsAndHostModel() throws {
         let xml = """
             <domainCapabilities><path>/usr/bin/qemu-system-x86_64</path><cpu>
             <mode name='host-passthrough' supported='yes'/>
@@ -74,7 +74,8 @@ import Testing
             """
         #expect(
             try CPUModels.offer(domainCapabilitiesXML: xml)
-                == .init(usable: ["Skylake-Client", "qemu64"], hostModel: true))
+                == .init(known: ["Icelake-Server", "Skylake-Client", "qemu64"], hostModel: true),
+            "usable='no' models too: a running guest's live CPU disables what is missing")
         let tcg = xml.replacingOccurrences(
             of: "name='host-model' supported='yes'", with: "name='host-model' supported='no'")
         #expect(try CPUModels.offer(domainCapabilitiesXML: tcg)?.hostModel == false)

@@ -73,7 +73,7 @@ public struct HostInventory: Codable, Hashable, Sendable {
     public var nwfilters: [String]?
     /// Machine types the host's QEMU offers for its arch (capabilities), sorted; nil when unknown.
     public var machineTypes: [String]?
-    /// CPU models the host's QEMU can run here (domain capabilities, custom mode, `usable='yes'`),
+    /// CPU models the host's QEMU knows (domain capabilities, custom mode, usable here or not),
     /// sorted; nil when unknown (a driver without domain capabilities, older inventories).
     public var cpuModels: [String]?
     /// Whether the host's QEMU offers a host-model CPU (domain capabilities); nil when unknown.
@@ -222,10 +222,14 @@ public struct GuestCPU: Codable, Hashable, Sendable {
     public var model: String?
     /// Features the guest requires (policy require/force) beyond its model.
     public var features: [String]
-    public init(mode: Mode, model: String? = nil, features: [String] = []) {
+    /// `<cpu check=…>`: none, partial or full; nil when the XML names none. With `none` libvirt
+    /// does not compare the model with the host (QEMU drops what the host lacks).
+    public var check: String?
+    public init(mode: Mode, model: String? = nil, features: [String] = [], check: String? = nil) {
         self.mode = mode
         self.model = model
         self.features = Array(Set(features)).sorted()
+        self.check = check
     }
 }
 

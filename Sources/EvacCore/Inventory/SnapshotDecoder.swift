@@ -610,7 +610,8 @@ struct SnapshotReader {
             switch k {
             case 0: c.mode = try r.enumeration(GuestCPU.Mode.self)
             case 1: c.model = try r.optionalString()
-            default: c.features = try r.strings()
+            case 2: c.features = try r.strings()
+            default: c.check = try r.optionalString()
             }
         }
         try require(seen, Keys.guestCPU, required: 0b101)
@@ -668,7 +669,7 @@ struct SnapshotReader {
             "uuid", "name", "state", "persistent", "memoryKiB", "currentMemoryKiB", "vcpus", "cpu", "nics", "disks",
             "hostDevices", "filesystems", "machine", "dirtyRateBytesPerSec", "snapshots",
         ])
-        static let guestCPU = KeyTable(["mode", "model", "features"])
+        static let guestCPU = KeyTable(["mode", "model", "features", "check"])
         static let nic = KeyTable(["kind", "source", "mac", "filter"])
         static let disk = KeyTable([
             "kind", "device", "target", "source", "shared", "readonly", "format", "capacityBytes", "allocationBytes",

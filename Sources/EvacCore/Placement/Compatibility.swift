@@ -72,6 +72,8 @@ struct GuestNeeds: Hashable {
     var machine: String? = nil
     /// Local disks a storage copy moves, and where libvirt pre-creates them.
     var copies: [CopyNeed] = []
+    /// Whether libvirt compares the guest's CPU model with the host's (not `check='none'`).
+    var cpuModelChecked = true
 }
 
 /// A hypervisor version ("7.2.0") as numbers, compared part by part.
@@ -203,6 +205,7 @@ extension GuestNeeds {
                 cpu = .compatible(mode: guest.mode, vendor: vendor, model: nil, features: [])
             }
         }
+        cpuModelChecked = key.cpu.check != "none"
         bridges = key.bridges
         networks = key.networks
         storage = key.storage
@@ -234,7 +237,9 @@ enum StaticFilters {
                 return Rejection(
                     target: target, filter: "cpu-vendor", reason: "CPU vendor \(p.vendor), guest needs \(vendor)")
             }
-            if let r = cpuModelOffer(mode: mode, model: model, p, target: target) { return r }
+            if let r = cpuModelOffer(mode: mode, model: model, checked: n.cpuModelChecked, p, target: target) {
+                return r
+            }
             if mode == .hostPassthrough, let model, model != p.model {
                 return Rejection(
                     target: target, filter: "cpu-model",
