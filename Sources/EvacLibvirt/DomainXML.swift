@@ -79,6 +79,12 @@ enum DomainXML {
 
     static func cpu(_ e: XMLTree?, hostCPUModel: String) -> GuestCPU {
         guard let e else { return GuestCPU(mode: .none) }
+        var c = cpuMode(e, hostCPUModel: hostCPUModel)
+        c.check = e.attr("check")
+        return c
+    }
+
+    static func cpuMode(_ e: XMLTree, hostCPUModel: String) -> GuestCPU {
         // Features the guest cannot run without; a feature without a policy means "require".
         let required = e.children("feature")
             .filter { ["require", "force", nil].contains($0.attr("policy")) }
@@ -151,7 +157,22 @@ enum DomainXML {
         // An empty removable drive has nothing to copy.
         if (device == "cdrom" || device == "floppy") && source.isEmpty { shared = true }
         if (kind == .file || kind == .block), !source.isEmpty, isUnderSharedPool(source, pools) { shared = true }
-        return GuestDisk(kind: kind, device: device, target: target, source: source, shared: shared, readonly: readonly)
+        return GuestDisk(
+            kind: kind, device: device, target: target, source: source, shared: shared, readonly: readonly,
+            format: e.first("driver")?.attr("type"), backingChain: backingChain(e))
+    }
+
+    /// `<backingStore type='file'><source file=…/><backingStore …/></backingStore>`: the images
+    /// under the top one, nearest first (the live XML of a running guest lists them; an empty
+    /// `<backingStore/>` ends the chain).
+    static func backingChain(_ disk: XMLTree) -> [String] {
+        var out: [String] = []
+        var next = disk.first("backingStore")
+        while let b = next, out.count < 64, let src = b.first("source") {
+            out.append(src.attr("file") ?? src.attr("dev") ?? src.attr("name") ?? "?")
+            next = b.first("backingStore")
+        }
+        return out
     }
 
     static func isUnderSharedPool(_ path: String, _ pools: [StoragePoolInfo]) -> Bool {

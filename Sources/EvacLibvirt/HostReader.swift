@@ -80,7 +80,9 @@ public enum HostReader {
         var pools: [StoragePoolInfo] = []
         for pool in try optional(c.storagePools()) {
             pools.append(
-                try parsed("storage pool \(pool.name)") { try HostXML.storagePool(name: pool.name, xml: pool.xml) })
+                try parsed("storage pool \(pool.name)") {
+                    try HostXML.storagePool(name: pool.name, xml: pool.xml, active: pool.active)
+                })
         }
 
         var host = HostInventory(
@@ -94,6 +96,10 @@ public enum HostReader {
         // nwfilter driver): unknown, not "none"; the nwfilter filter then does not judge it.
         // A dead connection shows up in the guest listing that follows.
         host.nwfilters = try? c.nwfilterNames().sorted()
+        if let offer = CPUModels.read(c, arch: caps.arch) {
+            host.cpuModels = offer.known
+            host.hostModelCPU = offer.hostModel
+        }
         return host
     }
 
@@ -113,8 +119,9 @@ public enum HostReader {
         return Guest(
             uuid: try dom.uuidString(), name: name, state: state, persistent: persistent,
             memoryKiB: def.memoryKiB, currentMemoryKiB: def.currentMemoryKiB, vcpus: def.vcpus,
-            cpu: def.cpu, nics: def.nics, disks: def.disks, hostDevices: def.hostDevices,
-            filesystems: def.filesystems, machine: def.machine)
+            cpu: def.cpu, nics: def.nics, disks: try StorageFacts.sized(def.disks, of: dom),
+            hostDevices: def.hostDevices, filesystems: def.filesystems, machine: def.machine,
+            snapshots: try StorageFacts.snapshots(of: dom))
     }
 
     static func guestState(_ raw: Int32) -> Guest.State {

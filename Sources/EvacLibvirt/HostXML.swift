@@ -81,11 +81,20 @@ enum HostXML {
         "netfs", "gluster", "rbd", "iscsi", "iscsi-direct", "sheepdog", "vstorage", "mpath",
     ]
 
-    static func storagePool(name: String, xml: String) throws -> StoragePoolInfo {
+    /// `<pool type=…><available unit='bytes'>…</available><target><path>…`; `active` is the
+    /// pool's state (not in its XML). An inactive pool's figures are stale: not reported.
+    static func storagePool(name: String, xml: String, active: Bool? = nil) throws -> StoragePoolInfo {
         let root = try XMLTree.parse(xml)
         let type = root.attr("type") ?? ""
+        // libvirt writes `<available unit='bytes'>`; other units are read as the domain XML's.
+        let available = root.first("available").flatMap { e -> UInt64? in
+            guard let n = UInt64(e.text ?? ""), let f = DomainXML.unitBytes[(e.attr("unit") ?? "bytes").lowercased()]
+            else { return nil }
+            let (bytes, overflow) = n.multipliedReportingOverflow(by: f)
+            return overflow ? nil : bytes
+        }
         return StoragePoolInfo(
             name: name, type: type, targetPath: root.text("target/path"),
-            shared: sharedPoolTypes.contains(type))
+            shared: sharedPoolTypes.contains(type), active: active, availableBytes: active == false ? nil : available)
     }
 }

@@ -197,24 +197,24 @@ public final class LibvirtConnection: @unchecked Sendable {
         return (0..<Int(n)).compactMap { i in list?[i].flatMap { virNWFilterGetName($0) }.map { String(cString: $0) } }
     }
 
-    /// Storage pools (active and inactive) as (name, XML).
-    public func storagePools() throws(LibvirtError) -> [(name: String, xml: String)] {
+    /// Storage pools (active and inactive) as (name, active, XML).
+    public func storagePools() throws(LibvirtError) -> [(name: String, active: Bool, xml: String)] {
         var list: UnsafeMutablePointer<OpaquePointer?>?
         let n = try Libvirt.status("virConnectListAllStoragePools", uri: uri) {
             virConnectListAllStoragePools(handle, &list, 0)
         }
         defer { freeList(list, Int(n), virStoragePoolFree) }
-        var out: [(name: String, xml: String)] = []
+        var out: [(name: String, active: Bool, xml: String)] = []
         for i in 0..<Int(n) {
             guard let pool = list?[i] else { continue }
             let name = String(cString: virStoragePoolGetName(pool))
-            out.append(
-                (
-                    name,
-                    try Libvirt.string("virStoragePoolGetXMLDesc(\(name))", uri: uri) {
-                        virStoragePoolGetXMLDesc(pool, 0)
-                    }
-                ))
+            let active = try Libvirt.status("virStoragePoolIsActive(\(name))", uri: uri) {
+                virStoragePoolIsActive(pool)
+            }
+            let xml = try Libvirt.string("virStoragePoolGetXMLDesc(\(name))", uri: uri) {
+                virStoragePoolGetXMLDesc(pool, 0)
+            }
+            out.append((name, active == 1, xml))
         }
         return out
     }

@@ -261,6 +261,11 @@ final class PlacementFilterTests: XCTestCase {
         var spec = Fx.plan(sources: ["s"], targets: ["t"])
         spec.constraints.localStorage = .copy
         let disks = [GuestDisk(kind: .file, target: "vda", source: "/var/lib/libvirt/images/a.qcow2", shared: false)]
+        // libvirt pre-creates the copied disk in the target's pool at its directory.
+        var target = Fx.host("t", gib: 64)
+        target.storagePools = [
+            StoragePoolInfo(name: "default", type: "dir", targetPath: "/var/lib/libvirt/images", shared: false)
+        ]
         let r = Fx.place(
             spec,
             [
@@ -269,7 +274,7 @@ final class PlacementFilterTests: XCTestCase {
                     guests: [
                         Fx.vm("off", gib: 1, state: .shutoff, disks: disks),
                         Fx.vm("on", gib: 1, disks: disks),
-                    ]), Fx.host("t", gib: 64),
+                    ]), target,
             ])
         XCTAssertEqual(Fx.target(r, "on"), "t", "a running guest's disks are copied live")
         XCTAssertEqual(r.placements.first { $0.guest == "on" }?.copyStorage, ["vda"])

@@ -44,7 +44,11 @@ final class PlacementPolicyTests: XCTestCase {
             Fx.vm("tmp-1", gib: 1), Fx.vm("off", gib: 1, state: .shutoff), Fx.vm("crashed", gib: 1, state: .crashed),
             Fx.vm("tr", gib: 1, persistent: false), Fx.vm("paused", gib: 1, state: .paused), Fx.vm("run", gib: 1),
         ]
-        let hosts = [Fx.host("s", gib: 64, guests: guests), Fx.host("t", gib: 64)]
+        var target = Fx.host("t", gib: 64)
+        target.storagePools = [
+            StoragePoolInfo(name: "default", type: "dir", targetPath: "/var/lib/libvirt/images", shared: false)
+        ]
+        let hosts = [Fx.host("s", gib: 64, guests: guests), target]
         var r = Fx.place(spec, hosts)
         XCTAssertEqual(r.skipped.map { "\($0.guest):\($0.why)" }, ["tmp-1:excluded"])
         XCTAssertEqual(
@@ -118,7 +122,11 @@ final class PlacementPolicyTests: XCTestCase {
             Fx.vm("gpu-off", gib: 1, state: .shutoff, hostDevices: ["pci:0000:03:00.0"]),
             Fx.vm("db", gib: 1, disks: [local, shared]),
         ]
-        let hosts = [Fx.host("s", gib: 64, guests: guests), Fx.host("t", gib: 64)]
+        var target = Fx.host("t", gib: 64)
+        target.storagePools = [
+            StoragePoolInfo(name: "default", type: "dir", targetPath: "/var/lib/libvirt/images", shared: false)
+        ]
+        let hosts = [Fx.host("s", gib: 64, guests: guests), target]
         var r = Fx.place(spec, hosts)
         XCTAssertEqual(
             r.unplaceable.map(\.guestReason),

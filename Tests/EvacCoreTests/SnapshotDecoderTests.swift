@@ -58,10 +58,27 @@ struct SnapshotDecoderTests {
         host.hypervisorVersion = "7.2.0"
         host.nwfilters = ["clean-traffic"]
         host.machineTypes = ["pc-q35-7.2"]
+        host.cpuModels = ["Skylake-Client", "qemu64"]
+        host.hostModelCPU = true
         var guest = Guest(uuid: "u1", name: "g", state: .running, memoryKiB: 1024, vcpus: 1)
         guest.filesystems = ["/srv → share (virtiofs)"]
         guest.machine = "pc-q35-7.2"
+        guest.cpu = GuestCPU(mode: .custom, model: "qemu64", check: "none")
         guest.dirtyRateBytesPerSec = 12_345_678
+        // Storage copy and snapshots (and the NIC's filter, which the reader skipped before).
+        host.storagePools = [
+            StoragePoolInfo(
+                name: "default", type: "dir", targetPath: "/var/lib/libvirt/images", shared: false, active: true,
+                availableBytes: 9_876_543_210)
+        ]
+        guest.nics = [GuestNIC(kind: .bridge, source: "br0", mac: "52:54:00:00:00:01", filter: "clean-traffic")]
+        guest.disks = [
+            GuestDisk(
+                kind: .file, target: "vda", source: "/var/lib/libvirt/images/g.qcow2", shared: false,
+                format: "qcow2", capacityBytes: 10_737_418_240, allocationBytes: 1_234_567,
+                backingChain: ["/var/lib/libvirt/images/base.qcow2"])
+        ]
+        guest.snapshots = 2
         host.guests = [guest]
         let inventory = Inventory(hosts: [host])
         let data = inventory.encodedSnapshot()

@@ -26,9 +26,13 @@ import Testing
         #expect(h.networks == [NetworkInfo(name: "default", bridge: "virbr0", active: true)])
         #expect(
             h.storagePools == [
-                StoragePoolInfo(name: "default", type: "dir", targetPath: "/var/lib/libvirt/images", shared: false),
+                // The test driver reports every pool active with 100 GiB available.
                 StoragePoolInfo(
-                    name: "vmstore", type: "netfs", targetPath: "/var/lib/libvirt/images/vmstore", shared: true),
+                    name: "default", type: "dir", targetPath: "/var/lib/libvirt/images", shared: false, active: true,
+                    availableBytes: 107_374_182_400),
+                StoragePoolInfo(
+                    name: "vmstore", type: "netfs", targetPath: "/var/lib/libvirt/images/vmstore", shared: true,
+                    active: true, availableBytes: 107_374_182_400),
             ])
         #expect(h.guests.map(\.name) == ["build-01", "db-01", "gpu-01", "legacy-01", "scratch-01", "web-01", "web-02"])
 
@@ -36,36 +40,44 @@ import Testing
         #expect(web1.uuid == "a12a0000-0000-4000-8000-000000000001")
         #expect(web1.state == .running && web1.persistent)
         #expect(web1.memoryKiB == 4 * gibInKiB && web1.currentMemoryKiB == 4 * gibInKiB && web1.vcpus == 2)
-        #expect(web1.cpu == GuestCPU(mode: .hostModel))
+        #expect(web1.cpu == GuestCPU(mode: .hostModel, check: "partial")) // libvirt fills in its default
         #expect(web1.nics == [GuestNIC(kind: .bridge, source: "br-mgmt", mac: "52:54:00:12:0a:01")])
         #expect(
             web1.disks == [
                 GuestDisk(
-                    kind: .file, target: "vda", source: "/var/lib/libvirt/images/vmstore/web-01.qcow2", shared: true)
+                    kind: .file, target: "vda", source: "/var/lib/libvirt/images/vmstore/web-01.qcow2", shared: true,
+                    format: "qcow2")
             ])
         #expect(web1.hostDevices.isEmpty)
 
         let web2 = try #require(h.guest("web-02"))
         #expect(web2.memoryKiB == 4 * gibInKiB) // written as 4096 MiB
-        #expect(web2.cpu == GuestCPU(mode: .custom, model: "Cascadelake-Server", features: ["avx512f", "pku"]))
+        #expect(
+            web2.cpu
+                == GuestCPU(mode: .custom, model: "Cascadelake-Server", features: ["avx512f", "pku"], check: "partial"))
         #expect(web2.nics == [GuestNIC(kind: .network, source: "default", mac: "52:54:00:12:0a:02")])
 
         let db1 = try #require(h.guest("db-01"))
-        #expect(db1.cpu == GuestCPU(mode: .hostPassthrough, model: "Icelake-Server"))
+        #expect(db1.cpu == GuestCPU(mode: .hostPassthrough, model: "Icelake-Server", check: "none"))
         #expect(db1.vcpus == 8 && db1.memoryKiB == 16 * gibInKiB)
         #expect(db1.nics.map(\.source) == ["br-mgmt", "br-storage"])
         #expect(
             db1.disks == [
                 GuestDisk(
-                    kind: .file, target: "vda", source: "/var/lib/libvirt/images/vmstore/db-01.qcow2", shared: true),
-                GuestDisk(kind: .network, target: "vdb", source: "rbd:vms/db-01-data", shared: true),
+                    kind: .file, target: "vda", source: "/var/lib/libvirt/images/vmstore/db-01.qcow2", shared: true,
+                    format: "qcow2"),
+                GuestDisk(kind: .network, target: "vdb", source: "rbd:vms/db-01-data", shared: true, format: "raw"),
             ])
 
         let build = try #require(h.guest("build-01"))
         #expect(build.memoryKiB == 8 * gibInKiB && build.currentMemoryKiB == 6 * gibInKiB)
         #expect(
             build.disks == [
-                GuestDisk(kind: .file, target: "vda", source: "/var/lib/libvirt/images/build-01.qcow2", shared: false)
+                // Sizes only for the local disk (what a storage copy moves), as the test driver
+                // answers virDomainGetBlockInfo.
+                GuestDisk(
+                    kind: .file, target: "vda", source: "/var/lib/libvirt/images/build-01.qcow2", shared: false,
+                    format: "qcow2", capacityBytes: 1_099_506_450_432, allocationBytes: 1_099_511_627_776)
             ])
 
         let gpu = try #require(h.guest("gpu-01"))
@@ -76,10 +88,12 @@ import Testing
 
         let legacy = try #require(h.guest("legacy-01"))
         #expect(legacy.state == .shutoff && legacy.persistent)
-        #expect(legacy.cpu == GuestCPU(mode: .custom, model: "Westmere"))
+        #expect(legacy.cpu == GuestCPU(mode: .custom, model: "Westmere", check: "partial"))
         #expect(
             legacy.disks.last
-                == GuestDisk(kind: .file, device: "cdrom", target: "sda", source: "", shared: true, readonly: true))
+                == GuestDisk(
+                    kind: .file, device: "cdrom", target: "sda", source: "", shared: true, readonly: true, format: "raw"
+                ))
     }
 
     @Test func sourceAMDHost() async throws {
@@ -90,10 +104,15 @@ import Testing
         #expect(h.storagePools.first?.targetPath == nil) // rbd pools have no local path
 
         let db2 = try #require(h.guest("db-02"))
-        #expect(db2.cpu == GuestCPU(mode: .hostPassthrough, model: "EPYC-Milan"))
-        #expect(db2.disks == [GuestDisk(kind: .volume, target: "vda", source: "ceph/db-02-root", shared: true)])
+        #expect(db2.cpu == GuestCPU(mode: .hostPassthrough, model: "EPYC-Milan", check: "none"))
+        #expect(
+            db2.disks == [
+                GuestDisk(kind: .volume, target: "vda", source: "ceph/db-02-root", shared: true, format: "raw")
+            ])
 
-        #expect(h.guest("app-01")?.cpu == GuestCPU(mode: .custom, model: "EPYC-Rome", features: ["x2apic"]))
+        #expect(
+            h.guest("app-01")?.cpu
+                == GuestCPU(mode: .custom, model: "EPYC-Rome", features: ["x2apic"], check: "partial"))
         #expect(h.guest("app-01")?.nics.map(\.source) == ["br-storage"])
         #expect(h.guest("app-02")?.state == .paused)
         #expect(h.guest("bigmem-01")?.memoryKiB == 64 * gibInKiB)

@@ -46,6 +46,10 @@ final class MigrationLabTests: XCTestCase {
         XCTAssertGreaterThan(inventory.freeMemoryKiB, 0)
         XCTAssertFalse(inventory.cpu.vendor.isEmpty)
         XCTAssertFalse(inventory.cpu.model.isEmpty)
+        // Domain capabilities, read for the plan-time CPU model filter: the lab guests' qemu64
+        // is a model this QEMU knows.
+        XCTAssertTrue(inventory.cpuModels?.contains("qemu64") == true, "\(inventory.cpuModels ?? [])")
+        XCTAssertNotNil(inventory.hostModelCPU)
         // The expanded baseline: features the host has through its model, not only the extras.
         XCTAssertTrue(
             inventory.cpu.features.contains("x2apic") || inventory.cpu.features.contains("sse2"),

@@ -26,6 +26,7 @@ guest_xml() { # NAME MiB [BRIDGE [KERNEL]]   (GUEST_VIRT_TYPE overrides kvm/qemu
   <devices>
     <emulator>$QEMU_BIN</emulator>
     <controller type='usb' model='none'/>
+${DISK_XML:-}
 EOF
   if [[ -n $br ]]; then
     cat <<EOF
@@ -50,6 +51,27 @@ create_guest() { # K NAME MiB [BRIDGE [KERNEL]]
   guest_xml "$name" "$3" "${4:-}" "${5:-}" >"$xml"
   virsh -q -c "$(uri "$k")" define "$xml" >/dev/null
   virsh -q -c "$(uri "$k")" start "$name" >/dev/null
+}
+
+# A started dir pool NAME at PATH on host K (PATH is inside the host's mount namespace).
+create_dir_pool() { # K NAME PATH
+  local c
+  c=$(uri "$1")
+  virsh -q -c "$c" pool-define-as "$2" dir --target "$3" >/dev/null
+  virsh -q -c "$c" pool-build "$2" >/dev/null
+  virsh -q -c "$c" pool-start "$2" >/dev/null
+  virsh -q -c "$c" pool-autostart "$2" >/dev/null
+}
+
+# The <disk> of a local raw image (a virtio disk vda), for guest_xml's DISK_XML.
+local_disk_xml() { # PATH
+  cat <<EOF
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='raw' cache='none'/>
+      <source file='$1'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+EOF
 }
 
 # Define (without starting) a guest on host K.

@@ -1,5 +1,5 @@
 # scripts/lab.d/operations.sh — commands on one host or guest of a lab that is up, for tests
-# and demos: guest-dirty, stop-host/start-host (a planned restart), and the faults
+# and demos: guest-dirty, guest-disk, guest-snapshot, stop-host/start-host (a planned restart), and the faults
 # freeze-host/thaw-host, kill-host, kill-guest. Each acts by PID (verified through /proc,
 # never by name) and says what it did.
 # shellcheck shell=bash
@@ -48,6 +48,41 @@ cmd_guest_dirty() { # K NAME [MiB]
     wait_dirtier "$k" "$name" || die "lab-$k: $name did not start dirtying its RAM within 30s (TCG)"
   fi
   log "lab-$k: started $name ($mib MiB, RAM-dirtying, $how) in $(secs_since "$t")s"
+}
+
+# A running guest with a local raw disk (vda) in host K's pool "images": what storage copy
+# moves. The image is sparse; libvirt pre-creates a raw copy on the target in full (MiB).
+cmd_guest_disk() { # K NAME [MiB]
+  (($# >= 2 && $# <= 3)) || die "usage: scripts/lab guest-disk K NAME [MiB]"
+  need_up
+  local k name=$2 mib=${3:-32} img
+  k=$(host_arg "$1")
+  valid_guest_name "$name" || die "bad guest name: $name"
+  [[ $mib =~ ^[0-9]+$ ]] && ((mib >= 1 && mib <= 4096)) || die "MiB must be 1..4096"
+  # /var/lib/libvirt/images inside lab-K's mount namespace is this directory outside it.
+  img="$(hdir "$k")/lib/images/$name.img"
+  [[ -d ${img%/*} ]] || die "lab-$k has no pool directory ${img%/*} (scenario without a pool there)"
+  truncate -s "${mib}M" "$img"
+  DISK_XML=$(local_disk_xml "/var/lib/libvirt/images/$name.img") create_guest "$k" "$name" 64
+  virsh -q -c "$(uri "$k")" pool-refresh images >/dev/null
+  log "lab-$k: started $name (64 MiB, local raw disk vda of $mib MiB in pool images)"
+}
+
+# A running guest with one snapshot (its metadata, redefined: no disk needed), which libvirt
+# refuses to migrate.
+cmd_guest_snapshot() { # K NAME
+  (($# == 2)) || die "usage: scripts/lab guest-snapshot K NAME"
+  need_up
+  local k name=$2 xml
+  k=$(host_arg "$1")
+  valid_guest_name "$name" || die "bad guest name: $name"
+  create_guest "$k" "$name" 64
+  xml="$(hdir "$k")/guests/$name.snapshot.xml"
+  printf '%s\n' "<domainsnapshot><name>before-drain</name><state>running</state>" \
+    "<creationTime>$(date +%s)</creationTime><memory snapshot='no'/>" \
+    "$(virsh -q -c "$(uri "$k")" dumpxml "$name")</domainsnapshot>" >"$xml"
+  virsh -q -c "$(uri "$k")" snapshot-create "$name" --xmlfile "$xml" --redefine >/dev/null
+  log "lab-$k: started $name (64 MiB) with snapshot before-drain"
 }
 
 # ------------------------------------------------------- planned stop and start

@@ -2,6 +2,7 @@
 # shellcheck shell=bash
 
 # Lines: "hosts N" | "bridge K NAME" | "guest K NAME MiB [BRIDGE]" | "stopped K NAME MiB"
+#        | "pool K NAME PATH" (a dir storage pool; libvirt pre-creates copied disks in it)
 # A "stopped" guest is only defined (a shut-off definition costs no memory), so it can be
 # larger than any host.
 scenario_lines() {
@@ -20,6 +21,10 @@ guest 2 app-2 96
 guest 2 app-3 128
 guest 2 cache-1 64
 stopped 5 big-1 16384
+pool 1 images /var/lib/libvirt/images
+pool 2 images /var/lib/libvirt/images
+pool 3 images /var/lib/libvirt/images
+pool 5 images /var/lib/libvirt/images
 LINES
       ;;
     empty) echo "hosts 2" ;;
@@ -44,6 +49,12 @@ create_scenario_guests() {
       stopped)
         define_guest "$k" "$name" "$mib"
         log "lab-$k: defined $name (${mib} MiB, shut off)"
+        ;;
+      pool)
+        # /var/lib/libvirt is the host's own directory (bound in its mount namespace), so the
+        # same path is a different, local directory on every host: storage copy for real.
+        create_dir_pool "$k" "$name" "$mib"
+        log "lab-$k: storage pool $name at $mib"
         ;;
     esac
   done < <(scenario_lines "$SCENARIO")

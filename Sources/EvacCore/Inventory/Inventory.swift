@@ -73,6 +73,11 @@ public struct HostInventory: Codable, Hashable, Sendable {
     public var nwfilters: [String]?
     /// Machine types the host's QEMU offers for its arch (capabilities), sorted; nil when unknown.
     public var machineTypes: [String]?
+    /// CPU models the host's QEMU knows (domain capabilities, custom mode, usable here or not),
+    /// sorted; nil when unknown (a driver without domain capabilities, older inventories).
+    public var cpuModels: [String]?
+    /// Whether the host's QEMU offers a host-model CPU (domain capabilities); nil when unknown.
+    public var hostModelCPU: Bool?
 
     public init(
         name: String, uri: String, hostUUID: String? = nil, hostname: String? = nil,
@@ -127,11 +132,22 @@ public struct StoragePoolInfo: Codable, Hashable, Sendable {
     public var targetPath: String?
     /// Whether the pool's storage is reachable from other hosts (netfs, rbd, gluster, iscsi, …).
     public var shared: Bool
-    public init(name: String, type: String, targetPath: String?, shared: Bool) {
+    /// Whether the pool is active (started); nil when unknown (inventories before this field).
+    /// libvirt pre-creates a copied disk only in an active pool.
+    public var active: Bool?
+    /// Free bytes in the pool as libvirt last measured them (`<available>`); nil when unknown.
+    /// Momentary: not in the fingerprint.
+    public var availableBytes: UInt64?
+    public init(
+        name: String, type: String, targetPath: String?, shared: Bool, active: Bool? = nil,
+        availableBytes: UInt64? = nil
+    ) {
         self.name = name
         self.type = type
         self.targetPath = targetPath
         self.shared = shared
+        self.active = active
+        self.availableBytes = availableBytes
     }
 }
 
@@ -163,13 +179,16 @@ public struct Guest: Codable, Hashable, Sendable {
     public var filesystems: [String]?
     /// The guest's machine type (`pc-q35-7.2`, …); nil when the XML names none.
     public var machine: String?
+    /// How many snapshots libvirt keeps for the guest; nil when none (or not read). libvirt
+    /// refuses to migrate a guest with any.
+    public var snapshots: Int?
 
     public init(
         uuid: String, name: String, state: State, persistent: Bool = true,
         memoryKiB: UInt64, currentMemoryKiB: UInt64? = nil, vcpus: Int,
         cpu: GuestCPU = GuestCPU(mode: .hostModel), nics: [GuestNIC] = [],
         disks: [GuestDisk] = [], hostDevices: [String] = [], filesystems: [String]? = nil,
-        machine: String? = nil, dirtyRateBytesPerSec: UInt64? = nil
+        machine: String? = nil, dirtyRateBytesPerSec: UInt64? = nil, snapshots: Int? = nil
     ) {
         self.uuid = uuid
         self.name = name
@@ -185,6 +204,7 @@ public struct Guest: Codable, Hashable, Sendable {
         self.filesystems = filesystems?.isEmpty == true ? nil : filesystems
         self.machine = machine
         self.dirtyRateBytesPerSec = dirtyRateBytesPerSec
+        self.snapshots = snapshots == 0 ? nil : snapshots
     }
 }
 
@@ -202,10 +222,14 @@ public struct GuestCPU: Codable, Hashable, Sendable {
     public var model: String?
     /// Features the guest requires (policy require/force) beyond its model.
     public var features: [String]
-    public init(mode: Mode, model: String? = nil, features: [String] = []) {
+    /// `<cpu check=…>`: none, partial or full; nil when the XML names none. With `none` libvirt
+    /// does not compare the model with the host (QEMU drops what the host lacks).
+    public var check: String?
+    public init(mode: Mode, model: String? = nil, features: [String] = [], check: String? = nil) {
         self.mode = mode
         self.model = model
         self.features = Array(Set(features)).sorted()
+        self.check = check
     }
 }
 
@@ -237,8 +261,18 @@ public struct GuestDisk: Codable, Hashable, Sendable {
     /// Whether the storage is reachable from other hosts (network disk, shared pool, shareable, empty cdrom).
     public var shared: Bool
     public var readonly: Bool
+    /// The image format (`<driver type=…>`: raw, qcow2, …); nil when the XML names none.
+    public var format: String?
+    /// Virtual size and bytes allocated on the host (virDomainGetBlockInfo), read for local
+    /// disks only; nil when not read. What a storage copy needs on the target.
+    public var capacityBytes: UInt64?
+    public var allocationBytes: UInt64?
+    /// The images under this one (`<backingStore>`), nearest first; nil when none.
+    public var backingChain: [String]?
     public init(
-        kind: Kind, device: String = "disk", target: String, source: String, shared: Bool, readonly: Bool = false
+        kind: Kind, device: String = "disk", target: String, source: String, shared: Bool, readonly: Bool = false,
+        format: String? = nil, capacityBytes: UInt64? = nil, allocationBytes: UInt64? = nil,
+        backingChain: [String]? = nil
     ) {
         self.kind = kind
         self.device = device
@@ -246,6 +280,10 @@ public struct GuestDisk: Codable, Hashable, Sendable {
         self.source = source
         self.shared = shared
         self.readonly = readonly
+        self.format = format
+        self.capacityBytes = capacityBytes
+        self.allocationBytes = allocationBytes
+        self.backingChain = backingChain?.isEmpty == true ? nil : backingChain
     }
 }
 

@@ -527,7 +527,9 @@ struct SnapshotReader {
             case 13: h.libvirtVersion = try r.optionalString()
             case 14: h.hypervisorVersion = try r.optionalString()
             case 15: h.nwfilters = try r.optionalStrings()
-            default: h.machineTypes = try r.optionalStrings()
+            case 16: h.machineTypes = try r.optionalStrings()
+            case 17: h.cpuModels = try r.optionalStrings()
+            default: h.hostModelCPU = try r.null() ? nil : try r.bool()
             }
         }
         // hostUUID and hostname (2, 3) are optional.
@@ -568,7 +570,9 @@ struct SnapshotReader {
             case 0: s.name = try r.string()
             case 1: s.type = try r.string()
             case 2: s.targetPath = try r.optionalString()
-            default: s.shared = try r.bool()
+            case 3: s.shared = try r.bool()
+            case 4: s.active = try r.null() ? nil : try r.bool()
+            default: s.availableBytes = try r.null() ? nil : try r.uint64()
             }
         }
         try require(seen, Keys.storagePool, required: 0b1011)
@@ -592,7 +596,8 @@ struct SnapshotReader {
             case 10: g.hostDevices = try r.strings()
             case 11: g.filesystems = try r.optionalStrings()
             case 12: g.machine = try r.optionalString()
-            default: g.dirtyRateBytesPerSec = try r.null() ? nil : try r.uint64()
+            case 13: g.dirtyRateBytesPerSec = try r.null() ? nil : try r.uint64()
+            default: g.snapshots = try r.null() ? nil : try r.int()
             }
         }
         try require(seen, Keys.guest, required: 0b111_1111_1111)
@@ -605,7 +610,8 @@ struct SnapshotReader {
             switch k {
             case 0: c.mode = try r.enumeration(GuestCPU.Mode.self)
             case 1: c.model = try r.optionalString()
-            default: c.features = try r.strings()
+            case 2: c.features = try r.strings()
+            default: c.check = try r.optionalString()
             }
         }
         try require(seen, Keys.guestCPU, required: 0b101)
@@ -618,7 +624,8 @@ struct SnapshotReader {
             switch k {
             case 0: n.kind = try r.enumeration(GuestNIC.Kind.self)
             case 1: n.source = try r.string()
-            default: n.mac = try r.optionalString()
+            case 2: n.mac = try r.optionalString()
+            default: n.filter = try r.optionalString()
             }
         }
         try require(seen, Keys.nic, required: 0b011)
@@ -634,7 +641,11 @@ struct SnapshotReader {
             case 2: d.target = try r.string()
             case 3: d.source = try r.string()
             case 4: d.shared = try r.bool()
-            default: d.readonly = try r.bool()
+            case 5: d.readonly = try r.bool()
+            case 6: d.format = try r.optionalString()
+            case 7: d.capacityBytes = try r.null() ? nil : try r.uint64()
+            case 8: d.allocationBytes = try r.null() ? nil : try r.uint64()
+            default: d.backingChain = try r.optionalStrings()
             }
         }
         try require(seen, Keys.disk, required: 0b11_1111)
@@ -649,17 +660,21 @@ struct SnapshotReader {
         static let host = KeyTable([
             "name", "uri", "hostUUID", "hostname", "arch", "memoryKiB", "freeMemoryKiB", "cpus", "cpu", "bridges",
             "networks", "storagePools", "guests", "libvirtVersion", "hypervisorVersion", "nwfilters", "machineTypes",
+            "cpuModels", "hostModelCPU",
         ])
         static let hostCPU = KeyTable(["vendor", "model", "features"])
         static let network = KeyTable(["name", "bridge", "active"])
-        static let storagePool = KeyTable(["name", "type", "targetPath", "shared"])
+        static let storagePool = KeyTable(["name", "type", "targetPath", "shared", "active", "availableBytes"])
         static let guest = KeyTable([
             "uuid", "name", "state", "persistent", "memoryKiB", "currentMemoryKiB", "vcpus", "cpu", "nics", "disks",
-            "hostDevices", "filesystems", "machine", "dirtyRateBytesPerSec",
+            "hostDevices", "filesystems", "machine", "dirtyRateBytesPerSec", "snapshots",
         ])
-        static let guestCPU = KeyTable(["mode", "model", "features"])
-        static let nic = KeyTable(["kind", "source", "mac"])
-        static let disk = KeyTable(["kind", "device", "target", "source", "shared", "readonly"])
+        static let guestCPU = KeyTable(["mode", "model", "features", "check"])
+        static let nic = KeyTable(["kind", "source", "mac", "filter"])
+        static let disk = KeyTable([
+            "kind", "device", "target", "source", "shared", "readonly", "format", "capacityBytes", "allocationBytes",
+            "backingChain",
+        ])
     }
 }
 

@@ -70,6 +70,10 @@ struct GuestNeeds: Hashable {
     /// Network filters the guest's NICs reference (sorted, unique).
     var nwfilters: [String] = []
     var machine: String? = nil
+    /// Local disks a storage copy moves, and where libvirt pre-creates them.
+    var copies: [CopyNeed] = []
+    /// Whether libvirt compares the guest's CPU model with the host's (not `check='none'`).
+    var cpuModelChecked = true
 }
 
 /// A hypervisor version ("7.2.0") as numbers, compared part by part.
@@ -103,6 +107,11 @@ struct TargetProfile: Hashable {
     /// nil when the host did not say (a driver without nwfilter support).
     var nwfilters: [String]?
     var machineTypes: [String]?
+    /// Every pool (path, name, active) for storage copy; free space is the room filter's.
+    var copyPools: [CopyPool]
+    /// Domain capabilities: usable CPU models (sorted) and host-model support; nil when unknown.
+    var cpuModels: [String]?
+    var hostModelCPU: Bool?
 
     init(host: HostInventory, cpuPool: String?) {
         arch = host.arch
@@ -120,6 +129,9 @@ struct TargetProfile: Hashable {
         hypervisorVersion = HypervisorVersion(host.hypervisorVersion)
         nwfilters = host.nwfilters?.sorted()
         machineTypes = host.machineTypes?.sorted()
+        copyPools = CopyPool.of(host)
+        cpuModels = host.cpuModels?.sorted()
+        hostModelCPU = host.hostModelCPU
     }
 }
 
@@ -135,9 +147,11 @@ struct NeedsKey: Hashable {
     var live: Bool
     var nwfilters: [String]
     var machine: String?
+    var copies: [CopyNeed]
 
     init(guest: Guest, source: Int, sourcePools: [StoragePoolInfo], constraints c: Constraints) {
         self.source = source
+        copies = CopyNeed.of(guest)
         live = guest.state.isActive
         nwfilters = Array(Set(guest.nics.compactMap(\.filter))).sorted()
         machine = guest.machine
@@ -191,12 +205,14 @@ extension GuestNeeds {
                 cpu = .compatible(mode: guest.mode, vendor: vendor, model: nil, features: [])
             }
         }
+        cpuModelChecked = key.cpu.check != "none"
         bridges = key.bridges
         networks = key.networks
         storage = key.storage
         hypervisorVersion = key.live ? HypervisorVersion(source.hypervisorVersion) : nil
         nwfilters = key.nwfilters
         machine = key.machine
+        copies = key.copies
     }
 }
 
@@ -220,6 +236,9 @@ enum StaticFilters {
             if !vendor.isEmpty, !p.vendor.isEmpty, vendor != p.vendor {
                 return Rejection(
                     target: target, filter: "cpu-vendor", reason: "CPU vendor \(p.vendor), guest needs \(vendor)")
+            }
+            if let r = cpuModelOffer(mode: mode, model: model, checked: n.cpuModelChecked, p, target: target) {
+                return r
             }
             if mode == .hostPassthrough, let model, model != p.model {
                 return Rejection(
@@ -301,6 +320,7 @@ enum StaticFilters {
         arch(n, p, target: target) ?? version(n, p, target: target) ?? machine(n, p, target: target) ?? cpu(
             n, p, target: target)
             ?? bridge(n, p, target: target) ?? nwfilter(n, p, target: target) ?? storage(n, p, target: target)
+            ?? storageCopy(n, p, target: target)
     }
 
     private static func mapped(_ n: NetNeed) -> String { n.mappedFrom.map { " (bridge-map from \($0))" } ?? "" }
@@ -316,7 +336,7 @@ enum StaticFilters {
         return out
     }
 
-    private static func contains(_ sorted: [String], _ x: String) -> Bool {
+    static func contains(_ sorted: [String], _ x: String) -> Bool {
         var lo = 0
         var hi = sorted.count
         while lo < hi {

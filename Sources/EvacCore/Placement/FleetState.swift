@@ -43,6 +43,8 @@ struct FleetState {
     let hasTwin: [Bool]
     let maxVCPURatio: Double?
     let groupNames: [String]
+    /// Copied disks of each mover (empty for most): the storage-copy room filter's input.
+    let copyLoads: [[CopyLoad]]
 
     init(targets: TargetTable, movers: [Mover], reserveKiB: UInt64, spec: PlanSpec) {
         let hosts = targets.hosts
@@ -71,6 +73,7 @@ struct FleetState {
         vcpus = movers.map(\.vcpus)
         needsOf = movers.map(\.needs)
         groupsOf = movers.map(\.groups)
+        copyLoads = movers.map(\.copyLoads)
         pinOf = movers.map {
             switch $0.pin {
             case .none: Self.unpinned

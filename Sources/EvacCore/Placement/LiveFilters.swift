@@ -19,7 +19,33 @@ public enum LiveFilters {
         let version = guest.state.isActive ? HypervisorVersion(sourceHypervisorVersion) : nil
         let needs = GuestNeeds(
             arch: target.arch, cpu: .none, bridges: key.bridges, networks: key.networks,
-            storage: key.storage, hypervisorVersion: version, nwfilters: key.nwfilters, machine: key.machine)
+            storage: key.storage, hypervisorVersion: version, nwfilters: key.nwfilters, machine: key.machine,
+            copies: key.copies)
         return StaticFilters.first(needs, TargetProfile(host: target, cpuPool: nil), target: target.name)
+    }
+
+    /// The guest-level refusals that do not depend on a target (snapshots), for the pre-check.
+    public static func guestRefusal(_ guest: Guest) -> String? { SnapshotRule.refusal(guest) }
+
+    /// Storage copy's room on the live target: its pools' free space for the guest's copied
+    /// disks. Migrations in flight to the same pool are not counted here (their images grow
+    /// as they copy); placement counted every planned guest.
+    public static func storageCopyRoom(guest: Guest, target: HostInventory) -> Rejection? {
+        var needed: [String: UInt64] = [:]
+        for load in CopyLoad.of(guest) {
+            guard let bytes = load.bytes, let pool = CopyPool.find(load.place, in: target.storagePools),
+                let free = pool.availableBytes
+            else { continue }
+            let (sum, o) = needed[pool.name, default: 0].addingReportingOverflow(bytes)
+            needed[pool.name] = o ? .max : sum
+            if o || sum > free {
+                return Rejection(
+                    target: target.name, filter: "storage-copy",
+                    reason:
+                        "storage pool \(pool.name) \(load.place) has \(Format.bytes(Double(free))) free; disk \(load.disk) needs \(Format.bytes(Double(bytes)))"
+                )
+            }
+        }
+        return nil
     }
 }

@@ -12,6 +12,8 @@ struct Mover {
     var vcpus: Int
     var mode: MigrationOptions.Mode
     var copyStorage: [String]
+    /// The copied disks with their sizes (the storage-copy room filter's input).
+    var copyLoads: [CopyLoad] = []
     /// Index into `PlacementInput.needs`.
     var needs: Int
     /// Indexes of the anti-affinity groups the guest belongs to.
@@ -125,6 +127,7 @@ struct PlacementInput {
                         Mover(
                             name: g.name, uuid: g.uuid, source: source, listed: listed,
                             memKiB: g.memoryKiB, vcpus: g.vcpus, mode: mode, copyStorage: copy,
+                            copyLoads: copy.isEmpty ? [] : CopyLoad.of(g),
                             needs: id, groups: Self.groups(of: g.name, spec),
                             pin: Self.pin(of: g.name, spec, index),
                             priority: spec.placement.priority(of: g.name)))
@@ -141,6 +144,8 @@ struct PlacementInput {
         let sel = spec.select
         if !sel.include.isEmpty, !sel.include.contains(where: { $0.value.matches(g.name) }) { return .skip("excluded") }
         if sel.exclude.contains(where: { $0.value.matches(g.name) }) { return .skip("excluded") }
+        // Before the state: libvirt refuses a guest with snapshots whichever way it moves.
+        if let why = SnapshotRule.refusal(g) { return .refuse(why) }
         let mode: MigrationOptions.Mode
         if g.state == .unknown {
             return .refuse("state is unknown; cannot tell whether to move it live or as a definition")
@@ -174,7 +179,9 @@ struct PlacementInput {
                     "local disk\(local.count > 1 ? "s" : "") \(what) is not on shared storage; set constraints.local-storage: copy to copy it with the migration"
                 )
             }
-            return .move(mode, copy: local.map(\.target))
+            // Read-only local disks (an ISO) are not copied: libvirt refuses to ("Cannot migrate
+            // empty or read-only disk"); they must be at the same path on the target.
+            return .move(mode, copy: CopyNeed.copied(g).map(\.target))
         }
         return .move(mode, copy: [])
     }

@@ -71,11 +71,12 @@ extension FleetState {
 
     /// Every guest-dependent filter except memory (which the free trees answer).
     func othersReject(_ m: Int, _ t: Int) -> Rejection? {
-        nameConflict(m, t) ?? pin(m, t) ?? vcpuRatio(m, t) ?? antiAffinity(m, t)
+        nameConflict(m, t) ?? pin(m, t) ?? vcpuRatio(m, t) ?? antiAffinity(m, t) ?? storageCopyRoom(m, t)
     }
 
     /// The guest-dependent filters in report order.
     func dynamicRejection(_ m: Int, _ t: Int) -> Rejection? {
         nameConflict(m, t) ?? pin(m, t) ?? memory(m, t) ?? vcpuRatio(m, t) ?? antiAffinity(m, t)
+            ?? storageCopyRoom(m, t)
     }
 }

@@ -75,6 +75,7 @@ struct Checks: Sendable {
                 known = source.guests.first { $0.uuid == s.uuid }.map { GuestAtSource(guest: $0, source: source) }
             } catch { return "source \(Self.describe(error))" }
         }
+        if let known, let why = LiveFilters.guestRefusal(known.guest) { return "guest \(s.guest) \(why)" }
         if let known, s.mode != .offline, let why = Migratability.liveRefusal(known.guest) {
             return "guest \(s.guest) \(why)"
         }
@@ -84,6 +85,9 @@ struct Checks: Sendable {
                 sourceHypervisorVersion: known.sourceHypervisorVersion, target: target,
                 bridges: policy.target.bridges, bridgeMap: policy.target.bridgeMap)
         {
+            return "target \(target.name): \(r.reason) (filter \(r.filter))"
+        }
+        if let known, !s.copyStorage.isEmpty, let r = LiveFilters.storageCopyRoom(guest: known.guest, target: target) {
             return "target \(target.name): \(r.reason) (filter \(r.filter))"
         }
 

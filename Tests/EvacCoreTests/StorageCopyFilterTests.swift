@@ -1,0 +1,158 @@
+import Testing
+
+@testable import EvacCore
+
+/// Storage copy and snapshots: libvirt's rules (qemuMigrationDstPrecreateDisk,
+/// qemuMigrationSrcIsAllowed), judged from the inventory.
+struct StorageCopyFilterTests {
+    static let gib: UInt64 = 1 << 30
+    static let dir = "/var/lib/libvirt/images"
+
+    static func disk(
+        _ target: String = "vda", file: String = "\(dir)/a.img", format: String = "raw", capacity: UInt64 = 8 << 30,
+        allocation: UInt64 = 1 << 30, chain: [String]? = nil, readonly: Bool = false
+    ) -> GuestDisk {
+        GuestDisk(
+            kind: .file, target: target, source: file, shared: false, readonly: readonly, format: format,
+            capacityBytes: capacity, allocationBytes: allocation, backingChain: chain)
+    }
+
+    static func pool(
+        _ name: String = "default", path: String = dir, active: Bool = true, free: UInt64?
+    )
+        -> StoragePoolInfo
+    {
+        StoragePoolInfo(name: name, type: "dir", targetPath: path, shared: false, active: active, availableBytes: free)
+    }
+
+    static func target(_ name: String, pools: [StoragePoolInfo]) -> HostInventory {
+        var h = Fx.host(name, gib: 64)
+        h.storagePools = pools
+        return h
+    }
+
+    static func copyPlan(targets: [String]) -> PlanSpec {
+        var spec = Fx.plan(sources: ["s"], targets: targets)
+        spec.constraints.localStorage = .copy
+        return spec
+    }
+
+    static func source(_ guests: [Guest]) -> HostInventory {
+        var s = Fx.host("s", gib: 64, guests: guests)
+        s.storagePools = [pool(free: 100 * gib)]
+        return s
+    }
+
+    @Test func aCopiedDiskNeedsAnActivePoolAtItsDirectory() {
+        let guest = Fx.vm("a", gib: 1, disks: [Self.disk()])
+        let none = Self.target("none", pools: [Self.pool(path: "/srv/other", free: 100 * Self.gib)])
+        let parent = Self.target("parent", pools: [Self.pool(path: "/var/lib/libvirt", free: 100 * Self.gib)])
+        let stopped = Self.target("stopped", pools: [Self.pool(active: false, free: nil)])
+        let ready = Self.target("ready", pools: [Self.pool(path: Self.dir + "/", free: 100 * Self.gib)])
+        let r = Fx.place(
+            Self.copyPlan(targets: ["none", "parent", "stopped"]), [Self.source([guest]), none, parent, stopped])
+        let missing =
+            "no storage pool at /var/lib/libvirt/images for disk vda: libvirt pre-creates a copied disk only in an active pool at /var/lib/libvirt/images"
+        #expect(Fx.rejection(r, "a", "none") == Rejection(target: "none", filter: "storage-copy", reason: missing))
+        #expect(
+            Fx.rejection(r, "a", "parent")?.reason == missing.replacingOccurrences(of: "none", with: "parent"),
+            "a pool at a parent directory is not the one libvirt looks up")
+        #expect(
+            Fx.rejection(r, "a", "stopped")
+                == Rejection(
+                    target: "stopped", filter: "storage-copy",
+                    reason:
+                        "storage pool default at /var/lib/libvirt/images is inactive (disk vda is pre-created in it)"))
+        let ok = Fx.place(Self.copyPlan(targets: ["ready"]), [Self.source([guest]), ready])
+        #expect(Fx.target(ok, "a") == "ready", "a trailing slash in the pool's path is the same directory")
+        #expect(ok.placements.first?.copyStorage == ["vda"])
+    }
+
+    /// A raw image is pre-allocated to its virtual size; the pool's free space is shared by
+    /// every guest planned into it.
+    @Test func thePoolMustHaveRoomForEveryPlannedCopy() {
+        let a = Fx.vm("a", gib: 1, disks: [Self.disk(file: "\(Self.dir)/a.img")])
+        let b = Fx.vm("b", gib: 1, disks: [Self.disk(file: "\(Self.dir)/b.img")])
+        let small = Self.target("small", pools: [Self.pool(free: 12 * Self.gib)])
+        let r = Fx.place(Self.copyPlan(targets: ["small"]), [Self.source([a, b]), small])
+        #expect(r.placements.count == 1)
+        let left = r.unplaceable.first?.guest ?? "?"
+        #expect(
+            Fx.rejection(r, left, "small")
+                == Rejection(
+                    target: "small", filter: "storage-copy",
+                    reason:
+                        "storage pool default at /var/lib/libvirt/images has 12.0 GiB free, 8.0 GiB of it planned for other guests; disk vda needs 8.0 GiB"
+                ))
+        let tiny = Self.target("tiny", pools: [Self.pool(free: 4 * Self.gib)])
+        let alone = Fx.place(Self.copyPlan(targets: ["tiny"]), [Self.source([a]), tiny])
+        #expect(
+            Fx.rejection(alone, "a", "tiny")?.reason
+                == "storage pool default at /var/lib/libvirt/images has 4.0 GiB free; disk vda needs 8.0 GiB")
+        let unknown = Self.target("unknown", pools: [Self.pool(free: nil)])
+        #expect(
+            Fx.target(Fx.place(Self.copyPlan(targets: ["unknown"]), [Self.source([a, b]), unknown]), "b") == "unknown",
+            "a pool whose free space is unknown is not judged")
+    }
+
+    /// qcow2 grows as the copy writes: its allocation counts, unless a backing chain is
+    /// flattened into it (then up to its virtual size).
+    @Test func qcow2CountsItsAllocationUnlessAChainIsFlattened() {
+        let thin = Self.disk(format: "qcow2", capacity: 8 << 30, allocation: 1 << 30)
+        let chained = Self.disk(format: "qcow2", capacity: 8 << 30, allocation: 1 << 30, chain: ["/images/base.qcow2"])
+        #expect(CopyNeed.bytes(thin) == 1 << 30)
+        #expect(CopyNeed.bytes(chained) == 8 << 30)
+        #expect(CopyNeed.bytes(Self.disk(capacity: 8 << 30, allocation: 1 << 30)) == 8 << 30)
+        let pool = Self.target("t", pools: [Self.pool(free: 2 * Self.gib)])
+        let r = Fx.place(
+            Self.copyPlan(targets: ["t"]),
+            [Self.source([Fx.vm("thin", gib: 1, disks: [thin]), Fx.vm("chained", gib: 1, disks: [chained])]), pool])
+        #expect(Fx.target(r, "thin") == "t")
+        #expect(Fx.rejection(r, "chained", "t")?.filter == "storage-copy")
+    }
+
+    /// libvirt refuses to copy a read-only disk ("Cannot migrate empty or read-only disk"): an
+    /// ISO is left out of the copied disks (it must be at the same path on the target).
+    @Test func readOnlyLocalDisksAreNotCopied() {
+        let iso = Self.disk("hdc", file: "/srv/iso/install.iso", readonly: true)
+        let guest = Fx.vm("a", gib: 1, disks: [Self.disk(), iso])
+        let t = Self.target("t", pools: [Self.pool(free: 100 * Self.gib)])
+        let r = Fx.place(Self.copyPlan(targets: ["t"]), [Self.source([guest]), t])
+        #expect(Fx.target(r, "a") == "t")
+        #expect(r.placements.first?.copyStorage == ["vda"])
+    }
+
+    /// qemuMigrationSrcIsAllowed refuses any remote migration of a domain with snapshots,
+    /// live or offline.
+    @Test func guestsWithSnapshotsAreRefused() {
+        var on = Fx.vm("on", gib: 1)
+        on.snapshots = 1
+        var off = Fx.vm("off", gib: 1, state: .shutoff)
+        off.snapshots = 3
+        let r = Fx.place(Fx.plan(sources: ["s"], targets: ["t"]), [Self.source([on, off]), Fx.host("t", gib: 64)])
+        #expect(r.placements.isEmpty)
+        #expect(
+            r.unplaceable.first { $0.guest == "on" }?.guestReason
+                == "has 1 snapshot: libvirt refuses to migrate a guest with snapshots (\"cannot migrate domain with 1 snapshots\"); delete them first (virsh snapshot-delete; commit external ones with virsh blockcommit), or exclude the guest"
+        )
+        #expect(r.unplaceable.first { $0.guest == "off" }?.guestReason?.hasPrefix("has 3 snapshots") == true)
+    }
+
+    /// The pre-check's live side: the same rules on the target as it is now.
+    @Test func thePreCheckJudgesTheLiveTarget() {
+        var guest = Fx.vm("a", gib: 1, disks: [Self.disk()])
+        let full = Self.target("full", pools: [Self.pool(free: 1 * Self.gib)])
+        #expect(LiveFilters.storageCopyRoom(guest: guest, target: full)?.filter == "storage-copy")
+        #expect(
+            LiveFilters.storageCopyRoom(guest: guest, target: Self.target("ok", pools: [Self.pool(free: 9 * Self.gib)]))
+                == nil)
+        let bare = Self.target("bare", pools: [])
+        let r = LiveFilters.rejection(
+            guest: guest, sourcePools: [Self.pool(free: nil)], sourceHypervisorVersion: nil, target: bare,
+            bridges: .ignore, bridgeMap: [:])
+        #expect(r?.filter == "storage-copy")
+        #expect(LiveFilters.guestRefusal(guest) == nil)
+        guest.snapshots = 2
+        #expect(LiveFilters.guestRefusal(guest)?.hasPrefix("has 2 snapshots") == true)
+    }
+}
