@@ -15,6 +15,9 @@ let package = Package(
         // Logs (--verbose, --log-file) and the run's Prometheus metrics file.
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        // The coordinator (shared journals, host leases, capacity reservations) on PostgreSQL.
+        // Imported by EvacCoordinator only: the core and the executor import no NIO.
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // C libraries: each is imported by exactly one Swift module.
@@ -35,6 +38,11 @@ let package = Package(
         // through EvacCore's Hypervisor protocol.
         .target(name: "EvacRun", dependencies: ["EvacCore", "EvacLog", .product(name: "GRDB", package: "GRDB.swift"),
                                                 .product(name: "Prometheus", package: "swift-prometheus")]),
+        // The only importer of PostgresNIO: a RunJournal on PostgreSQL, host leases and capacity
+        // reservations behind EvacRun's RunCoordinator protocol, and the schema's migrations.
+        .target(name: "EvacCoordinator", dependencies: [
+            "EvacCore", "EvacRun", "EvacLog", .product(name: "PostgresNIO", package: "postgres-nio"),
+        ]),
         // Self-contained HTML pages of a plan and of a run (Gantt chart, memory, unplaceable).
         .target(name: "EvacHTML", dependencies: ["EvacCore", "EvacRun"]),
         // An in-memory world behind the Hypervisor protocol, with fault injection: used by the
@@ -62,6 +70,9 @@ let package = Package(
         .testTarget(name: "EvacCoreTests", dependencies: ["EvacCore", "EvacBench"]),
         .testTarget(name: "EvacRunTests", dependencies: ["EvacRun", "EvacFake", "EvacCore",
                                                      .product(name: "GRDB", package: "GRDB.swift")]),
+        // Against a real PostgreSQL server that the tests start (initdb in a directory of their own,
+        // loopback only, stopped by PID).
+        .testTarget(name: "EvacCoordinatorTests", dependencies: ["EvacCoordinator", "EvacRun", "EvacCore", "EvacFake"]),
         .testTarget(name: "EvacYAMLTests", dependencies: ["EvacYAML", "EvacCore"]),
         .testTarget(name: "EvacSchemaTests", dependencies: ["EvacSchema", "EvacCore"]),
         .testTarget(name: "EvacLibvirtTests", dependencies: ["EvacLibvirt", "EvacCore"],

@@ -16,6 +16,21 @@ public struct JournalStatus: Codable, Sendable {
     public var applyCounts: StepCounts
     public var rollbackCounts: StepCounts
 
+    /// A journal's status from its rows, wherever they are kept (the coordinator's database).
+    public init(path: String, planName: String, planHash: String, activeHolder: String?, runs: [RunRecord],
+                steps: [StepRecord]) {
+        let apply = steps.filter { $0.kind == .apply }, rollback = steps.filter { $0.kind == .rollback }
+        self.init(path: path, planName: planName, planHash: planHash, activeHolder: activeHolder, runs: runs,
+                  apply: apply, rollback: rollback, applyCounts: StepCounts(apply), rollbackCounts: StepCounts(rollback))
+    }
+
+    init(path: String, planName: String, planHash: String, activeHolder: String?, runs: [RunRecord],
+         apply: [StepRecord], rollback: [StepRecord], applyCounts: StepCounts, rollbackCounts: StepCounts) {
+        self.path = path; self.planName = planName; self.planHash = planHash; self.activeHolder = activeHolder
+        self.runs = runs; self.apply = apply; self.rollback = rollback
+        self.applyCounts = applyCounts; self.rollbackCounts = rollbackCounts
+    }
+
     public static func read(path: String) throws(JournalError) -> JournalStatus {
         guard FileManager.default.fileExists(atPath: path) else { throw .io(path: path, "no such journal") }
         do {
@@ -102,6 +117,10 @@ public struct StepEvent: Codable, Sendable, Hashable {
     public var to: String?
     public var message: String
     public var hypervisorError: String?
+    public init(runID: Int, at: String, from: String?, to: String?, message: String, hypervisorError: String?) {
+        self.runID = runID; self.at = at; self.from = from; self.to = to; self.message = message
+        self.hypervisorError = hypervisorError
+    }
 }
 
 extension JournalLock {

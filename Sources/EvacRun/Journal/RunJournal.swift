@@ -24,10 +24,15 @@ public struct JournalBatch: Sendable {
     public var insertSteps: [StepRecord] = []
     public var transitions: [StepTransition] = []
     public var finishRun: (finished: String, exitStatus: String)?
+    /// With a coordinator: the target capacity reserved in the same transaction as these
+    /// transitions (a step becoming running). Journals without one ignore it: the in-process
+    /// ledger already reserved it.
+    public var claim: CapacityClaim?
     public init(runID: Int, beginRun: RunRecord? = nil, insertSteps: [StepRecord] = [],
-                transitions: [StepTransition] = [], finishRun: (finished: String, exitStatus: String)? = nil) {
+                transitions: [StepTransition] = [], finishRun: (finished: String, exitStatus: String)? = nil,
+                claim: CapacityClaim? = nil) {
         self.runID = runID; self.beginRun = beginRun; self.insertSteps = insertSteps
-        self.transitions = transitions; self.finishRun = finishRun
+        self.transitions = transitions; self.finishRun = finishRun; self.claim = claim
     }
 }
 

@@ -2,8 +2,8 @@ import Foundation
 
 /// ISO 8601 UTC timestamps with milliseconds, formatted by hand: the journal writes several per
 /// migration and Foundation's formatters cost microseconds each on Linux.
-enum Timestamp {
-    static func now() -> String { format(Date()) }
+package enum Timestamp {
+    package static func now() -> String { format(Date()) }
 
     static func format(_ date: Date) -> String {
         let ms = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
