@@ -64,14 +64,14 @@ public enum PlanPage {
 
     /// Lanes per target (or per slot for large plans), bars coloured by wave.
     static func gantt(_ plan: PlanFile, _ timeline: Timeline, _ window: Window?) -> String {
-        let nodes = Dictionary(uniqueKeysWithValues: plan.graph.nodes.map { ($0.id, $0) })
+        let nodes = Dictionary(plan.graph.nodes.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         let slots = Slots.assign(timeline.entries.map { ($0.id, $0.startMs, $0.endMs) })
         let targets = Array(Set(plan.graph.nodes.map(\.target))).sorted()
         let perTarget = targets.count <= maxTargetLanes
         var lanes: [Gantt.Lane]
         var laneOf: (MigrationGraph.Node, Int) -> Int
         if perTarget {
-            let index = Dictionary(uniqueKeysWithValues: targets.enumerated().map { ($1, $0) })
+            let index = Dictionary(targets.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
             let incoming = Dictionary(grouping: plan.graph.nodes, by: \.target).mapValues(\.count)
             lanes = targets.map { Gantt.Lane(label: $0, detail: "+\(incoming[$0] ?? 0)") }
             laneOf = { n, _ in index[n.target] ?? 0 }
@@ -145,7 +145,7 @@ public enum PlanPage {
     }
 
     static func migrations(_ plan: PlanFile, _ timeline: Timeline) -> String {
-        let entries = Dictionary(uniqueKeysWithValues: timeline.entries.map { ($0.id, $0) })
+        let entries = Dictionary(timeline.entries.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         var s = "<h2>Migrations (\(plan.graph.nodes.count), in plan order)</h2>\n"
         if plan.graph.nodes.isEmpty { return s + "<p class=\"note\">None.</p>\n" }
         s += "<table id=\"migrations\"><thead><tr><th class=\"n\">#</th><th>guest</th><th>source → target</th><th class=\"n\">memory</th>"

@@ -51,11 +51,11 @@ public enum RunPage {
 
     static func chart(title: String, id: String, steps: [StepRecord], plan: PlanFile, timeline: Timeline?,
                       status: JournalStatus, origin: Date, now: Date) -> String {
-        let estimates = Dictionary(uniqueKeysWithValues: (timeline?.entries ?? []).map { ($0.id, $0) })
+        let estimates = Dictionary((timeline?.entries ?? []).map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         let sorted = steps.sorted { $0.id < $1.id }
         let perGuest = sorted.count <= maxGuestLanes
         let targets = Array(Set(sorted.map(\.target))).sorted()
-        let targetIndex = Dictionary(uniqueKeysWithValues: targets.enumerated().map { ($1, $0) })
+        let targetIndex = Dictionary(targets.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
         let lanes = perGuest ? sorted.map { Gantt.Lane(label: $0.guest, detail: "→ \($0.target)" + ($0.state == .done ? "" : " · \($0.state.rawValue)")) }
                              : targets.map { Gantt.Lane(label: $0, detail: "") }
         var bars: [Gantt.Bar] = []

@@ -87,4 +87,78 @@ final class ApplyCommandTests: XCTestCase {
         XCTAssertEqual(r.status, 2)
         XCTAssertTrue(r.stderr.contains("use `evac resume"), r.stderr)
     }
+
+    // MARK: one plan, one run (the test driver cannot migrate: every migration fails, which is
+    // a partial run with guests still on their sources, as after a night of failures)
+
+    func journals() -> (open: [String], closed: [String]) {
+        let all = ((try? FileManager.default.contentsOfDirectory(atPath: state)) ?? []).filter { $0.hasSuffix(".journal.sqlite") }.sorted()
+        return (all.filter { !$0.contains(".closed-") }, all.filter { $0.contains(".closed-") })
+    }
+
+    func testApplyAgainContinuesTheOpenRunAndAChangedPlanIsRefusedWithTheExactCommands() throws {
+        let first = try runEvac(["apply", plan, "--state-dir", state, "--output", "plain"])
+        XCTAssertEqual(first.status, 1, "every migration fails on the test driver: partial; \(first.stderr)")
+        XCTAssertEqual(journals().open.count, 1)
+        let journal = state + "/" + journals().open[0]
+
+        let again = try runEvac(["apply", plan, "--state-dir", state, "--output", "plain"])
+        XCTAssertEqual(again.status, 1, again.stderr)
+        XCTAssertTrue(again.stderr.contains("note: plan rack12-demo has a run that is not over: \(journal)"), again.stderr)
+        XCTAssertTrue(again.stderr.contains("apply continues it as `evac resume \(journal)` does"), again.stderr)
+        XCTAssertTrue(again.stdout.contains("run 2, journal \(journal)"), again.stdout)
+        // A saved plan of the unchanged fleet has the same hash: it continues the same run too.
+        let saved = try savePlanFile()
+        let fromFile = try runEvac(["apply", saved, "--state-dir", state, "--output", "plain"])
+        XCTAssertTrue(fromFile.stdout.contains("run 3, journal \(journal)"), fromFile.stdout + fromFile.stderr)
+        XCTAssertEqual(journals().open, [(journal as NSString).lastPathComponent], "one run, one journal")
+
+        // The plan edited: refused, exit 3, naming the exact commands that finish or undo the run.
+        let text = try String(contentsOfFile: plan, encoding: .utf8)
+        try (text + "# tightened after the failures\n").write(toFile: plan, atomically: true, encoding: .utf8)
+        let changed = try runEvac(["apply", plan, "--state-dir", state])
+        XCTAssertEqual(changed.status, 3, changed.stderr)
+        XCTAssertTrue(changed.stderr.contains("already has a run that is not over: \(journal) (0 done, 4 failed, 2 blocked of 6;"), changed.stderr)
+        XCTAssertTrue(changed.stderr.contains("help: finish that run with `evac resume \(journal)`, or return its guests with `evac rollback \(journal)`"),
+                      changed.stderr)
+        XCTAssertEqual(journals().open.count, 1, "nothing started")
+        // The exact command works as printed (no --state-dir needed for a journal path).
+        let resumed = try runEvac(["resume", journal, "--output", "plain"])
+        XCTAssertEqual(resumed.status, 1, resumed.stderr)
+        XCTAssertTrue(resumed.stdout.contains("run 4, journal \(journal)"), resumed.stdout)
+    }
+
+    func testRollbackOfARunThatMovedNothingClosesItAndTheNextApplyStartsAfresh() throws {
+        XCTAssertEqual(try runEvac(["apply", plan, "--state-dir", state]).status, 1)
+        let back = try runEvac(["rollback", plan, "--state-dir", state, "--output", "plain"])
+        XCTAssertEqual(back.status, 0, back.stderr)
+        XCTAssertTrue(back.stdout.contains("nothing to roll back: no guest of this plan is on its target"), back.stdout)
+        let resume = try runEvac(["resume", plan, "--state-dir", state])
+        XCTAssertEqual(resume.status, 3)
+        XCTAssertTrue(resume.stderr.contains("nothing to resume: the run of rack12-demo is over"), resume.stderr)
+        let again = try runEvac(["apply", plan, "--state-dir", state, "--output", "plain"])
+        XCTAssertEqual(again.status, 1)
+        XCTAssertTrue(again.stderr.contains("note: the last run of this plan is over (its rollback found no guest"), again.stderr)
+        XCTAssertEqual(journals().open.count, 1)
+        XCTAssertEqual(journals().closed.count, 1)
+    }
+
+    /// Journals written before one run per plan name: several live journals of one name.
+    /// apply and resume refuse, naming them; rollback returns the guests of every one.
+    func testSeveralOpenRunsOfOneNameAreRefusedAndRolledBackTogether() throws {
+        XCTAssertEqual(try runEvac(["apply", plan, "--state-dir", state]).status, 1)
+        let first = state + "/" + journals().open[0]
+        let second = state + "/rack12-demo-000000000000.journal.sqlite"
+        try FileManager.default.copyItem(atPath: first, toPath: second)
+        for cmd in ["apply", "resume"] {
+            let r = try runEvac([cmd, plan, "--state-dir", state])
+            XCTAssertEqual(r.status, 3, "\(cmd): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains("error: plan rack12-demo has 2 runs that are not over"), r.stderr)
+            XCTAssertTrue(r.stderr.contains(first) && r.stderr.contains(second), r.stderr)
+        }
+        let back = try runEvac(["rollback", plan, "--state-dir", state, "--output", "plain"])
+        XCTAssertEqual(back.status, 0, back.stderr)
+        XCTAssertTrue(back.stderr.contains("rolling back") && back.stderr.contains("(2 of 2)"), back.stderr)
+        XCTAssertEqual(back.stdout.components(separatedBy: "rollback finished: all-done").count - 1, 2, back.stdout)
+    }
 }

@@ -186,9 +186,17 @@ final class CanonicalJSONEncoderTests: XCTestCase {
         XCTAssertEqual(inventory.encodedSnapshot(), Data((try foundation(inventory) + "\n").utf8))
         var unhashed = file
         unhashed.planHash = ""
-        XCTAssertEqual(file.planHash, SHA256.hex(Data(try foundation(unhashed).utf8)))
+        XCTAssertEqual(file.planHash, SHA256.hex(Data(try foundation(file.identity).utf8)))
         let sealed = unhashed.sealed()
         XCTAssertEqual(sealed.file.planHash, file.planHash)
-        XCTAssertEqual(sealed.data, expected)
+        XCTAssertEqual(sealed.data, expected, "the spliced single encoding is the whole file's encoding")
+        // Informational values with characters that need escaping still splice to the same bytes.
+        var odd = unhashed
+        odd.planSource = .init(path: "we\"ird/\u{1F600}\n.yaml", sha256: "x")
+        odd.estimatedDurationMs = 1234.5678
+        odd.evacVersion = "9.9.9-dev"
+        let oddSealed = odd.sealed()
+        XCTAssertEqual(oddSealed.data, Data((try foundation(oddSealed.file) + "\n").utf8))
+        XCTAssertEqual(oddSealed.file.planHash, file.planHash, "none of them is in the hash")
     }
 }

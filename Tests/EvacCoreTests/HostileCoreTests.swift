@@ -140,10 +140,10 @@ import Testing
         #expect(Format.bytes(.infinity) == "? B")
         #expect(Format.kib(signed: .min).hasPrefix("-"))
         let usage = TargetUsage(host: "h", memoryKiB: .max, reserveKiB: 0, usedBeforeKiB: 0, usedAfterKiB: .max,
-                                reportedFreeKiB: 0, cpus: 1, vcpusBefore: 0, vcpusAfter: 0, incoming: 0)
+                                cpus: 1, vcpusBefore: 0, vcpusAfter: 0, incoming: 0)
         #expect(usage.headroomAfterKiB == 0)
         let over = TargetUsage(host: "h", memoryKiB: 0, reserveKiB: .max, usedBeforeKiB: 0, usedAfterKiB: .max,
-                               reportedFreeKiB: 0, cpus: 1, vcpusBefore: 0, vcpusAfter: 0, incoming: 0)
+                               cpus: 1, vcpusBefore: 0, vcpusAfter: 0, incoming: 0)
         #expect(over.headroomAfterKiB == .min)
         #expect(MigrationOptions.Timeout.perGiB(milliseconds: .max).milliseconds(forMemoryKiB: .max) == .max)
     }

@@ -103,7 +103,7 @@ final class PlacementFilterTests: XCTestCase {
         XCTAssertEqual(Fx.target(r, "b"), "t")
         XCTAssertEqual(Fx.rejection(r, "a", "t"), Rejection(target: "t", filter: "memory", reason: "2.0 GiB free after reserve, needs 12.0 GiB"))
         XCTAssertEqual(r.targets, [TargetUsage(host: "t", memoryKiB: 32 * Fx.gib, reserveKiB: 4 * Fx.gib, usedBeforeKiB: 10 * Fx.gib,
-                                               usedAfterKiB: 26 * Fx.gib, reportedFreeKiB: 16 * Fx.gib, cpus: 32,
+                                               usedAfterKiB: 26 * Fx.gib, cpus: 32,
                                                vcpusBefore: 4, vcpusAfter: 6, incoming: 1)])
     }
 

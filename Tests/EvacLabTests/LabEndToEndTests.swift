@@ -48,20 +48,23 @@ final class LabEndToEndTests: XCTestCase {
     // MARK: helpers
 
     /// A scratch directory (plans, state) kept after a failure for inspection, removed otherwise.
-    private func scratch(_ tag: String) throws -> URL {
+    func scratch(_ tag: String) throws -> URL {
         let dir = try Lab.tempDir(tag)
         addTeardownBlock { [weak self] in
-            if self?.testRun?.hasSucceeded ?? false { try? FileManager.default.removeItem(at: dir) }
+            // Not `hasSucceeded`: corelibs-xctest says false until the run is stopped, which is
+            // after the teardown blocks, so every scratch directory was kept (hundreds in /tmp).
+            guard let run = self?.testRun, run.totalFailureCount == 0, run.unexpectedExceptionCount == 0 else { return }
+            try? FileManager.default.removeItem(at: dir)
         }
         return dir
     }
 
-    private func evac(_ args: [String], state: URL) throws -> Lab.Output {
+    func evac(_ args: [String], state: URL) throws -> Lab.Output {
         try Lab.run(Lab.evac, args, env: ["EVAC_STATE_DIR": state.path])
     }
 
     /// Every apply step is done and its guest runs on its target only (undefined on the source).
-    private func assertLanded(_ steps: [JournalStep], file: StaticString = #filePath, line: UInt = #line) {
+    func assertLanded(_ steps: [JournalStep], file: StaticString = #filePath, line: UInt = #line) {
         let apply = steps.filter { $0.kind == "apply" }
         XCTAssertEqual(Set(apply.map(\.guest)), Set(Lab.home.keys), "every scenario guest has a step", file: file, line: line)
         for s in apply {
@@ -122,6 +125,7 @@ final class LabEndToEndTests: XCTestCase {
         let second = try evac(["apply", plan, "--output", "plain"], state: state)
         XCTAssertEqual(second.status, 3, "second apply while one runs: \(second)")
         XCTAssertTrue(second.stderr.contains("pid \(first.pid)"), "refusal names the holder pid \(first.pid): \(second.stderr)")
+        XCTAssertTrue(second.stderr.contains(": \(Lab.evac) apply \(plan) --output plain"), "and its full command line: \(second.stderr)")
         let secondYAML = try evac(["apply", yaml, "--output", "plain"], state: state)
         XCTAssertEqual(secondYAML.status, 3, "second apply of the YAML plan while one runs: \(secondYAML)")
         XCTAssertTrue(secondYAML.stderr.contains("pid \(first.pid)"), "\(secondYAML.stderr)")

@@ -51,9 +51,10 @@ enum HumanReport {
         var t = Table(); t.rightAligned = [1, 2, 3, 4, 5, 6, 7]
         t.add(["host", "memory", "used before", "used after", "headroom", "free now", "vCPU before → after", "in"])
         for u in r.targets {
+            let free = p.inventory.host(named: u.host)?.freeMemoryKiB ?? 0
             let ratio = u.cpus > 0 ? String(format: " (%.2f/cpu)", Double(u.vcpusAfter) / Double(u.cpus)) : ""
             t.add([u.host, Format.kib(u.memoryKiB), Format.kib(u.usedBeforeKiB), Format.kib(u.usedAfterKiB),
-                   Format.kib(signed: u.headroomAfterKiB), u.reportedFreeKiB == 0 ? "n/a" : Format.kib(u.reportedFreeKiB),
+                   Format.kib(signed: u.headroomAfterKiB), free == 0 ? "n/a" : Format.kib(free),
                    "\(u.vcpusBefore) → \(u.vcpusAfter) of \(u.cpus)\(ratio)", "+\(u.incoming)"])
         }
         for u in p.inventory.unreachable where spec.targetNames.contains(u.name) {

@@ -13,6 +13,9 @@ struct ApplyCommand: AsyncParsableCommand {
         (`evac plan … --output json`), which is refused when the inventory changed since it was \
         computed (unless --force). The first SIGINT/SIGTERM starts no new migration and lets those \
         in flight finish; a second aborts them (guests stay on their sources). \
+        One plan, one run: when the plan's name already has a run that is not over, apply of the \
+        same plan (unchanged YAML text, or the same saved plan) continues that run as resume does, \
+        and a changed plan is refused with the commands that finish or undo the open run. \
         Exit codes: 0 all done; 1 some failed, blocked or unplaceable; 2 invalid input; \
         3 cannot start (journal locked, source unreachable, stale plan); 4 interrupted; 5 journal write failed.
         """)
@@ -49,6 +52,7 @@ struct ApplyCommand: AsyncParsableCommand {
             catch { throw error.exit }
         }
         defer { runLock?.release() }
+        if let runLock, try await continuedOpenRun(runLock) { return }
         let resolved: (file: PlanFile, unplaceable: Int)
         do { resolved = try await resolvePlan() } catch { throw error.exit }
         let planFile = resolved.file
@@ -63,7 +67,6 @@ struct ApplyCommand: AsyncParsableCommand {
         }
 
         let journalPath = JournalLocation.journalPath(for: planFile, stateDirectory: run.stateDirectory)
-        try closeFinishedJournal(journalPath)
         let journal: SQLiteJournal
         do { journal = try SQLiteJournal(path: journalPath, plan: planFile, force: force) }
         catch { Console.error("error: \(error)\n"); throw EvacExit.cannotStart }
@@ -72,12 +75,71 @@ struct ApplyCommand: AsyncParsableCommand {
         try await RunExit.run(executor, unplaceable: planFile.unplaceable.map(\.guest)) { await $0.apply() }
     }
 
-    /// A journal whose run ended with a complete rollback is kept under another name, so that
-    /// the plan runs again instead of being sent to a resume with nothing to do.
-    func closeFinishedJournal(_ path: String) throws {
-        guard let status = try? JournalStatus.read(path: path), let why = JournalArchive.closedReason(status) else { return }
+    /// One plan, one run. When the plan's name already has a run that is not over (PlanRuns),
+    /// `apply` never starts a second one beside it:
+    /// - the same plan (the YAML's text unchanged, or the same saved plan file) → apply continues
+    ///   that run, exactly as `evac resume JOURNAL` would: reconcile with the hosts, then run what
+    ///   is not done (failed and blocked steps included) on the targets it planned. This is what
+    ///   the operator who types the same command again at 3 a.m. means — "finish the job" — and
+    ///   it is safe: every step is pre-checked against the live hosts before it starts, nothing
+    ///   done is redone, and the plan they reviewed is the plan that runs. (Re-placing the rest
+    ///   against today's inventory would silently change reviewed targets; a plan whose run is
+    ///   over, or that never started a migration, is placed afresh.)
+    /// - a changed plan, or a run being rolled back → refused, exit 3, with the exact commands
+    ///   that finish or undo the open run: two runs of one name would each move guests the
+    ///   other's rollback does not know.
+    /// Otherwise journals of the name that are over are kept under closed names, and the plan
+    /// is placed and run in a new journal. Returns true when it continued a run.
+    func continuedOpenRun(_ runLock: JournalLock) async throws -> Bool {
+        let name: String
+        let runs: PlanRuns
         do {
-            let kept = try JournalArchive.archive(path: path)
+            name = try PlanRunLock.planName(of: plan)
+            runs = try PlanRuns.find(planName: name, stateDirectory: run.stateDirectory)
+        } catch { throw error.exit }
+        if runs.live.count > 1 { throw runs.severalLive(name, "resume").exit }
+        guard let open = runs.live.first else {
+            for e in runs.entries { try close(e) }
+            return false
+        }
+        let j = ShellWord.quote(open.path)
+        let what = "\(open.path) (\(PlanRuns.describe(open)))"
+        if open.standing == .rollingBack {
+            throw CLIFailure.cannotStart("error: plan \(name) is being rolled back: \(what)\n    help: finish the rollback with `evac rollback \(j)`, then apply again\n").exit
+        }
+        guard try isSamePlan(as: open) else {
+            throw CLIFailure.cannotStart("error: plan \(name) already has a run that is not over: \(what); \(plan) is not the plan it runs (\(PlanReference.kind(of: plan) == .yaml ? "its text changed since that run began" : "another saved plan")); one run per plan name\n"
+                + "    help: finish that run with `evac resume \(j)`, or return its guests with `evac rollback \(j)`; then apply the changed plan (or give it another name)\n").exit
+        }
+        Console.error("note: plan \(name) has a run that is not over: \(what); apply continues it as `evac resume \(j)` does (reconcile with the hosts, then run what is not done, on the targets it planned)\n")
+        let opened = try JournaledRun.open(journal: open.path, runLock: runLock, force: false, run: run)
+        defer { opened.journal.close() }
+        try await RunExit.run(opened.executor, unplaceable: opened.plan.unplaceable.map(\.guest)) { await $0.resume(retry: .all) }
+        return true
+    }
+
+    /// The plan of the open run: the same YAML text (its SHA-256 is in the stored plan), or the
+    /// same saved plan file (its hash).
+    private func isSamePlan(as open: PlanRuns.Entry) throws -> Bool {
+        do {
+            switch PlanReference.kind(of: plan) {
+            case .yaml:
+                let stored = try? JournalStatus.storedPlan(path: open.path)
+                return stored?.planSource.sha256 == (try PlanReference.loadYAML(plan)).sha256
+            case .planFile:
+                return try PlanReference.loadPlanFile(plan).planHash == open.status.planHash
+            case .journal:
+                return false
+            }
+        } catch { throw error.exit }
+    }
+
+    /// A journal whose run is over (rolled back, or no migration ever started) is kept under a
+    /// closed name, so that the plan runs again instead of being sent to a resume.
+    private func close(_ e: PlanRuns.Entry) throws {
+        guard let why = e.standing.overReason else { return }
+        do {
+            let kept = try JournalArchive.archive(path: e.path)
             Console.error("note: the last run of this plan is over (\(why)); its journal is kept as \(kept)\n")
         } catch {
             Console.error("error: \(error)\n")

@@ -33,9 +33,10 @@ enum PlanReference {
         }
     }
 
-    /// The journal of a plan for resume/rollback/status. For a YAML plan (whose resolved plan
-    /// would differ after a partial run) the most recent journal of the plan's name is used.
-    static func journal(for path: String, stateDirectory: String) throws(CLIFailure) -> (plan: PlanFile, journal: String) {
+    /// The journal of a plan for resume and status: a journal path as given; for a saved plan
+    /// file the journal of its hash; for a YAML plan (whose re-placement after a partial run
+    /// would differ) the plan name's live journal (PlanRuns), else its newest one.
+    static func journal(for path: String, stateDirectory: String, command: String = "resume") throws(CLIFailure) -> (plan: PlanFile, journal: String) {
         switch kind(of: path) {
         case .journal:
             do { return (try JournalStatus.storedPlan(path: path), path) }
@@ -44,6 +45,9 @@ enum PlanReference {
             let plan = try loadPlanFile(path)
             let journal = JournalLocation.journalPath(for: plan, stateDirectory: stateDirectory)
             guard FileManager.default.fileExists(atPath: journal) else {
+                if let open = try PlanRuns.find(planName: plan.planName, stateDirectory: stateDirectory).live.first {
+                    throw .cannotStart("error: no run of this plan file (\(plan.planHash.prefix(12))); plan \(plan.planName)'s run is in \(open.path)\n    help: `evac \(command) \(ShellWord.quote(open.path))`\n")
+                }
                 throw .cannotStart("error: no journal for plan \(plan.planName) (\(plan.planHash.prefix(12))) in \(stateDirectory)\n    help: `evac apply \(path)` starts a run\n")
             }
             return (plan, journal)
@@ -54,13 +58,35 @@ enum PlanReference {
                 throw .invalid("error: \(TerminalText.escape(path)) is not a plan (.yaml), a saved plan file (.json) or a journal (\(JournalLocation.journalSuffix))\n")
             }
             let loaded = try loadYAML(path)
-            let candidates = journals(named: loaded.spec.name, in: stateDirectory)
-            guard let newest = candidates.first else {
+            let runs = try PlanRuns.find(planName: loaded.spec.name, stateDirectory: stateDirectory)
+            if runs.live.count > 1 { throw runs.severalLive(loaded.spec.name, command) }
+            guard let chosen = runs.live.first ?? runs.entries.first else {
                 throw .cannotStart("error: no journal for plan \(loaded.spec.name) in \(stateDirectory)\n    help: `evac apply \(path)` starts a run\n")
             }
-            do { return (try JournalStatus.storedPlan(path: newest), newest) }
+            do { return (try JournalStatus.storedPlan(path: chosen.path), chosen.path) }
             catch { throw .cannotStart("error: \(error)\n") }
         }
+    }
+
+    /// The journals a rollback of `path` returns the guests of: a journal path as given; for a
+    /// plan (YAML or saved plan file) every live journal of its name, newest first — the
+    /// plan's runs, not only the newest — or, when none is live, its newest journal (whose
+    /// rollback then says why there is nothing to do).
+    static func journalsToRollBack(_ path: String, stateDirectory: String) throws(CLIFailure) -> (planName: String, journals: [String]) {
+        let name: String
+        switch kind(of: path) {
+        case .journal:
+            do { return (try JournalStatus.storedPlan(path: path).planName, [path]) }
+            catch { throw .cannotStart("error: \(error)\n") }
+        case .planFile: name = try loadPlanFile(path).planName
+        case .yaml: name = try loadYAML(path).spec.name
+        }
+        let runs = try PlanRuns.find(planName: name, stateDirectory: stateDirectory)
+        let chosen = runs.live.isEmpty ? Array(runs.entries.prefix(1)) : runs.live
+        guard !chosen.isEmpty else {
+            throw .cannotStart("error: no journal for plan \(name) in \(stateDirectory)\n    help: nothing of this plan ever ran here\n")
+        }
+        return (name, chosen.map(\.path))
     }
 
     /// Journals of a plan name, newest first.

@@ -21,7 +21,8 @@ enum PlanRunLock {
     static func planName(of path: String) throws(CLIFailure) -> String {
         switch PlanReference.kind(of: path) {
         case .planFile: return try PlanReference.loadPlanFile(path).planName
-        case .journal: throw .invalid("error: \(path) is a journal\n")
+        case .journal:
+            do { return try JournalStatus.storedPlan(path: path).planName } catch { throw .cannotStart("error: \(error)\n") }
         case .yaml: return try PlanReference.loadYAML(path).spec.name
         }
     }

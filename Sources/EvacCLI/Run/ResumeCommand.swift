@@ -13,7 +13,9 @@ struct ResumeCommand: AsyncParsableCommand {
         up by UUID on its source and target (one that landed counts as done; one still on its \
         source is retried; one on both or on neither is reported and left alone). Then runs what \
         is pending and retries failed and blocked steps, pre-checks included. No guest is \
-        migrated twice. Exit codes as for apply.
+        migrated twice. Once a rollback of the run has begun, resume continues the rollback \
+        (never the apply); after a complete rollback there is nothing to resume (exit 3). \
+        Exit codes as for apply.
 
         --bandwidth and --timeout replace the plan's migration bandwidth cap and timeout for \
         this resume only (e.g. after a migration was aborted under a cap that was too tight). \
@@ -21,7 +23,7 @@ struct ResumeCommand: AsyncParsableCommand {
         it again to a later resume.
         """)
 
-    @Argument(help: "The plan (YAML; its newest journal is used), saved plan file (JSON) or journal (.journal.sqlite).",
+    @Argument(help: "The plan (YAML: its run that is not over), saved plan file (JSON) or journal (.journal.sqlite).",
               completion: .file(extensions: ["yaml", "yml", "json", "sqlite"]))
     var plan: String
 
@@ -82,9 +84,10 @@ struct ResumeCommand: AsyncParsableCommand {
     func run() async throws {
         // The journal is opened with the plan as stored (its hash is checked); the override only
         // changes the migration options the executor uses for this run.
-        let executor = try JournaledRun.open(plan, force: force, run: run) { options in
+        let (executor, runLock) = try JournaledRun.open(plan, force: force, run: run) { options in
             try? Self.overriding(options, bandwidth: bandwidth, timeout: timeout)
         }
+        defer { executor.journal.close(); runLock.release() }
         if case .guests(let names) = selection {
             let known = Set(executor.plan.graph.nodes.map(\.guest))
             let unknown = names.subtracting(known).sorted()
@@ -103,11 +106,14 @@ struct RollbackCommand: AsyncParsableCommand {
         commandName: "rollback",
         abstract: "Move every guest a run moved back to the host it came from, in reverse order, journaled.",
         discussion: """
-        Uses the same limits and pre-checks as apply; it is a run of its own, resumable by running \
-        rollback again. Guests it cannot return are reported with the reason. Exit codes as for apply.
+        First accounts for every guest the apply touched, also after a crash: steps left running, \
+        failed or blocked are looked up by UUID on source and target, and a guest that landed is \
+        returned too. Uses the same limits and pre-checks as apply; it is a run of its own, \
+        resumable by running rollback (or resume) again. Never all-done while a guest cannot be \
+        accounted for; guests it cannot return are reported with the reason. Exit codes as for apply.
         """)
 
-    @Argument(help: "The plan (YAML; its newest journal is used), saved plan file (JSON) or journal (.journal.sqlite).",
+    @Argument(help: "The plan (YAML or saved plan file: every run of the plan that is not over) or a journal (.journal.sqlite).",
               completion: .file(extensions: ["yaml", "yml", "json", "sqlite"]))
     var plan: String
 
@@ -119,36 +125,70 @@ struct RollbackCommand: AsyncParsableCommand {
     @OptionGroup var logging: LogOptions
 
     func run() async throws {
-        let executor = try JournaledRun.open(plan, force: force, run: run)
-        try await RunExit.run(executor.executor) { await $0.rollback() }
+        // One lock for the whole command: with several live journals (written before one run
+        // per plan name) every one is rolled back under it, newest first.
+        let runLock = try JournaledRun.lock(plan, run: run)
+        defer { runLock.release() }
+        let targets: (planName: String, journals: [String])
+        do { targets = try PlanReference.journalsToRollBack(plan, stateDirectory: run.stateDirectory) } catch { throw error.exit }
+        var worst = EvacExit.success
+        for (i, path) in targets.journals.enumerated() {
+            if targets.journals.count > 1 {
+                Console.error("note: plan \(targets.planName) has \(targets.journals.count) runs that are not over; rolling back \(path) (\(i + 1) of \(targets.journals.count))\n")
+            }
+            let opened = try JournaledRun.open(journal: path, runLock: runLock, force: force, run: run)
+            let code = await RunExit.result(opened.executor) { await $0.rollback() }
+            opened.journal.close()
+            worst = RunExit.worse(worst, code)
+            if code == EvacExit.interrupted || code == EvacExit.journalFailed { break }
+        }
+        if worst != EvacExit.success { throw worst }
     }
 }
 
-/// An executor on an existing journal (resume, rollback).
+/// An executor on an existing journal (resume, rollback, and apply continuing its plan's run).
 struct JournaledRun {
     var plan: PlanFile
     var journal: SQLiteJournal
     var executor: Executor
-    /// Held for the life of the run: one run per plan name (see PlanRunLock).
-    var runLock: JournalLock
 
+    /// The plan name's run lock (PlanRunLock), taken before anything is chosen or read: in the
+    /// journal's own directory when a journal is named, so that the exact commands evac prints
+    /// (`evac resume JOURNAL`) need no --state-dir to lock the right plan.
+    static func lock(_ reference: String, run: RunOptions) throws -> JournalLock {
+        do {
+            let name = try PlanRunLock.planName(of: reference)
+            let dir = PlanReference.kind(of: reference) == .journal
+                ? (URL(fileURLWithPath: reference).deletingLastPathComponent().path) : run.stateDirectory
+            return try PlanRunLock.acquire(planName: name, stateDirectory: dir)
+        } catch { throw error.exit }
+    }
+
+    /// Locks the plan, then opens the journal `reference` names (PlanReference.journal).
     static func open(_ reference: String, force: Bool, run: RunOptions,
-                     migration: (MigrationOptions) -> MigrationOptions? = { _ in nil }) throws -> JournaledRun {
+                     migration: (MigrationOptions) -> MigrationOptions? = { _ in nil }) throws -> (JournaledRun, JournalLock) {
+        let runLock = try lock(reference, run: run)
         let found: (plan: PlanFile, journal: String)
         do { found = try PlanReference.journal(for: reference, stateDirectory: run.stateDirectory) } catch { throw error.exit }
-        let runLock: JournalLock
-        do { runLock = try PlanRunLock.acquire(planName: found.plan.planName, stateDirectory: run.stateDirectory) } catch { throw error.exit }
+        return (try open(journal: found.journal, runLock: runLock, force: force, run: run, migration: migration), runLock)
+    }
+
+    /// Opens a journal whose plan's run lock the caller holds.
+    static func open(journal path: String, runLock: JournalLock, force: Bool, run: RunOptions,
+                     migration: (MigrationOptions) -> MigrationOptions? = { _ in nil }) throws -> JournaledRun {
+        let stored: PlanFile
+        do { stored = try JournalStatus.storedPlan(path: path) } catch { Console.error("error: \(error)\n"); throw EvacExit.cannotStart }
         let journal: SQLiteJournal
-        do { journal = try SQLiteJournal(path: found.journal, plan: found.plan, force: force) }
+        do { journal = try SQLiteJournal(path: path, plan: stored, force: force) }
         catch { Console.error("error: \(error)\n"); throw EvacExit.cannotStart }
-        var plan = found.plan
+        var plan = stored
         if let options = migration(plan.migration), options != plan.migration {
             plan.migration = options
             Console.error("note: migration options for this run: bandwidth \(options.bandwidthBytesPerSec.map { Format.bytes(Double($0)) + "/s" } ?? "unlimited"), "
                           + "timeout \(options.timeout.map(Self.describe) ?? "none")\n")
         }
         let executor = Executor(plan: plan, hypervisor: LibvirtHypervisor(), journal: run.journal(journal), observer: run.observer())
-        return JournaledRun(plan: plan, journal: journal, executor: executor, runLock: runLock)
+        return JournaledRun(plan: plan, journal: journal, executor: executor)
     }
 
     private static func describe(_ t: MigrationOptions.Timeout) -> String {

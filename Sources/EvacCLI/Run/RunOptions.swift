@@ -60,6 +60,12 @@ enum RunExit {
     /// code. `unplaceable`: guests the plan could not place, which make a run whose migrations
     /// all ended done still partial. The last line says what the exit code means.
     static func run(_ executor: Executor, unplaceable: [String] = [], _ body: @Sendable (Executor) async -> RunResult) async throws {
+        let code = await result(executor, unplaceable: unplaceable, body)
+        if code != EvacExit.success { throw code }
+    }
+
+    /// As `run`, returning the exit code instead of throwing it.
+    static func result(_ executor: Executor, unplaceable: [String] = [], _ body: @Sendable (Executor) async -> RunResult) async -> ExitCode {
         let signals = executor.stopOnSignals()
         let result = await body(executor)
         signals.cancel()
@@ -67,7 +73,13 @@ enum RunExit {
         var code = code(result.status)
         if code == EvacExit.success && !unplaceable.isEmpty { code = EvacExit.partial }
         Console.error(ExitLine.text(code: code, result: result, unplaceable: unplaceable) + "\n")
-        if code != EvacExit.success { throw code }
+        return code
+    }
+
+    /// The more serious of two exit codes (journal failed > interrupted > cannot start > partial).
+    static func worse(_ a: ExitCode, _ b: ExitCode) -> ExitCode {
+        let rank: [Int32: Int] = [0: 0, 1: 1, 2: 2, 3: 3, 4: 4, 5: 5]
+        return (rank[b.rawValue] ?? 6) > (rank[a.rawValue] ?? 6) ? b : a
     }
 }
 

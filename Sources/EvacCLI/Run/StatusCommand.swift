@@ -40,7 +40,7 @@ struct StatusCommand: AsyncParsableCommand {
         if follow, let plan { return try await followRun(plan, stateDirectory: dir) }
         guard let plan else { return try list(dir) }
         let found: (plan: PlanFile, journal: String)
-        do { found = try PlanReference.journal(for: plan, stateDirectory: dir) } catch { throw error.exit }
+        do { found = try PlanReference.journal(for: plan, stateDirectory: dir, command: "status") } catch { throw error.exit }
         let status: JournalStatus
         do { status = try JournalStatus.read(path: found.journal) } catch { Console.error("error: \(error)\n"); throw EvacExit.cannotStart }
         if let guest {

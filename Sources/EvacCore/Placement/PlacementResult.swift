@@ -78,6 +78,9 @@ public struct SkippedGuest: Codable, Hashable, Sendable {
     }
 }
 
+/// A target's memory and vCPUs from allocations, before and after the placements. libvirt's
+/// momentary free-memory figure is not kept here: it moves with page cache, and a plan file
+/// (and its hash) must not change because of it; the report reads it from the inventory.
 public struct TargetUsage: Codable, Hashable, Sendable {
     public var host: String
     public var memoryKiB: UInt64
@@ -86,18 +89,16 @@ public struct TargetUsage: Codable, Hashable, Sendable {
     public var usedBeforeKiB: UInt64
     /// … plus guests planned onto it.
     public var usedAfterKiB: UInt64
-    /// libvirt's momentary free-memory figure (informational).
-    public var reportedFreeKiB: UInt64
     public var cpus: Int
     public var vcpusBefore: Int
     public var vcpusAfter: Int
     public var incoming: Int
     public init(host: String, memoryKiB: UInt64, reserveKiB: UInt64, usedBeforeKiB: UInt64,
-                usedAfterKiB: UInt64, reportedFreeKiB: UInt64, cpus: Int, vcpusBefore: Int,
+                usedAfterKiB: UInt64, cpus: Int, vcpusBefore: Int,
                 vcpusAfter: Int, incoming: Int) {
         self.host = host; self.memoryKiB = memoryKiB; self.reserveKiB = reserveKiB
         self.usedBeforeKiB = usedBeforeKiB; self.usedAfterKiB = usedAfterKiB
-        self.reportedFreeKiB = reportedFreeKiB; self.cpus = cpus; self.vcpusBefore = vcpusBefore
+        self.cpus = cpus; self.vcpusBefore = vcpusBefore
         self.vcpusAfter = vcpusAfter; self.incoming = incoming
     }
     /// Memory left for guests after the reserve, after placement (may be negative when overcommitted before).

@@ -76,7 +76,7 @@ enum ResultAssembly {
                 return TargetUsage(host: h.name, memoryKiB: h.memoryKiB, reserveKiB: reserveKiB,
                                    usedBeforeKiB: UInt64(state.usedBefore[t]),
                                    usedAfterKiB: UInt64(state.usedBefore[t] + state.planned[t]),
-                                   reportedFreeKiB: h.freeMemoryKiB, cpus: h.cpus, vcpusBefore: state.vcpusBefore[t],
+                                   cpus: h.cpus, vcpusBefore: state.vcpusBefore[t],
                                    vcpusAfter: state.vcpusBefore[t] + state.plannedVCPUs[t], incoming: state.incoming[t].count)
             case .source:
                 // A source listed as a target takes nothing; its usage is shown as it stands.
@@ -84,7 +84,7 @@ enum ResultAssembly {
                 let used = h.guests.reduce(UInt64(0)) { $0 + $1.memoryKiB }
                 let vcpus = h.guests.reduce(0) { $0 + $1.vcpus }
                 return TargetUsage(host: h.name, memoryKiB: h.memoryKiB, reserveKiB: reserveKiB, usedBeforeKiB: used,
-                                   usedAfterKiB: used, reportedFreeKiB: h.freeMemoryKiB, cpus: h.cpus,
+                                   usedAfterKiB: used, cpus: h.cpus,
                                    vcpusBefore: vcpus, vcpusAfter: vcpus, incoming: 0)
             }
         }

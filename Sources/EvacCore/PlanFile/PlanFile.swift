@@ -9,7 +9,7 @@ public struct PlanFile: Codable, Hashable, Sendable {
     public var formatVersion: Int = 1
     public var evacVersion: String = EvacVersion.current
     public var planName: String
-    /// SHA-256 of this file's canonical encoding with `planHash` empty.
+    /// SHA-256 of the canonical encoding of `identity`: what decides the migrations.
     public var planHash: String
     /// Where the plan came from: the YAML file's name and the SHA-256 of its text.
     public var planSource: PlanSource
@@ -83,25 +83,83 @@ public struct PlanFile: Codable, Hashable, Sendable {
         if hashed { planHash = computedHash }
     }
 
-    /// The file with its hash and its bytes from a single encoding: encode with an empty hash,
-    /// hash those bytes, then write the hash into its place (encoding is the largest single cost
-    /// of `evac plan` after placement; doing it twice was wasted).
+    /// The file with its hash and its bytes from a single encoding (encoding is the largest
+    /// single cost of `evac plan` after placement): encode the plan's identity (`identity`:
+    /// informational members neutral, `planHash` empty), hash those bytes, then put the hash and
+    /// the informational values into their places. The values are cut from an encoding of
+    /// `Informational`, whose members sit at the same depth, so the bytes are exactly what
+    /// encoding the whole file would give (a test compares them with JSONEncoder's).
     public func sealed() -> (file: PlanFile, data: Data) {
+        let identity = self.identity
+        let neutral = Self.canonicalBytes(identity)
+        let hash = SHA256.hex(neutral)
         var copy = self
-        copy.planHash = ""
-        var data = Self.canonicalBytes(copy)
-        let hash = SHA256.hex(data)
         copy.planHash = hash
-        // Sorted keys at the top level are indented by two spaces; any "planHash" inside a
-        // string value would have its quotes escaped, so this is the key itself. It sorts after
-        // the graph, the bulk of the file, so look from the end.
-        if let r = Self.lastRange(of: Array("\n  \"planHash\" : \"\"".utf8), in: data) {
-            data.replaceSubrange(r, with: Data("\n  \"planHash\" : \"\(hash)\"".utf8))
-        } else {
-            data = Self.canonicalBytes(copy)
+        let info = Self.canonicalBytes(Informational(copy))
+        // Top-level members are indented by two spaces, nested ones by more, and no string holds
+        // a raw newline, so `\n  "key" : ` finds the member itself. The first two sort before
+        // the graph, the bulk of the file, and the last two after it: look from either end.
+        var cuts: [(Range<Int>, Data)] = []
+        for (key, fromEnd) in [("estimatedDurationMs", false), ("evacVersion", false), ("planHash", true), ("planSource", true)] {
+            guard let at = Self.memberValue(key, in: neutral, fromEnd: fromEnd),
+                  let value = Self.memberValue(key, in: info, fromEnd: false) else {
+                var d = Self.canonicalBytes(copy)
+                d.append(0x0a)
+                return (copy, d)
+            }
+            cuts.append((at, info.subdata(in: value)))
         }
+        cuts.sort { $0.0.lowerBound < $1.0.lowerBound }
+        var data = Data(capacity: neutral.count + 256)
+        var from = neutral.startIndex
+        for (range, value) in cuts {
+            data.append(neutral.subdata(in: from..<range.lowerBound))
+            data.append(value)
+            from = range.upperBound
+        }
+        data.append(neutral.subdata(in: from..<neutral.endIndex))
         data.append(0x0a)
         return (copy, data)
+    }
+
+    /// What `planHash` covers: the file with `planHash` empty and the members that can differ
+    /// while every decision stays the same set to neutral values — the duration estimate (it
+    /// depends on the bandwidth a command assumes), the evac version that wrote the file, and
+    /// where the plan came from (the YAML's file name and text: a comment is no decision).
+    /// Everything else is covered: placements, the DAG and its limits, migration options and
+    /// on-failure, the constraints the executor re-checks, what is unplaceable or skipped and
+    /// why, the target usage from allocations, and the inventory's fingerprint (which leaves
+    /// out momentary figures). So an unchanged plan on an unchanged fleet has one hash, and
+    /// one journal.
+    public var identity: PlanFile {
+        var copy = self
+        copy.planHash = ""
+        copy.estimatedDurationMs = 0
+        copy.evacVersion = ""
+        copy.planSource = PlanSource(path: "", sha256: "")
+        return copy
+    }
+
+    /// The members of a plan file that `planHash` does not cover, encoded on their own.
+    private struct Informational: Encodable {
+        var estimatedDurationMs: Double
+        var evacVersion: String
+        var planHash: String
+        var planSource: PlanSource
+        init(_ f: PlanFile) {
+            estimatedDurationMs = f.estimatedDurationMs; evacVersion = f.evacVersion
+            planHash = f.planHash; planSource = f.planSource
+        }
+    }
+
+    /// The byte range of a top-level member's value in a canonical (sorted, pretty) encoding:
+    /// from after `"key" : ` to before the `,` that ends it.
+    static func memberValue(_ key: String, in data: Data, fromEnd: Bool) -> Range<Int>? {
+        let head = Array("\n  \"\(key)\" : ".utf8)
+        guard let h = fromEnd ? lastRange(of: head, in: data) : firstRange(of: head, in: data) else { return nil }
+        guard let end = firstRange(of: Array(",\n  \"".utf8), in: data, from: h.upperBound)
+                ?? firstRange(of: Array("\n}".utf8), in: data, from: h.upperBound) else { return nil }
+        return h.upperBound..<end.lowerBound
     }
 
     /// `Data.range(of:options: .backwards)` takes ~9 ns a byte; this plain loop a fraction of that.
@@ -114,6 +172,20 @@ public struct PlanFile: Codable, Hashable, Sendable {
                     return data.startIndex + i ..< data.startIndex + i + pattern.count
                 }
                 i -= 1
+            }
+            return nil
+        }
+    }
+
+    static func firstRange(of pattern: [UInt8], in data: Data, from start: Int? = nil) -> Range<Int>? {
+        data.withUnsafeBytes { (d: UnsafeRawBufferPointer) -> Range<Int>? in
+            guard let first = pattern.first, d.count >= pattern.count else { return nil }
+            var i = (start ?? data.startIndex) - data.startIndex
+            while i <= d.count - pattern.count {
+                if d[i] == first && pattern.indices.allSatisfy({ d[i + $0] == pattern[$0] }) {
+                    return data.startIndex + i ..< data.startIndex + i + pattern.count
+                }
+                i += 1
             }
             return nil
         }
@@ -133,11 +205,8 @@ public struct PlanFile: Codable, Hashable, Sendable {
         return e
     }
 
-    public var computedHash: String {
-        var copy = self
-        copy.planHash = ""
-        return SHA256.hex(Self.canonicalBytes(copy))
-    }
+    /// The hash this file should carry (see `identity`).
+    public var computedHash: String { SHA256.hex(Self.canonicalBytes(identity)) }
 
     public func encoded() -> Data {
         var d = Self.canonicalBytes(self)

@@ -49,46 +49,62 @@ public actor Executor {
 
     /// A first run of the plan. Refuses (cannotStart) when the journal already has one: use resume.
     public func apply() async -> RunResult {
-        await execute(kind: .apply, specs: plan.applySpecs(), fresh: true, retry: .none)
+        await execute(kind: .apply, fresh: true, retry: .none)
     }
 
-    /// Reconciles the journal with the hosts, then runs pending steps and the selected failed ones.
-    /// On a journal with no run yet it is the same as `apply`.
+    /// Continues what the journal's last command left unfinished. Normally that is the apply:
+    /// reconcile the journal with the hosts, then run pending steps and the selected failed ones
+    /// (on a journal with no run yet it is the same as `apply`). But once a rollback has begun,
+    /// the run is going home: resume continues the rollback (saying so) and never the apply, so
+    /// it cannot report all-done while guests wait to be returned; and a run whose rollback is
+    /// complete has nothing to resume (cannotStart, naming `apply` as the way to run it again).
     public func resume(retry: RetrySelection = .all) async -> RunResult {
-        await execute(kind: .apply, specs: plan.applySpecs(), fresh: false, retry: retry)
+        switch await standing() {
+        case .failure(let e):
+            return RunResult(status: .cannotStart, message: "\(e)")
+        case .success(.rollingBack):
+            observer.handle(.notice("the rollback of \(plan.planName) is unfinished: resume continues the rollback "
+                                    + "(what `evac rollback` does), not the apply"))
+            return await rollback(retry: retry)
+        case .success(.rolledBack(let why)):
+            return RunResult(status: .cannotStart, message: "nothing to resume: the run of \(plan.planName) is over (\(why)); "
+                             + "`evac apply` of the plan starts a new run")
+        case .success:
+            return await execute(kind: .apply, fresh: false, retry: retry)
+        }
     }
 
     /// Reconciles the journal with the hosts and writes what it found, starting nothing
     /// (for `status --check`, dry runs, and timing the reconcile).
     public func reconcileOnly() async -> RunResult {
-        await execute(kind: .apply, specs: plan.applySpecs(), fresh: false, retry: .none, startMigrations: false)
+        await execute(kind: .apply, fresh: false, retry: .none, startMigrations: false)
     }
 
-    /// Moves every guest this plan's apply moved (done steps) back to its source, in reverse
-    /// order under the same limits and checks. Resumable: run it again to continue.
+    /// Moves every guest this plan moved back to its source, in reverse order under the same
+    /// limits and checks. Resumable: run it again (or `resume`) to continue. See
+    /// `RollbackPreflight` for how it finds the guests a crash left on their targets.
     public func rollback(retry: RetrySelection = .all) async -> RunResult {
-        let applied: [StepRecord]
-        do { applied = try await journal.steps(kind: .apply) }
-        catch { return RunResult(status: .cannotStart, message: "\(error)") }
-        let existing = (try? await journal.steps(kind: .rollback)) ?? []
-        let ids = Set(applied.filter { $0.state == .done }.map(\.id)).union(existing.map(\.id))
-        if ids.isEmpty { return RunResult(status: .cannotStart, message: "nothing to roll back: no migration of this plan is done") }
-        let byID = Dictionary(applied.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-        return await execute(kind: .rollback, specs: plan.rollbackSpecs(ids: ids), fresh: false, retry: retry) { back in
-            guard var a = byID[back.id], a.state == .done else { return [] }
-            a.state = .rolledBack
-            a.reason = "returned to \(back.target) by rollback"
-            return [StepTransition(step: a, from: .done, message: a.reason!)]
-        }
+        await execute(kind: .rollback, fresh: false, retry: retry)
     }
 
-    private func execute(kind: RunKind, specs: [StepSpec], fresh: Bool, retry: RetrySelection, startMigrations: Bool = true,
-                         companions: @escaping @Sendable (StepRecord) -> [StepTransition] = { _ in [] }) async -> RunResult {
+    /// Where the journal's run stands (RunStanding), from its rows.
+    func standing() async -> Result<RunStanding, Error> {
+        do {
+            return .success(RunStanding.of(runs: try await journal.runs(), apply: try await journal.steps(kind: .apply),
+                                           rollback: try await journal.steps(kind: .rollback)))
+        } catch { return .failure(error) }
+    }
+
+    private func execute(kind: RunKind, fresh: Bool, retry: RetrySelection, startMigrations: Bool = true) async -> RunResult {
         let clock = ContinuousClock()
         let started = clock.now
-        // 1. Read what the journal knows; open a run row and the steps it does not have yet.
+        // 1. Read what the journal knows; for a rollback, find first where the guests the apply
+        //    touched are (RollbackPreflight). Then open a run row with the steps the journal
+        //    does not have yet and what the preflight found, in one batch.
         let runID: Int
         var records: [Int: StepRecord]
+        let specs: [StepSpec]
+        var preflight = RollbackPreflight.Result()
         do {
             runID = (try await journal.runs().map(\.id).max() ?? 0) + 1
             let existing = try await journal.steps(kind: kind)
@@ -96,13 +112,21 @@ public actor Executor {
                 return RunResult(status: .cannotStart, message: "journal \(journal.path) already records a run of this plan; "
                                  + "use resume to continue it, or status to see it")
             }
+            if kind == .rollback {
+                preflight = await RollbackPreflight(plan: plan, hypervisor: hypervisor, options: options)
+                    .run(apply: try await journal.steps(kind: .apply), rollback: existing)
+                specs = plan.rollbackSpecs(ids: preflight.ids)
+            } else {
+                specs = plan.applySpecs()
+            }
             // Journal rows and plan files are input: a duplicate id keeps its first entry, never traps.
             records = Dictionary(existing.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
             let new = specs.filter { records[$0.id] == nil }.map { $0.newRecord() }
             for r in new { records[r.id] = r }
             let run = RunRecord(id: runID, kind: kind, planHash: plan.planHash, planName: plan.planName,
                                 started: Timestamp.now(), command: options.command)
-            try await journal.commit(JournalBatch(runID: runID, beginRun: run, insertSteps: new))
+            try await journal.commit(JournalBatch(runID: runID, beginRun: run, insertSteps: new,
+                                                  transitions: preflight.transitions))
         } catch {
             return RunResult(status: .cannotStart, message: "\(error)")
         }
@@ -110,8 +134,19 @@ public actor Executor {
         observer.handle(.runStarted(RunStart(kind: kind, planName: plan.planName, planHash: plan.planHash,
                                              journal: journal.path, runID: runID, steps: specs.count,
                                              alreadyDone: specs.filter { records[$0.id]?.state.isSettled == true }.count)))
+        // After runStarted, so that a display knows these apply-step events are not its run's.
+        announce(preflight)
+        let companions = RollbackPreflight.companions(applied: kind == .rollback ? preflight.applied : [:])
+        // What this process saw happen that the journal could not record (exit 5): the summary
+        // tells it, and resume reconciles it.
+        var unrecorded: [Int: StepRecord] = [:]
         func finish(_ status: RunStatus, _ message: String?, extra: [StepTransition] = []) async -> RunResult {
-            let mine = specs.compactMap { records[$0.id] }
+            var mine = specs.compactMap { records[$0.id] }
+            var status = status, message = message
+            if status == .allDone, !preflight.problems.isEmpty {
+                status = .partial
+                message = "\(preflight.problems.count) guest(s) of the apply could not be accounted for"
+            }
             if status != .journalFailed {
                 do {
                     try await journal.commit(JournalBatch(runID: runID, transitions: extra,
@@ -119,11 +154,18 @@ public actor Executor {
                 } catch {
                     return await finish(.journalFailed, "\(error)")
                 }
+            } else {
+                mine = mine.map { unrecorded[$0.id] ?? $0 }
+                message = Self.journalFailure(message, unrecorded: unrecorded.values.sorted { $0.id < $1.id })
             }
             let ms = UInt64((clock.now - started) / .milliseconds(1))
+            let problems = preflight.problems + mine.filter { $0.state == .failed || $0.state == .blocked }
             observer.handle(.runFinished(RunSummary(kind: kind, status: status, message: message, counts: StepCounts(mine),
-                                                    elapsedMs: ms, problems: mine.filter { $0.state == .failed || $0.state == .blocked })))
+                                                    elapsedMs: ms, problems: problems)))
             return RunResult(status: status, message: message, runID: runID, steps: mine)
+        }
+        if kind == .rollback && specs.isEmpty {
+            return await finish(.allDone, "nothing to roll back: no guest of this plan is on its target")
         }
 
         // 2. Every source must answer before anything starts.
@@ -133,17 +175,21 @@ public actor Executor {
             return await finish(.cannotStart, down)
         }
 
-        // 3. Reconcile what a previous run left unsettled, then select retries; one batch.
+        // 3. Reconcile what a previous run left unsettled, then select retries; one batch. A
+        //    rollback always looks (where each guest is decides whether it still has to move);
+        //    a step a reconcile finds done carries its companions (the apply step → rolled-back).
         var batch: [StepTransition] = []
-        let looked = records.values.contains { $0.attempt > 0 || $0.state != .pending }
+        let looked = kind == .rollback || records.values.contains { $0.attempt > 0 || $0.state != .pending }
         if looked {
             let findings = await Reconciler(hypervisor: hypervisor, concurrency: options.reconcileConcurrency,
-                                           inTransitWait: options.inTransitWait)
+                                           inTransitWait: options.inTransitWait, again: kind.rawValue)
                 .reconcile(specs.compactMap { records[$0.id] }, specs: specByID)
             for f in findings {
-                records[f.transition.step.id] = f.transition.step
-                batch.append(f.transition)
-                if f.loud { observer.handle(.notice("\(f.transition.step.guest): \(f.transition.step.reason ?? "")")) }
+                guard let t = f.transition else { continue }
+                records[t.step.id] = t.step
+                batch.append(t)
+                if t.step.state == .done { batch += companions(t.step) }
+                if f.loud { observer.handle(.notice("\(t.step.guest): \(f.text)")) }
             }
         }
         for id in retryIDs(retry, specs: specs, records: records) {
@@ -171,7 +217,7 @@ public actor Executor {
             do { try await journal.commit(JournalBatch(runID: runID, transitions: batch)) }
             catch { return await finish(.journalFailed, "\(error)") }
             for t in batch where t.from != t.step.state {
-                observer.handle(.step(StepChange(kind: kind, id: t.step.id, guest: t.step.guest, source: t.step.source,
+                observer.handle(.step(StepChange(kind: t.step.kind, id: t.step.id, guest: t.step.guest, source: t.step.source,
                                                  target: t.step.target, from: t.from, to: t.step.state,
                                                  attempt: t.step.attempt, message: t.message)))
             }
@@ -183,6 +229,7 @@ public actor Executor {
                                      control: control, options: plan.migration, bridgeMap: plan.bridgeMap ?? [:],
                                      runID: runID, companionsOfDone: companions)
         let walk = startMigrations ? await self.walk(&scheduler, records: &records, runner: runner, runID: runID) : WalkEnd()
+        unrecorded = walk.unrecorded
 
         // 5. Say why the steps still pending did not start, and how the run ended.
         let leftPending = specs.compactMap { records[$0.id] }.filter { $0.state == .pending }
@@ -203,13 +250,45 @@ public actor Executor {
         let mine = specs.compactMap { records[$0.id] }
         if mine.allSatisfy({ $0.state == .done || $0.state == .skipped }) { return await finish(.allDone, nil, extra: note) }
         if control.stopRequested && !leftPending.isEmpty {
-            return await finish(.interrupted, "\(leftPending.count) step(s) not finished; resume continues", extra: note)
+            return await finish(.interrupted, "\(leftPending.count) step(s) not finished; \(kind == .rollback ? "rollback" : "resume") continues", extra: note)
         }
         let c = StepCounts(mine)
         return await finish(.partial, "\(c.failed) failed, \(c.blocked) blocked, \(c.pending) not started", extra: note)
     }
 
-    private struct WalkEnd { var journalFailure: String?; var haltedBy: String? }
+    /// The preflight's findings as the operator sees them: state changes, and notices for what
+    /// needs reading (a guest found nowhere, on two hosts, or behind a host that does not answer).
+    private func announce(_ p: RollbackPreflight.Result) {
+        for t in p.transitions where t.from != t.step.state {
+            observer.handle(.step(StepChange(kind: t.step.kind, id: t.step.id, guest: t.step.guest, source: t.step.source,
+                                             target: t.step.target, from: t.from, to: t.step.state,
+                                             attempt: t.step.attempt, message: t.message)))
+        }
+        for n in p.notices { observer.handle(.notice(n)) }
+    }
+
+    /// The summary's message after a journal write failed: the error, what ended since the last
+    /// durable write (so "0 done" is never said of guests that moved), and what resume will do.
+    static func journalFailure(_ error: String?, unrecorded: [StepRecord]) -> String {
+        var text = "the journal could not be written (\(error ?? "unknown error"))"
+        if !unrecorded.isEmpty {
+            text += "; not recorded: " + unrecorded.map { r in
+                switch r.state {
+                case .done: return "\(r.guest) migrated to \(r.target)"
+                case .pending: return "\(r.guest) aborted, on \(r.source)"
+                default: return "\(r.guest) \(r.state.rawValue)"
+                }
+            }.joined(separator: ", ")
+        }
+        return text + "; `evac resume` reconciles the journal with the hosts"
+    }
+
+    private struct WalkEnd {
+        var journalFailure: String?
+        var haltedBy: String?
+        /// Steps that ended after the journal failed, as this process saw them (not durable).
+        var unrecorded: [Int: StepRecord] = [:]
+    }
 
     private func walk(_ scheduler: inout Scheduler, records: inout [Int: StepRecord], runner: MigrationRunner,
                       runID: Int) async -> WalkEnd {
@@ -235,8 +314,9 @@ public actor Executor {
                 switch outcome {
                 case .notStarted:
                     _ = scheduler.finish(i, state: .pending)
-                case .journalFailed(let why):
+                case .journalFailed(let why, let seen):
                     _ = scheduler.finish(i, state: .pending)
+                    if let seen { end.unrecorded[seen.id] = seen }
                     if end.journalFailure == nil { end.journalFailure = why; control.journalFailed() }
                 case .ended(let r):
                     records[r.id] = r

@@ -20,7 +20,9 @@ struct MigrationRunner: Sendable {
         case ended(StepRecord)
         /// Not started because a stop came first; the record is unchanged.
         case notStarted
-        case journalFailed(String)
+        /// A journal write failed (why). `seen`: how the migration ended as far as this process
+        /// knows, when it ended after the last durable write (nil: it never started).
+        case journalFailed(String, seen: StepRecord?)
     }
 
     func run(_ spec: StepSpec, _ record: StepRecord) async -> Outcome {
@@ -40,7 +42,7 @@ struct MigrationRunner: Sendable {
         r.state = .running; r.attempt += 1; r.reason = nil
         r.started = Timestamp.now(); r.finished = nil; r.stats = nil
         do { try await write([StepTransition(step: r, from: record.state, message: "attempt \(r.attempt)")]) }
-        catch { return .journalFailed("\(error)") }
+        catch { return .journalFailed("\(error)", seen: nil) }
 
         let request = MigrationRequest(guestUUID: spec.uuid, guestName: spec.guest, source: spec.source,
                                        target: spec.target, mode: spec.mode, options: options,
@@ -55,8 +57,16 @@ struct MigrationRunner: Sendable {
         var out = r
         out.finished = Timestamp.now()
         switch (result, abort) {
-        case (_, .journalFailed?):
-            return .journalFailed("aborted: the journal cannot be written")
+        case (let result, .journalFailed?):
+            // Another step's write failed and aborted this one: nothing more can be recorded,
+            // so say what happened (the abort, or a job that completed as it came in).
+            if case .success = result {
+                out.state = .done; out.reason = "migrated as the journal failed"
+            } else {
+                out.state = .pending
+                out.reason = "aborted: the journal cannot be written; the guest stays on \(spec.source.name)"
+            }
+            return unrecorded(out, "the journal cannot be written")
         case (.success(let outcome), _):
             // A job that completed as the abort came in still completed: the checks decide.
             if let why = await checks.after(spec) {
@@ -83,8 +93,20 @@ struct MigrationRunner: Sendable {
                         outcome: MigrationOutcome? = nil) async -> Outcome {
         var batch = [StepTransition(step: r, from: from, message: message, hypervisorError: error)]
         if r.state == .done { batch += companionsOfDone(r) }
-        do { try await write(batch, outcome: outcome) } catch { return .journalFailed("\(error)") }
+        do { try await write(batch, outcome: outcome) } catch {
+            var seen = r
+            seen.reason = r.reason ?? message
+            return unrecorded(seen, "\(error)")
+        }
         return .ended(r)
+    }
+
+    /// A step that ended after the journal failed: the operator still sees the event (marked as
+    /// not recorded), and the executor's summary counts it as it happened.
+    private func unrecorded(_ r: StepRecord, _ why: String) -> Outcome {
+        observer.handle(.step(change(r, from: .running, to: r.state,
+                                     "\(r.reason ?? r.state.rawValue) (not recorded: the journal cannot be written; resume reconciles)")))
+        return .journalFailed(why, seen: r)
     }
 
     /// `outcome` belongs to the first transition (the step's own; companions are other steps).

@@ -12,16 +12,29 @@ import EvacCore
 /// - active on the source and present on the target → failed, needs attention, never touched;
 /// - on neither → failed, "guest lost?", loudly;
 /// - a host does not answer → a `running` step becomes blocked (we cannot tell), others stay.
+///
+/// With `accounting` (a rollback accounting for every guest an apply attempted), what needs
+/// attention is reported every time, not only when it first changes the journal, and so is an
+/// attempted step whose host does not answer and whose guest is not seen active on its source:
+/// that guest may be on its target, so the rollback cannot call itself complete.
 struct Reconciler: Sendable {
     let hypervisor: any Hypervisor
     let concurrency: Int
     /// How long to wait for a migration still in progress (see ExecutorOptions.inTransitWait).
     let inTransitWait: Duration
+    /// The command that looks again once a host answers ("resume", "rollback").
+    var again = "resume"
+    var accounting = false
 
     struct Finding: Sendable {
-        var transition: StepTransition
+        /// nil when the journal keeps the step as it is but the operator must hear about it.
+        var transition: StepTransition?
         /// Something the operator must read, printed as a notice.
         var loud: Bool
+        /// The step's record after the finding (the transition's, or the unchanged one).
+        var step: StepRecord
+        /// What the notice says.
+        var text: String
     }
 
     func reconcile(_ records: [StepRecord], specs: [Int: StepSpec]) async -> [Finding] {
@@ -40,7 +53,7 @@ struct Reconciler: Sendable {
                 if next < work.count { add(&group) }
             }
         }
-        return out.sorted { $0.transition.step.id < $1.transition.step.id }
+        return out.sorted { $0.step.id < $1.step.id }
     }
 
     private func one(_ r: StepRecord, _ s: StepSpec) async -> Finding? {
@@ -54,18 +67,21 @@ struct Reconciler: Sendable {
             (src, tgt) = await lookBoth(s)
         }
         func to(_ state: StepState, _ why: String, loud: Bool = false, error: String? = nil) -> Finding? {
-            if state == r.state && why == r.reason { return nil }
+            if state == r.state && why == r.reason {
+                return loud && accounting ? Finding(transition: nil, loud: true, step: r, text: why) : nil
+            }
             var n = r
             n.state = state; n.reason = why
             if state != .pending { n.finished = n.finished ?? Timestamp.now() }
             return Finding(transition: StepTransition(step: n, from: r.state, message: "reconcile: \(why)",
-                                                      hypervisorError: error), loud: loud)
+                                                      hypervisorError: error), loud: loud, step: n, text: why)
         }
         switch (src, tgt) {
         case (.failure(let e), _), (_, .failure(let e)):
-            guard r.state == .running else { return nil }
-            return to(.blocked, "cannot tell where \(s.guest) is: \(Checks.describe(e)); resume again when it answers",
-                      loud: true, error: e.description)
+            let why = "cannot tell where \(s.guest) is: \(Checks.describe(e)); \(again) again when it answers"
+            if r.state == .running { return to(.blocked, why, loud: true, error: e.description) }
+            guard accounting, r.attempt > 0, !Self.activeOn(src) else { return nil }
+            return Finding(transition: nil, loud: true, step: r, text: why)
         case (.success(.present(let ss, _)), .success(.present(let ts, _))) where ss.isActive:
             return to(.failed, "\(s.guest) is \(ss.rawValue) on \(s.source.name) and \(ts.rawValue) on \(s.target.name): "
                       + "needs attention (a migration may still be in progress); evac will not touch it", loud: true)
@@ -81,6 +97,11 @@ struct Reconciler: Sendable {
             return to(.failed, "guest lost? \(s.guest) (\(s.uuid)) is on neither \(s.source.name) nor \(s.target.name)",
                       loud: true)
         }
+    }
+
+    private static func activeOn(_ r: Result<GuestPresence, HypervisorError>) -> Bool {
+        if case .success(.present(let state, _)) = r { return state.isActive }
+        return false
     }
 
     private func lookBoth(_ s: StepSpec) async -> (Result<GuestPresence, HypervisorError>, Result<GuestPresence, HypervisorError>) {

@@ -9,13 +9,11 @@ import GRDB
 /// kept, not deleted: it moves to `<stem>.closed-<UTC time>.journal.sqlite`, which `evac status`
 /// still lists and reads.
 public enum JournalArchive {
-    /// Why a journal is over, or nil when it still has work for resume or rollback.
+    /// Why a journal is over (RunStanding.isOver), or nil when it still has work for resume or
+    /// rollback: a guest an apply step still has on its target (done), one a crash left in
+    /// flight, or a rollback that has not returned everything keeps it open.
     public static func closedReason(_ s: JournalStatus) -> String? {
-        guard !s.rollback.isEmpty, s.rollback.allSatisfy({ $0.state == .done }) else { return nil }
-        // A guest an apply step still has on its target (done), or one a crash left in flight,
-        // keeps the journal open: rollback or resume must see it.
-        guard !s.apply.contains(where: { $0.state == .done || $0.state == .running }) else { return nil }
-        return "its rollback returned all \(s.rollback.count) guest(s) it moved"
+        RunStanding.of(runs: s.runs, apply: s.apply, rollback: s.rollback).overReason
     }
 
     /// Copies the journal to its archive name (0600, one consistent snapshot through `VACUUM

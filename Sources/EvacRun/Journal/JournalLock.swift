@@ -19,11 +19,10 @@ public final class JournalLock: @unchecked Sendable {
                    command: CommandLine.arguments.joined(separator: " "))
         }
         var text: String { "pid=\(pid)\nhost=\(host)\nsince=\(since)\ncommand=\(command)\n" }
-        /// "evac apply (pid 1234 on host, since …)"
+        /// "pid 1234 on host, since …: /usr/bin/evac apply plans/x.yaml" — the whole command
+        /// line, so the operator sees which plan file and options the other run was given.
         var summary: String {
-            let cmd = command.split(separator: " ").prefix(2).map { $0.split(separator: "/").last.map(String.init) ?? "" }
-                .joined(separator: " ")
-            return "\(cmd.isEmpty ? "another process" : cmd) (pid \(pid) on \(host), since \(since))"
+            "pid \(pid) on \(host), since \(since): \(command.isEmpty ? "(no command line recorded)" : command)"
         }
         static func parse(_ text: String) -> Holder? {
             var kv: [String: String] = [:]
