@@ -51,7 +51,7 @@ let package = Package(
         .executableTarget(name: "evac-run-bench", dependencies: ["EvacRun", "EvacFake", "EvacCore"]),
         // Commands and renderers.
         .target(name: "EvacCLI", dependencies: [
-            "EvacCore", "EvacYAML", "EvacLibvirt", "EvacRun", "EvacHTML", "EvacLog",
+            "EvacCore", "EvacYAML", "EvacLibvirt", "EvacRun", "EvacHTML", "EvacLog", "EvacCoordinator",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "evac", dependencies: ["EvacCLI"]),
@@ -72,7 +72,7 @@ let package = Package(
                                                      .product(name: "GRDB", package: "GRDB.swift")]),
         // Against a real PostgreSQL server that the tests start (initdb in a directory of their own,
         // loopback only, stopped by PID).
-        .testTarget(name: "EvacCoordinatorTests", dependencies: ["EvacCoordinator", "EvacRun", "EvacCore", "EvacFake"]),
+        .testTarget(name: "EvacCoordinatorTests", dependencies: ["EvacCoordinator", "EvacRun", "EvacCore", "EvacFake", "evac"]),
         .testTarget(name: "EvacYAMLTests", dependencies: ["EvacYAML", "EvacCore"]),
         .testTarget(name: "EvacSchemaTests", dependencies: ["EvacSchema", "EvacCore"]),
         .testTarget(name: "EvacLibvirtTests", dependencies: ["EvacLibvirt", "EvacCore"],

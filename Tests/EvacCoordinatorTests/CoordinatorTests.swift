@@ -12,7 +12,7 @@ struct CoordinatorTests {
     @Test func journalRoundTripMatchesWhatWasCommitted() async throws {
         let t = tag()
         let plan = try testPlan("roundtrip", [("g1", "src", "dst", 512), ("g2", "src", "dst", 256)], tag: t)
-        let coordinator = try PostgresServer.shared().coordinator()
+        let coordinator = try await PostgresServer.shared().coordinator()
         let j = try await coordinator.journal(for: plan)
         try await begin(j, plan)
         var steps = try await j.steps(kind: .apply)
@@ -59,7 +59,7 @@ struct CoordinatorTests {
     @Test func onePlanRunsInOneProcessAtATime() async throws {
         let t = tag()
         let plan = try testPlan("one-run", [("g1", "src", "dst", 64)], tag: t)
-        let server = try PostgresServer.shared()
+        let server = try await PostgresServer.shared()
         // Two processes (two coordinators, two connections) begin the same plan at once.
         let a = try await server.coordinator().journal(for: plan, holder: "runner-a")
         let b = try await server.coordinator().journal(for: plan, holder: "runner-b")
@@ -89,7 +89,7 @@ struct CoordinatorTests {
 
     @Test func aDrainedHostCannotBeDrainedAgainNorTargeted() async throws {
         let t = tag()
-        let server = try PostgresServer.shared()
+        let server = try await PostgresServer.shared()
         let a = try testPlan("drain-a", [("g1", "rack1", "pool1", 64)], tag: t)
         // Plan B wants to drain rack1 too; plan C would move a guest onto rack1.
         let b = try testPlan("drain-b", [("g2", "rack1", "pool1", 64)], tag: t)
@@ -131,7 +131,7 @@ struct CoordinatorTests {
         let plan = try testPlan("takeover", [("g1", "src", "dst", 64), ("g2", "src", "dst", 64)], tag: t)
         var timing = CoordinatorTiming.testing
         timing.leaseTTL = .seconds(3)
-        let server = try PostgresServer.shared()
+        let server = try await PostgresServer.shared()
         let old = try await server.coordinator(timing: timing).journal(for: plan, holder: "runner-old")
         try await begin(old, plan)
         let steps = try await old.steps(kind: .apply)
@@ -162,7 +162,7 @@ struct CoordinatorTests {
 
     @Test func concurrentRunsNeverOvercommitATarget() async throws {
         let t = tag()
-        let server = try PostgresServer.shared()
+        let server = try await PostgresServer.shared()
         // Six plans, each draining its own host, 4 guests of 1 GiB each onto one target with
         // room for 10 GiB: started at once, each step's pre-check and start race the others'.
         let capacity: UInt64 = 10 * 1_048_576
@@ -215,7 +215,7 @@ struct CoordinatorTests {
 
     @Test func aStepThatLandsOrFailsReleasesItsReservation() async throws {
         let t = tag()
-        let server = try PostgresServer.shared()
+        let server = try await PostgresServer.shared()
         let plan = try testPlan(
             "release", [("g1", "src", "dst", 512), ("g2", "src", "dst", 256), ("g3", "src", "dst", 128)], tag: t)
         let j = try await server.coordinator().journal(for: plan)
@@ -258,7 +258,7 @@ struct CoordinatorTests {
 
     @Test func laterRunsCountEarlierRunsPlannedRoomAndNotTheOtherWay() async throws {
         let t = tag()
-        let server = try PostgresServer.shared()
+        let server = try await PostgresServer.shared()
         let first = try testPlan("early", [("a1", "s1", "pool", 2048)], tag: t)
         let second = try testPlan("late", [("b1", "s2", "pool", 1024)], tag: t)
         let j1 = try await server.coordinator().journal(for: first)

@@ -16,9 +16,10 @@ final class PostgresServer: Sendable {
     let url: CoordinatorURL
     let password: String
 
-    init(tag: String) throws {
-        dir = NSTemporaryDirectory() + "evac-pg-\(tag)-\(UUID().uuidString.prefix(8))"
-        let out = try Self.run(["up", dir])
+    init(tag: String) async throws {
+        let dir = NSTemporaryDirectory() + "evac-pg-\(tag)-\(UUID().uuidString.prefix(8))"
+        self.dir = dir
+        let out = try await Self.offPool { try Self.run(["up", dir]) }
         guard out.status == 0 else { throw ServerError("scripts/pg-test-server up failed: \(out.text)") }
         guard case .success(let u) = CoordinatorURL.parse(out.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
         else { throw ServerError("bad URL from pg-test-server: \(out.stdout)") }
@@ -34,15 +35,25 @@ final class PostgresServer: Sendable {
             notice: { notices?.add($0) })
     }
 
-    func stop() throws { try check(["stop", dir]) }
-    func start() throws { try check(["start", dir]) }
-    func freeze() throws { try check(["freeze", dir]) }
-    func thaw() throws { try check(["thaw", dir]) }
+    func stop() async throws { try await check(["stop", dir]) }
+    func start() async throws { try await check(["start", dir]) }
+    func crash() async throws { try await check(["crash", dir]) }
+    func freeze() async throws { try await check(["freeze", dir]) }
+    func thaw() async throws { try await check(["thaw", dir]) }
     func down() { _ = try? Self.run(["down", dir]) }
 
-    private func check(_ args: [String]) throws {
-        let o = try Self.run(args)
+    private func check(_ args: [String]) async throws {
+        let o = try await Self.offPool { try Self.run(args) }
         guard o.status == 0 else { throw ServerError("pg-test-server \(args[0]) failed: \(o.text)") }
+    }
+
+    /// Runs blocking work (the script, waited for with waitpid) on a thread of its own: on the
+    /// cooperative pool (one thread per core) a few of these at once would stall every other
+    /// test's tasks, the database clients' included.
+    static func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { c in
+            Thread.detachNewThread { c.resume(with: Result { try work() }) }
+        }
     }
 
     struct Output {
@@ -88,30 +99,46 @@ final class PostgresServer: Sendable {
             stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
     }
 
-    /// The server the tests share, started on first use.
-    static func shared() throws -> PostgresServer {
-        try sharedServer.withLock { s in
-            if let s { return s }
-            let made = try PostgresServer(tag: "shared")
-            s = made
+    /// The server the tests share, started on first use (once, however many tests ask at once).
+    static func shared() async throws -> PostgresServer {
+        let starting: Task<PostgresServer, any Error> = sharedStart.withLock { t in
+            if let t { return t }
+            let made = Task {
+                let server = try await PostgresServer(tag: "shared")
+                sharedServer.withLock { $0 = server }
+                return server
+            }
+            t = made
             // Also at exit, should the suite's scope not end normally.
             atexit { PostgresServer.sharedServer.withLock { $0?.down() } }
             return made
         }
+        return try await starting.value
     }
     static let sharedServer = Locked<PostgresServer?>(nil)
+    static let sharedStart = Locked<Task<PostgresServer, any Error>?>(nil)
 }
 
-/// Starts nothing itself: stops the shared server (by PID) once every test of the suite it is
-/// attached to has run.
+/// Starts nothing itself: stops the shared server (by PID) once every test of the suites it is
+/// attached to has run (counted: suites run at the same time, and the last one out stops it).
 struct SharedPostgres: SuiteTrait, TestScoping {
+    static let users = Locked(0)
+
     func provideScope(
         for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void
     ) async throws {
+        Self.users.withLock { $0 += 1 }
         defer {
-            PostgresServer.sharedServer.withLock {
-                $0?.down()
-                $0 = nil
+            let last = Self.users.withLock {
+                $0 -= 1
+                return $0 == 0
+            }
+            if last {
+                PostgresServer.sharedServer.withLock {
+                    $0?.down()
+                    $0 = nil
+                }
+                PostgresServer.sharedStart.withLock { $0 = nil }
             }
         }
         try await function()
@@ -126,7 +153,6 @@ struct ServerError: Error, CustomStringConvertible {
     var description: String
     init(_ d: String) { description = d }
 }
-
 
 /// The coordinator's notices (waiting, recovered, taken over), for assertions.
 final class Notices: Sendable {

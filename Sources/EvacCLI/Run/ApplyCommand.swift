@@ -44,6 +44,13 @@ struct ApplyCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if !dryRun, let url = run.coordinatorURL {
+            // The database's run lease (one live run per plan name, fleet-wide) is the lock.
+            let resolved: (file: PlanFile, unplaceable: Int)
+            do { resolved = try await resolvePlan() } catch { throw error.exit }
+            return try await CoordinatedRun.apply(
+                resolved.file, unplaceable: resolved.file.unplaceable.map(\.guest), url: url, run: run)
+        }
         // Taken before anything is read: a second apply of this plan is refused naming the
         // first, rather than planning from an inventory the first is changing.
         var runLock: JournalLock?

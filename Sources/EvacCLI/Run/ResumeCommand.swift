@@ -82,6 +82,12 @@ struct ResumeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if let url = run.coordinatorURL {
+            let (b, t) = (bandwidth, timeout)
+            return try await CoordinatedRun.continueRun(plan, .resume(selection), url: url, run: run) { options in
+                try? Self.overriding(options, bandwidth: b, timeout: t)
+            }
+        }
         // The journal is opened with the plan as stored (its hash is checked); the override only
         // changes the migration options the executor uses for this run.
         let (executor, runLock) = try JournaledRun.open(plan, force: force, run: run) { options in
@@ -125,6 +131,9 @@ struct RollbackCommand: AsyncParsableCommand {
     @OptionGroup var logging: LogOptions
 
     func run() async throws {
+        if let url = run.coordinatorURL {
+            return try await CoordinatedRun.continueRun(plan, .rollback, url: url, run: run)
+        }
         // One lock for the whole command: with several live journals (written before one run
         // per plan name) every one is rolled back under it, newest first.
         let runLock = try JournaledRun.lock(plan, run: run)

@@ -5,6 +5,7 @@ import EvacRun
 
 extension StatusCommand {
     func validate() throws {
+        try validateCoordinator()
         if follow && plan == nil { throw ValidationError("--follow needs the run to follow: a plan, plan file or journal") }
         if follow && output == .html { throw ValidationError("--follow shows a live display; --output html draws a run once (without --follow)") }
         if output == .html && guest != nil { throw ValidationError("--output html draws the whole run; leave out --guest") }

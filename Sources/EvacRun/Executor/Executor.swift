@@ -36,13 +36,17 @@ public actor Executor {
     let journal: any RunJournal
     let observer: any RunObserver
     let options: ExecutorOptions
+    let coordinator: any RunCoordinator
     let control = StopControl()
     let ledger = InFlightLedger()
 
+    /// `coordinator`: what other runs of the fleet hold on the targets (a coordinator's
+    /// `RunCoordinator` with its journal); the default, LocalCoordinator, knows of no other run.
     public init(plan: PlanFile, hypervisor: any Hypervisor, journal: any RunJournal,
-                observer: any RunObserver = NullObserver(), options: ExecutorOptions = ExecutorOptions()) {
+                observer: any RunObserver = NullObserver(), options: ExecutorOptions = ExecutorOptions(),
+                coordinator: any RunCoordinator = LocalCoordinator()) {
         self.plan = plan; self.hypervisor = hypervisor; self.journal = journal
-        self.observer = observer; self.options = options
+        self.observer = observer; self.options = options; self.coordinator = coordinator
     }
 
     public nonisolated func requestStop(graceful: Bool) { control.request(graceful: graceful) }
@@ -225,7 +229,7 @@ public actor Executor {
 
         let runner = MigrationRunner(hypervisor: hypervisor, journal: journal, observer: observer,
                                      checks: Checks(hypervisor: hypervisor, policy: CheckPolicy(plan: plan), ledger: ledger,
-                                                    nicsAtStart: nics),
+                                                    nicsAtStart: nics, coordinator: coordinator),
                                      control: control, options: plan.migration, bridgeMap: plan.bridgeMap ?? [:],
                                      runID: runID, companionsOfDone: companions)
         let walk = startMigrations ? await self.walk(&scheduler, records: &records, runner: runner, runID: runID) : WalkEnd()

@@ -27,22 +27,37 @@ struct MigrationRunner: Sendable {
 
     func run(_ spec: StepSpec, _ record: StepRecord) async -> Outcome {
         observer.handle(.step(change(record, from: record.state, to: nil, "checking")))
-        if let why = await checks.before(spec) {
-            var r = record
-            r.state = .blocked; r.reason = why; r.finished = Timestamp.now()
-            return await finish(r, from: record.state, why)
-        }
-        guard control.startsAllowed else { return .notStarted }
-
         let signal = AbortSignal()
         control.register(spec.id, signal)
         defer { control.unregister(spec.id) }
 
+        // With a coordinator, `running` carries the capacity claim; it is refused when another
+        // run's reservations on the target changed since the check read them: check again.
         var r = record
-        r.state = .running; r.attempt += 1; r.reason = nil
-        r.started = Timestamp.now(); r.finished = nil; r.stats = nil
-        do { try await write([StepTransition(step: r, from: record.state, message: "attempt \(r.attempt)")]) }
-        catch { return .journalFailed("\(error)", seen: nil) }
+        var recheck = 0
+        while true {
+            var why: String?
+            switch await checks.check(spec) {
+            case .blocked(let reason): why = reason
+            case .start(let claim):
+                guard control.startsAllowed else { return .notStarted }
+                r = record
+                r.state = .running; r.attempt += 1; r.reason = nil
+                r.started = Timestamp.now(); r.finished = nil; r.stats = nil
+                do {
+                    try await write([StepTransition(step: r, from: record.state, message: "attempt \(r.attempt)")],
+                                    claim: claim)
+                } catch CoordinatorError.changed(let target) {
+                    recheck += 1
+                    guard recheck >= Self.maxRechecks else { continue }
+                    why = "the reservations on \(target) kept changing while checking it (\(recheck) times)"
+                } catch { return .journalFailed("\(error)", seen: nil) }
+            }
+            guard let why else { break }
+            var b = record
+            b.state = .blocked; b.reason = why; b.finished = Timestamp.now()
+            return await finish(b, from: record.state, why)
+        }
 
         let request = MigrationRequest(guestUUID: spec.uuid, guestName: spec.guest, source: spec.source,
                                        target: spec.target, mode: spec.mode, options: options,
@@ -109,9 +124,14 @@ struct MigrationRunner: Sendable {
         return .journalFailed(why, seen: r)
     }
 
+    /// Checks again after this many refused claims (each one means another migration onto the
+    /// target was claimed meanwhile, so the fleet made progress), then blocks the step.
+    static let maxRechecks = 64
+
     /// `outcome` belongs to the first transition (the step's own; companions are other steps).
-    private func write(_ transitions: [StepTransition], outcome: MigrationOutcome? = nil) async throws {
-        try await journal.commit(JournalBatch(runID: runID, transitions: transitions))
+    private func write(_ transitions: [StepTransition], outcome: MigrationOutcome? = nil,
+                       claim: CapacityClaim? = nil) async throws {
+        try await journal.commit(JournalBatch(runID: runID, transitions: transitions, claim: claim))
         for (i, t) in transitions.enumerated() {
             var c = change(t.step, from: t.from, to: t.step.state, t.message)
             if i == 0, let outcome { c.transferredBytes = outcome.transferredBytes; c.durationMs = outcome.durationMs }

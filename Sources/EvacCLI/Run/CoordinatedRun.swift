@@ -1,0 +1,134 @@
+import ArgumentParser
+import EvacCoordinator
+import EvacCore
+import EvacLibvirt
+import EvacRun
+import Foundation
+
+/// apply, resume, rollback and status with a coordinator (`--coordinator`, `$EVAC_COORDINATOR`):
+/// the journal is in its database, so any machine that reaches it runs, resumes, rolls back or
+/// shows the run; the executor counts what other runs hold on each target, and the database's
+/// run lease (one live run per plan name, fleet-wide) takes the place of the state directory's
+/// run lock.
+enum CoordinatedRun {
+    /// The option's text, else $EVAC_COORDINATOR; nil when neither is set (or both are empty).
+    static func urlText(
+        _ option: String?, environment: [String: String] = ProcessInfo.processInfo.environment
+    )
+        -> String?
+    {
+        if let option, !option.isEmpty { return option }
+        if let e = environment["EVAC_COORDINATOR"], !e.isEmpty { return e }
+        return nil
+    }
+
+    /// A connection to the coordinator; notices (waiting through an outage, recovered, lease
+    /// taken over) go to standard error. A bad URL is invalid input; the URL never holds a
+    /// password (it is refused), so the messages may name it.
+    static func connect(_ text: String) throws -> Coordinator {
+        let url: CoordinatorURL
+        switch CoordinatorURL.parse(text) {
+        case .success(let u): url = u
+        case .failure(let e):
+            Console.error("error: --coordinator: \(e)\n")
+            throw EvacExit.invalidInput
+        }
+        do {
+            return try Coordinator(url: url, notice: { Console.error(TerminalText.escapeKeepingLines($0) + "\n") })
+        } catch {
+            Console.error("error: \(error)\n")
+            throw EvacExit.cannotStart
+        }
+    }
+
+    /// `evac apply` with a coordinator: the plan's journal in the database; when it already
+    /// records a run of this very plan (same hash), apply continues it as resume does.
+    static func apply(_ plan: PlanFile, unplaceable: [String], url: String, run: RunOptions) async throws {
+        let coordinator = try connect(url)
+        let code = await withJournal(coordinator, plan: plan, run: run) { executor, journal in
+            let started = (try? await journal.steps(kind: .apply).isEmpty == false) ?? false
+            if started {
+                Console.error(
+                    "note: plan \(plan.planName) already has a run in \(journal.path); apply continues it as resume does\n"
+                )
+            }
+            return await RunExit.result(executor, unplaceable: unplaceable) {
+                started ? await $0.resume(retry: .all) : await $0.apply()
+            }
+        }
+        await coordinator.shutdown()
+        if code != EvacExit.success { throw code }
+    }
+
+    enum Operation: Sendable {
+        case resume(RetrySelection)
+        case rollback
+    }
+
+    /// `evac resume` / `evac rollback` with a coordinator: REFERENCE is a plan (YAML), a saved
+    /// plan file, a plan name or a journal key; the newest journal of that plan name is used,
+    /// with the plan it sealed (checked against its hash).
+    static func continueRun(
+        _ reference: String, _ operation: Operation, url: String, run: RunOptions,
+        migration: (MigrationOptions) -> MigrationOptions? = { _ in nil }
+    ) async throws {
+        let coordinator = try connect(url)
+        var plan = try await storedPlan(reference, coordinator)
+        if let options = migration(plan.migration), options != plan.migration { plan.migration = options }
+        let code = await withJournal(coordinator, plan: plan, run: run) { executor, _ in
+            await RunExit.result(executor) { e in
+                switch operation {
+                case .resume(let retry): return await e.resume(retry: retry)
+                case .rollback: return await e.rollback()
+                }
+            }
+        }
+        await coordinator.shutdown()
+        if code != EvacExit.success { throw code }
+    }
+
+    /// The sealed plan of the newest journal REFERENCE names.
+    static func storedPlan(_ reference: String, _ coordinator: Coordinator) async throws -> PlanFile {
+        do {
+            return try await coordinator.storedPlan(journal: try await journalKey(reference, coordinator))
+        } catch let e as CoordinatorError {
+            Console.error("error: \(e)\n")
+            throw EvacExit.cannotStart
+        }
+    }
+
+    static func journalKey(_ reference: String, _ coordinator: Coordinator) async throws -> String {
+        var name = reference
+        if FileManager.default.fileExists(atPath: reference) {
+            do { name = try PlanRunLock.planName(of: reference) } catch { throw error.exit }
+        }
+        let keys = try await coordinator.journals(planName: name)
+        if let newest = keys.first { return newest }
+        // A journal key as `evac status --all` lists it ("rack12-<hash>").
+        if let dash = reference.lastIndex(of: "-"),
+            try await coordinator.journals(planName: String(reference[..<dash])).contains(reference)
+        {
+            return reference
+        }
+        throw CoordinatorError.database(
+            "no journal of plan \(name) in \(coordinator.url.server)\n    help: `evac status --all --coordinator …` lists them"
+        )
+    }
+
+    /// Opens the plan's journal in the database, runs `body` with an executor on it, closes it.
+    private static func withJournal(
+        _ coordinator: Coordinator, plan: PlanFile, run: RunOptions,
+        _ body: (Executor, PostgresJournal) async -> ExitCode
+    ) async -> ExitCode {
+        let journal: PostgresJournal
+        do { journal = try await coordinator.journal(for: plan) } catch {
+            Console.error("error: \(error)\n")
+            return EvacExit.cannotStart
+        }
+        defer { journal.close() }
+        let executor = Executor(
+            plan: plan, hypervisor: LibvirtHypervisor(), journal: RunObservers.journal(journal),
+            observer: run.observer(), coordinator: PostgresCoordinator(journal: journal))
+        return await body(executor, journal)
+    }
+}
