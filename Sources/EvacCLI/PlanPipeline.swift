@@ -1,4 +1,5 @@
 import Foundation
+import EvacCoordinator
 import EvacCore
 
 /// plan file → inventory → placement → DAG → timeline → saved plan. Shared by `plan` and `apply`.
@@ -19,7 +20,10 @@ struct PlanPipeline {
         case cannotStart(String)
     }
 
-    static func run(planPath: String, inventoryPath: String?, assumedBandwidth: UInt64) async throws(Failure) -> PlanPipeline {
+    /// `holds`: with a coordinator, what other runs hold (their drained hosts are no targets,
+    /// their reservations are taken off their targets' memory) before placement.
+    static func run(planPath: String, inventoryPath: String?, assumedBandwidth: UInt64,
+                    holds: FleetHolds? = nil) async throws(Failure) -> PlanPipeline {
         let loaded: LoadedPlan
         do { loaded = try PlanLoader.load(path: planPath) } catch { if case .invalid(let s) = error { throw .invalid(s) }; throw .invalid("") }
         let spec = loaded.spec
@@ -29,7 +33,7 @@ struct PlanPipeline {
         let clock = ContinuousClock()
         var t = clock.now
         func lap(_ what: String) { PlanLog.stage(what, ms: Double((clock.now - t) / .microseconds(1)) / 1000); t = clock.now }
-        let gathered: InventoryGatherer.Outcome
+        var gathered: InventoryGatherer.Outcome
         if let inventoryPath {
             do { gathered = try InventoryGatherer.snapshot(path: inventoryPath, spec: spec, file: file) }
             catch { throw .invalid("error: \(error)\n") }
@@ -39,6 +43,9 @@ struct PlanPipeline {
         lap(inventoryPath == nil ? "reading the live inventory" : "reading the inventory snapshot")
         if gathered.sourceUnreachable {
             throw .cannotStart(DiagnosticRenderer.render(gathered.diagnostics, sources: sources))
+        }
+        if let holds {
+            gathered.inventory = FleetHoldsView.apply(holds, to: gathered.inventory, sources: Set(spec.sources.map(\.value)))
         }
         var warnings = loaded.warnings + gathered.diagnostics
         warnings += InventoryChecks.check(spec, inventory: gathered.inventory, file: file)

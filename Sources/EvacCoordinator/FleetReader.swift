@@ -211,3 +211,46 @@ extension Coordinator {
         }
     }
 }
+
+/// What the other runs of the fleet hold, as a planner counts it: hosts they drain, and the
+/// memory and vCPUs reserved on each target by their migrations in flight (whatever their lease)
+/// and planned (while their lease is live).
+public struct FleetHolds: Sendable, Hashable {
+    /// Host → "plan rack12 (evac apply (pid 4242 on bastion-1))".
+    public var drained: [String: String] = [:]
+    public var reservedKiB: [String: UInt64] = [:]
+    public var reservedVCPUs: [String: Int] = [:]
+    public init() {}
+}
+
+extension Coordinator {
+    /// What runs of plans other than `planName` hold now (see FleetHolds).
+    public func holds(otherThan planName: String) async throws(CoordinatorError) -> FleetHolds {
+        try await migrate()
+        let logger = self.logger
+        return try await link.run("reading the fleet's leases and reservations") { c in
+            var h = FleetHolds()
+            for try await (host, plan, holder) in try await c.query(
+                """
+                SELECT h.host, l.plan_name, l.holder FROM evac_host_leases h JOIN evac_run_leases l USING (plan_name)
+                WHERE h.plan_name <> \(planName) ORDER BY h.host
+                """, logger: logger
+            ).decode((String, String, String).self) {
+                h.drained[host] = "plan \(plan) (\(holder))"
+            }
+            for try await (target, kib, vcpus) in try await c.query(
+                """
+                SELECT r.target, sum(r.memory_kib)::bigint, sum(r.vcpus)::bigint
+                FROM evac_reservations r JOIN evac_journals j USING (journal)
+                LEFT JOIN evac_run_leases l ON l.journal = r.journal
+                WHERE j.plan_name <> \(planName) AND (r.state = 'in-flight' OR l.expires > now())
+                GROUP BY r.target
+                """, logger: logger
+            ).decode((String, Int64, Int64).self) {
+                h.reservedKiB[target] = UInt64(clamping: kib)
+                h.reservedVCPUs[target] = Int(clamping: vcpus)
+            }
+            return h
+        }
+    }
+}

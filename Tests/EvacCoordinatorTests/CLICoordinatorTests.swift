@@ -44,11 +44,26 @@ struct CLICoordinatorTests {
         #expect(fleet.stdout.contains("other-\(t)") && fleet.stdout.contains("bastion-1"), "\(fleet.text)")
         #expect(!fleet.text.contains(server.password), "the password is never printed")
 
-        // The other run ends: its leases go, and this plan runs (and fails: no migration here).
+        // The other run ends: its leases go. Two more runs hold kvm-13a (they drain it) and all
+        // of kvm-13b's memory (a planned migration onto it): this plan places around both, and
+        // runs (its migrations fail: the test driver has none).
         try await j.commit(JournalBatch(runID: 1, finishRun: ("2026-12-01T10:00:00.000Z", "allDone")))
         j.close()
+        let drains = try plan("drains-\(t)", [FakePlan.Move("y-\(t)", from: "kvm-13a", to: "kvm-98-\(t)")])
+        let fills = try plan(
+            "fills-\(t)", [FakePlan.Move("z-\(t)", from: "kvm-97-\(t)", to: "kvm-13b", memoryKiB: 64 << 20)])
+        let jd = try await server.coordinator().journal(for: drains, holder: "evac apply (pid 2 on bastion-2)")
+        try await begin(jd, drains)
+        let jf = try await server.coordinator().journal(for: fills, holder: "evac apply (pid 3 on bastion-3)")
+        try await begin(jf, fills)
         let applied = try await run(["apply", dir + "/plan.yaml", "--coordinator", url, "--output", "plain"], env)
+        for jj in [jd, jf] {
+            try await jj.commit(JournalBatch(runID: 1, finishRun: ("2026-12-01T10:00:00.000Z", "allDone")))
+            jj.close()
+        }
         #expect(applied.status == 1, "\(applied.text)")
+        #expect(applied.stderr.contains("kvm-13a is being drained by plan drains-\(t)"), "\(applied.text)")
+        #expect(applied.stderr.contains("of kvm-13b is reserved by other runs' migrations"), "\(applied.text)")
         let files = (try? FileManager.default.contentsOfDirectory(atPath: dir + "/state")) ?? []
         #expect(!files.contains { $0.hasSuffix(".journal.sqlite") }, "the journal is in the database: \(files)")
         let status = try await run(["status", dir + "/plan.yaml", "--coordinator", url, "--output", "json"], env)
@@ -57,13 +72,20 @@ struct CLICoordinatorTests {
         #expect(decoded.planName == "rack12-\(t)")
         #expect(decoded.applyCounts.failed > 0 && decoded.applyCounts.done == 0, "\(decoded.applyCounts)")
         #expect(decoded.activeHolder == nil)
+        let targets = Set(decoded.apply.map(\.target))
+        #expect(!targets.isEmpty && targets.isDisjoint(with: ["kvm-13a", "kvm-13b"]), "\(targets)")
         let held = try await server.coordinator().fleet().reservations.filter { $0.planName == "rack12-\(t)" }
         #expect(held.isEmpty, "failed migrations released their reservations: \(held)")
+        // The same command again continues the open run (one plan, one run), placing nothing anew.
+        let again = try await run(["apply", dir + "/plan.yaml", "--coordinator", url, "--output", "plain"], env)
+        #expect(again.status == 1, "\(again.text)")
+        #expect(again.stderr.contains("has a run that is not over; apply continues it"), "\(again.text)")
+        #expect(again.stdout.contains("run 2, journal"), "\(again.text)")
         // From "another machine": resume by plan name, with no plan file at hand.
         let resumed = try await run(
             ["resume", "rack12-\(t)", "--coordinator", url, "--output", "plain", "--retry", "none"], env)
         #expect(resumed.status == 1, "\(resumed.text)")
-        #expect(resumed.stdout.contains("run 2, journal \(server.url.server) journal rack12-\(t)-"), "\(resumed.text)")
+        #expect(resumed.stdout.contains("run 3, journal \(server.url.server) journal rack12-\(t)-"), "\(resumed.text)")
         let rolledBack = try await run(["rollback", "rack12-\(t)", "--coordinator", url, "--output", "plain"], env)
         #expect(rolledBack.status == 0, "\(rolledBack.text)")
         #expect(rolledBack.text.contains("nothing to roll back"), "\(rolledBack.text)")

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import EvacCoordinator
 import EvacCore
 import EvacLibvirt
 import EvacRun
@@ -46,10 +47,9 @@ struct ApplyCommand: AsyncParsableCommand {
     func run() async throws {
         if !dryRun, let url = run.coordinatorURL {
             // The database's run lease (one live run per plan name, fleet-wide) is the lock.
-            let resolved: (file: PlanFile, unplaceable: Int)
-            do { resolved = try await resolvePlan() } catch { throw error.exit }
-            return try await CoordinatedRun.apply(
-                resolved.file, unplaceable: resolved.file.unplaceable.map(\.guest), url: url, run: run)
+            return try await CoordinatedRun.apply(plan, url: url, run: run) { holds in
+                do throws(CLIFailure) { return try await resolvePlan(holds: holds).file } catch { throw error.exit }
+            }
         }
         // Taken before anything is read: a second apply of this plan is refused naming the
         // first, rather than planning from an inventory the first is changing.
@@ -155,11 +155,12 @@ struct ApplyCommand: AsyncParsableCommand {
     }
 
     /// The plan file to run: placed now from YAML, or a saved one checked against the live inventory.
-    func resolvePlan() async throws(CLIFailure) -> (file: PlanFile, unplaceable: Int) {
+    /// `holds`: with a coordinator, what other runs hold, counted by placement (YAML plans).
+    func resolvePlan(holds: FleetHolds? = nil) async throws(CLIFailure) -> (file: PlanFile, unplaceable: Int) {
         if PlanReference.kind(of: plan) == .yaml {
             let assumed = (try? Units.bandwidth(assumeBandwidth).get()) ?? (1 << 30)
             let p: PlanPipeline
-            do { p = try await PlanPipeline.run(planPath: plan, inventoryPath: nil, assumedBandwidth: assumed) }
+            do { p = try await PlanPipeline.run(planPath: plan, inventoryPath: nil, assumedBandwidth: assumed, holds: holds) }
             catch {
                 switch error {
                 case .invalid(let s): throw .invalid(s)

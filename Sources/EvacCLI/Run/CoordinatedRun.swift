@@ -41,23 +41,67 @@ enum CoordinatedRun {
         }
     }
 
-    /// `evac apply` with a coordinator: the plan's journal in the database; when it already
-    /// records a run of this very plan (same hash), apply continues it as resume does.
-    static func apply(_ plan: PlanFile, unplaceable: [String], url: String, run: RunOptions) async throws {
+    /// `evac apply` with a coordinator. One plan, one run, as without one: when the plan name's
+    /// newest journal has a run that is not over and is of this very plan (the same YAML text,
+    /// or the same saved plan), apply continues it as resume does, on the targets it planned.
+    /// Otherwise the plan is placed counting what other runs hold (`place`) and run in its
+    /// journal in the database (a changed plan beside an open run is refused there, by lease).
+    static func apply(
+        _ reference: String, url: String, run: RunOptions, place: (FleetHolds) async throws -> PlanFile
+    ) async throws {
         let coordinator = try connect(url)
-        let code = await withJournal(coordinator, plan: plan, run: run) { executor, journal in
-            let started = (try? await journal.steps(kind: .apply).isEmpty == false) ?? false
-            if started {
+        let code: ExitCode
+        do {
+            if let open = try await openRun(of: reference, coordinator) {
                 Console.error(
-                    "note: plan \(plan.planName) already has a run in \(journal.path); apply continues it as resume does\n"
+                    "note: plan \(open.planName) has a run that is not over; apply continues it as `evac resume \(open.planName)` does\n"
                 )
+                code = await withJournal(coordinator, plan: open, run: run) { executor, _ in
+                    await RunExit.result(executor, unplaceable: open.unplaceable.map(\.guest)) {
+                        await $0.resume(retry: .all)
+                    }
+                }
+            } else {
+                let name: String
+                do { name = try PlanRunLock.planName(of: reference) } catch { throw error.exit }
+                let plan = try await place(try await coordinator.holds(otherThan: name))
+                code = await withJournal(coordinator, plan: plan, run: run) { executor, journal in
+                    let started = (try? await journal.steps(kind: .apply).isEmpty == false) ?? false
+                    return await RunExit.result(executor, unplaceable: plan.unplaceable.map(\.guest)) {
+                        started ? await $0.resume(retry: .all) : await $0.apply()
+                    }
+                }
             }
-            return await RunExit.result(executor, unplaceable: unplaceable) {
-                started ? await $0.resume(retry: .all) : await $0.apply()
-            }
+        } catch let e as CoordinatorError {
+            Console.error("error: \(e)\n")
+            code = EvacExit.cannotStart
         }
         await coordinator.shutdown()
         if code != EvacExit.success { throw code }
+    }
+
+    /// The stored plan of the plan name's newest journal when its run is not over and it is the
+    /// plan `reference` names (its YAML text's SHA-256, or a saved plan file's hash).
+    static func openRun(of reference: String, _ coordinator: Coordinator) async throws -> PlanFile? {
+        let name: String
+        do { name = try PlanRunLock.planName(of: reference) } catch { throw error.exit }
+        guard let newest = try await coordinator.journals(planName: name).first else { return nil }
+        let stored = try await coordinator.storedPlan(journal: newest)
+        let status = try await coordinator.status(planName: stored.planName, planHash: stored.planHash)
+        let standing = RunStanding.of(runs: status.runs, apply: status.apply, rollback: status.rollback)
+        guard !status.runs.isEmpty, !standing.isOver else { return nil }
+        switch PlanReference.kind(of: reference) {
+        case .yaml:
+            do { return try PlanReference.loadYAML(reference).sha256 == stored.planSource.sha256 ? stored : nil } catch
+            {
+                throw error.exit
+            }
+        case .planFile:
+            do { return try PlanReference.loadPlanFile(reference).planHash == stored.planHash ? stored : nil } catch {
+                throw error.exit
+            }
+        case .journal: return nil
+        }
     }
 
     enum Operation: Sendable {
