@@ -33,9 +33,17 @@ struct PlanCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("With --output html: mark the end of a maintenance window this long after the start (e.g. 2h).", valueName: "DURATION"))
     var window: String?
 
+    @Option(name: .long, help: ArgumentHelp("The coordinator (a PostgreSQL URL): place around what other runs hold (hosts they drain are no targets, memory they reserved is taken off their targets).",
+                                            discussion: "Default: $EVAC_COORDINATOR. Not for --output json: a saved plan is placed against libvirt's inventory only, and `evac apply` pre-checks it against the fleet's holds.",
+                                            valueName: "URL"))
+    var coordinator: String?
+
     @OptionGroup var logging: LogOptions
 
     func validate() throws {
+        if coordinator != nil && output == .json {
+            throw ValidationError("--coordinator is not for --output json: a saved plan is placed against libvirt's inventory only (its fingerprint must match it), and `evac apply --coordinator` pre-checks it against what other runs hold")
+        }
         if case .failure(let f) = Units.bandwidth(assumeBandwidth) {
             throw ValidationError("--assume-bandwidth: \(f.message); \(f.help)")
         }
@@ -47,8 +55,10 @@ struct PlanCommand: AsyncParsableCommand {
 
     func run() async throws {
         let assumed = (try? Units.bandwidth(assumeBandwidth).get()) ?? (1 << 30)
+        // A saved plan file is placed against libvirt's inventory only, whatever the environment.
+        let holds = output == .json ? nil : try await CoordinatedRun.holds(for: plan, url: CoordinatedRun.urlText(coordinator))
         let p: PlanPipeline
-        do { p = try await PlanPipeline.run(planPath: plan, inventoryPath: inventory, assumedBandwidth: assumed) }
+        do { p = try await PlanPipeline.run(planPath: plan, inventoryPath: inventory, assumedBandwidth: assumed, holds: holds) }
         catch {
             switch error {
             case .invalid(let s): Console.error(s); throw EvacExit.invalidInput

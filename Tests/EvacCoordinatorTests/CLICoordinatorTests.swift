@@ -56,6 +56,13 @@ struct CLICoordinatorTests {
         try await begin(jd, drains)
         let jf = try await server.coordinator().journal(for: fills, holder: "evac apply (pid 3 on bastion-3)")
         try await begin(jf, fills)
+        // The report counts them too (a saved plan file does not: refused with the reason).
+        let report = try await run(["plan", dir + "/plan.yaml", "--coordinator", url], env)
+        #expect(report.stderr.contains("kvm-13a is being drained by plan drains-\(t)"), "\(report.text)")
+        #expect(!report.stdout.contains("→  kvm-13a") && !report.stdout.contains("→  kvm-13b"), "\(report.text)")
+        #expect(report.stdout.contains("→  kvm-13c"), "\(report.text)")
+        let saved = try await run(["plan", dir + "/plan.yaml", "--coordinator", url, "--output", "json"], env)
+        #expect(saved.status == 2 && saved.stderr.contains("not for --output json"), "\(saved.text)")
         let applied = try await run(["apply", dir + "/plan.yaml", "--coordinator", url, "--output", "plain"], env)
         for jj in [jd, jf] {
             try await jj.commit(JournalBatch(runID: 1, finishRun: ("2026-12-01T10:00:00.000Z", "allDone")))

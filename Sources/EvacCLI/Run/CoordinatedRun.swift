@@ -104,6 +104,23 @@ enum CoordinatedRun {
         }
     }
 
+    /// What other runs hold, for placing the plan `reference` names; nil without a coordinator.
+    static func holds(for reference: String, url: String?) async throws -> FleetHolds? {
+        guard let url else { return nil }
+        let coordinator = try connect(url)
+        let found: Result<FleetHolds, any Error>
+        do {
+            let name: String
+            do { name = try PlanRunLock.planName(of: reference) } catch { throw error.exit }
+            found = .success(try await coordinator.holds(otherThan: name))
+        } catch let e as CoordinatorError {
+            Console.error("error: \(e)\n")
+            found = .failure(EvacExit.cannotStart)
+        } catch { found = .failure(error) }
+        await coordinator.shutdown()
+        return try found.get()
+    }
+
     enum Operation: Sendable {
         case resume(RetrySelection)
         case rollback
