@@ -20,13 +20,17 @@ struct JournalWriter: Sendable {
     /// Writes `batches` in the caller's transaction; returns the run's admission number when one
     /// of them began the run.
     func write(_ batches: [(JournalBatch, UUID)], on c: PostgresConnection) async throws -> Int64? {
-        // A retry after the connection broke during COMMIT: the first batch's id tells whether
-        // that COMMIT happened (all of them are in one transaction).
-        if let first = batches.first?.1, try await exists(first, c) { return journal.admitted }
+        // A retry after the connection broke during COMMIT: the first batch's id, recorded in the
+        // same transaction, tells whether that COMMIT happened.
+        guard let first = batches.first?.1 else { return nil }
+        if try await exists(first, c) { return journal.admitted }
+        try await c.query("INSERT INTO evac_commits (batch, journal) VALUES (\(first), \(key))", logger: logger)
+        // One fence for the transaction: its UPDATE holds the lease row until COMMIT. A batch
+        // that begins the run takes the lease instead (and is written alone).
+        if !batches.contains(where: { $0.0.beginRun != nil }) { try await fence(c) }
         var admitted: Int64?
         var touched = Set<String>()
-        for (batch, id) in batches {
-            try await c.query("INSERT INTO evac_commits (batch, journal) VALUES (\(id), \(key))", logger: logger)
+        for (batch, _) in batches {
             if let run = batch.beginRun {
                 try await insertSteps(batch.insertSteps, c)
                 admitted = try await admit(run, c, touched: &touched)
@@ -37,7 +41,6 @@ struct JournalWriter: Sendable {
                             \(run.command), \(journal.holder))
                     """, logger: logger)
             } else {
-                try await fence(c)
                 try await insertSteps(batch.insertSteps, c)
             }
             if let claim = batch.claim { try await reserve(claim, batch.transitions, c, touched: &touched) }

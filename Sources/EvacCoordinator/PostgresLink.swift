@@ -117,11 +117,15 @@ final class PostgresLink: Sendable {
         }
     }
 
-    /// One attempt: a connection (reused or new), the body, both under the attempt's deadline.
+    /// One attempt: a connection slot, a connection (reused or new), the body, each waited for
+    /// at most `timing.attempt`. A body past its deadline is left behind on its closed
+    /// connection (see `deadline`); the slot gets a new connection on its next use.
     private func once<T: Sendable>(
         _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws(Failure) -> T {
-        let slot = await pool.acquire()
+        guard let slot = await pool.acquire(within: timing.attempt) else {
+            throw Failure(TimedOut(limit: timing.attempt, what: "no free connection of \(pool.size)"))
+        }
         var healthy = false
         defer { pool.release(slot, healthy: healthy) }
         let connection: PostgresConnection
@@ -129,7 +133,10 @@ final class PostgresLink: Sendable {
             if let c = slot.connection, !c.isClosed {
                 connection = c
             } else {
-                connection = try await deadline(timing.attempt, onTimeout: {}) { [self] in try await connect(slot.id) }
+                slot.connection = nil
+                connection = try await deadline(timing.attempt, onTimeout: {}, abandoned: { discard($0) }) {
+                    [self] in try await connect(slot.id)
+                }
                 slot.connection = connection
             }
         } catch {
@@ -173,32 +180,6 @@ final class PostgresLink: Sendable {
         if s >= 60 { return "\(Int(s) / 60)m\(Int(s) % 60 == 0 ? "" : "\(Int(s) % 60)s")" }
         return s == s.rounded() ? "\(Int(s))s" : String(format: "%.1fs", s)
     }
-}
-
-/// Runs `body`, or gives up after `limit`: then calls `onTimeout` (which must make the body end,
-/// e.g. by closing its connection) and throws `TimedOut`.
-func deadline<T: Sendable>(
-    _ limit: Duration, onTimeout: @escaping @Sendable () -> Void, _ body: @escaping @Sendable () async throws -> T
-) async throws -> T {
-    try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: limit)
-            return nil
-        }
-        defer { group.cancelAll() }
-        while let next = try await group.next() {
-            if let value = next { return value }
-            onTimeout()
-            throw TimedOut(limit: limit)
-        }
-        throw CancellationError()
-    }
-}
-
-struct TimedOut: Error, CustomStringConvertible {
-    var limit: Duration
-    var description: String { "no answer within \(PostgresLink.text(limit))" }
 }
 
 /// An error of one attempt, sorted into "the server was not there" (retry) or not.
@@ -258,57 +239,4 @@ struct Failure: Error {
 /// PostgresConnection must be closed before it is released).
 func discard(_ c: PostgresConnection) {
     c.close().whenComplete { _ in withExtendedLifetime(c) {} }
-}
-
-/// Connection slots: at most `size` connections, each lent to one caller at a time.
-final class Pool: Sendable {
-    final class Slot: @unchecked Sendable {
-        let id: Int
-        /// Touched only by the caller holding the slot.
-        var connection: PostgresConnection?
-        init(id: Int) { self.id = id }
-        deinit { if let connection { discard(connection) } }
-    }
-    private struct State {
-        var free: [Slot]
-        var waiters: [CheckedContinuation<Slot, Never>] = []
-    }
-    private let state: Locked<State>
-
-    init(size: Int) { state = Locked(State(free: (1...size).map { Slot(id: $0) })) }
-
-    func acquire() async -> Slot {
-        await withCheckedContinuation { (c: CheckedContinuation<Slot, Never>) in
-            let slot: Slot? = state.withLock { s in
-                if let f = s.free.popLast() { return f }
-                s.waiters.append(c)
-                return nil
-            }
-            if let slot { c.resume(returning: slot) }
-        }
-    }
-
-    func release(_ slot: Slot, healthy: Bool) {
-        if !healthy, let c = slot.connection {
-            discard(c)
-            slot.connection = nil
-        }
-        let waiter: CheckedContinuation<Slot, Never>? = state.withLock { s in
-            if s.waiters.isEmpty {
-                s.free.append(slot)
-                return nil
-            }
-            return s.waiters.removeFirst()
-        }
-        waiter?.resume(returning: slot)
-    }
-
-    /// The open connections, taken out of the free slots.
-    func drain() -> [PostgresConnection] {
-        state.withLock { s in
-            let cs = s.free.compactMap(\.connection)
-            for f in s.free { f.connection = nil }
-            return cs
-        }
-    }
 }

@@ -8,7 +8,7 @@ import Testing
 /// The `evac` executable with `--coordinator`, as a second process beside this one, on the demo
 /// fleet (libvirt's test driver: it has no migration, so its migrations fail; what is tested is
 /// that the processes see each other through the database).
-@Suite(.sharedPostgres)
+@Suite(.sharedPostgres, .timeLimit(.minutes(3)))
 struct CLICoordinatorTests {
     static let evac = PostgresServer.root.appendingPathComponent(".build/debug/evac").path
 

@@ -5,7 +5,7 @@ import Foundation
 import Testing
 
 /// Everything that shares one server; the outage tests (OutageTests) start their own.
-@Suite(.sharedPostgres)
+@Suite(.sharedPostgres, .timeLimit(.minutes(3)))
 struct CoordinatorTests {
     // MARK: journal
 

@@ -9,7 +9,7 @@ import Testing
 /// with its own coordinator connections and holder) on one shared set of hosts (the fake
 /// hypervisor, as two evac processes see the same libvirt daemons), their journals, leases and
 /// reservations in a real PostgreSQL server.
-@Suite(.sharedPostgres)
+@Suite(.sharedPostgres, .timeLimit(.minutes(3)))
 struct ExecutorCoordinationTests {
     /// Two plans drain different hosts into one target with room for 3 of their 4 guests; the
     /// migrations take long enough that both runs' pre-checks happen before anything lands.
@@ -137,7 +137,7 @@ struct ExecutorCoordinationTests {
 }
 
 /// PostgreSQL restarted in the middle of a run (issue item 5), on a server of the test's own.
-@Suite(.serialized)
+@Suite(.serialized, .timeLimit(.minutes(3)))
 struct ExecutorOutageTests {
     @Test func aRestartMidRunStartsNothingWhileDownLetsInFlightFinishAndLosesNothing() async throws {
         let server = try await PostgresServer(tag: "midrun")

@@ -5,7 +5,7 @@ import Foundation
 import Testing
 
 /// The database restarted, crashed or unreachable mid-run, each on a server of the test's own.
-@Suite(.serialized) struct OutageTests {
+@Suite(.serialized, .timeLimit(.minutes(3))) struct OutageTests {
     @Test func aCommitWaitsThroughARestartAndNothingIsLost() async throws {
         let server = try await PostgresServer(tag: "restart")
         defer { server.down() }
