@@ -36,13 +36,19 @@ let package = Package(
         .target(name: "EvacLog", dependencies: [.product(name: "Logging", package: "swift-log")]),
         // Executor, limits, journal, resume, rollback, progress observers. Talks to hosts only
         // through EvacCore's Hypervisor protocol.
-        .target(name: "EvacRun", dependencies: ["EvacCore", "EvacLog", .product(name: "GRDB", package: "GRDB.swift"),
-                                                .product(name: "Prometheus", package: "swift-prometheus")]),
+        .target(
+            name: "EvacRun",
+            dependencies: [
+                "EvacCore", "EvacLog", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]),
         // The only importer of PostgresNIO: a RunJournal on PostgreSQL, host leases and capacity
         // reservations behind EvacRun's RunCoordinator protocol, and the schema's migrations.
-        .target(name: "EvacCoordinator", dependencies: [
-            "EvacCore", "EvacRun", "EvacLog", .product(name: "PostgresNIO", package: "postgres-nio"),
-        ]),
+        .target(
+            name: "EvacCoordinator",
+            dependencies: [
+                "EvacCore", "EvacRun", "EvacLog", .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]),
         // Self-contained HTML pages of a plan and of a run (Gantt chart, memory, unplaceable).
         .target(name: "EvacHTML", dependencies: ["EvacCore", "EvacRun"]),
         // An in-memory world behind the Hypervisor protocol, with fault injection: used by the
@@ -50,10 +56,12 @@ let package = Package(
         .target(name: "EvacFake", dependencies: ["EvacCore", "EvacRun"]),
         .executableTarget(name: "evac-run-bench", dependencies: ["EvacRun", "EvacFake", "EvacCore"]),
         // Commands and renderers.
-        .target(name: "EvacCLI", dependencies: [
-            "EvacCore", "EvacYAML", "EvacLibvirt", "EvacRun", "EvacHTML", "EvacLog", "EvacCoordinator",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        .target(
+            name: "EvacCLI",
+            dependencies: [
+                "EvacCore", "EvacYAML", "EvacLibvirt", "EvacRun", "EvacHTML", "EvacLog", "EvacCoordinator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
         .executableTarget(name: "evac", dependencies: ["EvacCLI"]),
 
         // Fuzzing (scripts/fuzz, Fuzz/): the entry points, and the driver that libFuzzer runs
@@ -68,18 +76,26 @@ let package = Package(
         .executableTarget(name: "evac-bench", dependencies: ["EvacBench", "EvacCore", "EvacHTML"]),
 
         .testTarget(name: "EvacCoreTests", dependencies: ["EvacCore", "EvacBench"]),
-        .testTarget(name: "EvacRunTests", dependencies: ["EvacRun", "EvacFake", "EvacCore",
-                                                     .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(
+            name: "EvacRunTests",
+            dependencies: [
+                "EvacRun", "EvacFake", "EvacCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]),
         // Against a real PostgreSQL server that the tests start (initdb in a directory of their own,
         // loopback only, stopped by PID).
-        .testTarget(name: "EvacCoordinatorTests", dependencies: ["EvacCoordinator", "EvacRun", "EvacCore", "EvacFake", "evac"]),
+        .testTarget(
+            name: "EvacCoordinatorTests", dependencies: ["EvacCoordinator", "EvacRun", "EvacCore", "EvacFake", "evac"]),
         .testTarget(name: "EvacYAMLTests", dependencies: ["EvacYAML", "EvacCore"]),
         .testTarget(name: "EvacSchemaTests", dependencies: ["EvacSchema", "EvacCore"]),
-        .testTarget(name: "EvacLibvirtTests", dependencies: ["EvacLibvirt", "EvacCore"],
-                    resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "EvacLibvirtTests", dependencies: ["EvacLibvirt", "EvacCore"],
+            resources: [.copy("Fixtures")]),
         .testTarget(name: "EvacFuzzTests", dependencies: ["EvacFuzzTargets"]),
-        .testTarget(name: "EvacCLITests", dependencies: ["EvacCLI", "EvacCore", "EvacYAML", "EvacSchema", "EvacRun", "EvacFake", "evac"],
-                    resources: [.copy("Golden")]),
+        .testTarget(
+            name: "EvacCLITests",
+            dependencies: ["EvacCLI", "EvacCore", "EvacYAML", "EvacSchema", "EvacRun", "EvacFake", "evac"],
+            resources: [.copy("Golden")]),
         // The HTML pages, rendered by a real headless Chromium.
         .testTarget(name: "EvacHTMLTests", dependencies: ["EvacHTML", "EvacCore", "EvacRun", "EvacFake"]),
         .testTarget(name: "EvacLogTests", dependencies: ["EvacLog", .product(name: "Logging", package: "swift-log")]),

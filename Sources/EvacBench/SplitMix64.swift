@@ -29,15 +29,21 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
     /// An element drawn with the given relative weights.
     public mutating func pick<T>(_ xs: [T], weights: [Int]) -> T {
         var r = int(0...(weights.reduce(0, +) - 1))
-        for (x, w) in zip(xs, weights) { if r < w { return x }; r -= w }
+        for (x, w) in zip(xs, weights) {
+            if r < w { return x }
+            r -= w
+        }
         return xs[xs.count - 1]
     }
 
     public mutating func uuid() -> String {
-        let a = next(), b = next()
+        let a = next()
+        let b = next()
         func hex(_ v: UInt64, _ digits: Int) -> String {
-            let s = String(v, radix: 16); return String(repeating: "0", count: max(0, digits - s.count)) + s
+            let s = String(v, radix: 16)
+            return String(repeating: "0", count: max(0, digits - s.count)) + s
         }
-        return "\(hex(a >> 32, 8))-\(hex((a >> 16) & 0xffff, 4))-\(hex(a & 0xffff, 4))-\(hex(b >> 48, 4))-\(hex(b & 0xffff_ffff_ffff, 12))"
+        return
+            "\(hex(a >> 32, 8))-\(hex((a >> 16) & 0xffff, 4))-\(hex(a & 0xffff, 4))-\(hex(b >> 48, 4))-\(hex(b & 0xffff_ffff_ffff, 12))"
     }
 }

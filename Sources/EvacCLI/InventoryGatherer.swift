@@ -1,7 +1,7 @@
-import Foundation
 import EvacCore
 import EvacLibvirt
 import EvacRun
+import Foundation
 
 /// Gets the inventory a plan is placed on: live from libvirt, or from a saved snapshot.
 enum InventoryGatherer {
@@ -28,7 +28,8 @@ enum InventoryGatherer {
             case .success(let h)?:
                 // A daemon's answers are input too: figures out of range would mislead placement.
                 if let p = Inventory(hosts: [h]).problems(allowed: { _ in host.allowURIRisks }).first {
-                    unreachable.append(UnreachableHost(name: host.name, uri: host.uri, error: "its inventory cannot be used: \(p)"))
+                    unreachable.append(
+                        UnreachableHost(name: host.name, uri: host.uri, error: "its inventory cannot be used: \(p)"))
                 } else {
                     read.append(h)
                 }
@@ -45,15 +46,19 @@ enum InventoryGatherer {
         do { bytes = try InputFile.read(path, what: "inventory snapshot", limit: Inventory.maxSnapshotBytes) } catch {
             throw ValidationFailure(TerminalText.escape(error.description))
         }
-        let allowed = Dictionary(spec.hosts.map { ($0.name, $0.allowURIRisks) }, uniquingKeysWith: { first, _ in first })
+        let allowed = Dictionary(
+            spec.hosts.map { ($0.name, $0.allowURIRisks) }, uniquingKeysWith: { first, _ in first })
         let inventory: Inventory
         switch Inventory.decodeSnapshot(Data(bytes), allowed: { allowed[$0] ?? [] }) {
         case .success(let inv): inventory = inv
-        case .failure(let e): throw ValidationFailure("\(TerminalText.escape(path)): \(e.message)\(e.help.map { "\n    help: \($0)" } ?? "")")
+        case .failure(let e):
+            throw ValidationFailure(
+                "\(TerminalText.escape(path)): \(e.message)\(e.help.map { "\n    help: \($0)" } ?? "")")
         }
         // Hosts the plan names but the snapshot lacks count as unreachable, like live.
         var inv = inventory
-        for h in hostsToRead(spec) where inv.host(named: h.name) == nil && !inv.unreachable.contains(where: { $0.name == h.name }) {
+        for h in hostsToRead(spec)
+        where inv.host(named: h.name) == nil && !inv.unreachable.contains(where: { $0.name == h.name }) {
             inv.unreachable.append(UnreachableHost(name: h.name, uri: h.uri, error: "not in snapshot \(path)"))
         }
         inv = Inventory(hosts: inv.hosts, unreachable: inv.unreachable)
@@ -66,13 +71,19 @@ enum InventoryGatherer {
         for u in inventory.unreachable {
             let mark = spec.host(u.name)?.mark ?? Mark(line: 1, column: 1)
             if sources.contains(u.name) {
-                out.append(Diagnostic(.error, file: file, at: mark, span: u.name.count,
-                                      "source host '\(u.name)' is unreachable at \(u.uri): \(u.error)",
-                                      help: "a host to drain must be readable; check the daemon and the URI, or remove it from sources"))
+                out.append(
+                    Diagnostic(
+                        .error, file: file, at: mark, span: u.name.count,
+                        "source host '\(u.name)' is unreachable at \(u.uri): \(u.error)",
+                        help:
+                            "a host to drain must be readable; check the daemon and the URI, or remove it from sources")
+                )
             } else {
-                out.append(Diagnostic(.warning, file: file, at: mark, span: u.name.count,
-                                      "target host '\(u.name)' is unreachable at \(u.uri): \(u.error); it is left out",
-                                      help: "guests are placed on the other targets"))
+                out.append(
+                    Diagnostic(
+                        .warning, file: file, at: mark, span: u.name.count,
+                        "target host '\(u.name)' is unreachable at \(u.uri): \(u.error); it is left out",
+                        help: "guests are placed on the other targets"))
             }
         }
         return out

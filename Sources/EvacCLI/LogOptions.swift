@@ -1,14 +1,21 @@
 import ArgumentParser
-import Foundation
 import EvacLog
+import Foundation
 
 /// `--verbose` and `--log-file`, on every command.
 struct LogOptions: ParsableArguments {
-    @Flag(name: .long, help: "Log libvirt calls with their timings and evac's decisions (placements, pre-checks, starts, journal commits) to standard error.")
+    @Flag(
+        name: .long,
+        help:
+            "Log libvirt calls with their timings and evac's decisions (placements, pre-checks, starts, journal commits) to standard error."
+    )
     var verbose = false
 
-    @Option(name: .long, help: ArgumentHelp("Append the same log to this file (created 0600; a symbolic link is refused).", valueName: "FILE"),
-            completion: .file())
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Append the same log to this file (created 0600; a symbolic link is refused).", valueName: "FILE"),
+        completion: .file())
     var logFile: String?
 
     /// Points evac's loggers where the options say; nothing is logged without either.

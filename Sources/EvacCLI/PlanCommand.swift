@@ -1,13 +1,14 @@
 import ArgumentParser
-import Foundation
 import EvacCore
 import EvacHTML
+import Foundation
 
 struct PlanCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plan",
         abstract: "Resolve a plan against the live inventory (or a snapshot) and report placements; changes nothing.",
-        discussion: "Exit codes: 0 every guest placed; 1 some guests unplaceable; 2 invalid plan; 3 a source unreachable.")
+        discussion:
+            "Exit codes: 0 every guest placed; 1 some guests unplaceable; 2 invalid plan; 3 a source unreachable.")
 
     enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
         case text, json, dot, html
@@ -16,33 +17,50 @@ struct PlanCommand: AsyncParsableCommand {
     @Argument(help: "The plan file (YAML).", completion: .file(extensions: ["yaml", "yml"]))
     var plan: String
 
-    @Option(name: .long, help: "Plan from this inventory snapshot (from `evac inventory`) instead of live libvirt.",
-            completion: .file(extensions: ["json"]))
+    @Option(
+        name: .long, help: "Plan from this inventory snapshot (from `evac inventory`) instead of live libvirt.",
+        completion: .file(extensions: ["json"]))
     var inventory: String?
 
-    @Option(name: .long, help: "text: a report for people; json: the saved plan file `evac apply` consumes; dot: the migration DAG for Graphviz; html: one self-contained page (timeline, target memory, unplaceable guests).")
+    @Option(
+        name: .long,
+        help:
+            "text: a report for people; json: the saved plan file `evac apply` consumes; dot: the migration DAG for Graphviz; html: one self-contained page (timeline, target memory, unplaceable guests)."
+    )
     var output: OutputFormat = .text
 
-    @Option(name: [.customShort("o"), .customLong("out")], help: "Write the output to this file instead of standard output.",
-            completion: .file())
+    @Option(
+        name: [.customShort("o"), .customLong("out")],
+        help: "Write the output to this file instead of standard output.",
+        completion: .file())
     var out: String?
 
     @Option(name: .long, help: "Bandwidth assumed for the timeline estimate when the plan sets none (e.g. 1GiB/s).")
     var assumeBandwidth: String = "1GiB/s"
 
-    @Option(name: .long, help: ArgumentHelp("With --output html: mark the end of a maintenance window this long after the start (e.g. 2h).", valueName: "DURATION"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "With --output html: mark the end of a maintenance window this long after the start (e.g. 2h).",
+            valueName: "DURATION"))
     var window: String?
 
-    @Option(name: .long, help: ArgumentHelp("The coordinator (a PostgreSQL URL): place around what other runs hold (hosts they drain are no targets, memory they reserved is taken off their targets).",
-                                            discussion: "Default: $EVAC_COORDINATOR. Not for --output json: a saved plan is placed against libvirt's inventory only, and `evac apply` pre-checks it against the fleet's holds.",
-                                            valueName: "URL"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The coordinator (a PostgreSQL URL): place around what other runs hold (hosts they drain are no targets, memory they reserved is taken off their targets).",
+            discussion:
+                "Default: $EVAC_COORDINATOR. Not for --output json: a saved plan is placed against libvirt's inventory only, and `evac apply` pre-checks it against the fleet's holds.",
+            valueName: "URL"))
     var coordinator: String?
 
     @OptionGroup var logging: LogOptions
 
     func validate() throws {
         if coordinator != nil && output == .json {
-            throw ValidationError("--coordinator is not for --output json: a saved plan is placed against libvirt's inventory only (its fingerprint must match it), and `evac apply --coordinator` pre-checks it against what other runs hold")
+            throw ValidationError(
+                "--coordinator is not for --output json: a saved plan is placed against libvirt's inventory only (its fingerprint must match it), and `evac apply --coordinator` pre-checks it against what other runs hold"
+            )
         }
         if case .failure(let f) = Units.bandwidth(assumeBandwidth) {
             throw ValidationError("--assume-bandwidth: \(f.message); \(f.help)")
@@ -56,13 +74,20 @@ struct PlanCommand: AsyncParsableCommand {
     func run() async throws {
         let assumed = (try? Units.bandwidth(assumeBandwidth).get()) ?? (1 << 30)
         // A saved plan file is placed against libvirt's inventory only, whatever the environment.
-        let holds = output == .json ? nil : try await CoordinatedRun.holds(for: plan, url: CoordinatedRun.urlText(coordinator))
+        let holds =
+            output == .json ? nil : try await CoordinatedRun.holds(for: plan, url: CoordinatedRun.urlText(coordinator))
         let p: PlanPipeline
-        do { p = try await PlanPipeline.run(planPath: plan, inventoryPath: inventory, assumedBandwidth: assumed, holds: holds) }
-        catch {
+        do {
+            p = try await PlanPipeline.run(
+                planPath: plan, inventoryPath: inventory, assumedBandwidth: assumed, holds: holds)
+        } catch {
             switch error {
-            case .invalid(let s): Console.error(s); throw EvacExit.invalidInput
-            case .cannotStart(let s): Console.error(s); throw EvacExit.cannotStart
+            case .invalid(let s):
+                Console.error(s)
+                throw EvacExit.invalidInput
+            case .cannotStart(let s):
+                Console.error(s)
+                throw EvacExit.cannotStart
             }
         }
         Console.error(p.renderedWarnings)

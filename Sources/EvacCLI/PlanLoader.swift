@@ -1,7 +1,7 @@
-import Foundation
 import EvacCore
 import EvacRun
 import EvacYAML
+import Foundation
 
 /// Reads a plan file from disk into a spec, or the diagnostics that stop it.
 struct LoadedPlan {
@@ -24,14 +24,16 @@ enum PlanLoader {
         }
         let read = PlanDocument.read(bytes: bytes, path: path)
         guard var spec = read.spec else {
-            throw .invalid(DiagnosticRenderer.render(read.diagnostics, sources: [path: read.source]) + summary(read.diagnostics))
+            throw .invalid(
+                DiagnosticRenderer.render(read.diagnostics, sources: [path: read.source]) + summary(read.diagnostics))
         }
         spec.expandPlanDir(URL(fileURLWithPath: path).deletingLastPathComponent().standardizedFileURL.path)
         return LoadedPlan(source: read.source, spec: spec, warnings: read.diagnostics, sha256: SHA256.hex(bytes))
     }
 
     static func summary(_ ds: [Diagnostic]) -> String {
-        let e = ds.filter { $0.severity == .error }.count, w = ds.filter { $0.severity == .warning }.count
+        let e = ds.filter { $0.severity == .error }.count
+        let w = ds.filter { $0.severity == .warning }.count
         return "\(e) error\(e == 1 ? "" : "s")\(w > 0 ? ", \(w) warning\(w == 1 ? "" : "s")" : "")\n"
     }
 }

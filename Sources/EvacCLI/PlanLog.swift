@@ -12,14 +12,17 @@ enum PlanLog {
 
     static func decisions(_ r: PlacementResult, inventory: Inventory) {
         guard EvacLog.isEnabled else { return }
-        log.info("placement: \(r.placements.count) placed, \(r.unplaceable.count) unplaceable, \(r.skipped.count) staying",
-                 metadata: ["hosts_read": "\(inventory.hosts.count)", "unreachable": "\(inventory.unreachable.count)"])
+        log.info(
+            "placement: \(r.placements.count) placed, \(r.unplaceable.count) unplaceable, \(r.skipped.count) staying",
+            metadata: ["hosts_read": "\(inventory.hosts.count)", "unreachable": "\(inventory.unreachable.count)"])
         for p in r.placements {
-            log.debug("placed \(p.guest) \(p.source) → \(p.target)\(p.offMostFree.map { " (not the most free target: \($0))" } ?? "")",
-                      metadata: ["memory_kib": "\(p.memoryKiB)", "mode": "\(p.mode.rawValue)"])
+            log.debug(
+                "placed \(p.guest) \(p.source) → \(p.target)\(p.offMostFree.map { " (not the most free target: \($0))" } ?? "")",
+                metadata: ["memory_kib": "\(p.memoryKiB)", "mode": "\(p.mode.rawValue)"])
         }
         for u in r.unplaceable {
-            let why = u.guestReason ?? u.candidates.map { "\($0.target): \($0.filter): \($0.reason)" }.joined(separator: "; ")
+            let why =
+                u.guestReason ?? u.candidates.map { "\($0.target): \($0.filter): \($0.reason)" }.joined(separator: "; ")
             log.info("unplaceable \(u.guest) on \(u.source): \(why)")
         }
         for s in r.skipped { log.debug("staying \(s.guest) on \(s.source): \(s.why)") }

@@ -1,6 +1,6 @@
-import Foundation
 import EvacCoordinator
 import EvacCore
+import Foundation
 
 /// plan file → inventory → placement → DAG → timeline → saved plan. Shared by `plan` and `apply`.
 struct PlanPipeline {
@@ -22,21 +22,30 @@ struct PlanPipeline {
 
     /// `holds`: with a coordinator, what other runs hold (their drained hosts are no targets,
     /// their reservations are taken off their targets' memory) before placement.
-    static func run(planPath: String, inventoryPath: String?, assumedBandwidth: UInt64,
-                    holds: FleetHolds? = nil) async throws(Failure) -> PlanPipeline {
+    static func run(
+        planPath: String, inventoryPath: String?, assumedBandwidth: UInt64,
+        holds: FleetHolds? = nil
+    ) async throws(Failure) -> PlanPipeline {
         let loaded: LoadedPlan
-        do { loaded = try PlanLoader.load(path: planPath) } catch { if case .invalid(let s) = error { throw .invalid(s) }; throw .invalid("") }
+        do { loaded = try PlanLoader.load(path: planPath) } catch {
+            if case .invalid(let s) = error { throw .invalid(s) }
+            throw .invalid("")
+        }
         let spec = loaded.spec
         let file = loaded.source.path
         let sources = [file: loaded.source]
 
         let clock = ContinuousClock()
         var t = clock.now
-        func lap(_ what: String) { PlanLog.stage(what, ms: Double((clock.now - t) / .microseconds(1)) / 1000); t = clock.now }
+        func lap(_ what: String) {
+            PlanLog.stage(what, ms: Double((clock.now - t) / .microseconds(1)) / 1000)
+            t = clock.now
+        }
         var gathered: InventoryGatherer.Outcome
         if let inventoryPath {
-            do { gathered = try InventoryGatherer.snapshot(path: inventoryPath, spec: spec, file: file) }
-            catch { throw .invalid("error: \(error)\n") }
+            do { gathered = try InventoryGatherer.snapshot(path: inventoryPath, spec: spec, file: file) } catch {
+                throw .invalid("error: \(error)\n")
+            }
         } else {
             gathered = await InventoryGatherer.live(spec, file: file)
         }
@@ -45,7 +54,8 @@ struct PlanPipeline {
             throw .cannotStart(DiagnosticRenderer.render(gathered.diagnostics, sources: sources))
         }
         if let holds {
-            gathered.inventory = FleetHoldsView.apply(holds, to: gathered.inventory, sources: Set(spec.sources.map(\.value)))
+            gathered.inventory = FleetHoldsView.apply(
+                holds, to: gathered.inventory, sources: Set(spec.sources.map(\.value)))
         }
         var warnings = loaded.warnings + gathered.diagnostics
         warnings += InventoryChecks.check(spec, inventory: gathered.inventory, file: file)
@@ -55,15 +65,20 @@ struct PlanPipeline {
         PlanLog.decisions(result, inventory: gathered.inventory)
         let (graph, cycle) = MigrationGraph.build(spec: spec, placements: result.placements, file: file)
         guard let graph else {
-            throw .invalid(DiagnosticRenderer.render(cycle + warnings, sources: sources) + PlanLoader.summary(cycle + warnings))
+            throw .invalid(
+                DiagnosticRenderer.render(cycle + warnings, sources: sources) + PlanLoader.summary(cycle + warnings))
         }
-        let timeline = Timeline.estimate(graph, bandwidth: spec.migration.bandwidthBytesPerSec, assumedBandwidth: assumedBandwidth)
-        let planFile = PlanFile(spec: spec,
-                                planSource: .init(path: URL(fileURLWithPath: file).lastPathComponent, sha256: loaded.sha256),
-                                inventory: gathered.inventory, result: result, graph: graph, timeline: timeline,
-                                hashed: false).sealed()
-        return PlanPipeline(loaded: loaded, inventory: gathered.inventory, result: result, graph: graph,
-                            timeline: timeline, planFile: planFile.file, planFileData: planFile.data, warnings: warnings.sorted())
+        let timeline = Timeline.estimate(
+            graph, bandwidth: spec.migration.bandwidthBytesPerSec, assumedBandwidth: assumedBandwidth)
+        let planFile = PlanFile(
+            spec: spec,
+            planSource: .init(path: URL(fileURLWithPath: file).lastPathComponent, sha256: loaded.sha256),
+            inventory: gathered.inventory, result: result, graph: graph, timeline: timeline,
+            hashed: false
+        ).sealed()
+        return PlanPipeline(
+            loaded: loaded, inventory: gathered.inventory, result: result, graph: graph,
+            timeline: timeline, planFile: planFile.file, planFileData: planFile.data, warnings: warnings.sorted())
     }
 
     var renderedWarnings: String {

@@ -1,12 +1,14 @@
 import ArgumentParser
-import Foundation
 import EvacCore
+import Foundation
 
 struct ValidateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "validate",
         abstract: "Check plan files without contacting any host.",
-        discussion: "Prints every problem as FILE:LINE:COL with the source line and a fix. Exit codes: 0 valid (warnings allowed); 2 invalid.")
+        discussion:
+            "Prints every problem as FILE:LINE:COL with the source line and a fix. Exit codes: 0 valid (warnings allowed); 2 invalid."
+    )
 
     @Argument(help: "Plan files (YAML).", completion: .file(extensions: ["yaml", "yml"]))
     var plans: [String]
@@ -16,7 +18,11 @@ struct ValidateCommand: AsyncParsableCommand {
 
     enum Format: String, ExpressibleByArgument, CaseIterable { case text, json }
 
-    @Option(name: .long, help: "text: FILE:LINE:COL diagnostics with the source line; json: one document with each file's verdict and diagnostics.")
+    @Option(
+        name: .long,
+        help:
+            "text: FILE:LINE:COL diagnostics with the source line; json: one document with each file's verdict and diagnostics."
+    )
     var output: Format = .text
 
     @OptionGroup var logging: LogOptions
@@ -38,8 +44,13 @@ struct ValidateCommand: AsyncParsableCommand {
             do {
                 let loaded = try PlanLoader.load(path: path)
                 Console.error(DiagnosticRenderer.render(loaded.warnings, sources: [path: loaded.source]))
-                if strict && !loaded.warnings.isEmpty { failed = true; continue }
-                Console.out("\(path): ok (\(loaded.spec.name): \(loaded.spec.sources.count) sources, \(loaded.spec.targetNames.count) targets)\n")
+                if strict && !loaded.warnings.isEmpty {
+                    failed = true
+                    continue
+                }
+                Console.out(
+                    "\(path): ok (\(loaded.spec.name): \(loaded.spec.sources.count) sources, \(loaded.spec.targetNames.count) targets)\n"
+                )
             } catch {
                 if case .invalid(let s) = error { Console.error(s) }
                 failed = true

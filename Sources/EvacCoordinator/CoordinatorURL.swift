@@ -26,8 +26,8 @@ public struct CoordinatorURL: Sendable, Hashable, CustomStringConvertible {
 
     /// The URL as the operator gave it, which holds no password (parse refuses one).
     public var description: String {
-        let where_ = socketDirectory.map { "?host=\($0)" } ?? ""
-        return "postgresql://\(user)@\(socketDirectory == nil ? host : ""):\(port)/\(database)\(where_)"
+        let socketQuery = socketDirectory.map { "?host=\($0)" } ?? ""
+        return "postgresql://\(user)@\(socketDirectory == nil ? host : ""):\(port)/\(database)\(socketQuery)"
     }
 
     /// "evac@db.example:5432/evac" for messages.

@@ -8,7 +8,10 @@ public final class CrashSwitch: @unchecked Sendable {
     public let crashAt: Int?
     private let world: FakeHypervisor?
 
-    public init(at k: Int?, world: FakeHypervisor? = nil) { crashAt = k; self.world = world }
+    public init(at k: Int?, world: FakeHypervisor? = nil) {
+        crashAt = k
+        self.world = world
+    }
 
     public var writes: Int { state.withLock { $0.writes } }
     public var tripped: Bool { state.withLock { $0.tripped } }
@@ -18,7 +21,10 @@ public final class CrashSwitch: @unchecked Sendable {
             let crashNow: Bool = state.withLock { s in
                 if s.tripped { return true }
                 s.writes += 1
-                if let k = crashAt, s.writes >= k { s.tripped = true; return true }
+                if let k = crashAt, s.writes >= k {
+                    s.tripped = true
+                    return true
+                }
                 return false
             }
             if crashNow {

@@ -1,6 +1,6 @@
-import Foundation
 import EvacCore
 import EvacRun
+import Foundation
 
 /// An in-memory world of hosts and guests behind the `Hypervisor` protocol, with fault
 /// injection, for tests and the benchmark. Thread-safe; every call is non-blocking.
@@ -83,14 +83,20 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
         }
     }
     /// Puts a guest on a host directly (a manual fix by the operator, a split brain...).
-    public func place(_ guest: Guest, on host: String) { world.withLock { $0.guests[host, default: [:]][guest.uuid] = guest } }
-    public func remove(uuid: String, from host: String) { world.withLock { _ = $0.guests[host]?.removeValue(forKey: uuid) } }
+    public func place(_ guest: Guest, on host: String) {
+        world.withLock { $0.guests[host, default: [:]][guest.uuid] = guest }
+    }
+    public func remove(uuid: String, from host: String) {
+        world.withLock { _ = $0.guests[host]?.removeValue(forKey: uuid) }
+    }
 
     // MARK: Hypervisor
 
     private func gate(_ host: HostEndpoint, _ w: inout World) throws(HypervisorError) {
         w.calls += 1
-        if w.crashed { throw HypervisorError(.other, host: host.name, uri: host.uri, "the evac process is gone (simulated crash)") }
+        if w.crashed {
+            throw HypervisorError(.other, host: host.name, uri: host.uri, "the evac process is gone (simulated crash)")
+        }
         if w.unreachable.contains(host.name) || w.hosts[host.name] == nil {
             throw HypervisorError(.unreachable, host: host.name, uri: host.uri, "cannot connect: Connection refused")
         }
@@ -113,7 +119,9 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
         }
     }
 
-    public func compareCPU(guestUUID: String, source: HostEndpoint, target: HostEndpoint) async throws(HypervisorError) -> CPUVerdict? {
+    public func compareCPU(
+        guestUUID: String, source: HostEndpoint, target: HostEndpoint
+    ) async throws(HypervisorError) -> CPUVerdict? {
         try world.withLock { (w: inout World) throws(HypervisorError) -> CPUVerdict? in
             try gate(target, &w)
             return w.cpu[target.name]
@@ -127,19 +135,26 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
         }
     }
 
-    public func migrate(_ r: MigrationRequest, progress: @escaping @Sendable (MigrationProgress) -> Void) async throws(HypervisorError) -> MigrationOutcome {
+    public func migrate(
+        _ r: MigrationRequest, progress: @escaping @Sendable (MigrationProgress) -> Void
+    ) async throws(HypervisorError) -> MigrationOutcome {
         let groups = groupsOf[r.guestUUID] ?? []
         let fault: Fault? = try world.withLock { (w: inout World) throws(HypervisorError) -> Fault? in
             try gate(r.source, &w)
             try gate(r.target, &w)
             guard w.guests[r.source.name]?[r.guestUUID] != nil else {
-                throw HypervisorError(.guestNotFound, host: r.source.name, uri: r.source.uri, "Domain not found: no domain with matching uuid '\(r.guestUUID)'")
+                throw HypervisorError(
+                    .guestNotFound, host: r.source.name, uri: r.source.uri,
+                    "Domain not found: no domain with matching uuid '\(r.guestUUID)'")
             }
-            w.active.total += 1; w.peaks.total = max(w.peaks.total, w.active.total)
+            w.active.total += 1
+            w.peaks.total = max(w.peaks.total, w.active.total)
             w.active.perSource[r.source.name, default: 0] += 1
-            w.peaks.perSource[r.source.name] = max(w.peaks.perSource[r.source.name] ?? 0, w.active.perSource[r.source.name]!)
+            w.peaks.perSource[r.source.name] = max(
+                w.peaks.perSource[r.source.name] ?? 0, w.active.perSource[r.source.name]!)
             w.active.perTarget[r.target.name, default: 0] += 1
-            w.peaks.perTarget[r.target.name] = max(w.peaks.perTarget[r.target.name] ?? 0, w.active.perTarget[r.target.name]!)
+            w.peaks.perTarget[r.target.name] = max(
+                w.peaks.perTarget[r.target.name] ?? 0, w.active.perTarget[r.target.name]!)
             for g in groups {
                 w.active.perGroup[g, default: 0] += 1
                 w.peaks.perGroup[g] = max(w.peaks.perGroup[g] ?? 0, w.active.perGroup[g]!)
@@ -165,13 +180,17 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
             var n: UInt64 = 0
             while await pause(.milliseconds(2)) {
                 n += 1
-                progress(MigrationProgress(elapsedMs: n * 2, dataTotal: total, dataProcessed: total / 2,
-                                           dataRemaining: total / 2, memoryBps: 0, iteration: 1 + n / 10))
+                progress(
+                    MigrationProgress(
+                        elapsedMs: n * 2, dataTotal: total, dataProcessed: total / 2,
+                        dataRemaining: total / 2, memoryBps: 0, iteration: 1 + n / 10))
             }
             return try abortedOrCompleted(r)
         case .needsPostCopy?:
-            progress(MigrationProgress(elapsedMs: 1, dataTotal: total, dataProcessed: total / 2, dataRemaining: total / 2,
-                                       memoryBps: 1 << 20, iteration: 1))
+            progress(
+                MigrationProgress(
+                    elapsedMs: 1, dataTotal: total, dataProcessed: total / 2, dataRemaining: total / 2,
+                    memoryBps: 1 << 20, iteration: 1))
             while await pause(.milliseconds(2)) {
                 if world.withLock({ $0.postCopyRequested.contains(r.guestUUID) }) { return complete(r) }
             }
@@ -180,8 +199,10 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
             if migrationDelay > .zero {
                 for k in UInt64(1)...4 {
                     guard await pause(migrationDelay / 4) else { return try abortedOrCompleted(r) }
-                    progress(MigrationProgress(elapsedMs: k, dataTotal: total, dataProcessed: total / 4 * k,
-                                               dataRemaining: total - total / 4 * k, memoryBps: 1 << 30, iteration: k >= 4 ? 1 : 0))
+                    progress(
+                        MigrationProgress(
+                            elapsedMs: k, dataTotal: total, dataProcessed: total / 4 * k,
+                            dataRemaining: total - total / 4 * k, memoryBps: 1 << 30, iteration: k >= 4 ? 1 : 0))
                 }
             }
             return complete(r)
@@ -190,7 +211,10 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
 
     /// Sleeps; false when the task was cancelled.
     private func pause(_ d: Duration) async -> Bool {
-        do { try await Task.sleep(for: d); return true } catch { return false }
+        do {
+            try await Task.sleep(for: d)
+            return true
+        } catch { return false }
     }
 
     /// On cancellation: abort (guest stays on source), unless the client crashed, in which case
@@ -199,7 +223,8 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
         if world.withLock({ $0.crashed }) {
             _ = complete(r)
         }
-        throw HypervisorError(.aborted, host: r.source.name, uri: r.source.uri, "operation aborted: migration job: canceled by client")
+        throw HypervisorError(
+            .aborted, host: r.source.name, uri: r.source.uri, "operation aborted: migration job: canceled by client")
     }
 
     /// Reports the guest's memory as transferred and the configured delay as the duration, so
@@ -218,7 +243,8 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
             w.completed[r.guestUUID, default: 0] += 1
             return g.memoryKiB
         }
-        return MigrationOutcome(durationMs: UInt64(migrationDelay / .milliseconds(1)), downtimeMs: 0,
-                                transferredBytes: memoryKiB * 1024, stats: ["fake": "1"])
+        return MigrationOutcome(
+            durationMs: UInt64(migrationDelay / .milliseconds(1)), downtimeMs: 0,
+            transferredBytes: memoryKiB * 1024, stats: ["fake": "1"])
     }
 }

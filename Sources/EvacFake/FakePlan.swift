@@ -1,5 +1,5 @@
-import Foundation
 import EvacCore
+import Foundation
 
 /// Builds plan files and matching fake worlds directly (no YAML, no placement) for tests and
 /// the benchmark. PlanFile and MigrationGraph.Node have no public memberwise initializers, so
@@ -16,10 +16,18 @@ public struct FakePlan {
         public var after: [String] = []
         public var groups: [String] = []
         public var nics: [GuestNIC] = []
-        public init(_ guest: String, from source: String, to target: String, memoryKiB: UInt64 = 1_048_576,
-                    mode: MigrationOptions.Mode = .live, after: [String] = [], groups: [String] = [], nics: [GuestNIC] = []) {
-            self.guest = guest; self.source = source; self.target = target; self.memoryKiB = memoryKiB
-            self.mode = mode; self.after = after; self.groups = groups; self.nics = nics
+        public init(
+            _ guest: String, from source: String, to target: String, memoryKiB: UInt64 = 1_048_576,
+            mode: MigrationOptions.Mode = .live, after: [String] = [], groups: [String] = [], nics: [GuestNIC] = []
+        ) {
+            self.guest = guest
+            self.source = source
+            self.target = target
+            self.memoryKiB = memoryKiB
+            self.mode = mode
+            self.after = after
+            self.groups = groups
+            self.nics = nics
         }
         public var uuid: String { FakePlan.uuid(guest) }
     }
@@ -50,9 +58,11 @@ public struct FakePlan {
     public func planFile() throws -> PlanFile {
         let ids = Dictionary(uniqueKeysWithValues: moves.enumerated().map { ($1.guest, $0 + 1) })
         let nodes: [[String: Any]] = moves.enumerated().map { i, m in
-            ["id": i + 1, "guest": m.guest, "uuid": m.uuid, "source": m.source, "target": m.target,
-             "memoryKiB": m.memoryKiB, "vcpus": m.vcpus, "mode": m.mode.rawValue, "copyStorage": [String](),
-             "after": m.after.compactMap { ids[$0] }.sorted(), "groups": m.groups]
+            [
+                "id": i + 1, "guest": m.guest, "uuid": m.uuid, "source": m.source, "target": m.target,
+                "memoryKiB": m.memoryKiB, "vcpus": m.vcpus, "mode": m.mode.rawValue, "copyStorage": [String](),
+                "after": m.after.compactMap { ids[$0] }.sorted(), "groups": m.groups,
+            ]
         }
         let migrationJSON = try JSONSerialization.jsonObject(with: JSONEncoder().encode(migration))
         let doc: [String: Any] = [
@@ -61,8 +71,13 @@ public struct FakePlan {
             "inventoryFingerprint": "", "hosts": hostNames.map { ["name": $0, "uri": Self.uri($0)] },
             "sources": Array(Set(moves.map(\.source))).sorted(), "targets": Array(Set(moves.map(\.target))).sorted(),
             "migration": migrationJSON, "onFailure": onFailure.rawValue,
-            "graph": ["nodes": nodes, "limits": ["total": total, "perSource": perSource, "perTarget": perTarget,
-                                                "groups": groupLimits.sorted { $0.key < $1.key }.map { ["name": $0.key, "maxInFlight": $0.value] }]],
+            "graph": [
+                "nodes": nodes,
+                "limits": [
+                    "total": total, "perSource": perSource, "perTarget": perTarget,
+                    "groups": groupLimits.sorted { $0.key < $1.key }.map { ["name": $0.key, "maxInFlight": $0.value] },
+                ],
+            ],
             "unplaceable": [Any](), "skipped": [Any](), "targetUsage": [Any](), "notes": [Any](),
             "estimatedDurationMs": 0, "memoryReserveKiB": reserveKiB, "bridgeMap": bridgeMap,
         ]
@@ -73,18 +88,22 @@ public struct FakePlan {
 
     /// A world where every guest is on its source (running, or shut off for offline moves) and
     /// every host has `hostMemoryKiB`, `cpus` and the bridges `br0`, `br1`.
-    public func world(hostMemoryKiB: UInt64 = 1 << 40, cpus: Int = 1024, bridges: [String] = ["br0", "br1"],
-                      migrationDelay: Duration = .zero) -> FakeHypervisor {
+    public func world(
+        hostMemoryKiB: UInt64 = 1 << 40, cpus: Int = 1024, bridges: [String] = ["br0", "br1"],
+        migrationDelay: Duration = .zero
+    ) -> FakeHypervisor {
         var guestsByHost: [String: [Guest]] = [:]
         for m in moves {
             guestsByHost[m.source, default: []].append(
-                Guest(uuid: m.uuid, name: m.guest, state: m.mode == .offline ? .shutoff : .running, persistent: true,
-                      memoryKiB: m.memoryKiB, vcpus: m.vcpus, nics: m.nics))
+                Guest(
+                    uuid: m.uuid, name: m.guest, state: m.mode == .offline ? .shutoff : .running, persistent: true,
+                    memoryKiB: m.memoryKiB, vcpus: m.vcpus, nics: m.nics))
         }
         let hosts = hostNames.map { h in
-            HostInventory(name: h, uri: Self.uri(h), memoryKiB: hostMemoryKiB, cpus: cpus,
-                          cpu: HostCPU(vendor: "Intel", model: "Icelake-Server", features: []),
-                          bridges: bridges, guests: guestsByHost[h] ?? [])
+            HostInventory(
+                name: h, uri: Self.uri(h), memoryKiB: hostMemoryKiB, cpus: cpus,
+                cpu: HostCPU(vendor: "Intel", model: "Icelake-Server", features: []),
+                bridges: bridges, guests: guestsByHost[h] ?? [])
         }
         let groups = Dictionary(uniqueKeysWithValues: moves.map { ($0.uuid, $0.groups) })
         return FakeHypervisor(hosts: hosts, groupsOf: groups, migrationDelay: migrationDelay)

@@ -1,7 +1,7 @@
-import Foundation
 import EvacCore
 import EvacRun
 import EvacYAML
+import Foundation
 
 /// The entry points the fuzzers drive (scripts/fuzz) and the regression test replays
 /// (Fuzz/crashers/<target>/): bytes in, through exactly the code evac runs on that input,
@@ -38,10 +38,14 @@ public enum FuzzTargets {
         let inventory = fleet(for: spec)
         _ = InventoryChecks.check(spec, inventory: inventory, file: "fuzz.yaml")
         let result = Placer.place(spec: spec, inventory: inventory)
-        guard let graph = MigrationGraph.build(spec: spec, placements: result.placements, file: "fuzz.yaml").0 else { return "valid, cycle" }
+        guard let graph = MigrationGraph.build(spec: spec, placements: result.placements, file: "fuzz.yaml").0 else {
+            return "valid, cycle"
+        }
         let timeline = Timeline.estimate(graph, bandwidth: spec.migration.bandwidthBytesPerSec)
-        let sealed = PlanFile(spec: spec, planSource: .init(path: "fuzz.yaml", sha256: ""), inventory: inventory, result: result,
-                              graph: graph, timeline: timeline, hashed: false).sealed()
+        let sealed = PlanFile(
+            spec: spec, planSource: .init(path: "fuzz.yaml", sha256: ""), inventory: inventory, result: result,
+            graph: graph, timeline: timeline, hashed: false
+        ).sealed()
         // What evac writes, evac must read back.
         guard case .success = PlanFile.decode(sealed.data) else { fatalError("evac refused a plan file it wrote") }
         return "valid, \(graph.nodes.count) migrations"
@@ -55,16 +59,21 @@ public enum FuzzTargets {
         var hosts: [HostInventory] = []
         for (i, name) in spec.sourceNames.prefix(8).enumerated() {
             let guests = ["db", "web", "app", "cache"].enumerated().map { k, kind in
-                Guest(uuid: "\(i)-\(k)", name: "\(kind)-\(i + 1)", state: k == 3 ? .shutoff : .running,
-                      memoryKiB: UInt64(1 + (i + k) % 4) * gib, vcpus: 1 + k,
-                      nics: [GuestNIC(kind: .bridge, source: "br0")])
+                Guest(
+                    uuid: "\(i)-\(k)", name: "\(kind)-\(i + 1)", state: k == 3 ? .shutoff : .running,
+                    memoryKiB: UInt64(1 + (i + k) % 4) * gib, vcpus: 1 + k,
+                    nics: [GuestNIC(kind: .bridge, source: "br0")])
             }
-            hosts.append(HostInventory(name: name, uri: spec.host(name)?.uri ?? "", memoryKiB: 64 * gib, cpus: 16, cpu: cpu,
-                                       bridges: ["br0"], guests: guests))
+            hosts.append(
+                HostInventory(
+                    name: name, uri: spec.host(name)?.uri ?? "", memoryKiB: 64 * gib, cpus: 16, cpu: cpu,
+                    bridges: ["br0"], guests: guests))
         }
         for (i, name) in spec.targetNames.prefix(8).enumerated() where !spec.sourceNames.contains(name) {
-            hosts.append(HostInventory(name: name, uri: spec.host(name)?.uri ?? "", memoryKiB: UInt64(8 + 8 * i) * gib, cpus: 8 + i,
-                                       cpu: cpu, bridges: i % 2 == 0 ? ["br0"] : ["br1"]))
+            hosts.append(
+                HostInventory(
+                    name: name, uri: spec.host(name)?.uri ?? "", memoryKiB: UInt64(8 + 8 * i) * gib, cpus: 8 + i,
+                    cpu: cpu, bridges: i % 2 == 0 ? ["br0"] : ["br1"]))
         }
         return Inventory(hosts: hosts)
     }
@@ -86,9 +95,12 @@ public enum FuzzTargets {
             // structure checks behind it: so also check the same document resealed, as a
             // crafted plan file (anyone can compute the hash) would be.
             guard e.message.contains("modified after it was written"),
-                  var plan = try? JSONDecoder().decode(PlanFile.self, from: Data(bytes)) else { return "refused: \(e.message.prefix(60))" }
+                var plan = try? JSONDecoder().decode(PlanFile.self, from: Data(bytes))
+            else { return "refused: \(e.message.prefix(60))" }
             plan.planHash = plan.computedHash
-            guard case .success(let resealed) = PlanFile.decode(plan.encoded()) else { return "refused, and resealed refused" }
+            guard case .success(let resealed) = PlanFile.decode(plan.encoded()) else {
+                return "refused, and resealed refused"
+            }
             use(resealed)
             return "refused, resealed accepted"
         case .success(let plan):
@@ -109,7 +121,9 @@ public enum FuzzTargets {
 
     static func journal(_ bytes: [UInt8]) -> String {
         let dir: String
-        if let s = scratch { dir = s } else {
+        if let s = scratch {
+            dir = s
+        } else {
             // tmpfs where there is one: each input is written, opened and removed.
             let base = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm/" : NSTemporaryDirectory()
             var template = Array((base + "evac-fuzz-journal-XXXXXX").utf8CString)
@@ -134,7 +148,10 @@ public enum FuzzTargets {
                 _ = try? JournalStatus.events(path: path, kind: s.kind, id: s.id)
             }
         } catch { out.append("status refused") }
-        do { _ = try JournalStatus.storedPlan(path: path); out.append("plan accepted") } catch { out.append("plan refused") }
+        do {
+            _ = try JournalStatus.storedPlan(path: path)
+            out.append("plan accepted")
+        } catch { out.append("plan refused") }
         return out.joined(separator: ", ")
     }
 }

@@ -27,7 +27,8 @@ enum HTML {
     static func num(_ v: Double) -> String {
         guard v.isFinite, abs(v) < 1e15 else { return "0" }
         let hundredths = Int64((v * 100).rounded())
-        let whole = hundredths / 100, frac = abs(hundredths % 100)
+        let whole = hundredths / 100
+        let frac = abs(hundredths % 100)
         let sign = hundredths < 0 && whole == 0 ? "-" : ""
         if frac == 0 { return sign + String(whole) }
         return sign + String(whole) + (frac < 10 ? ".0" : ".") + String(frac % 10 == 0 ? frac / 10 : frac)
@@ -61,14 +62,18 @@ enum Clock {
         if ms > 0 && ms < 999.5 { return "\(Int(ms.rounded()))ms" }
         let s = Int((ms / 1000).rounded())
         if s < 60 { return "\(s)s" }
-        let h = s / 3600, m = s / 60 % 60, sec = s % 60
+        let h = s / 3600
+        let m = s / 60 % 60
+        let sec = s % 60
         if h > 0 { return m == 0 ? "\(h)h" : "\(h)h\(m < 10 ? "0" : "")\(m)m" }
         return sec == 0 ? "\(m)m" : "\(m)m\(sec < 10 ? "0" : "")\(sec)s"
     }
 
     /// A tick step giving at most `maxTicks` ticks over `span` milliseconds.
     static func tickStep(span: Double, maxTicks: Int = 10) -> Double {
-        let steps: [Double] = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400]
+        let steps: [Double] = [
+            1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400,
+        ]
         for s in steps where span / (s * 1000) <= Double(maxTicks) { return s * 1000 }
         return (span / Double(maxTicks) / 86_400_000).rounded(.up) * 86_400_000
     }

@@ -33,8 +33,11 @@ public enum PlanPage {
         let memory = plan.graph.nodes.reduce(UInt64(0)) { $0 + $1.memoryKiB }
         let l = plan.graph.limits
         var s = "<h1>Evacuation plan <span class=\"mono\">\(HTML.esc(plan.planName))</span></h1>\n"
-        s += "<p class=\"sub\">plan <code>\(plan.planHash.prefix(12))</code> · inventory <code>\(plan.inventoryFingerprint.prefix(12))</code> · "
-        let drains = plan.sources.count <= 6 ? plan.sources.joined(separator: ", ")
+        s +=
+            "<p class=\"sub\">plan <code>\(plan.planHash.prefix(12))</code> · inventory <code>\(plan.inventoryFingerprint.prefix(12))</code> · "
+        let drains =
+            plan.sources.count <= 6
+            ? plan.sources.joined(separator: ", ")
             : "\(plan.sources.count) sources (\(plan.sources.prefix(3).joined(separator: ", ")), …, \(plan.sources.last ?? ""))"
         s += "from <code>\(HTML.esc(plan.planSource.path))</code> · drains \(HTML.esc(drains)) "
         s += "into \(plan.targets.count) target\(plan.targets.count == 1 ? "" : "s")</p>\n"
@@ -45,14 +48,22 @@ public enum PlanPage {
         s += card("unplaceable", "\(plan.unplaceable.count)", tone: plan.unplaceable.isEmpty ? "ok" : "bad")
         if let w = window {
             let fits = timeline.totalMs <= w.endMs
-            s += card("window", fits ? "fits in \(Clock.text(ms: w.endMs))" : "overruns by \(Clock.text(ms: timeline.totalMs - w.endMs))",
-                      tone: fits ? "ok" : "bad", id: "window-verdict")
+            s += card(
+                "window",
+                fits
+                    ? "fits in \(Clock.text(ms: w.endMs))"
+                    : "overruns by \(Clock.text(ms: timeline.totalMs - w.endMs))",
+                tone: fits ? "ok" : "bad", id: "window-verdict")
         }
         s += "</div>\n"
-        let bw = plan.migration.bandwidthBytesPerSec.map { "\(Format.bytes(Double($0)))/s (the plan's cap)" }
+        let bw =
+            plan.migration.bandwidthBytesPerSec.map { "\(Format.bytes(Double($0)))/s (the plan's cap)" }
             ?? "\(Format.bytes(Double(timeline.assumedBandwidthBytesPerSec)))/s (assumed: the plan sets no cap)"
-        s += "<p class=\"note\">Limits: \(l.total) in flight, \(l.perSource) per source, \(l.perTarget) incoming per target"
-        s += l.groups.isEmpty ? "" : "; " + l.groups.map { "\(HTML.esc($0.name)) \($0.maxInFlight) at a time" }.joined(separator: ", ")
+        s +=
+            "<p class=\"note\">Limits: \(l.total) in flight, \(l.perSource) per source, \(l.perTarget) incoming per target"
+        s +=
+            l.groups.isEmpty
+            ? "" : "; " + l.groups.map { "\(HTML.esc($0.name)) \($0.maxInFlight) at a time" }.joined(separator: ", ")
         s += ". Each migration is estimated as \(Clock.text(ms: timeline.setupMs)) of set-up plus its memory at \(bw): "
         s += "a lower bound, since busy guests send dirty pages again.</p>\n"
         return s
@@ -86,26 +97,35 @@ public enum PlanPage {
         // Thousands of waves cannot each have a colour: eight bands of consecutive waves show
         // the run's progress instead.
         let banded = timeline.entries.count > Gantt.detailLimit && maxWave > Style.waves.count
-        func colour(_ wave: Int) -> Int { banded ? (wave - 1) * Style.waves.count / maxWave + 1 : (wave - 1) % Style.waves.count + 1 }
+        func colour(_ wave: Int) -> Int {
+            banded ? (wave - 1) * Style.waves.count / maxWave + 1 : (wave - 1) % Style.waves.count + 1
+        }
         for e in timeline.entries {
             guard let n = nodes[e.id] else { continue }
             let (slot, wave) = slots[e.id] ?? (0, 1)
             let late = window.map { e.endMs > $0.endMs } ?? false
             // Tooltips exist only in the detailed chart; a dense one has no element to put them on.
-            let title = timeline.entries.count > Gantt.detailLimit ? ""
+            let title =
+                timeline.entries.count > Gantt.detailLimit
+                ? ""
                 : "#\(n.id) \(n.guest): \(n.source) → \(n.target), \(Format.kib(n.memoryKiB)), wave \(wave), "
-                + "\(Clock.text(ms: e.startMs))–\(Clock.text(ms: e.endMs))" + (n.after.isEmpty ? "" : ", after " + n.after.map { "#\($0)" }.joined(separator: ","))
-            bars.append(Gantt.Bar(id: n.id, lane: laneOf(n, slot), startMs: e.startMs, endMs: e.endMs,
-                                  fillClass: "w\(colour(wave))", title: title, late: late, guest: n.guest))
+                    + "\(Clock.text(ms: e.startMs))–\(Clock.text(ms: e.endMs))"
+                    + (n.after.isEmpty ? "" : ", after " + n.after.map { "#\($0)" }.joined(separator: ","))
+            bars.append(
+                Gantt.Bar(
+                    id: n.id, lane: laneOf(n, slot), startMs: e.startMs, endMs: e.endMs,
+                    fillClass: "w\(colour(wave))", title: title, late: late, guest: n.guest))
         }
         var chart = Gantt(id: "gantt", lanes: lanes, bars: bars, windowEndMs: window?.endMs)
         if perTarget { chart.stackTracks() }
         var s = "<h2>Timeline (estimate)</h2>\n"
-        s += "<p class=\"note\">One lane per \(perTarget ? "target (+N: incoming migrations)" : "parallelism slot (\(targets.count) targets are too many for a lane each)"); "
+        s +=
+            "<p class=\"note\">One lane per \(perTarget ? "target (+N: incoming migrations)" : "parallelism slot (\(targets.count) targets are too many for a lane each)"); "
         s += "the k-th migration each slot runs is in wave k (\(maxWave) wave\(maxWave == 1 ? "" : "s")).</p>\n"
         s += legend(maxWave: maxWave, banded: banded, window: window)
         if !chart.isDetailed {
-            s += "<p class=\"note\">\(bars.count) migrations are drawn without per-bar details; the migration list and `evac plan --output json` have them.</p>\n"
+            s +=
+                "<p class=\"note\">\(bars.count) migrations are drawn without per-bar details; the migration list and `evac plan --output json` have them.</p>\n"
         }
         return s + chart.svg()
     }
@@ -114,30 +134,43 @@ public enum PlanPage {
         var s = "<div class=\"legend\">"
         if banded {
             for b in 0..<Style.waves.count {
-                let first = (b * maxWave + Style.waves.count - 1) / Style.waves.count + 1, last = ((b + 1) * maxWave + Style.waves.count - 1) / Style.waves.count
+                let first = (b * maxWave + Style.waves.count - 1) / Style.waves.count + 1
+                let last = ((b + 1) * maxWave + Style.waves.count - 1) / Style.waves.count
                 s += "<span><i style=\"background:\(Style.waves[b])\"></i>waves \(first)–\(last)</span>"
             }
-            if window != nil { s += "<span><i style=\"background:#c62828\"></i>window end; outlined bars end after it</span>" }
+            if window != nil {
+                s += "<span><i style=\"background:#c62828\"></i>window end; outlined bars end after it</span>"
+            }
             return s + "</div>\n"
         }
         for w in 1...max(1, min(maxWave, Style.waves.count)) {
-            s += "<span><i style=\"background:\(Style.waves[w - 1])\"></i>wave \(w)\(maxWave > Style.waves.count && w == Style.waves.count ? "…" : "")</span>"
+            s +=
+                "<span><i style=\"background:\(Style.waves[w - 1])\"></i>wave \(w)\(maxWave > Style.waves.count && w == Style.waves.count ? "…" : "")</span>"
         }
         if maxWave > Style.waves.count { s += "<span>(colours repeat every \(Style.waves.count) waves)</span>" }
-        if window != nil { s += "<span><i style=\"background:#c62828\"></i>window end; outlined bars end after it</span>" }
+        if window != nil {
+            s += "<span><i style=\"background:#c62828\"></i>window end; outlined bars end after it</span>"
+        }
         return s + "</div>\n"
     }
 
     static func unplaceable(_ plan: PlanFile) -> String {
         var s = "<h2>Unplaceable guests (\(plan.unplaceable.count))</h2>\n"
-        if plan.unplaceable.isEmpty { return s + "<p id=\"unplaceable\" class=\"note\">None: every selected guest has a target.</p>\n" }
-        s += "<table id=\"unplaceable\"><thead><tr><th>guest</th><th>on</th><th class=\"n\">memory</th><th class=\"n\">vCPU</th><th>why no target takes it</th></tr></thead><tbody>\n"
+        if plan.unplaceable.isEmpty {
+            return s + "<p id=\"unplaceable\" class=\"note\">None: every selected guest has a target.</p>\n"
+        }
+        s +=
+            "<table id=\"unplaceable\"><thead><tr><th>guest</th><th>on</th><th class=\"n\">memory</th><th class=\"n\">vCPU</th><th>why no target takes it</th></tr></thead><tbody>\n"
         for u in plan.unplaceable {
-            s += "<tr class=\"unplaceable\" data-guest=\"\(HTML.esc(u.guest))\"><td class=\"nw\">\(HTML.esc(u.guest))</td><td class=\"nw\">\(HTML.esc(u.source))</td>"
+            s +=
+                "<tr class=\"unplaceable\" data-guest=\"\(HTML.esc(u.guest))\"><td class=\"nw\">\(HTML.esc(u.guest))</td><td class=\"nw\">\(HTML.esc(u.source))</td>"
             s += "<td class=\"n nw\">\(Format.kib(u.memoryKiB))</td><td class=\"n\">\(u.vcpus)</td><td>"
             if let why = u.guestReason { s += HTML.esc(why) }
             if !u.candidates.isEmpty {
-                s += "<ul class=\"reasons\">" + u.candidates.map { "<li><b>\(HTML.esc($0.target))</b>: \(HTML.esc($0.reason))</li>" }.joined() + "</ul>"
+                s +=
+                    "<ul class=\"reasons\">"
+                    + u.candidates.map { "<li><b>\(HTML.esc($0.target))</b>: \(HTML.esc($0.reason))</li>" }.joined()
+                    + "</ul>"
             }
             s += "</td></tr>\n"
         }
@@ -148,14 +181,20 @@ public enum PlanPage {
         let entries = Dictionary(timeline.entries.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         var s = "<h2>Migrations (\(plan.graph.nodes.count), in plan order)</h2>\n"
         if plan.graph.nodes.isEmpty { return s + "<p class=\"note\">None.</p>\n" }
-        s += "<table id=\"migrations\"><thead><tr><th class=\"n\">#</th><th>guest</th><th>source → target</th><th class=\"n\">memory</th>"
-        s += "<th>mode</th><th>after</th><th class=\"n\">start</th><th class=\"n\">end</th><th>note</th></tr></thead><tbody>\n"
+        s +=
+            "<table id=\"migrations\"><thead><tr><th class=\"n\">#</th><th>guest</th><th>source → target</th><th class=\"n\">memory</th>"
+        s +=
+            "<th>mode</th><th>after</th><th class=\"n\">start</th><th class=\"n\">end</th><th>note</th></tr></thead><tbody>\n"
         for n in plan.graph.nodes.prefix(maxTableRows) {
             let e = entries[n.id]
-            s += "<tr><td class=\"n\">\(n.id)</td><td class=\"nw\">\(HTML.esc(n.guest))</td><td class=\"nw\">\(HTML.esc(n.source)) → \(HTML.esc(n.target))</td>"
-            s += "<td class=\"n\">\(Format.kib(n.memoryKiB))</td><td>\(n.mode.rawValue)</td><td>\(n.after.map { "#\($0)" }.joined(separator: " "))</td>"
-            s += "<td class=\"n\">\(e.map { Clock.text(ms: $0.startMs) } ?? "")</td><td class=\"n\">\(e.map { Clock.text(ms: $0.endMs) } ?? "")</td>"
-            s += "<td>\(HTML.esc([n.copyStorage.isEmpty ? nil : "copies " + n.copyStorage.joined(separator: ","), n.offMostFree].compactMap { $0 }.joined(separator: "; ")))</td></tr>\n"
+            s +=
+                "<tr><td class=\"n\">\(n.id)</td><td class=\"nw\">\(HTML.esc(n.guest))</td><td class=\"nw\">\(HTML.esc(n.source)) → \(HTML.esc(n.target))</td>"
+            s +=
+                "<td class=\"n\">\(Format.kib(n.memoryKiB))</td><td>\(n.mode.rawValue)</td><td>\(n.after.map { "#\($0)" }.joined(separator: " "))</td>"
+            s +=
+                "<td class=\"n\">\(e.map { Clock.text(ms: $0.startMs) } ?? "")</td><td class=\"n\">\(e.map { Clock.text(ms: $0.endMs) } ?? "")</td>"
+            s +=
+                "<td>\(HTML.esc([n.copyStorage.isEmpty ? nil : "copies " + n.copyStorage.joined(separator: ","), n.offMostFree].compactMap { $0 }.joined(separator: "; ")))</td></tr>\n"
         }
         s += "</tbody></table>\n"
         if plan.graph.nodes.count > maxTableRows {
@@ -166,7 +205,8 @@ public enum PlanPage {
 
     static func staying(_ plan: PlanFile) -> String {
         guard !plan.skipped.isEmpty else { return "" }
-        var s = "<h2>Staying by the plan's selection (\(plan.skipped.count))</h2>\n<table id=\"staying\"><thead><tr><th>guest</th><th>on</th><th>why</th></tr></thead><tbody>\n"
+        var s =
+            "<h2>Staying by the plan's selection (\(plan.skipped.count))</h2>\n<table id=\"staying\"><thead><tr><th>guest</th><th>on</th><th>why</th></tr></thead><tbody>\n"
         for g in plan.skipped.prefix(maxTableRows) {
             s += "<tr><td>\(HTML.esc(g.guest))</td><td>\(HTML.esc(g.source))</td><td>\(HTML.esc(g.why))</td></tr>\n"
         }

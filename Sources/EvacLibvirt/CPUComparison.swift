@@ -15,7 +15,9 @@ enum CPUComparison {
     /// A host-model guest is compared as the source's domain-capabilities host-model CPU
     /// (what the guest actually got), not the capabilities host CPU, which libvirt reports as
     /// incompatible even with its own host.
-    static func input(domainXML: String, sourceDomainCapabilities: () throws(LibvirtError) -> String) throws(LibvirtError) -> Input? {
+    static func input(
+        domainXML: String, sourceDomainCapabilities: () throws(LibvirtError) -> String
+    ) throws(LibvirtError) -> Input? {
         let dom = try parse(domainXML, "domain")
         let arch = dom.first("os/type")?.attr("arch")
         let virtType = dom.attr("type")
@@ -27,9 +29,11 @@ enum CPUComparison {
         case "host-model":
             let caps = try parse(try sourceDomainCapabilities(), "domain capabilities")
             guard let hostModel = caps.all("cpu/mode").first(where: { $0.attr("name") == "host-model" }),
-                  hostModel.first("model") != nil else { return nil }
-            let custom = XMLTree(name: "cpu", attributes: ["mode": "custom", "match": "exact"],
-                                 elements: hostModel.elements)
+                hostModel.first("model") != nil
+            else { return nil }
+            let custom = XMLTree(
+                name: "cpu", attributes: ["mode": "custom", "match": "exact"],
+                elements: hostModel.elements)
             return Input(arch: arch, virtType: virtType, cpuXML: serialize(custom))
         default:
             return nil

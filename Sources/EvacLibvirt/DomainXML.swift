@@ -43,7 +43,9 @@ enum DomainXML {
             let binary = UInt64(1) << (10 * UInt64(i + 1))
             var decimal: UInt64 = 1
             for _ in 0...i { decimal *= 1000 }
-            table[p] = binary; table[p + "ib"] = binary; table[p + "b"] = decimal
+            table[p] = binary
+            table[p + "ib"] = binary
+            table[p + "b"] = decimal
         }
         return table
     }()
@@ -69,7 +71,8 @@ enum DomainXML {
             .compactMap { $0.attr("name") }
         switch e.attr("mode") ?? "custom" {
         case "host-passthrough":
-            return GuestCPU(mode: .hostPassthrough, model: hostCPUModel.isEmpty ? nil : hostCPUModel, features: required)
+            return GuestCPU(
+                mode: .hostPassthrough, model: hostCPUModel.isEmpty ? nil : hostCPUModel, features: required)
         case "host-model":
             return GuestCPU(mode: .hostModel, model: e.text("model"), features: required)
         case "maximum":
@@ -105,12 +108,15 @@ enum DomainXML {
         var shared = false
         switch e.attr("type") ?? "file" {
         case "file":
-            kind = .file; source = src?.attr("file") ?? ""
+            kind = .file
+            source = src?.attr("file") ?? ""
         case "block":
-            kind = .block; source = src?.attr("dev") ?? ""
+            kind = .block
+            source = src?.attr("dev") ?? ""
         case "network":
             // Network storage (rbd, iscsi, nbd, gluster, …) is reachable from any host by definition.
-            kind = .network; shared = true
+            kind = .network
+            shared = true
             let proto = src?.attr("protocol") ?? "network"
             source = "\(proto):\(src?.attr("name") ?? src?.first("host")?.attr("name") ?? "")"
         case "volume":
@@ -151,9 +157,12 @@ enum DomainXML {
             }
             return "usb:\(addr?.attr("bus") ?? "?").\(addr?.attr("device") ?? "?")"
         case "scsi":
-            if src?.attr("protocol") == "iscsi" { return "scsi:iscsi:\(src?.first("host")?.attr("name") ?? ""):\(src?.attr("name") ?? "")" }
+            if src?.attr("protocol") == "iscsi" {
+                return "scsi:iscsi:\(src?.first("host")?.attr("name") ?? ""):\(src?.attr("name") ?? "")"
+            }
             let adapter = src?.first("adapter")?.attr("name") ?? "?"
-            return "scsi:\(adapter):\(addr?.attr("bus") ?? "?"):\(addr?.attr("target") ?? "?"):\(addr?.attr("unit") ?? "?")"
+            return
+                "scsi:\(adapter):\(addr?.attr("bus") ?? "?"):\(addr?.attr("target") ?? "?"):\(addr?.attr("unit") ?? "?")"
         case "mdev":
             return "mdev:\(addr?.attr("uuid") ?? "?")"
         default:
@@ -165,15 +174,22 @@ enum DomainXML {
     static func pciID(_ a: XMLTree?) -> String {
         guard let a, let bus = hex(a.attr("bus")), let slot = hex(a.attr("slot")), let fn = hex(a.attr("function"))
         else { return "pci:?" }
-        return "pci:" + hex4(hex(a.attr("domain")) ?? 0) + ":" + hex2(bus) + ":" + hex2(slot) + "." + String(fn, radix: 16)
+        return "pci:" + hex4(hex(a.attr("domain")) ?? 0) + ":" + hex2(bus) + ":" + hex2(slot) + "."
+            + String(fn, radix: 16)
     }
 
     private static func hex(_ s: String?) -> UInt? {
         guard let s else { return nil }
         return s.hasPrefix("0x") ? UInt(s.dropFirst(2), radix: 16) : UInt(s, radix: 16)
     }
-    private static func hex2(_ v: UInt) -> String { let s = String(v, radix: 16); return String(repeating: "0", count: max(0, 2 - s.count)) + s }
-    private static func hex4(_ v: UInt) -> String { let s = String(v, radix: 16); return String(repeating: "0", count: max(0, 4 - s.count)) + s }
+    private static func hex2(_ v: UInt) -> String {
+        let s = String(v, radix: 16)
+        return String(repeating: "0", count: max(0, 2 - s.count)) + s
+    }
+    private static func hex4(_ v: UInt) -> String {
+        let s = String(v, radix: 16)
+        return String(repeating: "0", count: max(0, 4 - s.count)) + s
+    }
 }
 
 struct DomainXMLError: Error, CustomStringConvertible {

@@ -10,15 +10,17 @@ public enum HostReader {
 
     /// The guests (and free memory) of a host whose host part was read before: the executor's
     /// pre-checks re-read only what changes during a drain.
-    public static func read(name: String, connection c: LibvirtConnection, hostPart: HostInventory) throws(LibvirtError) -> HostInventory {
+    public static func read(
+        name: String, connection c: LibvirtConnection, hostPart: HostInventory
+    ) throws(LibvirtError) -> HostInventory {
         var h = hostPart
         h.freeMemoryKiB = c.freeMemoryBytes() / 1024
         var guests: [Guest] = []
         for dom in try c.domains() {
             do {
                 guests.append(try guest(dom, hostCPUModel: h.cpu.model, pools: h.storagePools, uri: c.uri))
-            } catch where error.isNoDomain {
-                continue  // undefined or stopped (if transient) between listing and reading: it is gone
+            } catch  where error.isNoDomain {
+                continue // undefined or stopped (if transient) between listing and reading: it is gone
             }
         }
         h.guests = guests.sorted { ($0.name, $0.uuid) < ($1.name, $1.uuid) }
@@ -63,7 +65,8 @@ public enum HostReader {
         }
         var pools: [StoragePoolInfo] = []
         for pool in try optional(c.storagePools()) {
-            pools.append(try parsed("storage pool \(pool.name)") { try HostXML.storagePool(name: pool.name, xml: pool.xml) })
+            pools.append(
+                try parsed("storage pool \(pool.name)") { try HostXML.storagePool(name: pool.name, xml: pool.xml) })
         }
 
         return HostInventory(
@@ -82,11 +85,14 @@ public enum HostReader {
             // A shut-off guest's live XML is its definition anyway; ask for it explicitly.
             return (state, try dom.xmlDesc(inactive: state == .shutoff))
         }
-        let def = try parsed("domain \(name)", uri: uri) { try DomainXML.parse(xml, hostCPUModel: hostCPUModel, pools: pools) }
+        let def = try parsed("domain \(name)", uri: uri) {
+            try DomainXML.parse(xml, hostCPUModel: hostCPUModel, pools: pools)
+        }
         let persistent = try dom.settled { () throws(LibvirtError) in try dom.isPersistent() }
-        return Guest(uuid: try dom.uuidString(), name: name, state: state, persistent: persistent,
-                     memoryKiB: def.memoryKiB, currentMemoryKiB: def.currentMemoryKiB, vcpus: def.vcpus,
-                     cpu: def.cpu, nics: def.nics, disks: def.disks, hostDevices: def.hostDevices)
+        return Guest(
+            uuid: try dom.uuidString(), name: name, state: state, persistent: persistent,
+            memoryKiB: def.memoryKiB, currentMemoryKiB: def.currentMemoryKiB, vcpus: def.vcpus,
+            cpu: def.cpu, nics: def.nics, disks: def.disks, hostDevices: def.hostDevices)
     }
 
     static func guestState(_ raw: Int32) -> Guest.State {
@@ -104,7 +110,7 @@ public enum HostReader {
 
     /// A driver without interface/network/storage support (e.g. a session daemon) has none of them.
     private static func optional<T>(_ body: @autoclosure () throws(LibvirtError) -> [T]) throws(LibvirtError) -> [T] {
-        do { return try body() } catch where error.isNoSupport { return [] }
+        do { return try body() } catch  where error.isNoSupport { return [] }
     }
 }
 
@@ -112,8 +118,11 @@ public enum HostReader {
 public enum InventoryReader {
     /// Reads every host, at most `concurrency` at a time. Keyed by host name (names should be
     /// unique; with duplicates the last read wins). Never throws: failures are per-host values.
-    public static func read(hosts: [(name: String, uri: String)], concurrency: Int = 8) async
-        -> [String: Result<HostInventory, LibvirtError>] {
+    public static func read(
+        hosts: [(name: String, uri: String)], concurrency: Int = 8
+    ) async
+        -> [String: Result<HostInventory, LibvirtError>]
+    {
         await withTaskGroup(of: (String, Result<HostInventory, LibvirtError>).self) { group in
             var pending = hosts[...]
             func startNext() {
@@ -133,11 +142,13 @@ public enum InventoryReader {
     /// The same, as an `Inventory`: failed hosts become `UnreachableHost` entries.
     public static func inventory(hosts: [(name: String, uri: String)], concurrency: Int = 8) async -> Inventory {
         let results = await read(hosts: hosts, concurrency: concurrency)
-        var ok: [HostInventory] = [], failed: [UnreachableHost] = []
+        var ok: [HostInventory] = []
+        var failed: [UnreachableHost] = []
         for (name, uri) in hosts {
             switch results[name] {
             case .success(let host)?: ok.append(host)
-            case .failure(let error)?: failed.append(UnreachableHost(name: name, uri: redactURI(uri), error: error.description))
+            case .failure(let error)?:
+                failed.append(UnreachableHost(name: name, uri: redactURI(uri), error: error.description))
             case nil: break
             }
         }

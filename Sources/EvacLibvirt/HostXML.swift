@@ -18,16 +18,18 @@ enum HostXML {
         let cpu = root.first("host/cpu")
         let named = cpu?.children("feature").compactMap { $0.attr("name") } ?? []
         let flags = cpu?.first("features")?.elements.map(\.name) ?? []
-        return Capabilities(hostUUID: root.text("host/uuid"),
-                            arch: cpu?.text("arch") ?? "",
-                            vendor: cpu?.text("vendor") ?? "",
-                            model: cpu?.text("model") ?? "",
-                            features: named + flags)
+        return Capabilities(
+            hostUUID: root.text("host/uuid"),
+            arch: cpu?.text("arch") ?? "",
+            vendor: cpu?.text("vendor") ?? "",
+            model: cpu?.text("model") ?? "",
+            features: named + flags)
     }
 
     /// The host's `<cpu>…</cpu>` element of a capabilities document (the first one), as text.
     static func hostCPUElement(_ capabilitiesXML: String) -> String? {
-        guard let start = capabilitiesXML.range(of: "<cpu>"), let end = capabilitiesXML.range(of: "</cpu>", range: start.upperBound..<capabilitiesXML.endIndex)
+        guard let start = capabilitiesXML.range(of: "<cpu>"),
+            let end = capabilitiesXML.range(of: "</cpu>", range: start.upperBound..<capabilitiesXML.endIndex)
         else { return nil }
         return String(capabilitiesXML[start.lowerBound..<end.upperBound])
     }
@@ -35,8 +37,10 @@ enum HostXML {
     /// Features of a baseline `<cpu>` that are present (policy require/force, or no policy).
     static func requiredFeatures(cpuXML xml: String) -> [String]? {
         guard let root = try? XMLTree.parse(xml) else { return nil }
-        return root.children("feature").filter { ($0.attr("policy") ?? "require") == "require" || $0.attr("policy") == "force" }
-            .compactMap { $0.attr("name") }
+        return root.children("feature").filter {
+            ($0.attr("policy") ?? "require") == "require" || $0.attr("policy") == "force"
+        }
+        .compactMap { $0.attr("name") }
     }
 
     /// The bridge name if this `<interface>` is a bridge, else nil.
@@ -63,7 +67,8 @@ enum HostXML {
     static func storagePool(name: String, xml: String) throws -> StoragePoolInfo {
         let root = try XMLTree.parse(xml)
         let type = root.attr("type") ?? ""
-        return StoragePoolInfo(name: name, type: type, targetPath: root.text("target/path"),
-                               shared: sharedPoolTypes.contains(type))
+        return StoragePoolInfo(
+            name: name, type: type, targetPath: root.text("target/path"),
+            shared: sharedPoolTypes.contains(type))
     }
 }

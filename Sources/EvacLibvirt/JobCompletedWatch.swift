@@ -26,7 +26,7 @@ final class JobCompletedWatch: @unchecked Sendable {
             opaque, releaseBox)
         guard id >= 0 else {
             let error = connection.fail("virConnectDomainEventRegisterAny(JOB_COMPLETED)")
-            Unmanaged<Box>.fromOpaque(opaque).release()  // libvirt did not take it
+            Unmanaged<Box>.fromOpaque(opaque).release() // libvirt did not take it
             throw error
         }
         callbackID = id
@@ -45,15 +45,16 @@ final class JobCompletedWatch: @unchecked Sendable {
 }
 
 /// Runs on the event-loop thread; libvirt frees `params` after it returns, so copy them.
-private let jobCompletedCallback: @convention(c) (
-    OpaquePointer?, OpaquePointer?, virTypedParameterPtr?, Int32, UnsafeMutableRawPointer?
-) -> Void = { _, _, params, n, opaque in
-    guard let opaque else { return }
-    let box = Unmanaged<JobCompletedWatch.Box>.fromOpaque(opaque).takeUnretainedValue()
-    let stats = typedParamsDictionary(params, n)
-    box.lock.withLock { box.stats = stats }
-    box.arrived.signal()
-}
+private let jobCompletedCallback:
+    @convention(c) (
+        OpaquePointer?, OpaquePointer?, virTypedParameterPtr?, Int32, UnsafeMutableRawPointer?
+    ) -> Void = { _, _, params, n, opaque in
+        guard let opaque else { return }
+        let box = Unmanaged<JobCompletedWatch.Box>.fromOpaque(opaque).takeUnretainedValue()
+        let stats = typedParamsDictionary(params, n)
+        box.lock.withLock { box.stats = stats }
+        box.arrived.signal()
+    }
 
 private let releaseBox: @convention(c) (UnsafeMutableRawPointer?) -> Void = { opaque in
     if let opaque { Unmanaged<JobCompletedWatch.Box>.fromOpaque(opaque).release() }

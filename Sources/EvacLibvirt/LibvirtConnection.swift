@@ -51,10 +51,14 @@ public final class LibvirtConnection: @unchecked Sendable {
         let result: UnsafeMutablePointer<CChar>? = xml.withCString { cxml in
             var list: [UnsafePointer<CChar>?] = [cxml]
             return list.withUnsafeMutableBufferPointer { buf in
-                virConnectBaselineCPU(handle, buf.baseAddress, 1, UInt32(VIR_CONNECT_BASELINE_CPU_EXPAND_FEATURES.rawValue))
+                virConnectBaselineCPU(
+                    handle, buf.baseAddress, 1, UInt32(VIR_CONNECT_BASELINE_CPU_EXPAND_FEATURES.rawValue))
             }
         }
-        guard let text = takeString(result) else { virResetLastError(); return nil }
+        guard let text = takeString(result) else {
+            virResetLastError()
+            return nil
+        }
         return HostXML.requiredFeatures(cpuXML: text)
     }
 
@@ -97,7 +101,9 @@ public final class LibvirtConnection: @unchecked Sendable {
         for i in 0..<Int(n) {
             guard let iface = list?[i] else { continue }
             let name = String(cString: virInterfaceGetName(iface))
-            guard let xml = takeString(virInterfaceGetXMLDesc(iface, 0)) else { throw fail("virInterfaceGetXMLDesc(\(name))") }
+            guard let xml = takeString(virInterfaceGetXMLDesc(iface, 0)) else {
+                throw fail("virInterfaceGetXMLDesc(\(name))")
+            }
             out.append((name, xml))
         }
         return out
@@ -115,7 +121,9 @@ public final class LibvirtConnection: @unchecked Sendable {
             let name = String(cString: virNetworkGetName(net))
             let active = virNetworkIsActive(net)
             guard active >= 0 else { throw fail("virNetworkIsActive(\(name))") }
-            guard let xml = takeString(virNetworkGetXMLDesc(net, 0)) else { throw fail("virNetworkGetXMLDesc(\(name))") }
+            guard let xml = takeString(virNetworkGetXMLDesc(net, 0)) else {
+                throw fail("virNetworkGetXMLDesc(\(name))")
+            }
             out.append((name, active == 1, xml))
         }
         return out
@@ -131,7 +139,9 @@ public final class LibvirtConnection: @unchecked Sendable {
         for i in 0..<Int(n) {
             guard let pool = list?[i] else { continue }
             let name = String(cString: virStoragePoolGetName(pool))
-            guard let xml = takeString(virStoragePoolGetXMLDesc(pool, 0)) else { throw fail("virStoragePoolGetXMLDesc(\(name))") }
+            guard let xml = takeString(virStoragePoolGetXMLDesc(pool, 0)) else {
+                throw fail("virStoragePoolGetXMLDesc(\(name))")
+            }
             out.append((name, xml))
         }
         return out
@@ -142,7 +152,7 @@ public final class LibvirtConnection: @unchecked Sendable {
         var list: UnsafeMutablePointer<OpaquePointer?>?
         let n = virConnectListAllDomains(handle, &list, 0)
         guard n >= 0 else { throw fail("virConnectListAllDomains") }
-        defer { free(list) }  // the array only; the handles now belong to the LibvirtDomain objects
+        defer { free(list) } // the array only; the handles now belong to the LibvirtDomain objects
         return (0..<Int(n)).compactMap { i in list?[i].map { LibvirtDomain(handle: $0, connection: self) } }
     }
 }
@@ -152,21 +162,29 @@ public final class LibvirtDomain: @unchecked Sendable {
     let handle: OpaquePointer
     public let connection: LibvirtConnection
 
-    init(handle: OpaquePointer, connection: LibvirtConnection) { self.handle = handle; self.connection = connection }
+    init(handle: OpaquePointer, connection: LibvirtConnection) {
+        self.handle = handle
+        self.connection = connection
+    }
     deinit { virDomainFree(handle) }
 
     public var name: String { String(cString: virDomainGetName(handle)) }
 
     public func uuidString() throws(LibvirtError) -> String {
         var buf = [CChar](repeating: 0, count: Int(VIR_UUID_STRING_BUFLEN))
-        guard virDomainGetUUIDString(handle, &buf) == 0 else { throw connection.fail("virDomainGetUUIDString(\(name))") }
+        guard virDomainGetUUIDString(handle, &buf) == 0 else {
+            throw connection.fail("virDomainGetUUIDString(\(name))")
+        }
         return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// The raw `virDomainState` value (VIR_DOMAIN_RUNNING = 1, …).
     public func state() throws(LibvirtError) -> Int32 {
-        var state: Int32 = 0, reason: Int32 = 0
-        guard virDomainGetState(handle, &state, &reason, 0) == 0 else { throw connection.fail("virDomainGetState(\(name))") }
+        var state: Int32 = 0
+        var reason: Int32 = 0
+        guard virDomainGetState(handle, &state, &reason, 0) == 0 else {
+            throw connection.fail("virDomainGetState(\(name))")
+        }
         return state
     }
 
@@ -179,7 +197,9 @@ public final class LibvirtDomain: @unchecked Sendable {
     /// The domain XML; `inactive` asks for the persistent definition instead of the live one.
     public func xmlDesc(inactive: Bool = false) throws(LibvirtError) -> String {
         let flags = inactive ? VIR_DOMAIN_XML_INACTIVE.rawValue : 0
-        guard let xml = takeString(virDomainGetXMLDesc(handle, flags)) else { throw connection.fail("virDomainGetXMLDesc(\(name))") }
+        guard let xml = takeString(virDomainGetXMLDesc(handle, flags)) else {
+            throw connection.fail("virDomainGetXMLDesc(\(name))")
+        }
         return xml
     }
 }

@@ -20,10 +20,14 @@ extension LibvirtDomain {
                 return try body()
             } catch {
                 if error.isNoDomain { throw error }
-                if let uuid, case .success(nil) = Result(catching: { () throws(LibvirtError) in try connection.domain(uuid: uuid) }) {
-                    throw LibvirtError(code: Int32(VIR_ERR_NO_DOMAIN.rawValue), domain: 0,
-                                       message: "domain \(uuid) left while it was being read", uri: connection.uri,
-                                       operation: error.operation)
+                if let uuid,
+                    case .success(nil) = Result(catching: { () throws(LibvirtError) in try connection.domain(uuid: uuid)
+                        })
+                {
+                    throw LibvirtError(
+                        code: Int32(VIR_ERR_NO_DOMAIN.rawValue), domain: 0,
+                        message: "domain \(uuid) left while it was being read", uri: connection.uri,
+                        operation: error.operation)
                 }
                 let jobRunning = ((try? jobStats())?.type).map { $0 != Int32(VIR_DOMAIN_JOB_NONE.rawValue) } ?? false
                 if !jobRunning { attemptsWithoutJob += 1 }

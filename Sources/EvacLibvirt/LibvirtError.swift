@@ -17,8 +17,11 @@ public struct LibvirtError: Error, Sendable, Hashable, CustomStringConvertible {
 
     public init(code: Int32, domain: Int32, message: String, uri: String?, operation: String) {
         // libvirt's own text can quote the raw URI ("Unable to parse URI …"): redacted too.
-        self.code = code; self.domain = domain; self.message = LibvirtURI.redactText(message)
-        self.uri = uri.map(redactURI); self.operation = operation
+        self.code = code
+        self.domain = domain
+        self.message = LibvirtURI.redactText(message)
+        self.uri = uri.map(redactURI)
+        self.operation = operation
     }
 
     public var description: String {
@@ -30,18 +33,21 @@ public struct LibvirtError: Error, Sendable, Hashable, CustomStringConvertible {
     static func last(_ operation: String, uri: String?) -> LibvirtError {
         defer { virResetLastError() }
         guard let e = virGetLastError() else {
-            return LibvirtError(code: Int32(VIR_ERR_INTERNAL_ERROR.rawValue), domain: 0,
-                                message: "unknown libvirt error", uri: uri, operation: operation)
+            return LibvirtError(
+                code: Int32(VIR_ERR_INTERNAL_ERROR.rawValue), domain: 0,
+                message: "unknown libvirt error", uri: uri, operation: operation)
         }
         let message = e.pointee.message.map { String(cString: $0) } ?? "unknown libvirt error"
-        return LibvirtError(code: e.pointee.code, domain: e.pointee.domain,
-                            message: message, uri: uri, operation: operation)
+        return LibvirtError(
+            code: e.pointee.code, domain: e.pointee.domain,
+            message: message, uri: uri, operation: operation)
     }
 
     /// An error of our own making (bad XML from the daemon), shaped like libvirt's.
     static func xml(_ message: String, uri: String?, operation: String) -> LibvirtError {
-        LibvirtError(code: Int32(VIR_ERR_XML_ERROR.rawValue), domain: 0, message: message,
-                     uri: uri, operation: operation)
+        LibvirtError(
+            code: Int32(VIR_ERR_XML_ERROR.rawValue), domain: 0, message: message,
+            uri: uri, operation: operation)
     }
 
     var isNoSupport: Bool { code == Int32(VIR_ERR_NO_SUPPORT.rawValue) }

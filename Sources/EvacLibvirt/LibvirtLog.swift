@@ -27,19 +27,27 @@ enum LibvirtLog {
     /// connection look-up and every libvirt call it made.
     static func operation(_ what: String, host: String, since start: UInt64, failure: HypervisorError?) {
         if let failure {
-            log.debug("\(what) on \(host) failed after \(ms(since: start)): \(failure.kind.rawValue): \(failure.message)")
+            log.debug(
+                "\(what) on \(host) failed after \(ms(since: start)): \(failure.kind.rawValue): \(failure.message)")
         } else {
             log.debug("\(what) on \(host) took \(ms(since: start))")
         }
     }
 
-    static func migration(_ r: MigrationRequest, since start: UInt64, result: Result<MigrationOutcome, HypervisorError>) {
+    static func migration(_ r: MigrationRequest, since start: UInt64, result: Result<MigrationOutcome, HypervisorError>)
+    {
         switch result {
         case .success(let o):
-            log.debug("migrate \(r.guestName) \(r.source.name) → \(r.target.name) done in \(ms(since: start))",
-                      metadata: ["transferred_bytes": "\(o.transferredBytes)", "downtime_ms": "\(o.downtimeMs.map(String.init) ?? "-")"])
+            log.debug(
+                "migrate \(r.guestName) \(r.source.name) → \(r.target.name) done in \(ms(since: start))",
+                metadata: [
+                    "transferred_bytes": "\(o.transferredBytes)",
+                    "downtime_ms": "\(o.downtimeMs.map(String.init) ?? "-")",
+                ])
         case .failure(let e):
-            log.debug("migrate \(r.guestName) \(r.source.name) → \(r.target.name) ended after \(ms(since: start)): \(e.kind.rawValue): \(e.message)")
+            log.debug(
+                "migrate \(r.guestName) \(r.source.name) → \(r.target.name) ended after \(ms(since: start)): \(e.kind.rawValue): \(e.message)"
+            )
         }
     }
 }

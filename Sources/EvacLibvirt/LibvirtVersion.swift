@@ -6,7 +6,10 @@ public enum LibvirtVersion {
     public static func library() -> String? {
         LibvirtRuntime.shared.start()
         var version: UInt = 0
-        guard virGetVersion(&version, nil, nil) == 0 else { virResetLastError(); return nil }
+        guard virGetVersion(&version, nil, nil) == 0 else {
+            virResetLastError()
+            return nil
+        }
         return "\(version / 1_000_000).\(version / 1000 % 1000).\(version % 1000)"
     }
 }

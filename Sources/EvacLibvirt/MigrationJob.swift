@@ -25,10 +25,16 @@ final class MigrationJob: @unchecked Sendable {
     /// Wakes the poller early (cancel, end of migration).
     private let wake = DispatchSemaphore(value: 0)
 
-    init(domain: LibvirtDomain, connections: ConnectionCache, request: MigrationRequest, pollInterval: TimeInterval,
-         completedEventWait: TimeInterval, progress: @escaping @Sendable (MigrationProgress) -> Void) {
-        self.domain = domain; self.connections = connections; self.request = request; self.pollInterval = pollInterval
-        self.completedEventWait = completedEventWait; self.progress = progress
+    init(
+        domain: LibvirtDomain, connections: ConnectionCache, request: MigrationRequest, pollInterval: TimeInterval,
+        completedEventWait: TimeInterval, progress: @escaping @Sendable (MigrationProgress) -> Void
+    ) {
+        self.domain = domain
+        self.connections = connections
+        self.request = request
+        self.pollInterval = pollInterval
+        self.completedEventWait = completedEventWait
+        self.progress = progress
     }
 
     /// Non-blocking: safe to call from a cancellation handler on any thread.
@@ -44,7 +50,9 @@ final class MigrationJob: @unchecked Sendable {
         let source = request.source
         let started = Date()
         do throws(LibvirtError) {
-            let destXML = request.bridgeMap.isEmpty ? nil
+            let destXML =
+                request.bridgeMap.isEmpty
+                ? nil
                 : BridgeRewrite.apply(request.bridgeMap, to: try domain.migratableXML())
             let settings = MigrationSettings(request, destinationXML: destXML)
             let params = try settings.typedParams()
@@ -60,17 +68,23 @@ final class MigrationJob: @unchecked Sendable {
 
             let lent: LibvirtConnection
             do throws(LibvirtError) { lent = try connections.borrow(source.uri) } catch {
-                return .failure(HypervisorError(.unreachable, host: source.name, uri: redactURI(source.uri), error.description))
+                return .failure(
+                    HypervisorError(.unreachable, host: source.name, uri: redactURI(source.uri), error.description))
             }
             defer { connections.giveBack(source.uri, lent) }
             guard let migrating = try lent.domain(uuid: request.guestUUID) else {
-                return .failure(HypervisorError(.guestNotFound, host: source.name, uri: redactURI(source.uri),
-                                                "no domain with UUID \(request.guestUUID) (\(request.guestName))"))
+                return .failure(
+                    HypervisorError(
+                        .guestNotFound, host: source.name, uri: redactURI(source.uri),
+                        "no domain with UUID \(request.guestUUID) (\(request.guestName))"))
             }
 
             let pollerDone = DispatchSemaphore(value: 0)
             let setDowntimeInPoller = downtimePending
-            let poller = Thread { [self] in poll(downtimePending: setDowntimeInPoller); pollerDone.signal() }
+            let poller = Thread { [self] in
+                poll(downtimePending: setDowntimeInPoller)
+                pollerDone.signal()
+            }
             poller.name = "evac.libvirt.migrate-poll.\(request.guestName)"
             poller.start()
 
@@ -95,11 +109,14 @@ final class MigrationJob: @unchecked Sendable {
                 return .success(outcome(stats, wallMs: UInt64(returned.timeIntervalSince(started) * 1000)))
             case .failure(let error):
                 if isCancelled || error.isOperationAborted { return .failure(aborted(error.message)) }
-                return .failure(HypervisorError(error.isNoDomain ? .guestNotFound : .migrationFailed,
-                                                host: source.name, uri: redactURI(source.uri), error.description))
+                return .failure(
+                    HypervisorError(
+                        error.isNoDomain ? .guestNotFound : .migrationFailed,
+                        host: source.name, uri: redactURI(source.uri), error.description))
             }
         } catch {
-            return .failure(HypervisorError(.migrationFailed, host: source.name, uri: redactURI(source.uri), error.description))
+            return .failure(
+                HypervisorError(.migrationFailed, host: source.name, uri: redactURI(source.uri), error.description))
         }
     }
 
@@ -124,28 +141,31 @@ final class MigrationJob: @unchecked Sendable {
     }
 
     private func aborted(_ detail: String) -> HypervisorError {
-        HypervisorError(.aborted, host: request.source.name, uri: redactURI(request.source.uri),
-                        "migration of \(request.guestName) aborted; the guest stays on its source: \(detail)")
+        HypervisorError(
+            .aborted, host: request.source.name, uri: redactURI(request.source.uri),
+            "migration of \(request.guestName) aborted; the guest stays on its source: \(detail)")
     }
 
     private func outcome(_ stats: [String: String], wallMs: UInt64) -> MigrationOutcome {
-        MigrationOutcome(durationMs: stats.number(VIR_DOMAIN_JOB_TIME_ELAPSED) ?? wallMs,
-                         downtimeMs: stats.number(VIR_DOMAIN_JOB_DOWNTIME),
-                         transferredBytes: stats.number(VIR_DOMAIN_JOB_DATA_PROCESSED) ?? 0,
-                         stats: stats)
+        MigrationOutcome(
+            durationMs: stats.number(VIR_DOMAIN_JOB_TIME_ELAPSED) ?? wallMs,
+            downtimeMs: stats.number(VIR_DOMAIN_JOB_DOWNTIME),
+            transferredBytes: stats.number(VIR_DOMAIN_JOB_DATA_PROCESSED) ?? 0,
+            stats: stats)
     }
 }
 
 extension MigrationProgress {
     /// A progress sample from libvirt's job statistics (missing fields read as 0).
     init(stats s: [String: String]) {
-        self.init(elapsedMs: s.number(VIR_DOMAIN_JOB_TIME_ELAPSED) ?? 0,
-                  dataTotal: s.number(VIR_DOMAIN_JOB_DATA_TOTAL) ?? 0,
-                  dataProcessed: s.number(VIR_DOMAIN_JOB_DATA_PROCESSED) ?? 0,
-                  dataRemaining: s.number(VIR_DOMAIN_JOB_DATA_REMAINING) ?? 0,
-                  memoryBps: s.number(VIR_DOMAIN_JOB_MEMORY_BPS) ?? 0,
-                  iteration: s.number(VIR_DOMAIN_JOB_MEMORY_ITERATION) ?? 0,
-                  dirtyRate: s.number(VIR_DOMAIN_JOB_MEMORY_DIRTY_RATE) ?? 0)
+        self.init(
+            elapsedMs: s.number(VIR_DOMAIN_JOB_TIME_ELAPSED) ?? 0,
+            dataTotal: s.number(VIR_DOMAIN_JOB_DATA_TOTAL) ?? 0,
+            dataProcessed: s.number(VIR_DOMAIN_JOB_DATA_PROCESSED) ?? 0,
+            dataRemaining: s.number(VIR_DOMAIN_JOB_DATA_REMAINING) ?? 0,
+            memoryBps: s.number(VIR_DOMAIN_JOB_MEMORY_BPS) ?? 0,
+            iteration: s.number(VIR_DOMAIN_JOB_MEMORY_ITERATION) ?? 0,
+            dirtyRate: s.number(VIR_DOMAIN_JOB_MEMORY_DIRTY_RATE) ?? 0)
     }
 }
 

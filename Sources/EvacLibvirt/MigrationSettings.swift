@@ -18,8 +18,8 @@ struct MigrationSettings: Equatable {
         var f = VIR_MIGRATE_PEER2PEER.rawValue
         switch request.mode {
         case .live: f |= VIR_MIGRATE_LIVE.rawValue
-        case .paused: break  // no LIVE: libvirt pauses the guest for the whole transfer
-        case .offline: f |= VIR_MIGRATE_OFFLINE.rawValue | VIR_MIGRATE_PERSIST_DEST.rawValue  // offline requires persist
+        case .paused: break // no LIVE: libvirt pauses the guest for the whole transfer
+        case .offline: f |= VIR_MIGRATE_OFFLINE.rawValue | VIR_MIGRATE_PERSIST_DEST.rawValue // offline requires persist
         }
         if o.persist { f |= VIR_MIGRATE_PERSIST_DEST.rawValue }
         if o.undefineSource { f |= VIR_MIGRATE_UNDEFINE_SOURCE.rawValue }
@@ -46,7 +46,9 @@ struct MigrationSettings: Equatable {
                 p.append(.int(VIR_MIGRATE_PARAM_AUTO_CONVERGE_INITIAL, Int32(clamping: ac.initial)))
                 p.append(.int(VIR_MIGRATE_PARAM_AUTO_CONVERGE_INCREMENT, Int32(clamping: ac.increment)))
             }
-            if let n = o.parallelConnections { p.append(.int(VIR_MIGRATE_PARAM_PARALLEL_CONNECTIONS, Int32(clamping: n))) }
+            if let n = o.parallelConnections {
+                p.append(.int(VIR_MIGRATE_PARAM_PARALLEL_CONNECTIONS, Int32(clamping: n)))
+            }
         }
         // One entry per disk: libvirt reads repeated MIGRATE_DISKS parameters as a list.
         for dev in request.copyStorage { p.append(.string(VIR_MIGRATE_PARAM_MIGRATE_DISKS, dev)) }

@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(FoundationXML)
 import FoundationXML
 #endif
@@ -14,7 +15,10 @@ struct XMLTree: Sendable, Equatable {
     private var rawText: String
 
     init(name: String, attributes: [String: String] = [:], elements: [XMLTree] = [], text: String = "") {
-        self.name = name; self.attributes = attributes; self.elements = elements; self.rawText = text
+        self.name = name
+        self.attributes = attributes
+        self.elements = elements
+        self.rawText = text
     }
 
     struct ParseError: Error, CustomStringConvertible {
@@ -42,7 +46,8 @@ struct XMLTree: Sendable, Equatable {
         let parser = XMLParser(data: Data(text.utf8))
         parser.delegate = builder
         guard parser.parse(), let root = builder.root else {
-            let line = parser.lineNumber, column = parser.columnNumber
+            let line = parser.lineNumber
+            let column = parser.columnNumber
             let reason = parser.parserError.map { "\($0.localizedDescription)" } ?? "no root element"
             throw ParseError(description: "malformed XML at \(line):\(column): \(reason)")
         }
@@ -82,8 +87,10 @@ struct XMLTree: Sendable, Equatable {
         var stack: [XMLTree] = []
         var root: XMLTree?
 
-        func parser(_ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?,
-                    qualifiedName qName: String?, attributes: [String: String] = [:]) {
+        func parser(
+            _ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?,
+            qualifiedName qName: String?, attributes: [String: String] = [:]
+        ) {
             stack.append(XMLTree(name: elementName, attributes: attributes))
         }
 
@@ -95,7 +102,9 @@ struct XMLTree: Sendable, Equatable {
             if !stack.isEmpty { stack[stack.count - 1].rawText += String(decoding: CDATABlock, as: UTF8.self) }
         }
 
-        func parser(_ parser: XMLParser, didEndElement elementName: String, namespaceURI: String?, qualifiedName qName: String?) {
+        func parser(
+            _ parser: XMLParser, didEndElement elementName: String, namespaceURI: String?, qualifiedName qName: String?
+        ) {
             guard let done = stack.popLast() else { return }
             if stack.isEmpty { root = done } else { stack[stack.count - 1].elements.append(done) }
         }

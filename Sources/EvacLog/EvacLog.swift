@@ -38,8 +38,10 @@ public enum EvacLog {
     static let state = LockedBox(State(level: nil, sinks: []))
 
     /// One formatted line: `TIME LEVEL LABEL: MESSAGE key=value …` (metadata sorted by key).
-    public static func format(time: String, level: Logger.Level, label: String, message: String,
-                              metadata: Logger.Metadata) -> String {
+    public static func format(
+        time: String, level: Logger.Level, label: String, message: String,
+        metadata: Logger.Metadata
+    ) -> String {
         var line = "\(time) \(level.rawValue) \(label): \(message)"
         for (k, v) in metadata.sorted(by: { $0.key < $1.key }) { line += " \(k)=\(v)" }
         return line
@@ -73,8 +75,9 @@ struct ForwardingHandler: LogHandler {
         guard let level, event.level >= level else { return }
         var all = metadata
         if let extra = event.metadata { all.merge(extra) { _, new in new } }
-        let line = EvacLog.format(time: LogClock.now(), level: event.level, label: label,
-                                  message: "\(event.message)", metadata: all)
+        let line = EvacLog.format(
+            time: LogClock.now(), level: event.level, label: label,
+            message: "\(event.message)", metadata: all)
         for s in sinks { s.write(line: line) }
     }
 }
@@ -85,7 +88,8 @@ final class LockedBox<T>: @unchecked Sendable {
     private let lock = NSLock()
     init(_ value: T) { self.value = value }
     func withLock<R>(_ body: (inout T) -> R) -> R {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         return body(&value)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -31,7 +32,10 @@ final class LogFile: @unchecked Sendable {
     private let owned: Bool
     private let lock = NSLock()
 
-    init(descriptor: Int32, owned: Bool) { fd = descriptor; self.owned = owned }
+    init(descriptor: Int32, owned: Bool) {
+        fd = descriptor
+        self.owned = owned
+    }
 
     /// O_NOFOLLOW: a log file named in a shared directory must not be redirected through a
     /// symlink someone planted; 0600: logs name hosts and guests.
@@ -47,7 +51,8 @@ final class LogFile: @unchecked Sendable {
     func append(_ line: String) {
         var bytes = Array(line.utf8)
         bytes.append(0x0A)
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         var offset = 0
         while offset < bytes.count {
             let n = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
@@ -66,7 +71,8 @@ enum LogClock {
         var secs = ts.tv_sec
         var t = tm()
         gmtime_r(&secs, &t)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", t.tm_year + 1900, t.tm_mon + 1, t.tm_mday,
-                      t.tm_hour, t.tm_min, t.tm_sec, Int(ts.tv_nsec / 1_000_000))
+        return String(
+            format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", t.tm_year + 1900, t.tm_mon + 1, t.tm_mday,
+            t.tm_hour, t.tm_min, t.tm_sec, Int(ts.tv_nsec / 1_000_000))
     }
 }

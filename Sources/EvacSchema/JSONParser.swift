@@ -68,7 +68,8 @@ private struct JSONParser {
         guard depth <= Self.maxDepth else { throw fail("nesting deeper than \(Self.maxDepth)") }
         defer { depth -= 1 }
         i += 1
-        var items: [JSONValue] = [], members: [JSONValue.Member] = []
+        var items: [JSONValue] = []
+        var members: [JSONValue.Member] = []
         skipSpace()
         if i < bytes.count, bytes[i] == close {
             i += 1
@@ -87,8 +88,13 @@ private struct JSONParser {
                 }
                 skipSpace()
                 guard i < bytes.count else { throw fail("unexpected end of input") }
-                if bytes[i] == close { i += 1; break }
-                guard bytes[i] == UInt8(ascii: ",") else { throw fail("expected ',' or '\(Character(Unicode.Scalar(close)))'") }
+                if bytes[i] == close {
+                    i += 1
+                    break
+                }
+                guard bytes[i] == UInt8(ascii: ",") else {
+                    throw fail("expected ',' or '\(Character(Unicode.Scalar(close)))'")
+                }
                 i += 1
             }
         }
@@ -97,10 +103,17 @@ private struct JSONParser {
 
     mutating func number() throws(JSONParseError) -> JSONValue {
         let start = i
-        func digits() -> Int { let s = i; while i < bytes.count, (0x30...0x39).contains(bytes[i]) { i += 1 }; return i - s }
+        func digits() -> Int {
+            let s = i
+            while i < bytes.count, (0x30...0x39).contains(bytes[i]) { i += 1 }
+            return i - s
+        }
         if i < bytes.count, bytes[i] == UInt8(ascii: "-") { i += 1 }
         let intStart = i
-        guard digits() > 0 else { i = start; throw fail("invalid value") }
+        guard digits() > 0 else {
+            i = start
+            throw fail("invalid value")
+        }
         if bytes[intStart] == UInt8(ascii: "0"), i - intStart > 1 { throw fail("leading zeros are not allowed") }
         if i < bytes.count, bytes[i] == UInt8(ascii: ".") {
             i += 1
@@ -116,7 +129,7 @@ private struct JSONParser {
     }
 
     mutating func string() throws(JSONParseError) -> String {
-        i += 1  // opening quote
+        i += 1 // opening quote
         var out: [UInt8] = []
         while true {
             guard i < bytes.count else { throw fail("unterminated string") }
@@ -141,7 +154,8 @@ private struct JSONParser {
                     var code = try hex4()
                     if (0xD800..<0xDC00).contains(code) {
                         // A high surrogate must be followed by an escaped low surrogate.
-                        guard bytes.count - i >= 2, bytes[i] == UInt8(ascii: "\\"), bytes[i + 1] == UInt8(ascii: "u") else {
+                        guard bytes.count - i >= 2, bytes[i] == UInt8(ascii: "\\"), bytes[i + 1] == UInt8(ascii: "u")
+                        else {
                             throw fail("unpaired surrogate in \\u escape")
                         }
                         i += 2

@@ -44,6 +44,9 @@ public struct JSONSchemaValidator: Sendable {
 public struct SchemaError: Hashable, Sendable, CustomStringConvertible {
     public var path: String
     public var message: String
-    public init(path: String, message: String) { self.path = path; self.message = message }
+    public init(path: String, message: String) {
+        self.path = path
+        self.message = message
+    }
     public var description: String { "\(path.isEmpty ? "/" : path): \(message)" }
 }

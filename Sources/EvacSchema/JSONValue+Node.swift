@@ -1,5 +1,5 @@
-import Foundation
 import EvacCore
+import Foundation
 
 extension JSONValue {
     /// Converts a YAML node, typing plain scalars by the YAML 1.2 core schema; quoted scalars

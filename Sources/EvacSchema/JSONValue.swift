@@ -14,7 +14,10 @@ public indirect enum JSONValue: Hashable, Sendable {
     public struct Member: Hashable, Sendable {
         public var key: String
         public var value: JSONValue
-        public init(_ key: String, _ value: JSONValue) { self.key = key; self.value = value }
+        public init(_ key: String, _ value: JSONValue) {
+            self.key = key
+            self.value = value
+        }
     }
 
     /// The first member named `key`, if this is an object.
@@ -57,10 +60,18 @@ public indirect enum JSONValue: Hashable, Sendable {
     public func hash(into h: inout Hasher) {
         switch self {
         case .null: h.combine(0)
-        case .bool(let b): h.combine(1); h.combine(b)
-        case .number(let d): h.combine(2); h.combine(d)
-        case .string(let s): h.combine(3); h.combine(s)
-        case .array(let a): h.combine(4); h.combine(a)
+        case .bool(let b):
+            h.combine(1)
+            h.combine(b)
+        case .number(let d):
+            h.combine(2)
+            h.combine(d)
+        case .string(let s):
+            h.combine(3)
+            h.combine(s)
+        case .array(let a):
+            h.combine(4)
+            h.combine(a)
         case .object(let members):
             // Order-independent, to agree with ==.
             h.combine(5)
@@ -79,7 +90,8 @@ extension JSONValue: CustomStringConvertible {
         case .number(let d): return Self.format(d)
         case .string(let s): return Self.quote(s)
         case .array(let a): return "[" + a.map(\.description).joined(separator: ",") + "]"
-        case .object(let m): return "{" + m.map { Self.quote($0.key) + ":" + $0.value.description }.joined(separator: ",") + "}"
+        case .object(let m):
+            return "{" + m.map { Self.quote($0.key) + ":" + $0.value.description }.joined(separator: ",") + "}"
         }
     }
 
@@ -97,7 +109,10 @@ extension JSONValue: CustomStringConvertible {
             case "\n": out += "\\n"
             case "\t": out += "\\t"
             case "\r": out += "\\r"
-            case _ where u.value < 0x20: out += "\\u" + String(repeating: "0", count: 4 - String(u.value, radix: 16).count) + String(u.value, radix: 16)
+            case _ where u.value < 0x20:
+                out +=
+                    "\\u" + String(repeating: "0", count: 4 - String(u.value, radix: 16).count)
+                    + String(u.value, radix: 16)
             default: out.unicodeScalars.append(u)
             }
         }

@@ -53,7 +53,11 @@ struct SchemaLoader {
         while let (ref, at) = pendingRefs.popLast() {
             guard refs[ref] == nil else { continue }
             guard ref.hasPrefix("#"), let target = resolve(String(ref.dropFirst())) else {
-                throw SchemaLoadError(path: at, message: "$ref \"\(ref)\" does not point into this schema; only local references like \"#/$defs/name\" are supported")
+                throw SchemaLoadError(
+                    path: at,
+                    message:
+                        "$ref \"\(ref)\" does not point into this schema; only local references like \"#/$defs/name\" are supported"
+                )
             }
             refs[ref] = try compile(target, at: String(ref.dropFirst()))
         }
@@ -66,8 +70,12 @@ struct SchemaLoader {
         for token in pointer.split(separator: "/", omittingEmptySubsequences: false).dropFirst() {
             let t = token.replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~")
             switch v {
-            case .object: guard let next = v[t] else { return nil }; v = next
-            case .array(let a): guard let n = Int(t), a.indices.contains(n) else { return nil }; v = a[n]
+            case .object:
+                guard let next = v[t] else { return nil }
+                v = next
+            case .array(let a):
+                guard let n = Int(t), a.indices.contains(n) else { return nil }
+                v = a[n]
             default: return nil
             }
         }
@@ -76,9 +84,16 @@ struct SchemaLoader {
 
     private mutating func compile(_ json: JSONValue, at path: String) throws(SchemaLoadError) -> Schema {
         let s = Schema()
-        if case .bool(let b) = json { s.always = b; return s }
-        guard case .object(let members) = json else { throw SchemaLoadError(path: path, message: "a schema must be an object or a boolean") }
-        func err(_ k: String, _ m: String) -> SchemaLoadError { SchemaLoadError(path: path + "/" + escape(k), message: m) }
+        if case .bool(let b) = json {
+            s.always = b
+            return s
+        }
+        guard case .object(let members) = json else {
+            throw SchemaLoadError(path: path, message: "a schema must be an object or a boolean")
+        }
+        func err(_ k: String, _ m: String) -> SchemaLoadError {
+            SchemaLoadError(path: path + "/" + escape(k), message: m)
+        }
         for (k, v) in members.map({ ($0.key, $0.value) }) {
             let here = path + "/" + escape(k)
             switch k {
@@ -87,11 +102,16 @@ struct SchemaLoader {
                 let names: [String]
                 switch v {
                 case .string(let t): names = [t]
-                case .array(let a): names = a.compactMap { if case .string(let t) = $0 { t } else { nil } }
-                    guard names.count == a.count, !a.isEmpty else { throw err(k, "must be a type name or a non-empty array of them") }
+                case .array(let a):
+                    names = a.compactMap { if case .string(let t) = $0 { t } else { nil } }
+                    guard names.count == a.count, !a.isEmpty else {
+                        throw err(k, "must be a type name or a non-empty array of them")
+                    }
                 default: throw err(k, "must be a type name or an array of them")
                 }
-                if let bad = names.first(where: { !Self.types.contains($0) }) { throw err(k, "unknown type \"\(bad)\"") }
+                if let bad = names.first(where: { !Self.types.contains($0) }) {
+                    throw err(k, "unknown type \"\(bad)\"")
+                }
                 s.types = names
             case "enum":
                 guard case .array(let a) = v else { throw err(k, "must be an array") }
@@ -129,7 +149,9 @@ struct SchemaLoader {
                 default: s.oneOf = subs
                 }
             case "minItems", "maxItems", "minLength", "maxLength", "minProperties", "maxProperties":
-                guard v.isInteger, case .number(let d) = v, d >= 0 else { throw err(k, "must be a non-negative integer") }
+                guard v.isInteger, case .number(let d) = v, d >= 0 else {
+                    throw err(k, "must be a non-negative integer")
+                }
                 let n = Int(d)
                 switch k {
                 case "minItems": s.minItems = n
@@ -158,7 +180,10 @@ struct SchemaLoader {
                 s.ref = r
                 pendingRefs.append((r, here))
             default:
-                throw err(k, "unsupported keyword \"\(k)\"; this validator implements a subset of JSON Schema 2020-12 and refuses what it cannot check")
+                throw err(
+                    k,
+                    "unsupported keyword \"\(k)\"; this validator implements a subset of JSON Schema 2020-12 and refuses what it cannot check"
+                )
             }
         }
         return s

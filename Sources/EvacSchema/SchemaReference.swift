@@ -23,17 +23,23 @@ public enum SchemaReference {
         var required = Set<String>()
         if case .array(let r)? = node["required"] { for case .string(let k) in r { required.insert(k) } }
         for member in keys {
-            let key = member.key, sub = member.value
+            let key = member.key
+            let sub = member.value
             let path = prefix.isEmpty ? key : prefix + "." + key
             let resolved = resolve(sub, root)
-            out.append(Row(path: path, required: required.contains(key), defaultValue: sub["default"],
-                           type: typeText(sub, root), description: text(sub["description"]) ?? text(resolved["description"]) ?? ""))
+            out.append(
+                Row(
+                    path: path, required: required.contains(key), defaultValue: sub["default"],
+                    type: typeText(sub, root),
+                    description: text(sub["description"]) ?? text(resolved["description"]) ?? ""))
             for object in objectForms(sub, root) {
                 walk(object, root: root, prefix: path, into: &out)
             }
             // A mapping of names to objects (hosts): its keys under `path.<name>`.
             if let values = resolved["additionalProperties"], case .object = values {
-                for object in objectForms(values, root) { walk(object, root: root, prefix: path + ".<name>", into: &out) }
+                for object in objectForms(values, root) {
+                    walk(object, root: root, prefix: path + ".<name>", into: &out)
+                }
             }
             if let items = resolved["items"] {
                 for object in objectForms(items, root) { walk(object, root: root, prefix: path + "[]", into: &out) }
@@ -47,7 +53,9 @@ public enum SchemaReference {
         if r["properties"] != nil { return [r] }
         var out: [JSONValue] = []
         for key in ["oneOf", "anyOf"] {
-            if case .array(let alts)? = r[key] { for a in alts where resolve(a, root)["properties"] != nil { out.append(resolve(a, root)) } }
+            if case .array(let alts)? = r[key] {
+                for a in alts where resolve(a, root)["properties"] != nil { out.append(resolve(a, root)) }
+            }
         }
         return out
     }
@@ -55,11 +63,17 @@ public enum SchemaReference {
     static func resolve(_ s: JSONValue, _ root: JSONValue) -> JSONValue {
         guard let ref = text(s["$ref"]), ref.hasPrefix("#/") else { return s }
         var v = root
-        for part in ref.dropFirst(2).split(separator: "/") { guard let next = v[String(part)] else { return s }; v = next }
+        for part in ref.dropFirst(2).split(separator: "/") {
+            guard let next = v[String(part)] else { return s }
+            v = next
+        }
         return v
     }
 
-    static func text(_ v: JSONValue?) -> String? { if case .string(let s)? = v { return s }; return nil }
+    static func text(_ v: JSONValue?) -> String? {
+        if case .string(let s)? = v { return s }
+        return nil
+    }
 
     /// "one of a, b", "size: …" (a $def's title), "integer 1–1024", "list of …", alternatives with "or".
     static func typeText(_ s: JSONValue, _ root: JSONValue) -> String {
@@ -108,32 +122,40 @@ public enum SchemaReference {
     /// The Markdown page: one table per top-level key group, then the units.
     public static func markdown(_ schema: JSONValue) -> String {
         var md = """
-        # Plan reference (language version 1)
+            # Plan reference (language version 1)
 
-        Generated from `schemas/plan.schema.json` by `SchemaReference` (EvacSchema); a test fails when
-        this file differs from what the schema gives (`EVAC_UPDATE_GOLDEN=1 scripts/test` rewrites it).
-        A key whose default is "—" is absent unless written, with the meaning its description gives.
+            Generated from `schemas/plan.schema.json` by `SchemaReference` (EvacSchema); a test fails when
+            this file differs from what the schema gives (`EVAC_UPDATE_GOLDEN=1 scripts/test` rewrites it).
+            A key whose default is "—" is absent unless written, with the meaning its description gives.
 
 
-        """
+            """
         let all = rows(schema)
         var groups: [(String, [Row])] = []
         for r in all {
             let top = String(r.path.split(separator: ".").first ?? "")
-            if let i = groups.firstIndex(where: { $0.0 == top }) { groups[i].1.append(r) } else { groups.append((top, [r])) }
+            if let i = groups.firstIndex(where: { $0.0 == top }) {
+                groups[i].1.append(r)
+            } else {
+                groups.append((top, [r]))
+            }
         }
         md += "| key | required | default | type / unit | meaning |\n|---|---|---|---|---|\n"
         for (_, rows) in groups {
             for r in rows {
-                md += "| `\(r.path)` | \(r.required ? "yes" : "no") | \(r.defaultValue.map(literal) ?? "—") | \(cell(r.type)) | \(cell(r.description)) |\n"
+                md +=
+                    "| `\(r.path)` | \(r.required ? "yes" : "no") | \(r.defaultValue.map(literal) ?? "—") | \(cell(r.type)) | \(cell(r.description)) |\n"
             }
         }
         md += "\n## Units\n\n"
         if case .object(let defs)? = schema["$defs"] {
             for member in defs {
-                let name = member.key, d = member.value
+                let name = member.key
+                let d = member.value
                 guard let title = text(d["title"]) else { continue }
-                md += "- **\(title)**" + (text(d["description"]).map { " — \(cell($0))" } ?? "") + " (`#/$defs/\(name)`)\n"
+                md +=
+                    "- **\(title)**" + (text(d["description"]).map { " — \(cell($0))" } ?? "")
+                    + " (`#/$defs/\(name)`)\n"
             }
         }
         return md

@@ -54,7 +54,8 @@ final class LibYAMLParser {
             return .failure(ErrorWording.error(from: parser.pointee, input: UnsafeBufferPointer(input)))
         }
         defer { yaml_event_delete(&event) }
-        let start = Self.mark(event.start_mark), end = Self.mark(event.end_mark)
+        let start = Self.mark(event.start_mark)
+        let end = Self.mark(event.end_mark)
         switch event.type {
         case YAML_STREAM_START_EVENT: return .success(.streamStart)
         case YAML_STREAM_END_EVENT:
@@ -66,11 +67,13 @@ final class LibYAMLParser {
             return .success(.alias(anchor: Self.string(event.data.alias.anchor) ?? "", mark: start))
         case YAML_SCALAR_EVENT:
             let s = event.data.scalar
-            let value = s.value.map { String(decoding: UnsafeBufferPointer(start: $0, count: s.length), as: UTF8.self) } ?? ""
+            let value =
+                s.value.map { String(decoding: UnsafeBufferPointer(start: $0, count: s.length), as: UTF8.self) } ?? ""
             let tag = Self.string(s.tag)
             // Quoted and block scalars, and explicit string tags ("!" or "!!str"), are never
             // re-typed as numbers, booleans or null by consumers.
-            let quoted = s.style != YAML_PLAIN_SCALAR_STYLE && s.style != YAML_ANY_SCALAR_STYLE
+            let quoted =
+                s.style != YAML_PLAIN_SCALAR_STYLE && s.style != YAML_ANY_SCALAR_STYLE
                 || tag == "!" || tag == "tag:yaml.org,2002:str"
             return .success(.scalar(value: value, quoted: quoted, anchor: Self.string(s.anchor), mark: start, end: end))
         case YAML_SEQUENCE_START_EVENT:

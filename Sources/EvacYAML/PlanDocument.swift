@@ -19,15 +19,19 @@ public enum PlanDocument {
         let source = SourceFile(path: path, text: String(decoding: bytes, as: UTF8.self))
         func fail(_ d: Diagnostic) -> Read { Read(source: source, spec: nil, diagnostics: [d]) }
         if bytes.count > maxBytes {
-            return fail(Diagnostic(.error, file: path, at: Mark(line: 1, column: 1),
-                                   "the plan is \(bytes.count) bytes; evac reads plans of at most \(maxBytes >> 20) MiB",
-                                   help: "no fleet needs a plan this large; split it"))
+            return fail(
+                Diagnostic(
+                    .error, file: path, at: Mark(line: 1, column: 1),
+                    "the plan is \(bytes.count) bytes; evac reads plans of at most \(maxBytes >> 20) MiB",
+                    help: "no fleet needs a plan this large; split it"))
         }
         if let bad = UTF8Check.firstInvalid(bytes) {
             let hex = String(bytes[bad], radix: 16, uppercase: true)
-            return fail(Diagnostic(.error, file: path, at: UTF8Check.mark(ofByte: bad, in: bytes),
-                                   "the file is not valid UTF-8: byte 0x\(hex.count == 1 ? "0" + hex : hex) at offset \(bad) does not start or continue a character",
-                                   help: "save the file as UTF-8"))
+            return fail(
+                Diagnostic(
+                    .error, file: path, at: UTF8Check.mark(ofByte: bad, in: bytes),
+                    "the file is not valid UTF-8: byte 0x\(hex.count == 1 ? "0" + hex : hex) at offset \(bad) does not start or continue a character",
+                    help: "save the file as UTF-8"))
         }
         let root: Node
         switch YAMLReader.parse(bytes: bytes) {
@@ -46,16 +50,42 @@ enum UTF8Check {
         var i = 0
         while i < b.count {
             let c = b[i]
-            if c < 0x80 { i += 1; continue }
-            let n: Int, lo: UInt8, hi: UInt8
+            if c < 0x80 {
+                i += 1
+                continue
+            }
+            let n: Int
+            let lo: UInt8
+            let hi: UInt8
             switch c {
-            case 0xC2...0xDF: n = 1; lo = 0x80; hi = 0xBF
-            case 0xE0: n = 2; lo = 0xA0; hi = 0xBF
-            case 0xE1...0xEC, 0xEE...0xEF: n = 2; lo = 0x80; hi = 0xBF
-            case 0xED: n = 2; lo = 0x80; hi = 0x9F   // no surrogates
-            case 0xF0: n = 3; lo = 0x90; hi = 0xBF
-            case 0xF1...0xF3: n = 3; lo = 0x80; hi = 0xBF
-            case 0xF4: n = 3; lo = 0x80; hi = 0x8F
+            case 0xC2...0xDF:
+                n = 1
+                lo = 0x80
+                hi = 0xBF
+            case 0xE0:
+                n = 2
+                lo = 0xA0
+                hi = 0xBF
+            case 0xE1...0xEC, 0xEE...0xEF:
+                n = 2
+                lo = 0x80
+                hi = 0xBF
+            case 0xED:
+                n = 2
+                lo = 0x80
+                hi = 0x9F // no surrogates
+            case 0xF0:
+                n = 3
+                lo = 0x90
+                hi = 0xBF
+            case 0xF1...0xF3:
+                n = 3
+                lo = 0x80
+                hi = 0xBF
+            case 0xF4:
+                n = 3
+                lo = 0x80
+                hi = 0x8F
             default: return i
             }
             for k in 1...n {
@@ -70,9 +100,15 @@ enum UTF8Check {
 
     /// Line and column (counting characters) of byte `offset`.
     static func mark(ofByte offset: Int, in b: [UInt8]) -> Mark {
-        var line = 1, column = 1
+        var line = 1
+        var column = 1
         for x in b.prefix(offset) {
-            if x == 0x0A { line += 1; column = 1 } else if x & 0xC0 != 0x80 { column += 1 }
+            if x == 0x0A {
+                line += 1
+                column = 1
+            } else if x & 0xC0 != 0x80 {
+                column += 1
+            }
         }
         return Mark(line: line, column: column)
     }

@@ -44,19 +44,22 @@ struct TreeBuilder {
             add(node)
         case let .alias(name, mark):
             if open.contains(name) {
-                throw YAMLError(at: mark, span: name.count + 1, "alias '*\(name)' refers to a node that contains it",
-                                help: "recursive structures are not supported; repeat the content instead")
+                throw YAMLError(
+                    at: mark, span: name.count + 1, "alias '*\(name)' refers to a node that contains it",
+                    help: "recursive structures are not supported; repeat the content instead")
             }
             guard let target = anchors[name] else {
-                throw YAMLError(at: mark, span: name.count + 1, "unknown anchor '*\(name)'",
-                                help: "define it with '&\(name)' before this alias")
+                throw YAMLError(
+                    at: mark, span: name.count + 1, "unknown anchor '*\(name)'",
+                    help: "define it with '&\(name)' before this alias")
             }
             try count(target.size, at: mark, alias: true)
             add(target.node)
         case let .sequenceStart(anchor, mark), let .mappingStart(anchor, mark):
             guard stack.count < Self.maxDepth else {
-                throw YAMLError(at: mark, "nesting is deeper than \(Self.maxDepth) levels",
-                                help: "flatten the document; no plan needs this depth")
+                throw YAMLError(
+                    at: mark, "nesting is deeper than \(Self.maxDepth) levels",
+                    help: "flatten the document; no plan needs this depth")
             }
             try count(1, at: mark)
             var isMapping = false
@@ -69,7 +72,8 @@ struct TreeBuilder {
             if frame.isMapping {
                 let c = frame.children
                 // Duplicate keys are kept as separate pairs; the plan decoder reports them.
-                node = .mapping(stride(from: 0, to: c.count - 1, by: 2).map { .init(key: c[$0], value: c[$0 + 1]) }, frame.mark)
+                node = .mapping(
+                    stride(from: 0, to: c.count - 1, by: 2).map { .init(key: c[$0], value: c[$0 + 1]) }, frame.mark)
             } else {
                 node = .sequence(frame.children, frame.mark)
             }
@@ -87,12 +91,14 @@ struct TreeBuilder {
         expanded += n
         if !alias { written += 1 }
         if written > Self.maxWrittenNodes {
-            throw YAMLError(at: mark, "the document has more than \(Self.maxWrittenNodes) nodes",
-                            help: "no plan needs this many; split the plan")
+            throw YAMLError(
+                at: mark, "the document has more than \(Self.maxWrittenNodes) nodes",
+                help: "no plan needs this many; split the plan")
         }
         if expanded - written > Self.maxAliasNodes {
-            throw YAMLError(at: mark, span: 1, "aliases expand to more than \(Self.maxAliasNodes) nodes beyond those written out",
-                            help: "aliases ('*name') multiply content (an alias bomb); repeat less or write the content out")
+            throw YAMLError(
+                at: mark, span: 1, "aliases expand to more than \(Self.maxAliasNodes) nodes beyond those written out",
+                help: "aliases ('*name') multiply content (an alias bomb); repeat less or write the content out")
         }
     }
 

@@ -9,7 +9,10 @@ public struct YAMLError: Error, Hashable, Sendable, CustomStringConvertible {
     public var help: String?
 
     public init(at mark: Mark, span: Int = 1, _ message: String, help: String? = nil) {
-        self.mark = mark; self.span = span; self.message = message; self.help = help
+        self.mark = mark
+        self.span = span
+        self.message = message
+        self.help = help
     }
 
     public var description: String { "\(mark): \(message)" }

@@ -37,8 +37,10 @@ public enum YAMLReader {
             case .documentStart(let mark):
                 documents += 1
                 if documents > 1 {
-                    return .failure(YAMLError(at: mark, "a second YAML document starts here",
-                                              help: "a plan is one document; remove this '---' or move the rest to its own file"))
+                    return .failure(
+                        YAMLError(
+                            at: mark, "a second YAML document starts here",
+                            help: "a plan is one document; remove this '---' or move the rest to its own file"))
                 }
             default:
                 do { try builder.apply(event) } catch { return .failure(error) }

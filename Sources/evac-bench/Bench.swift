@@ -5,9 +5,12 @@ import Foundation
 enum Bench {
     /// Per size: a fleet of N guests on N/10 hosts, a fifth of them sources.
     static func placement(sizes: [Int], seed: UInt64) {
-        print("guests   hosts  sources    generate    snapshot   load(wall)   load(cpu)  place(wall)  place(cpu)  place/load   plan(wall)   plan(cpu)   plan/load    planfile  placed  unplaceable  skipped  peakRSS")
+        print(
+            "guests   hosts  sources    generate    snapshot   load(wall)   load(cpu)  place(wall)  place(cpu)  place/load   plan(wall)   plan(cpu)   plan/load    planfile  placed  unplaceable  skipped  peakRSS"
+        )
         for n in sizes {
-            let hosts = max(10, n / 10), sources = max(1, hosts / 5)
+            let hosts = max(10, n / 10)
+            let sources = max(1, hosts / 5)
             var fleet: (PlanSpec, Inventory)!
             let gen = time { fleet = FleetGenerator.scale(guests: n, hosts: hosts, sources: sources, seed: seed) }
             let encoder = JSONEncoder()
@@ -24,27 +27,39 @@ enum Bench {
                 let r = Placer.place(spec: fleet.0, inventory: loaded)
                 let graph = MigrationGraph.build(spec: fleet.0, placements: r.placements, file: "bench.yaml").graph!
                 let timeline = Timeline.estimate(graph, bandwidth: fleet.0.migration.bandwidthBytesPerSec)
-                let file = PlanFile(spec: fleet.0, planSource: .init(path: "bench.yaml", sha256: String(repeating: "0", count: 64)),
-                                    inventory: loaded, result: r, graph: graph, timeline: timeline, hashed: false)
+                let file = PlanFile(
+                    spec: fleet.0, planSource: .init(path: "bench.yaml", sha256: String(repeating: "0", count: 64)),
+                    inventory: loaded, result: r, graph: graph, timeline: timeline, hashed: false)
                 planBytes = file.sealed().data.count
             }
             if ProcessInfo.processInfo.environment["EVAC_BENCH_BREAKDOWN"] != nil {
                 let r = result!
                 var graph: MigrationGraph!
-                let g = cpuTime { graph = MigrationGraph.build(spec: fleet.0, placements: r.placements, file: "b").graph! }
+                let g = cpuTime {
+                    graph = MigrationGraph.build(spec: fleet.0, placements: r.placements, file: "b").graph!
+                }
                 var tl: Timeline!
                 let t = cpuTime { tl = Timeline.estimate(graph, bandwidth: nil) }
                 let f = cpuTime { _ = loaded.fingerprint }
                 var file: PlanFile!
-                let pf = cpuTime { file = PlanFile(spec: fleet.0, planSource: .init(path: "b", sha256: ""), inventory: loaded, result: r, graph: graph, timeline: tl) }
+                let pf = cpuTime {
+                    file = PlanFile(
+                        spec: fleet.0, planSource: .init(path: "b", sha256: ""), inventory: loaded, result: r,
+                        graph: graph, timeline: tl)
+                }
                 let enc = cpuTime { _ = file.encoded() }
-                print("graph \(ms(g.cpu)) timeline \(ms(t.cpu)) fingerprint \(ms(f.cpu)) planfile-init \(ms(pf.cpu)) encode \(ms(enc.cpu))")
+                print(
+                    "graph \(ms(g.cpu)) timeline \(ms(t.cpu)) fingerprint \(ms(f.cpu)) planfile-init \(ms(pf.cpu)) encode \(ms(enc.cpu))"
+                )
             }
-            print([pad(n, 6), pad(hosts, 6), pad(sources, 8), ms(gen), mib(data.count), ms(load.wall), ms(load.cpu),
-                   ms(place.wall), ms(place.cpu),
-                   String(format: "%10.3f", place.cpu / load.cpu), ms(plan.wall), ms(plan.cpu),
-                   String(format: "%10.3f", plan.cpu / load.cpu), mib(planBytes), pad(result.placements.count, 7),
-                   pad(result.unplaceable.count, 12), pad(result.skipped.count, 8), peakRSS()].joined(separator: "  "))
+            print(
+                [
+                    pad(n, 6), pad(hosts, 6), pad(sources, 8), ms(gen), mib(data.count), ms(load.wall), ms(load.cpu),
+                    ms(place.wall), ms(place.cpu),
+                    String(format: "%10.3f", place.cpu / load.cpu), ms(plan.wall), ms(plan.cpu),
+                    String(format: "%10.3f", plan.cpu / load.cpu), mib(planBytes), pad(result.placements.count, 7),
+                    pad(result.unplaceable.count, 12), pad(result.skipped.count, 8), peakRSS(),
+                ].joined(separator: "  "))
         }
     }
 
@@ -53,21 +68,26 @@ enum Bench {
     static func completeness(fleets: Int, seed: UInt64) {
         let strategies: [PlacerOptions.Strategy] = [.greedyAsListed, .greedyLargestFirst, .evac]
         var complete = Array(repeating: 0, count: strategies.count)
-        var guests = 0, left = 0
+        var guests = 0
+        var left = 0
         let elapsed = time {
             for i in 0..<fleets {
                 let (spec, inv) = FleetGenerator.tight(seed: seed &* 1_000_003 &+ UInt64(i))
                 for (k, s) in strategies.enumerated() {
                     let r = Placer.place(spec: spec, inventory: inv, options: PlacerOptions(strategy: s))
                     if r.unplaceable.isEmpty { complete[k] += 1 }
-                    if s == .evac { guests += r.placements.count + r.unplaceable.count; left += r.unplaceable.count }
+                    if s == .evac {
+                        guests += r.placements.count + r.unplaceable.count
+                        left += r.unplaceable.count
+                    }
                 }
             }
         }
         print("tight fleets: \(fleets) (seed \(seed), 20–200 guests, 4–20 targets, fill 90–100%)")
         for (k, s) in strategies.enumerated() {
-            print("  \(s.rawValue.padding(toLength: 22, withPad: " ", startingAt: 0)) complete \(complete[k])/\(fleets) = "
-                  + String(format: "%.1f%%", 100 * Double(complete[k]) / Double(fleets)))
+            print(
+                "  \(s.rawValue.padding(toLength: 22, withPad: " ", startingAt: 0)) complete \(complete[k])/\(fleets) = "
+                    + String(format: "%.1f%%", 100 * Double(complete[k]) / Double(fleets)))
         }
         print("  evac left \(left) of \(guests) guests unplaced; total time \(ms(elapsed))")
     }
@@ -92,12 +112,15 @@ enum Bench {
 
     static func ms(_ s: Double) -> String { String(format: "%8.1fms", s * 1000) }
     static func mib(_ bytes: Int) -> String { String(format: "%7.1fMiB", Double(bytes) / 1_048_576) }
-    static func pad(_ n: Int, _ w: Int) -> String { String(repeating: " ", count: max(0, w - String(n).count)) + String(n) }
+    static func pad(_ n: Int, _ w: Int) -> String {
+        String(repeating: " ", count: max(0, w - String(n).count)) + String(n)
+    }
 
     /// VmHWM: the process's peak resident set so far (cumulative over the sizes of one run).
     static func peakRSS() -> String {
         guard let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-              let line = s.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return "n/a" }
+            let line = s.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") })
+        else { return "n/a" }
         let kb = Double(line.split(separator: " ").dropFirst().first.flatMap { Double($0) } ?? 0)
         return String(format: "%.0fMiB", kb / 1024)
     }

@@ -19,8 +19,9 @@ case "placement":
     Bench.placement(sizes: sizes, seed: UInt64(option("--seed") ?? "42") ?? 42)
 case "export":
     do {
-        try Export.run(size: Int(option("--size") ?? "100000") ?? 100_000, dir: option("--dir") ?? "/tmp/evac-bench-export",
-                       seed: UInt64(option("--seed") ?? "42") ?? 42)
+        try Export.run(
+            size: Int(option("--size") ?? "100000") ?? 100_000, dir: option("--dir") ?? "/tmp/evac-bench-export",
+            seed: UInt64(option("--seed") ?? "42") ?? 42)
     } catch {
         FileHandle.standardError.write(Data("evac-bench export: \(error)\n".utf8))
         exit(1)
@@ -31,6 +32,9 @@ case "html":
 case "completeness":
     Bench.completeness(fleets: Int(option("--fleets") ?? "1000") ?? 1000, seed: UInt64(option("--seed") ?? "1") ?? 1)
 default:
-    FileHandle.standardError.write(Data("usage: evac-bench placement [--sizes 1000,10000,100000] [--seed N]\n       evac-bench completeness [--fleets 1000] [--seed 1]\n".utf8))
+    FileHandle.standardError.write(
+        Data(
+            "usage: evac-bench placement [--sizes 1000,10000,100000] [--seed N]\n       evac-bench completeness [--fleets 1000] [--seed 1]\n"
+                .utf8))
     exit(2)
 }

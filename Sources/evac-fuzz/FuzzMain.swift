@@ -1,5 +1,6 @@
-import Foundation
 import EvacFuzzTargets
+import Foundation
+
 #if EVAC_LIBFUZZER
 import CFuzzDriver
 
@@ -21,7 +22,10 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     static func main() {
         var args = CommandLine.arguments
         guard args.count >= 2, let t = FuzzTargets.Target(rawValue: args[1]) else {
-            FileHandle.standardError.write(Data("usage: evac-fuzz \(FuzzTargets.Target.allCases.map(\.rawValue).joined(separator: "|")) ARGS…\n".utf8))
+            FileHandle.standardError.write(
+                Data(
+                    "usage: evac-fuzz \(FuzzTargets.Target.allCases.map(\.rawValue).joined(separator: "|")) ARGS…\n"
+                        .utf8))
             exit(2)
         }
         target = t

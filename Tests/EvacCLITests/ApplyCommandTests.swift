@@ -1,6 +1,6 @@
+import EvacCore
 import Foundation
 import XCTest
-import EvacCore
 
 /// apply/resume/rollback/status wiring that needs no migration: dry runs and refusals, against
 /// the demo fleet on libvirt's test driver. Real migrations are tested on the lab (EvacLabTests)
@@ -11,10 +11,14 @@ final class ApplyCommandTests: XCTestCase {
     override func setUpWithError() throws {
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("evac-apply-\(UUID().uuidString)")
         // A private copy of the demo plan and its hosts, so a test can change the world.
-        try FileManager.default.createDirectory(at: dir.appendingPathComponent("hosts"), withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: Repo.path("plans/demo/rack12-drain.yaml"), toPath: dir.appendingPathComponent("plan.yaml").path)
+        try FileManager.default.createDirectory(
+            at: dir.appendingPathComponent("hosts"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(
+            atPath: Repo.path("plans/demo/rack12-drain.yaml"), toPath: dir.appendingPathComponent("plan.yaml").path)
         for h in ["kvm-12a", "kvm-12b", "kvm-13a", "kvm-13b", "kvm-13c"] {
-            try FileManager.default.copyItem(atPath: Repo.path("plans/demo/hosts/\(h).xml"), toPath: dir.appendingPathComponent("hosts/\(h).xml").path)
+            try FileManager.default.copyItem(
+                atPath: Repo.path("plans/demo/hosts/\(h).xml"),
+                toPath: dir.appendingPathComponent("hosts/\(h).xml").path)
         }
     }
 
@@ -53,7 +57,9 @@ final class ApplyCommandTests: XCTestCase {
         XCTAssertEqual(r.status, 3, r.stderr)
         XCTAssertTrue(r.stderr.contains("is stale: the inventory changed since it was planned"), r.stderr)
         XCTAssertTrue(r.stderr.contains("web-01: resized from 4.0 GiB"), r.stderr)
-        let journals = ((try? FileManager.default.contentsOfDirectory(atPath: state)) ?? []).filter { $0.hasSuffix(".journal.sqlite") }
+        let journals = ((try? FileManager.default.contentsOfDirectory(atPath: state)) ?? []).filter {
+            $0.hasSuffix(".journal.sqlite")
+        }
         XCTAssertEqual(journals, [], "nothing started: no journal")
 
         let forced = try runEvac(["apply", saved, "--force", "--dry-run", "--state-dir", state])
@@ -92,7 +98,9 @@ final class ApplyCommandTests: XCTestCase {
     // a partial run with guests still on their sources, as after a night of failures)
 
     func journals() -> (open: [String], closed: [String]) {
-        let all = ((try? FileManager.default.contentsOfDirectory(atPath: state)) ?? []).filter { $0.hasSuffix(".journal.sqlite") }.sorted()
+        let all = ((try? FileManager.default.contentsOfDirectory(atPath: state)) ?? []).filter {
+            $0.hasSuffix(".journal.sqlite")
+        }.sorted()
         return (all.filter { !$0.contains(".closed-") }, all.filter { $0.contains(".closed-") })
     }
 
@@ -104,7 +112,8 @@ final class ApplyCommandTests: XCTestCase {
 
         let again = try runEvac(["apply", plan, "--state-dir", state, "--output", "plain"])
         XCTAssertEqual(again.status, 1, again.stderr)
-        XCTAssertTrue(again.stderr.contains("note: plan rack12-demo has a run that is not over: \(journal)"), again.stderr)
+        XCTAssertTrue(
+            again.stderr.contains("note: plan rack12-demo has a run that is not over: \(journal)"), again.stderr)
         XCTAssertTrue(again.stderr.contains("apply continues it as `evac resume \(journal)` does"), again.stderr)
         XCTAssertTrue(again.stdout.contains("run 2, journal \(journal)"), again.stdout)
         // A saved plan of the unchanged fleet has the same hash: it continues the same run too.
@@ -118,9 +127,14 @@ final class ApplyCommandTests: XCTestCase {
         try (text + "# tightened after the failures\n").write(toFile: plan, atomically: true, encoding: .utf8)
         let changed = try runEvac(["apply", plan, "--state-dir", state])
         XCTAssertEqual(changed.status, 3, changed.stderr)
-        XCTAssertTrue(changed.stderr.contains("already has a run that is not over: \(journal) (0 done, 4 failed, 2 blocked of 6;"), changed.stderr)
-        XCTAssertTrue(changed.stderr.contains("help: finish that run with `evac resume \(journal)`, or return its guests with `evac rollback \(journal)`"),
-                      changed.stderr)
+        XCTAssertTrue(
+            changed.stderr.contains(
+                "already has a run that is not over: \(journal) (0 done, 4 failed, 2 blocked of 6;"), changed.stderr)
+        XCTAssertTrue(
+            changed.stderr.contains(
+                "help: finish that run with `evac resume \(journal)`, or return its guests with `evac rollback \(journal)`"
+            ),
+            changed.stderr)
         XCTAssertEqual(journals().open.count, 1, "nothing started")
         // The exact command works as printed (no --state-dir needed for a journal path).
         let resumed = try runEvac(["resume", journal, "--output", "plain"])
@@ -138,7 +152,8 @@ final class ApplyCommandTests: XCTestCase {
         XCTAssertTrue(resume.stderr.contains("nothing to resume: the run of rack12-demo is over"), resume.stderr)
         let again = try runEvac(["apply", plan, "--state-dir", state, "--output", "plain"])
         XCTAssertEqual(again.status, 1)
-        XCTAssertTrue(again.stderr.contains("note: the last run of this plan is over (its rollback found no guest"), again.stderr)
+        XCTAssertTrue(
+            again.stderr.contains("note: the last run of this plan is over (its rollback found no guest"), again.stderr)
         XCTAssertEqual(journals().open.count, 1)
         XCTAssertEqual(journals().closed.count, 1)
     }

@@ -12,16 +12,19 @@ struct CompletionTests {
                 #expect(r.stdout.contains(sub), "\(shell): \(sub)")
             }
             for option in ["--follow", "--metrics-file", "--log-file", "--verbose", "--window"] {
-                #expect(r.stdout.contains(shell == "fish" ? "-l '\(option.dropFirst(2))'" : option), "\(shell): \(option)")
+                #expect(
+                    r.stdout.contains(shell == "fish" ? "-l '\(option.dropFirst(2))'" : option), "\(shell): \(option)")
             }
             if shell == "bash" {
-                let file = FileManager.default.temporaryDirectory.appendingPathComponent("evac-completion-\(UUID().uuidString).bash")
+                let file = FileManager.default.temporaryDirectory.appendingPathComponent(
+                    "evac-completion-\(UUID().uuidString).bash")
                 try r.stdout.write(to: file, atomically: true, encoding: .utf8)
                 defer { try? FileManager.default.removeItem(at: file) }
                 let p = Process()
                 p.executableURL = URL(fileURLWithPath: "/bin/bash")
                 p.arguments = ["-n", file.path]
-                try p.run(); p.waitUntilExit()
+                try p.run()
+                p.waitUntilExit()
                 #expect(p.terminationStatus == 0, "bash -n rejects the completion script")
             }
         }
@@ -34,6 +37,8 @@ struct CompletionTests {
         #expect(lines.first?.hasPrefix("evac ") == true)
         // libvirt's own numbers, e.g. "libvirt 9.0.0 (library in use)".
         let v = lines.dropFirst().first.map(String.init) ?? ""
-        #expect(v.range(of: #"^libvirt [0-9]+\.[0-9]+\.[0-9]+ \(library in use\)$"#, options: .regularExpression) != nil, "\(v)")
+        #expect(
+            v.range(of: #"^libvirt [0-9]+\.[0-9]+\.[0-9]+ \(library in use\)$"#, options: .regularExpression) != nil,
+            "\(v)")
     }
 }

@@ -1,20 +1,24 @@
+import EvacRun
 import Foundation
 import Testing
-import EvacRun
 
 /// The commands write the pages: `plan --output html` with a window, `status --output html` of
 /// a run on libvirt's test driver (which cannot migrate, so every step fails or is blocked).
 struct HTMLOutputTests {
     @Test func planAndStatusWriteTheirPages() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("evac-html-cli-\(UUID().uuidString.prefix(8))")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "evac-html-cli-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let plan = dir.appendingPathComponent("plan.html").path
         let r = try runEvac(["plan", "plans/demo/rack12-drain.yaml", "--output", "html", "-o", plan, "--window", "30s"])
         #expect(r.status == 1, "unplaceable guests: \(r.stderr)")
         let page = try String(contentsOfFile: plan, encoding: .utf8)
-        #expect(page.hasPrefix("<!DOCTYPE html>") && page.contains("id=\"gantt-window-end\"") && page.contains("overruns by"))
-        #expect(try runEvac(["plan", "plans/demo/rack12-drain.yaml", "--output", "html", "--window", "soon"]).status == 2)
+        #expect(
+            page.hasPrefix("<!DOCTYPE html>") && page.contains("id=\"gantt-window-end\"")
+                && page.contains("overruns by"))
+        #expect(
+            try runEvac(["plan", "plans/demo/rack12-drain.yaml", "--output", "html", "--window", "soon"]).status == 2)
 
         let state = dir.appendingPathComponent("state").path
         let apply = Process()
@@ -29,12 +33,18 @@ struct HTMLOutputTests {
         apply.waitUntilExit()
         #expect(apply.terminationStatus == 1)
         // The last line says what the exit code means.
-        #expect(stderr.split(separator: "\n").last?.hasPrefix("exit 1: partial: 4 failed, 2 blocked, 6 guests unplaceable") == true, "\(stderr)")
+        #expect(
+            stderr.split(separator: "\n").last?.hasPrefix("exit 1: partial: 4 failed, 2 blocked, 6 guests unplaceable")
+                == true, "\(stderr)")
         let run = dir.appendingPathComponent("run.html").path
-        let s = try runEvac(["status", "plans/demo/rack12-drain.yaml", "--state-dir", state, "--output", "html", "-o", run])
+        let s = try runEvac([
+            "status", "plans/demo/rack12-drain.yaml", "--state-dir", state, "--output", "html", "-o", run,
+        ])
         #expect(s.status == 0, "\(s.stderr)")
         let runPage = try String(contentsOfFile: run, encoding: .utf8)
-        #expect(runPage.contains("<svg id=\"gantt\"") && runPage.components(separatedBy: "class=\"bar st-failed\"").count - 1 == 4)
+        #expect(
+            runPage.contains("<svg id=\"gantt\"")
+                && runPage.components(separatedBy: "class=\"bar st-failed\"").count - 1 == 4)
         #expect(try runEvac(["status", "--follow", "--output", "html", "plans/demo/rack12-drain.yaml"]).status == 2)
     }
 }
@@ -43,7 +53,8 @@ struct HTMLOutputTests {
 /// a rename replaced the machine's /dev/null with a regular file when run as root.
 struct OutputToDeviceTests {
     @Test func writingToAFIFOKeepsTheFIFO() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("evac-fifo-\(UUID().uuidString.prefix(8))")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "evac-fifo-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let fifo = dir.appendingPathComponent("out").path
@@ -62,10 +73,12 @@ struct OutputToDeviceTests {
     /// `-o /dev/stdout` is a symlink to the process's own stream: written through, the symlink
     /// kept. A symlink to anything else (a regular file, a disk) is replaced, never written through.
     @Test func aSymlinkToAStreamIsWrittenThroughOthersAreReplaced() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("evac-link-\(UUID().uuidString.prefix(8))")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "evac-link-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let fifo = dir.appendingPathComponent("fifo").path, link = dir.appendingPathComponent("stdout").path
+        let fifo = dir.appendingPathComponent("fifo").path
+        let link = dir.appendingPathComponent("stdout").path
         #expect(mkfifo(fifo, 0o600) == 0)
         #expect(symlink(fifo, link) == 0)
         let fd = open(fifo, O_RDWR | O_NONBLOCK)
@@ -77,7 +90,8 @@ struct OutputToDeviceTests {
         var st = stat()
         #expect(lstat(link, &st) == 0 && st.st_mode & S_IFMT == S_IFLNK, "the link is still a link")
 
-        let victim = dir.appendingPathComponent("victim").path, planted = dir.appendingPathComponent("planted").path
+        let victim = dir.appendingPathComponent("victim").path
+        let planted = dir.appendingPathComponent("planted").path
         try "keep\n".write(toFile: victim, atomically: false, encoding: .utf8)
         #expect(symlink(victim, planted) == 0)
         try OutputFile.write(Data("new\n".utf8), to: planted)

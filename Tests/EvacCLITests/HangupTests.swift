@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import EvacRun
 
 /// A run whose output goes nowhere any more (the terminal of a closed ssh session, a pipe into
@@ -7,7 +8,8 @@ import Testing
 /// first write trapped in FileHandle.write(_:) and the drain stopped half-way.
 struct HangupTests {
     @Test func aRunWhoseOutputPipeIsClosedFinishesItsRun() throws {
-        let state = FileManager.default.temporaryDirectory.appendingPathComponent("evac-hup-\(UUID().uuidString.prefix(8))")
+        let state = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "evac-hup-\(UUID().uuidString.prefix(8))")
         defer { try? FileManager.default.removeItem(at: state) }
         let dead = Pipe()
         try dead.fileHandleForReading.close()
@@ -25,7 +27,9 @@ struct HangupTests {
         p.waitUntilExit()
         #expect(p.terminationReason == .exit)
         #expect(p.terminationStatus == 1, "partial, as with a live terminal")
-        let journals = try FileManager.default.contentsOfDirectory(atPath: state.path).filter { $0.hasSuffix(JournalLocation.journalSuffix) }
+        let journals = try FileManager.default.contentsOfDirectory(atPath: state.path).filter {
+            $0.hasSuffix(JournalLocation.journalSuffix)
+        }
         #expect(journals.count == 1)
         let status = try JournalStatus.read(path: state.path + "/" + journals[0])
         #expect(status.runs.last?.exitStatus == "partial", "the run wrote its end: \(status.runs)")

@@ -5,12 +5,14 @@ import Testing
 /// terminal escapes in names.
 @Suite struct HostileCLITests {
     final class Workspace {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("evac-hostile-\(UUID().uuidString)").path
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("evac-hostile-\(UUID().uuidString)")
+            .path
         init() throws {
             try FileManager.default.createDirectory(atPath: dir + "/hosts", withIntermediateDirectories: true)
             try FileManager.default.copyItem(atPath: Repo.path("plans/demo/rack12-drain.yaml"), toPath: plan)
             for h in ["kvm-12a", "kvm-12b", "kvm-13a", "kvm-13b", "kvm-13c"] {
-                try FileManager.default.copyItem(atPath: Repo.path("plans/demo/hosts/\(h).xml"), toPath: dir + "/hosts/\(h).xml")
+                try FileManager.default.copyItem(
+                    atPath: Repo.path("plans/demo/hosts/\(h).xml"), toPath: dir + "/hosts/\(h).xml")
             }
         }
         deinit { try? FileManager.default.removeItem(atPath: dir) }
@@ -22,7 +24,8 @@ import Testing
         let w = try Workspace()
         // A real journal: apply on the test driver fails every migration but records the run.
         _ = try runEvac(["apply", w.plan, "--state-dir", w.state, "--output", "plain"])
-        try Data("not sqlite at all\n".utf8).write(to: URL(fileURLWithPath: w.state + "/broken-000000000000.journal.sqlite"))
+        try Data("not sqlite at all\n".utf8).write(
+            to: URL(fileURLWithPath: w.state + "/broken-000000000000.journal.sqlite"))
         let s = try runEvac(["status", "--state-dir", w.state])
         #expect(s.status == 0, "\(s.stderr)")
         #expect(s.stdout.contains("rack12-demo"), "\(s.stdout)")

@@ -1,7 +1,7 @@
-import Foundation
-import XCTest
 import EvacCore
 import EvacSchema
+import Foundation
+import XCTest
 
 /// `evac plan` and `evac inventory` end to end through the built binary, reading the demo
 /// fleet through libvirt's test driver.
@@ -12,9 +12,12 @@ final class PlanCommandTests: XCTestCase {
     func normalized(_ s: String) -> String {
         var t = s.replacingOccurrences(of: Repo.root.path, with: "<repo>")
         for key in ["planHash", "inventoryFingerprint"] {
-            t = t.replacingOccurrences(of: "\"\(key)\" : \"[0-9a-f]{64}\"", with: "\"\(key)\" : \"<sha256>\"", options: .regularExpression)
+            t = t.replacingOccurrences(
+                of: "\"\(key)\" : \"[0-9a-f]{64}\"", with: "\"\(key)\" : \"<sha256>\"", options: .regularExpression)
         }
-        t = t.replacingOccurrences(of: #"\(inventory [0-9a-f]{12}, plan [0-9a-f]{12}\)"#, with: "(inventory <sha>, plan <sha>)", options: .regularExpression)
+        t = t.replacingOccurrences(
+            of: #"\(inventory [0-9a-f]{12}, plan [0-9a-f]{12}\)"#, with: "(inventory <sha>, plan <sha>)",
+            options: .regularExpression)
         return t
     }
 
@@ -36,7 +39,8 @@ final class PlanCommandTests: XCTestCase {
         let planFile = try JSONDecoder().decode(PlanFile.self, from: Data(a.stdout.utf8))
         XCTAssertEqual(planFile.planHash, planFile.computedHash)
         XCTAssertEqual(planFile.evacVersion, EvacVersion.current)
-        let schema = try JSONSchemaValidator(schemaData: Data(contentsOf: URL(fileURLWithPath: Repo.path("schemas/planfile.schema.json"))))
+        let schema = try JSONSchemaValidator(
+            schemaData: Data(contentsOf: URL(fileURLWithPath: Repo.path("schemas/planfile.schema.json"))))
         XCTAssertEqual(schema.validate(try JSONValue(data: Data(a.stdout.utf8))), [])
     }
 
@@ -54,7 +58,8 @@ final class PlanCommandTests: XCTestCase {
         let snap = dir.appendingPathComponent("snapshot.json").path
         let inv = try runEvac(["inventory", demo, "-o", snap])
         XCTAssertEqual(inv.status, 0, inv.stderr)
-        let schema = try JSONSchemaValidator(schemaData: Data(contentsOf: URL(fileURLWithPath: Repo.path("schemas/inventory.schema.json"))))
+        let schema = try JSONSchemaValidator(
+            schemaData: Data(contentsOf: URL(fileURLWithPath: Repo.path("schemas/inventory.schema.json"))))
         XCTAssertEqual(schema.validate(try JSONValue(data: Data(contentsOf: URL(fileURLWithPath: snap)))), [])
 
         let live = try runEvac(["plan", demo, "--output", "json"])
@@ -73,7 +78,8 @@ final class PlanCommandTests: XCTestCase {
         let text = try String(contentsOfFile: Repo.path(demo), encoding: .utf8)
             .replacingOccurrences(of: "{plan-dir}", with: Repo.path("plans/demo").dropFirst())
         let target = dir.appendingPathComponent("target-down.yaml").path
-        try text.replacingOccurrences(of: "hosts/kvm-13b.xml", with: "hosts/missing-13b.xml").write(toFile: target, atomically: true, encoding: .utf8)
+        try text.replacingOccurrences(of: "hosts/kvm-13b.xml", with: "hosts/missing-13b.xml").write(
+            toFile: target, atomically: true, encoding: .utf8)
         let t = try runEvac(["plan", target])
         XCTAssertEqual(t.status, 1)
         XCTAssertTrue(t.stderr.contains("warning: target host 'kvm-13b' is unreachable at test:///"), t.stderr)
@@ -81,15 +87,23 @@ final class PlanCommandTests: XCTestCase {
         XCTAssertFalse(t.stdout.contains("→ kvm-13b"), "nothing is placed on an unreachable target")
 
         let source = dir.appendingPathComponent("source-down.yaml").path
-        try text.replacingOccurrences(of: "hosts/kvm-12a.xml", with: "hosts/missing-12a.xml").write(toFile: source, atomically: true, encoding: .utf8)
+        try text.replacingOccurrences(of: "hosts/kvm-12a.xml", with: "hosts/missing-12a.xml").write(
+            toFile: source, atomically: true, encoding: .utf8)
         let s = try runEvac(["plan", source])
         XCTAssertEqual(s.status, 3, s.stderr)
-        XCTAssertNotNil(s.stderr.range(of: #"source-down\.yaml:\d+:\d+: error: source host 'kvm-12a' is unreachable at test:///.*missing-12a\.xml"#, options: .regularExpression), s.stderr)
+        XCTAssertNotNil(
+            s.stderr.range(
+                of:
+                    #"source-down\.yaml:\d+:\d+: error: source host 'kvm-12a' is unreachable at test:///.*missing-12a\.xml"#,
+                options: .regularExpression), s.stderr)
         XCTAssertEqual(s.stdout, "")
     }
 
     func testValidateAcceptsShippedPlans() throws {
-        let r = try runEvac(["validate", "plans/maintenance-drain.yaml", "plans/capacity-report.yaml", "plans/rerun-after-failure.yaml", demo])
+        let r = try runEvac([
+            "validate", "plans/maintenance-drain.yaml", "plans/capacity-report.yaml", "plans/rerun-after-failure.yaml",
+            demo,
+        ])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(r.stdout.split(separator: "\n").count, 4)
     }

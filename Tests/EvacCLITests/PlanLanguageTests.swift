@@ -1,8 +1,8 @@
-import Foundation
-import XCTest
 import EvacCore
 import EvacSchema
 import EvacYAML
+import Foundation
+import XCTest
 
 /// The plan language: shipped plans are valid (by the reader and by schemas/plan.schema.json),
 /// invalid plans are refused by both, and every diagnostic is exactly as golden-filed.
@@ -42,7 +42,8 @@ final class PlanLanguageTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(corpus.count, 10)
         for path in corpus {
             let root = try node(path)
-            XCTAssertFalse(Self.validator.validate(JSONValue(node: root)).isEmpty, "\(path) passes the schema but should not")
+            XCTAssertFalse(
+                Self.validator.validate(JSONValue(node: root)).isEmpty, "\(path) passes the schema but should not")
             try checkDiagnostics(path)
         }
     }
@@ -68,12 +69,15 @@ final class PlanLanguageTests: XCTestCase {
     }
 
     func testEveryDiagnosticNamesFileLineColumn() throws {
-        for path in files(Repo.golden.appendingPathComponent("schema-invalid").path) + files(Repo.golden.appendingPathComponent("invalid").path) {
+        for path in files(Repo.golden.appendingPathComponent("schema-invalid").path)
+            + files(Repo.golden.appendingPathComponent("invalid").path)
+        {
             let r = try runEvac(["validate", path])
             let lines = r.stderr.split(separator: "\n").filter { $0.contains(": error:") || $0.contains(": warning:") }
             XCTAssertFalse(lines.isEmpty, path)
             for l in lines {
-                XCTAssertNotNil(l.range(of: #"^.+\.yaml:\d+:\d+: (error|warning): "#, options: .regularExpression), "\(path): \(l)")
+                XCTAssertNotNil(
+                    l.range(of: #"^.+\.yaml:\d+:\d+: (error|warning): "#, options: .regularExpression), "\(path): \(l)")
             }
         }
     }

@@ -1,8 +1,8 @@
+import EvacCore
+import EvacSchema
+import EvacYAML
 import Foundation
 import Testing
-import EvacCore
-import EvacYAML
-import EvacSchema
 
 /// docs/plan-reference.md is generated from schemas/plan.schema.json, and every default the
 /// schema states is the default evac really applies.
@@ -19,7 +19,10 @@ struct PlanReferenceTests {
             try generated.write(toFile: path, atomically: true, encoding: .utf8)
         }
         let committed = try String(contentsOfFile: path, encoding: .utf8)
-        #expect(committed == generated, "docs/plan-reference.md is stale: run EVAC_UPDATE_GOLDEN=1 scripts/test (or swift test --filter PlanReferenceTests)")
+        #expect(
+            committed == generated,
+            "docs/plan-reference.md is stale: run EVAC_UPDATE_GOLDEN=1 scripts/test (or swift test --filter PlanReferenceTests)"
+        )
         // Every top-level key of the language is in it, and per-target says what it counts.
         for key in PlanReader.topKeys { #expect(committed.contains("| `\(key)` |"), "\(key)") }
         #expect(committed.contains("Incoming migrations in flight at once into one target host"))
@@ -42,7 +45,10 @@ struct PlanReferenceTests {
         return spec
     }
 
-    struct PlanError: Error, CustomStringConvertible { var description: String; init(_ d: String) { description = d } }
+    struct PlanError: Error, CustomStringConvertible {
+        var description: String
+        init(_ d: String) { description = d }
+    }
 
     /// YAML for a default value (flow style, one line).
     static func yaml(_ v: JSONValue) -> String {
@@ -68,8 +74,12 @@ struct PlanReferenceTests {
             let full = parts[...i].joined(separator: ".")
             if p.hasSuffix("[]") {
                 let name = String(p.dropLast(2))
-                let base = itemBase[parts[..<i].map { $0 }.joined(separator: ".").isEmpty ? name : (parts[..<i].joined(separator: ".") + "." + name)] ?? ""
-                inner = "\(name): [ { \([base, inner].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ", ")) } ]"
+                let base =
+                    itemBase[
+                        parts[..<i].map { $0 }.joined(separator: ".").isEmpty
+                            ? name : (parts[..<i].joined(separator: ".") + "." + name)] ?? ""
+                inner =
+                    "\(name): [ { \([base, inner].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ", ")) } ]"
             } else {
                 inner = "\(p): { \(inner ?? "") }"
             }
@@ -83,10 +93,13 @@ struct PlanReferenceTests {
         let rows = SchemaReference.rows(try Self.schema()).filter { $0.defaultValue != nil }
         #expect(rows.count >= 20, "defaults found: \(rows.map(\.path))")
         for r in rows {
-            let with = Self.document(r.path, Self.yaml(r.defaultValue!)), without = Self.document(r.path, nil)
+            let with = Self.document(r.path, Self.yaml(r.defaultValue!))
+            let without = Self.document(r.path, nil)
             #expect(try Self.spec(with) == Self.spec(without), "default of \(r.path) is not evac's:\n\(with)")
         }
         // And the check can fail: a value other than the default changes the plan.
-        #expect(try Self.spec(Self.document("parallelism.per-target", "3")) != Self.spec(Self.document("parallelism.per-target", nil)))
+        #expect(
+            try Self.spec(Self.document("parallelism.per-target", "3"))
+                != Self.spec(Self.document("parallelism.per-target", nil)))
     }
 }

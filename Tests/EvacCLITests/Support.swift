@@ -4,7 +4,8 @@ import XCTest
 /// Paths and process helpers shared by the CLI tests.
 enum Repo {
     /// The repository root (this file is Tests/EvacCLITests/Support.swift).
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
     static func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
     static let golden = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden")
 
@@ -31,7 +32,8 @@ func runEvac(_ args: [String], cwd: String = Repo.root.path) throws -> RunResult
     p.executableURL = Repo.evac
     p.arguments = args
     p.currentDirectoryURL = URL(fileURLWithPath: cwd)
-    let out = Pipe(), err = Pipe()
+    let out = Pipe()
+    let err = Pipe()
     p.standardOutput = out
     p.standardError = err
     try p.run()
@@ -39,7 +41,9 @@ func runEvac(_ args: [String], cwd: String = Repo.root.path) throws -> RunResult
     let o = out.fileHandleForReading.readDataToEndOfFile()
     let e = err.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()
-    return RunResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    return RunResult(
+        status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
+        stderr: String(decoding: e, as: UTF8.self))
 }
 
 /// Compares text with a golden file; EVAC_UPDATE_GOLDEN=1 rewrites it instead.
@@ -58,7 +62,8 @@ func assertGolden(_ actual: String, _ name: String, file: StaticString = #filePa
         let e = expected.split(separator: "\n", omittingEmptySubsequences: false)
         let a = actual.split(separator: "\n", omittingEmptySubsequences: false)
         let first = zip(e, a).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(e.count, a.count)
-        XCTFail("""
+        XCTFail(
+            """
             \(name) differs at line \(first + 1):
               expected: \(first < e.count ? String(e[first]) : "<end>")
               actual:   \(first < a.count ? String(a[first]) : "<end>")

@@ -4,14 +4,26 @@ import Testing
 /// `evac validate --output json` reports the same diagnostics as the text output, as values.
 struct ValidateJSONTests {
     struct Report: Decodable {
-        struct File: Decodable { var file: String; var valid: Bool; var plan: String?; var diagnostics: [Item] }
-        struct Item: Decodable { var severity: String; var line: Int; var column: Int; var message: String; var help: String? }
+        struct File: Decodable {
+            var file: String
+            var valid: Bool
+            var plan: String?
+            var diagnostics: [Item]
+        }
+        struct Item: Decodable {
+            var severity: String
+            var line: Int
+            var column: Int
+            var message: String
+            var help: String?
+        }
         var valid: Bool
         var files: [File]
     }
 
     @Test func diagnosticsAsJSONMatchTheText() throws {
-        let bad = "Tests/EvacCLITests/Golden/invalid/unknown-host.yaml", good = "plans/maintenance-drain.yaml"
+        let bad = "Tests/EvacCLITests/Golden/invalid/unknown-host.yaml"
+        let good = "plans/maintenance-drain.yaml"
         let json = try runEvac(["validate", bad, good, "--output", "json"])
         #expect(json.status == 2)
         let report = try JSONDecoder().decode(Report.self, from: Data(json.stdout.utf8))

@@ -74,8 +74,8 @@ struct SlowStatementTests {
                 try await c.query("SELECT pg_sleep(10)", logger: coordinator.logger)
             }
         } throws: { e in
-            guard case .unreachable(let server_, _, let why) = e as? CoordinatorError else { return false }
-            return server_ == server.url.server && why.contains("sleeping: no answer within 0.3s")
+            guard case .unreachable(let named, _, let why) = e as? CoordinatorError else { return false }
+            return named == server.url.server && why.contains("sleeping: no answer within 0.3s")
         }
         // The link is usable again at once: the slots of the abandoned attempts are free.
         let one = try await coordinator.link.run("one") { c in

@@ -66,9 +66,9 @@ import Testing
         await #expect {
             try await j.commit(JournalBatch(runID: 1, transitions: [transition(s, to: .failed)]))
         } throws: { e in
-            guard case .unreachable(let where_, _, let why) = e as? CoordinatorError else { return false }
+            guard case .unreachable(let named, _, let why) = e as? CoordinatorError else { return false }
             // The last attempt's error: the frozen connection's deadline, or a new one's.
-            return where_ == server.url.server
+            return named == server.url.server
                 && (why.contains("no answer within 1s") || why.contains("Connect timeout (1 s)"))
         }
         // A journal that could not write is not trusted again: the executor starts nothing more.

@@ -1,6 +1,7 @@
 import EvacBench
 import Foundation
 import XCTest
+
 @testable import EvacCore
 
 /// CanonicalJSONEncoder must write exactly what Foundation's JSONEncoder writes with the plan
@@ -26,26 +27,39 @@ final class CanonicalJSONEncoderTests: XCTestCase {
             "tab\tnew\nline\r\u{8}\u{C}", "</script>", "\u{10FFFF}",
         ]
         try assertSame(strings)
-        for s in strings { try assertSame(s); try assertSame([s: s]) }
+        for s in strings {
+            try assertSame(s)
+            try assertSame([s: s])
+        }
     }
 
     func testNumbers() throws {
         try assertSame([Int.min, Int.max, 0, -1, 1, 9, 10, 99, 100])
         try assertSame([UInt64.max, 0, 10])
-        try assertSame([Int8.min, Int8.max]); try assertSame([Int16.min]); try assertSame([Int32.min, Int32.max])
-        try assertSame([UInt8.max]); try assertSame([UInt16.max]); try assertSame([UInt32.max]); try assertSame([UInt.max])
-        var doubles: [Double] = [0.1, 1e300, 5e-324, -0.0, 0.0, 100.0, -100.0, 1.5, 0.5, 1e-5, 1e15, 1e16, -1e15, 999_999_999_999_999,
-                                 9_007_199_254_740_993, 2.5e-7, .pi, 1e21, -1e-300, .greatestFiniteMagnitude, 123456.789, 1 / 3]
+        try assertSame([Int8.min, Int8.max])
+        try assertSame([Int16.min])
+        try assertSame([Int32.min, Int32.max])
+        try assertSame([UInt8.max])
+        try assertSame([UInt16.max])
+        try assertSame([UInt32.max])
+        try assertSame([UInt.max])
+        var doubles: [Double] = [
+            0.1, 1e300, 5e-324, -0.0, 0.0, 100.0, -100.0, 1.5, 0.5, 1e-5, 1e15, 1e16, -1e15, 999_999_999_999_999,
+            9_007_199_254_740_993, 2.5e-7, .pi, 1e21, -1e-300, .greatestFiniteMagnitude, 123456.789, 1 / 3,
+        ]
         var rng = SplitMix64(seed: 42)
         for _ in 0..<2000 {
             let bits = rng.next()
             doubles.append(Double(bitPattern: bits))
-            doubles.append(Double(Int64(bitPattern: bits) >> Int64(bits % 63)))   // whole numbers of every size
+            doubles.append(Double(Int64(bitPattern: bits) >> Int64(bits % 63))) // whole numbers of every size
             doubles.append(Double(bits % 100_000) / 100)
         }
         doubles = doubles.filter(\.isFinite)
         try assertSame(doubles)
-        for d in doubles.prefix(50) { try assertSame(d); try assertSame(["k": d]) }
+        for d in doubles.prefix(50) {
+            try assertSame(d)
+            try assertSame(["k": d])
+        }
         let floats: [Float] = [0.1, 1.5, 100, -0.0, 1e-5, 3.4e38, 16_777_216, 1e8, .pi]
         try assertSame(floats)
         for f in floats { try assertSame(f) }
@@ -63,25 +77,39 @@ final class CanonicalJSONEncoderTests: XCTestCase {
 
     func testOptionalsAndEmptyContainers() throws {
         try assertSame(Optionals(a: nil, b: nil, c: [], d: nil, e: nil))
-        try assertSame(Optionals(a: 1, b: .some(nil), c: [nil, 1, nil], d: ["x": nil, "y": 2], e: [Optionals(a: nil, b: "s", c: [], d: [:], e: [])]))
-        try assertSame([[Int]]()); try assertSame([[Int]()]); try assertSame([[[String: Int]()]])
-        try assertSame([String: [Int]]()); try assertSame(["a": [String: Int](), "b": [:]])
-        try assertSame(Int?.none); try assertSame([Int?.none])
+        try assertSame(
+            Optionals(
+                a: 1, b: .some(nil), c: [nil, 1, nil], d: ["x": nil, "y": 2],
+                e: [Optionals(a: nil, b: "s", c: [], d: [:], e: [])]))
+        try assertSame([[Int]]())
+        try assertSame([[Int]()])
+        try assertSame([[[String: Int]()]])
+        try assertSame([String: [Int]]())
+        try assertSame(["a": [String: Int](), "b": [:]])
+        try assertSame(Int?.none)
+        try assertSame([Int?.none])
         struct Nothing: Encodable { func encode(to encoder: Encoder) throws {} }
-        try assertSame([Nothing()]); try assertSame(["k": Nothing()])
+        try assertSame([Nothing()])
+        try assertSame(["k": Nothing()])
         XCTAssertThrowsError(try CanonicalJSONEncoder().encode(Nothing()))
     }
 
     func testKeyOrder() throws {
-        let keys = ["a", "B", "_x", "a1", "a10", "a2", "aB", "Z", "z", "é", "e\u{302}", "ß", "😀", "\u{FF}", "", " ", "\"", "\\", "a\u{0}",
-                    "\u{1F}", "~", "ä", "Ä", "A", "aa", "a.b", "a-b"]
+        let keys = [
+            "a", "B", "_x", "a1", "a10", "a2", "aB", "Z", "z", "é", "e\u{302}", "ß", "😀", "\u{FF}", "", " ", "\"", "\\",
+            "a\u{0}",
+            "\u{1F}", "~", "ä", "Ä", "A", "aa", "a.b", "a-b",
+        ]
         try assertSame(Dictionary(uniqueKeysWithValues: keys.enumerated().map { ($1, $0) }))
         try assertSame([1: "a", 10: "b", 2: "c", -1: "d"])
         // The same CodingKeys type with varying members present: the remembered orders must
         // not leak from one shape to another.
-        try assertSame((0..<40).map { i in
-            Optionals(a: i % 2 == 0 ? i : nil, b: i % 3 == 0 ? "x" : nil, c: [], d: i % 5 == 0 ? ["k\(i)": i, "a": nil] : nil, e: nil)
-        })
+        try assertSame(
+            (0..<40).map { i in
+                Optionals(
+                    a: i % 2 == 0 ? i : nil, b: i % 3 == 0 ? "x" : nil, c: [],
+                    d: i % 5 == 0 ? ["k\(i)": i, "a": nil] : nil, e: nil)
+            })
     }
 
     struct Legacy: Encodable {
@@ -91,22 +119,22 @@ final class CanonicalJSONEncoderTests: XCTestCase {
             try c.encode(x, forKey: AnyKey("zeta"))
             var nested = c.nestedContainer(keyedBy: AnyKey.self, forKey: AnyKey("nested"))
             var list = c.nestedUnkeyedContainer(forKey: AnyKey("list"))
-            try c.encode("after", forKey: AnyKey("alpha"))      // parent written between nested uses
+            try c.encode("after", forKey: AnyKey("alpha")) // parent written between nested uses
             try nested.encode(2, forKey: AnyKey("b"))
             try list.encode("one")
             var inner = list.nestedContainer(keyedBy: AnyKey.self)
             try list.encode([1, 2])
             try inner.encode(true, forKey: AnyKey("t"))
             try nested.encode(1, forKey: AnyKey("a"))
-            try nested.encode(3, forKey: AnyKey("a"))           // duplicate key: the last value wins
+            try nested.encode(3, forKey: AnyKey("a")) // duplicate key: the last value wins
             try nested.encode(4, forKey: AnyKey("e\u{301}"))
-            try nested.encode(5, forKey: AnyKey("\u{E9}"))      // the same String: first key, last value
+            try nested.encode(5, forKey: AnyKey("\u{E9}")) // the same String: first key, last value
             var sup = c.superEncoder().container(keyedBy: AnyKey.self)
             try sup.encode("base", forKey: AnyKey("kind"))
             var single = c.superEncoder(forKey: AnyKey("single")).singleValueContainer()
             try single.encode(["q": 1])
             _ = c.superEncoder(forKey: AnyKey("unused"))
-            var again = encoder.container(keyedBy: AnyKey.self)     // the same object again
+            var again = encoder.container(keyedBy: AnyKey.self) // the same object again
             var arr = again.nestedUnkeyedContainer(forKey: AnyKey("arr"))
             var supArr = arr.superEncoder().unkeyedContainer()
             try supArr.encode(1.5)
@@ -148,7 +176,9 @@ final class CanonicalJSONEncoderTests: XCTestCase {
     func testEnumsWithPayloads() throws {
         var m = MigrationOptions()
         try assertSame(m)
-        for t: MigrationOptions.Timeout in [.fixed(milliseconds: 60000), .perGiB(milliseconds: 0), .fixed(milliseconds: .max)] {
+        for t: MigrationOptions.Timeout in [
+            .fixed(milliseconds: 60000), .perGiB(milliseconds: 0), .fixed(milliseconds: .max),
+        ] {
             m.timeout = t
             m.autoConverge = .init(initial: 20, increment: 10)
             m.parallelConnections = 4
@@ -157,8 +187,10 @@ final class CanonicalJSONEncoderTests: XCTestCase {
             try assertSame([t])
         }
         try assertSame(OnFailure.allCases)
-        try assertSame(Data([0, 1, 2, 250, 255])); try assertSame(URL(string: "https://example.com/a?b=c")!)
-        try assertSame(Decimal(string: "-12.5")!); try assertSame(Date(timeIntervalSince1970: 1_700_000_000.25))
+        try assertSame(Data([0, 1, 2, 250, 255]))
+        try assertSame(URL(string: "https://example.com/a?b=c")!)
+        try assertSame(Decimal(string: "-12.5")!)
+        try assertSame(Date(timeIntervalSince1970: 1_700_000_000.25))
     }
 
     private func realisticPlan() -> (PlanFile, Inventory) {
@@ -169,8 +201,9 @@ final class CanonicalJSONEncoderTests: XCTestCase {
         let result = Placer.place(spec: spec, inventory: inventory)
         let graph = MigrationGraph.build(spec: spec, placements: result.placements, file: "scale.yaml").graph!
         let timeline = Timeline.estimate(graph, bandwidth: spec.migration.bandwidthBytesPerSec)
-        let file = PlanFile(spec: spec, planSource: .init(path: "scale.yaml", sha256: String(repeating: "ab", count: 32)),
-                            inventory: inventory, result: result, graph: graph, timeline: timeline)
+        let file = PlanFile(
+            spec: spec, planSource: .init(path: "scale.yaml", sha256: String(repeating: "ab", count: 32)),
+            inventory: inventory, result: result, graph: graph, timeline: timeline)
         return (file, inventory)
     }
 

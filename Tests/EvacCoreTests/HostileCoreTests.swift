@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import EvacCore
 
 /// The core's side of issue 9: URI parsing, redaction and policy; saved inputs that once
@@ -21,18 +22,28 @@ import Testing
         ("qemu+tcp://u:p@h", "qemu+tcp://u:***@h"),
         ("qemu+ssh://root%3Apw@h/system", "qemu+ssh://***@h/system"),
         ("qemu+ssh://root@h/system", "qemu+ssh://root@h/system"),
-        ("Unable to parse URI qemu+tcp://a:b@c:d@e/x and qemu+tls://u:v@w/", "Unable to parse URI qemu+tcp://a:***@e/x and qemu+tls://u:***@w/"),
-        ("failed to connect to 'qemu+ssh://root:pw@h/system': refused", "failed to connect to 'qemu+ssh://root:***@h/system': refused"),
+        (
+            "Unable to parse URI qemu+tcp://a:b@c:d@e/x and qemu+tls://u:v@w/",
+            "Unable to parse URI qemu+tcp://a:***@e/x and qemu+tls://u:***@w/"
+        ),
+        (
+            "failed to connect to 'qemu+ssh://root:pw@h/system': refused",
+            "failed to connect to 'qemu+ssh://root:***@h/system': refused"
+        ),
     ])
     func passwordsAreRedactedWhereverAURIAppears(_ raw: String, _ redacted: String) {
         #expect(LibvirtURI.redactText(raw) == redacted)
         #expect(!LibvirtURI.redactText(raw).contains("secret") && !LibvirtURI.redactText(raw).contains(":pw@"))
     }
 
-    @Test(arguments: ["qemu:///system", "qemu+ssh://root@kvm-12a/system", "test:///default", "qemu+tls://[2001:db8::1]:16514/system",
-                      "qemu+unix:///system?socket=/tmp/evac-lab/hosts/lab-1/run/libvirt-sock", "qemu+ssh://root@h/system?keyfile=/root/.ssh/id_ed25519&no_tty=1",
-                      "qemu+libssh2://h/system?known_hosts=/etc/ssh/known&known_hosts_verify=normal&sshauth=agent,privkey",
-                      "test:///{plan-dir}/hosts/kvm-12a.xml", "qemu+tls://h/system?pkipath=/etc/pki/evac&tls_priority=NORMAL:-VERS-TLS1.0"])
+    @Test(arguments: [
+        "qemu:///system", "qemu+ssh://root@kvm-12a/system", "test:///default", "qemu+tls://[2001:db8::1]:16514/system",
+        "qemu+unix:///system?socket=/tmp/evac-lab/hosts/lab-1/run/libvirt-sock",
+        "qemu+ssh://root@h/system?keyfile=/root/.ssh/id_ed25519&no_tty=1",
+        "qemu+libssh2://h/system?known_hosts=/etc/ssh/known&known_hosts_verify=normal&sshauth=agent,privkey",
+        "test:///{plan-dir}/hosts/kvm-12a.xml",
+        "qemu+tls://h/system?pkipath=/etc/pki/evac&tls_priority=NORMAL:-VERS-TLS1.0",
+    ])
     func ordinaryURIsPass(_ uri: String) {
         #expect(URIPolicy.check(uri).isEmpty, "\(URIPolicy.check(uri))")
     }
@@ -50,7 +61,9 @@ import Testing
 
     func snapshot(cpus: Int = 8, vcpus: Int = 2, uri: String = "qemu+ssh://a/system") -> Data {
         let g = Guest(uuid: "u1", name: "g1", state: .running, memoryKiB: 1024, vcpus: vcpus)
-        let h = HostInventory(name: "a", uri: uri, memoryKiB: 1 << 20, cpus: cpus, cpu: HostCPU(vendor: "", model: "", features: []), guests: [g])
+        let h = HostInventory(
+            name: "a", uri: uri, memoryKiB: 1 << 20, cpus: cpus, cpu: HostCPU(vendor: "", model: "", features: []),
+            guests: [g])
         return Inventory(hosts: [h]).encodedSnapshot()
     }
 
@@ -58,35 +71,55 @@ import Testing
         for data in [snapshot(cpus: -1), snapshot(vcpus: -1)] {
             let inv = try? JSONDecoder().decode(Inventory.self, from: data)
             #expect(inv?.fingerprint.count == 64)
-            guard case .failure(let e) = Inventory.decodeSnapshot(data) else { Issue.record("accepted"); continue }
+            guard case .failure(let e) = Inventory.decodeSnapshot(data) else {
+                Issue.record("accepted")
+                continue
+            }
             #expect(e.message.contains("CPUs"))
         }
-        guard case .success = Inventory.decodeSnapshot(snapshot()) else { Issue.record("a good snapshot was refused"); return }
+        guard case .success = Inventory.decodeSnapshot(snapshot()) else {
+            Issue.record("a good snapshot was refused")
+            return
+        }
     }
 
     @Test func snapshotURIsFollowThePolicy() {
-        guard case .failure(let e) = Inventory.decodeSnapshot(snapshot(uri: "qemu+tcp://root:pw@a/system")) else { Issue.record("accepted"); return }
+        guard case .failure(let e) = Inventory.decodeSnapshot(snapshot(uri: "qemu+tcp://root:pw@a/system")) else {
+            Issue.record("accepted")
+            return
+        }
         #expect(e.message.contains("password"))
         let ext = snapshot(uri: "qemu+ext:///system?command=/bin/x")
-        guard case .failure = Inventory.decodeSnapshot(ext) else { Issue.record("accepted"); return }
-        guard case .success = Inventory.decodeSnapshot(ext, allowed: { _ in [.localCommand] }) else { Issue.record("opt-in ignored"); return }
+        guard case .failure = Inventory.decodeSnapshot(ext) else {
+            Issue.record("accepted")
+            return
+        }
+        guard case .success = Inventory.decodeSnapshot(ext, allowed: { _ in [.localCommand] }) else {
+            Issue.record("opt-in ignored")
+            return
+        }
     }
 
     // MARK: plan files
 
     func planFile(_ edit: (inout PlanFile) -> Void = { _ in }) -> PlanFile {
         let node = { (id: Int, after: [Int]) in
-            MigrationGraph.Node(id: id, guest: "g\(id)", uuid: "u\(id)", source: "a", target: "b", memoryKiB: 1024, vcpus: 1,
-                                mode: .live, copyStorage: [], offMostFree: nil, after: after, groups: ["db"])
+            MigrationGraph.Node(
+                id: id, guest: "g\(id)", uuid: "u\(id)", source: "a", target: "b", memoryKiB: 1024, vcpus: 1,
+                mode: .live, copyStorage: [], offMostFree: nil, after: after, groups: ["db"])
         }
-        let graph = MigrationGraph(nodes: [node(1, []), node(2, [1])],
-                                   limits: .init(total: 2, perSource: 1, perTarget: 1, groups: [.init(name: "db", maxInFlight: 1)]))
-        var spec = PlanSpec(name: "p", hosts: [HostSpec(name: "a", uri: "qemu+ssh://a/system"), HostSpec(name: "b", uri: "qemu+ssh://b/system")],
-                            sources: [Located("a")], targetPools: [TargetPool(name: "t", hosts: [Located("b")])])
+        let graph = MigrationGraph(
+            nodes: [node(1, []), node(2, [1])],
+            limits: .init(total: 2, perSource: 1, perTarget: 1, groups: [.init(name: "db", maxInFlight: 1)]))
+        var spec = PlanSpec(
+            name: "p",
+            hosts: [HostSpec(name: "a", uri: "qemu+ssh://a/system"), HostSpec(name: "b", uri: "qemu+ssh://b/system")],
+            sources: [Located("a")], targetPools: [TargetPool(name: "t", hosts: [Located("b")])])
         spec.migration.maxDowntimeMs = 300
-        var p = PlanFile(spec: spec, planSource: .init(path: "p.yaml", sha256: ""), inventory: Inventory(hosts: []),
-                         result: PlacementResult(placements: [], unplaceable: [], skipped: [], targets: [], notes: []),
-                         graph: graph, timeline: Timeline.estimate(graph, bandwidth: nil), hashed: false)
+        var p = PlanFile(
+            spec: spec, planSource: .init(path: "p.yaml", sha256: ""), inventory: Inventory(hosts: []),
+            result: PlacementResult(placements: [], unplaceable: [], skipped: [], targets: [], notes: []),
+            graph: graph, timeline: Timeline.estimate(graph, bandwidth: nil), hashed: false)
         edit(&p)
         p.planHash = p.computedHash
         return p
@@ -109,16 +142,29 @@ import Testing
 
     @Test func craftedButSealedPlanFilesAreRefused() {
         let cases: [(String, (inout PlanFile) -> Void, String)] = [
-        ("duplicate ids", { (p: inout PlanFile) in p.graph.nodes[1].id = 1; p.graph.nodes[1].after = [] }, "listed twice"),
-        ("cycle", { (p: inout PlanFile) in p.graph.nodes[0].after = [2] }, "cycle"),
-        ("missing edge", { (p: inout PlanFile) in p.graph.nodes[1].after = [99] }, "not in the plan"),
-        ("duplicate group", { (p: inout PlanFile) in p.graph.limits.groups.append(.init(name: "db", maxInFlight: 2)) }, "listed twice"),
-        ("zero limit", { (p: inout PlanFile) in p.graph.limits.total = 0 }, "parallelism total"),
-        ("negative estimate", { (p: inout PlanFile) in p.estimatedDurationMs = -1 }, "estimated duration"),
-        ("ext URI", { (p: inout PlanFile) in p.hosts[0].uri = "qemu+ext:///system?command=/tmp/prog" }, "ext transport"),
-        ("password", { (p: inout PlanFile) in p.hosts[0].uri = "qemu+tcp://root:secret@a/system" }, "password"),
-        ("no progress", { (p: inout PlanFile) in p.migration.progressTimeoutMs = 0 }, "progress-timeout"),
-        ("negative vcpus", { (p: inout PlanFile) in p.graph.nodes[0].vcpus = -1 }, "out of range"),
+            (
+                "duplicate ids",
+                { (p: inout PlanFile) in
+                    p.graph.nodes[1].id = 1
+                    p.graph.nodes[1].after = []
+                }, "listed twice"
+            ),
+            ("cycle", { (p: inout PlanFile) in p.graph.nodes[0].after = [2] }, "cycle"),
+            ("missing edge", { (p: inout PlanFile) in p.graph.nodes[1].after = [99] }, "not in the plan"),
+            (
+                "duplicate group",
+                { (p: inout PlanFile) in p.graph.limits.groups.append(.init(name: "db", maxInFlight: 2)) },
+                "listed twice"
+            ),
+            ("zero limit", { (p: inout PlanFile) in p.graph.limits.total = 0 }, "parallelism total"),
+            ("negative estimate", { (p: inout PlanFile) in p.estimatedDurationMs = -1 }, "estimated duration"),
+            (
+                "ext URI", { (p: inout PlanFile) in p.hosts[0].uri = "qemu+ext:///system?command=/tmp/prog" },
+                "ext transport"
+            ),
+            ("password", { (p: inout PlanFile) in p.hosts[0].uri = "qemu+tcp://root:secret@a/system" }, "password"),
+            ("no progress", { (p: inout PlanFile) in p.migration.progressTimeoutMs = 0 }, "progress-timeout"),
+            ("negative vcpus", { (p: inout PlanFile) in p.graph.nodes[0].vcpus = -1 }, "out of range"),
         ]
         for (what, edit, word) in cases {
             let message = decodeError(planFile(edit))
@@ -127,7 +173,10 @@ import Testing
     }
 
     @Test func timelineOfACraftedGraphDoesNotTrap() {
-        let p = planFile { $0.graph.nodes[1].id = 1; $0.graph.limits.groups.append(.init(name: "db", maxInFlight: 2)) }
+        let p = planFile {
+            $0.graph.nodes[1].id = 1
+            $0.graph.limits.groups.append(.init(name: "db", maxInFlight: 2))
+        }
         let t = Timeline.estimate(p.graph, bandwidth: nil)
         #expect(t.entries.count <= 2)
     }
@@ -139,11 +188,13 @@ import Testing
         #expect(Format.duration(ms: 1e300) == ">30000 years")
         #expect(Format.bytes(.infinity) == "? B")
         #expect(Format.kib(signed: .min).hasPrefix("-"))
-        let usage = TargetUsage(host: "h", memoryKiB: .max, reserveKiB: 0, usedBeforeKiB: 0, usedAfterKiB: .max,
-                                cpus: 1, vcpusBefore: 0, vcpusAfter: 0, incoming: 0)
+        let usage = TargetUsage(
+            host: "h", memoryKiB: .max, reserveKiB: 0, usedBeforeKiB: 0, usedAfterKiB: .max,
+            cpus: 1, vcpusBefore: 0, vcpusAfter: 0, incoming: 0)
         #expect(usage.headroomAfterKiB == 0)
-        let over = TargetUsage(host: "h", memoryKiB: 0, reserveKiB: .max, usedBeforeKiB: 0, usedAfterKiB: .max,
-                               cpus: 1, vcpusBefore: 0, vcpusAfter: 0, incoming: 0)
+        let over = TargetUsage(
+            host: "h", memoryKiB: 0, reserveKiB: .max, usedBeforeKiB: 0, usedAfterKiB: .max,
+            cpus: 1, vcpusBefore: 0, vcpusAfter: 0, incoming: 0)
         #expect(over.headroomAfterKiB == .min)
         #expect(MigrationOptions.Timeout.perGiB(milliseconds: .max).milliseconds(forMemoryKiB: .max) == .max)
     }

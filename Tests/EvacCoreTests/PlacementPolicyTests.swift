@@ -1,12 +1,17 @@
 import XCTest
+
 @testable import EvacCore
 
 /// Choice among targets, selection of guests, guest-level refusals, order and determinism.
 final class PlacementPolicyTests: XCTestCase {
     func testMostFreeAndTieByName() {
         let spec = Fx.plan(sources: ["s"], targets: ["b", "a", "c"])
-        let r = Fx.place(spec, [Fx.host("s", gib: 64, guests: [Fx.vm("g1", gib: 8), Fx.vm("g2", gib: 4), Fx.vm("g3", gib: 2)]),
-                                Fx.host("a", gib: 32), Fx.host("b", gib: 32), Fx.host("c", gib: 16)])
+        let r = Fx.place(
+            spec,
+            [
+                Fx.host("s", gib: 64, guests: [Fx.vm("g1", gib: 8), Fx.vm("g2", gib: 4), Fx.vm("g3", gib: 2)]),
+                Fx.host("a", gib: 32), Fx.host("b", gib: 32), Fx.host("c", gib: 16),
+            ])
         // g1 → a (32 = b, a wins by name), g2 → b (32 > 24), g3 → b? a 24, b 28 → b.
         XCTAssertEqual(r.placements.map { "\($0.guest)→\($0.target)" }, ["g1→a", "g2→b", "g3→b"])
         XCTAssertTrue(r.placements.allSatisfy { $0.offMostFree == nil })
@@ -15,8 +20,12 @@ final class PlacementPolicyTests: XCTestCase {
     func testLeastFreeMemoryPacks() {
         var spec = Fx.plan(sources: ["s"], targets: ["a", "b"])
         spec.placement.choose = .leastFreeMemory
-        let r = Fx.place(spec, [Fx.host("s", gib: 64, guests: [Fx.vm("g1", gib: 8), Fx.vm("g2", gib: 4)]),
-                                Fx.host("a", gib: 32), Fx.host("b", gib: 12)])
+        let r = Fx.place(
+            spec,
+            [
+                Fx.host("s", gib: 64, guests: [Fx.vm("g1", gib: 8), Fx.vm("g2", gib: 4)]),
+                Fx.host("a", gib: 32), Fx.host("b", gib: 12),
+            ])
         XCTAssertEqual(r.placements.map(\.target), ["b", "b"])
     }
 
@@ -31,32 +40,41 @@ final class PlacementPolicyTests: XCTestCase {
     func testSelectionStoppedAndTransient() {
         var spec = Fx.plan(sources: ["s"], targets: ["t"])
         spec.select.exclude = [Located(Glob("tmp-*"))]
-        let guests = [Fx.vm("tmp-1", gib: 1), Fx.vm("off", gib: 1, state: .shutoff), Fx.vm("crashed", gib: 1, state: .crashed),
-                      Fx.vm("tr", gib: 1, persistent: false), Fx.vm("paused", gib: 1, state: .paused), Fx.vm("run", gib: 1)]
+        let guests = [
+            Fx.vm("tmp-1", gib: 1), Fx.vm("off", gib: 1, state: .shutoff), Fx.vm("crashed", gib: 1, state: .crashed),
+            Fx.vm("tr", gib: 1, persistent: false), Fx.vm("paused", gib: 1, state: .paused), Fx.vm("run", gib: 1),
+        ]
         let hosts = [Fx.host("s", gib: 64, guests: guests), Fx.host("t", gib: 64)]
         var r = Fx.place(spec, hosts)
         XCTAssertEqual(r.skipped.map { "\($0.guest):\($0.why)" }, ["tmp-1:excluded"])
-        XCTAssertEqual(Dictionary(uniqueKeysWithValues: r.placements.map { ($0.guest, $0.mode) }),
-                       ["off": .offline, "crashed": .offline, "tr": .live, "paused": .live, "run": .live])
+        XCTAssertEqual(
+            Dictionary(uniqueKeysWithValues: r.placements.map { ($0.guest, $0.mode) }),
+            ["off": .offline, "crashed": .offline, "tr": .live, "paused": .live, "run": .live])
 
         spec.select.stopped = .skip
         spec.select.transient = .skip
         spec.select.include = [Located(Glob("*r*")), Located(Glob("off"))]
         spec.migration.mode = .paused
         r = Fx.place(spec, hosts)
-        XCTAssertEqual(r.skipped.map { "\($0.guest):\($0.why)" },
-                       ["crashed:stopped", "off:stopped", "paused:excluded", "tmp-1:excluded", "tr:transient"])
+        XCTAssertEqual(
+            r.skipped.map { "\($0.guest):\($0.why)" },
+            ["crashed:stopped", "off:stopped", "paused:excluded", "tmp-1:excluded", "tr:transient"])
         XCTAssertEqual(r.placements.map { "\($0.guest):\($0.mode.rawValue)" }, ["run:paused"])
     }
 
     func testOfflineModeRefusesRunningGuests() {
         var spec = Fx.plan(sources: ["s"], targets: ["t"])
         spec.migration.mode = .offline
-        let r = Fx.place(spec, [Fx.host("s", gib: 64, guests: [Fx.vm("run", gib: 1), Fx.vm("off", gib: 1, state: .shutoff)]),
-                                Fx.host("t", gib: 64)])
+        let r = Fx.place(
+            spec,
+            [
+                Fx.host("s", gib: 64, guests: [Fx.vm("run", gib: 1), Fx.vm("off", gib: 1, state: .shutoff)]),
+                Fx.host("t", gib: 64),
+            ])
         XCTAssertEqual(r.placements.map(\.guest), ["off"])
-        XCTAssertEqual(r.unplaceable.first?.guestReason,
-                       "is running and migration.mode is offline; shut it down first or use live or paused")
+        XCTAssertEqual(
+            r.unplaceable.first?.guestReason,
+            "is running and migration.mode is offline; shut it down first or use live or paused")
         XCTAssertEqual(r.unplaceable.first?.candidates, [])
     }
 
@@ -64,15 +82,19 @@ final class PlacementPolicyTests: XCTestCase {
         var spec = Fx.plan(sources: ["s"], targets: ["t"])
         let local = GuestDisk(kind: .file, target: "vda", source: "/var/lib/libvirt/images/db.qcow2", shared: false)
         let shared = GuestDisk(kind: .network, target: "vdb", source: "rbd:vms/db", shared: true)
-        let guests = [Fx.vm("gpu", gib: 1, hostDevices: ["pci:0000:03:00.0"]),
-                      Fx.vm("gpu-off", gib: 1, state: .shutoff, hostDevices: ["pci:0000:03:00.0"]),
-                      Fx.vm("db", gib: 1, disks: [local, shared])]
+        let guests = [
+            Fx.vm("gpu", gib: 1, hostDevices: ["pci:0000:03:00.0"]),
+            Fx.vm("gpu-off", gib: 1, state: .shutoff, hostDevices: ["pci:0000:03:00.0"]),
+            Fx.vm("db", gib: 1, disks: [local, shared]),
+        ]
         let hosts = [Fx.host("s", gib: 64, guests: guests), Fx.host("t", gib: 64)]
         var r = Fx.place(spec, hosts)
-        XCTAssertEqual(r.unplaceable.map(\.guestReason), [
-            "local disk vda (/var/lib/libvirt/images/db.qcow2) is not on shared storage; set constraints.local-storage: copy to copy it with the migration",
-            "has host device pci:0000:03:00.0, which cannot move live; detach it, or shut the guest down to move its definition",
-        ])
+        XCTAssertEqual(
+            r.unplaceable.map(\.guestReason),
+            [
+                "local disk vda (/var/lib/libvirt/images/db.qcow2) is not on shared storage; set constraints.local-storage: copy to copy it with the migration",
+                "has host device pci:0000:03:00.0, which cannot move live; detach it, or shut the guest down to move its definition",
+            ])
         XCTAssertEqual(r.placements.map(\.guest), ["gpu-off"], "a shut-off guest moves as a definition")
         spec.constraints.localStorage = .copy
         r = Fx.place(spec, hosts)
@@ -81,8 +103,10 @@ final class PlacementPolicyTests: XCTestCase {
 
     func testPlanOrder() {
         var spec = Fx.plan(sources: ["s2", "s1"], targets: ["t"])
-        let hosts = [Fx.host("s1", gib: 64, guests: [Fx.vm("b", gib: 4), Fx.vm("a", gib: 1)]),
-                     Fx.host("s2", gib: 64, guests: [Fx.vm("d", gib: 2), Fx.vm("c", gib: 4)]), Fx.host("t", gib: 64)]
+        let hosts = [
+            Fx.host("s1", gib: 64, guests: [Fx.vm("b", gib: 4), Fx.vm("a", gib: 1)]),
+            Fx.host("s2", gib: 64, guests: [Fx.vm("d", gib: 2), Fx.vm("c", gib: 4)]), Fx.host("t", gib: 64),
+        ]
         XCTAssertEqual(Fx.place(spec, hosts).placements.map(\.guest), ["b", "c", "d", "a"])
         spec.placement.order = .smallestFirst
         XCTAssertEqual(Fx.place(spec, hosts).placements.map(\.guest), ["a", "d", "b", "c"])
@@ -91,14 +115,16 @@ final class PlacementPolicyTests: XCTestCase {
     }
 
     func testMissingSourceIsSkippedQuietly() {
-        let r = Fx.place(Fx.plan(sources: ["ghost", "s"], targets: ["t"]),
-                         [Fx.host("s", gib: 64, guests: [Fx.vm("g", gib: 1)]), Fx.host("t", gib: 64)])
+        let r = Fx.place(
+            Fx.plan(sources: ["ghost", "s"], targets: ["t"]),
+            [Fx.host("s", gib: 64, guests: [Fx.vm("g", gib: 1)]), Fx.host("t", gib: 64)])
         XCTAssertEqual(r.placements.map(\.guest), ["g"])
     }
 
     func testDeterministic() throws {
         let (spec, inv) = EvacBenchFleets.scale()
-        let a = Placer.place(spec: spec, inventory: inv), b = Placer.place(spec: spec, inventory: inv)
+        let a = Placer.place(spec: spec, inventory: inv)
+        let b = Placer.place(spec: spec, inventory: inv)
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
         XCTAssertEqual(try enc.encode(a), try enc.encode(b))

@@ -1,7 +1,7 @@
+import EvacBench
+import EvacCore
 import Foundation
 import Testing
-import EvacCore
-import EvacBench
 
 /// The plan hash is the plan's identity: it must change with every decision and with nothing
 /// else, so that an unchanged plan on an unchanged fleet keeps its journal (issue 8).
@@ -17,9 +17,11 @@ import EvacBench
         for i in inventory.hosts.indices { inventory.hosts[i].freeMemoryKiB = freeMemory(inventory.hosts[i].name) }
         let result = Placer.place(spec: spec, inventory: inventory)
         let graph = MigrationGraph.build(spec: spec, placements: result.placements, file: "p.yaml").graph!
-        return PlanFile(spec: spec, planSource: .init(path: "p.yaml", sha256: String(repeating: "cd", count: 32)),
-                        inventory: inventory, result: result, graph: graph,
-                        timeline: Timeline.estimate(graph, bandwidth: nil, assumedBandwidth: 1 << 30), hashed: false).sealed().file
+        return PlanFile(
+            spec: spec, planSource: .init(path: "p.yaml", sha256: String(repeating: "cd", count: 32)),
+            inventory: inventory, result: result, graph: graph,
+            timeline: Timeline.estimate(graph, bandwidth: nil, assumedBandwidth: 1 << 30), hashed: false
+        ).sealed().file
     }
 
     @Test("libvirt's momentary free memory is in neither the plan file nor its hash")
@@ -34,7 +36,9 @@ import EvacBench
     func informationalMembers() {
         let p = Self.plan()
         var q = p
-        q.estimatedDurationMs *= 3; q.evacVersion = "9.9"; q.planSource = .init(path: "other.yaml", sha256: "00")
+        q.estimatedDurationMs *= 3
+        q.evacVersion = "9.9"
+        q.planSource = .init(path: "other.yaml", sha256: "00")
         #expect(q.computedHash == p.planHash)
     }
 
@@ -42,9 +46,13 @@ import EvacBench
     /// changes the hash: a field added later is covered unless it is named here on purpose.
     @Test func everyOtherLeafChangesTheHash() throws {
         let p = Self.plan()
-        #expect(!p.unplaceable.isEmpty && !p.graph.nodes.isEmpty && !p.targetUsage.isEmpty, "the fixture exercises every list")
+        #expect(
+            !p.unplaceable.isEmpty && !p.graph.nodes.isEmpty && !p.targetUsage.isEmpty,
+            "the fixture exercises every list")
         let root = try JSONSerialization.jsonObject(with: p.sealed().data)
-        let informational: Set<String> = ["planHash", "estimatedDurationMs", "evacVersion", "planSource.path", "planSource.sha256"]
+        let informational: Set<String> = [
+            "planHash", "estimatedDurationMs", "evacVersion", "planSource.path", "planSource.sha256",
+        ]
         var leaves: [(path: String, keys: [Any])] = []
         func walk(_ v: Any, _ path: String, _ keys: [Any]) {
             if let d = v as? [String: Any] {
@@ -58,14 +66,26 @@ import EvacBench
         walk(root, "", [])
         // Every field path once (the first two array elements of it): each path is one field.
         var seen: [String: Int] = [:]
-        leaves = leaves.filter { seen[$0.path, default: 0] += 1; return seen[$0.path]! <= 2 }
+        leaves = leaves.filter {
+            seen[$0.path, default: 0] += 1
+            return seen[$0.path]! <= 2
+        }
         func set(_ v: Any, _ keys: ArraySlice<Any>, _ f: (Any) -> Any?) -> Any? {
             guard let k = keys.first else { return f(v) }
-            if var d = v as? [String: Any], let k = k as? String, let x = d[k] { guard let n = set(x, keys.dropFirst(), f) else { return nil }; d[k] = n; return d }
-            if var a = v as? [Any], let i = k as? Int { guard let n = set(a[i], keys.dropFirst(), f) else { return nil }; a[i] = n; return a }
+            if var d = v as? [String: Any], let k = k as? String, let x = d[k] {
+                guard let n = set(x, keys.dropFirst(), f) else { return nil }
+                d[k] = n
+                return d
+            }
+            if var a = v as? [Any], let i = k as? Int {
+                guard let n = set(a[i], keys.dropFirst(), f) else { return nil }
+                a[i] = n
+                return a
+            }
             return nil
         }
-        var checked = 0, undecodable = Set<String>()
+        var checked = 0
+        var undecodable = Set<String>()
         for leaf in leaves {
             let changed = set(root, leaf.keys[...]) { v in
                 if let b = v as? Bool, !(v is Int), !(v is Double) { return !b }
@@ -75,7 +95,11 @@ import EvacBench
                 return nil
             }
             guard let changed, let data = try? JSONSerialization.data(withJSONObject: changed),
-                  let q = try? JSONDecoder().decode(PlanFile.self, from: data) else { undecodable.insert(leaf.path); continue }
+                let q = try? JSONDecoder().decode(PlanFile.self, from: data)
+            else {
+                undecodable.insert(leaf.path)
+                continue
+            }
             checked += 1
             if informational.contains(leaf.path) {
                 #expect(q.computedHash == p.planHash, "\(leaf.path) is informational")
@@ -85,7 +109,10 @@ import EvacBench
         }
         #expect(checked > 80)
         // Enumerations (mode, cpu policy, …) do not decode with an "x" appended; that is fine.
-        #expect(undecodable.allSatisfy { ["mode", "cpuPolicy", "bridgePolicy", "onFailure", "postCopy", "format", "kind", "state"]
-            .contains(where: $0.hasSuffix) }, "\(undecodable.sorted())")
+        #expect(
+            undecodable.allSatisfy {
+                ["mode", "cpuPolicy", "bridgePolicy", "onFailure", "postCopy", "format", "kind", "state"]
+                    .contains(where: $0.hasSuffix)
+            }, "\(undecodable.sorted())")
     }
 }

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import EvacCore
 
 final class UnitsTests: XCTestCase {
@@ -60,10 +61,12 @@ final class UnitsTests: XCTestCase {
     }
 
     private func failure<T>(_ r: Result<T, Units.Failure>) -> String? {
-        if case .failure(let f) = r { return f.message }; return nil
+        if case .failure(let f) = r { return f.message }
+        return nil
     }
     private func help<T>(_ r: Result<T, Units.Failure>) -> String? {
-        if case .failure(let f) = r { return f.help }; return nil
+        if case .failure(let f) = r { return f.help }
+        return nil
     }
 }
 
@@ -71,10 +74,12 @@ final class SHA256Tests: XCTestCase {
     func testVectors() {
         XCTAssertEqual(SHA256.hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
         XCTAssertEqual(SHA256.hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        XCTAssertEqual(SHA256.hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
-                       "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
-        XCTAssertEqual(SHA256.hex(String(repeating: "a", count: 1_000_000)),
-                       "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+        XCTAssertEqual(
+            SHA256.hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
+            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+        XCTAssertEqual(
+            SHA256.hex(String(repeating: "a", count: 1_000_000)),
+            "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
     }
 }
 

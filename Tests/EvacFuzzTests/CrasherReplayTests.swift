@@ -1,6 +1,6 @@
+import EvacFuzzTargets
 import Foundation
 import Testing
-import EvacFuzzTargets
 
 /// Every input under Fuzz/crashers/TARGET/ (each crash a fuzzer ever found, kept as a
 /// regression input) and every seed under Fuzz/corpus/TARGET/ goes through the same entry
@@ -31,7 +31,9 @@ import EvacFuzzTargets
         var accepted = 0
         for file in seeds {
             let outcome = FuzzTargets.run(target, try [UInt8](Data(contentsOf: file)))
-            if outcome.hasPrefix("valid") || outcome.hasPrefix("accepted") || outcome.contains("plan accepted") { accepted += 1 }
+            if outcome.hasPrefix("valid") || outcome.hasPrefix("accepted") || outcome.contains("plan accepted") {
+                accepted += 1
+            }
         }
         // The seeds include good inputs of each kind, so the fuzzer starts from deep paths.
         #expect(accepted > 0, "no seed of \(target.rawValue) is accepted")

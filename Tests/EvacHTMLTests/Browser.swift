@@ -15,15 +15,19 @@ enum Browser {
         guard FileManager.default.isExecutableFile(atPath: executable) else {
             throw Failure(description: "\(executable) not found: install Debian's chromium (scripts/deps does)")
         }
-        let profile = FileManager.default.temporaryDirectory.appendingPathComponent("evac-chromium-\(UUID().uuidString)")
+        let profile = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "evac-chromium-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: profile) }
         let out = profile.appendingPathExtension("out")
         FileManager.default.createFile(atPath: out.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: out) }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable)
-        p.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
-                       "--user-data-dir=\(profile.path)"] + extra + [page.absoluteString]
+        p.arguments =
+            [
+                "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
+                "--user-data-dir=\(profile.path)",
+            ] + extra + [page.absoluteString]
         p.standardOutput = try FileHandle(forWritingTo: out)
         p.standardError = FileHandle.nullDevice
         try p.run()
@@ -50,7 +54,9 @@ enum Browser {
     /// Width and height from a PNG's IHDR chunk; nil if `data` is not a PNG.
     static func pngSize(_ data: Data) -> (width: Int, height: Int)? {
         let b = [UInt8](data.prefix(24))
-        guard b.count == 24, b[0..<8] == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A], b[12..<16] == [0x49, 0x48, 0x44, 0x52] else { return nil }
+        guard b.count == 24, b[0..<8] == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A],
+            b[12..<16] == [0x49, 0x48, 0x44, 0x52]
+        else { return nil }
         func be(_ i: Int) -> Int { Int(b[i]) << 24 | Int(b[i + 1]) << 16 | Int(b[i + 2]) << 8 | Int(b[i + 3]) }
         return (be(16), be(20))
     }

@@ -1,6 +1,7 @@
+import EvacCore
 import Foundation
 import Testing
-import EvacCore
+
 @testable import EvacHTML
 
 /// The plan page of the demo plan file (the CLI's golden `evac plan --output json`): six
@@ -14,7 +15,8 @@ struct PlanPageTests {
     }
 
     static func write(_ html: String, _ name: String) throws -> URL {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("evac-html-tests-\(UUID().uuidString.prefix(8))")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "evac-html-tests-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let url = dir.appendingPathComponent(name)
         try html.write(to: url, atomically: true, encoding: .utf8)
@@ -67,7 +69,12 @@ struct PlanPageTests {
         let template = plan.graph.nodes[2]
         plan.graph.nodes = (1...5000).map { i in
             var n = template
-            n.id = i; n.guest = "vm-\(i)"; n.source = "s-\(i % 8)"; n.target = "t-\(i % 200)"; n.after = []; n.groups = []
+            n.id = i
+            n.guest = "vm-\(i)"
+            n.source = "s-\(i % 8)"
+            n.target = "t-\(i % 200)"
+            n.after = []
+            n.groups = []
             return n
         }
         plan.graph.limits.groups = []
@@ -95,7 +102,8 @@ struct PlanPageTests {
     @Test func chromiumRendersThePage() throws {
         let plan = try Self.demo()
         let timeline = Estimate.timeline(plan)
-        let page = try Self.write(PlanPage.render(plan: plan, timeline: timeline, window: .init(endMs: 30_000)), "plan.html")
+        let page = try Self.write(
+            PlanPage.render(plan: plan, timeline: timeline, window: .init(endMs: 30_000)), "plan.html")
         defer { try? FileManager.default.removeItem(at: page.deletingLastPathComponent()) }
         let dom = try Browser.dom(page)
         #expect(dom.contains("<svg id=\"gantt\""))

@@ -1,8 +1,9 @@
+import EvacCore
+import EvacFake
+import EvacRun
 import Foundation
 import Testing
-import EvacCore
-import EvacRun
-import EvacFake
+
 @testable import EvacHTML
 
 /// The run page of a real run of the executor on the fake hypervisor (one failure, so one
@@ -20,8 +21,10 @@ struct RunPageTests {
         let plan = try fp.planFile()
         let world = fp.world(migrationDelay: .milliseconds(40))
         world.setFault(guest: "app-2", .fail("internal error: qemu unexpectedly closed the monitor"))
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("evac-runpage-\(UUID().uuidString.prefix(8))")
-        let journal = try SQLiteJournal(path: JournalLocation.journalPath(for: plan, stateDirectory: dir.path), plan: plan)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "evac-runpage-\(UUID().uuidString.prefix(8))")
+        let journal = try SQLiteJournal(
+            path: JournalLocation.journalPath(for: plan, stateDirectory: dir.path), plan: plan)
         let result = await Executor(plan: plan, hypervisor: world, journal: journal).apply()
         journal.close()
         #expect(result.status == .partial)
@@ -57,8 +60,9 @@ struct RunPageTests {
     }
 
     @Test func aRunningStepExtendsToNow() throws {
-        let st = StepRecord(kind: .apply, id: 1, guest: "g", uuid: "u", source: "a", target: "b", state: .running,
-                            attempt: 1, started: "2026-01-01T00:00:10.000Z")
+        let st = StepRecord(
+            kind: .apply, id: 1, guest: "g", uuid: "u", source: "a", target: "b", state: .running,
+            attempt: 1, started: "2026-01-01T00:00:10.000Z")
         let origin = JournalClock.date("2026-01-01T00:00:00.000Z")!
         let iv = RunPage.interval(st, origin: origin, now: origin.addingTimeInterval(25))
         #expect(iv?.start == 10_000 && iv?.end == 25_000)

@@ -15,7 +15,10 @@ final class LabEndToEndTests: XCTestCase {
         super.setUp()
         classStart = Date()
         do {
-            guard getuid() == 0 else { labFailure = "the lab needs root (scripts/lab runs root libvirtd daemons)"; return }
+            guard getuid() == 0 else {
+                labFailure = "the lab needs root (scripts/lab runs root libvirtd daemons)"
+                return
+            }
             try Lab.lab(["down"])
             let up = try Lab.lab(["up"])
             if up.status != 0 { labFailure = "scripts/lab up --dir \(Lab.dir) failed: \(up)" }
@@ -27,7 +30,8 @@ final class LabEndToEndTests: XCTestCase {
 
     override class func tearDown() {
         _ = try? Lab.lab(["down"])
-        print("EvacLabTests: \(String(format: "%.1f", Date().timeIntervalSince(classStart)))s including lab up and down")
+        print(
+            "EvacLabTests: \(String(format: "%.1f", Date().timeIntervalSince(classStart)))s including lab up and down")
         super.tearDown()
     }
 
@@ -66,20 +70,27 @@ final class LabEndToEndTests: XCTestCase {
     /// Every apply step is done and its guest runs on its target only (undefined on the source).
     func assertLanded(_ steps: [JournalStep], file: StaticString = #filePath, line: UInt = #line) {
         let apply = steps.filter { $0.kind == "apply" }
-        XCTAssertEqual(Set(apply.map(\.guest)), Set(Lab.home.keys), "every scenario guest has a step", file: file, line: line)
+        XCTAssertEqual(
+            Set(apply.map(\.guest)), Set(Lab.home.keys), "every scenario guest has a step", file: file, line: line)
         for s in apply {
             XCTAssertEqual(s.state, "done", "\(s.guest): \(s.reason ?? "")", file: file, line: line)
-            let target = Int(s.target.dropFirst(4))!, source = Int(s.source.dropFirst(4))!
-            XCTAssertEqual(Lab.whereIs(s.guest), [target], "\(s.guest) defined on exactly its target \(s.target)", file: file, line: line)
-            XCTAssertEqual(Lab.state(s.guest, on: target), "running", "\(s.guest) on \(s.target)", file: file, line: line)
+            let target = Int(s.target.dropFirst(4))!
+            let source = Int(s.source.dropFirst(4))!
+            XCTAssertEqual(
+                Lab.whereIs(s.guest), [target], "\(s.guest) defined on exactly its target \(s.target)", file: file,
+                line: line)
+            XCTAssertEqual(
+                Lab.state(s.guest, on: target), "running", "\(s.guest) on \(s.target)", file: file, line: line)
             let info = try? Lab.run(Lab.virsh, ["-c", Lab.uri(source), "dominfo", s.guest])
-            XCTAssertNotEqual(info?.status, 0, "virsh dominfo \(s.guest) on its source \(s.source) must fail", file: file, line: line)
+            XCTAssertNotEqual(
+                info?.status, 0, "virsh dominfo \(s.guest) on its source \(s.source) must fail", file: file, line: line)
         }
     }
 
     /// The running intervals of apply steps, from running→(anything) events of the journal.
     private func intervals(_ events: [JournalEvent]) -> [(id: Int, from: Date, to: Date)] {
-        var open: [Int: Date] = [:], out: [(Int, Date, Date)] = []
+        var open: [Int: Date] = [:]
+        var out: [(Int, Date, Date)] = []
         for e in events where e.kind == "apply" {
             guard let id = e.migrationID else { continue }
             if e.to == "running" { open[id] = e.at }
@@ -99,8 +110,12 @@ final class LabEndToEndTests: XCTestCase {
                 points.append((at: i.to, delta: -1))
             }
             points.sort { a, b in a.at != b.at ? a.at < b.at : a.delta < b.delta }
-            var n = 0, m = 0
-            for p in points { n += p.delta; m = max(m, n) }
+            var n = 0
+            var m = 0
+            for p in points {
+                n += p.delta
+                m = max(m, n)
+            }
             result[k] = m
         }
         return result
@@ -112,7 +127,8 @@ final class LabEndToEndTests: XCTestCase {
     /// it runs, a second apply of the same plan is refused with the holder's pid.
     func testDrainKeepsPerTargetLimitAndRefusesSecondApply() throws {
         try Lab.reset()
-        let dir = try scratch("drain"), state = dir.appendingPathComponent("state")
+        let dir = try scratch("drain")
+        let state = dir.appendingPathComponent("state")
         let yaml = try Lab.writePlan(in: dir, name: "e2e-drain", perTarget: 1, perSource: 2, total: 4)
         // The saved plan file; the YAML is refused too (below): one run per plan name, even
         // though re-placing it while the first run moves guests would give another plan hash.
@@ -121,11 +137,15 @@ final class LabEndToEndTests: XCTestCase {
         XCTAssertEqual(p.status, 0, "\(p)")
 
         let first = try Lab.start(Lab.evac, ["apply", plan, "--output", "plain"], env: ["EVAC_STATE_DIR": state.path])
-        XCTAssertTrue(first.waitFor("running: attempt", timeout: 30), "first apply started migrating: \(first.output())")
+        XCTAssertTrue(
+            first.waitFor("running: attempt", timeout: 30), "first apply started migrating: \(first.output())")
         let second = try evac(["apply", plan, "--output", "plain"], state: state)
         XCTAssertEqual(second.status, 3, "second apply while one runs: \(second)")
-        XCTAssertTrue(second.stderr.contains("pid \(first.pid)"), "refusal names the holder pid \(first.pid): \(second.stderr)")
-        XCTAssertTrue(second.stderr.contains(": \(Lab.evac) apply \(plan) --output plain"), "and its full command line: \(second.stderr)")
+        XCTAssertTrue(
+            second.stderr.contains("pid \(first.pid)"), "refusal names the holder pid \(first.pid): \(second.stderr)")
+        XCTAssertTrue(
+            second.stderr.contains(": \(Lab.evac) apply \(plan) --output plain"),
+            "and its full command line: \(second.stderr)")
         let secondYAML = try evac(["apply", yaml, "--output", "plain"], state: state)
         XCTAssertEqual(secondYAML.status, 3, "second apply of the YAML plan while one runs: \(secondYAML)")
         XCTAssertTrue(secondYAML.stderr.contains("pid \(first.pid)"), "\(secondYAML.stderr)")
@@ -154,7 +174,8 @@ final class LabEndToEndTests: XCTestCase {
     /// apply, then rollback: every guest is back on the host it started on, and only there.
     func testRollbackReturnsEveryGuestHome() throws {
         try Lab.reset()
-        let dir = try scratch("rollback"), state = dir.appendingPathComponent("state")
+        let dir = try scratch("rollback")
+        let state = dir.appendingPathComponent("state")
         let yaml = try Lab.writePlan(in: dir, name: "e2e-rollback")
         // A saved plan file, so that the rerun below is the very same plan (same hash, same journal).
         let saved = try evac(["plan", yaml, "--output", "json"], state: state)
@@ -173,7 +194,8 @@ final class LabEndToEndTests: XCTestCase {
         }
         let rollback = try Journal(stateDir: state).steps().filter { $0.kind == "rollback" }
         XCTAssertEqual(rollback.count, 7)
-        XCTAssertTrue(rollback.allSatisfy { $0.state == "done" }, "\(rollback.map { ($0.guest, $0.state, $0.reason ?? "") })")
+        XCTAssertTrue(
+            rollback.allSatisfy { $0.state == "done" }, "\(rollback.map { ($0.guest, $0.state, $0.reason ?? "") })")
 
         // The same plan file again, as an operator reruns a drain after rolling it back: the
         // inventory is as planned again (not stale), the old journal is kept under a closed name
@@ -182,7 +204,9 @@ final class LabEndToEndTests: XCTestCase {
         XCTAssertEqual(again.status, 0, "\(again)")
         XCTAssertTrue(again.stderr.contains("note: the last run of this plan is over"), again.stderr)
         assertLanded(try Journal(stateDir: state).steps())
-        let closed = try FileManager.default.contentsOfDirectory(atPath: state.path).filter { $0.contains(".closed-") && $0.hasSuffix(".journal.sqlite") }
+        let closed = try FileManager.default.contentsOfDirectory(atPath: state.path).filter {
+            $0.contains(".closed-") && $0.hasSuffix(".journal.sqlite")
+        }
         XCTAssertEqual(closed.count, 1, "\(closed)")
         let list = try evac(["status"], state: state)
         XCTAssertEqual(list.status, 0, "\(list)")
@@ -204,10 +228,13 @@ final class LabEndToEndTests: XCTestCase {
         ]
         for (delay, reached) in moments {
             try Lab.reset()
-            let dir = try scratch("kill"), state = dir.appendingPathComponent("state")
+            let dir = try scratch("kill")
+            let state = dir.appendingPathComponent("state")
             let plan = try Lab.writePlan(in: dir, name: "e2e-kill", perTarget: 2, bandwidth: "1MiB/s")
-            let apply = try Lab.start(Lab.evac, ["apply", plan, "--output", "plain"], env: ["EVAC_STATE_DIR": state.path])
-            XCTAssertTrue(apply.waitUntil(timeout: 60, reached), "apply reached '\(delay)' while running: \(apply.output())")
+            let apply = try Lab.start(
+                Lab.evac, ["apply", plan, "--output", "plain"], env: ["EVAC_STATE_DIR": state.path])
+            XCTAssertTrue(
+                apply.waitUntil(timeout: 60, reached), "apply reached '\(delay)' while running: \(apply.output())")
             kill(apply.pid, SIGKILL)
             _ = apply.wait()
             let atKill = try Journal(stateDir: state).steps()
@@ -229,7 +256,9 @@ final class LabEndToEndTests: XCTestCase {
                 let done = events.filter { $0.migrationID == s.id && $0.to == "done" }.count
                 XCTAssertEqual(done, 1, "\(s.guest) reached done exactly once (kill at \(delay))")
             }
-            print("kill -9 at \(delay): attempts \(steps.map { "\($0.guest)=\($0.attempt)" }.sorted().joined(separator: " "))")
+            print(
+                "kill -9 at \(delay): attempts \(steps.map { "\($0.guest)=\($0.attempt)" }.sorted().joined(separator: " "))"
+            )
         }
     }
 
@@ -240,9 +269,11 @@ final class LabEndToEndTests: XCTestCase {
         defer { Lab.removeEverywhere("dirty-1") }
         let dirty = try Lab.lab(["guest-dirty", "1", "dirty-1"])
         XCTAssertEqual(dirty.status, 0, "\(dirty)")
-        let dir = try scratch("abort"), state = dir.appendingPathComponent("state")
-        let plan = try Lab.writePlan(in: dir, name: "e2e-abort", sources: [1], targets: [3], include: ["dirty-*"],
-                                     bandwidth: "1MiB/s", timeout: "5s")
+        let dir = try scratch("abort")
+        let state = dir.appendingPathComponent("state")
+        let plan = try Lab.writePlan(
+            in: dir, name: "e2e-abort", sources: [1], targets: [3], include: ["dirty-*"],
+            bandwidth: "1MiB/s", timeout: "5s")
         let t0 = Date()
         let apply = try evac(["apply", plan, "--output", "plain"], state: state)
         let took = Date().timeIntervalSince(t0)
@@ -254,7 +285,8 @@ final class LabEndToEndTests: XCTestCase {
         XCTAssertEqual(step?.state, "failed", "\(String(describing: step))")
         print("aborted after \(String(format: "%.1f", took))s: \(step?.reason ?? "-")")
 
-        let resume = try evac(["resume", plan, "--output", "plain", "--bandwidth", "none", "--timeout", "2m"], state: state)
+        let resume = try evac(
+            ["resume", plan, "--output", "plain", "--bandwidth", "none", "--timeout", "2m"], state: state)
         XCTAssertEqual(resume.status, 0, "\(resume)")
         XCTAssertTrue(resume.stderr.contains("bandwidth unlimited"), "resume says it overrides: \(resume.stderr)")
         XCTAssertEqual(Lab.whereIs("dirty-1"), [3], "dirty-1 now on lab-3 only")
@@ -269,7 +301,8 @@ final class LabEndToEndTests: XCTestCase {
     /// (Down before the run starts, apply refuses the whole plan as stale, exit 3.)
     func testTargetDaemonDownBlocksItsMigrationsOnly() throws {
         try Lab.reset()
-        let dir = try scratch("down"), state = dir.appendingPathComponent("state")
+        let dir = try scratch("down")
+        let state = dir.appendingPathComponent("state")
         let plan = try Lab.writePlan(in: dir, name: "e2e-down", perTarget: 1, bandwidth: "1MiB/s")
         let apply = try Lab.start(Lab.evac, ["apply", plan, "--output", "plain"], env: ["EVAC_STATE_DIR": state.path])
         defer { _ = try? Lab.lab(["start-host", "4"]) }
@@ -280,11 +313,14 @@ final class LabEndToEndTests: XCTestCase {
         XCTAssertEqual(out.status, 1, "partial: \(out)")
 
         let steps = try Journal(stateDir: state).steps().filter { $0.kind == "apply" }
-        let toLab4 = steps.filter { $0.target == "lab-4" }, toLab3 = steps.filter { $0.target == "lab-3" }
+        let toLab4 = steps.filter { $0.target == "lab-4" }
+        let toLab3 = steps.filter { $0.target == "lab-3" }
         XCTAssertGreaterThanOrEqual(toLab4.count, 2, "the plan sends several guests to lab-4")
         XCTAssertFalse(toLab3.isEmpty, "the plan sends guests to lab-3")
         let blocked = toLab4.filter { $0.state == "blocked" }
-        XCTAssertFalse(blocked.isEmpty, "lab-4's waiting migrations are blocked: \(toLab4.map { ($0.guest, $0.state, $0.reason ?? "") })")
+        XCTAssertFalse(
+            blocked.isEmpty,
+            "lab-4's waiting migrations are blocked: \(toLab4.map { ($0.guest, $0.state, $0.reason ?? "") })")
         for s in blocked {
             XCTAssertTrue(s.reason?.contains("lab-4") == true, "reason names the host: \(s.reason ?? "")")
             XCTAssertTrue(s.reason?.contains(Lab.uri(4)) == true, "reason names the URI: \(s.reason ?? "")")

@@ -13,13 +13,19 @@ extension LabEndToEndTests {
     /// stdout holds at least `n` step lines ending in `state` ("running", "done", …); the
     /// format is "GUEST SOURCE → TARGET STATE[: detail]".
     static func steps(_ state: String, atLeast n: Int) -> (String) -> Bool {
-        { out in out.split(separator: "\n").filter { $0.range(of: #"→ \S+ \#(state)(:|$| )"#, options: .regularExpression) != nil }.count >= n }
+        { out in
+            out.split(separator: "\n").filter {
+                $0.range(of: #"→ \S+ \#(state)(:|$| )"#, options: .regularExpression) != nil
+            }.count >= n
+        }
     }
 
     /// Starts evac with the state dir, kills it with SIGKILL once `reached(stdout)`; returns
     /// whether it was killed (false: it ended first) and its output.
-    func killed(_ args: [String], state: URL, when reached: @escaping (String) -> Bool,
-                timeout: TimeInterval = 120) throws -> (killed: Bool, output: Lab.Output) {
+    func killed(
+        _ args: [String], state: URL, when reached: @escaping (String) -> Bool,
+        timeout: TimeInterval = 120
+    ) throws -> (killed: Bool, output: Lab.Output) {
         let p = try Lab.start(Lab.evac, args, env: ["EVAC_STATE_DIR": state.path])
         let hit = p.waitUntil(timeout: timeout, reached)
         if hit { kill(p.pid, SIGKILL) }
@@ -28,16 +34,22 @@ extension LabEndToEndTests {
 
     /// Every guest of the scenario is defined on exactly one host, running, and that host is
     /// its home or (when the journal planned one) its target; `home: true` requires home.
-    func assertEachGuestOnce(_ state: URL, home: Bool, _ what: String, file: StaticString = #filePath, line: UInt = #line) {
-        let planned = Dictionary(((try? Journal(stateDir: state).steps()) ?? []).filter { $0.kind == "apply" }.map { ($0.guest, $0.target) },
-                                 uniquingKeysWith: { a, _ in a })
+    func assertEachGuestOnce(
+        _ state: URL, home: Bool, _ what: String, file: StaticString = #filePath, line: UInt = #line
+    ) {
+        let planned = Dictionary(
+            ((try? Journal(stateDir: state).steps()) ?? []).filter { $0.kind == "apply" }.map { ($0.guest, $0.target) },
+            uniquingKeysWith: { a, _ in a })
         for (g, h) in Lab.home.sorted(by: { $0.key < $1.key }) {
             let at = Lab.whereIs(g)
-            XCTAssertEqual(at.count, 1, "\(what): \(g) is defined on exactly one host, found \(at)", file: file, line: line)
+            XCTAssertEqual(
+                at.count, 1, "\(what): \(g) is defined on exactly one host, found \(at)", file: file, line: line)
             guard at.count == 1 else { continue }
             XCTAssertEqual(Lab.state(g, on: at[0]), "running", "\(what): \(g) on lab-\(at[0])", file: file, line: line)
             let allowed = home ? ["lab-\(h)"] : ["lab-\(h)", planned[g]].compactMap { $0 }
-            XCTAssertTrue(allowed.contains("lab-\(at[0])"), "\(what): \(g) on lab-\(at[0]), expected one of \(allowed)", file: file, line: line)
+            XCTAssertTrue(
+                allowed.contains("lab-\(at[0])"), "\(what): \(g) on lab-\(at[0]), expected one of \(allowed)",
+                file: file, line: line)
         }
     }
 
@@ -49,21 +61,27 @@ extension LabEndToEndTests {
         for g in Lab.home.keys.sorted() {
             let states = Lab.whereIs(g).map { (host: $0, state: Lab.state(g, on: $0) ?? "-") }
             XCTAssertFalse(states.isEmpty, "\(what): \(g) is on no host", file: file, line: line)
-            XCTAssertLessThanOrEqual(states.filter { $0.state == "running" }.count, 1, "\(what): \(g) runs twice: \(states)",
-                                     file: file, line: line)
+            XCTAssertLessThanOrEqual(
+                states.filter { $0.state == "running" }.count, 1, "\(what): \(g) runs twice: \(states)",
+                file: file, line: line)
         }
     }
 
     /// The journal says the run is over: every rollback step done, no apply step done or running.
     func assertRolledBack(_ state: URL, _ what: String, file: StaticString = #filePath, line: UInt = #line) throws {
         let steps = try Journal(stateDir: state).steps()
-        let apply = steps.filter { $0.kind == "apply" }, back = steps.filter { $0.kind == "rollback" }
-        XCTAssertFalse(apply.contains { $0.state == "done" || $0.state == "running" },
-                       "\(what): apply steps \(apply.map { "\($0.guest)=\($0.state)" })", file: file, line: line)
-        XCTAssertTrue(back.allSatisfy { $0.state == "done" }, "\(what): rollback steps \(back.map { "\($0.guest)=\($0.state)" })",
-                      file: file, line: line)
+        let apply = steps.filter { $0.kind == "apply" }
+        let back = steps.filter { $0.kind == "rollback" }
+        XCTAssertFalse(
+            apply.contains { $0.state == "done" || $0.state == "running" },
+            "\(what): apply steps \(apply.map { "\($0.guest)=\($0.state)" })", file: file, line: line)
+        XCTAssertTrue(
+            back.allSatisfy { $0.state == "done" }, "\(what): rollback steps \(back.map { "\($0.guest)=\($0.state)" })",
+            file: file, line: line)
         let moved = apply.filter { $0.state == "rolled-back" }.map(\.guest).sorted()
-        XCTAssertEqual(moved, back.map(\.guest).sorted(), "\(what): every guest returned is marked rolled-back", file: file, line: line)
+        XCTAssertEqual(
+            moved, back.map(\.guest).sorted(), "\(what): every guest returned is marked rolled-back", file: file,
+            line: line)
     }
 
     // MARK: tests
@@ -74,7 +92,8 @@ extension LabEndToEndTests {
     func testJournalDiskFullMidRunExits5ThenResumeFinishes() throws {
         guard getuid() == 0 else { return XCTFail("mounting a tmpfs needs root") }
         try Lab.reset()
-        let dir = try scratch("diskfull"), state = dir.appendingPathComponent("state")
+        let dir = try scratch("diskfull")
+        let state = dir.appendingPathComponent("state")
         try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
         let mount = try Lab.run("/bin/mount", ["-t", "tmpfs", "-o", "size=4m,mode=0700", "evac-e2e-full", state.path])
         XCTAssertEqual(mount.status, 0, "\(mount)")
@@ -82,16 +101,21 @@ extension LabEndToEndTests {
         let plan = try Lab.writePlan(in: dir, name: "e2e-full", perTarget: 1, total: 2, bandwidth: "4MiB/s")
 
         let apply = try Lab.start(Lab.evac, ["apply", plan, "--output", "plain"], env: ["EVAC_STATE_DIR": state.path])
-        XCTAssertTrue(apply.waitUntil(timeout: 60, Self.steps("done", atLeast: 1)), "a migration finished: \(apply.output())")
+        XCTAssertTrue(
+            apply.waitUntil(timeout: 60, Self.steps("done", atLeast: 1)), "a migration finished: \(apply.output())")
         // Fill the disk: dd ends with "No space left on device".
         let fill = try Lab.run("/bin/dd", ["if=/dev/zero", "of=\(state.path)/filler", "bs=64k"])
         XCTAssertNotEqual(fill.status, 0, "dd filled the tmpfs")
         let out = apply.wait()
         XCTAssertEqual(out.status, 5, "journal write failed: \(out)")
         XCTAssertTrue(out.stdout.contains("journal-failed"), out.stdout)
-        XCTAssertTrue(out.stdout.contains("`evac resume` reconciles the journal with the hosts"), "summary says what comes next: \(out.stdout)")
+        XCTAssertTrue(
+            out.stdout.contains("`evac resume` reconciles the journal with the hosts"),
+            "summary says what comes next: \(out.stdout)")
         XCTAssertFalse(out.stdout.contains("— 0 done"), "the summary counts what moved: \(out.stdout)")
-        let unrecorded = out.stdout.split(separator: "\n").filter { $0.contains("(not recorded: the journal cannot be written") }
+        let unrecorded = out.stdout.split(separator: "\n").filter {
+            $0.contains("(not recorded: the journal cannot be written")
+        }
         XCTAssertFalse(unrecorded.isEmpty, "what ended after the last durable write has an event: \(out.stdout)")
         print("disk full: \(out.stdout.split(separator: "\n").last { $0.contains("finished") } ?? "")")
         assertEachGuestOnce(state, home: false, "after exit 5")
@@ -106,12 +130,16 @@ extension LabEndToEndTests {
     /// guest is home, including those whose migration landed after the kill.
     func testKill9OfApplyThenRollbackReturnsEveryGuest() throws {
         try Lab.reset()
-        let dir = try scratch("kill-rollback"), state = dir.appendingPathComponent("state")
+        let dir = try scratch("kill-rollback")
+        let state = dir.appendingPathComponent("state")
         let plan = try Lab.writePlan(in: dir, name: "e2e-kill-rollback", perTarget: 2)
-        let (hit, _) = try killed(["apply", plan, "--output", "plain"], state: state, when: Self.steps("running", atLeast: 3))
+        let (hit, _) = try killed(
+            ["apply", plan, "--output", "plain"], state: state, when: Self.steps("running", atLeast: 3))
         XCTAssertTrue(hit, "killed while running")
         let atKill = try Journal(stateDir: state).steps()
-        XCTAssertTrue(atKill.contains { $0.state == "running" }, "a migration was in flight: \(atKill.map { "\($0.guest)=\($0.state)" })")
+        XCTAssertTrue(
+            atKill.contains { $0.state == "running" },
+            "a migration was in flight: \(atKill.map { "\($0.guest)=\($0.state)" })")
         assertNoneLostOrRunningTwice("right after kill -9")
 
         let back = try evac(["rollback", plan, "--output", "plain"], state: state)
@@ -126,15 +154,18 @@ extension LabEndToEndTests {
     /// nothing to do (exit 3) and moves nothing.
     func testKill9OfRollbackTwiceThenResumeFinishesTheRollback() throws {
         try Lab.reset()
-        let dir = try scratch("kill-rb"), state = dir.appendingPathComponent("state")
+        let dir = try scratch("kill-rb")
+        let state = dir.appendingPathComponent("state")
         let plan = try Lab.writePlan(in: dir, name: "e2e-kill-rb", perTarget: 2)
         let apply = try evac(["apply", plan, "--output", "plain"], state: state)
         XCTAssertEqual(apply.status, 0, "\(apply)")
 
-        let first = try killed(["rollback", plan, "--output", "plain"], state: state, when: Self.steps("running", atLeast: 2))
+        let first = try killed(
+            ["rollback", plan, "--output", "plain"], state: state, when: Self.steps("running", atLeast: 2))
         XCTAssertTrue(first.killed, "first rollback killed while running: \(first.output)")
         assertNoneLostOrRunningTwice("after the first kill")
-        let second = try killed(["rollback", plan, "--output", "plain"], state: state, when: Self.steps("running", atLeast: 1))
+        let second = try killed(
+            ["rollback", plan, "--output", "plain"], state: state, when: Self.steps("running", atLeast: 1))
         assertNoneLostOrRunningTwice("after the second kill (killed: \(second.killed))")
 
         let resume = try evac(["resume", plan, "--output", "plain"], state: state)
@@ -156,12 +187,15 @@ extension LabEndToEndTests {
     /// memory is not in the plan).
     func testApplyInterruptApplyAgainRollback() throws {
         try Lab.reset()
-        let dir = try scratch("again"), state = dir.appendingPathComponent("state")
+        let dir = try scratch("again")
+        let state = dir.appendingPathComponent("state")
         let plan = try Lab.writePlan(in: dir, name: "e2e-again", perTarget: 2)
         let a = try evac(["plan", plan, "--output", "json"], state: state)
         let b = try evac(["plan", plan, "--output", "json"], state: state)
         func hash(_ o: Lab.Output) -> String? {
-            o.stdout.range(of: #""planHash" : "[0-9a-f]{64}""#, options: .regularExpression).map { String(o.stdout[$0]) }
+            o.stdout.range(of: #""planHash" : "[0-9a-f]{64}""#, options: .regularExpression).map {
+                String(o.stdout[$0])
+            }
         }
         XCTAssertNotNil(hash(a), a.stderr)
         XCTAssertEqual(hash(a), hash(b), "two live inventories of the same fleet give one plan hash")
@@ -211,7 +245,10 @@ extension LabEndToEndTests {
             var ok = true
             func finish(_ args: [String], expect: Int32 = 0) throws {
                 let o = try evac(args, state: state)
-                if o.status != expect { ok = false; notes.append("\(args[0]) exit \(o.status): \(o.stderr.suffix(300)) \(o.stdout.suffix(600))") }
+                if o.status != expect {
+                    ok = false
+                    notes.append("\(args[0]) exit \(o.status): \(o.stderr.suffix(300)) \(o.stdout.suffix(600))")
+                }
             }
             func moment() -> (String, (String) -> Bool) {
                 let state = ["running", "done", "checking"][Int(rng.next() % 3)]
@@ -232,9 +269,15 @@ extension LabEndToEndTests {
                 let r = try killed(["rollback", plan, "--output", "plain"], state: state, when: rreached)
                 notes.append("rollback killed at \(rat): \(r.killed)")
                 over = !r.killed && r.output.status == 0
-                if !r.killed && r.output.status != 0 { ok = false; notes.append("rollback exit \(r.output.status)") }
-                if over { assertEachGuestOnce(state, home: true, "iteration \(i) after its rollback") }
-                else { assertNoneLostOrRunningTwice("iteration \(i) after the rollback kill") }
+                if !r.killed && r.output.status != 0 {
+                    ok = false
+                    notes.append("rollback exit \(r.output.status)")
+                }
+                if over {
+                    assertEachGuestOnce(state, home: true, "iteration \(i) after its rollback")
+                } else {
+                    assertNoneLostOrRunningTwice("iteration \(i) after the rollback kill")
+                }
             }
             // A rollback that ended before its moment finished the run: resume then has nothing to do.
             let last = rng.next() % 2 == 0 ? "rollback" : "resume"
@@ -245,7 +288,9 @@ extension LabEndToEndTests {
                 try finish(["rollback", plan, "--output", "plain"])
             }
             assertEachGuestOnce(state, home: true, "iteration \(i) (\(notes.joined(separator: "; ")))")
-            let home = Lab.home.allSatisfy { Lab.whereIs($0.key) == [$0.value] && Lab.state($0.key, on: $0.value) == "running" }
+            let home = Lab.home.allSatisfy {
+                Lab.whereIs($0.key) == [$0.value] && Lab.state($0.key, on: $0.value) == "running"
+            }
             if ok && home { clean += 1 } else { unclean.append("iteration \(i): \(notes.joined(separator: "; "))") }
             print("kill loop iteration \(i): \(ok && home ? "clean" : "NOT CLEAN") — \(notes.joined(separator: "; "))")
             if !home { try Lab.reset() }
@@ -260,7 +305,10 @@ extension LabEndToEndTests {
 struct SplitMix {
     let seed: UInt64
     private var state: UInt64
-    init(seed: UInt64) { self.seed = seed; state = seed }
+    init(seed: UInt64) {
+        self.seed = seed
+        state = seed
+    }
     mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state

@@ -7,7 +7,8 @@ extension LabEndToEndTests {
     /// the run live and exits with its code. The metrics file ends with the run's figures.
     func testHangupDoesNotStopADrainAndAFollowerSeesItEnd() throws {
         try Lab.reset()
-        let dir = try Lab.tempDir("hup"), state = dir.appendingPathComponent("state")
+        let dir = try Lab.tempDir("hup")
+        let state = dir.appendingPathComponent("state")
         let plan = try Lab.writePlan(in: dir, name: "e2e-hup", perTarget: 1, bandwidth: "1MiB/s")
         let metrics = dir.appendingPathComponent("evac.prom").path
         let env = ["EVAC_STATE_DIR": state.path]
@@ -16,7 +17,10 @@ extension LabEndToEndTests {
         let follower = try Lab.start(Lab.evac, ["status", "--follow", plan, "--output", "plain"], env: env)
         // SIGHUP (bit 0) and SIGPIPE (bit 12) are ignored by the running drain.
         let status = (try? String(contentsOfFile: "/proc/\(apply.pid)/status", encoding: .utf8)) ?? ""
-        let ignored = status.split(separator: "\n").first { $0.hasPrefix("SigIgn:") }.flatMap { UInt64($0.split(separator: "\t").last ?? "", radix: 16) } ?? 0
+        let ignored =
+            status.split(separator: "\n").first { $0.hasPrefix("SigIgn:") }.flatMap {
+                UInt64($0.split(separator: "\t").last ?? "", radix: 16)
+            } ?? 0
         XCTAssertEqual(ignored & 0x1001, 0x1001, "SigIgn of the running apply: \(String(ignored, radix: 16))")
         XCTAssertEqual(kill(apply.pid, SIGHUP), 0)
         let out = apply.wait()
@@ -27,7 +31,8 @@ extension LabEndToEndTests {
 
         let seen = follower.wait()
         XCTAssertEqual(seen.status, 0, "the follower exits with the run's code: \(seen)")
-        XCTAssertEqual(seen.stdout.split(separator: "\n").filter { $0.contains(" done: ") }.count, Lab.home.count, seen.stdout)
+        XCTAssertEqual(
+            seen.stdout.split(separator: "\n").filter { $0.contains(" done: ") }.count, Lab.home.count, seen.stdout)
         XCTAssertTrue(seen.stdout.contains("apply finished: all-done"), seen.stdout)
 
         let prom = (try? String(contentsOfFile: metrics, encoding: .utf8)) ?? ""

@@ -6,7 +6,8 @@ import XCTest
 /// an executable with an argument vector.
 enum Lab {
     /// The repository root (this file is Tests/EvacLabTests/LabSupport.swift).
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
     /// A lab directory of its own, so a lab a user keeps in /tmp/evac-lab is never reused.
     /// (Only one lab can run per machine: if another is up, `up` fails and says so.)
     static let dir = "/tmp/evac-lab-e2e"
@@ -49,9 +50,16 @@ enum Lab {
         let pid: pid_t
         let out: String, err: String
         private var status: Int32?
-        init(pid: pid_t, out: String, err: String) { self.pid = pid; self.out = out; self.err = err }
+        init(pid: pid_t, out: String, err: String) {
+            self.pid = pid
+            self.out = out
+            self.err = err
+        }
         // The captured output lives only as long as this handle: a suite run spawns thousands.
-        deinit { unlink(out); unlink(err) }
+        deinit {
+            unlink(out)
+            unlink(err)
+        }
 
         var isRunning: Bool { reap(block: false) == nil }
 
@@ -63,7 +71,8 @@ enum Lab {
                 if r == pid { break }
                 if r == 0 { return nil }
                 if errno == EINTR { continue }
-                status = -1; return status
+                status = -1
+                return status
             }
             let sig = raw & 0x7f
             status = sig == 0 ? (raw >> 8) & 0xff : 128 + sig
@@ -71,11 +80,15 @@ enum Lab {
         }
 
         func output() -> Output {
-            Output(status: status ?? -1,
-                   stdout: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
-                   stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
+            Output(
+                status: status ?? -1,
+                stdout: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
+                stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
         }
-        func wait() -> Output { _ = reap(block: true); return output() }
+        func wait() -> Output {
+            _ = reap(block: true)
+            return output()
+        }
         /// Waits until stdout contains `text`; false on timeout or exit.
         func waitFor(_ text: String, timeout: TimeInterval) -> Bool {
             waitUntil(timeout: timeout) { $0.contains(text) }
@@ -98,7 +111,8 @@ enum Lab {
         e["PATH"] = "/usr/sbin:/usr/bin:/sbin:/bin:" + (e["PATH"] ?? "")
         for (k, v) in env { e[k] = v }
         let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("evac-e2e-\(UUID().uuidString)").path
-        let out = tmp + ".out", err = tmp + ".err"
+        let out = tmp + ".out"
+        let err = tmp + ".err"
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -107,7 +121,10 @@ enum Lab {
         posix_spawn_file_actions_addopen(&actions, 2, err, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         let argv = ([exe] + args).map { strdup($0) } + [nil]
         let envp = e.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { argv.forEach { free($0) }; envp.forEach { free($0) } }
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
         var pid: pid_t = 0
         let rc = posix_spawn(&pid, exe, &actions, nil, argv, envp)
         guard rc == 0 else { throw LabError("cannot run \(exe): \(String(cString: strerror(rc)))") }
@@ -136,7 +153,8 @@ enum Lab {
 
     /// Live-migrates a guest with virsh (p2p, persistent, undefine source).
     static func virshMigrate(_ guest: String, from: Int, to: Int) throws -> Output {
-        try run(virsh, ["-c", uri(from), "migrate", "--live", "--p2p", "--persistent", "--undefinesource", guest, uri(to)])
+        try run(
+            virsh, ["-c", uri(from), "migrate", "--live", "--p2p", "--persistent", "--undefinesource", guest, uri(to)])
     }
 
     /// Destroys and undefines a guest on every host.
@@ -160,7 +178,10 @@ enum Lab {
         for (g, h) in home.sorted(by: { $0.key < $1.key }) {
             let at = whereIs(g)
             if at == [h], state(g, on: h) == "running" { continue }
-            if at.count == 1, at[0] != h, state(g, on: at[0]) == "running" { moves.append((g, at[0], h)); continue }
+            if at.count == 1, at[0] != h, state(g, on: at[0]) == "running" {
+                moves.append((g, at[0], h))
+                continue
+            }
             return try restart(reason: "\(g) is on \(at) in state \(at.map { state(g, on: $0) ?? "-" })")
         }
         let failures = Locked<[String]>([])
@@ -182,16 +203,20 @@ enum Lab {
     }
 
     static func daemonPID(_ k: Int) -> Int32? {
-        guard let s = try? String(contentsOfFile: "\(dir)/hosts/lab-\(k)/libvirtd.pid", encoding: .utf8) else { return nil }
+        guard let s = try? String(contentsOfFile: "\(dir)/hosts/lab-\(k)/libvirtd.pid", encoding: .utf8) else {
+            return nil
+        }
         return Int32(s.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
     // MARK: plans
 
     /// A plan over the lab's hosts, written to `dir/name.yaml`.
-    static func writePlan(in dir: URL, name: String, sources: [Int] = [1, 2], targets: [Int] = [3, 4],
-                          include: [String]? = nil, perTarget: Int = 2, perSource: Int = 2, total: Int = 4,
-                          bandwidth: String? = nil, timeout: String = "2m") throws -> String {
+    static func writePlan(
+        in dir: URL, name: String, sources: [Int] = [1, 2], targets: [Int] = [3, 4],
+        include: [String]? = nil, perTarget: Int = 2, perSource: Int = 2, total: Int = 4,
+        bandwidth: String? = nil, timeout: String = "2m"
+    ) throws -> String {
         var y = "version: 1\nname: \(name)\nhosts:\n"
         for k in 1...hosts { y += "  lab-\(k): { uri: \"\(uri(k))\" }\n" }
         y += "sources: [\(sources.map { "lab-\($0)" }.joined(separator: ", "))]\n"
@@ -209,7 +234,8 @@ enum Lab {
     }
 
     static func tempDir(_ tag: String) throws -> URL {
-        let d = FileManager.default.temporaryDirectory.appendingPathComponent("evac-e2e-\(tag)-\(UUID().uuidString.prefix(8))")
+        let d = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "evac-e2e-\(tag)-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
         return d
     }
@@ -224,7 +250,11 @@ final class Locked<T>: @unchecked Sendable {
     private var value: T
     private let lock = NSLock()
     init(_ v: T) { value = v }
-    func withLock<R>(_ f: (inout T) -> R) -> R { lock.lock(); defer { lock.unlock() }; return f(&value) }
+    func withLock<R>(_ f: (inout T) -> R) -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        return f(&value)
+    }
 }
 
 // MARK: journal
@@ -234,7 +264,8 @@ struct JournalEvent {
 }
 
 struct JournalStep {
-    var kind: String, id: Int, guest: String, source: String, target: String, state: String, attempt: Int, reason: String?
+    var kind: String, id: Int, guest: String, source: String, target: String, state: String, attempt: Int,
+        reason: String?
 }
 
 /// Reads a run journal (SQLite) read-only.
@@ -257,18 +288,26 @@ struct Journal {
 
     func events() throws -> [JournalEvent] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT kind, migration_id, at, from_state, to_state, message FROM events ORDER BY id").map {
-                JournalEvent(kind: $0["kind"], migrationID: $0["migration_id"], at: Self.date($0["at"]),
-                             from: $0["from_state"], to: $0["to_state"], message: $0["message"])
+            try Row.fetchAll(
+                db, sql: "SELECT kind, migration_id, at, from_state, to_state, message FROM events ORDER BY id"
+            ).map {
+                JournalEvent(
+                    kind: $0["kind"], migrationID: $0["migration_id"], at: Self.date($0["at"]),
+                    from: $0["from_state"], to: $0["to_state"], message: $0["message"])
             }
         }
     }
 
     func steps() throws -> [JournalStep] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT kind, migration_id, guest, source, target, state, attempt, reason FROM steps ORDER BY kind, migration_id").map {
-                JournalStep(kind: $0["kind"], id: $0["migration_id"], guest: $0["guest"], source: $0["source"],
-                            target: $0["target"], state: $0["state"], attempt: $0["attempt"], reason: $0["reason"])
+            try Row.fetchAll(
+                db,
+                sql:
+                    "SELECT kind, migration_id, guest, source, target, state, attempt, reason FROM steps ORDER BY kind, migration_id"
+            ).map {
+                JournalStep(
+                    kind: $0["kind"], id: $0["migration_id"], guest: $0["guest"], source: $0["source"],
+                    target: $0["target"], state: $0["state"], attempt: $0["attempt"], reason: $0["reason"])
             }
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import EvacLibvirt
 
 /// Shared connections for short calls, borrowed ones for calls that block (on the test driver).
@@ -8,14 +9,16 @@ import Testing
 
     @Test func sharedConnectionIsOnePerURI() throws {
         let cache = ConnectionCache()
-        let a = try cache.connection(uri), b = try cache.connection(uri)
+        let a = try cache.connection(uri)
+        let b = try cache.connection(uri)
         #expect(a === b)
     }
 
     @Test func borrowedConnectionsAreNeverTheSharedOneNorEachOther() throws {
         let cache = ConnectionCache()
         let shared = try cache.connection(uri)
-        let first = try cache.borrow(uri), second = try cache.borrow(uri)
+        let first = try cache.borrow(uri)
+        let second = try cache.borrow(uri)
         #expect(first !== shared && second !== shared && first !== second)
         // Each works on its own: the test driver's default domain is visible through both.
         #expect(try first.domain(uuid: "6695eb01-f6a4-8304-79aa-97f2502e193f") != nil)
@@ -29,7 +32,7 @@ import Testing
         #expect(try cache.connection(uri) !== lent)
         let again = try cache.borrow(uri)
         #expect(again === lent)
-        let other = try cache.borrow(uri)  // the idle one is taken: a new one
+        let other = try cache.borrow(uri) // the idle one is taken: a new one
         #expect(other !== lent)
     }
 

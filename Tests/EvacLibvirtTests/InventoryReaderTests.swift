@@ -1,6 +1,7 @@
+import EvacCore
 import Foundation
 import Testing
-import EvacCore
+
 @testable import EvacLibvirt
 
 /// Reads the rack12 fixtures through real libvirt (the test driver) and checks what comes out.
@@ -14,7 +15,7 @@ import EvacCore
         #expect(h.name == "kvm-12a")
         #expect(h.uri == Rack12.uri("kvm-12a"))
         #expect(h.memoryKiB == 128 * GiB)
-        #expect(h.freeMemoryKiB == 0)  // the test driver has no NUMA cells
+        #expect(h.freeMemoryKiB == 0) // the test driver has no NUMA cells
         #expect(h.cpus == 32)
         // Model from virNodeGetInfo; vendor, features, arch and UUID are the test driver's fixed values.
         #expect(h.cpu == HostCPU(vendor: "", model: "Icelake-Server", features: ["nonpae", "pae"]))
@@ -23,10 +24,12 @@ import EvacCore
         #expect(h.hostname?.isEmpty == false)
         #expect(h.bridges == ["br-mgmt", "br-storage", "virbr0"])
         #expect(h.networks == [NetworkInfo(name: "default", bridge: "virbr0", active: true)])
-        #expect(h.storagePools == [
-            StoragePoolInfo(name: "default", type: "dir", targetPath: "/var/lib/libvirt/images", shared: false),
-            StoragePoolInfo(name: "vmstore", type: "netfs", targetPath: "/var/lib/libvirt/images/vmstore", shared: true),
-        ])
+        #expect(
+            h.storagePools == [
+                StoragePoolInfo(name: "default", type: "dir", targetPath: "/var/lib/libvirt/images", shared: false),
+                StoragePoolInfo(
+                    name: "vmstore", type: "netfs", targetPath: "/var/lib/libvirt/images/vmstore", shared: true),
+            ])
         #expect(h.guests.map(\.name) == ["build-01", "db-01", "gpu-01", "legacy-01", "scratch-01", "web-01", "web-02"])
 
         let web1 = try #require(h.guest("web-01"))
@@ -35,11 +38,15 @@ import EvacCore
         #expect(web1.memoryKiB == 4 * GiB && web1.currentMemoryKiB == 4 * GiB && web1.vcpus == 2)
         #expect(web1.cpu == GuestCPU(mode: .hostModel))
         #expect(web1.nics == [GuestNIC(kind: .bridge, source: "br-mgmt", mac: "52:54:00:12:0a:01")])
-        #expect(web1.disks == [GuestDisk(kind: .file, target: "vda", source: "/var/lib/libvirt/images/vmstore/web-01.qcow2", shared: true)])
+        #expect(
+            web1.disks == [
+                GuestDisk(
+                    kind: .file, target: "vda", source: "/var/lib/libvirt/images/vmstore/web-01.qcow2", shared: true)
+            ])
         #expect(web1.hostDevices.isEmpty)
 
         let web2 = try #require(h.guest("web-02"))
-        #expect(web2.memoryKiB == 4 * GiB)  // written as 4096 MiB
+        #expect(web2.memoryKiB == 4 * GiB) // written as 4096 MiB
         #expect(web2.cpu == GuestCPU(mode: .custom, model: "Cascadelake-Server", features: ["avx512f", "pku"]))
         #expect(web2.nics == [GuestNIC(kind: .network, source: "default", mac: "52:54:00:12:0a:02")])
 
@@ -47,14 +54,19 @@ import EvacCore
         #expect(db1.cpu == GuestCPU(mode: .hostPassthrough, model: "Icelake-Server"))
         #expect(db1.vcpus == 8 && db1.memoryKiB == 16 * GiB)
         #expect(db1.nics.map(\.source) == ["br-mgmt", "br-storage"])
-        #expect(db1.disks == [
-            GuestDisk(kind: .file, target: "vda", source: "/var/lib/libvirt/images/vmstore/db-01.qcow2", shared: true),
-            GuestDisk(kind: .network, target: "vdb", source: "rbd:vms/db-01-data", shared: true),
-        ])
+        #expect(
+            db1.disks == [
+                GuestDisk(
+                    kind: .file, target: "vda", source: "/var/lib/libvirt/images/vmstore/db-01.qcow2", shared: true),
+                GuestDisk(kind: .network, target: "vdb", source: "rbd:vms/db-01-data", shared: true),
+            ])
 
         let build = try #require(h.guest("build-01"))
         #expect(build.memoryKiB == 8 * GiB && build.currentMemoryKiB == 6 * GiB)
-        #expect(build.disks == [GuestDisk(kind: .file, target: "vda", source: "/var/lib/libvirt/images/build-01.qcow2", shared: false)])
+        #expect(
+            build.disks == [
+                GuestDisk(kind: .file, target: "vda", source: "/var/lib/libvirt/images/build-01.qcow2", shared: false)
+            ])
 
         let gpu = try #require(h.guest("gpu-01"))
         #expect(gpu.hostDevices == ["pci:0000:3b:00.0"])
@@ -65,7 +77,9 @@ import EvacCore
         let legacy = try #require(h.guest("legacy-01"))
         #expect(legacy.state == .shutoff && legacy.persistent)
         #expect(legacy.cpu == GuestCPU(mode: .custom, model: "Westmere"))
-        #expect(legacy.disks.last == GuestDisk(kind: .file, device: "cdrom", target: "sda", source: "", shared: true, readonly: true))
+        #expect(
+            legacy.disks.last
+                == GuestDisk(kind: .file, device: "cdrom", target: "sda", source: "", shared: true, readonly: true))
     }
 
     @Test func sourceAMDHost() async throws {
@@ -73,7 +87,7 @@ import EvacCore
         #expect(h.cpu.model == "EPYC-Milan")
         #expect(h.storagePools.map(\.name) == ["ceph", "vmstore"])
         #expect(h.storagePools.map(\.shared) == [true, true])
-        #expect(h.storagePools.first?.targetPath == nil)  // rbd pools have no local path
+        #expect(h.storagePools.first?.targetPath == nil) // rbd pools have no local path
 
         let db2 = try #require(h.guest("db-02"))
         #expect(db2.cpu == GuestCPU(mode: .hostPassthrough, model: "EPYC-Milan"))
@@ -88,17 +102,19 @@ import EvacCore
 
         let win = try #require(h.guest("win-01"))
         #expect(win.state == .shutoff)
-        #expect(win.disks.map(\.shared) == [true, true])  // the ISO sits on the NFS pool
+        #expect(win.disks.map(\.shared) == [true, true]) // the ISO sits on the NFS pool
         #expect(win.disks.last?.readonly == true)
     }
 
     @Test func targets() async throws {
-        let a = try await read("kvm-13a"), b = try await read("kvm-13b"), c = try await read("kvm-13c")
+        let a = try await read("kvm-13a")
+        let b = try await read("kvm-13b")
+        let c = try await read("kvm-13c")
         #expect(a.memoryKiB == 64 * GiB && a.cpus == 24)
         #expect(a.guests.map(\.name) == ["mon-01"])
 
         #expect(b.memoryKiB == 48 * GiB && b.cpus == 16 && b.cpu.model == "Cascadelake-Server")
-        #expect(b.bridges == ["br-mgmt", "virbr0"])  // no br-storage; eno2 is a plain ethernet
+        #expect(b.bridges == ["br-mgmt", "virbr0"]) // no br-storage; eno2 is a plain ethernet
         #expect(b.guests.isEmpty)
 
         #expect(c.networks == [NetworkInfo(name: "isolated", bridge: "virbr1", active: true)])
@@ -136,7 +152,8 @@ import EvacCore
         #expect((try? results["kvm-13a"]?.get()) != nil)
         for (name, uri) in [("gone-1", missingFile), ("gone-2", missingSocket)] {
             guard case .failure(let error)? = results[name] else {
-                Issue.record("\(name) should have failed"); continue
+                Issue.record("\(name) should have failed")
+                continue
             }
             #expect(error.uri == uri)
             #expect(error.operation == "virConnectOpenAuth")
@@ -148,7 +165,8 @@ import EvacCore
     }
 
     @Test func inventoryListsUnreachableHosts() async {
-        let inv = await InventoryReader.inventory(hosts: Rack12.hosts + [("kvm-99z", "test:///nonexistent/kvm-99z.xml")])
+        let inv = await InventoryReader.inventory(
+            hosts: Rack12.hosts + [("kvm-99z", "test:///nonexistent/kvm-99z.xml")])
         #expect(inv.hosts.map(\.name) == Rack12.hostNames)
         #expect(inv.unreachable.map(\.name) == ["kvm-99z"])
         #expect(inv.unreachable.first?.error.contains("test:///nonexistent/kvm-99z.xml") == true)

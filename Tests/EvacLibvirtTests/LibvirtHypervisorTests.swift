@@ -1,77 +1,105 @@
+import EvacCore
 import Foundation
 import Testing
-import EvacCore
+
 @testable import EvacLibvirt
 
 /// The adapter's pure mappings, and its behaviour on the test driver (no daemon needed).
 @Suite struct LibvirtHypervisorTests {
-    func request(_ configure: (inout MigrationOptions) -> Void = { _ in }, copy: [String] = [], bridges: [String: String] = [:]) -> MigrationRequest {
+    func request(
+        _ configure: (inout MigrationOptions) -> Void = { _ in }, copy: [String] = [], bridges: [String: String] = [:]
+    ) -> MigrationRequest {
         var o = MigrationOptions()
         configure(&o)
-        return MigrationRequest(guestUUID: "u", guestName: "g", source: HostEndpoint(name: "s", uri: "test:///default"),
-                                target: HostEndpoint(name: "t", uri: "qemu+ssh://t/system", migrateURI: "tcp://10.0.0.2"),
-                                mode: o.mode, options: o, copyStorage: copy, bridgeMap: bridges)
+        return MigrationRequest(
+            guestUUID: "u", guestName: "g", source: HostEndpoint(name: "s", uri: "test:///default"),
+            target: HostEndpoint(name: "t", uri: "qemu+ssh://t/system", migrateURI: "tcp://10.0.0.2"),
+            mode: o.mode, options: o, copyStorage: copy, bridgeMap: bridges)
     }
 
     @Test func liveDefaults() {
         let s = MigrationSettings(request(), destinationXML: nil)
         let expected: UInt32 = (1 << 1) | (1 << 0) | (1 << 3) | (1 << 4)
-        #expect(s.flags == expected)  // P2P | LIVE | PERSIST_DEST | UNDEFINE_SOURCE
+        #expect(s.flags == expected) // P2P | LIVE | PERSIST_DEST | UNDEFINE_SOURCE
         #expect(s.params == [.string("migrate_uri", "tcp://10.0.0.2")])
     }
 
     @Test func everyOption() {
-        let s = MigrationSettings(request({
-            $0.bandwidthBytesPerSec = 100 * 1_048_576 + 1; $0.autoConverge = .init(initial: 20, increment: 10)
-            $0.compression = true; $0.postCopy = .afterFirstPass; $0.parallelConnections = 4
-        }, copy: ["vda", "vdb"]), destinationXML: "<domain/>")
-        let expected: UInt32 = (1 << 1) | (1 << 0) | (1 << 3) | (1 << 4) | (1 << 13) | (1 << 11) | (1 << 15) | (1 << 17) | (1 << 6)
+        let s = MigrationSettings(
+            request(
+                {
+                    $0.bandwidthBytesPerSec = 100 * 1_048_576 + 1
+                    $0.autoConverge = .init(initial: 20, increment: 10)
+                    $0.compression = true
+                    $0.postCopy = .afterFirstPass
+                    $0.parallelConnections = 4
+                }, copy: ["vda", "vdb"]), destinationXML: "<domain/>")
+        let expected: UInt32 =
+            (1 << 1) | (1 << 0) | (1 << 3) | (1 << 4) | (1 << 13) | (1 << 11) | (1 << 15) | (1 << 17) | (1 << 6)
         #expect(s.flags == expected)
-        #expect(s.params == [
-            .string("migrate_uri", "tcp://10.0.0.2"), .string("destination_xml", "<domain/>"),
-            .ullong("bandwidth", 101), .int("auto_converge.initial", 20), .int("auto_converge.increment", 10),
-            .int("parallel.connections", 4), .string("migrate_disks", "vda"), .string("migrate_disks", "vdb"),
-        ])
+        #expect(
+            s.params == [
+                .string("migrate_uri", "tcp://10.0.0.2"), .string("destination_xml", "<domain/>"),
+                .ullong("bandwidth", 101), .int("auto_converge.initial", 20), .int("auto_converge.increment", 10),
+                .int("parallel.connections", 4), .string("migrate_disks", "vda"), .string("migrate_disks", "vdb"),
+            ])
         #expect(throws: Never.self) { _ = try s.typedParams() }
     }
 
     @Test func pausedAndOfflineModes() {
         let paused = MigrationSettings(request { $0.mode = .paused }, destinationXML: nil)
-        #expect(paused.flags & 1 == 0)  // no LIVE: the guest is paused during the transfer
-        let offline = MigrationSettings(request { $0.mode = .offline; $0.persist = false; $0.bandwidthBytesPerSec = 1 << 20; $0.compression = true },
-                                        destinationXML: nil)
+        #expect(paused.flags & 1 == 0) // no LIVE: the guest is paused during the transfer
+        let offline = MigrationSettings(
+            request {
+                $0.mode = .offline
+                $0.persist = false
+                $0.bandwidthBytesPerSec = 1 << 20
+                $0.compression = true
+            },
+            destinationXML: nil)
         let expected: UInt32 = (1 << 1) | (1 << 10) | (1 << 3) | (1 << 4)
-        #expect(offline.flags == expected)  // P2P | OFFLINE | PERSIST_DEST (forced) | UNDEFINE_SOURCE
+        #expect(offline.flags == expected) // P2P | OFFLINE | PERSIST_DEST (forced) | UNDEFINE_SOURCE
         #expect(offline.params == [.string("migrate_uri", "tcp://10.0.0.2")])
     }
 
     @Test func bridgeRewriteTouchesOnlyInterfaceSources() {
         let xml = """
-        <domain><devices><disk><source bridge='br0'/></disk>
-        <interface type='bridge'><source bridge='br0'/><model type='virtio'/></interface>
-        <interface type="network"><source network="prod"/></interface>
-        <interface type='bridge'><source bridge='other'/></interface></devices></domain>
-        """
+            <domain><devices><disk><source bridge='br0'/></disk>
+            <interface type='bridge'><source bridge='br0'/><model type='virtio'/></interface>
+            <interface type="network"><source network="prod"/></interface>
+            <interface type='bridge'><source bridge='other'/></interface></devices></domain>
+            """
         let out = BridgeRewrite.apply(["br0": "br-new", "prod": "prod2"], to: xml)
-        #expect(out == """
-        <domain><devices><disk><source bridge='br0'/></disk>
-        <interface type='bridge'><source bridge='br-new'/><model type='virtio'/></interface>
-        <interface type="network"><source network="prod2"/></interface>
-        <interface type='bridge'><source bridge='other'/></interface></devices></domain>
-        """)
+        #expect(
+            out == """
+                <domain><devices><disk><source bridge='br0'/></disk>
+                <interface type='bridge'><source bridge='br-new'/><model type='virtio'/></interface>
+                <interface type="network"><source network="prod2"/></interface>
+                <interface type='bridge'><source bridge='other'/></interface></devices></domain>
+                """)
     }
 
     @Test func cpuDefinitionToCompare() throws {
-        let custom = "<domain type='kvm'><os><type arch='x86_64'>hvm</type></os><cpu mode='custom' match='exact'><model fallback='forbid'>Skylake</model></cpu></domain>"
-        let noCaps: () throws(LibvirtError) -> String = { () throws(LibvirtError) in throw LibvirtError.xml("unused", uri: nil, operation: "x") }
+        let custom =
+            "<domain type='kvm'><os><type arch='x86_64'>hvm</type></os><cpu mode='custom' match='exact'><model fallback='forbid'>Skylake</model></cpu></domain>"
+        let noCaps: () throws(LibvirtError) -> String = { () throws(LibvirtError) in
+            throw LibvirtError.xml("unused", uri: nil, operation: "x")
+        }
         let customInput = try CPUComparison.input(domainXML: custom, sourceDomainCapabilities: noCaps)
-        #expect(customInput == CPUComparison.Input(arch: "x86_64", virtType: "kvm",
-                                                   cpuXML: "<cpu match='exact' mode='custom'><model fallback='forbid'>Skylake</model></cpu>"))
+        #expect(
+            customInput
+                == CPUComparison.Input(
+                    arch: "x86_64", virtType: "kvm",
+                    cpuXML: "<cpu match='exact' mode='custom'><model fallback='forbid'>Skylake</model></cpu>"))
         let hostModel = "<domain type='kvm'><os><type arch='x86_64'>hvm</type></os><cpu mode='host-model'/></domain>"
-        let caps = "<domainCapabilities><cpu><mode name='host-passthrough' supported='yes'/><mode name='host-model' supported='yes'><model fallback='forbid'>Icelake</model><vendor>Intel</vendor><feature policy='require' name='ssbd'/></mode></cpu></domainCapabilities>"
+        let caps =
+            "<domainCapabilities><cpu><mode name='host-passthrough' supported='yes'/><mode name='host-model' supported='yes'><model fallback='forbid'>Icelake</model><vendor>Intel</vendor><feature policy='require' name='ssbd'/></mode></cpu></domainCapabilities>"
         let withCaps: () throws(LibvirtError) -> String = { () throws(LibvirtError) in caps }
         let hostModelXML = try CPUComparison.input(domainXML: hostModel, sourceDomainCapabilities: withCaps)?.cpuXML
-        #expect(hostModelXML == "<cpu match='exact' mode='custom'><model fallback='forbid'>Icelake</model><vendor>Intel</vendor><feature name='ssbd' policy='require'/></cpu>")
+        #expect(
+            hostModelXML
+                == "<cpu match='exact' mode='custom'><model fallback='forbid'>Icelake</model><vendor>Intel</vendor><feature name='ssbd' policy='require'/></cpu>"
+        )
         let passthrough = "<domain type='kvm'><cpu mode='host-passthrough'/></domain>"
         let passthroughInput = try CPUComparison.input(domainXML: passthrough, sourceDomainCapabilities: noCaps)
         #expect(passthroughInput == nil)

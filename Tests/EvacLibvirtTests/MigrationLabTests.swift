@@ -1,6 +1,7 @@
+import EvacCore
 import Foundation
 import XCTest
-import EvacCore
+
 @testable import EvacLibvirt
 
 /// End to end against two real (unprivileged, session) libvirt daemons on this machine:
@@ -32,7 +33,7 @@ final class MigrationLabTests: XCTestCase {
         try await LibvirtRuntime.blocking("lab.define") { () -> Result<Void, LibvirtError> in
             Result { () throws(LibvirtError) in try LibvirtConnection(uri: a.uri).define(xml: xml).start() }
         }.get()
-        try await Task.sleep(for: .seconds(1.5))  // let the boot sector fill its 48 MiB
+        try await Task.sleep(for: .seconds(1.5)) // let the boot sector fill its 48 MiB
 
         let hv = LibvirtHypervisor(pollInterval: 0.2)
         let presentOnA = try await hv.locate(guestUUID: guestUUID, on: hostA)
@@ -46,8 +47,9 @@ final class MigrationLabTests: XCTestCase {
         XCTAssertFalse(inventory.cpu.vendor.isEmpty)
         XCTAssertFalse(inventory.cpu.model.isEmpty)
         // The expanded baseline: features the host has through its model, not only the extras.
-        XCTAssertTrue(inventory.cpu.features.contains("x2apic") || inventory.cpu.features.contains("sse2"),
-                      "host features should include the model's own: \(inventory.cpu.features)")
+        XCTAssertTrue(
+            inventory.cpu.features.contains("x2apic") || inventory.cpu.features.contains("sse2"),
+            "host features should include the model's own: \(inventory.cpu.features)")
         let guest = try XCTUnwrap(inventory.guests.first)
         XCTAssertEqual(guest.state, .running)
         XCTAssertTrue(guest.persistent)
@@ -64,7 +66,9 @@ final class MigrationLabTests: XCTestCase {
         let samples = Samples()
         var t0 = Date()
         let outcome = try await hv.migrate(request(hostA, hostB, options), progress: samples.add)
-        print("lab: live migration a → b took \(ms(since: t0)) ms wall; libvirt: \(outcome.durationMs) ms, downtime \(outcome.downtimeMs.map(String.init) ?? "?") ms, \(outcome.transferredBytes) bytes, \(samples.count) progress samples, \(outcome.stats.count) stats")
+        print(
+            "lab: live migration a → b took \(ms(since: t0)) ms wall; libvirt: \(outcome.durationMs) ms, downtime \(outcome.downtimeMs.map(String.init) ?? "?") ms, \(outcome.transferredBytes) bytes, \(samples.count) progress samples, \(outcome.stats.count) stats"
+        )
         let presentOnB = try await hv.locate(guestUUID: guestUUID, on: hostB)
         XCTAssertEqual(presentOnB, .present(state: .running, persistent: true))
         let absentOnA = try await hv.locate(guestUUID: guestUUID, on: hostA)
@@ -86,7 +90,9 @@ final class MigrationLabTests: XCTestCase {
         task.cancel()
         let cancelledAt = Date()
         let result = await task.result
-        print("lab: cancel → result in \(ms(since: cancelledAt)) ms (migration ran \(ms(since: t0)) ms; last sample \(inFlight.map { "\($0.dataProcessed)/\($0.dataTotal) bytes, iteration \($0.iteration)" } ?? "none"))")
+        print(
+            "lab: cancel → result in \(ms(since: cancelledAt)) ms (migration ran \(ms(since: t0)) ms; last sample \(inFlight.map { "\($0.dataProcessed)/\($0.dataTotal) bytes, iteration \($0.iteration)" } ?? "none"))"
+        )
         switch result {
         case .success: XCTFail("a cancelled migration reported success")
         case .failure(let error as HypervisorError): XCTAssertEqual(error.kind, .aborted, "\(error)")
@@ -114,7 +120,8 @@ final class MigrationLabTests: XCTestCase {
     }
 
     private func request(_ from: HostEndpoint, _ to: HostEndpoint, _ options: MigrationOptions) -> MigrationRequest {
-        MigrationRequest(guestUUID: guestUUID, guestName: guestName, source: from, target: to, mode: options.mode, options: options)
+        MigrationRequest(
+            guestUUID: guestUUID, guestName: guestName, source: from, target: to, mode: options.mode, options: options)
     }
 
     private func ms(since date: Date) -> Int { Int(Date().timeIntervalSince(date) * 1000) }

@@ -1,5 +1,5 @@
-import Foundation
 import EvacCore
+import Foundation
 
 /// The rack12 fixture fleet as test-driver URIs.
 enum Rack12 {
@@ -19,4 +19,4 @@ extension HostInventory {
     func guest(_ name: String) -> Guest? { guests.first { $0.name == name } }
 }
 
-let GiB: UInt64 = 1024 * 1024  // in KiB
+let GiB: UInt64 = 1024 * 1024 // in KiB

@@ -1,4 +1,5 @@
 import Foundation
+
 @testable import EvacLibvirt
 
 /// Two or more unprivileged libvirt session daemons on this machine, set up as
@@ -26,13 +27,16 @@ final class SessionDaemonLab {
     init() throws {
         for tool in ["/usr/sbin/libvirtd", "/usr/bin/setpriv", "/usr/bin/qemu-system-x86_64"]
         where !FileManager.default.isExecutableFile(atPath: tool) {
-            throw Failure(description: "\(tool) is missing: install libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86 (see shared/LAB.md)")
+            throw Failure(
+                description:
+                    "\(tool) is missing: install libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86 (see shared/LAB.md)"
+            )
         }
         guard getuid() == 0 else { throw Failure(description: "the lab needs root to start daemons as uid 65534") }
         var template = Array("/tmp/evac-mig-XXXXXX".utf8CString)
         guard let made = mkdtemp(&template) else { throw Failure(description: "mkdtemp failed: errno \(errno)") }
         root = String(cString: made)
-        chmod(root, 0o755)  // the daemons' uid must traverse it
+        chmod(root, 0o755) // the daemons' uid must traverse it
     }
 
     /// Writes a file readable by the daemons (e.g. a boot image shared by all hosts).
@@ -52,7 +56,8 @@ final class SessionDaemonLab {
             try fm.createDirectory(atPath: "\(dir)/\(sub)", withIntermediateDirectories: true)
         }
         chmod("\(dir)/run", 0o700)
-        try "host_uuid = \"\(hostUUID)\"\n".write(toFile: "\(dir)/config/libvirt/libvirtd.conf", atomically: true, encoding: .utf8)
+        try "host_uuid = \"\(hostUUID)\"\n".write(
+            toFile: "\(dir)/config/libvirt/libvirtd.conf", atomically: true, encoding: .utf8)
         for path in [dir] + (fm.enumerator(atPath: dir)?.compactMap { "\(dir)/\($0 as! String)" } ?? []) {
             chown(path, Self.uid, Self.uid)
         }
@@ -60,11 +65,14 @@ final class SessionDaemonLab {
         fm.createFile(atPath: log, contents: nil)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-        p.arguments = ["--reuid=\(Self.uid)", "--regid=\(Self.uid)", "--clear-groups", "env", "-i",
-                       "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=\(dir)", "XDG_RUNTIME_DIR=\(dir)/run",
-                       "XDG_CONFIG_HOME=\(dir)/config", "XDG_CACHE_HOME=\(dir)/cache", "/usr/sbin/libvirtd"]
+        p.arguments = [
+            "--reuid=\(Self.uid)", "--regid=\(Self.uid)", "--clear-groups", "env", "-i",
+            "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=\(dir)", "XDG_RUNTIME_DIR=\(dir)/run",
+            "XDG_CONFIG_HOME=\(dir)/config", "XDG_CACHE_HOME=\(dir)/cache", "/usr/sbin/libvirtd",
+        ]
         let out = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        p.standardOutput = out; p.standardError = out
+        p.standardOutput = out
+        p.standardError = out
         p.standardInput = FileHandle.nullDevice
         try p.run()
         daemons[name] = p
@@ -93,10 +101,13 @@ final class SessionDaemonLab {
     func tearDown(guestUUIDs: [String]) {
         for host in hosts.values {
             // QEMU first (a stopped daemon leaves them running), then virtlogd, then the daemon.
-            for pid in pidFiles(in: "\(host.runDir)/qemu/run") where cmdline(pid).contains { arg in guestUUIDs.contains(arg) } {
+            for pid in pidFiles(in: "\(host.runDir)/qemu/run")
+            where cmdline(pid).contains { arg in guestUUIDs.contains(arg) } {
                 kill(pid, SIGKILL)
             }
-            if let pid = readPid("\(host.runDir)/virtlogd.pid"), environ(pid).contains("XDG_RUNTIME_DIR=\(host.dir)/run") {
+            if let pid = readPid("\(host.runDir)/virtlogd.pid"),
+                environ(pid).contains("XDG_RUNTIME_DIR=\(host.dir)/run")
+            {
                 kill(pid, SIGTERM)
             }
         }
@@ -106,7 +117,7 @@ final class SessionDaemonLab {
 
     private func terminate(_ pid: pid_t, wait stopped: () -> Bool) {
         kill(pid, SIGTERM)
-        let deadline = Date().addingTimeInterval(2)  // libvirtd can take long to exit; the lab needs no clean shutdown
+        let deadline = Date().addingTimeInterval(2) // libvirtd can take long to exit; the lab needs no clean shutdown
         while !stopped() && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
         if !stopped() { kill(pid, SIGKILL) }
     }
@@ -117,7 +128,9 @@ final class SessionDaemonLab {
     }
 
     private func readPid(_ path: String) -> pid_t? {
-        (try? String(contentsOfFile: path, encoding: .utf8)).flatMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        (try? String(contentsOfFile: path, encoding: .utf8)).flatMap {
+            pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
     }
 
     private func cmdline(_ pid: pid_t) -> [String] { nulSeparated("/proc/\(pid)/cmdline") }

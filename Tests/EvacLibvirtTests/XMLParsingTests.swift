@@ -1,5 +1,6 @@
-import Testing
 import EvacCore
+import Testing
+
 @testable import EvacLibvirt
 
 /// Parser cases the test driver cannot produce (it rewrites units, has no vendor, …).
@@ -10,8 +11,9 @@ import EvacCore
     ]
 
     func domain(_ body: String, memory: String = "<memory>1048576</memory>") throws -> DomainDefinition {
-        try DomainXML.parse("<domain type='kvm'><name>g</name>\(memory)<vcpu current='2'>4</vcpu>\(body)</domain>",
-                            hostCPUModel: "Icelake-Server", pools: pools)
+        try DomainXML.parse(
+            "<domain type='kvm'><name>g</name>\(memory)<vcpu current='2'>4</vcpu>\(body)</domain>",
+            hostCPUModel: "Icelake-Server", pools: pools)
     }
 
     static let memoryCases: [(String, UInt64)] = [
@@ -24,9 +26,9 @@ import EvacCore
         ("<memory unit='G'>1</memory>", 1024 * 1024),
         ("<memory unit='TiB'>1</memory>", 1024 * 1024 * 1024),
         ("<memory unit='bytes'>1048576</memory>", 1024),
-        ("<memory unit='b'>1</memory>", 1),  // rounded up to a whole KiB, as libvirt does
+        ("<memory unit='b'>1</memory>", 1), // rounded up to a whole KiB, as libvirt does
         ("<memory unit='KB'>1024</memory>", 1000),
-        ("<memory unit='MB'>1</memory>", 977),  // 1,000,000 bytes, rounded up
+        ("<memory unit='MB'>1</memory>", 977), // 1,000,000 bytes, rounded up
         ("<memory unit='GB'>1</memory>", 976563),
     ]
 
@@ -34,7 +36,7 @@ import EvacCore
     func memoryUnits(xml: String, kib: UInt64) throws {
         let d = try domain("", memory: xml)
         #expect(d.memoryKiB == kib)
-        #expect(d.currentMemoryKiB == kib)  // no <currentMemory>: equals the maximum
+        #expect(d.currentMemoryKiB == kib) // no <currentMemory>: equals the maximum
     }
 
     @Test func badMemoryIsAnError() {
@@ -49,19 +51,24 @@ import EvacCore
 
     @Test func cpuModes() throws {
         #expect(try domain("").cpu == GuestCPU(mode: .none))
-        #expect(try domain("<cpu mode='host-passthrough'/>").cpu == GuestCPU(mode: .hostPassthrough, model: "Icelake-Server"))
+        #expect(
+            try domain("<cpu mode='host-passthrough'/>").cpu
+                == GuestCPU(mode: .hostPassthrough, model: "Icelake-Server"))
         #expect(try domain("<cpu mode='maximum'/>").cpu == GuestCPU(mode: .maximum))
         // No mode attribute means custom; a feature without a policy is required; disable/optional/forbid are not.
-        let custom = try domain("""
+        let custom = try domain(
+            """
             <cpu match='exact'><model>Haswell-noTSX</model><feature name='vmx'/><feature policy='force' name='aes'/>
             <feature policy='optional' name='ssse3'/><feature policy='disable' name='hle'/><feature policy='forbid' name='rtm'/></cpu>
-            """).cpu
+            """
+        ).cpu
         #expect(custom == GuestCPU(mode: .custom, model: "Haswell-noTSX", features: ["aes", "vmx"]))
         #expect(try domain("<cpu mode='host-model'><model fallback='allow'/></cpu>").cpu == GuestCPU(mode: .hostModel))
     }
 
     @Test func nics() throws {
-        let d = try domain("""
+        let d = try domain(
+            """
             <devices>
               <interface type='bridge'><mac address='52:54:00:00:00:01'/><source bridge='br0'/></interface>
               <interface type='network'><source network='default' portgroup='x'/></interface>
@@ -73,20 +80,22 @@ import EvacCore
               </interface>
             </devices>
             """)
-        #expect(d.nics == [
-            GuestNIC(kind: .bridge, source: "br0", mac: "52:54:00:00:00:01"),
-            GuestNIC(kind: .network, source: "default"),
-            GuestNIC(kind: .direct, source: "eth1"),
-            GuestNIC(kind: .user, source: ""),
-            GuestNIC(kind: .other, source: "vhostuser"),
-            GuestNIC(kind: .other, source: "hostdev"),
-        ])
+        #expect(
+            d.nics == [
+                GuestNIC(kind: .bridge, source: "br0", mac: "52:54:00:00:00:01"),
+                GuestNIC(kind: .network, source: "default"),
+                GuestNIC(kind: .direct, source: "eth1"),
+                GuestNIC(kind: .user, source: ""),
+                GuestNIC(kind: .other, source: "vhostuser"),
+                GuestNIC(kind: .other, source: "hostdev"),
+            ])
         // An SR-IOV VF given as an interface is still a passed-through PCI device.
         #expect(d.hostDevices == ["pci:0000:81:10.2"])
     }
 
     @Test func disks() throws {
-        let d = try domain("""
+        let d = try domain(
+            """
             <devices>
               <disk type='file' device='disk'><source file='/srv/vmstore/a.qcow2'/><target dev='vda'/></disk>
               <disk type='file' device='disk'><source file='/srv/vmstore2/b.qcow2'/><target dev='vdb'/></disk>
@@ -101,24 +110,27 @@ import EvacCore
               <disk type='dir' device='floppy'><source dir='/srv/floppy'/><target dev='fda'/></disk>
             </devices>
             """)
-        #expect(d.disks.map { "\($0.target) \($0.kind.rawValue) \($0.device) \($0.source) \($0.shared)" } == [
-            "vda file disk /srv/vmstore/a.qcow2 true",
-            "vdb file disk /srv/vmstore2/b.qcow2 false",  // a sibling directory, not under the pool
-            "vdc file disk /var/lib/libvirt/images/c.qcow2 false",
-            "vdd block disk /dev/mapper/mpatha true",
-            "sdb block lun /dev/sdb false",
-            "vde network disk nbd:nbd.example true",
-            "vdf volume disk vmstore/d.img true",
-            "vdg volume disk local/e.img false",
-            "vdh volume disk unknown/f.img false",
-            "sda file cdrom  true",
-            "fda other floppy /srv/floppy false",
-        ])
-        #expect(d.disks.map(\.readonly) == [false, false, false, false, false, false, false, false, false, true, false])
+        #expect(
+            d.disks.map { "\($0.target) \($0.kind.rawValue) \($0.device) \($0.source) \($0.shared)" } == [
+                "vda file disk /srv/vmstore/a.qcow2 true",
+                "vdb file disk /srv/vmstore2/b.qcow2 false", // a sibling directory, not under the pool
+                "vdc file disk /var/lib/libvirt/images/c.qcow2 false",
+                "vdd block disk /dev/mapper/mpatha true",
+                "sdb block lun /dev/sdb false",
+                "vde network disk nbd:nbd.example true",
+                "vdf volume disk vmstore/d.img true",
+                "vdg volume disk local/e.img false",
+                "vdh volume disk unknown/f.img false",
+                "sda file cdrom  true",
+                "fda other floppy /srv/floppy false",
+            ])
+        #expect(
+            d.disks.map(\.readonly) == [false, false, false, false, false, false, false, false, false, true, false])
     }
 
     @Test func hostDevices() throws {
-        let d = try domain("""
+        let d = try domain(
+            """
             <devices>
               <hostdev mode='subsystem' type='pci'><source><address domain='0x0000' bus='0x03' slot='0x00' function='0x0'/></source></hostdev>
               <hostdev mode='subsystem' type='usb'><source><vendor id='0x046d'/><product id='0xc52b'/></source></hostdev>
@@ -129,28 +141,35 @@ import EvacCore
               <hostdev mode='capabilities' type='storage'><source><block>/dev/sdf1</block></source></hostdev>
             </devices>
             """)
-        #expect(d.hostDevices == [
-            "pci:0000:03:00.0", "usb:046d:c52b", "usb:1.4", "scsi:scsi_host0:0:0:1",
-            "scsi:iscsi:san.example:iqn.2024-01.net.example:t1/1",
-            "mdev:c2177883-f1bb-47f0-914d-32a22e3a8804", "storage:?",
-        ])
+        #expect(
+            d.hostDevices == [
+                "pci:0000:03:00.0", "usb:046d:c52b", "usb:1.4", "scsi:scsi_host0:0:0:1",
+                "scsi:iscsi:san.example:iqn.2024-01.net.example:t1/1",
+                "mdev:c2177883-f1bb-47f0-914d-32a22e3a8804", "storage:?",
+            ])
     }
 
     @Test func realCapabilities() throws {
-        let caps = try HostXML.capabilities("""
+        let caps = try HostXML.capabilities(
+            """
             <capabilities><host><uuid>4c4c4544-0044-3010-8031-b4c04f4e3732</uuid>
             <cpu><arch>x86_64</arch><model>Icelake-Server-noTSX</model><vendor>Intel</vendor>
             <topology sockets='1' cores='8' threads='2'/><feature name='ds'/><feature name='vmx'/></cpu></host></capabilities>
             """)
-        #expect(caps == .init(hostUUID: "4c4c4544-0044-3010-8031-b4c04f4e3732", arch: "x86_64", vendor: "Intel",
-                              model: "Icelake-Server-noTSX", features: ["ds", "vmx"]))
+        #expect(
+            caps
+                == .init(
+                    hostUUID: "4c4c4544-0044-3010-8031-b4c04f4e3732", arch: "x86_64", vendor: "Intel",
+                    model: "Icelake-Server-noTSX", features: ["ds", "vmx"]))
     }
 
     @Test func hostDocuments() throws {
         #expect(try HostXML.bridgeName(interfaceXML: "<interface type='bridge' name='br0'/>") == "br0")
         #expect(try HostXML.bridgeName(interfaceXML: "<interface type='ethernet' name='eth0'/>") == nil)
         #expect(try HostXML.networkBridge("<network><name>n</name><forward mode='bridge'/></network>") == nil)
-        #expect(try HostXML.storagePool(name: "san", xml: "<pool type='iscsi'><target><path>/dev/disk/by-path</path></target></pool>")
+        #expect(
+            try HostXML.storagePool(
+                name: "san", xml: "<pool type='iscsi'><target><path>/dev/disk/by-path</path></target></pool>")
                 == StoragePoolInfo(name: "san", type: "iscsi", targetPath: "/dev/disk/by-path", shared: true))
         #expect(try HostXML.storagePool(name: "lv", xml: "<pool type='logical'/>").shared == false)
     }
@@ -159,8 +178,10 @@ import EvacCore
         #expect(redactURI("qemu+ssh://root:hunter2@kvm-12a/system") == "qemu+ssh://root:***@kvm-12a/system")
         #expect(redactURI("qemu+ssh://root@kvm-12a/system") == "qemu+ssh://root@kvm-12a/system")
         #expect(redactURI("test:///default") == "test:///default")
-        let e = LibvirtError(code: 38, domain: 7, message: "boom", uri: "qemu+tls://u:pw@h/system", operation: "virConnectOpenAuth")
+        let e = LibvirtError(
+            code: 38, domain: 7, message: "boom", uri: "qemu+tls://u:pw@h/system", operation: "virConnectOpenAuth")
         #expect(!e.description.contains("pw@"))
-        #expect(e.description == "libvirt error on qemu+tls://u:***@h/system: virConnectOpenAuth: boom (code 38, domain 7)")
+        #expect(
+            e.description == "libvirt error on qemu+tls://u:***@h/system: virConnectOpenAuth: boom (code 38, domain 7)")
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import Logging
+import Testing
+
 @testable import EvacLog
 
 /// EvacLog keeps the configuration process-wide, so these run one after another.
@@ -8,13 +9,21 @@ import Logging
     final class Lines: LogSink, @unchecked Sendable {
         private let lock = NSLock()
         private var lines: [String] = []
-        func write(line: String) { lock.lock(); lines.append(line); lock.unlock() }
-        var all: [String] { lock.lock(); defer { lock.unlock() }; return lines }
+        func write(line: String) {
+            lock.lock()
+            lines.append(line)
+            lock.unlock()
+        }
+        var all: [String] {
+            lock.lock()
+            defer { lock.unlock() }
+            return lines
+        }
     }
 
     @Test func silentUntilConfiguredThenAtTheLevelGiven() {
         EvacLog.configure(level: .debug, sinks: [])
-        let log = EvacLog.logger("evac.test")   // made before the sinks exist, as a static let would be
+        let log = EvacLog.logger("evac.test") // made before the sinks exist, as a static let would be
         #expect(!EvacLog.isEnabled)
         log.info("dropped")
         let sink = Lines()
@@ -28,7 +37,8 @@ import Logging
     }
 
     @Test func logFilesArePrivateAppendedAndNeverASymlink() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("evac-log-\(UUID().uuidString.prefix(8))")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "evac-log-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let path = dir.appendingPathComponent("evac.log").path

@@ -1,15 +1,20 @@
-import XCTest
 import EvacCore
-@testable import EvacRun
 import EvacFake
+import XCTest
+
+@testable import EvacRun
 
 final class ApplyTests: XCTestCase {
     func testAppliesEveryMigrationWithinLimits() async throws {
         let dir = TempDir()
-        var fp = FakePlan(moves: (1...24).map { i in
-            FakePlan.Move("g\(i)", from: "s\(i % 3)", to: "t\(i % 4)", groups: i % 5 == 0 ? ["five"] : [])
-        })
-        fp.total = 5; fp.perSource = 2; fp.perTarget = 2; fp.groupLimits = ["five": 1]
+        var fp = FakePlan(
+            moves: (1...24).map { i in
+                FakePlan.Move("g\(i)", from: "s\(i % 3)", to: "t\(i % 4)", groups: i % 5 == 0 ? ["five"] : [])
+            })
+        fp.total = 5
+        fp.perSource = 2
+        fp.perTarget = 2
+        fp.groupLimits = ["five": 1]
         let plan = try fp.planFile()
         let world = fp.world(migrationDelay: .milliseconds(2))
         let j = try journal(plan, dir)
@@ -37,7 +42,8 @@ final class OrderAndFailureTests: XCTestCase {
         fp.total = 1
         let plan = try fp.planFile()
         let world = fp.world()
-        let j = try journal(plan, dir); defer { j.close() }
+        let j = try journal(plan, dir)
+        defer { j.close() }
         let rec = Recorder()
         let result = await Executor(plan: plan, hypervisor: world, journal: j, observer: rec).apply()
         XCTAssertEqual(result.status, .allDone)
@@ -51,11 +57,13 @@ final class OrderAndFailureTests: XCTestCase {
         let plan = try fp.planFile()
         let world = fp.world()
         world.setFault(guest: "app-2", .fail("internal error: qemu unexpectedly closed the monitor"))
-        let j = try journal(plan, dir); defer { j.close() }
+        let j = try journal(plan, dir)
+        defer { j.close() }
         let result = await Executor(plan: plan, hypervisor: world, journal: j).apply()
         XCTAssertEqual(result.status, .partial)
         XCTAssertEqual(step(result, "app-2")?.state, .failed)
-        XCTAssertEqual(step(result, "app-2")?.reason, "migration failed: internal error: qemu unexpectedly closed the monitor")
+        XCTAssertEqual(
+            step(result, "app-2")?.reason, "migration failed: internal error: qemu unexpectedly closed the monitor")
         for g in ["db-1", "db-2"] {
             XCTAssertEqual(step(result, g)?.state, .blocked)
             XCTAssertEqual(step(result, g)?.reason, "waits for app-2, which failed")
@@ -70,11 +78,13 @@ final class OrderAndFailureTests: XCTestCase {
     func testOnFailureStopStartsNothingNew() async throws {
         let dir = TempDir()
         var fp = smallPlan()
-        fp.total = 1; fp.onFailure = .stop
+        fp.total = 1
+        fp.onFailure = .stop
         let plan = try fp.planFile()
         let world = fp.world()
         world.setFault(guest: "app-1", .fail("boom"))
-        let j = try journal(plan, dir); defer { j.close() }
+        let j = try journal(plan, dir)
+        defer { j.close() }
         let result = await Executor(plan: plan, hypervisor: world, journal: j).apply()
         XCTAssertEqual(result.status, .partial)
         XCTAssertEqual(result.counts.failed, 1)
@@ -103,14 +113,19 @@ final class CheckTests: XCTestCase {
         world.remove(uuid: FakePlan.uuid("gone"), from: "s1")
         world.setCPUVerdict(target: "t3", .incompatible)
         // "stopped" is planned offline but was started since the plan was made.
-        world.place(Guest(uuid: FakePlan.uuid("stopped"), name: "stopped", state: .running, memoryKiB: 1 << 20, vcpus: 1), on: "s1")
-        let j = try journal(plan, dir); defer { j.close() }
+        world.place(
+            Guest(uuid: FakePlan.uuid("stopped"), name: "stopped", state: .running, memoryKiB: 1 << 20, vcpus: 1),
+            on: "s1")
+        let j = try journal(plan, dir)
+        defer { j.close() }
         let result = await Executor(plan: plan, hypervisor: world, journal: j).apply()
         XCTAssertEqual(result.status, .partial)
         func reason(_ g: String) -> String { step(result, g)?.reason ?? "" }
         XCTAssertEqual(step(result, "gone")?.state, .blocked)
         XCTAssertTrue(reason("gone").contains("is no longer on s1"), reason("gone"))
-        XCTAssertTrue(reason("big").contains("target t2 has no room: guest needs 64 GiB, 28 GiB free after the 4 GiB reserve"), reason("big"))
+        XCTAssertTrue(
+            reason("big").contains("target t2 has no room: guest needs 64 GiB, 28 GiB free after the 4 GiB reserve"),
+            reason("big"))
         XCTAssertEqual(reason("nic"), "target t1 has no bridge br9")
         XCTAssertEqual(step(result, "mapped")?.state, .done)
         XCTAssertTrue(reason("cpu").contains("CPU of t3 is incompatible"), reason("cpu"))
@@ -122,31 +137,40 @@ final class CheckTests: XCTestCase {
     func testInFlightMigrationsCountAgainstTargetRoom() async throws {
         let dir = TempDir()
         // Two 10 GiB guests to one 16 GiB target, both in flight at once: the second must not fit.
-        var fp = FakePlan(moves: [.init("a", from: "s1", to: "t1", memoryKiB: 10 << 20),
-                                  .init("b", from: "s2", to: "t1", memoryKiB: 10 << 20)])
-        fp.total = 2; fp.perSource = 1; fp.perTarget = 2
+        var fp = FakePlan(moves: [
+            .init("a", from: "s1", to: "t1", memoryKiB: 10 << 20),
+            .init("b", from: "s2", to: "t1", memoryKiB: 10 << 20),
+        ])
+        fp.total = 2
+        fp.perSource = 1
+        fp.perTarget = 2
         let plan = try fp.planFile()
         let world = fp.world(hostMemoryKiB: 16 << 20, migrationDelay: .milliseconds(20))
-        let j = try journal(plan, dir); defer { j.close() }
+        let j = try journal(plan, dir)
+        defer { j.close() }
         let result = await Executor(plan: plan, hypervisor: world, journal: j).apply()
         // Whichever passed its check first runs; the other sees it and is blocked.
         XCTAssertEqual(result.steps.map(\.state).sorted { $0.rawValue < $1.rawValue }, [.blocked, .done])
         let blocked = result.steps.first { $0.state == .blocked }
-        XCTAssertTrue(blocked?.reason?.hasSuffix("and 1 other migration committed to it") ?? false, blocked?.reason ?? "")
+        XCTAssertTrue(
+            blocked?.reason?.hasSuffix("and 1 other migration committed to it") ?? false, blocked?.reason ?? "")
         XCTAssertEqual(world.migrationCounts.count, 1)
     }
 
     func testTimeoutAndProgressTimeoutAbortAndLeaveGuestOnSource() async throws {
         let dir = TempDir()
-        var fp = FakePlan(moves: [.init("hangs", from: "s1", to: "t1"), .init("stalls", from: "s2", to: "t2"),
-                                  .init("ok", from: "s1", to: "t2")])
+        var fp = FakePlan(moves: [
+            .init("hangs", from: "s1", to: "t1"), .init("stalls", from: "s2", to: "t2"),
+            .init("ok", from: "s1", to: "t2"),
+        ])
         fp.migration.timeout = .fixed(milliseconds: 150)
         fp.migration.progressTimeoutMs = 60
         let plan = try fp.planFile()
         let world = fp.world()
         world.setFault(guest: "hangs", .hang)
         world.setFault(guest: "stalls", .stall)
-        let j = try journal(plan, dir); defer { j.close() }
+        let j = try journal(plan, dir)
+        defer { j.close() }
         let result = await Executor(plan: plan, hypervisor: world, journal: j).apply()
         XCTAssertEqual(step(result, "hangs")?.state, .failed)
         // A hang reports no samples at all: the progress timeout catches it first.
@@ -164,7 +188,8 @@ final class CheckTests: XCTestCase {
         let plan = try fp.planFile()
         let world = fp.world()
         world.setFault(guest: "hangs", .hang)
-        let j = try journal(plan, dir); defer { j.close() }
+        let j = try journal(plan, dir)
+        defer { j.close() }
         let result = await Executor(plan: plan, hypervisor: world, journal: j).apply()
         XCTAssertEqual(step(result, "hangs")?.reason, "timed out after 40ms")
         XCTAssertEqual(world.whereIs(uuid: FakePlan.uuid("hangs")), ["s1": .running])
@@ -179,7 +204,8 @@ final class CheckTests: XCTestCase {
             let plan = try fp.planFile()
             let world = fp.world()
             world.setFault(guest: "big", .needsPostCopy)
-            let j = try journal(plan, dir); defer { j.close() }
+            let j = try journal(plan, dir)
+            defer { j.close() }
             let result = await Executor(plan: plan, hypervisor: world, journal: j).apply()
             XCTAssertEqual(result.status, .allDone, "\(policy): \(result.steps)")
             XCTAssertEqual(world.postCopyRequests, [FakePlan.uuid("big")])
@@ -192,13 +218,15 @@ final class CheckTests: XCTestCase {
         let plan = try fp.planFile()
         let world = fp.world()
         world.setReachable("dst-b", false)
-        let j = try journal(plan, dir); defer { j.close() }
+        let j = try journal(plan, dir)
+        defer { j.close() }
         let result = await Executor(plan: plan, hypervisor: world, journal: j).apply()
         XCTAssertEqual(result.status, .partial)
         for g in ["app-2", "app-3", "web-1"] {
             XCTAssertEqual(step(result, g)?.state, .blocked)
-            XCTAssertEqual(step(result, g)?.reason,
-                           "target dst-b (qemu+ssh://root@dst-b/system) unreachable: cannot connect: Connection refused")
+            XCTAssertEqual(
+                step(result, g)?.reason,
+                "target dst-b (qemu+ssh://root@dst-b/system) unreachable: cannot connect: Connection refused")
         }
         XCTAssertEqual(step(result, "app-1")?.state, .done)
         XCTAssertEqual(step(result, "db-1")?.reason, "waits for app-2, which is blocked")
@@ -210,10 +238,12 @@ final class CheckTests: XCTestCase {
         let plan = try fp.planFile()
         let world = fp.world()
         world.setReachable("src-a", false)
-        let j = try journal(plan, dir); defer { j.close() }
+        let j = try journal(plan, dir)
+        defer { j.close() }
         let result = await Executor(plan: plan, hypervisor: world, journal: j).apply()
         XCTAssertEqual(result.status, .cannotStart)
-        XCTAssertTrue(result.message?.contains("src-a (qemu+ssh://root@src-a/system) unreachable") ?? false, result.message ?? "")
+        XCTAssertTrue(
+            result.message?.contains("src-a (qemu+ssh://root@src-a/system) unreachable") ?? false, result.message ?? "")
         XCTAssertEqual(world.migrationCounts.count, 0)
     }
 }

@@ -1,8 +1,9 @@
-import XCTest
-import Foundation
 import EvacCore
-@testable import EvacRun
 import EvacFake
+import Foundation
+import XCTest
+
+@testable import EvacRun
 
 final class JournalArchiveTests: XCTestCase {
     /// apply → complete rollback → the journal is closed, archived 0600 with its history, and the
@@ -14,7 +15,8 @@ final class JournalArchiveTests: XCTestCase {
         let world = fp.world()
         let path = JournalLocation.journalPath(for: plan, stateDirectory: dir.path)
         do {
-            let j = try journal(plan, dir); defer { j.close() }
+            let j = try journal(plan, dir)
+            defer { j.close() }
             let first = await Executor(plan: plan, hypervisor: world, journal: j).apply()
             XCTAssertEqual(first.status, .allDone)
             XCTAssertNil(JournalArchive.closedReason(try JournalStatus.read(path: path)), "guests are on their targets")
@@ -41,7 +43,8 @@ final class JournalArchiveTests: XCTestCase {
         j2.close()
         XCTAssertEqual(again.status, .allDone)
         assertPlaced(fp, world)
-        XCTAssertTrue(world.migrationCounts.values.allSatisfy { $0 == 3 }, "\(world.migrationCounts): apply, rollback, apply")
+        XCTAssertTrue(
+            world.migrationCounts.values.allSatisfy { $0 == 3 }, "\(world.migrationCounts): apply, rollback, apply")
         let fresh = try JournalStatus.read(path: path)
         XCTAssertEqual(fresh.runs.map(\.kind), [.apply])
         XCTAssertNil(JournalArchive.closedReason(fresh))
@@ -53,7 +56,8 @@ final class JournalArchiveTests: XCTestCase {
         let fp = smallPlan()
         let plan = try fp.planFile()
         let world = fp.world()
-        let j = try journal(plan, dir); defer { j.close() }
+        let j = try journal(plan, dir)
+        defer { j.close() }
         _ = await Executor(plan: plan, hypervisor: world, journal: j).apply()
         world.setFault(guest: "web-1", .fail("boom"))
         let back = await Executor(plan: plan, hypervisor: world, journal: j).rollback()

@@ -1,8 +1,9 @@
+import EvacCore
+import EvacFake
 import Foundation
 import Testing
-import EvacCore
+
 @testable import EvacRun
-import EvacFake
 
 /// A journal whose disk fills at a chosen transition: that commit and every later one fail,
 /// as SQLiteJournal behaves after its first failed write.
@@ -11,9 +12,15 @@ final class FillingJournal: RunJournal, @unchecked Sendable {
     private let fullWhen: @Sendable (JournalBatch) -> Bool
     private let full = Locked(false)
     var path: String { inner.path }
-    init(_ inner: SQLiteJournal, fullWhen: @escaping @Sendable (JournalBatch) -> Bool) { self.inner = inner; self.fullWhen = fullWhen }
+    init(_ inner: SQLiteJournal, fullWhen: @escaping @Sendable (JournalBatch) -> Bool) {
+        self.inner = inner
+        self.fullWhen = fullWhen
+    }
     func commit(_ batch: JournalBatch) async throws {
-        let fail = full.withLock { f in f = f || fullWhen(batch); return f }
+        let fail = full.withLock { f in
+            f = f || fullWhen(batch)
+            return f
+        }
         if fail { throw JournalError.io(path: path, "database or disk is full") }
         try await inner.commit(batch)
     }
@@ -27,13 +34,18 @@ final class FillingJournal: RunJournal, @unchecked Sendable {
     /// says what happened (a migrated, b aborted and still on its source) instead of "0 done".
     @Test func summaryTellsWhatHappenedAfterTheLastDurableWrite() async throws {
         let dir = TempDir()
-        var fp = FakePlan(moves: [.init("a", from: "s1", to: "t1"), .init("b", from: "s2", to: "t2"),
-                                  .init("c", from: "s1", to: "t2")])
-        fp.total = 2; fp.perSource = 1
+        var fp = FakePlan(moves: [
+            .init("a", from: "s1", to: "t1"), .init("b", from: "s2", to: "t2"),
+            .init("c", from: "s1", to: "t2"),
+        ])
+        fp.total = 2
+        fp.perSource = 1
         let plan = try fp.planFile()
         let world = fp.world(migrationDelay: .milliseconds(20))
         world.setFault(guest: "b", .hang)
-        let j = FillingJournal(try SQLiteJournal(path: JournalLocation.journalPath(for: plan, stateDirectory: dir.path), plan: plan)) { b in
+        let j = FillingJournal(
+            try SQLiteJournal(path: JournalLocation.journalPath(for: plan, stateDirectory: dir.path), plan: plan)
+        ) { b in
             b.transitions.contains { $0.step.guest == "a" && $0.step.state == .done }
         }
         let rec = Recorder()
@@ -50,8 +62,10 @@ final class FillingJournal: RunJournal, @unchecked Sendable {
         // The abort and the unrecorded done are events the operator sees.
         let b = rec.changes.filter { $0.guest == "b" && $0.from == .running }
         #expect(b.map(\.to) == [.pending])
-        #expect(b.first?.message.hasPrefix("aborted: the journal cannot be written; the guest stays on s2 (not recorded") == true,
-                "\(b.map(\.message))")
+        #expect(
+            b.first?.message.hasPrefix("aborted: the journal cannot be written; the guest stays on s2 (not recorded")
+                == true,
+            "\(b.map(\.message))")
         #expect(rec.changes.contains { $0.guest == "a" && $0.to == .done && $0.message.contains("not recorded") })
         var summary: RunSummary?
         for case .runFinished(let s) in rec.all { summary = s }

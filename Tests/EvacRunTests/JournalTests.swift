@@ -1,8 +1,9 @@
-import XCTest
-import GRDB
 import EvacCore
-@testable import EvacRun
 import EvacFake
+import GRDB
+import XCTest
+
+@testable import EvacRun
 
 final class JournalTests: XCTestCase {
     func mode(_ path: String) -> Int {
@@ -12,7 +13,8 @@ final class JournalTests: XCTestCase {
     func testJournalIsPrivateWALAndLockedAgainstASecondWriter() async throws {
         let dir = TempDir()
         let plan = try smallPlan().planFile()
-        let old = umask(0o022); defer { umask(old) }
+        let old = umask(0o022)
+        defer { umask(old) }
         let j = try journal(plan, dir)
         let result = await Executor(plan: plan, hypervisor: smallPlan().world(), journal: j).apply()
         XCTAssertEqual(result.status, .allDone)
@@ -26,13 +28,16 @@ final class JournalTests: XCTestCase {
             guard case JournalError.locked(_, let holder) = e else { return XCTFail("\(e)") }
             XCTAssertTrue(holder.hasPrefix("pid \(getpid()) on \(ProcessInfo.processInfo.hostName), since "), holder)
             // The whole command line (the lock file is read up to 4 KiB; a test runner's is longer).
-            XCTAssertTrue(holder.contains(": " + CommandLine.arguments.joined(separator: " ").prefix(2000)), "the command line: \(holder.prefix(300))")
+            XCTAssertTrue(
+                holder.contains(": " + CommandLine.arguments.joined(separator: " ").prefix(2000)),
+                "the command line: \(holder.prefix(300))")
             XCTAssertTrue("\(e)".hasPrefix("journal \(j.path) is locked by "), "\(e)")
         }
         XCTAssertNotNil(JournalLock.currentHolder(journalPath: j.path))
         let mode = try await DatabaseQueue(path: j.path).read { try String.fetchOne($0, sql: "PRAGMA journal_mode") }
         XCTAssertEqual(mode, "wal")
-        let journalMode = try await j.pragma("journal_mode"), synchronous = try await j.pragma("synchronous")
+        let journalMode = try await j.pragma("journal_mode")
+        let synchronous = try await j.pragma("synchronous")
         XCTAssertEqual(journalMode, "wal")
         XCTAssertEqual(synchronous, "2", "synchronous=FULL on the writing connection")
         j.close()
@@ -56,7 +61,8 @@ final class JournalTests: XCTestCase {
         XCTAssertEqual(second.status, .cannotStart)
         XCTAssertTrue(second.message?.contains("use resume") ?? false)
         j.close()
-        var other = fp; other.total = 3
+        var other = fp
+        other.total = 3
         let otherPlan = try other.planFile()
         XCTAssertThrowsError(try SQLiteJournal(path: j.path, plan: otherPlan)) { e in
             guard case JournalError.otherPlan = e else { return XCTFail("\(e)") }
@@ -65,8 +71,9 @@ final class JournalTests: XCTestCase {
     }
 
     func testJSONLinesObserverWritesOneObjectPerEvent() throws {
-        let change = StepChange(kind: .apply, id: 1, guest: "db-1", source: "a", target: "b", from: .pending, to: .running,
-                                attempt: 1, message: "attempt 1")
+        let change = StepChange(
+            kind: .apply, id: 1, guest: "db-1", source: "a", target: "b", from: .pending, to: .running,
+            attempt: 1, message: "attempt 1")
         let line = try XCTUnwrap(JSONLinesObserver.line(.step(change)))
         let obj = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
         XCTAssertEqual(obj["event"] as? String, "step")
@@ -100,10 +107,14 @@ final class CrashTests: XCTestCase {
             let rec = Recorder()
             let resumed = await Executor(plan: plan, hypervisor: world, journal: j2, observer: rec).resume()
             j2.close()
-            XCTAssertEqual(resumed.status, .allDone, "k=\(k): \(resumed.steps.map { "\($0.guest) \($0.state) \($0.reason ?? "")" })")
+            XCTAssertEqual(
+                resumed.status, .allDone,
+                "k=\(k): \(resumed.steps.map { "\($0.guest) \($0.state) \($0.reason ?? "")" })")
             assertPlaced(fp, world)
             for m in fp.moves {
-                XCTAssertEqual(world.migrationCounts[m.uuid], 1, "k=\(k): \(m.guest) migrated \(world.migrationCounts[m.uuid] ?? 0) times")
+                XCTAssertEqual(
+                    world.migrationCounts[m.uuid], 1,
+                    "k=\(k): \(m.guest) migrated \(world.migrationCounts[m.uuid] ?? 0) times")
             }
             XCTAssertTrue(rec.notices.isEmpty, "k=\(k): \(rec.notices)")
             k += 1
@@ -132,7 +143,8 @@ final class CrashTests: XCTestCase {
             let j2 = try journal(plan, dir)
             let back = await Executor(plan: plan, hypervisor: world, journal: j2).rollback()
             j2.close()
-            XCTAssertEqual(back.status, .allDone, "k=\(k): \(back.steps.map { "\($0.guest) \($0.state) \($0.reason ?? "")" })")
+            XCTAssertEqual(
+                back.status, .allDone, "k=\(k): \(back.steps.map { "\($0.guest) \($0.state) \($0.reason ?? "")" })")
             assertPlaced(fp, world, back: true)
             XCTAssertTrue(world.migrationCounts.values.allSatisfy { $0 == 2 }, "k=\(k): \(world.migrationCounts)")
             k += 1

@@ -1,8 +1,9 @@
+import EvacCore
+import EvacFake
 import Foundation
 import Testing
-import EvacCore
+
 @testable import EvacRun
-import EvacFake
 
 /// A sample of the text exposition format 0.0.4: name, labels, value.
 struct PromSample: Hashable {
@@ -42,9 +43,13 @@ enum PromText {
             if line.hasPrefix("#") {
                 let parts = line.split(separator: " ", maxSplits: 3, omittingEmptySubsequences: false)
                 if parts.count >= 3, parts[1] == "TYPE" {
-                    guard parts.count == 4, isName(parts[2]), ["counter", "gauge", "histogram", "summary", "untyped"].contains(String(parts[3])) else { throw bad("bad TYPE") }
+                    guard parts.count == 4, isName(parts[2]),
+                        ["counter", "gauge", "histogram", "summary", "untyped"].contains(String(parts[3]))
+                    else { throw bad("bad TYPE") }
                     guard types[String(parts[2])] == nil else { throw bad("second TYPE for \(parts[2])") }
-                    guard !samples.contains(where: { family($0.name) == String(parts[2]) }) else { throw bad("TYPE after samples") }
+                    guard !samples.contains(where: { family($0.name) == String(parts[2]) }) else {
+                        throw bad("TYPE after samples")
+                    }
                     types[String(parts[2])] = String(parts[3])
                 } else if parts.count >= 3, parts[1] == "HELP" {
                     guard isName(parts[2]) else { throw bad("bad HELP name") }
@@ -61,15 +66,24 @@ enum PromText {
                 while i < line.endIndex, line[i] != "}" {
                     let eq = line[i...].firstIndex(of: "=") ?? line.endIndex
                     let key = line[i..<eq]
-                    guard isName(key, colon: false), eq < line.endIndex, line.index(after: eq) < line.endIndex, line[line.index(after: eq)] == "\"" else { throw bad("bad label") }
+                    guard isName(key, colon: false), eq < line.endIndex, line.index(after: eq) < line.endIndex,
+                        line[line.index(after: eq)] == "\""
+                    else { throw bad("bad label") }
                     var j = line.index(eq, offsetBy: 2)
                     var v = ""
                     while j < line.endIndex, line[j] != "\"" {
                         if line[j] == "\\" {
                             j = line.index(after: j)
                             guard j < line.endIndex else { throw bad("dangling escape") }
-                            switch line[j] { case "\\": v += "\\"; case "\"": v += "\""; case "n": v += "\n"; default: throw bad("bad escape") }
-                        } else { v.append(line[j]) }
+                            switch line[j] {
+                            case "\\": v += "\\"
+                            case "\"": v += "\""
+                            case "n": v += "\n"
+                            default: throw bad("bad escape")
+                            }
+                        } else {
+                            v.append(line[j])
+                        }
                         j = line.index(after: j)
                     }
                     guard j < line.endIndex else { throw bad("unterminated label value") }
@@ -93,7 +107,9 @@ enum PromText {
     }
 
     static func family(_ name: String) -> String {
-        for suffix in ["_bucket", "_sum", "_count"] where name.hasSuffix(suffix) { return String(name.dropLast(suffix.count)) }
+        for suffix in ["_bucket", "_sum", "_count"] where name.hasSuffix(suffix) {
+            return String(name.dropLast(suffix.count))
+        }
         return name
     }
 
@@ -101,11 +117,14 @@ enum PromText {
         for (name, type) in types where type == "histogram" {
             let buckets = samples.filter { $0.name == name + "_bucket" }
             let les = buckets.map { $0.labels["le"].flatMap { value(Substring($0)) } ?? .nan }
-            guard les == les.sorted(), les.last == .infinity else { throw Invalid(description: "\(name): buckets not ascending to +Inf") }
+            guard les == les.sorted(), les.last == .infinity else {
+                throw Invalid(description: "\(name): buckets not ascending to +Inf")
+            }
             let counts = buckets.map(\.value)
             guard counts == counts.sorted() else { throw Invalid(description: "\(name): buckets not cumulative") }
             guard let count = samples.first(where: { $0.name == name + "_count" })?.value, counts.last == count,
-                  samples.contains(where: { $0.name == name + "_sum" }) else { throw Invalid(description: "\(name): +Inf bucket differs from _count or no _sum") }
+                samples.contains(where: { $0.name == name + "_sum" })
+            else { throw Invalid(description: "\(name): +Inf bucket differs from _count or no _sum") }
         }
     }
 }
@@ -118,9 +137,12 @@ struct MetricsObserverTests {
     /// A fake run with one failure and one dependant blocked: the final file parses as 0.0.4 and
     /// its figures are the run's (states, bytes of the done migrations, their durations).
     @Test func theFileOfARunHasTheRunsFigures() async throws {
-        var fp = FakePlan(moves: (1...6).map { i in
-            FakePlan.Move("g\(i)", from: "s\(i % 2)", to: "t\(i % 3)", memoryKiB: UInt64(i) * 262_144, after: i == 6 ? ["g3"] : [])
-        })
+        var fp = FakePlan(
+            moves: (1...6).map { i in
+                FakePlan.Move(
+                    "g\(i)", from: "s\(i % 2)", to: "t\(i % 3)", memoryKiB: UInt64(i) * 262_144,
+                    after: i == 6 ? ["g3"] : [])
+            })
         fp.name = #"rack "12" \ drain"#
         let plan = try fp.planFile()
         let world = fp.world(migrationDelay: .milliseconds(20))
@@ -142,7 +164,9 @@ struct MetricsObserverTests {
         #expect(value(s, "evac_migrations", ["state": "pending"]) == 0)
         #expect(value(s, "evac_migrations_in_flight") == 0)
         #expect(value(s, "evac_run_steps") == 6)
-        let bytes = fp.moves.filter { m in done.contains { $0.guest == m.guest } }.reduce(0.0) { $0 + Double($1.memoryKiB * 1024) }
+        let bytes = fp.moves.filter { m in done.contains { $0.guest == m.guest } }.reduce(0.0) {
+            $0 + Double($1.memoryKiB * 1024)
+        }
         #expect(value(s, "evac_migrated_bytes_total") == bytes)
         #expect(value(s, "evac_migration_duration_seconds_count") == 4)
         #expect(abs((value(s, "evac_migration_duration_seconds_sum") ?? 0) - 0.08) < 1e-9)
@@ -150,7 +174,9 @@ struct MetricsObserverTests {
         #expect(value(s, "evac_run_finished") == 1)
         #expect(value(s, "evac_run_outcome", ["status": "partial"]) == 1)
         #expect(value(s, "evac_run_info", ["plan": #"rack "12" \ drain"#, "kind": "apply", "run": "1"]) == 1)
-        #expect((value(s, "evac_run_end_timestamp_seconds") ?? 0) >= (value(s, "evac_run_start_timestamp_seconds") ?? .infinity))
+        #expect(
+            (value(s, "evac_run_end_timestamp_seconds") ?? 0)
+                >= (value(s, "evac_run_start_timestamp_seconds") ?? .infinity))
         #expect(metrics.lastWriteError == nil)
         let left = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".tmp") }
         #expect(left.isEmpty, "temporary files left: \(left)")
@@ -162,18 +188,33 @@ struct MetricsObserverTests {
         let dir = TempDir()
         let path = dir.path + "/during.prom"
         let m = MetricsObserver(path: path, minIntervalMs: 60_000)
-        m.handle(.runStarted(RunStart(kind: .apply, planName: "p", planHash: "abc", journal: "j", runID: 3, steps: 4, alreadyDone: 1)))
+        m.handle(
+            .runStarted(
+                RunStart(kind: .apply, planName: "p", planHash: "abc", journal: "j", runID: 3, steps: 4, alreadyDone: 1)
+            ))
         var s = try PromText.parse(try String(contentsOfFile: path, encoding: .utf8))
         #expect(value(s, "evac_migrations", ["state": "pending"]) == 3)
         #expect(value(s, "evac_migrations", ["state": "done"]) == 1)
         #expect(value(s, "evac_run_finished") == 0)
         #expect(value(s, "evac_run_eta_seconds") == -1)
-        m.handle(.step(StepChange(kind: .apply, id: 2, guest: "g", source: "a", target: "b", from: .pending, to: .running, attempt: 1, message: "attempt 1")))
-        m.handle(.progress(ProgressSample(id: 2, guest: "g", source: "a", target: "b", progress: MigrationProgress(dataTotal: 100, dataRemaining: 40))))
+        m.handle(
+            .step(
+                StepChange(
+                    kind: .apply, id: 2, guest: "g", source: "a", target: "b", from: .pending, to: .running, attempt: 1,
+                    message: "attempt 1")))
+        m.handle(
+            .progress(
+                ProgressSample(
+                    id: 2, guest: "g", source: "a", target: "b",
+                    progress: MigrationProgress(dataTotal: 100, dataRemaining: 40))))
         // Not due yet (one write a minute): the file still shows the start.
         s = try PromText.parse(try String(contentsOfFile: path, encoding: .utf8))
         #expect(value(s, "evac_migrations_in_flight") == 0)
-        m.handle(.runFinished(RunSummary(kind: .apply, status: .interrupted, message: nil, counts: StepCounts(), elapsedMs: 5, problems: [])))
+        m.handle(
+            .runFinished(
+                RunSummary(
+                    kind: .apply, status: .interrupted, message: nil, counts: StepCounts(), elapsedMs: 5, problems: []))
+        )
         s = try PromText.parse(try String(contentsOfFile: path, encoding: .utf8))
         #expect(value(s, "evac_migrations_in_flight") == 1)
         #expect(value(s, "evac_migrations_remaining_bytes") == 40)
@@ -181,8 +222,10 @@ struct MetricsObserverTests {
     }
 
     @Test func theCheckerRejectsWhatAScraperWould() {
-        for bad in ["x 1", "# TYPE x gauge\nx{a=\"1} 2\n", "# TYPE x gauge\n1x 2\n", "# TYPE x gauge\nx one\n",
-                    "x 1\n", "# TYPE x gauge\n# TYPE x gauge\nx 1\n", "# TYPE x gauge\nx{a=\"\\q\"} 1\n"] {
+        for bad in [
+            "x 1", "# TYPE x gauge\nx{a=\"1} 2\n", "# TYPE x gauge\n1x 2\n", "# TYPE x gauge\nx one\n",
+            "x 1\n", "# TYPE x gauge\n# TYPE x gauge\nx 1\n", "# TYPE x gauge\nx{a=\"\\q\"} 1\n",
+        ] {
             #expect(throws: PromText.Invalid.self) { try PromText.parse(bad) }
         }
     }

@@ -1,7 +1,8 @@
-import XCTest
 import EvacCore
-@testable import EvacRun
 import EvacFake
+import XCTest
+
+@testable import EvacRun
 
 final class ResumeTests: XCTestCase {
     func testResumeRetriesOnlyNamedFailedStepsAndWhatWaitedForThem() async throws {
@@ -11,7 +12,8 @@ final class ResumeTests: XCTestCase {
         let world = fp.world()
         world.setFault(guest: "app-2", .fail("boom"))
         world.setFault(guest: "web-1", .fail("boom"))
-        let j = try journal(plan, dir); defer { j.close() }
+        let j = try journal(plan, dir)
+        defer { j.close() }
         let first = await Executor(plan: plan, hypervisor: world, journal: j).apply()
         XCTAssertEqual(first.counts.failed, 2)
         world.setFault(guest: "app-2", nil)
@@ -30,19 +32,26 @@ final class ResumeTests: XCTestCase {
     /// Steps left `running` by a crash, each in a different real situation.
     func testReconcileDecidesFromWhereTheGuestIs() async throws {
         let dir = TempDir()
-        let fp = FakePlan(moves: [.init("landed", from: "s1", to: "t1"), .init("stayed", from: "s1", to: "t1"),
-                                  .init("both", from: "s1", to: "t1"), .init("lost", from: "s1", to: "t1")])
+        let fp = FakePlan(moves: [
+            .init("landed", from: "s1", to: "t1"), .init("stayed", from: "s1", to: "t1"),
+            .init("both", from: "s1", to: "t1"), .init("lost", from: "s1", to: "t1"),
+        ])
         let plan = try fp.planFile()
         let world = fp.world()
-        let j = try await journalCrashedWhileRunning(plan, dir); defer { j.close() }
-        let g = { (n: String, s: Guest.State) in Guest(uuid: FakePlan.uuid(n), name: n, state: s, memoryKiB: 1 << 20, vcpus: 1) }
-        world.remove(uuid: FakePlan.uuid("landed"), from: "s1"); world.place(g("landed", .running), on: "t1")
+        let j = try await journalCrashedWhileRunning(plan, dir)
+        defer { j.close() }
+        let g = { (n: String, s: Guest.State) in
+            Guest(uuid: FakePlan.uuid(n), name: n, state: s, memoryKiB: 1 << 20, vcpus: 1)
+        }
+        world.remove(uuid: FakePlan.uuid("landed"), from: "s1")
+        world.place(g("landed", .running), on: "t1")
         world.place(g("both", .paused), on: "t1")
         world.remove(uuid: FakePlan.uuid("lost"), from: "s1")
         let rec = Recorder()
         var noWait = ExecutorOptions()
-        noWait.inTransitWait = .zero  // "both" stays on both hosts: decide at once
-        let r = await Executor(plan: plan, hypervisor: world, journal: j, observer: rec, options: noWait).resume(retry: .none)
+        noWait.inTransitWait = .zero // "both" stays on both hosts: decide at once
+        let r = await Executor(plan: plan, hypervisor: world, journal: j, observer: rec, options: noWait).resume(
+            retry: .none)
         XCTAssertEqual(step(r, "landed")?.state, .done)
         XCTAssertEqual(step(r, "landed")?.reason, "completed after the crash (found on t1)")
         XCTAssertEqual(step(r, "stayed")?.state, .done, "went back to pending, then was migrated")
@@ -57,7 +66,8 @@ final class ResumeTests: XCTestCase {
         // A retry of everything must still not touch the guest that is on both hosts.
         let again = await Executor(plan: plan, hypervisor: world, journal: j, options: noWait).resume()
         XCTAssertNotEqual(step(again, "both")?.state, .done)
-        XCTAssertTrue(step(again, "both")?.reason?.contains("needs attention") ?? false, step(again, "both")?.reason ?? "")
+        XCTAssertTrue(
+            step(again, "both")?.reason?.contains("needs attention") ?? false, step(again, "both")?.reason ?? "")
         XCTAssertNil(world.migrationCounts[FakePlan.uuid("both")])
     }
 
@@ -78,7 +88,8 @@ final class ResumeTests: XCTestCase {
         let fp = FakePlan(moves: [.init("transit", from: "s1", to: "t1")])
         let plan = try fp.planFile()
         let world = fp.world()
-        let j = try await journalCrashedWhileRunning(plan, dir); defer { j.close() }
+        let j = try await journalCrashedWhileRunning(plan, dir)
+        defer { j.close() }
         let uuid = FakePlan.uuid("transit")
         if let source {
             world.remove(uuid: uuid, from: "s1")
@@ -106,7 +117,8 @@ final class ResumeTests: XCTestCase {
         let plan = try fp.planFile()
         let world = fp.world()
         world.setFault(guest: "web-1", .fail("boom"))
-        let j = try journal(plan, dir); defer { j.close() }
+        let j = try journal(plan, dir)
+        defer { j.close() }
         _ = await Executor(plan: plan, hypervisor: world, journal: j).apply()
         let rec = Recorder()
         let back = await Executor(plan: plan, hypervisor: world, journal: j, observer: rec).rollback()
@@ -127,7 +139,8 @@ final class ResumeTests: XCTestCase {
         let fp = smallPlan()
         let plan = try fp.planFile()
         let world = fp.world()
-        let j = try journal(plan, dir); defer { j.close() }
+        let j = try journal(plan, dir)
+        defer { j.close() }
         _ = await Executor(plan: plan, hypervisor: world, journal: j).apply()
         world.setFault(guest: "app-3", .fail("unable to connect to server"))
         let back = await Executor(plan: plan, hypervisor: world, journal: j).rollback()
@@ -148,7 +161,8 @@ final class StopTests: XCTestCase {
         let plan = try fp.planFile()
         let world = fp.world()
         for m in fp.moves { world.setFault(guest: m.guest, .hang) }
-        let j = try journal(plan, dir); defer { j.close() }
+        let j = try journal(plan, dir)
+        defer { j.close() }
         let rec = Recorder()
         let ex = Executor(plan: plan, hypervisor: world, journal: j, observer: rec)
         let run = Task { await ex.apply() }
@@ -171,7 +185,8 @@ final class StopTests: XCTestCase {
         let fp = smallPlan()
         let plan = try fp.planFile()
         let world = fp.world(migrationDelay: .milliseconds(100))
-        let j = try journal(plan, dir); defer { j.close() }
+        let j = try journal(plan, dir)
+        defer { j.close() }
         let rec = Recorder()
         let ex = Executor(plan: plan, hypervisor: world, journal: j, observer: rec)
         let run = Task { await ex.apply() }
@@ -182,6 +197,9 @@ final class StopTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(result.counts.done, 1)
         XCTAssertEqual(result.counts.failed, 0)
         XCTAssertEqual(result.counts.done + result.counts.pending, 6)
-        XCTAssertTrue(result.steps.filter { $0.state == .pending }.allSatisfy { $0.reason == "not started: interrupted by operator" })
+        XCTAssertTrue(
+            result.steps.filter { $0.state == .pending }.allSatisfy {
+                $0.reason == "not started: interrupted by operator"
+            })
     }
 }

@@ -1,8 +1,9 @@
+import EvacCore
+import EvacFake
 import Foundation
 import Testing
-import EvacCore
+
 @testable import EvacRun
-import EvacFake
 
 /// Every row of RollbackPreflight's table, on the fake hypervisor: a journal as a crash (or a
 /// failure) leaves it, the guest put where the row says, then `rollback` or `resume`, and the
@@ -28,22 +29,37 @@ import EvacFake
             let j = try SQLiteJournal(path: path, plan: plan)
             defer { j.close() }
             var a = plan.applySpecs()[0].newRecord()
-            a.state = apply; a.attempt = attempt; a.reason = reason
-            try await j.commit(JournalBatch(runID: 1, beginRun: RunRecord(id: 1, kind: .apply, planHash: plan.planHash,
-                                            planName: plan.planName, started: "x", command: "test"), insertSteps: [a]))
+            a.state = apply
+            a.attempt = attempt
+            a.reason = reason
+            try await j.commit(
+                JournalBatch(
+                    runID: 1,
+                    beginRun: RunRecord(
+                        id: 1, kind: .apply, planHash: plan.planHash,
+                        planName: plan.planName, started: "x", command: "test"), insertSteps: [a]))
             if let rollback {
                 var r = plan.rollbackSpecs(ids: [1])[0].newRecord()
-                r.state = rollback; r.attempt = rollback == .pending ? 0 : 1
-                try await j.commit(JournalBatch(runID: 2, beginRun: RunRecord(id: 2, kind: .rollback, planHash: plan.planHash,
-                                                planName: plan.planName, started: "x", command: "test"), insertSteps: [r]))
+                r.state = rollback
+                r.attempt = rollback == .pending ? 0 : 1
+                try await j.commit(
+                    JournalBatch(
+                        runID: 2,
+                        beginRun: RunRecord(
+                            id: 2, kind: .rollback, planHash: plan.planHash,
+                            planName: plan.planName, started: "x", command: "test"), insertSteps: [r]))
             }
         }
 
         var uuid: String { RollbackAfterCrashTests.uuid }
         func put(_ state: Guest.State, on host: String) {
-            world.place(Guest(uuid: uuid, name: "g", state: state, persistent: true, memoryKiB: 1 << 20, vcpus: 1), on: host)
+            world.place(
+                Guest(uuid: uuid, name: "g", state: state, persistent: true, memoryKiB: 1 << 20, vcpus: 1), on: host)
         }
-        func moveToTarget() { world.remove(uuid: uuid, from: "s1"); put(.running, on: "t1") }
+        func moveToTarget() {
+            world.remove(uuid: uuid, from: "s1")
+            put(.running, on: "t1")
+        }
 
         func executor(_ rec: Recorder = Recorder(), wait: Duration = .zero) throws -> (Executor, SQLiteJournal) {
             var o = ExecutorOptions()
@@ -63,7 +79,10 @@ import EvacFake
         }
         var status: JournalStatus { get throws { try JournalStatus.read(path: path) } }
         var standing: RunStanding {
-            get throws { let s = try status; return RunStanding.of(runs: s.runs, apply: s.apply, rollback: s.rollback) }
+            get throws {
+                let s = try status
+                return RunStanding.of(runs: s.runs, apply: s.apply, rollback: s.rollback)
+            }
         }
         var at: [String: Guest.State] { world.whereIs(uuid: uuid) }
         var migrations: Int { world.migrationCounts[uuid] ?? 0 }
@@ -81,8 +100,15 @@ import EvacFake
         #expect(s.at == ["s1": .running])
         #expect(s.migrations == 1, "one migration: the way back")
         // The run's start comes first, so a display knows the apply-step events are not its own.
-        if case .runStarted(let start) = rec.all.first { #expect(start.kind == .rollback) } else { Issue.record("\(rec.all.first.map { "\($0)" } ?? "none")") }
-        #expect(rec.changes.contains { $0.kind == .apply && $0.to == .done && $0.message.hasPrefix("reconcile: completed after the crash") })
+        if case .runStarted(let start) = rec.all.first {
+            #expect(start.kind == .rollback)
+        } else {
+            Issue.record("\(rec.all.first.map { "\($0)" } ?? "none")")
+        }
+        #expect(
+            rec.changes.contains {
+                $0.kind == .apply && $0.to == .done && $0.message.hasPrefix("reconcile: completed after the crash")
+            })
         let st = try s.status
         #expect(st.apply.map(\.state) == [.rolledBack])
         #expect(st.rollback.map(\.state) == [.done])
@@ -106,7 +132,7 @@ import EvacFake
     @Test("apply running, migration still copying when the rollback starts: it waits, then returns the guest")
     func runningInTransit() async throws {
         let s = try await Setup(apply: .running)
-        s.put(.paused, on: "t1")  // incoming on the target, still active on the source
+        s.put(.paused, on: "t1") // incoming on the target, still active on the source
         let landing = Task {
             try await Task.sleep(for: .milliseconds(1200))
             s.moveToTarget()
@@ -127,8 +153,11 @@ import EvacFake
         let rec = Recorder()
         let first = try await s.rollback(rec)
         #expect(first.status == .partial, "never all-done while a guest's whereabouts are unknown")
-        #expect(rec.notices.contains { $0.hasPrefix("g: cannot tell where g is: t1") && $0.hasSuffix("rollback again when it answers") },
-                "\(rec.notices)")
+        #expect(
+            rec.notices.contains {
+                $0.hasPrefix("g: cannot tell where g is: t1") && $0.hasSuffix("rollback again when it answers")
+            },
+            "\(rec.notices)")
         #expect(try s.status.apply.map(\.state) == [.blocked])
         #expect(try s.standing == .rollingBack)
         #expect(s.at == ["t1": .running], "nothing moved")
@@ -141,10 +170,12 @@ import EvacFake
         #expect(try s.standing.isOver)
     }
 
-    @Test("an attempted step (failed, blocked or pending again) whose guest is on the target is returned",
-          arguments: [StepState.failed, .blocked, .pending])
+    @Test(
+        "an attempted step (failed, blocked or pending again) whose guest is on the target is returned",
+        arguments: [StepState.failed, .blocked, .pending])
     func attemptedButLanded(state: StepState) async throws {
-        let s = try await Setup(apply: state, reason: "post-check: guest g is still on s1 (shut off) after the migration")
+        let s = try await Setup(
+            apply: state, reason: "post-check: guest g is still on s1 (shut off) after the migration")
         s.moveToTarget()
         let r = try await s.rollback()
         #expect(r.status == .allDone, "\(r.message ?? "")")
@@ -152,7 +183,9 @@ import EvacFake
         #expect(try s.status.apply.map(\.state) == [.rolledBack])
     }
 
-    @Test("an attempted step whose guest is on its source is left as it is", arguments: [StepState.failed, .blocked, .pending])
+    @Test(
+        "an attempted step whose guest is on its source is left as it is",
+        arguments: [StepState.failed, .blocked, .pending])
     func attemptedAndHome(state: StepState) async throws {
         let s = try await Setup(apply: state, reason: "migration failed: boom")
         let r = try await s.rollback()
@@ -198,7 +231,7 @@ import EvacFake
     @Test("a step never started (attempt 0) is not the plan's doing, wherever its guest is")
     func neverStarted() async throws {
         let s = try await Setup(apply: .pending, attempt: 0)
-        s.moveToTarget()  // moved by someone else
+        s.moveToTarget() // moved by someone else
         let r = try await s.rollback()
         #expect(r.status == .allDone)
         #expect(s.at == ["t1": .running], "left where the operator put it")
@@ -217,8 +250,9 @@ import EvacFake
         #expect(try s.status.rollback.first?.reason == "found on s1")
     }
 
-    @Test("apply done, rollback running: guest still on the target → migrated back; already home → done",
-          arguments: [false, true])
+    @Test(
+        "apply done, rollback running: guest still on the target → migrated back; already home → done",
+        arguments: [false, true])
     func rollbackRunning(landed: Bool) async throws {
         let s = try await Setup(apply: .done, rollback: .running)
         if !landed { s.moveToTarget() }

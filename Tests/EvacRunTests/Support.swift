@@ -1,8 +1,9 @@
-import XCTest
-import Foundation
 import EvacCore
-@testable import EvacRun
 import EvacFake
+import Foundation
+import XCTest
+
+@testable import EvacRun
 
 /// A temp state directory per test, removed at the end.
 final class TempDir {
@@ -25,25 +26,39 @@ final class Recorder: RunObserver, @unchecked Sendable {
 
 extension XCTestCase {
     func journal(_ plan: PlanFile, _ dir: TempDir, hook: JournalWriteHook? = nil) throws -> SQLiteJournal {
-        try SQLiteJournal(path: JournalLocation.journalPath(for: plan, stateDirectory: dir.path), plan: plan, hook: hook)
+        try SQLiteJournal(
+            path: JournalLocation.journalPath(for: plan, stateDirectory: dir.path), plan: plan, hook: hook)
     }
 
     /// A journal as a crash leaves it: run 1 started every apply step (attempt 1) and wrote nothing after.
     func journalCrashedWhileRunning(_ plan: PlanFile, _ dir: TempDir) async throws -> SQLiteJournal {
         let j = try journal(plan, dir)
-        let steps = plan.applySpecs().map { s -> StepRecord in var r = s.newRecord(); r.state = .running; r.attempt = 1; return r }
-        try await j.commit(JournalBatch(runID: 1, beginRun: RunRecord(id: 1, kind: .apply, planHash: plan.planHash,
-                                        planName: plan.planName, started: "x", command: "test"), insertSteps: steps))
+        let steps = plan.applySpecs().map { s -> StepRecord in
+            var r = s.newRecord()
+            r.state = .running
+            r.attempt = 1
+            return r
+        }
+        try await j.commit(
+            JournalBatch(
+                runID: 1,
+                beginRun: RunRecord(
+                    id: 1, kind: .apply, planHash: plan.planHash,
+                    planName: plan.planName, started: "x", command: "test"), insertSteps: steps))
         return j
     }
 
     func step(_ r: RunResult, _ guest: String) -> StepRecord? { r.steps.first { $0.guest == guest } }
 
     /// Every guest of the plan is exactly on its planned host (target, or source when `back`).
-    func assertPlaced(_ plan: FakePlan, _ world: FakeHypervisor, back: Bool = false, file: StaticString = #filePath, line: UInt = #line) {
+    func assertPlaced(
+        _ plan: FakePlan, _ world: FakeHypervisor, back: Bool = false, file: StaticString = #filePath,
+        line: UInt = #line
+    ) {
         for m in plan.moves {
             let at = world.whereIs(uuid: m.uuid)
-            XCTAssertEqual(Array(at.keys), [back ? m.source : m.target], "\(m.guest) is on \(at)", file: file, line: line)
+            XCTAssertEqual(
+                Array(at.keys), [back ? m.source : m.target], "\(m.guest) is on \(at)", file: file, line: line)
         }
     }
 }
@@ -58,7 +73,9 @@ func smallPlan() -> FakePlan {
         .init("db-2", from: "src-a", to: "dst-b", after: ["app-1", "app-2", "app-3"], groups: ["db"]),
         .init("web-1", from: "src-b", to: "dst-b"),
     ])
-    p.total = 2; p.perSource = 1; p.perTarget = 1
+    p.total = 2
+    p.perSource = 1
+    p.perTarget = 1
     p.groupLimits = ["db": 1]
     return p
 }

@@ -1,10 +1,11 @@
-import XCTest
 import EvacCore
 import EvacSchema
+import XCTest
 
 final class JSONValueTests: XCTestCase {
     func testParsesBooleansAsBooleansNotNumbers() throws {
-        XCTAssertEqual(try JSONValue(json: "[true, 1, false, 0]"), .array([.bool(true), .number(1), .bool(false), .number(0)]))
+        XCTAssertEqual(
+            try JSONValue(json: "[true, 1, false, 0]"), .array([.bool(true), .number(1), .bool(false), .number(0)]))
         XCTAssertNotEqual(JSONValue.bool(true), .number(1))
     }
 
@@ -25,7 +26,9 @@ final class JSONValueTests: XCTestCase {
     }
 
     func testRejectsMalformedJSON() {
-        for bad in ["", "[1,]", "{\"a\" 1}", "01", "1.", "tru", "\"\\x\"", "\"\\ud800\"", "[1] x", "\"a\nb\"", "{1: 2}"] {
+        for bad in [
+            "", "[1,]", "{\"a\" 1}", "01", "1.", "tru", "\"\\x\"", "\"\\ud800\"", "[1] x", "\"a\nb\"", "{1: 2}",
+        ] {
             XCTAssertThrowsError(try JSONValue(json: bad), bad)
         }
         let deep = String(repeating: "[", count: 100_000)
@@ -58,23 +61,36 @@ final class JSONValueTests: XCTestCase {
 
     func testNodeConversionRespectsQuoting() {
         let mark = Mark(line: 1, column: 1)
-        let node = Node.mapping([
-            .init(key: .scalar(.init(value: "count", mark: mark)), value: .scalar(.init(value: "3", mark: mark))),
-            .init(key: .scalar(.init(value: "label", mark: mark)), value: .scalar(.init(value: "3", quoted: true, mark: mark))),
-            .init(key: .scalar(.init(value: "1", mark: mark)), value: .sequence([.scalar(.init(value: "~", mark: mark))], mark)),
-        ], mark)
-        XCTAssertEqual(JSONValue(node: node), .object([
-            .init("count", .number(3)), .init("label", .string("3")), .init("1", .array([.null])),
-        ]))
+        let node = Node.mapping(
+            [
+                .init(key: .scalar(.init(value: "count", mark: mark)), value: .scalar(.init(value: "3", mark: mark))),
+                .init(
+                    key: .scalar(.init(value: "label", mark: mark)),
+                    value: .scalar(.init(value: "3", quoted: true, mark: mark))),
+                .init(
+                    key: .scalar(.init(value: "1", mark: mark)),
+                    value: .sequence([.scalar(.init(value: "~", mark: mark))], mark)),
+            ], mark)
+        XCTAssertEqual(
+            JSONValue(node: node),
+            .object([
+                .init("count", .number(3)), .init("label", .string("3")), .init("1", .array([.null])),
+            ]))
     }
 
     func testNodeAtPointer() {
-        let a = Mark(line: 1, column: 1), b = Mark(line: 2, column: 3), c = Mark(line: 3, column: 5)
-        let node = Node.mapping([
-            .init(key: .scalar(.init(value: "a/b", mark: a)), value: .sequence([
-                .scalar(.init(value: "x", mark: b)), .scalar(.init(value: "y", mark: c)),
-            ], b)),
-        ], a)
+        let a = Mark(line: 1, column: 1)
+        let b = Mark(line: 2, column: 3)
+        let c = Mark(line: 3, column: 5)
+        let node = Node.mapping(
+            [
+                .init(
+                    key: .scalar(.init(value: "a/b", mark: a)),
+                    value: .sequence(
+                        [
+                            .scalar(.init(value: "x", mark: b)), .scalar(.init(value: "y", mark: c)),
+                        ], b))
+            ], a)
         XCTAssertEqual(node.node(at: "")?.mark, a)
         XCTAssertEqual(node.node(at: "/a~1b/1")?.mark, c)
         XCTAssertNil(node.node(at: "/a~1b/2"))

@@ -1,6 +1,6 @@
-import XCTest
 import EvacCore
 import EvacYAML
+import XCTest
 
 func parse(_ text: String, file: StaticString = #filePath, line: UInt = #line) throws -> Node {
     switch YAMLReader.parse(SourceFile(path: "t.yaml", text: text)) {

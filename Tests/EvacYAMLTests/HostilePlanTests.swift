@@ -1,7 +1,7 @@
-import Foundation
-import Testing
 import EvacCore
 import EvacYAML
+import Foundation
+import Testing
 
 /// Plans an attacker or a careless user writes (issue 9): each once crashed evac or was
 /// accepted when it should not be.
@@ -34,12 +34,13 @@ import EvacYAML
     }
 
     @Test func unnamedAntiAffinityGroupNeverTakesAnExplicitName() {
-        let text = Self.base + """
-            constraints:
-              anti-affinity:
-                - { name: anti-affinity-2, guests: ["db-*"] }
-                - { guests: ["web-*"] }
-            """
+        let text =
+            Self.base + """
+                constraints:
+                  anti-affinity:
+                    - { name: anti-affinity-2, guests: ["db-*"] }
+                    - { guests: ["web-*"] }
+                """
         let r = read(text)
         let names = r.spec?.constraints.antiAffinity.map(\.name) ?? []
         #expect(names.count == 2)
@@ -47,9 +48,13 @@ import EvacYAML
     }
 
     @Test func unnamedPoolNeverTakesAnExplicitName() {
-        let text = Self.base.replacingOccurrences(of: "targets: [{ pool: p, hosts: [b] }]",
-                                                  with: "targets: [{ pool: pool-2, hosts: [b] }, { hosts: [c] }]")
-            .replacingOccurrences(of: "  b: \"qemu+ssh://root@b/system\"", with: "  b: \"qemu+ssh://root@b/system\"\n  c: \"qemu+ssh://root@c/system\"")
+        let text = Self.base.replacingOccurrences(
+            of: "targets: [{ pool: p, hosts: [b] }]",
+            with: "targets: [{ pool: pool-2, hosts: [b] }, { hosts: [c] }]"
+        )
+        .replacingOccurrences(
+            of: "  b: \"qemu+ssh://root@b/system\"",
+            with: "  b: \"qemu+ssh://root@b/system\"\n  c: \"qemu+ssh://root@c/system\"")
         let pools = read(text).spec?.targetPools.map(\.name) ?? []
         #expect(pools.count == 2 && Set(pools).count == 2, "\(pools)")
     }
@@ -108,7 +113,9 @@ import EvacYAML
 
     @Test func aliasBombIsStillRefused() {
         var text = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
-        for i in 1...6 { text += "a\(i): &a\(i) [" + Array(repeating: "*a\(i - 1)", count: 10).joined(separator: ", ") + "]\n" }
+        for i in 1...6 {
+            text += "a\(i): &a\(i) [" + Array(repeating: "*a\(i - 1)", count: 10).joined(separator: ", ") + "]\n"
+        }
         let e = errors(text)
         #expect(e.first?.message == "aliases expand to more than 100000 nodes beyond those written out")
     }
@@ -138,17 +145,21 @@ import EvacYAML
     func riskyURIsAreRefusedAtTheirPosition(_ uri: String, _ word: String) {
         let text = Self.base.replacingOccurrences(of: "a: \"qemu+ssh://root@a/system\"", with: "a: \"\(uri)\"")
         let e = errors(text)
-        #expect(e.contains { $0.message.contains(word) && $0.mark == Mark(line: 4, column: 6) }, "\(uri): \(e.map(\.message))")
+        #expect(
+            e.contains { $0.message.contains(word) && $0.mark == Mark(line: 4, column: 6) },
+            "\(uri): \(e.map(\.message))")
         #expect(read(text).spec == nil)
     }
 
     @Test func anAcceptedRiskIsCarriedIntoTheSpec() {
-        let text = Self.base.replacingOccurrences(of: "a: \"qemu+ssh://root@a/system\"",
-                                                  with: "a: { uri: \"qemu+tls://a/system?no_verify=1\", allow-uri-risks: [unverified-peer] }")
+        let text = Self.base.replacingOccurrences(
+            of: "a: \"qemu+ssh://root@a/system\"",
+            with: "a: { uri: \"qemu+tls://a/system?no_verify=1\", allow-uri-risks: [unverified-peer] }")
         let r = read(text)
         #expect(r.spec?.host("a")?.allowURIRisks == [.unverifiedPeer], "\(r.diagnostics)")
-        let wrong = Self.base.replacingOccurrences(of: "a: \"qemu+ssh://root@a/system\"",
-                                                   with: "a: { uri: \"qemu+tls://a/system?no_verify=1\", allow-uri-risks: [remote-shell] }")
+        let wrong = Self.base.replacingOccurrences(
+            of: "a: \"qemu+ssh://root@a/system\"",
+            with: "a: { uri: \"qemu+tls://a/system?no_verify=1\", allow-uri-risks: [remote-shell] }")
         #expect(read(wrong).spec == nil)
     }
 

@@ -1,6 +1,6 @@
-import XCTest
 import EvacCore
 import EvacYAML
+import XCTest
 
 final class YAMLErrorTests: XCTestCase {
     func testTabIndentation() throws {
@@ -102,12 +102,14 @@ final class YAMLErrorTests: XCTestCase {
         XCTAssertEqual(d.severity, .error)
         XCTAssertEqual(d.file, "plan.yaml")
         XCTAssertEqual(d.mark, m(2, 1))
-        XCTAssertEqual(DiagnosticRenderer.render(d, source: SourceFile(path: "plan.yaml", text: text)), """
-        plan.yaml:2:1: error: tab character used for indentation
-            \tname: kvm1
-            ^
-            help: YAML indentation must use spaces; replace the tab with spaces
+        XCTAssertEqual(
+            DiagnosticRenderer.render(d, source: SourceFile(path: "plan.yaml", text: text)),
+            """
+            plan.yaml:2:1: error: tab character used for indentation
+                \tname: kvm1
+                ^
+                help: YAML indentation must use spaces; replace the tab with spaces
 
-        """)
+            """)
     }
 }

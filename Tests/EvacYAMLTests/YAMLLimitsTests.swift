@@ -1,6 +1,6 @@
-import XCTest
 import EvacCore
 import EvacYAML
+import XCTest
 
 final class YAMLLimitsTests: XCTestCase {
     func testAliasBombIsRejected() throws {
@@ -40,28 +40,33 @@ final class YAMLLimitsTests: XCTestCase {
         let root = try parse(String(repeating: "[", count: 512) + String(repeating: "]", count: 512))
         var depth = 0
         var node: Node? = root
-        while let items = node?.items { depth += 1; node = items.first }
+        while let items = node?.items {
+            depth += 1
+            node = items.first
+        }
         XCTAssertEqual(depth, 512)
     }
 
     /// A few hundred random and mutated inputs: none may crash, and every error must point
     /// inside the input.
     func testRandomAndMutatedInputsNeverCrash() throws {
-        let seed = Array("""
-        # plan
-        name: drain-rack-4
-        hosts: [kvm1, "kvm2", 'kvm3']
-        defaults: &d {cpu: 4, mem: 8GiB}
-        batches:
-          - hosts: ["kvm*"]
-            spec: *d
-            note: |
-              literal text
-          - {max: 2, mode: live}
-        """.utf8)
+        let seed = Array(
+            """
+            # plan
+            name: drain-rack-4
+            hosts: [kvm1, "kvm2", 'kvm3']
+            defaults: &d {cpu: 4, mem: 8GiB}
+            batches:
+              - hosts: ["kvm*"]
+                spec: *d
+                note: |
+                  literal text
+              - {max: 2, mode: live}
+            """.utf8)
         let alphabet = Array("-:[]{},&*!|>'\"#%@`? \n\t\\ax0".utf8) + [0x00, 0xC3, 0xA9, 0xFF, 0xE2, 0x80]
         var rng = SplitMix64(seed: 42)
-        var failures = 0, successes = 0
+        var failures = 0
+        var successes = 0
         for round in 0..<400 {
             var bytes: [UInt8]
             if round % 2 == 0 {
@@ -84,8 +89,9 @@ final class YAMLLimitsTests: XCTestCase {
             case .failure(let e):
                 failures += 1
                 XCTAssertFalse(e.message.isEmpty)
-                XCTAssertTrue((1...lines).contains(e.mark.line) && e.mark.column >= 1,
-                              "mark \(e.mark) outside input \(bytes)")
+                XCTAssertTrue(
+                    (1...lines).contains(e.mark.line) && e.mark.column >= 1,
+                    "mark \(e.mark) outside input \(bytes)")
             }
         }
         // Both outcomes must occur, or the generator is not exercising the reader.

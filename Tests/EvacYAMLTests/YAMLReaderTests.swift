@@ -1,14 +1,15 @@
-import XCTest
 import EvacCore
 import EvacYAML
+import XCTest
 
 final class YAMLReaderTests: XCTestCase {
     func testMarksOfNestedScalarsAreOneBased() throws {
-        let root = try parse("""
-        hosts:
-          - name: kvm1
-            tags: [a, "b"]
-        """)
+        let root = try parse(
+            """
+            hosts:
+              - name: kvm1
+                tags: [a, "b"]
+            """)
         XCTAssertEqual(root.mark, m(1, 1))
         let hosts = try XCTUnwrap(root["hosts"])
         XCTAssertEqual(hosts.mark, m(2, 3))
@@ -33,18 +34,19 @@ final class YAMLReaderTests: XCTestCase {
     }
 
     func testQuotedVersusPlain() throws {
-        let root = try parse("""
-        plain: 1
-        single: '1'
-        double: "true"
-        literal: |
-          text
-        folded: >
-          text
-        tagged: !!str 42
-        bang: ! 7
-        other: !!int 5
-        """)
+        let root = try parse(
+            """
+            plain: 1
+            single: '1'
+            double: "true"
+            literal: |
+              text
+            folded: >
+              text
+            tagged: !!str 42
+            bang: ! 7
+            other: !!int 5
+            """)
         let quoted = try XCTUnwrap(root.pairs).map { ($0.key.scalar!.value, $0.value.scalar!.quoted) }
         XCTAssertEqual(quoted.map(\.0), ["plain", "single", "double", "literal", "folded", "tagged", "bang", "other"])
         XCTAssertEqual(quoted.map(\.1), [false, true, true, true, true, true, true, false])
@@ -54,18 +56,20 @@ final class YAMLReaderTests: XCTestCase {
     }
 
     func testBlockAndFlowStylesGiveTheSameTree() throws {
-        let block = try parse("""
-        a:
-          - 1
-          - x: y
-        b: {}
-        """)
+        let block = try parse(
+            """
+            a:
+              - 1
+              - x: y
+            b: {}
+            """)
         let flow = try parse("{a: [1, {x: y}], b: {}}")
         func shape(_ n: Node) -> String {
             switch n {
             case .scalar(let s): return s.value
             case .sequence(let items, _): return "[" + items.map(shape).joined(separator: ",") + "]"
-            case .mapping(let pairs, _): return "{" + pairs.map { shape($0.key) + ":" + shape($0.value) }.joined(separator: ",") + "}"
+            case .mapping(let pairs, _):
+                return "{" + pairs.map { shape($0.key) + ":" + shape($0.value) }.joined(separator: ",") + "}"
             }
         }
         XCTAssertEqual(shape(block), "{a:[1,{x:y}],b:{}}")

@@ -21,7 +21,8 @@ enum DotRenderer {
     }
 
     static func quote(_ s: String, escapeNewlines: Bool = true) -> String {
-        var e = s.replacingOccurrences(of: "\\", with: escapeNewlines ? "\\\\" : "\\").replacingOccurrences(of: "\"", with: "\\\"")
+        var e = s.replacingOccurrences(of: "\\", with: escapeNewlines ? "\\\\" : "\\").replacingOccurrences(
+            of: "\"", with: "\\\"")
         if escapeNewlines { e = e.replacingOccurrences(of: "\n", with: "\\n") }
         return "\"\(e)\""
     }

@@ -1,4 +1,6 @@
 import EvacCore
+import Foundation
+
 /// Left-aligned text columns (right-aligned where asked), for reports read in a terminal.
 struct Table {
     var rows: [[String]] = []
@@ -20,8 +22,6 @@ struct Table {
             }
             return indent + cells.joined(separator: "  ")
         }.map { $0.replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression) }
-         .joined(separator: "\n") + "\n"
+            .joined(separator: "\n") + "\n"
     }
 }
-
-import Foundation

@@ -1,30 +1,35 @@
 import ArgumentParser
-import Foundation
 import EvacCoordinator
 import EvacCore
 import EvacLibvirt
 import EvacRun
+import Foundation
 
 struct ApplyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "apply",
         abstract: "Run a plan's migrations through libvirt, journaled so that the run can be resumed or rolled back.",
         discussion: """
-        PLAN is a plan (YAML: placed against the live inventory now) or a saved plan file \
-        (`evac plan … --output json`), which is refused when the inventory changed since it was \
-        computed (unless --force). The first SIGINT/SIGTERM starts no new migration and lets those \
-        in flight finish; a second aborts them (guests stay on their sources). \
-        One plan, one run: when the plan's name already has a run that is not over, apply of the \
-        same plan (unchanged YAML text, or the same saved plan) continues that run as resume does, \
-        and a changed plan is refused with the commands that finish or undo the open run. \
-        Exit codes: 0 all done; 1 some failed, blocked or unplaceable; 2 invalid input; \
-        3 cannot start (journal locked, source unreachable, stale plan); 4 interrupted; 5 journal write failed.
-        """)
+            PLAN is a plan (YAML: placed against the live inventory now) or a saved plan file \
+            (`evac plan … --output json`), which is refused when the inventory changed since it was \
+            computed (unless --force). The first SIGINT/SIGTERM starts no new migration and lets those \
+            in flight finish; a second aborts them (guests stay on their sources). \
+            One plan, one run: when the plan's name already has a run that is not over, apply of the \
+            same plan (unchanged YAML text, or the same saved plan) continues that run as resume does, \
+            and a changed plan is refused with the commands that finish or undo the open run. \
+            Exit codes: 0 all done; 1 some failed, blocked or unplaceable; 2 invalid input; \
+            3 cannot start (journal locked, source unreachable, stale plan); 4 interrupted; 5 journal write failed.
+            """)
 
-    @Argument(help: "The plan (YAML) or saved plan file (JSON).", completion: .file(extensions: ["yaml", "yml", "json"]))
+    @Argument(
+        help: "The plan (YAML) or saved plan file (JSON).", completion: .file(extensions: ["yaml", "yml", "json"]))
     var plan: String
 
-    @Flag(name: .long, help: "Connect, run every pre-check against live libvirt, print the order and the estimated timeline; change nothing.")
+    @Flag(
+        name: .long,
+        help:
+            "Connect, run every pre-check against live libvirt, print the order and the estimated timeline; change nothing."
+    )
     var dryRun = false
 
     @Flag(name: .long, help: "Apply a saved plan although the inventory changed since it was computed.")
@@ -38,9 +43,12 @@ struct ApplyCommand: AsyncParsableCommand {
     @OptionGroup var logging: LogOptions
 
     func validate() throws {
-        if case .failure(let f) = Units.bandwidth(assumeBandwidth) { throw ValidationError("--assume-bandwidth: \(f.message)") }
+        if case .failure(let f) = Units.bandwidth(assumeBandwidth) {
+            throw ValidationError("--assume-bandwidth: \(f.message)")
+        }
         if PlanReference.kind(of: plan) == .journal {
-            throw ValidationError("apply takes a plan or a saved plan file; to continue a journaled run use `evac resume \(plan)`")
+            throw ValidationError(
+                "apply takes a plan or a saved plan file; to continue a journaled run use `evac resume \(plan)`")
         }
     }
 
@@ -55,8 +63,10 @@ struct ApplyCommand: AsyncParsableCommand {
         // first, rather than planning from an inventory the first is changing.
         var runLock: JournalLock?
         if !dryRun {
-            do { runLock = try PlanRunLock.acquire(planName: try PlanRunLock.planName(of: plan), stateDirectory: run.stateDirectory) }
-            catch { throw error.exit }
+            do {
+                runLock = try PlanRunLock.acquire(
+                    planName: try PlanRunLock.planName(of: plan), stateDirectory: run.stateDirectory)
+            } catch { throw error.exit }
         }
         defer { runLock?.release() }
         if let runLock, try await continuedOpenRun(runLock) { return }
@@ -75,10 +85,13 @@ struct ApplyCommand: AsyncParsableCommand {
 
         let journalPath = JournalLocation.journalPath(for: planFile, stateDirectory: run.stateDirectory)
         let journal: SQLiteJournal
-        do { journal = try SQLiteJournal(path: journalPath, plan: planFile, force: force) }
-        catch { Console.error("error: \(error)\n"); throw EvacExit.cannotStart }
+        do { journal = try SQLiteJournal(path: journalPath, plan: planFile, force: force) } catch {
+            Console.error("error: \(error)\n")
+            throw EvacExit.cannotStart
+        }
         defer { journal.close() }
-        let executor = Executor(plan: planFile, hypervisor: hypervisor, journal: run.journal(journal), observer: run.observer())
+        let executor = Executor(
+            plan: planFile, hypervisor: hypervisor, journal: run.journal(journal), observer: run.observer())
         try await RunExit.run(executor, unplaceable: planFile.unplaceable.map(\.guest)) { await $0.apply() }
     }
 
@@ -112,16 +125,24 @@ struct ApplyCommand: AsyncParsableCommand {
         let j = ShellWord.quote(open.path)
         let what = "\(open.path) (\(PlanRuns.describe(open)))"
         if open.standing == .rollingBack {
-            throw CLIFailure.cannotStart("error: plan \(name) is being rolled back: \(what)\n    help: finish the rollback with `evac rollback \(j)`, then apply again\n").exit
+            throw CLIFailure.cannotStart(
+                "error: plan \(name) is being rolled back: \(what)\n    help: finish the rollback with `evac rollback \(j)`, then apply again\n"
+            ).exit
         }
         guard try isSamePlan(as: open) else {
-            throw CLIFailure.cannotStart("error: plan \(name) already has a run that is not over: \(what); \(plan) is not the plan it runs (\(PlanReference.kind(of: plan) == .yaml ? "its text changed since that run began" : "another saved plan")); one run per plan name\n"
-                + "    help: finish that run with `evac resume \(j)`, or return its guests with `evac rollback \(j)`; then apply the changed plan (or give it another name)\n").exit
+            throw CLIFailure.cannotStart(
+                "error: plan \(name) already has a run that is not over: \(what); \(plan) is not the plan it runs (\(PlanReference.kind(of: plan) == .yaml ? "its text changed since that run began" : "another saved plan")); one run per plan name\n"
+                    + "    help: finish that run with `evac resume \(j)`, or return its guests with `evac rollback \(j)`; then apply the changed plan (or give it another name)\n"
+            ).exit
         }
-        Console.error("note: plan \(name) has a run that is not over: \(what); apply continues it as `evac resume \(j)` does (reconcile with the hosts, then run what is not done, on the targets it planned)\n")
+        Console.error(
+            "note: plan \(name) has a run that is not over: \(what); apply continues it as `evac resume \(j)` does (reconcile with the hosts, then run what is not done, on the targets it planned)\n"
+        )
         let opened = try JournaledRun.open(journal: open.path, runLock: runLock, force: false, run: run)
         defer { opened.journal.close() }
-        try await RunExit.run(opened.executor, unplaceable: opened.plan.unplaceable.map(\.guest)) { await $0.resume(retry: .all) }
+        try await RunExit.run(opened.executor, unplaceable: opened.plan.unplaceable.map(\.guest)) {
+            await $0.resume(retry: .all)
+        }
         return true
     }
 
@@ -160,8 +181,10 @@ struct ApplyCommand: AsyncParsableCommand {
         if PlanReference.kind(of: plan) == .yaml {
             let assumed = (try? Units.bandwidth(assumeBandwidth).get()) ?? (1 << 30)
             let p: PlanPipeline
-            do { p = try await PlanPipeline.run(planPath: plan, inventoryPath: nil, assumedBandwidth: assumed, holds: holds) }
-            catch {
+            do {
+                p = try await PlanPipeline.run(
+                    planPath: plan, inventoryPath: nil, assumedBandwidth: assumed, holds: holds)
+            } catch {
                 switch error {
                 case .invalid(let s): throw .invalid(s)
                 case .cannotStart(let s): throw .cannotStart(s)
@@ -169,12 +192,16 @@ struct ApplyCommand: AsyncParsableCommand {
             }
             Console.error(p.renderedWarnings)
             for u in p.result.unplaceable {
-                Console.error("unplaceable: \(u.guest) on \(u.source): \(u.guestReason ?? u.candidates.map { "\($0.target): \($0.reason)" }.joined(separator: "; "))\n")
+                Console.error(
+                    "unplaceable: \(u.guest) on \(u.source): \(u.guestReason ?? u.candidates.map { "\($0.target): \($0.reason)" }.joined(separator: "; "))\n"
+                )
             }
             return (p.planFile, p.result.unplaceable.count)
         }
         let file = try PlanReference.loadPlanFile(plan)
-        let hosts = Set(file.sources + file.targets).sorted().compactMap { name in file.uri(of: name).map { (name: name, uri: $0) } }
+        let hosts = Set(file.sources + file.targets).sorted().compactMap { name in
+            file.uri(of: name).map { (name: name, uri: $0) }
+        }
         let live = await InventoryReader.inventory(hosts: hosts)
         if live.fingerprint != file.inventoryFingerprint {
             let found = StaleCheck.findings(plan: file, live: live)
@@ -183,7 +210,9 @@ struct ApplyCommand: AsyncParsableCommand {
             }
             let text = found.changes.map { "  \($0)\n" }.joined()
             if !found.changes.isEmpty && !force {
-                throw .cannotStart("error: \(plan) is stale: the inventory changed since it was planned:\n\(text)    help: plan again (`evac plan … --output json`), or apply anyway with --force\n")
+                throw .cannotStart(
+                    "error: \(plan) is stale: the inventory changed since it was planned:\n\(text)    help: plan again (`evac plan … --output json`), or apply anyway with --force\n"
+                )
             }
             if !found.changes.isEmpty {
                 Console.error("warning: applying a stale plan (--force); changes since it was planned:\n\(text)")

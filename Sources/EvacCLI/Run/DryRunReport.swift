@@ -5,8 +5,10 @@ import EvacRun
 /// then the estimated timeline.
 enum DryRunReport {
     static func render(_ plan: PlanFile, _ checks: [DryRunCheck]) -> String {
-        var out = "Dry run of \(TerminalText.escape(plan.planName)) (\(plan.planHash.prefix(12))): \(checks.count) migration(s), nothing changed\n\n"
-        var t = Table(); t.rightAligned = [0]
+        var out =
+            "Dry run of \(TerminalText.escape(plan.planName)) (\(plan.planHash.prefix(12))): \(checks.count) migration(s), nothing changed\n\n"
+        var t = Table()
+        t.rightAligned = [0]
         t.add(["#", "guest", "source", "", "target", "pre-checks"])
         for c in checks {
             t.add(["\(c.id)", c.guest, c.source, "→", c.target, c.problem.map { "would be blocked: \($0)" } ?? "ok"])
@@ -14,12 +16,15 @@ enum DryRunReport {
         out += t.render()
         let blocked = checks.filter { $0.problem != nil }.count
         if !plan.unplaceable.isEmpty {
-            out += "\n\(plan.unplaceable.count) guest(s) unplaceable, not part of the run: "
+            out +=
+                "\n\(plan.unplaceable.count) guest(s) unplaceable, not part of the run: "
                 + plan.unplaceable.map(\.guest).joined(separator: ", ") + "\n"
         }
         let l = plan.graph.limits
         out += "\nLimits: \(l.total) in flight, \(l.perSource) per source, \(l.perTarget) per target"
-        out += l.groups.isEmpty ? "" : "; " + l.groups.map { "\(TerminalText.escape($0.name)) \($0.maxInFlight)" }.joined(separator: ", ")
+        out +=
+            l.groups.isEmpty
+            ? "" : "; " + l.groups.map { "\(TerminalText.escape($0.name)) \($0.maxInFlight)" }.joined(separator: ", ")
         out += "\nEstimated duration: about \(Format.duration(ms: plan.estimatedDurationMs))\n"
         out += blocked == 0 ? "All pre-checks pass.\n" : "\(blocked) migration(s) would be blocked.\n"
         return out

@@ -17,7 +17,9 @@ enum ExitLine {
             if c.pending > 0 { why.append("\(c.pending) not started") }
             if !unplaceable.isEmpty {
                 let names = unplaceable.prefix(5).joined(separator: ", ") + (unplaceable.count > 5 ? ", …" : "")
-                why.append("\(unplaceable.count) guest\(unplaceable.count == 1 ? "" : "s") unplaceable (\(names)), left on \(unplaceable.count == 1 ? "its source" : "their sources"); see `evac plan`")
+                why.append(
+                    "\(unplaceable.count) guest\(unplaceable.count == 1 ? "" : "s") unplaceable (\(names)), left on \(unplaceable.count == 1 ? "its source" : "their sources"); see `evac plan`"
+                )
             }
             let done = why.count == 1 && !unplaceable.isEmpty ? "every planned migration is done, but " : ""
             return "exit 1: partial: \(done)\(why.joined(separator: ", "))"
@@ -26,7 +28,8 @@ enum ExitLine {
         case EvacExit.cannotStart:
             return "exit 3: the run could not start; nothing was changed by it"
         case EvacExit.journalFailed:
-            return "exit 5: the journal could not be written; migrations in flight were aborted; `evac resume` reconciles"
+            return
+                "exit 5: the journal could not be written; migrations in flight were aborted; `evac resume` reconciles"
         default:
             return "exit \(code.rawValue)"
         }

@@ -1,6 +1,6 @@
-import Foundation
 import EvacCore
 import EvacRun
+import Foundation
 
 /// One run per plan name at a time. The journal's own lock is per plan hash, and a YAML plan
 /// re-placed while another run moves its guests gets a different hash — so without this a
@@ -11,7 +11,9 @@ enum PlanRunLock {
         let base = JournalLocation.planStem(planName: planName, stateDirectory: dir) + ".plan"
         do { return try JournalLock(journalPath: base) } catch {
             if case .locked(_, let holder) = error {
-                throw .cannotStart("error: plan \(planName) is already being run by \(holder)\n    help: wait for it, or watch it with `evac status`\n")
+                throw .cannotStart(
+                    "error: plan \(planName) is already being run by \(holder)\n    help: wait for it, or watch it with `evac status`\n"
+                )
             }
             throw .cannotStart("error: \(error)\n")
         }
@@ -22,7 +24,9 @@ enum PlanRunLock {
         switch PlanReference.kind(of: path) {
         case .planFile: return try PlanReference.loadPlanFile(path).planName
         case .journal:
-            do { return try JournalStatus.storedPlan(path: path).planName } catch { throw .cannotStart("error: \(error)\n") }
+            do { return try JournalStatus.storedPlan(path: path).planName } catch {
+                throw .cannotStart("error: \(error)\n")
+            }
         case .yaml: return try PlanReference.loadYAML(path).spec.name
         }
     }

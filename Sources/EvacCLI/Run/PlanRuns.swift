@@ -1,6 +1,6 @@
-import Foundation
 import EvacCore
 import EvacRun
+import Foundation
 
 /// The journals of one plan name in a state directory, and where each stands: the rule "one
 /// plan, one run" is enforced here, by name, across journals (a re-placed plan has another
@@ -26,10 +26,14 @@ struct PlanRuns {
         for path in PlanReference.journals(named: planName, in: dir) {
             let status: JournalStatus
             do { status = try JournalStatus.read(path: path) } catch {
-                throw .cannotStart("error: cannot read journal \(path) of plan \(planName): \(error)\n    help: one run per plan name is checked across its journals; move the unreadable one aside if it is not a run of this plan\n")
+                throw .cannotStart(
+                    "error: cannot read journal \(path) of plan \(planName): \(error)\n    help: one run per plan name is checked across its journals; move the unreadable one aside if it is not a run of this plan\n"
+                )
             }
-            out.append(Entry(path: path, status: status,
-                             standing: RunStanding.of(runs: status.runs, apply: status.apply, rollback: status.rollback)))
+            out.append(
+                Entry(
+                    path: path, status: status,
+                    standing: RunStanding.of(runs: status.runs, apply: status.apply, rollback: status.rollback)))
         }
         return PlanRuns(entries: out)
     }
@@ -38,8 +42,10 @@ struct PlanRuns {
     static func describe(_ e: Entry) -> String {
         let c = e.status.applyCounts
         var parts = ["\(c.done) done"]
-        for (n, what) in [(c.failed, "failed"), (c.blocked, "blocked"), (c.pending, "pending"), (c.running, "running"),
-                          (c.rolledBack, "rolled back")] where n > 0 { parts.append("\(n) \(what)") }
+        for (n, what) in [
+            (c.failed, "failed"), (c.blocked, "blocked"), (c.pending, "pending"), (c.running, "running"),
+            (c.rolledBack, "rolled back"),
+        ] where n > 0 { parts.append("\(n) \(what)") }
         var text = parts.joined(separator: ", ") + " of \(c.total)"
         if !e.status.rollback.isEmpty {
             let r = e.status.rollbackCounts
@@ -54,8 +60,10 @@ struct PlanRuns {
     /// The refusal when a plan name has several live journals (written before one run per plan).
     func severalLive(_ planName: String, _ command: String) -> CLIFailure {
         let list = live.map { "  \($0.path): \(Self.describe($0))\n" }.joined()
-        return .cannotStart("error: plan \(planName) has \(live.count) runs that are not over (one per plan name is the rule; these predate it):\n\(list)"
-                            + "    help: `evac rollback` of the plan returns the guests of all of them; `evac \(command) JOURNAL` works on one\n")
+        return .cannotStart(
+            "error: plan \(planName) has \(live.count) runs that are not over (one per plan name is the rule; these predate it):\n\(list)"
+                + "    help: `evac rollback` of the plan returns the guests of all of them; `evac \(command) JOURNAL` works on one\n"
+        )
     }
 }
 

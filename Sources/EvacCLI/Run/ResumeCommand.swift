@@ -1,45 +1,55 @@
 import ArgumentParser
-import Foundation
 import EvacCore
 import EvacLibvirt
 import EvacRun
+import Foundation
 
 struct ResumeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "resume",
         abstract: "Continue a journaled run after a crash, a signal or partial failure.",
         discussion: """
-        First reconciles the journal with the hosts: each guest not recorded as done is looked \
-        up by UUID on its source and target (one that landed counts as done; one still on its \
-        source is retried; one on both or on neither is reported and left alone). Then runs what \
-        is pending and retries failed and blocked steps, pre-checks included. No guest is \
-        migrated twice. Once a rollback of the run has begun, resume continues the rollback \
-        (never the apply); after a complete rollback there is nothing to resume (exit 3). \
-        Exit codes as for apply.
+            First reconciles the journal with the hosts: each guest not recorded as done is looked \
+            up by UUID on its source and target (one that landed counts as done; one still on its \
+            source is retried; one on both or on neither is reported and left alone). Then runs what \
+            is pending and retries failed and blocked steps, pre-checks included. No guest is \
+            migrated twice. Once a rollback of the run has begun, resume continues the rollback \
+            (never the apply); after a complete rollback there is nothing to resume (exit 3). \
+            Exit codes as for apply.
 
-        --bandwidth and --timeout replace the plan's migration bandwidth cap and timeout for \
-        this resume only (e.g. after a migration was aborted under a cap that was too tight). \
-        The journal still belongs to the same plan; the override is not stored in it, so give \
-        it again to a later resume.
-        """)
+            --bandwidth and --timeout replace the plan's migration bandwidth cap and timeout for \
+            this resume only (e.g. after a migration was aborted under a cap that was too tight). \
+            The journal still belongs to the same plan; the override is not stored in it, so give \
+            it again to a later resume.
+            """)
 
-    @Argument(help: "The plan (YAML: its run that is not over), saved plan file (JSON) or journal (.journal.sqlite).",
-              completion: .file(extensions: ["yaml", "yml", "json", "sqlite"]))
+    @Argument(
+        help: "The plan (YAML: its run that is not over), saved plan file (JSON) or journal (.journal.sqlite).",
+        completion: .file(extensions: ["yaml", "yml", "json", "sqlite"]))
     var plan: String
 
-    @Option(name: .long, help: ArgumentHelp("Which failed or blocked steps to retry: all, none, or guest names separated by commas.",
-                                            valueName: "all|none|GUEST,…"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Which failed or blocked steps to retry: all, none, or guest names separated by commas.",
+            valueName: "all|none|GUEST,…"))
     var retry: String = "all"
 
     @Flag(name: .long, help: "Use the journal even if it records another plan.")
     var force = false
 
-    @Option(name: .long, help: ArgumentHelp("Bandwidth cap for the migrations of this resume instead of the plan's (e.g. 512MiB/s), or 'none' for no cap.",
-                                            valueName: "RATE|none"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Bandwidth cap for the migrations of this resume instead of the plan's (e.g. 512MiB/s), or 'none' for no cap.",
+            valueName: "RATE|none"))
     var bandwidth: String?
 
-    @Option(name: .long, help: ArgumentHelp("Migration timeout for this resume instead of the plan's: fixed (e.g. 10m) or per GiB of guest memory (e.g. 2m/GiB), or 'none'.",
-                                            valueName: "DURATION|none"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Migration timeout for this resume instead of the plan's: fixed (e.g. 10m) or per GiB of guest memory (e.g. 2m/GiB), or 'none'.",
+            valueName: "DURATION|none"))
     var timeout: String?
 
     @OptionGroup var run: RunOptions
@@ -47,10 +57,16 @@ struct ResumeCommand: AsyncParsableCommand {
     @OptionGroup var logging: LogOptions
 
     /// The plan's migration options with --bandwidth/--timeout applied.
-    static func overriding(_ options: MigrationOptions, bandwidth: String?, timeout: String?) throws(Units.Failure) -> MigrationOptions {
+    static func overriding(
+        _ options: MigrationOptions, bandwidth: String?, timeout: String?
+    ) throws(Units.Failure) -> MigrationOptions {
         var o = options
         if let bandwidth {
-            if bandwidth == "none" { o.bandwidthBytesPerSec = nil } else { o.bandwidthBytesPerSec = try Units.bandwidth(bandwidth).get() }
+            if bandwidth == "none" {
+                o.bandwidthBytesPerSec = nil
+            } else {
+                o.bandwidthBytesPerSec = try Units.bandwidth(bandwidth).get()
+            }
         }
         if let timeout {
             if timeout == "none" {
@@ -68,12 +84,17 @@ struct ResumeCommand: AsyncParsableCommand {
         switch retry {
         case "all": return .all
         case "none": return .none
-        default: return .guests(Set(retry.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }))
+        default:
+            return .guests(Set(retry.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }))
         }
     }
 
     func validate() throws {
-        if retry.isEmpty || retry.split(separator: ",", omittingEmptySubsequences: false).contains(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty }) {
+        if retry.isEmpty
+            || retry.split(separator: ",", omittingEmptySubsequences: false).contains(where: {
+                $0.trimmingCharacters(in: .whitespaces).isEmpty
+            })
+        {
             throw ValidationError("--retry takes all, none, or guest names separated by commas")
         }
         do { _ = try Self.overriding(MigrationOptions(), bandwidth: bandwidth, timeout: timeout) } catch {
@@ -93,12 +114,16 @@ struct ResumeCommand: AsyncParsableCommand {
         let (executor, runLock) = try JournaledRun.open(plan, force: force, run: run) { options in
             try? Self.overriding(options, bandwidth: bandwidth, timeout: timeout)
         }
-        defer { executor.journal.close(); runLock.release() }
+        defer {
+            executor.journal.close()
+            runLock.release()
+        }
         if case .guests(let names) = selection {
             let known = Set(executor.plan.graph.nodes.map(\.guest))
             let unknown = names.subtracting(known).sorted()
             if !unknown.isEmpty {
-                Console.error("error: --retry names guests that are not in the plan: \(unknown.joined(separator: ", "))\n")
+                Console.error(
+                    "error: --retry names guests that are not in the plan: \(unknown.joined(separator: ", "))\n")
                 throw EvacExit.invalidInput
             }
         }
@@ -112,15 +137,17 @@ struct RollbackCommand: AsyncParsableCommand {
         commandName: "rollback",
         abstract: "Move every guest a run moved back to the host it came from, in reverse order, journaled.",
         discussion: """
-        First accounts for every guest the apply touched, also after a crash: steps left running, \
-        failed or blocked are looked up by UUID on source and target, and a guest that landed is \
-        returned too. Uses the same limits and pre-checks as apply; it is a run of its own, \
-        resumable by running rollback (or resume) again. Never all-done while a guest cannot be \
-        accounted for; guests it cannot return are reported with the reason. Exit codes as for apply.
-        """)
+            First accounts for every guest the apply touched, also after a crash: steps left running, \
+            failed or blocked are looked up by UUID on source and target, and a guest that landed is \
+            returned too. Uses the same limits and pre-checks as apply; it is a run of its own, \
+            resumable by running rollback (or resume) again. Never all-done while a guest cannot be \
+            accounted for; guests it cannot return are reported with the reason. Exit codes as for apply.
+            """)
 
-    @Argument(help: "The plan (YAML or saved plan file: every run of the plan that is not over) or a journal (.journal.sqlite).",
-              completion: .file(extensions: ["yaml", "yml", "json", "sqlite"]))
+    @Argument(
+        help:
+            "The plan (YAML or saved plan file: every run of the plan that is not over) or a journal (.journal.sqlite).",
+        completion: .file(extensions: ["yaml", "yml", "json", "sqlite"]))
     var plan: String
 
     @Flag(name: .long, help: "Use the journal even if it records another plan.")
@@ -139,11 +166,15 @@ struct RollbackCommand: AsyncParsableCommand {
         let runLock = try JournaledRun.lock(plan, run: run)
         defer { runLock.release() }
         let targets: (planName: String, journals: [String])
-        do { targets = try PlanReference.journalsToRollBack(plan, stateDirectory: run.stateDirectory) } catch { throw error.exit }
+        do { targets = try PlanReference.journalsToRollBack(plan, stateDirectory: run.stateDirectory) } catch {
+            throw error.exit
+        }
         var worst = EvacExit.success
         for (i, path) in targets.journals.enumerated() {
             if targets.journals.count > 1 {
-                Console.error("note: plan \(targets.planName) has \(targets.journals.count) runs that are not over; rolling back \(path) (\(i + 1) of \(targets.journals.count))\n")
+                Console.error(
+                    "note: plan \(targets.planName) has \(targets.journals.count) runs that are not over; rolling back \(path) (\(i + 1) of \(targets.journals.count))\n"
+                )
             }
             let opened = try JournaledRun.open(journal: path, runLock: runLock, force: force, run: run)
             let code = await RunExit.result(opened.executor) { await $0.rollback() }
@@ -167,36 +198,52 @@ struct JournaledRun {
     static func lock(_ reference: String, run: RunOptions) throws -> JournalLock {
         do {
             let name = try PlanRunLock.planName(of: reference)
-            let dir = PlanReference.kind(of: reference) == .journal
+            let dir =
+                PlanReference.kind(of: reference) == .journal
                 ? (URL(fileURLWithPath: reference).deletingLastPathComponent().path) : run.stateDirectory
             return try PlanRunLock.acquire(planName: name, stateDirectory: dir)
         } catch { throw error.exit }
     }
 
     /// Locks the plan, then opens the journal `reference` names (PlanReference.journal).
-    static func open(_ reference: String, force: Bool, run: RunOptions,
-                     migration: (MigrationOptions) -> MigrationOptions? = { _ in nil }) throws -> (JournaledRun, JournalLock) {
+    static func open(
+        _ reference: String, force: Bool, run: RunOptions,
+        migration: (MigrationOptions) -> MigrationOptions? = { _ in nil }
+    ) throws -> (JournaledRun, JournalLock) {
         let runLock = try lock(reference, run: run)
         let found: (plan: PlanFile, journal: String)
-        do { found = try PlanReference.journal(for: reference, stateDirectory: run.stateDirectory) } catch { throw error.exit }
-        return (try open(journal: found.journal, runLock: runLock, force: force, run: run, migration: migration), runLock)
+        do { found = try PlanReference.journal(for: reference, stateDirectory: run.stateDirectory) } catch {
+            throw error.exit
+        }
+        return (
+            try open(journal: found.journal, runLock: runLock, force: force, run: run, migration: migration), runLock
+        )
     }
 
     /// Opens a journal whose plan's run lock the caller holds.
-    static func open(journal path: String, runLock: JournalLock, force: Bool, run: RunOptions,
-                     migration: (MigrationOptions) -> MigrationOptions? = { _ in nil }) throws -> JournaledRun {
+    static func open(
+        journal path: String, runLock: JournalLock, force: Bool, run: RunOptions,
+        migration: (MigrationOptions) -> MigrationOptions? = { _ in nil }
+    ) throws -> JournaledRun {
         let stored: PlanFile
-        do { stored = try JournalStatus.storedPlan(path: path) } catch { Console.error("error: \(error)\n"); throw EvacExit.cannotStart }
+        do { stored = try JournalStatus.storedPlan(path: path) } catch {
+            Console.error("error: \(error)\n")
+            throw EvacExit.cannotStart
+        }
         let journal: SQLiteJournal
-        do { journal = try SQLiteJournal(path: path, plan: stored, force: force) }
-        catch { Console.error("error: \(error)\n"); throw EvacExit.cannotStart }
+        do { journal = try SQLiteJournal(path: path, plan: stored, force: force) } catch {
+            Console.error("error: \(error)\n")
+            throw EvacExit.cannotStart
+        }
         var plan = stored
         if let options = migration(plan.migration), options != plan.migration {
             plan.migration = options
-            Console.error("note: migration options for this run: bandwidth \(options.bandwidthBytesPerSec.map { Format.bytes(Double($0)) + "/s" } ?? "unlimited"), "
-                          + "timeout \(options.timeout.map(Self.describe) ?? "none")\n")
+            Console.error(
+                "note: migration options for this run: bandwidth \(options.bandwidthBytesPerSec.map { Format.bytes(Double($0)) + "/s" } ?? "unlimited"), "
+                    + "timeout \(options.timeout.map(Self.describe) ?? "none")\n")
         }
-        let executor = Executor(plan: plan, hypervisor: LibvirtHypervisor(), journal: run.journal(journal), observer: run.observer())
+        let executor = Executor(
+            plan: plan, hypervisor: LibvirtHypervisor(), journal: run.journal(journal), observer: run.observer())
         return JournaledRun(plan: plan, journal: journal, executor: executor)
     }
 

@@ -1,18 +1,23 @@
-import Foundation
 import EvacLog
 import EvacRun
+import Foundation
 
 /// What watches a run besides the display: the log (when on) and the metrics file (when asked).
 enum RunObservers {
-    static func compose(display: any RunObserver, metricsFile: String?,
-                        environment: [String: String] = ProcessInfo.processInfo.environment) -> any RunObserver {
+    static func compose(
+        display: any RunObserver, metricsFile: String?,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) -> any RunObserver {
         var all: [any RunObserver] = [display]
         if EvacLog.isEnabled { all.append(LogObserver()) }
         if let path = metricsFile ?? environment["EVAC_METRICS_FILE"].flatMap({ $0.isEmpty ? nil : $0 }) {
             var st = stat()
             if lstat(path, &st) == 0, st.st_mode & S_IFMT != S_IFREG {
                 Console.error("warning: --metrics-file \(path) is not a regular file; no metrics are written\n")
-            } else if !FileManager.default.fileExists(atPath: (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent) {
+            } else if !FileManager.default.fileExists(
+                atPath: (path as NSString).deletingLastPathComponent.isEmpty
+                    ? "." : (path as NSString).deletingLastPathComponent)
+            {
                 Console.error("warning: --metrics-file \(path): its directory does not exist; no metrics are written\n")
             }
             all.append(MetricsObserver(path: path))

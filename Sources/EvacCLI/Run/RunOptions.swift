@@ -1,7 +1,7 @@
 import ArgumentParser
-import Foundation
 import EvacCore
 import EvacRun
+import Foundation
 
 /// Options shared by the commands that run or read a journal.
 struct RunOptions: ParsableArguments {
@@ -9,22 +9,36 @@ struct RunOptions: ParsableArguments {
         case auto, plain, json
     }
 
-    @Option(name: .long, help: ArgumentHelp("Directory of run journals.",
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Directory of run journals.",
             discussion: "Default: $EVAC_STATE_DIR, else $XDG_STATE_HOME/evac, else ~/.local/state/evac."),
-            completion: .directory)
+        completion: .directory)
     var stateDir: String?
 
-    @Option(name: .long, help: "auto: a live display on a terminal, plain lines otherwise; plain: one line per event; json: one JSON object per event (JSON Lines).")
+    @Option(
+        name: .long,
+        help:
+            "auto: a live display on a terminal, plain lines otherwise; plain: one line per event; json: one JSON object per event (JSON Lines)."
+    )
     var output: ProgressFormat = .auto
 
-    @Option(name: .long, help: ArgumentHelp("Keep a Prometheus text-format metrics file up to date during the run (node_exporter textfile collector: a .prom name in its directory).",
-                                            discussion: "Default: $EVAC_METRICS_FILE when set.", valueName: "PATH"),
-            completion: .file(extensions: ["prom"]))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Keep a Prometheus text-format metrics file up to date during the run (node_exporter textfile collector: a .prom name in its directory).",
+            discussion: "Default: $EVAC_METRICS_FILE when set.", valueName: "PATH"),
+        completion: .file(extensions: ["prom"]))
     var metricsFile: String?
 
-    @Option(name: .long, help: ArgumentHelp("The coordinator: a PostgreSQL URL (postgresql://USER@HOST:PORT/DATABASE) where the run's journal, host leases and capacity reservations are shared by every evac of the fleet.",
-                                            discussion: "Default: $EVAC_COORDINATOR. The password comes from PGPASSWORD or the password file (PGPASSFILE, ~/.pgpass), never from the URL. Without one, the journal is a file in --state-dir and no other run is seen.",
-                                            valueName: "URL"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The coordinator: a PostgreSQL URL (postgresql://USER@HOST:PORT/DATABASE) where the run's journal, host leases and capacity reservations are shared by every evac of the fleet.",
+            discussion:
+                "Default: $EVAC_COORDINATOR. The password comes from PGPASSWORD or the password file (PGPASSFILE, ~/.pgpass), never from the URL. Without one, the journal is a file in --state-dir and no other run is seen.",
+            valueName: "URL"))
     var coordinator: String?
 
     var stateDirectory: String { stateDir ?? JournalLocation.stateDirectory() }
@@ -67,13 +81,17 @@ enum RunExit {
     /// Runs an executor operation with SIGINT/SIGTERM wired to it, and maps its end to an exit
     /// code. `unplaceable`: guests the plan could not place, which make a run whose migrations
     /// all ended done still partial. The last line says what the exit code means.
-    static func run(_ executor: Executor, unplaceable: [String] = [], _ body: @Sendable (Executor) async -> RunResult) async throws {
+    static func run(
+        _ executor: Executor, unplaceable: [String] = [], _ body: @Sendable (Executor) async -> RunResult
+    ) async throws {
         let code = await result(executor, unplaceable: unplaceable, body)
         if code != EvacExit.success { throw code }
     }
 
     /// As `run`, returning the exit code instead of throwing it.
-    static func result(_ executor: Executor, unplaceable: [String] = [], _ body: @Sendable (Executor) async -> RunResult) async -> ExitCode {
+    static func result(
+        _ executor: Executor, unplaceable: [String] = [], _ body: @Sendable (Executor) async -> RunResult
+    ) async -> ExitCode {
         let signals = executor.stopOnSignals()
         let result = await body(executor)
         signals.cancel()
@@ -95,8 +113,12 @@ extension CLIFailure {
     /// Prints the failure and returns the exit code to throw.
     var exit: ExitCode {
         switch self {
-        case .invalid(let s): Console.error(s); return EvacExit.invalidInput
-        case .cannotStart(let s): Console.error(s); return EvacExit.cannotStart
+        case .invalid(let s):
+            Console.error(s)
+            return EvacExit.invalidInput
+        case .cannotStart(let s):
+            Console.error(s)
+            return EvacExit.cannotStart
         }
     }
 }

@@ -12,8 +12,9 @@ enum StaleCheck {
 
     static func findings(plan: PlanFile, live: Inventory) -> Findings {
         let down = live.unreachable.filter { plan.targets.contains($0.name) }
-        return Findings(changes: changes(plan: plan, live: live, targetsDown: Set(down.map(\.name))),
-                        unreachableTargets: down.map { "\($0.name) (\($0.uri)): \($0.error)" })
+        return Findings(
+            changes: changes(plan: plan, live: live, targetsDown: Set(down.map(\.name))),
+            unreachableTargets: down.map { "\($0.name) (\($0.uri)): \($0.error)" })
     }
 
     private static func changes(plan: PlanFile, live: Inventory, targetsDown: Set<String>) -> [String] {
@@ -31,21 +32,29 @@ enum StaleCheck {
             }
             if host != n.source { out.append("\(n.guest): moved from \(n.source) to \(host)") }
             if g.memoryKiB != n.memoryKiB || g.vcpus != n.vcpus {
-                out.append("\(n.guest): resized from \(Format.kib(n.memoryKiB)), \(n.vcpus) vCPU to \(Format.kib(g.memoryKiB)), \(g.vcpus) vCPU")
+                out.append(
+                    "\(n.guest): resized from \(Format.kib(n.memoryKiB)), \(n.vcpus) vCPU to \(Format.kib(g.memoryKiB)), \(g.vcpus) vCPU"
+                )
             }
             let wantActive = n.mode != .offline
-            if g.state.isActive != wantActive { out.append("\(n.guest): now \(g.state.rawValue) (planned \(n.mode.rawValue))") }
+            if g.state.isActive != wantActive {
+                out.append("\(n.guest): now \(g.state.rawValue) (planned \(n.mode.rawValue))")
+            }
         }
         for u in plan.targetUsage {
             guard let h = live.host(named: u.host) else {
                 if !targetsDown.contains(u.host) { out.append("target \(u.host): unreachable") }
                 continue
             }
-            let used = h.guests.reduce(UInt64(0)) { $0 &+ $1.memoryKiB }   // a daemon's figures: never trap
+            let used = h.guests.reduce(UInt64(0)) { $0 &+ $1.memoryKiB } // a daemon's figures: never trap
             if used > u.usedBeforeKiB {
-                out.append("target \(u.host): fuller, \(Format.kib(used)) of guests now, \(Format.kib(u.usedBeforeKiB)) when planned")
+                out.append(
+                    "target \(u.host): fuller, \(Format.kib(used)) of guests now, \(Format.kib(u.usedBeforeKiB)) when planned"
+                )
             } else if used < u.usedBeforeKiB {
-                out.append("target \(u.host): emptier, \(Format.kib(used)) of guests now, \(Format.kib(u.usedBeforeKiB)) when planned")
+                out.append(
+                    "target \(u.host): emptier, \(Format.kib(used)) of guests now, \(Format.kib(u.usedBeforeKiB)) when planned"
+                )
             }
         }
         // With a target down the fingerprint cannot match; the comparisons above are then the

@@ -1,43 +1,65 @@
 import ArgumentParser
-import Foundation
 import EvacCore
 import EvacHTML
 import EvacRun
+import Foundation
 
 struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
         abstract: "Show a run's steps from its journal (or list the journals), without contacting any host.",
-        discussion: "Reads the journal without taking its lock, so it works while a run is going. Exit codes: 0 shown; 3 no such journal.")
+        discussion:
+            "Reads the journal without taking its lock, so it works while a run is going. Exit codes: 0 shown; 3 no such journal."
+    )
 
     enum Format: String, ExpressibleByArgument, CaseIterable { case text, json, html, plain }
 
-    @Argument(help: "The plan (YAML), saved plan file (JSON) or journal; omit to list every journal.",
-              completion: .file(extensions: ["yaml", "yml", "json", "sqlite"]))
+    @Argument(
+        help: "The plan (YAML), saved plan file (JSON) or journal; omit to list every journal.",
+        completion: .file(extensions: ["yaml", "yml", "json", "sqlite"]))
     var plan: String?
 
     @Option(name: .long, help: "Show the event history of this guest's step(s).")
     var guest: String?
 
-    @Option(name: .long, help: "text for people, json for scripts, html: one self-contained page of the run beside its estimate. With --follow: text (the live display on a terminal), plain (one line per event) or json (JSON Lines).")
+    @Option(
+        name: .long,
+        help:
+            "text for people, json for scripts, html: one self-contained page of the run beside its estimate. With --follow: text (the live display on a terminal), plain (one line per event) or json (JSON Lines)."
+    )
     var output: Format = .text
 
-    @Flag(name: .long, help: "Show the newest run live, as the process running it shows it, until it ends (exit code: the run's). Reads the journal only: does not take its lock.")
+    @Flag(
+        name: .long,
+        help:
+            "Show the newest run live, as the process running it shows it, until it ends (exit code: the run's). Reads the journal only: does not take its lock."
+    )
     var follow = false
 
-    @Option(name: [.customShort("o"), .customLong("out")], help: "With --output html: write the page to this file instead of standard output.",
-            completion: .file(extensions: ["html"]))
+    @Option(
+        name: [.customShort("o"), .customLong("out")],
+        help: "With --output html: write the page to this file instead of standard output.",
+        completion: .file(extensions: ["html"]))
     var out: String?
 
-    @Option(name: .long, help: "Directory of run journals (default: $EVAC_STATE_DIR, $XDG_STATE_HOME/evac or ~/.local/state/evac).",
-            completion: .directory)
+    @Option(
+        name: .long,
+        help: "Directory of run journals (default: $EVAC_STATE_DIR, $XDG_STATE_HOME/evac or ~/.local/state/evac).",
+        completion: .directory)
     var stateDir: String?
 
-    @Option(name: .long, help: ArgumentHelp("The coordinator (a PostgreSQL URL) whose journals to read instead of --state-dir's.",
-                                            discussion: "Default: $EVAC_COORDINATOR. See `evac apply --help`.", valueName: "URL"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The coordinator (a PostgreSQL URL) whose journals to read instead of --state-dir's.",
+            discussion: "Default: $EVAC_COORDINATOR. See `evac apply --help`.", valueName: "URL"))
     var coordinator: String?
 
-    @Flag(name: .long, help: "With a coordinator: every run of the fleet, with its lease, the hosts it drains and the capacity reserved on each target.")
+    @Flag(
+        name: .long,
+        help:
+            "With a coordinator: every run of the fleet, with its lease, the hosts it drains and the capacity reserved on each target."
+    )
     var all = false
 
     @OptionGroup var logging: LogOptions
@@ -46,10 +68,14 @@ struct StatusCommand: AsyncParsableCommand {
     func validateCoordinator() throws {
         if CoordinatedRun.urlText(coordinator) != nil {
             if follow || guest != nil || output == .html || output == .plain {
-                throw ValidationError("with a coordinator, status shows a run (text or json) or the fleet (--all); --follow, --guest and html read journal files only")
+                throw ValidationError(
+                    "with a coordinator, status shows a run (text or json) or the fleet (--all); --follow, --guest and html read journal files only"
+                )
             }
         } else if all {
-            throw ValidationError("--all lists the runs of a coordinator: give --coordinator URL (or set EVAC_COORDINATOR); without one, status with no plan lists --state-dir's journals")
+            throw ValidationError(
+                "--all lists the runs of a coordinator: give --coordinator URL (or set EVAC_COORDINATOR); without one, status with no plan lists --state-dir's journals"
+            )
         }
     }
 
@@ -61,29 +87,46 @@ struct StatusCommand: AsyncParsableCommand {
         if follow, let plan { return try await followRun(plan, stateDirectory: dir) }
         guard let plan else { return try list(dir) }
         let found: (plan: PlanFile, journal: String)
-        do { found = try PlanReference.journal(for: plan, stateDirectory: dir, command: "status") } catch { throw error.exit }
+        do { found = try PlanReference.journal(for: plan, stateDirectory: dir, command: "status") } catch {
+            throw error.exit
+        }
         let status: JournalStatus
-        do { status = try JournalStatus.read(path: found.journal) } catch { Console.error("error: \(error)\n"); throw EvacExit.cannotStart }
+        do { status = try JournalStatus.read(path: found.journal) } catch {
+            Console.error("error: \(error)\n")
+            throw EvacExit.cannotStart
+        }
         if let guest {
             let steps = (status.apply + status.rollback).filter { $0.guest == guest }
-            guard !steps.isEmpty else { Console.error("error: no step for guest \(guest) in \(found.journal)\n"); throw EvacExit.invalidInput }
+            guard !steps.isEmpty else {
+                Console.error("error: no step for guest \(guest) in \(found.journal)\n")
+                throw EvacExit.invalidInput
+            }
             var history: [String: [StepEvent]] = [:]
-            for s in steps { history["\(s.kind.rawValue)"] = (try? JournalStatus.events(path: found.journal, kind: s.kind, id: s.id)) ?? [] }
+            for s in steps {
+                history["\(s.kind.rawValue)"] =
+                    (try? JournalStatus.events(path: found.journal, kind: s.kind, id: s.id)) ?? []
+            }
             if output == .json {
                 try printJSON(history)
             } else {
                 for s in steps {
                     let e = TerminalText.escape
-                    Console.out("\(s.kind.rawValue) #\(s.id) \(e(s.guest)) \(e(s.source)) → \(e(s.target)): \(s.state.rawValue)\(s.reason.map { " — \(e($0))" } ?? "")\n")
+                    Console.out(
+                        "\(s.kind.rawValue) #\(s.id) \(e(s.guest)) \(e(s.source)) → \(e(s.target)): \(s.state.rawValue)\(s.reason.map { " — \(e($0))" } ?? "")\n"
+                    )
                     for ev in history[s.kind.rawValue] ?? [] {
-                        Console.out("  \(e(ev.at))  run \(ev.runID)  \(e(ev.from ?? "-")) → \(e(ev.to ?? "-"))  \(e(ev.message))\(ev.hypervisorError.map { " [\(e($0))]" } ?? "")\n")
+                        Console.out(
+                            "  \(e(ev.at))  run \(ev.runID)  \(e(ev.from ?? "-")) → \(e(ev.to ?? "-"))  \(e(ev.message))\(ev.hypervisorError.map { " [\(e($0))]" } ?? "")\n"
+                        )
                     }
                 }
             }
             return
         }
         if output == .html {
-            try Console.write(Data(RunPage.render(plan: found.plan, timeline: Estimate.timeline(found.plan), status: status).utf8), to: out)
+            try Console.write(
+                Data(RunPage.render(plan: found.plan, timeline: Estimate.timeline(found.plan), status: status).utf8),
+                to: out)
         } else if output == .json {
             try printJSON(status)
         } else {
@@ -96,7 +139,9 @@ struct StatusCommand: AsyncParsableCommand {
     }
 
     func list(_ dir: String) throws {
-        let files = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(JournalLocation.journalSuffix) }.sorted()
+        let files = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter {
+            $0.hasSuffix(JournalLocation.journalSuffix)
+        }.sorted()
         var rows: [JournalStatus] = []
         var unreadable: [(file: String, why: String)] = []
         // One bad journal must not hide the others: it is reported and the listing goes on.
@@ -110,14 +155,19 @@ struct StatusCommand: AsyncParsableCommand {
             try printJSON(rows)
             return
         }
-        if rows.isEmpty && unreadable.isEmpty { Console.out("no journals in \(TerminalText.escape(dir))\n"); return }
+        if rows.isEmpty && unreadable.isEmpty {
+            Console.out("no journals in \(TerminalText.escape(dir))\n")
+            return
+        }
         var t = Table()
         t.add(["journal", "plan", "last run", "done", "failed", "blocked", "pending", "rolled back", "lock"])
         for s in rows {
             let last = s.runs.last.map { "\($0.kind.rawValue) \($0.exitStatus ?? "running?")" } ?? "-"
             let c = s.applyCounts
-            t.add([(s.path as NSString).lastPathComponent, s.planName, last, "\(c.done)", "\(c.failed)", "\(c.blocked)",
-                   "\(c.pending + c.running)", "\(c.rolledBack)", s.activeHolder == nil ? "free" : "held"])
+            t.add([
+                (s.path as NSString).lastPathComponent, s.planName, last, "\(c.done)", "\(c.failed)", "\(c.blocked)",
+                "\(c.pending + c.running)", "\(c.rolledBack)", s.activeHolder == nil ? "free" : "held",
+            ])
         }
         for u in unreadable { t.add([u.file, "(unreadable)", "-", "-", "-", "-", "-", "-", "-"]) }
         Console.out(t.render())
@@ -132,17 +182,26 @@ enum StatusReport {
         out += "\nRuns\n"
         var r = Table()
         for run in s.runs {
-            r.add(["\(run.id)", run.kind.rawValue, run.started, "→", run.finished ?? "(unfinished)", run.exitStatus ?? "", run.command])
+            r.add([
+                "\(run.id)", run.kind.rawValue, run.started, "→", run.finished ?? "(unfinished)", run.exitStatus ?? "",
+                run.command,
+            ])
         }
         out += r.render()
-        for (title, steps, c) in [("Apply", s.apply, s.applyCounts), ("Rollback", s.rollback, s.rollbackCounts)] where !steps.isEmpty {
-            out += "\n\(title): \(c.done) done, \(c.failed) failed, \(c.blocked) blocked, \(c.pending) pending, \(c.running) running"
+        for (title, steps, c) in [("Apply", s.apply, s.applyCounts), ("Rollback", s.rollback, s.rollbackCounts)]
+        where !steps.isEmpty {
+            out +=
+                "\n\(title): \(c.done) done, \(c.failed) failed, \(c.blocked) blocked, \(c.pending) pending, \(c.running) running"
             out += c.rolledBack > 0 ? ", \(c.rolledBack) rolled back" : ""
             out += " of \(c.total)\n"
-            var t = Table(); t.rightAligned = [0]
+            var t = Table()
+            t.rightAligned = [0]
             for st in steps.sorted(by: { $0.id < $1.id }) {
-                t.add(["\(st.id)", st.guest, st.source, "→", st.target, st.state.rawValue, st.attempt > 1 ? "attempt \(st.attempt)" : "",
-                       st.reason ?? ""])
+                t.add([
+                    "\(st.id)", st.guest, st.source, "→", st.target, st.state.rawValue,
+                    st.attempt > 1 ? "attempt \(st.attempt)" : "",
+                    st.reason ?? "",
+                ])
             }
             out += t.render()
         }

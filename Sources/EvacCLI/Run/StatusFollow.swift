@@ -1,14 +1,20 @@
 import ArgumentParser
-import Foundation
 import EvacCore
 import EvacRun
+import Foundation
 
 extension StatusCommand {
     func validate() throws {
         try validateCoordinator()
-        if follow && plan == nil { throw ValidationError("--follow needs the run to follow: a plan, plan file or journal") }
-        if follow && output == .html { throw ValidationError("--follow shows a live display; --output html draws a run once (without --follow)") }
-        if output == .html && guest != nil { throw ValidationError("--output html draws the whole run; leave out --guest") }
+        if follow && plan == nil {
+            throw ValidationError("--follow needs the run to follow: a plan, plan file or journal")
+        }
+        if follow && output == .html {
+            throw ValidationError("--follow shows a live display; --output html draws a run once (without --follow)")
+        }
+        if output == .html && guest != nil {
+            throw ValidationError("--output html draws the whole run; leave out --guest")
+        }
         if out != nil && output != .html { throw ValidationError("--out is for --output html") }
     }
 
@@ -16,7 +22,10 @@ extension StatusCommand {
     func followRun(_ reference: String, stateDirectory dir: String) async throws {
         let journal = try await waitForJournal(reference, stateDirectory: dir)
         let follower: JournalFollower
-        do { follower = try JournalFollower(path: journal) } catch { Console.error("error: \(error)\n"); throw EvacExit.cannotStart }
+        do { follower = try JournalFollower(path: journal) } catch {
+            Console.error("error: \(error)\n")
+            throw EvacExit.cannotStart
+        }
         let observer: any RunObserver
         switch output {
         case .json: observer = JSONLinesObserver(includeProgress: false)
@@ -45,7 +54,9 @@ extension StatusCommand {
         while true {
             do { return try PlanReference.journal(for: reference, stateDirectory: dir).journal } catch {
                 if PlanReference.kind(of: reference) != .journal, let name = try? PlanRunLock.planName(of: reference),
-                   JournalLock.liveHolder(journalPath: JournalLocation.planStem(planName: name, stateDirectory: dir) + ".plan") != nil {
+                    JournalLock.liveHolder(
+                        journalPath: JournalLocation.planStem(planName: name, stateDirectory: dir) + ".plan") != nil
+                {
                     try await Task.sleep(for: .milliseconds(200))
                     continue
                 }

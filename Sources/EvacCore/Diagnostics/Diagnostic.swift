@@ -10,9 +10,15 @@ public struct Diagnostic: Hashable, Sendable, Comparable {
     /// How to fix it; rendered as a `help:` line.
     public var help: String?
 
-    public init(_ severity: Severity, file: String, at mark: Mark, span: Int = 1, _ message: String, help: String? = nil) {
-        self.severity = severity; self.file = file; self.mark = mark
-        self.span = max(1, span); self.message = message; self.help = help
+    public init(
+        _ severity: Severity, file: String, at mark: Mark, span: Int = 1, _ message: String, help: String? = nil
+    ) {
+        self.severity = severity
+        self.file = file
+        self.mark = mark
+        self.span = max(1, span)
+        self.message = message
+        self.help = help
     }
 
     public static func < (a: Diagnostic, b: Diagnostic) -> Bool {
@@ -29,7 +35,8 @@ public enum DiagnosticRenderer {
     /// `line` is the source line at the diagnostic's mark, nil when there is no source.
     static func render(_ d: Diagnostic, line sourceLine: String?) -> String {
         // Messages quote names from the plan, which may hold terminal escapes or newlines.
-        var out = "\(TerminalText.escape(d.file)):\(d.mark.line):\(d.mark.column): \(d.severity.rawValue): \(TerminalText.escape(d.message))\n"
+        var out =
+            "\(TerminalText.escape(d.file)):\(d.mark.line):\(d.mark.column): \(d.severity.rawValue): \(TerminalText.escape(d.message))\n"
         if let sourceLine, d.mark.line >= 1 {
             let line = TerminalText.escapeKeepingLines(sourceLine)
             if !line.isEmpty || d.mark.column == 1 {

@@ -2,7 +2,10 @@
 public struct Mark: Hashable, Sendable, Comparable, CustomStringConvertible {
     public var line: Int
     public var column: Int
-    public init(line: Int, column: Int) { self.line = line; self.column = column }
+    public init(line: Int, column: Int) {
+        self.line = line
+        self.column = column
+    }
     public var description: String { "\(line):\(column)" }
     public static func < (a: Mark, b: Mark) -> Bool { (a.line, a.column) < (b.line, b.column) }
 }
@@ -22,7 +25,9 @@ public indirect enum Node: Hashable, Sendable {
         /// Mark just past the scalar's last character (for carets spanning the value).
         public var end: Mark
         public init(value: String, quoted: Bool = false, mark: Mark, end: Mark? = nil) {
-            self.value = value; self.quoted = quoted; self.mark = mark
+            self.value = value
+            self.quoted = quoted
+            self.mark = mark
             self.end = end ?? Mark(line: mark.line, column: mark.column + value.unicodeScalars.count)
         }
     }
@@ -30,7 +35,10 @@ public indirect enum Node: Hashable, Sendable {
     public struct Pair: Hashable, Sendable {
         public var key: Node
         public var value: Node
-        public init(key: Node, value: Node) { self.key = key; self.value = value }
+        public init(key: Node, value: Node) {
+            self.key = key
+            self.value = value
+        }
     }
 
     public var mark: Mark {
@@ -59,16 +67,28 @@ public indirect enum Node: Hashable, Sendable {
         ["true", "false", "True", "False", "TRUE", "FALSE"].contains(s)
     }
 
-    public var scalar: Scalar? { if case .scalar(let s) = self { return s }; return nil }
-    public var pairs: [Pair]? { if case .mapping(let p, _) = self { return p }; return nil }
-    public var items: [Node]? { if case .sequence(let i, _) = self { return i }; return nil }
+    public var scalar: Scalar? {
+        if case .scalar(let s) = self { return s }
+        return nil
+    }
+    public var pairs: [Pair]? {
+        if case .mapping(let p, _) = self { return p }
+        return nil
+    }
+    public var items: [Node]? {
+        if case .sequence(let i, _) = self { return i }
+        return nil
+    }
 }
 
 /// A whole source: its name for messages, its text (for snippets) and the root node.
 public struct SourceFile: Sendable {
     public var path: String
     public var text: String
-    public init(path: String, text: String) { self.path = path; self.text = text }
+    public init(path: String, text: String) {
+        self.path = path
+        self.text = text
+    }
 
     /// Every line without its newline ("\n" or "\r\n"), as `line(_:)` numbers them.
     public var lines: [Substring] {

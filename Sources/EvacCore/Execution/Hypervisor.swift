@@ -13,12 +13,16 @@ public protocol Hypervisor: Sendable {
 
     /// libvirt's CPU comparison of the guest's CPU against the real target, when the
     /// hypervisor supports it; nil when it cannot tell.
-    func compareCPU(guestUUID: String, source: HostEndpoint, target: HostEndpoint) async throws(HypervisorError) -> CPUVerdict?
+    func compareCPU(
+        guestUUID: String, source: HostEndpoint, target: HostEndpoint
+    ) async throws(HypervisorError) -> CPUVerdict?
 
     /// Runs one migration to completion. Reports progress through `progress` (from any thread).
     /// On Task cancellation it must abort the job (the guest stays on its source) and throw
     /// `.aborted`. The executor enforces timeouts by cancelling.
-    func migrate(_ request: MigrationRequest, progress: @escaping @Sendable (MigrationProgress) -> Void) async throws(HypervisorError) -> MigrationOutcome
+    func migrate(
+        _ request: MigrationRequest, progress: @escaping @Sendable (MigrationProgress) -> Void
+    ) async throws(HypervisorError) -> MigrationOutcome
 
     /// Switches a running live migration to post-copy (only valid after its first iteration).
     func startPostCopy(guestUUID: String, source: HostEndpoint) async throws(HypervisorError)
@@ -33,7 +37,9 @@ public struct HostEndpoint: Hashable, Sendable, Codable {
     /// several daemons on one machine (`tcp://127.0.0.1`).
     public var migrateURI: String?
     public init(name: String, uri: String, migrateURI: String? = nil) {
-        self.name = name; self.uri = uri; self.migrateURI = migrateURI
+        self.name = name
+        self.uri = uri
+        self.migrateURI = migrateURI
     }
 }
 
@@ -55,11 +61,19 @@ public struct MigrationRequest: Hashable, Sendable {
     public var copyStorage: [String]
     /// Bridge/network renames to write into the destination XML.
     public var bridgeMap: [String: String]
-    public init(guestUUID: String, guestName: String, source: HostEndpoint, target: HostEndpoint,
-                mode: MigrationOptions.Mode, options: MigrationOptions, copyStorage: [String] = [],
-                bridgeMap: [String: String] = [:]) {
-        self.guestUUID = guestUUID; self.guestName = guestName; self.source = source; self.target = target
-        self.mode = mode; self.options = options; self.copyStorage = copyStorage; self.bridgeMap = bridgeMap
+    public init(
+        guestUUID: String, guestName: String, source: HostEndpoint, target: HostEndpoint,
+        mode: MigrationOptions.Mode, options: MigrationOptions, copyStorage: [String] = [],
+        bridgeMap: [String: String] = [:]
+    ) {
+        self.guestUUID = guestUUID
+        self.guestName = guestName
+        self.source = source
+        self.target = target
+        self.mode = mode
+        self.options = options
+        self.copyStorage = copyStorage
+        self.bridgeMap = bridgeMap
     }
 }
 
@@ -75,10 +89,17 @@ public struct MigrationProgress: Hashable, Sendable, Codable {
     public var iteration: UInt64
     /// Pages dirtied per second.
     public var dirtyRate: UInt64
-    public init(elapsedMs: UInt64 = 0, dataTotal: UInt64 = 0, dataProcessed: UInt64 = 0, dataRemaining: UInt64 = 0,
-                memoryBps: UInt64 = 0, iteration: UInt64 = 0, dirtyRate: UInt64 = 0) {
-        self.elapsedMs = elapsedMs; self.dataTotal = dataTotal; self.dataProcessed = dataProcessed
-        self.dataRemaining = dataRemaining; self.memoryBps = memoryBps; self.iteration = iteration; self.dirtyRate = dirtyRate
+    public init(
+        elapsedMs: UInt64 = 0, dataTotal: UInt64 = 0, dataProcessed: UInt64 = 0, dataRemaining: UInt64 = 0,
+        memoryBps: UInt64 = 0, iteration: UInt64 = 0, dirtyRate: UInt64 = 0
+    ) {
+        self.elapsedMs = elapsedMs
+        self.dataTotal = dataTotal
+        self.dataProcessed = dataProcessed
+        self.dataRemaining = dataRemaining
+        self.memoryBps = memoryBps
+        self.iteration = iteration
+        self.dirtyRate = dirtyRate
     }
     public var percent: Double { dataTotal == 0 ? 0 : min(100, Double(dataProcessed) / Double(dataTotal) * 100) }
 }
@@ -89,8 +110,13 @@ public struct MigrationOutcome: Hashable, Sendable, Codable {
     public var transferredBytes: UInt64
     /// Final job statistics as libvirt named them (from the JOB_COMPLETED event).
     public var stats: [String: String]
-    public init(durationMs: UInt64, downtimeMs: UInt64? = nil, transferredBytes: UInt64 = 0, stats: [String: String] = [:]) {
-        self.durationMs = durationMs; self.downtimeMs = downtimeMs; self.transferredBytes = transferredBytes; self.stats = stats
+    public init(
+        durationMs: UInt64, downtimeMs: UInt64? = nil, transferredBytes: UInt64 = 0, stats: [String: String] = [:]
+    ) {
+        self.durationMs = durationMs
+        self.downtimeMs = downtimeMs
+        self.transferredBytes = transferredBytes
+        self.stats = stats
     }
 }
 
@@ -110,7 +136,10 @@ public struct HypervisorError: Error, Hashable, Sendable, CustomStringConvertibl
     public var uri: String
     public var message: String
     public init(_ kind: Kind, host: String, uri: String, _ message: String) {
-        self.kind = kind; self.host = host; self.uri = uri; self.message = message
+        self.kind = kind
+        self.host = host
+        self.uri = uri
+        self.message = message
     }
     public var description: String { "\(host) (\(uri)): \(message)" }
 }

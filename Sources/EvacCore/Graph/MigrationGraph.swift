@@ -37,10 +37,14 @@ public struct MigrationGraph: Codable, Hashable, Sendable {
 
     /// Builds the graph from placements in their order. Cycles are reported as diagnostics
     /// at the `after` rules that cause them, and the graph is nil.
-    public static func build(spec: PlanSpec, placements: [Placement], file: String) -> (graph: MigrationGraph?, diagnostics: [Diagnostic]) {
+    public static func build(
+        spec: PlanSpec, placements: [Placement], file: String
+    ) -> (graph: MigrationGraph?, diagnostics: [Diagnostic]) {
         var nodes: [Node] = placements.enumerated().map { i, p in
-            Node(id: i + 1, guest: p.guest, uuid: p.uuid, source: p.source, target: p.target, memoryKiB: p.memoryKiB,
-                 vcpus: p.vcpus, mode: p.mode, copyStorage: p.copyStorage, offMostFree: p.offMostFree, after: [], groups: [])
+            Node(
+                id: i + 1, guest: p.guest, uuid: p.uuid, source: p.source, target: p.target, memoryKiB: p.memoryKiB,
+                vcpus: p.vcpus, mode: p.mode, copyStorage: p.copyStorage, offMostFree: p.offMostFree, after: [],
+                groups: [])
         }
         for group in spec.constraints.antiAffinity {
             for i in nodes.indices where group.guests.contains(where: { $0.value.matches(nodes[i].guest) }) {
@@ -62,24 +66,29 @@ public struct MigrationGraph: Codable, Hashable, Sendable {
             }
         }
         for i in nodes.indices { nodes[i].after.sort() }
-        let limits = Limits(total: spec.parallelism.total, perSource: min(spec.parallelism.perSource, spec.parallelism.total),
-                            perTarget: min(spec.parallelism.perTarget, spec.parallelism.total),
-                            groups: spec.constraints.antiAffinity.map { GroupLimit(name: $0.name, maxInFlight: $0.maxInFlight) })
+        let limits = Limits(
+            total: spec.parallelism.total, perSource: min(spec.parallelism.perSource, spec.parallelism.total),
+            perTarget: min(spec.parallelism.perTarget, spec.parallelism.total),
+            groups: spec.constraints.antiAffinity.map { GroupLimit(name: $0.name, maxInFlight: $0.maxInFlight) })
         let graph = MigrationGraph(nodes: nodes, limits: limits)
         if let cycle = graph.findCycle() {
             // cycle is a list of node indices, each waiting for the next.
             var rules = Set<Int>()
             for k in cycle.indices {
-                let waiter = cycle[k], waited = cycle[(k + 1) % cycle.count]
+                let waiter = cycle[k]
+                let waited = cycle[(k + 1) % cycle.count]
                 if let r = ruleOfEdge[waited]?[waiter] { rules.insert(r) }
             }
             let path = (cycle + [cycle[0]]).map { nodes[$0].guest }.joined(separator: " → ")
             let ruleList = rules.sorted()
-            let names = ruleList.map { "\($0 + 1) (line \(spec.placement.after[$0].mark.line))" }.joined(separator: ", ")
+            let names = ruleList.map { "\($0 + 1) (line \(spec.placement.after[$0].mark.line))" }.joined(
+                separator: ", ")
             let diags = ruleList.map { r in
-                Diagnostic(.error, file: file, at: spec.placement.after[r].mark,
-                           "after rule\(ruleList.count > 1 ? "s" : "") \(names) form a cycle: \(path) (each waits for the next)",
-                           help: "remove or narrow one of these rules so that the guests they match do not wait for each other")
+                Diagnostic(
+                    .error, file: file, at: spec.placement.after[r].mark,
+                    "after rule\(ruleList.count > 1 ? "s" : "") \(names) form a cycle: \(path) (each waits for the next)",
+                    help: "remove or narrow one of these rules so that the guests they match do not wait for each other"
+                )
             }
             return (nil, diags)
         }
@@ -99,11 +108,17 @@ public struct MigrationGraph: Codable, Hashable, Sendable {
                 if next < deps.count {
                     stack[stack.count - 1].1 += 1
                     guard let w = index[deps[next]] else { continue }
-                    if color[w] == 0 { color[w] = 1; parent[w] = v; stack.append((w, 0)) }
-                    else if color[w] == 1 {
+                    if color[w] == 0 {
+                        color[w] = 1
+                        parent[w] = v
+                        stack.append((w, 0))
+                    } else if color[w] == 1 {
                         var cycle = [w]
                         var x = v
-                        while x != w { cycle.append(x); x = parent[x] }
+                        while x != w {
+                            cycle.append(x)
+                            x = parent[x]
+                        }
                         // Built from v back to w; reorder so each element waits for the next.
                         return [w] + cycle.dropFirst().reversed()
                     }

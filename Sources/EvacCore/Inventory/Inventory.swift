@@ -21,7 +21,11 @@ public struct UnreachableHost: Codable, Hashable, Sendable {
     public var name: String
     public var uri: String
     public var error: String
-    public init(name: String, uri: String, error: String) { self.name = name; self.uri = uri; self.error = error }
+    public init(name: String, uri: String, error: String) {
+        self.name = name
+        self.uri = uri
+        self.error = error
+    }
 }
 
 public struct HostInventory: Codable, Hashable, Sendable {
@@ -45,13 +49,21 @@ public struct HostInventory: Codable, Hashable, Sendable {
     public var storagePools: [StoragePoolInfo]
     public var guests: [Guest]
 
-    public init(name: String, uri: String, hostUUID: String? = nil, hostname: String? = nil,
-                arch: String = "x86_64", memoryKiB: UInt64, freeMemoryKiB: UInt64 = 0, cpus: Int,
-                cpu: HostCPU, bridges: [String] = [], networks: [NetworkInfo] = [],
-                storagePools: [StoragePoolInfo] = [], guests: [Guest] = []) {
-        self.name = name; self.uri = uri; self.hostUUID = hostUUID; self.hostname = hostname
-        self.arch = arch; self.memoryKiB = memoryKiB; self.freeMemoryKiB = freeMemoryKiB
-        self.cpus = cpus; self.cpu = cpu
+    public init(
+        name: String, uri: String, hostUUID: String? = nil, hostname: String? = nil,
+        arch: String = "x86_64", memoryKiB: UInt64, freeMemoryKiB: UInt64 = 0, cpus: Int,
+        cpu: HostCPU, bridges: [String] = [], networks: [NetworkInfo] = [],
+        storagePools: [StoragePoolInfo] = [], guests: [Guest] = []
+    ) {
+        self.name = name
+        self.uri = uri
+        self.hostUUID = hostUUID
+        self.hostname = hostname
+        self.arch = arch
+        self.memoryKiB = memoryKiB
+        self.freeMemoryKiB = freeMemoryKiB
+        self.cpus = cpus
+        self.cpu = cpu
         self.bridges = Array(Set(bridges)).sorted()
         self.networks = networks.sorted { $0.name < $1.name }
         self.storagePools = storagePools.sorted { $0.name < $1.name }
@@ -66,7 +78,9 @@ public struct HostCPU: Codable, Hashable, Sendable {
     /// Feature names, sorted.
     public var features: [String]
     public init(vendor: String, model: String, features: [String]) {
-        self.vendor = vendor; self.model = model; self.features = Array(Set(features)).sorted()
+        self.vendor = vendor
+        self.model = model
+        self.features = Array(Set(features)).sorted()
     }
 }
 
@@ -74,7 +88,11 @@ public struct NetworkInfo: Codable, Hashable, Sendable {
     public var name: String
     public var bridge: String?
     public var active: Bool
-    public init(name: String, bridge: String?, active: Bool) { self.name = name; self.bridge = bridge; self.active = active }
+    public init(name: String, bridge: String?, active: Bool) {
+        self.name = name
+        self.bridge = bridge
+        self.active = active
+    }
 }
 
 public struct StoragePoolInfo: Codable, Hashable, Sendable {
@@ -85,7 +103,10 @@ public struct StoragePoolInfo: Codable, Hashable, Sendable {
     /// Whether the pool's storage is reachable from other hosts (netfs, rbd, gluster, iscsi, …).
     public var shared: Bool
     public init(name: String, type: String, targetPath: String?, shared: Bool) {
-        self.name = name; self.type = type; self.targetPath = targetPath; self.shared = shared
+        self.name = name
+        self.type = type
+        self.targetPath = targetPath
+        self.shared = shared
     }
 }
 
@@ -110,13 +131,22 @@ public struct Guest: Codable, Hashable, Sendable {
     /// Host devices passed through (PCI/USB/SCSI/mdev), as "type:address" strings.
     public var hostDevices: [String]
 
-    public init(uuid: String, name: String, state: State, persistent: Bool = true,
-                memoryKiB: UInt64, currentMemoryKiB: UInt64? = nil, vcpus: Int,
-                cpu: GuestCPU = GuestCPU(mode: .hostModel), nics: [GuestNIC] = [],
-                disks: [GuestDisk] = [], hostDevices: [String] = []) {
-        self.uuid = uuid; self.name = name; self.state = state; self.persistent = persistent
-        self.memoryKiB = memoryKiB; self.currentMemoryKiB = currentMemoryKiB ?? memoryKiB
-        self.vcpus = vcpus; self.cpu = cpu; self.nics = nics; self.disks = disks
+    public init(
+        uuid: String, name: String, state: State, persistent: Bool = true,
+        memoryKiB: UInt64, currentMemoryKiB: UInt64? = nil, vcpus: Int,
+        cpu: GuestCPU = GuestCPU(mode: .hostModel), nics: [GuestNIC] = [],
+        disks: [GuestDisk] = [], hostDevices: [String] = []
+    ) {
+        self.uuid = uuid
+        self.name = name
+        self.state = state
+        self.persistent = persistent
+        self.memoryKiB = memoryKiB
+        self.currentMemoryKiB = currentMemoryKiB ?? memoryKiB
+        self.vcpus = vcpus
+        self.cpu = cpu
+        self.nics = nics
+        self.disks = disks
         self.hostDevices = hostDevices
     }
 }
@@ -136,7 +166,9 @@ public struct GuestCPU: Codable, Hashable, Sendable {
     /// Features the guest requires (policy require/force) beyond its model.
     public var features: [String]
     public init(mode: Mode, model: String? = nil, features: [String] = []) {
-        self.mode = mode; self.model = model; self.features = Array(Set(features)).sorted()
+        self.mode = mode
+        self.model = model
+        self.features = Array(Set(features)).sorted()
     }
 }
 
@@ -146,7 +178,11 @@ public struct GuestNIC: Codable, Hashable, Sendable {
     /// Bridge name, network name, or direct device.
     public var source: String
     public var mac: String?
-    public init(kind: Kind, source: String, mac: String? = nil) { self.kind = kind; self.source = source; self.mac = mac }
+    public init(kind: Kind, source: String, mac: String? = nil) {
+        self.kind = kind
+        self.source = source
+        self.mac = mac
+    }
 }
 
 public struct GuestDisk: Codable, Hashable, Sendable {
@@ -161,8 +197,14 @@ public struct GuestDisk: Codable, Hashable, Sendable {
     /// Whether the storage is reachable from other hosts (network disk, shared pool, shareable, empty cdrom).
     public var shared: Bool
     public var readonly: Bool
-    public init(kind: Kind, device: String = "disk", target: String, source: String, shared: Bool, readonly: Bool = false) {
-        self.kind = kind; self.device = device; self.target = target; self.source = source
-        self.shared = shared; self.readonly = readonly
+    public init(
+        kind: Kind, device: String = "disk", target: String, source: String, shared: Bool, readonly: Bool = false
+    ) {
+        self.kind = kind
+        self.device = device
+        self.target = target
+        self.source = source
+        self.shared = shared
+        self.readonly = readonly
     }
 }

@@ -11,20 +11,29 @@ extension Inventory {
     /// is refused when a figure is out of range (negative CPUs, more memory than any host has),
     /// a host is listed twice, or a URI breaks the URI policy (`allowed` gives the risks the
     /// plan accepted for a host, by name).
-    public static func decodeSnapshot(_ data: Data, allowed: (String) -> Set<URIPolicy.Risk> = { _ in [] }) -> Result<Inventory, PlanFileError> {
+    public static func decodeSnapshot(
+        _ data: Data, allowed: (String) -> Set<URIPolicy.Risk> = { _ in [] }
+    ) -> Result<Inventory, PlanFileError> {
         guard data.count <= maxSnapshotBytes else {
-            return .failure(PlanFileError("it is \(data.count) bytes; evac reads snapshots of at most \(maxSnapshotBytes >> 20) MiB"))
+            return .failure(
+                PlanFileError(
+                    "it is \(data.count) bytes; evac reads snapshots of at most \(maxSnapshotBytes >> 20) MiB"))
         }
         let inventory: Inventory
         do { inventory = try JSONDecoder().decode(Inventory.self, from: data) } catch {
-            return .failure(PlanFileError("not an evac inventory snapshot: \(DecodingErrorText.describe(error))",
-                                          help: "write one with `evac inventory PLAN.yaml -o FILE`"))
+            return .failure(
+                PlanFileError(
+                    "not an evac inventory snapshot: \(DecodingErrorText.describe(error))",
+                    help: "write one with `evac inventory PLAN.yaml -o FILE`"))
         }
         guard inventory.formatVersion == 1 else {
-            return .failure(PlanFileError("inventory format \(inventory.formatVersion) is not 1; this evac reads format 1"))
+            return .failure(
+                PlanFileError("inventory format \(inventory.formatVersion) is not 1; this evac reads format 1"))
         }
         if let p = inventory.problems(allowed: allowed).first {
-            return .failure(PlanFileError("snapshot is inconsistent: \(p)", help: "take a new one with `evac inventory PLAN.yaml -o FILE`"))
+            return .failure(
+                PlanFileError(
+                    "snapshot is inconsistent: \(p)", help: "take a new one with `evac inventory PLAN.yaml -o FILE`"))
         }
         return .success(inventory)
     }
@@ -40,10 +49,14 @@ extension Inventory {
             if !names.insert(h.name).inserted { out.append("\(which) is listed twice") }
             for p in URIPolicy.check(h.uri, allowed: allowed(h.name)) { out.append("\(which): \(p.message)") }
             if !(1...PlanFile.maxCPUs).contains(h.cpus) { out.append("\(which) has \(h.cpus) CPUs") }
-            if h.memoryKiB > PlanFile.maxMemoryKiB || h.freeMemoryKiB > PlanFile.maxMemoryKiB { out.append("\(which) has memory out of range") }
+            if h.memoryKiB > PlanFile.maxMemoryKiB || h.freeMemoryKiB > PlanFile.maxMemoryKiB {
+                out.append("\(which) has memory out of range")
+            }
             if h.guests.count > Self.maxGuestsPerHost { out.append("\(which) has \(h.guests.count) guests") }
             for g in h.guests {
-                if !(0...PlanFile.maxCPUs).contains(g.vcpus) { out.append("guest '\(TerminalText.escape(g.name))' on \(which) has \(g.vcpus) vCPUs") }
+                if !(0...PlanFile.maxCPUs).contains(g.vcpus) {
+                    out.append("guest '\(TerminalText.escape(g.name))' on \(which) has \(g.vcpus) vCPUs")
+                }
                 if g.memoryKiB > PlanFile.maxMemoryKiB || g.currentMemoryKiB > PlanFile.maxMemoryKiB {
                     out.append("guest '\(TerminalText.escape(g.name))' on \(which) has memory out of range")
                 }
@@ -51,7 +64,9 @@ extension Inventory {
         }
         for u in unreachable {
             if !names.insert(u.name).inserted { out.append("host '\(TerminalText.escape(u.name))' is listed twice") }
-            for p in URIPolicy.check(u.uri, allowed: allowed(u.name)) { out.append("host '\(TerminalText.escape(u.name))': \(p.message)") }
+            for p in URIPolicy.check(u.uri, allowed: allowed(u.name)) {
+                out.append("host '\(TerminalText.escape(u.name))': \(p.message)")
+            }
         }
         return out
     }

@@ -38,10 +38,14 @@ struct TargetProfile: Hashable {
     var networks: [String]
 
     init(host: HostInventory, cpuPool: String?) {
-        arch = host.arch; vendor = host.cpu.vendor; model = host.cpu.model
+        arch = host.arch
+        vendor = host.cpu.vendor
+        model = host.cpu.model
         // Sorted again: a decoded inventory did not pass through the sorting initialisers.
-        features = host.cpu.features.sorted(); self.cpuPool = cpuPool
-        bridges = host.bridges.sorted(); networks = host.networks.map(\.name).sorted()
+        features = host.cpu.features.sorted()
+        self.cpuPool = cpuPool
+        bridges = host.bridges.sorted()
+        networks = host.networks.map(\.name).sorted()
     }
 }
 
@@ -56,7 +60,8 @@ struct NeedsKey: Hashable {
     init(guest: Guest, source: Int, constraints c: Constraints) {
         self.source = source
         cpu = c.cpu == .compatible ? guest.cpu : GuestCPU(mode: .none)
-        var bridges: [NetNeed] = [], networks: [NetNeed] = []
+        var bridges: [NetNeed] = []
+        var networks: [NetNeed] = []
         if c.bridges == .match {
             for nic in guest.nics where nic.kind == .bridge || nic.kind == .network {
                 let mapped = c.bridgeMap[nic.source]
@@ -71,7 +76,8 @@ struct NeedsKey: Hashable {
     private static func sortedUnique(_ xs: [NetNeed]) -> [NetNeed] {
         guard xs.count > 1 else { return xs }
         var out: [NetNeed] = []
-        for x in xs.sorted(by: { ($0.name, $0.mappedFrom ?? "") < ($1.name, $1.mappedFrom ?? "") }) where out.last?.name != x.name {
+        for x in xs.sorted(by: { ($0.name, $0.mappedFrom ?? "") < ($1.name, $1.mappedFrom ?? "") })
+        where out.last?.name != x.name {
             out.append(x)
         }
         return out
@@ -93,8 +99,9 @@ extension GuestNeeds {
             case .hostModel:
                 cpu = .compatible(mode: .hostModel, vendor: vendor, model: nil, features: hostFeatures)
             case .hostPassthrough:
-                cpu = .compatible(mode: .hostPassthrough, vendor: vendor, model: guest.model ?? source.cpu.model,
-                                  features: hostFeatures)
+                cpu = .compatible(
+                    mode: .hostPassthrough, vendor: vendor, model: guest.model ?? source.cpu.model,
+                    features: hostFeatures)
             case .custom:
                 cpu = .compatible(mode: .custom, vendor: vendor, model: guest.model, features: guest.features.sorted())
             case .none, .maximum:
@@ -109,7 +116,8 @@ extension GuestNeeds {
 /// The static filters, in the order they are reported.
 enum StaticFilters {
     static func arch(_ n: GuestNeeds, _ p: TargetProfile, target: String) -> Rejection? {
-        n.arch == p.arch ? nil
+        n.arch == p.arch
+            ? nil
             : Rejection(target: target, filter: "arch", reason: "arch \(p.arch), guest needs \(n.arch)")
     }
 
@@ -118,15 +126,18 @@ enum StaticFilters {
         case .none: return nil
         case .pool(let pool):
             guard pool != p.cpuPool else { return nil }
-            return Rejection(target: target, filter: "cpu-pool",
-                             reason: "cpu-pool \(p.cpuPool ?? "(none)"), source is in \(pool ?? "(none)")")
+            return Rejection(
+                target: target, filter: "cpu-pool",
+                reason: "cpu-pool \(p.cpuPool ?? "(none)"), source is in \(pool ?? "(none)")")
         case let .compatible(mode, vendor, model, features):
             if !vendor.isEmpty, !p.vendor.isEmpty, vendor != p.vendor {
-                return Rejection(target: target, filter: "cpu-vendor", reason: "CPU vendor \(p.vendor), guest needs \(vendor)")
+                return Rejection(
+                    target: target, filter: "cpu-vendor", reason: "CPU vendor \(p.vendor), guest needs \(vendor)")
             }
             if mode == .hostPassthrough, let model, model != p.model {
-                return Rejection(target: target, filter: "cpu-model",
-                                 reason: "CPU model \(p.model), host-passthrough guest needs \(model)")
+                return Rejection(
+                    target: target, filter: "cpu-model",
+                    reason: "CPU model \(p.model), host-passthrough guest needs \(model)")
             }
             let missing = missingFeatures(features, p.features)
             guard !missing.isEmpty else { return nil }
@@ -158,7 +169,8 @@ enum StaticFilters {
 
     /// Both arrays are sorted (HostInventory and GuestCPU sort them), so a merge walk suffices.
     static func missingFeatures(_ need: [String], _ have: [String]) -> [String] {
-        var out: [String] = [], j = 0
+        var out: [String] = []
+        var j = 0
         for f in need {
             while j < have.count, have[j] < f { j += 1 }
             if j >= have.count || have[j] != f { out.append(f) }
@@ -167,8 +179,12 @@ enum StaticFilters {
     }
 
     private static func contains(_ sorted: [String], _ x: String) -> Bool {
-        var lo = 0, hi = sorted.count
-        while lo < hi { let m = (lo + hi) / 2; if sorted[m] < x { lo = m + 1 } else { hi = m } }
+        var lo = 0
+        var hi = sorted.count
+        while lo < hi {
+            let m = (lo + hi) / 2
+            if sorted[m] < x { lo = m + 1 } else { hi = m }
+        }
         return lo < sorted.count && sorted[lo] == x
     }
 

@@ -56,7 +56,9 @@ struct FleetState {
             var m: [Int: String] = [:]
             guard !spec.constraints.antiAffinity.isEmpty else { return m }
             for g in h.guests {
-                for i in PlacementInput.groups(of: g.name, spec) where m[i].map({ g.name < $0 }) ?? true { m[i] = g.name }
+                for i in PlacementInput.groups(of: g.name, spec) where m[i].map({ g.name < $0 }) ?? true {
+                    m[i] = g.name
+                }
             }
             return m
         }
@@ -70,7 +72,11 @@ struct FleetState {
         needsOf = movers.map(\.needs)
         groupsOf = movers.map(\.groups)
         pinOf = movers.map {
-            switch $0.pin { case .none: Self.unpinned; case .target(let t): t; case .elsewhere: Self.pinnedElsewhere }
+            switch $0.pin {
+            case .none: Self.unpinned
+            case .target(let t): t
+            case .elsewhere: Self.pinnedElsewhere
+            }
         }
         var definedAt: [String: [Int]] = [:]
         for (t, h) in hosts.enumerated() {
@@ -80,12 +86,16 @@ struct FleetState {
             }
         }
         definedOn = movers.map { m in
-            let a = definedAt[m.name], b = definedAt[m.uuid]
+            let a = definedAt[m.name]
+            let b = definedAt[m.uuid]
             return a == nil && b == nil ? [] : Array(Set((a ?? []) + (b ?? []))).sorted()
         }
         var seen: [String: Int] = [:]
         seen.reserveCapacity(2 * movers.count)
-        for m in movers { seen[m.name, default: 0] += 1; if m.uuid != m.name { seen[m.uuid, default: 0] += 1 } }
+        for m in movers {
+            seen[m.name, default: 0] += 1
+            if m.uuid != m.name { seen[m.uuid, default: 0] += 1 }
+        }
         hasTwin = movers.map { seen[$0.name]! > 1 || seen[$0.uuid]! > 1 }
         maxVCPURatio = spec.constraints.maxVCPURatio
         groupNames = spec.constraints.antiAffinity.map(\.name)
@@ -93,14 +103,27 @@ struct FleetState {
         // Targets with equal profiles form a class; classes are numbered by their first member,
         // and members stay in name order, so tree ties resolve to the smallest name.
         var classID: [TargetProfile: Int] = [:]
-        var classOf: [Int] = [], posOf: [Int] = [], members: [[Int]] = []
+        var classOf: [Int] = []
+        var posOf: [Int] = []
+        var members: [[Int]] = []
         for (t, p) in targets.profiles.enumerated() {
             let c: Int
-            if let known = classID[p] { c = known } else { c = members.count; classID[p] = c; members.append([]) }
-            classOf.append(c); posOf.append(members[c].count); members[c].append(t)
+            if let known = classID[p] {
+                c = known
+            } else {
+                c = members.count
+                classID[p] = c
+                members.append([])
+            }
+            classOf.append(c)
+            posOf.append(members[c].count)
+            members[c].append(t)
         }
-        self.classOf = classOf; self.posOf = posOf; self.members = members
-        let cap = capacity, used = usedBefore
+        self.classOf = classOf
+        self.posOf = posOf
+        self.members = members
+        let cap = capacity
+        let used = usedBefore
         trees = members.map { FreeTree($0.map { cap[$0] - used[$0] }) }
     }
 
@@ -132,7 +155,7 @@ struct FleetState {
         while log.count > mark {
             let e = log.removeLast()
             if e.to >= 0 { unplace(e.mover) } else { place(e.mover, on: e.from) }
-            log.removeLast()  // the entry the undo itself appended
+            log.removeLast() // the entry the undo itself appended
         }
     }
 

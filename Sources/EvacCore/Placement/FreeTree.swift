@@ -15,7 +15,10 @@ struct FreeTree {
         size = s
         maxv = Array(repeating: Self.excluded, count: 2 * s)
         minv = Array(repeating: Int64.max, count: 2 * s)
-        for (i, v) in values.enumerated() { maxv[s + i] = v; minv[s + i] = v == Self.excluded ? Int64.max : v }
+        for (i, v) in values.enumerated() {
+            maxv[s + i] = v
+            minv[s + i] = v == Self.excluded ? Int64.max : v
+        }
         for i in stride(from: s - 1, through: 1, by: -1) { pull(i) }
     }
 
@@ -30,9 +33,13 @@ struct FreeTree {
 
     mutating func set(_ pos: Int, _ v: Int64) {
         var i = size + pos
-        maxv[i] = v; minv[i] = v == Self.excluded ? Int64.max : v
+        maxv[i] = v
+        minv[i] = v == Self.excluded ? Int64.max : v
         i >>= 1
-        while i >= 1 { pull(i); i >>= 1 }
+        while i >= 1 {
+            pull(i)
+            i >>= 1
+        }
     }
 
     /// The position with the most free memory if it is at least `need`.
@@ -55,7 +62,8 @@ struct FreeTree {
         // Positions are visited left to right, so a later equal value never wins a tie.
         if let b = best, b.0 == need || (minv[i] >= need && minv[i] >= b.0) { return }
         if i >= size {
-            let v = maxv[i], pos = i - size
+            let v = maxv[i]
+            let pos = i - size
             if best == nil || v < best!.0 || (v == best!.0 && pos < best!.1) { best = (v, pos) }
             return
         }

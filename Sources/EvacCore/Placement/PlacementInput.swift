@@ -60,48 +60,70 @@ struct PlacementInput {
         var all: [(String, TargetTable.Status)] = []
         var valid: [HostInventory] = []
         for name in spec.targetNames.sorted() {
-            if sourceNames.contains(name) { all.append((name, .source)); continue }
-            guard let h = byName[name] else {
-                let uri = inventory.unreachable.first { $0.name == name }?.uri ?? spec.host(name)?.uri ?? "not in inventory"
-                all.append((name, .unreachable(uri: uri))); continue
+            if sourceNames.contains(name) {
+                all.append((name, .source))
+                continue
             }
-            all.append((name, .valid(valid.count))); valid.append(h)
+            guard let h = byName[name] else {
+                let uri =
+                    inventory.unreachable.first { $0.name == name }?.uri ?? spec.host(name)?.uri ?? "not in inventory"
+                all.append((name, .unreachable(uri: uri)))
+                continue
+            }
+            all.append((name, .valid(valid.count)))
+            valid.append(h)
         }
         var pools: [String: String] = [:]
         for h in spec.hosts { if let p = h.cpuPool { pools[h.name] = p } }
         var index: [String: Int] = [:]
         for (i, h) in valid.enumerated() { index[h.name] = i }
-        targets = TargetTable(all: all, hosts: valid,
-                              profiles: valid.map { TargetProfile(host: $0, cpuPool: pools[$0.name]) }, index: index)
+        targets = TargetTable(
+            all: all, hosts: valid,
+            profiles: valid.map { TargetProfile(host: $0, cpuPool: pools[$0.name]) }, index: index)
 
         // Two levels: the cheap per-guest key, then the full needs, so that guests of different
         // sources with equal needs still share one compatibility computation.
-        var keyID: [NeedsKey: Int] = [:], needsID: [GuestNeeds: Int] = [:]
+        var keyID: [NeedsKey: Int] = [:]
+        var needsID: [GuestNeeds: Int] = [:]
         var seen = Set<String>()
         var listed = 0
         for (sourceNo, source) in spec.sourceNames.enumerated() where seen.insert(source).inserted {
-            guard let host = byName[source] else { continue }  // the CLI reports missing sources
+            guard let host = byName[source] else { continue } // the CLI reports missing sources
             for g in host.guests {
                 defer { listed += 1 }
                 switch Self.classify(g, host: host, spec: spec) {
                 case .skip(let why):
                     skipped.append(SkippedGuest(guest: g.name, uuid: g.uuid, source: source, why: why))
                 case .refuse(let reason):
-                    refused.append(Refusal(listed: listed, unplaceable: Unplaceable(
-                        guest: g.name, uuid: g.uuid, source: source, memoryKiB: g.memoryKiB, vcpus: g.vcpus,
-                        guestReason: reason, candidates: [])))
+                    refused.append(
+                        Refusal(
+                            listed: listed,
+                            unplaceable: Unplaceable(
+                                guest: g.name, uuid: g.uuid, source: source, memoryKiB: g.memoryKiB, vcpus: g.vcpus,
+                                guestReason: reason, candidates: [])))
                 case .move(let mode, let copy):
                     let key = NeedsKey(guest: g, source: sourceNo, constraints: spec.constraints)
                     let id: Int
-                    if let known = keyID[key] { id = known } else {
-                        let n = GuestNeeds(key: key, source: host, sourcePool: pools[source], constraints: spec.constraints)
-                        if let known = needsID[n] { id = known } else { id = needs.count; needsID[n] = id; needs.append(n) }
+                    if let known = keyID[key] {
+                        id = known
+                    } else {
+                        let n = GuestNeeds(
+                            key: key, source: host, sourcePool: pools[source], constraints: spec.constraints)
+                        if let known = needsID[n] {
+                            id = known
+                        } else {
+                            id = needs.count
+                            needsID[n] = id
+                            needs.append(n)
+                        }
                         keyID[key] = id
                     }
-                    movers.append(Mover(name: g.name, uuid: g.uuid, source: source, listed: listed,
-                                        memKiB: g.memoryKiB, vcpus: g.vcpus, mode: mode, copyStorage: copy,
-                                        needs: id, groups: Self.groups(of: g.name, spec),
-                                        pin: Self.pin(of: g.name, spec, index)))
+                    movers.append(
+                        Mover(
+                            name: g.name, uuid: g.uuid, source: source, listed: listed,
+                            memKiB: g.memoryKiB, vcpus: g.vcpus, mode: mode, copyStorage: copy,
+                            needs: id, groups: Self.groups(of: g.name, spec),
+                            pin: Self.pin(of: g.name, spec, index)))
                 }
             }
         }
@@ -125,19 +147,24 @@ struct PlacementInput {
         } else {
             if !g.persistent, sel.transient == .skip { return .skip("transient") }
             if spec.migration.mode == .offline {
-                return .refuse("is \(g.state.rawValue) and migration.mode is offline; shut it down first or use live or paused")
+                return .refuse(
+                    "is \(g.state.rawValue) and migration.mode is offline; shut it down first or use live or paused")
             }
             mode = spec.migration.mode
             // A shut-off guest moves as a definition only, so its host devices are re-bound on start.
             if let dev = g.hostDevices.first {
-                return .refuse("has host device \(dev), which cannot move live; detach it, or shut the guest down to move its definition")
+                return .refuse(
+                    "has host device \(dev), which cannot move live; detach it, or shut the guest down to move its definition"
+                )
             }
         }
         let local = g.disks.filter { !$0.shared }
         if !local.isEmpty {
             guard spec.constraints.localStorage == .copy else {
                 let what = local.map { "\($0.target) (\($0.source))" }.joined(separator: ", ")
-                return .refuse("local disk\(local.count > 1 ? "s" : "") \(what) is not on shared storage; set constraints.local-storage: copy to copy it with the migration")
+                return .refuse(
+                    "local disk\(local.count > 1 ? "s" : "") \(what) is not on shared storage; set constraints.local-storage: copy to copy it with the migration"
+                )
             }
             return .move(mode, copy: local.map(\.target))
         }
@@ -146,7 +173,8 @@ struct PlacementInput {
 
     static func groups(of name: String, _ spec: PlanSpec) -> [Int] {
         var out: [Int] = []
-        for (i, g) in spec.constraints.antiAffinity.enumerated() where g.guests.contains(where: { $0.value.matches(name) }) {
+        for (i, g) in spec.constraints.antiAffinity.enumerated()
+        where g.guests.contains(where: { $0.value.matches(name) }) {
             out.append(i)
         }
         return out

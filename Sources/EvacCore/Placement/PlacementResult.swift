@@ -10,10 +10,15 @@ public struct PlacementResult: Codable, Hashable, Sendable {
     /// Notes on how the result was found (e.g. "repair moved 3 guests off their most-free target").
     public var notes: [String]
 
-    public init(placements: [Placement], unplaceable: [Unplaceable], skipped: [SkippedGuest],
-                targets: [TargetUsage], notes: [String] = []) {
-        self.placements = placements; self.unplaceable = unplaceable; self.skipped = skipped
-        self.targets = targets; self.notes = notes
+    public init(
+        placements: [Placement], unplaceable: [Unplaceable], skipped: [SkippedGuest],
+        targets: [TargetUsage], notes: [String] = []
+    ) {
+        self.placements = placements
+        self.unplaceable = unplaceable
+        self.skipped = skipped
+        self.targets = targets
+        self.notes = notes
     }
 }
 
@@ -30,11 +35,19 @@ public struct Placement: Codable, Hashable, Sendable {
     public var copyStorage: [String]
     /// Why the guest did not go to the target with the most free memory, when it did not.
     public var offMostFree: String?
-    public init(guest: String, uuid: String, source: String, target: String, memoryKiB: UInt64,
-                vcpus: Int, mode: MigrationOptions.Mode, copyStorage: [String] = [], offMostFree: String? = nil) {
-        self.guest = guest; self.uuid = uuid; self.source = source; self.target = target
-        self.memoryKiB = memoryKiB; self.vcpus = vcpus; self.mode = mode
-        self.copyStorage = copyStorage; self.offMostFree = offMostFree
+    public init(
+        guest: String, uuid: String, source: String, target: String, memoryKiB: UInt64,
+        vcpus: Int, mode: MigrationOptions.Mode, copyStorage: [String] = [], offMostFree: String? = nil
+    ) {
+        self.guest = guest
+        self.uuid = uuid
+        self.source = source
+        self.target = target
+        self.memoryKiB = memoryKiB
+        self.vcpus = vcpus
+        self.mode = mode
+        self.copyStorage = copyStorage
+        self.offMostFree = offMostFree
     }
 }
 
@@ -48,10 +61,17 @@ public struct Unplaceable: Codable, Hashable, Sendable {
     public var guestReason: String?
     /// One rejection per candidate target, sorted by host name.
     public var candidates: [Rejection]
-    public init(guest: String, uuid: String, source: String, memoryKiB: UInt64, vcpus: Int,
-                guestReason: String?, candidates: [Rejection]) {
-        self.guest = guest; self.uuid = uuid; self.source = source; self.memoryKiB = memoryKiB
-        self.vcpus = vcpus; self.guestReason = guestReason; self.candidates = candidates
+    public init(
+        guest: String, uuid: String, source: String, memoryKiB: UInt64, vcpus: Int,
+        guestReason: String?, candidates: [Rejection]
+    ) {
+        self.guest = guest
+        self.uuid = uuid
+        self.source = source
+        self.memoryKiB = memoryKiB
+        self.vcpus = vcpus
+        self.guestReason = guestReason
+        self.candidates = candidates
     }
 }
 
@@ -63,7 +83,9 @@ public struct Rejection: Codable, Hashable, Sendable {
     public var filter: String
     public var reason: String
     public init(target: String, filter: String, reason: String) {
-        self.target = target; self.filter = filter; self.reason = reason
+        self.target = target
+        self.filter = filter
+        self.reason = reason
     }
 }
 
@@ -74,7 +96,10 @@ public struct SkippedGuest: Codable, Hashable, Sendable {
     /// excluded | stopped | transient
     public var why: String
     public init(guest: String, uuid: String, source: String, why: String) {
-        self.guest = guest; self.uuid = uuid; self.source = source; self.why = why
+        self.guest = guest
+        self.uuid = uuid
+        self.source = source
+        self.why = why
     }
 }
 
@@ -93,13 +118,20 @@ public struct TargetUsage: Codable, Hashable, Sendable {
     public var vcpusBefore: Int
     public var vcpusAfter: Int
     public var incoming: Int
-    public init(host: String, memoryKiB: UInt64, reserveKiB: UInt64, usedBeforeKiB: UInt64,
-                usedAfterKiB: UInt64, cpus: Int, vcpusBefore: Int,
-                vcpusAfter: Int, incoming: Int) {
-        self.host = host; self.memoryKiB = memoryKiB; self.reserveKiB = reserveKiB
-        self.usedBeforeKiB = usedBeforeKiB; self.usedAfterKiB = usedAfterKiB
-        self.cpus = cpus; self.vcpusBefore = vcpusBefore
-        self.vcpusAfter = vcpusAfter; self.incoming = incoming
+    public init(
+        host: String, memoryKiB: UInt64, reserveKiB: UInt64, usedBeforeKiB: UInt64,
+        usedAfterKiB: UInt64, cpus: Int, vcpusBefore: Int,
+        vcpusAfter: Int, incoming: Int
+    ) {
+        self.host = host
+        self.memoryKiB = memoryKiB
+        self.reserveKiB = reserveKiB
+        self.usedBeforeKiB = usedBeforeKiB
+        self.usedAfterKiB = usedAfterKiB
+        self.cpus = cpus
+        self.vcpusBefore = vcpusBefore
+        self.vcpusAfter = vcpusAfter
+        self.incoming = incoming
     }
     /// Memory left for guests after the reserve, after placement (may be negative when overcommitted before).
     public var headroomAfterKiB: Int64 {

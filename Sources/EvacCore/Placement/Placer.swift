@@ -28,7 +28,9 @@
 /// (`placement.order`) whatever the processing order. Everything is deterministic: ties are
 /// broken by host and guest names, and no dictionary order or randomness reaches the result.
 public enum Placer {
-    public static func place(spec: PlanSpec, inventory: Inventory, options: PlacerOptions = PlacerOptions()) -> PlacementResult {
+    public static func place(
+        spec: PlanSpec, inventory: Inventory, options: PlacerOptions = PlacerOptions()
+    ) -> PlacementResult {
         let input = PlacementInput(spec: spec, inventory: inventory)
         let reserveKiB = (spec.constraints.memoryReserveBytes + 1023) / 1024
         let state = FleetState(targets: input.targets, movers: input.movers, reserveKiB: reserveKiB, spec: spec)
@@ -44,12 +46,16 @@ public enum Placer {
         case .evac:
             search = evac(base, choose: choose, limits: options.repair, notes: &notes)
         }
-        return ResultAssembly.build(search: search, input: input, spec: spec, inventory: inventory,
-                                    reserveKiB: reserveKiB, notes: notes)
+        return ResultAssembly.build(
+            search: search, input: input, spec: spec, inventory: inventory,
+            reserveKiB: reserveKiB, notes: notes)
     }
 
-    static func evac(_ base: Search, choose: PlacementPolicy.Choose, limits: RepairLimits, notes: inout [String]) -> Search {
-        let mem = base.state.mem, listed = base.movers.map(\.listed)
+    static func evac(
+        _ base: Search, choose: PlacementPolicy.Choose, limits: RepairLimits, notes: inout [String]
+    ) -> Search {
+        let mem = base.state.mem
+        let listed = base.movers.map(\.listed)
         let feasible = mem.indices.map(base.feasibleCount)
         let order = mem.indices.sorted { (feasible[$0], -mem[$0], listed[$0]) < (feasible[$1], -mem[$1], listed[$1]) }
         // Guests no target could take even on an empty plan cannot be helped by search.
@@ -63,18 +69,24 @@ public enum Placer {
             s.firstChoice = s.state.target
             var budget = limits.budget
             s.repair(order, choose: policy, limits: limits, budget: &budget)
-            s.greedy(order, policy)  // a last sweep: repair may have freed room for earlier leftovers
-            if best == nil || s.unplaced.count < best!.unplaced.count { best = s; chosen = i }
+            s.greedy(order, policy) // a last sweep: repair may have freed room for earlier leftovers
+            if best == nil || s.unplaced.count < best!.unplaced.count {
+                best = s
+                chosen = i
+            }
             if best!.unplaced.count <= hopeless { break }
         }
         let result = best!
         let leftover = result.unplaced.count
         if chosen > 0 {
-            notes.append("\(choose.rawValue) left guests unplaced; packed by \(other.rawValue) instead"
-                         + (leftover == 0 ? ", which places every guest" : ""))
+            notes.append(
+                "\(choose.rawValue) left guests unplaced; packed by \(other.rawValue) instead"
+                    + (leftover == 0 ? ", which places every guest" : ""))
         }
         let repaired = result.offMostFree().filter { $0?.hasSuffix("(placed by repair)") == true }.count
-        if repaired > 0 { notes.append("repair moved \(repaired) guest\(repaired == 1 ? "" : "s") off their most-free target") }
+        if repaired > 0 {
+            notes.append("repair moved \(repaired) guest\(repaired == 1 ? "" : "s") off their most-free target")
+        }
         return result
     }
 }
@@ -91,6 +103,7 @@ public struct PlacerOptions: Sendable, Hashable {
     public var strategy: Strategy
     public var repair: RepairLimits
     public init(strategy: Strategy = .evac, repair: RepairLimits = RepairLimits()) {
-        self.strategy = strategy; self.repair = repair
+        self.strategy = strategy
+        self.repair = repair
     }
 }

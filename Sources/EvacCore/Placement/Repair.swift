@@ -11,7 +11,9 @@ public struct RepairLimits: Sendable, Hashable {
     /// How many targets are tried per guest, roomiest first.
     public var breadth: Int
     public init(budget: Int = 20_000, depth: Int = 3, breadth: Int = 8) {
-        self.budget = budget; self.depth = depth; self.breadth = breadth
+        self.budget = budget
+        self.depth = depth
+        self.breadth = breadth
     }
 }
 
@@ -22,9 +24,14 @@ extension Search {
         }
     }
 
-    mutating func insert(_ m: Int, choose: PlacementPolicy.Choose, depth: Int, breadth: Int,
-                         tabu: [Int], budget: inout Int) -> Bool {
-        if let t = best(m, choose, tabu: tabu) { state.place(m, on: t); return true }
+    mutating func insert(
+        _ m: Int, choose: PlacementPolicy.Choose, depth: Int, breadth: Int,
+        tabu: [Int], budget: inout Int
+    ) -> Bool {
+        if let t = best(m, choose, tabu: tabu) {
+            state.place(m, on: t)
+            return true
+        }
         guard depth > 0, budget > 0 else { return false }
         for t in roomiest(m, limit: breadth, tabu: tabu) {
             let deficit = state.mem[m] - state.free(t)
@@ -36,15 +43,21 @@ extension Search {
                 if budget < 0 { return false }
                 let restore = mark
                 for i in set { state.unplace(evictable[i]) }
-                guard state.dynamicRejection(m, t) == nil else { rollback(to: restore); continue }
+                guard state.dynamicRejection(m, t) == nil else {
+                    rollback(to: restore)
+                    continue
+                }
                 state.place(m, on: t)
                 var ok = true
-                for i in set.reversed() where ok {  // largest first
-                    ok = insert(evictable[i], choose: choose, depth: depth - 1, breadth: breadth, tabu: [t], budget: &budget)
+                for i in set.reversed() where ok { // largest first
+                    ok = insert(
+                        evictable[i], choose: choose, depth: depth - 1, breadth: breadth, tabu: [t], budget: &budget)
                 }
                 if ok {
                     for i in set where firstChoice.isEmpty || firstChoice[evictable[i]] == t {
-                        note(evictable[i], "most-free \(state.names[t]) needed for \(movers[m].name) (placed by repair)", byRepair: true)
+                        note(
+                            evictable[i], "most-free \(state.names[t]) needed for \(movers[m].name) (placed by repair)",
+                            byRepair: true)
                     }
                     return true
                 }
@@ -62,20 +75,26 @@ extension Search {
         var out: [[Int]] = []
         var lastSize: Int64 = -1
         for i in sizes.indices where sizes[i] >= deficit && sizes[i] != lastSize && out.count < 3 {
-            out.append([i]); lastSize = sizes[i]
+            out.append([i])
+            lastSize = sizes[i]
         }
         if sizes.count <= 40 {
             var pairs: [(Int64, Int, Int)] = []
             for i in sizes.indices where sizes[i] < deficit {
                 for j in (i + 1)..<sizes.count where sizes[j] < deficit && sizes[i] + sizes[j] >= deficit {
-                    pairs.append((sizes[i] + sizes[j], i, j)); break  // smallest j for this i
+                    pairs.append((sizes[i] + sizes[j], i, j))
+                    break // smallest j for this i
                 }
             }
             pairs.sort { ($0.0, $0.1) < ($1.0, $1.1) }
             out += pairs.prefix(3).map { [$0.1, $0.2] }
         }
-        var acc: Int64 = 0, greedy: [Int] = []
-        for i in sizes.indices.reversed() where acc < deficit { greedy.append(i); acc += sizes[i] }
+        var acc: Int64 = 0
+        var greedy: [Int] = []
+        for i in sizes.indices.reversed() where acc < deficit {
+            greedy.append(i)
+            acc += sizes[i]
+        }
         if acc >= deficit, greedy.count > 2 { out.append(greedy.sorted()) }
         return out
     }

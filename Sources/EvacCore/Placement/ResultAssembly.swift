@@ -8,7 +8,8 @@ enum ResultAssembly {
 
     static func planOrder(_ keys: [(mem: UInt64, name: String, listed: Int)], _ order: PlacementPolicy.Order) -> [Int] {
         keys.indices.sorted { a, b in
-            let x = keys[a], y = keys[b]
+            let x = keys[a]
+            let y = keys[b]
             switch order {
             case .asListed: return x.listed < y.listed
             case .largestFirst where x.mem != y.mem: return x.mem > y.mem
@@ -18,8 +19,10 @@ enum ResultAssembly {
         }
     }
 
-    static func build(search: Search, input: PlacementInput, spec: PlanSpec, inventory: Inventory,
-                      reserveKiB: UInt64, notes: [String]) -> PlacementResult {
+    static func build(
+        search: Search, input: PlacementInput, spec: PlanSpec, inventory: Inventory,
+        reserveKiB: UInt64, notes: [String]
+    ) -> PlacementResult {
         let state = search.state
         let movers = input.movers
         let offMostFree = search.offMostFree()
@@ -27,9 +30,11 @@ enum ResultAssembly {
         var placements: [Placement] = []
         for m in planOrder(movers, spec.placement.order) where state.target[m] >= 0 {
             let g = movers[m]
-            placements.append(Placement(guest: g.name, uuid: g.uuid, source: g.source, target: state.names[state.target[m]],
-                                        memoryKiB: g.memKiB, vcpus: g.vcpus, mode: g.mode,
-                                        copyStorage: g.copyStorage, offMostFree: offMostFree[m]))
+            placements.append(
+                Placement(
+                    guest: g.name, uuid: g.uuid, source: g.source, target: state.names[state.target[m]],
+                    memoryKiB: g.memKiB, vcpus: g.vcpus, mode: g.mode,
+                    copyStorage: g.copyStorage, offMostFree: offMostFree[m]))
         }
 
         // Unplaceable movers and guest-level refusals share the plan's order.
@@ -38,15 +43,22 @@ enum ResultAssembly {
         }
         for m in movers.indices where state.target[m] < 0 {
             let g = movers[m]
-            rows.append((g.memKiB, g.name, g.listed, Unplaceable(
-                guest: g.name, uuid: g.uuid, source: g.source, memoryKiB: g.memKiB, vcpus: g.vcpus,
-                guestReason: nil, candidates: rejections(m, search: search, input: input))))
+            rows.append(
+                (
+                    g.memKiB, g.name, g.listed,
+                    Unplaceable(
+                        guest: g.name, uuid: g.uuid, source: g.source, memoryKiB: g.memKiB, vcpus: g.vcpus,
+                        guestReason: nil, candidates: rejections(m, search: search, input: input))
+                ))
         }
-        let unplaceable = planOrder(rows.map { ($0.mem, $0.name, $0.listed) }, spec.placement.order).map { rows[$0].value }
+        let unplaceable = planOrder(rows.map { ($0.mem, $0.name, $0.listed) }, spec.placement.order).map {
+            rows[$0].value
+        }
 
-        return PlacementResult(placements: placements, unplaceable: unplaceable, skipped: input.skipped,
-                               targets: usage(state: state, input: input, inventory: inventory, reserveKiB: reserveKiB),
-                               notes: notes)
+        return PlacementResult(
+            placements: placements, unplaceable: unplaceable, skipped: input.skipped,
+            targets: usage(state: state, input: input, inventory: inventory, reserveKiB: reserveKiB),
+            notes: notes)
     }
 
     /// The first filter that rejects the mover on each target of the plan, by target name.
@@ -67,25 +79,29 @@ enum ResultAssembly {
         }
     }
 
-    static func usage(state: FleetState, input: PlacementInput, inventory: Inventory, reserveKiB: UInt64) -> [TargetUsage] {
+    static func usage(
+        state: FleetState, input: PlacementInput, inventory: Inventory, reserveKiB: UInt64
+    ) -> [TargetUsage] {
         input.targets.all.compactMap { row -> TargetUsage? in
             switch row.status {
             case .unreachable: return nil
             case .valid(let t):
                 let h = input.targets.hosts[t]
-                return TargetUsage(host: h.name, memoryKiB: h.memoryKiB, reserveKiB: reserveKiB,
-                                   usedBeforeKiB: UInt64(state.usedBefore[t]),
-                                   usedAfterKiB: UInt64(state.usedBefore[t] + state.planned[t]),
-                                   cpus: h.cpus, vcpusBefore: state.vcpusBefore[t],
-                                   vcpusAfter: state.vcpusBefore[t] + state.plannedVCPUs[t], incoming: state.incoming[t].count)
+                return TargetUsage(
+                    host: h.name, memoryKiB: h.memoryKiB, reserveKiB: reserveKiB,
+                    usedBeforeKiB: UInt64(state.usedBefore[t]),
+                    usedAfterKiB: UInt64(state.usedBefore[t] + state.planned[t]),
+                    cpus: h.cpus, vcpusBefore: state.vcpusBefore[t],
+                    vcpusAfter: state.vcpusBefore[t] + state.plannedVCPUs[t], incoming: state.incoming[t].count)
             case .source:
                 // A source listed as a target takes nothing; its usage is shown as it stands.
                 guard let h = inventory.host(named: row.name) else { return nil }
                 let used = h.guests.reduce(UInt64(0)) { $0 + $1.memoryKiB }
                 let vcpus = h.guests.reduce(0) { $0 + $1.vcpus }
-                return TargetUsage(host: h.name, memoryKiB: h.memoryKiB, reserveKiB: reserveKiB, usedBeforeKiB: used,
-                                   usedAfterKiB: used, cpus: h.cpus,
-                                   vcpusBefore: vcpus, vcpusAfter: vcpus, incoming: 0)
+                return TargetUsage(
+                    host: h.name, memoryKiB: h.memoryKiB, reserveKiB: reserveKiB, usedBeforeKiB: used,
+                    usedAfterKiB: used, cpus: h.cpus,
+                    vcpusBefore: vcpus, vcpusAfter: vcpus, incoming: 0)
             }
         }
     }

@@ -19,13 +19,15 @@ struct Search {
     init(input: PlacementInput, state: FleetState) {
         self.state = state
         let classProfiles = state.members.map { input.targets.profiles[$0[0]] }
-        var compatible: [[Int]] = [], isCompatible: [[Bool]] = []
+        var compatible: [[Int]] = []
+        var isCompatible: [[Bool]] = []
         for n in input.needs {
             let ok = classProfiles.map { StaticFilters.first(n, $0, target: "") == nil }
             isCompatible.append(ok)
             compatible.append(ok.indices.filter { ok[$0] })
         }
-        self.compatible = compatible; self.isCompatible = isCompatible
+        self.compatible = compatible
+        self.isCompatible = isCompatible
         initialFree = state.members.map { $0.map(state.free).sorted() }
     }
 
@@ -35,10 +37,12 @@ struct Search {
 
     /// The target `choose` picks for mover `m` among those passing every filter, never `tabu`.
     mutating func best(_ m: Int, _ choose: PlacementPolicy.Choose, tabu: [Int] = []) -> Int? {
-        let need = state.mem[m], pin = state.pinOf[m]
+        let need = state.mem[m]
+        let pin = state.pinOf[m]
         if pin != FleetState.unpinned {
             guard pin >= 0, !tabu.contains(pin), staticallyCompatible(m, pin), state.free(pin) >= need,
-                  state.othersReject(m, pin) == nil else { return nil }
+                state.othersReject(m, pin) == nil
+            else { return nil }
             return pin
         }
         // The guest-specific filters are checked on the overall best only; a target they reject
@@ -47,7 +51,8 @@ struct Search {
         defer { for t in hidden { state.restore(t) } }
         while let t = choose == .mostFreeMemory ? mostFree(m, need) : leastFree(m, need) {
             guard tabu.contains(t) || state.othersReject(m, t) != nil else { return t }
-            state.hide(t); hidden.append(t)
+            state.hide(t)
+            hidden.append(t)
         }
         return nil
     }
@@ -55,12 +60,16 @@ struct Search {
     /// Most free across the compatible classes: compare the classes' maxima (one read each) and
     /// descend only the winning tree(s).
     private func mostFree(_ m: Int, _ need: Int64) -> Int? {
-        var bestValue = Int64.min, bestTarget = -1
+        var bestValue = Int64.min
+        var bestTarget = -1
         for c in compatible[state.needsOf[m]] {
             let v = state.trees[c].maxValue
             guard v != FreeTree.excluded, v >= need, v >= bestValue else { continue }
             let t = state.members[c][state.trees[c].mostFree(need: need)!]
-            if v > bestValue || t < bestTarget { bestValue = v; bestTarget = t }
+            if v > bestValue || t < bestTarget {
+                bestValue = v
+                bestTarget = t
+            }
         }
         return bestTarget < 0 ? nil : bestTarget
     }
@@ -76,24 +85,33 @@ struct Search {
     }
 
     private func better(_ a: Int, than b: Int, _ choose: PlacementPolicy.Choose) -> Bool {
-        let fa = state.free(a), fb = state.free(b)
+        let fa = state.free(a)
+        let fb = state.free(b)
         if fa != fb { return choose == .mostFreeMemory ? fa > fb : fa < fb }
-        return a < b  // target ids are in name order
+        return a < b // target ids are in name order
     }
 
     /// Up to `limit` targets the mover passes every filter but memory on, most free first.
     mutating func roomiest(_ m: Int, limit: Int, tabu: [Int]) -> [Int] {
         let p = state.pinOf[m]
         if p != FleetState.unpinned {
-            return p >= 0 && !tabu.contains(p) && staticallyCompatible(m, p) && state.othersReject(m, p) == nil ? [p] : []
+            return p >= 0 && !tabu.contains(p) && staticallyCompatible(m, p) && state.othersReject(m, p) == nil
+                ? [p] : []
         }
-        var found: [Int] = [], hidden: [Int] = []
+        var found: [Int] = []
+        var hidden: [Int] = []
         for c in compatible[state.needsOf[m]] {
-            var taken = 0, looked = 0
+            var taken = 0
+            var looked = 0
             while taken < limit, looked < 4 * limit, let pos = state.trees[c].mostFree(need: Int64.min + 1) {
                 let t = state.members[c][pos]
-                state.hide(t); hidden.append(t); looked += 1
-                if !tabu.contains(t), state.othersReject(m, t) == nil { found.append(t); taken += 1 }
+                state.hide(t)
+                hidden.append(t)
+                looked += 1
+                if !tabu.contains(t), state.othersReject(m, t) == nil {
+                    found.append(t)
+                    taken += 1
+                }
             }
         }
         for t in hidden { state.restore(t) }
@@ -104,12 +122,17 @@ struct Search {
     /// How many targets could take the mover on an empty plan: the measure of how constrained it is.
     /// (Call before anything is planned.)
     func feasibleCount(_ m: Int) -> Int {
-        let need = state.mem[m], p = state.pinOf[m]
+        let need = state.mem[m]
+        let p = state.pinOf[m]
         if p != FleetState.unpinned { return p >= 0 && staticallyCompatible(m, p) && state.free(p) >= need ? 1 : 0 }
         return compatible[state.needsOf[m]].reduce(0) { n, c in
             let a = initialFree[c]
-            var lo = 0, hi = a.count
-            while lo < hi { let mid = (lo + hi) / 2; if a[mid] < need { lo = mid + 1 } else { hi = mid } }
+            var lo = 0
+            var hi = a.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if a[mid] < need { lo = mid + 1 } else { hi = mid }
+            }
             return n + a.count - lo
         }
     }
@@ -120,7 +143,10 @@ struct Search {
         for m in order where state.target[m] < 0 {
             guard let t = best(m, choose) else { continue }
             if annotate, let mf = best(m, .mostFreeMemory), mf != t {
-                note(m, "most-free \(state.names[mf]) not used: most-free-memory could not place every guest, so this plan packs by best fit")
+                note(
+                    m,
+                    "most-free \(state.names[mf]) not used: most-free-memory could not place every guest, so this plan packs by best fit"
+                )
             }
             state.place(m, on: t)
         }

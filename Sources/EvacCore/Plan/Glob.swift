@@ -2,7 +2,10 @@
 public struct Glob: Hashable, Sendable, CustomStringConvertible {
     public let pattern: String
     private let scalars: [Unicode.Scalar]
-    public init(_ pattern: String) { self.pattern = pattern; self.scalars = Array(pattern.unicodeScalars) }
+    public init(_ pattern: String) {
+        self.pattern = pattern
+        self.scalars = Array(pattern.unicodeScalars)
+    }
     public var description: String { pattern }
     public var isLiteral: Bool { !scalars.contains { $0 == "*" || $0 == "?" || $0 == "[" } }
 
@@ -26,15 +29,28 @@ public struct Glob: Hashable, Sendable, CustomStringConvertible {
     public func matches(_ name: String) -> Bool {
         let s = Array(name.unicodeScalars)
         // Iterative matcher with single-star backtracking: linear for typical patterns.
-        var p = 0, n = 0, starP = -1, starN = 0
+        var p = 0
+        var n = 0
+        var starP = -1
+        var starN = 0
         while n < s.count {
             if p < scalars.count, scalars[p] == "*" {
-                starP = p; starN = n; p += 1; continue
+                starP = p
+                starN = n
+                p += 1
+                continue
             }
             if p < scalars.count, let next = matchOne(at: p, s[n]) {
-                p = next; n += 1; continue
+                p = next
+                n += 1
+                continue
             }
-            if starP >= 0 { p = starP + 1; starN += 1; n = starN; continue }
+            if starP >= 0 {
+                p = starP + 1
+                starN += 1
+                n = starN
+                continue
+            }
             return false
         }
         while p < scalars.count, scalars[p] == "*" { p += 1 }
@@ -48,7 +64,10 @@ public struct Glob: Hashable, Sendable, CustomStringConvertible {
         case "[":
             var j = p + 1
             var negate = false
-            if j < scalars.count, scalars[j] == "!" || scalars[j] == "^" { negate = true; j += 1 }
+            if j < scalars.count, scalars[j] == "!" || scalars[j] == "^" {
+                negate = true
+                j += 1
+            }
             var matched = false
             var first = true
             while j < scalars.count, scalars[j] != "]" || first {

@@ -7,8 +7,9 @@ public enum InventoryChecks {
         func warnUnmatched(_ globs: [Located<Glob>], _ what: String) {
             for g in globs where !sourceGuests.contains(where: g.value.matches) {
                 let near = Spelling.closest(to: g.value.pattern, in: sourceGuests)
-                sink.warning(g.mark, span: g.value.pattern.count, "\(what) pattern '\(g.value)' matches no guest on the sources",
-                             help: near.map { "did you mean '\($0)'?" } ?? "check the spelling, or remove the pattern")
+                sink.warning(
+                    g.mark, span: g.value.pattern.count, "\(what) pattern '\(g.value)' matches no guest on the sources",
+                    help: near.map { "did you mean '\($0)'?" } ?? "check the spelling, or remove the pattern")
             }
         }
         warnUnmatched(spec.select.include, "select.include")

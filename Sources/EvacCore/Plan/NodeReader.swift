@@ -20,8 +20,9 @@ struct NodeReader {
         var out: [String: Node.Pair] = [:]
         for pair in pairs {
             guard let key = pair.key.scalar else {
-                sink.error(pair.key.mark, "keys in \(context) must be plain names, found \(pair.key.kindName)",
-                           help: "write `name: value`")
+                sink.error(
+                    pair.key.mark, "keys in \(context) must be plain names, found \(pair.key.kindName)",
+                    help: "write `name: value`")
                 continue
             }
             if !known.contains(key.value) {
@@ -35,8 +36,9 @@ struct NodeReader {
                 continue
             }
             if let first = out[key.value] {
-                sink.error(key.mark, span: key.value.count, "duplicate key '\(key.value)' in \(context)",
-                           help: "it was already given at line \(first.key.mark.line); keep one")
+                sink.error(
+                    key.mark, span: key.value.count, "duplicate key '\(key.value)' in \(context)",
+                    help: "it was already given at line \(first.key.mark.line); keep one")
                 continue
             }
             out[key.value] = pair
@@ -58,8 +60,9 @@ struct NodeReader {
                 continue
             }
             if let first = seen[key.value] {
-                sink.error(key.mark, span: key.value.count, "duplicate name '\(key.value)' in \(context)",
-                           help: "it was already given at line \(first.line); names must be unique")
+                sink.error(
+                    key.mark, span: key.value.count, "duplicate name '\(key.value)' in \(context)",
+                    help: "it was already given at line \(first.line); names must be unique")
                 continue
             }
             seen[key.value] = key.mark
@@ -68,7 +71,9 @@ struct NodeReader {
         return out
     }
 
-    mutating func require(_ map: [String: Node.Pair], _ key: String, in node: Node, context: String, example: String) -> Node? {
+    mutating func require(
+        _ map: [String: Node.Pair], _ key: String, in node: Node, context: String, example: String
+    ) -> Node? {
         if let p = map[key] { return p.value }
         sink.error(node.mark, "missing '\(key)' in \(context)", help: "add `\(key): \(example)`")
         return nil
@@ -99,11 +104,15 @@ struct NodeReader {
             return nil
         }
         if let min, v < min {
-            sink.error(s.mark, span: s.value.count, "\(context) must be at least \(min), found \(v)", help: "use a value ≥ \(min)")
+            sink.error(
+                s.mark, span: s.value.count, "\(context) must be at least \(min), found \(v)",
+                help: "use a value ≥ \(min)")
             return nil
         }
         if let max, v > max {
-            sink.error(s.mark, span: s.value.count, "\(context) must be at most \(max), found \(v)", help: "use a value ≤ \(max)")
+            sink.error(
+                s.mark, span: s.value.count, "\(context) must be at most \(max), found \(v)",
+                help: "use a value ≤ \(max)")
             return nil
         }
         return v
@@ -116,11 +125,15 @@ struct NodeReader {
         }
         // `1e400` reads as infinity and `nan` as NaN: numbers, but not usable ones.
         guard v.isFinite, v < 1e9 else {
-            sink.error(s.mark, span: s.value.count, "\(context) must be a finite number below 1e9, found \(s.value)", help: "use a number such as 4.0")
+            sink.error(
+                s.mark, span: s.value.count, "\(context) must be a finite number below 1e9, found \(s.value)",
+                help: "use a number such as 4.0")
             return nil
         }
         guard v > above else {
-            sink.error(s.mark, span: s.value.count, "\(context) must be greater than \(above), found \(s.value)", help: "use a positive number such as 4.0")
+            sink.error(
+                s.mark, span: s.value.count, "\(context) must be greater than \(above), found \(s.value)",
+                help: "use a positive number such as 4.0")
             return nil
         }
         return v
@@ -132,8 +145,11 @@ struct NodeReader {
             case "true", "True", "TRUE": return true
             case "false", "False", "FALSE": return false
             case "yes", "no", "on", "off", "Yes", "No", "On", "Off":
-                sink.error(s.mark, span: s.value.count, "\(context) must be true or false, found '\(s.value)'",
-                           help: "write \(["yes", "on", "Yes", "On"].contains(s.value) ? "true" : "false") (YAML 1.2 does not read '\(s.value)' as a boolean)")
+                sink.error(
+                    s.mark, span: s.value.count, "\(context) must be true or false, found '\(s.value)'",
+                    help:
+                        "write \(["yes", "on", "Yes", "On"].contains(s.value) ? "true" : "false") (YAML 1.2 does not read '\(s.value)' as a boolean)"
+                )
                 return nil
             default: break
             }
@@ -142,14 +158,18 @@ struct NodeReader {
         return nil
     }
 
-    mutating func choice<E: RawRepresentable & CaseIterable>(_ node: Node, _ type: E.Type, context: String) -> E? where E.RawValue == String {
+    mutating func choice<E: RawRepresentable & CaseIterable>(_ node: Node, _ type: E.Type, context: String) -> E?
+    where E.RawValue == String {
         let allowed = E.allCases.map(\.rawValue)
         guard let s = node.scalar else {
             typeError(node, expected: "one of \(allowed.joined(separator: ", "))", context: context)
             return nil
         }
         if let v = E(rawValue: s.value) { return v }
-        let help = Spelling.closest(to: s.value, in: allowed).map { "did you mean '\($0)'? (one of \(allowed.joined(separator: ", ")))" }
+        let help =
+            Spelling.closest(to: s.value, in: allowed).map {
+                "did you mean '\($0)'? (one of \(allowed.joined(separator: ", ")))"
+            }
             ?? "use one of \(allowed.joined(separator: ", "))"
         sink.error(s.mark, span: max(1, s.value.count), "'\(s.value)' is not a valid \(context)", help: help)
         return nil
@@ -172,9 +192,12 @@ struct NodeReader {
     mutating func duration(_ node: Node, context: String, _ bounds: ClosedRange<UInt64>, why: String) -> UInt64? {
         guard let ms = unit(node, context: context, Units.duration) else { return nil }
         guard bounds.contains(ms) else {
-            let lo = Format.duration(ms: Double(bounds.lowerBound)), hi = Format.duration(ms: Double(bounds.upperBound))
-            sink.error(node.mark, span: max(1, node.scalar?.value.count ?? 1),
-                       "\(context) must be from \(lo) to \(hi), found \(node.scalar?.value ?? "?")", help: "write a duration in that range; \(why)")
+            let lo = Format.duration(ms: Double(bounds.lowerBound))
+            let hi = Format.duration(ms: Double(bounds.upperBound))
+            sink.error(
+                node.mark, span: max(1, node.scalar?.value.count ?? 1),
+                "\(context) must be from \(lo) to \(hi), found \(node.scalar?.value ?? "?")",
+                help: "write a duration in that range; \(why)")
             return nil
         }
         return ms
@@ -192,7 +215,10 @@ struct NodeReader {
             }
             return items
         case .scalar(let s) where !s.quoted && (s.value.isEmpty || s.value == "~" || s.value == "null"):
-            if !allowEmpty { sink.error(s.mark, "\(context) is empty", help: "list at least one entry"); return nil }
+            if !allowEmpty {
+                sink.error(s.mark, "\(context) is empty", help: "list at least one entry")
+                return nil
+            }
             return []
         case .scalar: return [node]
         case .mapping:
@@ -218,8 +244,9 @@ struct NodeReader {
 
     mutating func typeError(_ node: Node, expected: String, context: String) {
         let span = node.scalar.map { max(1, $0.value.count) } ?? 1
-        sink.error(node.mark, span: span, "\(context) must be \(expected), found \(node.kindName)",
-                   help: Self.typeHelp(expected: expected, node: node))
+        sink.error(
+            node.mark, span: span, "\(context) must be \(expected), found \(node.kindName)",
+            help: Self.typeHelp(expected: expected, node: node))
     }
 
     static func typeHelp(expected: String, node: Node) -> String {
@@ -227,7 +254,9 @@ struct NodeReader {
         if expected.contains("mapping") { return "write `key: value` pairs, indented under this key" }
         if expected.contains("integer"), let s = node.scalar, let d = Double(s.value) {
             // `nan`, `inf` and 1e19 are numbers too: only a representable whole number is suggested.
-            guard let whole = Int(exactly: d.rounded()), whole.magnitude < 1 << 53 else { return "write a whole number such as 1" }
+            guard let whole = Int(exactly: d.rounded()), whole.magnitude < 1 << 53 else {
+                return "write a whole number such as 1"
+            }
             return "write a whole number such as \(whole)"
         }
         return "write \(expected)"

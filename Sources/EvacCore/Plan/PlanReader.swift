@@ -2,8 +2,10 @@
 /// returns a spec only when there were no errors. schemas/plan.schema.json describes the same
 /// language and a test keeps the two in step.
 public enum PlanReader {
-    public static let topKeys = ["version", "name", "description", "hosts", "sources", "targets", "select",
-                                 "constraints", "placement", "parallelism", "migration", "on-failure"]
+    public static let topKeys = [
+        "version", "name", "description", "hosts", "sources", "targets", "select",
+        "constraints", "placement", "parallelism", "migration", "on-failure",
+    ]
 
     public static func read(_ root: Node, file: String) -> (spec: PlanSpec?, diagnostics: [Diagnostic]) {
         var r = NodeReader(file: file)
@@ -17,7 +19,11 @@ public enum PlanReader {
     static func readPlan(_ root: Node, _ r: inout NodeReader) -> PlanSpec {
         var spec = PlanSpec(name: "", hosts: [], sources: [], targetPools: [])
         if case .mapping(let pairs, let mark) = root, pairs.isEmpty {
-            r.sink.error(mark, "the plan is empty", help: "a plan needs at least version, name, hosts, sources and targets (see plans/maintenance-drain.yaml)")
+            r.sink.error(
+                mark, "the plan is empty",
+                help:
+                    "a plan needs at least version, name, hosts, sources and targets (see plans/maintenance-drain.yaml)"
+            )
             return spec
         }
         guard let top = r.mapping(root, context: "the plan", known: topKeys) else { return spec }
@@ -28,15 +34,23 @@ public enum PlanReader {
             }
         }
         if let v = r.require(top, "name", in: root, context: "the plan", example: "rack12-kernel-upgrade"),
-           let n = r.string(v, context: "name") { spec.name = n }
+            let n = r.string(v, context: "name")
+        {
+            spec.name = n
+        }
         if let v = top["description"]?.value { _ = r.string(v, context: "description", allowEmpty: true) }
-        if let v = r.require(top, "hosts", in: root, context: "the plan", example: "{ kvm-12a: { uri: \"qemu+ssh://root@kvm-12a/system\" } }") {
+        if let v = r.require(
+            top, "hosts", in: root, context: "the plan",
+            example: "{ kvm-12a: { uri: \"qemu+ssh://root@kvm-12a/system\" } }")
+        {
             spec.hosts = readHosts(v, &r)
         }
         if let v = r.require(top, "sources", in: root, context: "the plan", example: "[kvm-12a]") {
             spec.sources = readHostList(v, context: "sources", &r)
         }
-        if let v = r.require(top, "targets", in: root, context: "the plan", example: "[{ pool: rack13, hosts: [kvm-13a] }]") {
+        if let v = r.require(
+            top, "targets", in: root, context: "the plan", example: "[{ pool: rack13, hosts: [kvm-13a] }]")
+        {
             spec.targetPools = readPools(v, &r)
         }
         if let v = top["select"]?.value { spec.select = readSelect(v, &r) }
@@ -44,13 +58,17 @@ public enum PlanReader {
         if let v = top["placement"]?.value { spec.placement = readPlacement(v, &r) }
         if let v = top["parallelism"]?.value { spec.parallelism = readParallelism(v, &r) }
         if let v = top["migration"]?.value { spec.migration = readMigration(v, &r) }
-        if let v = top["on-failure"]?.value, let f = r.choice(v, OnFailure.self, context: "on-failure policy") { spec.onFailure = f }
+        if let v = top["on-failure"]?.value, let f = r.choice(v, OnFailure.self, context: "on-failure policy") {
+            spec.onFailure = f
+        }
         return spec
     }
 
     static func readHosts(_ node: Node, _ r: inout NodeReader) -> [HostSpec] {
         guard let entries = r.namedEntries(node, context: "hosts") else { return [] }
-        if entries.isEmpty { r.sink.error(node.mark, "hosts is empty", help: "name every host the plan touches with its libvirt URI") }
+        if entries.isEmpty {
+            r.sink.error(node.mark, "hosts is empty", help: "name every host the plan touches with its libvirt URI")
+        }
         var out: [HostSpec] = []
         r.declaredHosts = Set(entries.map(\.0.value))
         for (key, value) in entries {
@@ -62,12 +80,22 @@ public enum PlanReader {
                 }
                 continue
             }
-            guard let m = r.mapping(value, context: "host '\(key.value)'", known: ["uri", "cpu-pool", "allow-uri-risks"]) else { continue }
-            guard let uriNode = r.require(m, "uri", in: value, context: "host '\(key.value)'", example: "\"qemu+ssh://root@\(key.value)/system\""),
-                  let uri = r.string(uriNode, context: "the URI of host '\(key.value)'") else { continue }
+            guard
+                let m = r.mapping(value, context: "host '\(key.value)'", known: ["uri", "cpu-pool", "allow-uri-risks"])
+            else { continue }
+            guard
+                let uriNode = r.require(
+                    m, "uri", in: value, context: "host '\(key.value)'",
+                    example: "\"qemu+ssh://root@\(key.value)/system\""),
+                let uri = r.string(uriNode, context: "the URI of host '\(key.value)'")
+            else { continue }
             var risks: Set<URIPolicy.Risk> = []
-            if let v = m["allow-uri-risks"]?.value, let items = r.list(v, context: "allow-uri-risks of host '\(key.value)'") {
-                for item in items { if let risk = r.choice(item, URIPolicy.Risk.self, context: "URI risk") { risks.insert(risk) } }
+            if let v = m["allow-uri-risks"]?.value,
+                let items = r.list(v, context: "allow-uri-risks of host '\(key.value)'")
+            {
+                for item in items {
+                    if let risk = r.choice(item, URIPolicy.Risk.self, context: "URI risk") { risks.insert(risk) }
+                }
             }
             checkURI(uri, at: uriNode.mark, host: key.value, allowed: risks, &r)
             var pool: String?
@@ -79,7 +107,9 @@ public enum PlanReader {
 
     /// The URI policy (credentials, programs libvirt would run, text for a remote shell, peers
     /// not verified): each problem is an error at the URI, see `URIPolicy`.
-    static func checkURI(_ uri: String, at mark: Mark, host: String, allowed: Set<URIPolicy.Risk> = [], _ r: inout NodeReader) {
+    static func checkURI(
+        _ uri: String, at mark: Mark, host: String, allowed: Set<URIPolicy.Risk> = [], _ r: inout NodeReader
+    ) {
         for p in URIPolicy.check(uri, allowed: allowed) {
             r.sink.error(mark, span: uri.count, "host '\(host)': \(p.message)", help: p.help)
         }
@@ -92,8 +122,9 @@ public enum PlanReader {
         for item in items {
             guard let n = r.name(item, context: "a host in \(context)") else { continue }
             if let first = seen[n.value] {
-                r.sink.error(item.mark, span: n.value.count, "host '\(n.value)' is listed twice in \(context)",
-                             help: "it was already listed at line \(first.line); remove one")
+                r.sink.error(
+                    item.mark, span: n.value.count, "host '\(n.value)' is listed twice in \(context)",
+                    help: "it was already listed at line \(first.line); remove one")
                 continue
             }
             seen[n.value] = item.mark
@@ -111,70 +142,127 @@ public enum PlanReader {
             guard let m = r.mapping(item, context: "target pool \(i + 1)", known: ["pool", "hosts"]) else { continue }
             var name = "pool-\(i + 1)"
             var n = 1
-            while explicit.contains(name) { n += 1; name = "pool-\(i + 1)-\(n)" }
+            while explicit.contains(name) {
+                n += 1
+                name = "pool-\(i + 1)-\(n)"
+            }
             if let p = m["pool"]?.value, let n = r.string(p, context: "pool name") {
                 if let first = names[n] {
-                    r.sink.error(p.mark, span: n.count, "duplicate target pool '\(n)'", help: "it was already defined at line \(first.line); pool names must be unique")
+                    r.sink.error(
+                        p.mark, span: n.count, "duplicate target pool '\(n)'",
+                        help: "it was already defined at line \(first.line); pool names must be unique")
                 }
                 names[n] = p.mark
                 name = n
             }
-            guard let hostsNode = r.require(m, "hosts", in: item, context: "target pool '\(name)'", example: "[kvm-13a, kvm-13b]") else { continue }
+            guard
+                let hostsNode = r.require(
+                    m, "hosts", in: item, context: "target pool '\(name)'", example: "[kvm-13a, kvm-13b]")
+            else { continue }
             if let seq = hostsNode.items, seq.isEmpty {
-                r.sink.error(hostsNode.mark, "target pool '\(name)' is empty", help: "list the hosts that may receive guests")
+                r.sink.error(
+                    hostsNode.mark, "target pool '\(name)' is empty", help: "list the hosts that may receive guests")
                 continue
             }
-            out.append(TargetPool(name: name, hosts: readHostList(hostsNode, context: "target pool '\(name)'", &r), mark: item.mark))
+            out.append(
+                TargetPool(
+                    name: name, hosts: readHostList(hostsNode, context: "target pool '\(name)'", &r), mark: item.mark))
         }
         return out
     }
 
     static func readSelect(_ node: Node, _ r: inout NodeReader) -> Selection {
         var s = Selection()
-        guard let m = r.mapping(node, context: "select", known: ["include", "exclude", "stopped", "transient"]) else { return s }
+        guard let m = r.mapping(node, context: "select", known: ["include", "exclude", "stopped", "transient"]) else {
+            return s
+        }
         if let v = m["include"]?.value { s.include = r.globs(v, context: "select.include") ?? [] }
         if let v = m["exclude"]?.value { s.exclude = r.globs(v, context: "select.exclude") ?? [] }
-        if let v = m["stopped"]?.value, let p = r.choice(v, Selection.StoppedPolicy.self, context: "stopped-guest policy") { s.stopped = p }
-        if let v = m["transient"]?.value, let p = r.choice(v, Selection.TransientPolicy.self, context: "transient-guest policy") { s.transient = p }
+        if let v = m["stopped"]?.value,
+            let p = r.choice(v, Selection.StoppedPolicy.self, context: "stopped-guest policy")
+        {
+            s.stopped = p
+        }
+        if let v = m["transient"]?.value,
+            let p = r.choice(v, Selection.TransientPolicy.self, context: "transient-guest policy")
+        {
+            s.transient = p
+        }
         return s
     }
 
     static func readConstraints(_ node: Node, _ r: inout NodeReader) -> Constraints {
         var c = Constraints()
-        guard let m = r.mapping(node, context: "constraints", known: ["cpu", "bridges", "bridge-map", "memory-reserve", "max-vcpu-ratio", "anti-affinity", "pin", "local-storage"]) else { return c }
+        guard
+            let m = r.mapping(
+                node, context: "constraints",
+                known: [
+                    "cpu", "bridges", "bridge-map", "memory-reserve", "max-vcpu-ratio", "anti-affinity", "pin",
+                    "local-storage",
+                ])
+        else { return c }
         if let v = m["cpu"]?.value, let p = r.choice(v, Constraints.CPUPolicy.self, context: "cpu policy") { c.cpu = p }
-        if let v = m["bridges"]?.value, let p = r.choice(v, Constraints.BridgePolicy.self, context: "bridges policy") { c.bridges = p }
-        if let v = m["local-storage"]?.value, let p = r.choice(v, Constraints.LocalStoragePolicy.self, context: "local-storage policy") { c.localStorage = p }
-        if let v = m["bridge-map"]?.value, let entries = r.namedEntries(v, context: "bridge-map") {
-            for (k, val) in entries { if let to = r.string(val, context: "bridge-map entry '\(k.value)'") { c.bridgeMap[k.value] = to } }
+        if let v = m["bridges"]?.value, let p = r.choice(v, Constraints.BridgePolicy.self, context: "bridges policy") {
+            c.bridges = p
         }
-        if let v = m["memory-reserve"]?.value, let b = r.unit(v, context: "memory-reserve", Units.size) { c.memoryReserveBytes = b }
+        if let v = m["local-storage"]?.value,
+            let p = r.choice(v, Constraints.LocalStoragePolicy.self, context: "local-storage policy")
+        {
+            c.localStorage = p
+        }
+        if let v = m["bridge-map"]?.value, let entries = r.namedEntries(v, context: "bridge-map") {
+            for (k, val) in entries {
+                if let to = r.string(val, context: "bridge-map entry '\(k.value)'") { c.bridgeMap[k.value] = to }
+            }
+        }
+        if let v = m["memory-reserve"]?.value, let b = r.unit(v, context: "memory-reserve", Units.size) {
+            c.memoryReserveBytes = b
+        }
         if let v = m["max-vcpu-ratio"]?.value { c.maxVCPURatio = r.number(v, context: "max-vcpu-ratio", above: 0) }
         if let v = m["anti-affinity"]?.value, let items = r.list(v, context: "anti-affinity") {
             var names: [String: Mark] = [:]
             // An unnamed group is called anti-affinity-N; a group may be *named* that too, so the
             // default skips names given explicitly (group names key the limits in the DAG).
-            let explicit = Set(items.compactMap { $0.pairs?.first { $0.key.scalar?.value == "name" }?.value.scalar?.value })
+            let explicit = Set(
+                items.compactMap { $0.pairs?.first { $0.key.scalar?.value == "name" }?.value.scalar?.value })
             for (i, item) in items.enumerated() {
-                guard let g = r.mapping(item, context: "anti-affinity group \(i + 1)", known: ["name", "guests", "max-in-flight"]) else { continue }
+                guard
+                    let g = r.mapping(
+                        item, context: "anti-affinity group \(i + 1)", known: ["name", "guests", "max-in-flight"])
+                else { continue }
                 var name = "anti-affinity-\(i + 1)"
                 var n = 1
-                while explicit.contains(name) { n += 1; name = "anti-affinity-\(i + 1)-\(n)" }
-                if let n = g["name"]?.value, let s = r.string(n, context: "anti-affinity group name") {
-                    if let first = names[s] { r.sink.error(n.mark, span: s.count, "duplicate anti-affinity group '\(s)'", help: "it was already defined at line \(first.line)") }
-                    names[s] = n.mark; name = s
+                while explicit.contains(name) {
+                    n += 1
+                    name = "anti-affinity-\(i + 1)-\(n)"
                 }
-                guard let gn = r.require(g, "guests", in: item, context: "anti-affinity group '\(name)'", example: "[\"db-*\"]") else { continue }
+                if let n = g["name"]?.value, let s = r.string(n, context: "anti-affinity group name") {
+                    if let first = names[s] {
+                        r.sink.error(
+                            n.mark, span: s.count, "duplicate anti-affinity group '\(s)'",
+                            help: "it was already defined at line \(first.line)")
+                    }
+                    names[s] = n.mark
+                    name = s
+                }
+                guard
+                    let gn = r.require(
+                        g, "guests", in: item, context: "anti-affinity group '\(name)'", example: "[\"db-*\"]")
+                else { continue }
                 let globs = r.globs(gn, context: "anti-affinity group '\(name)'", allowEmpty: false) ?? []
                 var budget = 1
                 if let b = g["max-in-flight"]?.value, let n = r.int(b, context: "max-in-flight", min: 1) { budget = n }
-                c.antiAffinity.append(AntiAffinityGroup(name: name, guests: globs, maxInFlight: budget, mark: item.mark))
+                c.antiAffinity.append(
+                    AntiAffinityGroup(name: name, guests: globs, maxInFlight: budget, mark: item.mark))
             }
         }
         if let v = m["pin"]?.value, let entries = r.namedEntries(v, context: "pin") {
             for (k, val) in entries {
                 let g = Glob(k.value)
-                if let err = g.syntaxError { r.sink.error(k.mark, err, help: "close the class with ']'"); continue }
+                if let err = g.syntaxError {
+                    r.sink.error(k.mark, err, help: "close the class with ']'")
+                    continue
+                }
                 if let h = r.name(val, context: "the host guest '\(k.value)' is pinned to") {
                     c.pins.append(PinRule(guest: Located(g, at: k.mark), host: h))
                 }
@@ -186,13 +274,20 @@ public enum PlanReader {
     static func readPlacement(_ node: Node, _ r: inout NodeReader) -> PlacementPolicy {
         var p = PlacementPolicy()
         guard let m = r.mapping(node, context: "placement", known: ["choose", "order", "after"]) else { return p }
-        if let v = m["choose"]?.value, let c = r.choice(v, PlacementPolicy.Choose.self, context: "placement choice") { p.choose = c }
-        if let v = m["order"]?.value, let o = r.choice(v, PlacementPolicy.Order.self, context: "placement order") { p.order = o }
+        if let v = m["choose"]?.value, let c = r.choice(v, PlacementPolicy.Choose.self, context: "placement choice") {
+            p.choose = c
+        }
+        if let v = m["order"]?.value, let o = r.choice(v, PlacementPolicy.Order.self, context: "placement order") {
+            p.order = o
+        }
         if let v = m["after"]?.value, let items = r.list(v, context: "placement.after") {
             for (i, item) in items.enumerated() {
-                guard let rule = r.mapping(item, context: "after rule \(i + 1)", known: ["move", "after"]) else { continue }
+                guard let rule = r.mapping(item, context: "after rule \(i + 1)", known: ["move", "after"]) else {
+                    continue
+                }
                 guard let mv = r.require(rule, "move", in: item, context: "after rule \(i + 1)", example: "[\"db-*\"]"),
-                      let af = r.require(rule, "after", in: item, context: "after rule \(i + 1)", example: "[\"app-*\"]") else { continue }
+                    let af = r.require(rule, "after", in: item, context: "after rule \(i + 1)", example: "[\"app-*\"]")
+                else { continue }
                 let move = r.globs(mv, context: "after rule \(i + 1) move", allowEmpty: false) ?? []
                 let after = r.globs(af, context: "after rule \(i + 1) after", allowEmpty: false) ?? []
                 p.after.append(AfterRule(move: move, after: after, mark: item.mark))
@@ -203,52 +298,97 @@ public enum PlanReader {
 
     static func readParallelism(_ node: Node, _ r: inout NodeReader) -> Parallelism {
         var p = Parallelism()
-        guard let m = r.mapping(node, context: "parallelism", known: ["total", "per-source", "per-target"]) else { return p }
+        guard let m = r.mapping(node, context: "parallelism", known: ["total", "per-source", "per-target"]) else {
+            return p
+        }
         if let v = m["total"]?.value, let n = r.int(v, context: "parallelism.total", min: 1, max: 1024) { p.total = n }
-        if let v = m["per-source"]?.value, let n = r.int(v, context: "parallelism.per-source", min: 1, max: 1024) { p.perSource = n }
-        if let v = m["per-target"]?.value, let n = r.int(v, context: "parallelism.per-target", min: 1, max: 1024) { p.perTarget = n }
+        if let v = m["per-source"]?.value, let n = r.int(v, context: "parallelism.per-source", min: 1, max: 1024) {
+            p.perSource = n
+        }
+        if let v = m["per-target"]?.value, let n = r.int(v, context: "parallelism.per-target", min: 1, max: 1024) {
+            p.perTarget = n
+        }
         for (key, value) in [("per-source", p.perSource), ("per-target", p.perTarget)] where value > p.total {
             if let n = m[key]?.value {
-                r.sink.warning(n.mark, "parallelism.\(key) (\(value)) is larger than total (\(p.total)); total wins", help: "lower \(key) or raise total")
+                r.sink.warning(
+                    n.mark, "parallelism.\(key) (\(value)) is larger than total (\(p.total)); total wins",
+                    help: "lower \(key) or raise total")
             }
         }
         return p
     }
 
-    static let migrationKeys = ["mode", "max-downtime", "bandwidth", "timeout", "progress-timeout", "auto-converge",
-                                "post-copy", "compression", "persist", "undefine-source", "parallel-connections"]
+    static let migrationKeys = [
+        "mode", "max-downtime", "bandwidth", "timeout", "progress-timeout", "auto-converge",
+        "post-copy", "compression", "persist", "undefine-source", "parallel-connections",
+    ]
 
     static func readMigration(_ node: Node, _ r: inout NodeReader) -> MigrationOptions {
         var o = MigrationOptions()
         guard let m = r.mapping(node, context: "migration", known: migrationKeys) else { return o }
-        if let v = m["mode"]?.value, let x = r.choice(v, MigrationOptions.Mode.self, context: "migration mode") { o.mode = x }
-        if let v = m["max-downtime"]?.value, let ms = r.duration(v, context: "max-downtime", MigrationOptions.Bounds.maxDowntimeMs,
-                                                                  why: "libvirt's default is 300ms; QEMU accepts at most 2000s") { o.maxDowntimeMs = ms }
+        if let v = m["mode"]?.value, let x = r.choice(v, MigrationOptions.Mode.self, context: "migration mode") {
+            o.mode = x
+        }
+        if let v = m["max-downtime"]?.value,
+            let ms = r.duration(
+                v, context: "max-downtime", MigrationOptions.Bounds.maxDowntimeMs,
+                why: "libvirt's default is 300ms; QEMU accepts at most 2000s")
+        {
+            o.maxDowntimeMs = ms
+        }
         if let v = m["bandwidth"]?.value, let b = r.unit(v, context: "bandwidth", Units.bandwidth) {
-            if b < 1_048_576 { r.sink.error(v.mark, span: v.scalar?.value.count ?? 1, "bandwidth below 1MiB/s", help: "libvirt limits bandwidth in whole MiB/s; write at least 1MiB/s") }
-            else if b > MigrationOptions.Bounds.bandwidthBytesPerSec.upperBound { r.sink.error(v.mark, span: v.scalar?.value.count ?? 1, "bandwidth above 1TiB/s", help: "omit bandwidth for no limit") }
-            else { o.bandwidthBytesPerSec = b }
+            if b < 1_048_576 {
+                r.sink.error(
+                    v.mark, span: v.scalar?.value.count ?? 1, "bandwidth below 1MiB/s",
+                    help: "libvirt limits bandwidth in whole MiB/s; write at least 1MiB/s")
+            } else if b > MigrationOptions.Bounds.bandwidthBytesPerSec.upperBound {
+                r.sink.error(
+                    v.mark, span: v.scalar?.value.count ?? 1, "bandwidth above 1TiB/s",
+                    help: "omit bandwidth for no limit")
+            } else {
+                o.bandwidthBytesPerSec = b
+            }
         }
         if let v = m["timeout"]?.value { o.timeout = readTimeout(v, &r) }
-        if let v = m["progress-timeout"]?.value, let ms = r.duration(v, context: "progress-timeout", MigrationOptions.Bounds.progressTimeoutMs,
-                                                                      why: "omit it to never abort for lack of progress") { o.progressTimeoutMs = ms }
+        if let v = m["progress-timeout"]?.value,
+            let ms = r.duration(
+                v, context: "progress-timeout", MigrationOptions.Bounds.progressTimeoutMs,
+                why: "omit it to never abort for lack of progress")
+        {
+            o.progressTimeoutMs = ms
+        }
         if let v = m["auto-converge"]?.value {
             if let s = v.scalar, !s.quoted, s.value == "true" || s.value == "false" {
                 o.autoConverge = s.value == "true" ? .init(initial: 20, increment: 10) : nil
             } else if let ac = r.mapping(v, context: "auto-converge", known: ["initial", "increment"]) {
                 var x = MigrationOptions.AutoConverge(initial: 20, increment: 10)
-                if let i = ac["initial"]?.value, let n = r.int(i, context: "auto-converge.initial", min: 0, max: 100) { x.initial = n }
-                if let i = ac["increment"]?.value, let n = r.int(i, context: "auto-converge.increment", min: 0, max: 100) { x.increment = n }
+                if let i = ac["initial"]?.value, let n = r.int(i, context: "auto-converge.initial", min: 0, max: 100) {
+                    x.initial = n
+                }
+                if let i = ac["increment"]?.value,
+                    let n = r.int(i, context: "auto-converge.increment", min: 0, max: 100)
+                {
+                    x.increment = n
+                }
                 o.autoConverge = x
             }
         }
-        if let v = m["post-copy"]?.value, let x = r.choice(v, MigrationOptions.PostCopy.self, context: "post-copy policy") { o.postCopy = x }
+        if let v = m["post-copy"]?.value,
+            let x = r.choice(v, MigrationOptions.PostCopy.self, context: "post-copy policy")
+        {
+            o.postCopy = x
+        }
         if let v = m["compression"]?.value, let x = r.bool(v, context: "compression") { o.compression = x }
         if let v = m["persist"]?.value, let x = r.bool(v, context: "persist") { o.persist = x }
         if let v = m["undefine-source"]?.value, let x = r.bool(v, context: "undefine-source") { o.undefineSource = x }
-        if let v = m["parallel-connections"]?.value, let n = r.int(v, context: "parallel-connections", min: 1, max: 64) { o.parallelConnections = n }
+        if let v = m["parallel-connections"]?.value, let n = r.int(v, context: "parallel-connections", min: 1, max: 64)
+        {
+            o.parallelConnections = n
+        }
         if o.mode == .offline && !o.persist, let v = m["persist"]?.value {
-            r.sink.error(v.mark, "offline migration needs persist: true", help: "an offline migration only moves the definition; set persist: true")
+            r.sink.error(
+                v.mark, "offline migration needs persist: true",
+                help: "an offline migration only moves the definition; set persist: true")
         }
         if o.postCopy != .never && o.mode != .live, let v = m["post-copy"]?.value {
             r.sink.error(v.mark, "post-copy needs mode: live", help: "set post-copy: never, or mode: live")
@@ -258,15 +398,24 @@ public enum PlanReader {
 
     /// "20m" (fixed) or "2m/GiB" / "2m per GiB" (scaled by guest memory).
     static func readTimeout(_ node: Node, _ r: inout NodeReader) -> MigrationOptions.Timeout? {
-        guard let s = node.scalar else { r.typeError(node, expected: "a duration", context: "timeout"); return nil }
+        guard let s = node.scalar else {
+            r.typeError(node, expected: "a duration", context: "timeout")
+            return nil
+        }
         let text = s.value
         for sep in ["/GiB", " per GiB"] where text.hasSuffix(sep) {
             let d = String(text.dropLast(sep.count))
-            guard let ms = r.duration(.scalar(.init(value: d, mark: s.mark)), context: "timeout", MigrationOptions.Bounds.timeoutPerGiBMs,
-                                      why: "omit timeout for none") else { return nil }
+            guard
+                let ms = r.duration(
+                    .scalar(.init(value: d, mark: s.mark)), context: "timeout", MigrationOptions.Bounds.timeoutPerGiBMs,
+                    why: "omit timeout for none")
+            else { return nil }
             return .perGiB(milliseconds: ms)
         }
-        guard let ms = r.duration(node, context: "timeout", MigrationOptions.Bounds.timeoutMs, why: "omit timeout for none") else { return nil }
+        guard
+            let ms = r.duration(
+                node, context: "timeout", MigrationOptions.Bounds.timeoutMs, why: "omit timeout for none")
+        else { return nil }
         return .fixed(milliseconds: ms)
     }
 
@@ -276,7 +425,9 @@ public enum PlanReader {
         let known = Set(spec.hosts.map(\.name)).union(r.declaredHosts)
         let hostNames = spec.hosts.map(\.name)
         func unknown(_ h: Located<String>, _ role: String) {
-            let help = Spelling.closest(to: h.value, in: hostNames).map { "did you mean '\($0)'?" } ?? "add it under hosts: with its uri"
+            let help =
+                Spelling.closest(to: h.value, in: hostNames).map { "did you mean '\($0)'?" }
+                ?? "add it under hosts: with its uri"
             r.sink.error(h.mark, span: h.value.count, "\(role) '\(h.value)' is not defined in hosts", help: help)
         }
         let sources = Set(spec.sourceNames)
@@ -286,20 +437,29 @@ public enum PlanReader {
             for h in pool.hosts {
                 if !known.contains(h.value) { unknown(h, "target") }
                 if sources.contains(h.value) {
-                    r.sink.error(h.mark, span: h.value.count, "host '\(h.value)' is both a source and a target",
-                                 help: "a host being drained cannot receive guests; remove it from target pool '\(pool.name)' or from sources")
+                    r.sink.error(
+                        h.mark, span: h.value.count, "host '\(h.value)' is both a source and a target",
+                        help:
+                            "a host being drained cannot receive guests; remove it from target pool '\(pool.name)' or from sources"
+                    )
                 }
                 if let other = firstPool[h.value], other != pool.name {
-                    r.sink.warning(h.mark, span: h.value.count, "host '\(h.value)' is in target pools '\(other)' and '\(pool.name)'", help: "it is considered once")
+                    r.sink.warning(
+                        h.mark, span: h.value.count,
+                        "host '\(h.value)' is in target pools '\(other)' and '\(pool.name)'",
+                        help: "it is considered once")
                 }
                 firstPool[h.value] = firstPool[h.value] ?? pool.name
             }
         }
         for pin in spec.constraints.pins {
-            if !known.contains(pin.host.value) { unknown(pin.host, "pin target") }
-            else if firstPool[pin.host.value] == nil {
-                r.sink.error(pin.host.mark, span: pin.host.value.count, "guest '\(pin.guest.value)' is pinned to '\(pin.host.value)', which is not in any target pool",
-                             help: "pin to a host listed under targets")
+            if !known.contains(pin.host.value) {
+                unknown(pin.host, "pin target")
+            } else if firstPool[pin.host.value] == nil {
+                r.sink.error(
+                    pin.host.mark, span: pin.host.value.count,
+                    "guest '\(pin.guest.value)' is pinned to '\(pin.host.value)', which is not in any target pool",
+                    help: "pin to a host listed under targets")
             }
         }
         checkAfterRulesStatically(spec, &r)
@@ -313,15 +473,19 @@ public enum PlanReader {
         for (i, rule) in rules.enumerated() {
             let move = Set(rule.move.map(\.value.pattern))
             if let shared = rule.after.first(where: { move.contains($0.value.pattern) }) {
-                r.sink.error(shared.mark, "after rule \(i + 1) makes '\(shared.value)' wait for itself",
-                             help: "a guest cannot move after itself; remove '\(shared.value)' from one side")
+                r.sink.error(
+                    shared.mark, "after rule \(i + 1) makes '\(shared.value)' wait for itself",
+                    help: "a guest cannot move after itself; remove '\(shared.value)' from one side")
             }
             for (j, other) in rules.enumerated() where j > i {
                 let otherMove = Set(other.move.map(\.value.pattern))
-                let a1 = Set(rule.after.map(\.value.pattern)), a2 = Set(other.after.map(\.value.pattern))
+                let a1 = Set(rule.after.map(\.value.pattern))
+                let a2 = Set(other.after.map(\.value.pattern))
                 if !move.isDisjoint(with: a2) && !otherMove.isDisjoint(with: a1) {
-                    r.sink.error(other.mark, "after rules \(i + 1) (line \(rule.mark.line)) and \(j + 1) (line \(other.mark.line)) form a cycle",
-                                 help: "each waits for the other; remove or narrow one of them")
+                    r.sink.error(
+                        other.mark,
+                        "after rules \(i + 1) (line \(rule.mark.line)) and \(j + 1) (line \(other.mark.line)) form a cycle",
+                        help: "each waits for the other; remove or narrow one of them")
                 }
             }
         }

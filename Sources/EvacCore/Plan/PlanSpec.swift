@@ -14,14 +14,18 @@ public struct PlanSpec: Hashable, Sendable {
     public var onFailure: OnFailure = .continue
 
     public init(name: String, hosts: [HostSpec], sources: [Located<String>], targetPools: [TargetPool]) {
-        self.name = name; self.hosts = hosts; self.sources = sources; self.targetPools = targetPools
+        self.name = name
+        self.hosts = hosts
+        self.sources = sources
+        self.targetPools = targetPools
     }
 
     public func host(_ name: String) -> HostSpec? { hosts.first { $0.name == name } }
     public var sourceNames: [String] { sources.map(\.value) }
     /// Every target host, in pool order, without duplicates.
     public var targetNames: [String] {
-        var seen = Set<String>(); var out: [String] = []
+        var seen = Set<String>()
+        var out: [String] = []
         for pool in targetPools { for h in pool.hosts where seen.insert(h.value).inserted { out.append(h.value) } }
         return out
     }
@@ -32,7 +36,10 @@ public struct PlanSpec: Hashable, Sendable {
 public struct Located<Value: Hashable & Sendable>: Hashable, Sendable {
     public var value: Value
     public var mark: Mark
-    public init(_ value: Value, at mark: Mark = Mark(line: 0, column: 0)) { self.value = value; self.mark = mark }
+    public init(_ value: Value, at mark: Mark = Mark(line: 0, column: 0)) {
+        self.value = value
+        self.mark = mark
+    }
 }
 
 public struct HostSpec: Hashable, Sendable {
@@ -42,9 +49,15 @@ public struct HostSpec: Hashable, Sendable {
     /// URI risks the operator accepted for this host (`allow-uri-risks:`); see `URIPolicy`.
     public var allowURIRisks: Set<URIPolicy.Risk>
     public var mark: Mark
-    public init(name: String, uri: String, cpuPool: String? = nil, allowURIRisks: Set<URIPolicy.Risk> = [],
-                mark: Mark = Mark(line: 0, column: 0)) {
-        self.name = name; self.uri = uri; self.cpuPool = cpuPool; self.allowURIRisks = allowURIRisks; self.mark = mark
+    public init(
+        name: String, uri: String, cpuPool: String? = nil, allowURIRisks: Set<URIPolicy.Risk> = [],
+        mark: Mark = Mark(line: 0, column: 0)
+    ) {
+        self.name = name
+        self.uri = uri
+        self.cpuPool = cpuPool
+        self.allowURIRisks = allowURIRisks
+        self.mark = mark
     }
 }
 
@@ -53,7 +66,9 @@ public struct TargetPool: Hashable, Sendable {
     public var hosts: [Located<String>]
     public var mark: Mark
     public init(name: String, hosts: [Located<String>], mark: Mark = Mark(line: 0, column: 0)) {
-        self.name = name; self.hosts = hosts; self.mark = mark
+        self.name = name
+        self.hosts = hosts
+        self.mark = mark
     }
 }
 
@@ -110,14 +125,20 @@ public struct AntiAffinityGroup: Hashable, Sendable {
     public var maxInFlight: Int
     public var mark: Mark
     public init(name: String, guests: [Located<Glob>], maxInFlight: Int, mark: Mark = Mark(line: 0, column: 0)) {
-        self.name = name; self.guests = guests; self.maxInFlight = maxInFlight; self.mark = mark
+        self.name = name
+        self.guests = guests
+        self.maxInFlight = maxInFlight
+        self.mark = mark
     }
 }
 
 public struct PinRule: Hashable, Sendable {
     public var guest: Located<Glob>
     public var host: Located<String>
-    public init(guest: Located<Glob>, host: Located<String>) { self.guest = guest; self.host = host }
+    public init(guest: Located<Glob>, host: Located<String>) {
+        self.guest = guest
+        self.host = host
+    }
 }
 
 public struct PlacementPolicy: Hashable, Sendable {
@@ -144,7 +165,9 @@ public struct AfterRule: Hashable, Sendable {
     public var after: [Located<Glob>]
     public var mark: Mark
     public init(move: [Located<Glob>], after: [Located<Glob>], mark: Mark = Mark(line: 0, column: 0)) {
-        self.move = move; self.after = after; self.mark = mark
+        self.move = move
+        self.after = after
+        self.mark = mark
     }
 }
 
@@ -153,7 +176,9 @@ public struct Parallelism: Hashable, Sendable {
     public var perSource: Int = 2
     public var perTarget: Int = 2
     public init(total: Int = 4, perSource: Int = 2, perTarget: Int = 2) {
-        self.total = total; self.perSource = perSource; self.perTarget = perTarget
+        self.total = total
+        self.perSource = perSource
+        self.perTarget = perTarget
     }
 }
 
@@ -167,7 +192,10 @@ public struct MigrationOptions: Hashable, Sendable, Codable {
     public struct AutoConverge: Hashable, Sendable, Codable {
         public var initial: Int
         public var increment: Int
-        public init(initial: Int, increment: Int) { self.initial = initial; self.increment = increment }
+        public init(initial: Int, increment: Int) {
+            self.initial = initial
+            self.increment = increment
+        }
     }
     public enum Timeout: Hashable, Sendable, Codable {
         case fixed(milliseconds: UInt64)
@@ -219,18 +247,29 @@ public struct MigrationOptions: Hashable, Sendable, Codable {
     /// What is out of `Bounds` (empty when all is well).
     public var problems: [String] {
         var out: [String] = []
-        if !Bounds.maxDowntimeMs.contains(maxDowntimeMs) { out.append("max-downtime \(maxDowntimeMs)ms is out of range") }
-        if let b = bandwidthBytesPerSec, !Bounds.bandwidthBytesPerSec.contains(b) { out.append("bandwidth \(b) B/s is out of range") }
+        if !Bounds.maxDowntimeMs.contains(maxDowntimeMs) {
+            out.append("max-downtime \(maxDowntimeMs)ms is out of range")
+        }
+        if let b = bandwidthBytesPerSec, !Bounds.bandwidthBytesPerSec.contains(b) {
+            out.append("bandwidth \(b) B/s is out of range")
+        }
         switch timeout {
         case .fixed(let ms)? where !Bounds.timeoutMs.contains(ms): out.append("timeout \(ms)ms is out of range")
-        case .perGiB(let ms)? where !Bounds.timeoutPerGiBMs.contains(ms): out.append("timeout \(ms)ms per GiB is out of range")
+        case .perGiB(let ms)? where !Bounds.timeoutPerGiBMs.contains(ms):
+            out.append("timeout \(ms)ms per GiB is out of range")
         default: break
         }
-        if let p = progressTimeoutMs, !Bounds.progressTimeoutMs.contains(p) { out.append("progress-timeout \(p)ms is out of range") }
-        if let a = autoConverge, !Bounds.autoConvergePercent.contains(a.initial) || !Bounds.autoConvergePercent.contains(a.increment) {
+        if let p = progressTimeoutMs, !Bounds.progressTimeoutMs.contains(p) {
+            out.append("progress-timeout \(p)ms is out of range")
+        }
+        if let a = autoConverge,
+            !Bounds.autoConvergePercent.contains(a.initial) || !Bounds.autoConvergePercent.contains(a.increment)
+        {
             out.append("auto-converge percentages are out of range")
         }
-        if let n = parallelConnections, !Bounds.parallelConnections.contains(n) { out.append("parallel-connections \(n) is out of range") }
+        if let n = parallelConnections, !Bounds.parallelConnections.contains(n) {
+            out.append("parallel-connections \(n) is out of range")
+        }
         return out
     }
 }

@@ -41,7 +41,10 @@ public struct PlanFile: Codable, Hashable, Sendable {
     public struct PlanSource: Codable, Hashable, Sendable {
         public var path: String
         public var sha256: String
-        public init(path: String, sha256: String) { self.path = path; self.sha256 = sha256 }
+        public init(path: String, sha256: String) {
+            self.path = path
+            self.sha256 = sha256
+        }
     }
     public struct HostRef: Codable, Hashable, Sendable {
         public var name: String
@@ -51,19 +54,25 @@ public struct PlanFile: Codable, Hashable, Sendable {
         /// plan files written before this field keep their bytes and hash.
         public var allowURIRisks: [URIPolicy.Risk]?
         public init(name: String, uri: String, cpuPool: String? = nil, allowURIRisks: [URIPolicy.Risk]? = nil) {
-            self.name = name; self.uri = uri; self.cpuPool = cpuPool; self.allowURIRisks = allowURIRisks
+            self.name = name
+            self.uri = uri
+            self.cpuPool = cpuPool
+            self.allowURIRisks = allowURIRisks
         }
     }
 
-    public init(spec: PlanSpec, planSource: PlanSource, inventory: Inventory, result: PlacementResult,
-                graph: MigrationGraph, timeline: Timeline, hashed: Bool = true) {
+    public init(
+        spec: PlanSpec, planSource: PlanSource, inventory: Inventory, result: PlacementResult,
+        graph: MigrationGraph, timeline: Timeline, hashed: Bool = true
+    ) {
         planName = spec.name
         planHash = ""
         self.planSource = planSource
         inventoryFingerprint = inventory.fingerprint
         hosts = spec.hosts.map {
-            HostRef(name: $0.name, uri: $0.uri, cpuPool: $0.cpuPool,
-                    allowURIRisks: $0.allowURIRisks.isEmpty ? nil : $0.allowURIRisks.sorted { $0.rawValue < $1.rawValue })
+            HostRef(
+                name: $0.name, uri: $0.uri, cpuPool: $0.cpuPool,
+                allowURIRisks: $0.allowURIRisks.isEmpty ? nil : $0.allowURIRisks.sorted { $0.rawValue < $1.rawValue })
         }.sorted { $0.name < $1.name }
         sources = spec.sourceNames
         targets = spec.targetNames
@@ -100,9 +109,12 @@ public struct PlanFile: Codable, Hashable, Sendable {
         // a raw newline, so `\n  "key" : ` finds the member itself. The first two sort before
         // the graph, the bulk of the file, and the last two after it: look from either end.
         var cuts: [(Range<Int>, Data)] = []
-        for (key, fromEnd) in [("estimatedDurationMs", false), ("evacVersion", false), ("planHash", true), ("planSource", true)] {
+        for (key, fromEnd) in [
+            ("estimatedDurationMs", false), ("evacVersion", false), ("planHash", true), ("planSource", true),
+        ] {
             guard let at = Self.memberValue(key, in: neutral, fromEnd: fromEnd),
-                  let value = Self.memberValue(key, in: info, fromEnd: false) else {
+                let value = Self.memberValue(key, in: info, fromEnd: false)
+            else {
                 var d = Self.canonicalBytes(copy)
                 d.append(0x0a)
                 return (copy, d)
@@ -147,8 +159,10 @@ public struct PlanFile: Codable, Hashable, Sendable {
         var planHash: String
         var planSource: PlanSource
         init(_ f: PlanFile) {
-            estimatedDurationMs = f.estimatedDurationMs; evacVersion = f.evacVersion
-            planHash = f.planHash; planSource = f.planSource
+            estimatedDurationMs = f.estimatedDurationMs
+            evacVersion = f.evacVersion
+            planHash = f.planHash
+            planSource = f.planSource
         }
     }
 
@@ -157,8 +171,10 @@ public struct PlanFile: Codable, Hashable, Sendable {
     static func memberValue(_ key: String, in data: Data, fromEnd: Bool) -> Range<Int>? {
         let head = Array("\n  \"\(key)\" : ".utf8)
         guard let h = fromEnd ? lastRange(of: head, in: data) : firstRange(of: head, in: data) else { return nil }
-        guard let end = firstRange(of: Array(",\n  \"".utf8), in: data, from: h.upperBound)
-                ?? firstRange(of: Array("\n}".utf8), in: data, from: h.upperBound) else { return nil }
+        guard
+            let end = firstRange(of: Array(",\n  \"".utf8), in: data, from: h.upperBound)
+                ?? firstRange(of: Array("\n}".utf8), in: data, from: h.upperBound)
+        else { return nil }
         return h.upperBound..<end.lowerBound
     }
 
@@ -169,7 +185,7 @@ public struct PlanFile: Codable, Hashable, Sendable {
             var i = d.count - pattern.count
             while i >= 0 {
                 if d[i] == first && pattern.indices.allSatisfy({ d[i + $0] == pattern[$0] }) {
-                    return data.startIndex + i ..< data.startIndex + i + pattern.count
+                    return data.startIndex + i..<data.startIndex + i + pattern.count
                 }
                 i -= 1
             }
@@ -183,7 +199,7 @@ public struct PlanFile: Codable, Hashable, Sendable {
             var i = (start ?? data.startIndex) - data.startIndex
             while i <= d.count - pattern.count {
                 if d[i] == first && pattern.indices.allSatisfy({ d[i + $0] == pattern[$0] }) {
-                    return data.startIndex + i ..< data.startIndex + i + pattern.count
+                    return data.startIndex + i..<data.startIndex + i + pattern.count
                 }
                 i += 1
             }
@@ -229,20 +245,60 @@ extension Inventory {
         var f = FingerprintHasher()
         f.add("evac-inventory-1")
         for h in hosts {
-            f.add("host"); f.add(h.name); f.add(h.uri); f.add(h.hostUUID ?? ""); f.add(h.arch)
-            f.add(h.memoryKiB); f.add(UInt64(bitPattern: Int64(h.cpus))); f.add(h.cpu.vendor); f.add(h.cpu.model); f.add(h.cpu.features)
+            f.add("host")
+            f.add(h.name)
+            f.add(h.uri)
+            f.add(h.hostUUID ?? "")
+            f.add(h.arch)
+            f.add(h.memoryKiB)
+            f.add(UInt64(bitPattern: Int64(h.cpus)))
+            f.add(h.cpu.vendor)
+            f.add(h.cpu.model)
+            f.add(h.cpu.features)
             f.add(h.bridges)
-            for n in h.networks { f.add(n.name); f.add(n.bridge ?? ""); f.add(n.active ? 1 : 0) }
-            for p in h.storagePools { f.add(p.name); f.add(p.type); f.add(p.targetPath ?? ""); f.add(p.shared ? 1 : 0) }
+            for n in h.networks {
+                f.add(n.name)
+                f.add(n.bridge ?? "")
+                f.add(n.active ? 1 : 0)
+            }
+            for p in h.storagePools {
+                f.add(p.name)
+                f.add(p.type)
+                f.add(p.targetPath ?? "")
+                f.add(p.shared ? 1 : 0)
+            }
             for g in h.guests {
-                f.add("guest"); f.add(g.uuid); f.add(g.name); f.add(g.state.rawValue); f.add(g.persistent ? 1 : 0)
-                f.add(g.memoryKiB); f.add(UInt64(bitPattern: Int64(g.vcpus))); f.add(g.cpu.mode.rawValue); f.add(g.cpu.model ?? ""); f.add(g.cpu.features)
-                for n in g.nics { f.add(n.kind.rawValue); f.add(n.source); f.add(n.mac ?? "") }
-                for d in g.disks { f.add(d.kind.rawValue); f.add(d.device); f.add(d.target); f.add(d.source); f.add(d.shared ? 1 : 0); f.add(d.readonly ? 1 : 0) }
+                f.add("guest")
+                f.add(g.uuid)
+                f.add(g.name)
+                f.add(g.state.rawValue)
+                f.add(g.persistent ? 1 : 0)
+                f.add(g.memoryKiB)
+                f.add(UInt64(bitPattern: Int64(g.vcpus)))
+                f.add(g.cpu.mode.rawValue)
+                f.add(g.cpu.model ?? "")
+                f.add(g.cpu.features)
+                for n in g.nics {
+                    f.add(n.kind.rawValue)
+                    f.add(n.source)
+                    f.add(n.mac ?? "")
+                }
+                for d in g.disks {
+                    f.add(d.kind.rawValue)
+                    f.add(d.device)
+                    f.add(d.target)
+                    f.add(d.source)
+                    f.add(d.shared ? 1 : 0)
+                    f.add(d.readonly ? 1 : 0)
+                }
                 f.add(g.hostDevices)
             }
         }
-        for u in unreachable { f.add("unreachable"); f.add(u.name); f.add(u.uri) }
+        for u in unreachable {
+            f.add("unreachable")
+            f.add(u.name)
+            f.add(u.uri)
+        }
         return f.finish()
     }
 
@@ -275,7 +331,10 @@ struct FingerprintHasher {
         for i in 0..<8 { pending.append(UInt8(truncatingIfNeeded: n >> (8 * UInt64(i)))) }
     }
     private mutating func flushIfFull() {
-        if pending.count >= 1 << 16 { sha.update(pending); pending.removeAll(keepingCapacity: true) }
+        if pending.count >= 1 << 16 {
+            sha.update(pending)
+            pending.removeAll(keepingCapacity: true)
+        }
     }
     mutating func finish() -> String {
         sha.update(pending)

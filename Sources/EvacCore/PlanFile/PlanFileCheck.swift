@@ -4,7 +4,10 @@ import Foundation
 public struct PlanFileError: Error, Hashable, Sendable, CustomStringConvertible {
     public var message: String
     public var help: String?
-    public init(_ message: String, help: String? = nil) { self.message = message; self.help = help }
+    public init(_ message: String, help: String? = nil) {
+        self.message = message
+        self.help = help
+    }
     public var description: String { message }
 }
 
@@ -18,22 +21,31 @@ extension PlanFile {
     /// structural checks are what keep a crafted one from crashing or misleading a run.
     public static func decode(_ data: Data) -> Result<PlanFile, PlanFileError> {
         guard data.count <= maxBytes else {
-            return .failure(PlanFileError("it is \(data.count) bytes; evac reads plan files of at most \(maxBytes >> 20) MiB"))
+            return .failure(
+                PlanFileError("it is \(data.count) bytes; evac reads plan files of at most \(maxBytes >> 20) MiB"))
         }
         let plan: PlanFile
         do { plan = try JSONDecoder().decode(PlanFile.self, from: data) } catch {
-            return .failure(PlanFileError("not an evac plan file: \(DecodingErrorText.describe(error))",
-                                          help: "write one with `evac plan PLAN.yaml --output json -o FILE`"))
+            return .failure(
+                PlanFileError(
+                    "not an evac plan file: \(DecodingErrorText.describe(error))",
+                    help: "write one with `evac plan PLAN.yaml --output json -o FILE`"))
         }
         guard plan.format == "evac-planfile", plan.formatVersion == 1 else {
-            return .failure(PlanFileError("plan file format \(TerminalText.escape(plan.format)) \(plan.formatVersion) is not evac-planfile 1"))
+            return .failure(
+                PlanFileError(
+                    "plan file format \(TerminalText.escape(plan.format)) \(plan.formatVersion) is not evac-planfile 1")
+            )
         }
         guard plan.planHash == plan.computedHash else {
-            return .failure(PlanFileError("plan file was modified after it was written (hash \(TerminalText.escape(String(plan.planHash.prefix(12)))) does not match its content)",
-                                          help: "plan again with `evac plan … --output json`; never edit a saved plan by hand"))
+            return .failure(
+                PlanFileError(
+                    "plan file was modified after it was written (hash \(TerminalText.escape(String(plan.planHash.prefix(12)))) does not match its content)",
+                    help: "plan again with `evac plan … --output json`; never edit a saved plan by hand"))
         }
         if let p = plan.problems.first {
-            return .failure(PlanFileError("plan file is inconsistent: \(p)", help: "plan again with `evac plan … --output json`"))
+            return .failure(
+                PlanFileError("plan file is inconsistent: \(p)", help: "plan again with `evac plan … --output json`"))
         }
         return .success(plan)
     }
@@ -54,34 +66,53 @@ extension PlanFile {
                 out.append("host '\(TerminalText.escape(h.name))': \(p.message)")
             }
         }
-        for name in sources + targets where hostByName[name] == nil { out.append("host '\(TerminalText.escape(name))' has no URI") }
+        for name in sources + targets where hostByName[name] == nil {
+            out.append("host '\(TerminalText.escape(name))' has no URI")
+        }
         out += graphProblems(hostByName)
         out += migration.problems
-        if !estimatedDurationMs.isFinite || estimatedDurationMs < 0 { out.append("the estimated duration is not a finite duration") }
-        if let r = maxVCPURatio, !(r.isFinite && r > 0 && r < 1e9) { out.append("max-vcpu-ratio is not a number from 0 to 1e9") }
+        if !estimatedDurationMs.isFinite || estimatedDurationMs < 0 {
+            out.append("the estimated duration is not a finite duration")
+        }
+        if let r = maxVCPURatio, !(r.isFinite && r > 0 && r < 1e9) {
+            out.append("max-vcpu-ratio is not a number from 0 to 1e9")
+        }
         return out
     }
 
     func graphProblems(_ hostByName: [String: HostRef]) -> [String] {
         var out: [String] = []
         let l = graph.limits
-        for (name, v) in [("total", l.total), ("per-source", l.perSource), ("per-target", l.perTarget)] where !(1...1024).contains(v) {
+        for (name, v) in [("total", l.total), ("per-source", l.perSource), ("per-target", l.perTarget)]
+        where !(1...1024).contains(v) {
             out.append("parallelism \(name) \(v) is not from 1 to 1024")
         }
         var groups: Set<String> = []
         for g in l.groups {
-            if !groups.insert(g.name).inserted { out.append("anti-affinity group '\(TerminalText.escape(g.name))' is listed twice") }
-            if g.maxInFlight < 1 { out.append("anti-affinity group '\(TerminalText.escape(g.name))' allows \(g.maxInFlight) in flight") }
+            if !groups.insert(g.name).inserted {
+                out.append("anti-affinity group '\(TerminalText.escape(g.name))' is listed twice")
+            }
+            if g.maxInFlight < 1 {
+                out.append("anti-affinity group '\(TerminalText.escape(g.name))' allows \(g.maxInFlight) in flight")
+            }
         }
         var ids: Set<Int> = []
         for n in graph.nodes where !ids.insert(n.id).inserted { out.append("migration #\(n.id) is listed twice") }
         for n in graph.nodes {
             let which = "migration #\(n.id) (\(TerminalText.escape(n.guest)))"
-            if hostByName[n.source] == nil || hostByName[n.target] == nil { out.append("\(which) names a host with no URI") }
+            if hostByName[n.source] == nil || hostByName[n.target] == nil {
+                out.append("\(which) names a host with no URI")
+            }
             if n.source == n.target { out.append("\(which) moves a guest to its own host") }
-            if n.memoryKiB > Self.maxMemoryKiB || !(0...Self.maxCPUs).contains(n.vcpus) { out.append("\(which) has figures out of range") }
-            if n.after.contains(where: { !ids.contains($0) || $0 == n.id }) { out.append("\(which) waits for a migration that is not in the plan") }
-            if n.groups.contains(where: { !groups.contains($0) }) { out.append("\(which) is in an anti-affinity group that is not in the plan") }
+            if n.memoryKiB > Self.maxMemoryKiB || !(0...Self.maxCPUs).contains(n.vcpus) {
+                out.append("\(which) has figures out of range")
+            }
+            if n.after.contains(where: { !ids.contains($0) || $0 == n.id }) {
+                out.append("\(which) waits for a migration that is not in the plan")
+            }
+            if n.groups.contains(where: { !groups.contains($0) }) {
+                out.append("\(which) is in an anti-affinity group that is not in the plan")
+            }
         }
         if out.isEmpty, graph.findCycle() != nil { out.append("its migrations wait for each other in a cycle") }
         return out

@@ -19,7 +19,8 @@ public struct CanonicalJSONEncoder: Sendable {
     public func encode<T: Encodable>(_ value: T) throws -> Data {
         let w = CanonicalJSONWriter()
         guard try w.encodeValue(value, depth: 0) else {
-            throw EncodingError.invalidValue(value, .init(codingPath: [], debugDescription: "Top-level \(T.self) did not encode any values."))
+            throw EncodingError.invalidValue(
+                value, .init(codingPath: [], debugDescription: "Top-level \(T.self) did not encode any values."))
         }
         return Data(w.out)
     }
@@ -44,8 +45,8 @@ private struct Frame {
     let depth: Int
     let start: Int
     let entryBase: Int
-    var count = 0          // elements written (unkeyed) or values written (single)
-    var hasBoxes = false   // an array with nested containers to splice in when it closes
+    var count = 0 // elements written (unkeyed) or values written (single)
+    var hasBoxes = false // an array with nested containers to splice in when it closes
     var keyType: ObjectIdentifier?
 }
 
@@ -57,7 +58,11 @@ private final class Box {
     var keyType: ObjectIdentifier?
     @exclusivity(unchecked) var buf: [UInt8] = []
     @exclusivity(unchecked) var entries: [Entry] = []
-    init(_ kind: Kind, depth: Int, keyType: ObjectIdentifier? = nil) { self.kind = kind; self.depth = depth; self.keyType = keyType }
+    init(_ kind: Kind, depth: Int, keyType: ObjectIdentifier? = nil) {
+        self.kind = kind
+        self.depth = depth
+        self.keyType = keyType
+    }
 }
 
 /// The order of an object's members for one sequence of keys, remembered per `CodingKey` type:
@@ -71,13 +76,19 @@ private final class KeyOrder {
     let prefixes: [UInt8]
     let prefixEnds: [Int]
     init(keys: [String], order: [Member], prefixes: [UInt8], prefixEnds: [Int]) {
-        self.keys = keys; self.order = order; self.prefixes = prefixes; self.prefixEnds = prefixEnds
+        self.keys = keys
+        self.order = order
+        self.prefixes = prefixes
+        self.prefixEnds = prefixEnds
     }
 }
 
 /// Where an output member takes its key and its value from: they differ only for keys written
 /// twice, where JSONEncoder's dictionary keeps the first key string and the last value.
-private struct Member { var key: Int; var value: Int }
+private struct Member {
+    var key: Int
+    var value: Int
+}
 
 private final class CanonicalJSONWriter: Encoder {
     // Unchecked: every value written modifies `out` through the class, and the runtime's
@@ -99,16 +110,46 @@ private final class CanonicalJSONWriter: Encoder {
     @discardableResult
     func encodeValue<T: Encodable>(_ value: T, depth: Int) throws -> Bool {
         // Types JSONEncoder special-cases, and the common leaves, without a frame.
-        if T.self == String.self { Self.appendString(unsafeBitCast(value, to: String.self), to: &out); return true }
-        if T.self == Int.self { Self.appendInt(Int64(unsafeBitCast(value, to: Int.self)), to: &out); return true }
-        if T.self == UInt64.self { Self.appendUInt(unsafeBitCast(value, to: UInt64.self), to: &out); return true }
-        if T.self == Double.self { try Self.appendDouble(unsafeBitCast(value, to: Double.self), to: &out); return true }
-        if T.self == Bool.self { Self.appendBool(unsafeBitCast(value, to: Bool.self), to: &out); return true }
-        if T.self == [String].self { appendArray(unsafeBitCast(value, to: [String].self), depth) { Self.appendString($0, to: &$1) }; return true }
-        if T.self == [Int].self { appendArray(unsafeBitCast(value, to: [Int].self), depth) { Self.appendInt(Int64($0), to: &$1) }; return true }
-        if T.self == Data.self { Self.appendString(unsafeBitCast(value, to: Data.self).base64EncodedString(), to: &out); return true }
-        if T.self == URL.self { Self.appendString((value as! URL).absoluteString, to: &out); return true }
-        if T.self == Decimal.self { out.append(contentsOf: (value as! Decimal).description.utf8); return true }
+        if T.self == String.self {
+            Self.appendString(unsafeBitCast(value, to: String.self), to: &out)
+            return true
+        }
+        if T.self == Int.self {
+            Self.appendInt(Int64(unsafeBitCast(value, to: Int.self)), to: &out)
+            return true
+        }
+        if T.self == UInt64.self {
+            Self.appendUInt(unsafeBitCast(value, to: UInt64.self), to: &out)
+            return true
+        }
+        if T.self == Double.self {
+            try Self.appendDouble(unsafeBitCast(value, to: Double.self), to: &out)
+            return true
+        }
+        if T.self == Bool.self {
+            Self.appendBool(unsafeBitCast(value, to: Bool.self), to: &out)
+            return true
+        }
+        if T.self == [String].self {
+            appendArray(unsafeBitCast(value, to: [String].self), depth) { Self.appendString($0, to: &$1) }
+            return true
+        }
+        if T.self == [Int].self {
+            appendArray(unsafeBitCast(value, to: [Int].self), depth) { Self.appendInt(Int64($0), to: &$1) }
+            return true
+        }
+        if T.self == Data.self {
+            Self.appendString(unsafeBitCast(value, to: Data.self).base64EncodedString(), to: &out)
+            return true
+        }
+        if T.self == URL.self {
+            Self.appendString((value as! URL).absoluteString, to: &out)
+            return true
+        }
+        if T.self == Decimal.self {
+            out.append(contentsOf: (value as! Decimal).description.utf8)
+            return true
+        }
 
         frames.append(Frame(depth: depth, start: out.count, entryBase: entries.count))
         try value.encode(to: self)
@@ -119,7 +160,10 @@ private final class CanonicalJSONWriter: Encoder {
             Self.appendEmptyObject(depth, to: &out)
             return false
         case .single:
-            if f.count == 0 { Self.appendEmptyObject(depth, to: &out); return false }
+            if f.count == 0 {
+                Self.appendEmptyObject(depth, to: &out)
+                return false
+            }
         case .unkeyed:
             if f.hasBoxes {
                 // Nested containers were left as placeholders; fill them in from the back so
@@ -139,7 +183,7 @@ private final class CanonicalJSONWriter: Encoder {
                 try writeObject(entries[f.entryBase...], order, src, depth: depth, into: &buf)
             }
             if f.start == 0 {
-                swap(&out, &buf)   // the whole output: no need to copy it back
+                swap(&out, &buf) // the whole output: no need to copy it back
             } else {
                 out.removeLast(out.count - f.start)
                 out.append(contentsOf: buf)
@@ -149,13 +193,24 @@ private final class CanonicalJSONWriter: Encoder {
         return true
     }
 
-    private func takeScratch() -> [UInt8] { var b: [UInt8] = []; swap(&b, &scratch); return b }
-    private func putScratch(_ b: [UInt8]) { scratch = b; scratch.removeAll(keepingCapacity: true) }
+    private func takeScratch() -> [UInt8] {
+        var b: [UInt8] = []
+        swap(&b, &scratch)
+        return b
+    }
+    private func putScratch(_ b: [UInt8]) {
+        scratch = b
+        scratch.removeAll(keepingCapacity: true)
+    }
 
     private func appendArray<E>(_ a: [E], _ depth: Int, _ element: (E, inout [UInt8]) -> Void) {
-        out.append(0x5B); out.append(0x0A)
+        out.append(0x5B)
+        out.append(0x0A)
         for (i, e) in a.enumerated() {
-            if i > 0 { out.append(0x2C); out.append(0x0A) }
+            if i > 0 {
+                out.append(0x2C)
+                out.append(0x0A)
+            }
             Self.appendIndent(depth + 1, to: &out)
             element(e, &out)
         }
@@ -167,7 +222,8 @@ private final class CanonicalJSONWriter: Encoder {
     /// Indices into `es` in output order: sorted by the keys' UTF-8 bytes (as JSONEncoder does
     /// on Linux), equal keys (by String ==, as in JSONEncoder's dictionary) written once.
     private func keyOrder(_ es: ArraySlice<Entry>, _ keyType: ObjectIdentifier?) -> KeyOrder {
-        let n = es.count, base = es.startIndex
+        let n = es.count
+        let base = es.startIndex
         if let keyType, let known = orders[keyType] {
             search: for k in known where k.keys.count == n {
                 for i in 0..<n where es[base + i].key != k.keys[i] { continue search }
@@ -175,7 +231,8 @@ private final class CanonicalJSONWriter: Encoder {
             }
         }
         let sorted = (0..<n).sorted { a, b in
-            let ka = es[base + a].key, kb = es[base + b].key
+            let ka = es[base + a].key
+            let kb = es[base + b].key
             return ka == kb ? a < b : ka.utf8.lexicographicallyPrecedes(kb.utf8)
         }
         var order: [Member] = []
@@ -187,7 +244,8 @@ private final class CanonicalJSONWriter: Encoder {
                 order.append(Member(key: sorted[first], value: i))
             }
         }
-        var prefixes: [UInt8] = [], prefixEnds: [Int] = []
+        var prefixes: [UInt8] = []
+        var prefixEnds: [Int] = []
         for m in order {
             Self.appendString(es[base + m.key].key, to: &prefixes)
             prefixes.append(contentsOf: [0x20, 0x3A, 0x20])
@@ -205,13 +263,19 @@ private final class CanonicalJSONWriter: Encoder {
         return result
     }
 
-    private func writeObject(_ es: ArraySlice<Entry>, _ order: KeyOrder, _ src: UnsafeBufferPointer<UInt8>,
-                             depth: Int, into buf: inout [UInt8]) throws {
-        buf.append(0x7B); buf.append(0x0A)
+    private func writeObject(
+        _ es: ArraySlice<Entry>, _ order: KeyOrder, _ src: UnsafeBufferPointer<UInt8>,
+        depth: Int, into buf: inout [UInt8]
+    ) throws {
+        buf.append(0x7B)
+        buf.append(0x0A)
         try order.prefixes.withUnsafeBufferPointer { prefixes in
             var p = 0
             for (j, m) in order.order.enumerated() {
-                if j > 0 { buf.append(0x2C); buf.append(0x0A) }
+                if j > 0 {
+                    buf.append(0x2C)
+                    buf.append(0x0A)
+                }
                 Self.appendIndent(depth + 1, to: &buf)
                 let end = order.prefixEnds[j]
                 buf.append(contentsOf: UnsafeBufferPointer(rebasing: prefixes[p..<end]))
@@ -239,11 +303,16 @@ private final class CanonicalJSONWriter: Encoder {
                     Self.appendEmptyObject(box.depth, to: &buf)
                 }
             case .keyed:
-                try writeObject(box.entries[...], keyOrder(box.entries[...], box.keyType), src, depth: box.depth, into: &buf)
+                try writeObject(
+                    box.entries[...], keyOrder(box.entries[...], box.keyType), src, depth: box.depth, into: &buf)
             case .unkeyed:
-                buf.append(0x5B); buf.append(0x0A)
+                buf.append(0x5B)
+                buf.append(0x0A)
                 for (j, e) in box.entries.enumerated() {
-                    if j > 0 { buf.append(0x2C); buf.append(0x0A) }
+                    if j > 0 {
+                        buf.append(0x2C)
+                        buf.append(0x0A)
+                    }
                     Self.appendIndent(box.depth + 1, to: &buf)
                     if let inner = e.box {
                         try layOut(inner, into: &buf)
@@ -264,9 +333,14 @@ private final class CanonicalJSONWriter: Encoder {
         case (.none, _):
             frames[f].kind = kind
             frames[f].keyType = keyType
-            if kind == .unkeyed { out.append(0x5B); out.append(0x0A) }
+            if kind == .unkeyed {
+                out.append(0x5B)
+                out.append(0x0A)
+            }
         case (.keyed, .keyed), (.unkeyed, .unkeyed), (.single, .single): break
-        default: preconditionFailure("Attempt to encode a \(kind) container where a \(frames[f].kind) container was already used.")
+        default:
+            preconditionFailure(
+                "Attempt to encode a \(kind) container where a \(frames[f].kind) container was already used.")
         }
         return f
     }
@@ -302,7 +376,10 @@ private final class CanonicalJSONWriter: Encoder {
     @inline(__always)
     fileprivate func beginElement(frame f: Int) {
         precondition(f == frames.count - 1, "A container was used after its value was encoded")
-        if frames[f].count > 0 { out.append(0x2C); out.append(0x0A) }
+        if frames[f].count > 0 {
+            out.append(0x2C)
+            out.append(0x0A)
+        }
         Self.appendIndent(frames[f].depth + 1, to: &out)
         frames[f].count += 1
     }
@@ -330,10 +407,16 @@ private final class CanonicalJSONWriter: Encoder {
     static func appendNull(to b: inout [UInt8]) { b.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C]) }
 
     static func appendUInt(_ v: UInt64, to b: inout [UInt8]) {
-        if v < 10 { b.append(UInt8(truncatingIfNeeded: v) &+ 0x30); return }
+        if v < 10 {
+            b.append(UInt8(truncatingIfNeeded: v) &+ 0x30)
+            return
+        }
         let start = b.count
         var v = v
-        while v > 0 { b.append(UInt8(truncatingIfNeeded: v % 10) &+ 0x30); v /= 10 }
+        while v > 0 {
+            b.append(UInt8(truncatingIfNeeded: v % 10) &+ 0x30)
+            v /= 10
+        }
         b[start...].reverse()
     }
 
@@ -417,7 +500,8 @@ private final class CanonicalJSONWriter: Encoder {
     }
 
     static func appendEmptyObject(_ depth: Int, to b: inout [UInt8]) {
-        b.append(0x7B); b.append(0x0A)
+        b.append(0x7B)
+        b.append(0x0A)
         closeContainer(0x7D, depth, to: &b)
     }
 }
@@ -426,13 +510,17 @@ private final class CanonicalJSONWriter: Encoder {
 private final class BoxEncoder: Encoder {
     let w: CanonicalJSONWriter
     let box: Box
-    init(_ w: CanonicalJSONWriter, _ box: Box) { self.w = w; self.box = box }
+    init(_ w: CanonicalJSONWriter, _ box: Box) {
+        self.w = w
+        self.box = box
+    }
     var codingPath: [CodingKey] { [] }
     var userInfo: [CodingUserInfoKey: Any] { [:] }
 
     private func use(_ kind: Kind) {
         if box.kind == .none { box.kind = kind }
-        precondition(box.kind == kind, "Attempt to encode a \(kind) container where a \(box.kind) container was already used.")
+        precondition(
+            box.kind == kind, "Attempt to encode a \(kind) container where a \(box.kind) container was already used.")
     }
     func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
         use(.keyed)
@@ -467,23 +555,49 @@ private struct KeyedContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
 
     mutating func encodeNil(forKey key: Key) throws { put(key) { CanonicalJSONWriter.appendNull(to: &$0) } }
     mutating func encode(_ v: Bool, forKey key: Key) throws { put(key) { CanonicalJSONWriter.appendBool(v, to: &$0) } }
-    mutating func encode(_ v: String, forKey key: Key) throws { put(key) { CanonicalJSONWriter.appendString(v, to: &$0) } }
-    mutating func encode(_ v: Double, forKey key: Key) throws { try put(key) { try CanonicalJSONWriter.appendDouble(v, to: &$0) } }
-    mutating func encode(_ v: Float, forKey key: Key) throws { try put(key) { try CanonicalJSONWriter.appendFloat(v, to: &$0) } }
-    mutating func encode(_ v: Int, forKey key: Key) throws { put(key) { CanonicalJSONWriter.appendInt(Int64(v), to: &$0) } }
-    mutating func encode(_ v: Int8, forKey key: Key) throws { put(key) { CanonicalJSONWriter.appendInt(Int64(v), to: &$0) } }
-    mutating func encode(_ v: Int16, forKey key: Key) throws { put(key) { CanonicalJSONWriter.appendInt(Int64(v), to: &$0) } }
-    mutating func encode(_ v: Int32, forKey key: Key) throws { put(key) { CanonicalJSONWriter.appendInt(Int64(v), to: &$0) } }
+    mutating func encode(_ v: String, forKey key: Key) throws {
+        put(key) { CanonicalJSONWriter.appendString(v, to: &$0) }
+    }
+    mutating func encode(_ v: Double, forKey key: Key) throws {
+        try put(key) { try CanonicalJSONWriter.appendDouble(v, to: &$0) }
+    }
+    mutating func encode(_ v: Float, forKey key: Key) throws {
+        try put(key) { try CanonicalJSONWriter.appendFloat(v, to: &$0) }
+    }
+    mutating func encode(_ v: Int, forKey key: Key) throws {
+        put(key) { CanonicalJSONWriter.appendInt(Int64(v), to: &$0) }
+    }
+    mutating func encode(_ v: Int8, forKey key: Key) throws {
+        put(key) { CanonicalJSONWriter.appendInt(Int64(v), to: &$0) }
+    }
+    mutating func encode(_ v: Int16, forKey key: Key) throws {
+        put(key) { CanonicalJSONWriter.appendInt(Int64(v), to: &$0) }
+    }
+    mutating func encode(_ v: Int32, forKey key: Key) throws {
+        put(key) { CanonicalJSONWriter.appendInt(Int64(v), to: &$0) }
+    }
     mutating func encode(_ v: Int64, forKey key: Key) throws { put(key) { CanonicalJSONWriter.appendInt(v, to: &$0) } }
-    mutating func encode(_ v: UInt, forKey key: Key) throws { put(key) { CanonicalJSONWriter.appendUInt(UInt64(v), to: &$0) } }
-    mutating func encode(_ v: UInt8, forKey key: Key) throws { put(key) { CanonicalJSONWriter.appendUInt(UInt64(v), to: &$0) } }
-    mutating func encode(_ v: UInt16, forKey key: Key) throws { put(key) { CanonicalJSONWriter.appendUInt(UInt64(v), to: &$0) } }
-    mutating func encode(_ v: UInt32, forKey key: Key) throws { put(key) { CanonicalJSONWriter.appendUInt(UInt64(v), to: &$0) } }
-    mutating func encode(_ v: UInt64, forKey key: Key) throws { put(key) { CanonicalJSONWriter.appendUInt(v, to: &$0) } }
+    mutating func encode(_ v: UInt, forKey key: Key) throws {
+        put(key) { CanonicalJSONWriter.appendUInt(UInt64(v), to: &$0) }
+    }
+    mutating func encode(_ v: UInt8, forKey key: Key) throws {
+        put(key) { CanonicalJSONWriter.appendUInt(UInt64(v), to: &$0) }
+    }
+    mutating func encode(_ v: UInt16, forKey key: Key) throws {
+        put(key) { CanonicalJSONWriter.appendUInt(UInt64(v), to: &$0) }
+    }
+    mutating func encode(_ v: UInt32, forKey key: Key) throws {
+        put(key) { CanonicalJSONWriter.appendUInt(UInt64(v), to: &$0) }
+    }
+    mutating func encode(_ v: UInt64, forKey key: Key) throws {
+        put(key) { CanonicalJSONWriter.appendUInt(v, to: &$0) }
+    }
     @available(macOS 15.0, *)
     mutating func encode(_ v: Int128, forKey key: Key) throws { put(key) { $0.append(contentsOf: v.description.utf8) } }
     @available(macOS 15.0, *)
-    mutating func encode(_ v: UInt128, forKey key: Key) throws { put(key) { $0.append(contentsOf: v.description.utf8) } }
+    mutating func encode(_ v: UInt128, forKey key: Key) throws {
+        put(key) { $0.append(contentsOf: v.description.utf8) }
+    }
 
     mutating func encode<T: Encodable>(_ v: T, forKey key: Key) throws {
         let start = w.out.count
@@ -491,7 +605,9 @@ private struct KeyedContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
         w.finishEntry(key.stringValue, from: start, frame: frame, box: box)
     }
 
-    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key) -> KeyedEncodingContainer<NestedKey> {
+    mutating func nestedContainer<NestedKey: CodingKey>(
+        keyedBy keyType: NestedKey.Type, forKey key: Key
+    ) -> KeyedEncodingContainer<NestedKey> {
         let nested = Box(.keyed, depth: depth + 1, keyType: ObjectIdentifier(NestedKey.self))
         w.addBox(nested, key: key.stringValue, frame: frame, parent: box)
         return KeyedEncodingContainer(KeyedContainer<NestedKey>(w: w, frame: -1, box: nested, depth: depth + 1))
@@ -554,7 +670,9 @@ private struct UnkeyedContainer: UnkeyedEncodingContainer {
         if box != nil { w.finishEntry("", from: start, frame: frame, box: box) }
     }
 
-    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
+    mutating func nestedContainer<NestedKey: CodingKey>(
+        keyedBy keyType: NestedKey.Type
+    ) -> KeyedEncodingContainer<NestedKey> {
         let nested = Box(.keyed, depth: depth + 1, keyType: ObjectIdentifier(NestedKey.self))
         w.addBox(nested, key: "", frame: frame, parent: box)
         return KeyedEncodingContainer(KeyedContainer<NestedKey>(w: w, frame: -1, box: nested, depth: depth + 1))
@@ -581,10 +699,13 @@ private struct SingleContainer: SingleValueEncodingContainer {
 
     private func claim() {
         if let box {
-            precondition(box.entries.isEmpty, "Attempt to encode value through single value container when previously value already encoded.")
+            precondition(
+                box.entries.isEmpty,
+                "Attempt to encode value through single value container when previously value already encoded.")
         } else {
-            precondition(frame == w.frames.count - 1 && w.frames[frame].count == 0,
-                         "Attempt to encode value through single value container when previously value already encoded.")
+            precondition(
+                frame == w.frames.count - 1 && w.frames[frame].count == 0,
+                "Attempt to encode value through single value container when previously value already encoded.")
             w.frames[frame].count = 1
         }
     }

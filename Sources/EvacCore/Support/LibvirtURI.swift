@@ -27,9 +27,14 @@ public struct LibvirtURI: Hashable, Sendable {
     public static func == (a: Self, b: Self) -> Bool {
         a.scheme == b.scheme && a.hasAuthority == b.hasAuthority && a.userInfo == b.userInfo && a.host == b.host
             && a.port == b.port && a.path == b.path && a.fragment == b.fragment
-            && a.parameters.map(\.name) == b.parameters.map(\.name) && a.parameters.map(\.value) == b.parameters.map(\.value)
+            && a.parameters.map(\.name) == b.parameters.map(\.name)
+            && a.parameters.map(\.value) == b.parameters.map(\.value)
     }
-    public func hash(into h: inout Hasher) { h.combine(scheme); h.combine(host); h.combine(path) }
+    public func hash(into h: inout Hasher) {
+        h.combine(scheme)
+        h.combine(host)
+        h.combine(path)
+    }
 
     /// The user name (user information up to its first ":").
     public var user: String? { userInfo.map { String($0.prefix { $0 != ":" }) } }
@@ -44,24 +49,35 @@ public struct LibvirtURI: Hashable, Sendable {
     public struct ParseError: Error, Hashable, Sendable { public var reason: String }
 
     public static func parse(_ text: String) -> Result<LibvirtURI, ParseError> {
-        guard let colon = text.firstIndex(of: ":") else { return .failure(.init(reason: "it has no scheme (driver://…)")) }
+        guard let colon = text.firstIndex(of: ":") else {
+            return .failure(.init(reason: "it has no scheme (driver://…)"))
+        }
         let scheme = String(text[..<colon])
         guard let first = scheme.unicodeScalars.first, ("a"..."z").contains(first) || ("A"..."Z").contains(first),
-              scheme.unicodeScalars.allSatisfy({ Self.isSchemeChar($0) }) else {
+            scheme.unicodeScalars.allSatisfy({ Self.isSchemeChar($0) })
+        else {
             return .failure(.init(reason: "its scheme '\(TerminalText.escape(scheme))' is not letters, digits and '+'"))
         }
         let plus = scheme.split(separator: "+", maxSplits: 1, omittingEmptySubsequences: false)
-        let driver = String(plus[0]), transport = plus.count > 1 ? String(plus[1]) : nil
+        let driver = String(plus[0])
+        let transport = plus.count > 1 ? String(plus[1]) : nil
         if driver.isEmpty || transport?.isEmpty == true || transport?.contains("+") == true {
             return .failure(.init(reason: "its scheme '\(scheme)' is not driver or driver+transport"))
         }
         var rest = Substring(text[text.index(after: colon)...])
         var fragment: String?
-        if let hash = rest.firstIndex(of: "#") { fragment = String(rest[rest.index(after: hash)...]); rest = rest[..<hash] }
+        if let hash = rest.firstIndex(of: "#") {
+            fragment = String(rest[rest.index(after: hash)...])
+            rest = rest[..<hash]
+        }
         var query: Substring?
-        if let q = rest.firstIndex(of: "?") { query = rest[rest.index(after: q)...]; rest = rest[..<q] }
-        var uri = LibvirtURI(scheme: scheme, driver: driver, transport: transport, hasAuthority: false, userInfo: nil,
-                             host: "", port: nil, path: "", parameters: [], fragment: fragment)
+        if let q = rest.firstIndex(of: "?") {
+            query = rest[rest.index(after: q)...]
+            rest = rest[..<q]
+        }
+        var uri = LibvirtURI(
+            scheme: scheme, driver: driver, transport: transport, hasAuthority: false, userInfo: nil,
+            host: "", port: nil, path: "", parameters: [], fragment: fragment)
         if rest.hasPrefix("//") {
             uri.hasAuthority = true
             rest = rest.dropFirst(2)
@@ -73,7 +89,9 @@ public struct LibvirtURI: Hashable, Sendable {
                 authority = authority[authority.index(after: at)...]
             }
             if authority.hasPrefix("[") {
-                guard let close = authority.firstIndex(of: "]") else { return .failure(.init(reason: "its IPv6 host has no ']'")) }
+                guard let close = authority.firstIndex(of: "]") else {
+                    return .failure(.init(reason: "its IPv6 host has no ']'"))
+                }
                 uri.host = String(authority[...close])
                 let after = authority[authority.index(after: close)...]
                 if !after.isEmpty {
@@ -81,7 +99,8 @@ public struct LibvirtURI: Hashable, Sendable {
                     uri.port = String(after.dropFirst())
                 }
             } else if let c = authority.lastIndex(of: ":") {
-                uri.host = String(authority[..<c]); uri.port = String(authority[authority.index(after: c)...])
+                uri.host = String(authority[..<c])
+                uri.port = String(authority[authority.index(after: c)...])
             } else {
                 uri.host = String(authority)
             }
@@ -101,7 +120,8 @@ public struct LibvirtURI: Hashable, Sendable {
     }
 
     static func isSchemeChar(_ c: Unicode.Scalar) -> Bool {
-        ("a"..."z").contains(c) || ("A"..."Z").contains(c) || ("0"..."9").contains(c) || c == "+" || c == "-" || c == "."
+        ("a"..."z").contains(c) || ("A"..."Z").contains(c) || ("0"..."9").contains(c) || c == "+" || c == "-"
+            || c == "."
     }
 
     /// %XX decoding (and "+" kept as is, as libvirt does); nil on a malformed escape or bytes
@@ -110,8 +130,13 @@ public struct LibvirtURI: Hashable, Sendable {
         var bytes: [UInt8] = []
         var it = Array(s.utf8)[...]
         while let b = it.popFirst() {
-            if b != UInt8(ascii: "%") { bytes.append(b); continue }
-            guard it.count >= 2, let hi = hexValue(it[it.startIndex]), let lo = hexValue(it[it.startIndex + 1]) else { return nil }
+            if b != UInt8(ascii: "%") {
+                bytes.append(b)
+                continue
+            }
+            guard it.count >= 2, let hi = hexValue(it[it.startIndex]), let lo = hexValue(it[it.startIndex + 1]) else {
+                return nil
+            }
             bytes.append(hi << 4 | lo)
             it = it.dropFirst(2)
         }
@@ -144,17 +169,22 @@ extension LibvirtURI {
         var scalars = Array(text.unicodeScalars)
         var i = 0
         while i + 2 < scalars.count {
-            guard scalars[i] == ":", scalars[i + 1] == "/", scalars[i + 2] == "/" else { i += 1; continue }
+            guard scalars[i] == ":", scalars[i + 1] == "/", scalars[i + 2] == "/" else {
+                i += 1
+                continue
+            }
             let start = i + 3
             var end = start
             while end < scalars.count, !Self.endsAuthority(scalars[end]) { end += 1 }
             if let at = scalars[start..<end].lastIndex(of: "@"),
-               let colon = scalars[start..<at].firstIndex(of: ":") {
+                let colon = scalars[start..<at].firstIndex(of: ":")
+            {
                 let hidden: [Unicode.Scalar] = Array("***".unicodeScalars)
                 scalars.replaceSubrange((colon + 1)..<at, with: hidden)
                 end = colon + 1 + hidden.count + (end - at)
             } else if let at = scalars[start..<end].lastIndex(of: "@"),
-                      scalars[start..<at].contains(where: { $0 == "%" }) {
+                scalars[start..<at].contains(where: { $0 == "%" })
+            {
                 // An escaped ":" (%3A) is a password libvirt would decode: hide the whole user part.
                 let hidden: [Unicode.Scalar] = Array("***".unicodeScalars)
                 scalars.replaceSubrange(start..<at, with: hidden)

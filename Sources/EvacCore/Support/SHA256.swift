@@ -4,7 +4,9 @@ import Foundation
 /// Hand-written so the core stays free of C modules: swift-crypto would pull BoringSSL's C
 /// sources into the core for one hash function. Checked against the FIPS test vectors.
 public struct SHA256: Sendable {
-    private var h: [UInt32] = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]
+    private var h: [UInt32] = [
+        0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+    ]
     private var buffer: [UInt8] = []
     private var length: UInt64 = 0
 
@@ -22,7 +24,9 @@ public struct SHA256: Sendable {
     public init() {}
 
     public static func hex<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {
-        var s = SHA256(); s.update(Array(bytes)); return s.finalizeHex()
+        var s = SHA256()
+        s.update(Array(bytes))
+        return s.finalizeHex()
     }
     public static func hex(_ data: Data) -> String {
         var s = SHA256()
@@ -68,12 +72,17 @@ public struct SHA256: Sendable {
         let last = buffer + tail
         last.withUnsafeBufferPointer { p in
             var offset = 0
-            while offset < p.count { compress(p.baseAddress! + offset); offset += 64 }
+            while offset < p.count {
+                compress(p.baseAddress! + offset)
+                offset += 64
+            }
         }
         buffer = []
         let digits = Array("0123456789abcdef")
         var out = ""
-        for word in h { for shift in stride(from: 28, through: 0, by: -4) { out.append(digits[Int((word >> UInt32(shift)) & 0xf)]) } }
+        for word in h {
+            for shift in stride(from: 28, through: 0, by: -4) { out.append(digits[Int((word >> UInt32(shift)) & 0xf)]) }
+        }
         return out
     }
 
@@ -81,7 +90,8 @@ public struct SHA256: Sendable {
         // The message schedule lives on the stack: no allocation per block.
         withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
             for i in 0..<16 {
-                w[i] = UInt32(block[4 * i]) << 24 | UInt32(block[4 * i + 1]) << 16
+                w[i] =
+                    UInt32(block[4 * i]) << 24 | UInt32(block[4 * i + 1]) << 16
                     | UInt32(block[4 * i + 2]) << 8 | UInt32(block[4 * i + 3])
             }
             for i in 16..<64 {
@@ -89,15 +99,36 @@ public struct SHA256: Sendable {
                 let s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10)
                 w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
             }
-            var a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7]
+            var a = h[0]
+            var b = h[1]
+            var c = h[2]
+            var d = h[3]
+            var e = h[4]
+            var f = h[5]
+            var g = h[6]
+            var hh = h[7]
             Self.k.withUnsafeBufferPointer { k in
                 for i in 0..<64 {
                     let t1 = hh &+ (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) &+ ((e & f) ^ (~e & g)) &+ k[i] &+ w[i]
                     let t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) &+ ((a & b) ^ (a & c) ^ (b & c))
-                    hh = g; g = f; f = e; e = d &+ t1; d = c; c = b; b = a; a = t1 &+ t2
+                    hh = g
+                    g = f
+                    f = e
+                    e = d &+ t1
+                    d = c
+                    c = b
+                    b = a
+                    a = t1 &+ t2
                 }
             }
-            h[0] &+= a; h[1] &+= b; h[2] &+= c; h[3] &+= d; h[4] &+= e; h[5] &+= f; h[6] &+= g; h[7] &+= hh
+            h[0] &+= a
+            h[1] &+= b
+            h[2] &+= c
+            h[3] &+= d
+            h[4] &+= e
+            h[5] &+= f
+            h[6] &+= g
+            h[7] &+= hh
         }
     }
 

@@ -10,7 +10,10 @@ public enum TerminalText {
         guard s.unicodeScalars.contains(where: needsEscape) else { return s }
         var out = ""
         for c in s.unicodeScalars {
-            guard needsEscape(c) else { out.unicodeScalars.append(c); continue }
+            guard needsEscape(c) else {
+                out.unicodeScalars.append(c)
+                continue
+            }
             switch c {
             case "\n": out += "\\n"
             case "\r": out += "\\r"
@@ -26,7 +29,10 @@ public enum TerminalText {
     /// around untrusted parts that were not escaped one by one.
     public static func escapeKeepingLines(_ s: String) -> String {
         s.split(separator: "\n", omittingEmptySubsequences: false)
-            .map { $0.split(separator: "\t", omittingEmptySubsequences: false).map { escape(String($0)) }.joined(separator: "\t") }
+            .map {
+                $0.split(separator: "\t", omittingEmptySubsequences: false).map { escape(String($0)) }.joined(
+                    separator: "\t")
+            }
             .joined(separator: "\n")
     }
 

@@ -38,39 +38,61 @@ public enum URIPolicy {
 
     /// Every problem of `text`, whatever is allowed.
     public static func problems(_ text: String) -> [Problem] {
-        if let bad = text.unicodeScalars.first(where: { $0.value < 0x20 || $0.value == 0x7F || (0x80...0x9F).contains($0.value) }) {
-            return [Problem(message: "the URI contains the control character U+\(hex(bad.value))",
-                            help: "remove it; a URI is printable text", risk: nil)]
+        if let bad = text.unicodeScalars.first(where: {
+            $0.value < 0x20 || $0.value == 0x7F || (0x80...0x9F).contains($0.value)
+        }) {
+            return [
+                Problem(
+                    message: "the URI contains the control character U+\(hex(bad.value))",
+                    help: "remove it; a URI is printable text", risk: nil)
+            ]
         }
         let uri: LibvirtURI
         switch LibvirtURI.parse(text) {
         case .success(let u): uri = u
         case .failure(let e):
-            return [Problem(message: "'\(text)' is not a libvirt URI: \(e.reason)",
-                            help: "write e.g. qemu+ssh://root@HOST/system or qemu:///system", risk: nil)]
+            return [
+                Problem(
+                    message: "'\(text)' is not a libvirt URI: \(e.reason)",
+                    help: "write e.g. qemu+ssh://root@HOST/system or qemu:///system", risk: nil)
+            ]
         }
         var out: [Problem] = []
         if uri.hasPassword {
-            out.append(Problem(message: "the URI contains a password",
-                               help: "use SSH keys or libvirt's auth.conf; never put credentials in a plan", risk: nil))
+            out.append(
+                Problem(
+                    message: "the URI contains a password",
+                    help: "use SSH keys or libvirt's auth.conf; never put credentials in a plan", risk: nil))
         }
         out += authorityProblems(uri)
         if let t = uri.transport {
             if !transports.contains(t) {
-                out.append(Problem(message: "unknown libvirt transport '\(t)'",
-                                   help: "use one of \(transports.sorted().filter { $0 != "ext" }.joined(separator: ", "))", risk: nil))
+                out.append(
+                    Problem(
+                        message: "unknown libvirt transport '\(t)'",
+                        help: "use one of \(transports.sorted().filter { $0 != "ext" }.joined(separator: ", "))",
+                        risk: nil))
             } else if t == "ext" {
-                out.append(Problem(message: "the ext transport makes libvirt run the program named by command=",
-                                   help: "use ssh, tls or unix; or accept it with `allow-uri-risks: [local-command]` on this host", risk: .localCommand))
+                out.append(
+                    Problem(
+                        message: "the ext transport makes libvirt run the program named by command=",
+                        help: "use ssh, tls or unix; or accept it with `allow-uri-risks: [local-command]` on this host",
+                        risk: .localCommand))
             }
         }
         if uri.fragment != nil {
-            out.append(Problem(message: "the URI has a '#' fragment, which libvirt does not use", help: "remove it", risk: nil))
+            out.append(
+                Problem(message: "the URI has a '#' fragment, which libvirt does not use", help: "remove it", risk: nil)
+            )
         }
         let viaShell = uri.transport.map(shellTransports.contains) ?? false
         if viaShell, !isPlainPath(uri.path, allowEmpty: true) {
-            out.append(Problem(message: "the path '\(uri.path)' has characters the ssh transport passes to the remote shell",
-                               help: "use a path of letters, digits and '/._-' such as /system; or accept it with `allow-uri-risks: [remote-shell]`", risk: .remoteShell))
+            out.append(
+                Problem(
+                    message: "the path '\(uri.path)' has characters the ssh transport passes to the remote shell",
+                    help:
+                        "use a path of letters, digits and '/._-' such as /system; or accept it with `allow-uri-risks: [remote-shell]`",
+                    risk: .remoteShell))
         }
         var seen: Set<String> = []
         for (name, value) in uri.parameters {
@@ -87,8 +109,10 @@ public enum URIPolicy {
         var out: [Problem] = []
         if let user = uri.user, !uri.hasPassword {
             if uri.userInfo!.contains("@") || uri.userInfo!.contains("%") || !isName(user) {
-                out.append(Problem(message: "the user name '\(uri.userInfo!)' is not a plain name",
-                                   help: "write user@host with letters, digits and '._-' in the user name", risk: nil))
+                out.append(
+                    Problem(
+                        message: "the user name '\(uri.userInfo!)' is not a plain name",
+                        help: "write user@host with letters, digits and '._-' in the user name", risk: nil))
             }
         }
         let host = uri.host
@@ -97,11 +121,17 @@ public enum URIPolicy {
                 out.append(Problem(message: "'\(host)' is not an IPv6 address", help: "write [2001:db8::1]", risk: nil))
             }
         } else if !host.isEmpty && !isName(host) {
-            out.append(Problem(message: "the host name '\(host)' is not a plain DNS name",
-                               help: "use letters, digits, '.', '-' and '_', not starting with '-'", risk: nil))
+            out.append(
+                Problem(
+                    message: "the host name '\(host)' is not a plain DNS name",
+                    help: "use letters, digits, '.', '-' and '_', not starting with '-'", risk: nil))
         }
-        if let port = uri.port, !(port.count <= 5 && !port.isEmpty && port.allSatisfy({ $0.isASCII && $0.isNumber }) && (1...65535).contains(Int(port) ?? 0)) {
-            out.append(Problem(message: "port '\(port)' is not a number from 1 to 65535", help: "write host:PORT", risk: nil))
+        if let port = uri.port,
+            !(port.count <= 5 && !port.isEmpty && port.allSatisfy({ $0.isASCII && $0.isNumber })
+                && (1...65535).contains(Int(port) ?? 0))
+        {
+            out.append(
+                Problem(message: "port '\(port)' is not a number from 1 to 65535", help: "write host:PORT", risk: nil))
         }
         return out
     }
@@ -109,54 +139,95 @@ public enum URIPolicy {
     static func parameterProblem(_ name: String, _ value: String, viaShell: Bool) -> Problem? {
         switch name {
         case "command":
-            return Problem(message: "command= makes libvirt run '\(value)' on this machine",
-                           help: "remove it; or accept it with `allow-uri-risks: [local-command]` on this host", risk: .localCommand)
+            return Problem(
+                message: "command= makes libvirt run '\(value)' on this machine",
+                help: "remove it; or accept it with `allow-uri-risks: [local-command]` on this host",
+                risk: .localCommand)
         case "netcat":
-            return Problem(message: "netcat= is run by the remote shell of the ssh transport",
-                           help: "remove it (libvirt finds nc or virt-ssh-helper itself); or accept it with `allow-uri-risks: [remote-shell]`", risk: .remoteShell)
+            return Problem(
+                message: "netcat= is run by the remote shell of the ssh transport",
+                help:
+                    "remove it (libvirt finds nc or virt-ssh-helper itself); or accept it with `allow-uri-risks: [remote-shell]`",
+                risk: .remoteShell)
         case "socket":
-            return isPlainPath(value, allowEmpty: false) ? nil
-                : Problem(message: "socket '\(value)' is not a plain absolute path (libvirt passes it to the remote shell unquoted)",
-                          help: "use an absolute path of letters, digits and '/._-'; or accept it with `allow-uri-risks: [remote-shell]`", risk: .remoteShell)
+            return isPlainPath(value, allowEmpty: false)
+                ? nil
+                : Problem(
+                    message:
+                        "socket '\(value)' is not a plain absolute path (libvirt passes it to the remote shell unquoted)",
+                    help:
+                        "use an absolute path of letters, digits and '/._-'; or accept it with `allow-uri-risks: [remote-shell]`",
+                    risk: .remoteShell)
         case "name":
-            return value.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "+:/._-".contains($0)) }) ? nil
-                : Problem(message: "name= '\(value)' has characters that can reach the remote shell",
-                          help: "use a libvirt URI such as qemu:///system; or accept it with `allow-uri-risks: [remote-shell]`", risk: .remoteShell)
+            return value.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "+:/._-".contains($0)) })
+                ? nil
+                : Problem(
+                    message: "name= '\(value)' has characters that can reach the remote shell",
+                    help:
+                        "use a libvirt URI such as qemu:///system; or accept it with `allow-uri-risks: [remote-shell]`",
+                    risk: .remoteShell)
         case "no_verify":
-            return value == "0" ? nil
-                : Problem(message: "no_verify=\(value) turns off checking the server's certificate or host key",
-                          help: "remove it and install the CA / known host; or accept it with `allow-uri-risks: [unverified-peer]`", risk: .unverifiedPeer)
+            return value == "0"
+                ? nil
+                : Problem(
+                    message: "no_verify=\(value) turns off checking the server's certificate or host key",
+                    help:
+                        "remove it and install the CA / known host; or accept it with `allow-uri-risks: [unverified-peer]`",
+                    risk: .unverifiedPeer)
         case "known_hosts_verify":
             switch value {
             case "normal": return nil
             case "auto", "ignore":
-                return Problem(message: "known_hosts_verify=\(value) accepts host keys that were never verified",
-                               help: "use known_hosts_verify=normal; or accept it with `allow-uri-risks: [unverified-peer]`", risk: .unverifiedPeer)
-            default: return Problem(message: "known_hosts_verify must be normal, auto or ignore, found '\(value)'", help: "write known_hosts_verify=normal", risk: nil)
+                return Problem(
+                    message: "known_hosts_verify=\(value) accepts host keys that were never verified",
+                    help: "use known_hosts_verify=normal; or accept it with `allow-uri-risks: [unverified-peer]`",
+                    risk: .unverifiedPeer)
+            default:
+                return Problem(
+                    message: "known_hosts_verify must be normal, auto or ignore, found '\(value)'",
+                    help: "write known_hosts_verify=normal", risk: nil)
             }
         case _ where pathParameters.contains(name):
-            return isPlainPath(value, allowEmpty: false) ? nil
-                : Problem(message: "\(name) '\(value)' is not a plain absolute path",
-                          help: "use an absolute path of letters, digits and '/._-'", risk: nil)
+            return isPlainPath(value, allowEmpty: false)
+                ? nil
+                : Problem(
+                    message: "\(name) '\(value)' is not a plain absolute path",
+                    help: "use an absolute path of letters, digits and '/._-'", risk: nil)
         case "no_tty":
-            return ["0", "1"].contains(value) ? nil : Problem(message: "no_tty must be 0 or 1, found '\(value)'", help: "write no_tty=1", risk: nil)
+            return ["0", "1"].contains(value)
+                ? nil : Problem(message: "no_tty must be 0 or 1, found '\(value)'", help: "write no_tty=1", risk: nil)
         case "mode":
-            return ["auto", "legacy", "direct"].contains(value) ? nil
-                : Problem(message: "mode must be auto, legacy or direct, found '\(value)'", help: "write mode=auto", risk: nil)
+            return ["auto", "legacy", "direct"].contains(value)
+                ? nil
+                : Problem(
+                    message: "mode must be auto, legacy or direct, found '\(value)'", help: "write mode=auto", risk: nil
+                )
         case "proxy":
-            return ["auto", "netcat", "native"].contains(value) ? nil
-                : Problem(message: "proxy must be auto, netcat or native, found '\(value)'", help: "write proxy=auto", risk: nil)
+            return ["auto", "netcat", "native"].contains(value)
+                ? nil
+                : Problem(
+                    message: "proxy must be auto, netcat or native, found '\(value)'", help: "write proxy=auto",
+                    risk: nil)
         case "sshauth":
             let methods: Set<Substring> = ["agent", "privkey", "password", "keyboard-interactive"]
-            return value.split(separator: ",").allSatisfy(methods.contains) && !value.isEmpty ? nil
-                : Problem(message: "sshauth '\(value)' is not a list of agent, privkey, password, keyboard-interactive",
-                          help: "write e.g. sshauth=agent,privkey", risk: nil)
+            return value.split(separator: ",").allSatisfy(methods.contains) && !value.isEmpty
+                ? nil
+                : Problem(
+                    message: "sshauth '\(value)' is not a list of agent, privkey, password, keyboard-interactive",
+                    help: "write e.g. sshauth=agent,privkey", risk: nil)
         case "tls_priority":
-            return !value.isEmpty && value.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || ":+-!%._=".contains($0)) }) ? nil
-                : Problem(message: "tls_priority '\(value)' is not a GnuTLS priority string", help: "write e.g. tls_priority=NORMAL", risk: nil)
+            return !value.isEmpty
+                && value.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || ":+-!%._=".contains($0)) })
+                ? nil
+                : Problem(
+                    message: "tls_priority '\(value)' is not a GnuTLS priority string",
+                    help: "write e.g. tls_priority=NORMAL", risk: nil)
         default:
-            return Problem(message: "unknown URI parameter '\(name)'",
-                           help: "evac allows libvirt's documented parameters: socket, name, mode, proxy, keyfile, known_hosts, known_hosts_verify, pkipath, no_verify, no_tty, sshauth, tls_priority, authfile (command, netcat with allow-uri-risks)", risk: nil)
+            return Problem(
+                message: "unknown URI parameter '\(name)'",
+                help:
+                    "evac allows libvirt's documented parameters: socket, name, mode, proxy, keyfile, known_hosts, known_hosts_verify, pkipath, no_verify, no_tty, sshauth, tls_priority, authfile (command, netcat with allow-uri-risks)",
+                risk: nil)
         }
     }
 

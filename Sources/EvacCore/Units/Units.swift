@@ -1,3 +1,5 @@
+import Foundation
+
 /// Parsing of sizes, durations and bandwidths as the plan language writes them.
 /// Binary units only (KiB, MiB, GiB, TiB); decimal KB/MB/GB/TB are accepted and mean powers of 10.
 /// A bare number or a lone "K"/"M"/"G"/"B" suffix is ambiguous and refused.
@@ -35,23 +37,37 @@ public enum Units {
     /// A size in bytes.
     public static func size(_ text: String) -> Result<UInt64, Failure> {
         guard let (n, unit) = split(text) else {
-            return .failure(Failure(message: "'\(text)' is not a size", help: "write a number and a unit, e.g. 4GiB or 512MiB"))
+            return .failure(
+                Failure(message: "'\(text)' is not a size", help: "write a number and a unit, e.g. 4GiB or 512MiB"))
         }
         if unit.isEmpty {
-            return .failure(Failure(message: "size '\(text)' has no unit", help: "write '\(text)GiB', '\(text)MiB' or '\(text)B' — bare numbers are ambiguous"))
+            return .failure(
+                Failure(
+                    message: "size '\(text)' has no unit",
+                    help: "write '\(text)GiB', '\(text)MiB' or '\(text)B' — bare numbers are ambiguous"))
         }
         if let mult = sizeUnits.first(where: { $0.0 == unit })?.1 {
             let bytes = n * mult
-            guard bytes < 1.8e19 else { return .failure(Failure(message: "size '\(text)' is too large", help: "sizes must be below 16 EiB")) }
+            guard bytes < 1.8e19 else {
+                return .failure(Failure(message: "size '\(text)' is too large", help: "sizes must be below 16 EiB"))
+            }
             if bytes != bytes.rounded() && unit == "B" {
-                return .failure(Failure(message: "size '\(text)' is not a whole number of bytes", help: "use a whole number of bytes"))
+                return .failure(
+                    Failure(
+                        message: "size '\(text)' is not a whole number of bytes", help: "use a whole number of bytes"))
             }
             return .success(UInt64(bytes.rounded()))
         }
         if let suggestion = ambiguousSize[unit] {
-            return .failure(Failure(message: "ambiguous size unit '\(unit)' in '\(text)'", help: "write \(suggestion) (binary units are KiB, MiB, GiB, TiB; KB, MB, GB, TB are powers of 10)"))
+            return .failure(
+                Failure(
+                    message: "ambiguous size unit '\(unit)' in '\(text)'",
+                    help: "write \(suggestion) (binary units are KiB, MiB, GiB, TiB; KB, MB, GB, TB are powers of 10)"))
         }
-        return .failure(Failure(message: "unknown size unit '\(unit)' in '\(text)'", help: "use KiB, MiB, GiB or TiB (or KB, MB, GB, TB for powers of 10)"))
+        return .failure(
+            Failure(
+                message: "unknown size unit '\(unit)' in '\(text)'",
+                help: "use KiB, MiB, GiB or TiB (or KB, MB, GB, TB for powers of 10)"))
     }
 
     static let durationUnits: [(String, Double)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000)]
@@ -61,20 +77,31 @@ public enum Units {
         let t = text.trimmingCharacters(in: .whitespaces)
         if let n = Double(t), !t.isEmpty {
             _ = n
-            return .failure(Failure(message: "duration '\(text)' has no unit", help: "write '\(t)s', '\(t)ms' or '\(t)m' — bare numbers are ambiguous"))
+            return .failure(
+                Failure(
+                    message: "duration '\(text)' has no unit",
+                    help: "write '\(t)s', '\(t)ms' or '\(t)m' — bare numbers are ambiguous"))
         }
         if t.contains(where: \.isWhitespace) {
-            return .failure(Failure(message: "'\(text)' is not a duration", help: "write a number and a unit without spaces: 300ms, 90s, 20m or 1h30m"))
+            return .failure(
+                Failure(
+                    message: "'\(text)' is not a duration",
+                    help: "write a number and a unit without spaces: 300ms, 90s, 20m or 1h30m"))
         }
         var rest = Substring(t)
         var total = 0.0
         var lastRank = Int.max
-        guard !rest.isEmpty else { return .failure(Failure(message: "empty duration", help: "write e.g. 300ms, 20m or 1h30m")) }
+        guard !rest.isEmpty else {
+            return .failure(Failure(message: "empty duration", help: "write e.g. 300ms, 20m or 1h30m"))
+        }
         while !rest.isEmpty {
             var numEnd = rest.startIndex
-            while numEnd < rest.endIndex, rest[numEnd].isNumber || rest[numEnd] == "." { numEnd = rest.index(after: numEnd) }
+            while numEnd < rest.endIndex, rest[numEnd].isNumber || rest[numEnd] == "." {
+                numEnd = rest.index(after: numEnd)
+            }
             guard numEnd > rest.startIndex, let n = Double(rest[rest.startIndex..<numEnd]) else {
-                return .failure(Failure(message: "'\(text)' is not a duration", help: "write e.g. 300ms, 90s, 20m or 1h30m"))
+                return .failure(
+                    Failure(message: "'\(text)' is not a duration", help: "write e.g. 300ms, 90s, 20m or 1h30m"))
             }
             var unitEnd = numEnd
             while unitEnd < rest.endIndex, rest[unitEnd].isLetter { unitEnd = rest.index(after: unitEnd) }
@@ -89,18 +116,27 @@ public enum Units {
                 case "": hint = "every number needs a unit: ms, s, m or h"
                 default: hint = "units are ms, s, m and h (e.g. 1h30m)"
                 }
-                return .failure(Failure(message: unit.isEmpty ? "missing unit in duration '\(text)'" : "unknown duration unit '\(unit)' in '\(text)'", help: hint))
+                return .failure(
+                    Failure(
+                        message: unit.isEmpty
+                            ? "missing unit in duration '\(text)'" : "unknown duration unit '\(unit)' in '\(text)'",
+                        help: hint))
             }
             // Units must go from larger to smaller, each once: "30m1h" is a typo, not 1.5 h.
             let rank = idx
             guard rank < lastRank else {
-                return .failure(Failure(message: "units out of order in duration '\(text)'", help: "write larger units first, each once, e.g. 1h30m"))
+                return .failure(
+                    Failure(
+                        message: "units out of order in duration '\(text)'",
+                        help: "write larger units first, each once, e.g. 1h30m"))
             }
             lastRank = rank
             total += n * durationUnits[idx].1
             rest = rest[unitEnd...]
         }
-        guard total < 1e15 else { return .failure(Failure(message: "duration '\(text)' is too long", help: "use a shorter duration")) }
+        guard total < 1e15 else {
+            return .failure(Failure(message: "duration '\(text)' is too long", help: "use a shorter duration"))
+        }
         return .success(UInt64(total.rounded()))
     }
 
@@ -108,36 +144,55 @@ public enum Units {
     public static func bandwidth(_ text: String) -> Result<UInt64, Failure> {
         let t = text.trimmingCharacters(in: .whitespaces)
         guard let slash = t.lastIndex(of: "/") else {
-            return .failure(Failure(message: "bandwidth '\(text)' has no '/s'", help: "write a size per second, e.g. 512MiB/s"))
+            return .failure(
+                Failure(message: "bandwidth '\(text)' has no '/s'", help: "write a size per second, e.g. 512MiB/s"))
         }
         let per = t[t.index(after: slash)...]
         guard per == "s" else {
             return .failure(Failure(message: "bandwidth '\(text)' must be per second", help: "write e.g. 512MiB/s"))
         }
         let sizeText = String(t[..<slash])
-        if let (_, unit) = split(sizeText), ["bit", "Mbit", "Gbit", "Kbit", "Mbps", "Gbps", "b"].contains(unit) || unit.hasSuffix("bit") {
-            return .failure(Failure(message: "bandwidth '\(text)' is in bits", help: "write bytes per second, e.g. 125MB/s for 1 Gbit/s"))
+        if let (_, unit) = split(sizeText),
+            ["bit", "Mbit", "Gbit", "Kbit", "Mbps", "Gbps", "b"].contains(unit) || unit.hasSuffix("bit")
+        {
+            return .failure(
+                Failure(
+                    message: "bandwidth '\(text)' is in bits", help: "write bytes per second, e.g. 125MB/s for 1 Gbit/s"
+                ))
         }
         switch size(sizeText) {
         case .success(let b):
-            guard b > 0 else { return .failure(Failure(message: "bandwidth '\(text)' is zero", help: "omit bandwidth for no limit, or give a positive rate")) }
+            guard b > 0 else {
+                return .failure(
+                    Failure(
+                        message: "bandwidth '\(text)' is zero",
+                        help: "omit bandwidth for no limit, or give a positive rate"))
+            }
             return .success(b)
-        case .failure(let f): return .failure(Failure(message: f.message.replacingOccurrences(of: "size", with: "bandwidth"), help: f.help.replacingOccurrences(of: "e.g. 4GiB or 512MiB", with: "e.g. 512MiB/s") ))
+        case .failure(let f):
+            return .failure(
+                Failure(
+                    message: f.message.replacingOccurrences(of: "size", with: "bandwidth"),
+                    help: f.help.replacingOccurrences(of: "e.g. 4GiB or 512MiB", with: "e.g. 512MiB/s")))
         }
     }
 }
 
-import Foundation
-
 /// Human renderings used in reports ("16.0 GiB", "2m30s").
 public enum Format {
     public static func kib(_ kib: UInt64) -> String { bytes(Double(kib) * 1024) }
-    public static func kib(signed kib: Int64) -> String { kib < 0 ? "-" + bytes(-Double(kib) * 1024) : bytes(Double(kib) * 1024) }
+    public static func kib(signed kib: Int64) -> String {
+        kib < 0 ? "-" + bytes(-Double(kib) * 1024) : bytes(Double(kib) * 1024)
+    }
     public static func bytes(_ b: Double) -> String {
         let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
         guard b.isFinite, b >= 0 else { return "? B" }
-        var v = b; var i = 0
-        while v >= 1024 && i < units.count - 1 { v /= 1024; i += 1 }
+        var v = b
+        var i = 0
+        while v >= 1024 && i < units.count - 1 {
+            v /= 1024
+            i += 1
+        }
         return i == 0 ? "\(Int(v)) B" : String(format: "%.1f %@", v, units[i])
     }
     public static func duration(ms: Double) -> String {
@@ -146,8 +201,10 @@ public enum Format {
         guard ms < 1e15 else { return ">30000 years" }
         if ms < 1000 { return "\(Int(ms.rounded()))ms" }
         var s = Int((ms / 1000).rounded())
-        let h = s / 3600; s %= 3600
-        let m = s / 60; s %= 60
+        let h = s / 3600
+        s %= 3600
+        let m = s / 60
+        s %= 60
         if h > 0 { return m > 0 ? "\(h)h\(m)m" : "\(h)h" }
         if m > 0 { return s > 0 ? "\(m)m\(s)s" : "\(m)m" }
         return "\(s)s"

@@ -68,24 +68,27 @@ struct Checks: Sendable {
 
     private func local(_ s: StepSpec, others: TargetCommitments) async -> String? {
         let presence: GuestPresence
-        do { presence = try await hypervisor.locate(guestUUID: s.uuid, on: s.source) }
-        catch { return "source \(Self.describe(error))" }
+        do { presence = try await hypervisor.locate(guestUUID: s.uuid, on: s.source) } catch {
+            return "source \(Self.describe(error))"
+        }
         guard case .present(let state, let persistent) = presence else {
             return "guest \(s.guest) (\(s.uuid)) is no longer on \(s.source.name)"
         }
         if s.mode == .offline {
-            if state.isActive { return "guest \(s.guest) is \(state.rawValue) on \(s.source.name); the plan moves it offline (stopped)" }
+            if state.isActive {
+                return "guest \(s.guest) is \(state.rawValue) on \(s.source.name); the plan moves it offline (stopped)"
+            }
             if !persistent { return "guest \(s.guest) is not persistent: nothing to move offline" }
         } else if !state.isActive {
             return "guest \(s.guest) is \(state.rawValue) on \(s.source.name); the plan moves it \(s.mode.rawValue)"
         }
 
         let target: HostInventory
-        do { target = try await hypervisor.inspect(s.target) }
-        catch { return "target \(Self.describe(error))" }
+        do { target = try await hypervisor.inspect(s.target) } catch { return "target \(Self.describe(error))" }
         for g in target.guests where g.name == s.guest || g.uuid == s.uuid {
             if g.uuid == s.uuid {
-                return "guest \(s.guest) (\(s.uuid)) is already on \(s.target.name) while also on \(s.source.name): needs attention"
+                return
+                    "guest \(s.guest) (\(s.uuid)) is already on \(s.target.name) while also on \(s.source.name): needs attention"
             }
             return "target \(s.target.name) already has a guest named \(s.guest) (uuid \(g.uuid))"
         }
@@ -93,18 +96,21 @@ struct Checks: Sendable {
         if policy.bridges == .match {
             var nics = nicsAtStart[s.uuid]
             if nics == nil {
-                do { nics = try await hypervisor.inspect(s.source).guests.first { $0.uuid == s.uuid }?.nics }
-                catch { return "source \(Self.describe(error))" }
+                do { nics = try await hypervisor.inspect(s.source).guests.first { $0.uuid == s.uuid }?.nics } catch {
+                    return "source \(Self.describe(error))"
+                }
             }
             if let why = bridges(nics ?? [], target) { return why }
         }
 
         if policy.cpu != .ignore {
             do {
-                if try await hypervisor.compareCPU(guestUUID: s.uuid, source: s.source, target: s.target) == .incompatible {
+                if try await hypervisor.compareCPU(guestUUID: s.uuid, source: s.source, target: s.target)
+                    == .incompatible
+                {
                     return "CPU of \(s.target.name) is incompatible with guest \(s.guest) (libvirt CPU comparison)"
                 }
-            } catch where error.kind == .unsupported {
+            } catch  where error.kind == .unsupported {
                 // The hypervisor cannot tell: placement already checked the CPU against the inventory.
             } catch {
                 return "CPU check against \(Self.describe(error))"
@@ -116,14 +122,18 @@ struct Checks: Sendable {
         }
     }
 
-    private func room(_ s: StepSpec, _ t: HostInventory, _ committed: InFlightLedger.Committed,
-                      others: TargetCommitments) -> String? {
+    private func room(
+        _ s: StepSpec, _ t: HostInventory, _ committed: InFlightLedger.Committed,
+        others: TargetCommitments
+    ) -> String? {
         // One pass, no allocation: this runs for every migration against every guest on the target.
         // A guest arriving shows up on the target early (paused, incoming): counted once, as committed.
-        var memory = committed.memoryKiB, vcpus = committed.vcpus + s.vcpus
+        var memory = committed.memoryKiB
+        var vcpus = committed.vcpus + s.vcpus
         // Other runs' reservations (none without a coordinator), each counted once.
         var theirs = Set<String>()
-        for e in others.entries where e.uuid != s.uuid && !committed.contains(e.uuid) && theirs.insert(e.uuid).inserted {
+        for e in others.entries where e.uuid != s.uuid && !committed.contains(e.uuid) && theirs.insert(e.uuid).inserted
+        {
             let (m, o) = memory.addingReportingOverflow(e.memoryKiB)
             memory = o ? .max : m
             vcpus = vcpus.addingReportingOverflow(e.vcpus).overflow ? .max : vcpus + e.vcpus
@@ -134,14 +144,16 @@ struct Checks: Sendable {
             memory = o ? .max : m
             vcpus = vcpus.addingReportingOverflow(g.vcpus).overflow ? .max : vcpus + g.vcpus
         }
-        let (afterReserve, o1) = Int64(clamping: t.memoryKiB).subtractingReportingOverflow(Int64(clamping: policy.reserveKiB))
+        let (afterReserve, o1) = Int64(clamping: t.memoryKiB).subtractingReportingOverflow(
+            Int64(clamping: policy.reserveKiB))
         let (left, o2) = afterReserve.subtractingReportingOverflow(Int64(clamping: memory))
         let free = o1 || o2 ? Int64.min : left
         if free < Int64(clamping: s.memoryKiB) {
             let othersHere = committed.count
             return "target \(s.target.name) has no room: guest needs \(KiB.text(s.memoryKiB)), "
                 + "\(KiB.text(signed: free)) free after the \(KiB.text(policy.reserveKiB)) reserve"
-                + (othersHere == 0 ? "" : " and \(othersHere) other migration\(othersHere == 1 ? "" : "s") committed to it")
+                + (othersHere == 0
+                    ? "" : " and \(othersHere) other migration\(othersHere == 1 ? "" : "s") committed to it")
                 + Self.reserved(theirs.count, others: others)
         }
         if let ratio = policy.maxVCPURatio, t.cpus > 0, Double(vcpus) > ratio * Double(t.cpus) {
@@ -164,9 +176,11 @@ struct Checks: Sendable {
             let name = policy.bridgeMap[nic.source] ?? nic.source
             switch nic.kind {
             case .bridge where !bridges.contains(name):
-                return "target \(t.name) has no bridge \(name)" + (name == nic.source ? "" : " (mapped from \(nic.source))")
+                return "target \(t.name) has no bridge \(name)"
+                    + (name == nic.source ? "" : " (mapped from \(nic.source))")
             case .network where !networks.contains(name):
-                return "target \(t.name) has no active network \(name)" + (name == nic.source ? "" : " (mapped from \(nic.source))")
+                return "target \(t.name) has no active network \(name)"
+                    + (name == nic.source ? "" : " (mapped from \(nic.source))")
             default: continue
             }
         }

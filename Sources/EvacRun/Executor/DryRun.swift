@@ -20,14 +20,18 @@ extension Executor {
         var nics: [String: [GuestNIC]] = [:]
         for source in Set(plan.graph.nodes.map(\.source)).sorted() {
             guard let uri = plan.uri(of: source),
-                  let inv = try? await hypervisor.inspect(HostEndpoint(name: source, uri: uri)) else { continue }
+                let inv = try? await hypervisor.inspect(HostEndpoint(name: source, uri: uri))
+            else { continue }
             for g in inv.guests { nics[g.uuid] = g.nics }
         }
         let checks = Checks(hypervisor: hypervisor, policy: CheckPolicy(plan: plan), ledger: ledger, nicsAtStart: nics)
         var out: [DryRunCheck] = []
         for spec in plan.applySpecs() {
             let problem = await checks.before(spec)
-            out.append(DryRunCheck(id: spec.id, guest: spec.guest, source: spec.source.name, target: spec.target.name, problem: problem))
+            out.append(
+                DryRunCheck(
+                    id: spec.id, guest: spec.guest, source: spec.source.name, target: spec.target.name, problem: problem
+                ))
         }
         return out
     }

@@ -1,5 +1,5 @@
-import Foundation
 import EvacCore
+import Foundation
 
 /// Which failed or blocked steps a resume retries.
 public enum RetrySelection: Sendable, Hashable {
@@ -42,11 +42,17 @@ public actor Executor {
 
     /// `coordinator`: what other runs of the fleet hold on the targets (a coordinator's
     /// `RunCoordinator` with its journal); the default, LocalCoordinator, knows of no other run.
-    public init(plan: PlanFile, hypervisor: any Hypervisor, journal: any RunJournal,
-                observer: any RunObserver = NullObserver(), options: ExecutorOptions = ExecutorOptions(),
-                coordinator: any RunCoordinator = LocalCoordinator()) {
-        self.plan = plan; self.hypervisor = hypervisor; self.journal = journal
-        self.observer = observer; self.options = options; self.coordinator = coordinator
+    public init(
+        plan: PlanFile, hypervisor: any Hypervisor, journal: any RunJournal,
+        observer: any RunObserver = NullObserver(), options: ExecutorOptions = ExecutorOptions(),
+        coordinator: any RunCoordinator = LocalCoordinator()
+    ) {
+        self.plan = plan
+        self.hypervisor = hypervisor
+        self.journal = journal
+        self.observer = observer
+        self.options = options
+        self.coordinator = coordinator
     }
 
     public nonisolated func requestStop(graceful: Bool) { control.request(graceful: graceful) }
@@ -67,12 +73,16 @@ public actor Executor {
         case .failure(let e):
             return RunResult(status: .cannotStart, message: "\(e)")
         case .success(.rollingBack):
-            observer.handle(.notice("the rollback of \(plan.planName) is unfinished: resume continues the rollback "
-                                    + "(what `evac rollback` does), not the apply"))
+            observer.handle(
+                .notice(
+                    "the rollback of \(plan.planName) is unfinished: resume continues the rollback "
+                        + "(what `evac rollback` does), not the apply"))
             return await rollback(retry: retry)
         case .success(.rolledBack(let why)):
-            return RunResult(status: .cannotStart, message: "nothing to resume: the run of \(plan.planName) is over (\(why)); "
-                             + "`evac apply` of the plan starts a new run")
+            return RunResult(
+                status: .cannotStart,
+                message: "nothing to resume: the run of \(plan.planName) is over (\(why)); "
+                    + "`evac apply` of the plan starts a new run")
         case .success:
             return await execute(kind: .apply, fresh: false, retry: retry)
         }
@@ -94,12 +104,16 @@ public actor Executor {
     /// Where the journal's run stands (RunStanding), from its rows.
     func standing() async -> Result<RunStanding, Error> {
         do {
-            return .success(RunStanding.of(runs: try await journal.runs(), apply: try await journal.steps(kind: .apply),
-                                           rollback: try await journal.steps(kind: .rollback)))
+            return .success(
+                RunStanding.of(
+                    runs: try await journal.runs(), apply: try await journal.steps(kind: .apply),
+                    rollback: try await journal.steps(kind: .rollback)))
         } catch { return .failure(error) }
     }
 
-    private func execute(kind: RunKind, fresh: Bool, retry: RetrySelection, startMigrations: Bool = true) async -> RunResult {
+    private func execute(
+        kind: RunKind, fresh: Bool, retry: RetrySelection, startMigrations: Bool = true
+    ) async -> RunResult {
         let clock = ContinuousClock()
         let started = clock.now
         // 1. Read what the journal knows; for a rollback, find first where the guests the apply
@@ -113,8 +127,10 @@ public actor Executor {
             runID = (try await journal.runs().map(\.id).max() ?? 0) + 1
             let existing = try await journal.steps(kind: kind)
             if fresh && !existing.isEmpty {
-                return RunResult(status: .cannotStart, message: "journal \(journal.path) already records a run of this plan; "
-                                 + "use resume to continue it, or status to see it")
+                return RunResult(
+                    status: .cannotStart,
+                    message: "journal \(journal.path) already records a run of this plan; "
+                        + "use resume to continue it, or status to see it")
             }
             if kind == .rollback {
                 preflight = await RollbackPreflight(plan: plan, hypervisor: hypervisor, options: options)
@@ -127,17 +143,23 @@ public actor Executor {
             records = Dictionary(existing.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
             let new = specs.filter { records[$0.id] == nil }.map { $0.newRecord() }
             for r in new { records[r.id] = r }
-            let run = RunRecord(id: runID, kind: kind, planHash: plan.planHash, planName: plan.planName,
-                                started: Timestamp.now(), command: options.command)
-            try await journal.commit(JournalBatch(runID: runID, beginRun: run, insertSteps: new,
-                                                  transitions: preflight.transitions))
+            let run = RunRecord(
+                id: runID, kind: kind, planHash: plan.planHash, planName: plan.planName,
+                started: Timestamp.now(), command: options.command)
+            try await journal.commit(
+                JournalBatch(
+                    runID: runID, beginRun: run, insertSteps: new,
+                    transitions: preflight.transitions))
         } catch {
             return RunResult(status: .cannotStart, message: "\(error)")
         }
         let specByID = Dictionary(specs.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-        observer.handle(.runStarted(RunStart(kind: kind, planName: plan.planName, planHash: plan.planHash,
-                                             journal: journal.path, runID: runID, steps: specs.count,
-                                             alreadyDone: specs.filter { records[$0.id]?.state.isSettled == true }.count)))
+        observer.handle(
+            .runStarted(
+                RunStart(
+                    kind: kind, planName: plan.planName, planHash: plan.planHash,
+                    journal: journal.path, runID: runID, steps: specs.count,
+                    alreadyDone: specs.filter { records[$0.id]?.state.isSettled == true }.count)))
         // After runStarted, so that a display knows these apply-step events are not its run's.
         announce(preflight)
         let companions = RollbackPreflight.companions(applied: kind == .rollback ? preflight.applied : [:])
@@ -146,15 +168,18 @@ public actor Executor {
         var unrecorded: [Int: StepRecord] = [:]
         func finish(_ status: RunStatus, _ message: String?, extra: [StepTransition] = []) async -> RunResult {
             var mine = specs.compactMap { records[$0.id] }
-            var status = status, message = message
+            var status = status
+            var message = message
             if status == .allDone, !preflight.problems.isEmpty {
                 status = .partial
                 message = "\(preflight.problems.count) guest(s) of the apply could not be accounted for"
             }
             if status != .journalFailed {
                 do {
-                    try await journal.commit(JournalBatch(runID: runID, transitions: extra,
-                                                          finishRun: (Timestamp.now(), status.rawValue)))
+                    try await journal.commit(
+                        JournalBatch(
+                            runID: runID, transitions: extra,
+                            finishRun: (Timestamp.now(), status.rawValue)))
                 } catch {
                     return await finish(.journalFailed, "\(error)")
                 }
@@ -164,8 +189,11 @@ public actor Executor {
             }
             let ms = UInt64((clock.now - started) / .milliseconds(1))
             let problems = preflight.problems + mine.filter { $0.state == .failed || $0.state == .blocked }
-            observer.handle(.runFinished(RunSummary(kind: kind, status: status, message: message, counts: StepCounts(mine),
-                                                    elapsedMs: ms, problems: problems)))
+            observer.handle(
+                .runFinished(
+                    RunSummary(
+                        kind: kind, status: status, message: message, counts: StepCounts(mine),
+                        elapsedMs: ms, problems: problems)))
             return RunResult(status: status, message: message, runID: runID, steps: mine)
         }
         if kind == .rollback && specs.isEmpty {
@@ -185,9 +213,11 @@ public actor Executor {
         var batch: [StepTransition] = []
         let looked = kind == .rollback || records.values.contains { $0.attempt > 0 || $0.state != .pending }
         if looked {
-            let findings = await Reconciler(hypervisor: hypervisor, concurrency: options.reconcileConcurrency,
-                                           inTransitWait: options.inTransitWait, again: kind.rawValue)
-                .reconcile(specs.compactMap { records[$0.id] }, specs: specByID)
+            let findings = await Reconciler(
+                hypervisor: hypervisor, concurrency: options.reconcileConcurrency,
+                inTransitWait: options.inTransitWait, again: kind.rawValue
+            )
+            .reconcile(specs.compactMap { records[$0.id] }, specs: specByID)
             for f in findings {
                 guard let t = f.transition else { continue }
                 records[t.step.id] = t.step
@@ -199,7 +229,8 @@ public actor Executor {
         for id in retryIDs(retry, specs: specs, records: records) {
             guard let r = records[id] else { continue }
             var n = r
-            n.state = .pending; n.reason = nil
+            n.state = .pending
+            n.reason = nil
             batch.append(StepTransition(step: n, from: r.state, message: "retry requested"))
             records[id] = n
         }
@@ -213,26 +244,34 @@ public actor Executor {
             let id = scheduler.specs[i].id
             guard let r = records[id] else { continue }
             var n = r
-            n.state = .blocked; n.reason = why
+            n.state = .blocked
+            n.reason = why
             batch.append(StepTransition(step: n, from: r.state, message: why))
             records[id] = n
         }
         if !batch.isEmpty {
-            do { try await journal.commit(JournalBatch(runID: runID, transitions: batch)) }
-            catch { return await finish(.journalFailed, "\(error)") }
+            do { try await journal.commit(JournalBatch(runID: runID, transitions: batch)) } catch {
+                return await finish(.journalFailed, "\(error)")
+            }
             for t in batch where t.from != t.step.state {
-                observer.handle(.step(StepChange(kind: t.step.kind, id: t.step.id, guest: t.step.guest, source: t.step.source,
-                                                 target: t.step.target, from: t.from, to: t.step.state,
-                                                 attempt: t.step.attempt, message: t.message)))
+                observer.handle(
+                    .step(
+                        StepChange(
+                            kind: t.step.kind, id: t.step.id, guest: t.step.guest, source: t.step.source,
+                            target: t.step.target, from: t.from, to: t.step.state,
+                            attempt: t.step.attempt, message: t.message)))
             }
         }
 
-        let runner = MigrationRunner(hypervisor: hypervisor, journal: journal, observer: observer,
-                                     checks: Checks(hypervisor: hypervisor, policy: CheckPolicy(plan: plan), ledger: ledger,
-                                                    nicsAtStart: nics, coordinator: coordinator),
-                                     control: control, options: plan.migration, bridgeMap: plan.bridgeMap ?? [:],
-                                     runID: runID, companionsOfDone: companions)
-        let walk = startMigrations ? await self.walk(&scheduler, records: &records, runner: runner, runID: runID) : WalkEnd()
+        let runner = MigrationRunner(
+            hypervisor: hypervisor, journal: journal, observer: observer,
+            checks: Checks(
+                hypervisor: hypervisor, policy: CheckPolicy(plan: plan), ledger: ledger,
+                nicsAtStart: nics, coordinator: coordinator),
+            control: control, options: plan.migration, bridgeMap: plan.bridgeMap ?? [:],
+            runID: runID, companionsOfDone: companions)
+        let walk =
+            startMigrations ? await self.walk(&scheduler, records: &records, runner: runner, runID: runID) : WalkEnd()
         unrecorded = walk.unrecorded
 
         // 5. Say why the steps still pending did not start, and how the run ended.
@@ -241,7 +280,9 @@ public actor Executor {
             return await finish(.journalFailed, failure)
         }
         var note: [StepTransition] = []
-        let why = control.stopRequested ? "not started: interrupted by operator"
+        let why =
+            control.stopRequested
+            ? "not started: interrupted by operator"
             : walk.haltedBy.map { "not started: on-failure stop after \($0) failed" }
         if let why {
             for r in leftPending where r.reason == nil {
@@ -252,9 +293,14 @@ public actor Executor {
             }
         }
         let mine = specs.compactMap { records[$0.id] }
-        if mine.allSatisfy({ $0.state == .done || $0.state == .skipped }) { return await finish(.allDone, nil, extra: note) }
+        if mine.allSatisfy({ $0.state == .done || $0.state == .skipped }) {
+            return await finish(.allDone, nil, extra: note)
+        }
         if control.stopRequested && !leftPending.isEmpty {
-            return await finish(.interrupted, "\(leftPending.count) step(s) not finished; \(kind == .rollback ? "rollback" : "resume") continues", extra: note)
+            return await finish(
+                .interrupted,
+                "\(leftPending.count) step(s) not finished; \(kind == .rollback ? "rollback" : "resume") continues",
+                extra: note)
         }
         let c = StepCounts(mine)
         return await finish(.partial, "\(c.failed) failed, \(c.blocked) blocked, \(c.pending) not started", extra: note)
@@ -264,9 +310,12 @@ public actor Executor {
     /// needs reading (a guest found nowhere, on two hosts, or behind a host that does not answer).
     private func announce(_ p: RollbackPreflight.Result) {
         for t in p.transitions where t.from != t.step.state {
-            observer.handle(.step(StepChange(kind: t.step.kind, id: t.step.id, guest: t.step.guest, source: t.step.source,
-                                             target: t.step.target, from: t.from, to: t.step.state,
-                                             attempt: t.step.attempt, message: t.message)))
+            observer.handle(
+                .step(
+                    StepChange(
+                        kind: t.step.kind, id: t.step.id, guest: t.step.guest, source: t.step.source,
+                        target: t.step.target, from: t.from, to: t.step.state,
+                        attempt: t.step.attempt, message: t.message)))
         }
         for n in p.notices { observer.handle(.notice(n)) }
     }
@@ -276,13 +325,15 @@ public actor Executor {
     static func journalFailure(_ error: String?, unrecorded: [StepRecord]) -> String {
         var text = "the journal could not be written (\(error ?? "unknown error"))"
         if !unrecorded.isEmpty {
-            text += "; not recorded: " + unrecorded.map { r in
-                switch r.state {
-                case .done: return "\(r.guest) migrated to \(r.target)"
-                case .pending: return "\(r.guest) aborted, on \(r.source)"
-                default: return "\(r.guest) \(r.state.rawValue)"
-                }
-            }.joined(separator: ", ")
+            text +=
+                "; not recorded: "
+                + unrecorded.map { r in
+                    switch r.state {
+                    case .done: return "\(r.guest) migrated to \(r.target)"
+                    case .pending: return "\(r.guest) aborted, on \(r.source)"
+                    default: return "\(r.guest) \(r.state.rawValue)"
+                    }
+                }.joined(separator: ", ")
         }
         return text + "; `evac resume` reconciles the journal with the hosts"
     }
@@ -294,8 +345,10 @@ public actor Executor {
         var unrecorded: [Int: StepRecord] = [:]
     }
 
-    private func walk(_ scheduler: inout Scheduler, records: inout [Int: StepRecord], runner: MigrationRunner,
-                      runID: Int) async -> WalkEnd {
+    private func walk(
+        _ scheduler: inout Scheduler, records: inout [Int: StepRecord], runner: MigrationRunner,
+        runID: Int
+    ) async -> WalkEnd {
         var end = WalkEnd()
         let stopOnFailure = plan.onFailure == .stop
         await withTaskGroup(of: (Int, MigrationRunner.Outcome).self) { group in
@@ -312,7 +365,8 @@ public actor Executor {
                 guard inFlight > 0, let (i, outcome) = await group.next() else { break }
                 inFlight -= 1
                 let spec = scheduler.specs[i]
-                if case .ended(let r) = outcome, r.state == .done {} else {
+                if case .ended(let r) = outcome, r.state == .done {
+                } else {
                     ledger.release(target: spec.target.name, uuid: spec.uuid)
                 }
                 switch outcome {
@@ -321,7 +375,10 @@ public actor Executor {
                 case .journalFailed(let why, let seen):
                     _ = scheduler.finish(i, state: .pending)
                     if let seen { end.unrecorded[seen.id] = seen }
-                    if end.journalFailure == nil { end.journalFailure = why; control.journalFailed() }
+                    if end.journalFailure == nil {
+                        end.journalFailure = why
+                        control.journalFailed()
+                    }
                 case .ended(let r):
                     records[r.id] = r
                     let blocked = scheduler.finish(i, state: r.state)
@@ -331,16 +388,20 @@ public actor Executor {
                     for (j, why) in blocked {
                         guard let old = records[scheduler.specs[j].id] else { continue }
                         var n = old
-                        n.state = .blocked; n.reason = why
+                        n.state = .blocked
+                        n.reason = why
                         records[n.id] = n
                         ts.append(StepTransition(step: n, from: old.state, message: why))
                     }
                     do {
                         try await journal.commit(JournalBatch(runID: runID, transitions: ts))
                         for t in ts {
-                            observer.handle(.step(StepChange(kind: t.step.kind, id: t.step.id, guest: t.step.guest,
-                                                             source: t.step.source, target: t.step.target, from: t.from,
-                                                             to: .blocked, attempt: t.step.attempt, message: t.message)))
+                            observer.handle(
+                                .step(
+                                    StepChange(
+                                        kind: t.step.kind, id: t.step.id, guest: t.step.guest,
+                                        source: t.step.source, target: t.step.target, from: t.from,
+                                        to: .blocked, attempt: t.step.attempt, message: t.message)))
                         }
                     } catch {
                         end.journalFailure = "\(error)"
@@ -363,9 +424,12 @@ public actor Executor {
             var grew = true
             while grew {
                 grew = false
-                for s in specs where !chosen.contains(s.id) && records[s.id]?.state == .blocked
-                    && s.after.contains(where: chosen.contains) {
-                    chosen.insert(s.id); grew = true
+                for s in specs
+                where !chosen.contains(s.id) && records[s.id]?.state == .blocked
+                    && s.after.contains(where: chosen.contains)
+                {
+                    chosen.insert(s.id)
+                    grew = true
                 }
             }
             return specs.map(\.id).filter(chosen.contains)
@@ -381,19 +445,25 @@ public actor Executor {
         return await withTaskGroup(of: Result<HostInventory, HypervisorError>.self) { g in
             for s in sources {
                 g.addTask {
-                    do throws(HypervisorError) { return .success(try await hv.inspect(s)) } catch { return .failure(error) }
+                    do throws(HypervisorError) { return .success(try await hv.inspect(s)) } catch {
+                        return .failure(error)
+                    }
                 }
             }
             var down: [String] = []
             var nics: [String: [GuestNIC]] = [:]
             for await r in g {
                 switch r {
-                case .success(let inv): for guest in inv.guests where wanted.contains(guest.uuid) { nics[guest.uuid] = guest.nics }
+                case .success(let inv):
+                    for guest in inv.guests where wanted.contains(guest.uuid) { nics[guest.uuid] = guest.nics }
                 case .failure(let e): down.append(Checks.describe(e))
                 }
             }
             down.sort()
-            return (down.isEmpty ? nil : "source\(down.count == 1 ? "" : "s") not reachable: " + down.joined(separator: "; "), nics)
+            return (
+                down.isEmpty
+                    ? nil : "source\(down.count == 1 ? "" : "s") not reachable: " + down.joined(separator: "; "), nics
+            )
         }
     }
 }

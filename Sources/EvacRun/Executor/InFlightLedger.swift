@@ -3,7 +3,11 @@
 /// concurrent checks cannot both take the last room; a done migration keeps its entry so that
 /// a check holding an inventory snapshot from before it landed still counts it.
 final class InFlightLedger: Sendable {
-    struct Entry: Sendable { var uuid: String; var memoryKiB: UInt64; var vcpus: Int }
+    struct Entry: Sendable {
+        var uuid: String
+        var memoryKiB: UInt64
+        var vcpus: Int
+    }
     /// What a decision sees: sums over the others committed to the target, and membership.
     struct Committed {
         var entries: [String: Entry]
@@ -18,9 +22,14 @@ final class InFlightLedger: Sendable {
     func reserve(target: String, _ e: Entry, decide: (Committed) -> String?) -> String? {
         byTarget.withLock { all in
             var c = all[target] ?? Committed(entries: [:])
-            if let old = c.entries.removeValue(forKey: e.uuid) { c.memoryKiB -= old.memoryKiB; c.vcpus -= old.vcpus }
+            if let old = c.entries.removeValue(forKey: e.uuid) {
+                c.memoryKiB -= old.memoryKiB
+                c.vcpus -= old.vcpus
+            }
             if let why = decide(c) { return why }
-            c.entries[e.uuid] = e; c.memoryKiB += e.memoryKiB; c.vcpus += e.vcpus
+            c.entries[e.uuid] = e
+            c.memoryKiB += e.memoryKiB
+            c.vcpus += e.vcpus
             all[target] = c
             return nil
         }

@@ -25,8 +25,11 @@ struct MigrationWatch: Sendable {
         case watchdogEnded
     }
 
-    func run(_ request: MigrationRequest, memoryKiB: UInt64, signal: AbortSignal)
-        async -> (Result<MigrationOutcome, HypervisorError>, AbortReason?) {
+    func run(
+        _ request: MigrationRequest, memoryKiB: UInt64, signal: AbortSignal
+    )
+        async -> (Result<MigrationOutcome, HypervisorError>, AbortReason?)
+    {
         let clock = ContinuousClock()
         let start = clock.now
         let state = Locked(WatchState(lastProgress: start))
@@ -42,14 +45,18 @@ struct MigrationWatch: Sendable {
                 }
                 guard p.iteration >= 1, !w.sawIteration else { return false }
                 w.sawIteration = true
-                if postCopy == .afterFirstPass && !w.postCopy { w.postCopy = true; return true }
+                if postCopy == .afterFirstPass && !w.postCopy {
+                    w.postCopy = true
+                    return true
+                }
                 return false
             }
             onProgress(p)
             if switchNow {
                 Task {
-                    do { try await hv.startPostCopy(guestUUID: request.guestUUID, source: request.source) }
-                    catch { state.withLock { $0.postCopy = false } } // still pre-copy: timeouts apply again
+                    do { try await hv.startPostCopy(guestUUID: request.guestUUID, source: request.source) } catch {
+                        state.withLock { $0.postCopy = false }
+                    } // still pre-copy: timeouts apply again
                 }
             }
         }
@@ -58,15 +65,17 @@ struct MigrationWatch: Sendable {
 
         return await withTaskGroup(of: Race.self) { group in
             group.addTask {
-                do throws(HypervisorError) { return .finished(.success(try await hv.migrate(request, progress: progress))) }
-                catch { return .finished(.failure(error)) }
+                do throws(HypervisorError) {
+                    return .finished(.success(try await hv.migrate(request, progress: progress)))
+                } catch { return .finished(.failure(error)) }
             }
             group.addTask { .aborted(await signal.wait()) }
             if timeoutMs != nil || progressMs != nil {
                 group.addTask {
-                    await Self.watchdog(clock: clock, start: start, state: state, timeoutMs: timeoutMs,
-                                        progressMs: progressMs, postCopyOnTimeout: postCopy == .onTimeout,
-                                        signal: signal, hypervisor: hv, request: request)
+                    await Self.watchdog(
+                        clock: clock, start: start, state: state, timeoutMs: timeoutMs,
+                        progressMs: progressMs, postCopyOnTimeout: postCopy == .onTimeout,
+                        signal: signal, hypervisor: hv, request: request)
                     return .watchdogEnded
                 }
             }
@@ -88,9 +97,11 @@ struct MigrationWatch: Sendable {
         }
     }
 
-    private static func watchdog(clock: ContinuousClock, start: ContinuousClock.Instant, state: Locked<WatchState>,
-                                 timeoutMs: UInt64?, progressMs: UInt64?, postCopyOnTimeout: Bool,
-                                 signal: AbortSignal, hypervisor: any Hypervisor, request: MigrationRequest) async {
+    private static func watchdog(
+        clock: ContinuousClock, start: ContinuousClock.Instant, state: Locked<WatchState>,
+        timeoutMs: UInt64?, progressMs: UInt64?, postCopyOnTimeout: Bool,
+        signal: AbortSignal, hypervisor: any Hypervisor, request: MigrationRequest
+    ) async {
         enum Step { case end, abort(AbortReason), postCopy, sleep(ContinuousClock.Instant) }
         let timeoutArmed = timeoutMs != nil
         while !Task.isCancelled {
@@ -98,7 +109,10 @@ struct MigrationWatch: Sendable {
             let step: Step = state.withLock { w in
                 if w.postCopy { return .end }
                 if timeoutArmed, let t = timeoutMs, now >= start + .milliseconds(t) {
-                    if postCopyOnTimeout && w.sawIteration { w.postCopy = true; return .postCopy }
+                    if postCopyOnTimeout && w.sawIteration {
+                        w.postCopy = true
+                        return .postCopy
+                    }
                     return .abort(.timeout(ms: t))
                 }
                 if let p = progressMs, now >= w.lastProgress + .milliseconds(p) { return .abort(.noProgress(ms: p)) }
@@ -109,7 +123,9 @@ struct MigrationWatch: Sendable {
             }
             switch step {
             case .end: return
-            case .abort(let r): signal.fire(r); return
+            case .abort(let r):
+                signal.fire(r)
+                return
             case .postCopy:
                 do {
                     try await hypervisor.startPostCopy(guestUUID: request.guestUUID, source: request.source)

@@ -43,7 +43,8 @@ struct Reconciler: Sendable {
         await withTaskGroup(of: Finding?.self) { group in
             var next = 0
             func add(_ g: inout TaskGroup<Finding?>) {
-                let r = work[next], s = specs[r.id]!
+                let r = work[next]
+                let s = specs[r.id]!
                 next += 1
                 g.addTask { await self.one(r, s) }
             }
@@ -61,7 +62,8 @@ struct Reconciler: Sendable {
         // After kill -9 the source daemon goes on with a peer-to-peer migration by itself: the
         // guest is then active on the source and paused (incoming) on the target, or a host
         // cannot answer about it for the moment. Wait for it to land or fail, then decide.
-        let clock = ContinuousClock(), deadline = clock.now + inTransitWait
+        let clock = ContinuousClock()
+        let deadline = clock.now + inTransitWait
         while r.state == .running, Self.inTransit(src, tgt), clock.now < deadline {
             try? await Task.sleep(for: .seconds(1))
             (src, tgt) = await lookBoth(s)
@@ -71,10 +73,13 @@ struct Reconciler: Sendable {
                 return loud && accounting ? Finding(transition: nil, loud: true, step: r, text: why) : nil
             }
             var n = r
-            n.state = state; n.reason = why
+            n.state = state
+            n.reason = why
             if state != .pending { n.finished = n.finished ?? Timestamp.now() }
-            return Finding(transition: StepTransition(step: n, from: r.state, message: "reconcile: \(why)",
-                                                      hypervisorError: error), loud: loud, step: n, text: why)
+            return Finding(
+                transition: StepTransition(
+                    step: n, from: r.state, message: "reconcile: \(why)",
+                    hypervisorError: error), loud: loud, step: n, text: why)
         }
         switch (src, tgt) {
         case (.failure(let e), _), (_, .failure(let e)):
@@ -83,19 +88,24 @@ struct Reconciler: Sendable {
             guard accounting, r.attempt > 0, !Self.activeOn(src) else { return nil }
             return Finding(transition: nil, loud: true, step: r, text: why)
         case (.success(.present(let ss, _)), .success(.present(let ts, _))) where ss.isActive:
-            return to(.failed, "\(s.guest) is \(ss.rawValue) on \(s.source.name) and \(ts.rawValue) on \(s.target.name): "
-                      + "needs attention (a migration may still be in progress); evac will not touch it", loud: true)
+            return to(
+                .failed,
+                "\(s.guest) is \(ss.rawValue) on \(s.source.name) and \(ts.rawValue) on \(s.target.name): "
+                    + "needs attention (a migration may still be in progress); evac will not touch it", loud: true)
         case (.success(let source), .success(.present)):
             let note = source == .absent ? "" : "; an inactive definition is left on \(s.source.name)"
-            let why = r.state == .running ? "completed after the crash (found on \(s.target.name))"
-                                          : "found on \(s.target.name)"
+            let why =
+                r.state == .running
+                ? "completed after the crash (found on \(s.target.name))"
+                : "found on \(s.target.name)"
             return to(.done, why + note)
         case (.success(.present), .success(.absent)):
             guard r.state == .running else { return nil }
             return to(.pending, "interrupted: found on \(s.source.name), not on \(s.target.name); will be retried")
         case (.success(.absent), .success(.absent)):
-            return to(.failed, "guest lost? \(s.guest) (\(s.uuid)) is on neither \(s.source.name) nor \(s.target.name)",
-                      loud: true)
+            return to(
+                .failed, "guest lost? \(s.guest) (\(s.uuid)) is on neither \(s.source.name) nor \(s.target.name)",
+                loud: true)
         }
     }
 
@@ -104,13 +114,17 @@ struct Reconciler: Sendable {
         return false
     }
 
-    private func lookBoth(_ s: StepSpec) async -> (Result<GuestPresence, HypervisorError>, Result<GuestPresence, HypervisorError>) {
+    private func lookBoth(
+        _ s: StepSpec
+    ) async -> (Result<GuestPresence, HypervisorError>, Result<GuestPresence, HypervisorError>) {
         async let onSource = look(s.uuid, s.source)
         async let onTarget = look(s.uuid, s.target)
         return await (onSource, onTarget)
     }
 
-    static func inTransit(_ src: Result<GuestPresence, HypervisorError>, _ tgt: Result<GuestPresence, HypervisorError>) -> Bool {
+    static func inTransit(
+        _ src: Result<GuestPresence, HypervisorError>, _ tgt: Result<GuestPresence, HypervisorError>
+    ) -> Bool {
         switch (src, tgt) {
         case (.failure(let e), _), (_, .failure(let e)): return e.kind != .unreachable
         case (.success(.present(let ss, _)), .success(.present(let ts, _))):
@@ -122,7 +136,6 @@ struct Reconciler: Sendable {
     }
 
     private func look(_ uuid: String, _ host: HostEndpoint) async -> Result<GuestPresence, HypervisorError> {
-        do { return .success(try await hypervisor.locate(guestUUID: uuid, on: host)) }
-        catch { return .failure(error) }
+        do { return .success(try await hypervisor.locate(guestUUID: uuid, on: host)) } catch { return .failure(error) }
     }
 }

@@ -61,11 +61,16 @@ struct RollbackPreflight: Sendable {
         var byID = Dictionary(apply.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         let specs = Dictionary(plan.applySpecs().map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         let attempted = apply.filter { $0.attempt > 0 && !$0.state.isSettled }
-        let findings = await Reconciler(hypervisor: hypervisor, concurrency: options.reconcileConcurrency,
-                                        inTransitWait: options.inTransitWait, again: "rollback", accounting: true)
-            .reconcile(attempted, specs: specs)
+        let findings = await Reconciler(
+            hypervisor: hypervisor, concurrency: options.reconcileConcurrency,
+            inTransitWait: options.inTransitWait, again: "rollback", accounting: true
+        )
+        .reconcile(attempted, specs: specs)
         for f in findings {
-            if let t = f.transition { out.transitions.append(t); byID[t.step.id] = t.step }
+            if let t = f.transition {
+                out.transitions.append(t)
+                byID[t.step.id] = t.step
+            }
             guard f.loud else { continue }
             out.notices.append("\(f.step.guest): \(f.text)")
             var p = f.step
@@ -74,7 +79,8 @@ struct RollbackPreflight: Sendable {
         }
         for r in rollback where r.state == .done {
             guard var a = byID[r.id], a.state == .done else { continue }
-            a.state = .rolledBack; a.reason = "returned to \(r.target) by rollback"
+            a.state = .rolledBack
+            a.reason = "returned to \(r.target) by rollback"
             out.transitions.append(StepTransition(step: a, from: .done, message: a.reason!))
             byID[a.id] = a
         }

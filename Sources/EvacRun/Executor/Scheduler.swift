@@ -21,8 +21,10 @@ struct Scheduler {
     /// `outside(id)` tells the state of a dependency that is not part of this walk (done in an
     /// earlier run, or failed and not retried); nil = unknown id, treated as satisfied.
     /// Returns the scheduler and the steps blocked from the start (index, reason).
-    static func make(specs: [StepSpec], limits: MigrationGraph.Limits,
-                     outside: (Int) -> (guest: String, state: StepState)?) -> (Scheduler, [(Int, String)]) {
+    static func make(
+        specs: [StepSpec], limits: MigrationGraph.Limits,
+        outside: (Int) -> (guest: String, state: StepState)?
+    ) -> (Scheduler, [(Int, String)]) {
         var s = Scheduler(specs: specs, limits: limits)
         let blocked = s.blockFromOutside(outside)
         return (s, blocked)
@@ -37,7 +39,12 @@ struct Scheduler {
         dependents = Array(repeating: [], count: specs.count)
         settled = Array(repeating: false, count: specs.count)
         for (i, s) in specs.enumerated() {
-            for a in s.after { if let j = index[a] { unmet[i] += 1; dependents[j].append(i) } }
+            for a in s.after {
+                if let j = index[a] {
+                    unmet[i] += 1
+                    dependents[j].append(i)
+                }
+            }
         }
         for i in specs.indices where unmet[i] == 0 { ready.append(i) }
     }
@@ -74,8 +81,9 @@ struct Scheduler {
 
     private func fits(_ s: StepSpec) -> Bool {
         guard total < max(1, limits.total),
-              bySource[s.source.name, default: 0] < max(1, limits.perSource),
-              byTarget[s.target.name, default: 0] < max(1, limits.perTarget) else { return false }
+            bySource[s.source.name, default: 0] < max(1, limits.perSource),
+            byTarget[s.target.name, default: 0] < max(1, limits.perTarget)
+        else { return false }
         for g in s.groups { if let l = groupLimit[g], byGroup[g, default: 0] >= l { return false } }
         return true
     }
@@ -135,8 +143,12 @@ struct Scheduler {
     }
 
     private mutating func insertReady(_ i: Int) {
-        var lo = 0, hi = ready.count
-        while lo < hi { let m = (lo + hi) / 2; if ready[m] < i { lo = m + 1 } else { hi = m } }
+        var lo = 0
+        var hi = ready.count
+        while lo < hi {
+            let m = (lo + hi) / 2
+            if ready[m] < i { lo = m + 1 } else { hi = m }
+        }
         ready.insert(i, at: lo)
     }
 }

@@ -24,7 +24,10 @@ final class StopControl: Sendable {
     }
 
     func journalFailed() {
-        let fire = state.withLock { s in s.journalFailed = true; return Array(s.inFlight.values) }
+        let fire = state.withLock { s in
+            s.journalFailed = true
+            return Array(s.inFlight.values)
+        }
         for f in fire { f.fire(.journalFailed) }
     }
 

@@ -21,7 +21,9 @@ public enum OutputFile {
             if type != S_IFREG {
                 if let stream = try openStream(path) { return try writeAll(data, to: stream, closing: true) }
                 if type == S_IFIFO { throw Failure(reason: "it is a FIFO with no reader") }
-                if type != S_IFLNK { throw Failure(reason: "it is not a regular file, a terminal, a pipe or /dev/null") }
+                if type != S_IFLNK {
+                    throw Failure(reason: "it is not a regular file, a terminal, a pipe or /dev/null")
+                }
             }
         }
         let dir = (path as NSString).deletingLastPathComponent
@@ -38,10 +40,18 @@ public enum OutputFile {
         var err = ok ? 0 : errno
         if ok {
             ok = writeAll(data, fd)
-            if !ok { err = errno } else if fsync(fd) != 0 { ok = false; err = errno }
+            if !ok {
+                err = errno
+            } else if fsync(fd) != 0 {
+                ok = false
+                err = errno
+            }
         }
         close(fd)
-        if ok, rename(temp, path) != 0 { ok = false; err = errno }
+        if ok, rename(temp, path) != 0 {
+            ok = false
+            err = errno
+        }
         if !ok {
             unlink(temp)
             throw Failure(reason: String(cString: strerror(err)))
@@ -56,12 +66,16 @@ public enum OutputFile {
         let fd = open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         var st = stat()
-        guard fstat(fd, &st) == 0 else { close(fd); return nil }
+        guard fstat(fd, &st) == 0 else {
+            close(fd)
+            return nil
+        }
         let type = st.st_mode & S_IFMT
         var null = stat()
         let isNull = type == S_IFCHR && stat("/dev/null", &null) == 0 && null.st_rdev == st.st_rdev
         guard type == S_IFIFO || type == S_IFSOCK || isNull || (type == S_IFCHR && isatty(fd) == 1) else {
-            close(fd); return nil
+            close(fd)
+            return nil
         }
         // Back to blocking writes: a pipe that is full must wait, not fail.
         let flags = fcntl(fd, F_GETFL)
@@ -80,7 +94,10 @@ public enum OutputFile {
             var off = 0
             while off < buf.count {
                 let n = Foundation.write(fd, base + off, buf.count - off)
-                if n < 0 { if errno == EINTR { continue }; return false }
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    return false
+                }
                 off += n
             }
             return true

@@ -41,22 +41,30 @@ public enum StateFiles {
     /// (root excepted), or group/world-writable.
     public static func check(directory d: String) throws(JournalError) {
         var st = stat()
-        guard lstat(d, &st) == 0 else { throw .io(path: d, "cannot examine state directory: \(String(cString: strerror(errno)))") }
+        guard lstat(d, &st) == 0 else {
+            throw .io(path: d, "cannot examine state directory: \(String(cString: strerror(errno)))")
+        }
         if st.st_mode & S_IFMT == S_IFLNK {
-            throw .unsafe(path: d, "the state directory is a symbolic link",
-                          fix: "make it a real directory (`mkdir -m 700 DIR`) or point EVAC_STATE_DIR or --state-dir at one")
+            throw .unsafe(
+                path: d, "the state directory is a symbolic link",
+                fix: "make it a real directory (`mkdir -m 700 DIR`) or point EVAC_STATE_DIR or --state-dir at one")
         }
         guard st.st_mode & S_IFMT == S_IFDIR else {
-            throw .unsafe(path: d, "the state directory is not a directory", fix: "point EVAC_STATE_DIR or --state-dir at a directory")
+            throw .unsafe(
+                path: d, "the state directory is not a directory",
+                fix: "point EVAC_STATE_DIR or --state-dir at a directory")
         }
         let me = geteuid()
         if st.st_uid != me && st.st_uid != 0 {
-            throw .unsafe(path: d, "the state directory is owned by uid \(st.st_uid), not by evac's user (uid \(me))",
-                          fix: "`chown \(me) \(d)`, or use a directory of your own")
+            throw .unsafe(
+                path: d, "the state directory is owned by uid \(st.st_uid), not by evac's user (uid \(me))",
+                fix: "`chown \(me) \(d)`, or use a directory of your own")
         }
         if st.st_mode & 0o022 != 0 {
-            throw .unsafe(path: d, "the state directory is group- or world-writable (mode \(String(st.st_mode & 0o7777, radix: 8)))",
-                          fix: "`chmod go-w \(d)` (evac creates it 0700)")
+            throw .unsafe(
+                path: d,
+                "the state directory is group- or world-writable (mode \(String(st.st_mode & 0o7777, radix: 8)))",
+                fix: "`chmod go-w \(d)` (evac creates it 0700)")
         }
     }
 
@@ -66,18 +74,22 @@ public enum StateFiles {
         var st = stat()
         guard stat(d, &st) == 0 else { throw .io(path: d, "cannot examine: \(String(cString: strerror(errno)))") }
         if st.st_uid != geteuid() && st.st_uid != 0 {
-            throw .unsafe(path: d, "evac would create its state directory in a directory owned by uid \(st.st_uid)",
-                          fix: "create the state directory yourself (`mkdir -m 700 DIR`) somewhere of your own")
+            throw .unsafe(
+                path: d, "evac would create its state directory in a directory owned by uid \(st.st_uid)",
+                fix: "create the state directory yourself (`mkdir -m 700 DIR`) somewhere of your own")
         }
         if st.st_mode & 0o022 != 0 && st.st_mode & S_ISVTX == 0 {
-            throw .unsafe(path: d, "evac would create its state directory in a group- or world-writable directory",
-                          fix: "`chmod go-w \(d)`, or create the state directory elsewhere")
+            throw .unsafe(
+                path: d, "evac would create its state directory in a group- or world-writable directory",
+                fix: "`chmod go-w \(d)`, or create the state directory elsewhere")
         }
     }
 
     /// Opens (creating 0600 if asked) a state file without following a symlink, and checks it
     /// is a regular file of evac's user with a single link. The caller owns the descriptor.
-    public static func open(_ path: String, flags: Int32, create: Bool, exclusive: Bool = false) throws(JournalError) -> Int32 {
+    public static func open(
+        _ path: String, flags: Int32, create: Bool, exclusive: Bool = false
+    ) throws(JournalError) -> Int32 {
         var f = flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK
         if create { f |= O_CREAT }
         if exclusive { f |= O_EXCL }
@@ -85,12 +97,16 @@ public enum StateFiles {
         guard fd >= 0 else {
             let err = errno
             if err == ELOOP {
-                throw .unsafe(path: path, "is a symbolic link; evac never opens state files through one",
-                              fix: "remove it (`rm \(path)`) and look for who planted it")
+                throw .unsafe(
+                    path: path, "is a symbolic link; evac never opens state files through one",
+                    fix: "remove it (`rm \(path)`) and look for who planted it")
             }
             throw .io(path: path, "cannot open: \(String(cString: strerror(err)))")
         }
-        do { try checkOpened(fd, path) } catch { Foundation.close(fd); throw error }
+        do { try checkOpened(fd, path) } catch {
+            Foundation.close(fd)
+            throw error
+        }
         return fd
     }
 
@@ -107,8 +123,9 @@ public enum StateFiles {
         var st = stat()
         guard lstat(path, &st) == 0 else { return }
         if st.st_mode & S_IFMT == S_IFLNK {
-            throw .unsafe(path: path, "is a symbolic link; evac never opens state files through one",
-                          fix: "remove it (`rm \(path)`) and look for who planted it")
+            throw .unsafe(
+                path: path, "is a symbolic link; evac never opens state files through one",
+                fix: "remove it (`rm \(path)`) and look for who planted it")
         }
         try check(st, path)
     }
@@ -116,13 +133,19 @@ public enum StateFiles {
     /// A regular file of evac's user with a single link.
     static func check(_ st: stat, _ path: String) throws(JournalError) {
         guard st.st_mode & S_IFMT == S_IFREG else {
-            throw .unsafe(path: path, "is not a regular file", fix: "remove it; evac keeps only regular files in its state directory")
+            throw .unsafe(
+                path: path, "is not a regular file",
+                fix: "remove it; evac keeps only regular files in its state directory")
         }
         guard st.st_uid == geteuid() else {
-            throw .unsafe(path: path, "is owned by uid \(st.st_uid), not by evac's user (uid \(geteuid()))", fix: "remove it, or run evac as its owner")
+            throw .unsafe(
+                path: path, "is owned by uid \(st.st_uid), not by evac's user (uid \(geteuid()))",
+                fix: "remove it, or run evac as its owner")
         }
         guard st.st_nlink <= 1 else {
-            throw .unsafe(path: path, "has \(st.st_nlink) hard links", fix: "remove it; a state file must not be a link to another file")
+            throw .unsafe(
+                path: path, "has \(st.st_nlink) hard links",
+                fix: "remove it; a state file must not be a link to another file")
         }
     }
 

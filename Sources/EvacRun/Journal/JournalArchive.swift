@@ -27,7 +27,10 @@ public enum JournalArchive {
         let stamp = Self.stamp(now)
         var target = "\(stem).closed-\(stamp)\(suffix)"
         var n = 1
-        while FileManager.default.fileExists(atPath: target) { n += 1; target = "\(stem).closed-\(stamp)-\(n)\(suffix)" }
+        while FileManager.default.fileExists(atPath: target) {
+            n += 1
+            target = "\(stem).closed-\(stamp)-\(n)\(suffix)"
+        }
         try SQLiteJournal.createPrivateFile(target, exclusive: true)
         do {
             let db = try SQLiteJournal.openDatabase(path, readonly: false)

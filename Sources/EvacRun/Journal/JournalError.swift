@@ -21,7 +21,9 @@ public enum JournalError: Error, Sendable, CustomStringConvertible, Equatable {
         case .io(let path, let m): return "journal \(path): \(m)"
         case .database(let path, let m): return "journal \(path): \(m)"
         case .unsafe(let path, let m, let fix): return "\(path): \(m)\n    help: \(fix)"
-        case .untrusted(let path, let m): return "journal \(path) is not trusted: \(m)\n    help: evac acts only on journals it wrote and sealed; look at it with `sqlite3 \(path)`, and move it out of the state directory"
+        case .untrusted(let path, let m):
+            return
+                "journal \(path) is not trusted: \(m)\n    help: evac acts only on journals it wrote and sealed; look at it with `sqlite3 \(path)`, and move it out of the state directory"
         case .simulatedCrash(let k): return "simulated crash at journal write \(k)"
         }
     }

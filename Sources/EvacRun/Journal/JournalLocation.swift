@@ -1,5 +1,5 @@
-import Foundation
 import EvacCore
+import Foundation
 
 /// Where journals live: `$EVAC_STATE_DIR`, else `$XDG_STATE_HOME/evac`, else `~/.local/state/evac`.
 /// One file per plan: `<plan-name>-<first 12 of planHash>.journal.sqlite`, so that the same plan
@@ -26,8 +26,9 @@ public enum JournalLocation {
     }
 
     public static func journalPath(for plan: PlanFile, stateDirectory: String? = nil) -> String {
-        journalPath(planName: plan.planName, planHash: plan.planHash,
-                    stateDirectory: stateDirectory ?? Self.stateDirectory())
+        journalPath(
+            planName: plan.planName, planHash: plan.planHash,
+            stateDirectory: stateDirectory ?? Self.stateDirectory())
     }
 
     /// Creates the directory (and parents) 0700, and refuses one another user could write to or

@@ -15,8 +15,9 @@ public final class JournalLock: @unchecked Sendable {
         public var since: String
         public var command: String
         public static func current() -> Holder {
-            Holder(pid: getpid(), host: ProcessInfo.processInfo.hostName, since: Timestamp.now(),
-                   command: CommandLine.arguments.joined(separator: " "))
+            Holder(
+                pid: getpid(), host: ProcessInfo.processInfo.hostName, since: Timestamp.now(),
+                command: CommandLine.arguments.joined(separator: " "))
         }
         var text: String { "pid=\(pid)\nhost=\(host)\nsince=\(since)\ncommand=\(command)\n" }
         /// "pid 1234 on host, since …: /usr/bin/evac apply plans/x.yaml" — the whole command
@@ -43,7 +44,8 @@ public final class JournalLock: @unchecked Sendable {
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let err = errno
             let text = Self.readAll(fd)
-            close(fd); fd = -1
+            close(fd)
+            fd = -1
             if err == EWOULDBLOCK {
                 let who = Holder.parse(text)?.summary ?? "another process (no holder recorded)"
                 throw .locked(path: journalPath, holder: who)
@@ -55,7 +57,8 @@ public final class JournalLock: @unchecked Sendable {
         let bytes = Array(holder.text.utf8)
         guard ftruncate(fd, 0) == 0, pwrite(fd, bytes, bytes.count, 0) == bytes.count else {
             let msg = String(cString: strerror(errno))
-            close(fd); fd = -1
+            close(fd)
+            fd = -1
             throw .io(path: path, "cannot record the lock holder: \(msg)")
         }
         fsync(fd)
@@ -69,7 +72,10 @@ public final class JournalLock: @unchecked Sendable {
 
     /// Drops the lock. The file stays (removing it would race with a new holder's open).
     public func release() {
-        if fd >= 0 { close(fd); fd = -1 }
+        if fd >= 0 {
+            close(fd)
+            fd = -1
+        }
     }
 
     deinit { release() }

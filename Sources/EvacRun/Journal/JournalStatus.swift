@@ -1,6 +1,6 @@
+import EvacCore
 import Foundation
 import GRDB
-import EvacCore
 
 /// `evac status`: a journal's runs and steps, read without taking the lock (WAL lets a reader
 /// look while an apply writes). Codable for `--output json`.
@@ -17,18 +17,30 @@ public struct JournalStatus: Codable, Sendable {
     public var rollbackCounts: StepCounts
 
     /// A journal's status from its rows, wherever they are kept (the coordinator's database).
-    public init(path: String, planName: String, planHash: String, activeHolder: String?, runs: [RunRecord],
-                steps: [StepRecord]) {
-        let apply = steps.filter { $0.kind == .apply }, rollback = steps.filter { $0.kind == .rollback }
-        self.init(path: path, planName: planName, planHash: planHash, activeHolder: activeHolder, runs: runs,
-                  apply: apply, rollback: rollback, applyCounts: StepCounts(apply), rollbackCounts: StepCounts(rollback))
+    public init(
+        path: String, planName: String, planHash: String, activeHolder: String?, runs: [RunRecord],
+        steps: [StepRecord]
+    ) {
+        let apply = steps.filter { $0.kind == .apply }
+        let rollback = steps.filter { $0.kind == .rollback }
+        self.init(
+            path: path, planName: planName, planHash: planHash, activeHolder: activeHolder, runs: runs,
+            apply: apply, rollback: rollback, applyCounts: StepCounts(apply), rollbackCounts: StepCounts(rollback))
     }
 
-    init(path: String, planName: String, planHash: String, activeHolder: String?, runs: [RunRecord],
-         apply: [StepRecord], rollback: [StepRecord], applyCounts: StepCounts, rollbackCounts: StepCounts) {
-        self.path = path; self.planName = planName; self.planHash = planHash; self.activeHolder = activeHolder
-        self.runs = runs; self.apply = apply; self.rollback = rollback
-        self.applyCounts = applyCounts; self.rollbackCounts = rollbackCounts
+    init(
+        path: String, planName: String, planHash: String, activeHolder: String?, runs: [RunRecord],
+        apply: [StepRecord], rollback: [StepRecord], applyCounts: StepCounts, rollbackCounts: StepCounts
+    ) {
+        self.path = path
+        self.planName = planName
+        self.planHash = planHash
+        self.activeHolder = activeHolder
+        self.runs = runs
+        self.apply = apply
+        self.rollback = rollback
+        self.applyCounts = applyCounts
+        self.rollbackCounts = rollbackCounts
     }
 
     public static func read(path: String) throws(JournalError) -> JournalStatus {
@@ -39,11 +51,13 @@ public struct JournalStatus: Codable, Sendable {
             return try db.read { db in
                 let meta = try readMeta(db)
                 let steps = try SQLiteJournal.readSteps(db, kind: nil)
-                let apply = steps.filter { $0.kind == .apply }, rollback = steps.filter { $0.kind == .rollback }
-                return JournalStatus(path: path, planName: meta["plan_name"] ?? "?", planHash: meta["plan_hash"] ?? "?",
-                                     activeHolder: JournalLock.currentHolder(journalPath: path),
-                                     runs: try SQLiteJournal.readRuns(db), apply: apply, rollback: rollback,
-                                     applyCounts: StepCounts(apply), rollbackCounts: StepCounts(rollback))
+                let apply = steps.filter { $0.kind == .apply }
+                let rollback = steps.filter { $0.kind == .rollback }
+                return JournalStatus(
+                    path: path, planName: meta["plan_name"] ?? "?", planHash: meta["plan_hash"] ?? "?",
+                    activeHolder: JournalLock.currentHolder(journalPath: path),
+                    runs: try SQLiteJournal.readRuns(db), apply: apply, rollback: rollback,
+                    applyCounts: StepCounts(apply), rollbackCounts: StepCounts(rollback))
             }
         } catch let e as JournalError {
             throw e
@@ -68,7 +82,10 @@ public struct JournalStatus: Codable, Sendable {
             case .failure(let e): throw JournalError.untrusted(path: path, "its stored plan: \(e.message)")
             }
             guard meta["plan_hash"] == plan.planHash else {
-                throw JournalError.untrusted(path: path, "it is keyed to plan \(TerminalText.escape(String((meta["plan_hash"] ?? "none").prefix(12)))) but stores plan \(plan.planHash.prefix(12))")
+                throw JournalError.untrusted(
+                    path: path,
+                    "it is keyed to plan \(TerminalText.escape(String((meta["plan_hash"] ?? "none").prefix(12)))) but stores plan \(plan.planHash.prefix(12))"
+                )
             }
             return plan
         } catch let e as JournalError {
@@ -84,11 +101,15 @@ public struct JournalStatus: Codable, Sendable {
             let db = try SQLiteJournal.openDatabase(path, readonly: true)
             defer { try? db.close() }
             return try db.read { db in
-                try Row.fetchAll(db, sql: "SELECT * FROM events WHERE kind = ? AND migration_id = ? ORDER BY id",
-                                 arguments: [kind.rawValue, id]).map { r in
-                    StepEvent(runID: try r.decode(forColumn: "run_id"), at: try r.decode(forColumn: "at"),
-                              from: try r.decode(forColumn: "from_state"), to: try r.decode(forColumn: "to_state"),
-                              message: try r.decode(forColumn: "message"), hypervisorError: try r.decode(forColumn: "libvirt_error"))
+                try Row.fetchAll(
+                    db, sql: "SELECT * FROM events WHERE kind = ? AND migration_id = ? ORDER BY id",
+                    arguments: [kind.rawValue, id]
+                ).map { r in
+                    StepEvent(
+                        runID: try r.decode(forColumn: "run_id"), at: try r.decode(forColumn: "at"),
+                        from: try r.decode(forColumn: "from_state"), to: try r.decode(forColumn: "to_state"),
+                        message: try r.decode(forColumn: "message"),
+                        hypervisorError: try r.decode(forColumn: "libvirt_error"))
                 }
             }
         } catch {
@@ -103,7 +124,8 @@ extension JournalStatus {
     static func readMeta(_ db: Database) throws -> [String: String] {
         var meta: [String: String] = [:]
         for r in try Row.fetchAll(db, sql: "SELECT key, value FROM meta") {
-            let k: String = try r.decode(forColumn: "key"), v: String = try r.decode(forColumn: "value")
+            let k: String = try r.decode(forColumn: "key")
+            let v: String = try r.decode(forColumn: "value")
             if meta[k] == nil { meta[k] = v }
         }
         return meta
@@ -118,7 +140,11 @@ public struct StepEvent: Codable, Sendable, Hashable {
     public var message: String
     public var hypervisorError: String?
     public init(runID: Int, at: String, from: String?, to: String?, message: String, hypervisorError: String?) {
-        self.runID = runID; self.at = at; self.from = from; self.to = to; self.message = message
+        self.runID = runID
+        self.at = at
+        self.from = from
+        self.to = to
+        self.message = message
         self.hypervisorError = hypervisorError
     }
 }
@@ -129,7 +155,10 @@ extension JournalLock {
     public static func currentHolder(journalPath: String) -> String? {
         guard let fd = try? StateFiles.open(journalPath + ".lock", flags: O_RDONLY, create: false) else { return nil }
         defer { closeDescriptor(fd) }
-        if flock(fd, LOCK_SH | LOCK_NB) == 0 { flock(fd, LOCK_UN); return nil }
+        if flock(fd, LOCK_SH | LOCK_NB) == 0 {
+            flock(fd, LOCK_UN)
+            return nil
+        }
         var buf = [UInt8](repeating: 0, count: 4096)
         let n = pread(fd, &buf, buf.count, 0)
         return Holder.parse(n > 0 ? String(decoding: buf[0..<n], as: UTF8.self) : "")?.summary ?? "another process"

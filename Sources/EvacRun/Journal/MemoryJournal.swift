@@ -18,7 +18,10 @@ public final class MemoryJournal: RunJournal, @unchecked Sendable {
             if let r = b.beginRun { s.runs[r.id] = r }
             for st in b.insertSteps { s.steps[st.kind, default: [:]][st.id] = st }
             for t in b.transitions { s.steps[t.step.kind, default: [:]][t.step.id] = t.step }
-            if let f = b.finishRun { s.runs[b.runID]?.finished = f.finished; s.runs[b.runID]?.exitStatus = f.exitStatus }
+            if let f = b.finishRun {
+                s.runs[b.runID]?.finished = f.finished
+                s.runs[b.runID]?.exitStatus = f.exitStatus
+            }
         }
     }
 

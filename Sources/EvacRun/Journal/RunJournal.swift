@@ -9,10 +9,18 @@ public struct RunRecord: Codable, Hashable, Sendable {
     /// RunStatus raw value once the run ended; nil while running (or after a crash).
     public var exitStatus: String?
     public var command: String
-    public init(id: Int, kind: RunKind, planHash: String, planName: String, started: String,
-                finished: String? = nil, exitStatus: String? = nil, command: String) {
-        self.id = id; self.kind = kind; self.planHash = planHash; self.planName = planName
-        self.started = started; self.finished = finished; self.exitStatus = exitStatus; self.command = command
+    public init(
+        id: Int, kind: RunKind, planHash: String, planName: String, started: String,
+        finished: String? = nil, exitStatus: String? = nil, command: String
+    ) {
+        self.id = id
+        self.kind = kind
+        self.planHash = planHash
+        self.planName = planName
+        self.started = started
+        self.finished = finished
+        self.exitStatus = exitStatus
+        self.command = command
     }
 }
 
@@ -28,11 +36,17 @@ public struct JournalBatch: Sendable {
     /// transitions (a step becoming running). Journals without one ignore it: the in-process
     /// ledger already reserved it.
     public var claim: CapacityClaim?
-    public init(runID: Int, beginRun: RunRecord? = nil, insertSteps: [StepRecord] = [],
-                transitions: [StepTransition] = [], finishRun: (finished: String, exitStatus: String)? = nil,
-                claim: CapacityClaim? = nil) {
-        self.runID = runID; self.beginRun = beginRun; self.insertSteps = insertSteps
-        self.transitions = transitions; self.finishRun = finishRun; self.claim = claim
+    public init(
+        runID: Int, beginRun: RunRecord? = nil, insertSteps: [StepRecord] = [],
+        transitions: [StepTransition] = [], finishRun: (finished: String, exitStatus: String)? = nil,
+        claim: CapacityClaim? = nil
+    ) {
+        self.runID = runID
+        self.beginRun = beginRun
+        self.insertSteps = insertSteps
+        self.transitions = transitions
+        self.finishRun = finishRun
+        self.claim = claim
     }
 }
 

@@ -23,12 +23,16 @@ public enum RunStanding: Sendable, Equatable {
             // The newest rollback ended all-done, nothing it moved is still out, and no apply step
             // is done (on its target) or running (whereabouts unknown).
             guard last?.exitStatus == RunStatus.allDone.rawValue,
-                  rollback.allSatisfy({ $0.state == .done }),
-                  !apply.contains(where: { $0.state == .done || $0.state == .running }) else { return .rollingBack }
-            return .rolledBack(rollback.isEmpty ? "its rollback found no guest of the plan away from its source"
-                                                : "its rollback returned all \(rollback.count) guest(s) it moved")
+                rollback.allSatisfy({ $0.state == .done }),
+                !apply.contains(where: { $0.state == .done || $0.state == .running })
+            else { return .rollingBack }
+            return .rolledBack(
+                rollback.isEmpty
+                    ? "its rollback found no guest of the plan away from its source"
+                    : "its rollback returned all \(rollback.count) guest(s) it moved")
         }
-        if apply.allSatisfy({ $0.attempt == 0 && $0.state != .done && $0.state != .running && $0.state != .rolledBack }) {
+        if apply.allSatisfy({ $0.attempt == 0 && $0.state != .done && $0.state != .running && $0.state != .rolledBack })
+        {
             return .untouched
         }
         return .applied(complete: apply.allSatisfy { $0.state == .done || $0.state == .skipped })

@@ -1,7 +1,7 @@
-import Foundation
 import Dispatch
-import GRDB
 import EvacCore
+import Foundation
+import GRDB
 
 /// The run journal: one SQLite file per plan, in WAL mode with `synchronous=FULL`, so every
 /// committed transaction is fsync'd to the WAL before `commit` returns.
@@ -26,16 +26,26 @@ public final class SQLiteJournal: RunJournal, @unchecked Sendable {
     private let hook: JournalWriteHook?
     private let writer = DispatchQueue(label: "evac.journal.writer")
 
-    private struct Pending { var batch: JournalBatch; var done: CheckedContinuation<Void, Error> }
-    private struct GroupState { var queue: [Pending] = []; var draining = false; var dead: Error?; var closed = false }
+    private struct Pending {
+        var batch: JournalBatch
+        var done: CheckedContinuation<Void, Error>
+    }
+    private struct GroupState {
+        var queue: [Pending] = []
+        var draining = false
+        var dead: Error?
+        var closed = false
+    }
     private let group = Locked(GroupState())
 
     static let schemaVersion = "1"
 
     /// Opens (creating if needed) the journal for `plan` at `path`, taking its lock first.
     /// Refuses a journal of another plan unless `force`.
-    public init(path: String, plan: PlanFile, force: Bool = false, hook: JournalWriteHook? = nil,
-                holder: JournalLock.Holder = .current()) throws(JournalError) {
+    public init(
+        path: String, plan: PlanFile, force: Bool = false, hook: JournalWriteHook? = nil,
+        holder: JournalLock.Holder = .current()
+    ) throws(JournalError) {
         self.path = path
         self.hook = hook
         try JournalLocation.ensureDirectory((path as NSString).deletingLastPathComponent)
@@ -51,16 +61,21 @@ public final class SQLiteJournal: RunJournal, @unchecked Sendable {
                 }
                 if existing != plan.planHash {
                     let planJSON = String(decoding: plan.encoded(), as: UTF8.self)
-                    for (k, v) in [("schema_version", Self.schemaVersion), ("plan_hash", plan.planHash),
-                                   ("plan_name", plan.planName), ("plan", planJSON)] {
-                        try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", arguments: [k, v])
+                    for (k, v) in [
+                        ("schema_version", Self.schemaVersion), ("plan_hash", plan.planHash),
+                        ("plan_name", plan.planName), ("plan", planJSON),
+                    ] {
+                        try db.execute(
+                            sql: "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", arguments: [k, v])
                     }
                 }
             }
         } catch let e as JournalError {
-            lock.release(); throw e
+            lock.release()
+            throw e
         } catch {
-            lock.release(); throw .database(path: path, "\(error)")
+            lock.release()
+            throw .database(path: path, "\(error)")
         }
     }
 
@@ -84,7 +99,10 @@ public final class SQLiteJournal: RunJournal, @unchecked Sendable {
     static func openDatabase(_ path: String, readonly: Bool) throws -> DatabaseQueue {
         try StateFiles.refuseLinks(journal: path)
         let queue = try openUnchecked(path, readonly: readonly)
-        do { try StateFiles.refuseLinks(journal: path) } catch { try? queue.close(); throw error }
+        do { try StateFiles.refuseLinks(journal: path) } catch {
+            try? queue.close()
+            throw error
+        }
         return queue
     }
 
@@ -108,21 +126,22 @@ public final class SQLiteJournal: RunJournal, @unchecked Sendable {
     }
 
     static func createSchema(_ db: Database) throws {
-        try db.execute(sql: """
-            CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-            CREATE TABLE IF NOT EXISTS run (
-                id INTEGER PRIMARY KEY, kind TEXT NOT NULL, plan_hash TEXT NOT NULL, plan_name TEXT NOT NULL,
-                started TEXT NOT NULL, finished TEXT, exit_status TEXT, command TEXT NOT NULL);
-            CREATE TABLE IF NOT EXISTS steps (
-                kind TEXT NOT NULL, migration_id INTEGER NOT NULL, guest TEXT NOT NULL, uuid TEXT NOT NULL,
-                source TEXT NOT NULL, target TEXT NOT NULL, state TEXT NOT NULL, attempt INTEGER NOT NULL,
-                reason TEXT, started TEXT, finished TEXT, stats TEXT,
-                PRIMARY KEY (kind, migration_id));
-            CREATE TABLE IF NOT EXISTS events (
-                id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL, kind TEXT NOT NULL, migration_id INTEGER,
-                at TEXT NOT NULL, from_state TEXT, to_state TEXT, message TEXT NOT NULL, libvirt_error TEXT);
-            CREATE INDEX IF NOT EXISTS events_by_step ON events (kind, migration_id);
-            """)
+        try db.execute(
+            sql: """
+                CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                CREATE TABLE IF NOT EXISTS run (
+                    id INTEGER PRIMARY KEY, kind TEXT NOT NULL, plan_hash TEXT NOT NULL, plan_name TEXT NOT NULL,
+                    started TEXT NOT NULL, finished TEXT, exit_status TEXT, command TEXT NOT NULL);
+                CREATE TABLE IF NOT EXISTS steps (
+                    kind TEXT NOT NULL, migration_id INTEGER NOT NULL, guest TEXT NOT NULL, uuid TEXT NOT NULL,
+                    source TEXT NOT NULL, target TEXT NOT NULL, state TEXT NOT NULL, attempt INTEGER NOT NULL,
+                    reason TEXT, started TEXT, finished TEXT, stats TEXT,
+                    PRIMARY KEY (kind, migration_id));
+                CREATE TABLE IF NOT EXISTS events (
+                    id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL, kind TEXT NOT NULL, migration_id INTEGER,
+                    at TEXT NOT NULL, from_state TEXT, to_state TEXT, message TEXT NOT NULL, libvirt_error TEXT);
+                CREATE INDEX IF NOT EXISTS events_by_step ON events (kind, migration_id);
+                """)
     }
 
     // MARK: Writing
@@ -178,36 +197,47 @@ public final class SQLiteJournal: RunJournal, @unchecked Sendable {
 
     private static func write(_ b: JournalBatch, _ db: Database) throws {
         if let r = b.beginRun {
-            try db.cachedStatement(sql: """
-                INSERT INTO run (id, kind, plan_hash, plan_name, started, command) VALUES (?, ?, ?, ?, ?, ?)
-                """).execute(arguments: [r.id, r.kind.rawValue, r.planHash, r.planName, r.started, r.command])
+            try db.cachedStatement(
+                sql: """
+                    INSERT INTO run (id, kind, plan_hash, plan_name, started, command) VALUES (?, ?, ?, ?, ?, ?)
+                    """
+            ).execute(arguments: [r.id, r.kind.rawValue, r.planHash, r.planName, r.started, r.command])
         }
         if !b.insertSteps.isEmpty {
-            let ins = try db.cachedStatement(sql: """
-                INSERT INTO steps (kind, migration_id, guest, uuid, source, target, state, attempt, reason, started, finished, stats)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """)
+            let ins = try db.cachedStatement(
+                sql: """
+                    INSERT INTO steps (kind, migration_id, guest, uuid, source, target, state, attempt, reason, started, finished, stats)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """)
             for s in b.insertSteps {
-                try ins.execute(arguments: [s.kind.rawValue, s.id, s.guest, s.uuid, s.source, s.target, s.state.rawValue,
-                                            s.attempt, s.reason, s.started, s.finished, s.stats])
+                try ins.execute(arguments: [
+                    s.kind.rawValue, s.id, s.guest, s.uuid, s.source, s.target, s.state.rawValue,
+                    s.attempt, s.reason, s.started, s.finished, s.stats,
+                ])
             }
         }
         if !b.transitions.isEmpty {
-            let upd = try db.cachedStatement(sql: """
-                UPDATE steps SET state = ?, attempt = ?, reason = ?, started = ?, finished = ?, stats = ?, target = ?, source = ?
-                WHERE kind = ? AND migration_id = ?
-                """)
-            let ev = try db.cachedStatement(sql: """
-                INSERT INTO events (run_id, kind, migration_id, at, from_state, to_state, message, libvirt_error)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """)
+            let upd = try db.cachedStatement(
+                sql: """
+                    UPDATE steps SET state = ?, attempt = ?, reason = ?, started = ?, finished = ?, stats = ?, target = ?, source = ?
+                    WHERE kind = ? AND migration_id = ?
+                    """)
+            let ev = try db.cachedStatement(
+                sql: """
+                    INSERT INTO events (run_id, kind, migration_id, at, from_state, to_state, message, libvirt_error)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """)
             let at = Timestamp.now()
             for t in b.transitions {
                 let s = t.step
-                try upd.execute(arguments: [s.state.rawValue, s.attempt, s.reason, s.started, s.finished, s.stats,
-                                            s.target, s.source, s.kind.rawValue, s.id])
-                try ev.execute(arguments: [b.runID, s.kind.rawValue, s.id, at, t.from.rawValue, s.state.rawValue,
-                                           t.message, t.hypervisorError])
+                try upd.execute(arguments: [
+                    s.state.rawValue, s.attempt, s.reason, s.started, s.finished, s.stats,
+                    s.target, s.source, s.kind.rawValue, s.id,
+                ])
+                try ev.execute(arguments: [
+                    b.runID, s.kind.rawValue, s.id, at, t.from.rawValue, s.state.rawValue,
+                    t.message, t.hypervisorError,
+                ])
             }
         }
         if let f = b.finishRun {
@@ -232,36 +262,49 @@ public final class SQLiteJournal: RunJournal, @unchecked Sendable {
     }
 
     static func readSteps(_ db: Database, kind: RunKind?) throws -> [StepRecord] {
-        let rows = try Row.fetchAll(db, sql: "SELECT * FROM steps \(kind == nil ? "" : "WHERE kind = ?") ORDER BY kind, migration_id",
-                                    arguments: kind.map { [$0.rawValue] } ?? [])
+        let rows = try Row.fetchAll(
+            db, sql: "SELECT * FROM steps \(kind == nil ? "" : "WHERE kind = ?") ORDER BY kind, migration_id",
+            arguments: kind.map { [$0.rawValue] } ?? [])
         // `row["col"]` traps on a cell of the wrong type; `decode` throws, and a journal is a
         // file anyone with access can edit.
         return try rows.map { r in
-            let kind: String = try r.decode(forColumn: "kind"), state: String = try r.decode(forColumn: "state")
-            guard let k = RunKind(rawValue: kind) else { throw JournalRowError("steps", "kind '\(kind)' is not apply or rollback") }
-            guard let s = StepState(rawValue: state) else { throw JournalRowError("steps", "state '\(state)' is not a step state") }
-            return StepRecord(kind: k, id: try r.decode(forColumn: "migration_id"), guest: try r.decode(forColumn: "guest"),
-                              uuid: try r.decode(forColumn: "uuid"), source: try r.decode(forColumn: "source"),
-                              target: try r.decode(forColumn: "target"), state: s, attempt: try r.decode(forColumn: "attempt"),
-                              reason: try r.decode(forColumn: "reason"), started: try r.decode(forColumn: "started"),
-                              finished: try r.decode(forColumn: "finished"), stats: try r.decode(forColumn: "stats"))
+            let kind: String = try r.decode(forColumn: "kind")
+            let state: String = try r.decode(forColumn: "state")
+            guard let k = RunKind(rawValue: kind) else {
+                throw JournalRowError("steps", "kind '\(kind)' is not apply or rollback")
+            }
+            guard let s = StepState(rawValue: state) else {
+                throw JournalRowError("steps", "state '\(state)' is not a step state")
+            }
+            return StepRecord(
+                kind: k, id: try r.decode(forColumn: "migration_id"), guest: try r.decode(forColumn: "guest"),
+                uuid: try r.decode(forColumn: "uuid"), source: try r.decode(forColumn: "source"),
+                target: try r.decode(forColumn: "target"), state: s, attempt: try r.decode(forColumn: "attempt"),
+                reason: try r.decode(forColumn: "reason"), started: try r.decode(forColumn: "started"),
+                finished: try r.decode(forColumn: "finished"), stats: try r.decode(forColumn: "stats"))
         }
     }
 
     static func readRuns(_ db: Database) throws -> [RunRecord] {
         try Row.fetchAll(db, sql: "SELECT * FROM run ORDER BY id").map { r in
             let kind: String = try r.decode(forColumn: "kind")
-            guard let k = RunKind(rawValue: kind) else { throw JournalRowError("run", "kind '\(kind)' is not apply or rollback") }
-            return RunRecord(id: try r.decode(forColumn: "id"), kind: k, planHash: try r.decode(forColumn: "plan_hash"),
-                             planName: try r.decode(forColumn: "plan_name"), started: try r.decode(forColumn: "started"),
-                             finished: try r.decode(forColumn: "finished"), exitStatus: try r.decode(forColumn: "exit_status"),
-                             command: try r.decode(forColumn: "command"))
+            guard let k = RunKind(rawValue: kind) else {
+                throw JournalRowError("run", "kind '\(kind)' is not apply or rollback")
+            }
+            return RunRecord(
+                id: try r.decode(forColumn: "id"), kind: k, planHash: try r.decode(forColumn: "plan_hash"),
+                planName: try r.decode(forColumn: "plan_name"), started: try r.decode(forColumn: "started"),
+                finished: try r.decode(forColumn: "finished"), exitStatus: try r.decode(forColumn: "exit_status"),
+                command: try r.decode(forColumn: "command"))
         }
     }
 
     /// Waits for queued writes, then closes the database and drops the lock.
     public func close() {
-        let first: Bool = group.withLock { g in defer { g.closed = true }; return !g.closed }
+        let first: Bool = group.withLock { g in
+            defer { g.closed = true }
+            return !g.closed
+        }
         guard first else { return }
         writer.sync {}
         while group.withLock({ $0.draining }) { writer.sync {} }

@@ -21,6 +21,9 @@ public struct RunResult: Sendable, Hashable {
     public var steps: [StepRecord]
     public var counts: StepCounts { StepCounts(steps) }
     public init(status: RunStatus, message: String? = nil, runID: Int? = nil, steps: [StepRecord] = []) {
-        self.status = status; self.message = message; self.runID = runID; self.steps = steps
+        self.status = status
+        self.message = message
+        self.runID = runID
+        self.steps = steps
     }
 }

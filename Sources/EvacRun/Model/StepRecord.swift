@@ -18,12 +18,23 @@ public struct StepRecord: Codable, Hashable, Sendable {
     /// Final job statistics of a done migration (MigrationOutcome as JSON).
     public var stats: String?
 
-    public init(kind: RunKind, id: Int, guest: String, uuid: String, source: String, target: String,
-                state: StepState = .pending, attempt: Int = 0, reason: String? = nil,
-                started: String? = nil, finished: String? = nil, stats: String? = nil) {
-        self.kind = kind; self.id = id; self.guest = guest; self.uuid = uuid; self.source = source
-        self.target = target; self.state = state; self.attempt = attempt; self.reason = reason
-        self.started = started; self.finished = finished; self.stats = stats
+    public init(
+        kind: RunKind, id: Int, guest: String, uuid: String, source: String, target: String,
+        state: StepState = .pending, attempt: Int = 0, reason: String? = nil,
+        started: String? = nil, finished: String? = nil, stats: String? = nil
+    ) {
+        self.kind = kind
+        self.id = id
+        self.guest = guest
+        self.uuid = uuid
+        self.source = source
+        self.target = target
+        self.state = state
+        self.attempt = attempt
+        self.reason = reason
+        self.started = started
+        self.finished = finished
+        self.stats = stats
     }
 }
 
@@ -35,7 +46,10 @@ public struct StepTransition: Sendable, Hashable {
     /// The hypervisor's error text when the transition comes from one.
     public var hypervisorError: String?
     public init(step: StepRecord, from: StepState, message: String, hypervisorError: String? = nil) {
-        self.step = step; self.from = from; self.message = message; self.hypervisorError = hypervisorError
+        self.step = step
+        self.from = from
+        self.message = message
+        self.hypervisorError = hypervisorError
     }
 }
 

@@ -30,9 +30,10 @@ extension PlanFile {
     /// Apply steps in the plan's order.
     func applySpecs() -> [StepSpec] {
         graph.nodes.map { n in
-            StepSpec(kind: .apply, id: n.id, guest: n.guest, uuid: n.uuid, source: endpoint(n.source),
-                     target: endpoint(n.target), memoryKiB: n.memoryKiB, vcpus: n.vcpus, mode: n.mode,
-                     copyStorage: n.copyStorage, after: n.after, groups: n.groups, rank: n.id)
+            StepSpec(
+                kind: .apply, id: n.id, guest: n.guest, uuid: n.uuid, source: endpoint(n.source),
+                target: endpoint(n.target), memoryKiB: n.memoryKiB, vcpus: n.vcpus, mode: n.mode,
+                copyStorage: n.copyStorage, after: n.after, groups: n.groups, rank: n.id)
         }
     }
 
@@ -44,10 +45,11 @@ extension PlanFile {
             for a in n.after where ids.contains(a) { waitsFor[a, default: []].append(n.id) }
         }
         return graph.nodes.filter { ids.contains($0.id) }.reversed().map { n in
-            StepSpec(kind: .rollback, id: n.id, guest: n.guest, uuid: n.uuid, source: endpoint(n.target),
-                     target: endpoint(n.source), memoryKiB: n.memoryKiB, vcpus: n.vcpus, mode: n.mode,
-                     copyStorage: n.copyStorage, after: (waitsFor[n.id] ?? []).sorted(), groups: n.groups,
-                     rank: -n.id)
+            StepSpec(
+                kind: .rollback, id: n.id, guest: n.guest, uuid: n.uuid, source: endpoint(n.target),
+                target: endpoint(n.source), memoryKiB: n.memoryKiB, vcpus: n.vcpus, mode: n.mode,
+                copyStorage: n.copyStorage, after: (waitsFor[n.id] ?? []).sorted(), groups: n.groups,
+                rank: -n.id)
         }
     }
 }

@@ -6,7 +6,8 @@ public struct JSONLinesObserver: RunObserver {
     private let out: LineWriter
     private let progress: Bool
     public init(writer: LineWriter = LineWriter(), includeProgress: Bool = true) {
-        out = writer; progress = includeProgress
+        out = writer
+        progress = includeProgress
     }
 
     public func handle(_ event: RunEvent) {

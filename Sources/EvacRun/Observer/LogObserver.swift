@@ -12,18 +12,23 @@ public struct LogObserver: RunObserver {
     public func handle(_ event: RunEvent) {
         switch event {
         case .runStarted(let s):
-            log.info("\(s.kind.rawValue) of \(s.planName) started: run \(s.runID), \(s.steps) step(s), \(s.alreadyDone) settled earlier",
-                     metadata: ["plan_hash": "\(s.planHash.prefix(12))", "journal": "\(s.journal)"])
+            log.info(
+                "\(s.kind.rawValue) of \(s.planName) started: run \(s.runID), \(s.steps) step(s), \(s.alreadyDone) settled earlier",
+                metadata: ["plan_hash": "\(s.planHash.prefix(12))", "journal": "\(s.journal)"])
         case .step(let c):
-            log.debug("\(Self.describe(c))", metadata: ["step": "\(c.kind.rawValue)#\(c.id)", "attempt": "\(c.attempt)"])
+            log.debug(
+                "\(Self.describe(c))", metadata: ["step": "\(c.kind.rawValue)#\(c.id)", "attempt": "\(c.attempt)"])
         case .progress(let p):
-            log.trace("progress \(p.guest) \(String(format: "%.1f", p.progress.percent))%",
-                      metadata: ["remaining_bytes": "\(p.progress.dataRemaining)", "iteration": "\(p.progress.iteration)"])
+            log.trace(
+                "progress \(p.guest) \(String(format: "%.1f", p.progress.percent))%",
+                metadata: ["remaining_bytes": "\(p.progress.dataRemaining)", "iteration": "\(p.progress.iteration)"])
         case .notice(let m):
             log.notice("\(m)")
         case .runFinished(let s):
             let c = s.counts
-            log.info("\(s.kind.rawValue) finished: \(s.status.rawValue) in \(s.elapsedMs) ms: \(c.done) done, \(c.failed) failed, \(c.blocked) blocked, \(c.pending) pending")
+            log.info(
+                "\(s.kind.rawValue) finished: \(s.status.rawValue) in \(s.elapsedMs) ms: \(c.done) done, \(c.failed) failed, \(c.blocked) blocked, \(c.pending) pending"
+            )
         }
     }
 

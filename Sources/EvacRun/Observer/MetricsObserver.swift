@@ -1,6 +1,6 @@
-import Foundation
 import Dispatch
 import EvacCore
+import Foundation
 import Prometheus
 
 /// Keeps a Prometheus text-format file (exposition format 0.0.4) up to date while a run goes:
@@ -57,14 +57,18 @@ public final class MetricsObserver: RunObserver, Sendable {
             case .notice:
                 break
             }
-            metrics.update(counts: s.screen.counts, inFlight: s.screen.counts.running,
-                           remainingBytes: s.remaining.values.reduce(0, +), etaMs: s.screen.etaMs)
+            metrics.update(
+                counts: s.screen.counts, inFlight: s.screen.counts.running,
+                remainingBytes: s.remaining.values.reduce(0, +), etaMs: s.screen.etaMs)
             switch event {
             case .runStarted, .runFinished: return true
             default: return false
             }
         }
-        if urgent { queue.sync { self.write() }; return }
+        if urgent {
+            queue.sync { self.write() }
+            return
+        }
         scheduleWrite(at: t)
     }
 
@@ -101,7 +105,8 @@ public final class MetricsObserver: RunObserver, Sendable {
         // would leave the machine without /dev/null): only regular files are replaced.
         var st = stat()
         if lstat(path, &st) == 0, st.st_mode & S_IFMT != S_IFREG {
-            throw MetricsFileError("\(path) is not a regular file; the metrics file is replaced by a rename, so give a file name")
+            throw MetricsFileError(
+                "\(path) is not a regular file; the metrics file is replaced by a rename, so give a file name")
         }
         let tmp = "\(path).\(getpid()).tmp"
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o644)
@@ -118,7 +123,10 @@ public final class MetricsObserver: RunObserver, Sendable {
         }
         let err = errno
         close(fd)
-        guard ok else { unlink(tmp); throw MetricsFileError("cannot write \(tmp): \(String(cString: strerror(err)))") }
+        guard ok else {
+            unlink(tmp)
+            throw MetricsFileError("cannot write \(tmp): \(String(cString: strerror(err)))")
+        }
         guard rename(tmp, path) == 0 else {
             let e = errno
             unlink(tmp)
@@ -161,28 +169,43 @@ final class RunMetrics: @unchecked Sendable {
 
     init() {
         let r = registry
-        byState = Self.states.map { r.makeGauge(name: "evac_migrations", labels: [("state", $0)],
-                                                 help: "Migrations of the run by step state (running includes pre-checks).") }
+        byState = Self.states.map {
+            r.makeGauge(
+                name: "evac_migrations", labels: [("state", $0)],
+                help: "Migrations of the run by step state (running includes pre-checks).")
+        }
         steps = r.makeGauge(name: "evac_run_steps", help: "Migrations in the run, settled earlier ones included.")
         inFlight = r.makeGauge(name: "evac_migrations_in_flight", help: "Migrations being checked or running now.")
-        remaining = r.makeGauge(name: "evac_migrations_remaining_bytes", help: "Bytes the running migrations still have to send (last sample).")
-        eta = r.makeGauge(name: "evac_run_eta_seconds", help: "Estimated seconds until the run ends (mean duration so far); -1 before one migration ended.")
+        remaining = r.makeGauge(
+            name: "evac_migrations_remaining_bytes",
+            help: "Bytes the running migrations still have to send (last sample).")
+        eta = r.makeGauge(
+            name: "evac_run_eta_seconds",
+            help: "Estimated seconds until the run ends (mean duration so far); -1 before one migration ended.")
         startTime = r.makeGauge(name: "evac_run_start_timestamp_seconds", help: "When the run started, Unix time.")
-        endTime = r.makeGauge(name: "evac_run_end_timestamp_seconds", help: "When the run ended, Unix time; 0 while it runs.")
-        lastUpdate = r.makeGauge(name: "evac_metrics_last_update_timestamp_seconds", help: "When evac last wrote this file, Unix time.")
-        finishedFlag = r.makeGauge(name: "evac_run_finished", help: "1 once the run ended (see evac_run_outcome), else 0.")
-        bytes = r.makeCounter(name: "evac_migrated_bytes_total", help: "Bytes transferred by migrations that ended done in this run.")
-        durations = r.makeValueHistogram(name: "evac_migration_duration_seconds", buckets: Self.durationBuckets,
-                                         help: "Durations of the migrations that ended done in this run, as the hypervisor measured them.")
+        endTime = r.makeGauge(
+            name: "evac_run_end_timestamp_seconds", help: "When the run ended, Unix time; 0 while it runs.")
+        lastUpdate = r.makeGauge(
+            name: "evac_metrics_last_update_timestamp_seconds", help: "When evac last wrote this file, Unix time.")
+        finishedFlag = r.makeGauge(
+            name: "evac_run_finished", help: "1 once the run ended (see evac_run_outcome), else 0.")
+        bytes = r.makeCounter(
+            name: "evac_migrated_bytes_total", help: "Bytes transferred by migrations that ended done in this run.")
+        durations = r.makeValueHistogram(
+            name: "evac_migration_duration_seconds", buckets: Self.durationBuckets,
+            help: "Durations of the migrations that ended done in this run, as the hypervisor measured them.")
         eta.set(to: -1)
     }
 
     func started(_ s: RunStart) {
         if let info { registry.unregisterGauge(info) }
-        info = registry.makeGauge(name: "evac_run_info",
-                                  labels: [("plan", s.planName), ("plan_hash", String(s.planHash.prefix(12))),
-                                           ("kind", s.kind.rawValue), ("run", String(s.runID))],
-                                  help: "The run this file describes (always 1).")
+        info = registry.makeGauge(
+            name: "evac_run_info",
+            labels: [
+                ("plan", s.planName), ("plan_hash", String(s.planHash.prefix(12))),
+                ("kind", s.kind.rawValue), ("run", String(s.runID)),
+            ],
+            help: "The run this file describes (always 1).")
         info?.set(to: 1)
         startTime.set(to: Date().timeIntervalSince1970)
         endTime.set(to: 0)
@@ -197,8 +220,9 @@ final class RunMetrics: @unchecked Sendable {
 
     func finished(_ s: RunSummary) {
         if let outcome { registry.unregisterGauge(outcome) }
-        outcome = registry.makeGauge(name: "evac_run_outcome", labels: [("status", s.status.rawValue)],
-                                     help: "How the run ended: the status label (all-done, partial, interrupted, cannot-start, journal-failed).")
+        outcome = registry.makeGauge(
+            name: "evac_run_outcome", labels: [("status", s.status.rawValue)],
+            help: "How the run ended: the status label (all-done, partial, interrupted, cannot-start, journal-failed).")
         outcome?.set(to: 1)
         endTime.set(to: Date().timeIntervalSince1970)
         finishedFlag.set(to: 1)

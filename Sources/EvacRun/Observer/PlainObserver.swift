@@ -9,7 +9,8 @@ public final class PlainObserver: RunObserver, Sendable {
     private let lastProgress = Locked([Int: UInt64]())
 
     public init(writer: LineWriter = LineWriter(), progressEveryMs: UInt64 = 10_000) {
-        out = writer; self.progressEveryMs = progressEveryMs
+        out = writer
+        self.progressEveryMs = progressEveryMs
     }
 
     public func handle(_ event: RunEvent) {
@@ -40,7 +41,8 @@ public final class PlainObserver: RunObserver, Sendable {
         case .progress:
             return nil
         case .runStarted(let s):
-            return "\(s.kind.rawValue) \(e(s.planName)) (\(e(String(s.planHash.prefix(12))))): \(s.steps) step(s), run \(s.runID), journal \(e(s.journal))"
+            return
+                "\(s.kind.rawValue) \(e(s.planName)) (\(e(String(s.planHash.prefix(12))))): \(s.steps) step(s), run \(s.runID), journal \(e(s.journal))"
         case .step(let c):
             let state = c.to?.rawValue ?? "checking"
             let detail = c.message == state || c.message.isEmpty ? "" : ": \(e(c.message))"
@@ -49,7 +51,8 @@ public final class PlainObserver: RunObserver, Sendable {
             return "NOTICE: \(e(m))"
         case .runFinished(let s):
             let c = s.counts
-            var text = "\(s.kind.rawValue) finished: \(s.status.rawValue) — \(c.done) done, \(c.failed) failed, "
+            var text =
+                "\(s.kind.rawValue) finished: \(s.status.rawValue) — \(c.done) done, \(c.failed) failed, "
                 + "\(c.blocked) blocked, \(c.pending) pending of \(c.total) in \(DurationText.format(ms: s.elapsedMs))"
             if let m = s.message { text += " (\(e(m)))" }
             for p in s.problems { text += "\n  \(e(p.guest)): \(p.state.rawValue): \(e(p.reason ?? ""))" }

@@ -1,5 +1,5 @@
-import Foundation
 import EvacCore
+import Foundation
 
 /// What the terminal shows, as plain data: fed events with the time they arrived, it returns the
 /// permanent lines to log and renders the live block (one line per migration in flight plus an
@@ -51,7 +51,9 @@ public struct ProgressScreen: Sendable {
         switch event {
         case .runStarted(let s):
             self = ProgressScreen()
-            kind = s.kind; total = s.steps; alreadyDone = s.alreadyDone
+            kind = s.kind
+            total = s.steps
+            alreadyDone = s.alreadyDone
         case .progress(let p):
             if steps[p.id] == nil { track(p.id, p.guest, p.source, p.target, .running, now) }
             steps[p.id]?.sample = p.progress
@@ -78,10 +80,13 @@ public struct ProgressScreen: Sendable {
         return PlainObserver.text(event).map { $0.components(separatedBy: "\n") } ?? []
     }
 
-    private mutating func track(_ id: Int, _ guest: String, _ source: String, _ target: String, _ state: StepState?, _ now: UInt64) {
+    private mutating func track(
+        _ id: Int, _ guest: String, _ source: String, _ target: String, _ state: StepState?, _ now: UInt64
+    ) {
         // Escaped once here, so widths are measured on what is shown (names may hold escapes).
-        steps[id] = Step(guest: TerminalText.escape(guest), source: TerminalText.escape(source), target: TerminalText.escape(target),
-                         state: state, sample: nil, startedMs: now, order: nextOrder)
+        steps[id] = Step(
+            guest: TerminalText.escape(guest), source: TerminalText.escape(source), target: TerminalText.escape(target),
+            state: state, sample: nil, startedMs: now, order: nextOrder)
         nextOrder += 1
     }
 
@@ -126,7 +131,7 @@ public struct ProgressScreen: Sendable {
     static func detail(_ s: Step) -> String {
         guard s.state == .running else { return "checking" }
         guard let p = s.sample else { return "starting" }
-        let percent = Int(p.percent)  // floor: 99.6% of a pass is not done
+        let percent = Int(p.percent) // floor: 99.6% of a pass is not done
         return "[\(meter(percent, of: 100, cells: 10))] \(pad(String(percent), 3, right: true))%  "
             + "\(p.memoryBps / 1_048_576) MiB/s  \(bytes(p.dataRemaining)) left  iter \(p.iteration)  "
             + "dirty \(count(p.dirtyRate)) pages/s  \(clock(p.elapsedMs))"
@@ -148,7 +153,10 @@ public struct ProgressScreen: Sendable {
 
     /// m:ss, or h:mm:ss past an hour: a stopwatch, since it ticks on screen.
     static func clock(_ ms: UInt64) -> String {
-        let s = ms / 1000, h = s / 3600, m = s / 60 % 60, sec = s % 60
+        let s = ms / 1000
+        let h = s / 3600
+        let m = s / 60 % 60
+        let sec = s % 60
         let two = { (v: UInt64) in v < 10 ? "0\(v)" : "\(v)" }
         return h > 0 ? "\(h):\(two(m)):\(two(sec))" : "\(m):\(two(sec))"
     }

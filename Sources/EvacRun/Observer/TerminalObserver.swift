@@ -1,5 +1,6 @@
 import EvacCore
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -17,7 +18,10 @@ public final class TerminalObserver: RunObserver, Sendable {
         public var rows: Int?
         public var minRedrawMs: UInt64
         public init(color: Bool = true, width: Int? = nil, rows: Int? = nil, minRedrawMs: UInt64 = 200) {
-            self.color = color; self.width = width; self.rows = rows; self.minRedrawMs = minRedrawMs
+            self.color = color
+            self.width = width
+            self.rows = rows
+            self.minRedrawMs = minRedrawMs
         }
     }
 
@@ -40,27 +44,35 @@ public final class TerminalObserver: RunObserver, Sendable {
     private let schedule: Scheduler
     private let state = Locked(State())
 
-    public init(handle: FileHandle = .standardOutput, options: Options = Options(),
-                clockMs: (@Sendable () -> UInt64)? = nil, scheduler: Scheduler? = nil) {
-        self.handle = handle; self.options = options
+    public init(
+        handle: FileHandle = .standardOutput, options: Options = Options(),
+        clockMs: (@Sendable () -> UInt64)? = nil, scheduler: Scheduler? = nil
+    ) {
+        self.handle = handle
+        self.options = options
         now = clockMs ?? { DispatchTime.now().uptimeNanoseconds / 1_000_000 }
         let queue = DispatchQueue(label: "evac.terminal-observer")
-        schedule = scheduler ?? { ms, work in queue.asyncAfter(deadline: .now() + .milliseconds(Int(ms)), execute: work) }
+        schedule =
+            scheduler ?? { ms, work in queue.asyncAfter(deadline: .now() + .milliseconds(Int(ms)), execute: work) }
     }
 
     /// Whether `fd` is a terminal at all.
     public static func isTerminal(_ fd: Int32 = STDOUT_FILENO) -> Bool { isatty(fd) == 1 }
 
     /// A terminal that understands cursor movement: `TERM=dumb` (Emacs shells, some CI) does not.
-    public static func supported(_ fd: Int32 = STDOUT_FILENO,
-                                 environment: [String: String] = ProcessInfo.processInfo.environment) -> Bool {
+    public static func supported(
+        _ fd: Int32 = STDOUT_FILENO,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) -> Bool {
         let term = environment["TERM"] ?? ""
         return isTerminal(fd) && !term.isEmpty && term != "dumb"
     }
 
     /// What the CLI should use for stdout: this on a capable terminal (colourless under
     /// `NO_COLOR`, per no-color.org), otherwise one plain line per event.
-    public static func forStandardOutput(environment: [String: String] = ProcessInfo.processInfo.environment) -> any RunObserver {
+    public static func forStandardOutput(
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) -> any RunObserver {
         guard supported(environment: environment) else { return PlainObserver() }
         return TerminalObserver(options: Options(color: (environment["NO_COLOR"] ?? "").isEmpty))
     }
@@ -103,7 +115,9 @@ public final class TerminalObserver: RunObserver, Sendable {
         // line the cursor-up count does not know about.
         let live = s.screen.render(width: max(1, width - 1), maxLines: max(2, rows - 1))
         write(frame(up: s.drawn, permanent: permanent, live: live))
-        s.drawn = live.count; s.lastDrawMs = t; s.dirty = false
+        s.drawn = live.count
+        s.lastDrawMs = t
+        s.dirty = false
     }
 
     /// Up over the old block, then each line cleared and rewritten, then clear what a longer old
@@ -133,7 +147,8 @@ public final class TerminalObserver: RunObserver, Sendable {
 
     /// Columns and rows of the terminal, asked at every frame so a resize takes effect at once.
     private func size() -> (Int, Int) {
-        var width = options.width ?? 100, rows = options.rows ?? 24
+        var width = options.width ?? 100
+        var rows = options.rows ?? 24
         #if canImport(Glibc)
         var ws = winsize()
         if ioctl(handle.fileDescriptor, UInt(TIOCGWINSZ), &ws) == 0 {

@@ -7,7 +7,8 @@ package final class Locked<Value>: @unchecked Sendable {
     private var value: Value
     package init(_ value: Value) { self.value = value }
     package func withLock<R, E: Error>(_ body: (inout Value) throws(E) -> R) throws(E) -> R {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         return try body(&value)
     }
 }

@@ -1,5 +1,5 @@
-import Foundation
 import Dispatch
+import Foundation
 
 /// SIGINT/SIGTERM → stop requests: the first asks for a graceful stop (start nothing new, let
 /// in-flight migrations finish), the second for a forced one (abort them; guests stay on their
@@ -18,7 +18,10 @@ public final class StopSignals: @unchecked Sendable {
             signal(sig, SIG_IGN)
             let src = DispatchSource.makeSignalSource(signal: sig, queue: queue)
             src.setEventHandler { [count] in
-                let n = count.withLock { c in c += 1; return c }
+                let n = count.withLock { c in
+                    c += 1
+                    return c
+                }
                 onStop(n == 1)
             }
             src.resume()

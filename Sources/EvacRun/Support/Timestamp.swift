@@ -25,8 +25,10 @@ enum DurationText {
         if ms < 1000 { return "\(ms)ms" }
         if ms % 1000 != 0 && ms < 60_000 { return String(format: "%.1fs", Double(ms) / 1000) }
         var s = ms / 1000
-        let h = s / 3600; s %= 3600
-        let m = s / 60; s %= 60
+        let h = s / 3600
+        s %= 3600
+        let m = s / 60
+        s %= 60
         var out = ""
         if h > 0 { out += "\(h)h" }
         if m > 0 { out += "\(m)m" }
