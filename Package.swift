@@ -51,8 +51,8 @@ let package = Package(
             ]),
         // Self-contained HTML pages of a plan and of a run (Gantt chart, memory, unplaceable).
         .target(name: "EvacHTML", dependencies: ["EvacCore", "EvacRun"]),
-        // An in-memory world behind the Hypervisor protocol, with fault injection: used by the
-        // tests and by the benchmark, never by the shipped tool.
+        // An in-memory world behind the Hypervisor protocol, with fault injection, and a libvirt
+        // host that never answers: used by the tests and by the benchmark, never by the shipped tool.
         .target(name: "EvacFake", dependencies: ["EvacCore", "EvacRun"]),
         .executableTarget(name: "evac-run-bench", dependencies: ["EvacRun", "EvacFake", "EvacCore"]),
         // Commands and renderers.
@@ -85,11 +85,12 @@ let package = Package(
         // Against a real PostgreSQL server that the tests start (initdb in a directory of their own,
         // loopback only, stopped by PID).
         .testTarget(
-            name: "EvacCoordinatorTests", dependencies: ["EvacCoordinator", "EvacRun", "EvacCore", "EvacFake", "evac"]),
+            name: "EvacCoordinatorTests",
+            dependencies: ["EvacCoordinator", "EvacRun", "EvacCore", "EvacFake", "evac"]),
         .testTarget(name: "EvacYAMLTests", dependencies: ["EvacYAML", "EvacCore"]),
         .testTarget(name: "EvacSchemaTests", dependencies: ["EvacSchema", "EvacCore"]),
         .testTarget(
-            name: "EvacLibvirtTests", dependencies: ["EvacLibvirt", "EvacCore"],
+            name: "EvacLibvirtTests", dependencies: ["EvacLibvirt", "EvacCore", "EvacFake"],
             resources: [.copy("Fixtures")]),
         .testTarget(name: "EvacFuzzTests", dependencies: ["EvacFuzzTargets"]),
         .testTarget(

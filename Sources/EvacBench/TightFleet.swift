@@ -26,20 +26,11 @@ extension FleetGenerator {
         var assigned = Array(repeating: UInt64(0), count: t)
         var sourceGuests: [[Guest]] = Array(repeating: [], count: s)
         for i in 0..<g {
-            let src = rng.int(0...(s - 1))
-            var bridge = rng.chance(0.5) ? rng.pick(["br-a", "br-b"]) : "br-mgmt"
-            var fits = (0..<t).filter { targetVendor[$0] == sourceVendor[src] && targetBridges[$0].contains(bridge) }
-            if fits.isEmpty {
-                bridge = "br-mgmt"
-                fits = (0..<t).filter { targetVendor[$0] == sourceVendor[src] }
-            }
-            let mem = rng.pick(sizes) * gib
-            assigned[rng.pick(fits)] += mem
-            sourceGuests[src].append(
-                Guest(
-                    uuid: rng.uuid(), name: "vm-" + pad(i, 4), state: .running, memoryKiB: mem,
-                    vcpus: rng.int(1...8), nics: [GuestNIC(kind: .bridge, source: bridge)],
-                    disks: [GuestDisk(kind: .network, target: "vda", source: "rbd:vms/\(i)", shared: true)]))
+            let a = assignedGuest(
+                i, sourceVendor: sourceVendor, targetVendor: targetVendor, targetBridges: targetBridges,
+                sizes: sizes, rng: &rng)
+            assigned[a.target] += a.guest.memoryKiB
+            sourceGuests[a.source].append(a.guest)
         }
         var hosts: [HostInventory] = []
         for i in 0..<s {
@@ -60,5 +51,31 @@ extension FleetGenerator {
         let plan = spec(
             name: "tight-\(seed)", sources: (0..<s).map { "src-\($0)" }, targets: (0..<t).map { "dst-" + pad($0, 2) })
         return (plan, Inventory(hosts: hosts))
+    }
+
+    /// One guest of a generated tight or overfull fleet, drawn in a fixed order from `rng`: its
+    /// source, a bridge (one of the optional ones, or br-mgmt when no target of the source's
+    /// vendor has it), its size, and the compatible target it is first assigned to.
+    static func assignedGuest(
+        _ i: Int, sourceVendor: [Int], targetVendor: [Int], targetBridges: [[String]],
+        sizes: [UInt64], rng: inout SplitMix64
+    )
+        -> (source: Int, target: Int, fits: [Int], guest: Guest)
+    {
+        let t = targetVendor.count
+        let src = rng.int(0...(sourceVendor.count - 1))
+        var bridge = rng.chance(0.5) ? rng.pick(["br-a", "br-b"]) : "br-mgmt"
+        var fits = (0..<t).filter { targetVendor[$0] == sourceVendor[src] && targetBridges[$0].contains(bridge) }
+        if fits.isEmpty {
+            bridge = "br-mgmt"
+            fits = (0..<t).filter { targetVendor[$0] == sourceVendor[src] }
+        }
+        let mem = rng.pick(sizes) * gib
+        let target = rng.pick(fits)
+        let guest = Guest(
+            uuid: rng.uuid(), name: "vm-" + pad(i, 4), state: .running, memoryKiB: mem, vcpus: rng.int(1...8),
+            nics: [GuestNIC(kind: .bridge, source: bridge)],
+            disks: [GuestDisk(kind: .network, target: "vda", source: "rbd:vms/\(i)", shared: true)])
+        return (src, target, fits, guest)
     }
 }

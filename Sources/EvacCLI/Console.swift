@@ -31,7 +31,7 @@ enum Console {
             return
         }
         do { try OutputFile.write(data, to: path) } catch {
-            throw ValidationFailure("cannot write \(TerminalText.escape(path)): \(error.reason)")
+            throw CLIFailure.invalid("error: cannot write \(TerminalText.escape(path)): \(error.reason)\n")
         }
     }
 }

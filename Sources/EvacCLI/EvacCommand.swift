@@ -1,5 +1,6 @@
 import ArgumentParser
 import EvacCore
+import EvacRun
 import Foundation
 
 public struct EvacCommand: AsyncParsableCommand {
@@ -14,7 +15,7 @@ public struct EvacCommand: AsyncParsableCommand {
         version: EvacVersion.current,
         subcommands: [
             PlanCommand.self, InventoryCommand.self, ValidateCommand.self,
-            ApplyCommand.self, ResumeCommand.self, RollbackCommand.self, StatusCommand.self,
+            ApplyCommand.self, ResumeCommand.self, RollbackCommand.self, StatusCommand.self, RollCommand.self,
         ])
 
     public init() {}
@@ -22,6 +23,14 @@ public struct EvacCommand: AsyncParsableCommand {
     /// Runs the command line. Usage errors exit 2 ("invalid input", like a bad plan) rather
     /// than the parser's 64, so that scripts see one code for every kind of bad input.
     public static func runMain() async {
+        // Before anything can block on a host: a signal outside a run ends evac at once, with
+        // the exit code scripts know ("interrupted"), whatever disposition it inherited.
+        StopSignals.shared.install { sig in
+            let name = sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "signal \(sig)"
+            FileHandle.standardError.write(
+                Data("\nevac: interrupted by \(name) (no run was going: nothing to stop or undo)\n".utf8))
+            Foundation.exit(EvacExit.interrupted.rawValue)
+        }
         // Before the parser, which would print only the static version string.
         if Array(CommandLine.arguments.dropFirst()) == ["--version"] {
             Console.out(EvacVersionText.full())
@@ -32,6 +41,9 @@ public struct EvacCommand: AsyncParsableCommand {
             try (command as? LoggingCommand)?.logging.start()
             if command is SurvivesHangup { Hangup.ignore() }
             if var async = command as? AsyncParsableCommand { try await async.run() } else { try command.run() }
+        } catch let failure as CLIFailure {
+            Console.error(failure.message)
+            Foundation.exit(failure.code.rawValue)
         } catch {
             let code = exitCode(for: error)
             if code == .validationFailure {

@@ -8,7 +8,7 @@ struct InventoryCommand: AsyncParsableCommand {
         abstract: "Read the live inventory of a plan's sources and targets from libvirt and save it as JSON.",
         discussion: """
             The snapshot (schemas/inventory.schema.json) lets `evac plan PLAN --inventory FILE` plan offline \
-            with exactly the result it would have given live. Exit codes: 0 read; 2 invalid plan; 3 a source unreachable.
+            with exactly the result it would have given live. Exit codes: 0 read; 2 invalid plan; 3 a source unreachable; 4 interrupted by a signal.
             """)
 
     @Argument(help: "The plan file (YAML) naming the hosts.", completion: .file(extensions: ["yaml", "yml"]))
@@ -20,15 +20,17 @@ struct InventoryCommand: AsyncParsableCommand {
         completion: .file(extensions: ["json"]))
     var out: String?
 
+    @OptionGroup var reading: InventoryOptions
+    @OptionGroup var connection: ConnectionOptions
     @OptionGroup var logging: LogOptions
 
     func run() async throws {
         let loaded: LoadedPlan
-        do { loaded = try PlanLoader.load(path: plan) } catch {
-            if case .invalid(let s) = error { Console.error(s) }
-            throw EvacExit.invalidInput
-        }
-        let gathered = await InventoryGatherer.live(loaded.spec, file: loaded.source.path)
+        loaded = try PlanLoader.load(path: plan)
+        let gathered = await InventoryGatherer.live(
+            loaded.spec, file: loaded.source.path,
+            settings: connection.settings(loaded.spec.connection),
+            concurrency: reading.readConcurrency)
         Console.error(DiagnosticRenderer.render(gathered.diagnostics, sources: [loaded.source.path: loaded.source]))
         if gathered.sourceUnreachable { throw EvacExit.cannotStart }
         try Console.write(gathered.inventory.encodedSnapshot(), to: out)

@@ -18,9 +18,14 @@ enum InventoryGatherer {
         return spec.hosts.filter { names.contains($0.name) }
     }
 
-    static func live(_ spec: PlanSpec, file: String) async -> Outcome {
+    static func live(
+        _ spec: PlanSpec, file: String, settings: ConnectionSettings,
+        concurrency: Int = InventoryReader.defaultConcurrency
+    ) async -> Outcome {
         let hosts = hostsToRead(spec)
-        let results = await InventoryReader.read(hosts: hosts.map { (name: $0.name, uri: $0.uri) })
+        let results = await InventoryReader.read(
+            hosts: hosts.map { (name: $0.name, uri: $0.uri) }, settings: settings,
+            concurrency: concurrency)
         var read: [HostInventory] = []
         var unreachable: [UnreachableHost] = []
         for host in hosts {
@@ -41,24 +46,25 @@ enum InventoryGatherer {
         return Outcome(inventory: inventory, diagnostics: reachability(spec, inventory, file: file))
     }
 
-    static func snapshot(path: String, spec: PlanSpec, file: String) throws -> Outcome {
+    static func snapshot(path: String, spec: PlanSpec, file: String) throws(CLIFailure) -> Outcome {
         let bytes: [UInt8]
         do { bytes = try InputFile.read(path, what: "inventory snapshot", limit: Inventory.maxSnapshotBytes) } catch {
-            throw ValidationFailure(TerminalText.escape(error.description))
+            throw .invalid("error: \(TerminalText.escape(error.description))\n")
         }
         let allowed = Dictionary(
             spec.hosts.map { ($0.name, $0.allowURIRisks) }, uniquingKeysWith: { first, _ in first })
         let inventory: Inventory
-        switch Inventory.decodeSnapshot(Data(bytes), allowed: { allowed[$0] ?? [] }) {
+        switch Inventory.decodeSnapshot(bytes: bytes, allowed: { allowed[$0] ?? [] }) {
         case .success(let inv): inventory = inv
         case .failure(let e):
-            throw ValidationFailure(
-                "\(TerminalText.escape(path)): \(e.message)\(e.help.map { "\n    help: \($0)" } ?? "")")
+            throw .invalid(
+                "error: \(TerminalText.escape(path)): \(e.message)\n\(e.help.map { "    help: \($0)\n" } ?? "")")
         }
         // Hosts the plan names but the snapshot lacks count as unreachable, like live.
         var inv = inventory
-        for h in hostsToRead(spec)
-        where inv.host(named: h.name) == nil && !inv.unreachable.contains(where: { $0.name == h.name }) {
+        // Sets, not `host(named:)` per plan host: a 10,000-host plan made that scan quadratic.
+        let known = Set(inv.hosts.map(\.name)).union(inv.unreachable.map(\.name))
+        for h in hostsToRead(spec) where !known.contains(h.name) {
             inv.unreachable.append(UnreachableHost(name: h.name, uri: h.uri, error: "not in snapshot \(path)"))
         }
         inv = Inventory(hosts: inv.hosts, unreachable: inv.unreachable)
@@ -89,9 +95,4 @@ enum InventoryGatherer {
         return out
     }
 
-}
-
-struct ValidationFailure: Error, CustomStringConvertible {
-    var description: String
-    init(_ d: String) { description = d }
 }

@@ -8,7 +8,8 @@ struct PlanCommand: AsyncParsableCommand {
         commandName: "plan",
         abstract: "Resolve a plan against the live inventory (or a snapshot) and report placements; changes nothing.",
         discussion:
-            "Exit codes: 0 every guest placed; 1 some guests unplaceable; 2 invalid plan; 3 a source unreachable.")
+            "Exit codes: 0 every guest placed; 1 some guests unplaceable; 2 invalid plan; 3 a source unreachable; 4 interrupted by a signal."
+    )
 
     enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
         case text, json, dot, html
@@ -38,10 +39,11 @@ struct PlanCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Bandwidth assumed for the timeline estimate when the plan sets none (e.g. 1GiB/s).")
     var assumeBandwidth: String = "1GiB/s"
 
+    @OptionGroup var connection: ConnectionOptions
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "With --output html: mark the end of a maintenance window this long after the start (e.g. 2h).",
+            "With --output html: mark the end of a maintenance window this long after the start (e.g. 2h); without it, the plan's window: (an end time counted from now).",
             valueName: "DURATION"))
     var window: String?
 
@@ -53,6 +55,7 @@ struct PlanCommand: AsyncParsableCommand {
                 "Default: $EVAC_COORDINATOR. Not for --output json: a saved plan is placed against libvirt's inventory only, and `evac apply` pre-checks it against the fleet's holds.",
             valueName: "URL"))
     var coordinator: String?
+    @OptionGroup var reading: InventoryOptions
 
     @OptionGroup var logging: LogOptions
 
@@ -77,26 +80,17 @@ struct PlanCommand: AsyncParsableCommand {
         let holds =
             output == .json ? nil : try await CoordinatedRun.holds(for: plan, url: CoordinatedRun.urlText(coordinator))
         let p: PlanPipeline
-        do {
-            p = try await PlanPipeline.run(
-                planPath: plan, inventoryPath: inventory, assumedBandwidth: assumed, holds: holds)
-        } catch {
-            switch error {
-            case .invalid(let s):
-                Console.error(s)
-                throw EvacExit.invalidInput
-            case .cannotStart(let s):
-                Console.error(s)
-                throw EvacExit.cannotStart
-            }
-        }
+        p = try await PlanPipeline.run(
+            planPath: plan, inventoryPath: inventory, assumedBandwidth: assumed, connection: connection,
+            readConcurrency: reading.readConcurrency,
+            holds: holds)
         Console.error(p.renderedWarnings)
         let data: Data
         switch output {
         case .text: data = Data(HumanReport.render(p).utf8)
         case .json: data = p.planFileData
         case .dot: data = Data(DotRenderer.render(p.graph, planName: p.loaded.spec.name).utf8)
-        case .html: data = Data(PlanPage.render(plan: p.planFile, timeline: p.timeline, window: windowEnd).utf8)
+        case .html: data = Data(PlanPage.render(plan: p.planFile, timeline: p.timeline, window: windowEnd(p)).utf8)
         }
         try Console.write(data, to: out)
         if !p.result.unplaceable.isEmpty { throw EvacExit.partial }
@@ -104,7 +98,11 @@ struct PlanCommand: AsyncParsableCommand {
 }
 
 extension PlanCommand {
-    var windowEnd: PlanPage.Window? {
-        window.flatMap { try? Units.duration($0).get() }.map { PlanPage.Window(endMs: Double($0)) }
+    /// `--window`, else the plan's `window:` (an end time as if the run started now).
+    func windowEnd(_ p: PlanPipeline) -> PlanPage.Window? {
+        if let ms = window.flatMap({ try? Units.duration($0).get() }) { return PlanPage.Window(endMs: Double(ms)) }
+        guard let w = p.loaded.spec.window else { return nil }
+        let now = Date()
+        return PlanPage.Window(endMs: max(0, w.closes(runStart: now).timeIntervalSince(now) * 1000))
     }
 }

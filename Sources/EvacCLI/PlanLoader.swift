@@ -11,13 +11,8 @@ struct LoadedPlan {
     var sha256: String
 }
 
-enum PlanLoadFailure: Error {
-    /// Diagnostics already rendered for the user.
-    case invalid(String)
-}
-
 enum PlanLoader {
-    static func load(path: String) throws(PlanLoadFailure) -> LoadedPlan {
+    static func load(path: String) throws(CLIFailure) -> LoadedPlan {
         let bytes: [UInt8]
         do { bytes = try InputFile.read(path, what: "plan file", limit: PlanDocument.maxBytes) } catch {
             throw .invalid("\(TerminalText.escape(error.path)): error: \(error.reason)\n")
@@ -46,6 +41,17 @@ extension PlanSpec {
         for i in hosts.indices where hosts[i].uri.contains("{plan-dir}") {
             hosts[i].uri = hosts[i].uri.replacingOccurrences(of: "/{plan-dir}", with: "/" + trimmed)
                 .replacingOccurrences(of: "{plan-dir}", with: dir)
+        }
+        // In a hook's program, as an absolute path (a hook runs in evac's working directory).
+        let absolute = dir.hasPrefix("/") ? dir : FileManager.default.currentDirectoryPath + "/" + dir
+        for point in HookPoint.allCases {
+            for i in hooks[point].indices where hooks[point][i].run.first?.hasPrefix("{plan-dir}/") == true {
+                hooks[point][i].run[0] = absolute + hooks[point][i].run[0].dropFirst("{plan-dir}".count)
+            }
+        }
+        if var r = rolling {
+            r.maintenance = hooks.maintenance
+            rolling = r
         }
     }
 }

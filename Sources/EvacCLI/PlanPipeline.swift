@@ -1,5 +1,6 @@
 import EvacCoordinator
 import EvacCore
+import EvacLibvirt
 import Foundation
 
 /// plan file → inventory → placement → DAG → timeline → saved plan. Shared by `plan` and `apply`.
@@ -9,31 +10,33 @@ struct PlanPipeline {
     var result: PlacementResult
     var graph: MigrationGraph
     var timeline: Timeline
+    /// The duration model the estimate used, and its prediction for each node (graph order).
+    var model: DurationModel
+    var predictions: [DurationModel.Prediction]
     var planFile: PlanFile
     /// The plan file's canonical bytes (what `--output json` writes).
     var planFileData: Data
     /// Warnings to show (errors stop the pipeline).
     var warnings: [Diagnostic]
 
-    enum Failure: Error {
-        case invalid(String)
-        case cannotStart(String)
-    }
-
     /// `holds`: with a coordinator, what other runs hold (their drained hosts are no targets,
     /// their reservations are taken off their targets' memory) before placement.
     static func run(
-        planPath: String, inventoryPath: String?, assumedBandwidth: UInt64,
-        holds: FleetHolds? = nil
-    ) async throws(Failure) -> PlanPipeline {
+        planPath: String, inventoryPath: String?, assumedBandwidth: UInt64, connection: ConnectionOptions,
+        readConcurrency: Int = InventoryReader.defaultConcurrency, holds: FleetHolds? = nil
+    ) async throws(CLIFailure) -> PlanPipeline {
         let loaded: LoadedPlan
-        do { loaded = try PlanLoader.load(path: planPath) } catch {
-            if case .invalid(let s) = error { throw .invalid(s) }
-            throw .invalid("")
-        }
+        loaded = try PlanLoader.load(path: planPath)
         let spec = loaded.spec
         let file = loaded.source.path
         let sources = [file: loaded.source]
+        if spec.rolling != nil {
+            // Placing every source at once is exactly what a rolling cycle must not do.
+            throw .invalid(
+                "error: \(TerminalText.escape(planPath)) is a rolling cycle (it has rolling:): its sources drain one batch at a time\n"
+                    + "    help: `evac roll --dry-run \(ShellWord.quote(planPath))` checks each batch fits; `evac roll \(ShellWord.quote(planPath))` runs the cycle\n"
+            )
+        }
 
         let clock = ContinuousClock()
         var t = clock.now
@@ -43,11 +46,11 @@ struct PlanPipeline {
         }
         var gathered: InventoryGatherer.Outcome
         if let inventoryPath {
-            do { gathered = try InventoryGatherer.snapshot(path: inventoryPath, spec: spec, file: file) } catch {
-                throw .invalid("error: \(error)\n")
-            }
+            gathered = try InventoryGatherer.snapshot(path: inventoryPath, spec: spec, file: file)
         } else {
-            gathered = await InventoryGatherer.live(spec, file: file)
+            gathered = await InventoryGatherer.live(
+                spec, file: file, settings: connection.settings(spec.connection),
+                concurrency: readConcurrency)
         }
         lap(inventoryPath == nil ? "reading the live inventory" : "reading the inventory snapshot")
         if gathered.sourceUnreachable {
@@ -59,26 +62,36 @@ struct PlanPipeline {
         }
         var warnings = loaded.warnings + gathered.diagnostics
         warnings += InventoryChecks.check(spec, inventory: gathered.inventory, file: file)
+        lap("checks of the plan against the inventory")
 
         let result = Placer.place(spec: spec, inventory: gathered.inventory)
         lap("placement")
         PlanLog.decisions(result, inventory: gathered.inventory)
-        let (graph, cycle) = MigrationGraph.build(spec: spec, placements: result.placements, file: file)
-        guard let graph else {
+        lap("logging the placements")
+        let (built, cycle) = MigrationGraph.build(spec: spec, placements: result.placements, file: file)
+        guard let unordered = built else {
             throw .invalid(
                 DiagnosticRenderer.render(cycle + warnings, sources: sources) + PlanLoader.summary(cycle + warnings))
         }
-        let timeline = Timeline.estimate(
-            graph, bandwidth: spec.migration.bandwidthBytesPerSec, assumedBandwidth: assumedBandwidth)
+        lap("migration graph")
+        var model = DurationModel()
+        model.assumedBandwidthBytesPerSec = assumedBandwidth
+        let drain = DrainEstimate(
+            unordered, options: spec.migration, order: spec.placement.order, model: model,
+            loads: gathered.inventory.migrationLoads)
+        let (graph, predictions, timeline) = (drain.graph, drain.predictions, drain.timeline)
+        lap("order and timeline")
         let planFile = PlanFile(
             spec: spec,
             planSource: .init(path: URL(fileURLWithPath: file).lastPathComponent, sha256: loaded.sha256),
             inventory: gathered.inventory, result: result, graph: graph, timeline: timeline,
             hashed: false
         ).sealed()
+        lap("plan file (fingerprint, encoding, hash)")
         return PlanPipeline(
             loaded: loaded, inventory: gathered.inventory, result: result, graph: graph,
-            timeline: timeline, planFile: planFile.file, planFileData: planFile.data, warnings: warnings.sorted())
+            timeline: timeline, model: model, predictions: predictions, planFile: planFile.file,
+            planFileData: planFile.data, warnings: warnings.sorted())
     }
 
     var renderedWarnings: String {

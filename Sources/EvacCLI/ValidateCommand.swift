@@ -52,7 +52,7 @@ struct ValidateCommand: AsyncParsableCommand {
                     "\(path): ok (\(loaded.spec.name): \(loaded.spec.sources.count) sources, \(loaded.spec.targetNames.count) targets)\n"
                 )
             } catch {
-                if case .invalid(let s) = error { Console.error(s) }
+                Console.error(error.message)
                 failed = true
             }
         }

@@ -56,6 +56,62 @@ enum FleetReader {
         return out
     }
 
+    /// Hook rows (oldest first, as SQLite's) of a journal.
+    static func hooks(_ c: PostgresConnection, journal: String, logger: Logger) async throws -> [HookRecord] {
+        typealias Row = (String, String, String, Int, Int, String, String, Int?, String, String?, String?, String?)
+        let rows = try await c.query(
+            """
+            SELECT point, hook, scope, pass, run_id, state, subject, exit_status, started, finished, output, message
+            FROM evac_hooks WHERE journal = \(journal) ORDER BY started, written
+            """, logger: logger)
+        var out: [HookRecord] = []
+        for try await r in rows.decode(Row.self) {
+            guard let point = HookPoint(rawValue: r.0) else {
+                throw Failure(transientText: false, "hook point '\(r.0)' is not a hook point")
+            }
+            guard let state = HookRecord.State(rawValue: r.5) else {
+                throw Failure(transientText: false, "hook state '\(r.5)' is not a hook state")
+            }
+            out.append(
+                HookRecord(
+                    point: point, hook: r.1, scope: r.2, pass: r.3, runID: r.4, state: state, subject: r.6,
+                    exitStatus: r.7.flatMap { Int32(exactly: $0) }, started: r.8, finished: r.9, output: r.10,
+                    message: r.11))
+        }
+        return out
+    }
+
+    static func passes(_ c: PostgresConnection, journal: String, logger: Logger) async throws -> [HookPass] {
+        let rows = try await c.query(
+            "SELECT scope, closed, attempt_at_close FROM evac_hook_passes WHERE journal = \(journal) ORDER BY scope",
+            logger: logger)
+        var out: [HookPass] = []
+        for try await (scope, closed, attempt) in rows.decode((String, Int, Int).self) {
+            out.append(HookPass(scope: scope, closed: closed, attemptAtClose: attempt))
+        }
+        return out
+    }
+
+    static func cycle(_ c: PostgresConnection, journal: String, logger: Logger) async throws -> [CycleRecord] {
+        typealias Row = (Int, String, String, String?, String, String?)
+        let rows = try await c.query(
+            """
+            SELECT batch, hosts, stage, phase_journal, updated, message FROM evac_cycle
+            WHERE journal = \(journal) ORDER BY batch
+            """, logger: logger)
+        var out: [CycleRecord] = []
+        for try await r in rows.decode(Row.self) {
+            guard let stage = CycleRecord.Stage(rawValue: r.2) else {
+                throw Failure(transientText: false, "cycle stage '\(r.2)' is not a cycle stage")
+            }
+            out.append(
+                CycleRecord(
+                    batch: r.0, hosts: r.1.split(separator: ",").map(String.init), stage: stage, phaseJournal: r.3,
+                    updated: r.4, message: r.5))
+        }
+        return out
+    }
+
     static func events(
         _ c: PostgresConnection, journal: String, kind: String, id: Int, logger: Logger
     ) async throws
@@ -160,6 +216,8 @@ extension Coordinator {
         return try await link.run("reading journal \(key)") { c in
             let steps = try await FleetReader.steps(c, journal: key, kind: nil, logger: logger)
             let runs = try await FleetReader.runs(c, journal: key, logger: logger)
+            let hooks = try await FleetReader.hooks(c, journal: key, logger: logger)
+            let cycle = try await FleetReader.cycle(c, journal: key, logger: logger)
             var holder: String?
             for try await (h, live) in try await c.query(
                 "SELECT holder, expires > now() FROM evac_run_leases WHERE journal = \(key)", logger: logger
@@ -168,7 +226,7 @@ extension Coordinator {
             }
             return JournalStatus(
                 path: "\(server) journal \(key)", planName: planName, planHash: planHash, activeHolder: holder,
-                runs: runs, steps: steps)
+                runs: runs, steps: steps, hooks: hooks, cycle: cycle)
         }
     }
 

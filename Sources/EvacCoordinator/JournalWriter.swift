@@ -44,6 +44,7 @@ struct JournalWriter: Sendable {
                 try await insertSteps(batch.insertSteps, c)
             }
             if let claim = batch.claim { try await reserve(claim, batch.transitions, c, touched: &touched) }
+            try await hooks(batch, c)
             for t in batch.transitions {
                 try await record(t, runID: batch.runID, c)
                 if batch.claim == nil || t.step.state != .running { try await release(t, c, touched: &touched) }
@@ -100,6 +101,43 @@ struct JournalWriter: Sendable {
             VALUES (\(key), \(runID), \(s.kind.rawValue), \(s.id), \(Timestamp.now()), \(t.from.rawValue),
                     \(s.state.rawValue), \(t.message), \(t.hypervisorError))
             """, logger: logger)
+    }
+
+    /// Hook rows, guest passes and cycle batches, replaced by key (as SQLite's INSERT OR REPLACE).
+    private func hooks(_ b: JournalBatch, _ c: PostgresConnection) async throws {
+        for h in b.hooks {
+            try await c.query(
+                """
+                INSERT INTO evac_hooks (journal, point, hook, scope, pass, run_id, state, subject, exit_status,
+                                        started, finished, output, message)
+                VALUES (\(key), \(h.point.rawValue), \(h.hook), \(h.scope), \(h.pass), \(h.runID), \(h.state.rawValue),
+                        \(h.subject), \(h.exitStatus.map { Int($0) }), \(h.started), \(h.finished), \(h.output),
+                        \(h.message))
+                ON CONFLICT (journal, point, hook, scope, pass) DO UPDATE SET run_id = excluded.run_id,
+                    state = excluded.state, subject = excluded.subject, exit_status = excluded.exit_status,
+                    started = excluded.started, finished = excluded.finished, output = excluded.output,
+                    message = excluded.message, written = nextval('evac_hooks_written_seq')
+                """, logger: logger)
+        }
+        for p in b.passes {
+            try await c.query(
+                """
+                INSERT INTO evac_hook_passes (journal, scope, closed, attempt_at_close)
+                VALUES (\(key), \(p.scope), \(p.closed), \(p.attemptAtClose))
+                ON CONFLICT (journal, scope) DO UPDATE SET closed = excluded.closed,
+                    attempt_at_close = excluded.attempt_at_close
+                """, logger: logger)
+        }
+        for r in b.cycle {
+            try await c.query(
+                """
+                INSERT INTO evac_cycle (journal, batch, hosts, stage, phase_journal, updated, message)
+                VALUES (\(key), \(r.batch), \(r.hosts.joined(separator: ",")), \(r.stage.rawValue), \(r.phaseJournal),
+                        \(r.updated), \(r.message))
+                ON CONFLICT (journal, batch) DO UPDATE SET hosts = excluded.hosts, stage = excluded.stage,
+                    phase_journal = excluded.phase_journal, updated = excluded.updated, message = excluded.message
+                """, logger: logger)
+        }
     }
 
     // MARK: Fencing

@@ -218,6 +218,16 @@ public final class PostgresJournal: RunJournal, @unchecked Sendable {
         }
     }
 
+    public func hookState() async throws -> HookJournalState {
+        let key = self.key
+        let logger = coordinator.logger
+        return try await coordinator.link.run("reading the hooks of \(key)") { c in
+            HookJournalState(
+                records: try await FleetReader.hooks(c, journal: key, logger: logger),
+                passes: try await FleetReader.passes(c, journal: key, logger: logger))
+        }
+    }
+
     /// Stops the heartbeat. The lease stays when the run did not end (the journal failed, the
     /// process is stopping): it expires after its TTL, and a resume anywhere takes it over.
     public func close() {

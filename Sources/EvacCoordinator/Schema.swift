@@ -84,7 +84,31 @@ enum Schema {
                     PRIMARY KEY (journal, kind, migration_id))
                 """,
                 "CREATE INDEX evac_reservations_by_target ON evac_reservations (target)",
-            ])
+            ]),
+        // SQLite's journal gained hooks (issue 13): the same rows, per journal.
+        Migration(
+            version: 2, name: "hooks, hook passes, rolling cycles",
+            statements: [
+                """
+                CREATE TABLE evac_hooks (
+                    journal text NOT NULL REFERENCES evac_journals ON DELETE CASCADE, point text NOT NULL,
+                    hook text NOT NULL, scope text NOT NULL, pass integer NOT NULL, run_id integer NOT NULL,
+                    state text NOT NULL, subject text NOT NULL, exit_status integer, started text NOT NULL,
+                    finished text, output text, message text, written bigserial,
+                    PRIMARY KEY (journal, point, hook, scope, pass))
+                """,
+                """
+                CREATE TABLE evac_hook_passes (
+                    journal text NOT NULL REFERENCES evac_journals ON DELETE CASCADE, scope text NOT NULL,
+                    closed integer NOT NULL, attempt_at_close integer NOT NULL, PRIMARY KEY (journal, scope))
+                """,
+                """
+                CREATE TABLE evac_cycle (
+                    journal text NOT NULL REFERENCES evac_journals ON DELETE CASCADE, batch integer NOT NULL,
+                    hosts text NOT NULL, stage text NOT NULL, phase_journal text, updated text NOT NULL,
+                    message text, PRIMARY KEY (journal, batch))
+                """,
+            ]),
     ]
 
     static var latest: Int { migrations.map(\.version).max() ?? 0 }

@@ -12,11 +12,15 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
     public enum Fault: Sendable, Hashable {
         /// The migration fails with this libvirt-like message; the guest stays on the source.
         case fail(String)
+        /// The first `times` migrations of the guest fail with this kind and message (the
+        /// guest stays on the source); later ones succeed. For the retry policy.
+        case failFirst(times: Int, HypervisorError.Kind, String)
         /// Never completes, never reports progress, until cancelled (timeout, stop).
         case hang
         /// Reports progress samples whose remaining data never shrinks, until cancelled.
         case stall
-        /// Reports iteration 1 and does not converge until `startPostCopy` is called.
+        /// Reports iteration 1 (the first pass) for about 20 ms, then 2, and does not converge
+        /// until `startPostCopy` is called.
         case needsPostCopy
     }
 
@@ -32,10 +36,19 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
         /// host name → uuid → guest (the inventory's `guests` is filled on inspect).
         var guests: [String: [String: Guest]] = [:]
         var unreachable: Set<String> = []
+        /// Hosts that accept calls and never answer (a frozen daemon), until cancelled.
+        var silent: Set<String> = []
         var faults: [String: Fault] = [:]
         var cpu: [String: CPUVerdict] = [:]
         var completed: [String: Int] = [:]
+        /// Migrations started per guest name (failed ones included).
+        var attempts: [String: Int] = [:]
         var postCopyRequested: Set<String> = []
+        /// uuid → the last iteration reported when `startPostCopy` was called.
+        var postCopyAtIteration: [String: UInt64] = [:]
+        var iteration: [String: UInt64] = [:]
+        /// Every migration asked for, in order (failed ones included).
+        var requests: [MigrationRequest] = []
         var crashed = false
         var active = Peaks()
         var peaks = Peaks()
@@ -66,14 +79,25 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
     public func setReachable(_ host: String, _ up: Bool) {
         world.withLock { w in if up { w.unreachable.remove(host) } else { w.unreachable.insert(host) } }
     }
+    /// A host that never answers: every call waits until its task is cancelled, then fails
+    /// with `.interrupted` (the real adapter gives up at its deadline instead).
+    public func setSilent(_ host: String, _ silent: Bool) {
+        world.withLock { w in if silent { w.silent.insert(host) } else { w.silent.remove(host) } }
+    }
     public func setCPUVerdict(target: String, _ v: CPUVerdict?) { world.withLock { $0.cpu[target] = v } }
     public func crash() { world.withLock { $0.crashed = true } }
     public func restart() { world.withLock { $0.crashed = false } }
 
+    /// Migrations started per guest name, failed ones included.
+    public var attemptCounts: [String: Int] { world.withLock { $0.attempts } }
     /// Completed migrations per guest UUID.
     public var migrationCounts: [String: Int] { world.withLock { $0.completed } }
     public var peaks: Peaks { world.withLock { $0.peaks } }
     public var postCopyRequests: Set<String> { world.withLock { $0.postCopyRequested } }
+    /// uuid → the memory iteration the guest's migration had reported when post-copy was asked for.
+    public var postCopyIterations: [String: UInt64] { world.withLock { $0.postCopyAtIteration } }
+    /// Every migration request that reached the fake, in order.
+    public var requests: [MigrationRequest] { world.withLock { $0.requests } }
     /// Hosts (names) where the guest is defined, with its state.
     public func whereIs(uuid: String) -> [String: Guest.State] {
         world.withLock { w in
@@ -85,6 +109,10 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
     /// Puts a guest on a host directly (a manual fix by the operator, a split brain...).
     public func place(_ guest: Guest, on host: String) {
         world.withLock { $0.guests[host, default: [:]][guest.uuid] = guest }
+    }
+    /// Replaces a host's storage pools (what `inspect` reports from now on).
+    public func setStoragePools(_ pools: [StoragePoolInfo], on host: String) {
+        world.withLock { $0.hosts[host]?.storagePools = pools }
     }
     public func remove(uuid: String, from host: String) {
         world.withLock { _ = $0.guests[host]?.removeValue(forKey: uuid) }
@@ -102,8 +130,19 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
         }
     }
 
+    /// Waits while `host` is silent; throws `.interrupted` once the task is cancelled.
+    private func answer(_ host: HostEndpoint) async throws(HypervisorError) {
+        while world.withLock({ $0.silent.contains(host.name) }) {
+            guard await pause(.milliseconds(5)) else {
+                throw HypervisorError(
+                    .interrupted, host: host.name, uri: host.uri, "not waited for: the run was interrupted")
+            }
+        }
+    }
+
     public func locate(guestUUID: String, on host: HostEndpoint) async throws(HypervisorError) -> GuestPresence {
-        try world.withLock { (w: inout World) throws(HypervisorError) -> GuestPresence in
+        try await answer(host)
+        return try world.withLock { (w: inout World) throws(HypervisorError) -> GuestPresence in
             try gate(host, &w)
             guard let g = w.guests[host.name]?[guestUUID] else { return .absent }
             return .present(state: g.state, persistent: g.persistent)
@@ -111,7 +150,8 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
     }
 
     public func inspect(_ host: HostEndpoint) async throws(HypervisorError) -> HostInventory {
-        try world.withLock { (w: inout World) throws(HypervisorError) -> HostInventory in
+        try await answer(host)
+        return try world.withLock { (w: inout World) throws(HypervisorError) -> HostInventory in
             try gate(host, &w)
             var inv = w.hosts[host.name]!
             inv.guests = Array(w.guests[host.name, default: [:]].values)
@@ -132,6 +172,7 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
         try world.withLock { (w: inout World) throws(HypervisorError) in
             try gate(source, &w)
             w.postCopyRequested.insert(guestUUID)
+            w.postCopyAtIteration[guestUUID] = w.iteration[guestUUID] ?? 0
         }
     }
 
@@ -159,6 +200,11 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
                 w.active.perGroup[g, default: 0] += 1
                 w.peaks.perGroup[g] = max(w.peaks.perGroup[g] ?? 0, w.active.perGroup[g]!)
             }
+            w.attempts[r.guestName, default: 0] += 1
+            w.requests.append(r)
+            if case .failFirst(let times, _, _)? = w.faults[r.guestName], w.attempts[r.guestName]! > times {
+                return nil
+            }
             return w.faults[r.guestName]
         }
         defer {
@@ -173,6 +219,10 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
         switch fault {
         case .fail(let message)?:
             throw HypervisorError(.migrationFailed, host: r.source.name, uri: r.source.uri, message)
+        case .failFirst(_, let kind, let message)?:
+            throw HypervisorError(
+                kind, host: r.source.name, uri: r.source.uri, message,
+                origin: .init(call: "virDomainMigrateToURI3(\(r.guestName))", code: 1, domain: 10, message: message))
         case .hang?:
             while await pause(.milliseconds(5)) {}
             return try abortedOrCompleted(r)
@@ -187,11 +237,16 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
             }
             return try abortedOrCompleted(r)
         case .needsPostCopy?:
-            progress(
-                MigrationProgress(
-                    elapsedMs: 1, dataTotal: total, dataProcessed: total / 2, dataRemaining: total / 2,
-                    memoryBps: 1 << 20, iteration: 1))
+            var n: UInt64 = 0
             while await pause(.milliseconds(2)) {
+                n += 1
+                let iteration: UInt64 = n < 10 ? 1 : 2
+                // Recorded before it is reported, as libvirt's job statistics would hold it.
+                world.withLock { $0.iteration[r.guestUUID] = iteration }
+                progress(
+                    MigrationProgress(
+                        elapsedMs: n * 2, dataTotal: total, dataProcessed: total / 2,
+                        dataRemaining: total / 2 - min(total / 4, n), memoryBps: 1 << 20, iteration: iteration))
                 if world.withLock({ $0.postCopyRequested.contains(r.guestUUID) }) { return complete(r) }
             }
             return try abortedOrCompleted(r)

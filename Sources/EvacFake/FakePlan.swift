@@ -40,6 +40,7 @@ public struct FakePlan {
     public var onFailure: OnFailure = .continue
     public var reserveKiB: UInt64 = 0
     public var bridgeMap: [String: String] = [:]
+    public var hooks: HookSet? = nil
     public init(moves: [Move]) { self.moves = moves }
 
     /// A stable, UUID-shaped id from a guest name.
@@ -81,7 +82,9 @@ public struct FakePlan {
             "unplaceable": [Any](), "skipped": [Any](), "targetUsage": [Any](), "notes": [Any](),
             "estimatedDurationMs": 0, "memoryReserveKiB": reserveKiB, "bridgeMap": bridgeMap,
         ]
-        var plan = try JSONDecoder().decode(PlanFile.self, from: JSONSerialization.data(withJSONObject: doc))
+        var withHooks = doc
+        if let hooks { withHooks["hooks"] = try JSONSerialization.jsonObject(with: JSONEncoder().encode(hooks)) }
+        var plan = try JSONDecoder().decode(PlanFile.self, from: JSONSerialization.data(withJSONObject: withHooks))
         plan.planHash = plan.computedHash
         return plan
     }

@@ -38,10 +38,12 @@ public enum FuzzTargets {
         let inventory = fleet(for: spec)
         _ = InventoryChecks.check(spec, inventory: inventory, file: "fuzz.yaml")
         let result = Placer.place(spec: spec, inventory: inventory)
-        guard let graph = MigrationGraph.build(spec: spec, placements: result.placements, file: "fuzz.yaml").0 else {
+        guard let built = MigrationGraph.build(spec: spec, placements: result.placements, file: "fuzz.yaml").0 else {
             return "valid, cycle"
         }
-        let timeline = Timeline.estimate(graph, bandwidth: spec.migration.bandwidthBytesPerSec)
+        let drain = DrainEstimate(
+            built, options: spec.migration, order: spec.placement.order, loads: inventory.migrationLoads)
+        let (graph, timeline) = (drain.graph, drain.timeline)
         let sealed = PlanFile(
             spec: spec, planSource: .init(path: "fuzz.yaml", sha256: ""), inventory: inventory, result: result,
             graph: graph, timeline: timeline, hashed: false
@@ -79,9 +81,15 @@ public enum FuzzTargets {
     }
 
     static func snapshot(_ bytes: [UInt8]) -> String {
-        switch Inventory.decodeSnapshot(Data(bytes)) {
+        let data = Data(bytes)
+        switch Inventory.decodeSnapshot(data) {
         case .failure(let e): return "refused: \(e.message.prefix(60))"
         case .success(let inv):
+            // The snapshot reader is written for the schema; JSONDecoder is its reference. Where
+            // both accept a document they must read the same inventory.
+            if let reference = try? JSONDecoder().decode(Inventory.self, from: data), reference != inv {
+                fatalError("the snapshot reader and JSONDecoder read different inventories")
+            }
             _ = inv.fingerprint
             _ = inv.encodedSnapshot()
             return "accepted (\(inv.hosts.count) hosts)"
@@ -111,7 +119,7 @@ public enum FuzzTargets {
 
     /// What apply and the reports do with an accepted plan file before any host is contacted.
     static func use(_ plan: PlanFile) {
-        _ = Timeline.estimate(plan.graph, bandwidth: plan.migration.bandwidthBytesPerSec)
+        _ = Timeline.estimate(plan)
         _ = Format.duration(ms: plan.estimatedDurationMs)
         _ = plan.targetUsage.map(\.headroomAfterKiB)
     }

@@ -64,8 +64,9 @@ public enum PlanPage {
         s +=
             l.groups.isEmpty
             ? "" : "; " + l.groups.map { "\(HTML.esc($0.name)) \($0.maxInFlight) at a time" }.joined(separator: ", ")
-        s += ". Each migration is estimated as \(Clock.text(ms: timeline.setupMs)) of set-up plus its memory at \(bw): "
-        s += "a lower bound, since busy guests send dirty pages again.</p>\n"
+        s += ". Each migration is estimated as \(Clock.text(ms: timeline.setupMs)) of set-up plus its memory at \(bw), "
+        s +=
+            "then the pages its guest dirtied meanwhile, pass after pass, until what is left fits in the max-downtime.</p>\n"
         return s
     }
 

@@ -187,10 +187,12 @@ public enum RunPage {
     }
 }
 
-/// The estimate for a plan file read back from a journal (the timeline itself is not saved in it).
+/// The estimate for a plan file read back from a journal: the predicted durations its nodes
+/// carry, walked by the scheduler (the model's, at `assumedBandwidth`, for older plan files).
 public enum Estimate {
     public static func timeline(_ plan: PlanFile, assumedBandwidth: UInt64 = 1 << 30) -> Timeline {
-        Timeline.estimate(
-            plan.graph, bandwidth: plan.migration.bandwidthBytesPerSec, assumedBandwidth: assumedBandwidth)
+        var model = DurationModel()
+        model.assumedBandwidthBytesPerSec = assumedBandwidth
+        return Timeline.estimate(plan, model: model)
     }
 }

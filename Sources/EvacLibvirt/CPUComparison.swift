@@ -1,4 +1,4 @@
-import CLibvirt
+internal import CLibvirt
 import EvacCore
 
 /// Builds the CPU definition to hand to `virConnectCompareHypervisorCPU` on a target for a

@@ -9,6 +9,9 @@ struct DomainDefinition: Equatable {
     var nics: [GuestNIC]
     var disks: [GuestDisk]
     var hostDevices: [String]
+    var filesystems: [String] = []
+    /// `<os><type machine=…>`: the machine type the guest runs (or starts) with.
+    var machine: String? = nil
 }
 
 enum DomainXML {
@@ -30,7 +33,18 @@ enum DomainXML {
             cpu: cpu(root.first("cpu"), hostCPUModel: hostCPUModel),
             nics: nicElements.map(nic),
             disks: (devices?.children("disk") ?? []).map { disk($0, pools: pools) },
-            hostDevices: (devices?.children("hostdev") ?? []).compactMap(hostdevID) + vfs)
+            hostDevices: (devices?.children("hostdev") ?? []).compactMap(hostdevID) + vfs,
+            filesystems: (devices?.children("filesystem") ?? []).map(filesystem),
+            machine: root.first("os/type")?.attr("machine"))
+    }
+
+    /// `<filesystem>`: "/srv/share → share (virtiofs)"; the driver is 9p when none is named.
+    static func filesystem(_ e: XMLTree) -> String {
+        let source =
+            e.first("source").flatMap { $0.attr("dir") ?? $0.attr("name") ?? $0.attr("file") ?? $0.attr("socket") }
+            ?? "?"
+        let tag = e.first("target")?.attr("dir") ?? "?"
+        return "\(source) → \(tag) (\(e.first("driver")?.attr("type") ?? "9p"))"
     }
 
     // MARK: memory
@@ -86,6 +100,12 @@ enum DomainXML {
     // MARK: devices
 
     static func nic(_ e: XMLTree) -> GuestNIC {
+        var n = nicKind(e)
+        n.filter = e.first("filterref")?.attr("filter")
+        return n
+    }
+
+    static func nicKind(_ e: XMLTree) -> GuestNIC {
         let mac = e.first("mac")?.attr("address")
         let source = e.first("source")
         switch e.attr("type") {

@@ -8,6 +8,9 @@ enum HostXML {
         var vendor: String
         var model: String
         var features: [String]
+        /// Machine types the host's emulators offer for its own arch (names and the versioned
+        /// names their aliases stand for), sorted; empty when the document lists none.
+        var machineTypes: [String] = []
     }
 
     /// `<capabilities><host><uuid/><cpu><arch/><model/><vendor/><feature name=…/>…`.
@@ -23,7 +26,21 @@ enum HostXML {
             arch: cpu?.text("arch") ?? "",
             vendor: cpu?.text("vendor") ?? "",
             model: cpu?.text("model") ?? "",
-            features: named + flags)
+            features: named + flags,
+            machineTypes: machineTypes(root, arch: cpu?.text("arch") ?? ""))
+    }
+
+    /// `<guest><arch name=ARCH><machine canonical=…>NAME</machine>…` (also under `<domain>`).
+    static func machineTypes(_ root: XMLTree, arch: String) -> [String] {
+        var out = Set<String>()
+        for guest in root.children("guest") {
+            guard let a = guest.first("arch"), a.attr("name") == arch else { continue }
+            for m in a.children("machine") + a.children("domain").flatMap({ $0.children("machine") }) {
+                if let name = m.text, !name.isEmpty { out.insert(name) }
+                if let canonical = m.attr("canonical") { out.insert(canonical) }
+            }
+        }
+        return out.sorted()
     }
 
     /// The host's `<cpu>…</cpu>` element of a capabilities document (the first one), as text.

@@ -1,4 +1,4 @@
-import CLibvirt
+internal import CLibvirt
 import Foundation
 
 /// Catches the JOB_COMPLETED event of one domain: the only place final migration statistics
@@ -20,21 +20,41 @@ final class JobCompletedWatch: @unchecked Sendable {
     init(_ domain: LibvirtDomain) throws(LibvirtError) {
         connection = domain.connection
         let opaque = Unmanaged.passRetained(box).toOpaque()
-        let id = virConnectDomainEventRegisterAny(
-            connection.handle, domain.handle, Int32(VIR_DOMAIN_EVENT_ID_JOB_COMPLETED.rawValue),
-            unsafeBitCast(jobCompletedCallback, to: virConnectDomainEventGenericCallback.self),
-            opaque, releaseBox)
-        guard id >= 0 else {
-            let error = connection.fail("virConnectDomainEventRegisterAny(JOB_COMPLETED)")
+        let c = connection
+        do {
+            callbackID = try Libvirt.status(
+                "virConnectDomainEventRegisterAny(\(domain.name), JOB_COMPLETED)", uri: c.uri
+            ) {
+                virConnectDomainEventRegisterAny(
+                    c.handle, domain.handle, Int32(VIR_DOMAIN_EVENT_ID_JOB_COMPLETED.rawValue),
+                    unsafeBitCast(jobCompletedCallback, to: virConnectDomainEventGenericCallback.self),
+                    opaque, releaseBox)
+            }
+        } catch {
             Unmanaged<Box>.fromOpaque(opaque).release() // libvirt did not take it
             throw error
         }
-        callbackID = id
     }
 
-    deinit {
-        if virConnectDomainEventDeregisterAny(connection.handle, callbackID) < 0 { virResetLastError() }
+    private let closed = NSLock()
+    private var isClosed = false
+
+    /// Deregisters the callback (blocking: a call to the daemon); deinit does it otherwise.
+    func close() {
+        let first = closed.withLock { () -> Bool in
+            defer { isClosed = true }
+            return !isClosed
+        }
+        guard first else { return }
+        let (c, id) = (connection, callbackID)
+        _ = Libvirt.optional("virConnectDomainEventDeregisterAny", uri: c.uri) { () throws(LibvirtError) in
+            try Libvirt.status("virConnectDomainEventDeregisterAny", uri: c.uri) {
+                virConnectDomainEventDeregisterAny(c.handle, id)
+            }
+        }
     }
+
+    deinit { close() }
 
     /// The event's statistics, waiting up to `timeout` for it; nil if it did not come.
     func stats(waitingUpTo timeout: TimeInterval) -> [String: String]? {

@@ -1,46 +1,81 @@
 // @preconcurrency: `virConnectAuthPtrDefault` is a C global that libvirt sets once at load;
 // Swift 6 would otherwise reject reading it as shared mutable state.
-@preconcurrency import CLibvirt
+@preconcurrency internal import CLibvirt
+import EvacCore
 import Foundation
 
 /// One open libvirt connection; the only owner of its `virConnectPtr` (closed in deinit).
 /// libvirt connections may be used from several threads, hence `@unchecked Sendable`.
-/// Every method blocks: call them from a dedicated thread (see `LibvirtRuntime.blocking`).
+/// Every method blocks: call them from a dedicated thread (see `LibvirtRuntime.waiting`).
 public final class LibvirtConnection: @unchecked Sendable {
     /// The URI as given (credentials redacted); used in every error.
     public let uri: String
     let handle: OpaquePointer
 
     /// Opens `uri` with libvirt's default authentication callback (it may prompt on the
-    /// terminal; nothing it is given is logged). Blocks.
-    public init(uri: String) throws(LibvirtError) {
+    /// terminal; nothing it is given is logged), then turns on libvirt's keepalive, so that a
+    /// call on a host that stops answering ends instead of waiting forever. Blocks: libvirt has
+    /// no timeout for the open itself, so callers wait for it with a deadline.
+    public init(uri: String, settings: ConnectionSettings = ConnectionSettings()) throws(LibvirtError) {
         LibvirtRuntime.shared.start()
-        self.uri = redactURI(uri)
+        let redacted = redactURI(uri)
+        self.uri = redacted
         let started = LibvirtLog.start()
-        guard let conn = virConnectOpenAuth(uri, virConnectAuthPtrDefault, 0) else {
-            let error = LibvirtError.last("virConnectOpenAuth", uri: uri)
-            LibvirtLog.call("virConnectOpenAuth", uri: self.uri, since: started, error: error)
+        do {
+            handle = try Libvirt.object("virConnectOpenAuth", uri: redacted) {
+                virConnectOpenAuth(uri, virConnectAuthPtrDefault, 0)
+            }
+        } catch {
+            LibvirtLog.call("virConnectOpenAuth", uri: redacted, since: started, error: error)
             throw error
         }
-        LibvirtLog.call("virConnectOpenAuth", uri: self.uri, since: started)
-        handle = conn
-    }
-
-    deinit { virConnectClose(handle) }
-
-    /// Opens on a dedicated thread so the caller's task never blocks the cooperative pool.
-    public static func open(uri: String) async throws(LibvirtError) -> LibvirtConnection {
-        let result = await LibvirtRuntime.blocking("evac.libvirt.open") {
-            Result { () throws(LibvirtError) in try LibvirtConnection(uri: uri) }
+        LibvirtLog.call("virConnectOpenAuth", uri: redacted, since: started)
+        Self.opened(redacted, +1)
+        let (interval, count) = settings.keepalive
+        do {
+            try Libvirt.status("virConnectSetKeepAlive", uri: redacted) {
+                virConnectSetKeepAlive(handle, interval, count)
+            }
+        } catch  where error.isNoSupport {
+            // Drivers that run in-process (test:///) have no keepalive and need none.
         }
-        return try result.get()
     }
 
-    func fail(_ operation: String) -> LibvirtError { LibvirtError.last(operation, uri: uri) }
+    /// Closing sends the daemon a last call and waits for its answer, which a frozen host
+    /// never gives (until keepalive ends it): never on the thread that lets go, which may be
+    /// one of Swift's cooperative pool.
+    deinit {
+        let (closing, redacted) = (UnsafeHandle(pointer: handle), uri) // owned by the closer from here on
+        let closer = Thread {
+            virConnectClose(closing.pointer)
+            Self.opened(redacted, -1)
+        }
+        closer.name = "evac.libvirt.close"
+        closer.start()
+    }
+
+    /// Connections open right now in this process, per URI (tests check that none is left
+    /// behind, e.g. by an open that completed after its waiter gave up).
+    static func openCount(uri: String) -> Int { openByURI.withLock { $0[redactURI(uri)] ?? 0 } }
+    private static let openByURI = LockedMap()
+    private static func opened(_ uri: String, _ delta: Int) { openByURI.withLock { $0[uri, default: 0] += delta } }
+
+    /// Opens on a dedicated thread so the caller's task never blocks the cooperative pool,
+    /// giving up after the connect timeout (a late connection is closed as it arrives).
+    public static func open(
+        uri: String, settings: ConnectionSettings = ConnectionSettings()
+    ) async throws(LibvirtError) -> LibvirtConnection {
+        let waited = await LibvirtRuntime.waiting(
+            "evac.libvirt.open", connectLimit: .milliseconds(settings.connectTimeoutMs),
+            callLimit: .milliseconds(settings.callTimeoutMs)
+        ) {
+            Result { () throws(LibvirtError) in try LibvirtConnection(uri: uri, settings: settings) }
+        }
+        return try waited.result(uri: redactURI(uri)).get()
+    }
 
     public func capabilitiesXML() throws(LibvirtError) -> String {
-        guard let xml = takeString(virConnectGetCapabilities(handle)) else { throw fail("virConnectGetCapabilities") }
-        return xml
+        try Libvirt.string("virConnectGetCapabilities", uri: uri) { virConnectGetCapabilities(handle) }
     }
 
     /// Every feature of a host CPU (its model's own plus the extra ones capabilities list),
@@ -48,18 +83,18 @@ public final class LibvirtConnection: @unchecked Sendable {
     /// Capabilities alone list only the features beyond the model, so a guest needing x2apic
     /// would look incompatible with a Broadwell host that has it through its model.
     public func expandedCPUFeatures(hostCPUXML xml: String) -> [String]? {
-        let result: UnsafeMutablePointer<CChar>? = xml.withCString { cxml in
-            var list: [UnsafePointer<CChar>?] = [cxml]
-            return list.withUnsafeMutableBufferPointer { buf in
-                virConnectBaselineCPU(
-                    handle, buf.baseAddress, 1, UInt32(VIR_CONNECT_BASELINE_CPU_EXPAND_FEATURES.rawValue))
+        let text = Libvirt.optional("virConnectBaselineCPU", uri: uri) { () throws(LibvirtError) in
+            try Libvirt.string("virConnectBaselineCPU", uri: uri) {
+                xml.withCString { cxml in
+                    var list: [UnsafePointer<CChar>?] = [cxml]
+                    return list.withUnsafeMutableBufferPointer { buf in
+                        virConnectBaselineCPU(
+                            handle, buf.baseAddress, 1, UInt32(VIR_CONNECT_BASELINE_CPU_EXPAND_FEATURES.rawValue))
+                    }
+                }
             }
         }
-        guard let text = takeString(result) else {
-            virResetLastError()
-            return nil
-        }
-        return HostXML.requiredFeatures(cpuXML: text)
+        return text.flatMap { HostXML.requiredFeatures(cpuXML: $0) }
     }
 
     public struct NodeInfo: Sendable, Hashable {
@@ -70,7 +105,7 @@ public final class LibvirtConnection: @unchecked Sendable {
 
     public func nodeInfo() throws(LibvirtError) -> NodeInfo {
         var info = virNodeInfo()
-        guard virNodeGetInfo(handle, &info) == 0 else { throw fail("virNodeGetInfo") }
+        try Libvirt.status("virNodeGetInfo", uri: uri) { virNodeGetInfo(handle, &info) }
         // `model` is a fixed char[32] imported as a tuple; read it as a C string.
         let model = withUnsafeBytes(of: info.model) { raw in
             String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
@@ -81,30 +116,52 @@ public final class LibvirtConnection: @unchecked Sendable {
     /// Free memory in bytes. 0 means unknown: libvirt returns 0 both on error and for hosts
     /// without NUMA data (the test driver), so it is informational only.
     public func freeMemoryBytes() -> UInt64 {
-        let bytes = virNodeGetFreeMemory(handle)
-        if bytes == 0 { virResetLastError() }
-        return UInt64(bytes)
+        // 0 is also libvirt's error value: read (and so clear) the error through the one path.
+        Libvirt.optional("virNodeGetFreeMemory", uri: uri) { () throws(LibvirtError) in
+            try Libvirt.object("virNodeGetFreeMemory", uri: uri) { () -> UInt64? in
+                let bytes = virNodeGetFreeMemory(handle)
+                return bytes == 0 ? nil : UInt64(bytes)
+            }
+        } ?? 0
+    }
+
+    /// The daemon's libvirt version and its hypervisor's (QEMU's, for the qemu driver) as
+    /// "9.0.0"; nil where the driver cannot say.
+    public func versions() -> (libvirt: String?, hypervisor: String?) {
+        func text(_ v: UInt) -> String { "\(v / 1_000_000).\(v / 1000 % 1000).\(v % 1000)" }
+        let lib = Libvirt.optional("virConnectGetLibVersion", uri: uri) { () throws(LibvirtError) -> UInt in
+            var v: UInt = 0
+            try Libvirt.status("virConnectGetLibVersion", uri: uri) { virConnectGetLibVersion(handle, &v) }
+            return v
+        }
+        let hyp = Libvirt.optional("virConnectGetVersion", uri: uri) { () throws(LibvirtError) -> UInt in
+            var v: UInt = 0
+            try Libvirt.status("virConnectGetVersion", uri: uri) { virConnectGetVersion(handle, &v) }
+            return v
+        }
+        return (lib.map(text), hyp.flatMap { $0 == 0 ? nil : text($0) })
     }
 
     public func hostname() throws(LibvirtError) -> String {
-        guard let name = takeString(virConnectGetHostname(handle)) else { throw fail("virConnectGetHostname") }
-        return name
+        try Libvirt.string("virConnectGetHostname", uri: uri) { virConnectGetHostname(handle) }
     }
 
     /// Host network interfaces (active and inactive) as (name, XML).
     public func interfaces() throws(LibvirtError) -> [(name: String, xml: String)] {
         var list: UnsafeMutablePointer<OpaquePointer?>?
-        let n = virConnectListAllInterfaces(handle, &list, 0)
-        guard n >= 0 else { throw fail("virConnectListAllInterfaces") }
+        let n = try Libvirt.status("virConnectListAllInterfaces", uri: uri) {
+            virConnectListAllInterfaces(handle, &list, 0)
+        }
         defer { freeList(list, Int(n), virInterfaceFree) }
         var out: [(name: String, xml: String)] = []
         for i in 0..<Int(n) {
             guard let iface = list?[i] else { continue }
             let name = String(cString: virInterfaceGetName(iface))
-            guard let xml = takeString(virInterfaceGetXMLDesc(iface, 0)) else {
-                throw fail("virInterfaceGetXMLDesc(\(name))")
-            }
-            out.append((name, xml))
+            out.append(
+                (
+                    name,
+                    try Libvirt.string("virInterfaceGetXMLDesc(\(name))", uri: uri) { virInterfaceGetXMLDesc(iface, 0) }
+                ))
         }
         return out
     }
@@ -112,37 +169,52 @@ public final class LibvirtConnection: @unchecked Sendable {
     /// libvirt virtual networks (active and inactive) as (name, active, XML).
     public func networks() throws(LibvirtError) -> [(name: String, active: Bool, xml: String)] {
         var list: UnsafeMutablePointer<OpaquePointer?>?
-        let n = virConnectListAllNetworks(handle, &list, 0)
-        guard n >= 0 else { throw fail("virConnectListAllNetworks") }
+        let n = try Libvirt.status("virConnectListAllNetworks", uri: uri) {
+            virConnectListAllNetworks(handle, &list, 0)
+        }
         defer { freeList(list, Int(n), virNetworkFree) }
         var out: [(name: String, active: Bool, xml: String)] = []
         for i in 0..<Int(n) {
             guard let net = list?[i] else { continue }
             let name = String(cString: virNetworkGetName(net))
-            let active = virNetworkIsActive(net)
-            guard active >= 0 else { throw fail("virNetworkIsActive(\(name))") }
-            guard let xml = takeString(virNetworkGetXMLDesc(net, 0)) else {
-                throw fail("virNetworkGetXMLDesc(\(name))")
-            }
-            out.append((name, active == 1, xml))
+            let active = try Libvirt.status("virNetworkIsActive(\(name))", uri: uri) { virNetworkIsActive(net) }
+            out.append(
+                (
+                    name, active == 1,
+                    try Libvirt.string("virNetworkGetXMLDesc(\(name))", uri: uri) { virNetworkGetXMLDesc(net, 0) }
+                ))
         }
         return out
+    }
+
+    /// Names of the network filters (nwfilter) defined on the host.
+    public func nwfilterNames() throws(LibvirtError) -> [String] {
+        var list: UnsafeMutablePointer<OpaquePointer?>?
+        let n = try Libvirt.status("virConnectListAllNWFilters", uri: uri) {
+            virConnectListAllNWFilters(handle, &list, 0)
+        }
+        defer { freeList(list, Int(n), virNWFilterFree) }
+        return (0..<Int(n)).compactMap { i in list?[i].flatMap { virNWFilterGetName($0) }.map { String(cString: $0) } }
     }
 
     /// Storage pools (active and inactive) as (name, XML).
     public func storagePools() throws(LibvirtError) -> [(name: String, xml: String)] {
         var list: UnsafeMutablePointer<OpaquePointer?>?
-        let n = virConnectListAllStoragePools(handle, &list, 0)
-        guard n >= 0 else { throw fail("virConnectListAllStoragePools") }
+        let n = try Libvirt.status("virConnectListAllStoragePools", uri: uri) {
+            virConnectListAllStoragePools(handle, &list, 0)
+        }
         defer { freeList(list, Int(n), virStoragePoolFree) }
         var out: [(name: String, xml: String)] = []
         for i in 0..<Int(n) {
             guard let pool = list?[i] else { continue }
             let name = String(cString: virStoragePoolGetName(pool))
-            guard let xml = takeString(virStoragePoolGetXMLDesc(pool, 0)) else {
-                throw fail("virStoragePoolGetXMLDesc(\(name))")
-            }
-            out.append((name, xml))
+            out.append(
+                (
+                    name,
+                    try Libvirt.string("virStoragePoolGetXMLDesc(\(name))", uri: uri) {
+                        virStoragePoolGetXMLDesc(pool, 0)
+                    }
+                ))
         }
         return out
     }
@@ -150,8 +222,7 @@ public final class LibvirtConnection: @unchecked Sendable {
     /// All domains, running and defined. Ownership of each handle moves into a `LibvirtDomain`.
     public func domains() throws(LibvirtError) -> [LibvirtDomain] {
         var list: UnsafeMutablePointer<OpaquePointer?>?
-        let n = virConnectListAllDomains(handle, &list, 0)
-        guard n >= 0 else { throw fail("virConnectListAllDomains") }
+        let n = try Libvirt.status("virConnectListAllDomains", uri: uri) { virConnectListAllDomains(handle, &list, 0) }
         defer { free(list) } // the array only; the handles now belong to the LibvirtDomain objects
         return (0..<Int(n)).compactMap { i in list?[i].map { LibvirtDomain(handle: $0, connection: self) } }
     }
@@ -161,20 +232,21 @@ public final class LibvirtConnection: @unchecked Sendable {
 public final class LibvirtDomain: @unchecked Sendable {
     let handle: OpaquePointer
     public let connection: LibvirtConnection
+    /// Read once, when the handle is new: error texts use this value, never a fresh
+    /// `virDomainGetName`, which would reset the error they describe.
+    public let name: String
+    var uri: String { connection.uri }
 
     init(handle: OpaquePointer, connection: LibvirtConnection) {
         self.handle = handle
         self.connection = connection
+        name = String(cString: virDomainGetName(handle))
     }
     deinit { virDomainFree(handle) }
 
-    public var name: String { String(cString: virDomainGetName(handle)) }
-
     public func uuidString() throws(LibvirtError) -> String {
         var buf = [CChar](repeating: 0, count: Int(VIR_UUID_STRING_BUFLEN))
-        guard virDomainGetUUIDString(handle, &buf) == 0 else {
-            throw connection.fail("virDomainGetUUIDString(\(name))")
-        }
+        try Libvirt.status("virDomainGetUUIDString(\(name))", uri: uri) { virDomainGetUUIDString(handle, &buf) }
         return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
@@ -182,34 +254,23 @@ public final class LibvirtDomain: @unchecked Sendable {
     public func state() throws(LibvirtError) -> Int32 {
         var state: Int32 = 0
         var reason: Int32 = 0
-        guard virDomainGetState(handle, &state, &reason, 0) == 0 else {
-            throw connection.fail("virDomainGetState(\(name))")
-        }
+        try Libvirt.status("virDomainGetState(\(name))", uri: uri) { virDomainGetState(handle, &state, &reason, 0) }
         return state
     }
 
     public func isPersistent() throws(LibvirtError) -> Bool {
-        let r = virDomainIsPersistent(handle)
-        guard r >= 0 else { throw connection.fail("virDomainIsPersistent(\(name))") }
-        return r == 1
+        try Libvirt.status("virDomainIsPersistent(\(name))", uri: uri) { virDomainIsPersistent(handle) } == 1
     }
 
     /// The domain XML; `inactive` asks for the persistent definition instead of the live one.
     public func xmlDesc(inactive: Bool = false) throws(LibvirtError) -> String {
         let flags = inactive ? VIR_DOMAIN_XML_INACTIVE.rawValue : 0
-        guard let xml = takeString(virDomainGetXMLDesc(handle, flags)) else {
-            throw connection.fail("virDomainGetXMLDesc(\(name))")
-        }
-        return xml
+        return try Libvirt.string("virDomainGetXMLDesc(\(name))", uri: uri) { virDomainGetXMLDesc(handle, flags) }
     }
 }
 
-/// Copies a malloc'd C string that libvirt hands over, and frees it.
-func takeString(_ p: UnsafeMutablePointer<CChar>?) -> String? {
-    guard let p else { return nil }
-    defer { free(p) }
-    return String(cString: p)
-}
+/// A C handle handed to one other thread, which becomes its only user.
+struct UnsafeHandle: @unchecked Sendable { let pointer: OpaquePointer }
 
 /// Frees every handle of a virConnectListAll* array, then the array itself.
 private func freeList(_ list: UnsafeMutablePointer<OpaquePointer?>?, _ n: Int, _ freeOne: (OpaquePointer?) -> Int32) {

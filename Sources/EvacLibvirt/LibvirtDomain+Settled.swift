@@ -1,4 +1,4 @@
-import CLibvirt
+internal import CLibvirt
 import Foundation
 
 extension LibvirtDomain {
@@ -20,13 +20,9 @@ extension LibvirtDomain {
                 return try body()
             } catch {
                 if error.isNoDomain { throw error }
-                if let uuid,
-                    case .success(nil) = Result(catching: { () throws(LibvirtError) in try connection.domain(uuid: uuid)
-                        })
-                {
+                if let uuid, case .success(nil) = lookUp(uuid: uuid) {
                     throw LibvirtError(
-                        code: Int32(VIR_ERR_NO_DOMAIN.rawValue), domain: 0,
-                        message: "domain \(uuid) left while it was being read", uri: connection.uri,
+                        .noDomain, message: "domain \(uuid) left while it was being read", uri: connection.uri,
                         operation: error.operation)
                 }
                 let jobRunning = ((try? jobStats())?.type).map { $0 != Int32(VIR_DOMAIN_JOB_NONE.rawValue) } ?? false
@@ -35,5 +31,10 @@ extension LibvirtDomain {
                 Thread.sleep(forTimeInterval: jobRunning ? 1 : 0.5)
             }
         }
+    }
+
+    /// The domain with `uuid` on this connection now, as a `Result` so a failed lookup is not the failure reported.
+    private func lookUp(uuid: String) -> Result<LibvirtDomain?, LibvirtError> {
+        Result { () throws(LibvirtError) in try connection.domain(uuid: uuid) }
     }
 }

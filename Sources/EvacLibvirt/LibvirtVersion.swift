@@ -1,4 +1,4 @@
-import CLibvirt
+internal import CLibvirt
 
 /// The version of the libvirt library evac runs with (not the one it was built against).
 public enum LibvirtVersion {
@@ -6,10 +6,13 @@ public enum LibvirtVersion {
     public static func library() -> String? {
         LibvirtRuntime.shared.start()
         var version: UInt = 0
-        guard virGetVersion(&version, nil, nil) == 0 else {
-            virResetLastError()
-            return nil
-        }
+        guard
+            Libvirt.optional(
+                "virGetVersion", uri: nil,
+                { () throws(LibvirtError) in
+                    try Libvirt.status("virGetVersion", uri: nil) { virGetVersion(&version, nil, nil) }
+                }) != nil
+        else { return nil }
         return "\(version / 1_000_000).\(version / 1000 % 1000).\(version % 1000)"
     }
 }

@@ -1,4 +1,4 @@
-import CLibvirt
+internal import CLibvirt
 import EvacCore
 
 /// The flags and typed parameters of one `virDomainMigrateToURI3` call, derived from a
@@ -12,8 +12,10 @@ struct MigrationSettings: Equatable {
     var flags: UInt32
     var params: [Param]
 
-    /// `destinationXML`: the rewritten domain XML when the request maps bridges, else nil.
-    init(_ request: MigrationRequest, destinationXML: String?) {
+    /// `destinationXML`: the rewritten domain XML when the request maps bridges, else nil;
+    /// `persistentXML`: the rewritten definition the target keeps (without it libvirt saves the
+    /// source's definition, old bridge names and all, and the guest breaks at its next boot).
+    init(_ request: MigrationRequest, destinationXML: String?, persistentXML: String? = nil) {
         let o = request.options
         var f = VIR_MIGRATE_PEER2PEER.rawValue
         switch request.mode {
@@ -32,12 +34,19 @@ struct MigrationSettings: Equatable {
             if o.parallelConnections != nil { f |= VIR_MIGRATE_PARALLEL.rawValue }
         }
         if !request.copyStorage.isEmpty { f |= VIR_MIGRATE_NON_SHARED_DISK.rawValue }
+        if o.tls == true { f |= VIR_MIGRATE_TLS.rawValue }
         flags = f
 
         var p: [Param] = []
         if let uri = request.target.migrateURI { p.append(.string(VIR_MIGRATE_PARAM_URI, uri)) }
         if let xml = destinationXML { p.append(.string(VIR_MIGRATE_PARAM_DEST_XML, xml)) }
+        if let xml = persistentXML, f & VIR_MIGRATE_PERSIST_DEST.rawValue != 0 {
+            p.append(.string(VIR_MIGRATE_PARAM_PERSIST_XML, xml))
+        }
         if movesMemory {
+            if o.compression, let method = o.compressionMethod {
+                p.append(.string(VIR_MIGRATE_PARAM_COMPRESSION, method.rawValue))
+            }
             if let bps = o.bandwidthBytesPerSec {
                 // libvirt takes MiB/s; round up so a small cap never becomes 0 (= unlimited).
                 p.append(.ullong(VIR_MIGRATE_PARAM_BANDWIDTH, max(1, (bps + 1_048_575) / 1_048_576)))

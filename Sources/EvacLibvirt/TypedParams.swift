@@ -1,4 +1,4 @@
-import CLibvirt
+internal import CLibvirt
 import Foundation
 
 /// A libvirt typed-parameter list we build (migration parameters); the only owner of its
@@ -18,17 +18,19 @@ final class TypedParams {
 
     /// Appends one value. Fails only on out-of-memory or an over-long name.
     func add(_ name: String, string value: String) throws(LibvirtError) {
-        try check(virTypedParamsAddString(&pointer, &count, &capacity, name, value), name)
+        try Libvirt.status("virTypedParamsAddString(\(name))", uri: nil) {
+            virTypedParamsAddString(&pointer, &count, &capacity, name, value)
+        }
     }
     func add(_ name: String, ullong value: UInt64) throws(LibvirtError) {
-        try check(virTypedParamsAddULLong(&pointer, &count, &capacity, name, value), name)
+        try Libvirt.status("virTypedParamsAddULLong(\(name))", uri: nil) {
+            virTypedParamsAddULLong(&pointer, &count, &capacity, name, value)
+        }
     }
     func add(_ name: String, int value: Int32) throws(LibvirtError) {
-        try check(virTypedParamsAddInt(&pointer, &count, &capacity, name, value), name)
-    }
-
-    private func check(_ rc: Int32, _ name: String) throws(LibvirtError) {
-        if rc < 0 { throw LibvirtError.last("virTypedParamsAdd(\(name))", uri: nil) }
+        try Libvirt.status("virTypedParamsAddInt(\(name))", uri: nil) {
+            virTypedParamsAddInt(&pointer, &count, &capacity, name, value)
+        }
     }
 }
 

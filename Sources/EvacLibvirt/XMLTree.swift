@@ -98,8 +98,8 @@ struct XMLTree: Sendable, Equatable {
             if !stack.isEmpty { stack[stack.count - 1].rawText += string }
         }
 
-        func parser(_ parser: XMLParser, foundCDATA CDATABlock: Data) {
-            if !stack.isEmpty { stack[stack.count - 1].rawText += String(decoding: CDATABlock, as: UTF8.self) }
+        func parser(_ parser: XMLParser, foundCDATA block: Data) {
+            if !stack.isEmpty { stack[stack.count - 1].rawText += String(decoding: block, as: UTF8.self) }
         }
 
         func parser(

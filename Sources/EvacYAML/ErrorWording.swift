@@ -1,4 +1,4 @@
-import CYAML
+internal import CYAML
 import EvacCore
 
 /// Turns libyaml's terse problem/context strings into messages and help for people.

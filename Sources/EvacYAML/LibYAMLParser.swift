@@ -1,4 +1,4 @@
-import CYAML
+internal import CYAML
 import EvacCore
 
 /// One libyaml event, copied into Swift values so the C event can be freed at once.

@@ -4,46 +4,43 @@ import Foundation
 
 enum Bench {
     /// Per size: a fleet of N guests on N/10 hosts, a fifth of them sources.
-    static func placement(sizes: [Int], seed: UInt64) {
+    static func placement(sizes: [Int], seed: UInt64) throws {
         print(
             "guests   hosts  sources    generate    snapshot   load(wall)   load(cpu)  place(wall)  place(cpu)  place/load   plan(wall)   plan(cpu)   plan/load    planfile  placed  unplaceable  skipped  peakRSS"
         )
         for n in sizes {
             let hosts = max(10, n / 10)
             let sources = max(1, hosts / 5)
-            var fleet: (PlanSpec, Inventory)!
-            let gen = time { fleet = FleetGenerator.scale(guests: n, hosts: hosts, sources: sources, seed: seed) }
+            let (fleet, gen) = timed { FleetGenerator.scale(guests: n, hosts: hosts, sources: sources, seed: seed) }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
-            let data = try! encoder.encode(fleet.1)
-            var loaded: Inventory!
-            let load = cpuTime { loaded = try! JSONDecoder().decode(Inventory.self, from: data) }
-            var result: PlacementResult!
-            let place = cpuTime { result = Placer.place(spec: fleet.0, inventory: loaded) }
+            let data = try encoder.encode(fleet.1)
+            let (loaded, load) = try measured { try JSONDecoder().decode(Inventory.self, from: data) }
+            let (result, place) = measured { Placer.place(spec: fleet.0, inventory: loaded) }
             // What `evac plan --inventory SNAP --output json` does after loading: placement, the
             // DAG, the timeline, the plan file with its hash, and its encoding.
             var planBytes = 0
             let plan = cpuTime {
                 let r = Placer.place(spec: fleet.0, inventory: loaded)
-                let graph = MigrationGraph.build(spec: fleet.0, placements: r.placements, file: "bench.yaml").graph!
-                let timeline = Timeline.estimate(graph, bandwidth: fleet.0.migration.bandwidthBytesPerSec)
+                let drain = DrainEstimate(
+                    MigrationGraph.build(spec: fleet.0, placements: r.placements, file: "bench.yaml").graph!,
+                    options: fleet.0.migration, order: fleet.0.placement.order)
+                let (graph, timeline) = (drain.graph, drain.timeline)
                 let file = PlanFile(
                     spec: fleet.0, planSource: .init(path: "bench.yaml", sha256: String(repeating: "0", count: 64)),
                     inventory: loaded, result: r, graph: graph, timeline: timeline, hashed: false)
                 planBytes = file.sealed().data.count
             }
             if ProcessInfo.processInfo.environment["EVAC_BENCH_BREAKDOWN"] != nil {
-                let r = result!
-                var graph: MigrationGraph!
-                let g = cpuTime {
-                    graph = MigrationGraph.build(spec: fleet.0, placements: r.placements, file: "b").graph!
+                let r = result
+                let (built, g) = measured {
+                    MigrationGraph.build(spec: fleet.0, placements: r.placements, file: "b").graph
                 }
-                var tl: Timeline!
-                let t = cpuTime { tl = Timeline.estimate(graph, bandwidth: nil) }
+                guard let graph = built else { continue }
+                let (tl, t) = measured { Timeline.estimate(graph, bandwidth: nil) }
                 let f = cpuTime { _ = loaded.fingerprint }
-                var file: PlanFile!
-                let pf = cpuTime {
-                    file = PlanFile(
+                let (file, pf) = measured {
+                    PlanFile(
                         spec: fleet.0, planSource: .init(path: "b", sha256: ""), inventory: loaded, result: r,
                         graph: graph, timeline: tl)
                 }
@@ -94,14 +91,31 @@ enum Bench {
 
     /// CPU time of this thread, in seconds: robust against other load on a shared machine.
     static func cpuTime(_ body: () -> Void) -> (wall: Double, cpu: Double) {
-        func now() -> Double {
-            var ts = timespec()
-            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
-            return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-        }
-        let c0 = now()
+        let c0 = threadCPUSeconds()
         let wall = time(body)
-        return (wall, now() - c0)
+        return (wall, threadCPUSeconds() - c0)
+    }
+
+    static func threadCPUSeconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
+    /// `body`'s value with its wall and CPU time (as `cpuTime`), so results need no optional to escape a closure.
+    static func measured<T>(_ body: () throws -> T) rethrows -> (T, (wall: Double, cpu: Double)) {
+        let c0 = threadCPUSeconds()
+        let w0 = DispatchTime.now().uptimeNanoseconds
+        let value = try body()
+        let wall = Double(DispatchTime.now().uptimeNanoseconds - w0) / 1e9
+        return (value, (wall, threadCPUSeconds() - c0))
+    }
+
+    /// `body`'s value with its wall time.
+    static func timed<T>(_ body: () -> T) -> (T, Double) {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let value = body()
+        return (value, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
     }
 
     static func time(_ body: () -> Void) -> Double {
@@ -123,5 +137,34 @@ enum Bench {
         else { return "n/a" }
         let kb = Double(line.split(separator: " ").dropFirst().first.flatMap { Double($0) } ?? 0)
         return String(format: "%.0fMiB", kb / 1024)
+    }
+}
+
+extension Bench {
+    /// Makespan of each order against the model's lower bound, on every drain shape.
+    static func order(seeds: [UInt64]) {
+        print(
+            "shape                                                              seed  migrations  lower bound  largest-first  shortest-drain   LF/LB   SD/LB  order(cpu)"
+        )
+        for seed in seeds {
+            for s in DrainFleet.shapes(seed: seed) {
+                let durations = s.predictions.map(\.durationMs)
+                let lb = Timeline.lowerBound(s.graph, durationsMs: durations)
+                let lf = Timeline.schedule(s.graph, durationsMs: durations).totalMs
+                var sd = 0.0
+                let t = cpuTime {
+                    let (g, p, _) = DrainOrder.apply(s.graph, predictions: s.predictions, order: .shortestDrain)
+                    sd = Timeline.schedule(g, durationsMs: p.map(\.durationMs)).totalMs
+                }
+                print(
+                    [
+                        s.name.padding(toLength: 66, withPad: " ", startingAt: 0), pad(Int(seed), 4),
+                        pad(s.graph.nodes.count, 10),
+                        String(format: "%10.1fs", lb / 1000), String(format: "%12.1fs", lf / 1000),
+                        String(format: "%13.1fs", sd / 1000),
+                        String(format: "%7.3f", lf / lb), String(format: "%7.3f", sd / lb), ms(t.cpu),
+                    ].joined(separator: "  "))
+            }
+        }
     }
 }

@@ -61,9 +61,10 @@ enum Export {
             let sources = max(1, hosts / 5)
             let (spec, inventory) = FleetGenerator.scale(guests: n, hosts: hosts, sources: sources, seed: seed)
             let result = Placer.place(spec: spec, inventory: inventory)
-            guard let graph = MigrationGraph.build(spec: spec, placements: result.placements, file: "bench.yaml").graph
+            guard let built = MigrationGraph.build(spec: spec, placements: result.placements, file: "bench.yaml").graph
             else { continue }
-            let timeline = Timeline.estimate(graph, bandwidth: spec.migration.bandwidthBytesPerSec)
+            let drain = DrainEstimate(built, options: spec.migration, order: spec.placement.order)
+            let (graph, timeline) = (drain.graph, drain.timeline)
             let plan = PlanFile(
                 spec: spec, planSource: .init(path: "bench.yaml", sha256: ""), inventory: inventory,
                 result: result, graph: graph, timeline: timeline)

@@ -111,6 +111,7 @@ final class TimedJournal: RunJournal, @unchecked Sendable {
     }
     func steps(kind: RunKind) async throws -> [StepRecord] { try await inner.steps(kind: kind) }
     func runs() async throws -> [RunRecord] { try await inner.runs() }
+    func hookState() async throws -> HookJournalState { try await inner.hookState() }
     func close() { inner.close() }
 }
 

@@ -43,6 +43,21 @@ final class ApplyCommandTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: state), "a dry run writes no journal")
     }
 
+    /// `--output json` applies to the dry run too: one JSON object, the table nowhere.
+    func testDryRunWithOutputJSONPrintsJSON() throws {
+        let r = try runEvac(["apply", plan, "--dry-run", "--output", "json", "--state-dir", state])
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertFalse(r.stdout.contains("All pre-checks pass."), r.stdout)
+        let object = try XCTUnwrap(
+            try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], r.stdout)
+        XCTAssertEqual(object["planName"] as? String, "rack12-demo")
+        let checks = try XCTUnwrap(object["checks"] as? [[String: Any]])
+        XCTAssertTrue(checks.contains { $0["guest"] as? String == "db-01" }, r.stdout)
+        XCTAssertEqual(object["blocked"] as? Int, 0)
+        XCTAssertEqual(object["allPass"] as? Bool, false, "the demo plan has unplaceable guests")
+        XCTAssertFalse((object["unplaceable"] as? [String] ?? []).isEmpty)
+    }
+
     func testStalePlanFileIsRefusedWithWhatChanged() throws {
         let saved = try savePlanFile()
         // web-01 grows from 4 to 6 GiB after planning.
@@ -67,6 +82,27 @@ final class ApplyCommandTests: XCTestCase {
         XCTAssertTrue(forced.stdout.contains("Dry run of rack12-demo"), forced.stdout)
     }
 
+    /// Hosts that hot-add memory (virtio-mem) grow between plan and apply: that makes no plan
+    /// wrong. A target that lost memory does.
+    func testATargetThatGrewIsNotStaleOneThatShrankIs() throws {
+        let saved = try savePlanFile()
+        let host = dir.appendingPathComponent("hosts/kvm-13b.xml").path
+        let xml = try String(contentsOfFile: host, encoding: .utf8)
+        let grown = xml.replacingOccurrences(of: "<memory>50331648</memory>", with: "<memory>52428800</memory>")
+        XCTAssertNotEqual(grown, xml)
+        try grown.write(toFile: host, atomically: true, encoding: .utf8)
+        let r = try runEvac(["apply", saved, "--dry-run", "--state-dir", state])
+        XCTAssertFalse(r.stderr.contains("is stale"), r.stderr)
+        XCTAssertTrue(r.stdout.contains("Dry run of rack12-demo"), r.stdout)
+
+        try xml.replacingOccurrences(of: "<memory>50331648</memory>", with: "<memory>33554432</memory>")
+            .write(toFile: host, atomically: true, encoding: .utf8)
+        let shrunk = try runEvac(["apply", saved, "--dry-run", "--state-dir", state])
+        XCTAssertEqual(shrunk.status, 3, shrunk.stderr)
+        XCTAssertTrue(
+            shrunk.stderr.contains("target kvm-13b: less memory, 32.0 GiB now, 48.0 GiB when planned"), shrunk.stderr)
+    }
+
     func testEditedPlanFileIsInvalid() throws {
         let saved = try savePlanFile()
         let text = try String(contentsOfFile: saved, encoding: .utf8)
@@ -86,6 +122,41 @@ final class ApplyCommandTests: XCTestCase {
         XCTAssertTrue(s.stdout.hasPrefix("no journals in"), s.stdout)
         let bad = try runEvac(["resume", plan, "--retry", "a,,b", "--state-dir", state])
         XCTAssertEqual(bad.status, 2, "argument errors are invalid input: \(bad.stderr)")
+    }
+
+    /// Every command failure carries its exit code: an output file that cannot be written is
+    /// bad input (2), said as evac says errors — before, it was the parser's "Error:" and exit 1,
+    /// which scripts read as "some guests unplaceable".
+    func testFailuresExitWithTheirCodeAndEvacsWording() throws {
+        let r = try runEvac(["plan", plan, "-o", dir.appendingPathComponent("no/such/dir/plan.txt").path])
+        XCTAssertEqual(r.status, 2, r.stderr)
+        XCTAssertTrue(r.stderr.contains("error: cannot write "), r.stderr)
+        XCTAssertFalse(r.stderr.contains("Error: "), r.stderr)
+        let snapshot = dir.appendingPathComponent("inventory.json")
+        try Data("{".utf8).write(to: snapshot)
+        let s = try runEvac(["plan", plan, "--inventory", snapshot.path])
+        XCTAssertEqual(s.status, 2, s.stderr)
+        XCTAssertTrue(s.stderr.hasPrefix("error: "), s.stderr)
+    }
+
+    /// `resume --timeout` and `--bandwidth` speak the plan's grammar, bounds included.
+    func testResumeOverridesUseThePlansGrammarAndBounds() throws {
+        for (args, wanted) in [
+            (["--timeout", "0s"], "timeout must be from 1s to 168h, found 0s"),
+            (["--timeout", "0s/GiB"], "timeout must be from 1s to 24h, found 0s/GiB"),
+            (["--timeout", "10 parsecs"], "duration"),
+            (["--bandwidth", "1Gbit/s"], "is in bits"),
+        ] {
+            let r = try runEvac(["resume", plan, "--state-dir", state] + args)
+            XCTAssertEqual(r.status, 2, "\(args): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains(wanted), "\(args): \(r.stderr)")
+        }
+        for args in [
+            ["--timeout", "2m per GiB"], ["--timeout", "2m/GiB"], ["--timeout", "none"], ["--bandwidth", "none"],
+        ] {
+            let r = try runEvac(["resume", plan, "--state-dir", state] + args)
+            XCTAssertEqual(r.status, 3, "accepted, then no journal: \(args): \(r.stderr)")
+        }
     }
 
     func testApplyRefusesAJournalAsInput() throws {

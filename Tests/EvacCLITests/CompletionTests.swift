@@ -8,7 +8,7 @@ struct CompletionTests {
         for shell in ["bash", "zsh", "fish"] {
             let r = try runEvac(["--generate-completion-script", shell])
             #expect(r.status == 0)
-            for sub in ["plan", "inventory", "validate", "apply", "resume", "rollback", "status"] {
+            for sub in ["plan", "inventory", "validate", "apply", "resume", "rollback", "status", "roll"] {
                 #expect(r.stdout.contains(sub), "\(shell): \(sub)")
             }
             for option in ["--follow", "--metrics-file", "--log-file", "--verbose", "--window"] {

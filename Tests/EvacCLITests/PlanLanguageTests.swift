@@ -81,4 +81,35 @@ final class PlanLanguageTests: XCTestCase {
             }
         }
     }
+
+    /// `connection:` and `migration.retry:` are read into the spec (and absent, stay nil, so
+    /// that plans without them keep their plan-file bytes).
+    func testConnectionDeadlinesAndRetryPolicyAreRead() throws {
+        let yaml = """
+            version: 1
+            name: deadlines
+            hosts: { a: "qemu:///system", b: "qemu+ssh://b/system" }
+            sources: [a]
+            targets: [ { pool: p, hosts: [b] } ]
+            migration: { retry: { attempts: 5, backoff: 1m30s } }
+            connection: { connect-timeout: 3s, call-timeout: 45s }
+            """
+        let root = try YAMLReader.parse(SourceFile(path: "d.yaml", text: yaml)).get()
+        XCTAssertEqual(Self.validator.validate(JSONValue(node: root)), [])
+        let (spec, diagnostics) = PlanReader.read(root, file: "d.yaml")
+        XCTAssertEqual(diagnostics, [])
+        XCTAssertEqual(spec?.connection, ConnectionSettings(connectTimeoutMs: 3_000, callTimeoutMs: 45_000))
+        XCTAssertEqual(spec?.migration.retry, RetryPolicy(attempts: 5, backoffMs: 90_000))
+        XCTAssertEqual(
+            spec?.connection?.keepalive.intervalSeconds, 11, "keepalive gives up after about the call timeout")
+        XCTAssertEqual(spec?.connection?.keepalive.count, 3)
+
+        let bare = try YAMLReader.parse(
+            SourceFile(path: "e.yaml", text: yaml.components(separatedBy: "\nmigration:")[0])
+        ).get()
+        let plain = PlanReader.read(bare, file: "e.yaml").spec
+        XCTAssertNil(plain?.connection)
+        XCTAssertNil(plain?.migration.retry)
+        XCTAssertEqual(plain?.migration.retryPolicy, .default)
+    }
 }

@@ -62,7 +62,14 @@ struct PlanReferenceTests {
     }
 
     /// Items of lists need their required keys: a group of guests that matches nothing.
-    static let itemBase = ["constraints.anti-affinity": #"guests: ["nomatch-*"]"#]
+    static let itemBase = [
+        "constraints.anti-affinity": #"guests: ["nomatch-*"]"#,
+        "hooks.before-migration": "run: [/bin/true]", "hooks.after-migration": "run: [/bin/true]",
+        "hooks.before-drain": "run: [/bin/true]", "hooks.after-drain": "run: [/bin/true]",
+        "rolling.maintenance": "run: [/bin/true]",
+    ]
+    /// Mappings that need a key of their own: a window needs its length.
+    static let mappingBase = ["window": "duration: 1h"]
 
     /// `path: value` nested as YAML under the minimal plan (value nil: the key left out).
     static func document(_ path: String, _ value: String?) -> String {
@@ -81,7 +88,7 @@ struct PlanReferenceTests {
                 inner =
                     "\(name): [ { \([base, inner].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ", ")) } ]"
             } else {
-                inner = "\(p): { \(inner ?? "") }"
+                inner = "\(p): { \([mappingBase[full], inner].compactMap { $0 }.joined(separator: ", ")) }"
             }
             _ = full
         }

@@ -54,6 +54,33 @@ struct CoordinatorTests {
         j.close()
     }
 
+    @Test func hookRowsAndPassesRoundTripAndAReplacedRowMovesLast() async throws {
+        let t = tag()
+        let plan = try testPlan("hooks", [("g1", "src", "dst", 64)], tag: t)
+        let coordinator = try await PostgresServer.shared().coordinator()
+        let j = try await coordinator.journal(for: plan)
+        try await begin(j, plan)
+        func hook(_ name: String, _ state: HookRecord.State, at started: String) -> HookRecord {
+            HookRecord(
+                point: .beforeMigration, hook: name, scope: "apply:1", pass: 1, runID: 1, state: state,
+                subject: "g1-\(t)", exitStatus: state == .ok ? 0 : nil, started: started)
+        }
+        let at = "2026-12-01T10:00:00.000Z"
+        try await j.commit(JournalBatch(runID: 1, hooks: [hook("lb-out", .running, at: at), hook("dns", .ok, at: at)]))
+        try await j.commit(
+            JournalBatch(
+                runID: 1, hooks: [hook("lb-out", .ok, at: at)],
+                passes: [HookPass(scope: "apply:1", closed: 1, attemptAtClose: 2)]))
+        let state = try await j.hookState()
+        #expect(state.records.count == 2)
+        #expect(state.records.values.allSatisfy { $0.state == .ok && $0.exitStatus == 0 })
+        #expect(state.passes["apply:1"] == HookPass(scope: "apply:1", closed: 1, attemptAtClose: 2))
+        // Oldest first, a replaced row after the others of its time (as SQLite's rowid order).
+        let status = try await coordinator.status(planName: plan.planName, planHash: plan.planHash)
+        #expect(status.hooks?.map(\.hook) == ["dns", "lb-out"])
+        j.close()
+    }
+
     // MARK: leases
 
     @Test func onePlanRunsInOneProcessAtATime() async throws {

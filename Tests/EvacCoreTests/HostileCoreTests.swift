@@ -165,6 +165,18 @@ import Testing
             ("password", { (p: inout PlanFile) in p.hosts[0].uri = "qemu+tcp://root:secret@a/system" }, "password"),
             ("no progress", { (p: inout PlanFile) in p.migration.progressTimeoutMs = 0 }, "progress-timeout"),
             ("negative vcpus", { (p: inout PlanFile) in p.graph.nodes[0].vcpus = -1 }, "out of range"),
+            (
+                "no connect time", { (p: inout PlanFile) in p.connection = ConnectionSettings(connectTimeoutMs: 0) },
+                "connection.connect-timeout"
+            ),
+            (
+                "endless calls", { (p: inout PlanFile) in p.connection = ConnectionSettings(callTimeoutMs: .max) },
+                "connection.call-timeout"
+            ),
+            (
+                "retry storm",
+                { (p: inout PlanFile) in p.migration.retry = RetryPolicy(attempts: 1_000_000, backoffMs: 0) }, "retry"
+            ),
         ]
         for (what, edit, word) in cases {
             let message = decodeError(planFile(edit))

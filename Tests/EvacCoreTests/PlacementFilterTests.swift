@@ -203,4 +203,140 @@ final class PlacementFilterTests: XCTestCase {
             Fx.rejection(r, "db-2", "t2"),
             Rejection(target: "t2", filter: "anti-affinity", reason: "anti-affinity group db: db-1 is planned here"))
     }
+
+    /// An inactive libvirt network is no network to start a guest on: placement says so, as the
+    /// pre-check (active networks only) and libvirt would.
+    func testInactiveNetworkIsRejected() {
+        let nics = [GuestNIC(kind: .network, source: "prod")]
+        var down = Fx.host("down", gib: 64)
+        down.networks = [NetworkInfo(name: "prod", bridge: "virbr1", active: false)]
+        let r = Fx.place(
+            Fx.plan(sources: ["s"], targets: ["down"]),
+            [Fx.host("s", gib: 64, guests: [Fx.vm("a", gib: 1, nics: nics)]), down])
+        XCTAssertEqual(
+            Fx.rejection(r, "a", "down"), Rejection(target: "down", filter: "bridge", reason: "network prod inactive"))
+        XCTAssertNil(Fx.target(r, "a"))
+    }
+
+    /// A disk on shared storage (an NFS pool) is not copied: only a target with the same shared
+    /// pool directory (or, for volumes, a shared pool of that name) can run the guest.
+    func testSharedStorageMustBeReachableOnTheTarget() {
+        let nfs = StoragePoolInfo(name: "nfs-images", type: "netfs", targetPath: "/srv/nfs/images/", shared: true)
+        let ceph = StoragePoolInfo(name: "ceph", type: "rbd", targetPath: nil, shared: true)
+        let disks = [GuestDisk(kind: .file, target: "vda", source: "/srv/nfs/images/a.qcow2", shared: true)]
+        let vol = [GuestDisk(kind: .volume, target: "vda", source: "ceph/b-disk", shared: true)]
+        var source = Fx.host("s", gib: 64, guests: [Fx.vm("a", gib: 1, disks: disks), Fx.vm("b", gib: 1, disks: vol)])
+        source.storagePools = [nfs, ceph]
+        var mounted = Fx.host("mounted", gib: 16)
+        mounted.storagePools = [
+            StoragePoolInfo(name: "images", type: "netfs", targetPath: "/srv/nfs/images", shared: true)
+        ]
+        var local = Fx.host("local", gib: 64)
+        local.storagePools = [
+            StoragePoolInfo(name: "nfs-images", type: "dir", targetPath: "/srv/nfs/images", shared: false),
+            StoragePoolInfo(name: "ceph", type: "dir", targetPath: "/var/lib/ceph-copy", shared: false),
+        ]
+        let r = Fx.place(Fx.plan(sources: ["s"], targets: ["local", "mounted"]), [source, mounted, local])
+        XCTAssertEqual(
+            Fx.target(r, "a"), "mounted", "the same directory from a shared pool of another name is reachable")
+        XCTAssertEqual(
+            Fx.rejection(r, "b", "local"),
+            Rejection(
+                target: "local", filter: "storage",
+                reason: "no shared pool ceph (the guest has volumes in it)"))
+        XCTAssertEqual(Fx.rejection(r, "b", "mounted")?.filter, "storage")
+        let alone = Fx.place(Fx.plan(sources: ["s"], targets: ["local"]), [source, local])
+        XCTAssertEqual(
+            Fx.rejection(alone, "a", "local"),
+            Rejection(
+                target: "local", filter: "storage",
+                reason:
+                    "no shared pool at /srv/nfs/images (the guest's disks are on shared pool nfs-images there on its source)"
+            ))
+    }
+
+    /// libvirt refuses VIR_MIGRATE_OFFLINE with NON_SHARED_DISK ("offline migration cannot
+    /// handle non-shared storage"): a shut-off guest with local disks is refused, not planned.
+    func testShutOffGuestWithLocalDisksIsRefused() {
+        var spec = Fx.plan(sources: ["s"], targets: ["t"])
+        spec.constraints.localStorage = .copy
+        let disks = [GuestDisk(kind: .file, target: "vda", source: "/var/lib/libvirt/images/a.qcow2", shared: false)]
+        let r = Fx.place(
+            spec,
+            [
+                Fx.host(
+                    "s", gib: 64,
+                    guests: [
+                        Fx.vm("off", gib: 1, state: .shutoff, disks: disks),
+                        Fx.vm("on", gib: 1, disks: disks),
+                    ]), Fx.host("t", gib: 64),
+            ])
+        XCTAssertEqual(Fx.target(r, "on"), "t", "a running guest's disks are copied live")
+        XCTAssertEqual(r.placements.first { $0.guest == "on" }?.copyStorage, ["vda"])
+        let off = r.unplaceable.first { $0.guest == "off" }
+        XCTAssertEqual(
+            off?.guestReason,
+            "is shut off with local disk vda (/var/lib/libvirt/images/a.qcow2): libvirt cannot copy storage in an offline migration; start it to move it live with its disks, or skip stopped guests (select.stopped: skip)"
+        )
+        XCTAssertNil(Fx.target(r, "off"))
+    }
+
+    /// QEMU migrates to the same or a newer version only: an older target is rejected for a
+    /// running guest (with both versions named), not for a shut-off one (a fresh QEMU starts).
+    func testOlderQEMUIsRejectedForRunningGuests() {
+        var source = Fx.host("s", gib: 64, guests: [Fx.vm("on", gib: 1), Fx.vm("off", gib: 1, state: .shutoff)])
+        source.hypervisorVersion = "8.2.0"
+        var old = Fx.host("old", gib: 64)
+        old.hypervisorVersion = "7.2.0"
+        var new = Fx.host("new", gib: 8)
+        new.hypervisorVersion = "8.2.10"
+        let r = Fx.place(Fx.plan(sources: ["s"], targets: ["old"]), [source, old])
+        XCTAssertEqual(
+            Fx.rejection(r, "on", "old"),
+            Rejection(
+                target: "old", filter: "version",
+                reason: "QEMU 7.2.0 here is older than the source's 8.2.0 (migration to an older QEMU is not supported)"
+            ))
+        XCTAssertEqual(Fx.target(r, "off"), "old")
+        XCTAssertEqual(
+            Fx.target(Fx.place(Fx.plan(sources: ["s"], targets: ["new"]), [source, new]), "on"), "new",
+            "8.2.10 is newer than 8.2.0 (numbers, not text)")
+    }
+
+    /// A NIC's network filter must exist on the target; a host that could not list its filters
+    /// is not judged (unknown is not "none").
+    func testNetworkFilterMustExistOnTheTarget() {
+        let nics = [GuestNIC(kind: .bridge, source: "br0", filter: "clean-traffic")]
+        var bare = Fx.host("bare", gib: 64)
+        bare.nwfilters = ["no-arp-spoofing"]
+        var full = Fx.host("full", gib: 8)
+        full.nwfilters = ["clean-traffic", "no-arp-spoofing"]
+        let unknown = Fx.host("unknown", gib: 4)
+        let source = Fx.host("s", gib: 64, guests: [Fx.vm("a", gib: 2, nics: nics)])
+        let r = Fx.place(Fx.plan(sources: ["s"], targets: ["bare"]), [source, bare])
+        XCTAssertEqual(
+            Fx.rejection(r, "a", "bare"),
+            Rejection(target: "bare", filter: "nwfilter", reason: "network filter clean-traffic missing"))
+        XCTAssertEqual(
+            Fx.target(Fx.place(Fx.plan(sources: ["s"], targets: ["bare", "full"]), [source, bare, full]), "a"), "full")
+        XCTAssertEqual(
+            Fx.target(Fx.place(Fx.plan(sources: ["s"], targets: ["unknown"]), [source, unknown]), "a"), "unknown")
+    }
+
+    /// The guest's machine type must be one the target's QEMU offers.
+    func testMachineTypeMustBeOfferedByTheTarget() {
+        var guest = Fx.vm("q35", gib: 1)
+        guest.machine = "pc-q35-8.2"
+        var old = Fx.host("old", gib: 64)
+        old.machineTypes = ["pc", "pc-i440fx-7.2", "pc-q35-7.2", "q35"]
+        var new = Fx.host("new", gib: 8)
+        new.machineTypes = ["pc-q35-7.2", "pc-q35-8.2"]
+        let source = Fx.host("s", gib: 64, guests: [guest])
+        let r = Fx.place(Fx.plan(sources: ["s"], targets: ["old"]), [source, old])
+        XCTAssertEqual(
+            Fx.rejection(r, "q35", "old"),
+            Rejection(target: "old", filter: "machine", reason: "QEMU here has no machine type pc-q35-8.2"))
+        XCTAssertEqual(
+            Fx.target(Fx.place(Fx.plan(sources: ["s"], targets: ["old", "new"]), [source, old, new]), "q35"), "new")
+    }
 }

@@ -78,6 +78,37 @@ final class PlacementPolicyTests: XCTestCase {
         XCTAssertEqual(r.unplaceable.first?.candidates, [])
     }
 
+    /// Devices that cannot move live, as libvirt, QEMU or the seed systems refuse them: a
+    /// running guest is refused with the device named; shut off, its definition moves.
+    func testFilesystemPassthroughVhostUserAndUserModeNICs() {
+        var fs = Fx.vm("fs", gib: 1)
+        fs.filesystems = ["/srv/share → share (virtiofs)"]
+        var fsOff = Fx.vm("fs-off", gib: 1, state: .shutoff)
+        fsOff.filesystems = fs.filesystems
+        let guests = [
+            fs, fsOff,
+            Fx.vm("nat", gib: 1, nics: [GuestNIC(kind: .user, source: "", mac: "52:54:00:aa:00:01")]),
+            Fx.vm("dpdk", gib: 1, nics: [GuestNIC(kind: .other, source: "vhostuser")]),
+            Fx.vm("direct", gib: 1, nics: [GuestNIC(kind: .direct, source: "eth1")]),
+        ]
+        let r = Fx.place(
+            Fx.plan(sources: ["s"], targets: ["t"]), [Fx.host("s", gib: 64, guests: guests), Fx.host("t", gib: 64)])
+        let reasons = Dictionary(uniqueKeysWithValues: r.unplaceable.map { ($0.guest, $0.guestReason ?? "") })
+        XCTAssertEqual(
+            reasons["fs"],
+            "has filesystem passthrough /srv/share → share (virtiofs), which cannot move live; detach it, or shut the guest down to move its definition"
+        )
+        XCTAssertEqual(
+            reasons["nat"],
+            "has a user-mode (NAT) NIC 52:54:00:aa:00:01, whose host side (address, forwarded ports) stays on the source host; detach it, or shut the guest down to move its definition"
+        )
+        XCTAssertEqual(
+            reasons["dpdk"],
+            "has a vhost-user NIC, whose backend process runs on the source host only; detach it, or shut the guest down to move its definition"
+        )
+        XCTAssertEqual(Set(r.placements.map(\.guest)), ["fs-off", "direct"])
+    }
+
     func testHostDevicesAndLocalDisks() {
         var spec = Fx.plan(sources: ["s"], targets: ["t"])
         let local = GuestDisk(kind: .file, target: "vda", source: "/var/lib/libvirt/images/db.qcow2", shared: false)

@@ -52,6 +52,7 @@ import Testing
         let root = try JSONSerialization.jsonObject(with: p.sealed().data)
         let informational: Set<String> = [
             "planHash", "estimatedDurationMs", "evacVersion", "planSource.path", "planSource.sha256",
+            "graph.nodes[].predictedStartMs", "graph.nodes[].predictedDurationMs",
         ]
         var leaves: [(path: String, keys: [Any])] = []
         func walk(_ v: Any, _ path: String, _ keys: [Any]) {

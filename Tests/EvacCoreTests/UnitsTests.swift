@@ -54,6 +54,31 @@ final class UnitsTests: XCTestCase {
         XCTAssertEqual(Format.duration(ms: 250), "250ms")
     }
 
+    /// The figures are written without String(format:); they must keep its digits, ties included.
+    func testFormatKeepsPrintfDigits() {
+        var rng = SystemRandomNumberGenerator()
+        var values: [UInt64] = [0, 1, 1023, 1024, 1025, 1126, 1177, 1638, 1_048_575, 1_048_576, UInt64.max, 5 << 50]
+        for _ in 0..<20_000 { values.append(UInt64.random(in: 0...(1 << 40), using: &rng)) }
+        for e in 0..<60 {
+            values.append(1 << UInt64(e))
+            values.append((1 << UInt64(e)) + (1 << UInt64(max(0, e - 4))))
+        }
+        for kib in values {
+            var v = Double(kib) * 1024
+            var i = 0
+            let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
+            while v >= 1024 && i < 5 {
+                v /= 1024
+                i += 1
+            }
+            XCTAssertEqual(
+                Format.kib(kib), i == 0 ? "\(Int(v)) B" : String(format: "%.1f %@", v, units[i]), "\(kib) KiB")
+        }
+        XCTAssertEqual(Format.bytes(1.05 * 1024 * 1024), String(format: "%.1f MiB", 1.05))
+        XCTAssertEqual(Format.bytes(.infinity), "? B")
+        XCTAssertEqual(Format.bytes(1e300), String(format: "%.1f PiB", 1e300 / pow(1024, 5)))
+    }
+
     func testTimeoutPerGiB() {
         let t = MigrationOptions.Timeout.perGiB(milliseconds: 120_000)
         XCTAssertEqual(t.milliseconds(forMemoryKiB: 4 * 1024 * 1024), 480_000)

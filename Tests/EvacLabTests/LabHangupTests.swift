@@ -32,7 +32,7 @@ extension LabEndToEndTests {
         let seen = follower.wait()
         XCTAssertEqual(seen.status, 0, "the follower exits with the run's code: \(seen)")
         XCTAssertEqual(
-            seen.stdout.split(separator: "\n").filter { $0.contains(" done: ") }.count, Lab.home.count, seen.stdout)
+            seen.stdout.split(separator: "\n").filter { $0.contains(" done in ") }.count, Lab.home.count, seen.stdout)
         XCTAssertTrue(seen.stdout.contains("apply finished: all-done"), seen.stdout)
 
         let prom = (try? String(contentsOfFile: metrics, encoding: .utf8)) ?? ""

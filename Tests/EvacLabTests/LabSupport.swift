@@ -19,6 +19,31 @@ enum Lab {
     ]
     static let virsh = "/usr/bin/virsh"
 
+    /// The machine has one lab (fixed namespaces evac-lab-K, bridge evlab0), and the test
+    /// class begins with `scripts/lab down`: a second test process (or a demo) run at the same
+    /// time took the first one's lab away mid-test, and both failed in ways that looked like
+    /// evac's. Whoever runs the lab holds this lock for as long (the tests, `scripts/demo`,
+    /// `scripts/bench-lab`); a second one waits its turn.
+    static let lockPath = "/tmp/evac-lab.lock"
+
+    /// Takes the lab lock, waiting for another holder; returns the descriptor to keep open.
+    /// Close-on-exec, so that no daemon the lab starts inherits the lock.
+    static func takeLock() throws -> Int32 {
+        let fd = open(lockPath, O_CREAT | O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw LabError("cannot open \(lockPath): \(String(cString: strerror(errno)))") }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            print("waiting for the lab: another process holds \(lockPath)")
+            while flock(fd, LOCK_EX) != 0 {
+                guard errno == EINTR else {
+                    let e = errno
+                    close(fd)
+                    throw LabError("cannot lock \(lockPath): \(String(cString: strerror(e)))")
+                }
+            }
+        }
+        return fd
+    }
+
     static func uri(_ k: Int) -> String { "qemu+unix:///system?socket=\(dir)/hosts/lab-\(k)/run/libvirt-sock" }
 
     /// The built `evac` executable next to the test bundle.

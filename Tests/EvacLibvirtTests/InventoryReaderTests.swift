@@ -14,7 +14,7 @@ import Testing
         let h = try await read("kvm-12a")
         #expect(h.name == "kvm-12a")
         #expect(h.uri == Rack12.uri("kvm-12a"))
-        #expect(h.memoryKiB == 128 * GiB)
+        #expect(h.memoryKiB == 128 * gibInKiB)
         #expect(h.freeMemoryKiB == 0) // the test driver has no NUMA cells
         #expect(h.cpus == 32)
         // Model from virNodeGetInfo; vendor, features, arch and UUID are the test driver's fixed values.
@@ -35,7 +35,7 @@ import Testing
         let web1 = try #require(h.guest("web-01"))
         #expect(web1.uuid == "a12a0000-0000-4000-8000-000000000001")
         #expect(web1.state == .running && web1.persistent)
-        #expect(web1.memoryKiB == 4 * GiB && web1.currentMemoryKiB == 4 * GiB && web1.vcpus == 2)
+        #expect(web1.memoryKiB == 4 * gibInKiB && web1.currentMemoryKiB == 4 * gibInKiB && web1.vcpus == 2)
         #expect(web1.cpu == GuestCPU(mode: .hostModel))
         #expect(web1.nics == [GuestNIC(kind: .bridge, source: "br-mgmt", mac: "52:54:00:12:0a:01")])
         #expect(
@@ -46,13 +46,13 @@ import Testing
         #expect(web1.hostDevices.isEmpty)
 
         let web2 = try #require(h.guest("web-02"))
-        #expect(web2.memoryKiB == 4 * GiB) // written as 4096 MiB
+        #expect(web2.memoryKiB == 4 * gibInKiB) // written as 4096 MiB
         #expect(web2.cpu == GuestCPU(mode: .custom, model: "Cascadelake-Server", features: ["avx512f", "pku"]))
         #expect(web2.nics == [GuestNIC(kind: .network, source: "default", mac: "52:54:00:12:0a:02")])
 
         let db1 = try #require(h.guest("db-01"))
         #expect(db1.cpu == GuestCPU(mode: .hostPassthrough, model: "Icelake-Server"))
-        #expect(db1.vcpus == 8 && db1.memoryKiB == 16 * GiB)
+        #expect(db1.vcpus == 8 && db1.memoryKiB == 16 * gibInKiB)
         #expect(db1.nics.map(\.source) == ["br-mgmt", "br-storage"])
         #expect(
             db1.disks == [
@@ -62,7 +62,7 @@ import Testing
             ])
 
         let build = try #require(h.guest("build-01"))
-        #expect(build.memoryKiB == 8 * GiB && build.currentMemoryKiB == 6 * GiB)
+        #expect(build.memoryKiB == 8 * gibInKiB && build.currentMemoryKiB == 6 * gibInKiB)
         #expect(
             build.disks == [
                 GuestDisk(kind: .file, target: "vda", source: "/var/lib/libvirt/images/build-01.qcow2", shared: false)
@@ -96,7 +96,7 @@ import Testing
         #expect(h.guest("app-01")?.cpu == GuestCPU(mode: .custom, model: "EPYC-Rome", features: ["x2apic"]))
         #expect(h.guest("app-01")?.nics.map(\.source) == ["br-storage"])
         #expect(h.guest("app-02")?.state == .paused)
-        #expect(h.guest("bigmem-01")?.memoryKiB == 64 * GiB)
+        #expect(h.guest("bigmem-01")?.memoryKiB == 64 * gibInKiB)
         #expect(h.guest("bigmem-01")?.vcpus == 16)
         #expect(h.guest("license-01")?.hostDevices == ["usb:0529:0001"])
 
@@ -110,10 +110,10 @@ import Testing
         let a = try await read("kvm-13a")
         let b = try await read("kvm-13b")
         let c = try await read("kvm-13c")
-        #expect(a.memoryKiB == 64 * GiB && a.cpus == 24)
+        #expect(a.memoryKiB == 64 * gibInKiB && a.cpus == 24)
         #expect(a.guests.map(\.name) == ["mon-01"])
 
-        #expect(b.memoryKiB == 48 * GiB && b.cpus == 16 && b.cpu.model == "Cascadelake-Server")
+        #expect(b.memoryKiB == 48 * gibInKiB && b.cpus == 16 && b.cpu.model == "Cascadelake-Server")
         #expect(b.bridges == ["br-mgmt", "virbr0"]) // no br-storage; eno2 is a plain ethernet
         #expect(b.guests.isEmpty)
 
@@ -156,10 +156,11 @@ import Testing
                 continue
             }
             #expect(error.uri == uri)
-            #expect(error.operation == "virConnectOpenAuth")
+            #expect(error.kind == .unreachable)
+            #expect(error.origin?.call == "virConnectOpenAuth")
             #expect(error.description.contains(uri))
             #expect(!error.message.isEmpty)
-            #expect(error.code != 0)
+            #expect((error.origin?.code ?? 0) != 0)
         }
         if case .failure(let e)? = results["gone-2"] { #expect(e.message.contains("/nonexistent/sock")) }
     }
@@ -169,7 +170,8 @@ import Testing
             hosts: Rack12.hosts + [("kvm-99z", "test:///nonexistent/kvm-99z.xml")])
         #expect(inv.hosts.map(\.name) == Rack12.hostNames)
         #expect(inv.unreachable.map(\.name) == ["kvm-99z"])
-        #expect(inv.unreachable.first?.error.contains("test:///nonexistent/kvm-99z.xml") == true)
+        #expect(inv.unreachable.first?.uri == "test:///nonexistent/kvm-99z.xml")
+        #expect(inv.unreachable.first?.error.contains("virConnectOpenAuth: ") == true)
     }
 
     @Test func connectionOpensAndListsDirectly() async throws {

@@ -31,19 +31,39 @@ import Testing
                     $0.bandwidthBytesPerSec = 100 * 1_048_576 + 1
                     $0.autoConverge = .init(initial: 20, increment: 10)
                     $0.compression = true
+                    $0.compressionMethod = .zstd
                     $0.postCopy = .afterFirstPass
                     $0.parallelConnections = 4
-                }, copy: ["vda", "vdb"]), destinationXML: "<domain/>")
+                    $0.tls = true
+                }, copy: ["vda", "vdb"]), destinationXML: "<domain/>", persistentXML: "<domain persistent/>")
+        // … | TLS (1 << 16)
         let expected: UInt32 =
             (1 << 1) | (1 << 0) | (1 << 3) | (1 << 4) | (1 << 13) | (1 << 11) | (1 << 15) | (1 << 17) | (1 << 6)
+            | (1 << 16)
         #expect(s.flags == expected)
         #expect(
             s.params == [
                 .string("migrate_uri", "tcp://10.0.0.2"), .string("destination_xml", "<domain/>"),
+                .string("persistent_xml", "<domain persistent/>"), .string("compression", "zstd"),
                 .ullong("bandwidth", 101), .int("auto_converge.initial", 20), .int("auto_converge.increment", 10),
                 .int("parallel.connections", 4), .string("migrate_disks", "vda"), .string("migrate_disks", "vdb"),
             ])
         #expect(throws: Never.self) { _ = try s.typedParams() }
+    }
+
+    /// Without persist there is no definition to save on the target: no persistent XML.
+    @Test func persistentXMLOnlyWhenTheTargetKeepsADefinition() {
+        let kept = MigrationSettings(request(), destinationXML: "<d/>", persistentXML: "<p/>")
+        #expect(kept.params.contains(.string("persistent_xml", "<p/>")))
+        let transient = MigrationSettings(
+            request {
+                $0.persist = false
+                $0.undefineSource = false
+            },
+            destinationXML: "<d/>", persistentXML: "<p/>")
+        #expect(!transient.params.contains(.string("persistent_xml", "<p/>")))
+        let offline = MigrationSettings(request { $0.mode = .offline }, destinationXML: "<d/>", persistentXML: "<p/>")
+        #expect(offline.params.contains(.string("persistent_xml", "<p/>")), "offline always persists")
     }
 
     @Test func pausedAndOfflineModes() {

@@ -119,6 +119,155 @@ final class MigrationLabTests: XCTestCase {
         print("lab: total \(ms(since: started)) ms")
     }
 
+    /// A daemon frozen with SIGSTOP (accepts, never answers): an open gives up at the connect
+    /// timeout and the connection that opens once the daemon is thawed is closed, not kept; a
+    /// call on a connection opened before the freeze gives up at the call timeout, naming the
+    /// call; after the thaw the host answers again.
+    func testFrozenDaemonDeadlinesAndTheLateConnection() async throws {
+        let lab = try SessionDaemonLab()
+        self.lab = lab
+        let c = try lab.start("c", hostUUID: "0d5a0000-0000-4000-8000-00000000000c")
+        let pid = try XCTUnwrap(lab.pid("c"))
+        let host = HostEndpoint(name: "lab-c", uri: c.uri)
+        let quick = ConnectionSettings(connectTimeoutMs: 500, callTimeoutMs: 1000)
+        // A fresh daemon probes QEMU on its first capabilities call (seconds): warm it up under
+        // the default deadlines, then cache a connection under the short ones.
+        do { _ = try await LibvirtHypervisor().inspect(host) }
+        try await until { LibvirtConnection.openCount(uri: c.uri) == 0 }
+        let hv = LibvirtHypervisor(settings: quick)
+        _ = try await hv.inspect(host)
+        XCTAssertEqual(LibvirtConnection.openCount(uri: c.uri), 1, "the hypervisor's cached connection")
+
+        XCTAssertEqual(kill(pid, SIGSTOP), 0)
+        var thawed = false
+        defer { if !thawed { kill(pid, SIGCONT) } }
+        do {
+            _ = try await hv.inspect(host)
+            XCTFail("a frozen daemon answered")
+        } catch {
+            XCTAssertEqual(error.kind, .unreachable, "\(error)")
+            XCTAssertTrue(error.message.contains("no answer within 1s (call timeout)"), "\(error)")
+            XCTAssertTrue(
+                error.message.hasPrefix("virConnect") || error.message.hasPrefix("virNode")
+                    || error.message.hasPrefix("virDomain"),
+                "names the libvirt call: \(error)")
+        }
+        do {
+            // The stuck connection was dropped: this opens a new one, which does not open in time.
+            _ = try await hv.locate(guestUUID: "5e1f0c4a-7d1e-4b5a-9c3e-ace0000000cc", on: host)
+            XCTFail("a frozen daemon answered")
+        } catch {
+            XCTAssertEqual(error.kind, .unreachable, "\(error)")
+            XCTAssertTrue(error.message.hasPrefix("virConnectOpenAuth: no connection within 500ms"), "\(error)")
+        }
+        do {
+            _ = try await LibvirtConnection.open(uri: c.uri, settings: quick)
+            XCTFail("a connection to a frozen daemon opened")
+        } catch {
+            XCTAssertEqual(error.kind, .noAnswer, "\(error)")
+            XCTAssertEqual(error.operation, "virConnectOpenAuth")
+        }
+        XCTAssertGreaterThan(LibvirtRuntime.abandoned.current, 0, "the open and the call wait on their own threads")
+
+        XCTAssertEqual(kill(pid, SIGCONT), 0)
+        thawed = true
+        // Thawed, the daemon answers the abandoned opens and call; the threads end, and all their
+        // connections are closed: the late ones were never kept (not even in the hypervisor's
+        // cache), the stuck one was dropped.
+        try await until { LibvirtRuntime.abandoned.current == 0 && LibvirtConnection.openCount(uri: c.uri) == 0 }
+        XCTAssertEqual(LibvirtRuntime.abandoned.current, 0, "abandoned threads ended after the thaw")
+        XCTAssertEqual(LibvirtConnection.openCount(uri: c.uri), 0, "no connection left behind")
+        let again = try await hv.inspect(host)
+        XCTAssertEqual(
+            again.hostUUID, "0d5a0000-0000-4000-8000-00000000000c", "the host answers again, on a new connection")
+    }
+
+    /// Issue 15, with libvirt as the judge, on a shut-off guest with a local disk and a bridged
+    /// NIC: (1) evac's placement refuses to move it offline with its disk, and libvirt, made to
+    /// try, refuses that same migration ("offline migration cannot handle non-shared storage");
+    /// (2) moved offline with `bridge-map`, the definition the target saves has the new bridge.
+    func testOfflineStorageCopyRefusedAndBridgeMapReachesTheSavedDefinition() async throws {
+        let lab = try SessionDaemonLab()
+        self.lab = lab
+        let a = try lab.start("a", hostUUID: "0d5a0000-0000-4000-8000-00000000001a")
+        let b = try lab.start("b", hostUUID: "0d5a0000-0000-4000-8000-00000000001b")
+        let hostA = HostEndpoint(name: "lab-a", uri: a.uri, migrateURI: "tcp://127.0.0.1")
+        let hostB = HostEndpoint(name: "lab-b", uri: b.uri, migrateURI: "tcp://127.0.0.1")
+        let disk = try lab.sharedFile("off.img", Data(count: 1 << 20))
+        let xml = FillGuest.xml(name: guestName, uuid: guestUUID, bootImage: disk)
+            .replacingOccurrences(of: "<readonly/>", with: "")
+            .replacingOccurrences(
+                of: "<memballoon model='none'/>",
+                with: """
+                    <interface type='bridge'><source bridge='br-old'/><model type='virtio'/></interface>
+                    <memballoon model='none'/>
+                    """)
+        try await LibvirtRuntime.blocking("lab.define") { () -> Result<Void, LibvirtError> in
+            Result { () throws(LibvirtError) in _ = try LibvirtConnection(uri: a.uri).define(xml: xml) }
+        }.get()
+        let hv = LibvirtHypervisor(pollInterval: 0.2)
+
+        // (1) evac's half: planned from the real inventory, the guest is refused, not planned.
+        let inventory = Inventory(hosts: [try await hv.inspect(hostA), try await hv.inspect(hostB)])
+        let guest = try XCTUnwrap(inventory.host(named: "lab-a")?.guests.first)
+        XCTAssertEqual(guest.state, .shutoff)
+        // The versions the version filter compares, as a real daemon reports them.
+        let reported = inventory.host(named: "lab-a")
+        print("lab: libvirt \(reported?.libvirtVersion ?? "?"), QEMU \(reported?.hypervisorVersion ?? "?")")
+        XCTAssertEqual(reported?.libvirtVersion, LibvirtVersion.library(), "the daemon runs this machine's libvirt")
+        XCTAssertNotNil(reported?.hypervisorVersion.flatMap { $0.split(separator: ".").count == 3 ? $0 : nil })
+        XCTAssertEqual(guest.disks.map(\.shared), [false], "a file outside any shared pool is local")
+        var spec = PlanSpec(
+            name: "lab", hosts: [HostSpec(name: "lab-a", uri: a.uri), HostSpec(name: "lab-b", uri: b.uri)],
+            sources: [Located("lab-a")], targetPools: [TargetPool(name: "b", hosts: [Located("lab-b")])])
+        spec.constraints.localStorage = .copy
+        spec.constraints.bridges = .ignore
+        let placed = Placer.place(spec: spec, inventory: inventory)
+        XCTAssertEqual(placed.placements.count, 0)
+        XCTAssertTrue(
+            placed.unplaceable.first?.guestReason?.contains("libvirt cannot copy storage in an offline migration")
+                == true,
+            "\(placed.unplaceable)")
+        // libvirt's half: the migration evac refuses to plan, forced, is refused by libvirt.
+        var options = MigrationOptions()
+        options.mode = .offline
+        let forced = MigrationRequest(
+            guestUUID: guestUUID, guestName: guestName, source: hostA, target: hostB,
+            mode: .offline, options: options, copyStorage: ["fda"])
+        do {
+            _ = try await hv.migrate(forced, progress: { _ in })
+            XCTFail("libvirt accepted an offline migration with storage copy")
+        } catch {
+            print("lab: offline + storage copy, forced: \(error.message)")
+            XCTAssertTrue(error.message.contains("offline migration cannot handle non-shared storage"), "\(error)")
+        }
+        let stillOnA = try await hv.locate(guestUUID: guestUUID, on: hostA)
+        XCTAssertEqual(stillOnA, .present(state: .shutoff, persistent: true))
+
+        // (2) bridge-map on an offline move: the definition b keeps names br-new.
+        let renamed = MigrationRequest(
+            guestUUID: guestUUID, guestName: guestName, source: hostA, target: hostB,
+            mode: .offline, options: options, bridgeMap: ["br-old": "br-new"])
+        _ = try await hv.migrate(renamed, progress: { _ in })
+        let uuid = guestUUID
+        let saved = try await LibvirtRuntime.blocking("lab.dumpxml") { () -> Result<String, LibvirtError> in
+            Result { () throws(LibvirtError) in
+                guard let dom = try LibvirtConnection(uri: b.uri).domain(uuid: uuid) else { return "" }
+                return try dom.xmlDesc(inactive: true)
+            }
+        }.get()
+        XCTAssertTrue(saved.contains("bridge='br-new'"), "the saved definition keeps the old bridge: \(saved)")
+        XCTAssertFalse(saved.contains("br-old"), saved)
+        let absentOnA = try await hv.locate(guestUUID: guestUUID, on: hostA)
+        XCTAssertEqual(absentOnA, .absent)
+    }
+
+    /// Polls until `condition` holds, 30 s at most (what other threads do, with no event to wait on).
+    private func until(_ condition: () -> Bool) async throws {
+        let deadline = Date().addingTimeInterval(30)
+        while !condition() && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+    }
+
     private func request(_ from: HostEndpoint, _ to: HostEndpoint, _ options: MigrationOptions) -> MigrationRequest {
         MigrationRequest(
             guestUUID: guestUUID, guestName: guestName, source: from, target: to, mode: options.mode, options: options)

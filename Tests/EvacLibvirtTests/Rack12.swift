@@ -19,4 +19,4 @@ extension HostInventory {
     func guest(_ name: String) -> Guest? { guests.first { $0.name == name } }
 }
 
-let GiB: UInt64 = 1024 * 1024 // in KiB
+let gibInKiB: UInt64 = 1024 * 1024 // in KiB

@@ -90,6 +90,9 @@ final class SessionDaemonLab {
         throw Failure(description: "libvirtd for \(name) did not accept connections within 15 s: \(logTail(log))")
     }
 
+    /// The PID of a daemon this lab started (for SIGSTOP/SIGCONT).
+    func pid(_ name: String) -> pid_t? { daemons[name]?.processIdentifier }
+
     /// Stops one daemon (by the PID we started). Its guests' QEMU processes keep running.
     func stop(_ name: String) {
         guard let p = daemons.removeValue(forKey: name) else { return }

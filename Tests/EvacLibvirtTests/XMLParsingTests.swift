@@ -93,6 +93,46 @@ import Testing
         #expect(d.hostDevices == ["pci:0000:81:10.2"])
     }
 
+    @Test func machineTypesFromCapabilities() throws {
+        let caps = try HostXML.capabilities(
+            """
+            <capabilities><host><cpu><arch>x86_64</arch></cpu></host>
+              <guest><os_type>hvm</os_type><arch name='x86_64'>
+                <machine maxCpus='255'>pc-i440fx-7.2</machine><machine canonical='pc-i440fx-7.2' maxCpus='255'>pc</machine>
+                <domain type='kvm'><machine>pc-q35-7.2</machine></domain>
+              </arch></guest>
+              <guest><os_type>hvm</os_type><arch name='aarch64'><machine>virt-7.2</machine></arch></guest>
+            </capabilities>
+            """)
+        #expect(caps.machineTypes == ["pc", "pc-i440fx-7.2", "pc-q35-7.2"])
+        #expect(try domain("<os><type arch='x86_64' machine='pc-q35-7.2'>hvm</type></os>").machine == "pc-q35-7.2")
+    }
+
+    @Test func nicFilterReference() throws {
+        let d = try domain(
+            """
+            <devices>
+              <interface type='bridge'><source bridge='br0'/><filterref filter='clean-traffic'><parameter name='IP' value='10.0.0.1'/></filterref></interface>
+              <interface type='bridge'><source bridge='br1'/></interface>
+            </devices>
+            """)
+        #expect(d.nics.map(\.filter) == ["clean-traffic", nil])
+    }
+
+    @Test func filesystemPassthrough() throws {
+        let d = try domain(
+            """
+            <devices>
+              <filesystem type='mount' accessmode='passthrough'>
+                <driver type='virtiofs'/><source dir='/srv/share'/><target dir='share'/>
+              </filesystem>
+              <filesystem type='mount'><source dir='/srv/9p'/><target dir='nine'/></filesystem>
+            </devices>
+            """)
+        #expect(d.filesystems == ["/srv/share → share (virtiofs)", "/srv/9p → nine (9p)"])
+        #expect(try domain("<devices/>").filesystems == [])
+    }
+
     @Test func disks() throws {
         let d = try domain(
             """

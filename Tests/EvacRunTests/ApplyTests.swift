@@ -72,7 +72,14 @@ final class OrderAndFailureTests: XCTestCase {
         XCTAssertEqual(world.whereIs(uuid: FakePlan.uuid("app-2")), ["src-b": .running])
         let events = try JournalStatus.events(path: j.path, kind: .apply, id: 2)
         XCTAssertEqual(events.map(\.to), ["running", "failed"])
-        XCTAssertTrue(events.last?.hypervisorError?.contains("src-b (qemu+ssh://root@src-b/system)") ?? false)
+        // The hypervisor's error, whole and typed, in events.libvirt_error.
+        let record = try JSONDecoder().decode(
+            HypervisorError.self, from: Data((events.last?.hypervisorError ?? "").utf8))
+        XCTAssertEqual(
+            record,
+            HypervisorError(
+                .migrationFailed, host: "src-b", uri: "qemu+ssh://root@src-b/system",
+                "internal error: qemu unexpectedly closed the monitor"))
     }
 
     func testOnFailureStopStartsNothingNew() async throws {
@@ -124,14 +131,44 @@ final class CheckTests: XCTestCase {
         XCTAssertEqual(step(result, "gone")?.state, .blocked)
         XCTAssertTrue(reason("gone").contains("is no longer on s1"), reason("gone"))
         XCTAssertTrue(
-            reason("big").contains("target t2 has no room: guest needs 64 GiB, 28 GiB free after the 4 GiB reserve"),
-            reason("big"))
-        XCTAssertEqual(reason("nic"), "target t1 has no bridge br9")
+            reason("big").contains(
+                "target t2 has no room: guest needs 64.0 GiB, 28.0 GiB free after the 4.0 GiB reserve"), reason("big"))
+        XCTAssertEqual(reason("nic"), "target t1: bridge br9 missing (filter bridge)")
         XCTAssertEqual(step(result, "mapped")?.state, .done)
         XCTAssertTrue(reason("cpu").contains("CPU of t3 is incompatible"), reason("cpu"))
         XCTAssertTrue(reason("stopped").contains("is running on s1; the plan moves it offline"), reason("stopped"))
         XCTAssertEqual(step(result, "fine")?.state, .done)
         XCTAssertEqual(world.migrationCounts.count, 2)
+    }
+
+    /// Placement's storage filter runs again before the migration, on the live target: a
+    /// target that lost the shared pool since the plan was made blocks the guest on it.
+    func testPreCheckRunsThePlacementFiltersOnTheLiveTarget() async throws {
+        let dir = TempDir()
+        let fp = FakePlan(moves: [.init("nfs", from: "s1", to: "t1"), .init("nfs2", from: "s1", to: "t2")])
+        let plan = try fp.planFile()
+        let world = fp.world()
+        let nfs = StoragePoolInfo(name: "nfs", type: "netfs", targetPath: "/srv/nfs", shared: true)
+        for (name, host) in [("nfs", "s1"), ("nfs2", "s1")] {
+            world.place(
+                Guest(
+                    uuid: FakePlan.uuid(name), name: name, state: .running, memoryKiB: 1 << 20, vcpus: 1,
+                    disks: [GuestDisk(kind: .file, target: "vda", source: "/srv/nfs/\(name).qcow2", shared: true)]),
+                on: host)
+        }
+        world.setStoragePools([nfs], on: "s1")
+        world.setStoragePools([nfs], on: "t2")
+        world.setStoragePools(
+            [StoragePoolInfo(name: "nfs", type: "dir", targetPath: "/srv/nfs", shared: false)], on: "t1")
+        let j = try journal(plan, dir)
+        defer { j.close() }
+        let result = await Executor(plan: plan, hypervisor: world, journal: j).apply()
+        XCTAssertEqual(step(result, "nfs")?.state, .blocked)
+        XCTAssertEqual(
+            step(result, "nfs")?.reason,
+            "target t1: no shared pool at /srv/nfs (the guest's disks are on shared pool nfs there on its source) (filter storage)"
+        )
+        XCTAssertEqual(step(result, "nfs2")?.state, .done)
     }
 
     func testInFlightMigrationsCountAgainstTargetRoom() async throws {
@@ -210,6 +247,22 @@ final class CheckTests: XCTestCase {
             XCTAssertEqual(result.status, .allDone, "\(policy): \(result.steps)")
             XCTAssertEqual(world.postCopyRequests, [FakePlan.uuid("big")])
         }
+    }
+
+    /// after-first-pass switches once the first pass is over (libvirt's memory_iteration 2),
+    /// never during it (iteration 1), and with no timeout to force it.
+    func testPostCopyAfterFirstPassWaitsForTheSecondIteration() async throws {
+        let dir = TempDir()
+        var fp = FakePlan(moves: [.init("big", from: "s1", to: "t1")])
+        fp.migration.postCopy = .afterFirstPass
+        let plan = try fp.planFile()
+        let world = fp.world()
+        world.setFault(guest: "big", .needsPostCopy)
+        let j = try journal(plan, dir)
+        defer { j.close() }
+        let result = await Executor(plan: plan, hypervisor: world, journal: j).apply()
+        XCTAssertEqual(result.status, .allDone, "\(result.steps)")
+        XCTAssertEqual(world.postCopyIterations, [FakePlan.uuid("big"): 2], "switched during the first pass")
     }
 
     func testUnreachableTargetBlocksItsMigrationsOthersSucceed() async throws {

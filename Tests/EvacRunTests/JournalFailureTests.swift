@@ -26,6 +26,7 @@ final class FillingJournal: RunJournal, @unchecked Sendable {
     }
     func steps(kind: RunKind) async throws -> [StepRecord] { try await inner.steps(kind: kind) }
     func runs() async throws -> [RunRecord] { try await inner.runs() }
+    func hookState() async throws -> HookJournalState { try await inner.hookState() }
     func close() { inner.close() }
 }
 

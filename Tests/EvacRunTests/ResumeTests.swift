@@ -134,6 +134,24 @@ final class ResumeTests: XCTestCase {
         XCTAssertEqual(status.runs.map(\.kind), [.apply, .rollback])
     }
 
+    /// bridge-map renames bridges on the way out; the rollback renames them back (the inverse
+    /// map), or the guest would come home asking for a bridge its home host does not have.
+    func testRollbackUsesTheInverseBridgeMap() async throws {
+        let dir = TempDir()
+        var fp = FakePlan(moves: [.init("web", from: "s1", to: "t1")])
+        fp.bridgeMap = ["br0": "br1", "a": "x", "b": "x"]
+        let plan = try fp.planFile()
+        let world = fp.world()
+        let j = try journal(plan, dir)
+        defer { j.close() }
+        _ = await Executor(plan: plan, hypervisor: world, journal: j).apply()
+        let back = await Executor(plan: plan, hypervisor: world, journal: j).rollback()
+        XCTAssertEqual(back.status, .allDone, "\(back.steps)")
+        XCTAssertEqual(
+            world.requests.map(\.bridgeMap), [["br0": "br1", "a": "x", "b": "x"], ["br1": "br0"]],
+            "x came from two bridges: no single way back, left as it is")
+    }
+
     func testRollbackReportsGuestsItCannotReturn() async throws {
         let dir = TempDir()
         let fp = smallPlan()

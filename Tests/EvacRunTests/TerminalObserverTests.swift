@@ -4,8 +4,8 @@ import XCTest
 
 @testable import EvacRun
 
-private let MiB: UInt64 = 1 << 20
-private let GiB: UInt64 = 1 << 30
+private let mib: UInt64 = 1 << 20
+private let gib: UInt64 = 1 << 30
 
 private func start(_ steps: Int, _ kind: RunKind = .apply) -> RunEvent {
     .runStarted(
@@ -25,8 +25,8 @@ private func progress(_ id: Int, _ guest: String, _ p: MigrationProgress) -> Run
 }
 /// 47% of 4 GiB at 112 MiB/s, 2nd pass, 3100 dirty pages/s, 42 s in.
 private let sample = MigrationProgress(
-    elapsedMs: 42_300, dataTotal: 4 * GiB, dataProcessed: 4 * GiB * 47 / 100 + 1,
-    dataRemaining: GiB + GiB / 5, memoryBps: 112 * MiB, iteration: 2, dirtyRate: 3100)
+    elapsedMs: 42_300, dataTotal: 4 * gib, dataProcessed: 4 * gib * 47 / 100 + 1,
+    dataRemaining: gib + gib / 5, memoryBps: 112 * mib, iteration: 2, dirtyRate: 3100)
 
 final class ProgressScreenTests: XCTestCase {
     func testLiveLineAndBar() {
@@ -69,7 +69,7 @@ final class ProgressScreenTests: XCTestCase {
                 1, "a",
                 MigrationProgress(
                     elapsedMs: 3_723_000, dataTotal: 100, dataProcessed: 100,
-                    dataRemaining: 300 * MiB, memoryBps: 5 * MiB / 2,
+                    dataRemaining: 300 * mib, memoryBps: 5 * mib / 2,
                     iteration: 0, dirtyRate: 2_500_000)), atMs: 0)
         XCTAssertEqual(
             s.render(width: 200).first,
@@ -83,7 +83,7 @@ final class ProgressScreenTests: XCTestCase {
         for (id, g) in [(1, "a"), (2, "b"), (3, "c")] { _ = s.apply(change(id, g, .pending, .running), atMs: 0) }
         XCTAssertEqual(
             s.apply(change(1, "a", .running, .done, "done in 1m"), atMs: 60_000),
-            ["a kvm-12a → kvm-13a done: done in 1m"])
+            ["a kvm-12a → kvm-13a done in 1m"])
         XCTAssertEqual(
             s.apply(change(2, "b", .running, .failed, "migration failed: boom"), atMs: 70_000),
             ["b kvm-12a → kvm-13a failed: migration failed: boom"])
@@ -193,7 +193,7 @@ final class TerminalObserverTests: XCTestCase {
         frames = h.output.components(separatedBy: "\u{1B}[J")
         XCTAssertEqual(
             frames[2],
-            "\r\u{1B}[2A\u{1B}[2Ka kvm-12a → kvm-13a done: done in 60ms\n"
+            "\r\u{1B}[2A\u{1B}[2Ka kvm-12a → kvm-13a done in 60ms\n"
                 + "\u{1B}[2K[##########..........] 1/2 done, 0 failed, 0 blocked · 0 in flight · ETA 0s\n")
         // The end: block cleared, summary printed, nothing redrawn under it even if a timer fires.
         var c = StepCounts()

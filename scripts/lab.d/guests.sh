@@ -7,10 +7,10 @@ virt_type() { if [[ -r /dev/kvm && -w /dev/kvm ]]; then echo kvm; else echo qemu
 # A guest name the lab accepts on its command line (it becomes a file name).
 valid_guest_name() { [[ $1 =~ ^[A-Za-z0-9][A-Za-z0-9_.-]*$ ]]; }
 
-guest_xml() { # NAME MiB [BRIDGE [KERNEL]]
+guest_xml() { # NAME MiB [BRIDGE [KERNEL]]   (GUEST_VIRT_TYPE overrides kvm/qemu)
   local name=$1 mib=$2 br=${3:-} kernel=${4:-}
   cat <<EOF
-<domain type='$(virt_type)'>
+<domain type='${GUEST_VIRT_TYPE:-$(virt_type)}'>
   <name>$name</name>
   <description>evac lab guest ($SCENARIO)</description>
   <memory unit='MiB'>$mib</memory>
@@ -113,8 +113,8 @@ write_dirtier_kernel() { # PATH
 # Wait until the dirtier has written near the top of its RAM (it starts only after
 # SeaBIOS has loaded it, 2-3 s). Reads guest memory through the monitor (this marks
 # the throwaway guest "tainted: custom-monitor").
-wait_dirtier() { # K NAME
-  local deadline=$(($(date +%s) + 30)) word
+wait_dirtier() { # K NAME [SECONDS]
+  local deadline=$(($(date +%s) + ${3:-30})) word
   while (($(date +%s) < deadline)); do
     word=$(virsh -c "$(uri "$1")" qemu-monitor-command --hmp "$2" 'xp /1xw 0x3bff000' 2>/dev/null \
       | tr -d '\r' | sed -n 's/^[0-9a-f]*: *//p')

@@ -11,6 +11,7 @@ scenario_lines() {
 hosts 5
 bridge 1 br-storage
 bridge 3 br-storage
+bridge 4 br-san
 guest 1 web-1 64
 guest 1 web-2 96
 guest 1 db-1 128 br-storage

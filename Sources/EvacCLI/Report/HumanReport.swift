@@ -26,11 +26,15 @@ enum HumanReport {
             out += "  none\n"
         } else {
             var t = Table()
-            t.rightAligned = [0, 5, 6]
-            t.add(["#", "guest", "source", "", "target", "memory", "vCPU", "mode", "after", "note"])
+            t.rightAligned = [0, 5, 6, 8, 9]
+            t.add(["#", "guest", "source", "", "target", "memory", "vCPU", "mode", "starts", "takes", "after", "note"])
+            let starts = Dictionary(p.timeline.entries.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
             for n in p.graph.nodes {
+                let e = starts[n.id]
                 t.add([
                     "\(n.id)", n.guest, n.source, "→", n.target, Format.kib(n.memoryKiB), "\(n.vcpus)", n.mode.rawValue,
+                    e.map { "+" + Format.duration(ms: $0.startMs) } ?? "",
+                    e.map { Format.duration(ms: $0.durationMs) } ?? "",
                     n.after.isEmpty ? "" : n.after.map { "#\($0)" }.joined(separator: ","),
                     [n.copyStorage.isEmpty ? nil : "copies \(n.copyStorage.joined(separator: ","))", n.offMostFree]
                         .compactMap { $0 }.joined(separator: "; "),
@@ -42,7 +46,10 @@ enum HumanReport {
         if !r.unplaceable.isEmpty {
             out += "\nUnplaceable (\(r.unplaceable.count))\n"
             for u in r.unplaceable {
-                out += "  \(esc(u.guest)) on \(esc(u.source)) (\(Format.kib(u.memoryKiB)), \(u.vcpus) vCPU)"
+                // With priorities in the plan, each guest left says its own: what was weighed.
+                let priority =
+                    spec.placement.priority.isEmpty ? "" : ", priority \(spec.placement.priority(of: u.guest))"
+                out += "  \(esc(u.guest)) on \(esc(u.source)) (\(Format.kib(u.memoryKiB)), \(u.vcpus) vCPU\(priority))"
                 if let why = u.guestReason { out += ": \(esc(why))" }
                 out += "\n"
                 for c in u.candidates { out += "    \(esc(c.target)): \(esc(c.reason))\n" }
@@ -70,18 +77,26 @@ enum HumanReport {
                 "\(u.vcpusBefore) → \(u.vcpusAfter) of \(u.cpus)\(ratio)", "+\(u.incoming)",
             ])
         }
-        for u in p.inventory.unreachable where spec.targetNames.contains(u.name) {
+        let targetNames = Set(spec.targetNames)
+        for u in p.inventory.unreachable where targetNames.contains(u.name) {
             t.add([u.name, "unreachable", "", "", "", "", "", ""])
         }
         out += t.render()
 
         out += "\nSources\n"
         var s = Table()
+        // Counted once per list, not by filtering every list for each source (quadratic at 2,000 sources).
+        var moves: [String: Int] = [:]
+        var stucks: [String: Int] = [:]
+        var stays: [String: Int] = [:]
+        for x in r.placements { moves[x.source, default: 0] += 1 }
+        for x in r.unplaceable { stucks[x.source, default: 0] += 1 }
+        for x in r.skipped { stays[x.source, default: 0] += 1 }
         for name in spec.sourceNames {
             guard let host = p.inventory.host(named: name) else { continue }
-            let moving = r.placements.filter { $0.source == name }.count
-            let stuck = r.unplaceable.filter { $0.source == name }.count
-            let staying = r.skipped.filter { $0.source == name }.count
+            let moving = moves[name] ?? 0
+            let stuck = stucks[name] ?? 0
+            let staying = stays[name] ?? 0
             let left = stuck + staying
             s.add([
                 name, "\(host.guests.count) guests", "\(moving) move", "\(stuck) unplaceable", "\(staying) staying",
@@ -98,11 +113,9 @@ enum HumanReport {
         out += "  limits: \(l.total) in flight, \(l.perSource) per source, \(l.perTarget) per target"
         out +=
             l.groups.isEmpty ? "" : "; " + l.groups.map { "\(esc($0.name)) \($0.maxInFlight)" }.joined(separator: ", ")
-        out += "\n  each migration: \(Format.duration(ms: p.timeline.setupMs)) setup + memory at \(bw)\n"
-        let totalMemory = p.graph.nodes.reduce(UInt64(0)) { $0 &+ $1.memoryKiB }
-        out +=
-            "  \(p.graph.nodes.count) migrations, \(Format.kib(totalMemory)) of guest memory: about \(Format.duration(ms: p.timeline.totalMs))"
-        out += " (a lower bound: busy guests resend dirty pages)\n"
+        out += "\n" + timelineLines(p, bandwidth: bw)
+        out += nonConverging(p, bandwidth: bw)
+        out += window(p, now: Date())
         if !r.notes.isEmpty {
             out += "\nNotes\n" + r.notes.map { "  \(esc($0))\n" }.joined()
         }
@@ -111,6 +124,77 @@ enum HumanReport {
         out += r.unplaceable.isEmpty ? "" : "; \(r.unplaceable.count) unplaceable"
         out += r.skipped.isEmpty ? "" : "; \(r.skipped.count) staying by the plan's selection"
         out += "\n"
+        return out
+    }
+}
+
+extension HumanReport {
+    /// How each migration's duration was predicted, and the makespan.
+    static func timelineLines(_ p: PlanPipeline, bandwidth bw: String) -> String {
+        let o = p.loaded.spec.migration
+        let running = p.graph.nodes.filter { $0.mode == .live }
+        let loads = p.inventory.migrationLoads
+        let measured = running.filter { loads[$0.uuid]?.dirtyBytesPerSec != nil }.count
+        var out = "  each migration: \(Format.duration(ms: p.model.setupMs)) setup + memory at \(bw)"
+        out += ", then what the guest dirtied meanwhile,\n    pass after pass, until what is left fits in"
+        out += " max-downtime \(o.maxDowntimeMs)ms\(o.compression ? " (re-sent pages compressed)" : "")\n"
+        out +=
+            "  dirty rates: measured for \(measured) of \(running.count) live migration\(running.count == 1 ? "" : "s")"
+        out += measured < running.count ? " (the others are taken as idle)\n" : "\n"
+        let totalMemory = p.graph.nodes.reduce(UInt64(0)) { $0 &+ $1.memoryKiB }
+        out += "  \(p.graph.nodes.count) migrations, \(Format.kib(totalMemory)) of guest memory:"
+        out += " about \(Format.duration(ms: p.timeline.totalMs)) until the last one ends\n"
+        return out
+    }
+
+    /// Every guest predicted not to converge by pre-copy under the plan's options, and what evac
+    /// (or the operator) does about it.
+    static func nonConverging(_ p: PlanPipeline, bandwidth bw: String) -> String {
+        let o = p.loaded.spec.migration
+        let loads = p.inventory.migrationLoads
+        let stuck = zip(p.graph.nodes, p.predictions).filter { !$0.1.outcome.convergesByPreCopy }
+        guard !stuck.isEmpty else { return "" }
+        var out =
+            "\nPredicted not to converge by pre-copy (\(stuck.count); bandwidth \(bw), max-downtime \(o.maxDowntimeMs)ms)\n"
+        for (n, pr) in stuck {
+            let rate = loads[n.uuid]?.dirtyBytesPerSec.map { "\(Format.bytes(Double($0)))/s" } ?? "unknown"
+            out += "  #\(n.id) \(esc(n.guest)) (\(Format.kib(n.memoryKiB)), dirties \(rate)): "
+            out += esc(DurationModel.remedy(pr, options: o) ?? "") + "\n"
+        }
+        return out
+    }
+}
+
+extension HumanReport {
+    /// Which migrations the estimate ends inside the maintenance window (taking the run to start
+    /// now when the window is an end time), and what the executor does with the others.
+    static func window(_ p: PlanPipeline, now: Date) -> String {
+        guard let w = p.loaded.spec.window else { return "" }
+        let closesMs = w.closes(runStart: now).timeIntervalSince(now) * 1000
+        var out = "\nMaintenance window: "
+        if let d = w.durationMs {
+            out += "\(Format.duration(ms: Double(d))) from the start of evac apply\n"
+        } else {
+            let f = ISO8601DateFormatter()
+            out += "ends \(f.string(from: w.closes(runStart: now)))"
+            out +=
+                closesMs > 0
+                ? ", \(Format.duration(ms: closesMs)) from now (if the run starts now)\n" : ", which is past\n"
+        }
+        let late = p.timeline.entries.filter { $0.endMs > closesMs }
+        let byID = Dictionary(p.graph.nodes.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        out +=
+            "  \(p.timeline.entries.count - late.count) of \(p.timeline.entries.count) migrations are predicted to end inside it"
+        if late.isEmpty { return out + "\n" }
+        out += "; \(late.count) after it closes"
+        out +=
+            w.late == .skip
+            ? " (evac apply does not start those predicted to end after the window closes; resume continues them):\n"
+            : " (late: start — evac apply starts them anyway):\n"
+        for e in late {
+            out += "    #\(e.id) \(esc(byID[e.id]?.guest ?? "?")): predicted +\(Format.duration(ms: e.startMs))"
+            out += " to +\(Format.duration(ms: e.endMs))\n"
+        }
         return out
     }
 }

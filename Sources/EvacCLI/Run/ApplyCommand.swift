@@ -40,6 +40,8 @@ struct ApplyCommand: AsyncParsableCommand {
 
     @OptionGroup var run: RunOptions
 
+    @OptionGroup var reading: InventoryOptions
+    @OptionGroup var connection: ConnectionOptions
     @OptionGroup var logging: LogOptions
 
     func validate() throws {
@@ -55,30 +57,29 @@ struct ApplyCommand: AsyncParsableCommand {
     func run() async throws {
         if !dryRun, let url = run.coordinatorURL {
             // The database's run lease (one live run per plan name, fleet-wide) is the lock.
-            return try await CoordinatedRun.apply(plan, url: url, run: run) { holds in
-                do throws(CLIFailure) { return try await resolvePlan(holds: holds).file } catch { throw error.exit }
+            return try await CoordinatedRun.apply(plan, url: url, run: run, connection: connection) { holds in
+                try await resolvePlan(holds: holds).file
             }
         }
         // Taken before anything is read: a second apply of this plan is refused naming the
         // first, rather than planning from an inventory the first is changing.
         var runLock: JournalLock?
         if !dryRun {
-            do {
-                runLock = try PlanRunLock.acquire(
-                    planName: try PlanRunLock.planName(of: plan), stateDirectory: run.stateDirectory)
-            } catch { throw error.exit }
+            runLock = try PlanRunLock.acquire(
+                planName: try PlanRunLock.planName(of: plan), stateDirectory: run.stateDirectory)
         }
         defer { runLock?.release() }
         if let runLock, try await continuedOpenRun(runLock) { return }
-        let resolved: (file: PlanFile, unplaceable: Int)
-        do { resolved = try await resolvePlan() } catch { throw error.exit }
+        let resolved = try await resolvePlan()
         let planFile = resolved.file
-        let hypervisor = LibvirtHypervisor()
+        let hypervisor = LibvirtHypervisor(settings: connection.settings(planFile.connection))
 
         if dryRun {
             let executor = Executor(plan: planFile, hypervisor: hypervisor, journal: MemoryJournal())
             let checks = await executor.dryRun()
-            Console.out(DryRunReport.render(planFile, checks))
+            // --output json asks for JSON here too (a table on stdout would break the script reading it).
+            Console.out(
+                run.output == .json ? DryRunReport.json(planFile, checks) : DryRunReport.render(planFile, checks))
             if checks.contains(where: { $0.problem != nil }) || resolved.unplaceable > 0 { throw EvacExit.partial }
             return
         }
@@ -111,13 +112,9 @@ struct ApplyCommand: AsyncParsableCommand {
     /// Otherwise journals of the name that are over are kept under closed names, and the plan
     /// is placed and run in a new journal. Returns true when it continued a run.
     func continuedOpenRun(_ runLock: JournalLock) async throws -> Bool {
-        let name: String
-        let runs: PlanRuns
-        do {
-            name = try PlanRunLock.planName(of: plan)
-            runs = try PlanRuns.find(planName: name, stateDirectory: run.stateDirectory)
-        } catch { throw error.exit }
-        if runs.live.count > 1 { throw runs.severalLive(name, "resume").exit }
+        let name = try PlanRunLock.planName(of: plan)
+        let runs = try PlanRuns.find(planName: name, stateDirectory: run.stateDirectory)
+        if runs.live.count > 1 { throw runs.severalLive(name, "resume") }
         guard let open = runs.live.first else {
             for e in runs.entries { try close(e) }
             return false
@@ -127,18 +124,19 @@ struct ApplyCommand: AsyncParsableCommand {
         if open.standing == .rollingBack {
             throw CLIFailure.cannotStart(
                 "error: plan \(name) is being rolled back: \(what)\n    help: finish the rollback with `evac rollback \(j)`, then apply again\n"
-            ).exit
+            )
         }
         guard try isSamePlan(as: open) else {
             throw CLIFailure.cannotStart(
                 "error: plan \(name) already has a run that is not over: \(what); \(plan) is not the plan it runs (\(PlanReference.kind(of: plan) == .yaml ? "its text changed since that run began" : "another saved plan")); one run per plan name\n"
                     + "    help: finish that run with `evac resume \(j)`, or return its guests with `evac rollback \(j)`; then apply the changed plan (or give it another name)\n"
-            ).exit
+            )
         }
         Console.error(
             "note: plan \(name) has a run that is not over: \(what); apply continues it as `evac resume \(j)` does (reconcile with the hosts, then run what is not done, on the targets it planned)\n"
         )
-        let opened = try JournaledRun.open(journal: open.path, runLock: runLock, force: false, run: run)
+        let opened = try JournaledRun.open(
+            journal: open.path, runLock: runLock, force: false, run: run, connection: connection)
         defer { opened.journal.close() }
         try await RunExit.run(opened.executor, unplaceable: opened.plan.unplaceable.map(\.guest)) {
             await $0.resume(retry: .all)
@@ -149,17 +147,15 @@ struct ApplyCommand: AsyncParsableCommand {
     /// The plan of the open run: the same YAML text (its SHA-256 is in the stored plan), or the
     /// same saved plan file (its hash).
     private func isSamePlan(as open: PlanRuns.Entry) throws -> Bool {
-        do {
-            switch PlanReference.kind(of: plan) {
-            case .yaml:
-                let stored = try? JournalStatus.storedPlan(path: open.path)
-                return stored?.planSource.sha256 == (try PlanReference.loadYAML(plan)).sha256
-            case .planFile:
-                return try PlanReference.loadPlanFile(plan).planHash == open.status.planHash
-            case .journal:
-                return false
-            }
-        } catch { throw error.exit }
+        switch PlanReference.kind(of: plan) {
+        case .yaml:
+            let stored = try? JournalStatus.storedPlan(path: open.path)
+            return stored?.planSource.sha256 == (try PlanReference.loadYAML(plan)).sha256
+        case .planFile:
+            return try PlanReference.loadPlanFile(plan).planHash == open.status.planHash
+        case .journal:
+            return false
+        }
     }
 
     /// A journal whose run is over (rolled back, or no migration ever started) is kept under a
@@ -181,15 +177,10 @@ struct ApplyCommand: AsyncParsableCommand {
         if PlanReference.kind(of: plan) == .yaml {
             let assumed = (try? Units.bandwidth(assumeBandwidth).get()) ?? (1 << 30)
             let p: PlanPipeline
-            do {
-                p = try await PlanPipeline.run(
-                    planPath: plan, inventoryPath: nil, assumedBandwidth: assumed, holds: holds)
-            } catch {
-                switch error {
-                case .invalid(let s): throw .invalid(s)
-                case .cannotStart(let s): throw .cannotStart(s)
-                }
-            }
+            p = try await PlanPipeline.run(
+                planPath: plan, inventoryPath: nil, assumedBandwidth: assumed, connection: connection,
+                readConcurrency: reading.readConcurrency,
+                holds: holds)
             Console.error(p.renderedWarnings)
             for u in p.result.unplaceable {
                 Console.error(
@@ -202,21 +193,22 @@ struct ApplyCommand: AsyncParsableCommand {
         let hosts = Set(file.sources + file.targets).sorted().compactMap { name in
             file.uri(of: name).map { (name: name, uri: $0) }
         }
-        let live = await InventoryReader.inventory(hosts: hosts)
-        if live.fingerprint != file.inventoryFingerprint {
-            let found = StaleCheck.findings(plan: file, live: live)
-            for t in found.unreachableTargets {
-                Console.error("warning: target \(t); its migrations will be blocked, the others run\n")
-            }
-            let text = found.changes.map { "  \($0)\n" }.joined()
-            if !found.changes.isEmpty && !force {
-                throw .cannotStart(
-                    "error: \(plan) is stale: the inventory changed since it was planned:\n\(text)    help: plan again (`evac plan … --output json`), or apply anyway with --force\n"
-                )
-            }
-            if !found.changes.isEmpty {
-                Console.error("warning: applying a stale plan (--force); changes since it was planned:\n\(text)")
-            }
+        let live = await InventoryReader.inventory(
+            hosts: hosts, settings: connection.settings(file.connection),
+            concurrency: reading.readConcurrency)
+        // Always compared, not only when the fingerprint differs: host memory is not in it.
+        let found = StaleCheck.findings(plan: file, live: live)
+        for t in found.unreachableTargets {
+            Console.error("warning: target \(t); its migrations will be blocked, the others run\n")
+        }
+        let text = found.changes.map { "  \($0)\n" }.joined()
+        if !found.changes.isEmpty && !force {
+            throw .cannotStart(
+                "error: \(plan) is stale: the inventory changed since it was planned:\n\(text)    help: plan again (`evac plan … --output json`), or apply anyway with --force\n"
+            )
+        }
+        if !found.changes.isEmpty {
+            Console.error("warning: applying a stale plan (--force); changes since it was planned:\n\(text)")
         }
         return (file, file.unplaceable.count)
     }

@@ -47,7 +47,8 @@ enum CoordinatedRun {
     /// Otherwise the plan is placed counting what other runs hold (`place`) and run in its
     /// journal in the database (a changed plan beside an open run is refused there, by lease).
     static func apply(
-        _ reference: String, url: String, run: RunOptions, place: (FleetHolds) async throws -> PlanFile
+        _ reference: String, url: String, run: RunOptions, connection: ConnectionOptions,
+        place: (FleetHolds) async throws -> PlanFile
     ) async throws {
         let coordinator = try connect(url)
         let code: ExitCode
@@ -56,16 +57,17 @@ enum CoordinatedRun {
                 Console.error(
                     "note: plan \(open.planName) has a run that is not over; apply continues it as `evac resume \(open.planName)` does\n"
                 )
-                code = await withJournal(coordinator, plan: open, run: run) { executor, _ in
+                code = await withJournal(coordinator, plan: open, run: run, connection: connection) { executor, _ in
                     await RunExit.result(executor, unplaceable: open.unplaceable.map(\.guest)) {
                         await $0.resume(retry: .all)
                     }
                 }
             } else {
                 let name: String
-                do { name = try PlanRunLock.planName(of: reference) } catch { throw error.exit }
+                name = try PlanRunLock.planName(of: reference)
                 let plan = try await place(try await coordinator.holds(otherThan: name))
-                code = await withJournal(coordinator, plan: plan, run: run) { executor, journal in
+                code = await withJournal(coordinator, plan: plan, run: run, connection: connection) {
+                    executor, journal in
                     let started = (try? await journal.steps(kind: .apply).isEmpty == false) ?? false
                     return await RunExit.result(executor, unplaceable: plan.unplaceable.map(\.guest)) {
                         started ? await $0.resume(retry: .all) : await $0.apply()
@@ -83,8 +85,7 @@ enum CoordinatedRun {
     /// The stored plan of the plan name's newest journal when its run is not over and it is the
     /// plan `reference` names (its YAML text's SHA-256, or a saved plan file's hash).
     static func openRun(of reference: String, _ coordinator: Coordinator) async throws -> PlanFile? {
-        let name: String
-        do { name = try PlanRunLock.planName(of: reference) } catch { throw error.exit }
+        let name = try PlanRunLock.planName(of: reference)
         guard let newest = try await coordinator.journals(planName: name).first else { return nil }
         let stored = try await coordinator.storedPlan(journal: newest)
         let status = try await coordinator.status(planName: stored.planName, planHash: stored.planHash)
@@ -92,14 +93,9 @@ enum CoordinatedRun {
         guard !status.runs.isEmpty, !standing.isOver else { return nil }
         switch PlanReference.kind(of: reference) {
         case .yaml:
-            do { return try PlanReference.loadYAML(reference).sha256 == stored.planSource.sha256 ? stored : nil } catch
-            {
-                throw error.exit
-            }
+            return try PlanReference.loadYAML(reference).sha256 == stored.planSource.sha256 ? stored : nil
         case .planFile:
-            do { return try PlanReference.loadPlanFile(reference).planHash == stored.planHash ? stored : nil } catch {
-                throw error.exit
-            }
+            return try PlanReference.loadPlanFile(reference).planHash == stored.planHash ? stored : nil
         case .journal: return nil
         }
     }
@@ -111,7 +107,7 @@ enum CoordinatedRun {
         let found: Result<FleetHolds, any Error>
         do {
             let name: String
-            do { name = try PlanRunLock.planName(of: reference) } catch { throw error.exit }
+            name = try PlanRunLock.planName(of: reference)
             found = .success(try await coordinator.holds(otherThan: name))
         } catch let e as CoordinatorError {
             Console.error("error: \(e)\n")
@@ -130,13 +126,13 @@ enum CoordinatedRun {
     /// plan file, a plan name or a journal key; the newest journal of that plan name is used,
     /// with the plan it sealed (checked against its hash).
     static func continueRun(
-        _ reference: String, _ operation: Operation, url: String, run: RunOptions,
+        _ reference: String, _ operation: Operation, url: String, run: RunOptions, connection: ConnectionOptions,
         migration: (MigrationOptions) -> MigrationOptions? = { _ in nil }
     ) async throws {
         let coordinator = try connect(url)
         var plan = try await storedPlan(reference, coordinator)
         if let options = migration(plan.migration), options != plan.migration { plan.migration = options }
-        let code = await withJournal(coordinator, plan: plan, run: run) { executor, _ in
+        let code = await withJournal(coordinator, plan: plan, run: run, connection: connection) { executor, _ in
             await RunExit.result(executor) { e in
                 switch operation {
                 case .resume(let retry): return await e.resume(retry: retry)
@@ -161,7 +157,7 @@ enum CoordinatedRun {
     static func journalKey(_ reference: String, _ coordinator: Coordinator) async throws -> String {
         var name = reference
         if FileManager.default.fileExists(atPath: reference) {
-            do { name = try PlanRunLock.planName(of: reference) } catch { throw error.exit }
+            name = try PlanRunLock.planName(of: reference)
         }
         let keys = try await coordinator.journals(planName: name)
         if let newest = keys.first { return newest }
@@ -178,7 +174,7 @@ enum CoordinatedRun {
 
     /// Opens the plan's journal in the database, runs `body` with an executor on it, closes it.
     private static func withJournal(
-        _ coordinator: Coordinator, plan: PlanFile, run: RunOptions,
+        _ coordinator: Coordinator, plan: PlanFile, run: RunOptions, connection: ConnectionOptions,
         _ body: (Executor, PostgresJournal) async -> ExitCode
     ) async -> ExitCode {
         let journal: PostgresJournal
@@ -188,7 +184,8 @@ enum CoordinatedRun {
         }
         defer { journal.close() }
         let executor = Executor(
-            plan: plan, hypervisor: LibvirtHypervisor(), journal: RunObservers.journal(journal),
+            plan: plan, hypervisor: LibvirtHypervisor(settings: connection.settings(plan.connection)),
+            journal: RunObservers.journal(journal),
             observer: run.observer(), coordinator: PostgresCoordinator(journal: journal))
         return await body(executor, journal)
     }

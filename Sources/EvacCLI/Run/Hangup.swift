@@ -18,3 +18,4 @@ protocol SurvivesHangup {}
 extension ApplyCommand: SurvivesHangup {}
 extension ResumeCommand: SurvivesHangup {}
 extension RollbackCommand: SurvivesHangup {}
+extension RollCommand: SurvivesHangup {}

@@ -1,3 +1,4 @@
+import ArgumentParser
 import EvacCore
 import EvacRun
 import Foundation
@@ -15,11 +16,7 @@ enum PlanReference {
 
     /// Reads a YAML plan; its diagnostics, already rendered, become the failure.
     static func loadYAML(_ path: String) throws(CLIFailure) -> LoadedPlan {
-        do { return try PlanLoader.load(path: path) } catch {
-            switch error {
-            case .invalid(let rendered): throw .invalid(rendered)
-            }
-        }
+        try PlanLoader.load(path: path)
     }
 
     /// Reads and verifies a saved plan file: a hash that does not match means it was edited.
@@ -127,8 +124,19 @@ enum PlanReference {
     }
 }
 
-/// A failure already worded for the operator, with the exit code it maps to.
-enum CLIFailure: Error {
-    case invalid(String)
-    case cannotStart(String)
+/// A failure already worded for the operator, with the exit code it maps to: the one error
+/// type of the commands. `EvacCommand.runMain` prints it and exits with its code.
+struct CLIFailure: Error, CustomStringConvertible {
+    /// Rendered for the terminal, newline-terminated (`error: …`, `help: …`, diagnostics).
+    var message: String
+    var code: ExitCode
+
+    /// Bad input (a plan, a file, an argument): exit 2, nothing was done.
+    static func invalid(_ message: String) -> CLIFailure { CLIFailure(message: message, code: EvacExit.invalidInput) }
+    /// A run that could not start (unreachable source, locked or missing journal, stale plan): exit 3.
+    static func cannotStart(_ message: String) -> CLIFailure {
+        CLIFailure(message: message, code: EvacExit.cannotStart)
+    }
+
+    var description: String { message }
 }

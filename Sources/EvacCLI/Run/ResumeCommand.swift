@@ -42,41 +42,48 @@ struct ResumeCommand: AsyncParsableCommand {
         name: .long,
         help: ArgumentHelp(
             "Bandwidth cap for the migrations of this resume instead of the plan's (e.g. 512MiB/s), or 'none' for no cap.",
-            valueName: "RATE|none"))
-    var bandwidth: String?
+            valueName: "RATE|none"),
+        transform: { text throws(ValidationError) in try Override(text, Units.bandwidth) })
+    var bandwidth: Override<UInt64>?
 
     @Option(
         name: .long,
         help: ArgumentHelp(
             "Migration timeout for this resume instead of the plan's: fixed (e.g. 10m) or per GiB of guest memory (e.g. 2m/GiB), or 'none'.",
-            valueName: "DURATION|none"))
-    var timeout: String?
+            valueName: "DURATION|none"),
+        transform: { text throws(ValidationError) in try Override(text, Units.timeout) })
+    var timeout: Override<MigrationOptions.Timeout>?
 
     @OptionGroup var run: RunOptions
 
+    @OptionGroup var connection: ConnectionOptions
+
     @OptionGroup var logging: LogOptions
+
+    /// A value given on the command line for this run instead of the plan's, or `none`.
+    /// Parsed once, by the plan language's own grammar (bounds included).
+    struct Override<Value> {
+        var value: Value?
+        init(_ text: String, _ parse: (String) -> Result<Value, Units.Failure>) throws(ValidationError) {
+            if text == "none" {
+                value = nil
+                return
+            }
+            switch parse(text) {
+            case .success(let v): value = v
+            case .failure(let f): throw ValidationError("\(f.message) (\(f.help))")
+            }
+        }
+    }
 
     /// The plan's migration options with --bandwidth/--timeout applied.
     static func overriding(
-        _ options: MigrationOptions, bandwidth: String?, timeout: String?
-    ) throws(Units.Failure) -> MigrationOptions {
+        _ options: MigrationOptions, bandwidth: Override<UInt64>?,
+        timeout: Override<MigrationOptions.Timeout>?
+    ) -> MigrationOptions {
         var o = options
-        if let bandwidth {
-            if bandwidth == "none" {
-                o.bandwidthBytesPerSec = nil
-            } else {
-                o.bandwidthBytesPerSec = try Units.bandwidth(bandwidth).get()
-            }
-        }
-        if let timeout {
-            if timeout == "none" {
-                o.timeout = nil
-            } else if timeout.hasSuffix("/GiB") {
-                o.timeout = .perGiB(milliseconds: try Units.duration(String(timeout.dropLast(4))).get())
-            } else {
-                o.timeout = .fixed(milliseconds: try Units.duration(timeout).get())
-            }
-        }
+        if let bandwidth { o.bandwidthBytesPerSec = bandwidth.value }
+        if let timeout { o.timeout = timeout.value }
         return o
     }
 
@@ -97,22 +104,22 @@ struct ResumeCommand: AsyncParsableCommand {
         {
             throw ValidationError("--retry takes all, none, or guest names separated by commas")
         }
-        do { _ = try Self.overriding(MigrationOptions(), bandwidth: bandwidth, timeout: timeout) } catch {
-            throw ValidationError("\(error.message) (\(error.help))")
-        }
     }
 
     func run() async throws {
         if let url = run.coordinatorURL {
             let (b, t) = (bandwidth, timeout)
-            return try await CoordinatedRun.continueRun(plan, .resume(selection), url: url, run: run) { options in
-                try? Self.overriding(options, bandwidth: b, timeout: t)
+            return try await CoordinatedRun.continueRun(
+                plan, .resume(selection), url: url, run: run, connection: connection
+            ) { options in
+                Self.overriding(options, bandwidth: b, timeout: t)
             }
         }
         // The journal is opened with the plan as stored (its hash is checked); the override only
         // changes the migration options the executor uses for this run.
-        let (executor, runLock) = try JournaledRun.open(plan, force: force, run: run) { options in
-            try? Self.overriding(options, bandwidth: bandwidth, timeout: timeout)
+        let (executor, runLock) = try JournaledRun.open(plan, force: force, run: run, connection: connection) {
+            options in
+            Self.overriding(options, bandwidth: bandwidth, timeout: timeout)
         }
         defer {
             executor.journal.close()
@@ -155,20 +162,20 @@ struct RollbackCommand: AsyncParsableCommand {
 
     @OptionGroup var run: RunOptions
 
+    @OptionGroup var connection: ConnectionOptions
+
     @OptionGroup var logging: LogOptions
 
     func run() async throws {
         if let url = run.coordinatorURL {
-            return try await CoordinatedRun.continueRun(plan, .rollback, url: url, run: run)
+            return try await CoordinatedRun.continueRun(plan, .rollback, url: url, run: run, connection: connection)
         }
         // One lock for the whole command: with several live journals (written before one run
         // per plan name) every one is rolled back under it, newest first.
         let runLock = try JournaledRun.lock(plan, run: run)
         defer { runLock.release() }
         let targets: (planName: String, journals: [String])
-        do { targets = try PlanReference.journalsToRollBack(plan, stateDirectory: run.stateDirectory) } catch {
-            throw error.exit
-        }
+        targets = try PlanReference.journalsToRollBack(plan, stateDirectory: run.stateDirectory)
         var worst = EvacExit.success
         for (i, path) in targets.journals.enumerated() {
             if targets.journals.count > 1 {
@@ -176,7 +183,8 @@ struct RollbackCommand: AsyncParsableCommand {
                     "note: plan \(targets.planName) has \(targets.journals.count) runs that are not over; rolling back \(path) (\(i + 1) of \(targets.journals.count))\n"
                 )
             }
-            let opened = try JournaledRun.open(journal: path, runLock: runLock, force: force, run: run)
+            let opened = try JournaledRun.open(
+                journal: path, runLock: runLock, force: force, run: run, connection: connection)
             let code = await RunExit.result(opened.executor) { await $0.rollback() }
             opened.journal.close()
             worst = RunExit.worse(worst, code)
@@ -196,33 +204,31 @@ struct JournaledRun {
     /// journal's own directory when a journal is named, so that the exact commands evac prints
     /// (`evac resume JOURNAL`) need no --state-dir to lock the right plan.
     static func lock(_ reference: String, run: RunOptions) throws -> JournalLock {
-        do {
-            let name = try PlanRunLock.planName(of: reference)
-            let dir =
-                PlanReference.kind(of: reference) == .journal
-                ? (URL(fileURLWithPath: reference).deletingLastPathComponent().path) : run.stateDirectory
-            return try PlanRunLock.acquire(planName: name, stateDirectory: dir)
-        } catch { throw error.exit }
+        let name = try PlanRunLock.planName(of: reference)
+        let dir =
+            PlanReference.kind(of: reference) == .journal
+            ? (URL(fileURLWithPath: reference).deletingLastPathComponent().path) : run.stateDirectory
+        return try PlanRunLock.acquire(planName: name, stateDirectory: dir)
     }
 
     /// Locks the plan, then opens the journal `reference` names (PlanReference.journal).
     static func open(
-        _ reference: String, force: Bool, run: RunOptions,
+        _ reference: String, force: Bool, run: RunOptions, connection: ConnectionOptions,
         migration: (MigrationOptions) -> MigrationOptions? = { _ in nil }
     ) throws -> (JournaledRun, JournalLock) {
         let runLock = try lock(reference, run: run)
         let found: (plan: PlanFile, journal: String)
-        do { found = try PlanReference.journal(for: reference, stateDirectory: run.stateDirectory) } catch {
-            throw error.exit
-        }
+        found = try PlanReference.journal(for: reference, stateDirectory: run.stateDirectory)
         return (
-            try open(journal: found.journal, runLock: runLock, force: force, run: run, migration: migration), runLock
+            try open(
+                journal: found.journal, runLock: runLock, force: force, run: run, connection: connection,
+                migration: migration), runLock
         )
     }
 
     /// Opens a journal whose plan's run lock the caller holds.
     static func open(
-        journal path: String, runLock: JournalLock, force: Bool, run: RunOptions,
+        journal path: String, runLock: JournalLock, force: Bool, run: RunOptions, connection: ConnectionOptions,
         migration: (MigrationOptions) -> MigrationOptions? = { _ in nil }
     ) throws -> JournaledRun {
         let stored: PlanFile
@@ -243,14 +249,15 @@ struct JournaledRun {
                     + "timeout \(options.timeout.map(Self.describe) ?? "none")\n")
         }
         let executor = Executor(
-            plan: plan, hypervisor: LibvirtHypervisor(), journal: run.journal(journal), observer: run.observer())
+            plan: plan, hypervisor: LibvirtHypervisor(settings: connection.settings(plan.connection)),
+            journal: run.journal(journal), observer: run.observer())
         return JournaledRun(plan: plan, journal: journal, executor: executor)
     }
 
     private static func describe(_ t: MigrationOptions.Timeout) -> String {
         switch t {
-        case .fixed(let ms): return Format.duration(ms: Double(ms))
-        case .perGiB(let ms): return Format.duration(ms: Double(ms)) + "/GiB"
+        case .fixed(let ms): return Format.planDuration(ms: ms)
+        case .perGiB(let ms): return Format.planDuration(ms: ms) + "/GiB"
         }
     }
 }

@@ -78,9 +78,10 @@ enum RunExit {
         }
     }
 
-    /// Runs an executor operation with SIGINT/SIGTERM wired to it, and maps its end to an exit
-    /// code. `unplaceable`: guests the plan could not place, which make a run whose migrations
-    /// all ended done still partial. The last line says what the exit code means.
+    /// Runs an executor operation with SIGINT/SIGTERM wired to it (before and after, a signal
+    /// ends the process: see `EvacCommand.runMain`), and maps its end to an exit code.
+    /// `unplaceable`: guests the plan could not place, which make a run whose migrations all
+    /// ended done still partial. The last line says what the exit code means.
     static func run(
         _ executor: Executor, unplaceable: [String] = [], _ body: @Sendable (Executor) async -> RunResult
     ) async throws {
@@ -106,19 +107,5 @@ enum RunExit {
     static func worse(_ a: ExitCode, _ b: ExitCode) -> ExitCode {
         let rank: [Int32: Int] = [0: 0, 1: 1, 2: 2, 3: 3, 4: 4, 5: 5]
         return (rank[b.rawValue] ?? 6) > (rank[a.rawValue] ?? 6) ? b : a
-    }
-}
-
-extension CLIFailure {
-    /// Prints the failure and returns the exit code to throw.
-    var exit: ExitCode {
-        switch self {
-        case .invalid(let s):
-            Console.error(s)
-            return EvacExit.invalidInput
-        case .cannotStart(let s):
-            Console.error(s)
-            return EvacExit.cannotStart
-        }
     }
 }

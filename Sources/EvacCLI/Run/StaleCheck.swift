@@ -46,6 +46,11 @@ enum StaleCheck {
                 if !targetsDown.contains(u.host) { out.append("target \(u.host): unreachable") }
                 continue
             }
+            if h.memoryKiB < u.memoryKiB {
+                out.append(
+                    "target \(u.host): less memory, \(Format.kib(h.memoryKiB)) now, \(Format.kib(u.memoryKiB)) when planned"
+                )
+            }
             let used = h.guests.reduce(UInt64(0)) { $0 &+ $1.memoryKiB } // a daemon's figures: never trap
             if used > u.usedBeforeKiB {
                 out.append(
@@ -60,7 +65,7 @@ enum StaleCheck {
         // With a target down the fingerprint cannot match; the comparisons above are then the
         // whole check.
         if out.isEmpty && targetsDown.isEmpty && live.fingerprint != plan.inventoryFingerprint {
-            out.append("other changes on the plan's hosts (guests added, bridges, networks, CPU or host memory)")
+            out.append("other changes on the plan's hosts (guests added, bridges, networks, storage or CPU)")
         }
         return out
     }

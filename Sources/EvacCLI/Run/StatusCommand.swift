@@ -87,9 +87,7 @@ struct StatusCommand: AsyncParsableCommand {
         if follow, let plan { return try await followRun(plan, stateDirectory: dir) }
         guard let plan else { return try list(dir) }
         let found: (plan: PlanFile, journal: String)
-        do { found = try PlanReference.journal(for: plan, stateDirectory: dir, command: "status") } catch {
-            throw error.exit
-        }
+        found = try PlanReference.journal(for: plan, stateDirectory: dir, command: "status")
         let status: JournalStatus
         do { status = try JournalStatus.read(path: found.journal) } catch {
             Console.error("error: \(error)\n")
@@ -118,6 +116,16 @@ struct StatusCommand: AsyncParsableCommand {
                         Console.out(
                             "  \(e(ev.at))  run \(ev.runID)  \(e(ev.from ?? "-")) → \(e(ev.to ?? "-"))  \(e(ev.message))\(ev.hypervisorError.map { " [\(e($0))]" } ?? "")\n"
                         )
+                    }
+                    for h in status.hooks(of: s) {
+                        Console.out(
+                            "  \(e(h.started))  run \(h.runID)  hook \(e(h.hook)) (\(h.point.rawValue), pass \(h.pass)): \(h.state.rawValue)\(h.message.map { " — \(e($0))" } ?? "")\n"
+                        )
+                        if let o = h.output, h.state != .ok {
+                            for line in o.split(separator: "\n").suffix(10) {
+                                Console.out("      | \(e(String(line)))\n")
+                            }
+                        }
                     }
                 }
             }
@@ -205,6 +213,43 @@ enum StatusReport {
             }
             out += t.render()
         }
+        if let cycle = s.cycle, !cycle.isEmpty { out += renderCycle(cycle) }
+        if let hooks = s.hooks, !hooks.isEmpty { out += renderHooks(hooks) }
         return out
+    }
+
+    /// A rolling cycle: which batch is where (drain, maintenance, waiting, returning, done).
+    static func renderCycle(_ cycle: [CycleRecord]) -> String {
+        let done = cycle.filter { $0.stage == .done }.count
+        let now = cycle.first { $0.stage != .done && $0.stage != .pending }
+        var out = "\nRolling cycle: \(done) of \(cycle.count) batch(es) done"
+        out += now.map { ", now: \($0.hosts.joined(separator: "+")) \($0.stage.rawValue)" } ?? ""
+        out += "\n"
+        var t = Table()
+        for c in cycle {
+            t.add([
+                "\(c.batch)", c.hosts.joined(separator: "+"), c.stage.rawValue, c.updated,
+                c.phaseJournal.map { "drain journal \(($0 as NSString).lastPathComponent)" } ?? "", c.message ?? "",
+            ])
+        }
+        return out + t.render()
+    }
+
+    /// One row per hook, guest pass or host: where it ran, how it ended. Failures first in
+    /// the operator's eye: their last output line is shown (the whole tail: `status --guest`).
+    static func renderHooks(_ hooks: [HookRecord]) -> String {
+        let counts = Dictionary(grouping: hooks, by: \.state).mapValues(\.count)
+        let summary = HookRecord.State.allCases.compactMap { st in counts[st].map { "\($0) \(st.rawValue)" } }
+        var out = "\nHooks: " + summary.joined(separator: ", ") + "\n"
+        var t = Table()
+        for h in hooks {
+            let last = h.state == .ok ? "" : h.output?.split(separator: "\n").last.map { " | \($0.prefix(120))" } ?? ""
+            t.add([
+                h.point.rawValue, h.hook, h.subject, h.pass > 1 ? "pass \(h.pass)" : "", "run \(h.runID)",
+                h.state.rawValue,
+                (h.message ?? "") + last,
+            ])
+        }
+        return out + t.render()
     }
 }

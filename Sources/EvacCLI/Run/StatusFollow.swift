@@ -60,7 +60,7 @@ extension StatusCommand {
                     try await Task.sleep(for: .milliseconds(200))
                     continue
                 }
-                throw error.exit
+                throw error
             }
         }
     }

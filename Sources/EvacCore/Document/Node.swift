@@ -1,12 +1,17 @@
 /// A position in a source file; 1-based line and column (columns count Unicode scalars).
 public struct Mark: Hashable, Sendable, Comparable, CustomStringConvertible {
+    /// 1-based line number.
     public var line: Int
+    /// 1-based column, counted in Unicode scalars.
     public var column: Int
+    /// The position at `line`:`column`.
     public init(line: Int, column: Int) {
         self.line = line
         self.column = column
     }
+    /// `LINE:COL`, as diagnostics print it.
     public var description: String { "\(line):\(column)" }
+    /// Earlier in the file first.
     public static func < (a: Mark, b: Mark) -> Bool { (a.line, a.column) < (b.line, b.column) }
 }
 
@@ -15,15 +20,22 @@ public struct Mark: Hashable, Sendable, Comparable, CustomStringConvertible {
 public indirect enum Node: Hashable, Sendable {
     /// A scalar: its text, whether it was quoted (quoted scalars are always strings), and its mark.
     case scalar(Scalar)
+    /// A mapping: its key/value pairs in document order, and its mark.
     case mapping([Pair], Mark)
+    /// A sequence: its items in document order, and its mark.
     case sequence([Node], Mark)
 
+    /// A scalar's text as written, with the marks that span it.
     public struct Scalar: Hashable, Sendable {
+        /// The text after YAML unquoting and escapes.
         public var value: String
+        /// Whether it was quoted; a quoted scalar is always a string, never a number, boolean or null.
         public var quoted: Bool
+        /// Where the scalar starts.
         public var mark: Mark
         /// Mark just past the scalar's last character (for carets spanning the value).
         public var end: Mark
+        /// A scalar; `end` defaults to `mark` plus the length of `value` on the same line.
         public init(value: String, quoted: Bool = false, mark: Mark, end: Mark? = nil) {
             self.value = value
             self.quoted = quoted
@@ -32,15 +44,20 @@ public indirect enum Node: Hashable, Sendable {
         }
     }
 
+    /// One `key: value` entry of a mapping.
     public struct Pair: Hashable, Sendable {
+        /// The key node.
         public var key: Node
+        /// The value node.
         public var value: Node
+        /// The entry `key: value`.
         public init(key: Node, value: Node) {
             self.key = key
             self.value = value
         }
     }
 
+    /// Where the node starts.
     public var mark: Mark {
         switch self {
         case .scalar(let s): return s.mark
@@ -67,14 +84,17 @@ public indirect enum Node: Hashable, Sendable {
         ["true", "false", "True", "False", "TRUE", "FALSE"].contains(s)
     }
 
+    /// The scalar, or nil when the node is a mapping or a sequence.
     public var scalar: Scalar? {
         if case .scalar(let s) = self { return s }
         return nil
     }
+    /// The mapping's pairs, or nil when the node is not a mapping.
     public var pairs: [Pair]? {
         if case .mapping(let p, _) = self { return p }
         return nil
     }
+    /// The sequence's items, or nil when the node is not a sequence.
     public var items: [Node]? {
         if case .sequence(let i, _) = self { return i }
         return nil
@@ -83,8 +103,11 @@ public indirect enum Node: Hashable, Sendable {
 
 /// A whole source: its name for messages, its text (for snippets) and the root node.
 public struct SourceFile: Sendable {
+    /// The file's name, as diagnostics print it.
     public var path: String
+    /// The whole text, kept to quote source lines in diagnostics.
     public var text: String
+    /// A source named `path` with the text `text`.
     public init(path: String, text: String) {
         self.path = path
         self.text = text

@@ -1,3 +1,5 @@
+import Foundation
+
 /// What the executor needs from hypervisors. libvirt implements it for real (EvacLibvirt);
 /// a fake implements it for fault injection in tests. Lives in the core so that neither the
 /// executor nor the libvirt module depends on the other.
@@ -85,7 +87,8 @@ public struct MigrationProgress: Hashable, Sendable, Codable {
     public var dataRemaining: UInt64
     /// Bytes per second of memory transfer.
     public var memoryBps: UInt64
-    /// Memory iteration (pass) number; 0 before the first pass completes.
+    /// Memory iteration (pass) number as libvirt's `memory_iteration` counts it: 1 during the
+    /// first pass, 2 once the first pass is complete and dirtied pages are sent again.
     public var iteration: UInt64
     /// Pages dirtied per second.
     public var dirtyRate: UInt64
@@ -121,25 +124,74 @@ public struct MigrationOutcome: Hashable, Sendable, Codable {
 }
 
 public struct HypervisorError: Error, Hashable, Sendable, CustomStringConvertible {
-    public enum Kind: String, Hashable, Sendable, Codable {
-        /// The host could not be reached (connection refused, daemon down).
+    /// What went wrong, in terms the executor acts on (retry, block, report).
+    public enum Kind: String, Hashable, Sendable, Codable, CaseIterable {
+        /// The host could not be reached: connection refused, no answer within the deadline
+        /// (a frozen daemon), or the connection to it died.
         case unreachable
         case guestNotFound = "guest-not-found"
         case migrationFailed = "migration-failed"
-        /// The job was aborted on request (cancellation, timeout); the guest is on its source.
+        /// The job was aborted (cancellation, timeout, `virsh domjobabort`); the guest is on its source.
         case aborted
         case unsupported
+        /// A connection a host itself used died (the source daemon lost its peer-to-peer link
+        /// to the target): the host answered, the operation did not happen.
+        case connectionLost = "connection-lost"
+        /// The target had no free port for the incoming migration stream.
+        case noMigrationPort = "no-migration-port"
+        case cpuIncompatible = "cpu-incompatible"
+        /// The target could not give the guest its memory.
+        case noRoom = "no-room"
+        case authFailed = "auth-failed"
+        /// The host answered that it timed out, e.g. waiting for a job holding the guest.
+        case timeout
+        /// Not waited for: the operator stopped the run.
+        case interrupted
         case other
+
+        /// Failures that leave the guest on its source and may well not happen again: worth
+        /// another attempt under the plan's retry policy. Everything else is not retried
+        /// (CPU incompatible, no room and a missing guest stay so; unreachable leaves the
+        /// outcome of a migration unknown, which only a reconcile can tell).
+        public var isTransient: Bool { self == .connectionLost || self == .noMigrationPort || self == .timeout }
     }
+
+    /// The hypervisor library's own report, as it gave it: for libvirt the failed call, its
+    /// `virErrorNumber`, `virErrorDomain` and message. Kept in the journal and shown.
+    public struct Origin: Hashable, Sendable, Codable {
+        public var call: String
+        public var code: Int32
+        public var domain: Int32
+        public var message: String
+        public init(call: String, code: Int32, domain: Int32, message: String) {
+            self.call = call
+            self.code = code
+            self.domain = domain
+            self.message = message
+        }
+    }
+
     public var kind: Kind
     public var host: String
     public var uri: String
     public var message: String
-    public init(_ kind: Kind, host: String, uri: String, _ message: String) {
+    public var origin: Origin?
+    public init(_ kind: Kind, host: String, uri: String, _ message: String, origin: Origin? = nil) {
         self.kind = kind
         self.host = host
         self.uri = uri
         self.message = message
+        self.origin = origin
     }
     public var description: String { "\(host) (\(uri)): \(message)" }
+
+    /// What the journal keeps of it (`events.libvirt_error`): one JSON object with sorted keys,
+    /// the kind, host and message, and the library's own call, code, domain and message.
+    public var journalRecord: String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? e.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? message
+    }
 }
+
+extension HypervisorError: Codable {}

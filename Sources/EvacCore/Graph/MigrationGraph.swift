@@ -17,6 +17,34 @@ public struct MigrationGraph: Codable, Hashable, Sendable {
         public var after: [Int]
         /// Anti-affinity groups this migration counts against.
         public var groups: [String]
+        /// When the estimate starts it and how long the duration model says it takes, ms from
+        /// the start of the run. Informational (not covered by the plan hash: they depend on the
+        /// bandwidth a command assumes and on momentary dirty rates); nil in plan files written
+        /// before they existed.
+        public var predictedStartMs: Double?
+        public var predictedDurationMs: Double?
+
+        public init(
+            id: Int, guest: String, uuid: String, source: String, target: String, memoryKiB: UInt64, vcpus: Int,
+            mode: MigrationOptions.Mode, copyStorage: [String] = [], offMostFree: String? = nil,
+            after: [Int] = [], groups: [String] = [], predictedStartMs: Double? = nil,
+            predictedDurationMs: Double? = nil
+        ) {
+            self.id = id
+            self.guest = guest
+            self.uuid = uuid
+            self.source = source
+            self.target = target
+            self.memoryKiB = memoryKiB
+            self.vcpus = vcpus
+            self.mode = mode
+            self.copyStorage = copyStorage
+            self.offMostFree = offMostFree
+            self.after = after
+            self.groups = groups
+            self.predictedStartMs = predictedStartMs
+            self.predictedDurationMs = predictedDurationMs
+        }
     }
 
     public struct Limits: Codable, Hashable, Sendable {
@@ -25,6 +53,12 @@ public struct MigrationGraph: Codable, Hashable, Sendable {
         public var perTarget: Int
         /// Group name -> max migrations of the group in flight.
         public var groups: [GroupLimit]
+        public init(total: Int, perSource: Int, perTarget: Int, groups: [GroupLimit] = []) {
+            self.total = total
+            self.perSource = perSource
+            self.perTarget = perTarget
+            self.groups = groups
+        }
     }
 
     public struct GroupLimit: Codable, Hashable, Sendable {
@@ -34,6 +68,10 @@ public struct MigrationGraph: Codable, Hashable, Sendable {
 
     public var nodes: [Node]
     public var limits: Limits
+    public init(nodes: [Node], limits: Limits) {
+        self.nodes = nodes
+        self.limits = limits
+    }
 
     /// Builds the graph from placements in their order. Cycles are reported as diagnostics
     /// at the `after` rules that cause them, and the graph is nil.
@@ -97,7 +135,7 @@ public struct MigrationGraph: Codable, Hashable, Sendable {
 
     /// A cycle of node indices (each waits for the next), or nil. Iterative DFS: no recursion depth limits.
     func findCycle() -> [Int]? {
-        let index = Dictionary(nodes.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { first, _ in first })
+        let index = Dictionary(nodes.indices.map { (nodes[$0].id, $0) }, uniquingKeysWith: { first, _ in first })
         var color = [UInt8](repeating: 0, count: nodes.count) // 0 new, 1 on stack, 2 done
         var parent = [Int](repeating: -1, count: nodes.count)
         for start in nodes.indices where color[start] == 0 {

@@ -1,98 +1,133 @@
-/// An estimate of the drain's duration: the DAG walked under its limits with each migration
-/// taking `setup + memory / bandwidth`. A lower bound for live migrations of busy guests
-/// (dirty pages are sent again); offline migrations move only a definition.
+/// An estimate of the drain: each migration's duration from the `DurationModel`, and the DAG
+/// walked under its limits by the executor's own `SlotScheduler`, so that the predicted start
+/// of every migration follows the slot rules the run obeys.
 public struct Timeline: Codable, Hashable, Sendable {
     public struct Entry: Codable, Hashable, Sendable {
         public var id: Int
         public var startMs: Double
         public var endMs: Double
+        /// How the model predicts the migration ends; nil for durations read back from a plan file.
+        public var outcome: DurationModel.Outcome?
+        public var durationMs: Double { endMs - startMs }
     }
+    /// In the graph's order.
     public var entries: [Entry]
+    /// The makespan: the end of the last migration.
     public var totalMs: Double
     public var assumedBandwidthBytesPerSec: UInt64
     public var setupMs: Double
 
-    /// - Parameter assumedBandwidth: used when the plan sets no bandwidth cap.
+    /// What the model needs to know about a guest beyond the graph node, by guest UUID.
+    public struct Load: Hashable, Sendable {
+        public var dirtyBytesPerSec: UInt64?
+        public var storageBytes: UInt64
+        public init(dirtyBytesPerSec: UInt64? = nil, storageBytes: UInt64 = 0) {
+            self.dirtyBytesPerSec = dirtyBytesPerSec
+            self.storageBytes = storageBytes
+        }
+    }
+
+    /// The model's prediction for every node, in the graph's order.
+    public static func predictions(
+        _ graph: MigrationGraph, options: MigrationOptions, model: DurationModel, loads: [String: Load] = [:]
+    ) -> [DurationModel.Prediction] {
+        graph.nodes.map { n in
+            let load = loads[n.uuid]
+            let m = DurationModel.Migration(
+                memoryBytes: n.memoryKiB.multipliedReportingOverflow(by: 1024).partialValue,
+                dirtyBytesPerSec: load?.dirtyBytesPerSec, storageBytes: load?.storageBytes ?? 0, mode: n.mode)
+            return model.predict(m, options: options)
+        }
+    }
+
+    /// The estimate of a drain from the model.
     public static func estimate(
-        _ graph: MigrationGraph, bandwidth: UInt64?, assumedBandwidth: UInt64 = 1 << 30,
-        setupMs: Double = 2000
+        _ graph: MigrationGraph, options: MigrationOptions, model: DurationModel = DurationModel(),
+        loads: [String: Load] = [:]
     ) -> Timeline {
-        let bw = Double(bandwidth ?? assumedBandwidth)
-        let n = graph.nodes.count
-        // A plan file is input: duplicate ids or group names keep their first entry, never trap.
-        let index = Dictionary(graph.nodes.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { first, _ in first })
-        var waiting = graph.nodes.map { $0.after.count }
-        var dependents = [[Int]](repeating: [], count: n)
-        for (i, node) in graph.nodes.enumerated() {
-            for a in node.after { if let j = index[a] { dependents[j].append(i) } }
-        }
-        let groupLimit = Dictionary(
-            graph.limits.groups.map { ($0.name, $0.maxInFlight) }, uniquingKeysWith: { first, _ in first })
+        let p = predictions(graph, options: options, model: model, loads: loads)
+        return schedule(
+            graph, durationsMs: p.map(\.durationMs), outcomes: p.map(\.outcome),
+            assumedBandwidth: model.assumedBandwidthBytesPerSec, setupMs: model.setupMs)
+    }
 
-        var ready = (0..<n).filter { waiting[$0] == 0 } // kept sorted by index (= plan order)
-        var started = [Bool](repeating: false, count: n)
+    /// The estimate of idle guests with the default migration options but `bandwidth` (nil =
+    /// uncapped, at `assumedBandwidth`).
+    public static func estimate(
+        _ graph: MigrationGraph, bandwidth: UInt64?, assumedBandwidth: UInt64 = 1 << 30
+    ) -> Timeline {
+        var options = MigrationOptions()
+        options.bandwidthBytesPerSec = bandwidth
+        var model = DurationModel()
+        model.assumedBandwidthBytesPerSec = assumedBandwidth
+        return estimate(graph, options: options, model: model)
+    }
+
+    /// The estimate of a saved plan: the durations its nodes carry (`predictedDurationMs`), the
+    /// model's for nodes of plan files written before they did.
+    public static func estimate(_ plan: PlanFile, model: DurationModel = DurationModel()) -> Timeline {
+        let p = predictions(plan.graph, options: plan.migration, model: model)
+        let durations = zip(plan.graph.nodes, p).map { n, p in n.predictedDurationMs ?? p.durationMs }
+        return schedule(
+            plan.graph, durationsMs: durations, outcomes: p.map(\.outcome),
+            assumedBandwidth: model.assumedBandwidthBytesPerSec, setupMs: model.setupMs)
+    }
+
+    /// The DAG walked on a clock with the given durations (in the graph's order).
+    public static func schedule(
+        _ graph: MigrationGraph, durationsMs: [Double], outcomes: [DurationModel.Outcome?] = [],
+        assumedBandwidth: UInt64 = 1 << 30, setupMs: Double = DurationModel.measuredSetupMs
+    ) -> Timeline {
+        let starts = startTimes(graph, durationsMs: durationsMs)
+        var entries: [Entry] = []
+        entries.reserveCapacity(graph.nodes.count)
+        for (k, n) in graph.nodes.enumerated() {
+            guard let s = starts[k] else { continue }
+            let d = k < durationsMs.count ? durationsMs[k] : 0
+            entries.append(Entry(id: n.id, startMs: s, endMs: s + d, outcome: k < outcomes.count ? outcomes[k] : nil))
+        }
+        return Timeline(
+            entries: entries, totalMs: entries.map(\.endMs).max() ?? 0,
+            assumedBandwidthBytesPerSec: assumedBandwidth, setupMs: setupMs)
+    }
+
+    /// Each node's start (graph order; nil for a node that never starts), walking the
+    /// executor's scheduler with every migration ending done after its duration.
+    static func startTimes(_ graph: MigrationGraph, durationsMs: [Double]) -> [Double?] {
+        let planned = graph.nodes.enumerated().map { PlannedMigration(node: $1, rank: $0) }
+        var (scheduler, _) = SlotScheduler.make(steps: planned, limits: graph.limits)
         var running: [(end: Double, i: Int)] = [] // small: at most `total`
-        var perSource: [String: Int] = [:]
-        var perTarget: [String: Int] = [:]
-        var perGroup: [String: Int] = [:]
-        var entries = [Entry?](repeating: nil, count: n)
+        var starts = [Double?](repeating: nil, count: graph.nodes.count)
         var now = 0.0
-        var inFlight = 0
-
-        func duration(_ node: MigrationGraph.Node) -> Double {
-            node.mode == .offline ? setupMs / 2 : setupMs + Double(node.memoryKiB) * 1024 / bw * 1000
-        }
-        var head = 0 // ready[..<head] have all started
         while true {
-            while head < ready.count, started[ready[head]] { head += 1 }
-            var k = head
-            while k < ready.count, inFlight < graph.limits.total {
-                let i = ready[k]
-                k += 1
-                if started[i] { continue }
-                let node = graph.nodes[i]
-                let groupsFree = node.groups.allSatisfy { perGroup[$0, default: 0] < (groupLimit[$0] ?? Int.max) }
-                guard perSource[node.source, default: 0] < graph.limits.perSource,
-                    perTarget[node.target, default: 0] < graph.limits.perTarget, groupsFree
-                else { continue }
-                started[i] = true
-                inFlight += 1
-                perSource[node.source, default: 0] += 1
-                perTarget[node.target, default: 0] += 1
-                for g in node.groups { perGroup[g, default: 0] += 1 }
-                let end = now + duration(node)
-                entries[i] = Entry(id: node.id, startMs: now, endMs: end)
-                running.append((end, i))
+            for i in scheduler.takeStartable() {
+                let rank = scheduler.steps[i].rank
+                let d = rank < durationsMs.count && durationsMs[rank].isFinite ? max(0, durationsMs[rank]) : 0
+                starts[rank] = now
+                running.append((now + d, i))
             }
-            guard !running.isEmpty else { break }
             // Finish the earliest (ties by plan order) and release its slots.
-            let pick = running.indices.min { (running[$0].end, running[$0].i) < (running[$1].end, running[$1].i) }!
+            guard
+                let pick = running.indices.min(by: {
+                    (running[$0].end, running[$0].i) < (running[$1].end, running[$1].i)
+                })
+            else { break }
             let (end, i) = running.remove(at: pick)
             now = end
-            inFlight -= 1
-            let node = graph.nodes[i]
-            perSource[node.source]! -= 1
-            perTarget[node.target]! -= 1
-            for g in node.groups { perGroup[g]! -= 1 }
-            var newlyReady: [Int] = []
-            for d in dependents[i] {
-                waiting[d] -= 1
-                if waiting[d] == 0 { newlyReady.append(d) }
-            }
-            for d in newlyReady {
-                // Keep plan order among ready migrations: insert after the started prefix.
-                var lo = head
-                var hi = ready.count
-                while lo < hi {
-                    let mid = (lo + hi) / 2
-                    if ready[mid] < d { lo = mid + 1 } else { hi = mid }
-                }
-                ready.insert(d, at: lo)
-            }
+            _ = scheduler.finish(i, .done)
         }
-        let done = entries.compactMap { $0 }
-        return Timeline(
-            entries: done, totalMs: done.map(\.endMs).max() ?? 0,
-            assumedBandwidthBytesPerSec: UInt64(bandwidth ?? assumedBandwidth), setupMs: setupMs)
+        return starts
     }
+}
+
+/// A graph node with its place in the plan's order, for the scheduler.
+private struct PlannedMigration: SchedulableStep {
+    var node: MigrationGraph.Node
+    var rank: Int
+    var id: Int { node.id }
+    var guest: String { node.guest }
+    var sourceHost: String { node.source }
+    var targetHost: String { node.target }
+    var after: [Int] { node.after }
+    var groups: [String] { node.groups }
 }

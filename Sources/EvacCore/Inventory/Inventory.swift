@@ -10,11 +10,26 @@ public struct Inventory: Codable, Hashable, Sendable {
 
     public init(hosts: [HostInventory], unreachable: [UnreachableHost] = []) {
         self.formatVersion = 1
-        self.hosts = hosts.sorted { $0.name < $1.name }
+        // Usually sorted already (a snapshot, re-sorted after hosts were added): sorting 10,000
+        // host values again costs more than checking.
+        self.hosts =
+            zip(hosts, hosts.dropFirst()).allSatisfy { $0.name <= $1.name } ? hosts : hosts.sorted { $0.name < $1.name }
         self.unreachable = unreachable.sorted { $0.name < $1.name }
     }
 
-    public func host(named name: String) -> HostInventory? { hosts.first { $0.name == name } }
+    /// The host with this name. Hosts are sorted by name (the initialiser sorts them, and the
+    /// CLI re-sorts a decoded snapshot), so a binary search finds it; a decoded inventory that is
+    /// not sorted falls back to a scan when the search misses.
+    public func host(named name: String) -> HostInventory? {
+        var lo = 0
+        var hi = hosts.count
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2
+            if hosts[mid].name < name { lo = mid + 1 } else { hi = mid }
+        }
+        if lo < hosts.count, hosts[lo].name == name { return hosts[lo] }
+        return hosts.first { $0.name == name }
+    }
 }
 
 public struct UnreachableHost: Codable, Hashable, Sendable {
@@ -48,6 +63,16 @@ public struct HostInventory: Codable, Hashable, Sendable {
     public var networks: [NetworkInfo]
     public var storagePools: [StoragePoolInfo]
     public var guests: [Guest]
+    /// The daemon's libvirt version ("9.0.0") and its hypervisor's (QEMU's) version, as the
+    /// host reports them; nil when unknown (and in inventories written before these fields).
+    /// Not part of the fingerprint: an upgrade between plan and apply is caught by the
+    /// pre-check, which runs the version filter on the live target.
+    public var libvirtVersion: String?
+    public var hypervisorVersion: String?
+    /// Names of the network filters defined here (sorted); nil when unknown.
+    public var nwfilters: [String]?
+    /// Machine types the host's QEMU offers for its arch (capabilities), sorted; nil when unknown.
+    public var machineTypes: [String]?
 
     public init(
         name: String, uri: String, hostUUID: String? = nil, hostname: String? = nil,
@@ -130,12 +155,21 @@ public struct Guest: Codable, Hashable, Sendable {
     public var disks: [GuestDisk]
     /// Host devices passed through (PCI/USB/SCSI/mdev), as "type:address" strings.
     public var hostDevices: [String]
+    /// Bytes a second the running guest dirtied when the inventory was read (libvirt's
+    /// dirty-rate calculation); nil = not measured. Momentary: not in the fingerprint.
+    public var dirtyRateBytesPerSec: UInt64?
+    /// Host directories passed through (`<filesystem>`: virtiofs, 9p), as "DIR → TAG (driver)";
+    /// nil when none (inventories written before this field decode, and keep their bytes).
+    public var filesystems: [String]?
+    /// The guest's machine type (`pc-q35-7.2`, …); nil when the XML names none.
+    public var machine: String?
 
     public init(
         uuid: String, name: String, state: State, persistent: Bool = true,
         memoryKiB: UInt64, currentMemoryKiB: UInt64? = nil, vcpus: Int,
         cpu: GuestCPU = GuestCPU(mode: .hostModel), nics: [GuestNIC] = [],
-        disks: [GuestDisk] = [], hostDevices: [String] = []
+        disks: [GuestDisk] = [], hostDevices: [String] = [], filesystems: [String]? = nil,
+        machine: String? = nil, dirtyRateBytesPerSec: UInt64? = nil
     ) {
         self.uuid = uuid
         self.name = name
@@ -148,6 +182,9 @@ public struct Guest: Codable, Hashable, Sendable {
         self.nics = nics
         self.disks = disks
         self.hostDevices = hostDevices
+        self.filesystems = filesystems?.isEmpty == true ? nil : filesystems
+        self.machine = machine
+        self.dirtyRateBytesPerSec = dirtyRateBytesPerSec
     }
 }
 
@@ -178,10 +215,13 @@ public struct GuestNIC: Codable, Hashable, Sendable {
     /// Bridge name, network name, or direct device.
     public var source: String
     public var mac: String?
-    public init(kind: Kind, source: String, mac: String? = nil) {
+    /// The network filter the NIC references (`<filterref filter=…>`); nil when none.
+    public var filter: String?
+    public init(kind: Kind, source: String, mac: String? = nil, filter: String? = nil) {
         self.kind = kind
         self.source = source
         self.mac = mac
+        self.filter = filter
     }
 }
 
@@ -206,5 +246,19 @@ public struct GuestDisk: Codable, Hashable, Sendable {
         self.source = source
         self.shared = shared
         self.readonly = readonly
+    }
+}
+
+extension Inventory {
+    /// What the duration model needs beyond the plan file, by guest UUID (guests with nothing
+    /// measured are left out).
+    public var migrationLoads: [String: Timeline.Load] {
+        var out: [String: Timeline.Load] = [:]
+        for h in hosts {
+            for g in h.guests where g.dirtyRateBytesPerSec != nil {
+                out[g.uuid] = Timeline.Load(dirtyBytesPerSec: g.dirtyRateBytesPerSec)
+            }
+        }
+        return out
     }
 }

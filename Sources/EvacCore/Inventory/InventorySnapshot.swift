@@ -14,16 +14,29 @@ extension Inventory {
     public static func decodeSnapshot(
         _ data: Data, allowed: (String) -> Set<URIPolicy.Risk> = { _ in [] }
     ) -> Result<Inventory, PlanFileError> {
-        guard data.count <= maxSnapshotBytes else {
+        decodeSnapshot(bytes: data, allowed: allowed)
+    }
+
+    /// The same, from the bytes as read (a 100 MB snapshot is not copied into a `Data` first).
+    public static func decodeSnapshot<Bytes: ContiguousBytes>(
+        bytes: Bytes, allowed: (String) -> Set<URIPolicy.Risk> = { _ in [] }
+    )
+        -> Result<Inventory, PlanFileError>
+    {
+        let count = bytes.withUnsafeBytes { $0.count }
+        guard count <= maxSnapshotBytes else {
             return .failure(
-                PlanFileError(
-                    "it is \(data.count) bytes; evac reads snapshots of at most \(maxSnapshotBytes >> 20) MiB"))
+                PlanFileError("it is \(count) bytes; evac reads snapshots of at most \(maxSnapshotBytes >> 20) MiB"))
         }
         let inventory: Inventory
-        do { inventory = try JSONDecoder().decode(Inventory.self, from: data) } catch {
+        switch bytes.withUnsafeBytes({ raw in
+            Result { () throws(SnapshotDecoder.Failure) in try SnapshotDecoder.decode(raw) }
+        }) {
+        case .success(let inv): inventory = inv
+        case .failure(let error):
             return .failure(
                 PlanFileError(
-                    "not an evac inventory snapshot: \(DecodingErrorText.describe(error))",
+                    "not an evac inventory snapshot: \(TerminalText.escape(error.message))",
                     help: "write one with `evac inventory PLAN.yaml -o FILE`"))
         }
         guard inventory.formatVersion == 1 else {

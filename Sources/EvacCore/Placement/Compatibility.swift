@@ -19,12 +19,70 @@ enum CPUNeed: Hashable {
     case pool(String?)
 }
 
+/// Shared storage a guest's disk is on, which the target must reach too (it is not copied).
+enum StorageNeed: Hashable, Comparable {
+    /// A file or block disk under a shared pool's directory on the source (an NFS mount, …):
+    /// the target needs a shared pool at the same directory.
+    case path(String, pool: String)
+    /// A `<source pool=… volume=…>` disk in a shared pool: the target needs a pool of that name.
+    case pool(String)
+
+    /// The shared storage of `guest`'s disks on a host with `pools`, sorted and unique. Network
+    /// disks (rbd, iscsi, gluster URLs) name their server, not a host's pool: not checked here.
+    static func of(_ guest: Guest, pools: [StoragePoolInfo]) -> [StorageNeed] {
+        var out = Set<StorageNeed>()
+        for d in guest.disks where d.shared && !d.source.isEmpty {
+            switch d.kind {
+            case .file, .block:
+                let pool = pools.filter { $0.shared && ($0.targetPath.map { Self.isUnder(d.source, $0) } ?? false) }
+                    .max { ($0.targetPath?.count ?? 0) < ($1.targetPath?.count ?? 0) }
+                if let pool, let dir = pool.targetPath { out.insert(.path(Self.trimmed(dir), pool: pool.name)) }
+            case .volume:
+                let name = String(d.source.prefix { $0 != "/" })
+                if pools.contains(where: { $0.name == name && $0.shared }) { out.insert(.pool(name)) }
+            case .network, .other: continue
+            }
+        }
+        return out.sorted()
+    }
+
+    static func isUnder(_ path: String, _ dir: String) -> Bool {
+        let d = trimmed(dir)
+        return !d.isEmpty && (path == d || path.hasPrefix(d == "/" ? "/" : d + "/"))
+    }
+
+    static func trimmed(_ dir: String) -> String {
+        var d = dir
+        while d.count > 1 && d.hasSuffix("/") { d.removeLast() }
+        return d
+    }
+}
+
 struct GuestNeeds: Hashable {
     /// Guests keep the architecture of the host they run on.
     var arch: String
     var cpu: CPUNeed
     var bridges: [NetNeed]
     var networks: [NetNeed]
+    var storage: [StorageNeed] = []
+    /// The source's QEMU version: a target's must not be older.
+    var hypervisorVersion: HypervisorVersion? = nil
+    /// Network filters the guest's NICs reference (sorted, unique).
+    var nwfilters: [String] = []
+    var machine: String? = nil
+}
+
+/// A hypervisor version ("7.2.0") as numbers, compared part by part.
+struct HypervisorVersion: Hashable, Comparable, CustomStringConvertible {
+    var parts: [Int]
+    init?(_ text: String?) {
+        guard let text else { return nil }
+        let p = text.split(separator: ".").map { Int($0) }
+        guard !p.isEmpty, p.count <= 4, p.allSatisfy({ $0 != nil }) else { return nil }
+        parts = p.map { $0! }
+    }
+    static func < (a: Self, b: Self) -> Bool { a.parts.lexicographicallyPrecedes(b.parts) }
+    var description: String { parts.map(String.init).joined(separator: ".") }
 }
 
 /// What a target offers to the static filters; targets with equal profiles form one class.
@@ -35,7 +93,16 @@ struct TargetProfile: Hashable {
     var features: [String]
     var cpuPool: String?
     var bridges: [String]
+    /// Active libvirt networks: a guest cannot start on (or migrate to) an inactive one.
     var networks: [String]
+    var inactiveNetworks: [String]
+    /// Directories of the shared pools (sorted), and the names of the shared pools (sorted).
+    var sharedPaths: [String]
+    var sharedPools: [String]
+    var hypervisorVersion: HypervisorVersion?
+    /// nil when the host did not say (a driver without nwfilter support).
+    var nwfilters: [String]?
+    var machineTypes: [String]?
 
     init(host: HostInventory, cpuPool: String?) {
         arch = host.arch
@@ -45,7 +112,14 @@ struct TargetProfile: Hashable {
         features = host.cpu.features.sorted()
         self.cpuPool = cpuPool
         bridges = host.bridges.sorted()
-        networks = host.networks.map(\.name).sorted()
+        networks = host.networks.filter(\.active).map(\.name).sorted()
+        inactiveNetworks = host.networks.filter { !$0.active }.map(\.name).sorted()
+        let shared = host.storagePools.filter(\.shared)
+        sharedPaths = Set(shared.compactMap(\.targetPath).map(StorageNeed.trimmed)).sorted()
+        sharedPools = shared.map(\.name).sorted()
+        hypervisorVersion = HypervisorVersion(host.hypervisorVersion)
+        nwfilters = host.nwfilters?.sorted()
+        machineTypes = host.machineTypes?.sorted()
     }
 }
 
@@ -56,9 +130,18 @@ struct NeedsKey: Hashable {
     var cpu: GuestCPU
     var bridges: [NetNeed]
     var networks: [NetNeed]
+    var storage: [StorageNeed]
+    /// Running (moves live or paused): the target's QEMU takes over its state.
+    var live: Bool
+    var nwfilters: [String]
+    var machine: String?
 
-    init(guest: Guest, source: Int, constraints c: Constraints) {
+    init(guest: Guest, source: Int, sourcePools: [StoragePoolInfo], constraints c: Constraints) {
         self.source = source
+        live = guest.state.isActive
+        nwfilters = Array(Set(guest.nics.compactMap(\.filter))).sorted()
+        machine = guest.machine
+        storage = StorageNeed.of(guest, pools: sourcePools)
         cpu = c.cpu == .compatible ? guest.cpu : GuestCPU(mode: .none)
         var bridges: [NetNeed] = []
         var networks: [NetNeed] = []
@@ -110,6 +193,10 @@ extension GuestNeeds {
         }
         bridges = key.bridges
         networks = key.networks
+        storage = key.storage
+        hypervisorVersion = key.live ? HypervisorVersion(source.hypervisorVersion) : nil
+        nwfilters = key.nwfilters
+        machine = key.machine
     }
 }
 
@@ -155,14 +242,65 @@ enum StaticFilters {
             return Rejection(target: target, filter: "bridge", reason: "bridge \(b.name) missing" + mapped(b))
         }
         for net in n.networks where !contains(p.networks, net.name) {
-            return Rejection(target: target, filter: "bridge", reason: "network \(net.name) missing" + mapped(net))
+            let state = contains(p.inactiveNetworks, net.name) ? "inactive" : "missing"
+            return Rejection(target: target, filter: "bridge", reason: "network \(net.name) \(state)" + mapped(net))
         }
         return nil
     }
 
+    /// Shared storage the guest's disks are on, reachable here too (the same shared pool
+    /// directory, or a shared pool of the same name): libvirt does not check it, the guest's
+    /// QEMU fails to open its disk on the target.
+    static func storage(_ n: GuestNeeds, _ p: TargetProfile, target: String) -> Rejection? {
+        for need in n.storage {
+            switch need {
+            case .path(let dir, let pool) where !contains(p.sharedPaths, dir):
+                return Rejection(
+                    target: target, filter: "storage",
+                    reason:
+                        "no shared pool at \(dir) (the guest's disks are on shared pool \(pool) there on its source)")
+            case .pool(let name) where !contains(p.sharedPools, name):
+                return Rejection(
+                    target: target, filter: "storage", reason: "no shared pool \(name) (the guest has volumes in it)")
+            default: continue
+            }
+        }
+        return nil
+    }
+
+    /// QEMU supports migrating to the same or a newer version; a running guest's machine type
+    /// and device state from a newer QEMU are not guaranteed to load in an older one.
+    static func version(_ n: GuestNeeds, _ p: TargetProfile, target: String) -> Rejection? {
+        guard let need = n.hypervisorVersion, let have = p.hypervisorVersion, have < need else { return nil }
+        return Rejection(
+            target: target, filter: "version",
+            reason: "QEMU \(have) here is older than the source's \(need) (migration to an older QEMU is not supported)"
+        )
+    }
+
+    /// The network filters the guest's NICs reference exist here (libvirt fails the migration
+    /// when the target lacks one); a host that did not list its filters is not judged.
+    static func nwfilter(_ n: GuestNeeds, _ p: TargetProfile, target: String) -> Rejection? {
+        guard let have = p.nwfilters else { return nil }
+        for f in n.nwfilters where !contains(have, f) {
+            return Rejection(target: target, filter: "nwfilter", reason: "network filter \(f) missing")
+        }
+        return nil
+    }
+
+    /// The guest's machine type is one the target's QEMU offers (its capabilities): libvirt
+    /// refuses an unknown one ("Emulator … does not support machine type …"). A host that did
+    /// not list its machine types is not judged.
+    static func machine(_ n: GuestNeeds, _ p: TargetProfile, target: String) -> Rejection? {
+        guard let m = n.machine, let have = p.machineTypes, !contains(have, m) else { return nil }
+        return Rejection(target: target, filter: "machine", reason: "QEMU here has no machine type \(m)")
+    }
+
     /// All static filters; the first that rejects.
     static func first(_ n: GuestNeeds, _ p: TargetProfile, target: String) -> Rejection? {
-        arch(n, p, target: target) ?? cpu(n, p, target: target) ?? bridge(n, p, target: target)
+        arch(n, p, target: target) ?? version(n, p, target: target) ?? machine(n, p, target: target) ?? cpu(
+            n, p, target: target)
+            ?? bridge(n, p, target: target) ?? nwfilter(n, p, target: target) ?? storage(n, p, target: target)
     }
 
     private static func mapped(_ n: NetNeed) -> String { n.mappedFrom.map { " (bridge-map from \($0))" } ?? "" }

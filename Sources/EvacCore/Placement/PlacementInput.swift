@@ -17,6 +17,8 @@ struct Mover {
     /// Indexes of the anti-affinity groups the guest belongs to.
     var groups: [Int]
     var pin: Pin
+    /// `placement.priority`: higher is placed first when not every guest fits.
+    var priority: Int = 0
 
     var mem: Int64 { Int64(clamping: memKiB) }
 
@@ -102,7 +104,8 @@ struct PlacementInput {
                                 guest: g.name, uuid: g.uuid, source: source, memoryKiB: g.memoryKiB, vcpus: g.vcpus,
                                 guestReason: reason, candidates: [])))
                 case .move(let mode, let copy):
-                    let key = NeedsKey(guest: g, source: sourceNo, constraints: spec.constraints)
+                    let key = NeedsKey(
+                        guest: g, source: sourceNo, sourcePools: host.storagePools, constraints: spec.constraints)
                     let id: Int
                     if let known = keyID[key] {
                         id = known
@@ -123,7 +126,8 @@ struct PlacementInput {
                             name: g.name, uuid: g.uuid, source: source, listed: listed,
                             memKiB: g.memoryKiB, vcpus: g.vcpus, mode: mode, copyStorage: copy,
                             needs: id, groups: Self.groups(of: g.name, spec),
-                            pin: Self.pin(of: g.name, spec, index)))
+                            pin: Self.pin(of: g.name, spec, index),
+                            priority: spec.placement.priority(of: g.name)))
                 }
             }
         }
@@ -151,15 +155,19 @@ struct PlacementInput {
                     "is \(g.state.rawValue) and migration.mode is offline; shut it down first or use live or paused")
             }
             mode = spec.migration.mode
-            // A shut-off guest moves as a definition only, so its host devices are re-bound on start.
-            if let dev = g.hostDevices.first {
-                return .refuse(
-                    "has host device \(dev), which cannot move live; detach it, or shut the guest down to move its definition"
-                )
-            }
+            // A shut-off guest moves as a definition only, so its devices are re-bound on start.
+            if let why = Migratability.liveRefusal(g) { return .refuse(why) }
         }
         let local = g.disks.filter { !$0.shared }
         if !local.isEmpty {
+            if mode == .offline {
+                // libvirt: "offline migration cannot handle non-shared storage" (it moves the
+                // definition only, and copying storage needs a running QEMU on both sides).
+                let what = local.map { "\($0.target) (\($0.source))" }.joined(separator: ", ")
+                return .refuse(
+                    "is shut off with local disk\(local.count > 1 ? "s" : "") \(what): libvirt cannot copy storage in an offline migration; start it to move it live with its disks, or skip stopped guests (select.stopped: skip)"
+                )
+            }
             guard spec.constraints.localStorage == .copy else {
                 let what = local.map { "\($0.target) (\($0.source))" }.joined(separator: ", ")
                 return .refuse(

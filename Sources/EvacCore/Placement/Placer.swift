@@ -43,6 +43,8 @@ public enum Placer {
             search.greedy(Array(input.movers.indices), choose)
         case .greedyLargestFirst:
             search.greedy(ResultAssembly.planOrder(input.movers, .largestFirst), choose)
+        case .greedySmallestFirst:
+            search.greedy(ResultAssembly.planOrder(input.movers, .smallestFirst), choose)
         case .evac:
             search = evac(base, choose: choose, limits: options.repair, notes: &notes)
         }
@@ -56,8 +58,11 @@ public enum Placer {
     ) -> Search {
         let mem = base.state.mem
         let listed = base.movers.map(\.listed)
+        let priority = base.movers.map(\.priority)
         let feasible = mem.indices.map(base.feasibleCount)
-        let order = mem.indices.sorted { (feasible[$0], -mem[$0], listed[$0]) < (feasible[$1], -mem[$1], listed[$1]) }
+        let order = mem.indices.sorted {
+            (-priority[$0], feasible[$0], -mem[$0], listed[$0]) < (-priority[$1], feasible[$1], -mem[$1], listed[$1])
+        }
         // Guests no target could take even on an empty plan cannot be helped by search.
         let hopeless = feasible.filter { $0 == 0 }.count
         let other: PlacementPolicy.Choose = choose == .mostFreeMemory ? .leastFreeMemory : .mostFreeMemory
@@ -76,7 +81,18 @@ public enum Placer {
             }
             if best!.unplaced.count <= hopeless { break }
         }
-        let result = best!
+        var result = best!
+        if result.unplaced.count > hopeless {
+            // Not every guest fits: maximize what is placed instead (`Objective`).
+            let (most, how) = mostPlaced(
+                base, first: result, choose: choose, limits: limits, priority: priority,
+                feasible: feasible, order: order)
+            result = most
+            if let how {
+                if !how.hasPrefix("the search") { chosen = 0 } // another candidate won: not the fallback policy
+                notes.append("not every guest fits: \(how) placed the most (by priority, then guests, then memory)")
+            }
+        }
         let leftover = result.unplaced.count
         if chosen > 0 {
             notes.append(
@@ -91,12 +107,71 @@ public enum Placer {
     }
 }
 
+extension Placer {
+    /// When guests are left over: the best by `Objective` of the search so far (`first`), the
+    /// same search taking guests smallest first within a priority (both policies), and the
+    /// plain greedy rules (so the result is never below any of them), then local improvement
+    /// of the best. Returns it and, when another than `first` won, how it was found.
+    static func mostPlaced(
+        _ base: Search, first: Search, choose: PlacementPolicy.Choose, limits: RepairLimits,
+        priority: [Int], feasible: [Int], order: [Int]
+    ) -> (Search, String?) {
+        let objective = Objective(movers: base.movers)
+        let mem = base.state.mem
+        let listed = base.movers.map(\.listed)
+        let smallFirst = mem.indices.sorted {
+            (-priority[$0], mem[$0], feasible[$0], listed[$0]) < (-priority[$1], mem[$1], feasible[$1], listed[$1])
+        }
+        let other: PlacementPolicy.Choose = choose == .mostFreeMemory ? .leastFreeMemory : .mostFreeMemory
+        var best = first
+        var bestValue = objective.value(first.state)
+        var how: String? = nil
+        func consider(_ s: Search, _ name: String) {
+            let v = objective.value(s.state)
+            if Objective.better(v, than: bestValue) {
+                best = s
+                bestValue = v
+                how = name
+            }
+        }
+        for policy in [choose, other] {
+            var s = base
+            s.greedy(smallFirst, policy)
+            s.firstChoice = s.state.target
+            var budget = limits.budget
+            s.repair(smallFirst, choose: policy, limits: limits, budget: &budget)
+            s.greedy(smallFirst, policy)
+            consider(s, "taking the smallest guests first (\(policy.rawValue))")
+        }
+        let plain: [(PlacementPolicy.Order, [Int])] = [.asListed, .largestFirst, .smallestFirst].map { o in
+            (o, ResultAssembly.planOrder(base.movers, o))
+        }
+        for (o, plainOrder) in plain {
+            for policy in [choose, other] {
+                var s = base
+                s.greedy(plainOrder, policy)
+                s.firstChoice = s.state.target
+                consider(s, "the plain rule \(o.rawValue), \(policy.rawValue),")
+            }
+        }
+        var work = 2000 * limits.budget
+        let beforeImprove = bestValue
+        best.improve(objective, order: smallFirst, choose: choose, work: &work)
+        if Objective.better(objective.value(best.state), than: beforeImprove) {
+            how = (how ?? "the search") + " and trading planned guests for left-over ones"
+        }
+        return (best, how)
+    }
+}
+
 public struct PlacerOptions: Sendable, Hashable {
     public enum Strategy: String, Sendable, CaseIterable {
         /// Baseline: plan guests in as-listed order, each on the policy's pick; no repair.
         case greedyAsListed = "greedy-as-listed"
         /// Baseline: largest first, each on the policy's pick; no repair.
         case greedyLargestFirst = "greedy-largest-first"
+        /// Baseline: smallest first, each on the policy's pick; no repair.
+        case greedySmallestFirst = "greedy-smallest-first"
         /// Most constrained first, then bounded repair and a best-fit fallback.
         case evac
     }

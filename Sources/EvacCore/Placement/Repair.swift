@@ -10,6 +10,7 @@ public struct RepairLimits: Sendable, Hashable {
     public var depth: Int
     /// How many targets are tried per guest, roomiest first.
     public var breadth: Int
+    /// The limits `Placer` uses unless told otherwise.
     public init(budget: Int = 20_000, depth: Int = 3, breadth: Int = 8) {
         self.budget = budget
         self.depth = depth

@@ -12,7 +12,8 @@ enum ResultAssembly {
             let y = keys[b]
             switch order {
             case .asListed: return x.listed < y.listed
-            case .largestFirst where x.mem != y.mem: return x.mem > y.mem
+            // shortest-drain starts from largest-first; DrainOrder reorders the graph.
+            case .largestFirst where x.mem != y.mem, .shortestDrain where x.mem != y.mem: return x.mem > y.mem
             case .smallestFirst where x.mem != y.mem: return x.mem < y.mem
             default: return (x.name, x.listed) < (y.name, y.listed)
             }

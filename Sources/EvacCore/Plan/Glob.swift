@@ -1,12 +1,16 @@
 /// A shell-style name pattern: `*` any run, `?` one character, `[abc]`/`[a-z]`/`[!a]` classes.
 public struct Glob: Hashable, Sendable, CustomStringConvertible {
+    /// The pattern as written in the plan.
     public let pattern: String
     private let scalars: [Unicode.Scalar]
+    /// A glob for `pattern`; check `syntaxError` before trusting what it matches.
     public init(_ pattern: String) {
         self.pattern = pattern
         self.scalars = Array(pattern.unicodeScalars)
     }
+    /// The pattern as written, for messages.
     public var description: String { pattern }
+    /// Whether the pattern has no wildcard or class, so it can only match the name it spells.
     public var isLiteral: Bool { !scalars.contains { $0 == "*" || $0 == "?" || $0 == "[" } }
 
     /// A reason the pattern is malformed (unclosed class), or nil.
@@ -26,6 +30,7 @@ public struct Glob: Hashable, Sendable, CustomStringConvertible {
         return nil
     }
 
+    /// Whether the whole of `name` matches the pattern (an unclosed `[` matches itself).
     public func matches(_ name: String) -> Bool {
         let s = Array(name.unicodeScalars)
         // Iterative matcher with single-star backtracking: linear for typical patterns.

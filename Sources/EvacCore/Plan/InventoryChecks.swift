@@ -16,6 +16,7 @@ public enum InventoryChecks {
         warnUnmatched(spec.select.exclude, "select.exclude")
         for group in spec.constraints.antiAffinity { warnUnmatched(group.guests, "anti-affinity '\(group.name)'") }
         warnUnmatched(spec.constraints.pins.map(\.guest), "pin")
+        for rule in spec.placement.priority { warnUnmatched(rule.guests, "priority") }
         for rule in spec.placement.after {
             warnUnmatched(rule.move, "after-rule move")
             warnUnmatched(rule.after, "after-rule after")

@@ -191,13 +191,8 @@ struct NodeReader {
     /// A duration within `bounds` (milliseconds); out of range is an error naming both ends.
     mutating func duration(_ node: Node, context: String, _ bounds: ClosedRange<UInt64>, why: String) -> UInt64? {
         guard let ms = unit(node, context: context, Units.duration) else { return nil }
-        guard bounds.contains(ms) else {
-            let lo = Format.duration(ms: Double(bounds.lowerBound))
-            let hi = Format.duration(ms: Double(bounds.upperBound))
-            sink.error(
-                node.mark, span: max(1, node.scalar?.value.count ?? 1),
-                "\(context) must be from \(lo) to \(hi), found \(node.scalar?.value ?? "?")",
-                help: "write a duration in that range; \(why)")
+        if let f = Units.outOfRange(ms, bounds, context: context, found: node.scalar?.value ?? "?", why: why) {
+            sink.error(node.mark, span: max(1, node.scalar?.value.count ?? 1), f.message, help: f.help)
             return nil
         }
         return ms

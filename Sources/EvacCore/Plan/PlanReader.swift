@@ -4,7 +4,8 @@
 public enum PlanReader {
     public static let topKeys = [
         "version", "name", "description", "hosts", "sources", "targets", "select",
-        "constraints", "placement", "parallelism", "migration", "on-failure",
+        "constraints", "placement", "parallelism", "migration", "on-failure", "connection", "hooks", "rolling",
+        "window",
     ]
 
     public static func read(_ root: Node, file: String) -> (spec: PlanSpec?, diagnostics: [Diagnostic]) {
@@ -61,6 +62,27 @@ public enum PlanReader {
         if let v = top["on-failure"]?.value, let f = r.choice(v, OnFailure.self, context: "on-failure policy") {
             spec.onFailure = f
         }
+        if let v = top["connection"]?.value { spec.connection = readConnection(v, &r) }
+        if let v = top["window"]?.value { spec.window = readWindow(v, &r) }
+        var hosts: [String: Mark] = [:]
+        if let v = top["hooks"]?.value {
+            let (hooks, refs) = readHooks(v, &r)
+            spec.hooks = hooks
+            hosts = refs
+        }
+        if let v = top["rolling"]?.value {
+            spec.rolling = readRolling(v, &r, hostRefs: &hosts)
+            if let m = spec.rolling?.maintenance { spec.hooks.maintenance = m }
+        }
+        do {
+            let sources = spec.sourceNames
+            for (host, mark) in hosts.sorted(by: { $0.value < $1.value }) where !sources.contains(host) {
+                let help =
+                    Spelling.closest(to: host, in: sources).map { "did you mean '\($0)'?" }
+                    ?? "drain hooks run for source hosts; list one of: \(sources.joined(separator: ", "))"
+                r.sink.error(mark, span: host.count, "hook host '\(host)' is not a source of this plan", help: help)
+            }
+        }
         return spec
     }
 
@@ -81,7 +103,8 @@ public enum PlanReader {
                 continue
             }
             guard
-                let m = r.mapping(value, context: "host '\(key.value)'", known: ["uri", "cpu-pool", "allow-uri-risks"])
+                let m = r.mapping(
+                    value, context: "host '\(key.value)'", known: ["uri", "cpu-pool", "allow-uri-risks", "migrate-uri"])
             else { continue }
             guard
                 let uriNode = r.require(
@@ -100,7 +123,18 @@ public enum PlanReader {
             checkURI(uri, at: uriNode.mark, host: key.value, allowed: risks, &r)
             var pool: String?
             if let p = m["cpu-pool"]?.value { pool = r.string(p, context: "cpu-pool of host '\(key.value)'") }
-            out.append(HostSpec(name: key.value, uri: uri, cpuPool: pool, allowURIRisks: risks, mark: key.mark))
+            var migrateURI: String?
+            if let v = m["migrate-uri"]?.value, let text = r.string(v, context: "migrate-uri of host '\(key.value)'") {
+                let problems = MigrateURIPolicy.problems(text)
+                for p in problems {
+                    r.sink.error(v.mark, span: text.count, "host '\(key.value)': \(p.message)", help: p.help)
+                }
+                if problems.isEmpty { migrateURI = text }
+            }
+            out.append(
+                HostSpec(
+                    name: key.value, uri: uri, cpuPool: pool, allowURIRisks: risks, migrateURI: migrateURI,
+                    mark: key.mark))
         }
         return out
     }
@@ -273,7 +307,9 @@ public enum PlanReader {
 
     static func readPlacement(_ node: Node, _ r: inout NodeReader) -> PlacementPolicy {
         var p = PlacementPolicy()
-        guard let m = r.mapping(node, context: "placement", known: ["choose", "order", "after"]) else { return p }
+        guard let m = r.mapping(node, context: "placement", known: ["choose", "order", "after", "priority"]) else {
+            return p
+        }
         if let v = m["choose"]?.value, let c = r.choice(v, PlacementPolicy.Choose.self, context: "placement choice") {
             p.choose = c
         }
@@ -293,7 +329,30 @@ public enum PlanReader {
                 p.after.append(AfterRule(move: move, after: after, mark: item.mark))
             }
         }
+        if let v = m["priority"]?.value { p.priority = readPriority(v, &r) }
         return p
+    }
+
+    /// `placement.priority`: a list of `{guests: [...], priority: N}`; the first rule that
+    /// matches a guest gives its priority.
+    static func readPriority(_ node: Node, _ r: inout NodeReader) -> [PriorityRule] {
+        guard let items = r.list(node, context: "placement.priority") else { return [] }
+        var out: [PriorityRule] = []
+        for (i, item) in items.enumerated() {
+            let context = "priority rule \(i + 1)"
+            guard let rule = r.mapping(item, context: context, known: ["guests", "priority"]),
+                let g = r.require(rule, "guests", in: item, context: context, example: "[\"db-*\"]"),
+                let n = r.require(rule, "priority", in: item, context: context, example: "10")
+            else { continue }
+            let guests = r.globs(g, context: "\(context) guests", allowEmpty: false) ?? []
+            guard
+                let priority = r.int(
+                    n, context: "\(context) priority", min: PriorityRule.range.lowerBound,
+                    max: PriorityRule.range.upperBound)
+            else { continue }
+            out.append(PriorityRule(guests: guests, priority: priority, mark: item.mark))
+        }
+        return out
     }
 
     static func readParallelism(_ node: Node, _ r: inout NodeReader) -> Parallelism {
@@ -320,7 +379,7 @@ public enum PlanReader {
 
     static let migrationKeys = [
         "mode", "max-downtime", "bandwidth", "timeout", "progress-timeout", "auto-converge",
-        "post-copy", "compression", "persist", "undefine-source", "parallel-connections",
+        "post-copy", "compression", "persist", "undefine-source", "parallel-connections", "retry", "tls",
     ]
 
     static func readMigration(_ node: Node, _ r: inout NodeReader) -> MigrationOptions {
@@ -362,11 +421,15 @@ public enum PlanReader {
                 o.autoConverge = s.value == "true" ? .init(initial: 20, increment: 10) : nil
             } else if let ac = r.mapping(v, context: "auto-converge", known: ["initial", "increment"]) {
                 var x = MigrationOptions.AutoConverge(initial: 20, increment: 10)
-                if let i = ac["initial"]?.value, let n = r.int(i, context: "auto-converge.initial", min: 0, max: 100) {
+                let percent = MigrationOptions.Bounds.autoConvergePercent // QEMU's range for both
+                if let i = ac["initial"]?.value,
+                    let n = r.int(i, context: "auto-converge.initial", min: percent.lowerBound, max: percent.upperBound)
+                {
                     x.initial = n
                 }
                 if let i = ac["increment"]?.value,
-                    let n = r.int(i, context: "auto-converge.increment", min: 0, max: 100)
+                    let n = r.int(
+                        i, context: "auto-converge.increment", min: percent.lowerBound, max: percent.upperBound)
                 {
                     x.increment = n
                 }
@@ -378,13 +441,15 @@ public enum PlanReader {
         {
             o.postCopy = x
         }
-        if let v = m["compression"]?.value, let x = r.bool(v, context: "compression") { o.compression = x }
+        if let v = m["compression"]?.value { readCompression(v, into: &o, &r) }
+        if let v = m["tls"]?.value, let x = r.bool(v, context: "tls") { o.tls = x ? true : nil }
         if let v = m["persist"]?.value, let x = r.bool(v, context: "persist") { o.persist = x }
         if let v = m["undefine-source"]?.value, let x = r.bool(v, context: "undefine-source") { o.undefineSource = x }
         if let v = m["parallel-connections"]?.value, let n = r.int(v, context: "parallel-connections", min: 1, max: 64)
         {
             o.parallelConnections = n
         }
+        if let v = m["retry"]?.value { o.retry = readRetry(v, &r) }
         if o.mode == .offline && !o.persist, let v = m["persist"]?.value {
             r.sink.error(
                 v.mark, "offline migration needs persist: true",
@@ -393,7 +458,117 @@ public enum PlanReader {
         if o.postCopy != .never && o.mode != .live, let v = m["post-copy"]?.value {
             r.sink.error(v.mark, "post-copy needs mode: live", help: "set post-copy: never, or mode: live")
         }
+        for c in o.conflicts {
+            // At the key the operator wrote (persist may be a default: then at undefine-source).
+            let at = m[c.key] ?? (c.key == "persist" ? m["undefine-source"] : nil) ?? m["parallel-connections"]
+            r.sink.error(at?.key.mark ?? node.mark, span: at?.key.scalar?.value.count ?? 1, c.message, help: c.help)
+        }
         return o
+    }
+
+    /// `compression: true | false | xbzrle | mt | zlib | zstd` (a method implies true).
+    static func readCompression(_ node: Node, into o: inout MigrationOptions, _ r: inout NodeReader) {
+        if let s = node.scalar, !s.quoted, ["true", "false", "True", "False", "TRUE", "FALSE"].contains(s.value) {
+            if let x = r.bool(node, context: "compression") { o.compression = x }
+            return
+        }
+        let methods = MigrationOptions.CompressionMethod.allCases.map(\.rawValue)
+        if let s = node.scalar, !s.quoted, ["yes", "no", "on", "off"].contains(s.value.lowercased()) {
+            _ = r.bool(node, context: "compression") // the YAML 1.1 boolean diagnostic
+            return
+        }
+        guard node.scalar != nil else {
+            r.typeError(
+                node, expected: "true, false or a method (\(methods.joined(separator: ", ")))", context: "compression")
+            return
+        }
+        if let m = r.choice(node, MigrationOptions.CompressionMethod.self, context: "compression method") {
+            o.compression = true
+            o.compressionMethod = m
+        }
+    }
+
+    /// `retry: { attempts: 3, backoff: 10s }`: more attempts for transient failures.
+    static func readRetry(_ node: Node, _ r: inout NodeReader) -> RetryPolicy? {
+        guard let m = r.mapping(node, context: "migration.retry", known: ["attempts", "backoff"]) else { return nil }
+        var p = RetryPolicy.default
+        if let v = m["attempts"]?.value,
+            let n = r.int(
+                v, context: "migration.retry.attempts",
+                min: MigrationOptions.Bounds.retryAttempts.lowerBound,
+                max: MigrationOptions.Bounds.retryAttempts.upperBound)
+        {
+            p.attempts = n
+        }
+        if let v = m["backoff"]?.value, let ms = r.unit(v, context: "migration.retry.backoff", Units.duration) {
+            if !MigrationOptions.Bounds.retryBackoffMs.contains(ms) {
+                r.sink.error(
+                    v.mark, span: v.scalar?.value.count ?? 1, "migration.retry.backoff must be at most 1h",
+                    help: "the wait doubles before every further attempt; start lower, e.g. 10s")
+            } else {
+                p.backoffMs = ms
+            }
+        }
+        return p
+    }
+
+    /// `connection: { connect-timeout: 10s, call-timeout: 20s }`: how long a host may take.
+    static func readConnection(_ node: Node, _ r: inout NodeReader) -> ConnectionSettings? {
+        guard let m = r.mapping(node, context: "connection", known: ["connect-timeout", "call-timeout"]) else {
+            return nil
+        }
+        var c = ConnectionSettings()
+        for (key, defaultMs) in [
+            ("connect-timeout", ConnectionSettings.defaultConnectTimeoutMs),
+            ("call-timeout", ConnectionSettings.defaultCallTimeoutMs),
+        ] {
+            guard let v = m[key]?.value, let ms = r.unit(v, context: "connection.\(key)", Units.duration) else {
+                continue
+            }
+            guard ConnectionSettings.boundsMs.contains(ms) else {
+                r.sink.error(
+                    v.mark, span: v.scalar?.value.count ?? 1, "connection.\(key) must be between 100ms and 1h",
+                    help:
+                        "the default is \(defaultMs / 1000)s; a host that has not answered by then is reported unreachable"
+                )
+                continue
+            }
+            if key == "connect-timeout" { c.connectTimeoutMs = ms } else { c.callTimeoutMs = ms }
+        }
+        return c
+    }
+
+    /// `window: { duration: 2h }` or `window: { ends: 2026-12-01T18:00:00Z }`, with `late: skip|start`.
+    static func readWindow(_ node: Node, _ r: inout NodeReader) -> MaintenanceWindow? {
+        guard let m = r.mapping(node, context: "window", known: ["duration", "ends", "late"]) else { return nil }
+        var w = MaintenanceWindow()
+        if let v = m["late"]?.value, let l = r.choice(v, MaintenanceWindow.Late.self, context: "window.late") {
+            w.late = l
+        }
+        switch (m["duration"]?.value, m["ends"]?.value) {
+        case (let d?, nil):
+            guard
+                let ms = r.duration(
+                    d, context: "window.duration", MaintenanceWindow.durationBoundsMs,
+                    why: "the window is the time the drain has, from the start of `evac apply`")
+            else { return nil }
+            w.durationMs = ms
+        case (nil, let e?):
+            guard let s = e.scalar, let at = MaintenanceWindow.parseEnd(s.value) else {
+                r.sink.error(
+                    e.mark, span: max(1, e.scalar?.value.count ?? 1), "window.ends is not a time with a zone",
+                    help: "write an RFC 3339 time such as 2026-12-01T18:00:00Z or 2026-12-01T19:00:00+01:00")
+                return nil
+            }
+            w.endsAtMs = at
+        case (let d?, _?):
+            r.sink.error(d.mark, "window has both duration and ends", help: "give one of them")
+            return nil
+        case (nil, nil):
+            r.sink.error(node.mark, "window needs duration or ends", help: "e.g. window: { duration: 2h }")
+            return nil
+        }
+        return w
     }
 
     /// "20m" (fixed) or "2m/GiB" / "2m per GiB" (scaled by guest memory).
@@ -402,9 +577,8 @@ public enum PlanReader {
             r.typeError(node, expected: "a duration", context: "timeout")
             return nil
         }
-        let text = s.value
-        for sep in ["/GiB", " per GiB"] where text.hasSuffix(sep) {
-            let d = String(text.dropLast(sep.count))
+        let (d, perGiB) = Units.timeoutScale(s.value)
+        if perGiB {
             guard
                 let ms = r.duration(
                     .scalar(.init(value: d, mark: s.mark)), context: "timeout", MigrationOptions.Bounds.timeoutPerGiBMs,
@@ -436,7 +610,8 @@ public enum PlanReader {
         for pool in spec.targetPools {
             for h in pool.hosts {
                 if !known.contains(h.value) { unknown(h, "target") }
-                if sources.contains(h.value) {
+                // A rolling cycle drains its sources one batch at a time into the others.
+                if sources.contains(h.value) && spec.rolling == nil {
                     r.sink.error(
                         h.mark, span: h.value.count, "host '\(h.value)' is both a source and a target",
                         help:

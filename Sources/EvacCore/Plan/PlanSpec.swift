@@ -12,6 +12,14 @@ public struct PlanSpec: Hashable, Sendable {
     public var parallelism: Parallelism = Parallelism()
     public var migration: MigrationOptions = MigrationOptions()
     public var onFailure: OnFailure = .continue
+    /// Deadlines for talking to hosts; nil = the defaults (the plan has no `connection:`).
+    public var connection: ConnectionSettings? = nil
+    /// The maintenance window; nil = none.
+    public var window: MaintenanceWindow? = nil
+    /// Commands run before and after each migration and each host's drain.
+    public var hooks: HookSet = HookSet()
+    /// A rolling maintenance cycle over the sources (run by `evac roll`); nil = one drain.
+    public var rolling: RollingSpec? = nil
 
     public init(name: String, hosts: [HostSpec], sources: [Located<String>], targetPools: [TargetPool]) {
         self.name = name
@@ -48,15 +56,20 @@ public struct HostSpec: Hashable, Sendable {
     public var cpuPool: String?
     /// URI risks the operator accepted for this host (`allow-uri-risks:`); see `URIPolicy`.
     public var allowURIRisks: Set<URIPolicy.Risk>
+    /// Where the migration stream goes when this host is the target (`migrate-uri:`, e.g.
+    /// `tcp://10.0.0.5` on a dedicated migration network); nil = libvirt's default (the host's
+    /// name as its daemon reports it). See `MigrateURIPolicy`.
+    public var migrateURI: String?
     public var mark: Mark
     public init(
         name: String, uri: String, cpuPool: String? = nil, allowURIRisks: Set<URIPolicy.Risk> = [],
-        mark: Mark = Mark(line: 0, column: 0)
+        migrateURI: String? = nil, mark: Mark = Mark(line: 0, column: 0)
     ) {
         self.name = name
         self.uri = uri
         self.cpuPool = cpuPool
         self.allowURIRisks = allowURIRisks
+        self.migrateURI = migrateURI
         self.mark = mark
     }
 }
@@ -143,9 +156,16 @@ public struct PinRule: Hashable, Sendable {
 
 public struct PlacementPolicy: Hashable, Sendable {
     public var choose: Choose = .mostFreeMemory
-    public var order: Order = .largestFirst
+    public var order: Order = .shortestDrain
     public var after: [AfterRule] = []
+    /// Which guests matter most when not every guest fits (`placement.priority`).
+    public var priority: [PriorityRule] = []
     public init() {}
+
+    /// The priority of a guest: that of the first rule matching its name, or 0.
+    public func priority(of guest: String) -> Int {
+        priority.first { $0.guests.contains { $0.value.matches(guest) } }?.priority ?? 0
+    }
 
     public enum Choose: String, Hashable, Sendable, CaseIterable {
         case mostFreeMemory = "most-free-memory"
@@ -153,9 +173,28 @@ public struct PlacementPolicy: Hashable, Sendable {
         case leastFreeMemory = "least-free-memory"
     }
     public enum Order: String, Hashable, Sendable, CaseIterable {
+        /// The shortest predicted drain (`DrainOrder`): the source with the most predicted work
+        /// left first, its longest migration first; never predicted slower than largest-first.
+        case shortestDrain = "shortest-drain"
         case largestFirst = "largest-first"
         case smallestFirst = "smallest-first"
         case asListed = "as-listed"
+    }
+}
+
+/// Guests matched by `guests` have priority `priority`. When not every guest can be placed,
+/// placement first places as many guests of the highest priority as it can, then of the next,
+/// and so on; then as many guests as it can; then as much memory.
+public struct PriorityRule: Hashable, Sendable {
+    public var guests: [Located<Glob>]
+    public var priority: Int
+    public var mark: Mark
+    /// The range a priority is written in.
+    public static let range = 0...1000
+    public init(guests: [Located<Glob>], priority: Int, mark: Mark = Mark(line: 0, column: 0)) {
+        self.guests = guests
+        self.priority = priority
+        self.mark = mark
     }
 }
 
@@ -188,6 +227,13 @@ public struct MigrationOptions: Hashable, Sendable, Codable {
         case never
         case afterFirstPass = "after-first-pass"
         case onTimeout = "on-timeout"
+    }
+    /// How the stream is compressed (libvirt's `VIR_MIGRATE_PARAM_COMPRESSION`). xbzrle and mt
+    /// work on a single connection only, zlib and zstd (multifd) on parallel connections only.
+    public enum CompressionMethod: String, Hashable, Sendable, Codable, CaseIterable {
+        case xbzrle, mt, zlib, zstd
+        /// Whether libvirt accepts the method with `VIR_MIGRATE_PARALLEL`.
+        public var isParallel: Bool { self == .zlib || self == .zstd }
     }
     public struct AutoConverge: Hashable, Sendable, Codable {
         public var initial: Int
@@ -224,13 +270,24 @@ public struct MigrationOptions: Hashable, Sendable, Codable {
     public var autoConverge: AutoConverge? = nil
     public var postCopy: PostCopy = .never
     public var compression: Bool = false
+    /// The compression method; nil = libvirt's default (xbzrle on one connection; with parallel
+    /// connections libvirt has no default and refuses, so the plan language requires one).
+    /// Optional, as the fields below, so that plan files written before it still decode.
+    public var compressionMethod: CompressionMethod? = nil
+    /// Encrypt the migration stream with TLS (`VIR_MIGRATE_TLS`); the hosts need libvirt's
+    /// migration TLS certificates. nil = off.
+    public var tls: Bool? = nil
     /// Define on the target and undefine on the source.
     public var persist: Bool = true
     public var undefineSource: Bool = true
     /// Parallel connections for one migration (virsh --parallel); nil = libvirt's default.
     public var parallelConnections: Int? = nil
+    /// Further attempts for transient failures; nil = `RetryPolicy.default` (the plan has no
+    /// `retry:`; optional so that plan files written before it existed still decode).
+    public var retry: RetryPolicy? = nil
     public init() {}
 
+    public var retryPolicy: RetryPolicy { retry ?? .default }
     /// The ranges the plan language accepts, also checked on plan files (which are input too).
     public enum Bounds {
         /// QEMU's downtime-limit is at most 2000 s.
@@ -241,7 +298,10 @@ public struct MigrationOptions: Hashable, Sendable, Codable {
         public static let progressTimeoutMs: ClosedRange<UInt64> = 1000...86_400_000
         public static let bandwidthBytesPerSec: ClosedRange<UInt64> = 1_048_576...(1 << 40)
         public static let parallelConnections: ClosedRange<Int> = 1...64
-        public static let autoConvergePercent: ClosedRange<Int> = 0...100
+        /// QEMU's cpu-throttle-initial and cpu-throttle-increment accept 1 to 99.
+        public static let autoConvergePercent: ClosedRange<Int> = 1...99
+        public static let retryAttempts: ClosedRange<Int> = 1...20
+        public static let retryBackoffMs: ClosedRange<UInt64> = 0...3_600_000
     }
 
     /// What is out of `Bounds` (empty when all is well).
@@ -269,6 +329,83 @@ public struct MigrationOptions: Hashable, Sendable, Codable {
         }
         if let n = parallelConnections, !Bounds.parallelConnections.contains(n) {
             out.append("parallel-connections \(n) is out of range")
+        }
+        if let r = retry, !Bounds.retryAttempts.contains(r.attempts) || !Bounds.retryBackoffMs.contains(r.backoffMs) {
+            out.append("retry (\(r.attempts) attempts, \(r.backoffMs)ms back-off) is out of range")
+        }
+        out += conflicts.map(\.message)
+        return out
+    }
+
+    /// A combination of options that libvirt or QEMU refuses, or that loses a guest.
+    public struct Conflict: Hashable, Sendable {
+        /// The option the diagnostic points at (a key under `migration:`).
+        public var key: String
+        public var message: String
+        public var help: String
+    }
+
+    /// The combinations of options that libvirt or QEMU refuse, or that lose the guest's
+    /// definition; the plan reader reports them at their keys, plan files are checked too.
+    public var conflicts: [Conflict] {
+        var out: [Conflict] = []
+        if undefineSource && !persist {
+            out.append(
+                Conflict(
+                    key: "persist",
+                    message: "persist: false with undefine-source: true leaves the guest defined on no host",
+                    help:
+                        "the target keeps it only while it runs and the source's definition is removed; set persist: true, or undefine-source: false"
+                ))
+        }
+        if compression, parallelConnections != nil {
+            if compressionMethod == nil {
+                out.append(
+                    Conflict(
+                        key: "compression", message: "compression with parallel-connections needs a method",
+                        help:
+                            "libvirt refuses a parallel migration with compression but no method; write compression: zstd (or zlib)"
+                    ))
+            } else if let m = compressionMethod, !m.isParallel {
+                out.append(
+                    Conflict(
+                        key: "compression",
+                        message: "compression \(m.rawValue) does not work with parallel-connections",
+                        help:
+                            "libvirt refuses \(m.rawValue) for a parallel migration; write compression: zstd (or zlib), or drop parallel-connections"
+                    ))
+            }
+        } else if compression, let m = compressionMethod, m.isParallel {
+            out.append(
+                Conflict(
+                    key: "compression", message: "compression \(m.rawValue) needs parallel-connections",
+                    help:
+                        "libvirt compresses with \(m.rawValue) only on parallel connections; set parallel-connections, or write compression: xbzrle"
+                ))
+        }
+        if postCopy != .never, mode == .live {
+            if parallelConnections != nil {
+                out.append(
+                    Conflict(
+                        key: "post-copy", message: "post-copy does not work with parallel-connections",
+                        help:
+                            "QEMU refuses post-copy together with multifd (\"Postcopy is not yet compatible with multifd\"); set post-copy: never, or drop parallel-connections"
+                    ))
+            }
+            if compression, compressionMethod == .mt {
+                out.append(
+                    Conflict(
+                        key: "post-copy", message: "post-copy does not work with compression mt",
+                        help:
+                            "QEMU refuses post-copy together with multi-threaded compression; write compression: xbzrle, or set post-copy: never"
+                    ))
+            }
+        }
+        if !compression, compressionMethod != nil {
+            out.append(
+                Conflict(
+                    key: "compression", message: "a compression method is set with compression off", help: "plan again")
+            )
         }
         return out
     }

@@ -37,6 +37,14 @@ public struct PlanFile: Codable, Hashable, Sendable {
     public var bridgeMap: [String: String]?
     public var cpuPolicy: Constraints.CPUPolicy?
     public var bridgePolicy: Constraints.BridgePolicy?
+    /// The plan's `connection:` deadlines; nil = the defaults (and for older plan files).
+    public var connection: ConnectionSettings?
+    /// The plan's maintenance window; nil = none (and for older plan files).
+    public var window: MaintenanceWindow?
+    /// The plan's hooks; nil when it has none (and for older plan files, whose hash stays).
+    public var hooks: HookSet?
+    /// The plan's rolling cycle (the cycle journal's plan only); nil otherwise.
+    public var rolling: RollingSpec?
 
     public struct PlanSource: Codable, Hashable, Sendable {
         public var path: String
@@ -53,11 +61,17 @@ public struct PlanFile: Codable, Hashable, Sendable {
         /// The URI risks the plan accepted for this host (`allow-uri-risks`); nil when none, so
         /// plan files written before this field keep their bytes and hash.
         public var allowURIRisks: [URIPolicy.Risk]?
-        public init(name: String, uri: String, cpuPool: String? = nil, allowURIRisks: [URIPolicy.Risk]? = nil) {
+        /// The plan's `migrate-uri` for this host; nil when none (older plan files keep their hash).
+        public var migrateURI: String?
+        public init(
+            name: String, uri: String, cpuPool: String? = nil, allowURIRisks: [URIPolicy.Risk]? = nil,
+            migrateURI: String? = nil
+        ) {
             self.name = name
             self.uri = uri
             self.cpuPool = cpuPool
             self.allowURIRisks = allowURIRisks
+            self.migrateURI = migrateURI
         }
     }
 
@@ -72,13 +86,20 @@ public struct PlanFile: Codable, Hashable, Sendable {
         hosts = spec.hosts.map {
             HostRef(
                 name: $0.name, uri: $0.uri, cpuPool: $0.cpuPool,
-                allowURIRisks: $0.allowURIRisks.isEmpty ? nil : $0.allowURIRisks.sorted { $0.rawValue < $1.rawValue })
+                allowURIRisks: $0.allowURIRisks.isEmpty ? nil : $0.allowURIRisks.sorted { $0.rawValue < $1.rawValue },
+                migrateURI: $0.migrateURI)
         }.sorted { $0.name < $1.name }
         sources = spec.sourceNames
         targets = spec.targetNames
         migration = spec.migration
         onFailure = spec.onFailure
         self.graph = graph
+        let predicted = Dictionary(timeline.entries.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        for i in self.graph.nodes.indices {
+            let e = predicted[self.graph.nodes[i].id]
+            self.graph.nodes[i].predictedStartMs = e?.startMs
+            self.graph.nodes[i].predictedDurationMs = e?.durationMs
+        }
         unplaceable = result.unplaceable
         skipped = result.skipped
         targetUsage = result.targets
@@ -89,54 +110,87 @@ public struct PlanFile: Codable, Hashable, Sendable {
         bridgeMap = spec.constraints.bridgeMap
         cpuPolicy = spec.constraints.cpu
         bridgePolicy = spec.constraints.bridges
+        connection = spec.connection
+        window = spec.window
+        hooks = spec.hooks.isEmpty ? nil : spec.hooks
+        rolling = spec.rolling
         if hashed { planHash = computedHash }
     }
 
     /// The file with its hash and its bytes from a single encoding (encoding is the largest
-    /// single cost of `evac plan` after placement): encode the plan's identity (`identity`:
-    /// informational members neutral, `planHash` empty), hash those bytes, then put the hash and
-    /// the informational values into their places. The values are cut from an encoding of
-    /// `Informational`, whose members sit at the same depth, so the bytes are exactly what
-    /// encoding the whole file would give (a test compares them with JSONEncoder's).
+    /// single cost of `evac plan` after placement): encode the whole file with `planHash`
+    /// empty, hash those bytes as `identity` would encode — without the nodes' predicted times
+    /// and with the informational members neutral, streamed into SHA-256 segment by segment —
+    /// then put the hash into its place. Values are cut from encodings of `Informational`,
+    /// whose members sit at the same depth, so the hashed bytes are exactly `identity`'s
+    /// encoding and the written bytes exactly the whole file's (a test compares both with
+    /// JSONEncoder's).
     public func sealed() -> (file: PlanFile, data: Data) {
-        let identity = self.identity
-        let neutral = Self.canonicalBytes(identity)
-        let hash = SHA256.hex(neutral)
         var copy = self
-        copy.planHash = hash
-        let info = Self.canonicalBytes(Informational(copy))
+        copy.planHash = ""
+        let full = Self.canonicalBytes(copy)
+        let neutralInfo = Self.canonicalBytes(Informational(identity))
         // Top-level members are indented by two spaces, nested ones by more, and no string holds
         // a raw newline, so `\n  "key" : ` finds the member itself. The first two sort before
         // the graph, the bulk of the file, and the last two after it: look from either end.
-        var cuts: [(Range<Int>, Data)] = []
-        for (key, fromEnd) in [
-            ("estimatedDurationMs", false), ("evacVersion", false), ("planHash", true), ("planSource", true),
-        ] {
-            guard let at = Self.memberValue(key, in: neutral, fromEnd: fromEnd),
-                let value = Self.memberValue(key, in: info, fromEnd: false)
-            else {
-                var d = Self.canonicalBytes(copy)
-                d.append(0x0a)
-                return (copy, d)
+        var cuts: [(range: Range<Int>, neutral: Data)] = []
+        for (key, fromEnd) in [("estimatedDurationMs", false), ("evacVersion", false), ("planSource", true)] {
+            guard let at = Self.memberValue(key, in: full, fromEnd: fromEnd),
+                let value = Self.memberValue(key, in: neutralInfo, fromEnd: false)
+            else { return copy.sealedByTwoEncodings() }
+            cuts.append((at, neutralInfo.subdata(in: value)))
+        }
+        cuts += Self.predictedMembers(in: full).map { ($0, Data()) }
+        cuts.sort { $0.range.lowerBound < $1.range.lowerBound }
+        var sha = SHA256()
+        full.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
+            let bytes = raw.bindMemory(to: UInt8.self)
+            var from = 0
+            for (range, neutral) in cuts {
+                sha.update(UnsafeBufferPointer(rebasing: bytes[from..<(range.lowerBound - full.startIndex)]))
+                sha.update([UInt8](neutral))
+                from = range.upperBound - full.startIndex
             }
-            cuts.append((at, info.subdata(in: value)))
+            sha.update(UnsafeBufferPointer(rebasing: bytes[from...]))
         }
-        cuts.sort { $0.0.lowerBound < $1.0.lowerBound }
-        var data = Data(capacity: neutral.count + 256)
-        var from = neutral.startIndex
-        for (range, value) in cuts {
-            data.append(neutral.subdata(in: from..<range.lowerBound))
-            data.append(value)
-            from = range.upperBound
-        }
-        data.append(neutral.subdata(in: from..<neutral.endIndex))
+        copy.planHash = sha.finalizeHex()
+        guard let at = Self.memberValue("planHash", in: full, fromEnd: true) else { return copy.sealedByTwoEncodings() }
+        var data = Data(capacity: full.count + 80)
+        data.append(full.subdata(in: full.startIndex..<at.lowerBound))
+        data.append(Data("\"\(copy.planHash)\"".utf8))
+        data.append(full.subdata(in: at.upperBound..<full.endIndex))
         data.append(0x0a)
         return (copy, data)
     }
 
+    /// The plain way, for a file whose encoding the cuts do not find their way through.
+    private func sealedByTwoEncodings() -> (file: PlanFile, data: Data) {
+        var copy = self
+        copy.planHash = computedHash
+        return (copy, copy.encoded())
+    }
+
+    /// The byte ranges of every node's `predictedStartMs` and `predictedDurationMs` member in a
+    /// canonical encoding, each from the newline before it through the comma after its value
+    /// (they are numbers, and `source` always follows them): cut, they leave the encoding of
+    /// the node without them.
+    static func predictedMembers(in data: Data) -> [Range<Int>] {
+        let head = Array("\n        \"predicted".utf8)
+        var out: [Range<Int>] = []
+        var from = data.startIndex
+        while let h = firstRange(of: head, in: data, from: from),
+            let comma = firstRange(of: [UInt8(ascii: ",")], in: data, from: h.upperBound)
+        {
+            out.append(h.lowerBound..<comma.upperBound)
+            from = comma.upperBound
+        }
+        return out
+    }
+
     /// What `planHash` covers: the file with `planHash` empty and the members that can differ
-    /// while every decision stays the same set to neutral values — the duration estimate (it
-    /// depends on the bandwidth a command assumes), the evac version that wrote the file, and
+    /// while every decision stays the same set to neutral values — the duration estimate and
+    /// each node's predicted start and duration (they depend on the bandwidth a command assumes
+    /// and on momentary dirty rates), the evac version that wrote the file, and
     /// where the plan came from (the YAML's file name and text: a comment is no decision).
     /// Everything else is covered: placements, the DAG and its limits, migration options and
     /// on-failure, the constraints the executor re-checks, what is unplaceable or skipped and
@@ -147,6 +201,10 @@ public struct PlanFile: Codable, Hashable, Sendable {
         var copy = self
         copy.planHash = ""
         copy.estimatedDurationMs = 0
+        for i in copy.graph.nodes.indices {
+            copy.graph.nodes[i].predictedStartMs = nil
+            copy.graph.nodes[i].predictedDurationMs = nil
+        }
         copy.evacVersion = ""
         copy.planSource = PlanSource(path: "", sha256: "")
         return copy
@@ -239,18 +297,20 @@ extension Constraints.BridgePolicy: Codable {}
 extension Inventory {
     /// SHA-256 over what placement depends on; momentary figures (free memory, balloon size)
     /// and the hostname (the test driver reports the client's own) are left out, so that a
-    /// plan is not stale just because page cache moved. Fields are streamed into the hash with
+    /// plan is not stale just because page cache moved. The hosts' memory is left out too: it
+    /// grows under a hypervisor that hot-adds memory (virtio-mem: this lab's machine gained
+    /// 2.2 GB in an hour), which makes no plan wrong; a target that shrank is caught by the
+    /// stale check, which compares each target's memory with the plan's. Fields are streamed into the hash with
     /// separators rather than encoded as JSON first: this runs on every plan and apply.
     public var fingerprint: String {
         var f = FingerprintHasher()
-        f.add("evac-inventory-1")
+        f.add("evac-inventory-2")
         for h in hosts {
             f.add("host")
             f.add(h.name)
             f.add(h.uri)
             f.add(h.hostUUID ?? "")
             f.add(h.arch)
-            f.add(h.memoryKiB)
             f.add(UInt64(bitPattern: Int64(h.cpus)))
             f.add(h.cpu.vendor)
             f.add(h.cpu.model)
@@ -282,6 +342,10 @@ extension Inventory {
                     f.add(n.kind.rawValue)
                     f.add(n.source)
                     f.add(n.mac ?? "")
+                    if let filter = n.filter {
+                        f.add("filter")
+                        f.add(filter)
+                    }
                 }
                 for d in g.disks {
                     f.add(d.kind.rawValue)
@@ -292,6 +356,14 @@ extension Inventory {
                     f.add(d.readonly ? 1 : 0)
                 }
                 f.add(g.hostDevices)
+                if let fs = g.filesystems {
+                    f.add("filesystems")
+                    f.add(fs)
+                }
+                if let m = g.machine {
+                    f.add("machine")
+                    f.add(m)
+                }
             }
         }
         for u in unreachable {

@@ -65,12 +65,19 @@ extension PlanFile {
             for p in URIPolicy.check(h.uri, allowed: Set(h.allowURIRisks ?? [])) {
                 out.append("host '\(TerminalText.escape(h.name))': \(p.message)")
             }
+            for p in h.migrateURI.map(MigrateURIPolicy.problems) ?? [] {
+                out.append("host '\(TerminalText.escape(h.name))': \(p.message)")
+            }
         }
         for name in sources + targets where hostByName[name] == nil {
             out.append("host '\(TerminalText.escape(name))' has no URI")
         }
         out += graphProblems(hostByName)
         out += migration.problems
+        out += connection?.problems ?? []
+        out += window?.problems ?? []
+        out += hooks?.problems ?? []
+        out += rolling?.problems ?? []
         if !estimatedDurationMs.isFinite || estimatedDurationMs < 0 {
             out.append("the estimated duration is not a finite duration")
         }
@@ -112,6 +119,11 @@ extension PlanFile {
             }
             if n.groups.contains(where: { !groups.contains($0) }) {
                 out.append("\(which) is in an anti-affinity group that is not in the plan")
+            }
+            if [n.predictedStartMs, n.predictedDurationMs].contains(where: {
+                $0.map { !($0.isFinite && $0 >= 0) } ?? false
+            }) {
+                out.append("\(which) has a predicted time that is not a finite duration")
             }
         }
         if out.isEmpty, graph.findCycle() != nil { out.append("its migrations wait for each other in a cycle") }

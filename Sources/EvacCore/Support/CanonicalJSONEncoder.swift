@@ -14,8 +14,10 @@ import Foundation
 /// Not reproduced: `codingPath` (always empty, so error messages carry no path) and
 /// JSONEncoder's limit of 512 nested containers.
 public struct CanonicalJSONEncoder: Sendable {
+    /// An encoder; it has no options, since the bytes are fixed.
     public init() {}
 
+    /// The canonical JSON bytes of `value`; throws where `JSONEncoder` would (e.g. a non-finite Double).
     public func encode<T: Encodable>(_ value: T) throws -> Data {
         let w = CanonicalJSONWriter()
         guard try w.encodeValue(value, depth: 0) else {

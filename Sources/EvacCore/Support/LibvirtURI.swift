@@ -10,6 +10,7 @@
 public struct LibvirtURI: Hashable, Sendable {
     /// "qemu+ssh", "test", …
     public var scheme: String
+    /// The libvirt driver: the scheme before any "+" ("qemu", "test", …).
     public var driver: String
     /// "ssh", "tcp", "unix", …; nil when the scheme has no "+transport".
     public var transport: String?
@@ -17,19 +18,25 @@ public struct LibvirtURI: Hashable, Sendable {
     public var hasAuthority: Bool
     /// The raw user information (before the last "@" of the authority), nil when absent.
     public var userInfo: String?
+    /// The host name or bracketed IPv6 address; "" for a local URI such as qemu:///system.
     public var host: String
+    /// The port as written (not yet checked to be a number); nil when absent.
     public var port: String?
+    /// The path after the authority, e.g. "/system".
     public var path: String
     /// Query parameters, percent-decoded, in order (libvirt decodes them before use).
     public var parameters: [(name: String, value: String)]
+    /// What follows "#", which libvirt does not use; nil when absent.
     public var fragment: String?
 
+    /// Equal when every part is equal, parameters in order (tuples keep the type from synthesizing it).
     public static func == (a: Self, b: Self) -> Bool {
         a.scheme == b.scheme && a.hasAuthority == b.hasAuthority && a.userInfo == b.userInfo && a.host == b.host
             && a.port == b.port && a.path == b.path && a.fragment == b.fragment
             && a.parameters.map(\.name) == b.parameters.map(\.name)
             && a.parameters.map(\.value) == b.parameters.map(\.value)
     }
+    /// Hashes scheme, host and path only: equal URIs agree on those, which is all hashing needs.
     public func hash(into h: inout Hasher) {
         h.combine(scheme)
         h.combine(host)
@@ -48,6 +55,7 @@ public struct LibvirtURI: Hashable, Sendable {
     /// Why a string is not a URI this parser accepts.
     public struct ParseError: Error, Hashable, Sendable { public var reason: String }
 
+    /// Takes `text` apart, or says why it is not a URI this parser accepts (nothing is guessed).
     public static func parse(_ text: String) -> Result<LibvirtURI, ParseError> {
         guard let colon = text.firstIndex(of: ":") else {
             return .failure(.init(reason: "it has no scheme (driver://…)"))

@@ -21,24 +21,30 @@ public struct SHA256: Sendable {
         0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
     ]
 
+    /// A fresh hash state.
     public init() {}
 
+    /// The hex digest of `bytes`.
     public static func hex<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {
         var s = SHA256()
         s.update(Array(bytes))
         return s.finalizeHex()
     }
+    /// The hex digest of `data`.
     public static func hex(_ data: Data) -> String {
         var s = SHA256()
         data.withUnsafeBytes { s.update($0.bindMemory(to: UInt8.self)) }
         return s.finalizeHex()
     }
+    /// The hex digest of `text`'s UTF-8 bytes.
     public static func hex(_ text: String) -> String { hex(Array(text.utf8)) }
 
+    /// Adds `bytes` to the message.
     public mutating func update(_ bytes: [UInt8]) {
         bytes.withUnsafeBufferPointer { update($0) }
     }
 
+    /// Adds `bytes` to the message without copying whole blocks.
     public mutating func update(_ bytes: UnsafeBufferPointer<UInt8>) {
         length &+= UInt64(bytes.count)
         var offset = 0
@@ -59,11 +65,14 @@ public struct SHA256: Sendable {
         if offset < bytes.count { buffer.append(contentsOf: bytes[offset...]) }
     }
 
+    /// Adds `text`'s UTF-8 bytes to the message.
     public mutating func update(_ text: String) {
         var t = text
         t.withUTF8 { update($0) }
     }
 
+    /// Finishes the hash and returns its lowercase hex digest; the state is spent afterwards
+    /// (start a new one to hash again).
     public mutating func finalizeHex() -> String {
         let bitLength = length &* 8
         var tail: [UInt8] = [0x80]

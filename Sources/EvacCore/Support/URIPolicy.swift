@@ -21,7 +21,9 @@ public enum URIPolicy {
 
     /// One reason a URI is refused.
     public struct Problem: Hashable, Sendable {
+        /// What is wrong, naming the offending part of the URI.
         public var message: String
+        /// How to fix it, or how to accept the risk.
         public var help: String
         /// The risk that `allow-uri-risks` accepts; nil when nothing can accept it.
         public var risk: Risk?

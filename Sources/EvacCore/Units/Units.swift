@@ -140,6 +140,43 @@ public enum Units {
         return .success(UInt64(total.rounded()))
     }
 
+    /// The migration timeout grammar, one for the plan (`migration.timeout`) and for
+    /// `resume --timeout`: "20m" (fixed) or "2m/GiB" / "2m per GiB" (scaled by the guest's
+    /// memory). Splits off the scale; the duration is read by the caller (the plan reader reads
+    /// it as a node, so that its errors point into the file).
+    public static func timeoutScale(_ text: String) -> (duration: String, perGiB: Bool) {
+        for sep in ["/GiB", " per GiB"] where text.hasSuffix(sep) { return (String(text.dropLast(sep.count)), true) }
+        return (text, false)
+    }
+
+    /// A whole migration timeout, within `MigrationOptions.Bounds`, worded as the plan's errors.
+    public static func timeout(_ text: String) -> Result<MigrationOptions.Timeout, Failure> {
+        let (d, perGiB) = timeoutScale(text)
+        let bounds = perGiB ? MigrationOptions.Bounds.timeoutPerGiBMs : MigrationOptions.Bounds.timeoutMs
+        switch duration(d) {
+        case .failure(let f): return .failure(f)
+        case .success(let ms):
+            if let f = outOfRange(ms, bounds, context: "timeout", found: text, why: "or 'none' for no timeout") {
+                return .failure(f)
+            }
+            return .success(perGiB ? .perGiB(milliseconds: ms) : .fixed(milliseconds: ms))
+        }
+    }
+
+    /// The one wording of a duration outside its bounds; nil when inside.
+    public static func outOfRange(
+        _ ms: UInt64, _ bounds: ClosedRange<UInt64>, context: String, found: String, why: String
+    )
+        -> Failure?
+    {
+        guard !bounds.contains(ms) else { return nil }
+        let lo = Format.duration(ms: Double(bounds.lowerBound))
+        let hi = Format.duration(ms: Double(bounds.upperBound))
+        return Failure(
+            message: "\(context) must be from \(lo) to \(hi), found \(found)",
+            help: "write a duration in that range; \(why)")
+    }
+
     /// A bandwidth in bytes per second: "512MiB/s", "1GiB/s", "100MB/s". Bits are refused with a hint.
     public static func bandwidth(_ text: String) -> Result<UInt64, Failure> {
         let t = text.trimmingCharacters(in: .whitespaces)
@@ -178,7 +215,8 @@ public enum Units {
     }
 }
 
-/// Human renderings used in reports ("16.0 GiB", "2m30s").
+/// Every human rendering of sizes, durations and counts ("16.0 GiB", "2m30s"): one place, so
+/// that reports, the live display and messages write them alike.
 public enum Format {
     public static func kib(_ kib: UInt64) -> String { bytes(Double(kib) * 1024) }
     public static func kib(signed kib: Int64) -> String {
@@ -193,8 +231,45 @@ public enum Format {
             v /= 1024
             i += 1
         }
-        return i == 0 ? "\(Int(v)) B" : String(format: "%.1f %@", v, units[i])
+        if i == 0 { return "\(Int(v)) B" }
+        // The same digits as "%.1f", without String(format:) (a text report of 100,000 guests
+        // formats ~400,000 figures): exact when v × 10 is, as for every whole number of KiB.
+        let t = v * 10
+        if t < 1e15, (-t).addingProduct(v, 10) == 0 { // fused: zero only if the product was exact
+            let tenths = Int(t.rounded(.toNearestOrEven))
+            return "\(tenths / 10).\(tenths % 10) \(units[i])"
+        }
+        return String(format: "%.1f %@", v, units[i])
     }
+    /// Durations the way the plan language writes them, exactly (300ms, 1.5s, 20m, 1h30m):
+    /// what the operator could type back into a plan or `--timeout`.
+    public static func planDuration(ms: UInt64) -> String {
+        if ms < 1000 { return "\(ms)ms" }
+        if ms % 1000 != 0 && ms < 60_000 { return String(format: "%.1fs", Double(ms) / 1000) }
+        var s = ms / 1000
+        let h = s / 3600
+        s %= 3600
+        let m = s / 60
+        s %= 60
+        var out = ""
+        if h > 0 { out += "\(h)h" }
+        if m > 0 { out += "\(m)m" }
+        if s > 0 || out.isEmpty { out += "\(s)s" }
+        return out
+    }
+
+    /// Bytes for a live meter: whole MiB below a GiB, so that the figure does not jitter.
+    public static func meterBytes(_ b: UInt64) -> String {
+        b >= 1 << 30 ? String(format: "%.1f GiB", Double(b) / Double(1 << 30)) : "\(b >> 20) MiB"
+    }
+
+    /// A count for a live meter: 950, 12.5k, 3.1M.
+    public static func count(_ n: UInt64) -> String {
+        if n < 1000 { return "\(n)" }
+        return n < 1_000_000 ? String(format: "%.1fk", Double(n) / 1e3) : String(format: "%.1fM", Double(n) / 1e6)
+    }
+
+    /// Report durations, rounded to what a reader needs (850ms, 42s, 2m30s, 1h5m).
     public static func duration(ms: Double) -> String {
         // Estimates from a plan file are input: no Int conversion of NaN, infinity or 1e300.
         guard ms.isFinite, ms >= 0 else { return "?" }

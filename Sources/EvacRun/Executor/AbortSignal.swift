@@ -1,3 +1,5 @@
+import EvacCore
+
 /// Why a migration in flight is being aborted.
 enum AbortReason: Sendable, Hashable {
     case timeout(ms: UInt64)
@@ -8,8 +10,8 @@ enum AbortReason: Sendable, Hashable {
 
     var text: String {
         switch self {
-        case .timeout(let ms): return "timed out after \(DurationText.format(ms: ms))"
-        case .noProgress(let ms): return "no progress for \(DurationText.format(ms: ms))"
+        case .timeout(let ms): return "timed out after \(Format.planDuration(ms: ms))"
+        case .noProgress(let ms): return "no progress for \(Format.planDuration(ms: ms))"
         case .operatorStop: return "aborted by operator"
         case .journalFailed: return "aborted: the journal cannot be written"
         }

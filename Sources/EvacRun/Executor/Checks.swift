@@ -9,13 +9,26 @@ struct CheckPolicy: Sendable {
     var bridges: Constraints.BridgePolicy
     var undefineSource: Bool
 
-    init(plan: PlanFile) {
+    init(plan: PlanFile, kind: RunKind = .apply) {
         reserveKiB = plan.memoryReserveKiB ?? 0
         maxVCPURatio = plan.maxVCPURatio
-        bridgeMap = plan.bridgeMap ?? [:]
+        bridgeMap = plan.bridgeMap(for: kind)
         cpu = plan.cpuPolicy ?? .compatible
         bridges = plan.bridgePolicy ?? .match
         undefineSource = plan.migration.undefineSource
+    }
+}
+
+/// A guest as its source reported it at the start of a run, with that source's storage pools.
+struct GuestAtSource: Sendable {
+    var guest: Guest
+    var sourcePools: [StoragePoolInfo]
+    var sourceHypervisorVersion: String?
+
+    init(guest: Guest, source: HostInventory) {
+        self.guest = guest
+        sourcePools = source.storagePools
+        sourceHypervisorVersion = source.hypervisorVersion
     }
 }
 
@@ -32,10 +45,11 @@ struct Checks: Sendable {
     let hypervisor: any Hypervisor
     let policy: CheckPolicy
     let ledger: InFlightLedger
-    /// Guest UUID → NICs, from the inspection of every source at the start of the run: a
-    /// guest's NIC configuration does not change during a drain, and re-reading a source's
-    /// whole inventory before each of its migrations is O(guests²) per source.
-    let nicsAtStart: [String: [GuestNIC]]
+    /// Guest UUID → the guest and its source's storage pools, from the inspection of every
+    /// source at the start of the run: a guest's NICs and disks do not change during a drain,
+    /// and re-reading a source's whole inventory before each of its migrations is O(guests²)
+    /// per source.
+    let atStart: [String: GuestAtSource]
     /// What other runs of the fleet hold on each target (LocalCoordinator: nobody else).
     var coordinator: any RunCoordinator = LocalCoordinator()
 
@@ -93,14 +107,24 @@ struct Checks: Sendable {
             return "target \(s.target.name) already has a guest named \(s.guest) (uuid \(g.uuid))"
         }
 
-        if policy.bridges == .match {
-            var nics = nicsAtStart[s.uuid]
-            if nics == nil {
-                do { nics = try await hypervisor.inspect(s.source).guests.first { $0.uuid == s.uuid }?.nics } catch {
-                    return "source \(Self.describe(error))"
-                }
-            }
-            if let why = bridges(nics ?? [], target) { return why }
+        // Placement's own filters (bridges and networks, shared storage) on the live target.
+        var known = atStart[s.uuid]
+        if known == nil {
+            do {
+                let source = try await hypervisor.inspect(s.source)
+                known = source.guests.first { $0.uuid == s.uuid }.map { GuestAtSource(guest: $0, source: source) }
+            } catch { return "source \(Self.describe(error))" }
+        }
+        if let known, s.mode != .offline, let why = Migratability.liveRefusal(known.guest) {
+            return "guest \(s.guest) \(why)"
+        }
+        if let known,
+            let r = LiveFilters.rejection(
+                guest: known.guest, sourcePools: known.sourcePools,
+                sourceHypervisorVersion: known.sourceHypervisorVersion, target: target,
+                bridges: policy.bridges, bridgeMap: policy.bridgeMap)
+        {
+            return "target \(target.name): \(r.reason) (filter \(r.filter))"
         }
 
         if policy.cpu != .ignore {
@@ -150,8 +174,8 @@ struct Checks: Sendable {
         let free = o1 || o2 ? Int64.min : left
         if free < Int64(clamping: s.memoryKiB) {
             let othersHere = committed.count
-            return "target \(s.target.name) has no room: guest needs \(KiB.text(s.memoryKiB)), "
-                + "\(KiB.text(signed: free)) free after the \(KiB.text(policy.reserveKiB)) reserve"
+            return "target \(s.target.name) has no room: guest needs \(Format.kib(s.memoryKiB)), "
+                + "\(Format.kib(signed: free)) free after the \(Format.kib(policy.reserveKiB)) reserve"
                 + (othersHere == 0
                     ? "" : " and \(othersHere) other migration\(othersHere == 1 ? "" : "s") committed to it")
                 + Self.reserved(theirs.count, others: others)
@@ -169,24 +193,6 @@ struct Checks: Sendable {
         return " and \(n) migration\(n == 1 ? "" : "s") of other runs reserved on it (\(holders))"
     }
 
-    private func bridges(_ nics: [GuestNIC], _ t: HostInventory) -> String? {
-        let networks = Set(t.networks.filter(\.active).map(\.name))
-        let bridges = Set(t.bridges)
-        for nic in nics {
-            let name = policy.bridgeMap[nic.source] ?? nic.source
-            switch nic.kind {
-            case .bridge where !bridges.contains(name):
-                return "target \(t.name) has no bridge \(name)"
-                    + (name == nic.source ? "" : " (mapped from \(nic.source))")
-            case .network where !networks.contains(name):
-                return "target \(t.name) has no active network \(name)"
-                    + (name == nic.source ? "" : " (mapped from \(nic.source))")
-            default: continue
-            }
-        }
-        return nil
-    }
-
     /// After: the guest is on the target (active, or defined for offline) and gone from the
     /// source when the plan undefines it there.
     func after(_ s: StepSpec) async -> String? {
@@ -198,33 +204,41 @@ struct Checks: Sendable {
                     return "guest \(s.guest) is \(state.rawValue) on \(s.target.name) after the migration"
                 }
             }
-        } catch { return "post-check: target \(Self.describe(error))" }
+        } catch { return "target \(Self.describe(error))" }
         guard policy.undefineSource else { return nil }
         do {
             if case .present(let state, _) = try await hypervisor.locate(guestUUID: s.uuid, on: s.source) {
                 return "guest \(s.guest) is still on \(s.source.name) (\(state.rawValue)) after the migration"
             }
-        } catch { return "post-check: source \(Self.describe(error))" }
+        } catch { return "source \(Self.describe(error))" }
         return nil
     }
 
     /// "kvm-13a (qemu+ssh://…) unreachable: connection refused"
-    static func describe(_ e: HypervisorError) -> String {
-        let what = e.kind == .unreachable ? "unreachable" : e.kind.rawValue
-        return "\(e.host) (\(e.uri)) \(what): \(e.message)"
+    static func describe(_ e: HypervisorError) -> String { e.hostProblem }
+}
+
+extension HypervisorError {
+    /// "kvm-13a (qemu+ssh://…) unreachable: connection refused"
+    public var hostProblem: String {
+        "\(host) (\(uri)) \(kind == .unreachable ? "unreachable" : kind.rawValue): \(message)"
     }
 }
 
-enum KiB {
-    static func text(_ kib: UInt64) -> String { text(signed: Int64(clamping: kib)) }
-    static func text(signed kib: Int64) -> String {
-        let a = Double(kib.magnitude)
-        let sign = kib < 0 ? "-" : ""
-        if a >= 1_048_576 { return sign + trim(a / 1_048_576) + " GiB" }
-        if a >= 1024 { return sign + trim(a / 1024) + " MiB" }
-        return "\(kib) KiB"
-    }
-    private static func trim(_ v: Double) -> String {
-        v == v.rounded() ? String(Int(v)) : String(format: "%.1f", v)
+extension PlanFile {
+    /// The bridge renames a run writes into the guests' XML: the plan's for apply, and the
+    /// inverse for rollback, which brings guests back to the names their home hosts have. A name
+    /// that two source bridges were merged into has no single way back: it is left as it is,
+    /// and the rollback's pre-check says so if the home host lacks it.
+    func bridgeMap(for kind: RunKind) -> [String: String] {
+        let map = bridgeMap ?? [:]
+        guard kind == .rollback else { return map }
+        var inverse: [String: String] = [:]
+        var merged: Set<String> = []
+        for (from, to) in map where from != to {
+            if inverse[to] != nil { merged.insert(to) } else { inverse[to] = from }
+        }
+        for name in merged { inverse[name] = nil }
+        return inverse
     }
 }

@@ -17,14 +17,14 @@ extension Executor {
     /// would be in a real run with everything in flight.
     public func dryRun() async -> [DryRunCheck] {
         let ledger = InFlightLedger()
-        var nics: [String: [GuestNIC]] = [:]
+        var guests: [String: GuestAtSource] = [:]
         for source in Set(plan.graph.nodes.map(\.source)).sorted() {
             guard let uri = plan.uri(of: source),
                 let inv = try? await hypervisor.inspect(HostEndpoint(name: source, uri: uri))
             else { continue }
-            for g in inv.guests { nics[g.uuid] = g.nics }
+            for g in inv.guests { guests[g.uuid] = GuestAtSource(guest: g, source: inv) }
         }
-        let checks = Checks(hypervisor: hypervisor, policy: CheckPolicy(plan: plan), ledger: ledger, nicsAtStart: nics)
+        let checks = Checks(hypervisor: hypervisor, policy: CheckPolicy(plan: plan), ledger: ledger, atStart: guests)
         var out: [DryRunCheck] = []
         for spec in plan.applySpecs() {
             let problem = await checks.before(spec)

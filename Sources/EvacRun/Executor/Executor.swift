@@ -55,7 +55,24 @@ public actor Executor {
         self.coordinator = coordinator
     }
 
-    public nonisolated func requestStop(graceful: Bool) { control.request(graceful: graceful) }
+    /// Says what a stop does, as it happens: the operator pressed Ctrl-C and must know whether
+    /// to wait or press again.
+    public nonisolated func requestStop(graceful: Bool) {
+        let inFlight = control.request(graceful: graceful)
+        if graceful {
+            observer.handle(
+                .notice(
+                    inFlight == 0
+                        ? "stopping: no new migration starts; none in flight; the run ends as soon as the hosts being asked have answered or are given up"
+                        : "stopping: no new migration starts; \(inFlight) in flight will finish; press Ctrl-C again to abort them"
+                ))
+        } else {
+            observer.handle(
+                .notice(
+                    "aborting \(inFlight) migration(s) in flight; their guests stay on their sources; `evac resume` continues the run"
+                ))
+        }
+    }
 
     /// A first run of the plan. Refuses (cannotStart) when the journal already has one: use resume.
     public func apply() async -> RunResult {
@@ -123,8 +140,10 @@ public actor Executor {
         var records: [Int: StepRecord]
         let specs: [StepSpec]
         var preflight = RollbackPreflight.Result()
+        var hookState = HookJournalState()
         do {
             runID = (try await journal.runs().map(\.id).max() ?? 0) + 1
+            if plan.hooks != nil { hookState = try await journal.hookState() }
             let existing = try await journal.steps(kind: kind)
             if fresh && !existing.isEmpty {
                 return RunResult(
@@ -202,7 +221,10 @@ public actor Executor {
 
         // 2. Every source must answer before anything starts.
         let unsettled = specs.filter { !(records[$0.id]?.state.isSettled ?? true) }
-        let (down, nics) = await inspectSources(unsettled)
+        // Host reads before the first migration start nothing: a stop ends them at once.
+        let interruptedEarly = "interrupted before any migration started; nothing was changed; resume continues"
+        let (down, atStart) = await control.cancellingOnStop { await self.inspectSources(unsettled) }
+        if control.stopRequested { return await finish(.interrupted, interruptedEarly) }
         if options.requireReachableSources, let down {
             return await finish(.cannotStart, down)
         }
@@ -213,11 +235,15 @@ public actor Executor {
         var batch: [StepTransition] = []
         let looked = kind == .rollback || records.values.contains { $0.attempt > 0 || $0.state != .pending }
         if looked {
-            let findings = await Reconciler(
+            let reconciler = Reconciler(
                 hypervisor: hypervisor, concurrency: options.reconcileConcurrency,
-                inTransitWait: options.inTransitWait, again: kind.rawValue
-            )
-            .reconcile(specs.compactMap { records[$0.id] }, specs: specByID)
+                inTransitWait: options.inTransitWait, again: kind.rawValue)
+            let unsettledRecords = specs.compactMap { records[$0.id] }
+            let findings = await control.cancellingOnStop {
+                await reconciler.reconcile(unsettledRecords, specs: specByID)
+            }
+            // Findings of look-ups a stop cut short say nothing: write none of them.
+            if control.stopRequested { return await finish(.interrupted, interruptedEarly) }
             for f in findings {
                 guard let t = f.transition else { continue }
                 records[t.step.id] = t.step
@@ -235,13 +261,42 @@ public actor Executor {
             records[id] = n
         }
 
+        let hooks = plan.hooks.map {
+            HookRunner(
+                hooks: $0, journal: journal, observer: observer, planName: plan.planName, runID: runID,
+                forcedStop: { [control] in control.forcedStopRequested }, state: hookState)
+        }
+        if let hooks, startMigrations {
+            // A pass a crash left open (the migration ended, its after-migration hooks did not
+            // run) is finished first; then every source about to be drained gets its before-drain hooks.
+            if let failure = await finishOpenPasses(hooks, specs: specs, records: records) {
+                return await finish(.journalFailed, failure)
+            }
+            if kind == .apply {
+                switch await beforeDrain(hooks, specs: specs, records: &records, runID: runID) {
+                case .failure(let why): return await finish(.journalFailed, "\(why)")
+                case .success(let stop?):
+                    let pending = specs.compactMap { records[$0.id] }.filter { $0.state == .pending }
+                    var note: [StepTransition] = []
+                    for r in pending {
+                        var n = r
+                        n.reason = "not started: \(stop)"
+                        records[r.id] = n
+                        note.append(StepTransition(step: n, from: .pending, message: "not started: \(stop)"))
+                    }
+                    return await finish(.partial, stop, extra: note)
+                case .success(nil): break
+                }
+            }
+        }
+
         // 4. Walk the DAG over the pending steps.
         let runnable = specs.filter { records[$0.id]?.state == .pending }
-        var (scheduler, blockedAtStart) = Scheduler.make(specs: runnable, limits: plan.graph.limits) { id in
-            records[id].map { ($0.guest, $0.state) }
+        var (scheduler, blockedAtStart) = Scheduler.make(steps: runnable, limits: plan.graph.limits) { id in
+            records[id].map { ($0.guest, $0.state == .done || $0.state == .skipped, $0.state.phrase) }
         }
         for (i, why) in blockedAtStart {
-            let id = scheduler.specs[i].id
+            let id = scheduler.steps[i].id
             guard let r = records[id] else { continue }
             var n = r
             n.state = .blocked
@@ -263,15 +318,27 @@ public actor Executor {
             }
         }
 
-        let runner = MigrationRunner(
+        var runner = MigrationRunner(
             hypervisor: hypervisor, journal: journal, observer: observer,
             checks: Checks(
-                hypervisor: hypervisor, policy: CheckPolicy(plan: plan), ledger: ledger,
-                nicsAtStart: nics, coordinator: coordinator),
-            control: control, options: plan.migration, bridgeMap: plan.bridgeMap ?? [:],
+                hypervisor: hypervisor, policy: CheckPolicy(plan: plan, kind: kind),
+                ledger: ledger, atStart: atStart, coordinator: coordinator),
+            control: control, options: plan.migration, bridgeMap: plan.bridgeMap(for: kind),
             runID: runID, companionsOfDone: companions)
-        let walk =
-            startMigrations ? await self.walk(&scheduler, records: &records, runner: runner, runID: runID) : WalkEnd()
+        runner.hooks = hooks
+        var drained = Set<String>()
+        var walk =
+            startMigrations
+            ? await self.walk(
+                &scheduler, records: &records, runner: runner, runID: runID,
+                drainHooks: kind == .apply ? specs : nil, drained: &drained)
+            : WalkEnd()
+        if let hooks, startMigrations, kind == .apply, walk.journalFailure == nil, !control.stopRequested {
+            if let failure = await afterDrain(hooks, specs: specs, records: records, drained: &drained) {
+                walk.journalFailure = failure
+            }
+        }
+        if walk.haltedBy == nil, let h = hooks?.haltedBy { walk.haltedBy = h }
         unrecorded = walk.unrecorded
 
         // 5. Say why the steps still pending did not start, and how the run ended.
@@ -279,7 +346,17 @@ public actor Executor {
         if let failure = walk.journalFailure {
             return await finish(.journalFailed, failure)
         }
-        var note: [StepTransition] = []
+        var note: [StepTransition] = walk.leftByWindow
+        if !walk.leftByWindow.isEmpty {
+            let left = Set(walk.leftByWindow.map(\.step.id))
+            for r in leftPending
+            where r.reason == nil && !left.contains(r.id) && !control.stopRequested && walk.haltedBy == nil {
+                var n = r
+                n.reason = "not started: waits for a migration the maintenance window left; resume continues it"
+                note.append(StepTransition(step: n, from: .pending, message: n.reason ?? ""))
+                records[r.id] = n
+            }
+        }
         let why =
             control.stopRequested
             ? "not started: interrupted by operator"
@@ -303,7 +380,11 @@ public actor Executor {
                 extra: note)
         }
         let c = StepCounts(mine)
-        return await finish(.partial, "\(c.failed) failed, \(c.blocked) blocked, \(c.pending) not started", extra: note)
+        let window =
+            walk.leftByWindow.isEmpty
+            ? "" : " (\(walk.leftByWindow.count) predicted to end after the maintenance window closes)"
+        return await finish(
+            .partial, "\(c.failed) failed, \(c.blocked) blocked, \(c.pending) not started\(window)", extra: note)
     }
 
     /// The preflight's findings as the operator sees them: state changes, and notices for what
@@ -343,37 +424,78 @@ public actor Executor {
         var haltedBy: String?
         /// Steps that ended after the journal failed, as this process saw them (not durable).
         var unrecorded: [Int: StepRecord] = [:]
+        /// Steps not started because they were predicted to end after the window closes.
+        var leftByWindow: [StepTransition] = []
     }
 
+    /// Why the maintenance window keeps step `id` from starting now, or nil: it has no window,
+    /// `late: start`, the step has no prediction, or it is predicted to end in time.
+    private func windowRefuses(_ predicted: Double?, runStart: Date) -> String? {
+        guard let w = plan.window, w.late == .skip, let predicted else { return nil }
+        let now = Date()
+        guard !w.admits(predictedMs: predicted, now: now, runStart: runStart) else { return nil }
+        let closes = w.closes(runStart: runStart)
+        let f = ISO8601DateFormatter()
+        return "not started: predicted to take \(Format.duration(ms: predicted)), to end at "
+            + "\(f.string(from: now.addingTimeInterval(predicted / 1000))), after the maintenance window closes at "
+            + "\(f.string(from: closes)); resume continues it"
+    }
+
+    /// `drainHooks`: every step of the run, when after-drain hooks are to run as each source's
+    /// last migration ends (`drained`: the sources whose hooks ran in this process).
     private func walk(
         _ scheduler: inout Scheduler, records: inout [Int: StepRecord], runner: MigrationRunner,
-        runID: Int
+        runID: Int, drainHooks: [StepSpec]?, drained: inout Set<String>
     ) async -> WalkEnd {
         var end = WalkEnd()
+        let runStart = Date()
+        let predicted =
+            plan.window == nil
+            ? [:]
+            : Dictionary(
+                plan.graph.nodes.map { ($0.id, $0.predictedDurationMs) }, uniquingKeysWith: { first, _ in first })
         let stopOnFailure = plan.onFailure == .stop
         await withTaskGroup(of: (Int, MigrationRunner.Outcome).self) { group in
             var inFlight = 0
             while true {
-                if control.startsAllowed && end.haltedBy == nil && end.journalFailure == nil {
+                if let hooks = runner.hooks, let all = drainHooks, end.journalFailure == nil, !control.stopRequested {
+                    if let failure = await afterDrain(hooks, specs: all, records: records, drained: &drained) {
+                        end.journalFailure = failure
+                        control.journalFailed()
+                    }
+                }
+                if end.haltedBy == nil, let h = runner.hooks?.haltedBy { end.haltedBy = h }
+                var freed = true // a step the window leaves frees its slot for the next
+                while freed && control.startsAllowed && end.haltedBy == nil && end.journalFailure == nil {
+                    freed = false
                     for i in scheduler.takeStartable() {
-                        let spec = scheduler.specs[i]
+                        let spec = scheduler.steps[i]
                         guard let record = records[spec.id] else { continue }
+                        if let why = windowRefuses(predicted[spec.id] ?? nil, runStart: runStart) {
+                            _ = scheduler.finish(i, .requeued)
+                            freed = true
+                            var n = record
+                            n.reason = why
+                            records[n.id] = n
+                            end.leftByWindow.append(StepTransition(step: n, from: .pending, message: why))
+                            continue
+                        }
                         inFlight += 1
                         group.addTask { (i, await runner.run(spec, record)) }
                     }
                 }
                 guard inFlight > 0, let (i, outcome) = await group.next() else { break }
                 inFlight -= 1
-                let spec = scheduler.specs[i]
+                let spec = scheduler.steps[i]
                 if case .ended(let r) = outcome, r.state == .done {
                 } else {
                     ledger.release(target: spec.target.name, uuid: spec.uuid)
                 }
                 switch outcome {
                 case .notStarted:
-                    _ = scheduler.finish(i, state: .pending)
+                    _ = scheduler.finish(i, .requeued)
                 case .journalFailed(let why, let seen):
-                    _ = scheduler.finish(i, state: .pending)
+                    _ = scheduler.finish(i, .requeued)
                     if let seen { end.unrecorded[seen.id] = seen }
                     if end.journalFailure == nil {
                         end.journalFailure = why
@@ -381,12 +503,12 @@ public actor Executor {
                     }
                 case .ended(let r):
                     records[r.id] = r
-                    let blocked = scheduler.finish(i, state: r.state)
+                    let blocked = scheduler.finish(i, r.state.slotOutcome)
                     if r.state == .failed && stopOnFailure && end.haltedBy == nil { end.haltedBy = r.guest }
                     guard !blocked.isEmpty, end.journalFailure == nil else { continue }
                     var ts: [StepTransition] = []
                     for (j, why) in blocked {
-                        guard let old = records[scheduler.specs[j].id] else { continue }
+                        guard let old = records[scheduler.steps[j].id] else { continue }
                         var n = old
                         n.state = .blocked
                         n.reason = why
@@ -436,8 +558,8 @@ public actor Executor {
         }
     }
 
-    /// Inspects every source once: which do not answer, and the NICs of the guests on the others.
-    private func inspectSources(_ specs: [StepSpec]) async -> (down: String?, nics: [String: [GuestNIC]]) {
+    /// Inspects every source once: which do not answer, and the guests on the others.
+    private func inspectSources(_ specs: [StepSpec]) async -> (down: String?, guests: [String: GuestAtSource]) {
         var seen = Set<String>()
         let sources = specs.map(\.source).filter { seen.insert($0.name).inserted }
         let hv = hypervisor
@@ -451,18 +573,20 @@ public actor Executor {
                 }
             }
             var down: [String] = []
-            var nics: [String: [GuestNIC]] = [:]
+            var guests: [String: GuestAtSource] = [:]
             for await r in g {
                 switch r {
                 case .success(let inv):
-                    for guest in inv.guests where wanted.contains(guest.uuid) { nics[guest.uuid] = guest.nics }
+                    for guest in inv.guests where wanted.contains(guest.uuid) {
+                        guests[guest.uuid] = GuestAtSource(guest: guest, source: inv)
+                    }
                 case .failure(let e): down.append(Checks.describe(e))
                 }
             }
             down.sort()
             return (
                 down.isEmpty
-                    ? nil : "source\(down.count == 1 ? "" : "s") not reachable: " + down.joined(separator: "; "), nics
+                    ? nil : "source\(down.count == 1 ? "" : "s") not reachable: " + down.joined(separator: "; "), guests
             )
         }
     }

@@ -14,6 +14,8 @@ struct MigrationRunner: Sendable {
     let runID: Int
     /// Extra transitions written with a step's `done` (rollback: the apply step → rolled-back).
     let companionsOfDone: @Sendable (StepRecord) -> [StepTransition]
+    /// The plan's hooks; nil when it has none.
+    var hooks: HookRunner? = nil
 
     enum Outcome: Sendable {
         /// Ended in done, failed, blocked, or pending again (aborted by operator).
@@ -25,11 +27,64 @@ struct MigrationRunner: Sendable {
         case journalFailed(String, seen: StepRecord?)
     }
 
+    /// Pre-checks, then the migration; a transient failure (see `HypervisorError.Kind`) is
+    /// tried again under the plan's retry policy, each attempt journaled (running with its
+    /// number, back to pending with libvirt's error), pre-checks included.
     func run(_ spec: StepSpec, _ record: StepRecord) async -> Outcome {
+        let policy = options.retryPolicy
+        var current = record
+        var attemptInRun = 1
+        while true {
+            switch await attempt(spec, current, attemptInRun: attemptInRun, of: policy.attempts) {
+            case .settled(let outcome):
+                return await afterPhase(spec, outcome)
+            case .retry(let pending):
+                current = pending
+                attemptInRun += 1
+                let wait = policy.backoffMs(beforeAttempt: attemptInRun)
+                await control.cancellingOnStop { try? await Task.sleep(for: .milliseconds(wait)) }
+                guard control.startsAllowed else { return .ended(current) }
+            }
+        }
+    }
+
+    private enum Attempt { case settled(Outcome), retry(StepRecord) }
+
+    /// The after-migration hooks once a step ended done or failed, or was blocked by a
+    /// before-migration hook (what that hook did may need undoing). A step that went back to
+    /// pending (a stop) keeps its pass open: the resume that runs it finishes the pass.
+    func afterPhase(_ spec: StepSpec, _ outcome: Outcome) async -> Outcome {
+        guard let hooks, case .ended(let r) = outcome, hooks.needsAfterPhase(spec, r) else { return outcome }
+        do { _ = try await hooks.afterMigration(spec, r) } catch { return .journalFailed("\(error)", seen: r) }
+        return outcome
+    }
+
+    private func attempt(_ spec: StepSpec, _ record: StepRecord, attemptInRun: Int, of attempts: Int) async -> Attempt {
         observer.handle(.step(change(record, from: record.state, to: nil, "checking")))
+        let notStarted = Attempt.settled(record.state == .pending && attemptInRun > 1 ? .ended(record) : .notStarted)
+        // A stop ends the pre-checks' waits on hosts: they start nothing, and a frozen host
+        // must not hold an operator's Ctrl-C up.
+        var verdict = await control.cancellingOnStop { await checks.check(spec) }
+        guard control.startsAllowed else { return notStarted }
+        if case .blocked(let why) = verdict { return .settled(await blocked(record, why)) }
+        if attemptInRun == 1, let hooks, hooks.appliesToGuest(spec.guest) {
+            let hook: HookRunner.Verdict
+            do { hook = try await hooks.beforeMigration(spec) } catch {
+                return .settled(.journalFailed("\(error)", seen: nil))
+            }
+            switch hook {
+            case .proceed:
+                break
+            case .skip(let why), .stop(let why):
+                // The guest stays where it is; a resume (or --retry) tries it again in a new pass.
+                return .settled(await blocked(record, why))
+            }
+            guard control.startsAllowed else { return .settled(.notStarted) }
+        }
+
         let signal = AbortSignal()
-        control.register(spec.id, signal)
-        defer { control.unregister(spec.id) }
+        var admitted = false
+        defer { if admitted { control.unregister(spec.id) } }
 
         // With a coordinator, `running` carries the capacity claim; it is refused when another
         // run's reservations on the target changed since the check read them: check again.
@@ -37,10 +92,14 @@ struct MigrationRunner: Sendable {
         var recheck = 0
         while true {
             var why: String?
-            switch await checks.check(spec) {
+            switch verdict {
             case .blocked(let reason): why = reason
             case .start(let claim):
-                guard control.startsAllowed else { return .notStarted }
+                // Admitted (counted by a stop as in flight) only while it is about to start.
+                if !admitted {
+                    guard control.admit(spec.id, signal) else { return notStarted }
+                    admitted = true
+                }
                 r = record
                 r.state = .running
                 r.attempt += 1
@@ -48,22 +107,25 @@ struct MigrationRunner: Sendable {
                 r.started = Timestamp.now()
                 r.finished = nil
                 r.stats = nil
+                let label =
+                    "attempt \(r.attempt)"
+                    + (attemptInRun > 1 ? " (retry \(attemptInRun - 1) of \(attempts - 1) in this run)" : "")
                 do {
-                    try await write(
-                        [StepTransition(step: r, from: record.state, message: "attempt \(r.attempt)")],
-                        claim: claim)
+                    try await write([StepTransition(step: r, from: record.state, message: label)], claim: claim)
                 } catch CoordinatorError.changed(let target) {
+                    control.unregister(spec.id)
+                    admitted = false
                     recheck += 1
-                    guard recheck >= Self.maxRechecks else { continue }
+                    if recheck < Self.maxRechecks {
+                        verdict = await control.cancellingOnStop { await checks.check(spec) }
+                        guard control.startsAllowed else { return notStarted }
+                        continue
+                    }
                     why = "the reservations on \(target) kept changing while checking it (\(recheck) times)"
-                } catch { return .journalFailed("\(error)", seen: nil) }
+                } catch { return .settled(.journalFailed("\(error)", seen: nil)) }
             }
             guard let why else { break }
-            var b = record
-            b.state = .blocked
-            b.reason = why
-            b.finished = Timestamp.now()
-            return await finish(b, from: record.state, why)
+            return .settled(await blocked(record, why))
         }
 
         let request = MigrationRequest(
@@ -93,7 +155,7 @@ struct MigrationRunner: Sendable {
                 out.state = .pending
                 out.reason = "aborted: the journal cannot be written; the guest stays on \(spec.source.name)"
             }
-            return unrecorded(out, "the journal cannot be written")
+            return .settled(unrecorded(out, "the journal cannot be written"))
         case (.success(let outcome), _):
             // A job that completed as the abort came in still completed: the checks decide.
             if let why = await checks.after(spec) {
@@ -103,21 +165,39 @@ struct MigrationRunner: Sendable {
                 out.state = .done
                 out.stats = Self.encode(outcome)
             }
-            return await finish(
-                out, from: .running, out.reason ?? "done in \(DurationText.format(ms: outcome.durationMs))",
-                outcome: out.state == .done ? outcome : nil)
+            return .settled(
+                await finish(
+                    out, from: .running, out.reason ?? "done in \(Format.planDuration(ms: outcome.durationMs))",
+                    outcome: out.state == .done ? outcome : nil))
         case (.failure(let e), .operatorStop?):
             out.state = .pending
             out.reason = "aborted by operator; the guest stays on \(spec.source.name), resume retries it"
-            return await finish(out, from: .running, out.reason!, error: e.description)
+            return .settled(await finish(out, from: .running, out.reason!, error: e.journalRecord))
         case (.failure(let e), let reason?):
             out.state = .failed
             out.reason = reason.text
-            return await finish(out, from: .running, reason.text, error: e.description)
+            return .settled(await finish(out, from: .running, reason.text, error: e.journalRecord))
+        case (.failure(let e), nil) where e.kind.isTransient && attemptInRun < attempts && control.startsAllowed:
+            let wait = options.retryPolicy.backoffMs(beforeAttempt: attemptInRun + 1)
+            out.state = .pending
+            out.reason =
+                "attempt \(r.attempt) failed (\(e.kind.rawValue), transient): \(e.message); "
+                + "retrying in \(Format.planDuration(ms: wait)) (attempt \(attemptInRun + 1) of \(attempts) in this run)"
+            switch await finish(out, from: .running, out.reason!, error: e.journalRecord) {
+            case .ended: return .retry(out)
+            case let other: return .settled(other)
+            }
+        case (.failure(let e), nil) where e.kind == .aborted:
+            // Not evac's abort (that has a reason): someone ran `virsh domjobabort`, or the like.
+            out.state = .failed
+            out.reason = "aborted outside evac (e.g. virsh domjobabort): \(e.message)"
+            return .settled(await finish(out, from: .running, out.reason!, error: e.journalRecord))
         case (.failure(let e), nil):
             out.state = .failed
-            out.reason = "migration failed: \(e.message)"
-            return await finish(out, from: .running, out.reason!, error: e.description)
+            out.reason =
+                "migration failed: \(e.message)"
+                + (e.kind.isTransient && attemptInRun > 1 ? " (after \(attemptInRun) attempts in this run)" : "")
+            return .settled(await finish(out, from: .running, out.reason!, error: e.journalRecord))
         }
     }
 
@@ -133,6 +213,16 @@ struct MigrationRunner: Sendable {
             return unrecorded(seen, "\(error)")
         }
         return .ended(r)
+    }
+
+    /// The step blocked for `why` before it started (a pre-check, a hook, reservations that
+    /// kept changing): the guest stays where it is.
+    private func blocked(_ record: StepRecord, _ why: String) async -> Outcome {
+        var r = record
+        r.state = .blocked
+        r.reason = why
+        r.finished = Timestamp.now()
+        return await finish(r, from: record.state, why)
     }
 
     /// A step that ended after the journal failed: the operator still sees the event (marked as

@@ -17,6 +17,8 @@ struct MigrationWatch: Sendable {
         var sawIteration = false
         /// Once in post-copy the job cannot be aborted without losing the guest: no more timeouts.
         var postCopy = false
+        /// after-first-pass asks once; a refused switch leaves the migration in pre-copy.
+        var switchedOnce = false
     }
 
     private enum Race: Sendable {
@@ -43,13 +45,13 @@ struct MigrationWatch: Sendable {
                     w.lowestRemaining = p.dataRemaining
                     w.lastProgress = clock.now
                 }
-                guard p.iteration >= 1, !w.sawIteration else { return false }
-                w.sawIteration = true
-                if postCopy == .afterFirstPass && !w.postCopy {
-                    w.postCopy = true
-                    return true
-                }
-                return false
+                if p.iteration >= 1 { w.sawIteration = true }
+                // libvirt counts passes from 1 while the first is still being sent: the first
+                // pass is over when the count reaches 2 (as Nova waits for memory_iteration > 1).
+                guard postCopy == .afterFirstPass, p.iteration >= 2, !w.postCopy, !w.switchedOnce else { return false }
+                w.postCopy = true
+                w.switchedOnce = true
+                return true
             }
             onProgress(p)
             if switchNow {

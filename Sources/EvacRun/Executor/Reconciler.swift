@@ -84,7 +84,7 @@ struct Reconciler: Sendable {
         switch (src, tgt) {
         case (.failure(let e), _), (_, .failure(let e)):
             let why = "cannot tell where \(s.guest) is: \(Checks.describe(e)); \(again) again when it answers"
-            if r.state == .running { return to(.blocked, why, loud: true, error: e.description) }
+            if r.state == .running { return to(.blocked, why, loud: true, error: e.journalRecord) }
             guard accounting, r.attempt > 0, !Self.activeOn(src) else { return nil }
             return Finding(transition: nil, loud: true, step: r, text: why)
         case (.success(.present(let ss, _)), .success(.present(let ts, _))) where ss.isActive:
@@ -126,7 +126,7 @@ struct Reconciler: Sendable {
         _ src: Result<GuestPresence, HypervisorError>, _ tgt: Result<GuestPresence, HypervisorError>
     ) -> Bool {
         switch (src, tgt) {
-        case (.failure(let e), _), (_, .failure(let e)): return e.kind != .unreachable
+        case (.failure(let e), _), (_, .failure(let e)): return e.kind != .unreachable && e.kind != .interrupted
         case (.success(.present(let ss, _)), .success(.present(let ts, _))):
             // Copying (the incoming guest is paused), or switched over and awaiting the source's
             // confirm phase, which stops and undefines the source copy (seen on the lab).

@@ -7,20 +7,51 @@ final class StopControl: Sendable {
         var forced = false
         var journalFailed = false
         var inFlight: [Int: AbortSignal] = [:]
+        /// Waits that any stop ends (host reads, pre-checks, retry back-offs), by token.
+        var cancellable: [Int: @Sendable () -> Void] = [:]
+        var nextToken = 0
     }
     private let state = Locked(State())
 
     var startsAllowed: Bool { state.withLock { !$0.graceful && !$0.forced && !$0.journalFailed } }
     var stopRequested: Bool { state.withLock { $0.graceful || $0.forced } }
+    /// A second stop (or a journal failure): running hooks are killed, not waited for.
+    var forcedStopRequested: Bool { state.withLock { $0.forced || $0.journalFailed } }
 
-    func request(graceful: Bool) {
-        let fire: [AbortSignal] = state.withLock { s in
+    /// Returns how many migrations were in flight when it came.
+    @discardableResult
+    func request(graceful: Bool) -> Int {
+        let (fire, cancel, n): ([AbortSignal], [@Sendable () -> Void], Int) = state.withLock { s in
             s.graceful = true
-            if graceful { return [] }
+            let cancel = Array(s.cancellable.values)
+            s.cancellable = [:]
+            if graceful { return ([], cancel, s.inFlight.count) }
             s.forced = true
-            return Array(s.inFlight.values)
+            return (Array(s.inFlight.values), cancel, s.inFlight.count)
         }
+        for c in cancel { c() }
         for f in fire { f.fire(.operatorStop) }
+        return n
+    }
+
+    /// Runs `body` in a task that any stop request cancels: for waits that start nothing
+    /// (reading hosts, pre-checks, a retry's back-off), where stopping means not waiting. A
+    /// host call cut short this way fails with `.interrupted`; check `stopRequested` after.
+    func cancellingOnStop<T: Sendable>(_ body: @escaping @Sendable () async -> T) async -> T {
+        let task = Task { await body() }
+        let token: Int? = state.withLock { s in
+            if s.graceful || s.forced { return nil }
+            s.nextToken += 1
+            s.cancellable[s.nextToken] = { task.cancel() }
+            return s.nextToken
+        }
+        if token == nil { task.cancel() }
+        defer { if let token { state.withLock { _ = $0.cancellable.removeValue(forKey: token) } } }
+        return await withTaskCancellationHandler {
+            await task.value
+        } onCancel: {
+            task.cancel()
+        }
     }
 
     func journalFailed() {
@@ -31,13 +62,16 @@ final class StopControl: Sendable {
         for f in fire { f.fire(.journalFailed) }
     }
 
-    /// Registers a migration's signal; fires it at once if a forced stop or failure came first.
-    func register(_ id: Int, _ signal: AbortSignal) {
-        let already: AbortReason? = state.withLock { s in
+    /// Admits a migration that is about to start: registers its signal and returns true, or
+    /// returns false when a stop or a journal failure came first. One lock for the check and the
+    /// registration, so that a stop's "N in flight will finish" counts every migration that
+    /// starts after all, and none starts that it did not count.
+    func admit(_ id: Int, _ signal: AbortSignal) -> Bool {
+        state.withLock { s in
+            guard !s.graceful && !s.forced && !s.journalFailed else { return false }
             s.inFlight[id] = signal
-            return s.journalFailed ? .journalFailed : s.forced ? .operatorStop : nil
+            return true
         }
-        if let already { signal.fire(already) }
     }
 
     func unregister(_ id: Int) { state.withLock { _ = $0.inFlight.removeValue(forKey: id) } }

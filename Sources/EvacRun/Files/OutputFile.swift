@@ -6,10 +6,14 @@ import Foundation
 /// renamed over the target: a symlink planted at the target is replaced, never written through,
 /// and a reader never sees half a file.
 public enum OutputFile {
+    /// Why an output file was not written: the system's error text, or what is at the path instead.
     public struct Failure: Error, Sendable { public var reason: String }
 
+    /// The permissions of every output file: read and write for evac's user only.
     public static let mode: mode_t = 0o600
 
+    /// Writes `data` to `path` whole (new file, fsync, rename over it), or in place when `path` is
+    /// a terminal, a pipe or /dev/null.
     public static func write(_ data: Data, to path: String) throws(Failure) {
         var st = stat()
         if lstat(path, &st) == 0 {

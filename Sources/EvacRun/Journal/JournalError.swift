@@ -4,7 +4,9 @@ public enum JournalError: Error, Sendable, CustomStringConvertible, Equatable {
     case locked(path: String, holder: String)
     /// The journal records another plan (hash); resume refuses unless forced.
     case otherPlan(path: String, journalHash: String, planHash: String)
+    /// A file-system call on the journal or a file beside it failed; the message says what and why.
     case io(path: String, String)
+    /// SQLite could not open, read or write the journal.
     case database(path: String, String)
     /// A state directory or file that another user could have planted or could change.
     case unsafe(path: String, String, fix: String)
@@ -13,6 +15,7 @@ public enum JournalError: Error, Sendable, CustomStringConvertible, Equatable {
     /// Thrown by a test's crash hook: the simulated process is gone.
     case simulatedCrash(point: Int)
 
+    /// The message the CLI prints: the journal's path, what is wrong and, where there is one, the fix.
     public var description: String {
         switch self {
         case .locked(let path, let holder): return "journal \(path) is locked by \(holder)"

@@ -8,6 +8,7 @@ import GRDB
 /// the `RunEvent` the running process showed, for the same observers (terminal, plain, JSON).
 /// Progress samples are not journaled, so a follower shows states, not percentages.
 public final class JournalFollower: @unchecked Sendable {
+    /// How following a run ended.
     public enum End: Sendable, Equatable {
         /// The run wrote its end: the status it ended with.
         case finished(RunStatus)
@@ -15,9 +16,11 @@ public final class JournalFollower: @unchecked Sendable {
         case processGone(String)
     }
 
+    /// The journal being followed.
     public let path: String
     private let db: DatabaseQueue
 
+    /// Opens the journal at `path` read-only; throws when there is none or SQLite cannot read it.
     public init(path: String) throws(JournalError) {
         self.path = path
         guard FileManager.default.fileExists(atPath: path) else { throw .io(path: path, "no such journal") }
@@ -166,6 +169,7 @@ extension JournalLock {
 
 /// The journal's UTC timestamps (`2026-12-01T10:22:33.123Z`) read back.
 public enum JournalClock {
+    /// The journal timestamp `s` as a `Date`; nil when it is not one.
     public static func date(_ s: String) -> Date? { parse(s).map { Date(timeIntervalSince1970: $0) } }
 
     /// Seconds since 1970.

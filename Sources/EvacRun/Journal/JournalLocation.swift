@@ -5,6 +5,7 @@ import Foundation
 /// One file per plan: `<plan-name>-<first 12 of planHash>.journal.sqlite`, so that the same plan
 /// always finds its journal (resume, status, rollback) and a changed plan gets a new one.
 public enum JournalLocation {
+    /// The state directory `environment` names (see above); it is not created here.
     public static func stateDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
         if let d = environment["EVAC_STATE_DIR"], !d.isEmpty { return d }
         if let x = environment["XDG_STATE_HOME"], !x.isEmpty { return x + "/evac" }
@@ -21,10 +22,12 @@ public enum JournalLocation {
         stateDirectory + "/" + String(planName.map { $0.isLetter || $0.isNumber || "-_.".contains($0) ? $0 : "_" })
     }
 
+    /// The journal of the plan named `planName` with hash `planHash`, in `stateDirectory`.
     public static func journalPath(planName: String, planHash: String, stateDirectory: String) -> String {
         planStem(planName: planName, stateDirectory: stateDirectory) + "-" + planHash.prefix(12) + journalSuffix
     }
 
+    /// The journal of `plan`, in `stateDirectory` or else the default one.
     public static func journalPath(for plan: PlanFile, stateDirectory: String? = nil) -> String {
         journalPath(
             planName: plan.planName, planHash: plan.planHash,

@@ -41,6 +41,14 @@ public final class JournalLock: @unchecked Sendable {
         path = journalPath + ".lock"
         // Never through a symlink: the file is chmod'ed, truncated and written below.
         fd = try StateFiles.open(path, flags: O_RDWR, create: true)
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK && Self.heldByThisProcess(fd) {
+            // This process released it: a child being spawned at that instant (between fork and
+            // exec) still shares the descriptor, and with it the lock, for a moment.
+            for _ in 0..<100 {
+                usleep(10_000)
+                if flock(fd, LOCK_EX | LOCK_NB) == 0 { break }
+            }
+        }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let err = errno
             let text = Self.readAll(fd)
@@ -62,6 +70,11 @@ public final class JournalLock: @unchecked Sendable {
             throw .io(path: path, "cannot record the lock holder: \(msg)")
         }
         fsync(fd)
+    }
+
+    /// Whether the holder recorded in the lock file is this process.
+    private static func heldByThisProcess(_ fd: Int32) -> Bool {
+        Holder.parse(readAll(fd))?.pid == getpid()
     }
 
     private static func readAll(_ fd: Int32) -> String {

@@ -15,22 +15,28 @@ public struct JournalStatus: Codable, Sendable {
     public var rollback: [StepRecord]
     public var applyCounts: StepCounts
     public var rollbackCounts: StepCounts
+    /// Every hook the runs ran, oldest first; nil when the plan has none (or none ran yet).
+    public var hooks: [HookRecord]? = nil
+    /// A rolling cycle's batches, where each stands; nil for a journal that is not a cycle's.
+    public var cycle: [CycleRecord]? = nil
 
     /// A journal's status from its rows, wherever they are kept (the coordinator's database).
     public init(
         path: String, planName: String, planHash: String, activeHolder: String?, runs: [RunRecord],
-        steps: [StepRecord]
+        steps: [StepRecord], hooks: [HookRecord] = [], cycle: [CycleRecord] = []
     ) {
         let apply = steps.filter { $0.kind == .apply }
         let rollback = steps.filter { $0.kind == .rollback }
         self.init(
             path: path, planName: planName, planHash: planHash, activeHolder: activeHolder, runs: runs,
-            apply: apply, rollback: rollback, applyCounts: StepCounts(apply), rollbackCounts: StepCounts(rollback))
+            apply: apply, rollback: rollback, applyCounts: StepCounts(apply), rollbackCounts: StepCounts(rollback),
+            hooks: hooks.nilIfEmpty, cycle: cycle.nilIfEmpty)
     }
 
     init(
         path: String, planName: String, planHash: String, activeHolder: String?, runs: [RunRecord],
-        apply: [StepRecord], rollback: [StepRecord], applyCounts: StepCounts, rollbackCounts: StepCounts
+        apply: [StepRecord], rollback: [StepRecord], applyCounts: StepCounts, rollbackCounts: StepCounts,
+        hooks: [HookRecord]? = nil, cycle: [CycleRecord]? = nil
     ) {
         self.path = path
         self.planName = planName
@@ -41,6 +47,8 @@ public struct JournalStatus: Codable, Sendable {
         self.rollback = rollback
         self.applyCounts = applyCounts
         self.rollbackCounts = rollbackCounts
+        self.hooks = hooks
+        self.cycle = cycle
     }
 
     public static func read(path: String) throws(JournalError) -> JournalStatus {
@@ -57,13 +65,20 @@ public struct JournalStatus: Codable, Sendable {
                     path: path, planName: meta["plan_name"] ?? "?", planHash: meta["plan_hash"] ?? "?",
                     activeHolder: JournalLock.currentHolder(journalPath: path),
                     runs: try SQLiteJournal.readRuns(db), apply: apply, rollback: rollback,
-                    applyCounts: StepCounts(apply), rollbackCounts: StepCounts(rollback))
+                    applyCounts: StepCounts(apply), rollbackCounts: StepCounts(rollback),
+                    hooks: try SQLiteJournal.readHooks(db).nilIfEmpty,
+                    cycle: try SQLiteJournal.readCycle(db).nilIfEmpty)
             }
         } catch let e as JournalError {
             throw e
         } catch {
             throw .database(path: path, "\(error)")
         }
+    }
+
+    /// The hooks of one guest's step, for `status --guest`.
+    public func hooks(of step: StepRecord) -> [HookRecord] {
+        (hooks ?? []).filter { $0.scope == "\(step.kind.rawValue):\(step.id)" }
     }
 
     /// The plan file the journal was opened for (kept in its meta table), so that resume,
@@ -163,4 +178,8 @@ extension JournalLock {
         let n = pread(fd, &buf, buf.count, 0)
         return Holder.parse(n > 0 ? String(decoding: buf[0..<n], as: UTF8.self) : "")?.summary ?? "another process"
     }
+}
+
+extension Array {
+    var nilIfEmpty: [Element]? { isEmpty ? nil : self }
 }

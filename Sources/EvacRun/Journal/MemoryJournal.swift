@@ -6,6 +6,7 @@ public final class MemoryJournal: RunJournal, @unchecked Sendable {
         var steps: [RunKind: [Int: StepRecord]] = [:]
         var runs: [Int: RunRecord] = [:]
         var commits = 0
+        var hooks = HookJournalState()
     }
     private let state = Locked(State())
     public init() {}
@@ -18,6 +19,8 @@ public final class MemoryJournal: RunJournal, @unchecked Sendable {
             if let r = b.beginRun { s.runs[r.id] = r }
             for st in b.insertSteps { s.steps[st.kind, default: [:]][st.id] = st }
             for t in b.transitions { s.steps[t.step.kind, default: [:]][t.step.id] = t.step }
+            for h in b.hooks { s.hooks.records[h.key] = h }
+            for p in b.passes { s.hooks.passes[p.scope] = p }
             if let f = b.finishRun {
                 s.runs[b.runID]?.finished = f.finished
                 s.runs[b.runID]?.exitStatus = f.exitStatus
@@ -32,6 +35,8 @@ public final class MemoryJournal: RunJournal, @unchecked Sendable {
     public func runs() async throws -> [RunRecord] {
         state.withLock { s in s.runs.values.sorted { $0.id < $1.id } }
     }
+
+    public func hookState() async throws -> HookJournalState { state.withLock { $0.hooks } }
 
     public func close() {}
 }

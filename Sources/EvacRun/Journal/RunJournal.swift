@@ -32,6 +32,12 @@ public struct JournalBatch: Sendable {
     public var insertSteps: [StepRecord] = []
     public var transitions: [StepTransition] = []
     public var finishRun: (finished: String, exitStatus: String)?
+    /// Hook rows to insert or replace (by point, hook, scope and pass).
+    public var hooks: [HookRecord] = []
+    /// Guest hook passes to set.
+    public var passes: [HookPass] = []
+    /// Rolling-cycle batches to set (the cycle's journal only).
+    public var cycle: [CycleRecord] = []
     /// With a coordinator: the target capacity reserved in the same transaction as these
     /// transitions (a step becoming running). Journals without one ignore it: the in-process
     /// ledger already reserved it.
@@ -39,6 +45,7 @@ public struct JournalBatch: Sendable {
     public init(
         runID: Int, beginRun: RunRecord? = nil, insertSteps: [StepRecord] = [],
         transitions: [StepTransition] = [], finishRun: (finished: String, exitStatus: String)? = nil,
+        hooks: [HookRecord] = [], passes: [HookPass] = [], cycle: [CycleRecord] = [],
         claim: CapacityClaim? = nil
     ) {
         self.runID = runID
@@ -46,6 +53,9 @@ public struct JournalBatch: Sendable {
         self.insertSteps = insertSteps
         self.transitions = transitions
         self.finishRun = finishRun
+        self.hooks = hooks
+        self.passes = passes
+        self.cycle = cycle
         self.claim = claim
     }
 }
@@ -58,6 +68,8 @@ public protocol RunJournal: AnyObject, Sendable {
     func commit(_ batch: JournalBatch) async throws
     func steps(kind: RunKind) async throws -> [StepRecord]
     func runs() async throws -> [RunRecord]
+    /// Every hook row and guest pass (what has run, what completed).
+    func hookState() async throws -> HookJournalState
     /// Releases the file and the lock. Safe to call twice.
     func close()
 }

@@ -17,6 +17,7 @@ public enum RunStanding: Sendable, Equatable {
     /// done or skipped. Resume continues it, rollback returns its guests.
     case applied(complete: Bool)
 
+    /// The standing of a journal with these runs, apply steps and rollback steps.
     public static func of(runs: [RunRecord], apply: [StepRecord], rollback: [StepRecord]) -> RunStanding {
         if runs.contains(where: { $0.kind == .rollback }) || !rollback.isEmpty {
             let last = runs.last { $0.kind == .rollback }

@@ -141,6 +141,16 @@ public final class SQLiteJournal: RunJournal, @unchecked Sendable {
                     id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL, kind TEXT NOT NULL, migration_id INTEGER,
                     at TEXT NOT NULL, from_state TEXT, to_state TEXT, message TEXT NOT NULL, libvirt_error TEXT);
                 CREATE INDEX IF NOT EXISTS events_by_step ON events (kind, migration_id);
+                CREATE TABLE IF NOT EXISTS hooks (
+                    point TEXT NOT NULL, hook TEXT NOT NULL, scope TEXT NOT NULL, pass INTEGER NOT NULL,
+                    run_id INTEGER NOT NULL, state TEXT NOT NULL, subject TEXT NOT NULL, exit_status INTEGER,
+                    started TEXT NOT NULL, finished TEXT, output TEXT, message TEXT,
+                    PRIMARY KEY (point, hook, scope, pass));
+                CREATE TABLE IF NOT EXISTS hook_passes (
+                    scope TEXT PRIMARY KEY, closed INTEGER NOT NULL, attempt_at_close INTEGER NOT NULL);
+                CREATE TABLE IF NOT EXISTS cycle (
+                    batch INTEGER PRIMARY KEY, hosts TEXT NOT NULL, stage TEXT NOT NULL, phase_journal TEXT,
+                    updated TEXT NOT NULL, message TEXT);
                 """)
     }
 
@@ -240,6 +250,32 @@ public final class SQLiteJournal: RunJournal, @unchecked Sendable {
                 ])
             }
         }
+        for h in b.hooks {
+            try db.cachedStatement(
+                sql: """
+                    INSERT OR REPLACE INTO hooks (point, hook, scope, pass, run_id, state, subject, exit_status, started, finished, output, message)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """
+            ).execute(arguments: [
+                h.point.rawValue, h.hook, h.scope, h.pass, h.runID, h.state.rawValue, h.subject,
+                h.exitStatus.map { Int($0) }, h.started, h.finished, h.output, h.message,
+            ])
+        }
+        for c in b.cycle {
+            try db.cachedStatement(
+                sql: """
+                    INSERT OR REPLACE INTO cycle (batch, hosts, stage, phase_journal, updated, message) VALUES (?, ?, ?, ?, ?, ?)
+                    """
+            ).execute(arguments: [
+                c.batch, c.hosts.joined(separator: ","), c.stage.rawValue, c.phaseJournal, c.updated, c.message,
+            ])
+        }
+        for p in b.passes {
+            try db.cachedStatement(
+                sql: "INSERT OR REPLACE INTO hook_passes (scope, closed, attempt_at_close) VALUES (?, ?, ?)"
+            )
+            .execute(arguments: [p.scope, p.closed, p.attemptAtClose])
+        }
         if let f = b.finishRun {
             try db.cachedStatement(sql: "UPDATE run SET finished = ?, exit_status = ? WHERE id = ?")
                 .execute(arguments: [f.finished, f.exitStatus, b.runID])
@@ -296,6 +332,59 @@ public final class SQLiteJournal: RunJournal, @unchecked Sendable {
                 planName: try r.decode(forColumn: "plan_name"), started: try r.decode(forColumn: "started"),
                 finished: try r.decode(forColumn: "finished"), exitStatus: try r.decode(forColumn: "exit_status"),
                 command: try r.decode(forColumn: "command"))
+        }
+    }
+
+    public func hookState() async throws -> HookJournalState {
+        try await db.read { db in HookJournalState(records: try Self.readHooks(db), passes: try Self.readPasses(db)) }
+    }
+
+    /// Hook rows, oldest first. A journal written before hooks existed has no such table.
+    static func readHooks(_ db: Database) throws -> [HookRecord] {
+        guard try db.tableExists("hooks") else { return [] }
+        return try Row.fetchAll(db, sql: "SELECT * FROM hooks ORDER BY started, rowid").map { r in
+            let point: String = try r.decode(forColumn: "point")
+            let state: String = try r.decode(forColumn: "state")
+            guard let p = HookPoint(rawValue: point) else {
+                throw JournalRowError("hooks", "point '\(point)' is not a hook point")
+            }
+            guard let s = HookRecord.State(rawValue: state) else {
+                throw JournalRowError("hooks", "state '\(state)' is not a hook state")
+            }
+            let exit: Int? = try r.decode(forColumn: "exit_status")
+            return HookRecord(
+                point: p, hook: try r.decode(forColumn: "hook"), scope: try r.decode(forColumn: "scope"),
+                pass: try r.decode(forColumn: "pass"), runID: try r.decode(forColumn: "run_id"), state: s,
+                subject: try r.decode(forColumn: "subject"), exitStatus: exit.flatMap { Int32(exactly: $0) },
+                started: try r.decode(forColumn: "started"), finished: try r.decode(forColumn: "finished"),
+                output: try r.decode(forColumn: "output"), message: try r.decode(forColumn: "message"))
+        }
+    }
+
+    /// The rolling cycle's batches, in order (empty for a journal that is not a cycle's).
+    public func cycle() async throws -> [CycleRecord] { try await db.read { try Self.readCycle($0) } }
+
+    static func readCycle(_ db: Database) throws -> [CycleRecord] {
+        guard try db.tableExists("cycle") else { return [] }
+        return try Row.fetchAll(db, sql: "SELECT * FROM cycle ORDER BY batch").map { r in
+            let stage: String = try r.decode(forColumn: "stage")
+            let hosts: String = try r.decode(forColumn: "hosts")
+            guard let s = CycleRecord.Stage(rawValue: stage) else {
+                throw JournalRowError("cycle", "stage '\(stage)' is not a cycle stage")
+            }
+            return CycleRecord(
+                batch: try r.decode(forColumn: "batch"), hosts: hosts.split(separator: ",").map(String.init), stage: s,
+                phaseJournal: try r.decode(forColumn: "phase_journal"), updated: try r.decode(forColumn: "updated"),
+                message: try r.decode(forColumn: "message"))
+        }
+    }
+
+    static func readPasses(_ db: Database) throws -> [HookPass] {
+        guard try db.tableExists("hook_passes") else { return [] }
+        return try Row.fetchAll(db, sql: "SELECT * FROM hook_passes ORDER BY scope").map { r in
+            HookPass(
+                scope: try r.decode(forColumn: "scope"), closed: try r.decode(forColumn: "closed"),
+                attemptAtClose: try r.decode(forColumn: "attempt_at_close"))
         }
     }
 

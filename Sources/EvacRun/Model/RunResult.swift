@@ -13,13 +13,19 @@ public enum RunStatus: String, Codable, Sendable, Hashable {
     case journalFailed = "journal-failed"
 }
 
+/// What a run hands back to the CLI: how it ended and where each of its steps stands.
 public struct RunResult: Sendable, Hashable {
+    /// How the run ended; the CLI's exit code follows from it.
     public var status: RunStatus
     /// Why, for cannotStart / journalFailed / interrupted.
     public var message: String?
+    /// The journal's id of this run; nil when it could not start.
     public var runID: Int?
+    /// The run's steps (apply or rollback, as the run was) as they stand at its end.
     public var steps: [StepRecord]
+    /// Steps per state.
     public var counts: StepCounts { StepCounts(steps) }
+    /// A result; a run that cannot start has only a status and a message.
     public init(status: RunStatus, message: String? = nil, runID: Int? = nil, steps: [StepRecord] = []) {
         self.status = status
         self.message = message

@@ -25,7 +25,12 @@ struct StepSpec: Sendable {
 }
 
 extension PlanFile {
-    func endpoint(_ host: String) -> HostEndpoint { HostEndpoint(name: host, uri: uri(of: host) ?? "") }
+    /// The host as the executor reaches it, with its `migrate-uri` (used when it is the target:
+    /// for a rollback, the guest's home host).
+    func endpoint(_ host: String) -> HostEndpoint {
+        let ref = hosts.first { $0.name == host }
+        return HostEndpoint(name: host, uri: ref?.uri ?? "", migrateURI: ref?.migrateURI)
+    }
 
     /// Apply steps in the plan's order.
     func applySpecs() -> [StepSpec] {

@@ -1,6 +1,8 @@
 /// The state of one step in the journal (DESIGN.md vocabulary).
 public enum StepState: String, Codable, Sendable, CaseIterable {
+    /// Waiting, migrating, migrated, failed, blocked (by a pre-check or a step that did not end done), skipped.
     case pending, running, done, failed, blocked, skipped
+    /// An apply step whose guest a rollback returned to its source.
     case rolledBack = "rolled-back"
 
     /// States a resume leaves alone: the guest is where this run wants it, or on purpose not moved.

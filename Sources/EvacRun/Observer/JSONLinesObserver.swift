@@ -5,11 +5,13 @@ import Foundation
 public struct JSONLinesObserver: RunObserver {
     private let out: LineWriter
     private let progress: Bool
+    /// Writes through `writer`; `includeProgress: false` drops progress samples (`status --follow` has none to show).
     public init(writer: LineWriter = LineWriter(), includeProgress: Bool = true) {
         out = writer
         progress = includeProgress
     }
 
+    /// Writes `event` as one line.
     public func handle(_ event: RunEvent) {
         if case .progress = event, !progress { return }
         if let line = Self.line(event) { out.write(line) }
@@ -21,6 +23,7 @@ public struct JSONLinesObserver: RunObserver {
         var data: T
     }
 
+    /// The JSON line for `event`, stamped with the current time; nil when it cannot be encoded.
     public static func line(_ event: RunEvent) -> String? {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

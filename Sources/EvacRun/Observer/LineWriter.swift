@@ -5,7 +5,9 @@ import Foundation
 public final class LineWriter: Sendable {
     private let handle: FileHandle
     private let lock = Locked(())
+    /// A writer onto `handle`.
     public init(_ handle: FileHandle = .standardOutput) { self.handle = handle }
+    /// Writes `line` and a newline under the lock, so lines never interleave; a failed write is dropped.
     public func write(_ line: String) {
         // A failed write (a terminal gone with its ssh session, a closed pipe) is dropped: losing
         // the display must not stop the run. FileHandle.write(_:) would trap on it.

@@ -86,5 +86,6 @@ public final class LoggingJournal: RunJournal {
 
     public func steps(kind: RunKind) async throws -> [StepRecord] { try await inner.steps(kind: kind) }
     public func runs() async throws -> [RunRecord] { try await inner.runs() }
+    public func hookState() async throws -> HookJournalState { try await inner.hookState() }
     public func close() { inner.close() }
 }

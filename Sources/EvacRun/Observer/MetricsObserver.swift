@@ -21,6 +21,7 @@ public final class MetricsObserver: RunObserver, Sendable {
         var writeError: String?
     }
 
+    /// The metrics file, as `--metrics-file` named it.
     public let path: String
     private let minIntervalMs: UInt64
     private let now: @Sendable () -> UInt64
@@ -28,6 +29,8 @@ public final class MetricsObserver: RunObserver, Sendable {
     private let state = Locked(State())
     private let metrics = RunMetrics()
 
+    /// An observer keeping `path` up to date at most every `minIntervalMs`; `clockMs` replaces the
+    /// monotonic clock in tests.
     public init(path: String, minIntervalMs: UInt64 = 1000, clockMs: (@Sendable () -> UInt64)? = nil) {
         self.path = path
         self.minIntervalMs = minIntervalMs
@@ -37,6 +40,8 @@ public final class MetricsObserver: RunObserver, Sendable {
     /// The last write error, if the file could not be written (the run goes on regardless).
     public var lastWriteError: String? { state.withLock { $0.writeError } }
 
+    /// Updates the figures from `event`; writes the file at once for a run's start and end, else
+    /// within `minIntervalMs`.
     public func handle(_ event: RunEvent) {
         let t = now()
         let urgent: Bool = state.withLock { s in

@@ -45,7 +45,13 @@ public final class PlainObserver: RunObserver, Sendable {
                 "\(s.kind.rawValue) \(e(s.planName)) (\(e(String(s.planHash.prefix(12))))): \(s.steps) step(s), run \(s.runID), journal \(e(s.journal))"
         case .step(let c):
             let state = c.to?.rawValue ?? "checking"
-            let detail = c.message == state || c.message.isEmpty ? "" : ": \(e(c.message))"
+            // "done in 1.3s" after "done" reads as one phrase, not "done: done in 1.3s".
+            let detail =
+                c.message == state || c.message.isEmpty
+                ? ""
+                : c.message.hasPrefix(state + " ")
+                    ? e(String(c.message.dropFirst(state.count)))
+                    : ": \(e(c.message))"
             return "\(e(c.guest)) \(e(c.source)) → \(e(c.target)) \(state)\(detail)"
         case .notice(let m):
             return "NOTICE: \(e(m))"
@@ -53,7 +59,7 @@ public final class PlainObserver: RunObserver, Sendable {
             let c = s.counts
             var text =
                 "\(s.kind.rawValue) finished: \(s.status.rawValue) — \(c.done) done, \(c.failed) failed, "
-                + "\(c.blocked) blocked, \(c.pending) pending of \(c.total) in \(DurationText.format(ms: s.elapsedMs))"
+                + "\(c.blocked) blocked, \(c.pending) pending of \(c.total) in \(Format.planDuration(ms: s.elapsedMs))"
             if let m = s.message { text += " (\(e(m)))" }
             for p in s.problems { text += "\n  \(e(p.guest)): \(p.state.rawValue): \(e(p.reason ?? ""))" }
             return text

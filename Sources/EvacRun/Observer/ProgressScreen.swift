@@ -16,7 +16,9 @@ public struct ProgressScreen: Sendable {
         var order: Int
     }
 
+    /// The kind of run shown (nil before one starts); steps of the other kind are ignored.
     public private(set) var kind: RunKind?
+    /// Steps in the run, those settled by earlier runs included.
     public private(set) var total = 0
     /// Settled by earlier runs (resume): counted as done, they send no events.
     private var alreadyDone = 0
@@ -27,8 +29,10 @@ public struct ProgressScreen: Sendable {
     /// The most migrations seen in flight at once: the parallelism the limits actually allowed.
     private var peakInFlight = 0
 
+    /// A screen before any run started.
     public init() {}
 
+    /// Steps per state as far as the events tell: unreported steps count as pending, those settled earlier as done.
     public var counts: StepCounts {
         var c = StepCounts()
         for s in steps.values { c.add(s.state ?? .running) }
@@ -122,8 +126,8 @@ public struct ProgressScreen: Sendable {
     func bar() -> String {
         let c = counts
         let finished = c.total - c.pending - c.running
-        // Whole seconds: a sub-second ETA is noise, and DurationText would say "0ms".
-        let eta = etaMs.map { ms in ms < 500 ? "0s" : DurationText.format(ms: (ms + 500) / 1000 * 1000) } ?? "—"
+        // Whole seconds: a sub-second ETA is noise, and Format.planDuration would say "0ms".
+        let eta = etaMs.map { ms in ms < 500 ? "0s" : Format.planDuration(ms: (ms + 500) / 1000 * 1000) } ?? "—"
         return "[\(Self.meter(finished, of: c.total, cells: 20))] \(c.done)/\(c.total) done, \(c.failed) failed, "
             + "\(c.blocked) blocked · \(c.running) in flight · ETA \(eta)"
     }
@@ -133,22 +137,13 @@ public struct ProgressScreen: Sendable {
         guard let p = s.sample else { return "starting" }
         let percent = Int(p.percent) // floor: 99.6% of a pass is not done
         return "[\(meter(percent, of: 100, cells: 10))] \(pad(String(percent), 3, right: true))%  "
-            + "\(p.memoryBps / 1_048_576) MiB/s  \(bytes(p.dataRemaining)) left  iter \(p.iteration)  "
-            + "dirty \(count(p.dirtyRate)) pages/s  \(clock(p.elapsedMs))"
+            + "\(p.memoryBps / 1_048_576) MiB/s  \(Format.meterBytes(p.dataRemaining)) left  iter \(p.iteration)  "
+            + "dirty \(Format.count(p.dirtyRate)) pages/s  \(clock(p.elapsedMs))"
     }
 
     static func meter(_ part: Int, of whole: Int, cells: Int) -> String {
         let filled = whole <= 0 ? 0 : min(cells, max(0, part * cells / whole))
         return String(repeating: "#", count: filled) + String(repeating: ".", count: cells - filled)
-    }
-
-    static func bytes(_ b: UInt64) -> String {
-        b >= 1 << 30 ? String(format: "%.1f GiB", Double(b) / Double(1 << 30)) : "\(b >> 20) MiB"
-    }
-
-    static func count(_ n: UInt64) -> String {
-        if n < 1000 { return "\(n)" }
-        return n < 1_000_000 ? String(format: "%.1fk", Double(n) / 1e3) : String(format: "%.1fM", Double(n) / 1e6)
     }
 
     /// m:ss, or h:mm:ss past an hour: a stopwatch, since it ticks on screen.

@@ -10,13 +10,17 @@ import Glibc
 /// summary) printed above it so the scrollback keeps a log. `ProgressScreen` holds the state and
 /// the text; this class only decides when to draw and writes the escape codes.
 public final class TerminalObserver: RunObserver, Sendable {
+    /// How the terminal is drawn.
     public struct Options: Sendable {
         /// Colour the permanent lines by outcome; off when `NO_COLOR` is set.
         public var color: Bool
         /// Fixed size instead of asking the terminal (tests, or when the ioctl fails).
         public var width: Int?
+        /// Fixed number of rows, likewise.
         public var rows: Int?
+        /// The shortest time between two redraws of the live block, in milliseconds.
         public var minRedrawMs: UInt64
+        /// Colour, the terminal's own size, and at most 5 redraws a second.
         public init(color: Bool = true, width: Int? = nil, rows: Int? = nil, minRedrawMs: UInt64 = 200) {
             self.color = color
             self.width = width
@@ -44,6 +48,7 @@ public final class TerminalObserver: RunObserver, Sendable {
     private let schedule: Scheduler
     private let state = Locked(State())
 
+    /// An observer drawing on `handle`; `clockMs` and `scheduler` replace the clock and the redraw timer in tests.
     public init(
         handle: FileHandle = .standardOutput, options: Options = Options(),
         clockMs: (@Sendable () -> UInt64)? = nil, scheduler: Scheduler? = nil
@@ -77,6 +82,8 @@ public final class TerminalObserver: RunObserver, Sendable {
         return TerminalObserver(options: Options(color: (environment["NO_COLOR"] ?? "").isEmpty))
     }
 
+    /// Prints permanent lines at once and redraws the live block at most every `minRedrawMs`;
+    /// after the summary, ignores events until the next run starts.
     public func handle(_ event: RunEvent) {
         state.withLock { s in
             if case .runStarted = event { s.finished = false }
