@@ -102,6 +102,17 @@ struct CLICoordinatorTests {
         #expect(!bad.text.contains(server.password), "\(bad.text)")
     }
 
+    /// A rolling cycle's drains take no leases: with a coordinator set, roll is refused (not run
+    /// outside the fleet's rules), and its dry run still works.
+    @Test func rollIsRefusedWithACoordinatorRatherThanRunUncoordinated() async throws {
+        let env = ["HOME": "/nonexistent", "EVAC_COORDINATOR": "postgresql://evac@127.0.0.1:1/evac"]
+        let refused = try await run(["roll", "/nonexistent/plan.yaml"], env)
+        #expect(refused.status == 2, "\(refused.text)")
+        #expect(refused.stderr.contains("evac roll does not run through a coordinator yet"), "\(refused.text)")
+        let dry = try await run(["roll", "/nonexistent/plan.yaml", "--dry-run"], env)
+        #expect(!dry.stderr.contains("coordinator"), "the dry run is not refused for it: \(dry.text)")
+    }
+
     struct Output {
         var status: Int32
         var stdout: String
