@@ -55,6 +55,46 @@ extension LabEndToEndTests {
             XCTAssertEqual(Lab.whereIs(s.guest), [Int(s.target.dropFirst(4)) ?? -1], "\(s.guest) only on \(s.target)")
         }
     }
+
+    /// PostgreSQL stopped under a coordinated apply: no migration starts while it is down, the
+    /// ones in flight finish, evac says it waits, and once the server is back the run goes on
+    /// and every guest lands (nothing lost).
+    func testPostgresRestartedMidRunStartsNothingWhileDownAndLosesNothing() throws {
+        try Lab.reset()
+        let dir = try scratch("coord-restart")
+        let server = try LabPostgres(NSTemporaryDirectory() + "evac-pg-lab-\(UUID().uuidString.prefix(8))")
+        defer { server.down() }
+        let plan = try Lab.writePlan(in: dir, name: "e2e-coord-restart", perTarget: 1, bandwidth: "8MiB/s")
+        let env = server.env.merging(["EVAC_STATE_DIR": dir.appendingPathComponent("state").path]) { $1 }
+        let apply = try Lab.start(Lab.evac, ["apply", plan, "--output", "plain"], env: env)
+        XCTAssertTrue(
+            apply.waitUntil(timeout: 60) { $0.contains("running: attempt") },
+            "apply started a migration: \(apply.output())")
+        try server.run("stop")
+        let down = Date()
+        Thread.sleep(forTimeInterval: 10)
+        let back = Date()
+        try server.run("start")
+        let out = apply.wait()
+        XCTAssertEqual(out.status, 0, "the run went on after the restart: \(out)")
+        XCTAssertTrue(out.stderr.contains("is not answering"), "evac said it waits: \(out)")
+        XCTAssertTrue(out.stderr.contains("answers again"), "and that it goes on: \(out)")
+
+        let status = try Lab.run(Lab.evac, ["status", "e2e-coord-restart", "--output", "json"], env: env)
+        XCTAssertEqual(status.status, 0, "\(status)")
+        let steps = try JSONDecoder().decode(CoordinatedStatus.self, from: Data(status.stdout.utf8)).apply
+        XCTAssertEqual(Set(steps.map(\.guest)), Set(Lab.home.keys), "every scenario guest has a step")
+        for s in steps {
+            XCTAssertEqual(s.state, "done", "\(s.guest): \(s.reason ?? "")")
+            XCTAssertEqual(Lab.whereIs(s.guest), [Int(s.target.dropFirst(4)) ?? -1], "\(s.guest) only on \(s.target)")
+            // `started` is written in the transaction that marks the step running: none while down.
+            if let started = s.started.map(Journal.date) {
+                XCTAssertFalse(
+                    started > down && started < back, "\(s.guest) started at \(started) while the database was down")
+            }
+        }
+        print("restart: steps started \(steps.compactMap(\.started).sorted()), database down \(down) to \(back)")
+    }
 }
 
 /// The part of `evac status --output json` this test reads.
@@ -64,6 +104,7 @@ private struct CoordinatedStatus: Decodable {
         var target: String
         var state: String
         var reason: String?
+        var started: String?
     }
     var apply: [Step]
 }
@@ -85,6 +126,11 @@ struct LabPostgres {
     }
 
     static var script: String { Lab.root.appendingPathComponent("scripts/pg-test-server").path }
+
+    func run(_ command: String) throws {
+        let o = try Lab.run("/bin/bash", [Self.script, command, dir])
+        guard o.status == 0 else { throw LabError("scripts/pg-test-server \(command) failed: \(o)") }
+    }
 
     func down() { _ = try? Lab.run("/bin/bash", [Self.script, "down", dir]) }
 }
