@@ -8,10 +8,7 @@ extension LabEndToEndTests {
     /// directory (another bastion): refused while the dead runner's lease is live, taken over
     /// once it expired, and every guest lands once, on its target only.
     func testCoordinatedRunnerKilledIsResumedFromASecondStateDirectoryAfterItsLease() throws {
-        try Lab.reset()
-        let dir = try scratch("coord-kill")
-        // Its own directory, not the scratch one: the server runs as nobody, who must reach it.
-        let server = try LabPostgres(NSTemporaryDirectory() + "evac-pg-lab-\(UUID().uuidString.prefix(8))")
+        let (dir, server) = try coordinatedStart("coord-kill")
         defer { server.down() }
         let plan = try Lab.writePlan(in: dir, name: "e2e-coord-kill", perTarget: 2, bandwidth: "1MiB/s")
         var env = server.env
@@ -44,25 +41,14 @@ extension LabEndToEndTests {
             FileManager.default.fileExists(atPath: second + "/e2e-coord-kill"),
             "no journal file: the journal is the database's")
 
-        let status = try Lab.run(
-            Lab.evac, ["status", "e2e-coord-kill", "--output", "json"],
-            env: env.merging(["EVAC_STATE_DIR": second]) { $1 })
-        XCTAssertEqual(status.status, 0, "\(status)")
-        let steps = try JSONDecoder().decode(CoordinatedStatus.self, from: Data(status.stdout.utf8)).apply
-        XCTAssertEqual(Set(steps.map(\.guest)), Set(Lab.home.keys), "every scenario guest has a step")
-        for s in steps {
-            XCTAssertEqual(s.state, "done", "\(s.guest): \(s.reason ?? "")")
-            XCTAssertEqual(Lab.whereIs(s.guest), [Int(s.target.dropFirst(4)) ?? -1], "\(s.guest) only on \(s.target)")
-        }
+        _ = try assertCoordinatedLanded("e2e-coord-kill", env: env.merging(["EVAC_STATE_DIR": second]) { $1 })
     }
 
     /// PostgreSQL stopped under a coordinated apply: no migration starts while it is down, the
     /// ones in flight finish, evac says it waits, and once the server is back the run goes on
     /// and every guest lands (nothing lost).
     func testPostgresRestartedMidRunStartsNothingWhileDownAndLosesNothing() throws {
-        try Lab.reset()
-        let dir = try scratch("coord-restart")
-        let server = try LabPostgres(NSTemporaryDirectory() + "evac-pg-lab-\(UUID().uuidString.prefix(8))")
+        let (dir, server) = try coordinatedStart("coord-restart")
         defer { server.down() }
         let plan = try Lab.writePlan(in: dir, name: "e2e-coord-restart", perTarget: 1, bandwidth: "8MiB/s")
         let env = server.env.merging(["EVAC_STATE_DIR": dir.appendingPathComponent("state").path]) { $1 }
@@ -80,13 +66,8 @@ extension LabEndToEndTests {
         XCTAssertTrue(out.stderr.contains("is not answering"), "evac said it waits: \(out)")
         XCTAssertTrue(out.stderr.contains("answers again"), "and that it goes on: \(out)")
 
-        let status = try Lab.run(Lab.evac, ["status", "e2e-coord-restart", "--output", "json"], env: env)
-        XCTAssertEqual(status.status, 0, "\(status)")
-        let steps = try JSONDecoder().decode(CoordinatedStatus.self, from: Data(status.stdout.utf8)).apply
-        XCTAssertEqual(Set(steps.map(\.guest)), Set(Lab.home.keys), "every scenario guest has a step")
+        let steps = try assertCoordinatedLanded("e2e-coord-restart", env: env)
         for s in steps {
-            XCTAssertEqual(s.state, "done", "\(s.guest): \(s.reason ?? "")")
-            XCTAssertEqual(Lab.whereIs(s.guest), [Int(s.target.dropFirst(4)) ?? -1], "\(s.guest) only on \(s.target)")
             // `started` is written in the transaction that marks the step running: none while down.
             if let started = s.started.map(Journal.date) {
                 XCTAssertFalse(
@@ -94,6 +75,31 @@ extension LabEndToEndTests {
             }
         }
         print("restart: steps started \(steps.compactMap(\.started).sorted()), database down \(down) to \(back)")
+    }
+
+    /// The lab as `up` leaves it, a scratch directory and a PostgreSQL server in a directory of
+    /// its own (not the scratch one: the server runs as nobody, who must reach it).
+    private func coordinatedStart(_ tag: String) throws -> (URL, LabPostgres) {
+        try Lab.reset()
+        let dir = try scratch(tag)
+        return (dir, try LabPostgres(NSTemporaryDirectory() + "evac-pg-lab-\(UUID().uuidString.prefix(8))"))
+    }
+
+    /// The run's steps from the coordinator (`evac status --output json`), each done, its guest
+    /// defined on its target only.
+    private func assertCoordinatedLanded(
+        _ name: String, env: [String: String], line: UInt = #line
+    ) throws -> [CoordinatedStatus.Step] {
+        let status = try Lab.run(Lab.evac, ["status", name, "--output", "json"], env: env)
+        XCTAssertEqual(status.status, 0, "\(status)", line: line)
+        let steps = try JSONDecoder().decode(CoordinatedStatus.self, from: Data(status.stdout.utf8)).apply
+        XCTAssertEqual(Set(steps.map(\.guest)), Set(Lab.home.keys), "every scenario guest has a step", line: line)
+        for s in steps {
+            XCTAssertEqual(s.state, "done", "\(s.guest): \(s.reason ?? "")", line: line)
+            XCTAssertEqual(
+                Lab.whereIs(s.guest), [Int(s.target.dropFirst(4)) ?? -1], "\(s.guest) only on \(s.target)", line: line)
+        }
+        return steps
     }
 }
 
