@@ -18,6 +18,9 @@ let package = Package(
         // SHA-256 of plan files and inventory fingerprints (Sources/EvacCore/Support/SHA256.swift);
         // the range postgres-nio accepts, so both resolve to one copy.
         .package(url: "https://github.com/apple/swift-crypto", "3.9.0"..<"6.0.0"),
+        // The coordinator (shared journals, host leases, capacity reservations) on PostgreSQL.
+        // Imported by EvacCoordinator only: the core and the executor import no NIO.
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // C libraries: each is imported by exactly one Swift module.
@@ -43,6 +46,13 @@ let package = Package(
                 "EvacCore", "EvacLog", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]),
+        // The only importer of PostgresNIO: a RunJournal on PostgreSQL, host leases and capacity
+        // reservations behind EvacRun's RunCoordinator protocol, and the schema's migrations.
+        .target(
+            name: "EvacCoordinator",
+            dependencies: [
+                "EvacCore", "EvacRun", "EvacLog", .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]),
         // Self-contained HTML pages of a plan and of a run (Gantt chart, memory, unplaceable).
         .target(name: "EvacHTML", dependencies: ["EvacCore", "EvacRun"]),
         // An in-memory world behind the Hypervisor protocol, with fault injection, and a libvirt
@@ -53,7 +63,7 @@ let package = Package(
         .target(
             name: "EvacCLI",
             dependencies: [
-                "EvacCore", "EvacYAML", "EvacLibvirt", "EvacRun", "EvacHTML", "EvacLog",
+                "EvacCore", "EvacYAML", "EvacLibvirt", "EvacRun", "EvacHTML", "EvacLog", "EvacCoordinator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "evac", dependencies: ["EvacCLI"]),
@@ -76,6 +86,11 @@ let package = Package(
                 "EvacRun", "EvacFake", "EvacCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]),
+        // Against a real PostgreSQL server that the tests start (initdb in a directory of their own,
+        // loopback only, stopped by PID).
+        .testTarget(
+            name: "EvacCoordinatorTests",
+            dependencies: ["EvacCoordinator", "EvacRun", "EvacCore", "EvacFake", "evac"]),
         .testTarget(name: "EvacYAMLTests", dependencies: ["EvacYAML", "EvacCore"]),
         .testTarget(name: "EvacSchemaTests", dependencies: ["EvacSchema", "EvacCore"]),
         .testTarget(

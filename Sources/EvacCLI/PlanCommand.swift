@@ -47,19 +47,36 @@ struct PlanCommand: AsyncParsableCommand {
         transform: DurationArgument.init)
     var window: DurationArgument?
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The coordinator (a PostgreSQL URL): place around what other runs hold (hosts they drain are no targets, memory they reserved is taken off their targets).",
+            discussion:
+                "Default: $EVAC_COORDINATOR. Not for --output json: a saved plan is placed against libvirt's inventory only, and `evac apply` pre-checks it against the fleet's holds.",
+            valueName: "URL"))
+    var coordinator: String?
     @OptionGroup var reading: InventoryOptions
 
     @OptionGroup var logging: LogOptions
 
     func validate() throws {
+        if coordinator != nil && output == .json {
+            throw ValidationError(
+                "--coordinator is not for --output json: a saved plan is placed against libvirt's inventory only (its fingerprint must match it), and `evac apply --coordinator` pre-checks it against what other runs hold"
+            )
+        }
         if let out, out.hasSuffix("/") { throw ValidationError("--out must name a file, not a directory") }
     }
 
     func run() async throws {
+        // A saved plan file is placed against libvirt's inventory only, whatever the environment.
+        let holds =
+            output == .json ? nil : try await CoordinatedRun.holds(for: plan, url: CoordinatedRun.urlText(coordinator))
         let p: PlanPipeline
         p = try await PlanPipeline.run(
             planPath: plan, inventoryPath: inventory, assumedBandwidth: estimate.assumeBandwidth.bytesPerSec,
-            connection: connection, readConcurrency: reading.readConcurrency, dirtyRates: reading.dirtyRate)
+            connection: connection, readConcurrency: reading.readConcurrency, dirtyRates: reading.dirtyRate,
+            holds: holds)
         Console.error(p.renderedWarnings)
         let data: Data
         switch output {

@@ -1,3 +1,4 @@
+import EvacCoordinator
 import EvacCore
 import EvacLibvirt
 import Foundation
@@ -18,9 +19,12 @@ struct PlanPipeline {
     /// Warnings to show (errors stop the pipeline).
     var warnings: [Diagnostic]
 
+    /// `holds`: with a coordinator, what other runs hold (their drained hosts are no targets,
+    /// their reservations are taken off their targets' memory) before placement.
     static func run(
         planPath: String, inventoryPath: String?, assumedBandwidth: UInt64, connection: ConnectionOptions,
-        readConcurrency: Int = InventoryReader.defaultConcurrency, dirtyRates: Bool = true
+        readConcurrency: Int = InventoryReader.defaultConcurrency, dirtyRates: Bool = true,
+        holds: FleetHolds? = nil
     ) async throws(CLIFailure) -> PlanPipeline {
         let loaded: LoadedPlan
         loaded = try PlanLoader.load(path: planPath)
@@ -41,7 +45,7 @@ struct PlanPipeline {
             PlanLog.stage(what, ms: Double((clock.now - t) / .microseconds(1)) / 1000)
             t = clock.now
         }
-        let gathered: InventoryGatherer.Outcome
+        var gathered: InventoryGatherer.Outcome
         if let inventoryPath {
             gathered = try InventoryGatherer.snapshot(path: inventoryPath, spec: spec, file: file)
         } else {
@@ -52,6 +56,10 @@ struct PlanPipeline {
         lap(inventoryPath == nil ? "reading the live inventory" : "reading the inventory snapshot")
         if gathered.sourceUnreachable {
             throw .cannotStart(DiagnosticRenderer.render(gathered.diagnostics, sources: sources))
+        }
+        if let holds {
+            gathered.inventory = FleetHoldsView.apply(
+                holds, to: gathered.inventory, sources: Set(spec.sources.map(\.value)))
         }
         var warnings = loaded.warnings + gathered.diagnostics
         warnings += InventoryChecks.check(spec, inventory: gathered.inventory, file: file)

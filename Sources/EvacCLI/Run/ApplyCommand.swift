@@ -1,4 +1,5 @@
 import ArgumentParser
+import EvacCoordinator
 import EvacCore
 import EvacLibvirt
 import EvacRun
@@ -50,6 +51,12 @@ struct ApplyCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if !dryRun, let url = run.coordinatorURL {
+            // The database's run lease (one live run per plan name, fleet-wide) is the lock.
+            return try await CoordinatedRun.apply(plan, url: url, run: run, connection: connection) { holds in
+                try await resolvePlan(holds: holds).file
+            }
+        }
         // Taken before anything is read: a second apply of this plan is refused naming the
         // first, rather than planning from an inventory the first is changing.
         var runLock: JournalLock?
@@ -162,12 +169,14 @@ struct ApplyCommand: AsyncParsableCommand {
     }
 
     /// The plan file to run: placed now from YAML, or a saved one checked against the live inventory.
-    func resolvePlan() async throws(CLIFailure) -> (file: PlanFile, unplaceable: Int) {
+    /// `holds`: with a coordinator, what other runs hold, counted by placement (YAML plans).
+    func resolvePlan(holds: FleetHolds? = nil) async throws(CLIFailure) -> (file: PlanFile, unplaceable: Int) {
         if PlanReference.kind(of: plan) == .yaml {
             let p: PlanPipeline
             p = try await PlanPipeline.run(
                 planPath: plan, inventoryPath: nil, assumedBandwidth: estimate.assumeBandwidth.bytesPerSec,
-                connection: connection, readConcurrency: reading.readConcurrency, dirtyRates: reading.dirtyRate)
+                connection: connection, readConcurrency: reading.readConcurrency, dirtyRates: reading.dirtyRate,
+                holds: holds)
             Console.error(p.renderedWarnings)
             for u in p.result.unplaceable {
                 Console.error(

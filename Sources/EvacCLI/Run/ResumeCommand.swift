@@ -88,6 +88,14 @@ struct ResumeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if let url = run.coordinatorURL {
+            let (b, t) = (bandwidth, timeout)
+            return try await CoordinatedRun.continueRun(
+                plan, .resume(retry.selection), url: url, run: run, connection: connection
+            ) { options in
+                Self.overriding(options, bandwidth: b, timeout: t)
+            }
+        }
         // The journal is opened with the plan as stored (its hash is checked); the override only
         // changes the migration options the executor uses for this run.
         let (executor, runLock) = try JournaledRun.open(plan, force: force, run: run, connection: connection) {

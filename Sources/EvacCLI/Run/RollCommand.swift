@@ -36,6 +36,16 @@ struct RollCommand: AsyncParsableCommand {
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var logging: LogOptions
 
+    func validate() throws {
+        // A cycle's drains would run uncoordinated (their journals are files, no leases, no
+        // reservations): refused rather than silently outside the fleet's rules.
+        if !dryRun, run.coordinatorURL != nil {
+            throw ValidationError(
+                "evac roll does not run through a coordinator yet: its drains would take no leases and reserve nothing. Unset EVAC_COORDINATOR (and leave out --coordinator) for this cycle, and run it when no other run targets its hosts; `evac roll --dry-run` works either way"
+            )
+        }
+    }
+
     func run() async throws {
         let loaded = try PlanLoader.load(path: plan)
         Console.error(DiagnosticRenderer.render(loaded.warnings, sources: [loaded.source.path: loaded.source]))

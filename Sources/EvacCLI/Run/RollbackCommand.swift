@@ -29,6 +29,9 @@ struct RollbackCommand: AsyncParsableCommand {
     @OptionGroup var logging: LogOptions
 
     func run() async throws {
+        if let url = run.coordinatorURL {
+            return try await CoordinatedRun.continueRun(plan, .rollback, url: url, run: run, connection: connection)
+        }
         // One lock for the whole command: with several live journals (written before one run
         // per plan name) every one is rolled back under it, newest first.
         let runLock = try JournaledRun.lock(plan, run: run)

@@ -32,7 +32,19 @@ struct RunOptions: ParsableArguments {
         completion: .file(extensions: ["prom"]))
     var metricsFile: String?
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The coordinator: a PostgreSQL URL (postgresql://USER@HOST:PORT/DATABASE) where the run's journal, host leases and capacity reservations are shared by every evac of the fleet.",
+            discussion:
+                "Default: $EVAC_COORDINATOR. The password comes from PGPASSWORD or the password file (PGPASSFILE, ~/.pgpass), never from the URL. Without one, the journal is a file in --state-dir and no other run is seen.",
+            valueName: "URL"))
+    var coordinator: String?
+
     var stateDirectory: String { stateDir ?? JournalLocation.stateDirectory() }
+
+    /// The coordinator's URL text, from --coordinator or $EVAC_COORDINATOR; nil: none.
+    var coordinatorURL: String? { CoordinatedRun.urlText(coordinator) }
 
     /// What shows the run; `plan` gives the live display the plan's model for its ETA.
     func observer(plan: PlanFile? = nil) -> any RunObserver {

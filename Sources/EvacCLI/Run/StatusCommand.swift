@@ -48,9 +48,41 @@ struct StatusCommand: AsyncParsableCommand {
         completion: .directory)
     var stateDir: String?
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The coordinator (a PostgreSQL URL) whose journals to read instead of --state-dir's.",
+            discussion: "Default: $EVAC_COORDINATOR. See `evac apply --help`.", valueName: "URL"))
+    var coordinator: String?
+
+    @Flag(
+        name: .long,
+        help:
+            "With a coordinator: every run of the fleet, with its lease, the hosts it drains and the capacity reserved on each target."
+    )
+    var all = false
+
     @OptionGroup var logging: LogOptions
 
+    /// The coordinator's part of `validate()` (StatusFollow.swift).
+    func validateCoordinator() throws {
+        if CoordinatedRun.urlText(coordinator) != nil {
+            if follow || guest != nil || output == .html || output == .plain {
+                throw ValidationError(
+                    "with a coordinator, status shows a run (text or json) or the fleet (--all); --follow, --guest and html read journal files only"
+                )
+            }
+        } else if all {
+            throw ValidationError(
+                "--all lists the runs of a coordinator: give --coordinator URL (or set EVAC_COORDINATOR); without one, status with no plan lists --state-dir's journals"
+            )
+        }
+    }
+
     func run() async throws {
+        if let url = CoordinatedRun.urlText(coordinator) {
+            return try await FleetStatus.show(plan: all ? nil : plan, url: url, json: output == .json)
+        }
         let dir = stateDir ?? JournalLocation.stateDirectory()
         if follow, let plan { return try await followRun(plan, stateDirectory: dir) }
         guard let plan else { return try list(dir) }

@@ -5,6 +5,7 @@ import Foundation
 
 extension StatusCommand {
     func validate() throws {
+        try validateCoordinator()
         if follow && plan == nil {
             throw ValidationError("--follow needs the run to follow: a plan, plan file or journal")
         }

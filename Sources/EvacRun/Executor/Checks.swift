@@ -26,6 +26,13 @@ struct GuestAtSource: Sendable {
     }
 }
 
+/// What the pre-check decided: start (taking `claim` with `running`, when a coordinator is in
+/// use), or not, and why.
+enum PreCheck: Sendable, Hashable {
+    case start(CapacityClaim?)
+    case blocked(String)
+}
+
 /// The checks around one migration, each returning nil (fine) or the reason in words an
 /// operator can act on. Read-only: they never change a host.
 struct Checks: Sendable {
@@ -37,10 +44,37 @@ struct Checks: Sendable {
     /// and re-reading a source's whole inventory before each of its migrations is O(guests²)
     /// per source.
     let atStart: [String: GuestAtSource]
+    /// What other runs of the fleet hold on each target (LocalCoordinator: nobody else).
+    var coordinator: any RunCoordinator = LocalCoordinator()
+
+    /// Before, as a reason or nil (the dry run: it takes no claim).
+    func before(_ s: StepSpec) async -> String? {
+        if case .blocked(let why) = await check(s) { return why }
+        return nil
+    }
 
     /// Before: guest still on its source in the expected state, target reachable with room
-    /// (counting guests in flight to it), bridges present, CPU compatible.
-    func before(_ s: StepSpec) async -> String? {
+    /// (counting guests in flight to it, and what other runs reserved on it), not drained by
+    /// another run, bridges present, CPU compatible.
+    func check(_ s: StepSpec) async -> PreCheck {
+        // What other runs hold, read before the target's inventory: a migration of theirs that
+        // lands in between is then in both (counted once, by UUID), never in neither; and any
+        // change after this read makes the claim's version check fail, so the check runs again.
+        let others: TargetCommitments
+        do { others = try await coordinator.commitments(on: s.target.name) } catch {
+            return .blocked("coordinator: \(error)")
+        }
+        if let d = others.drainedBy {
+            return .blocked("target \(s.target.name) is being drained by \(d): a host being drained is never a target")
+        }
+        if let why = await local(s, others: others) { return .blocked(why) }
+        return .start(
+            others.version.map {
+                CapacityClaim(target: s.target.name, uuid: s.uuid, memoryKiB: s.memoryKiB, vcpus: s.vcpus, seen: $0)
+            })
+    }
+
+    private func local(_ s: StepSpec, others: TargetCommitments) async -> String? {
         let presence: GuestPresence
         do { presence = try await hypervisor.locate(guestUUID: s.uuid, on: s.source) } catch {
             return "source \(Self.describe(error))"
@@ -106,17 +140,28 @@ struct Checks: Sendable {
         }
         // Last, so that a reservation is only taken by a step that will start.
         return ledger.reserve(target: s.target.name, .init(uuid: s.uuid, memoryKiB: s.memoryKiB, vcpus: s.vcpus)) {
-            room(s, target, $0)
+            room(s, target, $0, others: others)
         }
     }
 
-    private func room(_ s: StepSpec, _ t: HostInventory, _ committed: InFlightLedger.Committed) -> String? {
+    private func room(
+        _ s: StepSpec, _ t: HostInventory, _ committed: InFlightLedger.Committed,
+        others: TargetCommitments
+    ) -> String? {
         // One pass, no allocation: this runs for every migration against every guest on the target.
         // A guest arriving shows up on the target early (paused, incoming): counted once, as committed.
         var memory = committed.memoryKiB
         var vcpus = committed.vcpus + s.vcpus
+        // Other runs' reservations (none without a coordinator), each counted once.
+        var theirs = Set<String>()
+        for e in others.entries where e.uuid != s.uuid && !committed.contains(e.uuid) && theirs.insert(e.uuid).inserted
+        {
+            let (m, o) = memory.addingReportingOverflow(e.memoryKiB)
+            memory = o ? .max : m
+            vcpus = vcpus.addingReportingOverflow(e.vcpus).overflow ? .max : vcpus + e.vcpus
+        }
         // Saturating: the target's figures are what its daemon says, and must not trap.
-        for g in t.guests where g.uuid != s.uuid && !committed.contains(g.uuid) {
+        for g in t.guests where g.uuid != s.uuid && !committed.contains(g.uuid) && !theirs.contains(g.uuid) {
             let (m, o) = memory.addingReportingOverflow(g.memoryKiB)
             memory = o ? .max : m
             vcpus = vcpus.addingReportingOverflow(g.vcpus).overflow ? .max : vcpus + g.vcpus
@@ -126,15 +171,24 @@ struct Checks: Sendable {
         let (left, o2) = afterReserve.subtractingReportingOverflow(Int64(clamping: memory))
         let free = o1 || o2 ? Int64.min : left
         if free < Int64(clamping: s.memoryKiB) {
-            let others = committed.count
+            let othersHere = committed.count
             return "target \(s.target.name) has no room: guest needs \(Format.kib(s.memoryKiB)), "
                 + "\(Format.kib(signed: free)) free after the \(Format.kib(policy.target.memoryReserveKiB)) reserve"
-                + (others == 0 ? "" : " and \(others) other migration\(others == 1 ? "" : "s") committed to it")
+                + (othersHere == 0
+                    ? "" : " and \(othersHere) other migration\(othersHere == 1 ? "" : "s") committed to it")
+                + Self.reserved(theirs.count, others: others)
         }
         if let ratio = policy.target.maxVCPURatio, t.cpus > 0, Double(vcpus) > ratio * Double(t.cpus) {
             return "target \(s.target.name) would have \(vcpus) vCPUs on \(t.cpus) CPUs, above the ratio \(ratio)"
         }
         return nil
+    }
+
+    /// " and 2 migration(s) of other runs reserved on it (plan rack12 (in-flight))".
+    private static func reserved(_ n: Int, others: TargetCommitments) -> String {
+        guard n > 0 else { return "" }
+        let holders = Array(Set(others.entries.map(\.holder))).sorted().joined(separator: ", ")
+        return " and \(n) migration\(n == 1 ? "" : "s") of other runs reserved on it (\(holders))"
     }
 
     /// After: the guest is on the target (active, or defined for offline) and gone from the

@@ -36,12 +36,16 @@ public actor Executor {
     let journal: any RunJournal
     let observer: any RunObserver
     let options: ExecutorOptions
+    let coordinator: any RunCoordinator
     let control = StopControl()
     let ledger = InFlightLedger()
 
+    /// `coordinator`: what other runs of the fleet hold on the targets (a coordinator's
+    /// `RunCoordinator` with its journal); the default, LocalCoordinator, knows of no other run.
     public init(
         plan: PlanFile, hypervisor: any Hypervisor, journal: any RunJournal,
-        observer: any RunObserver = NullObserver(), options: ExecutorOptions = ExecutorOptions()
+        observer: any RunObserver = NullObserver(), options: ExecutorOptions = ExecutorOptions(),
+        coordinator: any RunCoordinator = LocalCoordinator()
     ) {
         self.plan = plan
         self.hypervisor = hypervisor
@@ -49,6 +53,7 @@ public actor Executor {
         // The latest progress sample per step goes to the journal too, for `status --follow`.
         self.observer = FanOutObserver([observer, ProgressJournaler(journal: journal)])
         self.options = options
+        self.coordinator = coordinator
     }
 
     /// Says what a stop does, as it happens: the operator pressed Ctrl-C and must know whether
@@ -371,7 +376,7 @@ public actor Executor {
             hypervisor: hypervisor, journal: journal, observer: observer,
             checks: Checks(
                 hypervisor: hypervisor, policy: CheckPolicy(plan: plan, kind: run.kind),
-                ledger: ledger, atStart: atStart),
+                ledger: ledger, atStart: atStart, coordinator: coordinator),
             control: control, options: plan.policy.migration, bridgeMap: plan.bridgeMap(for: run.kind),
             runID: run.id, companionsOfDone: run.companions)
         runner.hooks = hooks

@@ -75,58 +75,76 @@ struct MigrationRunner: Sendable {
         _ spec: StepSpec, _ record: StepRecord, mode: MigrationOptions.Mode, attemptInRun: Int, of attempts: Int
     ) async -> Attempt {
         observer.handle(.step(change(record, from: record.state, to: nil, "checking")))
+        let notStarted = Attempt.settled(record.state == .pending && attemptInRun > 1 ? .ended(record) : .notStarted)
         // A stop ends the pre-checks' waits on hosts: they start nothing, and a frozen host
         // must not hold an operator's Ctrl-C up.
-        let why = await control.cancellingOnStop { await checks.before(spec) }
-        guard control.startsAllowed else {
-            return .settled(record.state == .pending && attemptInRun > 1 ? .ended(record) : .notStarted)
-        }
-        if let why {
-            var r = record
-            r.state = .blocked
-            r.reason = why
-            r.finished = Timestamp.now()
-            return .settled(await finish(r, from: record.state, why))
-        }
+        var verdict = await control.cancellingOnStop { await checks.check(spec) }
+        guard control.startsAllowed else { return notStarted }
+        if case .blocked(let why) = verdict { return .settled(await blocked(record, why)) }
         if attemptInRun == 1, let hooks, hooks.appliesToGuest(spec.guest) {
-            let verdict: HookRunner.Verdict
-            do { verdict = try await hooks.beforeMigration(spec) } catch {
+            let hook: HookRunner.Verdict
+            do { hook = try await hooks.beforeMigration(spec) } catch {
                 return .settled(.journalFailed("\(error)", seen: nil))
             }
-            switch verdict {
+            switch hook {
             case .proceed:
                 break
             case .skip(let why), .stop(let why):
                 // The guest stays where it is; a resume (or --retry) tries it again in a new pass.
-                var r = record
-                r.state = .blocked
-                r.reason = why
-                r.finished = Timestamp.now()
-                return .settled(await finish(r, from: record.state, why))
+                return .settled(await blocked(record, why))
             }
             guard control.startsAllowed else { return .settled(.notStarted) }
         }
 
         let signal = AbortSignal()
-        guard control.admit(spec.id, signal) else {
-            return .settled(record.state == .pending && attemptInRun > 1 ? .ended(record) : .notStarted)
-        }
-        defer { control.unregister(spec.id) }
+        var admitted = false
+        defer { if admitted { control.unregister(spec.id) } }
 
+        // With a coordinator, `running` carries the capacity claim; it is refused when another
+        // run's reservations on the target changed since the check read them: check again.
         var r = record
-        r.state = .running
-        r.attempt += 1
-        r.reason = nil
-        r.started = Timestamp.now()
-        r.finished = nil
-        r.stats = nil
-        let label =
-            "attempt \(r.attempt)"
-            + (mode != spec.mode
-                ? " (paused: the convergence ladder's fallback)"
-                : attemptInRun > 1 ? " (retry \(attemptInRun - 1) of \(attempts - 1) in this run)" : "")
-        do { try await write([StepTransition(step: r, from: record.state, message: label)]) } catch {
-            return .settled(.journalFailed("\(error)", seen: nil))
+        var recheck = 0
+        while true {
+            var why: String?
+            switch verdict {
+            case .blocked(let reason): why = reason
+            case .start(let claim):
+                // Admitted (counted by a stop as in flight) only while it is about to start.
+                if !admitted {
+                    guard control.admit(spec.id, signal) else { return notStarted }
+                    admitted = true
+                }
+                r = record
+                r.state = .running
+                r.attempt += 1
+                r.reason = nil
+                r.started = Timestamp.now()
+                r.finished = nil
+                r.stats = nil
+                let label =
+                    "attempt \(r.attempt)"
+                    + (mode != spec.mode
+                        ? " (paused: the convergence ladder's fallback)"
+                        : attemptInRun > 1 ? " (retry \(attemptInRun - 1) of \(attempts - 1) in this run)" : "")
+                do {
+                    try await write([StepTransition(step: r, from: record.state, message: label)], claim: claim)
+                } catch CoordinatorError.changed(let target) {
+                    control.unregister(spec.id)
+                    admitted = false
+                    // Its room in this run's ledger goes too: a sibling re-checking at the same
+                    // moment would otherwise count it, and both would find no room.
+                    checks.ledger.release(target: spec.target.name, uuid: spec.uuid)
+                    recheck += 1
+                    if recheck < Self.maxRechecks {
+                        verdict = await control.cancellingOnStop { await checks.check(spec) }
+                        guard control.startsAllowed else { return notStarted }
+                        continue
+                    }
+                    why = "the reservations on \(target) kept changing while checking it (\(recheck) times)"
+                } catch { return .settled(.journalFailed("\(error)", seen: nil)) }
+            }
+            guard let why else { break }
+            return .settled(await blocked(record, why))
         }
 
         let request = MigrationRequest(
@@ -248,6 +266,16 @@ struct MigrationRunner: Sendable {
         return .ended(r)
     }
 
+    /// The step blocked for `why` before it started (a pre-check, a hook, reservations that
+    /// kept changing): the guest stays where it is.
+    private func blocked(_ record: StepRecord, _ why: String) async -> Outcome {
+        var r = record
+        r.state = .blocked
+        r.reason = why
+        r.finished = Timestamp.now()
+        return await finish(r, from: record.state, why)
+    }
+
     /// A step that ended after the journal failed: the operator still sees the event (marked as
     /// not recorded), and the executor's summary counts it as it happened.
     private func unrecorded(_ r: StepRecord, _ why: String) -> Outcome {
@@ -260,9 +288,16 @@ struct MigrationRunner: Sendable {
         return .journalFailed(why, seen: r)
     }
 
+    /// Checks again after this many refused claims (each one means another migration onto the
+    /// target was claimed meanwhile, so the fleet made progress), then blocks the step.
+    static let maxRechecks = 64
+
     /// `outcome` belongs to the first transition (the step's own; companions are other steps).
-    private func write(_ transitions: [StepTransition], outcome: MigrationOutcome? = nil) async throws {
-        try await journal.commit(JournalBatch(runID: runID, transitions: transitions))
+    private func write(
+        _ transitions: [StepTransition], outcome: MigrationOutcome? = nil,
+        claim: CapacityClaim? = nil
+    ) async throws {
+        try await journal.commit(JournalBatch(runID: runID, transitions: transitions, claim: claim))
         for (i, t) in transitions.enumerated() {
             var c = change(t.step, from: t.from, to: t.step.state, t.message)
             if i == 0, let outcome {

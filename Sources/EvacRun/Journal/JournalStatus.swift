@@ -20,6 +20,37 @@ public struct JournalStatus: Codable, Sendable {
     /// A rolling cycle's batches, where each stands; nil for a journal that is not a cycle's.
     public var cycle: [CycleRecord]? = nil
 
+    /// A journal's status from its rows, wherever they are kept (the coordinator's database).
+    public init(
+        path: String, planName: String, planHash: String, activeHolder: String?, runs: [RunRecord],
+        steps: [StepRecord], hooks: [HookRecord] = [], cycle: [CycleRecord] = []
+    ) {
+        let apply = steps.filter { $0.kind == .apply }
+        let rollback = steps.filter { $0.kind == .rollback }
+        self.init(
+            path: path, planName: planName, planHash: planHash, activeHolder: activeHolder, runs: runs,
+            apply: apply, rollback: rollback, applyCounts: StepCounts(apply), rollbackCounts: StepCounts(rollback),
+            hooks: hooks.nilIfEmpty, cycle: cycle.nilIfEmpty)
+    }
+
+    init(
+        path: String, planName: String, planHash: String, activeHolder: String?, runs: [RunRecord],
+        apply: [StepRecord], rollback: [StepRecord], applyCounts: StepCounts, rollbackCounts: StepCounts,
+        hooks: [HookRecord]? = nil, cycle: [CycleRecord]? = nil
+    ) {
+        self.path = path
+        self.planName = planName
+        self.planHash = planHash
+        self.activeHolder = activeHolder
+        self.runs = runs
+        self.apply = apply
+        self.rollback = rollback
+        self.applyCounts = applyCounts
+        self.rollbackCounts = rollbackCounts
+        self.hooks = hooks
+        self.cycle = cycle
+    }
+
     public static func read(path: String) throws(JournalError) -> JournalStatus {
         guard FileManager.default.fileExists(atPath: path) else { throw .io(path: path, "no such journal") }
         do {
@@ -123,6 +154,14 @@ public struct StepEvent: Codable, Sendable, Hashable {
     public var to: String?
     public var message: String
     public var hypervisorError: String?
+    public init(runID: Int, at: String, from: String?, to: String?, message: String, hypervisorError: String?) {
+        self.runID = runID
+        self.at = at
+        self.from = from
+        self.to = to
+        self.message = message
+        self.hypervisorError = hypervisorError
+    }
 }
 
 extension JournalLock {

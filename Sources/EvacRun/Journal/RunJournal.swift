@@ -40,10 +40,15 @@ public struct JournalBatch: Sendable {
     public var passes: [HookPass] = []
     /// Rolling-cycle batches to set (the cycle's journal only).
     public var cycle: [CycleRecord] = []
+    /// With a coordinator: the target capacity reserved in the same transaction as these
+    /// transitions (a step becoming running). Journals without one ignore it: the in-process
+    /// ledger already reserved it.
+    public var claim: CapacityClaim?
     public init(
         runID: Int, beginRun: RunRecord? = nil, insertSteps: [StepRecord] = [],
         transitions: [StepTransition] = [], finishRun: (finished: String, exitStatus: String)? = nil,
-        hooks: [HookRecord] = [], passes: [HookPass] = [], cycle: [CycleRecord] = []
+        hooks: [HookRecord] = [], passes: [HookPass] = [], cycle: [CycleRecord] = [],
+        claim: CapacityClaim? = nil
     ) {
         self.runID = runID
         self.beginRun = beginRun
@@ -53,6 +58,7 @@ public struct JournalBatch: Sendable {
         self.hooks = hooks
         self.passes = passes
         self.cycle = cycle
+        self.claim = claim
     }
 }
 
