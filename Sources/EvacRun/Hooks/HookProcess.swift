@@ -129,8 +129,9 @@ public enum HookProcess {
         var pid: pid_t = 0
         var rc = posix_spawnp(&pid, program, &actions, &attr, argv + [nil], envp + [nil])
         // ETXTBSY: the program was just written and another thread's fork still holds it open
-        // for writing until its exec; that passes within moments.
-        for _ in 0..<10 where rc == ETXTBSY {
+        // for writing until its exec; that passes, but on a loaded machine (a CI run of the
+        // suite, hooks spawned in parallel) 0.5 s was once not enough: up to 3 s.
+        for _ in 0..<60 where rc == ETXTBSY {
             usleep(50_000)
             rc = posix_spawnp(&pid, program, &actions, &attr, argv + [nil], envp + [nil])
         }
