@@ -52,7 +52,11 @@ struct ExecutorCoordinationTests {
         let blocked = results.flatMap(\.steps).filter { $0.state == .blocked }
         #expect(blocked.count == 1, "\(blocked.map { "\($0.guest): \($0.reason ?? "")" })")
         #expect(blocked.first?.reason?.contains("no room") == true, "\(blocked)")
-        #expect(blocked.first?.reason?.contains("of other runs reserved on it") == true, "\(blocked)")
+        // Which run's guest is refused, and whether the other run's guests were still reservations
+        // or had already landed (real usage) when it was checked, depends on timing: on a loaded
+        // CI machine the first run's 1.5 s migrations ended before the second run's pre-checks.
+        // So the reason is not pinned to "reserved by other runs": what is, is that the target
+        // is never overcommitted, three land, and the one left was refused for room.
         // Nothing stays reserved once both runs ended.
         let left = try await server.coordinator().fleet().reservations.filter { $0.target == "tight-\(t)" }
         #expect(left.isEmpty, "\(left)")
