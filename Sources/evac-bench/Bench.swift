@@ -90,11 +90,7 @@ enum Bench {
     }
 
     /// CPU time of this thread, in seconds: robust against other load on a shared machine.
-    static func cpuTime(_ body: () -> Void) -> (wall: Double, cpu: Double) {
-        let c0 = threadCPUSeconds()
-        let wall = time(body)
-        return (wall, threadCPUSeconds() - c0)
-    }
+    static func cpuTime(_ body: () -> Void) -> (wall: Double, cpu: Double) { measured(body).1 }
 
     static func threadCPUSeconds() -> Double {
         var ts = timespec()
@@ -102,27 +98,21 @@ enum Bench {
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 
-    /// `body`'s value with its wall and CPU time (as `cpuTime`), so results need no optional to escape a closure.
+    /// `body`'s value with its wall and CPU time, so results need no optional to escape a closure.
     static func measured<T>(_ body: () throws -> T) rethrows -> (T, (wall: Double, cpu: Double)) {
         let c0 = threadCPUSeconds()
-        let w0 = DispatchTime.now().uptimeNanoseconds
-        let value = try body()
-        let wall = Double(DispatchTime.now().uptimeNanoseconds - w0) / 1e9
+        let (value, wall) = try timed(body)
         return (value, (wall, threadCPUSeconds() - c0))
     }
 
     /// `body`'s value with its wall time.
-    static func timed<T>(_ body: () -> T) -> (T, Double) {
+    static func timed<T>(_ body: () throws -> T) rethrows -> (T, Double) {
         let start = DispatchTime.now().uptimeNanoseconds
-        let value = body()
+        let value = try body()
         return (value, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
     }
 
-    static func time(_ body: () -> Void) -> Double {
-        let start = DispatchTime.now().uptimeNanoseconds
-        body()
-        return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-    }
+    static func time(_ body: () -> Void) -> Double { timed(body).1 }
 
     static func ms(_ s: Double) -> String { String(format: "%8.1fms", s * 1000) }
     static func mib(_ bytes: Int) -> String { String(format: "%7.1fMiB", Double(bytes) / 1_048_576) }
