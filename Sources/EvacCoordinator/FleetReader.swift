@@ -89,15 +89,12 @@ enum FleetReader {
             SELECT kind, migration_id, run_id, attempt, at, sample FROM evac_progress
             WHERE journal = \(journal) ORDER BY kind, migration_id
             """, logger: logger)
-        let decoder = JSONDecoder()
         var out: [ProgressRecord] = []
         for try await (kind, id, runID, attempt, at, sample) in rows.decode(
             (String, Int, Int, Int, String, String).self)
         {
-            guard let k = RunKind(rawValue: kind),
-                let p = try? decoder.decode(MigrationProgress.self, from: Data(sample.utf8))
-            else { continue }
-            out.append(ProgressRecord(kind: k, id: id, runID: runID, attempt: attempt, at: at, progress: p))
+            let record = ProgressRecord(kind: kind, id: id, runID: runID, attempt: attempt, at: at, sampleJSON: sample)
+            if let record { out.append(record) }
         }
         return out
     }

@@ -236,11 +236,7 @@ public final class PostgresJournal: RunJournal, @unchecked Sendable {
         guard !samples.isEmpty else { return }
         let key = self.key
         let logger = coordinator.logger
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let rows: [(ProgressRecord, String)] = samples.compactMap { s in
-            (try? encoder.encode(s.progress)).map { (s, String(decoding: $0, as: UTF8.self)) }
-        }
+        let rows: [(ProgressRecord, String)] = samples.compactMap { s in s.sampleJSON.map { (s, $0) } }
         try await coordinator.link.run("recording progress of \(key)") { c in
             for (s, json) in rows {
                 try await c.query(

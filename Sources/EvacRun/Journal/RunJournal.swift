@@ -1,4 +1,5 @@
 import EvacCore
+import Foundation
 
 /// One invocation of apply, resume or rollback, as the journal records it.
 public struct RunRecord: Codable, Hashable, Sendable {
@@ -107,6 +108,24 @@ public struct ProgressRecord: Codable, Hashable, Sendable {
         self.attempt = attempt
         self.at = at
         self.progress = progress
+    }
+}
+
+extension ProgressRecord {
+    /// The sample as journals store it (canonical JSON text); nil when it does not encode.
+    public var sampleJSON: String? {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return (try? encoder.encode(progress)).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// A stored row back; nil when the kind or the sample does not decode (a display figure,
+    /// not a fact a run depends on, so such a row is left out rather than failing a status).
+    public init?(kind: String, id: Int, runID: Int, attempt: Int, at: String, sampleJSON: String) {
+        guard let k = RunKind(rawValue: kind),
+            let p = try? JSONDecoder().decode(MigrationProgress.self, from: Data(sampleJSON.utf8))
+        else { return nil }
+        self.init(kind: k, id: id, runID: runID, attempt: attempt, at: at, progress: p)
     }
 }
 

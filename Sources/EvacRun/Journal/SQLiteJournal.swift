@@ -291,11 +291,7 @@ public final class SQLiteJournal: RunJournal, @unchecked Sendable {
     /// the WAL, these frames with it. A journal that failed (or is closed) takes no samples.
     public func recordProgress(_ samples: [ProgressRecord]) async throws {
         guard !samples.isEmpty else { return }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let rows: [(ProgressRecord, String)] = samples.compactMap { s in
-            (try? encoder.encode(s.progress)).map { (s, String(decoding: $0, as: UTF8.self)) }
-        }
+        let rows: [(ProgressRecord, String)] = samples.compactMap { s in s.sampleJSON.map { (s, $0) } }
         try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, Error>) in
             writer.async { [self] in
                 if let gone = group.withLock({ g in
@@ -336,14 +332,10 @@ public final class SQLiteJournal: RunJournal, @unchecked Sendable {
     static func readProgress(_ db: Database) throws -> [ProgressRecord] {
         guard try db.tableExists("progress") else { return [] }
         return try Row.fetchAll(db, sql: "SELECT * FROM progress ORDER BY kind, migration_id").compactMap { r in
-            let kind: String = try r.decode(forColumn: "kind")
-            let json: String = try r.decode(forColumn: "sample")
-            guard let k = RunKind(rawValue: kind),
-                let p = try? JSONDecoder().decode(MigrationProgress.self, from: Data(json.utf8))
-            else { return nil }
-            return ProgressRecord(
-                kind: k, id: try r.decode(forColumn: "migration_id"), runID: try r.decode(forColumn: "run_id"),
-                attempt: try r.decode(forColumn: "attempt"), at: try r.decode(forColumn: "at"), progress: p)
+            ProgressRecord(
+                kind: try r.decode(forColumn: "kind"), id: try r.decode(forColumn: "migration_id"),
+                runID: try r.decode(forColumn: "run_id"), attempt: try r.decode(forColumn: "attempt"),
+                at: try r.decode(forColumn: "at"), sampleJSON: try r.decode(forColumn: "sample"))
         }
     }
 
