@@ -77,6 +77,86 @@ extension LabEndToEndTests {
         print("restart: steps started \(steps.compactMap(\.started).sorted()), database down \(down) to \(back)")
     }
 
+    /// Two plans drain lab-1 and lab-2 into one tight pool (lab-3, lab-4, each with room for
+    /// 170 MiB), the second started while the first's migrations wait in a before-migration hook
+    /// (pre-checks passed, nothing on the targets yet): the instant the issue describes, when
+    /// libvirt lists none of the first run's guests on the targets.
+    /// Without a coordinator both place their 96 MiB guest on lab-3 and both pre-checks pass:
+    /// 192 MiB land on room for 170.
+    func testTwoPlansIntoATightPoolWithoutACoordinatorOvercommitATarget() throws {
+        let landed = try twoPlansIntoATightPool(coordinated: false)
+        let over = landed.filter { $0.value > Self.tightRoomMiB }
+        XCTAssertFalse(over.isEmpty, "without a coordinator a target is overcommitted: \(landed) MiB")
+    }
+
+    /// The same two plans with the coordinator: the second run's placement counts the first's
+    /// reservations, so it places around them; no target holds more than its room and every guest
+    /// lands.
+    func testTwoPlansIntoATightPoolWithACoordinatorNeverOvercommitAndAllLand() throws {
+        let landed = try twoPlansIntoATightPool(coordinated: true)
+        for (k, mib) in landed { XCTAssertLessThanOrEqual(mib, Self.tightRoomMiB, "lab-\(k) got \(mib) MiB") }
+        XCTAssertEqual(landed.values.reduce(0, +), 320, "all four guests landed on the pool: \(landed)")
+    }
+
+    private static let tightRoomMiB = 170
+    private static let tightGuests: [String: Int] = ["web-1": 64, "web-2": 96, "app-1": 64, "app-2": 96]
+
+    /// Runs both plans; returns the MiB of the four guests on each target host afterwards.
+    private func twoPlansIntoATightPool(coordinated: Bool) throws -> [Int: Int] {
+        let tag = coordinated ? "tight-coord" : "tight-plain"
+        try Lab.reset()
+        let dir = try scratch(tag)
+        let server =
+            try coordinated ? LabPostgres(NSTemporaryDirectory() + "evac-pg-lab-\(UUID().uuidString.prefix(8))") : nil
+        defer { server?.down() }
+        // The hosts report the machine's memory, which grows under virtio-mem during a session:
+        // the reserve leaves each target room for 170 MiB as it reports now.
+        let memory = try [3, 4].map(Self.nodeMemoryKiB).min() ?? 0
+        let reserve = "\(memory - UInt64(Self.tightRoomMiB) * 1024)KiB"
+        let marker = dir.appendingPathComponent("first-run-checked").path
+        func plan(_ name: String, source: Int, guests: [String], touch: Bool) throws -> String {
+            var hooks = "hooks:\n  before-migration:\n"
+            if touch { hooks += "    - { name: checked, run: [\"/usr/bin/touch\", \"\(marker)\"] }\n" }
+            hooks += "    - { name: wait, run: [\"/bin/sleep\", \"8\"] }\n"
+            return try Lab.writePlan(
+                in: dir, name: name, sources: [source], targets: [3, 4], include: guests, memoryReserve: reserve,
+                extra: hooks)
+        }
+        let planA = try plan("e2e-\(tag)-a", source: 1, guests: ["web-1", "web-2"], touch: true)
+        let planB = try plan("e2e-\(tag)-b", source: 2, guests: ["app-1", "app-2"], touch: false)
+        let env = (server?.env ?? [:]).merging(["EVAC_STATE_DIR": dir.appendingPathComponent("state").path]) { $1 }
+
+        let first = try Lab.start(Lab.evac, ["apply", planA, "--output", "plain"], env: env)
+        for _ in 0..<600 where !FileManager.default.fileExists(atPath: marker) { Thread.sleep(forTimeInterval: 0.1) }
+        XCTAssertTrue(
+            FileManager.default.fileExists(atPath: marker), "the first run passed its pre-checks: \(first.output())")
+        let second = try Lab.run(Lab.evac, ["apply", planB, "--output", "plain"], env: env)
+        let one = first.wait()
+        print("tight pool (\(tag)), reserve \(reserve):\n\(one.stderr)\n\(second.stderr)")
+        XCTAssertEqual(one.status, 0, "first run: \(one)")
+        XCTAssertEqual(second.status, 0, "second run: \(second)")
+
+        var landed: [Int: Int] = [:]
+        for (guest, mib) in Self.tightGuests {
+            let at = Lab.whereIs(guest)
+            XCTAssertEqual(at.count, 1, "\(guest) is defined on one host only: \(at)")
+            XCTAssertTrue(at.allSatisfy { [3, 4].contains($0) }, "\(guest) landed in the pool: \(at)")
+            for k in at { landed[k, default: 0] += mib }
+        }
+        print(
+            "tight pool (\(tag)): MiB per target \(landed.sorted { $0.key < $1.key }), room \(Self.tightRoomMiB) each")
+        return landed
+    }
+
+    /// `virsh nodeinfo`'s memory size of lab-K: what evac reads as the host's memory.
+    private static func nodeMemoryKiB(_ k: Int) throws -> UInt64 {
+        let o = try Lab.run(Lab.virsh, ["-c", Lab.uri(k), "nodeinfo"])
+        let line = o.stdout.split(separator: "\n").first { $0.hasPrefix("Memory size:") }
+        let kib = line?.split(separator: " ").dropFirst(2).first.flatMap { UInt64($0) }
+        guard let kib else { throw LabError("no memory size in virsh nodeinfo of lab-\(k): \(o)") }
+        return kib
+    }
+
     /// The lab as `up` leaves it, a scratch directory and a PostgreSQL server in a directory of
     /// its own (not the scratch one: the server runs as nobody, who must reach it).
     private func coordinatedStart(_ tag: String) throws -> (URL, LabPostgres) {

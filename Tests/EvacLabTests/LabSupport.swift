@@ -240,19 +240,20 @@ enum Lab {
     static func writePlan(
         in dir: URL, name: String, sources: [Int] = [1, 2], targets: [Int] = [3, 4],
         include: [String]? = nil, perTarget: Int = 2, perSource: Int = 2, total: Int = 4,
-        bandwidth: String? = nil, timeout: String = "2m"
+        bandwidth: String? = nil, timeout: String = "2m", memoryReserve: String? = nil, extra: String = ""
     ) throws -> String {
         var y = "version: 1\nname: \(name)\nhosts:\n"
         for k in 1...hosts { y += "  lab-\(k): { uri: \"\(uri(k))\" }\n" }
         y += "sources: [\(sources.map { "lab-\($0)" }.joined(separator: ", "))]\n"
         y += "targets:\n  - pool: lab-targets\n    hosts: [\(targets.map { "lab-\($0)" }.joined(separator: ", "))]\n"
         if let include { y += "select: { include: [\(include.map { "\"\($0)\"" }.joined(separator: ", "))] }\n" }
-        y += "constraints: { cpu: compatible, bridges: match }\n"
+        y +=
+            "constraints: { cpu: compatible, bridges: match\(memoryReserve.map { ", memory-reserve: \($0)" } ?? "") }\n"
         y += "placement: { order: largest-first }\n"
         y += "parallelism: { total: \(total), per-source: \(perSource), per-target: \(perTarget) }\n"
         y += "migration:\n  mode: live\n  max-downtime: 300ms\n  timeout: \(timeout)\n"
         if let bandwidth { y += "  bandwidth: \(bandwidth)\n" }
-        y += "on-failure: continue\n"
+        y += "on-failure: continue\n" + extra
         let path = dir.appendingPathComponent("\(name).yaml").path
         try y.write(toFile: path, atomically: true, encoding: .utf8)
         return path
