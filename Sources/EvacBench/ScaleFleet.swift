@@ -15,6 +15,12 @@ extension FleetGenerator {
         let meanGuestGiB = 6.2
         let targetGiB = UInt64((Double(guests) * meanGuestGiB * 1.5 / Double(targetCount) / 64).rounded(.up) * 64) + 64
 
+        // Every host has libvirt's default image directory as an active pool, so the local-disk
+        // guests move by storage copy (no random draw: the fleet is otherwise the one measured
+        // before storage-copy placement, which left every one of them unplaceable).
+        let images = StoragePoolInfo(
+            name: "default", type: "dir", targetPath: "/var/lib/libvirt/images", shared: false, active: true,
+            availableBytes: 4 << 40)
         var inv: [HostInventory] = []
         var guestNo = 0
         for i in 0..<hosts {
@@ -43,7 +49,8 @@ extension FleetGenerator {
                 HostInventory(
                     name: hostName(i), uri: "qemu+ssh://\(hostName(i))/system", memoryKiB: memGiB * gib,
                     freeMemoryKiB: UInt64(rng.int(8...Int(memGiB / 2))) * gib, cpus: 64, cpu: cpu,
-                    bridges: bridges + networks.compactMap(\.bridge), networks: networks, guests: gs))
+                    bridges: bridges + networks.compactMap(\.bridge), networks: networks,
+                    storagePools: [images], guests: gs))
         }
         let names = inv.map(\.name)
         var pools: [String: String] = [:]
@@ -81,7 +88,8 @@ extension FleetGenerator {
         if movable, rng.chance(0.02) {
             disks.append(
                 GuestDisk(
-                    kind: .file, target: "vdb", source: "/var/lib/libvirt/images/\(name)-data.qcow2", shared: false))
+                    kind: .file, target: "vdb", source: "/var/lib/libvirt/images/\(name)-data.qcow2", shared: false,
+                    format: "qcow2", capacityBytes: 40 << 30, allocationBytes: 10 << 30))
         }
         let hostdevs = movable && rng.chance(0.005) ? ["pci:0000:3b:00.\(rng.int(0...7))"] : []
         return Guest(
