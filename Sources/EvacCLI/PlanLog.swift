@@ -21,9 +21,7 @@ enum PlanLog {
                 metadata: ["memory_kib": "\(p.memoryKiB)", "mode": "\(p.mode.rawValue)"])
         }
         for u in r.unplaceable {
-            let why =
-                u.guestReason ?? u.candidates.map { "\($0.target): \($0.filter): \($0.reason)" }.joined(separator: "; ")
-            log.info("unplaceable \(u.guest) on \(u.source): \(why)")
+            log.info("unplaceable \(u.guest) on \(u.source): \(u.why)")
         }
         for s in r.skipped { log.debug("staying \(s.guest) on \(s.source): \(s.why)") }
         for n in r.notes { log.info("note: \(n)") }

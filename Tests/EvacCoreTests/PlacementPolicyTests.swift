@@ -171,16 +171,60 @@ final class PlacementPolicyTests: XCTestCase {
     }
 
     /// Every guest of the sources is accounted for exactly once, and every unplaceable guest
-    /// without a guest-level reason has one rejection per target, sorted by name.
+    /// without a guest-level reason is refused once by every target: the tallies add up to the
+    /// targets, and the listed rejections are the first of each filter by target name.
     func testEveryGuestAccountedFor() {
         let (spec, inv) = EvacBenchFleets.scale()
         let r = Placer.place(spec: spec, inventory: inv)
         let all = inv.hosts.filter { spec.sourceNames.contains($0.name) }.flatMap(\.guests).map(\.uuid)
         let seen = r.placements.map(\.uuid) + r.unplaceable.map(\.uuid) + r.skipped.map(\.uuid)
         XCTAssertEqual(seen.sorted(), all.sorted())
+        let targets = spec.targetNames.sorted()
         for u in r.unplaceable where u.guestReason == nil {
-            XCTAssertEqual(u.candidates.map(\.target), spec.targetNames.sorted())
+            XCTAssertEqual(u.refusals.reduce(0) { $0 + $1.targets }, targets.count, u.guest)
+            XCTAssertEqual(u.candidates.map(\.target), u.candidates.map(\.target).sorted(), u.guest)
+            for t in u.refusals {
+                let listed = u.candidates.filter { $0.filter == t.filter }.count
+                XCTAssertEqual(listed, min(t.targets, Unplaceable.listedPerFilter), "\(u.guest) \(t.filter)")
+            }
         }
         XCTAssertEqual(r.targets.map(\.host), spec.targetNames.sorted())
+    }
+}
+
+/// The tally of an unplaceable guest's refusals (a pool of thousands must not list thousands).
+final class UnplaceableTallyTests: XCTestCase {
+    private func rejections(_ n: Int, _ filter: String) -> [Rejection] {
+        (0..<n).map { Rejection(target: "t\(1000 + $0)", filter: filter, reason: "\(filter) says no") }
+    }
+
+    func testEachFilterIsCountedAndListedUpToItsLimit() {
+        let all = (rejections(20, "memory") + rejections(3, "bridge")).sorted { $0.target < $1.target }
+        let u = Unplaceable(
+            guest: "g", uuid: "u", source: "s", memoryKiB: 1, vcpus: 1, guestReason: nil, candidates: all)
+        XCTAssertEqual(u.refusals, [.init(filter: "memory", targets: 20), .init(filter: "bridge", targets: 3)])
+        XCTAssertEqual(u.candidates.filter { $0.filter == "memory" }.count, Unplaceable.listedPerFilter)
+        XCTAssertEqual(u.candidates.filter { $0.filter == "bridge" }.count, 3)
+        XCTAssertEqual(u.unlisted, [.init(filter: "memory", targets: 20 - Unplaceable.listedPerFilter)])
+        XCTAssertTrue(u.why.hasPrefix("memory on 20 targets (t1000: memory says no); bridge on 3 targets"), u.why)
+    }
+
+    func testASmallPoolListsEveryCandidate() {
+        let all = rejections(2, "memory")
+        let u = Unplaceable(
+            guest: "g", uuid: "u", source: "s", memoryKiB: 1, vcpus: 1, guestReason: nil, candidates: all)
+        XCTAssertEqual(u.candidates, all)
+        XCTAssertEqual(u.unlisted, [])
+        XCTAssertEqual(u.why, "t1000: memory says no; t1001: memory says no")
+    }
+
+    /// A plan file written before the tally lists every candidate and has no `refusals`.
+    func testAnOlderPlanFilesCandidatesAreCounted() throws {
+        let json =
+            #"{"guest":"g","uuid":"u","source":"s","memoryKiB":1,"vcpus":1,"candidates":["#
+            + #"{"target":"a","filter":"memory","reason":"r"},{"target":"b","filter":"bridge","reason":"r"}]}"#
+        let u = try JSONDecoder().decode(Unplaceable.self, from: Data(json.utf8))
+        XCTAssertEqual(u.refusals, [.init(filter: "bridge", targets: 1), .init(filter: "memory", targets: 1)])
+        XCTAssertEqual(u.candidates.count, 2)
     }
 }

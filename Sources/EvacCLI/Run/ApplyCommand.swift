@@ -180,7 +180,7 @@ struct ApplyCommand: AsyncParsableCommand {
             Console.error(p.renderedWarnings)
             for u in p.result.unplaceable {
                 Console.error(
-                    "unplaceable: \(u.guest) on \(u.source): \(u.guestReason ?? u.candidates.map { "\($0.target): \($0.reason)" }.joined(separator: "; "))\n"
+                    "unplaceable: \(u.guest) on \(u.source): \(u.why)\n"
                 )
             }
             return (p.planFile, p.result.unplaceable.count)

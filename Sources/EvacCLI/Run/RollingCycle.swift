@@ -61,7 +61,7 @@ struct RollingCycle {
             out +=
                 ": DOES NOT FIT — "
                 + b.unplaceable.map { u in
-                    "\(u.guest): \(u.guestReason ?? u.candidates.map { "\($0.target) \($0.reason)" }.joined(separator: "; "))"
+                    "\(u.guest): \(u.why)"
                 }.joined(separator: "; ") + "\n"
         }
         return (out, refused)

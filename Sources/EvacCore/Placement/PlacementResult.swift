@@ -64,6 +64,11 @@ public struct Placement: Codable, Hashable, Sendable {
 }
 
 /// A guest that no target can take, with the reason each candidate target refused it.
+///
+/// A pool of thousands of targets refuses an unplaceable guest thousands of times, mostly for the
+/// same few reasons: listing every one made the plan file and the report grow with guests ×
+/// targets (2 GiB of JSON for 2,350 guests left on 8,000 targets). So every filter's count is
+/// kept, and only the first `listedPerFilter` refusals of each filter are listed.
 public struct Unplaceable: Codable, Hashable, Sendable {
     /// The guest's libvirt domain name.
     public var guest: String
@@ -77,9 +82,18 @@ public struct Unplaceable: Codable, Hashable, Sendable {
     public var vcpus: Int
     /// A reason that applies to the guest itself (host devices, local disks), checked before targets.
     public var guestReason: String?
-    /// One rejection per candidate target, sorted by host name.
+    /// Rejections by candidate target, sorted by host name: at most `listedPerFilter` per filter
+    /// (all of them in a pool that small).
     public var candidates: [Rejection]
-    /// A guest left unplaced, with its own reason (if any) and one rejection per candidate.
+    /// Every filter that refused the guest on some candidate, with how many candidates it
+    /// refused: most first, then by filter name.
+    public var refusals: [RefusalTally]
+
+    /// How many refusals of one filter are listed by target; the rest are counted.
+    public static let listedPerFilter = 8
+
+    /// A guest left unplaced, with its own reason (if any) and one rejection per candidate
+    /// (sorted by host name): tallied per filter, and listed up to `listedPerFilter` per filter.
     public init(
         guest: String, uuid: String, source: String, memoryKiB: UInt64, vcpus: Int,
         guestReason: String?, candidates: [Rejection]
@@ -90,7 +104,72 @@ public struct Unplaceable: Codable, Hashable, Sendable {
         self.memoryKiB = memoryKiB
         self.vcpus = vcpus
         self.guestReason = guestReason
-        self.candidates = candidates
+        (self.candidates, self.refusals) = Self.tally(candidates)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        guest = try c.decode(String.self, forKey: .guest)
+        uuid = try c.decode(String.self, forKey: .uuid)
+        source = try c.decode(String.self, forKey: .source)
+        memoryKiB = try c.decode(UInt64.self, forKey: .memoryKiB)
+        vcpus = try c.decode(Int.self, forKey: .vcpus)
+        guestReason = try c.decodeIfPresent(String.self, forKey: .guestReason)
+        candidates = try c.decode([Rejection].self, forKey: .candidates)
+        // Plan files written before the tally listed every candidate: count those.
+        refusals = try c.decodeIfPresent([RefusalTally].self, forKey: .refusals) ?? Self.tally(candidates).1
+    }
+
+    /// The first `listedPerFilter` rejections of each filter (in the given order) and every
+    /// filter's count.
+    static func tally(_ all: [Rejection]) -> ([Rejection], [RefusalTally]) {
+        var counts: [String: Int] = [:]
+        var listed: [Rejection] = []
+        for r in all {
+            let n = counts[r.filter, default: 0]
+            if n < listedPerFilter { listed.append(r) }
+            counts[r.filter] = n + 1
+        }
+        let tallies = counts.map { RefusalTally(filter: $0.key, targets: $0.value) }
+            .sorted { ($0.targets, $1.filter) > ($1.targets, $0.filter) }
+        return (listed, tallies)
+    }
+
+    /// Per filter, how many of its refusals are counted but not listed in `candidates`.
+    public var unlisted: [RefusalTally] {
+        refusals.compactMap { t in
+            let listed = candidates.reduce(0) { $0 + ($1.filter == t.filter ? 1 : 0) }
+            return t.targets > listed ? RefusalTally(filter: t.filter, targets: t.targets - listed) : nil
+        }
+    }
+
+    /// One line for logs and run output: the guest's own reason; else every candidate's
+    /// ("lab-3: 6.5 GiB free after reserve, needs 16 GiB; lab-4: …") when all are listed; else
+    /// each filter's count with its first refusal ("cpu-vendor on 600 targets (kvm-00200: CPU
+    /// vendor Intel, guest needs AMD); …").
+    public var why: String {
+        if let guestReason { return guestReason }
+        guard !refusals.isEmpty else { return "no candidate target" }
+        if refusals.reduce(0, { $0 + $1.targets }) == candidates.count {
+            return candidates.map { "\($0.target): \($0.reason)" }.joined(separator: "; ")
+        }
+        return refusals.map { t in
+            let first = candidates.first { $0.filter == t.filter }.map { " (\($0.target): \($0.reason))" } ?? ""
+            return "\(t.filter) on \(t.targets) target\(t.targets == 1 ? "" : "s")\(first)"
+        }.joined(separator: "; ")
+    }
+}
+
+/// How many candidate targets one filter refused a guest on.
+public struct RefusalTally: Codable, Hashable, Sendable {
+    /// The filter's name (as in `Rejection.filter`).
+    public var filter: String
+    /// How many candidates it refused the guest on.
+    public var targets: Int
+    /// `filter` refused the guest on `targets` candidates.
+    public init(filter: String, targets: Int) {
+        self.filter = filter
+        self.targets = targets
     }
 }
 
