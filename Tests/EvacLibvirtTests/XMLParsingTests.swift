@@ -1,4 +1,5 @@
 import EvacCore
+import Foundation
 import Testing
 
 @testable import EvacLibvirt
@@ -223,5 +224,23 @@ import Testing
         #expect(!e.description.contains("pw@"))
         #expect(
             e.description == "libvirt error on qemu+tls://u:***@h/system: virConnectOpenAuth: boom (code 38, domain 7)")
+    }
+}
+
+/// Storage pool capabilities as a libvirt 9.0 daemon writes them (the lab's, captured).
+@Suite struct PoolCapabilitiesTests {
+    @Test func poolCapabilitiesGiveTheVolumeFormatsPerPoolType() throws {
+        let url = try #require(Bundle.module.url(forResource: "Fixtures", withExtension: nil))
+        let xml = try String(
+            contentsOf: url.appendingPathComponent("poolcaps/libvirt-9.0.0.xml"), encoding: .utf8)
+        let formats = try HostXML.poolVolumeFormats(xml)
+        #expect(formats["dir"]?.contains("qcow2") == true)
+        #expect(formats["dir"]?.contains("raw") == true)
+        #expect(formats["dir"]?.contains("none") == false, "'none' is no image format")
+        #expect(formats["netfs"] == formats["dir"])
+        #expect(formats["logical"] == [], "no format choice: raw data only")
+        #expect(formats["disk"]?.contains("qcow2") == false)
+        #expect(formats["disk"]?.contains("linux") == true)
+        #expect(formats["rbd"] == nil, "not supported by this daemon (no rbd backend installed)")
     }
 }
