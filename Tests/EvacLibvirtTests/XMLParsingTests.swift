@@ -169,6 +169,19 @@ import Testing
             d.disks.map(\.readonly) == [false, false, false, false, false, false, false, false, false, true, false])
     }
 
+    /// Disks that no pool holds keep their type as the source, which Migratability refuses live.
+    @Test func vhostUserAndNVMeDisksKeepTheirType() throws {
+        let d = try domain(
+            """
+            <devices>
+              <disk type='vhostuser' device='disk'><driver name='qemu' type='raw'/><source type='unix' path='/run/spdk/vhost.0'><reconnect enabled='yes' timeout='10'/></source><target dev='vda' bus='virtio'/></disk>
+              <disk type='nvme' device='disk'><driver name='qemu' type='raw'/><source type='pci' managed='yes' namespace='1'><address domain='0x0000' bus='0x01' slot='0x00' function='0x0'/></source><target dev='vdb' bus='virtio'/></disk>
+            </devices>
+            """)
+        #expect(d.disks.map(\.source) == ["vhostuser", "nvme"])
+        #expect(d.disks.allSatisfy { $0.kind == .other && !$0.shared })
+    }
+
     @Test func hostDevices() throws {
         let d = try domain(
             """
