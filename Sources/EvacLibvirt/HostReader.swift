@@ -85,6 +85,11 @@ public enum HostReader {
                 })
         }
 
+        if !pools.isEmpty, let capsXML = try c.storagePoolCapabilitiesXML() {
+            let formats = try parsed("storage pool capabilities") { try HostXML.poolVolumeFormats(capsXML) }
+            for i in pools.indices { pools[i].volumeFormats = formats[pools[i].type] }
+        }
+
         var host = HostInventory(
             name: name, uri: uri, hostUUID: caps.hostUUID, hostname: try c.hostname(),
             arch: caps.arch, memoryKiB: node.memoryKiB, freeMemoryKiB: 0,

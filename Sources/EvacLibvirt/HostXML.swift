@@ -83,6 +83,22 @@ enum HostXML {
 
     /// `<pool type=…><available unit='bytes'>…</available><target><path>…`; `active` is the
     /// pool's state (not in its XML). An inactive pool's figures are stale: not reported.
+    /// Pool type → the volume formats libvirt creates in a pool of that type (storage pool
+    /// capabilities' `targetFormatType`), for the supported types; [] for a type without a
+    /// format choice (logical, iscsi, …: raw data only).
+    static func poolVolumeFormats(_ xml: String) throws -> [String: [String]] {
+        let root = try XMLTree.parse(xml)
+        var out: [String: [String]] = [:]
+        for pool in root.children("pool") where pool.attr("supported") != "no" {
+            guard let type = pool.attr("type") else { continue }
+            let formats = (pool.first("volOptions")?.children("enum") ?? [])
+                .filter { $0.attr("name") == "targetFormatType" }
+                .flatMap { $0.children("value").compactMap(\.text) }
+            out[type] = formats.filter { $0 != "none" }.sorted()
+        }
+        return out
+    }
+
     static func storagePool(name: String, xml: String, active: Bool? = nil) throws -> StoragePoolInfo {
         let root = try XMLTree.parse(xml)
         let type = root.attr("type") ?? ""

@@ -78,6 +78,18 @@ public final class LibvirtConnection: @unchecked Sendable {
         try Libvirt.string("virConnectGetCapabilities", uri: uri) { virConnectGetCapabilities(handle) }
     }
 
+    /// The storage pool capabilities (the volume formats each pool type accepts); nil where the
+    /// driver has none (the test driver, a daemon without the storage driver).
+    public func storagePoolCapabilitiesXML() throws(LibvirtError) -> String? {
+        do {
+            return try Libvirt.string("virConnectGetStoragePoolCapabilities", uri: uri) {
+                virConnectGetStoragePoolCapabilities(handle, 0)
+            }
+        } catch  where error.isNoSupport {
+            return nil
+        }
+    }
+
     /// Every feature of a host CPU (its model's own plus the extra ones capabilities list),
     /// from libvirt's baseline with EXPAND_FEATURES; nil where the driver cannot (test driver).
     /// Capabilities alone list only the features beyond the model, so a guest needing x2apic

@@ -38,9 +38,75 @@ final class ApplyCommandTests: XCTestCase {
         XCTAssertEqual(r.status, 1, "the demo plan has unplaceable guests: partial; stderr: \(r.stderr)")
         XCTAssertTrue(r.stdout.contains("Dry run of rack12-demo"), r.stdout)
         XCTAssertTrue(r.stdout.contains("db-01"), r.stdout)
-        XCTAssertTrue(r.stdout.contains("All pre-checks pass."), r.stdout)
         XCTAssertTrue(r.stdout.contains("Estimated duration: about"), r.stdout)
         XCTAssertFalse(FileManager.default.fileExists(atPath: state), "a dry run writes no journal")
+        // Every migration's pre-checks pass, but six guests stay where they are: the dry run
+        // says so, and why, instead of "All pre-checks pass".
+        XCTAssertFalse(r.stdout.contains("All pre-checks pass."), r.stdout)
+        XCTAssertTrue(r.stdout.contains("6 guest(s) unplaceable, they stay on their sources"), r.stdout)
+        XCTAssertTrue(
+            r.stdout.contains("    kvm-13a: 32.0 GiB free after reserve, needs 64.0 GiB (filter memory)"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("  gpu-01 on kvm-12a: has host device pci:0000:3b:00.0"), r.stdout)
+        XCTAssertTrue(
+            r.stdout.contains("Not everything will move: 6 guest(s) unplaceable; the apply would exit 1 (partial)."),
+            r.stdout)
+    }
+
+    /// The dry run passes (and exits 0) only when every guest of the plan has a migration and
+    /// every migration's pre-checks pass.
+    func testDryRunPassesOnlyWhenEverythingMoves() throws {
+        let text = try String(contentsOfFile: plan, encoding: .utf8)
+        let movable = text.replacingOccurrences(
+            of: "  exclude: [\"scratch-*\"]",
+            with: "  include: [\"db-*\", \"web-01\", \"app-02\", \"win-01\", \"legacy-01\"]")
+        XCTAssertNotEqual(movable, text)
+        try movable.write(toFile: plan, atomically: true, encoding: .utf8)
+        let r = try runEvac(["apply", plan, "--dry-run", "--state-dir", state])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.hasSuffix("All pre-checks pass.\n"), r.stdout)
+        XCTAssertFalse(r.stdout.contains("unplaceable"), r.stdout)
+        let j = try runEvac(["apply", plan, "--dry-run", "--output", "json", "--state-dir", state])
+        XCTAssertEqual(j.status, 0, j.stderr)
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(j.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(object["allPass"] as? Bool, true)
+        XCTAssertEqual(object["exitCode"] as? Int, 0)
+        XCTAssertEqual(object["status"] as? String, "all-done")
+    }
+
+    /// A blocked migration fails the dry run with its reason (exit 1, as the apply's partial).
+    func testDryRunWithABlockedMigrationSaysWhichAndExitsAsTheApplyWould() throws {
+        let saved = try savePlanFile()
+        // Three of the plan's migrations go to kvm-13b, which is gone after planning.
+        try FileManager.default.removeItem(at: dir.appendingPathComponent("hosts/kvm-13b.xml"))
+        let r = try runEvac(["apply", saved, "--dry-run", "--state-dir", state])
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertTrue(r.stdout.contains("web-01"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("would be blocked: target kvm-13b"), r.stdout)
+        XCTAssertFalse(r.stdout.contains("All pre-checks pass."), r.stdout)
+        XCTAssertTrue(
+            r.stdout.contains(
+                "Not everything will move: 3 migration(s) would be blocked, 6 guest(s) unplaceable; the apply would exit 1 (partial)."
+            ), r.stdout)
+        let j = try runEvac(["apply", saved, "--dry-run", "--output", "json", "--state-dir", state])
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(j.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(object["blocked"] as? Int, 3)
+        XCTAssertEqual(object["exitCode"] as? Int, 1)
+        XCTAssertEqual(object["status"] as? String, "partial")
+        let details = try XCTUnwrap(object["unplaceableDetails"] as? [[String: Any]])
+        XCTAssertEqual(details.count, 6)
+    }
+
+    /// A source that does not answer: the apply does not start (exit 3), and neither does the
+    /// dry run pretend it would: same exit code, and why.
+    func testDryRunWithASourceDownExitsAsTheApplyWould() throws {
+        let saved = try savePlanFile()
+        try FileManager.default.removeItem(at: dir.appendingPathComponent("hosts/kvm-12b.xml"))
+        let dry = try runEvac(["apply", saved, "--force", "--dry-run", "--state-dir", state])
+        XCTAssertEqual(dry.status, 3, dry.stderr)
+        XCTAssertTrue(dry.stdout.contains("The apply would not start: source not reachable: kvm-12b"), dry.stdout)
+        let apply = try runEvac(["apply", saved, "--force", "--state-dir", state])
+        XCTAssertEqual(apply.status, 3, apply.stderr)
+        XCTAssertTrue(apply.stderr.contains("source not reachable: kvm-12b"), apply.stderr)
     }
 
     /// `--output json` applies to the dry run too: one JSON object, the table nowhere.

@@ -89,18 +89,36 @@ final class PlacementPolicyTests: XCTestCase {
         fs.filesystems = ["/srv/share → share (virtiofs)"]
         var fsOff = Fx.vm("fs-off", gib: 1, state: .shutoff)
         fsOff.filesystems = fs.filesystems
+        var ninep = Fx.vm("ninep", gib: 1)
+        ninep.filesystems = ["/srv/share → share0 (9p)"]
+        let spdk = Fx.vm(
+            "spdk", gib: 1, disks: [GuestDisk(kind: .other, target: "vda", source: "vhostuser", shared: false)])
+        let nvme = Fx.vm("nvme", gib: 1, disks: [GuestDisk(kind: .other, target: "vda", source: "nvme", shared: false)])
         let guests = [
             fs, fsOff,
             Fx.vm("nat", gib: 1, nics: [GuestNIC(kind: .user, source: "", mac: "52:54:00:aa:00:01")]),
             Fx.vm("dpdk", gib: 1, nics: [GuestNIC(kind: .other, source: "vhostuser")]),
             Fx.vm("direct", gib: 1, nics: [GuestNIC(kind: .direct, source: "eth1")]),
+            ninep, spdk, nvme,
         ]
         let r = Fx.place(
             Fx.plan(sources: ["s"], targets: ["t"]), [Fx.host("s", gib: 64, guests: guests), Fx.host("t", gib: 64)])
         let reasons = Dictionary(uniqueKeysWithValues: r.unplaceable.map { ($0.guest, $0.guestReason ?? "") })
         XCTAssertEqual(
             reasons["fs"],
-            "has filesystem passthrough /srv/share → share (virtiofs), which cannot move live; detach it, or shut the guest down to move its definition"
+            "has filesystem passthrough /srv/share → share (virtiofs), which libvirt refuses to migrate (\"non-migratable device: …/vhost-user-fs\"); detach it, or shut the guest down to move its definition"
+        )
+        XCTAssertEqual(
+            reasons["ninep"],
+            "has filesystem passthrough /srv/share → share0 (9p): QEMU refuses to migrate while the guest has it mounted (\"Migration is disabled when VirtFS export path … is mounted in the guest\"), which evac cannot see from the host; detach it, or shut the guest down to move its definition"
+        )
+        XCTAssertEqual(
+            reasons["spdk"],
+            "has a vhost-user disk vda, served by a backend process on the source host, which libvirt cannot copy (\"cannot precreate storage for disk type 'vhostuser'\"); detach it, or shut the guest down to move its definition"
+        )
+        XCTAssertEqual(
+            reasons["nvme"],
+            "has NVMe disk vda, a PCI device of the source host given to the guest; detach it, or shut the guest down to move its definition"
         )
         XCTAssertEqual(
             reasons["nat"],

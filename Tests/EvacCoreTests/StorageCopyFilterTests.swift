@@ -156,3 +156,62 @@ struct StorageCopyFilterTests {
         #expect(LiveFilters.guestRefusal(guest)?.hasPrefix("has 2 snapshots") == true)
     }
 }
+
+/// Disk formats: libvirt pre-creates a copied disk in the source's format, which the target
+/// pool's type must offer (its storage pool capabilities).
+struct DiskFormatFilterTests {
+    typealias S = StorageCopyFilterTests
+
+    static func typed(_ name: String, type: String, formats: [String]?) -> StoragePoolInfo {
+        var p = S.pool(name, free: 100 * S.gib)
+        p.type = type
+        p.volumeFormats = formats
+        return p
+    }
+
+    /// `guest`'s rejection by a lone target with one pool of `type` (nil when it is placed there).
+    static func judged(_ guest: Guest, type: String, formats: [String]?) -> Rejection? {
+        let t = S.target("t", pools: [Self.typed("default", type: type, formats: formats)])
+        let r = Fx.place(S.copyPlan(targets: ["t"]), [S.source([guest]), t])
+        #expect(r.placements.isEmpty != (Fx.rejection(r, guest.name, "t") == nil))
+        return Fx.rejection(r, guest.name, "t")
+    }
+
+    @Test func aCopiedDiskNeedsItsFormatInTheTargetPoolsType() {
+        let qcow2 = Fx.vm("q", gib: 1, disks: [S.disk(format: "qcow2")])
+        let raw = Fx.vm("r", gib: 1, disks: [S.disk("vdb", file: S.dir + "/r.img")])
+        #expect(Self.judged(qcow2, type: "dir", formats: ["bochs", "qcow2", "raw", "vmdk"]) == nil)
+        #expect(Self.judged(qcow2, type: "dir", formats: nil) == nil, "formats unknown: not judged")
+        #expect(
+            Self.judged(qcow2, type: "logical", formats: [])
+                == Rejection(
+                    target: "t", filter: "disk-format",
+                    reason:
+                        "storage pool default at /var/lib/libvirt/images (type logical) cannot hold disk vda's qcow2 image: libvirt creates raw data only there"
+                ))
+        #expect(
+            Self.judged(qcow2, type: "disk", formats: ["fat16", "linux"])?.reason
+                == "storage pool default at /var/lib/libvirt/images (type disk) cannot hold disk vda's qcow2 image: libvirt creates fat16, linux there"
+        )
+        #expect(Self.judged(raw, type: "logical", formats: []) == nil, "raw data fits a logical volume")
+        #expect(
+            Self.judged(raw, type: "disk", formats: ["fat16", "linux"])?.filter == "disk-format",
+            "a disk pool has partition types only")
+        #expect(
+            Self.judged(raw, type: "iscsi", formats: [])
+                == Rejection(
+                    target: "t", filter: "storage-copy",
+                    reason:
+                        "storage pool default at /var/lib/libvirt/images is of type iscsi, in which libvirt creates no volumes (disk vdb would be pre-created in it)"
+                ))
+    }
+
+    /// The pre-check runs the same filter against the live target.
+    @Test func thePreCheckJudgesFormatsToo() {
+        let qcow2 = Fx.vm("q", gib: 1, disks: [S.disk(format: "qcow2")])
+        let lvm = S.target("lvm", pools: [Self.typed("default", type: "logical", formats: [])])
+        let r = LiveFilters.rejection(
+            guest: qcow2, sourcePools: [], sourceHypervisorVersion: nil, target: lvm, bridges: .ignore, bridgeMap: [:])
+        #expect(r?.filter == "disk-format")
+    }
+}

@@ -1,4 +1,5 @@
 import EvacCore
+import Foundation
 import Testing
 
 @testable import EvacLibvirt
@@ -168,6 +169,19 @@ import Testing
             d.disks.map(\.readonly) == [false, false, false, false, false, false, false, false, false, true, false])
     }
 
+    /// Disks that no pool holds keep their type as the source, which Migratability refuses live.
+    @Test func vhostUserAndNVMeDisksKeepTheirType() throws {
+        let d = try domain(
+            """
+            <devices>
+              <disk type='vhostuser' device='disk'><driver name='qemu' type='raw'/><source type='unix' path='/run/spdk/vhost.0'><reconnect enabled='yes' timeout='10'/></source><target dev='vda' bus='virtio'/></disk>
+              <disk type='nvme' device='disk'><driver name='qemu' type='raw'/><source type='pci' managed='yes' namespace='1'><address domain='0x0000' bus='0x01' slot='0x00' function='0x0'/></source><target dev='vdb' bus='virtio'/></disk>
+            </devices>
+            """)
+        #expect(d.disks.map(\.source) == ["vhostuser", "nvme"])
+        #expect(d.disks.allSatisfy { $0.kind == .other && !$0.shared })
+    }
+
     @Test func hostDevices() throws {
         let d = try domain(
             """
@@ -223,5 +237,23 @@ import Testing
         #expect(!e.description.contains("pw@"))
         #expect(
             e.description == "libvirt error on qemu+tls://u:***@h/system: virConnectOpenAuth: boom (code 38, domain 7)")
+    }
+}
+
+/// Storage pool capabilities as a libvirt 9.0 daemon writes them (the lab's, captured).
+@Suite struct PoolCapabilitiesTests {
+    @Test func poolCapabilitiesGiveTheVolumeFormatsPerPoolType() throws {
+        let url = try #require(Bundle.module.url(forResource: "Fixtures", withExtension: nil))
+        let xml = try String(
+            contentsOf: url.appendingPathComponent("poolcaps/libvirt-9.0.0.xml"), encoding: .utf8)
+        let formats = try HostXML.poolVolumeFormats(xml)
+        #expect(formats["dir"]?.contains("qcow2") == true)
+        #expect(formats["dir"]?.contains("raw") == true)
+        #expect(formats["dir"]?.contains("none") == false, "'none' is no image format")
+        #expect(formats["netfs"] == formats["dir"])
+        #expect(formats["logical"] == [], "no format choice: raw data only")
+        #expect(formats["disk"]?.contains("qcow2") == false)
+        #expect(formats["disk"]?.contains("linux") == true)
+        #expect(formats["rbd"] == nil, "not supported by this daemon (no rbd backend installed)")
     }
 }

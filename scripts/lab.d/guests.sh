@@ -7,14 +7,16 @@ virt_type() { if [[ -r /dev/kvm && -w /dev/kvm ]]; then echo kvm; else echo qemu
 # A guest name the lab accepts on its command line (it becomes a file name).
 valid_guest_name() { [[ $1 =~ ^[A-Za-z0-9][A-Za-z0-9_.-]*$ ]]; }
 
-guest_xml() { # NAME MiB [BRIDGE [KERNEL]]   (GUEST_VIRT_TYPE overrides kvm/qemu)
+# GUEST_VIRT_TYPE overrides kvm/qemu; DISK_XML is added to <devices>, MEMORY_XML after <vcpu>.
+guest_xml() { # NAME MiB [BRIDGE [KERNEL]]
   local name=$1 mib=$2 br=${3:-} kernel=${4:-}
   cat <<EOF
 <domain type='${GUEST_VIRT_TYPE:-$(virt_type)}'>
   <name>$name</name>
   <description>evac lab guest ($SCENARIO)</description>
   <memory unit='MiB'>$mib</memory>
-  <vcpu>1</vcpu>
+  <vcpu>1</vcpu>${MEMORY_XML:+
+$MEMORY_XML}
   <os>
     <type arch='x86_64' machine='pc'>hvm</type>${kernel:+
     <kernel>$kernel</kernel>}

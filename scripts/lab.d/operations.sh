@@ -1,5 +1,5 @@
 # scripts/lab.d/operations.sh — commands on one host or guest of a lab that is up, for tests
-# and demos: guest-dirty, guest-disk, guest-snapshot, stop-host/start-host (a planned restart), and the faults
+# and demos: guest-dirty, guest-disk, guest-device, guest-snapshot, pool-tight, stop-host/start-host (a planned restart), and the faults
 # freeze-host/thaw-host, kill-host, kill-guest. Each acts by PID (verified through /proc,
 # never by name) and says what it did.
 # shellcheck shell=bash
@@ -50,22 +50,79 @@ cmd_guest_dirty() { # K NAME [MiB]
   log "lab-$k: started $name ($mib MiB, RAM-dirtying, $how) in $(secs_since "$t")s"
 }
 
-# A running guest with a local raw disk (vda) in host K's pool "images": what storage copy
-# moves. The image is sparse; libvirt pre-creates a raw copy on the target in full (MiB).
-cmd_guest_disk() { # K NAME [MiB]
-  (($# >= 2 && $# <= 3)) || die "usage: scripts/lab guest-disk K NAME [MiB]"
+# A running guest with a local raw disk (vda) in host K's pool POOL (default "images"): what
+# storage copy moves. The image is sparse (a volume of MiB, nothing allocated); libvirt
+# pre-creates a raw copy on the target in full.
+cmd_guest_disk() { # K NAME [MiB [POOL]]
+  (($# >= 2 && $# <= 4)) || die "usage: scripts/lab guest-disk K NAME [MiB [POOL]]"
   need_up
-  local k name=$2 mib=${3:-32} img
+  local k name=$2 mib=${3:-32} pool=${4:-images} c dir
   k=$(host_arg "$1")
   valid_guest_name "$name" || die "bad guest name: $name"
+  valid_guest_name "$pool" || die "bad pool name: $pool"
   [[ $mib =~ ^[0-9]+$ ]] && ((mib >= 1 && mib <= 4096)) || die "MiB must be 1..4096"
-  # /var/lib/libvirt/images inside lab-K's mount namespace is this directory outside it.
-  img="$(hdir "$k")/lib/images/$name.img"
-  [[ -d ${img%/*} ]] || die "lab-$k has no pool directory ${img%/*} (scenario without a pool there)"
-  truncate -s "${mib}M" "$img"
-  DISK_XML=$(local_disk_xml "/var/lib/libvirt/images/$name.img") create_guest "$k" "$name" 64
-  virsh -q -c "$(uri "$k")" pool-refresh images >/dev/null
-  log "lab-$k: started $name (64 MiB, local raw disk vda of $mib MiB in pool images)"
+  c=$(uri "$k")
+  dir=$(virsh -q -c "$c" pool-dumpxml "$pool" 2>/dev/null | sed -n 's|.*<path>\(.*\)</path>.*|\1|p' | head -1)
+  [[ -n $dir ]] || die "lab-$k has no storage pool $pool (scenario without a pool there)"
+  virsh -q -c "$c" vol-create-as "$pool" "$name.img" "${mib}M" --allocation 0 --format raw >/dev/null
+  DISK_XML=$(local_disk_xml "$dir/$name.img") create_guest "$k" "$name" 64
+  log "lab-$k: started $name (64 MiB, local raw disk vda of $mib MiB in pool $pool at $dir)"
+}
+
+# A dir pool NAME at /var/lib/libvirt/NAME on host K whose directory is a tmpfs of MiB, mounted
+# inside K's mount namespace (it goes away with the host's daemon at `down`): a pool with
+# little room for real, which the others (directories on the machine's disk) cannot be.
+# MiB 0 removes the pool, its volumes and the tmpfs again.
+cmd_pool_tight() { # K NAME MiB
+  (($# == 3)) || die "usage: scripts/lab pool-tight K NAME MiB"
+  need_up
+  local k name=$2 mib=$3 pid path c
+  k=$(host_arg "$1")
+  valid_guest_name "$name" || die "bad pool name: $name"
+  [[ $mib =~ ^[0-9]+$ ]] && ((mib <= 4096)) || die "MiB must be 0..4096"
+  pid=$(need_libvirtd "$k")
+  path=/var/lib/libvirt/$name
+  c=$(uri "$k")
+  if ((mib == 0)); then
+    virsh -q -c "$c" pool-destroy "$name" >/dev/null 2>&1 || true
+    virsh -q -c "$c" pool-undefine "$name" >/dev/null 2>&1 || true
+    nsenter -t "$pid" -m -- umount "$path" 2>/dev/null || true
+    nsenter -t "$pid" -m -- rmdir "$path" 2>/dev/null || true
+    log "lab-$k: removed storage pool $name at $path"
+    return 0
+  fi
+  nsenter -t "$pid" -m -- mkdir -p "$path"
+  nsenter -t "$pid" -m -- mount -t tmpfs -o "size=${mib}m,mode=0711" "evac-lab-$name" "$path"
+  create_dir_pool "$k" "$name" "$path"
+  log "lab-$k: storage pool $name at $path (a tmpfs of $mib MiB in lab-$k's mount namespace)"
+}
+
+# A running guest with a device that evac refuses to move live: KIND user-nic (a user-mode
+# NAT NIC, which VirtFusion refuses), 9p (a filesystem passthrough of DIR/hosts/lab-K/share,
+# which QEMU blocks from migrating while the guest has it mounted) or virtiofs (the same
+# through virtiofsd, with shared memory, which libvirt refuses to migrate).
+cmd_guest_device() { # K NAME KIND
+  (($# == 3)) || die "usage: scripts/lab guest-device K NAME user-nic|9p|virtiofs"
+  need_up
+  local k name=$2 kind=$3 share dev mem=''
+  k=$(host_arg "$1")
+  valid_guest_name "$name" || die "bad guest name: $name"
+  share="$(hdir "$k")/share"
+  case $kind in
+    user-nic) dev="    <interface type='user'><model type='virtio'/><rom enabled='no'/></interface>" ;;
+    9p)
+      mkdir -p "$share"
+      dev="    <filesystem type='mount' accessmode='passthrough'><source dir='$share'/><target dir='share0'/></filesystem>"
+      ;;
+    virtiofs)
+      mkdir -p "$share"
+      dev="    <filesystem type='mount' accessmode='passthrough'><driver type='virtiofs'/><source dir='$share'/><target dir='share0'/></filesystem>"
+      mem="  <memoryBacking><source type='memfd'/><access mode='shared'/></memoryBacking>"
+      ;;
+    *) die "KIND must be user-nic, 9p or virtiofs: '$kind'" ;;
+  esac
+  DISK_XML=$dev MEMORY_XML=$mem create_guest "$k" "$name" 64
+  log "lab-$k: started $name (64 MiB, $kind)"
 }
 
 # A running guest with one snapshot (its metadata, redefined: no disk needed), which libvirt

@@ -72,11 +72,12 @@ struct ApplyCommand: AsyncParsableCommand {
 
         if dryRun {
             let executor = Executor(plan: planFile, hypervisor: hypervisor, journal: MemoryJournal())
-            let checks = await executor.dryRun()
+            let result = await executor.dryRun()
             // --output json asks for JSON here too (a table on stdout would break the script reading it).
             Console.out(
-                run.output == .json ? DryRunReport.json(planFile, checks) : DryRunReport.render(planFile, checks))
-            if checks.contains(where: { $0.problem != nil }) || resolved.unplaceable > 0 { throw EvacExit.partial }
+                run.output == .json ? DryRunReport.json(planFile, result) : DryRunReport.render(planFile, result))
+            let code = DryRunReport.exitCode(planFile, result)
+            if code != EvacExit.success { throw code }
             return
         }
 

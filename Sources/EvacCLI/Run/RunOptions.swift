@@ -79,6 +79,14 @@ enum RunExit {
         }
     }
 
+    /// The exit code of a run that ends with `status`, when the plan left guests unplaceable
+    /// or not: a run whose migrations all ended done is still partial then. The one rule for
+    /// apply, resume, rollback and `apply --dry-run` (which predicts the apply's).
+    static func code(_ status: RunStatus, unplaceable: Bool) -> ExitCode {
+        let c = code(status)
+        return c == EvacExit.success && unplaceable ? EvacExit.partial : c
+    }
+
     /// Runs an executor operation with SIGINT/SIGTERM wired to it (before and after, a signal
     /// ends the process: see `EvacCommand.runMain`), and maps its end to an exit code.
     /// `unplaceable`: guests the plan could not place, which make a run whose migrations all
@@ -98,8 +106,7 @@ enum RunExit {
         let result = await body(executor)
         signals.cancel()
         if result.status == .cannotStart, let m = result.message { Console.error("error: \(m)\n") }
-        var code = code(result.status)
-        if code == EvacExit.success && !unplaceable.isEmpty { code = EvacExit.partial }
+        let code = code(result.status, unplaceable: !unplaceable.isEmpty)
         Console.error(ExitLine.text(code: code, result: result, unplaceable: unplaceable) + "\n")
         return code
     }

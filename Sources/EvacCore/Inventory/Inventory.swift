@@ -138,9 +138,12 @@ public struct StoragePoolInfo: Codable, Hashable, Sendable {
     /// Free bytes in the pool as libvirt last measured them (`<available>`); nil when unknown.
     /// Momentary: not in the fingerprint.
     public var availableBytes: UInt64?
+    /// The volume formats libvirt creates in a pool of this type on this host (its storage pool
+    /// capabilities, sorted; [] for a type without a format choice); nil when unknown.
+    public var volumeFormats: [String]?
     public init(
         name: String, type: String, targetPath: String?, shared: Bool, active: Bool? = nil,
-        availableBytes: UInt64? = nil
+        availableBytes: UInt64? = nil, volumeFormats: [String]? = nil
     ) {
         self.name = name
         self.type = type
@@ -148,6 +151,7 @@ public struct StoragePoolInfo: Codable, Hashable, Sendable {
         self.shared = shared
         self.active = active
         self.availableBytes = availableBytes
+        self.volumeFormats = volumeFormats
     }
 }
 

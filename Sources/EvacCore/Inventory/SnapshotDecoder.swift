@@ -572,7 +572,8 @@ struct SnapshotReader {
             case 2: s.targetPath = try r.optionalString()
             case 3: s.shared = try r.bool()
             case 4: s.active = try r.null() ? nil : try r.bool()
-            default: s.availableBytes = try r.null() ? nil : try r.uint64()
+            case 5: s.availableBytes = try r.null() ? nil : try r.uint64()
+            default: s.volumeFormats = try r.optionalStrings()
             }
         }
         try require(seen, Keys.storagePool, required: 0b1011)
@@ -664,7 +665,9 @@ struct SnapshotReader {
         ])
         static let hostCPU = KeyTable(["vendor", "model", "features"])
         static let network = KeyTable(["name", "bridge", "active"])
-        static let storagePool = KeyTable(["name", "type", "targetPath", "shared", "active", "availableBytes"])
+        static let storagePool = KeyTable([
+            "name", "type", "targetPath", "shared", "active", "availableBytes", "volumeFormats",
+        ])
         static let guest = KeyTable([
             "uuid", "name", "state", "persistent", "memoryKiB", "currentMemoryKiB", "vcpus", "cpu", "nics", "disks",
             "hostDevices", "filesystems", "machine", "dirtyRateBytesPerSec", "snapshots",

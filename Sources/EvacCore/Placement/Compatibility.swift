@@ -320,7 +320,7 @@ enum StaticFilters {
         arch(n, p, target: target) ?? version(n, p, target: target) ?? machine(n, p, target: target) ?? cpu(
             n, p, target: target)
             ?? bridge(n, p, target: target) ?? nwfilter(n, p, target: target) ?? storage(n, p, target: target)
-            ?? storageCopy(n, p, target: target)
+            ?? storageCopy(n, p, target: target) ?? diskFormat(n, p, target: target)
     }
 
     private static func mapped(_ n: NetNeed) -> String { n.mappedFrom.map { " (bridge-map from \($0))" } ?? "" }

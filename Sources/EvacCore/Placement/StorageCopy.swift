@@ -18,6 +18,8 @@ struct CopyNeed: Hashable, Comparable {
     /// The disk's target device in the guest (vda, …).
     var disk: String
     var place: Place
+    /// The image format libvirt pre-creates the copy in: the source disk's (raw when unstated).
+    var format: String = "raw"
 
     static func < (a: Self, b: Self) -> Bool { (a.place, a.disk) < (b.place, b.disk) }
 
@@ -30,7 +32,7 @@ struct CopyNeed: Hashable, Comparable {
     /// Where each copied disk of `guest` goes; block and other disks have no pool rule.
     static func of(_ guest: Guest) -> [CopyNeed] {
         copied(guest).compactMap { d in
-            place(of: d).map { CopyNeed(disk: d.target, place: $0) }
+            place(of: d).map { CopyNeed(disk: d.target, place: $0, format: d.format ?? "raw") }
         }
         .sorted()
     }
@@ -63,15 +65,24 @@ struct CopyPool: Hashable, Comparable {
     var path: String?
     /// nil when the inventory did not say (judged as active).
     var active: Bool?
+    var type: String = ""
+    /// The volume formats libvirt creates in it (storage pool capabilities); nil when unknown.
+    var formats: [String]? = nil
 
     static func < (a: Self, b: Self) -> Bool { (a.path ?? "", a.name) < (b.path ?? "", b.name) }
 
     static func of(_ host: HostInventory) -> [CopyPool] {
         host.storagePools.map {
-            CopyPool(name: $0.name, path: $0.targetPath.map(StorageNeed.trimmed), active: $0.active)
+            CopyPool(
+                name: $0.name, path: $0.targetPath.map(StorageNeed.trimmed), active: $0.active, type: $0.type,
+                formats: $0.volumeFormats)
         }
         .sorted()
     }
+
+    /// Pool types whose backend cannot create volumes (libvirt: "storage pool does not support
+    /// volume creation"): a copied disk cannot be pre-created in them.
+    static let noVolumeCreation: Set<String> = ["iscsi", "iscsi-direct", "scsi", "mpath"]
 
     /// The pool libvirt would pre-create a disk in for `place`, among `pools`. When several
     /// have the path, an active one (libvirt only looks among active pools).
@@ -123,6 +134,31 @@ extension StaticFilters {
                     target: target, filter: "storage-copy",
                     reason:
                         "storage pool \(pool.name) \(need.place) is inactive (disk \(need.disk) is pre-created in it)")
+            }
+            if CopyPool.noVolumeCreation.contains(pool.type) {
+                return Rejection(
+                    target: target, filter: "storage-copy",
+                    reason:
+                        "storage pool \(pool.name) \(need.place) is of type \(pool.type), in which libvirt creates no volumes (disk \(need.disk) would be pre-created in it)"
+                )
+            }
+        }
+        return nil
+    }
+
+    /// Disk formats: libvirt pre-creates each copied disk in the source's format, which the
+    /// target pool's type must offer (the target's storage pool capabilities, e.g. a logical
+    /// or disk pool has no qcow2 volumes). A pool whose formats are unknown is not judged.
+    static func diskFormat(_ n: GuestNeeds, _ p: TargetProfile, target: String) -> Rejection? {
+        for need in n.copies {
+            guard let pool = CopyPool.find(need.place, in: p.copyPools), let formats = pool.formats else { continue }
+            if formats.isEmpty ? need.format != "raw" : !formats.contains(need.format) {
+                let offers = formats.isEmpty ? "raw data only" : formats.joined(separator: ", ")
+                return Rejection(
+                    target: target, filter: "disk-format",
+                    reason:
+                        "storage pool \(pool.name) \(need.place) (type \(pool.type)) cannot hold disk \(need.disk)'s \(need.format) image: libvirt creates \(offers) there"
+                )
             }
         }
         return nil

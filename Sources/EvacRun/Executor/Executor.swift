@@ -652,7 +652,7 @@ public actor Executor {
     }
 
     /// Inspects every source once: which do not answer, and the guests on the others.
-    private func inspectSources(_ specs: [StepSpec]) async -> (down: String?, guests: [String: GuestAtSource]) {
+    func inspectSources(_ specs: [StepSpec]) async -> (down: String?, guests: [String: GuestAtSource]) {
         var seen = Set<String>()
         let sources = specs.map(\.source).filter { seen.insert($0.name).inserted }
         let hv = hypervisor
