@@ -193,10 +193,7 @@ struct MigrationRunner: Sendable {
     private func migrate(
         _ spec: StepSpec, _ running: StepRecord, mode: MigrationOptions.Mode, signal: AbortSignal
     ) async -> (Result<MigrationOutcome, HypervisorError>, AbortReason?) {
-        let request = MigrationRequest(
-            guestUUID: spec.uuid, guestName: spec.guest, source: spec.source,
-            target: spec.target, mode: mode, options: options,
-            copyStorage: spec.copyStorage, bridgeMap: bridgeMap)
+        let request = spec.request(mode: mode, options: options, bridgeMap: bridgeMap)
         let observer = self.observer
         var watch = MigrationWatch(hypervisor: hypervisor, options: options) { p in
             observer.handle(

@@ -125,8 +125,8 @@ public struct RunForecast: Sendable, Hashable {
         }
         return nodes.reversed().map { n in
             var c = n
-            c.source = n.target
-            c.target = n.source
+            c.placement.source = n.target
+            c.placement.target = n.source
             c.after = (waitsFor[n.id] ?? []).sorted()
             return c
         }
