@@ -54,8 +54,10 @@ public enum DrainFleet {
         rows.sort { $0.mem > $1.mem } // what placement's largest-first leaves
         var nodes: [MigrationGraph.Node] = rows.enumerated().map { i, r in
             MigrationGraph.Node(
-                id: i + 1, guest: "g\(i + 1)", uuid: "u\(i + 1)", source: r.source, target: r.target, memoryKiB: r.mem,
-                vcpus: 2, mode: .live, copyStorage: [], offMostFree: nil, after: [], groups: [])
+                id: i + 1,
+                placement: Placement(
+                    guest: "g\(i + 1)", uuid: "u\(i + 1)", source: r.source, target: r.target, memoryKiB: r.mem,
+                    vcpus: 2, mode: .live))
         }
         if after {
             for i in nodes.indices where i > 0 && rng.chance(0.1) { nodes[i].after = [rng.int(1...i)] }

@@ -198,7 +198,36 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
         _ r: MigrationRequest, progress: @escaping @Sendable (MigrationProgress) -> Void
     ) async throws(HypervisorError) -> MigrationOutcome {
         let groups = groupsOf[r.guestUUID] ?? []
-        let fault: Fault? = try world.withLock { (w: inout World) throws(HypervisorError) -> Fault? in
+        let fault = try begin(r, groups: groups)
+        defer { end(r, groups: groups) }
+        switch fault {
+        case .fail(let message)?:
+            throw HypervisorError(.migrationFailed, host: r.source.name, uri: r.source.uri, message)
+        case .failFirst(_, let kind, let message)?:
+            throw HypervisorError(
+                kind, host: r.source.name, uri: r.source.uri, message,
+                origin: .init(call: "virDomainMigrateToURI3(\(r.guestName))", code: 1, domain: 10, message: message))
+        case .hang?:
+            while await pause(.milliseconds(5)) {}
+            return try abortedOrCompleted(r)
+        case .stall?:
+            return try await stall(r, progress: progress)
+        case .needsPostCopy?:
+            return try await needPostCopy(r, progress: progress)
+        case .dirties(let remaining, let rate)?:
+            return try await dirty(r, remaining: remaining, rate: rate, progress: progress)
+        case nil:
+            return try await converge(r, progress: progress)
+        }
+    }
+
+    /// The bytes every simulated migration reports as its total.
+    private static let simulatedTotal: UInt64 = 1 << 30
+
+    /// Counts the migration in flight (and its peaks) once both hosts answer and the guest is
+    /// on its source; the guest's fault for this attempt, if it has one.
+    private func begin(_ r: MigrationRequest, groups: [String]) throws(HypervisorError) -> Fault? {
+        try world.withLock { (w: inout World) throws(HypervisorError) -> Fault? in
             try gate(r.source, &w)
             try gate(r.target, &w)
             guard w.guests[r.source.name]?[r.guestUUID] != nil else {
@@ -225,85 +254,101 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
             }
             return w.faults[r.guestName]
         }
-        defer {
-            world.withLock { w in
-                w.active.total -= 1
-                w.active.perSource[r.source.name]! -= 1
-                w.active.perTarget[r.target.name]! -= 1
-                for g in groups { w.active.perGroup[g]! -= 1 }
+    }
+
+    /// The migration is no longer in flight.
+    private func end(_ r: MigrationRequest, groups: [String]) {
+        world.withLock { w in
+            w.active.total -= 1
+            w.active.perSource[r.source.name]! -= 1
+            w.active.perTarget[r.target.name]! -= 1
+            for g in groups { w.active.perGroup[g]! -= 1 }
+        }
+    }
+
+    /// `.stall`: half sent, the rest never shrinking, until cancelled.
+    private func stall(
+        _ r: MigrationRequest, progress: @Sendable (MigrationProgress) -> Void
+    ) async throws(HypervisorError) -> MigrationOutcome {
+        let total = Self.simulatedTotal
+        var n: UInt64 = 0
+        while await pause(.milliseconds(2)) {
+            n += 1
+            progress(
+                MigrationProgress(
+                    elapsedMs: n * 2, dataTotal: total, dataProcessed: total / 2,
+                    dataRemaining: total / 2, memoryBps: 0, iteration: 1 + n / 10))
+        }
+        return try abortedOrCompleted(r)
+    }
+
+    /// `.needsPostCopy`: the first pass, then re-send passes that do not converge, until post-copy
+    /// is asked for.
+    private func needPostCopy(
+        _ r: MigrationRequest, progress: @Sendable (MigrationProgress) -> Void
+    ) async throws(HypervisorError) -> MigrationOutcome {
+        let total = Self.simulatedTotal
+        var n: UInt64 = 0
+        while await pause(.milliseconds(2)) {
+            n += 1
+            let iteration: UInt64 = n < 10 ? 1 : 2
+            // Recorded before it is reported, as libvirt's job statistics would hold it.
+            world.withLock { $0.iteration[r.guestUUID] = iteration }
+            progress(
+                MigrationProgress(
+                    elapsedMs: n * 2, dataTotal: total, dataProcessed: total / 2,
+                    dataRemaining: total / 2 - min(total / 4, n), memoryBps: 1 << 20, iteration: iteration))
+            if world.withLock({ $0.postCopyRequested.contains(r.guestUUID) }) { return complete(r) }
+        }
+        return try abortedOrCompleted(r)
+    }
+
+    /// `.dirties`: passes that each leave `remaining` bytes, until they fit in the downtime in
+    /// force or post-copy is asked for (paused: nothing is dirtied).
+    private func dirty(
+        _ r: MigrationRequest, remaining: UInt64, rate: UInt64, progress: @Sendable (MigrationProgress) -> Void
+    ) async throws(HypervisorError) -> MigrationOutcome {
+        if r.mode == .paused { return complete(r) }
+        let total = Self.simulatedTotal
+        var n: UInt64 = 0
+        while await pause(.milliseconds(2)) {
+            // As QEMU: the switch-over is decided with the downtime in force when a pass
+            // ends, before the job statistics show the next pass.
+            let (downtime, postCopy) = world.withLock {
+                (
+                    $0.downtimes[r.guestUUID]?.last ?? r.options.maxDowntimeMs,
+                    $0.postCopyRequested.contains(r.guestUUID)
+                )
+            }
+            if postCopy || Double(remaining) / Double(max(1, rate)) * 1000 <= Double(downtime) {
+                return complete(r)
+            }
+            n += 1
+            let iteration = n / 2 + 1
+            world.withLock { $0.iteration[r.guestUUID] = iteration }
+            progress(
+                MigrationProgress(
+                    elapsedMs: n * 2, dataTotal: total, dataProcessed: total - remaining,
+                    dataRemaining: remaining, memoryBps: rate, iteration: iteration))
+        }
+        return try abortedOrCompleted(r)
+    }
+
+    /// No fault: four progress samples over `migrationDelay` (none when it is zero), then done.
+    private func converge(
+        _ r: MigrationRequest, progress: @Sendable (MigrationProgress) -> Void
+    ) async throws(HypervisorError) -> MigrationOutcome {
+        let total = Self.simulatedTotal
+        if migrationDelay > .zero {
+            for k in UInt64(1)...4 {
+                guard await pause(migrationDelay / 4) else { return try abortedOrCompleted(r) }
+                progress(
+                    MigrationProgress(
+                        elapsedMs: k, dataTotal: total, dataProcessed: total / 4 * k,
+                        dataRemaining: total - total / 4 * k, memoryBps: 1 << 30, iteration: k >= 4 ? 1 : 0))
             }
         }
-        let total: UInt64 = 1 << 30
-        switch fault {
-        case .fail(let message)?:
-            throw HypervisorError(.migrationFailed, host: r.source.name, uri: r.source.uri, message)
-        case .failFirst(_, let kind, let message)?:
-            throw HypervisorError(
-                kind, host: r.source.name, uri: r.source.uri, message,
-                origin: .init(call: "virDomainMigrateToURI3(\(r.guestName))", code: 1, domain: 10, message: message))
-        case .hang?:
-            while await pause(.milliseconds(5)) {}
-            return try abortedOrCompleted(r)
-        case .stall?:
-            var n: UInt64 = 0
-            while await pause(.milliseconds(2)) {
-                n += 1
-                progress(
-                    MigrationProgress(
-                        elapsedMs: n * 2, dataTotal: total, dataProcessed: total / 2,
-                        dataRemaining: total / 2, memoryBps: 0, iteration: 1 + n / 10))
-            }
-            return try abortedOrCompleted(r)
-        case .needsPostCopy?:
-            var n: UInt64 = 0
-            while await pause(.milliseconds(2)) {
-                n += 1
-                let iteration: UInt64 = n < 10 ? 1 : 2
-                // Recorded before it is reported, as libvirt's job statistics would hold it.
-                world.withLock { $0.iteration[r.guestUUID] = iteration }
-                progress(
-                    MigrationProgress(
-                        elapsedMs: n * 2, dataTotal: total, dataProcessed: total / 2,
-                        dataRemaining: total / 2 - min(total / 4, n), memoryBps: 1 << 20, iteration: iteration))
-                if world.withLock({ $0.postCopyRequested.contains(r.guestUUID) }) { return complete(r) }
-            }
-            return try abortedOrCompleted(r)
-        case .dirties(let remaining, let rate)?:
-            if r.mode == .paused { return complete(r) }
-            var n: UInt64 = 0
-            while await pause(.milliseconds(2)) {
-                // As QEMU: the switch-over is decided with the downtime in force when a pass
-                // ends, before the job statistics show the next pass.
-                let (downtime, postCopy) = world.withLock {
-                    (
-                        $0.downtimes[r.guestUUID]?.last ?? r.options.maxDowntimeMs,
-                        $0.postCopyRequested.contains(r.guestUUID)
-                    )
-                }
-                if postCopy || Double(remaining) / Double(max(1, rate)) * 1000 <= Double(downtime) {
-                    return complete(r)
-                }
-                n += 1
-                let iteration = n / 2 + 1
-                world.withLock { $0.iteration[r.guestUUID] = iteration }
-                progress(
-                    MigrationProgress(
-                        elapsedMs: n * 2, dataTotal: total, dataProcessed: total - remaining,
-                        dataRemaining: remaining, memoryBps: rate, iteration: iteration))
-            }
-            return try abortedOrCompleted(r)
-        case nil:
-            if migrationDelay > .zero {
-                for k in UInt64(1)...4 {
-                    guard await pause(migrationDelay / 4) else { return try abortedOrCompleted(r) }
-                    progress(
-                        MigrationProgress(
-                            elapsedMs: k, dataTotal: total, dataProcessed: total / 4 * k,
-                            dataRemaining: total - total / 4 * k, memoryBps: 1 << 30, iteration: k >= 4 ? 1 : 0))
-                }
-            }
-            return complete(r)
-        }
+        return complete(r)
     }
 
     /// Sleeps; false when the task was cancelled.

@@ -73,8 +73,11 @@ import Testing
         let chain = MigrationGraph(
             nodes: (1...3).map {
                 MigrationGraph.Node(
-                    id: $0, guest: "g\($0)", uuid: "u\($0)", source: "s\($0)", target: "t\($0)",
-                    memoryKiB: 1, vcpus: 1, mode: .live, after: $0 > 1 ? [$0 - 1] : [])
+                    id: $0,
+                    placement: Placement(
+                        guest: "g\($0)", uuid: "u\($0)", source: "s\($0)", target: "t\($0)", memoryKiB: 1,
+                        vcpus: 1, mode: .live),
+                    after: $0 > 1 ? [$0 - 1] : [])
             }, limits: .init(total: 8, perSource: 8, perTarget: 8))
         #expect(Timeline.lowerBound(chain, durationsMs: [1, 2, 3]) == 6)
     }

@@ -105,8 +105,10 @@ import Testing
     func planFile(_ edit: (inout PlanFile) -> Void = { _ in }) -> PlanFile {
         let node = { (id: Int, after: [Int]) in
             MigrationGraph.Node(
-                id: id, guest: "g\(id)", uuid: "u\(id)", source: "a", target: "b", memoryKiB: 1024, vcpus: 1,
-                mode: .live, copyStorage: [], offMostFree: nil, after: after, groups: ["db"])
+                id: id,
+                placement: Placement(
+                    guest: "g\(id)", uuid: "u\(id)", source: "a", target: "b", memoryKiB: 1024, vcpus: 1, mode: .live),
+                after: after, groups: ["db"])
         }
         let graph = MigrationGraph(
             nodes: [node(1, []), node(2, [1])],
@@ -165,7 +167,7 @@ import Testing
             ("password", { (p: inout PlanFile) in p.hosts[0].uri = "qemu+tcp://root:secret@a/system" }, "password"),
             ("no progress", { (p: inout PlanFile) in p.policy.migration.progressTimeoutMs = 0 }, "progress-timeout"),
             ("no ratio", { (p: inout PlanFile) in p.policy.constraints.maxVCPURatio = -1 }, "max-vcpu-ratio"),
-            ("negative vcpus", { (p: inout PlanFile) in p.graph.nodes[0].vcpus = -1 }, "out of range"),
+            ("negative vcpus", { (p: inout PlanFile) in p.graph.nodes[0].placement.vcpus = -1 }, "out of range"),
             (
                 "no connect time", { (p: inout PlanFile) in p.connection = ConnectionSettings(connectTimeoutMs: 0) },
                 "connection.connect-timeout"

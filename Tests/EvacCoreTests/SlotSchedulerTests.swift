@@ -106,8 +106,10 @@ private func limits(
     @Test func theEstimateKeepsEveryLimitAndEveryAfterRule() throws {
         let nodes = (1...9).map { i in
             MigrationGraph.Node(
-                id: i, guest: "g\(i)", uuid: "u\(i)", source: i <= 5 ? "s1" : "s2", target: "t\(i % 2)",
-                memoryKiB: UInt64(i) << 20, vcpus: 1, mode: .live, copyStorage: [], offMostFree: nil,
+                id: i,
+                placement: Placement(
+                    guest: "g\(i)", uuid: "u\(i)", source: i <= 5 ? "s1" : "s2", target: "t\(i % 2)",
+                    memoryKiB: UInt64(i) << 20, vcpus: 1, mode: .live),
                 after: i == 8 ? [1] : [], groups: i % 3 == 0 ? ["g", "g"] : [])
         }
         let l = limits(3, perSource: 2, perTarget: 2, groups: [("g", 1), ("g", 5)])

@@ -56,7 +56,7 @@ struct PlanPageTests {
 
     @Test func namesFromTheInventoryAreEscaped() throws {
         var plan = try Self.demo()
-        plan.graph.nodes[0].guest = "<script>alert(1)</script>"
+        plan.graph.nodes[0].placement.guest = "<script>alert(1)</script>"
         plan.unplaceable[0].candidates[0].reason = "needs \"64 GiB\" & <more>"
         let html = PlanPage.render(plan: plan, timeline: Estimate.timeline(plan))
         #expect(!html.contains("<script>"))
@@ -70,9 +70,9 @@ struct PlanPageTests {
         plan.graph.nodes = (1...5000).map { i in
             var n = template
             n.id = i
-            n.guest = "vm-\(i)"
-            n.source = "s-\(i % 8)"
-            n.target = "t-\(i % 200)"
+            n.placement.guest = "vm-\(i)"
+            n.placement.source = "s-\(i % 8)"
+            n.placement.target = "t-\(i % 200)"
             n.after = []
             n.groups = []
             return n

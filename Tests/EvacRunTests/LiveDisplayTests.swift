@@ -124,8 +124,10 @@ private func job(
     func plan(total: Int = 2) -> RunForecast {
         let nodes = (1...4).map { i in
             MigrationGraph.Node(
-                id: i, guest: "g\(i)", uuid: "u\(i)", source: "s\(i % 2)", target: "t\(i % 2)", memoryKiB: 1 << 20,
-                vcpus: 1, mode: .live)
+                id: i,
+                placement: Placement(
+                    guest: "g\(i)", uuid: "u\(i)", source: "s\(i % 2)", target: "t\(i % 2)", memoryKiB: 1 << 20,
+                    vcpus: 1, mode: .live))
         }
         return RunForecast(
             graph: MigrationGraph(nodes: nodes, limits: .init(total: total, perSource: 4, perTarget: 4)),
@@ -180,9 +182,14 @@ private func job(
     @Test func rollbackWalksTheReversedGraph() {
         let nodes = [
             MigrationGraph.Node(
-                id: 1, guest: "a", uuid: "a", source: "s", target: "t", memoryKiB: 1, vcpus: 1, mode: .live),
+                id: 1,
+                placement: Placement(
+                    guest: "a", uuid: "a", source: "s", target: "t", memoryKiB: 1, vcpus: 1, mode: .live)),
             MigrationGraph.Node(
-                id: 2, guest: "b", uuid: "b", source: "s", target: "t", memoryKiB: 1, vcpus: 1, mode: .live, after: [1]),
+                id: 2,
+                placement: Placement(
+                    guest: "b", uuid: "b", source: "s", target: "t", memoryKiB: 1, vcpus: 1, mode: .live),
+                after: [1]),
         ]
         let f = RunForecast(
             graph: MigrationGraph(nodes: nodes, limits: .init(total: 4, perSource: 4, perTarget: 4)),

@@ -5,6 +5,20 @@ import Foundation
 /// what the targets look like before and after, and how long it should take.
 enum HumanReport {
     static func render(_ p: PlanPipeline) -> String {
+        var out = header(p)
+        out += placements(p)
+        out += unplaceable(p)
+        out += staying(p)
+        out += targets(p)
+        out += sources(p)
+        out += timeline(p)
+        out += resultLine(p)
+        return out
+    }
+
+    /// How many guests move from how many sources to how many targets, and the two hashes that
+    /// name this plan.
+    private static func header(_ p: PlanPipeline) -> String {
         let spec = p.loaded.spec
         let r = p.result
         var out = ""
@@ -20,56 +34,69 @@ enum HumanReport {
         out += " → "
         out += "\(p.planFile.targetUsage.count) target\(p.planFile.targetUsage.count == 1 ? "" : "s")"
         out += " (inventory \(p.planFile.inventoryFingerprint.prefix(12)), plan \(p.planFile.planHash.prefix(12)))\n"
+        return out
+    }
 
-        out += "\nPlacements (\(r.placements.count), in migration order)\n"
-        if r.placements.isEmpty {
-            out += "  none\n"
-        } else {
-            var t = Table()
-            t.rightAligned = [0, 5, 6, 8, 9]
-            t.add(["#", "guest", "source", "", "target", "memory", "vCPU", "mode", "starts", "takes", "after", "note"])
-            let starts = Dictionary(p.timeline.entries.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-            for n in p.graph.nodes {
-                let e = starts[n.id]
-                t.add([
-                    "\(n.id)", n.guest, n.source, "→", n.target, Format.kib(n.memoryKiB), "\(n.vcpus)", n.mode.rawValue,
-                    e.map { "+" + Format.duration(ms: $0.startMs) } ?? "",
-                    e.map { Format.duration(ms: $0.durationMs) } ?? "",
-                    n.after.isEmpty ? "" : n.after.map { "#\($0)" }.joined(separator: ","),
-                    [n.copyStorage.isEmpty ? nil : "copies \(n.copyStorage.joined(separator: ","))", n.offMostFree]
-                        .compactMap { $0 }.joined(separator: "; "),
-                ])
-            }
-            out += t.render()
+    /// Every migration in the plan's order, with when the estimate starts it and for how long.
+    private static func placements(_ p: PlanPipeline) -> String {
+        var out = "\nPlacements (\(p.result.placements.count), in migration order)\n"
+        guard !p.result.placements.isEmpty else { return out + "  none\n" }
+        var t = Table()
+        t.rightAligned = [0, 5, 6, 8, 9]
+        t.add(["#", "guest", "source", "", "target", "memory", "vCPU", "mode", "starts", "takes", "after", "note"])
+        let starts = Dictionary(p.timeline.entries.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        for n in p.graph.nodes {
+            let e = starts[n.id]
+            t.add([
+                "\(n.id)", n.guest, n.source, "→", n.target, Format.kib(n.memoryKiB), "\(n.vcpus)", n.mode.rawValue,
+                e.map { "+" + Format.duration(ms: $0.startMs) } ?? "",
+                e.map { Format.duration(ms: $0.durationMs) } ?? "",
+                n.after.isEmpty ? "" : n.after.map { "#\($0)" }.joined(separator: ","),
+                [n.copyStorage.isEmpty ? nil : "copies \(n.copyStorage.joined(separator: ","))", n.offMostFree]
+                    .compactMap { $0 }.joined(separator: "; "),
+            ])
         }
+        return out + t.render()
+    }
 
-        if !r.unplaceable.isEmpty {
-            out += "\nUnplaceable (\(r.unplaceable.count))\n"
-            for u in r.unplaceable {
-                // With priorities in the plan, each guest left says its own: what was weighed.
-                let priority =
-                    spec.placement.priority.isEmpty ? "" : ", priority \(spec.placement.priority(of: u.guest))"
-                out += "  \(esc(u.guest)) on \(esc(u.source)) (\(Format.kib(u.memoryKiB)), \(u.vcpus) vCPU\(priority))"
-                if let why = u.guestReason { out += ": \(esc(why))" }
-                out += "\n"
-                for c in u.candidates { out += "    \(esc(c.target)): \(esc(c.reason))\n" }
-                for t in u.unlisted { out += "    … and \(t.targets) more refused by \(esc(t.filter))\n" }
-            }
+    /// The guests no target can take, each with its candidates' reasons (up to
+    /// `Unplaceable.listedPerFilter` per filter, the rest counted).
+    private static func unplaceable(_ p: PlanPipeline) -> String {
+        let spec = p.loaded.spec
+        let r = p.result
+        guard !r.unplaceable.isEmpty else { return "" }
+        var out = "\nUnplaceable (\(r.unplaceable.count))\n"
+        for u in r.unplaceable {
+            // With priorities in the plan, each guest left says its own: what was weighed.
+            let priority =
+                spec.placement.priority.isEmpty ? "" : ", priority \(spec.placement.priority(of: u.guest))"
+            out += "  \(esc(u.guest)) on \(esc(u.source)) (\(Format.kib(u.memoryKiB)), \(u.vcpus) vCPU\(priority))"
+            if let why = u.guestReason { out += ": \(esc(why))" }
+            out += "\n"
+            for c in u.candidates { out += "    \(esc(c.target)): \(esc(c.reason))\n" }
+            for t in u.unlisted { out += "    … and \(t.targets) more refused by \(esc(t.filter))\n" }
         }
+        return out
+    }
 
-        if !r.skipped.isEmpty {
-            out += "\nStaying (\(r.skipped.count))\n"
-            var t = Table()
-            for s in r.skipped { t.add([s.guest, "on \(s.source)", s.why]) }
-            out += t.render()
-        }
+    /// The guests the plan's selection leaves where they are.
+    private static func staying(_ p: PlanPipeline) -> String {
+        let r = p.result
+        guard !r.skipped.isEmpty else { return "" }
+        var t = Table()
+        for s in r.skipped { t.add([s.guest, "on \(s.source)", s.why]) }
+        return "\nStaying (\(r.skipped.count))\n" + t.render()
+    }
 
-        out +=
+    /// Each target's memory and vCPUs before and after, and the unreachable ones.
+    private static func targets(_ p: PlanPipeline) -> String {
+        let spec = p.loaded.spec
+        var out =
             "\nTargets (memory is configured guest memory; reserve \(Format.kib(spec.constraints.memoryReserveBytes / 1024)))\n"
         var t = Table()
         t.rightAligned = [1, 2, 3, 4, 5, 6, 7]
         t.add(["host", "memory", "used before", "used after", "headroom", "free now", "vCPU before → after", "in"])
-        for u in r.targets {
+        for u in p.result.targets {
             let free = p.inventory.host(named: u.host)?.freeMemoryKiB ?? 0
             let ratio = u.cpus > 0 ? String(format: " (%.2f/cpu)", Double(u.vcpusAfter) / Double(u.cpus)) : ""
             t.add([
@@ -83,8 +110,12 @@ enum HumanReport {
             t.add([u.name, "unreachable", "", "", "", "", "", ""])
         }
         out += t.render()
+        return out
+    }
 
-        out += "\nSources\n"
+    /// What each source keeps after the drain.
+    private static func sources(_ p: PlanPipeline) -> String {
+        let r = p.result
         var s = Table()
         // Counted once per list, not by filtering every list for each source (quadratic at 2,000 sources).
         var moves: [String: Int] = [:]
@@ -93,7 +124,7 @@ enum HumanReport {
         for x in r.placements { moves[x.source, default: 0] += 1 }
         for x in r.unplaceable { stucks[x.source, default: 0] += 1 }
         for x in r.skipped { stays[x.source, default: 0] += 1 }
-        for name in spec.sourceNames {
+        for name in p.loaded.spec.sourceNames {
             guard let host = p.inventory.host(named: name) else { continue }
             let moving = moves[name] ?? 0
             let stuck = stucks[name] ?? 0
@@ -104,9 +135,13 @@ enum HumanReport {
                 left == 0 ? "empty after the drain" : "\(left) left after the drain",
             ])
         }
-        out += s.render()
+        return "\nSources\n" + s.render()
+    }
 
-        out += "\nTimeline (estimate)\n"
+    /// The limits, the estimate and its assumptions, the window and placement's notes.
+    private static func timeline(_ p: PlanPipeline) -> String {
+        let spec = p.loaded.spec
+        var out = "\nTimeline (estimate)\n"
         let l = p.graph.limits
         let bw =
             spec.migration.bandwidthBytesPerSec.map { "\(Format.bytes(Double($0)))/s (plan's cap)" }
@@ -117,11 +152,17 @@ enum HumanReport {
         out += "\n" + timelineLines(p, bandwidth: bw)
         out += nonConverging(p, bandwidth: bw)
         out += window(p, now: Date())
-        if !r.notes.isEmpty {
-            out += "\nNotes\n" + r.notes.map { "  \(esc($0))\n" }.joined()
+        if !p.result.notes.isEmpty {
+            out += "\nNotes\n" + p.result.notes.map { "  \(esc($0))\n" }.joined()
         }
+        return out
+    }
 
-        out += "\nResult: \(r.placements.count) of \(selected) guests to move placed"
+    /// How many of the selected guests placement placed, and what is left.
+    private static func resultLine(_ p: PlanPipeline) -> String {
+        let r = p.result
+        let selected = r.placements.count + r.unplaceable.count
+        var out = "\nResult: \(r.placements.count) of \(selected) guests to move placed"
         out += r.unplaceable.isEmpty ? "" : "; \(r.unplaceable.count) unplaceable"
         out += r.skipped.isEmpty ? "" : "; \(r.skipped.count) staying by the plan's selection"
         out += "\n"

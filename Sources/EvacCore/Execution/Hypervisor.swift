@@ -33,14 +33,19 @@ public protocol Hypervisor: Sendable {
     func setMaxDowntime(guestUUID: String, source: HostEndpoint, milliseconds: UInt64) async throws(HypervisorError)
 }
 
+/// A host as the executor reaches it: its plan name and libvirt URI, and where migration data
+/// goes when it is the target.
 public struct HostEndpoint: Hashable, Sendable, Codable {
+    /// The host's name in the plan (what the journal and the messages say).
     public var name: String
+    /// The libvirt connection URI (`qemu+ssh://…/system`).
     public var uri: String
     /// Where the migration data stream goes when this host is the target (libvirt's
     /// `migrate_uri`, e.g. `tcp://10.0.0.5`); nil = the hypervisor's default (the target's
     /// hostname). Needed when the hostname does not resolve to the migration network, and for
     /// several daemons on one machine (`tcp://127.0.0.1`).
     public var migrateURI: String?
+    /// An endpoint; `migrateURI` nil leaves the data stream to the hypervisor's default.
     public init(name: String, uri: String, migrateURI: String? = nil) {
         self.name = name
         self.uri = uri
@@ -48,17 +53,26 @@ public struct HostEndpoint: Hashable, Sendable, Codable {
     }
 }
 
+/// Where a guest is on one host, as resume and the post-check need to know it.
 public enum GuestPresence: Hashable, Sendable {
     case absent
     case present(state: Guest.State, persistent: Bool)
 }
 
+/// How a target's CPU compares with what a guest needs (libvirt's CPU comparison): identical
+/// or a superset can take it, incompatible cannot.
 public enum CPUVerdict: String, Hashable, Sendable, Codable { case identical, superset, incompatible }
 
+/// One migration as the hypervisor carries it out: which guest, between which endpoints, with
+/// the run's options and the step's storage copy and bridge renames.
 public struct MigrationRequest: Hashable, Sendable {
+    /// The guest's libvirt UUID: the hypervisor finds it by UUID, never by name.
     public var guestUUID: String
+    /// The guest's name, for messages and the destination XML.
     public var guestName: String
+    /// The host the guest is on now.
     public var source: HostEndpoint
+    /// The host it goes to.
     public var target: HostEndpoint
     /// How this guest moves: the step's mode (a stopped guest moves offline under a live plan),
     /// kept in `options` as its only copy.
@@ -72,6 +86,8 @@ public struct MigrationRequest: Hashable, Sendable {
     public var copyStorage: [String]
     /// Bridge/network renames to write into the destination XML.
     public var bridgeMap: [String: String]
+    /// A request; `mode` overrides `options.mode` (a step's own mode, e.g. offline for a guest
+    /// that is shut off under a live plan).
     public init(
         guestUUID: String, guestName: String, source: HostEndpoint, target: HostEndpoint,
         mode: MigrationOptions.Mode, options: MigrationOptions, copyStorage: [String] = [],
@@ -92,7 +108,9 @@ public struct MigrationRequest: Hashable, Sendable {
 /// and disks together (`virDomainGetJobStats`'s `data_*`), `memory*` and `disk*` the parts.
 /// Samples from older recorders lack the parts (decoded as 0): readers then treat `data*` as memory.
 public struct MigrationProgress: Hashable, Sendable, Codable {
+    /// Time since the job started.
     public var elapsedMs: UInt64
+    /// Bytes to send in all (`data_total`): memory and copied disks.
     public var dataTotal: UInt64
     /// Bytes sent so far, retransmitted dirty pages included (so it may pass `dataTotal`).
     public var dataProcessed: UInt64
@@ -126,6 +144,7 @@ public struct MigrationProgress: Hashable, Sendable, Codable {
     public var diskRemaining: UInt64 = 0
     /// Bytes per second of disk copy (`disk_bps`).
     public var diskBps: UInt64 = 0
+    /// A sample with the aggregate figures; the per-part figures are set after it when known.
     public init(
         elapsedMs: UInt64 = 0, dataTotal: UInt64 = 0, dataProcessed: UInt64 = 0, dataRemaining: UInt64 = 0,
         memoryBps: UInt64 = 0, iteration: UInt64 = 0, dirtyRate: UInt64 = 0
@@ -149,6 +168,7 @@ public struct MigrationProgress: Hashable, Sendable, Codable {
         case diskTotal, diskProcessed, diskRemaining, diskBps
     }
 
+    /// Decodes a stored sample; a figure a sample lacks (an older recorder's) is 0.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         func n(_ k: CodingKeys) throws -> UInt64 { try c.decodeIfPresent(UInt64.self, forKey: k) ?? 0 }
@@ -168,12 +188,17 @@ public struct MigrationProgress: Hashable, Sendable, Codable {
     }
 }
 
+/// How a completed migration went, from libvirt's job statistics.
 public struct MigrationOutcome: Hashable, Sendable, Codable {
+    /// From the start of the job to its completion.
     public var durationMs: UInt64
+    /// The guest's pause at the switch-over; nil when libvirt did not report it.
     public var downtimeMs: UInt64?
+    /// Bytes sent over the network in all.
     public var transferredBytes: UInt64
     /// Final job statistics as libvirt named them (from the JOB_COMPLETED event).
     public var stats: [String: String]
+    /// An outcome; the optional figures default to not reported.
     public init(
         durationMs: UInt64, downtimeMs: UInt64? = nil, transferredBytes: UInt64 = 0, stats: [String: String] = [:]
     ) {
@@ -184,6 +209,7 @@ public struct MigrationOutcome: Hashable, Sendable, Codable {
     }
 }
 
+/// A failed hypervisor call: what kind of failure, on which host, and libvirt's own report.
 public struct HypervisorError: Error, Hashable, Sendable, CustomStringConvertible {
     /// What went wrong, in terms the executor acts on (retry, block, report).
     public enum Kind: String, Hashable, Sendable, Codable, CaseIterable {
@@ -220,10 +246,15 @@ public struct HypervisorError: Error, Hashable, Sendable, CustomStringConvertibl
     /// The hypervisor library's own report, as it gave it: for libvirt the failed call, its
     /// `virErrorNumber`, `virErrorDomain` and message. Kept in the journal and shown.
     public struct Origin: Hashable, Sendable, Codable {
+        /// The library call that failed (`virDomainMigrateToURI3`).
         public var call: String
+        /// The error number (`virErrorNumber`).
         public var code: Int32
+        /// The error domain (`virErrorDomain`).
         public var domain: Int32
+        /// The library's message, unedited.
         public var message: String
+        /// libvirt's report of a failed `call`.
         public init(call: String, code: Int32, domain: Int32, message: String) {
             self.call = call
             self.code = code
@@ -232,11 +263,17 @@ public struct HypervisorError: Error, Hashable, Sendable, CustomStringConvertibl
         }
     }
 
+    /// How the executor treats it (retry, block, report).
     public var kind: Kind
+    /// The host the call was made on.
     public var host: String
+    /// The URI it was reached by.
     public var uri: String
+    /// What happened, in words for the step's reason.
     public var message: String
+    /// The library's own report; nil for failures evac itself detected (a deadline).
     public var origin: Origin?
+    /// An error of `kind` on `host`, with the library's report when it has one.
     public init(_ kind: Kind, host: String, uri: String, _ message: String, origin: Origin? = nil) {
         self.kind = kind
         self.host = host
@@ -244,6 +281,7 @@ public struct HypervisorError: Error, Hashable, Sendable, CustomStringConvertibl
         self.message = message
         self.origin = origin
     }
+    /// "host (uri): message", for logs and reasons.
     public var description: String { "\(host) (\(uri)): \(message)" }
 
     /// What the journal keeps of it (`events.libvirt_error`): one JSON object with sorted keys,

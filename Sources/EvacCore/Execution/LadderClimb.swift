@@ -8,6 +8,7 @@
 /// in a row climb one rung, and the count starts again. The pass during which a rung is
 /// applied is not judged (it ran partly under the old settings): each rung gets full passes.
 public struct LadderClimb: Hashable, Sendable {
+    /// What the executor does to a stalled migration, one rung at a time.
     public enum Rung: Hashable, Sendable {
         /// Set max-downtime to `toMs` (was `fromMs`).
         case raiseDowntime(fromMs: UInt64, toMs: UInt64)
@@ -19,6 +20,7 @@ public struct LadderClimb: Hashable, Sendable {
 
     /// A rung with why it was taken, for the journal and the display.
     public struct Step: Hashable, Sendable {
+        /// The rung taken.
         public var rung: Rung
         /// Pre-copy pass (libvirt's memory_iteration) at which it was taken.
         public var iteration: UInt64
@@ -43,14 +45,17 @@ public struct LadderClimb: Hashable, Sendable {
     /// A pass that leaves at least this fraction of the best so far made no progress.
     public static let progressFraction = 0.95
 
+    /// The plan's ladder this climb follows (its rungs, `stallPasses`, fallback).
     public let ladder: ConvergenceLadder
     /// Whether post-copy may be switched to (the migration was started with it enabled and is
     /// not already switching by the plan's own post-copy policy).
     public let postCopyAllowed: Bool
     private let downtimes: [UInt64]
+    /// The max-downtime in force now: the base, or the last downtime rung's.
     public private(set) var downtimeMs: UInt64
     private var nextDowntime = 0
     private var postCopyTaken = false
+    /// Whether the climb is over (post-copy taken, or the fallback): nothing more is returned.
     public private(set) var finished = false
     private var lastIteration: UInt64 = 0
     private var best: UInt64?
@@ -58,6 +63,8 @@ public struct LadderClimb: Hashable, Sendable {
     /// The next pass boundary follows a rung: not judged.
     private var settling = false
 
+    /// A climb from `baseDowntimeMs`; post-copy rungs only when both the ladder and the
+    /// migration allow them.
     public init(ladder: ConvergenceLadder, baseDowntimeMs: UInt64, postCopyAllowed: Bool) {
         self.ladder = ladder
         self.postCopyAllowed = postCopyAllowed && ladder.postCopy

@@ -91,11 +91,15 @@ public enum DrainOrder {
 /// The graph the plan file carries and its estimate: the model's predictions, the plan's order
 /// (`DrainOrder.apply`), the scheduler's walk. What `evac plan` does after placement.
 public struct DrainEstimate: Sendable {
+    /// The graph in the plan's order, with every node's predicted start and duration.
     public var graph: MigrationGraph
     /// In the graph's order.
     public var predictions: [DurationModel.Prediction]
+    /// The scheduler's walk of the ordered graph.
     public var timeline: Timeline
 
+    /// Predicts every migration of `unordered`, puts them in the plan's `order`, and walks the
+    /// result under its limits (`loads` by guest UUID: dirty rates and copied disks).
     public init(
         _ unordered: MigrationGraph, options: MigrationOptions, order: PlacementPolicy.Order,
         model: DurationModel = DurationModel(), loads: [String: Timeline.Load] = [:]

@@ -43,16 +43,20 @@ public struct DurationModel: Hashable, Sendable {
     /// takes ~1.1 s of it (`scripts/bench-setup`, BENCHMARKS.md "Duration model").
     public static let measuredSetupMs: Double = 2000
 
+    /// The model with the measured defaults (see each member).
     public init() {}
 
     /// One migration as the model sees it.
     public struct Migration: Hashable, Sendable {
+        /// The guest's configured memory: what the first pass copies.
         public var memoryBytes: UInt64
         /// Bytes a second the guest dirties; nil = not measured (taken as idle).
         public var dirtyBytesPerSec: UInt64?
         /// Local disk bytes copied with the migration.
         public var storageBytes: UInt64
+        /// Offline migrations copy no memory and take `offlineMs`.
         public var mode: MigrationOptions.Mode
+        /// A migration of `memoryBytes`; the defaults are an idle live guest with shared storage.
         public init(
             memoryBytes: UInt64, dirtyBytesPerSec: UInt64? = nil, storageBytes: UInt64 = 0,
             mode: MigrationOptions.Mode = .live
@@ -87,8 +91,11 @@ public struct DurationModel: Hashable, Sendable {
         public var convergesByPreCopy: Bool { self == .converges }
     }
 
+    /// What the model predicts for one migration.
     public struct Prediction: Hashable, Sendable {
+        /// How long it takes, setup included.
         public var durationMs: Double
+        /// How it ends.
         public var outcome: Outcome
         /// Pre-copy passes sent (0 for offline).
         public var passes: Int
@@ -108,6 +115,9 @@ public struct DurationModel: Hashable, Sendable {
         return max(1, b)
     }
 
+    /// The duration and end of `m` under the plan's `options`: an offline one takes `offlineMs`;
+    /// a live one is simulated pass by pass until what is left fits the max-downtime (or it
+    /// does not converge, and the options say what then).
     public func predict(_ m: Migration, options: MigrationOptions) -> Prediction {
         if m.mode == .offline {
             return Prediction(

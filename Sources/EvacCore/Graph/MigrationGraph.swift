@@ -1,18 +1,15 @@
 /// The DAG of migrations: one node per placed guest, `after` edges from the plan's ordering
 /// rules, and the limits the executor enforces while walking it.
 public struct MigrationGraph: Codable, Hashable, Sendable {
+    /// One migration of the plan: the placement it carries out (the record that goes on to the
+    /// executor's step and the journal), its number in the plan's order, and the rules that
+    /// hold it back. Encoded flat, the placement's members beside the node's own, as plan
+    /// files of format 2 have always had them (so the plan hash and the golden files stay).
     public struct Node: Codable, Hashable, Sendable {
         /// 1-based, in the plan's order; among ready migrations the lower id starts first.
         public var id: Int
-        public var guest: String
-        public var uuid: String
-        public var source: String
-        public var target: String
-        public var memoryKiB: UInt64
-        public var vcpus: Int
-        public var mode: MigrationOptions.Mode
-        public var copyStorage: [String]
-        public var offMostFree: String?
+        /// Which guest moves from where to where, and how, as placement decided it.
+        public var placement: Placement
         /// Ids that must be done before this one starts.
         public var after: [Int]
         /// Anti-affinity groups this migration counts against.
@@ -22,45 +19,80 @@ public struct MigrationGraph: Codable, Hashable, Sendable {
         /// bandwidth a command assumes and on momentary dirty rates); nil in plan files written
         /// before they existed.
         public var predictedStartMs: Double?
+        /// See `predictedStartMs`.
         public var predictedDurationMs: Double?
 
+        /// The migration of placement `p`, number `id` in the plan's order; `after` and `groups`
+        /// empty until the plan's ordering rules and anti-affinity groups are applied to it.
         public init(
-            id: Int, guest: String, uuid: String, source: String, target: String, memoryKiB: UInt64, vcpus: Int,
-            mode: MigrationOptions.Mode, copyStorage: [String] = [], offMostFree: String? = nil,
-            after: [Int] = [], groups: [String] = [], predictedStartMs: Double? = nil,
-            predictedDurationMs: Double? = nil
+            id: Int, placement: Placement, after: [Int] = [], groups: [String] = [],
+            predictedStartMs: Double? = nil, predictedDurationMs: Double? = nil
         ) {
             self.id = id
-            self.guest = guest
-            self.uuid = uuid
-            self.source = source
-            self.target = target
-            self.memoryKiB = memoryKiB
-            self.vcpus = vcpus
-            self.mode = mode
-            self.copyStorage = copyStorage
-            self.offMostFree = offMostFree
+            self.placement = placement
             self.after = after
             self.groups = groups
             self.predictedStartMs = predictedStartMs
             self.predictedDurationMs = predictedDurationMs
         }
 
-        /// The migration of placement `p`, number `id` in the plan's order, before the
-        /// plan's `after` rules and anti-affinity groups are applied to it.
-        public init(id: Int, placement p: Placement) {
-            self.init(
-                id: id, guest: p.guest, uuid: p.uuid, source: p.source, target: p.target, memoryKiB: p.memoryKiB,
-                vcpus: p.vcpus, mode: p.mode, copyStorage: p.copyStorage, offMostFree: p.offMostFree)
+        private enum CodingKeys: String, CodingKey {
+            case id, after, groups, predictedStartMs, predictedDurationMs
         }
+
+        /// Reads the node's members and, from the same object, its placement's.
+        public init(from decoder: any Decoder) throws {
+            placement = try Placement(from: decoder)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            id = try c.decode(Int.self, forKey: .id)
+            after = try c.decode([Int].self, forKey: .after)
+            groups = try c.decode([String].self, forKey: .groups)
+            predictedStartMs = try c.decodeIfPresent(Double.self, forKey: .predictedStartMs)
+            predictedDurationMs = try c.decodeIfPresent(Double.self, forKey: .predictedDurationMs)
+        }
+
+        /// Writes the placement's members and the node's into one object (keys come out sorted).
+        public func encode(to encoder: any Encoder) throws {
+            try placement.encode(to: encoder)
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(id, forKey: .id)
+            try c.encode(after, forKey: .after)
+            try c.encode(groups, forKey: .groups)
+            try c.encodeIfPresent(predictedStartMs, forKey: .predictedStartMs)
+            try c.encodeIfPresent(predictedDurationMs, forKey: .predictedDurationMs)
+        }
+
+        /// The guest's libvirt domain name.
+        public var guest: String { placement.guest }
+        /// The guest's libvirt UUID, by which the executor and resume find it.
+        public var uuid: String { placement.uuid }
+        /// The host being drained.
+        public var source: String { placement.source }
+        /// The host placement chose.
+        public var target: String { placement.target }
+        /// Configured memory, what the migration transfers at least.
+        public var memoryKiB: UInt64 { placement.memoryKiB }
+        /// Configured vCPUs.
+        public var vcpus: Int { placement.vcpus }
+        /// How the guest moves (offline when it is shut off).
+        public var mode: MigrationOptions.Mode { placement.mode }
+        /// Target devices of the local disks copied with it.
+        public var copyStorage: [String] { placement.copyStorage }
+        /// Why it did not go to the target with the most free memory, when it did not.
+        public var offMostFree: String? { placement.offMostFree }
     }
 
+    /// How many migrations may be in flight at once: in all, per source, per target, per group.
     public struct Limits: Codable, Hashable, Sendable {
+        /// In flight in all (`parallel.total`).
         public var total: Int
+        /// In flight from one source host: its NICs and disks carry all of them.
         public var perSource: Int
+        /// In flight onto one target host.
         public var perTarget: Int
         /// Group name -> max migrations of the group in flight.
         public var groups: [GroupLimit]
+        /// Limits; `groups` empty when the plan names none.
         public init(total: Int, perSource: Int, perTarget: Int, groups: [GroupLimit] = []) {
             self.total = total
             self.perSource = perSource
@@ -69,13 +101,19 @@ public struct MigrationGraph: Codable, Hashable, Sendable {
         }
     }
 
+    /// An anti-affinity group's own limit: how many of its members may move at once.
     public struct GroupLimit: Codable, Hashable, Sendable {
+        /// The group's name in the plan.
         public var name: String
+        /// Members of the group in flight at once.
         public var maxInFlight: Int
     }
 
+    /// One per placed guest, in the plan's order (ids 1…n).
     public var nodes: [Node]
+    /// What the executor, and the estimate, walk the nodes under.
     public var limits: Limits
+    /// A graph of `nodes` under `limits`.
     public init(nodes: [Node], limits: Limits) {
         self.nodes = nodes
         self.limits = limits

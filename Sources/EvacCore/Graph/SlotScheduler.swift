@@ -115,6 +115,7 @@ public struct SlotScheduler<Step: SchedulableStep> {
 
     /// Steps started and not yet finished.
     public var inFlight: Int { total }
+    /// Whether any step is ready (its predecessors done) and not yet started, free slot or not.
     public var hasReady: Bool { queuedCount > 0 }
 
     private func fits(_ i: Int) -> Bool {

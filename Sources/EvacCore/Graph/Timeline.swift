@@ -2,25 +2,35 @@
 /// walked under its limits by the executor's own `SlotScheduler`, so that the predicted start
 /// of every migration follows the slot rules the run obeys.
 public struct Timeline: Codable, Hashable, Sendable {
+    /// When one migration starts and ends in the estimate.
     public struct Entry: Codable, Hashable, Sendable {
+        /// The migration's node id.
         public var id: Int
+        /// Milliseconds from the start of the run.
         public var startMs: Double
+        /// Milliseconds from the start of the run; the next migration it holds back starts here.
         public var endMs: Double
         /// How the model predicts the migration ends; nil for durations read back from a plan file.
         public var outcome: DurationModel.Outcome?
+        /// How long the model says it takes.
         public var durationMs: Double { endMs - startMs }
     }
     /// In the graph's order.
     public var entries: [Entry]
     /// The makespan: the end of the last migration.
     public var totalMs: Double
+    /// The bandwidth the estimate assumed where the plan sets no cap, so the report can say so.
     public var assumedBandwidthBytesPerSec: UInt64
+    /// The fixed cost counted into every migration (connection, target start, post-check), ms.
     public var setupMs: Double
 
     /// What the model needs to know about a guest beyond the graph node, by guest UUID.
     public struct Load: Hashable, Sendable {
+        /// How fast the guest dirties its memory; nil when it was not measured (taken as idle).
         public var dirtyBytesPerSec: UInt64?
+        /// Bytes of local disk copied with it (storage copy).
         public var storageBytes: UInt64
+        /// A guest's load; the defaults are an idle guest with shared storage.
         public init(dirtyBytesPerSec: UInt64? = nil, storageBytes: UInt64 = 0) {
             self.dirtyBytesPerSec = dirtyBytesPerSec
             self.storageBytes = storageBytes

@@ -5,6 +5,7 @@ extension Inventory {
     public static let maxSnapshotBytes = 256 << 20
     /// At most this many guests on one host, hosts in one snapshot.
     public static let maxGuestsPerHost = 1 << 16
+    /// At most this many hosts in one snapshot.
     public static let maxHosts = 1 << 20
 
     /// Decodes and checks a saved inventory (`evac inventory -o FILE`). A snapshot is input: it

@@ -28,6 +28,8 @@
 /// (`placement.order`) whatever the processing order. Everything is deterministic: ties are
 /// broken by host and guest names, and no dictionary order or randomness reaches the result.
 public enum Placer {
+    /// Places every selected guest of `spec`'s sources on a target from the inventory, with a
+    /// reason per refused target for each guest left unplaced.
     public static func place(
         spec: PlanSpec, inventory: Inventory, options: PlacerOptions = PlacerOptions()
     ) -> PlacementResult {
@@ -164,7 +166,10 @@ extension Placer {
     }
 }
 
+/// How placement searches: the strategy (evac's, or a baseline for the benchmarks) and how
+/// far its repair may go.
 public struct PlacerOptions: Sendable, Hashable {
+    /// How guests are ordered and placed.
     public enum Strategy: String, Sendable, CaseIterable {
         /// Baseline: plan guests in as-listed order, each on the policy's pick; no repair.
         case greedyAsListed = "greedy-as-listed"
@@ -175,8 +180,11 @@ public struct PlacerOptions: Sendable, Hashable {
         /// Most constrained first, then bounded repair and a best-fit fallback.
         case evac
     }
+    /// Which strategy runs.
     public var strategy: Strategy
+    /// Bounds on the repair phase (the evac strategy only).
     public var repair: RepairLimits
+    /// Options; the defaults are what `evac plan` uses.
     public init(strategy: Strategy = .evac, repair: RepairLimits = RepairLimits()) {
         self.strategy = strategy
         self.repair = repair

@@ -19,9 +19,12 @@ public struct ConnectionSettings: Hashable, Sendable, Codable {
             .filter { !Self.boundsMs.contains($0.1) }.map { "connection.\($0.0) \($0.1)ms is out of range" }
     }
 
+    /// Long enough for an ssh connection through a jump host; short enough to notice a dead host.
     public static let defaultConnectTimeoutMs: UInt64 = 10_000
+    /// Above the connect timeout: a call waits on the host's daemon, which may be busy.
     public static let defaultCallTimeoutMs: UInt64 = 20_000
 
+    /// Settings; the defaults are what a plan without `connection:` gets.
     public init(
         connectTimeoutMs: UInt64 = Self.defaultConnectTimeoutMs, callTimeoutMs: UInt64 = Self.defaultCallTimeoutMs
     ) {
@@ -47,8 +50,10 @@ public struct RetryPolicy: Hashable, Sendable, Codable {
     /// The wait before the second attempt; each further one waits twice as long as the last.
     public var backoffMs: UInt64
 
+    /// Three attempts, the second after 10 s (the third after 20 s).
     public static let `default` = RetryPolicy(attempts: 3, backoffMs: 10_000)
 
+    /// A policy of `attempts` in a run, the first retry after `backoffMs`.
     public init(attempts: Int, backoffMs: UInt64) {
         self.attempts = attempts
         self.backoffMs = backoffMs

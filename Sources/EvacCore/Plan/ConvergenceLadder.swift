@@ -31,8 +31,10 @@ public struct ConvergenceLadder: Hashable, Sendable, Codable {
     public var downtimeSteps: Int = 3
     /// Whether the ladder switches to post-copy after the downtime rungs.
     public var postCopy: Bool = false
+    /// What ends a migration that still does not converge at the top of the ladder.
     public var fallback: Fallback = .abort
 
+    /// A ladder; the defaults take two stalled passes per rung and end in `abort`.
     public init(
         stallPasses: Int = 2, maxDowntimeCapMs: UInt64? = nil, downtimeSteps: Int = 3, postCopy: Bool = false,
         fallback: Fallback = .abort
@@ -44,8 +46,11 @@ public struct ConvergenceLadder: Hashable, Sendable, Codable {
         self.fallback = fallback
     }
 
+    /// What the plan language accepts for the ladder's counts (and plan files are checked against).
     public enum Bounds {
+        /// Stalled passes per rung.
         public static let stallPasses: ClosedRange<Int> = 1...100
+        /// Downtime steps to the cap.
         public static let downtimeSteps: ClosedRange<Int> = 1...20
     }
 

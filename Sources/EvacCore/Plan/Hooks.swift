@@ -12,6 +12,7 @@ public enum HookPoint: String, Hashable, Sendable, Codable, CaseIterable {
     /// A rolling cycle's host, once it is empty (`rolling.maintenance`).
     case maintenance
 
+    /// Whether the point runs once per guest (around its migration) rather than once per host.
     public var isPerGuest: Bool { self == .beforeMigration || self == .afterMigration }
 }
 
@@ -31,10 +32,13 @@ public enum HookFailurePolicy: String, Hashable, Sendable, Codable, CaseIterable
 /// (posix_spawn, no shell): the first element is the program (an absolute path, or a name
 /// looked up in PATH), the others its arguments, passed as they are.
 public struct HookSpec: Hashable, Sendable, Codable {
+    /// The hook's name in the plan: the journal keys its runs by it.
     public var name: String
+    /// The program and its arguments (never through a shell).
     public var run: [String]
     /// Killed (its whole process group) when it has not exited by then.
     public var timeoutMs: UInt64
+    /// What a failure (or timeout) does to the run: continue, skip the guest or host, or stop.
     public var onFailure: HookFailurePolicy
     /// Guest name patterns (per-guest points) or host names (drain points) the hook is for;
     /// nil = every guest, or every source host.
@@ -43,6 +47,7 @@ public struct HookSpec: Hashable, Sendable, Codable {
     /// or host (the default is never: a resume does not repeat what succeeded).
     public var rerun: Bool
 
+    /// A hook; the defaults wait 60 s, stop the run on failure, apply to everyone, never rerun.
     public init(
         name: String, run: [String], timeoutMs: UInt64 = HookSpec.defaultTimeoutMs,
         onFailure: HookFailurePolicy = .stop, only: [String]? = nil, rerun: Bool = false
@@ -55,6 +60,7 @@ public struct HookSpec: Hashable, Sendable, Codable {
         self.rerun = rerun
     }
 
+    /// One minute: long enough for a load balancer to drain a backend.
     public static let defaultTimeoutMs: UInt64 = 60_000
     /// 1 s to 24 h: a hook with no deadline could hold a drain forever.
     public static let timeoutBoundsMs: ClosedRange<UInt64> = 1000...86_400_000
@@ -100,12 +106,17 @@ public struct HookSpec: Hashable, Sendable, Codable {
 
 /// The hooks of a plan, by point, each list in the order they run.
 public struct HookSet: Hashable, Sendable, Codable {
+    /// Hooks run before a guest's migration starts (a failure can keep it where it is).
     public var beforeMigration: [HookSpec] = []
+    /// Hooks run once a guest's migration ended, done or failed.
     public var afterMigration: [HookSpec] = []
+    /// Hooks run on a source host before its first migration starts.
     public var beforeDrain: [HookSpec] = []
+    /// Hooks run on a source host once its last migration ended.
     public var afterDrain: [HookSpec] = []
     /// A rolling cycle's maintenance commands (read from `rolling.maintenance`, not `hooks:`).
     public var maintenance: [HookSpec] = []
+    /// No hooks.
     public init() {}
 
     public subscript(point: HookPoint) -> [HookSpec] {
@@ -129,10 +140,12 @@ public struct HookSet: Hashable, Sendable, Codable {
         }
     }
 
+    /// Whether the plan has no hook at any point.
     public var isEmpty: Bool { HookPoint.allCases.allSatisfy { self[$0].isEmpty } }
     /// Whether any per-guest hook is for this guest.
     public func hasGuestHooks(for guest: String) -> Bool {
         (beforeMigration + afterMigration).contains { $0.applies(to: guest) }
     }
+    /// What is out of bounds in any hook (a timeout, an empty command), for the plan diagnostics.
     public var problems: [String] { HookPoint.allCases.flatMap { self[$0].flatMap(\.problems) } }
 }

@@ -1,6 +1,8 @@
 /// Checks of a plan against the inventory it will be placed on: patterns that match no guest
 /// are warnings (a typo in an exclude list should not go unnoticed at 3 a.m.).
 public enum InventoryChecks {
+    /// The warnings and errors of `spec` against `inventory` (hosts or guests the plan names that
+    /// are not there), located in `file`.
     public static func check(_ spec: PlanSpec, inventory: Inventory, file: String) -> [Diagnostic] {
         var sink = DiagnosticSink(file: file)
         let sourceGuests = spec.sourceNames.compactMap { inventory.host(named: $0) }.flatMap { $0.guests.map(\.name) }

@@ -8,8 +8,10 @@ public struct MaintenanceWindow: Hashable, Sendable, Codable {
     public var durationMs: UInt64?
     /// The end, in milliseconds since 1970-01-01T00:00:00Z.
     public var endsAtMs: Int64?
+    /// Whether a migration predicted to end after the window closes still starts.
     public var late: Late = .skip
 
+    /// What the executor does with a migration the window would not hold.
     public enum Late: String, Hashable, Sendable, Codable, CaseIterable {
         /// Do not start a migration predicted to end after the window closes (it stays pending:
         /// a resume in the next window continues).
@@ -18,6 +20,7 @@ public struct MaintenanceWindow: Hashable, Sendable, Codable {
         case start
     }
 
+    /// A window by duration or by end time (one of the two); `late` defaults to `skip`.
     public init(durationMs: UInt64? = nil, endsAtMs: Int64? = nil, late: Late = .skip) {
         self.durationMs = durationMs
         self.endsAtMs = endsAtMs
@@ -35,6 +38,7 @@ public struct MaintenanceWindow: Hashable, Sendable, Codable {
         late == .start || now.addingTimeInterval(predictedMs / 1000) <= closes(runStart: runStart)
     }
 
+    /// What the plan language accepts for `window.duration`: a minute to 30 days.
     public static let durationBoundsMs: ClosedRange<UInt64> = 60_000...(30 * 86_400_000)
 
     /// Parses "2026-12-01T18:00:00Z" (RFC 3339, with a zone).

@@ -3,6 +3,7 @@
 /// (which may include the other sources), the host's maintenance commands run once it is empty,
 /// evac waits until libvirt answers on it again, its guests come back (optional), then the next.
 public struct RollingSpec: Hashable, Sendable, Codable {
+    /// How many source hosts are down for maintenance at once (a batch).
     public var atATime: Int = 1
     /// How long a host may take to answer libvirt again after its maintenance commands.
     public var waitForHostMs: UInt64 = 600_000
@@ -10,9 +11,12 @@ public struct RollingSpec: Hashable, Sendable, Codable {
     public var returnGuests: Bool = true
     /// Per-host commands run once the host is empty (`hosts:` selects, like drain hooks).
     public var maintenance: [HookSpec] = []
+    /// A cycle of one host at a time, waiting for it without a maintenance command.
     public init() {}
 
+    /// What the plan language accepts for `at-a-time`.
     public static let atATimeBounds: ClosedRange<Int> = 1...64
+    /// What it accepts for `wait-for-host`: a second to a day.
     public static let waitForHostBoundsMs: ClosedRange<UInt64> = 1000...(24 * 3_600_000)
 
     /// The sources in batches of `atATime`, in the plan's order.
@@ -21,6 +25,7 @@ public struct RollingSpec: Hashable, Sendable, Codable {
         return stride(from: 0, to: sources.count, by: n).map { Array(sources[$0..<min($0 + n, sources.count)]) }
     }
 
+    /// What is out of bounds (counts, waits, the maintenance commands'), for the plan diagnostics.
     public var problems: [String] {
         var out: [String] = []
         if !Self.atATimeBounds.contains(atATime) { out.append("rolling.at-a-time \(atATime) is out of range") }
@@ -54,13 +59,20 @@ extension PlanSpec {
 /// hosts that stay up while it is down. With `return-guests` each batch starts from the
 /// fleet as it is now; without, each starts from where the previous batches left the guests.
 public enum RollingCheck {
+    /// One batch of the cycle as the check placed it.
     public struct Batch: Sendable, Hashable {
+        /// The hosts down together.
         public var hosts: [String]
+        /// Where their guests would go.
         public var placements: [Placement]
+        /// The guests that would fit nowhere: the cycle cannot run as planned.
         public var unplaceable: [Unplaceable]
+        /// The guests the plan's selection leaves on the hosts.
         public var skipped: [SkippedGuest]
     }
 
+    /// Places every batch's guests on the hosts that stay up, in the cycle's order; empty when the
+    /// plan has no `rolling:`.
     public static func check(_ spec: PlanSpec, inventory: Inventory) -> [Batch] {
         guard let rolling = spec.rolling else { return [] }
         var fleet = inventory

@@ -1,5 +1,6 @@
 import Foundation
 
+/// The version evac reports and writes into plan files (`evacVersion`).
 public enum EvacVersion { public static let current = "0.1.0" }
 
 /// The saved, hashable result of `evac plan`: what `evac apply` consumes.
@@ -11,8 +12,11 @@ public struct PlanFile: Codable, Hashable, Sendable {
     /// executor re-checks, the migration options and on-failure moved into `policy`.
     public static let currentFormatVersion = 2
     public var format: String = Self.formatName
+    /// See `currentFormatVersion`: a file of another version is refused, not guessed at.
     public var formatVersion: Int = Self.currentFormatVersion
+    /// The evac that wrote the file, for the refusal of a file of another format version.
     public var evacVersion: String = EvacVersion.current
+    /// The plan's `name:`.
     public var planName: String
     /// SHA-256 of the canonical encoding of `identity`: what decides the migrations.
     public var planHash: String
@@ -20,16 +24,25 @@ public struct PlanFile: Codable, Hashable, Sendable {
     public var planSource: PlanSource
     /// SHA-256 of the stable part of the inventory the placement was computed from.
     public var inventoryFingerprint: String
+    /// Every host the plan names, sorted by name: how the executor reaches it.
     public var hosts: [HostRef]
+    /// The hosts being drained, in the plan's order.
     public var sources: [String]
+    /// The hosts the target pools name.
     public var targets: [String]
     /// What the run re-checks before each migration, how it migrates, what it does on failure.
     public var policy: PlanPolicy
+    /// The migrations and the limits the executor walks them under.
     public var graph: MigrationGraph
+    /// Guests no target could take, with every candidate's reason.
     public var unplaceable: [Unplaceable]
+    /// Guests the plan's selection leaves on the sources.
     public var skipped: [SkippedGuest]
+    /// Every target's usage before and after, sorted by host name.
     public var targetUsage: [TargetUsage]
+    /// Placement's notes (how the result was found).
     public var notes: [String]
+    /// The estimate's makespan, ms. Informational: not covered by the plan hash.
     public var estimatedDurationMs: Double
     /// The plan's `connection:` deadlines; nil = the defaults.
     public var connection: ConnectionSettings?
@@ -40,22 +53,31 @@ public struct PlanFile: Codable, Hashable, Sendable {
     /// The plan's rolling cycle (the cycle journal's plan only); nil otherwise.
     public var rolling: RollingSpec?
 
+    /// The plan's YAML file as it was read.
     public struct PlanSource: Codable, Hashable, Sendable {
+        /// The file's path as given to `evac plan`.
         public var path: String
+        /// SHA-256 of its text.
         public var sha256: String
+        /// The plan file at `path` whose text hashed to `sha256`.
         public init(path: String, sha256: String) {
             self.path = path
             self.sha256 = sha256
         }
     }
+    /// A host as the plan names it, with what the run needs to reach it.
     public struct HostRef: Codable, Hashable, Sendable {
+        /// The host's name in the plan.
         public var name: String
+        /// The libvirt connection URI.
         public var uri: String
+        /// The plan's `cpu-pool` (hosts with a common CPU feature mask, for `constraints.cpu: pool`).
         public var cpuPool: String?
         /// The URI risks the plan accepted for this host (`allow-uri-risks`); nil when none.
         public var allowURIRisks: [URIPolicy.Risk]?
         /// The plan's `migrate-uri` for this host; nil when none.
         public var migrateURI: String?
+        /// A host reference; the optional members nil when the plan does not set them.
         public init(
             name: String, uri: String, cpuPool: String? = nil, allowURIRisks: [URIPolicy.Risk]? = nil,
             migrateURI: String? = nil
@@ -68,6 +90,8 @@ public struct PlanFile: Codable, Hashable, Sendable {
         }
     }
 
+    /// The plan file of `spec` placed on `inventory`: its hosts, policy, the graph with each node's
+    /// predicted start and duration from `timeline`; sealed with its hash unless `hashed` is false.
     public init(
         spec: PlanSpec, planSource: PlanSource, inventory: Inventory, result: PlacementResult,
         graph: MigrationGraph, timeline: Timeline, hashed: Bool = true
@@ -269,12 +293,14 @@ public struct PlanFile: Codable, Hashable, Sendable {
     /// The hash this file should carry (see `identity`).
     public var computedHash: String { SHA256.hex(Self.canonicalBytes(identity)) }
 
+    /// The file's bytes as written: the canonical encoding and a final newline.
     public func encoded() -> Data {
         var d = Self.canonicalBytes(self)
         d.append(0x0a)
         return d
     }
 
+    /// The libvirt URI of `host`; nil for a host the plan does not name.
     public func uri(of host: String) -> String? { hosts.first { $0.name == host }?.uri }
 }
 
@@ -358,6 +384,7 @@ extension Inventory {
         return f.finish()
     }
 
+    /// The snapshot's bytes as `evac inventory --output` writes them: canonical, with a final newline.
     public func encodedSnapshot() -> Data {
         var d = PlanFile.canonicalBytes(self)
         d.append(0x0a)

@@ -2,12 +2,16 @@ import Foundation
 
 /// Why saved bytes are not a plan file evac will act on.
 public struct PlanFileError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// What is wrong, with the file's path where it helps.
     public var message: String
+    /// What to do about it (write the plan again, use the evac that wrote it); nil when obvious.
     public var help: String?
+    /// A refusal with `message` and, when there is one, `help`.
     public init(_ message: String, help: String? = nil) {
         self.message = message
         self.help = help
     }
+    /// The message alone (the help is shown on its own line).
     public var description: String { message }
 }
 
@@ -83,6 +87,7 @@ extension PlanFile {
 
     /// Bounds on figures a plan file carries (a guest or host of more than 4 PiB, a million vCPUs).
     public static let maxMemoryKiB: UInt64 = 1 << 42
+    /// Bounds on the vCPUs of a guest or the CPUs of a host in a plan file.
     public static let maxCPUs = 1 << 20
 
     /// Every inconsistency that would make the executor trip or mislead: host URIs against the
@@ -161,6 +166,8 @@ extension PlanFile {
 
 /// Decoding errors worded for people: where in the document, and what was wrong.
 public enum DecodingErrorText {
+    /// Where in the document `error` happened and what was wrong, in one line; other errors as
+    /// they describe themselves.
     public static func describe(_ error: Error) -> String {
         let text: String
         switch error {

@@ -111,7 +111,18 @@ private final class CanonicalJSONWriter: Encoder {
     /// Returns false if it encoded nothing (written as `{}`, as JSONEncoder does).
     @discardableResult
     func encodeValue<T: Encodable>(_ value: T, depth: Int) throws -> Bool {
-        // Types JSONEncoder special-cases, and the common leaves, without a frame.
+        if try appendLeaf(value, depth: depth) { return true }
+        frames.append(Frame(depth: depth, start: out.count, entryBase: entries.count))
+        try value.encode(to: self)
+        let f = frames.removeLast()
+        defer { entries.removeSubrange(f.entryBase...) }
+        return try finishFrame(f, depth: depth)
+    }
+
+    /// Types JSONEncoder special-cases, and the common leaves, written without a frame;
+    /// false when `value` is none of them.
+    @inline(__always)
+    private func appendLeaf<T: Encodable>(_ value: T, depth: Int) throws -> Bool {
         if T.self == String.self {
             Self.appendString(unsafeBitCast(value, to: String.self), to: &out)
             return true
@@ -152,11 +163,13 @@ private final class CanonicalJSONWriter: Encoder {
             out.append(contentsOf: (value as! Decimal).description.utf8)
             return true
         }
+        return false
+    }
 
-        frames.append(Frame(depth: depth, start: out.count, entryBase: entries.count))
-        try value.encode(to: self)
-        let f = frames.removeLast()
-        defer { entries.removeSubrange(f.entryBase...) }
+    /// Completes the value that frame `f` encoded: an empty object for a value that wrote
+    /// nothing (then false), the nested containers spliced into an array, an object's members
+    /// laid out in key order.
+    private func finishFrame(_ f: Frame, depth: Int) throws -> Bool {
         switch f.kind {
         case .none:
             Self.appendEmptyObject(depth, to: &out)

@@ -4,6 +4,7 @@
 /// network), `rdma://ADDRESS[:PORT]`, or `unix:///PATH`. Nothing else reaches QEMU: no
 /// credentials, parameters or fragments, and no text beyond an address, a port and a path.
 public enum MigrateURIPolicy {
+    /// The schemes QEMU's incoming migration accepts that make sense between hosts.
     public static let schemes = ["tcp", "rdma", "unix"]
 
     /// Every problem of `text` (empty when it is a usable migrate URI).

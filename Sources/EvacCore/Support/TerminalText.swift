@@ -6,6 +6,7 @@
 /// written as a visible escape (`\e`, `\n`, `\u{202E}`). JSON output needs none of this: its
 /// encoder escapes controls itself.
 public enum TerminalText {
+    /// `s` with every control character and bidirectional override written as a visible escape.
     public static func escape(_ s: String) -> String {
         // Printable ASCII, the usual case, needs nothing: checked on the bytes, which is much
         // cheaper than decoding scalars (a 100,000-guest report escapes a million cells).

@@ -138,7 +138,15 @@ public enum URIPolicy {
         return out
     }
 
+    /// What is wrong with the URI parameter `name=value`; nil when nothing is.
     static func parameterProblem(_ name: String, _ value: String, viaShell: Bool) -> Problem? {
+        riskProblem(name, value)
+    }
+
+    /// The parameters that can make libvirt run a command, reach a shell or skip verifying the
+    /// peer (what `allow-uri-risks` can accept): what this value risks, nil when nothing. Other
+    /// parameters go on to `formProblem`.
+    private static func riskProblem(_ name: String, _ value: String) -> Problem? {
         switch name {
         case "command":
             return Problem(
@@ -189,6 +197,15 @@ public enum URIPolicy {
                     message: "known_hosts_verify must be normal, auto or ignore, found '\(value)'",
                     help: "write known_hosts_verify=normal", risk: nil)
             }
+        default:
+            return formProblem(name, value)
+        }
+    }
+
+    /// What is wrong with the form of another parameter's value; every parameter libvirt does
+    /// not document is refused.
+    private static func formProblem(_ name: String, _ value: String) -> Problem? {
+        switch name {
         case _ where pathParameters.contains(name):
             return isPlainPath(value, allowEmpty: false)
                 ? nil

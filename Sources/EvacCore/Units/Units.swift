@@ -4,8 +4,11 @@ import Foundation
 /// Binary units only (KiB, MiB, GiB, TiB); decimal KB/MB/GB/TB are accepted and mean powers of 10.
 /// A bare number or a lone "K"/"M"/"G"/"B" suffix is ambiguous and refused.
 public enum Units {
+    /// Why a size or duration was refused, worded for a plan diagnostic.
     public struct Failure: Error, Hashable, Sendable {
+        /// What is wrong with the text ("'16' has no unit").
         public var message: String
+        /// How to write it instead ("write 16GiB or 16GB").
         public var help: String
     }
 
@@ -218,10 +221,14 @@ public enum Units {
 /// Every human rendering of sizes, durations and counts ("16.0 GiB", "2m30s"): one place, so
 /// that reports, the live display and messages write them alike.
 public enum Format {
+    /// `kib` KiB as a binary size with one decimal ("16.0 GiB").
     public static func kib(_ kib: UInt64) -> String { bytes(Double(kib) * 1024) }
+    /// As `kib(_:)`, for figures that can be negative (headroom after an overcommitted target).
     public static func kib(signed kib: Int64) -> String {
         kib < 0 ? "-" + bytes(-Double(kib) * 1024) : bytes(Double(kib) * 1024)
     }
+    /// `b` bytes in the largest binary unit that keeps the figure at 1 or more; "? B" for a value
+    /// that is not a size (negative, infinite, NaN).
     public static func bytes(_ b: Double) -> String {
         let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
         guard b.isFinite, b >= 0 else { return "? B" }

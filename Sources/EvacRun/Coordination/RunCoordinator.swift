@@ -5,12 +5,17 @@
 public struct TargetCommitments: Sendable, Hashable {
     /// One migration of another run onto the target.
     public struct Entry: Sendable, Hashable {
+        /// The guest's libvirt UUID: a migration counted by two runs (it landed in between) counts once.
         public var uuid: String
+        /// The guest's name, for the pre-check's refusal.
         public var guest: String
+        /// Memory it takes on the target.
         public var memoryKiB: UInt64
+        /// vCPUs it takes on the target.
         public var vcpus: Int
         /// The plan that holds it ("rack12 (in flight)").
         public var holder: String
+        /// Another run's migration of `guest` onto the target, held by `holder`.
         public init(uuid: String, guest: String, memoryKiB: UInt64, vcpus: Int, holder: String) {
             self.uuid = uuid
             self.guest = guest
@@ -20,6 +25,7 @@ public struct TargetCommitments: Sendable, Hashable {
         }
     }
 
+    /// Every migration of other runs onto the target, in flight or admitted.
     public var entries: [Entry]
     /// "plan rack12 (evac apply, pid 4242 on bastion-1)" when another run drains this host.
     public var drainedBy: String?
@@ -27,6 +33,7 @@ public struct TargetCommitments: Sendable, Hashable {
     /// coordinator (nothing to check).
     public var version: Int64?
 
+    /// What others hold; the defaults are nothing, no drain, no coordinator.
     public init(entries: [Entry] = [], drainedBy: String? = nil, version: Int64? = nil) {
         self.entries = entries
         self.drainedBy = drainedBy
@@ -36,9 +43,11 @@ public struct TargetCommitments: Sendable, Hashable {
     /// Nothing held by anyone else: what the local coordinator always answers.
     public static let none = TargetCommitments()
 
+    /// Memory all entries take together (saturating: the rows are another process's writes).
     public var memoryKiB: UInt64 {
         entries.reduce(0) { $0.addingReportingOverflow($1.memoryKiB).overflow ? .max : $0 + $1.memoryKiB }
     }
+    /// vCPUs all entries take together (saturating, as `memoryKiB`).
     public var vcpus: Int { entries.reduce(0) { $0.addingReportingOverflow($1.vcpus).overflow ? .max : $0 + $1.vcpus } }
 }
 
@@ -57,7 +66,9 @@ public protocol RunCoordinator: Sendable {
 
 /// No coordinator: one operator, one machine; the in-process ledger is the whole truth.
 public struct LocalCoordinator: RunCoordinator {
+    /// The coordinator of a run that shares nothing.
     public init() {}
+    /// Always `.none`: no other run holds anything.
     public func commitments(on target: String) async throws(CoordinatorError) -> TargetCommitments { .none }
 }
 
@@ -65,11 +76,17 @@ public struct LocalCoordinator: RunCoordinator {
 /// step running. The journal refuses it (`CoordinatorError.changed`) when the target's
 /// reservations changed since the pre-check read them (`seen`): the pre-check then runs again.
 public struct CapacityClaim: Sendable, Hashable {
+    /// The target host the room is taken on.
     public var target: String
+    /// The guest's UUID, by which the reservation is released when the step ends.
     public var uuid: String
+    /// Memory reserved on the target.
     public var memoryKiB: UInt64
+    /// vCPUs reserved on the target.
     public var vcpus: Int
+    /// The target's reservation version the pre-check read; nil without a coordinator.
     public var seen: Int64?
+    /// A claim of `memoryKiB` and `vcpus` on `target` for guest `uuid`, valid while the version is `seen`.
     public init(target: String, uuid: String, memoryKiB: UInt64, vcpus: Int, seen: Int64?) {
         self.target = target
         self.uuid = uuid
@@ -92,6 +109,7 @@ public enum CoordinatorError: Error, Sendable, CustomStringConvertible, Equatabl
     /// The database holds something evac did not write, or refused a statement.
     case database(String)
 
+    /// The refusal in words, for the step's reason and the run's message.
     public var description: String {
         switch self {
         case .unreachable(let server, let waited, let why):

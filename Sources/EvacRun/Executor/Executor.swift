@@ -10,6 +10,7 @@ public enum RetrySelection: Sendable, Hashable {
     case none
 }
 
+/// How a run behaves beyond what the plan says: set by the CLI's options and by tests.
 public struct ExecutorOptions: Sendable {
     /// Recorded in the journal's run row.
     public var command: String = CommandLine.arguments.joined(separator: " ")
@@ -20,6 +21,7 @@ public struct ExecutorOptions: Sendable {
     /// How long a resume waits for a migration that outlived the process that started it
     /// (after kill -9 the source daemon goes on with a peer-to-peer migration by itself).
     public var inTransitWait: Duration = .seconds(600)
+    /// The defaults: the process's command line, 32 lookups, reachable sources required, 10 minutes.
     public init() {}
 }
 

@@ -71,86 +71,129 @@ struct MigrationRunner: Sendable {
         return outcome
     }
 
+    /// An attempt's phases end early by throwing how the attempt ended (as `Executor.execute`'s
+    /// phases throw `RunEnd`): blocked, not started, or a journal failure.
+    private struct AttemptEnd: Error {
+        let attempt: Attempt
+        init(_ attempt: Attempt) { self.attempt = attempt }
+    }
+
+    /// One attempt in phases: pre-checks and the before-migration hooks, the durable `running`
+    /// (admitted as in flight), the migration under its watch, then its end in the journal.
     private func attempt(
         _ spec: StepSpec, _ record: StepRecord, mode: MigrationOptions.Mode, attemptInRun: Int, of attempts: Int
     ) async -> Attempt {
         observer.handle(.step(change(record, from: record.state, to: nil, "checking")))
+        // A retry that a stop keeps from starting ends pending (its record says why); a first
+        // attempt that never started leaves the record as it was.
         let notStarted = Attempt.settled(record.state == .pending && attemptInRun > 1 ? .ended(record) : .notStarted)
-        // A stop ends the pre-checks' waits on hosts: they start nothing, and a frozen host
-        // must not hold an operator's Ctrl-C up.
-        var verdict = await control.cancellingOnStop { await checks.check(spec) }
-        guard control.startsAllowed else { return notStarted }
-        if case .blocked(let why) = verdict { return .settled(await blocked(record, why)) }
-        if attemptInRun == 1, let hooks, hooks.appliesToGuest(spec.guest) {
-            let hook: HookRunner.Verdict
-            do { hook = try await hooks.beforeMigration(spec) } catch {
-                return .settled(.journalFailed("\(error)", seen: nil))
-            }
-            switch hook {
-            case .proceed:
-                break
-            case .skip(let why), .stop(let why):
-                // The guest stays where it is; a resume (or --retry) tries it again in a new pass.
-                return .settled(await blocked(record, why))
-            }
-            guard control.startsAllowed else { return .settled(.notStarted) }
-        }
-
         let signal = AbortSignal()
-        var admitted = false
-        defer { if admitted { control.unregister(spec.id) } }
+        let running: StepRecord
+        do throws(AttemptEnd) {
+            let verdict = try await precheck(spec, record, attemptInRun: attemptInRun, notStarted: notStarted)
+            let label = Self.startLabel(
+                record, changedMode: mode != spec.mode, attemptInRun: attemptInRun, of: attempts)
+            running = try await start(spec, record, verdict, label: label, signal: signal, notStarted: notStarted)
+        } catch {
+            return error.attempt
+        }
+        defer { control.unregister(spec.id) }
+        let (result, abort) = await migrate(spec, running, mode: mode, signal: signal)
+        return await settle(spec, running, result, abort, attemptInRun: attemptInRun, of: attempts)
+    }
 
-        // With a coordinator, `running` carries the capacity claim; it is refused when another
-        // run's reservations on the target changed since the check read them: check again.
-        var r = record
+    /// The pre-checks, then (on a run's first attempt) the before-migration hooks. A stop ends
+    /// the checks' waits on hosts: they start nothing, and a frozen host must not hold an
+    /// operator's Ctrl-C up.
+    private func precheck(
+        _ spec: StepSpec, _ record: StepRecord, attemptInRun: Int, notStarted: Attempt
+    ) async throws(AttemptEnd) -> PreCheck {
+        let verdict = await control.cancellingOnStop { await checks.check(spec) }
+        guard control.startsAllowed else { throw AttemptEnd(notStarted) }
+        if case .blocked(let why) = verdict { throw AttemptEnd(.settled(await blocked(record, why))) }
+        guard attemptInRun == 1, let hooks, hooks.appliesToGuest(spec.guest) else { return verdict }
+        let hook: HookRunner.Verdict
+        do { hook = try await hooks.beforeMigration(spec) } catch {
+            throw AttemptEnd(.settled(.journalFailed("\(error)", seen: nil)))
+        }
+        switch hook {
+        case .proceed:
+            break
+        case .skip(let why), .stop(let why):
+            // The guest stays where it is; a resume (or --retry) tries it again in a new pass.
+            throw AttemptEnd(.settled(await blocked(record, why)))
+        }
+        guard control.startsAllowed else { throw AttemptEnd(.settled(.notStarted)) }
+        return verdict
+    }
+
+    /// What the `running` transition says: the attempt's number, and why it is not the plain
+    /// first one (the ladder's paused fallback, or a retry within this run).
+    private static func startLabel(
+        _ record: StepRecord, changedMode: Bool, attemptInRun: Int, of attempts: Int
+    )
+        -> String
+    {
+        let why =
+            changedMode
+            ? " (paused: the convergence ladder's fallback)"
+            : attemptInRun > 1 ? " (retry \(attemptInRun - 1) of \(attempts - 1) in this run)" : ""
+        return "attempt \(record.attempt + 1)" + why
+    }
+
+    /// Admits the step as in flight (a stop then counts it) and makes `running` durable before
+    /// the migration starts. With a coordinator, `running` carries the capacity claim; it is
+    /// refused when another run's reservations on the target changed since the check read them:
+    /// check again. Returns the running record, admitted (the caller unregisters it); when it
+    /// throws, the step is not admitted.
+    private func start(
+        _ spec: StepSpec, _ record: StepRecord, _ firstVerdict: PreCheck, label: String, signal: AbortSignal,
+        notStarted: Attempt
+    ) async throws(AttemptEnd) -> StepRecord {
+        var verdict = firstVerdict
+        var running = record
+        running.state = .running
+        running.attempt += 1
+        running.reason = nil
+        running.finished = nil
+        running.stats = nil
         var recheck = 0
         while true {
-            var why: String?
+            let claim: CapacityClaim?
             switch verdict {
-            case .blocked(let reason): why = reason
-            case .start(let claim):
-                // Admitted (counted by a stop as in flight) only while it is about to start.
-                if !admitted {
-                    guard control.admit(spec.id, signal) else { return notStarted }
-                    admitted = true
-                }
-                r = record
-                r.state = .running
-                r.attempt += 1
-                r.reason = nil
-                r.started = Timestamp.now()
-                r.finished = nil
-                r.stats = nil
-                let label =
-                    "attempt \(r.attempt)"
-                    + (mode != spec.mode
-                        ? " (paused: the convergence ladder's fallback)"
-                        : attemptInRun > 1 ? " (retry \(attemptInRun - 1) of \(attempts - 1) in this run)" : "")
-                do {
-                    try await write([StepTransition(step: r, from: record.state, message: label)], claim: claim)
-                } catch CoordinatorError.changed(let target) {
-                    control.unregister(spec.id)
-                    admitted = false
-                    // Its room in this run's ledger goes too: a sibling re-checking at the same
-                    // moment would otherwise count it, and both would find no room.
-                    checks.ledger.release(target: spec.target.name, uuid: spec.uuid)
-                    recheck += 1
-                    if recheck < Self.maxRechecks {
-                        verdict = await control.cancellingOnStop { await checks.check(spec) }
-                        guard control.startsAllowed else { return notStarted }
-                        continue
-                    }
-                    why = "the reservations on \(target) kept changing while checking it (\(recheck) times)"
-                } catch { return .settled(.journalFailed("\(error)", seen: nil)) }
+            case .blocked(let why): throw AttemptEnd(.settled(await blocked(record, why)))
+            case .start(let c): claim = c
             }
-            guard let why else { break }
-            return .settled(await blocked(record, why))
+            guard control.admit(spec.id, signal) else { throw AttemptEnd(notStarted) }
+            running.started = Timestamp.now()
+            do {
+                try await write([StepTransition(step: running, from: record.state, message: label)], claim: claim)
+                return running
+            } catch CoordinatorError.changed(let target) {
+                control.unregister(spec.id)
+                // Its room in this run's ledger goes too: a sibling re-checking at the same
+                // moment would otherwise count it, and both would find no room.
+                checks.ledger.release(target: spec.target.name, uuid: spec.uuid)
+                recheck += 1
+                guard recheck < Self.maxRechecks else {
+                    let why = "the reservations on \(target) kept changing while checking it (\(recheck) times)"
+                    throw AttemptEnd(.settled(await blocked(record, why)))
+                }
+                verdict = await control.cancellingOnStop { await checks.check(spec) }
+                guard control.startsAllowed else { throw AttemptEnd(notStarted) }
+            } catch {
+                control.unregister(spec.id)
+                throw AttemptEnd(.settled(.journalFailed("\(error)", seen: nil)))
+            }
         }
+    }
 
-        let request = MigrationRequest(
-            guestUUID: spec.uuid, guestName: spec.guest, source: spec.source,
-            target: spec.target, mode: mode, options: options,
-            copyStorage: spec.copyStorage, bridgeMap: bridgeMap)
+    /// The migration under its watch (timeouts, progress, the convergence ladder), each
+    /// progress sample to the observer.
+    private func migrate(
+        _ spec: StepSpec, _ running: StepRecord, mode: MigrationOptions.Mode, signal: AbortSignal
+    ) async -> (Result<MigrationOutcome, HypervisorError>, AbortReason?) {
+        let request = spec.request(mode: mode, options: options, bridgeMap: bridgeMap)
         let observer = self.observer
         var watch = MigrationWatch(hypervisor: hypervisor, options: options) { p in
             observer.handle(
@@ -159,7 +202,6 @@ struct MigrationRunner: Sendable {
                         id: spec.id, guest: spec.guest, source: spec.source.name,
                         target: spec.target.name, progress: p)))
         }
-        let running = r
         // A rung is an event of the running step (running → running), written before it is
         // applied; a failed write aborts the migration like any journal failure.
         watch.onRung = { step in
@@ -167,9 +209,16 @@ struct MigrationRunner: Sendable {
                 control.journalFailed()
             }
         }
-        let (result, abort) = await watch.run(request, memoryKiB: spec.memoryKiB, signal: signal)
+        return await watch.run(request, memoryKiB: spec.memoryKiB, signal: signal)
+    }
 
-        var out = r
+    /// How the migration ended, journaled: done (post-checks passed), pending again (a stop, a
+    /// transient failure retried in this run, the ladder's paused fallback), or failed.
+    private func settle(
+        _ spec: StepSpec, _ running: StepRecord, _ result: Result<MigrationOutcome, HypervisorError>,
+        _ abort: AbortReason?, attemptInRun: Int, of attempts: Int
+    ) async -> Attempt {
+        var out = running
         out.finished = Timestamp.now()
         switch (result, abort) {
         case (let result, .journalFailed?):
@@ -184,49 +233,59 @@ struct MigrationRunner: Sendable {
             }
             return .settled(unrecorded(out, "the journal cannot be written"))
         case (.success(let outcome), _):
-            // A job that completed as the abort came in still completed: the checks decide.
-            if let why = await checks.after(spec) {
-                out.state = .failed
-                out.reason = "post-check: \(why)"
-            } else {
-                out.state = .done
-                out.stats = Self.encode(outcome)
-            }
-            return .settled(
-                await finish(
-                    out, from: .running, out.reason ?? "done in \(Format.planDuration(ms: outcome.durationMs))",
-                    outcome: out.state == .done ? outcome : nil))
-        case (.failure(let e), .operatorStop?):
-            out.state = .pending
-            out.reason = "aborted by operator; the guest stays on \(spec.source.name), resume retries it"
-            return .settled(await finish(out, from: .running, out.reason!, error: e.journalRecord))
+            return .settled(await landed(spec, out, outcome))
         case (.failure(let e), .notConverging(let fallback, _)?) where fallback != .abort:
             return await notConverging(fallback, out, spec, e)
-        case (.failure(let e), let reason?):
-            out.state = .failed
-            out.reason = reason.text
-            return .settled(await finish(out, from: .running, reason.text, error: e.journalRecord))
         case (.failure(let e), nil) where e.kind.isTransient && attemptInRun < attempts && control.startsAllowed:
             let wait = options.retryPolicy.backoffMs(beforeAttempt: attemptInRun + 1)
             out.state = .pending
-            out.reason =
-                "attempt \(r.attempt) failed (\(e.kind.rawValue), transient): \(e.message); "
+            let why =
+                "attempt \(out.attempt) failed (\(e.kind.rawValue), transient): \(e.message); "
                 + "retrying in \(Format.planDuration(ms: wait)) (attempt \(attemptInRun + 1) of \(attempts) in this run)"
-            switch await finish(out, from: .running, out.reason!, error: e.journalRecord) {
+            out.reason = why
+            switch await finish(out, from: .running, why, error: e.journalRecord) {
             case .ended: return .retry(out)
             case let other: return .settled(other)
             }
-        case (.failure(let e), nil) where e.kind == .aborted:
+        case (.failure(let e), let abort):
+            let why: String
+            (out.state, why) = Self.failed(e, abort, spec, attemptInRun: attemptInRun)
+            out.reason = why
+            return .settled(await finish(out, from: .running, why, error: e.journalRecord))
+        }
+    }
+
+    /// A job that completed (even as an abort came in) still completed: the post-checks decide
+    /// whether the step is done.
+    private func landed(_ spec: StepSpec, _ ended: StepRecord, _ outcome: MigrationOutcome) async -> Outcome {
+        var out = ended
+        if let why = await checks.after(spec) {
+            out.state = .failed
+            out.reason = "post-check: \(why)"
+            return await finish(out, from: .running, "post-check: \(why)")
+        }
+        out.state = .done
+        out.stats = Self.encode(outcome)
+        return await finish(
+            out, from: .running, "done in \(Format.planDuration(ms: outcome.durationMs))", outcome: outcome)
+    }
+
+    /// The state and reason of a migration that failed and is not retried in this run: an
+    /// operator's stop leaves it pending (resume retries it), anything else fails it.
+    private static func failed(
+        _ e: HypervisorError, _ abort: AbortReason?, _ spec: StepSpec, attemptInRun: Int
+    ) -> (StepState, String) {
+        switch abort {
+        case .operatorStop?:
+            return (.pending, "aborted by operator; the guest stays on \(spec.source.name), resume retries it")
+        case let reason?:
+            return (.failed, reason.text)
+        case nil where e.kind == .aborted:
             // Not evac's abort (that has a reason): someone ran `virsh domjobabort`, or the like.
-            out.state = .failed
-            out.reason = "aborted outside evac (e.g. virsh domjobabort): \(e.message)"
-            return .settled(await finish(out, from: .running, out.reason!, error: e.journalRecord))
-        case (.failure(let e), nil):
-            out.state = .failed
-            out.reason =
-                "migration failed: \(e.message)"
-                + (e.kind.isTransient && attemptInRun > 1 ? " (after \(attemptInRun) attempts in this run)" : "")
-            return .settled(await finish(out, from: .running, out.reason!, error: e.journalRecord))
+            return (.failed, "aborted outside evac (e.g. virsh domjobabort): \(e.message)")
+        case nil:
+            let after = e.kind.isTransient && attemptInRun > 1 ? " (after \(attemptInRun) attempts in this run)" : ""
+            return (.failed, "migration failed: \(e.message)" + after)
         }
     }
 

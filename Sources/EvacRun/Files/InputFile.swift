@@ -5,9 +5,13 @@ import Foundation
 /// symlink loop, no permission, or too large. Symlinks to regular files are followed: input
 /// files are the operator's, not state evac keeps.
 public enum InputFile {
+    /// Why an input file cannot be read, with its path.
     public struct Failure: Error, Sendable, CustomStringConvertible {
+        /// The file as the operator named it.
         public var path: String
+        /// What is wrong with it (no such file, a directory, too large, …).
         public var reason: String
+        /// "path: reason", the form of evac's other file errors.
         public var description: String { "\(path): \(reason)" }
     }
 

@@ -52,6 +52,7 @@ public struct HookOutcome: Sendable, Codable, Hashable {
     public var durationMs: UInt64?
     /// The run that ran it, and the guest's hook pass (1 for hosts).
     public var runID: Int
+    /// See `runID`.
     public var pass: Int
     /// The journal's message ("ok in 1.2s", "exit status 3 after 40ms").
     public var message: String?

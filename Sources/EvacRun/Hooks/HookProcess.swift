@@ -3,14 +3,18 @@ import Glibc
 
 /// One hook command as it is started: argv (never a shell), its environment, its deadline.
 public struct HookInvocation: Sendable {
+    /// The program and its arguments, as the plan lists them; the program is looked up in PATH.
     public var argv: [String]
+    /// The whole environment of the command (nothing is inherited that is not here).
     public var environment: [String: String]
+    /// How long it may run before its process group is killed.
     public var timeoutMs: UInt64
     /// Output (stdout and stderr, interleaved) kept for the journal and the log; the rest is
     /// counted and dropped, from the front (the end of a failing command's output says why).
     public var outputLimit: Int = 16 * 1024
     /// After the deadline: SIGTERM to the process group, then SIGKILL after this.
     public var killGraceMs: UInt64 = 2000
+    /// An invocation with the default output limit and kill grace.
     public init(argv: [String], environment: [String: String], timeoutMs: UInt64) {
         self.argv = argv
         self.environment = environment
@@ -20,8 +24,11 @@ public struct HookInvocation: Sendable {
 
 /// How a hook command ended.
 public struct HookExit: Sendable, Hashable {
+    /// Why the command is no longer running.
     public enum Ending: Sendable, Hashable {
+        /// It exited with this status.
         case exited(Int32)
+        /// It was killed by this signal (not by evac).
         case signalled(Int32)
         /// Killed (with its process group) at its deadline.
         case timedOut
@@ -30,15 +37,21 @@ public struct HookExit: Sendable, Hashable {
         /// posix_spawn failed: no such program, not executable, …
         case couldNotStart(String)
     }
+    /// How it ended.
     public var ending: Ending
+    /// The captured output, its tail when more than `outputLimit` came.
     public var output: String
     /// Bytes of output dropped beyond `outputLimit`.
     public var droppedBytes: Int
+    /// How long it ran.
     public var durationMs: UInt64
+    /// The process id it ran as; nil when it could not start.
     public var pid: Int32?
 
+    /// Exit status 0: the only ending the plan's hooks count as success.
     public var succeeded: Bool { ending == .exited(0) }
 
+    /// How it ended, in words for the journal and the log.
     public var summary: String {
         switch ending {
         case .exited(let c): return "exit status \(c)"

@@ -18,6 +18,8 @@ public final class HookRunner: Sendable {
     private let halt = Locked<String?>(nil)
     private let log = EvacLog.logger("evac.hook")
 
+    /// Hooks for one run: `state` is what the journal already records (what completed is not run
+    /// again), `forcedStop` is checked while a command runs (a forced stop kills its group).
     public init(
         hooks: HookSet, journal: any RunJournal, observer: any RunObserver, planName: String, runID: Int,
         forcedStop: @escaping @Sendable () -> Bool = { false }, state: HookJournalState = HookJournalState()
@@ -98,12 +100,15 @@ public final class HookRunner: Sendable {
 
     // MARK: hosts
 
+    /// Runs the hooks of a drain point (before-drain, after-drain) for `host`, `outcome` passed as
+    /// EVAC_OUTCOME; throws when the journal cannot record them.
     public func drain(_ point: HookPoint, host: String, outcome: String? = nil) async throws -> Verdict {
         var env = ["EVAC_HOST": host]
         if let outcome { env["EVAC_OUTCOME"] = outcome }
         return try await run(point, subject: host, scope: "host:\(host)", pass: 1, env: env)
     }
 
+    /// Whether any hook of `point` applies to `host`: without one the drain point costs nothing.
     public func hasDrainHooks(_ point: HookPoint, host: String) -> Bool {
         hooks[point].contains { $0.applies(to: host) }
     }

@@ -94,53 +94,22 @@ public final class JournalFollower: @unchecked Sendable {
         _ observer: any RunObserver, interval: Duration = .milliseconds(200), afterRun: Int = 0,
         abandon: (@Sendable () -> Bool)? = nil
     ) async throws -> End {
-        var snapshot = try read(after: 0, run: nil)
-        var run: RunRecord?
-        var idlePolls = 0
-        while run == nil {
-            let newest = snapshot.runs.last { $0.id > afterRun }
-            if let newest, newest.exitStatus == nil || holder() == nil {
-                run = newest
-                break
-            }
-            idlePolls += 1
-            if newest == nil && idlePolls > 50 && holder() == nil {
-                return .processGone("the journal has no run and nobody holds it")
-            }
-            if abandon?() == true { return .abandoned }
-            try await Task.sleep(for: interval)
-            snapshot = try read(after: 0, run: nil)
-            if let newest, let latest = snapshot.runs.last, latest.id != newest.id { run = latest }
+        let run: RunRecord
+        var snapshot: Snapshot
+        switch try await awaitRun(interval: interval, afterRun: afterRun, abandon: abandon) {
+        case .found(let r, let s): (run, snapshot) = (r, s)
+        case .ended(let end): return end
         }
-        guard let run else { return .processGone("no run") }
         followedRun = run.id
         let kindSteps = snapshot.steps.filter { $0.kind == run.kind }
         snapshot = try read(after: 0, run: run.id)
-        let touched = Set(snapshot.events.compactMap { $0.kind == run.kind ? $0.step : nil })
-        let settledBefore = kindSteps.filter { $0.state.isSettled && !touched.contains($0.id) }.count
-        observer.handle(
-            .runStarted(
-                RunStart(
-                    kind: run.kind, planName: run.planName, planHash: run.planHash, journal: path,
-                    runID: run.id, steps: kindSteps.count, alreadyDone: settledBefore)))
+        announce(run, steps: kindSteps, snapshot, observer)
         var lastEvent: Int64 = 0
         var lastProbe = ContinuousClock.now
         var shown = Shown()
         while true {
             let bySteps = Dictionary(snapshot.steps.map { ("\($0.kind.rawValue)#\($0.id)", $0) }) { a, _ in a }
-            for e in snapshot.events {
-                lastEvent = max(lastEvent, e.id)
-                guard let id = e.step, let st = bySteps["\(e.kind.rawValue)#\(id)"], e.from != e.to else { continue }
-                var change = StepChange(
-                    kind: e.kind, id: id, guest: st.guest, source: st.source, target: st.target,
-                    from: e.from, to: e.to, attempt: st.attempt, message: e.message)
-                if e.to == .done, st.state == .done, let outcome = Self.outcome(st.stats) {
-                    // What the running process put on its event: the hypervisor's own figures.
-                    change.transferredBytes = outcome.transferredBytes
-                    change.durationMs = outcome.durationMs
-                }
-                observer.handle(.step(change))
-            }
+            lastEvent = emitSteps(snapshot, steps: bySteps, after: lastEvent, observer)
             emitHooks(snapshot.hooks, run: run.id, shown: &shown, observer)
             emitProgress(snapshot.progress, steps: bySteps, run: run, shown: &shown, observer)
             if try await followCycle(snapshot.cycle, shown: &shown, observer, interval: interval) {
@@ -148,21 +117,7 @@ public final class JournalFollower: @unchecked Sendable {
                 snapshot = try read(after: lastEvent, run: run.id)
                 continue
             }
-            if let row = snapshot.runs.first(where: { $0.id == run.id }), let exit = row.exitStatus {
-                let status = RunStatus(rawValue: exit) ?? .partial
-                if !snapshot.cycle.isEmpty {
-                    let done = snapshot.cycle.filter { $0.stage == .done }.count
-                    observer.handle(.notice("rolling cycle: \(done) of \(snapshot.cycle.count) batch(es) done"))
-                }
-                let mine = snapshot.steps.filter { $0.kind == run.kind }
-                let ms = Self.elapsedMs(row)
-                observer.handle(
-                    .runFinished(
-                        RunSummary(
-                            kind: run.kind, status: status, message: nil, counts: StepCounts(mine),
-                            elapsedMs: ms, problems: mine.filter { $0.state == .failed || $0.state == .blocked })))
-                return .finished(status)
-            }
+            if let end = finished(run, snapshot, observer) { return end }
             // A run whose process died writes no end: notice it, rather than wait forever.
             if ContinuousClock.now - lastProbe > .seconds(2) {
                 lastProbe = .now
@@ -180,6 +135,87 @@ public final class JournalFollower: @unchecked Sendable {
             try await Task.sleep(for: interval)
             snapshot = try read(after: lastEvent, run: run.id)
         }
+    }
+
+    private enum Found {
+        case found(RunRecord, Snapshot)
+        case ended(End)
+    }
+
+    /// The run to follow: the newest after `afterRun` that is still running, or that ended
+    /// with nobody holding the journal; otherwise it polls until a new run begins, the journal
+    /// turns out to be abandoned (no run and no holder after 50 polls), or `abandon` says so.
+    private func awaitRun(
+        interval: Duration, afterRun: Int, abandon: (@Sendable () -> Bool)?
+    ) async throws -> Found {
+        var snapshot = try read(after: 0, run: nil)
+        var idlePolls = 0
+        while true {
+            let newest = snapshot.runs.last { $0.id > afterRun }
+            if let newest, newest.exitStatus == nil || holder() == nil { return .found(newest, snapshot) }
+            idlePolls += 1
+            if newest == nil && idlePolls > 50 && holder() == nil {
+                return .ended(.processGone("the journal has no run and nobody holds it"))
+            }
+            if abandon?() == true { return .ended(.abandoned) }
+            try await Task.sleep(for: interval)
+            snapshot = try read(after: 0, run: nil)
+            if let newest, let latest = snapshot.runs.last, latest.id != newest.id { return .found(latest, snapshot) }
+        }
+    }
+
+    /// The run's start as the running process showed it: its steps, and how many were settled
+    /// by earlier runs (settled, and untouched by this run's events).
+    private func announce(
+        _ run: RunRecord, steps kindSteps: [StepRecord], _ snapshot: Snapshot, _ observer: any RunObserver
+    ) {
+        let touched = Set(snapshot.events.compactMap { $0.kind == run.kind ? $0.step : nil })
+        let settledBefore = kindSteps.filter { $0.state.isSettled && !touched.contains($0.id) }.count
+        observer.handle(
+            .runStarted(
+                RunStart(
+                    kind: run.kind, planName: run.planName, planHash: run.planHash, journal: path,
+                    runID: run.id, steps: kindSteps.count, alreadyDone: settledBefore)))
+    }
+
+    /// Every new event that changed a step's state, as the step change the running process
+    /// showed; returns the last event id seen.
+    private func emitSteps(
+        _ snapshot: Snapshot, steps bySteps: [String: StepRecord], after lastEvent: Int64, _ observer: any RunObserver
+    ) -> Int64 {
+        var last = lastEvent
+        for e in snapshot.events {
+            last = max(last, e.id)
+            guard let id = e.step, let st = bySteps["\(e.kind.rawValue)#\(id)"], e.from != e.to else { continue }
+            var change = StepChange(
+                kind: e.kind, id: id, guest: st.guest, source: st.source, target: st.target,
+                from: e.from, to: e.to, attempt: st.attempt, message: e.message)
+            if e.to == .done, st.state == .done, let outcome = Self.outcome(st.stats) {
+                // What the running process put on its event: the hypervisor's own figures.
+                change.transferredBytes = outcome.transferredBytes
+                change.durationMs = outcome.durationMs
+            }
+            observer.handle(.step(change))
+        }
+        return last
+    }
+
+    /// The run's end once the journal has it, shown as the running process summed it up.
+    private func finished(_ run: RunRecord, _ snapshot: Snapshot, _ observer: any RunObserver) -> End? {
+        guard let row = snapshot.runs.first(where: { $0.id == run.id }), let exit = row.exitStatus else { return nil }
+        let status = RunStatus(rawValue: exit) ?? .partial
+        if !snapshot.cycle.isEmpty {
+            let done = snapshot.cycle.filter { $0.stage == .done }.count
+            observer.handle(.notice("rolling cycle: \(done) of \(snapshot.cycle.count) batch(es) done"))
+        }
+        let mine = snapshot.steps.filter { $0.kind == run.kind }
+        observer.handle(
+            .runFinished(
+                RunSummary(
+                    kind: run.kind, status: status, message: nil, counts: StepCounts(mine),
+                    elapsedMs: Self.elapsedMs(row),
+                    problems: mine.filter { $0.state == .failed || $0.state == .blocked })))
+        return .finished(status)
     }
 
     /// What the follower already handed on: hook rows by key and state, progress samples by step.

@@ -6,14 +6,21 @@ import Foundation
 /// so a stale file never blocks: only a live holder does.
 /// Sole owner of its file descriptor; closed in `release()` or deinit.
 public final class JournalLock: @unchecked Sendable {
+    /// The lock file, `<journal>.lock`, named in the refusal a second writer gets.
     public let path: String
     private var fd: Int32
 
+    /// Who holds the lock, as written into the lock file for the next process that finds it taken.
     public struct Holder: Sendable {
+        /// The holding process.
         public var pid: Int32
+        /// The host it runs on (a state directory on shared storage can be locked from another host).
         public var host: String
+        /// When it took the lock.
         public var since: String
+        /// Its whole command line, so the operator sees which plan and options the other run has.
         public var command: String
+        /// This process, now.
         public static func current() -> Holder {
             Holder(
                 pid: getpid(), host: ProcessInfo.processInfo.hostName, since: Timestamp.now(),

@@ -5,15 +5,23 @@ import GRDB
 /// `evac status`: a journal's runs and steps, read without taking the lock (WAL lets a reader
 /// look while an apply writes). Codable for `--output json`.
 public struct JournalStatus: Codable, Sendable {
+    /// The journal read.
     public var path: String
+    /// The name of the plan whose journal it is.
     public var planName: String
+    /// The hash of the sealed plan file the journal belongs to.
     public var planHash: String
     /// Who holds the lock right now ("evac apply (pid … on …, since …)"), nil when nobody.
     public var activeHolder: String?
+    /// Every run, oldest first.
     public var runs: [RunRecord]
+    /// The apply's steps by id, as they stand.
     public var apply: [StepRecord]
+    /// The rollback's steps by id; empty when nothing was rolled back.
     public var rollback: [StepRecord]
+    /// How many apply steps are in each state.
     public var applyCounts: StepCounts
+    /// How many rollback steps are in each state.
     public var rollbackCounts: StepCounts
     /// Every hook the runs ran, oldest first; nil when the plan has none (or none ran yet).
     public var hooks: [HookRecord]? = nil
@@ -51,6 +59,8 @@ public struct JournalStatus: Codable, Sendable {
         self.cycle = cycle
     }
 
+    /// Reads the journal at `path` read-only, in one transaction; throws when it is missing,
+    /// not a journal, or of a schema this evac does not know.
     public static func read(path: String) throws(JournalError) -> JournalStatus {
         guard FileManager.default.fileExists(atPath: path) else { throw .io(path: path, "no such journal") }
         do {
@@ -147,13 +157,21 @@ extension JournalStatus {
     }
 }
 
+/// One row of a step's history: a transition as the journal's events table keeps it.
 public struct StepEvent: Codable, Sendable, Hashable {
+    /// The run that made the change.
     public var runID: Int
+    /// When (journal timestamp).
     public var at: String
+    /// The state it left (a step state's raw value); nil when the row records none.
     public var from: String?
+    /// The state it entered; a convergence rung is an event from running to running.
     public var to: String?
+    /// Why, as the executor wrote it.
     public var message: String
+    /// libvirt's error text when the change came from one.
     public var hypervisorError: String?
+    /// An event as read back from the journal.
     public init(runID: Int, at: String, from: String?, to: String?, message: String, hypervisorError: String?) {
         self.runID = runID
         self.at = at

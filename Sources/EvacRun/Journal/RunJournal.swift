@@ -3,15 +3,23 @@ import Foundation
 
 /// One invocation of apply, resume or rollback, as the journal records it.
 public struct RunRecord: Codable, Hashable, Sendable {
+    /// The run's number in this journal, from 1 in the order the runs started.
     public var id: Int
+    /// Whether it applied the plan (apply, resume) or took it back (rollback).
     public var kind: RunKind
+    /// The hash of the sealed plan file it ran: a journal belongs to one plan.
     public var planHash: String
+    /// The plan's name, for status and the run page.
     public var planName: String
+    /// When the run started (ISO 8601 UTC).
     public var started: String
+    /// When it ended; nil while it runs, or when the process died before it could say.
     public var finished: String?
     /// RunStatus raw value once the run ended; nil while running (or after a crash).
     public var exitStatus: String?
+    /// The command line that started it, credentials left out, so status can say who ran what.
     public var command: String
+    /// A run as the journal records it; `finished` and `exitStatus` nil until it ends.
     public init(
         id: Int, kind: RunKind, planHash: String, planName: String, started: String,
         finished: String? = nil, exitStatus: String? = nil, command: String
@@ -31,9 +39,13 @@ public struct RunRecord: Codable, Hashable, Sendable {
 public struct JournalBatch: Sendable {
     /// The run the events belong to.
     public var runID: Int
+    /// A run to open in this batch (its first write), with the steps in `insertSteps`.
     public var beginRun: RunRecord?
+    /// Steps the journal does not have yet, written pending before any of them changes.
     public var insertSteps: [StepRecord] = []
+    /// Step changes, each a new row plus an event, in the order they happened.
     public var transitions: [StepTransition] = []
+    /// The end of the run (when, and the RunStatus raw value), written with its last transitions.
     public var finishRun: (finished: String, exitStatus: String)?
     /// Hook rows to insert or replace (by point, hook, scope and pass).
     public var hooks: [HookRecord] = []
@@ -45,6 +57,7 @@ public struct JournalBatch: Sendable {
     /// transitions (a step becoming running). Journals without one ignore it: the in-process
     /// ledger already reserved it.
     public var claim: CapacityClaim?
+    /// A batch of `runID`; every part is optional, so one type serves opening, changing and ending a run.
     public init(
         runID: Int, beginRun: RunRecord? = nil, insertSteps: [StepRecord] = [],
         transitions: [StepTransition] = [], finishRun: (finished: String, exitStatus: String)? = nil,
@@ -67,9 +80,15 @@ public struct JournalBatch: Sendable {
 /// executor can order "written" before "side effect". Implementations may merge concurrent
 /// commits into one transaction (group commit).
 public protocol RunJournal: AnyObject, Sendable {
+    /// Where the journal lives (a file path, or a database's description), for messages.
     var path: String { get }
+    /// Makes `batch` durable in one transaction; returns only once it is, so the caller's side
+    /// effect (a migration start) comes after its record. Throws when the write failed: nothing of
+    /// the batch is then recorded.
     func commit(_ batch: JournalBatch) async throws
+    /// Every step of `kind` the journal records, by id.
     func steps(kind: RunKind) async throws -> [StepRecord]
+    /// Every run, oldest first.
     func runs() async throws -> [RunRecord]
     /// Every hook row and guest pass (what has run, what completed).
     func hookState() async throws -> HookJournalState
@@ -92,15 +111,18 @@ public protocol RunJournal: AnyObject, Sendable {
 public struct ProgressRecord: Codable, Hashable, Sendable {
     /// Apply or rollback, and the migration id: the step the sample belongs to.
     public var kind: RunKind
+    /// See `kind`.
     public var id: Int
     /// The run, and the step's attempt, that took the sample: a follower shows it only while
     /// the step is running that attempt (a sample of a failed attempt is not the retry's).
     public var runID: Int
+    /// See `runID`.
     public var attempt: Int
     /// When it was written (journal timestamp).
     public var at: String
     /// libvirt's job figures.
     public var progress: MigrationProgress
+    /// A sample of step (`kind`, `id`) taken in run `runID` during the step's attempt `attempt`.
     public init(kind: RunKind, id: Int, runID: Int, attempt: Int, at: String, progress: MigrationProgress) {
         self.kind = kind
         self.id = id

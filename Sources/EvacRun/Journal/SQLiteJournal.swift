@@ -20,6 +20,7 @@ import GRDB
 ///
 /// Owns the GRDB connection and the `JournalLock`; `close()` releases both.
 public final class SQLiteJournal: RunJournal, @unchecked Sendable {
+    /// The journal file, named in errors and in `evac status`.
     public let path: String
     private let db: DatabaseQueue
     private let lock: JournalLock
@@ -159,6 +160,8 @@ public final class SQLiteJournal: RunJournal, @unchecked Sendable {
 
     // MARK: Writing
 
+    /// Queues the batch for the writer and suspends until its transaction (merged with any
+    /// commits queued meanwhile) is fsync'd; a failed write fails every batch of that transaction.
     public func commit(_ batch: JournalBatch) async throws {
         try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, Error>) in
             enum Next { case fail(Error), start, wait }
@@ -325,6 +328,7 @@ public final class SQLiteJournal: RunJournal, @unchecked Sendable {
 
     // MARK: Reading
 
+    /// Read from the progress table without waiting for the writer (WAL readers do not block).
     public func progress() async throws -> [ProgressRecord] { try await db.read { try Self.readProgress($0) } }
 
     /// The progress rows (none in a journal written before they existed). A row whose sample
@@ -344,10 +348,12 @@ public final class SQLiteJournal: RunJournal, @unchecked Sendable {
         try await db.read { try String.fetchOne($0, sql: "PRAGMA \(name)") }
     }
 
+    /// Read in one transaction, so the steps agree with each other.
     public func steps(kind: RunKind) async throws -> [StepRecord] {
         try await db.read { db in try Self.readSteps(db, kind: kind) }
     }
 
+    /// Oldest first, by run id.
     public func runs() async throws -> [RunRecord] {
         try await db.read { db in try Self.readRuns(db) }
     }
@@ -390,6 +396,7 @@ public final class SQLiteJournal: RunJournal, @unchecked Sendable {
         }
     }
 
+    /// The hook rows and passes read in one transaction.
     public func hookState() async throws -> HookJournalState {
         try await db.read { db in HookJournalState(records: try Self.readHooks(db), passes: try Self.readPasses(db)) }
     }

@@ -23,8 +23,22 @@ struct StepSpec: Sendable {
     var copyStorage: [String] { node.copyStorage }
     var groups: [String] { node.groups }
 
+    /// The journal's row for this step before it first starts: the guest and the direction of
+    /// this step (a rollback's source is its apply's target).
     func newRecord() -> StepRecord {
         StepRecord(kind: kind, id: id, guest: guest, uuid: uuid, source: source.name, target: target.name)
+    }
+
+    /// What the hypervisor is asked to do for this step: its guest between this step's endpoints,
+    /// `mode` the attempt's (the convergence ladder's fallback moves it paused).
+    func request(
+        mode: MigrationOptions.Mode, options: MigrationOptions, bridgeMap: [String: String]
+    )
+        -> MigrationRequest
+    {
+        MigrationRequest(
+            guestUUID: uuid, guestName: guest, source: source, target: target, mode: mode, options: options,
+            copyStorage: copyStorage, bridgeMap: bridgeMap)
     }
 }
 

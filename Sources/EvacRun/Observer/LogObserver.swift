@@ -7,8 +7,10 @@ import EvacLog
 /// Progress samples are logged at trace level only (one per poll would drown the rest).
 public struct LogObserver: RunObserver {
     let log = EvacLog.logger("evac.run")
+    /// An observer that writes to evac's log (stderr by default).
     public init() {}
 
+    /// One log line per event, at the event's level: failures as errors, notices as info.
     public func handle(_ event: RunEvent) {
         switch event {
         case .runStarted(let s):
@@ -61,10 +63,14 @@ public final class LoggingJournal: RunJournal {
     let inner: any RunJournal
     let log = EvacLog.logger("evac.journal")
 
+    /// Logs the commits of `inner`.
     public init(_ inner: any RunJournal) { self.inner = inner }
 
+    /// The wrapped journal's.
     public var path: String { inner.path }
 
+    /// Commits through `inner` and logs what the batch held and how long it took to be durable
+    /// (or why it failed, before the error goes on to the executor).
     public func commit(_ batch: JournalBatch) async throws {
         let start = DispatchTime.now().uptimeNanoseconds
         let what = Self.describe(batch)
@@ -92,15 +98,21 @@ public final class LoggingJournal: RunJournal {
         return parts.joined(separator: "; ")
     }
 
+    /// Read from `inner`, not logged.
     public func steps(kind: RunKind) async throws -> [StepRecord] { try await inner.steps(kind: kind) }
+    /// Read from `inner`, not logged.
     public func runs() async throws -> [RunRecord] { try await inner.runs() }
+    /// Read from `inner`, not logged.
     public func hookState() async throws -> HookJournalState { try await inner.hookState() }
+    /// Passes the samples on; a failure is logged as a warning and thrown on (the caller ignores it).
     public func recordProgress(_ samples: [ProgressRecord]) async throws {
         do { try await inner.recordProgress(samples) } catch {
             log.warning("progress samples not journaled (\(samples.count) step(s)): \(error)")
             throw error
         }
     }
+    /// Read from `inner`, not logged.
     public func progress() async throws -> [ProgressRecord] { try await inner.progress() }
+    /// Closes `inner`.
     public func close() { inner.close() }
 }

@@ -8,11 +8,13 @@ public final class PlainObserver: RunObserver, Sendable {
     private let progressEveryMs: UInt64
     private let lastProgress = Locked([Int: UInt64]())
 
+    /// Lines through `writer`; a running migration's progress at most once per `progressEveryMs`.
     public init(writer: LineWriter = LineWriter(), progressEveryMs: UInt64 = 10_000) {
         out = writer
         self.progressEveryMs = progressEveryMs
     }
 
+    /// Writes the event's line, timestamped; events with nothing to say for a log file write none.
     public func handle(_ event: RunEvent) {
         if let line = line(event) { out.write(Timestamp.now() + " " + line) }
     }

@@ -42,6 +42,7 @@ public struct RunForecast: Sendable, Hashable {
         public var remainingMs: Double?
         /// The guest dirties memory as fast as the copy goes: when it ends is not known.
         public var stalled: Bool
+        /// A migration `elapsedMs` in, with `remainingMs` to go when that is known.
         public init(elapsedMs: Double, remainingMs: Double?, stalled: Bool = false) {
             self.elapsedMs = elapsedMs
             self.remainingMs = remainingMs
@@ -52,7 +53,9 @@ public struct RunForecast: Sendable, Hashable {
     /// How long the run has left, and whether that is only a lower bound: a migration in
     /// flight does not converge, or has outrun its prediction with no rate to go by.
     public struct Estimate: Sendable, Hashable {
+        /// Milliseconds left.
         public var ms: Double
+        /// Whether `ms` is only a lower bound.
         public var atLeast: Bool
     }
 
@@ -122,8 +125,8 @@ public struct RunForecast: Sendable, Hashable {
         }
         return nodes.reversed().map { n in
             var c = n
-            c.source = n.target
-            c.target = n.source
+            c.placement.source = n.target
+            c.placement.target = n.source
             c.after = (waitsFor[n.id] ?? []).sorted()
             return c
         }

@@ -14,6 +14,7 @@ import Foundation
 /// for a forced one; outside a run, a signal ends the process at once through `outsideRun`
 /// (nothing is half-done then: no journal is being written and no migration was started).
 public final class StopSignals: @unchecked Sendable {
+    /// The process's one instance: signal handlers are process-wide.
     public static let shared = StopSignals()
 
     private struct State {
@@ -81,6 +82,7 @@ public final class StopSignals: @unchecked Sendable {
             self.signals = signals
             self.id = id
         }
+        /// Gives the signals back (a signal then ends the process through `outsideRun` again).
         public func cancel() { signals.end(id) }
         deinit { cancel() }
     }

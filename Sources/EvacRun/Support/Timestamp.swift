@@ -3,6 +3,7 @@ import Foundation
 /// ISO 8601 UTC timestamps with milliseconds, formatted by hand: the journal writes several per
 /// migration and Foundation's formatters cost microseconds each on Linux.
 public enum Timestamp {
+    /// The current time, as every journal row and log line has it.
     public static func now() -> String { format(Date()) }
 
     static func format(_ date: Date) -> String {
