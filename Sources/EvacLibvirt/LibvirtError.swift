@@ -60,9 +60,22 @@ public struct LibvirtError: Error, Sendable, Hashable, CustomStringConvertible {
         self.kind = kind
         self.code = code
         self.domain = domain
-        self.message = LibvirtURI.redactText(message)
+        self.message = Self.explained(LibvirtURI.redactText(message))
         self.uri = uri.map(redactURI)
         self.operation = operation
+    }
+
+    /// What ssh says of an unknown or changed host key, passed on by libvirt's ssh transport
+    /// ("Host key verification failed."), with whose file lacked it and what to do. evac never
+    /// asks for unverified connections (`no_verify`), so this stays a refusal.
+    static let unknownHostKeyHint =
+        "the host's ssh key is not in the known_hosts of the user that connected, or differs from it"
+        + " (evac's user; for a peer-to-peer migration, the source host's libvirtd user, root):"
+        + " compare its fingerprint out of band, then add it (ssh-keyscan HOST >> ~/.ssh/known_hosts)"
+
+    static func explained(_ message: String) -> String {
+        guard message.contains("Host key verification failed") else { return message }
+        return "\(message) — \(unknownHostKeyHint)"
     }
 
     public var description: String {

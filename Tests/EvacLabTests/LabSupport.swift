@@ -11,7 +11,8 @@ enum Lab {
     /// A lab directory of its own, so a lab a user keeps in /tmp/evac-lab is never reused.
     /// (Only one lab can run per machine: if another is up, `up` fails and says so.)
     static let dir = "/tmp/evac-lab-e2e"
-    static let hosts = 5
+    /// lab-1…5, and lab-6 (TCG only: no guests of the scenario, a target only where a test says).
+    static let hosts = 6
     /// Where every guest of scenario `default` starts (the state each test begins from).
     static let home: [String: Int] = [
         "web-1": 1, "web-2": 1, "db-1": 1,
@@ -240,7 +241,8 @@ enum Lab {
     static func writePlan(
         in dir: URL, name: String, sources: [Int] = [1, 2], targets: [Int] = [3, 4],
         include: [String]? = nil, perTarget: Int = 2, perSource: Int = 2, total: Int = 4,
-        bandwidth: String? = nil, timeout: String = "2m", memoryReserve: String? = nil, extra: String = ""
+        bandwidth: String? = nil, timeout: String = "2m", memoryReserve: String? = nil, extra: String = "",
+        uri: (Int) -> String = Lab.uri
     ) throws -> String {
         var y = "version: 1\nname: \(name)\nhosts:\n"
         for k in 1...hosts { y += "  lab-\(k): { uri: \"\(uri(k))\" }\n" }

@@ -125,3 +125,26 @@ import Testing
         #expect(Set(transient) == [.connectionLost, .noMigrationPort, .timeout])
     }
 }
+
+/// ssh's words for an unknown host key reach the operator with what to do about them.
+@Suite struct UnknownHostKeyMessageTests {
+    /// libvirt 9.0's text when ssh refused the host key (seen on the lab, qemu+ssh to a host whose
+    /// key was taken out of known_hosts).
+    let refused = "Cannot recv data: Host key verification failed.: Connection reset by peer"
+
+    @Test func anUnknownHostKeySaysWhoseKnownHostsAndWhatToDo() {
+        let e = LibvirtError(
+            code: Int32(VIR_ERR_SYSTEM_ERROR.rawValue), domain: Int32(VIR_FROM_RPC.rawValue), message: refused,
+            uri: "qemu+ssh://root@10.213.0.4/system", operation: "virConnectOpenAuth")
+        #expect(e.message.hasPrefix(refused), "\(e)")
+        #expect(e.message.contains("known_hosts of the user that connected"), "\(e)")
+        #expect(e.message.contains("ssh-keyscan"), "\(e)")
+    }
+
+    @Test func otherMessagesAreLeftAlone() {
+        let e = LibvirtError(
+            code: Int32(VIR_ERR_SYSTEM_ERROR.rawValue), domain: Int32(VIR_FROM_RPC.rawValue),
+            message: "Cannot recv data: Connection refused", uri: nil, operation: "virConnectOpenAuth")
+        #expect(e.message == "Cannot recv data: Connection refused")
+    }
+}

@@ -15,6 +15,7 @@ write_host_config() { # K
   write_qemu_conf "$k" "$h"
   write_host_passwd "$h"
   printf 'lab-%d\n' "$k" >"$h/hostname"
+  if host_is_tcg "$SCENARIO" "$k"; then : >"$h/tcg"; else rm -f "$h/tcg"; fi
 }
 
 write_libvirtd_conf() { # K HOST_DIR
@@ -52,7 +53,9 @@ EOF_CONF
 # A passwd/group with the libvirt-qemu user, bound over /etc/passwd inside the namespace.
 write_host_passwd() { # HOST_DIR
   local h=$1
-  cp /etc/passwd "$h/etc/passwd"; cp /etc/group "$h/etc/group"
+  # root's home is the lab's ssh home (ssh.sh): the ssh client a source libvirtd runs for a
+  # peer-to-peer migration over qemu+ssh, and the sshd, find root's keys and known_hosts there.
+  lab_passwd >"$h/etc/passwd"; cp /etc/group "$h/etc/group"
   grep -q '^libvirt-qemu:' "$h/etc/passwd" \
     || echo 'libvirt-qemu:x:64055:64055:Libvirt Qemu,,,:/var/lib/libvirt:/usr/sbin/nologin' >>"$h/etc/passwd"
   grep -q '^libvirt-qemu:' "$h/etc/group" || echo 'libvirt-qemu:x:64055:' >>"$h/etc/group"
@@ -61,13 +64,11 @@ write_host_passwd() { # HOST_DIR
 
 # ------------------------------------------------------------------ starting
 
-# Runs inside `ip netns exec NS unshare -m -u --propagation private`; becomes libvirtd.
-internal_daemon() { # CONF
-  local conf=$1 h
-  h=${conf%/etc/libvirtd.conf}
-  [[ -d $h/run && -f $conf ]] || die "_daemon: bad config path $conf"
+# Host lab-K's file system view, inside a fresh (private) mount and UTS namespace: the
+# libvirtd and the sshd of a host each make it in their own namespace, and see the same files.
+host_mounts() { # HOST_DIR
+  local h=$1 m
   hostname "$(<"$h/hostname")"
-  local m
   for m in /run /var/lib /var/cache /var/log; do
     mount -t tmpfs -o mode=0755 evac-lab "$m"
   done
@@ -79,6 +80,40 @@ internal_daemon() { # CONF
   mount --bind "$h/etc" /etc/libvirt
   mount --bind "$h/etc/passwd" /etc/passwd
   mount --bind "$h/etc/group" /etc/group
+}
+
+# A TCG-only host: a /dev without kvm, in this mount namespace only. libvirt decides whether
+# KVM is there by stat("/dev/kvm") (and QEMU's probe): a tmpfs on /dev whose entries are bind
+# mounts of the machine's, kvm left out. (A file bound over /dev/kvm would still exist.)
+hide_kvm() {
+  local saved=/run/evac-lab-dev e n
+  mkdir -p "$saved"
+  mount --rbind /dev "$saved"
+  mount -t tmpfs -o mode=0755,nosuid evac-lab-dev /dev
+  for e in "$saved"/*; do
+    n=${e##*/}
+    [[ $n != kvm ]] || continue
+    if [[ -L $e ]]; then
+      cp -P "$e" "/dev/$n"
+    elif [[ -d $e ]]; then
+      mkdir "/dev/$n"
+      mount --rbind "$e" "/dev/$n"
+    else
+      : >"/dev/$n"
+      mount --bind "$e" "/dev/$n"
+    fi
+  done
+  umount -l "$saved"
+  rmdir "$saved"
+}
+
+# Runs inside `ip netns exec NS unshare -m -u --propagation private`; becomes libvirtd.
+internal_daemon() { # CONF
+  local conf=$1 h
+  h=${conf%/etc/libvirtd.conf}
+  [[ -d $h/run && -f $conf ]] || die "_daemon: bad config path $conf"
+  host_mounts "$h"
+  if [[ -e $h/tcg ]]; then hide_kvm; fi
   exec env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/var/lib/libvirt LC_ALL=C \
     EVAC_LAB_HOST_DIR="$h" "$LIBVIRTD" -f "$conf" -p /run/libvirt/libvirtd.pid
 }

@@ -3,11 +3,14 @@
 # shellcheck shell=bash
 
 virt_type() { if [[ -r /dev/kvm && -w /dev/kvm ]]; then echo kvm; else echo qemu; fi; }
+# Host K's: qemu on a TCG-only host (scenario line "tcg K"), else the machine's.
+host_virt_type() { if [[ -e $(hdir "$1")/tcg ]]; then echo qemu; else virt_type; fi; }
 
 # A guest name the lab accepts on its command line (it becomes a file name).
 valid_guest_name() { [[ $1 =~ ^[A-Za-z0-9][A-Za-z0-9_.-]*$ ]]; }
 
-# GUEST_VIRT_TYPE overrides kvm/qemu; DISK_XML is added to <devices>, MEMORY_XML after <vcpu>.
+# GUEST_VIRT_TYPE overrides kvm/qemu; DISK_XML is added to <devices>, MEMORY_XML after <vcpu>,
+# CPU_XML is the <cpu>.
 guest_xml() { # NAME MiB [BRIDGE [KERNEL]]
   local name=$1 mib=$2 br=${3:-} kernel=${4:-}
   cat <<EOF
@@ -21,7 +24,7 @@ $MEMORY_XML}
     <type arch='x86_64' machine='pc'>hvm</type>${kernel:+
     <kernel>$kernel</kernel>}
   </os>
-  <cpu mode='custom' match='exact' check='none'><model fallback='forbid'>qemu64</model></cpu>
+  ${CPU_XML:-<cpu mode='custom' match='exact' check='none'><model fallback='forbid'>qemu64</model></cpu>}
   <on_poweroff>destroy</on_poweroff>
   <on_reboot>restart</on_reboot>
   <on_crash>destroy</on_crash>
@@ -50,7 +53,7 @@ EOF
 create_guest() { # K NAME MiB [BRIDGE [KERNEL]]
   local k=$1 name=$2 xml
   xml="$(hdir "$k")/guests/$name.xml"
-  guest_xml "$name" "$3" "${4:-}" "${5:-}" >"$xml"
+  GUEST_VIRT_TYPE=${GUEST_VIRT_TYPE:-$(host_virt_type "$k")} guest_xml "$name" "$3" "${4:-}" "${5:-}" >"$xml"
   virsh -q -c "$(uri "$k")" define "$xml" >/dev/null
   virsh -q -c "$(uri "$k")" start "$name" >/dev/null
 }
@@ -80,7 +83,7 @@ EOF
 define_guest() { # K NAME MiB
   local k=$1 name=$2 xml
   xml="$(hdir "$k")/guests/$name.xml"
-  guest_xml "$name" "$3" >"$xml"
+  GUEST_VIRT_TYPE=${GUEST_VIRT_TYPE:-$(host_virt_type "$k")} guest_xml "$name" "$3" >"$xml"
   virsh -q -c "$(uri "$k")" define "$xml" >/dev/null
 }
 

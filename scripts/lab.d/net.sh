@@ -39,7 +39,10 @@ net_up() {
   if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
     ip link add "$BRIDGE" type bridge
   fi
-  ip link set "$BRIDGE" up   # no address: the root namespace takes no part in the traffic
+  ip link set "$BRIDGE" up
+  # The operator's address (evac's ssh connections come from here). Migration streams go
+  # from host to host over the bridge; the root namespace takes no part in them.
+  ip addr replace "$OPERATOR_ADDR/24" dev "$BRIDGE"
   local k
   for ((k = 1; k <= HOSTS; k++)); do net_up_host "$k"; done
 }

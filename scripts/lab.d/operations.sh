@@ -142,6 +142,18 @@ cmd_guest_snapshot() { # K NAME
   log "lab-$k: started $name (64 MiB) with snapshot before-drain"
 }
 
+# A running guest whose CPU is host-model (libvirt expands it to the host's CPU at start), so
+# that a TCG-only target is refused for it.
+cmd_guest_host_model() { # K NAME
+  (($# == 2)) || die "usage: scripts/lab guest-host-model K NAME"
+  need_up
+  local k name=$2
+  k=$(host_arg "$1")
+  valid_guest_name "$name" || die "bad guest name: $name"
+  CPU_XML="<cpu mode='host-model' check='partial'/>" create_guest "$k" "$name" 64
+  log "lab-$k: started $name (64 MiB, host-model CPU, $(host_virt_type "$k"))"
+}
+
 # ------------------------------------------------------- planned stop and start
 
 cmd_stop_host() { # K

@@ -3,13 +3,15 @@
 
 # Lines: "hosts N" | "bridge K NAME" | "guest K NAME MiB [BRIDGE]" | "stopped K NAME MiB"
 #        | "pool K NAME PATH" (a dir storage pool; libvirt pre-creates copied disks in it)
+#        | "tcg K" (host K's daemon sees no /dev/kvm: its QEMU and domain capabilities are TCG only)
 # A "stopped" guest is only defined (a shut-off definition costs no memory), so it can be
 # larger than any host.
 scenario_lines() {
   case $1 in
     default)
       cat <<'LINES'
-hosts 5
+hosts 6
+tcg 6
 bridge 1 br-storage
 bridge 3 br-storage
 bridge 4 br-san
@@ -33,6 +35,10 @@ LINES
 }
 
 scenario_hosts() { scenario_lines "$1" | awk '$1 == "hosts" { print $2 }'; }
+
+host_is_tcg() { # SCENARIO K
+  scenario_lines "$1" | awk -v k="$2" '$1 == "tcg" && $2 == k { found = 1 } END { exit !found }'
+}
 
 host_bridges() { # SCENARIO K
   scenario_lines "$1" | awk -v k="$2" '$1 == "bridge" && $2 == k { print $3 }'
