@@ -87,7 +87,10 @@ public struct Unplaceable: Codable, Hashable, Sendable {
     public var candidates: [Rejection]
     /// Every filter that refused the guest on some candidate, with how many candidates it
     /// refused: most first, then by filter name.
-    public var refusals: [RefusalTally]
+    public var refusals: [RefusalTally] { tallies ?? Self.tally(candidates).1 }
+    /// nil in a plan file written before the tally (which lists every candidate): such a file
+    /// must encode as it was read, or its seal (a hash of the re-encoded value) would break.
+    private var tallies: [RefusalTally]?
 
     /// How many refusals of one filter are listed by target; the rest are counted.
     public static let listedPerFilter = 8
@@ -104,7 +107,14 @@ public struct Unplaceable: Codable, Hashable, Sendable {
         self.memoryKiB = memoryKiB
         self.vcpus = vcpus
         self.guestReason = guestReason
-        (self.candidates, self.refusals) = Self.tally(candidates)
+        let (listed, tallies) = Self.tally(candidates)
+        self.candidates = listed
+        self.tallies = tallies
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case guest, uuid, source, memoryKiB, vcpus, guestReason, candidates
+        case tallies = "refusals"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -116,8 +126,8 @@ public struct Unplaceable: Codable, Hashable, Sendable {
         vcpus = try c.decode(Int.self, forKey: .vcpus)
         guestReason = try c.decodeIfPresent(String.self, forKey: .guestReason)
         candidates = try c.decode([Rejection].self, forKey: .candidates)
-        // Plan files written before the tally listed every candidate: count those.
-        refusals = try c.decodeIfPresent([RefusalTally].self, forKey: .refusals) ?? Self.tally(candidates).1
+        // Plan files written before the tally listed every candidate: `refusals` counts those.
+        tallies = try c.decodeIfPresent([RefusalTally].self, forKey: .tallies)
     }
 
     /// The first `listedPerFilter` rejections of each filter (in the given order) and every
