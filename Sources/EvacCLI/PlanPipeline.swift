@@ -78,7 +78,7 @@ struct PlanPipeline {
         var model = DurationModel()
         model.assumedBandwidthBytesPerSec = assumedBandwidth
         let drain = DrainEstimate(
-            unordered, options: spec.migration, order: spec.placement.order, model: model,
+            unordered, options: MigrationOptionSet(spec), order: spec.placement.order, model: model,
             loads: gathered.inventory.migrationLoads)
         let (graph, predictions, timeline) = (drain.graph, drain.predictions, drain.timeline)
         lap("order and timeline")

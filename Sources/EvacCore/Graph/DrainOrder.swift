@@ -96,12 +96,21 @@ public struct DrainEstimate: Sendable {
     public var predictions: [DurationModel.Prediction]
     public var timeline: Timeline
 
+    /// `options`: each node's options by its `migrationGroup`.
     public init(
-        _ unordered: MigrationGraph, options: MigrationOptions, order: PlacementPolicy.Order,
+        _ unordered: MigrationGraph, options: MigrationOptionSet, order: PlacementPolicy.Order,
         model: DurationModel = DurationModel(), loads: [String: Timeline.Load] = [:]
     ) {
         let predicted = Timeline.predictions(unordered, options: options, model: model, loads: loads)
         (graph, predictions, timeline) = DrainOrder.apply(unordered, predictions: predicted, order: order, model: model)
+    }
+
+    /// Every migration under the same options.
+    public init(
+        _ unordered: MigrationGraph, options: MigrationOptions, order: PlacementPolicy.Order,
+        model: DurationModel = DurationModel(), loads: [String: Timeline.Load] = [:]
+    ) {
+        self.init(unordered, options: MigrationOptionSet(plan: options), order: order, model: model, loads: loads)
     }
 }
 

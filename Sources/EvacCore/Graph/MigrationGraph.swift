@@ -17,6 +17,9 @@ public struct MigrationGraph: Codable, Hashable, Sendable {
         public var after: [Int]
         /// Anti-affinity groups this migration counts against.
         public var groups: [String]
+        /// The `migration.groups` entry whose options this migration uses (the first that
+        /// matches the guest); nil = the plan's `migration:` options.
+        public var migrationGroup: String?
         /// When the estimate starts it and how long the duration model says it takes, ms from
         /// the start of the run. Informational (not covered by the plan hash: they depend on the
         /// bandwidth a command assumes and on momentary dirty rates); nil in plan files written
@@ -27,7 +30,7 @@ public struct MigrationGraph: Codable, Hashable, Sendable {
         public init(
             id: Int, guest: String, uuid: String, source: String, target: String, memoryKiB: UInt64, vcpus: Int,
             mode: MigrationOptions.Mode, copyStorage: [String] = [], offMostFree: String? = nil,
-            after: [Int] = [], groups: [String] = [], predictedStartMs: Double? = nil,
+            after: [Int] = [], groups: [String] = [], migrationGroup: String? = nil, predictedStartMs: Double? = nil,
             predictedDurationMs: Double? = nil
         ) {
             self.id = id
@@ -42,6 +45,7 @@ public struct MigrationGraph: Codable, Hashable, Sendable {
             self.offMostFree = offMostFree
             self.after = after
             self.groups = groups
+            self.migrationGroup = migrationGroup
             self.predictedStartMs = predictedStartMs
             self.predictedDurationMs = predictedDurationMs
         }
@@ -86,7 +90,11 @@ public struct MigrationGraph: Codable, Hashable, Sendable {
     public static func build(
         spec: PlanSpec, placements: [Placement], file: String
     ) -> (graph: MigrationGraph?, diagnostics: [Diagnostic]) {
-        var nodes: [Node] = placements.enumerated().map { i, p in Node(id: i + 1, placement: p) }
+        var nodes: [Node] = placements.enumerated().map { i, p in
+            var n = Node(id: i + 1, placement: p)
+            n.migrationGroup = spec.migrationGroup(of: p.guest)?.name
+            return n
+        }
         for group in spec.constraints.antiAffinity {
             for i in nodes.indices where group.guests.contains(where: { $0.value.matches(nodes[i].guest) }) {
                 nodes[i].groups.append(group.name)

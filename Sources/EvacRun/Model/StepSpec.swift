@@ -13,6 +13,9 @@ struct StepSpec: Sendable {
     var after: [Int]
     /// Among ready steps the lower rank starts first: the plan's order, reversed for rollback.
     var rank: Int
+    /// The options this migration runs with: its `migration.groups` entry's, or the plan's
+    /// (a rollback moves the guest back with the same).
+    var options: MigrationOptions
 
     var id: Int { node.id }
     var guest: String { node.guest }
@@ -38,10 +41,11 @@ extension PlanFile {
 
     /// Apply steps in the plan's order.
     func applySpecs() -> [StepSpec] {
-        graph.nodes.map { n in
+        let options = policy.migrationOptions
+        return graph.nodes.map { n in
             StepSpec(
                 kind: .apply, node: n, source: endpoint(n.source), target: endpoint(n.target), after: n.after,
-                rank: n.id)
+                rank: n.id, options: options.options(for: n))
         }
     }
 
@@ -52,10 +56,11 @@ extension PlanFile {
         for n in graph.nodes where ids.contains(n.id) {
             for a in n.after where ids.contains(a) { waitsFor[a, default: []].append(n.id) }
         }
+        let options = policy.migrationOptions
         return graph.nodes.filter { ids.contains($0.id) }.reversed().map { n in
             StepSpec(
                 kind: .rollback, node: n, source: endpoint(n.target), target: endpoint(n.source),
-                after: (waitsFor[n.id] ?? []).sorted(), rank: -n.id)
+                after: (waitsFor[n.id] ?? []).sorted(), rank: -n.id, options: options.options(for: n))
         }
     }
 }
