@@ -21,9 +21,12 @@ public struct Timeline: Codable, Hashable, Sendable {
     public struct Load: Hashable, Sendable {
         public var dirtyBytesPerSec: UInt64?
         public var storageBytes: UInt64
-        public init(dirtyBytesPerSec: UInt64? = nil, storageBytes: UInt64 = 0) {
+        /// The guest's QEMU resident memory, bytes; nil = not read.
+        public var residentBytes: UInt64?
+        public init(dirtyBytesPerSec: UInt64? = nil, storageBytes: UInt64 = 0, residentBytes: UInt64? = nil) {
             self.dirtyBytesPerSec = dirtyBytesPerSec
             self.storageBytes = storageBytes
+            self.residentBytes = residentBytes
         }
     }
 
@@ -36,7 +39,8 @@ public struct Timeline: Codable, Hashable, Sendable {
             let load = loads[n.uuid]
             let m = DurationModel.Migration(
                 memoryBytes: n.memoryKiB.multipliedReportingOverflow(by: 1024).partialValue,
-                dirtyBytesPerSec: load?.dirtyBytesPerSec, storageBytes: load?.storageBytes ?? 0, mode: n.mode)
+                dirtyBytesPerSec: load?.dirtyBytesPerSec, storageBytes: load?.storageBytes ?? 0, mode: n.mode,
+                residentBytes: load?.residentBytes)
             return model.predict(m, options: options.options(for: n))
         }
     }
