@@ -76,7 +76,7 @@ struct PlanCommand: AsyncParsableCommand {
         p = try await PlanPipeline.run(
             planPath: plan, inventoryPath: inventory, assumedBandwidth: estimate.assumeBandwidth.bytesPerSec,
             connection: connection, readConcurrency: reading.readConcurrency, dirtyRates: reading.dirtyRate,
-            holds: holds)
+            holds: holds, refinements: estimate.refinements)
         Console.error(p.renderedWarnings)
         let data: Data
         switch output {

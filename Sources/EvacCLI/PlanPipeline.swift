@@ -24,7 +24,7 @@ struct PlanPipeline {
     static func run(
         planPath: String, inventoryPath: String?, assumedBandwidth: UInt64, connection: ConnectionOptions,
         readConcurrency: Int = InventoryReader.defaultConcurrency, dirtyRates: Bool = true,
-        holds: FleetHolds? = nil
+        holds: FleetHolds? = nil, refinements: DurationModel.Refinements = .measured
     ) async throws(CLIFailure) -> PlanPipeline {
         let loaded: LoadedPlan
         loaded = try PlanLoader.load(path: planPath)
@@ -77,8 +77,9 @@ struct PlanPipeline {
         lap("migration graph")
         var model = DurationModel()
         model.assumedBandwidthBytesPerSec = assumedBandwidth
+        model.refinements = refinements
         let drain = DrainEstimate(
-            unordered, options: spec.migration, order: spec.placement.order, model: model,
+            unordered, options: MigrationOptionSet(spec), order: spec.placement.order, model: model,
             loads: gathered.inventory.migrationLoads)
         let (graph, predictions, timeline) = (drain.graph, drain.predictions, drain.timeline)
         lap("order and timeline")

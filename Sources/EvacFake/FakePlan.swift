@@ -16,6 +16,8 @@ public struct FakePlan {
         public var after: [String] = []
         public var groups: [String] = []
         public var nics: [GuestNIC] = []
+        /// The `migrationGroups` entry whose options the move runs with; nil = `migration`.
+        public var migrationGroup: String? = nil
         public init(
             _ guest: String, from source: String, to target: String, memoryKiB: UInt64 = 1_048_576,
             mode: MigrationOptions.Mode = .live, after: [String] = [], groups: [String] = [], nics: [GuestNIC] = []
@@ -37,6 +39,8 @@ public struct FakePlan {
     public var total = 4, perSource = 2, perTarget = 2
     public var groupLimits: [String: Int] = [:]
     public var migration = MigrationOptions()
+    /// The plan's migration groups (moves name theirs in `migrationGroup`).
+    public var migrationGroups: [MigrationGroup] = []
     public var onFailure: OnFailure = .continue
     public var reserveKiB: UInt64 = 0
     public var bridgeMap: [String: String] = [:]
@@ -59,15 +63,17 @@ public struct FakePlan {
     public func planFile() throws -> PlanFile {
         let ids = Dictionary(uniqueKeysWithValues: moves.enumerated().map { ($1.guest, $0 + 1) })
         let nodes: [[String: Any]] = moves.enumerated().map { i, m in
-            [
+            var node: [String: Any] = [
                 "id": i + 1, "guest": m.guest, "uuid": m.uuid, "source": m.source, "target": m.target,
                 "memoryKiB": m.memoryKiB, "vcpus": m.vcpus, "mode": m.mode.rawValue, "copyStorage": [String](),
                 "after": m.after.compactMap { ids[$0] }.sorted(), "groups": m.groups,
             ]
+            if let g = m.migrationGroup { node["migrationGroup"] = g }
+            return node
         }
         let policy = PlanPolicy(
             constraints: TargetConstraints(bridgeMap: bridgeMap, memoryReserveKiB: reserveKiB), migration: migration,
-            onFailure: onFailure)
+            migrationGroups: migrationGroups.isEmpty ? nil : migrationGroups, onFailure: onFailure)
         let policyJSON = try JSONSerialization.jsonObject(with: JSONEncoder().encode(policy))
         let doc: [String: Any] = [
             "format": PlanFile.formatName, "formatVersion": PlanFile.currentFormatVersion,

@@ -42,7 +42,7 @@ public enum FuzzTargets {
             return "valid, cycle"
         }
         let drain = DrainEstimate(
-            built, options: spec.migration, order: spec.placement.order, loads: inventory.migrationLoads)
+            built, options: MigrationOptionSet(spec), order: spec.placement.order, loads: inventory.migrationLoads)
         let (graph, timeline) = (drain.graph, drain.timeline)
         let sealed = PlanFile(
             spec: spec, planSource: .init(path: "fuzz.yaml", sha256: ""), inventory: inventory, result: result,

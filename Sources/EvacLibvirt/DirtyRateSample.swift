@@ -49,18 +49,28 @@ struct DirtyRateSample {
         }
     }
 
-    /// Waits out the period (less what the caller spent meanwhile), then reads the rates:
-    /// bytes a second by guest UUID, for the guests whose calculation finished. One more short
-    /// wait if some are still measuring (QEMU's timer and the RPC are not exact), no more.
-    func rates() -> [String: UInt64] {
+    /// What one guest's stats record said: its dirty rate (nil until measured) and its QEMU's
+    /// resident memory (`balloon.rss`, read in the same call; nil when libvirt gave none).
+    struct Reading: Hashable, Sendable {
+        var bytesPerSec: UInt64?
+        var residentKiB: UInt64?
+    }
+
+    /// Waits out the period (less what the caller spent meanwhile), then reads the rates by
+    /// guest UUID (bytes a second; nil for a guest whose calculation did not finish). One more
+    /// short wait if some are still measuring (QEMU's timer and the RPC are not exact), no more.
+    func readings() -> [String: Reading] {
         guard !started.isEmpty else { return [:] }
         let period = Duration.seconds(Int(Self.periodSeconds))
         let left = startedAt + period + .milliseconds(100) - clock.now
         if left > .zero { Thread.sleep(forTimeInterval: Self.seconds(left)) }
         var out = read()
-        if out.count < started.count {
+        if out.values.filter({ $0.bytesPerSec != nil }).count < started.count {
             Thread.sleep(forTimeInterval: 0.5)
-            out.merge(read()) { _, new in new }
+            out.merge(read()) { old, new in
+                Reading(
+                    bytesPerSec: new.bytesPerSec ?? old.bytesPerSec, residentKiB: new.residentKiB ?? old.residentKiB)
+            }
         }
         return out
     }
@@ -69,23 +79,26 @@ struct DirtyRateSample {
         Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
     }
 
-    /// One stats read; guests not yet measured are left out.
-    private func read() -> [String: UInt64] {
+    /// One stats read (dirty rate and balloon: `balloon.rss` is the QEMU process's resident
+    /// memory, which libvirt reports with or without a balloon device).
+    private func read() -> [String: Reading] {
         var handles: [OpaquePointer?] = started.map(\.handle) + [nil] // NULL-terminated
         var records: UnsafeMutablePointer<virDomainStatsRecordPtr?>?
         let n = Libvirt.optional("virDomainListGetStats(dirtyrate)", uri: connection.uri) {
             () throws(LibvirtError) in
             try Libvirt.status("virDomainListGetStats(dirtyrate)", uri: connection.uri) {
-                virDomainListGetStats(&handles, VIR_DOMAIN_STATS_DIRTYRATE.rawValue, &records, 0)
+                virDomainListGetStats(
+                    &handles, VIR_DOMAIN_STATS_DIRTYRATE.rawValue | VIR_DOMAIN_STATS_BALLOON.rawValue, &records, 0)
             }
         }
         guard let n, let records else { return [:] }
         defer { virDomainStatsRecordListFree(records) }
-        var out: [String: UInt64] = [:]
+        var out: [String: Reading] = [:]
         for i in 0..<Int(n) {
             guard let record = records[i]?.pointee, let dom = record.dom else { continue }
             let fields = typedParamsDictionary(record.params, record.nparams)
-            guard let rate = Self.bytesPerSecond(fields) else { continue }
+            let reading = Reading(bytesPerSec: Self.bytesPerSecond(fields), residentKiB: Self.residentKiB(fields))
+            guard reading.bytesPerSec != nil || reading.residentKiB != nil else { continue }
             // The record holds its own reference to the domain, freed with the list.
             var buf = [CChar](repeating: 0, count: Int(VIR_UUID_STRING_BUFLEN))
             let named = Libvirt.optional("virDomainGetUUIDString(stats record)", uri: connection.uri) {
@@ -95,9 +108,14 @@ struct DirtyRateSample {
                 }
             }
             guard named != nil else { continue }
-            out[String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)] = rate
+            out[String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)] = reading
         }
         return out
+    }
+
+    /// `balloon.rss` (KiB), nil when absent or not a number.
+    static func residentKiB(_ fields: [String: String]) -> UInt64? {
+        fields["balloon.rss"].flatMap { UInt64($0) }
     }
 
     /// The rate from one guest's `dirtyrate.*` fields, bytes a second; nil unless measured.

@@ -34,8 +34,11 @@ public enum HostReader {
         // migration a killed daemon left behind) got no answer within the call timeout, which
         // made the whole host unreachable.
         if dirtyRates {
-            let rates = DirtyRateSample(connection: c, domains: running).rates()
-            for i in guests.indices { guests[i].dirtyRateBytesPerSec = rates[guests[i].uuid] }
+            let readings = DirtyRateSample(connection: c, domains: running).readings()
+            for i in guests.indices {
+                guests[i].dirtyRateBytesPerSec = readings[guests[i].uuid]?.bytesPerSec
+                guests[i].residentMemoryKiB = readings[guests[i].uuid]?.residentKiB
+            }
         }
         h.guests = guests.sorted { ($0.name, $0.uuid) < ($1.name, $1.uuid) }
         return h

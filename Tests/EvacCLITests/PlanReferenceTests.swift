@@ -66,11 +66,14 @@ struct PlanReferenceTests {
         "constraints.anti-affinity": #"guests: ["nomatch-*"]"#,
         "hooks.before-migration": "run: [/bin/true]", "hooks.after-migration": "run: [/bin/true]",
         "hooks.before-drain": "run: [/bin/true]", "hooks.after-drain": "run: [/bin/true]",
-        "rolling.maintenance": "run: [/bin/true]",
+        "rolling.maintenance": "run: [/bin/true]", "migration.groups": #"name: g, guests: ["nomatch-*"]"#,
     ]
     /// Mappings that need a key of their own: a window needs its length.
     /// … and a ladder needs a rung.
-    static let mappingBase = ["window": "duration: 1h", "migration.ladder": "max-downtime: 1s"]
+    static let mappingBase = [
+        "window": "duration: 1h", "migration.ladder": "max-downtime: 1s",
+        "migration.groups[].ladder": "max-downtime: 1s",
+    ]
 
     /// `path: value` nested as YAML under the minimal plan (value nil: the key left out).
     static func document(_ path: String, _ value: String?) -> String {

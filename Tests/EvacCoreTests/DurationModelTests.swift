@@ -20,9 +20,12 @@ private func options(
     return o
 }
 
+/// The model's mechanics as first written (the baseline `scripts/bench-convergence` still
+/// reports); the lab's refinements are tested in `DurationModelRefinementTests`.
 private func model(setupMs: Double = 500) -> DurationModel {
     var m = DurationModel()
     m.setupMs = setupMs
+    m.refinements = .baseline
     return m
 }
 
@@ -157,6 +160,7 @@ private func guest(
         o.ladder = ladder
         var model = DurationModel()
         model.setupMs = 1000
+        model.refinements = .baseline
         return model.predict(.init(memoryBytes: 64 * Self.mib, dirtyBytesPerSec: 58 * Self.mib), options: o)
     }
 
@@ -181,5 +185,83 @@ private func guest(
         let skipped = predict(ConvergenceLadder(stallPasses: 1, fallback: .skip), bandwidthMiB: 8)
         #expect(skipped.outcome == .ladderFallback)
         #expect(DurationModel.remedy(skipped, options: MigrationOptions())?.isEmpty != false)
+    }
+}
+
+/// The lab's refinements of the model (BENCHMARKS.md "Duration model and convergence ladder"):
+/// the lab's dirtier (64 MiB, 58 MiB rewritten in milliseconds, page-sampled at 58 MiB/s).
+@Suite struct DurationModelRefinementTests {
+    static let mib: UInt64 = 1 << 20
+    func predict(
+        memMiB: UInt64 = 64, dirtyMiB: UInt64 = 58, residentMiB: UInt64? = nil, bandwidthMiB: UInt64,
+        ladder: ConvergenceLadder? = nil, refinements: DurationModel.Refinements = .measured
+    ) -> DurationModel.Prediction {
+        var o = MigrationOptions()
+        o.bandwidthBytesPerSec = bandwidthMiB * Self.mib
+        o.ladder = ladder
+        var model = DurationModel()
+        model.setupMs = 500
+        model.refinements = refinements
+        let m = DurationModel.Migration(
+            memoryBytes: memMiB * Self.mib, dirtyBytesPerSec: dirtyMiB * Self.mib,
+            residentBytes: residentMiB.map { $0 * Self.mib })
+        return model.predict(m, options: o)
+    }
+
+    @Test func passZeroSendsWhatTheGuestTouched() {
+        // 128 MiB configured, its QEMU resident at 96 MiB: 64 MiB of guest pages (less QEMU's
+        // own 32 MiB), sent at 16 MiB/s in 4 s; an idle guest, so that is all.
+        let touched = predict(memMiB: 128, dirtyMiB: 0, residentMiB: 96, bandwidthMiB: 16)
+        #expect(abs(touched.durationMs - (500 + 4000)) < 0.5)
+        let unread = predict(memMiB: 128, dirtyMiB: 0, bandwidthMiB: 16)
+        #expect(abs(unread.durationMs - (500 + 8000)) < 0.5, "no resident figure: all configured memory")
+        let baseline = predict(memMiB: 128, dirtyMiB: 0, residentMiB: 96, bandwidthMiB: 16, refinements: .baseline)
+        #expect(abs(baseline.durationMs - (500 + 8000)) < 0.5)
+        // Never less than what it dirties in a sampling period, never more than its memory.
+        let hot = predict(memMiB: 128, dirtyMiB: 58, residentMiB: 40, bandwidthMiB: 1024)
+        #expect(hot.outcome == .converges)
+        #expect(abs(hot.durationMs - (500 + 58_000 / 1024.0)) < 1, "\(hot)")
+        let all = predict(memMiB: 64, dirtyMiB: 0, residentMiB: 4096, bandwidthMiB: 16)
+        #expect(abs(all.durationMs - (500 + 4000)) < 0.5)
+    }
+
+    @Test func aHotSetThatShortPassesCannotShrinkStalls() {
+        // 128 MiB/s: r < B, so by rate × time the passes would shrink; but every pass leaves
+        // the 58 MiB the sampler saw in a second.
+        let stuck = predict(bandwidthMiB: 128)
+        #expect(stuck.outcome == .neverEnds, "\(stuck)")
+        #expect(stuck.passes == 2, "the second pass left as much as the first: stalled")
+        // By rate × time pass 0 (0.5 s) would have left 29 MiB, which fit 300 ms.
+        let rateTimesTime = predict(bandwidthMiB: 128, refinements: .baseline)
+        #expect(rateTimesTime.outcome == .converges && rateTimesTime.passes == 1)
+    }
+
+    @Test func aGuestDirtyingLittleConverges() {
+        // 1 GiB dirtied at 2 MiB/s over 100 MiB/s: pass 0 sends down to the 30 MiB that fit
+        // 300 ms; the 20 MiB dirtied meanwhile fit too: the rest goes in the pause.
+        let p = predict(memMiB: 1024, dirtyMiB: 2, bandwidthMiB: 100)
+        #expect(p.outcome == .converges && p.passes == 1, "\(p)")
+        #expect(abs(p.durationMs - (500 + 9940 + 300)) < 0.5)
+    }
+
+    @Test func aRaisedDowntimeEndsTheMigrationAtOnceAndShortensPasses() {
+        // 128 MiB/s, ladder cap 1150 ms: pass 0 sends 64 MiB down to the 38.4 MiB that fit
+        // 300 ms (0.2 s), which leaves the 58 MiB dirtied; pass 1 the same, stalled: the first
+        // rung (stall-passes 1) is taken then, and 58 MiB fit 1150 ms at once: a 453 ms pause.
+        let ladder = ConvergenceLadder(stallPasses: 1, maxDowntimeCapMs: 1150, downtimeSteps: 1)
+        let p = predict(bandwidthMiB: 128, ladder: ladder)
+        #expect(p.outcome == .ladder)
+        let expected = 500 + (64 - 38.4) / 128 * 1000 + (58 - 38.4) / 128 * 1000 + 58.0 / 128 * 1000
+        #expect(abs(p.durationMs - expected) < 0.5, "\(p.durationMs) vs \(expected)")
+        // 32 MiB/s, rungs 1150 and 2000 ms: passes of (64 − 9.6) MiB, then, under 1150 ms, of
+        // (64 − 36.8) MiB; the 2 s pause once 2000 ms holds all 64 MiB.
+        let two = predict(
+            bandwidthMiB: 32, ladder: ConvergenceLadder(stallPasses: 1, maxDowntimeCapMs: 2000, downtimeSteps: 2))
+        #expect(two.outcome == .ladder)
+        #expect(abs(two.durationMs - (500 + 1700 + 1700 + 2 * 850 + 2000)) < 0.5, "\(two.durationMs)")
+        let before = predict(
+            bandwidthMiB: 32, ladder: ConvergenceLadder(stallPasses: 1, maxDowntimeCapMs: 2000, downtimeSteps: 2),
+            refinements: .baseline)
+        #expect(abs(before.durationMs - (500 + 2000 + 2000 + 2 * 2000 + 2000)) < 0.5)
     }
 }

@@ -23,7 +23,7 @@ import Testing
         let c = try LibvirtConnection(uri: Rack12.uri("kvm-12a"))
         let sample = DirtyRateSample(connection: c, domains: try c.domains())
         #expect(sample.started.isEmpty)
-        #expect(sample.rates().isEmpty)
+        #expect(sample.readings().isEmpty)
         #expect(throws: LibvirtError.self) { try c.requireDomain(uuid: "00000000-0000-4000-8000-00000000dead") }
         do {
             _ = try c.requireDomain(uuid: "00000000-0000-4000-8000-00000000dead")
@@ -57,5 +57,9 @@ import Testing
                 "dirtyrate.calc_status": measured, "dirtyrate.megabytes_per_second": String(Int64.max),
             ]) == nil)
         #expect(DirtyRateSample.bytesPerSecond([:]) == nil)
+        // balloon.rss, KiB, read in the same call.
+        #expect(DirtyRateSample.residentKiB(["balloon.rss": "98304"]) == 98304)
+        #expect(DirtyRateSample.residentKiB(["balloon.rss": "-1"]) == nil)
+        #expect(DirtyRateSample.residentKiB([:]) == nil)
     }
 }

@@ -37,24 +37,31 @@ enum HumanReport {
         return out
     }
 
-    /// Every migration in the plan's order, with when the estimate starts it and for how long.
+    /// Every migration in the plan's order, with when the estimate starts it and for how long
+    /// (and, when the plan has migration groups, whose options it uses).
     private static func placements(_ p: PlanPipeline) -> String {
         var out = "\nPlacements (\(p.result.placements.count), in migration order)\n"
         guard !p.result.placements.isEmpty else { return out + "  none\n" }
         var t = Table()
         t.rightAligned = [0, 5, 6, 8, 9]
-        t.add(["#", "guest", "source", "", "target", "memory", "vCPU", "mode", "starts", "takes", "after", "note"])
+        // The options column only when some guests migrate with a group's options.
+        let grouped = !p.loaded.spec.migrationGroups.isEmpty
+        t.add(
+            ["#", "guest", "source", "", "target", "memory", "vCPU", "mode", "starts", "takes", "after"]
+                + (grouped ? ["options"] : []) + ["note"])
         let starts = Dictionary(p.timeline.entries.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         for n in p.graph.nodes {
             let e = starts[n.id]
-            t.add([
+            var row: [String] = [
                 "\(n.id)", n.guest, n.source, "→", n.target, Format.kib(n.memoryKiB), "\(n.vcpus)", n.mode.rawValue,
-                e.map { "+" + Format.duration(ms: $0.startMs) } ?? "",
-                e.map { Format.duration(ms: $0.durationMs) } ?? "",
-                n.after.isEmpty ? "" : n.after.map { "#\($0)" }.joined(separator: ","),
-                [n.copyStorage.isEmpty ? nil : "copies \(n.copyStorage.joined(separator: ","))", n.offMostFree]
-                    .compactMap { $0 }.joined(separator: "; "),
-            ])
+            ]
+            row.append(e.map { "+" + Format.duration(ms: $0.startMs) } ?? "")
+            row.append(e.map { Format.duration(ms: $0.durationMs) } ?? "")
+            row.append(n.after.isEmpty ? "" : n.after.map { "#\($0)" }.joined(separator: ","))
+            if grouped { row.append(n.migrationGroup.map { "group " + $0 } ?? "plan") }
+            let copies: String? = n.copyStorage.isEmpty ? nil : "copies \(n.copyStorage.joined(separator: ","))"
+            row.append([copies, n.offMostFree].compactMap { $0 }.joined(separator: "; "))
+            t.add(row)
         }
         return out + t.render()
     }
@@ -150,6 +157,7 @@ enum HumanReport {
         out +=
             l.groups.isEmpty ? "" : "; " + l.groups.map { "\(esc($0.name)) \($0.maxInFlight)" }.joined(separator: ", ")
         out += "\n" + timelineLines(p, bandwidth: bw)
+        out += migrationOptions(p)
         out += nonConverging(p, bandwidth: bw)
         out += window(p, now: Date())
         if !p.result.notes.isEmpty {
@@ -197,11 +205,13 @@ extension HumanReport {
         let stuck = zip(p.graph.nodes, p.predictions).filter { !$0.1.outcome.convergesByPreCopy }
         guard !stuck.isEmpty else { return "" }
         var out =
-            "\nPredicted not to converge by pre-copy (\(stuck.count); bandwidth \(bw), max-downtime \(o.maxDowntimeMs)ms)\n"
+            "\nPredicted not to converge by pre-copy (\(stuck.count); bandwidth \(bw), max-downtime \(o.maxDowntimeMs)ms\(p.loaded.spec.migrationGroups.isEmpty ? "" : " unless the guest's group sets others"))\n"
+        let options = p.planFile.policy.migrationOptions
         for (n, pr) in stuck {
             let rate = loads[n.uuid]?.dirtyBytesPerSec.map { "\(Format.bytes(Double($0)))/s" } ?? "unknown"
-            out += "  #\(n.id) \(esc(n.guest)) (\(Format.kib(n.memoryKiB)), dirties \(rate)): "
-            out += esc(DurationModel.remedy(pr, options: o) ?? "") + "\n"
+            let group = n.migrationGroup.map { ", migration group \(esc($0))" } ?? ""
+            out += "  #\(n.id) \(esc(n.guest)) (\(Format.kib(n.memoryKiB)), dirties \(rate)\(group)): "
+            out += esc(DurationModel.remedy(pr, options: options.options(for: n)) ?? "") + "\n"
         }
         return out
     }

@@ -177,7 +177,7 @@ struct ApplyCommand: AsyncParsableCommand {
             p = try await PlanPipeline.run(
                 planPath: plan, inventoryPath: nil, assumedBandwidth: estimate.assumeBandwidth.bytesPerSec,
                 connection: connection, readConcurrency: reading.readConcurrency, dirtyRates: reading.dirtyRate,
-                holds: holds)
+                holds: holds, refinements: estimate.refinements)
             Console.error(p.renderedWarnings)
             for u in p.result.unplaceable {
                 Console.error(

@@ -131,9 +131,8 @@ enum CoordinatedRun {
     ) async throws {
         let coordinator = try connect(url)
         var plan = try await storedPlan(reference, coordinator)
-        if let options = migration(plan.policy.migration), options != plan.policy.migration {
-            plan.policy.migration = options
-        }
+        // Every group's options too: the override holds for every migration of this run.
+        plan.policy = plan.policy.changingMigrationOptions { migration($0) ?? $0 }
         let code = await withJournal(coordinator, plan: plan, run: run, connection: connection) { executor, _ in
             await RunExit.result(executor) { e in
                 switch operation {

@@ -51,8 +51,10 @@ struct JournaledRun {
             throw EvacExit.cannotStart
         }
         var plan = stored
-        if let options = migration(plan.policy.migration), options != plan.policy.migration {
-            plan.policy.migration = options
+        // Every group's options too: the override holds for every migration of this run.
+        let overridden = plan.policy.changingMigrationOptions { migration($0) ?? $0 }
+        if overridden != plan.policy, let options = migration(plan.policy.migration) {
+            plan.policy = overridden
             Console.error(
                 "note: migration options for this run: bandwidth \(options.bandwidthBytesPerSec.map { Format.bytes(Double($0)) + "/s" } ?? "unlimited"), "
                     + "timeout \(options.timeout.map(Self.describe) ?? "none")\n")

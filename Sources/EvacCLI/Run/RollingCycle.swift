@@ -251,7 +251,7 @@ struct RollingCycle {
                     planSource: .init(
                         path: URL(fileURLWithPath: loaded.source.path).lastPathComponent, sha256: loaded.sha256),
                     inventory: gathered.inventory, result: result, graph: graph,
-                    timeline: Timeline.estimate(graph, bandwidth: phase.migration.bandwidthBytesPerSec), hashed: false
+                    timeline: Timeline.estimate(graph, options: MigrationOptionSet(phase)), hashed: false
                 ).sealed().file
             let path = JournalLocation.journalPath(for: phasePlan, stateDirectory: stateDirectory)
             // Written first: a resume that finds no drain journal there places the batch again

@@ -99,13 +99,22 @@ public struct DrainEstimate: Sendable {
     public var timeline: Timeline
 
     /// Predicts every migration of `unordered`, puts them in the plan's `order`, and walks the
-    /// result under its limits (`loads` by guest UUID: dirty rates and copied disks).
+    /// result under its limits (`loads` by guest UUID: dirty rates and copied disks;
+    /// `options`: each node's options by its `migrationGroup`).
     public init(
-        _ unordered: MigrationGraph, options: MigrationOptions, order: PlacementPolicy.Order,
+        _ unordered: MigrationGraph, options: MigrationOptionSet, order: PlacementPolicy.Order,
         model: DurationModel = DurationModel(), loads: [String: Timeline.Load] = [:]
     ) {
         let predicted = Timeline.predictions(unordered, options: options, model: model, loads: loads)
         (graph, predictions, timeline) = DrainOrder.apply(unordered, predictions: predicted, order: order, model: model)
+    }
+
+    /// Every migration under the same options.
+    public init(
+        _ unordered: MigrationGraph, options: MigrationOptions, order: PlacementPolicy.Order,
+        model: DurationModel = DurationModel(), loads: [String: Timeline.Load] = [:]
+    ) {
+        self.init(unordered, options: MigrationOptionSet(plan: options), order: order, model: model, loads: loads)
     }
 }
 

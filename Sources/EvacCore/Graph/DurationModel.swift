@@ -20,6 +20,12 @@
 ///
 /// Every migration pays `setupMs` on top (connections, the target QEMU starting, the confirm
 /// phase, evac's post-check): `measuredSetupMs`, measured on the lab (`scripts/bench-convergence`).
+///
+/// `refinements` (all on by default) are what the lab's measurements added to that model:
+/// pass 0 sends the memory the guest touched (its QEMU's resident memory less QEMU's own), not
+/// all configured memory; a pass leaves at least what one sampling period of the dirty rate
+/// dirties; QEMU starts the next pass as soon as what is left of one fits the downtime, and a
+/// pass that leaves ≥ 95 % of the best so far counts as stalled (as `LadderClimb` judges).
 public struct DurationModel: Hashable, Sendable {
     /// The link when the plan sets no bandwidth cap.
     public var assumedBandwidthBytesPerSec: UInt64 = 1 << 30
@@ -35,6 +41,42 @@ public struct DurationModel: Hashable, Sendable {
     public var offlineMs: Double = DurationModel.measuredSetupMs / 2
     /// Passes after which a migration that still has not converged is taken not to.
     public var maxPasses: Int = 30
+    /// What the model takes from the lab's measurements; `.baseline` is the model before them,
+    /// which `scripts/bench-convergence` predicts with too, in the same run.
+    public var refinements: Refinements = .measured
+
+    /// The parts of the model added from measurements on the lab (BENCHMARKS.md).
+    public struct Refinements: Hashable, Sendable {
+        /// Pass 0 sends what the guest touched: its QEMU's resident memory less
+        /// `qemuOverheadBytes`, at least what it dirties in a sampling period, at most its
+        /// memory. Untouched pages are zero pages, which QEMU sends almost free.
+        public var residentMemory: Bool
+        /// A pass leaves at least what one sampling period (`samplingPeriodSeconds`) of the
+        /// dirty rate dirties: page-sampling counts a page once a period however often it is
+        /// written, so a shorter pass is not known to leave less (the lab's dirtier rewrites its
+        /// 58 MiB in milliseconds, and every pass left all of it).
+        public var samplingFloor: Bool
+        /// QEMU syncs the dirty bitmap (starts the next pass) as soon as what is left of a pass
+        /// fits `max-downtime` at the bandwidth, and completes if what is then left fits too; a
+        /// pass that leaves at least `LadderClimb.progressFraction` of the best so far is stalled.
+        public var earlySync: Bool
+
+        public init(residentMemory: Bool, samplingFloor: Bool, earlySync: Bool) {
+            self.residentMemory = residentMemory
+            self.samplingFloor = samplingFloor
+            self.earlySync = earlySync
+        }
+        /// The model before the lab's measurements (as of issue 10's first round).
+        public static let baseline = Refinements(residentMemory: false, samplingFloor: false, earlySync: false)
+        public static let measured = Refinements(residentMemory: true, samplingFloor: true, earlySync: true)
+    }
+
+    /// QEMU's own resident memory besides guest pages. The lab's idle guests (64 MiB, no OS,
+    /// TCG) run at 35–36 MiB RSS, a few hundred KiB of it guest pages SeaBIOS touched; 32 MiB
+    /// keeps it on the low side (what is left over counts as guest memory to send).
+    public static let qemuOverheadBytes: Double = 32 * 1_048_576
+    /// The dirty-rate sampler's period (`DirtyRateSample` in EvacLibvirt).
+    public static let samplingPeriodSeconds: Double = 1
 
     /// Set-up cost of one migration as evac's journal sees it (running → done of an idle 64 MiB
     /// guest, almost all zero pages: connections, the target QEMU starting, the confirm phase and
@@ -56,15 +98,18 @@ public struct DurationModel: Hashable, Sendable {
         public var storageBytes: UInt64
         /// Offline migrations copy no memory and take `offlineMs`.
         public var mode: MigrationOptions.Mode
+        /// The guest's QEMU resident memory, bytes; nil = not read.
+        public var residentBytes: UInt64?
         /// A migration of `memoryBytes`; the defaults are an idle live guest with shared storage.
         public init(
             memoryBytes: UInt64, dirtyBytesPerSec: UInt64? = nil, storageBytes: UInt64 = 0,
-            mode: MigrationOptions.Mode = .live
+            mode: MigrationOptions.Mode = .live, residentBytes: UInt64? = nil
         ) {
             self.memoryBytes = memoryBytes
             self.dirtyBytesPerSec = dirtyBytesPerSec
             self.storageBytes = storageBytes
             self.mode = mode
+            self.residentBytes = residentBytes
         }
     }
 
@@ -124,20 +169,39 @@ public struct DurationModel: Hashable, Sendable {
                 durationMs: offlineMs, outcome: .converges, passes: 0, downtimeMs: 0, downtimeNeededMs: nil)
         }
         let b = bandwidth(options)
-        let mem = Double(m.memoryBytes)
-        let storageMs = Double(m.storageBytes) / b * 1000
         let dirty = m.mode == .paused ? 0 : Double(m.dirtyBytesPerSec ?? 0)
+        let mem = sentMemory(m, dirty: dirty)
+        let storageMs = Double(m.storageBytes) / b * 1000
         let resend = b * (options.compression ? max(1, compressionRatio) : 1) // re-sent bytes a second
         let limitMs = Double(options.maxDowntimeMs)
         let timeoutMs = options.timeout.map { Double($0.milliseconds(forMemoryKiB: m.memoryBytes / 1024)) }
 
-        // Pass 0, then passes of what was dirtied, until what is left fits in the downtime.
-        var elapsed = setupMs + storageMs + mem / b * 1000
-        var left = min(mem, dirty * (mem / b))
-        var passes = 1
+        // Pass 0 (all of memory at the link's rate), then passes of what was dirtied, until
+        // what is left fits in the downtime.
+        var elapsed = setupMs + storageMs
+        var left = mem
+        var passes = 0
+        var best = Double.infinity
+        var stalledPasses = 0
         var throttle = options.autoConverge.map { Double($0.initial) / 100 } ?? 0
-        let stalls = dirty >= resend // what is left never shrinks without help
+        var stalls = dirty >= resend // what is left never shrinks without help
         while true {
+            let rate = passes == 0 ? b : resend
+            let unsent = unsentAtSync(left, downtimeMs: limitMs, rate: rate)
+            let passMs = (left - unsent) / rate * 1000
+            elapsed += passMs
+            left = leftAfter(
+                passMs: passMs, unsent: unsent, dirty: passes == 0 ? dirty : dirty * (1 - throttle), memory: mem)
+            passes += 1
+            if refinements.earlySync && passes >= 2 {
+                if left >= best * LadderClimb.progressFraction {
+                    stalledPasses += 1
+                    stalls = true
+                } else {
+                    stalledPasses = 0
+                }
+            }
+            if refinements.earlySync { best = min(best, left) }
             let pauseMs = left / resend * 1000
             if pauseMs <= limitMs {
                 let end = elapsed + pauseMs
@@ -151,17 +215,14 @@ public struct DurationModel: Hashable, Sendable {
                 break
             }
             if let t = timeoutMs, elapsed >= t { break }
-            let passMs = left / resend * 1000
-            elapsed += passMs
-            left = min(mem, dirty * (1 - throttle) * passMs / 1000)
-            passes += 1
-            if let a = options.autoConverge { throttle = min(0.99, throttle + Double(a.increment) / 100) }
+            if let a = options.autoConverge, passes > 1 { throttle = min(0.99, throttle + Double(a.increment) / 100) }
         }
         // Pre-copy does not converge under the plan's options (in time).
         let needed = max(left / resend * 1000, limitMs + 1)
         if let l = options.ladder, m.mode == .live, options.postCopy != .afterFirstPass {
             let climbed = ladder(
-                l, options: options, elapsedMs: elapsed, leftBytes: left, resend: resend, bandwidth: b, memory: mem)
+                l, options: options, elapsedMs: elapsed, leftBytes: left, resend: resend, bandwidth: b, memory: mem,
+                judged: stalledPasses)
             if let t = timeoutMs, climbed.durationMs > t {
                 return Prediction(
                     durationMs: t, outcome: .abortedAtTimeout, passes: passes, downtimeMs: 0, downtimeNeededMs: needed)
@@ -190,21 +251,47 @@ public struct DurationModel: Hashable, Sendable {
         }
     }
 
+    /// The memory pass 0 sends: what the guest touched (see `Refinements.residentMemory`), or
+    /// all of it.
+    func sentMemory(_ m: Migration, dirty: Double) -> Double {
+        let configured = Double(m.memoryBytes)
+        guard refinements.residentMemory, let rss = m.residentBytes else { return configured }
+        let hot = dirty * Self.samplingPeriodSeconds
+        return min(configured, max(Double(rss) - Self.qemuOverheadBytes, hot, 0))
+    }
+
+    /// What is still unsent of a pass of `left` bytes when QEMU syncs the dirty bitmap: what
+    /// fits the downtime (`Refinements.earlySync`), else nothing (the whole pass is sent).
+    func unsentAtSync(_ left: Double, downtimeMs: Double, rate: Double) -> Double {
+        refinements.earlySync ? min(left, rate * downtimeMs / 1000) : 0
+    }
+
+    /// What is to send after a pass of `passMs`: what the guest dirtied meanwhile (at least a
+    /// sampling period's worth with `samplingFloor`, at most its memory), or the pages still
+    /// unsent at the sync, whichever is more: QEMU goes on sending while it checks, so what it
+    /// cannot get below is the larger of what fits the downtime and what the guest keeps dirty.
+    func leftAfter(passMs: Double, unsent: Double, dirty: Double, memory mem: Double) -> Double {
+        let seconds = refinements.samplingFloor ? max(passMs / 1000, Self.samplingPeriodSeconds) : passMs / 1000
+        return min(mem, max(dirty * seconds, unsent))
+    }
+
     /// The convergence ladder as the executor climbs it (`LadderClimb`) over passes that each
-    /// leave `leftBytes`: `stallPasses` passes to the first rung, one more (not judged) before
-    /// each later one; downtime rungs skipped when the cap cannot hold what is left.
+    /// leave `leftBytes`: `stallPasses` passes to the first rung (less the `judged` stalled
+    /// passes pre-copy already had), one more (not judged) before each later one; downtime
+    /// rungs skipped when the cap cannot hold what is left. With `earlySync` a pass ends when
+    /// what is left of it fits the downtime of the moment, so a raised downtime shortens them.
     private func ladder(
         _ l: ConvergenceLadder, options: MigrationOptions, elapsedMs: Double, leftBytes left: Double,
-        resend: Double, bandwidth b: Double, memory mem: Double
+        resend: Double, bandwidth b: Double, memory mem: Double, judged: Int
     ) -> (durationMs: Double, outcome: Outcome, passes: Int, downtimeMs: Double) {
-        let passMs = left / resend * 1000
-        let pauseMs = passMs // the last pass, paused
+        let pauseMs = left / resend * 1000 // the last pass, paused
+        var downtimeMs = Double(options.maxDowntimeMs)
         var t = elapsedMs
         var passes = 0
         var rungs = 0
         func climb() {
-            let n = rungs == 0 ? l.stallPasses : l.stallPasses + 1
-            t += passMs * Double(n)
+            let n = rungs == 0 ? max(0, l.stallPasses - judged) : l.stallPasses + 1
+            t += (left - unsentAtSync(left, downtimeMs: downtimeMs, rate: resend)) / resend * 1000 * Double(n)
             passes += n
             rungs += 1
         }
@@ -212,6 +299,7 @@ public struct DurationModel: Hashable, Sendable {
         if let cap = downtimes.last, pauseMs <= Double(cap) {
             for d in downtimes {
                 climb()
+                downtimeMs = Double(d)
                 if pauseMs <= Double(d) { return (t + pauseMs, .ladder, passes, pauseMs) }
             }
         }

@@ -14,6 +14,9 @@ public struct MigrationGraph: Codable, Hashable, Sendable {
         public var after: [Int]
         /// Anti-affinity groups this migration counts against.
         public var groups: [String]
+        /// The `migration.groups` entry whose options this migration uses (the first that
+        /// matches the guest); nil = the plan's `migration:` options.
+        public var migrationGroup: String?
         /// When the estimate starts it and how long the duration model says it takes, ms from
         /// the start of the run. Informational (not covered by the plan hash: they depend on the
         /// bandwidth a command assumes and on momentary dirty rates); nil in plan files written
@@ -25,19 +28,20 @@ public struct MigrationGraph: Codable, Hashable, Sendable {
         /// The migration of placement `p`, number `id` in the plan's order; `after` and `groups`
         /// empty until the plan's ordering rules and anti-affinity groups are applied to it.
         public init(
-            id: Int, placement: Placement, after: [Int] = [], groups: [String] = [],
+            id: Int, placement: Placement, after: [Int] = [], groups: [String] = [], migrationGroup: String? = nil,
             predictedStartMs: Double? = nil, predictedDurationMs: Double? = nil
         ) {
             self.id = id
             self.placement = placement
             self.after = after
             self.groups = groups
+            self.migrationGroup = migrationGroup
             self.predictedStartMs = predictedStartMs
             self.predictedDurationMs = predictedDurationMs
         }
 
         private enum CodingKeys: String, CodingKey {
-            case id, after, groups, predictedStartMs, predictedDurationMs
+            case id, after, groups, migrationGroup, predictedStartMs, predictedDurationMs
         }
 
         /// Reads the node's members and, from the same object, its placement's.
@@ -47,6 +51,7 @@ public struct MigrationGraph: Codable, Hashable, Sendable {
             id = try c.decode(Int.self, forKey: .id)
             after = try c.decode([Int].self, forKey: .after)
             groups = try c.decode([String].self, forKey: .groups)
+            migrationGroup = try c.decodeIfPresent(String.self, forKey: .migrationGroup)
             predictedStartMs = try c.decodeIfPresent(Double.self, forKey: .predictedStartMs)
             predictedDurationMs = try c.decodeIfPresent(Double.self, forKey: .predictedDurationMs)
         }
@@ -58,6 +63,7 @@ public struct MigrationGraph: Codable, Hashable, Sendable {
             try c.encode(id, forKey: .id)
             try c.encode(after, forKey: .after)
             try c.encode(groups, forKey: .groups)
+            try c.encodeIfPresent(migrationGroup, forKey: .migrationGroup)
             try c.encodeIfPresent(predictedStartMs, forKey: .predictedStartMs)
             try c.encodeIfPresent(predictedDurationMs, forKey: .predictedDurationMs)
         }
@@ -124,7 +130,11 @@ public struct MigrationGraph: Codable, Hashable, Sendable {
     public static func build(
         spec: PlanSpec, placements: [Placement], file: String
     ) -> (graph: MigrationGraph?, diagnostics: [Diagnostic]) {
-        var nodes: [Node] = placements.enumerated().map { i, p in Node(id: i + 1, placement: p) }
+        var nodes: [Node] = placements.enumerated().map { i, p in
+            var n = Node(id: i + 1, placement: p)
+            n.migrationGroup = spec.migrationGroup(of: p.guest)?.name
+            return n
+        }
         for group in spec.constraints.antiAffinity {
             for i in nodes.indices where group.guests.contains(where: { $0.value.matches(nodes[i].guest) }) {
                 nodes[i].groups.append(group.name)

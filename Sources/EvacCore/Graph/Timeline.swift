@@ -30,29 +30,41 @@ public struct Timeline: Codable, Hashable, Sendable {
         public var dirtyBytesPerSec: UInt64?
         /// Bytes of local disk copied with it (storage copy).
         public var storageBytes: UInt64
-        /// A guest's load; the defaults are an idle guest with shared storage.
-        public init(dirtyBytesPerSec: UInt64? = nil, storageBytes: UInt64 = 0) {
+        /// The guest's QEMU resident memory, bytes; nil = not read.
+        public var residentBytes: UInt64?
+        /// A guest's load; the defaults are an idle guest with shared storage, resident size unknown.
+        public init(dirtyBytesPerSec: UInt64? = nil, storageBytes: UInt64 = 0, residentBytes: UInt64? = nil) {
             self.dirtyBytesPerSec = dirtyBytesPerSec
             self.storageBytes = storageBytes
+            self.residentBytes = residentBytes
         }
     }
 
-    /// The model's prediction for every node, in the graph's order.
+    /// The model's prediction for every node, in the graph's order, each under the options
+    /// its migration runs with (its `migration.groups` entry's, or the plan's).
     public static func predictions(
-        _ graph: MigrationGraph, options: MigrationOptions, model: DurationModel, loads: [String: Load] = [:]
+        _ graph: MigrationGraph, options: MigrationOptionSet, model: DurationModel, loads: [String: Load] = [:]
     ) -> [DurationModel.Prediction] {
         graph.nodes.map { n in
             let load = loads[n.uuid]
             let m = DurationModel.Migration(
                 memoryBytes: n.memoryKiB.multipliedReportingOverflow(by: 1024).partialValue,
-                dirtyBytesPerSec: load?.dirtyBytesPerSec, storageBytes: load?.storageBytes ?? 0, mode: n.mode)
-            return model.predict(m, options: options)
+                dirtyBytesPerSec: load?.dirtyBytesPerSec, storageBytes: load?.storageBytes ?? 0, mode: n.mode,
+                residentBytes: load?.residentBytes)
+            return model.predict(m, options: options.options(for: n))
         }
+    }
+
+    /// The model's prediction for every node, all under the same options.
+    public static func predictions(
+        _ graph: MigrationGraph, options: MigrationOptions, model: DurationModel, loads: [String: Load] = [:]
+    ) -> [DurationModel.Prediction] {
+        predictions(graph, options: MigrationOptionSet(plan: options), model: model, loads: loads)
     }
 
     /// The estimate of a drain from the model.
     public static func estimate(
-        _ graph: MigrationGraph, options: MigrationOptions, model: DurationModel = DurationModel(),
+        _ graph: MigrationGraph, options: MigrationOptionSet, model: DurationModel = DurationModel(),
         loads: [String: Load] = [:]
     ) -> Timeline {
         let p = predictions(graph, options: options, model: model, loads: loads)
@@ -70,13 +82,13 @@ public struct Timeline: Codable, Hashable, Sendable {
         options.bandwidthBytesPerSec = bandwidth
         var model = DurationModel()
         model.assumedBandwidthBytesPerSec = assumedBandwidth
-        return estimate(graph, options: options, model: model)
+        return estimate(graph, options: MigrationOptionSet(plan: options), model: model)
     }
 
     /// The estimate of a saved plan: the durations its nodes carry (`predictedDurationMs`), the
     /// model's for nodes of plan files written before they did.
     public static func estimate(_ plan: PlanFile, model: DurationModel = DurationModel()) -> Timeline {
-        let p = predictions(plan.graph, options: plan.policy.migration, model: model)
+        let p = predictions(plan.graph, options: plan.policy.migrationOptions, model: model)
         let durations = zip(plan.graph.nodes, p).map { n, p in n.predictedDurationMs ?? p.durationMs }
         return schedule(
             plan.graph, durationsMs: durations, outcomes: p.map(\.outcome),

@@ -217,6 +217,10 @@ public struct Guest: Codable, Hashable, Sendable {
     /// Bytes a second the running guest dirtied when the inventory was read (libvirt's
     /// dirty-rate calculation); nil = not measured. Momentary: not in the fingerprint.
     public var dirtyRateBytesPerSec: UInt64?
+    /// The resident memory of the running guest's QEMU process, KiB (libvirt's `balloon.rss`,
+    /// read with the dirty rate): guest pages never touched are not resident, and are zero
+    /// pages a migration sends almost free. nil = not read. Momentary: not in the fingerprint.
+    public var residentMemoryKiB: UInt64?
     /// Host directories passed through (`<filesystem>`: virtiofs, 9p), as "DIR → TAG (driver)";
     /// nil when none (inventories written before this field decode, and keep their bytes).
     public var filesystems: [String]?
@@ -353,8 +357,10 @@ extension Inventory {
     public var migrationLoads: [String: Timeline.Load] {
         var out: [String: Timeline.Load] = [:]
         for h in hosts {
-            for g in h.guests where g.dirtyRateBytesPerSec != nil {
-                out[g.uuid] = Timeline.Load(dirtyBytesPerSec: g.dirtyRateBytesPerSec)
+            for g in h.guests where g.dirtyRateBytesPerSec != nil || g.residentMemoryKiB != nil {
+                out[g.uuid] = Timeline.Load(
+                    dirtyBytesPerSec: g.dirtyRateBytesPerSec,
+                    residentBytes: g.residentMemoryKiB.map { $0.multipliedReportingOverflow(by: 1024).partialValue })
             }
         }
         return out

@@ -598,7 +598,8 @@ struct SnapshotReader {
             case 11: g.filesystems = try r.optionalStrings()
             case 12: g.machine = try r.optionalString()
             case 13: g.dirtyRateBytesPerSec = try r.null() ? nil : try r.uint64()
-            default: g.snapshots = try r.null() ? nil : try r.int()
+            case 14: g.snapshots = try r.null() ? nil : try r.int()
+            default: g.residentMemoryKiB = try r.null() ? nil : try r.uint64()
             }
         }
         try require(seen, Keys.guest, required: 0b111_1111_1111)
@@ -670,7 +671,7 @@ struct SnapshotReader {
         ])
         static let guest = KeyTable([
             "uuid", "name", "state", "persistent", "memoryKiB", "currentMemoryKiB", "vcpus", "cpu", "nics", "disks",
-            "hostDevices", "filesystems", "machine", "dirtyRateBytesPerSec", "snapshots",
+            "hostDevices", "filesystems", "machine", "dirtyRateBytesPerSec", "snapshots", "residentMemoryKiB",
         ])
         static let guestCPU = KeyTable(["mode", "model", "features", "check"])
         static let nic = KeyTable(["kind", "source", "mac", "filter"])

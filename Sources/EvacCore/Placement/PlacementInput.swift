@@ -155,11 +155,13 @@ struct PlacementInput {
             mode = .offline
         } else {
             if !g.persistent, sel.transient == .skip { return .skip("transient") }
-            if spec.migration.mode == .offline {
+            let options = spec.migrationGroup(of: g.name)
+            if (options?.options ?? spec.migration).mode == .offline {
+                let key = options.map { "the mode of migration group '\($0.name)'" } ?? "migration.mode"
                 return .refuse(
-                    "is \(g.state.rawValue) and migration.mode is offline; shut it down first or use live or paused")
+                    "is \(g.state.rawValue) and \(key) is offline; shut it down first or use live or paused")
             }
-            mode = spec.migration.mode
+            mode = (options?.options ?? spec.migration).mode
             // A shut-off guest moves as a definition only, so its devices are re-bound on start.
             if let why = Migratability.liveRefusal(g) { return .refuse(why) }
         }

@@ -1,10 +1,12 @@
 extension PlanReader {
     static let ladderKeys = ["stall-passes", "max-downtime", "downtime-steps", "post-copy", "fallback"]
 
-    /// `migration.ladder: { stall-passes, max-downtime, downtime-steps, post-copy, fallback }`.
-    static func readLadder(_ node: Node, _ r: inout NodeReader) -> ConvergenceLadder? {
-        guard let m = r.mapping(node, context: "migration.ladder", known: ladderKeys) else { return nil }
-        var l = ConvergenceLadder()
+    /// `migration.ladder: { stall-passes, max-downtime, downtime-steps, post-copy, fallback }`
+    /// over `base` (a group's ladder over the plan's, key by key), or `false`: no ladder.
+    static func readLadder(_ node: Node, base: ConvergenceLadder? = nil, _ r: inout NodeReader) -> ConvergenceLadder? {
+        if let s = node.scalar, !s.quoted, ["false", "False", "FALSE"].contains(s.value) { return nil }
+        guard let m = r.mapping(node, context: "migration.ladder", known: ladderKeys) else { return base }
+        var l = base ?? ConvergenceLadder()
         let passes = ConvergenceLadder.Bounds.stallPasses
         if let v = m["stall-passes"]?.value,
             let n = r.int(v, context: "migration.ladder.stall-passes", min: passes.lowerBound, max: passes.upperBound)

@@ -58,7 +58,7 @@ public enum PlanReader {
         if let v = top["constraints"]?.value { spec.constraints = readConstraints(v, &r) }
         if let v = top["placement"]?.value { spec.placement = readPlacement(v, &r) }
         if let v = top["parallelism"]?.value { spec.parallelism = readParallelism(v, &r) }
-        if let v = top["migration"]?.value { spec.migration = readMigration(v, &r) }
+        if let v = top["migration"]?.value { (spec.migration, spec.migrationGroups) = readMigration(v, &r) }
         if let v = top["on-failure"]?.value, let f = r.choice(v, OnFailure.self, context: "on-failure policy") {
             spec.onFailure = f
         }
@@ -382,9 +382,23 @@ public enum PlanReader {
         "post-copy", "compression", "persist", "undefine-source", "parallel-connections", "retry", "tls", "ladder",
     ]
 
-    static func readMigration(_ node: Node, _ r: inout NodeReader) -> MigrationOptions {
-        var o = MigrationOptions()
-        guard let m = r.mapping(node, context: "migration", known: migrationKeys) else { return o }
+    /// `migration:`: the plan's options, and the groups that override them for some guests.
+    static func readMigration(_ node: Node, _ r: inout NodeReader) -> (MigrationOptions, [MigrationGroupSpec]) {
+        guard let m = r.mapping(node, context: "migration", known: migrationKeys + ["groups"]) else {
+            return (MigrationOptions(), [])
+        }
+        let o = readOptions(m, at: node, base: MigrationOptions(), &r)
+        let groups = m["groups"].map { readMigrationGroups($0.value, base: o, &r) } ?? []
+        return (o, groups)
+    }
+
+    /// The options keys of `m` over `base`: a key written replaces `base`'s value, inside a
+    /// mapping (auto-converge, retry, ladder) key by key. Problems are reported at the keys of
+    /// `m`; those `base` has already are not reported again.
+    static func readOptions(
+        _ m: [String: Node.Pair], at node: Node, base: MigrationOptions, _ r: inout NodeReader
+    ) -> MigrationOptions {
+        var o = base
         if let v = m["mode"]?.value, let x = r.choice(v, MigrationOptions.Mode.self, context: "migration mode") {
             o.mode = x
         }
@@ -420,7 +434,7 @@ public enum PlanReader {
             if let s = v.scalar, !s.quoted, s.value == "true" || s.value == "false" {
                 o.autoConverge = s.value == "true" ? .init(initial: 20, increment: 10) : nil
             } else if let ac = r.mapping(v, context: "auto-converge", known: ["initial", "increment"]) {
-                var x = MigrationOptions.AutoConverge(initial: 20, increment: 10)
+                var x = o.autoConverge ?? MigrationOptions.AutoConverge(initial: 20, increment: 10)
                 let percent = MigrationOptions.Bounds.autoConvergePercent // QEMU's range for both
                 if let i = ac["initial"]?.value,
                     let n = r.int(i, context: "auto-converge.initial", min: percent.lowerBound, max: percent.upperBound)
@@ -449,17 +463,19 @@ public enum PlanReader {
         {
             o.parallelConnections = n
         }
-        if let v = m["retry"]?.value { o.retry = readRetry(v, &r) }
-        if let v = m["ladder"]?.value { o.ladder = readLadder(v, &r) }
-        if o.mode == .offline && !o.persist, let v = m["persist"]?.value {
+        if let v = m["retry"]?.value { o.retry = readRetry(v, base: o.retry, &r) }
+        if let v = m["ladder"]?.value { o.ladder = readLadder(v, base: o.ladder, &r) }
+        // At the key written here: a group may set the mode and inherit the rest.
+        if o.mode == .offline && !o.persist, let v = (m["persist"] ?? m["mode"])?.value {
             r.sink.error(
                 v.mark, "offline migration needs persist: true",
                 help: "an offline migration only moves the definition; set persist: true")
         }
-        if o.postCopy != .never && o.mode != .live, let v = m["post-copy"]?.value {
+        if o.postCopy != .never && o.mode != .live, let v = (m["post-copy"] ?? m["mode"])?.value {
             r.sink.error(v.mark, "post-copy needs mode: live", help: "set post-copy: never, or mode: live")
         }
-        for c in o.conflicts {
+        let inherited = Set(base.conflicts)
+        for c in o.conflicts where !inherited.contains(c) {
             // At the key the operator wrote (persist may be a default: then at undefine-source).
             let at =
                 pair(c.key, in: m) ?? (c.key == "persist" ? m["undefine-source"] : nil) ?? m["parallel-connections"]
@@ -491,9 +507,9 @@ public enum PlanReader {
     }
 
     /// `retry: { attempts: 3, backoff: 10s }`: more attempts for transient failures.
-    static func readRetry(_ node: Node, _ r: inout NodeReader) -> RetryPolicy? {
-        guard let m = r.mapping(node, context: "migration.retry", known: ["attempts", "backoff"]) else { return nil }
-        var p = RetryPolicy.default
+    static func readRetry(_ node: Node, base: RetryPolicy? = nil, _ r: inout NodeReader) -> RetryPolicy? {
+        guard let m = r.mapping(node, context: "migration.retry", known: ["attempts", "backoff"]) else { return base }
+        var p = base ?? RetryPolicy.default
         if let v = m["attempts"]?.value,
             let n = r.int(
                 v, context: "migration.retry.attempts",

@@ -11,6 +11,9 @@ public struct PlanSpec: Hashable, Sendable {
     public var placement: PlacementPolicy = PlacementPolicy()
     public var parallelism: Parallelism = Parallelism()
     public var migration: MigrationOptions = MigrationOptions()
+    /// Guests that migrate with other options than `migration` (`migration.groups`); the first
+    /// group matching a guest wins.
+    public var migrationGroups: [MigrationGroupSpec] = []
     public var onFailure: OnFailure = .continue
     /// Deadlines for talking to hosts; nil = the defaults (the plan has no `connection:`).
     public var connection: ConnectionSettings? = nil

@@ -136,6 +136,7 @@ extension PlanFile {
                 out.append("anti-affinity group '\(TerminalText.escape(g.name))' allows \(g.maxInFlight) in flight")
             }
         }
+        let options = policy.migrationOptions
         var ids: Set<Int> = []
         for n in graph.nodes where !ids.insert(n.id).inserted { out.append("migration #\(n.id) is listed twice") }
         for n in graph.nodes {
@@ -152,6 +153,9 @@ extension PlanFile {
             }
             if n.groups.contains(where: { !groups.contains($0) }) {
                 out.append("\(which) is in an anti-affinity group that is not in the plan")
+            }
+            if let g = n.migrationGroup, !options.contains(group: g) {
+                out.append("\(which) names migration group '\(TerminalText.escape(g))', which is not in the plan")
             }
             if [n.predictedStartMs, n.predictedDurationMs].contains(where: {
                 $0.map { !($0.isFinite && $0 >= 0) } ?? false

@@ -1,30 +1,68 @@
 /// The plan's decisions a run acts on besides its graph, saved in the plan file as one value:
 /// what the executor re-checks against a target right before each migration, how it
-/// migrates, and what it does after a failure. Every member is required in the file (a plan
-/// file of another format version is refused before it is decoded as this one), so a run
-/// never fills in a default the planner did not choose.
+/// migrates, and what it does after a failure. Every member but `migrationGroups` is required
+/// in the file (a plan file of another format version is refused before it is decoded as this
+/// one), so a run never fills in a default the planner did not choose; `migrationGroups` is
+/// absent when the plan has none, so that such plans keep their bytes and their hash.
 public struct PlanPolicy: Codable, Hashable, Sendable {
     public var constraints: TargetConstraints
+    /// The options of every migration whose node names no `migrationGroup`.
     public var migration: MigrationOptions
+    /// The plan's `migration.groups`, each with its guests' effective options; a node's
+    /// `migrationGroup` names one. nil when the plan has none.
+    public var migrationGroups: [MigrationGroup]?
     public var onFailure: OnFailure
 
     public init(
         constraints: TargetConstraints = TargetConstraints(), migration: MigrationOptions = MigrationOptions(),
-        onFailure: OnFailure = .continue
+        migrationGroups: [MigrationGroup]? = nil, onFailure: OnFailure = .continue
     ) {
         self.constraints = constraints
         self.migration = migration
+        self.migrationGroups = migrationGroups
         self.onFailure = onFailure
     }
 
     /// The policy of a plan as the operator wrote it.
     public init(spec: PlanSpec) {
         self.init(
-            constraints: TargetConstraints(spec.constraints), migration: spec.migration, onFailure: spec.onFailure)
+            constraints: TargetConstraints(spec.constraints), migration: spec.migration,
+            migrationGroups: spec.migrationGroups.isEmpty ? nil : spec.migrationGroups.map(MigrationGroup.init),
+            onFailure: spec.onFailure)
+    }
+
+    /// The plan's options and its groups', looked up by node.
+    public var migrationOptions: MigrationOptionSet {
+        MigrationOptionSet(plan: migration, groups: migrationGroups ?? [])
+    }
+
+    /// The options the migration of `node` runs with: its group's, or the plan's.
+    public func options(for node: MigrationGraph.Node) -> MigrationOptions { migrationOptions.options(for: node) }
+
+    /// The policy with `change` applied to the plan's options and to every group's (a command's
+    /// `--bandwidth` holds for every migration of the run).
+    public func changingMigrationOptions(_ change: (MigrationOptions) -> MigrationOptions) -> PlanPolicy {
+        var copy = self
+        copy.migration = change(migration)
+        copy.migrationGroups = migrationGroups?.map {
+            var g = $0
+            g.options = change(g.options)
+            return g
+        }
+        return copy
     }
 
     /// What is out of range (empty when all is well): a plan file is input too.
-    public var problems: [String] { constraints.problems + migration.problems }
+    public var problems: [String] {
+        var out = constraints.problems + migration.problems
+        var names = Set<String>()
+        for g in migrationGroups ?? [] {
+            let name = TerminalText.escape(g.name)
+            if !names.insert(g.name).inserted { out.append("migration group '\(name)' is listed twice") }
+            out += g.options.problems.map { "migration group '\(name)': \($0)" }
+        }
+        return out
+    }
 }
 
 /// The part of the plan's `Constraints` that holds at every target while the run goes on, and

@@ -4,12 +4,10 @@ import EvacCore
 struct CheckPolicy: Sendable {
     /// The plan's target constraints, with the bridge renames of this kind of run.
     var target: TargetConstraints
-    var undefineSource: Bool
 
     init(plan: PlanFile, kind: RunKind = .apply) {
         target = plan.policy.constraints
         target.bridgeMap = plan.bridgeMap(for: kind)
-        undefineSource = plan.policy.migration.undefineSource
     }
 }
 
@@ -203,7 +201,7 @@ struct Checks: Sendable {
                 }
             }
         } catch { return "target \(Self.describe(error))" }
-        guard policy.undefineSource else { return nil }
+        guard s.options.undefineSource else { return nil }
         do {
             if case .present(let state, _) = try await hypervisor.locate(guestUUID: s.uuid, on: s.source) {
                 return "guest \(s.guest) is still on \(s.source.name) (\(state.rawValue)) after the migration"

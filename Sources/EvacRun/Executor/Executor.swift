@@ -379,7 +379,7 @@ public actor Executor {
             checks: Checks(
                 hypervisor: hypervisor, policy: CheckPolicy(plan: plan, kind: run.kind),
                 ledger: ledger, atStart: atStart, coordinator: coordinator),
-            control: control, options: plan.policy.migration, bridgeMap: plan.bridgeMap(for: run.kind),
+            control: control, bridgeMap: plan.bridgeMap(for: run.kind),
             runID: run.id, companionsOfDone: run.companions)
         runner.hooks = hooks
         var drained = Set<String>()

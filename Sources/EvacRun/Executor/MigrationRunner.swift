@@ -9,7 +9,6 @@ struct MigrationRunner: Sendable {
     let observer: any RunObserver
     let checks: Checks
     let control: StopControl
-    let options: MigrationOptions
     let bridgeMap: [String: String]
     let runID: Int
     /// Extra transitions written with a step's `done` (rollback: the apply step → rolled-back).
@@ -36,7 +35,7 @@ struct MigrationRunner: Sendable {
     /// tried again under the plan's retry policy, each attempt journaled (running with its
     /// number, back to pending with libvirt's error), pre-checks included.
     func run(_ spec: StepSpec, _ record: StepRecord) async -> Outcome {
-        let policy = options.retryPolicy
+        let policy = spec.options.retryPolicy
         var current = record
         var attemptInRun = 1
         var mode = spec.mode
@@ -193,9 +192,9 @@ struct MigrationRunner: Sendable {
     private func migrate(
         _ spec: StepSpec, _ running: StepRecord, mode: MigrationOptions.Mode, signal: AbortSignal
     ) async -> (Result<MigrationOutcome, HypervisorError>, AbortReason?) {
-        let request = spec.request(mode: mode, options: options, bridgeMap: bridgeMap)
+        let request = spec.request(mode: mode, bridgeMap: bridgeMap)
         let observer = self.observer
-        var watch = MigrationWatch(hypervisor: hypervisor, options: options) { p in
+        var watch = MigrationWatch(hypervisor: hypervisor, options: spec.options) { p in
             observer.handle(
                 .progress(
                     ProgressSample(
@@ -237,7 +236,7 @@ struct MigrationRunner: Sendable {
         case (.failure(let e), .notConverging(let fallback, _)?) where fallback != .abort:
             return await notConverging(fallback, out, spec, e)
         case (.failure(let e), nil) where e.kind.isTransient && attemptInRun < attempts && control.startsAllowed:
-            let wait = options.retryPolicy.backoffMs(beforeAttempt: attemptInRun + 1)
+            let wait = spec.options.retryPolicy.backoffMs(beforeAttempt: attemptInRun + 1)
             out.state = .pending
             let why =
                 "attempt \(out.attempt) failed (\(e.kind.rawValue), transient): \(e.message); "

@@ -13,6 +13,9 @@ struct StepSpec: Sendable {
     var after: [Int]
     /// Among ready steps the lower rank starts first: the plan's order, reversed for rollback.
     var rank: Int
+    /// The options this migration runs with: its `migration.groups` entry's, or the plan's
+    /// (a rollback moves the guest back with the same).
+    var options: MigrationOptions
 
     var id: Int { node.id }
     var guest: String { node.guest }
@@ -30,12 +33,9 @@ struct StepSpec: Sendable {
     }
 
     /// What the hypervisor is asked to do for this step: its guest between this step's endpoints,
-    /// `mode` the attempt's (the convergence ladder's fallback moves it paused).
-    func request(
-        mode: MigrationOptions.Mode, options: MigrationOptions, bridgeMap: [String: String]
-    )
-        -> MigrationRequest
-    {
+    /// `mode` the attempt's (the convergence ladder's fallback moves it paused), with this step's
+    /// options.
+    func request(mode: MigrationOptions.Mode, bridgeMap: [String: String]) -> MigrationRequest {
         MigrationRequest(
             guestUUID: uuid, guestName: guest, source: source, target: target, mode: mode, options: options,
             copyStorage: copyStorage, bridgeMap: bridgeMap)
@@ -52,10 +52,11 @@ extension PlanFile {
 
     /// Apply steps in the plan's order.
     func applySpecs() -> [StepSpec] {
-        graph.nodes.map { n in
+        let options = policy.migrationOptions
+        return graph.nodes.map { n in
             StepSpec(
                 kind: .apply, node: n, source: endpoint(n.source), target: endpoint(n.target), after: n.after,
-                rank: n.id)
+                rank: n.id, options: options.options(for: n))
         }
     }
 
@@ -66,10 +67,11 @@ extension PlanFile {
         for n in graph.nodes where ids.contains(n.id) {
             for a in n.after where ids.contains(a) { waitsFor[a, default: []].append(n.id) }
         }
+        let options = policy.migrationOptions
         return graph.nodes.filter { ids.contains($0.id) }.reversed().map { n in
             StepSpec(
                 kind: .rollback, node: n, source: endpoint(n.target), target: endpoint(n.source),
-                after: (waitsFor[n.id] ?? []).sorted(), rank: -n.id)
+                after: (waitsFor[n.id] ?? []).sorted(), rank: -n.id, options: options.options(for: n))
         }
     }
 }
