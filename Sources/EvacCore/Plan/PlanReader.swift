@@ -2,12 +2,15 @@
 /// returns a spec only when there were no errors. schemas/plan.schema.json describes the same
 /// language and a test keeps the two in step.
 public enum PlanReader {
+    /// The keys a plan may have at its top level; any other is reported as unknown.
     public static let topKeys = [
         "version", "name", "description", "hosts", "sources", "targets", "select",
         "constraints", "placement", "parallelism", "migration", "on-failure", "connection", "hooks", "rolling",
         "window",
     ]
 
+    /// Reads the plan in `root`, read from `file` (named in the diagnostics). Returns the spec
+    /// (nil when any diagnostic is an error) and every diagnostic, sorted.
     public static func read(_ root: Node, file: String) -> (spec: PlanSpec?, diagnostics: [Diagnostic]) {
         var r = NodeReader(file: file)
         let spec = readPlan(root, &r)

@@ -11,6 +11,7 @@ public struct PlanFile: Codable, Hashable, Sendable {
     /// The format version this evac writes and the only one it reads. 2: the constraints the
     /// executor re-checks, the migration options and on-failure moved into `policy`.
     public static let currentFormatVersion = 2
+    /// `format`: always `formatName`; a file with another value is refused as not a plan file.
     public var format: String = Self.formatName
     /// See `currentFormatVersion`: a file of another version is refused, not guessed at.
     public var formatVersion: Int = Self.currentFormatVersion

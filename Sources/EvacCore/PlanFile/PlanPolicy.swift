@@ -5,14 +5,18 @@
 /// one), so a run never fills in a default the planner did not choose; `migrationGroups` is
 /// absent when the plan has none, so that such plans keep their bytes and their hash.
 public struct PlanPolicy: Codable, Hashable, Sendable {
+    /// The plan's constraints the executor checks again against each target's live inventory
+    /// right before a migration to it starts.
     public var constraints: TargetConstraints
     /// The options of every migration whose node names no `migrationGroup`.
     public var migration: MigrationOptions
     /// The plan's `migration.groups`, each with its guests' effective options; a node's
     /// `migrationGroup` names one. nil when the plan has none.
     public var migrationGroups: [MigrationGroup]?
+    /// The plan's `on-failure`: whether the run starts new migrations after one failed.
     public var onFailure: OnFailure
 
+    /// A policy from its parts; each part defaults to the plan language's default.
     public init(
         constraints: TargetConstraints = TargetConstraints(), migration: MigrationOptions = MigrationOptions(),
         migrationGroups: [MigrationGroup]? = nil, onFailure: OnFailure = .continue
@@ -70,7 +74,11 @@ public struct PlanPolicy: Codable, Hashable, Sendable {
 /// placement and saved with it (pins and local storage in the placements, anti-affinity in
 /// the graph's limits).
 public struct TargetConstraints: Codable, Hashable, Sendable {
+    /// `constraints.cpu`: how the target's CPU is checked against the guest's (compatible, pool
+    /// or ignore).
     public var cpu: Constraints.CPUPolicy
+    /// `constraints.bridges`: whether every bridge or network the guest uses must exist on the
+    /// target (after `bridgeMap`).
     public var bridges: Constraints.BridgePolicy
     /// Source bridge or network name -> name on the target; written into the destination XML.
     public var bridgeMap: [String: String]
@@ -79,6 +87,8 @@ public struct TargetConstraints: Codable, Hashable, Sendable {
     /// Maximum guest vCPUs per host logical CPU; nil = unlimited.
     public var maxVCPURatio: Double?
 
+    /// Constraints from their parts; each defaults to the plan language's default (no reserve,
+    /// no ratio limit).
     public init(
         cpu: Constraints.CPUPolicy = .compatible, bridges: Constraints.BridgePolicy = .match,
         bridgeMap: [String: String] = [:], memoryReserveKiB: UInt64 = 0, maxVCPURatio: Double? = nil
@@ -90,6 +100,7 @@ public struct TargetConstraints: Codable, Hashable, Sendable {
         self.maxVCPURatio = maxVCPURatio
     }
 
+    /// The part of `c` that the executor re-checks; the memory reserve is rounded up to KiB.
     public init(_ c: Constraints) {
         self.init(
             cpu: c.cpu, bridges: c.bridges, bridgeMap: c.bridgeMap,
