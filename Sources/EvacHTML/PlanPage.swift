@@ -171,7 +171,8 @@ public enum PlanPage {
                 s +=
                     "<ul class=\"reasons\">"
                     + u.candidates.map { "<li><b>\(HTML.esc($0.target))</b>: \(HTML.esc($0.reason))</li>" }.joined()
-                    + u.unlisted.map { "<li>… and \($0.targets) more refused by \(HTML.esc($0.filter))</li>" }.joined()
+                    + u.unlisted.map { "<li>… and \($0.targets) more refused by \(HTML.esc($0.filter.rawValue))</li>" }
+                    .joined()
                     + "</ul>"
             }
             s += "</td></tr>\n"

@@ -20,7 +20,7 @@ struct CPUModelFilterTests {
         #expect(
             Fx.rejection(r, "c", "old")
                 == Rejection(
-                    target: "old", filter: "cpu-model",
+                    target: "old", filter: .cpuModel,
                     reason: "QEMU here does not know CPU model Icelake-Server (domain capabilities)"))
         #expect(
             Fx.target(Fx.place(Fx.plan(sources: ["s"], targets: ["old", "new"]), [source, old, new]), "c") == "new")
@@ -41,7 +41,7 @@ struct CPUModelFilterTests {
         let source = Fx.host("s", gib: 64, guests: [guest])
         let none = Self.target("none", models: ["qemu64"], hostModel: false)
         let r = Fx.place(Fx.plan(sources: ["s"], targets: ["none"]), [source, none])
-        #expect(Fx.rejection(r, "h", "none")?.filter == "cpu-model")
+        #expect(Fx.rejection(r, "h", "none")?.filter == .cpuModel)
         var ignore = Fx.plan(sources: ["s"], targets: ["none"])
         ignore.constraints.cpu = .ignore
         #expect(Fx.target(Fx.place(ignore, [source, none]), "h") == "none", "constraints.cpu: ignore skips it")

@@ -12,9 +12,9 @@ final class PlacementFilterTests: XCTestCase {
         XCTAssertEqual(
             r.unplaceable.first?.candidates,
             [
-                Rejection(target: "gone", filter: "unreachable", reason: "unreachable (qemu+ssh://gone/system)"),
-                Rejection(target: "small", filter: "memory", reason: "4.0 GiB free after reserve, needs 8.0 GiB"),
-                Rejection(target: "src", filter: "is-source", reason: "is a source of this plan"),
+                Rejection(target: "gone", filter: .unreachable, reason: "unreachable (qemu+ssh://gone/system)"),
+                Rejection(target: "small", filter: .memory, reason: "4.0 GiB free after reserve, needs 8.0 GiB"),
+                Rejection(target: "src", filter: .isSource, reason: "is a source of this plan"),
             ])
     }
 
@@ -24,7 +24,7 @@ final class PlacementFilterTests: XCTestCase {
             [Fx.host("s", gib: 64, guests: [Fx.vm("a", gib: 1)]), Fx.host("t", gib: 64, arch: "aarch64")])
         XCTAssertEqual(
             Fx.rejection(r, "a", "t"),
-            Rejection(target: "t", filter: "arch", reason: "arch aarch64, guest needs x86_64"))
+            Rejection(target: "t", filter: .arch, reason: "arch aarch64, guest needs x86_64"))
     }
 
     func testCPUVendorModelFeatures() {
@@ -42,21 +42,21 @@ final class PlacementFilterTests: XCTestCase {
             ])
         XCTAssertEqual(
             Fx.rejection(r, "hm", "amd"),
-            Rejection(target: "amd", filter: "cpu-vendor", reason: "CPU vendor AMD, guest needs Intel"))
+            Rejection(target: "amd", filter: .cpuVendor, reason: "CPU vendor AMD, guest needs Intel"))
         XCTAssertEqual(
             Fx.rejection(r, "hm", "sky"),
             Rejection(
-                target: "sky", filter: "cpu-features",
+                target: "sky", filter: .cpuFeatures,
                 reason: "CPU lacks pku (host-model guest needs what its source exposes)"))
         XCTAssertEqual(
             Fx.rejection(r, "pt", "sky"),
             Rejection(
-                target: "sky", filter: "cpu-model",
+                target: "sky", filter: .cpuModel,
                 reason: "CPU model Skylake-Server, host-passthrough guest needs Icelake-Server"))
         XCTAssertEqual(
             Fx.rejection(r, "cu", "sky"),
             Rejection(
-                target: "sky", filter: "cpu-features",
+                target: "sky", filter: .cpuFeatures,
                 reason: "CPU lacks amx (custom model Cooper requires them)"))
         XCTAssertEqual(Fx.target(r, "no"), "sky", "no <cpu>: only the vendor matters")
     }
@@ -71,11 +71,11 @@ final class PlacementFilterTests: XCTestCase {
         let r = Fx.place(spec, hosts)
         XCTAssertEqual(
             Fx.rejection(r, "a", "p2"),
-            Rejection(target: "p2", filter: "cpu-pool", reason: "cpu-pool p2, source is in p1"))
+            Rejection(target: "p2", filter: .cpuPool, reason: "cpu-pool p2, source is in p1"))
         XCTAssertEqual(
             Fx.rejection(r, "a", "none"),
-            Rejection(target: "none", filter: "cpu-pool", reason: "cpu-pool (none), source is in p1"))
-        XCTAssertEqual(Fx.rejection(r, "a", "p1")?.filter, "memory")
+            Rejection(target: "none", filter: .cpuPool, reason: "cpu-pool (none), source is in p1"))
+        XCTAssertEqual(Fx.rejection(r, "a", "p1")?.filter, .memory)
         spec.constraints.cpu = .ignore
         XCTAssertEqual(Fx.target(Fx.place(spec, hosts), "a"), "none", "ignore: an AMD host may take an Intel guest")
     }
@@ -90,9 +90,9 @@ final class PlacementFilterTests: XCTestCase {
         ]
         var r = Fx.place(spec, hosts)
         XCTAssertEqual(
-            Fx.rejection(r, "a", "t1"), Rejection(target: "t1", filter: "bridge", reason: "bridge br-storage missing"))
+            Fx.rejection(r, "a", "t1"), Rejection(target: "t1", filter: .bridge, reason: "bridge br-storage missing"))
         XCTAssertEqual(
-            Fx.rejection(r, "a", "t2"), Rejection(target: "t2", filter: "bridge", reason: "network prod missing"))
+            Fx.rejection(r, "a", "t2"), Rejection(target: "t2", filter: .bridge, reason: "network prod missing"))
         spec.constraints.bridgeMap = ["br-storage": "br0"]
         r = Fx.place(spec, hosts)
         XCTAssertEqual(Fx.target(r, "a"), "t1", "bridge-map renames br-storage to br0 on the target")
@@ -116,12 +116,12 @@ final class PlacementFilterTests: XCTestCase {
             ])
         XCTAssertEqual(
             Fx.rejection(r, "web", "t"),
-            Rejection(target: "t", filter: "name-conflict", reason: "a guest named web is already defined here"))
+            Rejection(target: "t", filter: .nameConflict, reason: "a guest named web is already defined here"))
         XCTAssertEqual(r.placements.filter { $0.guest == "dup" }.count, 1)
         let left = r.unplaceable.first { $0.guest == "dup" }
         XCTAssertEqual(
             left?.candidates,
-            [Rejection(target: "t", filter: "name-conflict", reason: "a guest named dup from s1 is planned here")])
+            [Rejection(target: "t", filter: .nameConflict, reason: "a guest named dup from s1 is planned here")])
     }
 
     func testPin() {
@@ -137,8 +137,8 @@ final class PlacementFilterTests: XCTestCase {
         XCTAssertEqual(
             left.candidates,
             [
-                Rejection(target: "big", filter: "pin", reason: "pinned to small (constraints.pins)"),
-                Rejection(target: "small", filter: "memory", reason: "4.0 GiB free after reserve, needs 8.0 GiB"),
+                Rejection(target: "big", filter: .pin, reason: "pinned to small (constraints.pins)"),
+                Rejection(target: "small", filter: .memory, reason: "4.0 GiB free after reserve, needs 8.0 GiB"),
             ])
     }
 
@@ -157,7 +157,7 @@ final class PlacementFilterTests: XCTestCase {
         XCTAssertEqual(Fx.target(r, "b"), "t")
         XCTAssertEqual(
             Fx.rejection(r, "a", "t"),
-            Rejection(target: "t", filter: "memory", reason: "2.0 GiB free after reserve, needs 12.0 GiB"))
+            Rejection(target: "t", filter: .memory, reason: "2.0 GiB free after reserve, needs 12.0 GiB"))
         XCTAssertEqual(
             r.targets,
             [
@@ -181,7 +181,7 @@ final class PlacementFilterTests: XCTestCase {
         XCTAssertEqual(
             Fx.rejection(r, "a", "t"),
             Rejection(
-                target: "t", filter: "vcpu-ratio",
+                target: "t", filter: .vcpuRatio,
                 reason: "would run 18 vCPUs on 8 CPUs (2.25 per CPU), max-vcpu-ratio is 1.5"))
     }
 
@@ -198,10 +198,10 @@ final class PlacementFilterTests: XCTestCase {
         XCTAssertEqual(r.placements.map(\.guest), ["db-1"])
         XCTAssertEqual(
             Fx.rejection(r, "db-2", "t1"),
-            Rejection(target: "t1", filter: "anti-affinity", reason: "anti-affinity group db: db-0 already runs here"))
+            Rejection(target: "t1", filter: .antiAffinity, reason: "anti-affinity group db: db-0 already runs here"))
         XCTAssertEqual(
             Fx.rejection(r, "db-2", "t2"),
-            Rejection(target: "t2", filter: "anti-affinity", reason: "anti-affinity group db: db-1 is planned here"))
+            Rejection(target: "t2", filter: .antiAffinity, reason: "anti-affinity group db: db-1 is planned here"))
     }
 
     /// An inactive libvirt network is no network to start a guest on: placement says so, as the
@@ -214,7 +214,7 @@ final class PlacementFilterTests: XCTestCase {
             Fx.plan(sources: ["s"], targets: ["down"]),
             [Fx.host("s", gib: 64, guests: [Fx.vm("a", gib: 1, nics: nics)]), down])
         XCTAssertEqual(
-            Fx.rejection(r, "a", "down"), Rejection(target: "down", filter: "bridge", reason: "network prod inactive"))
+            Fx.rejection(r, "a", "down"), Rejection(target: "down", filter: .bridge, reason: "network prod inactive"))
         XCTAssertNil(Fx.target(r, "a"))
     }
 
@@ -242,14 +242,14 @@ final class PlacementFilterTests: XCTestCase {
         XCTAssertEqual(
             Fx.rejection(r, "b", "local"),
             Rejection(
-                target: "local", filter: "storage",
+                target: "local", filter: .storage,
                 reason: "no shared pool ceph (the guest has volumes in it)"))
-        XCTAssertEqual(Fx.rejection(r, "b", "mounted")?.filter, "storage")
+        XCTAssertEqual(Fx.rejection(r, "b", "mounted")?.filter, .storage)
         let alone = Fx.place(Fx.plan(sources: ["s"], targets: ["local"]), [source, local])
         XCTAssertEqual(
             Fx.rejection(alone, "a", "local"),
             Rejection(
-                target: "local", filter: "storage",
+                target: "local", filter: .storage,
                 reason:
                     "no shared pool at /srv/nfs/images (the guest's disks are on shared pool nfs-images there on its source)"
             ))
@@ -299,7 +299,7 @@ final class PlacementFilterTests: XCTestCase {
         XCTAssertEqual(
             Fx.rejection(r, "on", "old"),
             Rejection(
-                target: "old", filter: "version",
+                target: "old", filter: .version,
                 reason: "QEMU 7.2.0 here is older than the source's 8.2.0 (migration to an older QEMU is not supported)"
             ))
         XCTAssertEqual(Fx.target(r, "off"), "old")
@@ -321,7 +321,7 @@ final class PlacementFilterTests: XCTestCase {
         let r = Fx.place(Fx.plan(sources: ["s"], targets: ["bare"]), [source, bare])
         XCTAssertEqual(
             Fx.rejection(r, "a", "bare"),
-            Rejection(target: "bare", filter: "nwfilter", reason: "network filter clean-traffic missing"))
+            Rejection(target: "bare", filter: .nwfilter, reason: "network filter clean-traffic missing"))
         XCTAssertEqual(
             Fx.target(Fx.place(Fx.plan(sources: ["s"], targets: ["bare", "full"]), [source, bare, full]), "a"), "full")
         XCTAssertEqual(
@@ -340,7 +340,7 @@ final class PlacementFilterTests: XCTestCase {
         let r = Fx.place(Fx.plan(sources: ["s"], targets: ["old"]), [source, old])
         XCTAssertEqual(
             Fx.rejection(r, "q35", "old"),
-            Rejection(target: "old", filter: "machine", reason: "QEMU here has no machine type pc-q35-8.2"))
+            Rejection(target: "old", filter: .machine, reason: "QEMU here has no machine type pc-q35-8.2"))
         XCTAssertEqual(
             Fx.target(Fx.place(Fx.plan(sources: ["s"], targets: ["old", "new"]), [source, old, new]), "q35"), "new")
     }

@@ -22,7 +22,7 @@ struct PlacementObjectiveTests {
         let r = Fx.place(spec, hosts)
         #expect(Set(r.placements.map(\.guest)) == ["c1", "c2", "c3"])
         #expect(r.unplaceable.map(\.guest) == ["big"])
-        #expect(Fx.rejection(r, "big", "a")?.filter == "memory")
+        #expect(Fx.rejection(r, "big", "a")?.filter == .memory)
         #expect(r.notes.contains { $0.hasPrefix("not every guest fits") })
     }
 

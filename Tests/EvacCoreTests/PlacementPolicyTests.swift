@@ -212,23 +212,23 @@ final class PlacementPolicyTests: XCTestCase {
 
 /// The tally of an unplaceable guest's refusals (a pool of thousands must not list thousands).
 final class UnplaceableTallyTests: XCTestCase {
-    private func rejections(_ n: Int, _ filter: String) -> [Rejection] {
+    private func rejections(_ n: Int, _ filter: PlacementFilter) -> [Rejection] {
         (0..<n).map { Rejection(target: "t\(1000 + $0)", filter: filter, reason: "\(filter) says no") }
     }
 
     func testEachFilterIsCountedAndListedUpToItsLimit() {
-        let all = (rejections(20, "memory") + rejections(3, "bridge")).sorted { $0.target < $1.target }
+        let all = (rejections(20, .memory) + rejections(3, .bridge)).sorted { $0.target < $1.target }
         let u = Unplaceable(
             guest: "g", uuid: "u", source: "s", memoryKiB: 1, vcpus: 1, guestReason: nil, candidates: all)
-        XCTAssertEqual(u.refusals, [.init(filter: "memory", targets: 20), .init(filter: "bridge", targets: 3)])
-        XCTAssertEqual(u.candidates.filter { $0.filter == "memory" }.count, Unplaceable.listedPerFilter)
-        XCTAssertEqual(u.candidates.filter { $0.filter == "bridge" }.count, 3)
-        XCTAssertEqual(u.unlisted, [.init(filter: "memory", targets: 20 - Unplaceable.listedPerFilter)])
+        XCTAssertEqual(u.refusals, [.init(filter: .memory, targets: 20), .init(filter: .bridge, targets: 3)])
+        XCTAssertEqual(u.candidates.filter { $0.filter == .memory }.count, Unplaceable.listedPerFilter)
+        XCTAssertEqual(u.candidates.filter { $0.filter == .bridge }.count, 3)
+        XCTAssertEqual(u.unlisted, [.init(filter: .memory, targets: 20 - Unplaceable.listedPerFilter)])
         XCTAssertTrue(u.why.hasPrefix("memory on 20 targets (t1000: memory says no); bridge on 3 targets"), u.why)
     }
 
     func testASmallPoolListsEveryCandidate() {
-        let all = rejections(2, "memory")
+        let all = rejections(2, .memory)
         let u = Unplaceable(
             guest: "g", uuid: "u", source: "s", memoryKiB: 1, vcpus: 1, guestReason: nil, candidates: all)
         XCTAssertEqual(u.candidates, all)
@@ -244,7 +244,7 @@ final class UnplaceableTallyTests: XCTestCase {
             #"{"guest":"g","uuid":"u","source":"s","memoryKiB":1,"vcpus":1,"candidates":["#
             + #"{"target":"a","filter":"memory","reason":"r"},{"target":"b","filter":"bridge","reason":"r"}]}"#
         let u = try JSONDecoder().decode(Unplaceable.self, from: Data(json.utf8))
-        XCTAssertEqual(u.refusals, [.init(filter: "bridge", targets: 1), .init(filter: "memory", targets: 1)])
+        XCTAssertEqual(u.refusals, [.init(filter: .bridge, targets: 1), .init(filter: .memory, targets: 1)])
         XCTAssertEqual(u.candidates.count, 2)
         // Encoded as it was read: the plan file's seal is a hash of the re-encoded value.
         let again = String(decoding: try JSONEncoder().encode(u), as: UTF8.self)

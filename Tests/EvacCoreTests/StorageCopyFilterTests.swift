@@ -53,14 +53,14 @@ struct StorageCopyFilterTests {
             Self.copyPlan(targets: ["none", "parent", "stopped"]), [Self.source([guest]), none, parent, stopped])
         let missing =
             "no storage pool at /var/lib/libvirt/images for disk vda: libvirt pre-creates a copied disk only in an active pool at /var/lib/libvirt/images"
-        #expect(Fx.rejection(r, "a", "none") == Rejection(target: "none", filter: "storage-copy", reason: missing))
+        #expect(Fx.rejection(r, "a", "none") == Rejection(target: "none", filter: .storageCopy, reason: missing))
         #expect(
             Fx.rejection(r, "a", "parent")?.reason == missing.replacingOccurrences(of: "none", with: "parent"),
             "a pool at a parent directory is not the one libvirt looks up")
         #expect(
             Fx.rejection(r, "a", "stopped")
                 == Rejection(
-                    target: "stopped", filter: "storage-copy",
+                    target: "stopped", filter: .storageCopy,
                     reason:
                         "storage pool default at /var/lib/libvirt/images is inactive (disk vda is pre-created in it)"))
         let ok = Fx.place(Self.copyPlan(targets: ["ready"]), [Self.source([guest]), ready])
@@ -80,7 +80,7 @@ struct StorageCopyFilterTests {
         #expect(
             Fx.rejection(r, left, "small")
                 == Rejection(
-                    target: "small", filter: "storage-copy",
+                    target: "small", filter: .storageCopy,
                     reason:
                         "storage pool default at /var/lib/libvirt/images has 12.0 GiB free, 8.0 GiB of it planned for other guests; disk vda needs 8.0 GiB"
                 ))
@@ -108,7 +108,7 @@ struct StorageCopyFilterTests {
             Self.copyPlan(targets: ["t"]),
             [Self.source([Fx.vm("thin", gib: 1, disks: [thin]), Fx.vm("chained", gib: 1, disks: [chained])]), pool])
         #expect(Fx.target(r, "thin") == "t")
-        #expect(Fx.rejection(r, "chained", "t")?.filter == "storage-copy")
+        #expect(Fx.rejection(r, "chained", "t")?.filter == .storageCopy)
     }
 
     /// libvirt refuses to copy a read-only disk ("Cannot migrate empty or read-only disk"): an
@@ -142,7 +142,7 @@ struct StorageCopyFilterTests {
     @Test func thePreCheckJudgesTheLiveTarget() {
         var guest = Fx.vm("a", gib: 1, disks: [Self.disk()])
         let full = Self.target("full", pools: [Self.pool(free: 1 * Self.gib)])
-        #expect(LiveFilters.storageCopyRoom(guest: guest, target: full)?.filter == "storage-copy")
+        #expect(LiveFilters.storageCopyRoom(guest: guest, target: full)?.filter == .storageCopy)
         #expect(
             LiveFilters.storageCopyRoom(guest: guest, target: Self.target("ok", pools: [Self.pool(free: 9 * Self.gib)]))
                 == nil)
@@ -150,7 +150,7 @@ struct StorageCopyFilterTests {
         let r = LiveFilters.rejection(
             guest: guest, sourcePools: [Self.pool(free: nil)], sourceHypervisorVersion: nil, target: bare,
             bridges: .ignore, bridgeMap: [:])
-        #expect(r?.filter == "storage-copy")
+        #expect(r?.filter == .storageCopy)
         #expect(LiveFilters.guestRefusal(guest) == nil)
         guest.snapshots = 2
         #expect(LiveFilters.guestRefusal(guest)?.hasPrefix("has 2 snapshots") == true)
@@ -185,7 +185,7 @@ struct DiskFormatFilterTests {
         #expect(
             Self.judged(qcow2, type: "logical", formats: [])
                 == Rejection(
-                    target: "t", filter: "disk-format",
+                    target: "t", filter: .diskFormat,
                     reason:
                         "storage pool default at /var/lib/libvirt/images (type logical) cannot hold disk vda's qcow2 image: libvirt creates raw data only there"
                 ))
@@ -195,12 +195,12 @@ struct DiskFormatFilterTests {
         )
         #expect(Self.judged(raw, type: "logical", formats: []) == nil, "raw data fits a logical volume")
         #expect(
-            Self.judged(raw, type: "disk", formats: ["fat16", "linux"])?.filter == "disk-format",
+            Self.judged(raw, type: "disk", formats: ["fat16", "linux"])?.filter == .diskFormat,
             "a disk pool has partition types only")
         #expect(
             Self.judged(raw, type: "iscsi", formats: [])
                 == Rejection(
-                    target: "t", filter: "storage-copy",
+                    target: "t", filter: .storageCopy,
                     reason:
                         "storage pool default at /var/lib/libvirt/images is of type iscsi, in which libvirt creates no volumes (disk vdb would be pre-created in it)"
                 ))
@@ -212,6 +212,6 @@ struct DiskFormatFilterTests {
         let lvm = S.target("lvm", pools: [Self.typed("default", type: "logical", formats: [])])
         let r = LiveFilters.rejection(
             guest: qcow2, sourcePools: [], sourceHypervisorVersion: nil, target: lvm, bridges: .ignore, bridgeMap: [:])
-        #expect(r?.filter == "disk-format")
+        #expect(r?.filter == .diskFormat)
     }
 }

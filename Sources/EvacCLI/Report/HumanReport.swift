@@ -81,7 +81,7 @@ enum HumanReport {
             if let why = u.guestReason { out += ": \(esc(why))" }
             out += "\n"
             for c in u.candidates { out += "    \(esc(c.target)): \(esc(c.reason))\n" }
-            for t in u.unlisted { out += "    … and \(t.targets) more refused by \(esc(t.filter))\n" }
+            for t in u.unlisted { out += "    … and \(t.targets) more refused by \(esc(t.filter.rawValue))\n" }
         }
         return out
     }

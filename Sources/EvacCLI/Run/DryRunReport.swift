@@ -45,7 +45,7 @@ enum DryRunReport {
             out += "\n"
             for c in u.candidates {
                 out +=
-                    "    \(TerminalText.escape(c.target)): \(TerminalText.escape(c.reason)) (filter \(TerminalText.escape(c.filter)))\n"
+                    "    \(TerminalText.escape(c.target)): \(TerminalText.escape(c.reason)) (filter \(TerminalText.escape(c.filter.rawValue)))\n"
             }
         }
         return out

@@ -14,12 +14,12 @@ extension StaticFilters {
         switch mode {
         case .hostModel where p.hostModelCPU == false:
             return Rejection(
-                target: target, filter: "cpu-model",
+                target: target, filter: .cpuModel,
                 reason: "QEMU here offers no host-model CPU (domain capabilities); the guest's CPU is host-model")
         case .custom:
             guard checked, let model, let known = p.cpuModels, !contains(known, model) else { return nil }
             return Rejection(
-                target: target, filter: "cpu-model",
+                target: target, filter: .cpuModel,
                 reason: "QEMU here does not know CPU model \(model) (domain capabilities)")
         default:
             return nil

@@ -221,7 +221,7 @@ enum StaticFilters {
     static func arch(_ n: GuestNeeds, _ p: TargetProfile, target: String) -> Rejection? {
         n.arch == p.arch
             ? nil
-            : Rejection(target: target, filter: "arch", reason: "arch \(p.arch), guest needs \(n.arch)")
+            : Rejection(target: target, filter: .arch, reason: "arch \(p.arch), guest needs \(n.arch)")
     }
 
     static func cpu(_ n: GuestNeeds, _ p: TargetProfile, target: String) -> Rejection? {
@@ -230,19 +230,19 @@ enum StaticFilters {
         case .pool(let pool):
             guard pool != p.cpuPool else { return nil }
             return Rejection(
-                target: target, filter: "cpu-pool",
+                target: target, filter: .cpuPool,
                 reason: "cpu-pool \(p.cpuPool ?? "(none)"), source is in \(pool ?? "(none)")")
         case let .compatible(mode, vendor, model, features):
             if !vendor.isEmpty, !p.vendor.isEmpty, vendor != p.vendor {
                 return Rejection(
-                    target: target, filter: "cpu-vendor", reason: "CPU vendor \(p.vendor), guest needs \(vendor)")
+                    target: target, filter: .cpuVendor, reason: "CPU vendor \(p.vendor), guest needs \(vendor)")
             }
             if let r = cpuModelOffer(mode: mode, model: model, checked: n.cpuModelChecked, p, target: target) {
                 return r
             }
             if mode == .hostPassthrough, let model, model != p.model {
                 return Rejection(
-                    target: target, filter: "cpu-model",
+                    target: target, filter: .cpuModel,
                     reason: "CPU model \(p.model), host-passthrough guest needs \(model)")
             }
             let missing = missingFeatures(features, p.features)
@@ -252,17 +252,17 @@ enum StaticFilters {
             case .custom: why = "custom model \(model ?? "?") requires them"
             default: why = "\(mode.rawValue) guest needs what its source exposes"
             }
-            return Rejection(target: target, filter: "cpu-features", reason: "CPU lacks \(list(missing)) (\(why))")
+            return Rejection(target: target, filter: .cpuFeatures, reason: "CPU lacks \(list(missing)) (\(why))")
         }
     }
 
     static func bridge(_ n: GuestNeeds, _ p: TargetProfile, target: String) -> Rejection? {
         for b in n.bridges where !contains(p.bridges, b.name) {
-            return Rejection(target: target, filter: "bridge", reason: "bridge \(b.name) missing" + mapped(b))
+            return Rejection(target: target, filter: .bridge, reason: "bridge \(b.name) missing" + mapped(b))
         }
         for net in n.networks where !contains(p.networks, net.name) {
             let state = contains(p.inactiveNetworks, net.name) ? "inactive" : "missing"
-            return Rejection(target: target, filter: "bridge", reason: "network \(net.name) \(state)" + mapped(net))
+            return Rejection(target: target, filter: .bridge, reason: "network \(net.name) \(state)" + mapped(net))
         }
         return nil
     }
@@ -275,12 +275,12 @@ enum StaticFilters {
             switch need {
             case .path(let dir, let pool) where !contains(p.sharedPaths, dir):
                 return Rejection(
-                    target: target, filter: "storage",
+                    target: target, filter: .storage,
                     reason:
                         "no shared pool at \(dir) (the guest's disks are on shared pool \(pool) there on its source)")
             case .pool(let name) where !contains(p.sharedPools, name):
                 return Rejection(
-                    target: target, filter: "storage", reason: "no shared pool \(name) (the guest has volumes in it)")
+                    target: target, filter: .storage, reason: "no shared pool \(name) (the guest has volumes in it)")
             default: continue
             }
         }
@@ -292,7 +292,7 @@ enum StaticFilters {
     static func version(_ n: GuestNeeds, _ p: TargetProfile, target: String) -> Rejection? {
         guard let need = n.hypervisorVersion, let have = p.hypervisorVersion, have < need else { return nil }
         return Rejection(
-            target: target, filter: "version",
+            target: target, filter: .version,
             reason: "QEMU \(have) here is older than the source's \(need) (migration to an older QEMU is not supported)"
         )
     }
@@ -302,7 +302,7 @@ enum StaticFilters {
     static func nwfilter(_ n: GuestNeeds, _ p: TargetProfile, target: String) -> Rejection? {
         guard let have = p.nwfilters else { return nil }
         for f in n.nwfilters where !contains(have, f) {
-            return Rejection(target: target, filter: "nwfilter", reason: "network filter \(f) missing")
+            return Rejection(target: target, filter: .nwfilter, reason: "network filter \(f) missing")
         }
         return nil
     }
@@ -312,7 +312,7 @@ enum StaticFilters {
     /// not list its machine types is not judged.
     static func machine(_ n: GuestNeeds, _ p: TargetProfile, target: String) -> Rejection? {
         guard let m = n.machine, let have = p.machineTypes, !contains(have, m) else { return nil }
-        return Rejection(target: target, filter: "machine", reason: "QEMU here has no machine type \(m)")
+        return Rejection(target: target, filter: .machine, reason: "QEMU here has no machine type \(m)")
     }
 
     /// All static filters; the first that rejects.

@@ -40,7 +40,7 @@ public enum LiveFilters {
             needed[pool.name] = o ? .max : sum
             if o || sum > free {
                 return Rejection(
-                    target: target.name, filter: "storage-copy",
+                    target: target.name, filter: .storageCopy,
                     reason:
                         "storage pool \(pool.name) \(load.place) has \(Format.bytes(Double(free))) free; disk \(load.disk) needs \(Format.bytes(Double(bytes)))"
                 )

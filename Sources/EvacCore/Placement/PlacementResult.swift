@@ -133,7 +133,7 @@ public struct Unplaceable: Codable, Hashable, Sendable {
     /// The first `listedPerFilter` rejections of each filter (in the given order) and every
     /// filter's count.
     static func tally(_ all: [Rejection]) -> ([Rejection], [RefusalTally]) {
-        var counts: [String: Int] = [:]
+        var counts: [PlacementFilter: Int] = [:]
         var listed: [Rejection] = []
         for r in all {
             let n = counts[r.filter, default: 0]
@@ -141,7 +141,7 @@ public struct Unplaceable: Codable, Hashable, Sendable {
             counts[r.filter] = n + 1
         }
         let tallies = counts.map { RefusalTally(filter: $0.key, targets: $0.value) }
-            .sorted { ($0.targets, $1.filter) > ($1.targets, $0.filter) }
+            .sorted { ($0.targets, $1.filter.rawValue) > ($1.targets, $0.filter.rawValue) }
         return (listed, tallies)
     }
 
@@ -172,12 +172,12 @@ public struct Unplaceable: Codable, Hashable, Sendable {
 
 /// How many candidate targets one filter refused a guest on.
 public struct RefusalTally: Codable, Hashable, Sendable {
-    /// The filter's name (as in `Rejection.filter`).
-    public var filter: String
+    /// The filter (as in `Rejection.filter`).
+    public var filter: PlacementFilter
     /// How many candidates it refused the guest on.
     public var targets: Int
     /// `filter` refused the guest on `targets` candidates.
-    public init(filter: String, targets: Int) {
+    public init(filter: PlacementFilter, targets: Int) {
         self.filter = filter
         self.targets = targets
     }
@@ -187,13 +187,12 @@ public struct RefusalTally: Codable, Hashable, Sendable {
 public struct Rejection: Codable, Hashable, Sendable {
     /// The candidate target's host name.
     public var target: String
-    /// The filter's name: unreachable, is-source, cpu-vendor, cpu-model, cpu-features, cpu-pool,
-    /// bridge, memory, vcpu-ratio, anti-affinity, pin, name-conflict, arch.
-    public var filter: String
+    /// The filter that refused it (its id, e.g. `memory`, in the plan file and the reports).
+    public var filter: PlacementFilter
     /// Why, for people (e.g. "2 GiB free after reserve, needs 4 GiB").
     public var reason: String
     /// `target` refused by `filter` for `reason`.
-    public init(target: String, filter: String, reason: String) {
+    public init(target: String, filter: PlacementFilter, reason: String) {
         self.target = target
         self.filter = filter
         self.reason = reason

@@ -68,14 +68,14 @@ enum ResultAssembly {
         return input.targets.all.map { row in
             switch row.status {
             case .unreachable(let uri):
-                return Rejection(target: row.name, filter: "unreachable", reason: "unreachable (\(uri))")
+                return Rejection(target: row.name, filter: .unreachable, reason: "unreachable (\(uri))")
             case .source:
-                return Rejection(target: row.name, filter: "is-source", reason: "is a source of this plan")
+                return Rejection(target: row.name, filter: .isSource, reason: "is a source of this plan")
             case .valid(let t):
                 return StaticFilters.first(needs, input.targets.profiles[t], target: row.name)
                     ?? search.state.dynamicRejection(m, t)
                     // Unreachable by construction: the final sweep places a guest any target accepts.
-                    ?? Rejection(target: row.name, filter: "search", reason: "not chosen by the bounded search")
+                    ?? Rejection(target: row.name, filter: .search, reason: "not chosen by the bounded search")
             }
         }
     }

@@ -124,20 +124,20 @@ extension StaticFilters {
         for need in n.copies {
             guard let pool = CopyPool.find(need.place, in: p.copyPools) else {
                 return Rejection(
-                    target: target, filter: "storage-copy",
+                    target: target, filter: .storageCopy,
                     reason:
                         "no storage pool \(need.place) for disk \(need.disk): libvirt pre-creates a copied disk only in an active pool \(need.place)"
                 )
             }
             if pool.active == false {
                 return Rejection(
-                    target: target, filter: "storage-copy",
+                    target: target, filter: .storageCopy,
                     reason:
                         "storage pool \(pool.name) \(need.place) is inactive (disk \(need.disk) is pre-created in it)")
             }
             if CopyPool.noVolumeCreation.contains(pool.type) {
                 return Rejection(
-                    target: target, filter: "storage-copy",
+                    target: target, filter: .storageCopy,
                     reason:
                         "storage pool \(pool.name) \(need.place) is of type \(pool.type), in which libvirt creates no volumes (disk \(need.disk) would be pre-created in it)"
                 )
@@ -155,7 +155,7 @@ extension StaticFilters {
             if formats.isEmpty ? need.format != "raw" : !formats.contains(need.format) {
                 let offers = formats.isEmpty ? "raw data only" : formats.joined(separator: ", ")
                 return Rejection(
-                    target: target, filter: "disk-format",
+                    target: target, filter: .diskFormat,
                     reason:
                         "storage pool \(pool.name) \(need.place) (type \(pool.type)) cannot hold disk \(need.disk)'s \(need.format) image: libvirt creates \(offers) there"
                 )
@@ -199,7 +199,7 @@ extension FleetState {
             if o2 || total > free {
                 let others = planned == 0 ? "" : ", \(Format.bytes(Double(planned))) of it planned for other guests"
                 return Rejection(
-                    target: names[t], filter: "storage-copy",
+                    target: names[t], filter: .storageCopy,
                     reason:
                         "storage pool \(pool.name) \(load.place) has \(Format.bytes(Double(free))) free\(others); disk \(load.disk) needs \(Format.bytes(Double(bytes)))"
                 )

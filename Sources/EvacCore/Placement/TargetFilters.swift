@@ -9,14 +9,14 @@ extension FleetState {
             let g = movers[m]
             let what = hosts[t].guests.contains { $0.name == g.name } ? "named \(g.name)" : "with UUID \(g.uuid)"
             return Rejection(
-                target: names[t], filter: "name-conflict", reason: "a guest \(what) is already defined here")
+                target: names[t], filter: .nameConflict, reason: "a guest \(what) is already defined here")
         }
         guard hasTwin[m] else { return nil }
         let g = movers[m]
         for o in incoming[t] where o != m && (movers[o].name == g.name || movers[o].uuid == g.uuid) {
             let what = movers[o].name == g.name ? "named \(g.name)" : "with UUID \(g.uuid)"
             return Rejection(
-                target: names[t], filter: "name-conflict",
+                target: names[t], filter: .nameConflict,
                 reason: "a guest \(what) from \(movers[o].source) is planned here")
         }
         return nil
@@ -30,14 +30,14 @@ extension FleetState {
         case .elsewhere(let h): host = h
         default: host = names[p]
         }
-        return Rejection(target: names[t], filter: "pin", reason: "pinned to \(host) (constraints.pins)")
+        return Rejection(target: names[t], filter: .pin, reason: "pinned to \(host) (constraints.pins)")
     }
 
     func memory(_ m: Int, _ t: Int) -> Rejection? {
         let f = free(t)
         guard f < mem[m] else { return nil }
         return Rejection(
-            target: names[t], filter: "memory",
+            target: names[t], filter: .memory,
             reason: "\(Format.kib(signed: f)) free after reserve, needs \(Format.kib(movers[m].memKiB))")
     }
 
@@ -47,7 +47,7 @@ extension FleetState {
         if cpus[t] > 0, Double(total) <= limit * Double(cpus[t]) { return nil }
         let ratio = cpus[t] > 0 ? String(format: "%.2f", Double(total) / Double(cpus[t])) : "∞"
         return Rejection(
-            target: names[t], filter: "vcpu-ratio",
+            target: names[t], filter: .vcpuRatio,
             reason: "would run \(total) vCPUs on \(cpus[t]) CPUs (\(ratio) per CPU), max-vcpu-ratio is \(limit)")
     }
 
@@ -55,14 +55,14 @@ extension FleetState {
         for grp in groupsOf[m] {
             if let other = existingGroups[t][grp] {
                 return Rejection(
-                    target: names[t], filter: "anti-affinity",
+                    target: names[t], filter: .antiAffinity,
                     reason: "anti-affinity group \(groupNames[grp]): \(other) already runs here")
             }
             if let o = incoming[t].filter({ $0 != m && groupsOf[$0].contains(grp) }).min(by: {
                 movers[$0].name < movers[$1].name
             }) {
                 return Rejection(
-                    target: names[t], filter: "anti-affinity",
+                    target: names[t], filter: .antiAffinity,
                     reason: "anti-affinity group \(groupNames[grp]): \(movers[o].name) is planned here")
             }
         }
