@@ -243,7 +243,13 @@ extension LabEndToEndTests {
         let plan = try Faults.plan(in: dir, name: "fault-jobabort", [.init(guest: dirty, from: dirtyHome, to: 4)])
         let run = try apply(plan, state: state)
         XCTAssertTrue(run.waitFor("running: attempt 1", timeout: 60), "\(run.output())")
-        let abort = try Lab.run(Lab.virsh, ["-c", Lab.uri(dirtyHome), "domjobabort", dirty])
+        // "running" is journaled just before evac asks libvirt to migrate: libvirt may not have
+        // a job yet ("no job is active on the domain", seen once in CI), so try until it has.
+        var abort = try Lab.run(Lab.virsh, ["-c", Lab.uri(dirtyHome), "domjobabort", dirty])
+        for _ in 0..<100 where abort.status != 0 && abort.stderr.contains("no job is active") {
+            Thread.sleep(forTimeInterval: 0.1)
+            abort = try Lab.run(Lab.virsh, ["-c", Lab.uri(dirtyHome), "domjobabort", dirty])
+        }
         XCTAssertEqual(abort.status, 0, "\(abort)")
         let out = run.wait()
         XCTAssertEqual(out.status, 1, "partial: \(out)")
