@@ -49,6 +49,20 @@ import Testing
         }
     }
 
+    /// The estimate's graph carries each node's predicted start and duration, equal to its
+    /// timeline's (the plan file takes them from there without copying the graph again).
+    @Test func theEstimatesGraphCarriesItsTimeline() throws {
+        let s = try #require(DrainFleet.shapes(seed: 3).first { $0.name.hasPrefix("after rules") })
+        let d = DrainEstimate(s.graph, options: MigrationOptions(), order: .shortestDrain)
+        let byID = Dictionary(uniqueKeysWithValues: d.timeline.entries.map { ($0.id, $0) })
+        #expect(d.graph.nodes.count == s.graph.nodes.count)
+        for n in d.graph.nodes {
+            let e = try #require(byID[n.id], "node \(n.id) starts in the estimate")
+            #expect(n.predictedStartMs == e.startMs)
+            #expect(n.predictedDurationMs == e.durationMs)
+        }
+    }
+
     @Test func otherOrdersAreLeftAsPlaced() throws {
         let s = try #require(DrainFleet.shapes(seed: 1).first { $0.name.hasPrefix("one source") })
         for order in [PlacementPolicy.Order.largestFirst, .smallestFirst, .asListed] {

@@ -107,6 +107,18 @@ public struct DrainEstimate: Sendable {
     ) {
         let predicted = Timeline.predictions(unordered, options: options, model: model, loads: loads)
         (graph, predictions, timeline) = DrainOrder.apply(unordered, predictions: predicted, order: order, model: model)
+        // The timeline's entries are in the graph's order, one per node that starts.
+        var k = 0
+        for i in graph.nodes.indices {
+            guard k < timeline.entries.count, timeline.entries[k].id == graph.nodes[i].id else {
+                graph.nodes[i].predictedStartMs = nil
+                graph.nodes[i].predictedDurationMs = nil
+                continue
+            }
+            graph.nodes[i].predictedStartMs = timeline.entries[k].startMs
+            graph.nodes[i].predictedDurationMs = timeline.entries[k].durationMs
+            k += 1
+        }
     }
 
     /// Every migration under the same options.

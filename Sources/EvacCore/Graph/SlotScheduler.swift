@@ -69,7 +69,10 @@ public struct SlotScheduler<Step: SchedulableStep> {
     }
 
     private init(steps unsorted: [Step], limits: MigrationGraph.Limits) {
-        steps = unsorted.sorted { ($0.rank, $0.id) < ($1.rank, $1.id) }
+        // The estimate hands its steps over in rank order already; sorting them again copied
+        // every step once more.
+        let inOrder = zip(unsorted, unsorted.dropFirst()).allSatisfy { a, b in (a.rank, a.id) <= (b.rank, b.id) }
+        steps = inOrder ? unsorted : unsorted.sorted { ($0.rank, $0.id) < ($1.rank, $1.id) }
         self.limits = limits
         axes = SlotAxes(steps: steps, limits: limits)
         bySource = Array(repeating: 0, count: axes.sources)

@@ -46,6 +46,46 @@ struct FleetState {
     /// Copied disks of each mover (empty for most): the storage-copy room filter's input.
     let copyLoads: [[CopyLoad]]
 
+    /// For each mover, the targets that already define a guest of its name or UUID, and whether
+    /// another mover shares its name or UUID. Keyed by the movers' names only: a table of every
+    /// target's guests (an array per entry) cost a 100,000-guest plan 160,000 allocations.
+    private static func twins(movers: [Mover], hosts: [HostInventory]) -> (definedOn: [[Int]], hasTwin: [Bool]) {
+        var keyID: [String: Int] = [:]
+        keyID.reserveCapacity(2 * movers.count)
+        var uses: [Int] = []
+        func note(_ key: String) {
+            if let id = keyID[key] {
+                uses[id] += 1
+            } else {
+                keyID[key] = uses.count
+                uses.append(1)
+            }
+        }
+        for i in movers.indices {
+            note(movers[i].name)
+            if movers[i].uuid != movers[i].name { note(movers[i].uuid) }
+        }
+        var definedAt = [[Int]](repeating: [], count: uses.count)
+        for (t, h) in hosts.enumerated() {
+            for g in h.guests {
+                if let id = keyID[g.name] { definedAt[id].append(t) }
+                if g.uuid != g.name, let id = keyID[g.uuid] { definedAt[id].append(t) }
+            }
+        }
+        var definedOn: [[Int]] = []
+        var hasTwin: [Bool] = []
+        definedOn.reserveCapacity(movers.count)
+        hasTwin.reserveCapacity(movers.count)
+        for i in movers.indices {
+            let a = keyID[movers[i].name] ?? 0
+            let b = keyID[movers[i].uuid] ?? a
+            let at = a == b ? definedAt[a] : definedAt[a] + definedAt[b]
+            definedOn.append(at.isEmpty ? [] : Array(Set(at)).sorted())
+            hasTwin.append(uses[a] > 1 || uses[b] > 1)
+        }
+        return (definedOn, hasTwin)
+    }
+
     init(targets: TargetTable, movers: [Mover], reserveKiB: UInt64, spec: PlanSpec) {
         let hosts = targets.hosts
         self.hosts = hosts
@@ -69,37 +109,25 @@ struct FleetState {
         incoming = Array(repeating: [], count: hosts.count)
         target = Array(repeating: -1, count: movers.count)
         self.movers = movers
-        mem = movers.map(\.mem)
-        vcpus = movers.map(\.vcpus)
-        needsOf = movers.map(\.needs)
-        groupsOf = movers.map(\.groups)
-        copyLoads = movers.map(\.copyLoads)
-        pinOf = movers.map {
-            switch $0.pin {
-            case .none: Self.unpinned
-            case .target(let t): t
-            case .elsewhere: Self.pinnedElsewhere
+        // One pass by index: a `map` per column copied every mover (its needs and names) six
+        // times over, a twentieth of a 100,000-guest plan.
+        var (mem, vcpus, needsOf, pinOf): ([Int64], [Int], [Int], [Int]) = ([], [], [], [])
+        var (groupsOf, copyLoads): ([[Int]], [[CopyLoad]]) = ([], [])
+        for i in movers.indices {
+            mem.append(movers[i].mem)
+            vcpus.append(movers[i].vcpus)
+            needsOf.append(movers[i].needs)
+            groupsOf.append(movers[i].groups)
+            copyLoads.append(movers[i].copyLoads)
+            switch movers[i].pin {
+            case .none: pinOf.append(Self.unpinned)
+            case .target(let t): pinOf.append(t)
+            case .elsewhere: pinOf.append(Self.pinnedElsewhere)
             }
         }
-        var definedAt: [String: [Int]] = [:]
-        for (t, h) in hosts.enumerated() {
-            for g in h.guests {
-                definedAt[g.name, default: []].append(t)
-                if g.uuid != g.name { definedAt[g.uuid, default: []].append(t) }
-            }
-        }
-        definedOn = movers.map { m in
-            let a = definedAt[m.name]
-            let b = definedAt[m.uuid]
-            return a == nil && b == nil ? [] : Array(Set((a ?? []) + (b ?? []))).sorted()
-        }
-        var seen: [String: Int] = [:]
-        seen.reserveCapacity(2 * movers.count)
-        for m in movers {
-            seen[m.name, default: 0] += 1
-            if m.uuid != m.name { seen[m.uuid, default: 0] += 1 }
-        }
-        hasTwin = movers.map { seen[$0.name]! > 1 || seen[$0.uuid]! > 1 }
+        (self.mem, self.vcpus, self.needsOf, self.pinOf) = (mem, vcpus, needsOf, pinOf)
+        (self.groupsOf, self.copyLoads) = (groupsOf, copyLoads)
+        (definedOn, hasTwin) = Self.twins(movers: movers, hosts: hosts)
         maxVCPURatio = spec.constraints.maxVCPURatio
         groupNames = spec.constraints.antiAffinity.map(\.name)
 

@@ -112,10 +112,16 @@ public struct PlanFile: Codable, Hashable, Sendable {
         policy = PlanPolicy(spec: spec)
         self.graph = graph
         let predicted = Dictionary(timeline.entries.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        // Written only where they differ: `DrainEstimate`'s graph carries them already, and a
+        // write would copy the caller's whole node array.
         for i in self.graph.nodes.indices {
             let e = predicted[self.graph.nodes[i].id]
-            self.graph.nodes[i].predictedStartMs = e?.startMs
-            self.graph.nodes[i].predictedDurationMs = e?.durationMs
+            if self.graph.nodes[i].predictedStartMs != e?.startMs {
+                self.graph.nodes[i].predictedStartMs = e?.startMs
+            }
+            if self.graph.nodes[i].predictedDurationMs != e?.durationMs {
+                self.graph.nodes[i].predictedDurationMs = e?.durationMs
+            }
         }
         unplaceable = result.unplaceable
         skipped = result.skipped
@@ -141,7 +147,7 @@ public struct PlanFile: Codable, Hashable, Sendable {
         var copy = self
         copy.planHash = ""
         let full = Self.canonicalBytes(copy)
-        let neutralInfo = Self.canonicalBytes(Informational(identity))
+        let neutralInfo = Self.canonicalBytes(Informational.neutral)
         // Top-level members are indented by two spaces, nested ones by more, and no string holds
         // a raw newline, so `\n  "key" : ` finds the member itself. The first two sort before
         // the graph, the bulk of the file, and the last two after it: look from either end.
@@ -211,14 +217,15 @@ public struct PlanFile: Codable, Hashable, Sendable {
     /// one journal.
     public var identity: PlanFile {
         var copy = self
-        copy.planHash = ""
-        copy.estimatedDurationMs = 0
+        let neutral = Informational.neutral
+        copy.planHash = neutral.planHash
+        copy.estimatedDurationMs = neutral.estimatedDurationMs
         for i in copy.graph.nodes.indices {
             copy.graph.nodes[i].predictedStartMs = nil
             copy.graph.nodes[i].predictedDurationMs = nil
         }
-        copy.evacVersion = ""
-        copy.planSource = PlanSource(path: "", sha256: "")
+        copy.evacVersion = neutral.evacVersion
+        copy.planSource = neutral.planSource
         return copy
     }
 
@@ -228,12 +235,10 @@ public struct PlanFile: Codable, Hashable, Sendable {
         var evacVersion: String
         var planHash: String
         var planSource: PlanSource
-        init(_ f: PlanFile) {
-            estimatedDurationMs = f.estimatedDurationMs
-            evacVersion = f.evacVersion
-            planHash = f.planHash
-            planSource = f.planSource
-        }
+        /// What `identity` sets them to; `sealed` encodes this alone rather than copying the
+        /// whole graph through `identity` to get the same four values.
+        static let neutral = Informational(
+            estimatedDurationMs: 0, evacVersion: "", planHash: "", planSource: PlanSource(path: "", sha256: ""))
     }
 
     /// The byte range of a top-level member's value in a canonical (sorted, pretty) encoding:
