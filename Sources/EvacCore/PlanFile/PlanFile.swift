@@ -193,10 +193,10 @@ public struct PlanFile: Codable, Hashable, Sendable {
     /// (they are numbers, and `source` always follows them): cut, they leave the encoding of
     /// the node without them.
     static func predictedMembers(in data: Data) -> [Range<Int>] {
-        let head = Array("\n        \"predicted".utf8)
+        let head = BytePattern(Array("\n        \"predicted".utf8))
         var out: [Range<Int>] = []
         var from = data.startIndex
-        while let h = firstRange(of: head, in: data, from: from),
+        while let h = head.first(in: data, from: from),
             let comma = firstRange(of: [UInt8(ascii: ",")], in: data, from: h.upperBound)
         {
             out.append(h.lowerBound..<comma.upperBound)
@@ -269,17 +269,7 @@ public struct PlanFile: Codable, Hashable, Sendable {
     }
 
     static func firstRange(of pattern: [UInt8], in data: Data, from start: Int? = nil) -> Range<Int>? {
-        data.withUnsafeBytes { (d: UnsafeRawBufferPointer) -> Range<Int>? in
-            guard let first = pattern.first, d.count >= pattern.count else { return nil }
-            var i = (start ?? data.startIndex) - data.startIndex
-            while i <= d.count - pattern.count {
-                if d[i] == first && pattern.indices.allSatisfy({ d[i + $0] == pattern[$0] }) {
-                    return data.startIndex + i..<data.startIndex + i + pattern.count
-                }
-                i += 1
-            }
-            return nil
-        }
+        BytePattern(pattern).first(in: data, from: start)
     }
 
     /// The canonical encoding of plan files and inventory snapshots. CanonicalJSONEncoder writes
@@ -428,5 +418,39 @@ struct FingerprintHasher {
     mutating func finish() -> String {
         sha.update(pending)
         return sha.finalizeHex()
+    }
+}
+
+/// A byte string searched for with Boyer–Moore–Horspool. The sealer looks for every node's
+/// `predicted…` members, whose pattern starts with a newline, through a 40 MB plan file: byte
+/// by byte, the search stopped at every line; this one mostly skips the pattern's length.
+struct BytePattern {
+    let bytes: [UInt8]
+    private let shift: [Int]
+
+    init(_ bytes: [UInt8]) {
+        self.bytes = bytes
+        var shift = [Int](repeating: bytes.count, count: bytes.count > 1 ? 256 : 0)
+        for k in 0..<max(0, bytes.count - 1) { shift[Int(bytes[k])] = bytes.count - 1 - k }
+        self.shift = shift
+    }
+
+    /// The first occurrence at or after `start` (an index of `data`; nil = its start).
+    func first(in data: Data, from start: Int? = nil) -> Range<Int>? {
+        let m = bytes.count
+        guard m > 0 else { return nil }
+        return data.withUnsafeBytes { (d: UnsafeRawBufferPointer) -> Range<Int>? in
+            var i = max(0, (start ?? data.startIndex) - data.startIndex)
+            while i + m <= d.count {
+                let last = d[i + m - 1]
+                if last == bytes[m - 1] {
+                    var k = 0
+                    while k < m - 1 && d[i + k] == bytes[k] { k += 1 }
+                    if k == m - 1 { return data.startIndex + i..<data.startIndex + i + m }
+                }
+                i += m == 1 ? 1 : shift[Int(last)]
+            }
+            return nil
+        }
     }
 }
