@@ -557,7 +557,11 @@ public actor Executor {
                     for i in scheduler.takeStartable() {
                         let spec = scheduler.steps[i]
                         guard let record = run.records[spec.id] else { continue }
-                        if let why = windowRefuses(predicted[spec.id] ?? nil, runStart: runStart) {
+                        // A move the offline fallback began is finished whatever the window:
+                        // the guest may be shut off.
+                        if !OfflineMove.isMarked(record),
+                            let why = windowRefuses(predicted[spec.id] ?? nil, runStart: runStart)
+                        {
                             _ = scheduler.finish(i, .requeued)
                             freed = true
                             end.leftByWindow.append(run.mark(record, reason: why))
