@@ -69,8 +69,10 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
         var downtimes: [String: [UInt64]] = [:]
         /// Every migration asked for, in order (failed ones included).
         var requests: [MigrationRequest] = []
-        /// Guest name → how long its migration takes (instead of `migrationDelay`).
-        var delays: [String: Duration] = [:]
+        /// Guest name → how long its migration counts for in `playedMs`.
+        var played: [String: Double] = [:]
+        /// The sum of the played durations of the migrations completed so far.
+        var playedMs: Double = 0
         /// Guests (names) whose OS ignores the ACPI shutdown request.
         var ignoresShutdown: Set<String> = []
         /// Every shutdown, destroy, start and undefine call that changed a guest, in order.
@@ -112,8 +114,12 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
     }
     public func setCPUVerdict(target: String, _ v: CPUVerdict?) { world.withLock { $0.cpu[target] = v } }
     public func crash() { world.withLock { $0.crashed = true } }
-    /// How long the guest's migration takes (nil: `migrationDelay`): to play predicted durations.
-    public func setMigrationDelay(guest: String, _ d: Duration?) { world.withLock { $0.delays[guest] = d } }
+    /// How long the guest's migration counts for on the played clock (`playedMs`), so that a
+    /// test plays predicted durations without waiting for them.
+    public func setPlayedDuration(guest: String, ms: Double?) { world.withLock { $0.played[guest] = ms } }
+    /// The played clock: the played durations of the migrations completed so far, in ms. With one
+    /// migration at a time it is the predicted schedule's time.
+    public var playedMs: Double { world.withLock { $0.playedMs } }
     /// The guest's OS ignores (or does not) the ACPI shutdown request: it runs on until destroyed.
     public func setIgnoresShutdown(guest: String, _ ignores: Bool) {
         world.withLock { w in if ignores { w.ignoresShutdown.insert(guest) } else { w.ignoresShutdown.remove(guest) } }
@@ -423,10 +429,9 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
         _ r: MigrationRequest, progress: @Sendable (MigrationProgress) -> Void
     ) async throws(HypervisorError) -> MigrationOutcome {
         let total = Self.simulatedTotal
-        let delay = world.withLock { $0.delays[r.guestName] } ?? migrationDelay
-        if delay > .zero {
+        if migrationDelay > .zero {
             for k in UInt64(1)...4 {
-                guard await pause(delay / 4) else { return try abortedOrCompleted(r) }
+                guard await pause(migrationDelay / 4) else { return try abortedOrCompleted(r) }
                 progress(
                     MigrationProgress(
                         elapsedMs: k, dataTotal: total, dataProcessed: total / 4 * k,
@@ -468,6 +473,7 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
             if r.options.persist { g.persistent = true }
             w.guests[r.target.name, default: [:]][r.guestUUID] = g
             w.completed[r.guestUUID, default: 0] += 1
+            w.playedMs += w.played[r.guestName] ?? 0
             return g.memoryKiB
         }
         return MigrationOutcome(

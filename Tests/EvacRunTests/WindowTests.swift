@@ -71,9 +71,10 @@ import Testing
 
     /// The report's verdict is the executor's: the plan report walks the predicted schedule
     /// with the executor's start rule (`Timeline.windowed`), and a run whose migrations take
-    /// their predicted durations (the fake plays them) starts exactly the migrations it names
-    /// inside the window. The up-front schedule would name only the first: the long one holds
-    /// the only slot there, while the executor frees it by not starting it.
+    /// their predicted durations (the fake plays them on a clock the executor's window reads, one
+    /// migration at a time, so no wall clock is involved) starts exactly the migrations it names
+    /// inside the window. The up-front schedule would name only the first: the long one holds the
+    /// only slot there, while the executor frees it by not starting it.
     @Test func theReportsInsideSetIsWhatTheExecutorStarts() async throws {
         let ms: [String: Double] = ["a": 500, "long": 60_000, "c": 500, "d": 2000, "late": 2500, "f": 200]
         var fp = FakePlan(moves: ["a", "long", "c", "d", "late", "f"].map { FakePlan.Move($0, from: "s1", to: "t1") })
@@ -83,13 +84,14 @@ import Testing
         var plan = try fp.planFile()
         for i in plan.graph.nodes.indices { plan.graph.nodes[i].predictedDurationMs = ms[plan.graph.nodes[i].guest] }
         let closesMs = 5000.0
-        let now = Date()
-        plan.window = MaintenanceWindow(endsAtMs: Int64((now.timeIntervalSince1970 * 1000).rounded()) + Int64(closesMs))
+        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        plan.window = MaintenanceWindow(endsAtMs: 1_800_000_000_000 + Int64(closesMs))
         plan.planHash = plan.computedHash
         #expect(plan.problems.isEmpty, "\(plan.problems)")
         let durations = plan.graph.nodes.map { $0.predictedDurationMs ?? 0 }
-        let predicted = Timeline.windowed(
-            plan.graph, durationsMs: durations, window: try #require(plan.window), closesMs: closesMs)
+        let window = try #require(plan.window)
+        #expect(window.closesMs(runStart: start) == closesMs)
+        let predicted = Timeline.windowed(plan.graph, durationsMs: durations, window: window, closesMs: closesMs)
         let names = Dictionary(uniqueKeysWithValues: plan.graph.nodes.map { ($0.id, $0.guest) })
         let inside = Set(predicted.started.compactMap { names[$0.id] })
         #expect(inside == ["a", "c", "d", "f"], "\(predicted)")
@@ -98,11 +100,13 @@ import Testing
         #expect(upFront.count == 1, "the old verdict differed: \(upFront)")
 
         let world = fp.world()
-        for (g, d) in ms { world.setMigrationDelay(guest: g, .milliseconds(Int(d))) }
+        for (g, d) in ms { world.setPlayedDuration(guest: g, ms: d) }
+        var options = ExecutorOptions()
+        options.clock = { start.addingTimeInterval(world.playedMs / 1000) }
         let dir = TempDir()
         let j = try SQLiteJournal(path: JournalLocation.journalPath(for: plan, stateDirectory: dir.path), plan: plan)
         defer { j.close() }
-        let result = await Executor(plan: plan, hypervisor: world, journal: j).apply()
+        let result = await Executor(plan: plan, hypervisor: world, journal: j, options: options).apply()
         let started = Set(result.steps.filter { $0.attempt > 0 }.map(\.guest))
         #expect(started == inside, "\(result.steps.map { "\($0.guest)=\($0.state) \($0.reason ?? "")" })")
         #expect(
