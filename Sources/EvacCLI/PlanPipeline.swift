@@ -69,8 +69,9 @@ struct PlanPipeline {
         lap("placement")
         PlanLog.decisions(result, inventory: gathered.inventory)
         lap("logging the placements")
-        let (built, cycle) = MigrationGraph.build(spec: spec, placements: result.placements, file: file)
-        guard let unordered = built else {
+        var (built, cycle) = MigrationGraph.build(spec: spec, placements: result.placements, file: file)
+        cycle += spec.offlineFallbackRefusals(result.placements, file: file)
+        guard let unordered = built, cycle.isEmpty else {
             throw .invalid(
                 DiagnosticRenderer.render(cycle + warnings, sources: sources) + PlanLoader.summary(cycle + warnings))
         }

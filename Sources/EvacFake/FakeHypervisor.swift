@@ -29,6 +29,19 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
         case dirties(remaining: UInt64, bytesPerSec: UInt64)
     }
 
+    /// A call of the offline fallback that changed a guest: what, which guest, on which host.
+    public struct PowerCall: Sendable, Hashable {
+        public enum Kind: String, Sendable, Hashable { case shutdown, destroy, start, undefine }
+        public var kind: Kind
+        public var uuid: String
+        public var host: String
+        public init(kind: Kind, uuid: String, host: String) {
+            self.kind = kind
+            self.uuid = uuid
+            self.host = host
+        }
+    }
+
     public struct Peaks: Sendable, Hashable {
         public var total = 0
         public var perSource: [String: Int] = [:]
@@ -56,6 +69,14 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
         var downtimes: [String: [UInt64]] = [:]
         /// Every migration asked for, in order (failed ones included).
         var requests: [MigrationRequest] = []
+        /// Guest name → how long its migration counts for in `playedMs`.
+        var played: [String: Double] = [:]
+        /// The sum of the played durations of the migrations completed so far.
+        var playedMs: Double = 0
+        /// Guests (names) whose OS ignores the ACPI shutdown request.
+        var ignoresShutdown: Set<String> = []
+        /// Every shutdown, destroy, start and undefine call that changed a guest, in order.
+        var power: [PowerCall] = []
         var crashed = false
         var active = Peaks()
         var peaks = Peaks()
@@ -93,6 +114,18 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
     }
     public func setCPUVerdict(target: String, _ v: CPUVerdict?) { world.withLock { $0.cpu[target] = v } }
     public func crash() { world.withLock { $0.crashed = true } }
+    /// How long the guest's migration counts for on the played clock (`playedMs`), so that a
+    /// test plays predicted durations without waiting for them.
+    public func setPlayedDuration(guest: String, ms: Double?) { world.withLock { $0.played[guest] = ms } }
+    /// The played clock: the played durations of the migrations completed so far, in ms. With one
+    /// migration at a time it is the predicted schedule's time.
+    public var playedMs: Double { world.withLock { $0.playedMs } }
+    /// The guest's OS ignores (or does not) the ACPI shutdown request: it runs on until destroyed.
+    public func setIgnoresShutdown(guest: String, _ ignores: Bool) {
+        world.withLock { w in if ignores { w.ignoresShutdown.insert(guest) } else { w.ignoresShutdown.remove(guest) } }
+    }
+    /// Every shutdown, destroy, start and undefine that changed a guest, in order.
+    public var powerCalls: [PowerCall] { world.withLock { $0.power } }
     public func restart() { world.withLock { $0.crashed = false } }
 
     /// Migrations started per guest name, failed ones included.
@@ -194,6 +227,57 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
         }
     }
 
+    public func shutdown(guestUUID: String, on host: HostEndpoint) async throws(HypervisorError) {
+        try power(.shutdown, guestUUID, host) { g, ignores in
+            if !ignores && g.state.isActive { g.state = .shutoff }
+        }
+    }
+
+    public func destroy(guestUUID: String, on host: HostEndpoint) async throws(HypervisorError) {
+        try power(.destroy, guestUUID, host) { g, _ in g.state = .shutoff }
+    }
+
+    public func start(guestUUID: String, on host: HostEndpoint) async throws(HypervisorError) {
+        try power(.start, guestUUID, host) { g, _ in g.state = .running }
+    }
+
+    public func undefine(guestUUID: String, on host: HostEndpoint) async throws(HypervisorError) {
+        try world.withLock { (w: inout World) throws(HypervisorError) in
+            try gate(host, &w)
+            guard let g = w.guests[host.name]?[guestUUID] else { throw Self.notFound(guestUUID, host) }
+            guard !g.state.isActive else {
+                throw HypervisorError(
+                    .other, host: host.name, uri: host.uri, "Requested operation is not valid: domain is active")
+            }
+            w.guests[host.name]?[guestUUID] = nil
+            w.power.append(PowerCall(kind: .undefine, uuid: guestUUID, host: host.name))
+        }
+    }
+
+    /// A power call on a guest of `host` as libvirt answers it: the guest must be there, and
+    /// start (destroy) refuses a guest that is (not) running.
+    private func power(
+        _ kind: PowerCall.Kind, _ uuid: String, _ host: HostEndpoint, _ change: (inout Guest, Bool) -> Void
+    ) throws(HypervisorError) {
+        try world.withLock { (w: inout World) throws(HypervisorError) in
+            try gate(host, &w)
+            guard var g = w.guests[host.name]?[uuid] else { throw Self.notFound(uuid, host) }
+            if kind == .start && g.state.isActive || kind == .destroy && !g.state.isActive {
+                throw HypervisorError(
+                    .other, host: host.name, uri: host.uri,
+                    "Requested operation is not valid: domain is \(g.state.isActive ? "already" : "not") running")
+            }
+            change(&g, w.ignoresShutdown.contains(g.name))
+            w.guests[host.name]?[uuid] = g
+            w.power.append(PowerCall(kind: kind, uuid: uuid, host: host.name))
+        }
+    }
+
+    private static func notFound(_ uuid: String, _ host: HostEndpoint) -> HypervisorError {
+        HypervisorError(
+            .guestNotFound, host: host.name, uri: host.uri, "Domain not found: no domain with matching uuid '\(uuid)'")
+    }
+
     public func migrate(
         _ r: MigrationRequest, progress: @escaping @Sendable (MigrationProgress) -> Void
     ) async throws(HypervisorError) -> MigrationOutcome {
@@ -230,10 +314,16 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
         try world.withLock { (w: inout World) throws(HypervisorError) -> Fault? in
             try gate(r.source, &w)
             try gate(r.target, &w)
-            guard w.guests[r.source.name]?[r.guestUUID] != nil else {
+            guard let g = w.guests[r.source.name]?[r.guestUUID] else {
                 throw HypervisorError(
                     .guestNotFound, host: r.source.name, uri: r.source.uri,
                     "Domain not found: no domain with matching uuid '\(r.guestUUID)'")
+            }
+            if r.mode == .offline, g.state.isActive {
+                // As libvirt: VIR_MIGRATE_OFFLINE moves a definition, never a running guest.
+                throw HypervisorError(
+                    .other, host: r.source.name, uri: r.source.uri,
+                    "Requested operation is not valid: domain is active (offline migration)")
             }
             w.active.total += 1
             w.peaks.total = max(w.peaks.total, w.active.total)
@@ -308,7 +398,7 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
     private func dirty(
         _ r: MigrationRequest, remaining: UInt64, rate: UInt64, progress: @Sendable (MigrationProgress) -> Void
     ) async throws(HypervisorError) -> MigrationOutcome {
-        if r.mode == .paused { return complete(r) }
+        if r.mode != .live { return complete(r) }
         let total = Self.simulatedTotal
         var n: UInt64 = 0
         while await pause(.milliseconds(2)) {
@@ -383,6 +473,7 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
             if r.options.persist { g.persistent = true }
             w.guests[r.target.name, default: [:]][r.guestUUID] = g
             w.completed[r.guestUUID, default: 0] += 1
+            w.playedMs += w.played[r.guestName] ?? 0
             return g.memoryKiB
         }
         return MigrationOutcome(

@@ -24,6 +24,7 @@ public enum PlanPage {
         body += MemorySection.render(plan)
         body += unplaceable(plan)
         body += migrations(plan, timeline)
+        body += migrationGroups(plan)
         body += staying(plan)
         body += footer(plan)
         return HTML.document(title: "evac plan \(plan.planName)", body: body)
@@ -204,6 +205,31 @@ public enum PlanPage {
             s += "<p class=\"note\">The first \(maxTableRows) of \(plan.graph.nodes.count) are listed.</p>\n"
         }
         return s
+    }
+
+    /// With `migration.groups`: the plan's options and each group's, in full (what the group's
+    /// keys over the plan's make), the patterns it was chosen by, and the migrations it got.
+    static func migrationGroups(_ plan: PlanFile) -> String {
+        guard let groups = plan.policy.migrationGroups, !groups.isEmpty else { return "" }
+        var members: [String: [MigrationGraph.Node]] = [:]
+        for n in plan.graph.nodes { members[n.migrationGroup ?? "", default: []].append(n) }
+        var s = "<h2>Migration groups (\(groups.count))</h2>\n"
+        s += "<p class=\"note\">A guest migrates with the options of the first group whose patterns match its name, "
+        s += "else with the plan's.</p>\n"
+        s +=
+            "<table id=\"migration-groups\"><thead><tr><th>group</th><th>guests</th><th>options</th><th>migrations</th></tr></thead><tbody>\n"
+        func row(_ name: String?, patterns: String, _ options: MigrationOptions) -> String {
+            let nodes = members[name ?? ""] ?? []
+            let shown = nodes.prefix(maxTableRows).map { "#\($0.id) \(HTML.esc($0.guest))" }.joined(separator: ", ")
+            let more = nodes.count > maxTableRows ? ", … \(nodes.count - maxTableRows) more" : ""
+            let attr = name.map { " data-group=\"\(HTML.esc($0))\"" } ?? " data-group=\"\""
+            return "<tr class=\"migration-group\"\(attr) data-migrations=\"\(nodes.count)\">"
+                + "<td class=\"nw\">\(name.map(HTML.esc) ?? "<i>the plan's</i>")</td><td>\(HTML.esc(patterns))</td>"
+                + "<td>\(HTML.esc(options.summary))</td><td>\(nodes.isEmpty ? "none" : "\(nodes.count): " + shown + more)</td></tr>\n"
+        }
+        for g in groups { s += row(g.name, patterns: g.guests.joined(separator: ", "), g.options) }
+        s += row(nil, patterns: "every other guest", plan.policy.migration)
+        return s + "</tbody></table>\n"
     }
 
     static func staying(_ plan: PlanFile) -> String {

@@ -19,6 +19,21 @@ extension LibvirtDomain {
         try Libvirt.status("virDomainCreate(\(name))", uri: uri) { virDomainCreate(handle) }
     }
 
+    /// Asks the guest OS to power off (ACPI); returns once asked.
+    func shutdown() throws(LibvirtError) {
+        try Libvirt.status("virDomainShutdown(\(name))", uri: uri) { virDomainShutdown(handle) }
+    }
+
+    /// Powers the guest off at once; the definition stays.
+    func destroy() throws(LibvirtError) {
+        try Libvirt.status("virDomainDestroy(\(name))", uri: uri) { virDomainDestroy(handle) }
+    }
+
+    /// Removes the (shut-off) guest's persistent definition; disks are not touched.
+    func undefine() throws(LibvirtError) {
+        try Libvirt.status("virDomainUndefineFlags(\(name))", uri: uri) { virDomainUndefineFlags(handle, 0) }
+    }
+
     /// Live XML (flags 0): a running guest's CPU as started.
     func liveXML() throws(LibvirtError) -> String { try xmlDesc(inactive: false) }
 

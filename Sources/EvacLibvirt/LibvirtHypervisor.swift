@@ -135,6 +135,22 @@ public final class LibvirtHypervisor: Hypervisor {
         }
     }
 
+    public func shutdown(guestUUID: String, on host: HostEndpoint) async throws(HypervisorError) {
+        try await onHost(host, "shutdown") { c throws(LibvirtError) in try c.requireDomain(uuid: guestUUID).shutdown() }
+    }
+
+    public func destroy(guestUUID: String, on host: HostEndpoint) async throws(HypervisorError) {
+        try await onHost(host, "destroy") { c throws(LibvirtError) in try c.requireDomain(uuid: guestUUID).destroy() }
+    }
+
+    public func start(guestUUID: String, on host: HostEndpoint) async throws(HypervisorError) {
+        try await onHost(host, "start") { c throws(LibvirtError) in try c.requireDomain(uuid: guestUUID).start() }
+    }
+
+    public func undefine(guestUUID: String, on host: HostEndpoint) async throws(HypervisorError) {
+        try await onHost(host, "undefine") { c throws(LibvirtError) in try c.requireDomain(uuid: guestUUID).undefine() }
+    }
+
     /// Runs `body` with the host's cached connection on a dedicated thread under the
     /// deadlines, and maps libvirt errors (read on that thread) to `HypervisorError`s naming
     /// the host and its URI.

@@ -121,4 +121,33 @@ struct PlanPageTests {
             try? png.write(to: URL(fileURLWithPath: keep).appendingPathComponent("plan.png"))
         }
     }
+
+    @Test func migrationGroupsAreListedWithTheirOptionsAndGuests() throws {
+        var plan = try Self.demo()
+        #expect(!PlanPage.render(plan: plan, timeline: Estimate.timeline(plan)).contains("migration-groups"))
+        let first = try #require(plan.graph.nodes.first)
+        var slow = plan.policy.migration
+        slow.bandwidthBytesPerSec = 8 << 20
+        var ladder = ConvergenceLadder(stallPasses: 2, fallback: .offline)
+        ladder.allowRestart = true
+        slow.ladder = ladder
+        plan.policy.migrationGroups = [
+            MigrationGroup(name: "slow <db>", guests: [first.guest, "db-*"], options: slow),
+            MigrationGroup(name: "empty", guests: ["nothing-*"], options: plan.policy.migration),
+        ]
+        plan.graph.nodes[0].migrationGroup = "slow <db>"
+        let html = PlanPage.render(plan: plan, timeline: Estimate.timeline(plan))
+        #expect(html.contains("<table id=\"migration-groups\">"))
+        #expect(Browser.count("<tr class=\"migration-group\"", in: html) == 3, "two groups and the plan's")
+        let row = try #require(html.components(separatedBy: "data-group=\"slow &lt;db&gt;\"").dropFirst().first)
+        let slowRow = String(row.prefix { $0 != "\n" })
+        #expect(slowRow.contains("data-migrations=\"1\""), "\(slowRow)")
+        #expect(slowRow.contains("bandwidth 8"), "\(slowRow)")
+        #expect(slowRow.contains("fallback offline"), "\(slowRow)")
+        #expect(slowRow.contains("#\(first.id) \(first.guest)"), "\(slowRow)")
+        #expect(slowRow.contains("db-*"), "\(slowRow)")
+        #expect(html.contains("data-group=\"empty\" data-migrations=\"0\""))
+        let others = plan.graph.nodes.count - 1
+        #expect(html.contains("data-group=\"\" data-migrations=\"\(others)\""), "the rest get the plan's")
+    }
 }

@@ -329,6 +329,46 @@ final class LabEndToEndTests: XCTestCase {
         XCTAssertEqual(steps.first { $0.guest == "dirty-1" }?.attempt, 2)
     }
 
+    /// The ladder's offline fallback on real daemons: a RAM-dirtying guest under 16 MiB/s does
+    /// not converge with a 300 ms downtime (BENCHMARKS.md), the ladder (no downtime rung, no
+    /// post-copy) falls back to offline at once; the guest's kernel has no ACPI (it ignores the
+    /// shutdown), so the 1 s deadline passes and force-off destroys it; its definition moves
+    /// offline and it is started on lab-3, where it runs, with no definition left on lab-1.
+    func testNonConvergingGuestMovesOfflineThroughTheLadder() throws {
+        try Lab.reset(extraGuests: ["dirty-1"])
+        defer { Lab.removeEverywhere("dirty-1") }
+        let dirty = try Lab.lab(["guest-dirty", "1", "dirty-1"])
+        XCTAssertEqual(dirty.status, 0, "\(dirty)")
+        let dir = try scratch("offline")
+        let state = dir.appendingPathComponent("state")
+        let plan = try Lab.writePlan(
+            in: dir, name: "e2e-offline", sources: [1], targets: [3], include: ["dirty-*"], bandwidth: "16MiB/s",
+            timeout: "2m",
+            migrationExtra:
+                "  ladder: { stall-passes: 1, fallback: offline, allow-restart: true, shutdown-timeout: 1s, force-off: true }\n"
+        )
+        let planned = try evac(["plan", plan], state: state)
+        XCTAssertEqual(planned.status, 0, "\(planned)")
+        XCTAssertTrue(planned.stdout.contains("will shut down and move offline"), planned.stdout)
+        let t0 = Date()
+        let apply = try evac(["apply", plan, "--output", "plain"], state: state)
+        let took = Date().timeIntervalSince(t0)
+        XCTAssertEqual(apply.status, 0, "\(apply)")
+        XCTAssertEqual(Lab.whereIs("dirty-1"), [3], "dirty-1 defined on lab-3 only")
+        XCTAssertEqual(Lab.state("dirty-1", on: 3), "running")
+        let journal = try Journal(stateDir: state)
+        let step = try journal.steps().first { $0.guest == "dirty-1" }
+        XCTAssertEqual(step?.state, "done", "\(String(describing: step))")
+        let offline = try journal.events().map(\.message).filter { $0.hasPrefix("offline fallback: ") }
+        for sub in [
+            "not converging", "shutting down dirty-1", "forcing dirty-1 off", "moving the definition", "starting",
+        ] {
+            XCTAssertTrue(offline.contains { $0.contains(sub) }, "\(sub) journaled: \(offline)")
+        }
+        XCTAssertTrue((apply.stdout + apply.stderr).contains("shutting down dirty-1"), "shown live: \(apply)")
+        print("moved offline in \(String(format: "%.1f", took))s: \(offline.joined(separator: " | "))")
+    }
+
     /// The live inventory samples dirty rates through libvirt (page-sampling): the dirtying guest
     /// reads as busy, an idle one as 0 (measured, not unknown); `--no-dirty-rate` leaves both
     /// unknown. Here rather than in a test of its own: the dirtying guest takes ~20 s to start.

@@ -242,7 +242,7 @@ enum Lab {
         in dir: URL, name: String, sources: [Int] = [1, 2], targets: [Int] = [3, 4],
         include: [String]? = nil, perTarget: Int = 2, perSource: Int = 2, total: Int = 4,
         bandwidth: String? = nil, timeout: String = "2m", memoryReserve: String? = nil, extra: String = "",
-        uri: (Int) -> String = Lab.uri
+        migrationExtra: String = "", uri: (Int) -> String = Lab.uri
     ) throws -> String {
         var y = "version: 1\nname: \(name)\nhosts:\n"
         for k in 1...hosts { y += "  lab-\(k): { uri: \"\(uri(k))\" }\n" }
@@ -255,6 +255,7 @@ enum Lab {
         y += "parallelism: { total: \(total), per-source: \(perSource), per-target: \(perTarget) }\n"
         y += "migration:\n  mode: live\n  max-downtime: 300ms\n  timeout: \(timeout)\n"
         if let bandwidth { y += "  bandwidth: \(bandwidth)\n" }
+        y += migrationExtra
         y += "on-failure: continue\n" + extra
         let path = dir.appendingPathComponent("\(name).yaml").path
         try y.write(toFile: path, atomically: true, encoding: .utf8)

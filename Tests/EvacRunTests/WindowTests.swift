@@ -68,4 +68,50 @@ import Testing
         #expect(MaintenanceWindow(durationMs: 1000).problems.isEmpty == false)
         #expect(MaintenanceWindow(durationMs: 60_000, endsAtMs: 1).problems.isEmpty == false)
     }
+
+    /// The report's verdict is the executor's: the plan report walks the predicted schedule
+    /// with the executor's start rule (`Timeline.windowed`), and a run whose migrations take
+    /// their predicted durations (the fake plays them on a clock the executor's window reads, one
+    /// migration at a time, so no wall clock is involved) starts exactly the migrations it names
+    /// inside the window. The up-front schedule would name only the first: the long one holds the
+    /// only slot there, while the executor frees it by not starting it.
+    @Test func theReportsInsideSetIsWhatTheExecutorStarts() async throws {
+        let ms: [String: Double] = ["a": 500, "long": 60_000, "c": 500, "d": 2000, "late": 2500, "f": 200]
+        var fp = FakePlan(moves: ["a", "long", "c", "d", "late", "f"].map { FakePlan.Move($0, from: "s1", to: "t1") })
+        fp.total = 1
+        fp.perSource = 1
+        fp.perTarget = 1
+        var plan = try fp.planFile()
+        for i in plan.graph.nodes.indices { plan.graph.nodes[i].predictedDurationMs = ms[plan.graph.nodes[i].guest] }
+        let closesMs = 5000.0
+        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        plan.window = MaintenanceWindow(endsAtMs: 1_800_000_000_000 + Int64(closesMs))
+        plan.planHash = plan.computedHash
+        #expect(plan.problems.isEmpty, "\(plan.problems)")
+        let durations = plan.graph.nodes.map { $0.predictedDurationMs ?? 0 }
+        let window = try #require(plan.window)
+        #expect(window.closesMs(runStart: start) == closesMs)
+        let predicted = Timeline.windowed(plan.graph, durationsMs: durations, window: window, closesMs: closesMs)
+        let names = Dictionary(uniqueKeysWithValues: plan.graph.nodes.map { ($0.id, $0.guest) })
+        let inside = Set(predicted.started.compactMap { names[$0.id] })
+        #expect(inside == ["a", "c", "d", "f"], "\(predicted)")
+        #expect(Set(predicted.refused.compactMap { names[$0.id] }) == ["long", "late"])
+        let upFront = Timeline.schedule(plan.graph, durationsMs: durations).entries.filter { $0.endMs <= closesMs }
+        #expect(upFront.count == 1, "the old verdict differed: \(upFront)")
+
+        let world = fp.world()
+        for (g, d) in ms { world.setPlayedDuration(guest: g, ms: d) }
+        var options = ExecutorOptions()
+        options.clock = { start.addingTimeInterval(world.playedMs / 1000) }
+        let dir = TempDir()
+        let j = try SQLiteJournal(path: JournalLocation.journalPath(for: plan, stateDirectory: dir.path), plan: plan)
+        defer { j.close() }
+        let result = await Executor(plan: plan, hypervisor: world, journal: j, options: options).apply()
+        let started = Set(result.steps.filter { $0.attempt > 0 }.map(\.guest))
+        #expect(started == inside, "\(result.steps.map { "\($0.guest)=\($0.state) \($0.reason ?? "")" })")
+        #expect(
+            result.steps.filter { $0.state == .pending }.allSatisfy {
+                $0.reason?.contains("maintenance window") == true
+            })
+    }
 }

@@ -233,21 +233,44 @@ extension HumanReport {
                 closesMs > 0
                 ? ", \(Format.duration(ms: closesMs)) from now (if the run starts now)\n" : ", which is past\n"
         }
-        let late = p.timeline.entries.filter { $0.endMs > closesMs }
         let byID = Dictionary(p.graph.nodes.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-        out +=
-            "  \(p.timeline.entries.count - late.count) of \(p.timeline.entries.count) migrations are predicted to end inside it"
-        if late.isEmpty { return out + "\n" }
-        out += "; \(late.count) after it closes"
-        out +=
-            w.late == .skip
-            ? " (evac apply does not start those predicted to end after the window closes; resume continues them):\n"
-            : " (late: start — evac apply starts them anyway):\n"
-        for e in late {
-            out += "    #\(e.id) \(esc(byID[e.id]?.guest ?? "?")): predicted +\(Format.duration(ms: e.startMs))"
-            out += " to +\(Format.duration(ms: e.endMs))\n"
+        let count = p.timeline.entries.count
+        if w.late == .start {
+            // Everything starts: the up-front schedule is what runs.
+            let late = p.timeline.entries.filter { $0.endMs > closesMs }
+            out += "  \(count - late.count) of \(count) migrations are predicted to end inside it"
+            if late.isEmpty { return out + "\n" }
+            out += "; \(late.count) after it closes (late: start — evac apply starts them anyway):\n"
+            for e in late { out += lateLine(e, guest: byID[e.id]?.guest) }
+            return out
+        }
+        // The executor's own rule at each start, over the predicted schedule: a migration it
+        // does not start frees its slot for the next.
+        let run = windowed(p, closesMs: closesMs)
+        out += "  \(run.started.count) of \(count) migrations are predicted to end inside it"
+        if run.refused.isEmpty && run.waiting.isEmpty { return out + "\n" }
+        out += "; \(run.refused.count) would end after it closes"
+        out += run.waiting.isEmpty ? "" : " and \(run.waiting.count) wait for those"
+        out += " (evac apply does not start them; resume continues them):\n"
+        for e in run.refused { out += lateLine(e, guest: byID[e.id]?.guest) }
+        for id in run.waiting {
+            out += "    #\(id) \(esc(byID[id]?.guest ?? "?")): waits for a migration not started\n"
         }
         return out
+    }
+
+    /// What the executor is predicted to start under the window: the plan file's predicted
+    /// durations (what the executor reads) walked by `Timeline.windowed`.
+    static func windowed(_ p: PlanPipeline, closesMs: Double) -> Timeline.Windowed {
+        let fromTimeline = Dictionary(
+            p.timeline.entries.map { ($0.id, $0.durationMs) }, uniquingKeysWith: { first, _ in first })
+        let durations = p.planFile.graph.nodes.map { $0.predictedDurationMs ?? fromTimeline[$0.id] ?? 0 }
+        guard let w = p.loaded.spec.window else { return Timeline.Windowed() }
+        return Timeline.windowed(p.planFile.graph, durationsMs: durations, window: w, closesMs: closesMs)
+    }
+
+    private static func lateLine(_ e: Timeline.Entry, guest: String?) -> String {
+        "    #\(e.id) \(esc(guest ?? "?")): predicted +\(Format.duration(ms: e.startMs)) to +\(Format.duration(ms: e.endMs))\n"
     }
 }
 

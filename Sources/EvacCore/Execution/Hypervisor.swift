@@ -31,6 +31,38 @@ public protocol Hypervisor: Sendable {
 
     /// Sets a running live migration's max downtime (the convergence ladder's downtime rungs).
     func setMaxDowntime(guestUUID: String, source: HostEndpoint, milliseconds: UInt64) async throws(HypervisorError)
+
+    /// Asks the guest to shut down (ACPI power button, `virDomainShutdown`); returns once asked,
+    /// not once it is off (`locate` tells that). The offline fallback of the convergence ladder.
+    func shutdown(guestUUID: String, on host: HostEndpoint) async throws(HypervisorError)
+
+    /// Powers the guest off at once (`virDomainDestroy`); its definition stays.
+    func destroy(guestUUID: String, on host: HostEndpoint) async throws(HypervisorError)
+
+    /// Starts a defined, shut-off guest (`virDomainCreate`).
+    func start(guestUUID: String, on host: HostEndpoint) async throws(HypervisorError)
+
+    /// Removes a shut-off guest's definition from a host (`virDomainUndefineFlags`), its disks untouched.
+    func undefine(guestUUID: String, on host: HostEndpoint) async throws(HypervisorError)
+}
+
+extension Hypervisor {
+    /// Hypervisors without power control (test doubles) cannot take the offline fallback.
+    public func shutdown(guestUUID: String, on host: HostEndpoint) async throws(HypervisorError) {
+        throw HypervisorError(.unsupported, host: host.name, uri: host.uri, "shutdown is not supported here")
+    }
+    /// See `shutdown`.
+    public func destroy(guestUUID: String, on host: HostEndpoint) async throws(HypervisorError) {
+        throw HypervisorError(.unsupported, host: host.name, uri: host.uri, "destroy is not supported here")
+    }
+    /// See `shutdown`.
+    public func start(guestUUID: String, on host: HostEndpoint) async throws(HypervisorError) {
+        throw HypervisorError(.unsupported, host: host.name, uri: host.uri, "start is not supported here")
+    }
+    /// See `shutdown`.
+    public func undefine(guestUUID: String, on host: HostEndpoint) async throws(HypervisorError) {
+        throw HypervisorError(.unsupported, host: host.name, uri: host.uri, "undefine is not supported here")
+    }
 }
 
 /// A host as the executor reaches it: its plan name and libvirt URI, and where migration data

@@ -306,7 +306,20 @@ public struct DurationModel: Hashable, Sendable {
         climb()
         if l.postCopy { return (t + left / b * 1000, .ladder, passes, 0) }
         if l.fallback == .retryPaused { return (t + setupMs + mem / b * 1000, .ladder, passes, 0) }
+        if l.fallback == .offline {
+            // Shut down (charged its whole deadline: how long a guest OS takes is not known),
+            // then the definition's move and the start, each a set-up's worth.
+            let offlineMs = Double(l.shutdownDeadlineMs) + 2 * setupMs
+            return (t + offlineMs, .ladder, passes, offlineMs)
+        }
         return (t, .ladderFallback, passes, 0)
+    }
+
+    /// " (will shut down and move offline: ACPI shutdown up to 2m, then forced off)".
+    static func offlineWords(_ l: ConvergenceLadder) -> String {
+        let deadline = Format.planDuration(ms: l.shutdownDeadlineMs)
+        return " (will shut down and move offline: ACPI shutdown up to \(deadline), "
+            + (l.forcesOff ? "then forced off" : "not forced off") + ", started on the target)"
     }
 
     /// What the operator can change for a migration predicted not to converge, in the plan's
@@ -321,7 +334,7 @@ public struct DurationModel: Hashable, Sendable {
             var rungs: [String] = []
             if let cap = l.maxDowntimeCapMs { rungs.append("max-downtime up to \(cap)ms") }
             if l.postCopy { rungs.append("post-copy") }
-            rungs.append("fallback \(l.fallback.rawValue)")
+            rungs.append("fallback \(l.fallback.rawValue)" + (l.fallback == .offline ? Self.offlineWords(l) : ""))
             let end = p.outcome == .ladder ? "" : " (predicted to end in the fallback, the guest on its source)"
             return "the convergence ladder takes it: " + rungs.joined(separator: ", then ") + end
         case .abortedAtTimeout, .neverEnds:

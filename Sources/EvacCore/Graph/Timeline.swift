@@ -118,17 +118,74 @@ public struct Timeline: Codable, Hashable, Sendable {
     /// Each node's start (graph order; nil for a node that never starts), walking the
     /// executor's scheduler with every migration ending done after its duration.
     static func startTimes(_ graph: MigrationGraph, durationsMs: [Double]) -> [Double?] {
+        walk(graph, durationsMs: durationsMs, admits: nil).starts
+    }
+
+    /// What the executor starts under a maintenance window, predicted: the walk of the
+    /// executor's scheduler over the predicted durations in which each start is judged by the
+    /// executor's own rule (`MaintenanceWindow.admits`) and a migration it refuses frees its
+    /// slot at once, its dependents left waiting, as the executor does. `closesMs`: the
+    /// window's close after the run's start.
+    public static func windowed(
+        _ graph: MigrationGraph, durationsMs: [Double], window: MaintenanceWindow, closesMs: Double
+    ) -> Windowed {
+        let (starts, refused) = walk(graph, durationsMs: durationsMs) { at, d in
+            window.admits(predictedMs: d, atMs: at, closesMs: closesMs)
+        }
+        var out = Windowed()
+        for (k, n) in graph.nodes.enumerated() {
+            let d = k < durationsMs.count ? durationsMs[k] : 0
+            if let s = starts[k] {
+                out.started.append(Entry(id: n.id, startMs: s, endMs: s + d))
+            } else if let s = refused[k] {
+                out.refused.append(Entry(id: n.id, startMs: s, endMs: s + d))
+            } else {
+                out.waiting.append(n.id)
+            }
+        }
+        return out
+    }
+
+    /// The predicted outcome of a run under a maintenance window (`windowed`), in graph order.
+    public struct Windowed: Hashable, Sendable {
+        /// Migrations started, predicted to end inside the window.
+        public var started: [Entry] = []
+        /// Migrations not started: at `startMs` they were predicted to end at `endMs`, after the
+        /// window closes.
+        public var refused: [Entry] = []
+        /// Node ids never started: they wait for a refused migration.
+        public var waiting: [Int] = []
+        /// Nothing started, refused or waiting (no window).
+        public init() {}
+    }
+
+    /// The walk of `startTimes`; `admits(at, duration)` (nil: all) judges each start, and a
+    /// refused step frees its slot, its dependents waiting. Starts and refusal times by rank.
+    private static func walk(
+        _ graph: MigrationGraph, durationsMs: [Double], admits: ((Double, Double) -> Bool)?
+    ) -> (starts: [Double?], refused: [Double?]) {
         let planned = graph.nodes.indices.map { PlannedMigration(node: graph.nodes[$0], rank: $0) }
         var (scheduler, _) = SlotScheduler.make(steps: planned, limits: graph.limits)
         var running: [(end: Double, i: Int)] = [] // small: at most `total`
         var starts = [Double?](repeating: nil, count: graph.nodes.count)
+        var refused = [Double?](repeating: nil, count: admits == nil ? 0 : graph.nodes.count)
         var now = 0.0
         while true {
-            for i in scheduler.takeStartable() {
-                let rank = scheduler.steps[i].rank
-                let d = rank < durationsMs.count && durationsMs[rank].isFinite ? max(0, durationsMs[rank]) : 0
-                starts[rank] = now
-                running.append((now + d, i))
+            var freed = true // a refused step frees its slot for the next, as in the executor
+            while freed {
+                freed = false
+                for i in scheduler.takeStartable() {
+                    let rank = scheduler.steps[i].rank
+                    let d = rank < durationsMs.count && durationsMs[rank].isFinite ? max(0, durationsMs[rank]) : 0
+                    if let admits, !admits(now, d) {
+                        refused[rank] = now
+                        _ = scheduler.finish(i, .requeued)
+                        freed = true
+                        continue
+                    }
+                    starts[rank] = now
+                    running.append((now + d, i))
+                }
             }
             // Finish the earliest (ties by plan order) and release its slots.
             guard
@@ -140,7 +197,7 @@ public struct Timeline: Codable, Hashable, Sendable {
             now = end
             _ = scheduler.finish(i, .done)
         }
-        return starts
+        return (starts, refused)
     }
 }
 

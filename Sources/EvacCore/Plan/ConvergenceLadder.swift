@@ -7,7 +7,10 @@
 ///    hold what is left at the measured rate;
 /// 2. switch to post-copy when `postCopy` (the migration is then started with post-copy
 ///    enabled; `virDomainMigrateStartPostCopy`);
-/// 3. the `fallback`.
+/// 3. the `fallback`; `offline` is the one that still gets the guest across, with a restart,
+///    and only where the plan says so (`allowRestart`): the consent is a key of its own, not the
+///    fallback itself, so that a fallback inherited from the plan never restarts a group's
+///    guests that the plan did not mean to restart.
 public struct ConvergenceLadder: Hashable, Sendable, Codable {
     /// What happens when no rung made the migration converge.
     public enum Fallback: String, Hashable, Sendable, Codable, CaseIterable {
@@ -21,6 +24,11 @@ public struct ConvergenceLadder: Hashable, Sendable, Codable {
         case skip
         /// Abort, fail the step and start no further migration (those in flight finish).
         case stop
+        /// Abort, then shut the guest down (ACPI, up to `shutdownTimeoutMs`; then destroy only
+        /// with `forceOff`), move its definition offline, start it on the target. Only where the
+        /// plan consents to a restart (`allowRestart`); never for a guest whose disks are copied
+        /// (libvirt refuses VIR_MIGRATE_OFFLINE with VIR_MIGRATE_NON_SHARED_DISK).
+        case offline
     }
 
     /// Passes in a row without a new low of what is left before the next rung (1–100).
@@ -33,6 +41,25 @@ public struct ConvergenceLadder: Hashable, Sendable, Codable {
     public var postCopy: Bool = false
     /// What ends a migration that still does not converge at the top of the ladder.
     public var fallback: Fallback = .abort
+    /// `ladder.allow-restart`: the plan's consent that the guests may be shut down and started
+    /// again on the target (the `offline` fallback needs it). nil = no (optional, as the two
+    /// below, so that plan files written before it decode and keep their hash).
+    public var allowRestart: Bool?
+    /// `ladder.shutdown-timeout`: how long the offline fallback waits for the guest to shut down
+    /// after the ACPI request, ms; nil = `defaultShutdownTimeoutMs`.
+    public var shutdownTimeoutMs: UInt64?
+    /// `ladder.force-off`: whether the offline fallback destroys (pulls the power of) a guest
+    /// that did not shut down in time; nil = no: the step fails and the guest stays on its source.
+    public var forceOff: Bool?
+
+    /// Whether the plan consents to restarting the guest (`allow-restart: true`).
+    public var restartAllowed: Bool { allowRestart == true }
+    /// The shutdown deadline of the offline fallback, ms.
+    public var shutdownDeadlineMs: UInt64 { shutdownTimeoutMs ?? Self.defaultShutdownTimeoutMs }
+    /// Whether the offline fallback may destroy a guest that did not shut down in time.
+    public var forcesOff: Bool { forceOff == true }
+    /// Two minutes: what a guest OS usually needs to stop its services and power off.
+    public static let defaultShutdownTimeoutMs: UInt64 = 120_000
 
     /// A ladder; the defaults take two stalled passes per rung and end in `abort`.
     public init(
@@ -52,6 +79,8 @@ public struct ConvergenceLadder: Hashable, Sendable, Codable {
         public static let stallPasses: ClosedRange<Int> = 1...100
         /// Downtime steps to the cap.
         public static let downtimeSteps: ClosedRange<Int> = 1...20
+        /// The offline fallback's shutdown deadline, ms: 1 s to 1 h.
+        public static let shutdownTimeoutMs: ClosedRange<UInt64> = 1000...3_600_000
     }
 
     /// The max-downtime of each downtime rung, ms, from `base` (the plan's) to the cap.
@@ -95,6 +124,16 @@ extension MigrationOptions {
                     key: "ladder.post-copy", message: "ladder.post-copy has no effect with post-copy: after-first-pass",
                     help: "the migration switches to post-copy after its first pass anyway; drop one of them"))
         }
+        if l.fallback == .offline, !l.restartAllowed {
+            out.append(
+                Conflict(
+                    key: "ladder.fallback",
+                    message:
+                        "fallback offline shuts the guest down and starts it on the target, and the plan does not allow a restart",
+                    help:
+                        "add ladder.allow-restart: true where the guests may be restarted (a group, or the plan), or choose another fallback (abort, retry-paused, skip, stop)"
+                ))
+        }
         if l.maxDowntimeCapMs == nil, !l.postCopy, l.fallback == .abort {
             out.append(
                 Conflict(
@@ -113,6 +152,9 @@ extension MigrationOptions {
         }
         if !ConvergenceLadder.Bounds.downtimeSteps.contains(l.downtimeSteps) {
             out.append("ladder.downtime-steps \(l.downtimeSteps) is out of range")
+        }
+        if let t = l.shutdownTimeoutMs, !ConvergenceLadder.Bounds.shutdownTimeoutMs.contains(t) {
+            out.append("ladder.shutdown-timeout \(t)ms is out of range")
         }
         if let c = l.maxDowntimeCapMs, !Bounds.maxDowntimeMs.contains(c) {
             out.append("ladder.max-downtime \(c)ms is out of range")

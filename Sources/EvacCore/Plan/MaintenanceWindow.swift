@@ -35,8 +35,21 @@ public struct MaintenanceWindow: Hashable, Sendable, Codable {
 
     /// Whether a migration predicted to take `predictedMs` may start at `now`.
     public func admits(predictedMs: Double, now: Date, runStart: Date) -> Bool {
-        late == .start || now.addingTimeInterval(predictedMs / 1000) <= closes(runStart: runStart)
+        admits(
+            predictedMs: predictedMs, atMs: now.timeIntervalSince(runStart) * 1000,
+            closesMs: closesMs(runStart: runStart))
     }
+
+    /// The one start rule, for the executor at each start and for the report over the
+    /// predicted schedule (`Timeline.windowed`): a migration predicted to take `predictedMs`
+    /// may start `atMs` after the run started when it is predicted to end by `closesMs`
+    /// (the window's close, after the run started), or with `late: start`.
+    public func admits(predictedMs: Double, atMs: Double, closesMs: Double) -> Bool {
+        late == .start || atMs + predictedMs <= closesMs
+    }
+
+    /// When the window closes, in milliseconds after `runStart` (negative when already past).
+    public func closesMs(runStart: Date) -> Double { closes(runStart: runStart).timeIntervalSince(runStart) * 1000 }
 
     /// What the plan language accepts for `window.duration`: a minute to 30 days.
     public static let durationBoundsMs: ClosedRange<UInt64> = 60_000...(30 * 86_400_000)

@@ -1,7 +1,11 @@
 extension PlanReader {
-    static let ladderKeys = ["stall-passes", "max-downtime", "downtime-steps", "post-copy", "fallback"]
+    static let ladderKeys = [
+        "stall-passes", "max-downtime", "downtime-steps", "post-copy", "fallback", "allow-restart", "shutdown-timeout",
+        "force-off",
+    ]
 
-    /// `migration.ladder: { stall-passes, max-downtime, downtime-steps, post-copy, fallback }`
+    /// `migration.ladder: { stall-passes, max-downtime, downtime-steps, post-copy, fallback,
+    /// allow-restart, shutdown-timeout, force-off }`
     /// over `base` (a group's ladder over the plan's, key by key), or `false`: no ladder.
     static func readLadder(_ node: Node, base: ConvergenceLadder? = nil, _ r: inout NodeReader) -> ConvergenceLadder? {
         if let s = node.scalar, !s.quoted, ["false", "False", "FALSE"].contains(s.value) { return nil }
@@ -31,6 +35,19 @@ extension PlanReader {
             let x = r.choice(v, ConvergenceLadder.Fallback.self, context: "migration.ladder.fallback")
         {
             l.fallback = x
+        }
+        if let v = m["allow-restart"]?.value, let x = r.bool(v, context: "migration.ladder.allow-restart") {
+            l.allowRestart = x ? true : nil // the default is absent: a plan keeps its bytes and hash
+        }
+        if let v = m["shutdown-timeout"]?.value,
+            let ms = r.duration(
+                v, context: "migration.ladder.shutdown-timeout", ConvergenceLadder.Bounds.shutdownTimeoutMs,
+                why: "how long the offline fallback waits for the guest to shut down")
+        {
+            l.shutdownTimeoutMs = ms == ConvergenceLadder.defaultShutdownTimeoutMs ? nil : ms
+        }
+        if let v = m["force-off"]?.value, let x = r.bool(v, context: "migration.ladder.force-off") {
+            l.forceOff = x ? true : nil
         }
         return l
     }

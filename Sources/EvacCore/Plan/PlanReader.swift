@@ -61,7 +61,10 @@ public enum PlanReader {
         if let v = top["constraints"]?.value { spec.constraints = readConstraints(v, &r) }
         if let v = top["placement"]?.value { spec.placement = readPlacement(v, &r) }
         if let v = top["parallelism"]?.value { spec.parallelism = readParallelism(v, &r) }
-        if let v = top["migration"]?.value { (spec.migration, spec.migrationGroups) = readMigration(v, &r) }
+        if let v = top["migration"]?.value {
+            (spec.migration, spec.migrationGroups) = readMigration(v, &r)
+            spec.migrationLadderMark = v.pairs?.first { $0.key.scalar?.value == "ladder" }?.key.mark
+        }
         if let v = top["on-failure"]?.value, let f = r.choice(v, OnFailure.self, context: "on-failure policy") {
             spec.onFailure = f
         }

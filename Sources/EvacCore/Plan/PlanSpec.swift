@@ -21,6 +21,9 @@ public struct PlanSpec: Hashable, Sendable {
     public var parallelism: Parallelism = Parallelism()
     /// `migration`: the options every migration gets unless a group in `migrationGroups` replaces them.
     public var migration: MigrationOptions = MigrationOptions()
+    /// Where `migration.ladder` is written (its key), for checks against the placement that
+    /// point at it; nil when the plan has none.
+    public var migrationLadderMark: Mark? = nil
     /// Guests that migrate with other options than `migration` (`migration.groups`); the first
     /// group matching a guest wins.
     public var migrationGroups: [MigrationGroupSpec] = []

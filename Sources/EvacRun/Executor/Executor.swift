@@ -21,6 +21,9 @@ public struct ExecutorOptions: Sendable {
     /// How long a resume waits for a migration that outlived the process that started it
     /// (after kill -9 the source daemon goes on with a peer-to-peer migration by itself).
     public var inTransitWait: Duration = .seconds(600)
+    /// What the maintenance window is judged by: the wall clock; tests give a virtual one (the
+    /// fake hypervisor's played time) so that the window's decisions do not depend on the load.
+    public var clock: @Sendable () -> Date = { Date() }
     /// The defaults: the process's command line, 32 lookups, reachable sources required, 10 minutes.
     public init() {}
 }
@@ -517,7 +520,7 @@ public actor Executor {
     /// `late: start`, the step has no prediction, or it is predicted to end in time.
     private func windowRefuses(_ predicted: Double?, runStart: Date) -> String? {
         guard let w = plan.window, w.late == .skip, let predicted else { return nil }
-        let now = Date()
+        let now = options.clock()
         guard !w.admits(predictedMs: predicted, now: now, runStart: runStart) else { return nil }
         let closes = w.closes(runStart: runStart)
         let f = ISO8601DateFormatter()
@@ -533,7 +536,7 @@ public actor Executor {
         _ scheduler: inout Scheduler, run: inout Run, runner: MigrationRunner, drained: inout Set<String>
     ) async -> WalkEnd {
         var end = WalkEnd()
-        let runStart = Date()
+        let runStart = options.clock()
         let predicted =
             plan.window == nil
             ? [:]
@@ -557,7 +560,11 @@ public actor Executor {
                     for i in scheduler.takeStartable() {
                         let spec = scheduler.steps[i]
                         guard let record = run.records[spec.id] else { continue }
-                        if let why = windowRefuses(predicted[spec.id] ?? nil, runStart: runStart) {
+                        // A move the offline fallback began is finished whatever the window:
+                        // the guest may be shut off.
+                        if !OfflineMove.isMarked(record),
+                            let why = windowRefuses(predicted[spec.id] ?? nil, runStart: runStart)
+                        {
                             _ = scheduler.finish(i, .requeued)
                             freed = true
                             end.leftByWindow.append(run.mark(record, reason: why))

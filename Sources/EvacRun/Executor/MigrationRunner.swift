@@ -35,6 +35,7 @@ struct MigrationRunner: Sendable {
     /// tried again under the plan's retry policy, each attempt journaled (running with its
     /// number, back to pending with libvirt's error), pre-checks included.
     func run(_ spec: StepSpec, _ record: StepRecord) async -> Outcome {
+        if OfflineMove.isMarked(record) { return await afterPhase(spec, await finishOffline(spec, record)) }
         let policy = spec.options.retryPolicy
         var current = record
         var attemptInRun = 1
@@ -301,13 +302,59 @@ struct MigrationRunner: Sendable {
         case .stop:
             (state, why) = (.failed, stays + "; the run starts no more migrations")
             haltingSteps.withLock { _ = $0.insert(spec.id) }
+        case .offline: (state, why) = (.running, OfflineMove.marker + stays + "; moving it offline")
         }
         var out = record
+        if fallback == .offline {
+            // The abort is an event of the running step, which stays running: the move follows.
+            out.finished = nil
+            out.reason = why
+            let t = StepTransition(step: out, from: .running, message: why, hypervisorError: e.journalRecord)
+            do { try await write([t]) } catch { return .settled(unrecorded(out, "\(error)")) }
+            return .settled(await offline(spec, out))
+        }
         out.state = state
         out.reason = why
         let ended = await finish(out, from: .running, why, error: e.journalRecord)
         if fallback == .retryPaused, case .ended = ended { return .retryPaused(out) }
         return .settled(ended)
+    }
+
+    /// The offline fallback from the running record on (`OfflineMove`), journaled to its end.
+    private func offline(_ spec: StepSpec, _ running: StepRecord) async -> Outcome {
+        let move = OfflineMove(hypervisor: hypervisor, spec: spec, bridgeMap: bridgeMap) { r in
+            try await write([StepTransition(step: r, from: .running, message: r.reason ?? "offline fallback")])
+        }
+        switch await move.run(running) {
+        case .journalFailed(let why, let seen): return unrecorded(seen, why)
+        case .ended(let r, let error):
+            return await finish(r, from: .running, r.reason ?? r.state.rawValue, error: error)
+        }
+    }
+
+    /// A step a crash (or a failed sub-step) left in the offline fallback: the guest may be shut
+    /// off, or defined on the target only; no live migration again, no pre-checks (they expect it
+    /// running on its source): the move is finished from where the guest is. Its room on the
+    /// target is counted in this run's ledger for the siblings' checks.
+    private func finishOffline(_ spec: StepSpec, _ record: StepRecord) async -> Outcome {
+        guard control.startsAllowed else { return .notStarted }
+        let signal = AbortSignal()
+        guard control.admit(spec.id, signal) else { return .notStarted }
+        defer { control.unregister(spec.id) }
+        _ = checks.ledger.reserve(
+            target: spec.target.name, .init(uuid: spec.uuid, memoryKiB: spec.memoryKiB, vcpus: spec.vcpus)
+        ) { _ in nil }
+        var running = record
+        running.state = .running
+        running.attempt += 1
+        running.started = Timestamp.now()
+        running.finished = nil
+        running.reason = OfflineMove.marker + "resuming the move of \(spec.guest) to \(spec.target.name)"
+        let label = "attempt \(running.attempt) (finishing the offline fallback)"
+        do { try await write([StepTransition(step: running, from: record.state, message: label)]) } catch {
+            return .journalFailed("\(error)", seen: nil)
+        }
+        return await offline(spec, running)
     }
 
     private func finish(

@@ -81,6 +81,7 @@ struct Reconciler: Sendable {
                     step: n, from: r.state, message: "reconcile: \(why)",
                     hypervisorError: error), loud: loud, step: n, text: why)
         }
+        if OfflineMove.isMarked(r) { return offline(r, s, src, tgt, to: to) }
         switch (src, tgt) {
         case (.failure(let e), _), (_, .failure(let e)):
             let why = "cannot tell where \(s.guest) is: \(Checks.describe(e)); \(again) again when it answers"
@@ -106,6 +107,38 @@ struct Reconciler: Sendable {
             return to(
                 .failed, "guest lost? \(s.guest) (\(s.uuid)) is on neither \(s.source.name) nor \(s.target.name)",
                 loud: true)
+        }
+    }
+
+    /// A step the offline fallback left unfinished (killed, or a sub-step failed): done when the
+    /// guest runs on the target (and the source holds no definition the plan removes), else
+    /// pending with the marker, so that the walk finishes the move from where the guest is.
+    private func offline(
+        _ r: StepRecord, _ s: StepSpec, _ src: Result<GuestPresence, HypervisorError>,
+        _ tgt: Result<GuestPresence, HypervisorError>,
+        to: (StepState, String, Bool, String?) -> Finding?
+    ) -> Finding? {
+        switch (src, tgt) {
+        case (.failure(let e), _), (_, .failure(let e)):
+            let why =
+                OfflineMove.marker
+                + "cannot tell where \(s.guest) is: \(Checks.describe(e)); \(again) again finishes the move when it answers"
+            return to(.blocked, why, true, e.journalRecord)
+        case (.success(let source), .success(let target)):
+            let next = OfflineMove.next(
+                source: source, target: target, keepsSource: !s.options.undefineSource, guest: s.guest)
+            switch next {
+            case .done:
+                return to(
+                    .done, "moved offline (the convergence ladder's fallback): found running on \(s.target.name)",
+                    false, nil)
+            case .attention(let why): return to(.failed, why, true, nil)
+            case .shutdown, .move, .undefineSource, .start:
+                let left = source == .absent ? "defined on \(s.target.name)" : "on \(s.source.name)"
+                return to(
+                    .pending, OfflineMove.marker + "interrupted (\(s.guest) is \(left)); \(again) finishes the move",
+                    false, nil)
+            }
         }
     }
 
