@@ -114,6 +114,14 @@ enum DomainXML {
     static func nicKind(_ e: XMLTree) -> GuestNIC {
         let mac = e.first("mac")?.attr("address")
         let source = e.first("source")
+        // A running guest's NIC on a libvirt network shows the network's actual type in its live
+        // XML (`<interface type='bridge'><source network='lab-net' bridge='nb-lab-net'/>` for a
+        // bridge or forward-mode-bridge network, type='direct' for macvtap ones), but it migrates
+        // as `type='network'`: the target needs the network, active, not the bridge (seen on the
+        // lab: libvirt refuses "network 'lab-net' is not active" where the bridge exists).
+        if let network = source?.attr("network") {
+            return GuestNIC(kind: .network, source: network, mac: mac)
+        }
         switch e.attr("type") {
         case "bridge": return GuestNIC(kind: .bridge, source: source?.attr("bridge") ?? "", mac: mac)
         case "network": return GuestNIC(kind: .network, source: source?.attr("network") ?? "", mac: mac)

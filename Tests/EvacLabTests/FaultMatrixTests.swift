@@ -96,8 +96,10 @@ extension LabEndToEndTests {
         try Lab.reset()
         let dir = try faultScratch("freeze-before")
         let state = dir.appendingPathComponent("state")
+        // qemu+unix: the frozen daemon's socket accepts and never answers, which the connect
+        // deadline asserted below is about (over ssh, sshd answers first).
         let plan = try Lab.writePlan(
-            in: dir, name: "fault-freeze-before", sources: [1], targets: [3, 4], include: ["web-*"])
+            in: dir, name: "fault-freeze-before", sources: [1], targets: [3, 4], include: ["web-*"], uri: Lab.uri)
         // The plan's deadlines, short for the suite (the defaults are measured in the README).
         if let c = Faults.connection {
             try (String(contentsOfFile: plan, encoding: .utf8) + "connection: \(c)\n").write(

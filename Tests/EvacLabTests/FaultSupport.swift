@@ -60,6 +60,10 @@ enum Faults {
         let sources = Set(moves.map(\.from)).sorted()
         let targets = Set(moves.map(\.to)).sorted()
         var y = "version: 1\nname: \(name)\nhosts:\n"
+        // qemu+unix, not ssh as the other end-to-end plans: the faults act on a daemon behind its
+        // socket (freeze-host SIGSTOPs libvirtd while its socket still accepts, kill-host and
+        // stop-host take it away), and the matrix asserts evac's deadlines and messages for that
+        // socket; over ssh, sshd and virt-ssh-helper answer in between.
         for k in 1...Lab.hosts { y += "  lab-\(k): { uri: \"\(Lab.uri(k))\" }\n" }
         y += "sources: [\(sources.map { "lab-\($0)" }.joined(separator: ", "))]\n"
         y += "targets: [ { pool: p, hosts: [\(targets.map { "lab-\($0)" }.joined(separator: ", "))] } ]\n"

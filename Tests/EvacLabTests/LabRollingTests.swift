@@ -12,7 +12,7 @@ extension LabEndToEndTests {
     static func rollingPlan(in dir: URL) throws -> String {
         let lab = Lab.root.appendingPathComponent("scripts/lab").path
         var y = "version: 1\nname: lab-roll\nhosts:\n"
-        for k in 1...Lab.hosts { y += "  lab-\(k): { uri: \"\(Lab.uri(k))\" }\n" }
+        for k in 1...Lab.hosts { y += "  lab-\(k): { uri: \"\(Lab.planURI(k))\" }\n" }
         y += "sources: [lab-1, lab-2, lab-3, lab-4]\n"
         y += "targets:\n  - pool: lab\n    hosts: [lab-1, lab-2, lab-3, lab-4]\n"
         y += "constraints: { cpu: compatible, bridges: match }\n"

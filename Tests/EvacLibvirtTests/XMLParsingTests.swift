@@ -94,6 +94,25 @@ import Testing
         #expect(d.hostDevices == ["pci:0000:81:10.2"])
     }
 
+    /// libvirt 9.0's live XML of a running guest's NIC on a forward-mode-bridge network (the lab's
+    /// lab-net): the actual type, bridge, with the network it came from. It is a network NIC.
+    @Test func liveNICOnANetworkIsANetworkNIC() throws {
+        let d = try domain(
+            """
+            <devices>
+              <interface type='bridge'><mac address='52:54:00:d6:af:95'/>
+                <source network='lab-net' portid='c0120bd4-4fe1-45aa-97b7-cdb79d492169' bridge='nb-lab-net'/>
+                <target dev='vnet1'/><model type='virtio'/></interface>
+              <interface type='direct'><source network='macvtap-net' dev='eth0' mode='bridge'/></interface>
+            </devices>
+            """)
+        #expect(
+            d.nics == [
+                GuestNIC(kind: .network, source: "lab-net", mac: "52:54:00:d6:af:95"),
+                GuestNIC(kind: .network, source: "macvtap-net"),
+            ])
+    }
+
     @Test func machineTypesFromCapabilities() throws {
         let caps = try HostXML.capabilities(
             """

@@ -155,9 +155,12 @@ wait_ready() { # K DEADLINE_S
 # Each libvirtd probes QEMU's capabilities (~8 s here, and the daemons' probes do not
 # overlap), so lab-1 starts alone and the others get a copy of its cache.
 start_daemons() {
-  local k deadline
+  local k deadline t
+  t=$(now_ms)
   start_daemon 1
   wait_ready 1 $(($(date +%s) + READY_TIMEOUT)) || die "lab-1 did not come up (run 'scripts/lab down' to clean)"
+  log "lab-1 answers after $(secs_since "$t")s (it probed QEMU)"
+  t=$(now_ms)
   for ((k = 2; k <= HOSTS; k++)); do
     mkdir -p "$(hdir "$k")/cache/qemu"
     cp -a "$(hdir 1)/cache/qemu/capabilities" "$(hdir "$k")/cache/qemu/" 2>/dev/null || true
@@ -166,7 +169,10 @@ start_daemons() {
   deadline=$(($(date +%s) + READY_TIMEOUT))
   for ((k = 2; k <= HOSTS; k++)); do
     wait_ready "$k" "$deadline" || die "lab-$k did not come up (run 'scripts/lab down' to clean)"
+    # A TCG-only host probes QEMU itself (the copied cache says KVM): the one slow start here.
+    if [[ -e $(hdir "$k")/tcg ]]; then log "lab-$k (TCG only) answers after $(secs_since "$t")s"; fi
   done
+  ((HOSTS < 2)) || log "lab-2..lab-$HOSTS answer after $(secs_since "$t")s"
   for ((k = 1; k <= HOSTS; k++)); do
     is_lab_daemon "$(<"$(hdir "$k")/libvirtd.pid")" "$k" || die "lab-$k: pid file does not name its libvirtd"
   done
