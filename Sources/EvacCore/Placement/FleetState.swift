@@ -30,7 +30,12 @@ struct FleetState {
     private(set) var log: [(mover: Int, from: Int, to: Int)] = []
     let movers: [Mover]
     /// Hot fields of `movers`, flat so that the search does not copy `Mover` values around.
+    /// `mem` is what a mover adds to its target's planned memory: 0 for a shut-off guest under
+    /// `constraints.allow: [shut-off-memory]` (a definition takes no memory until started).
     let mem: [Int64]
+    /// The free memory a mover needs of a target: `mem`, or `Int64.min + 1` (any target, even an
+    /// overcommitted one) for a waived shut-off guest, as libvirt moves a definition.
+    let need: [Int64]
     let vcpus: [Int]
     let needsOf: [Int]
     let groupsOf: [[Int]]
@@ -69,7 +74,9 @@ struct FleetState {
         incoming = Array(repeating: [], count: hosts.count)
         target = Array(repeating: -1, count: movers.count)
         self.movers = movers
-        mem = movers.map(\.mem)
+        let waived = spec.constraints.allow.contains(.shutOffMemory)
+        mem = movers.map { waived && $0.mode == .offline ? 0 : $0.mem }
+        need = movers.map { waived && $0.mode == .offline ? Int64.min + 1 : $0.mem }
         vcpus = movers.map(\.vcpus)
         needsOf = movers.map(\.needs)
         groupsOf = movers.map(\.groups)
