@@ -68,7 +68,38 @@ enum InventoryGatherer {
             inv.unreachable.append(UnreachableHost(name: h.name, uri: h.uri, error: "not in snapshot \(path)"))
         }
         inv = Inventory(hosts: inv.hosts, unreachable: inv.unreachable)
-        return Outcome(inventory: inv, diagnostics: reachability(spec, inv, file: file))
+        return Outcome(
+            inventory: inv,
+            diagnostics: reachability(spec, inv, file: file) + unknownVirtTypes(spec, inv, file: file, path: path))
+    }
+
+    /// A snapshot written before evac read domain types has none: the virt-type filter then
+    /// judges nothing (unknown is never refused), which the operator should know.
+    static func unknownVirtTypes(_ spec: PlanSpec, _ inventory: Inventory, file: String, path: String) -> [Diagnostic] {
+        let names = Set(spec.sourceNames + spec.targetNames)
+        let sources = Set(spec.sourceNames)
+        var hosts: [String] = []
+        var guests = 0
+        for h in inventory.hosts where names.contains(h.name) {
+            if !sources.contains(h.name), h.virtTypes == nil { hosts.append(h.name) }
+            if sources.contains(h.name) { guests += h.guests.filter { $0.virtType == nil }.count }
+        }
+        guard !hosts.isEmpty || guests > 0 else { return [] }
+        var what: [String] = []
+        if !hosts.isEmpty {
+            let listed = hosts.prefix(3).map(TerminalText.escape).joined(separator: ", ")
+            what.append(
+                "target\(hosts.count == 1 ? "" : "s") \(listed)\(hosts.count > 3 ? " and \(hosts.count - 3) more" : "")"
+            )
+        }
+        if guests > 0 { what.append("\(guests) guest\(guests == 1 ? "" : "s") on the sources") }
+        let mark = (hosts.first.flatMap { spec.host($0)?.mark }) ?? Mark(line: 1, column: 1)
+        return [
+            Diagnostic(
+                .warning, file: file, at: mark, span: max(1, hosts.first?.count ?? 1),
+                "snapshot \(TerminalText.escape(path)) has no domain type for \(what.joined(separator: " and ")): the virt-type filter does not judge them (a KVM guest may be placed on a TCG-only host)",
+                help: "read the inventory again (evac inventory --output FILE) with this evac, which records them")
+        ]
     }
 
     static func reachability(_ spec: PlanSpec, _ inventory: Inventory, file: String) -> [Diagnostic] {

@@ -27,12 +27,13 @@ enum CPUModels {
 
     /// The host's offer, or nil where the driver has no domain capabilities (the test driver)
     /// or they cannot be read: unknown, and then not judged at plan time.
-    static func read(_ c: LibvirtConnection, arch: String) -> Offer? {
+    /// `virtType` nil: the host's default type (KVM where it has it).
+    static func read(_ c: LibvirtConnection, arch: String, virtType: String?) -> Offer? {
         guard
             let xml = Libvirt.optional(
                 "virConnectGetDomainCapabilities", uri: c.uri,
                 { () throws(LibvirtError) in
-                    try c.domainCapabilitiesXML(arch: arch.isEmpty ? nil : arch, virtType: nil)
+                    try c.domainCapabilitiesXML(arch: arch.isEmpty ? nil : arch, virtType: virtType)
                 })
         else { return nil }
         return try? offer(domainCapabilitiesXML: xml)

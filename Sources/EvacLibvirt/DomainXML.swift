@@ -12,6 +12,8 @@ struct DomainDefinition: Equatable {
     var filesystems: [String] = []
     /// `<os><type machine=…>`: the machine type the guest runs (or starts) with.
     var machine: String? = nil
+    /// `<domain type=…>`: kvm, qemu, …; the target must offer it.
+    var virtType: String? = nil
 }
 
 enum DomainXML {
@@ -35,7 +37,8 @@ enum DomainXML {
             disks: (devices?.children("disk") ?? []).map { disk($0, pools: pools) },
             hostDevices: (devices?.children("hostdev") ?? []).compactMap(hostdevID) + vfs,
             filesystems: (devices?.children("filesystem") ?? []).map(filesystem),
-            machine: root.first("os/type")?.attr("machine"))
+            machine: root.first("os/type")?.attr("machine"),
+            virtType: root.attr("type").flatMap { $0.isEmpty ? nil : $0 })
     }
 
     /// `<filesystem>`: "/srv/share → share (virtiofs)"; the driver is 9p when none is named.

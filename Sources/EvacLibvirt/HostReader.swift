@@ -104,11 +104,24 @@ public enum HostReader {
         // nwfilter driver): unknown, not "none"; the nwfilter filter then does not judge it.
         // A dead connection shows up in the guest listing that follows.
         host.nwfilters = try? c.nwfilterNames().sorted()
-        if let offer = CPUModels.read(c, arch: caps.arch) {
+        if let offer = CPUModels.read(c, arch: caps.arch, virtType: nil) {
             host.cpuModels = offer.known
             host.hostModelCPU = offer.hostModel
         }
+        host.virtTypes = virtTypeOffers(c, caps)
         return host
+    }
+
+    /// Per domain type the host offers for its arch, its machine types and (domain capabilities
+    /// read for that type) CPU offer; nil when the capabilities list no domain type (unknown).
+    private static func virtTypeOffers(_ c: LibvirtConnection, _ caps: HostXML.Capabilities) -> [VirtTypeOffer]? {
+        guard !caps.virtTypes.isEmpty else { return nil }
+        return caps.virtTypes.map { t in
+            let cpu = CPUModels.read(c, arch: caps.arch, virtType: t.type)
+            return VirtTypeOffer(
+                type: t.type, machineTypes: t.machineTypes.isEmpty ? nil : t.machineTypes, cpuModels: cpu?.known,
+                hostModelCPU: cpu?.hostModel)
+        }
     }
 
     private static func guest(
@@ -129,7 +142,7 @@ public enum HostReader {
             memoryKiB: def.memoryKiB, currentMemoryKiB: def.currentMemoryKiB, vcpus: def.vcpus,
             cpu: def.cpu, nics: def.nics, disks: try StorageFacts.sized(def.disks, of: dom),
             hostDevices: def.hostDevices, filesystems: def.filesystems, machine: def.machine,
-            snapshots: try StorageFacts.snapshots(of: dom))
+            snapshots: try StorageFacts.snapshots(of: dom), virtType: def.virtType)
     }
 
     static func guestState(_ raw: Int32) -> Guest.State {

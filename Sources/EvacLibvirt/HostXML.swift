@@ -11,6 +11,14 @@ enum HostXML {
         /// Machine types the host's emulators offer for its own arch (names and the versioned
         /// names their aliases stand for), sorted; empty when the document lists none.
         var machineTypes: [String] = []
+        /// The domain types offered for the host's arch (kvm, qemu), sorted, each with its
+        /// machine types; empty when the document lists none.
+        var virtTypes: [VirtType] = []
+    }
+
+    struct VirtType: Equatable {
+        var type: String
+        var machineTypes: [String]
     }
 
     /// `<capabilities><host><uuid/><cpu><arch/><model/><vendor/><feature name=…/>…`.
@@ -27,7 +35,32 @@ enum HostXML {
             vendor: cpu?.text("vendor") ?? "",
             model: cpu?.text("model") ?? "",
             features: named + flags,
-            machineTypes: machineTypes(root, arch: cpu?.text("arch") ?? ""))
+            machineTypes: machineTypes(root, arch: cpu?.text("arch") ?? ""),
+            virtTypes: virtTypes(root, arch: cpu?.text("arch") ?? ""))
+    }
+
+    /// `<guest><arch name=ARCH><machine>…</machine><domain type='kvm'><machine>…</machine></domain>`:
+    /// a type's machines are its arch's plus its own (older libvirt lists kvm's under `<domain>`).
+    static func virtTypes(_ root: XMLTree, arch: String) -> [VirtType] {
+        var out: [String: Set<String>] = [:]
+        for guest in root.children("guest") {
+            guard let a = guest.first("arch"), a.attr("name") == arch else { continue }
+            let common = names(a.children("machine"))
+            for d in a.children("domain") {
+                guard let type = d.attr("type"), !type.isEmpty else { continue }
+                out[type, default: []].formUnion(common.union(names(d.children("machine"))))
+            }
+        }
+        return out.keys.sorted().map { VirtType(type: $0, machineTypes: out[$0, default: []].sorted()) }
+    }
+
+    private static func names(_ machines: [XMLTree]) -> Set<String> {
+        var out = Set<String>()
+        for m in machines {
+            if let name = m.text, !name.isEmpty { out.insert(name) }
+            if let canonical = m.attr("canonical") { out.insert(canonical) }
+        }
+        return out
     }
 
     /// `<guest><arch name=ARCH><machine canonical=…>NAME</machine>…` (also under `<domain>`).

@@ -110,7 +110,7 @@ final class PlacementPolicyTests: XCTestCase {
         )
         XCTAssertEqual(
             reasons["ninep"],
-            "has filesystem passthrough /srv/share → share0 (9p): QEMU refuses to migrate while the guest has it mounted (\"Migration is disabled when VirtFS export path … is mounted in the guest\"), which evac cannot see from the host; detach it, or shut the guest down to move its definition"
+            "has filesystem passthrough /srv/share → share0 (9p): QEMU refuses to migrate while the guest has it mounted (\"Migration is disabled when VirtFS export path … is mounted in the guest\"), which evac cannot see from the host; detach it, or shut the guest down to move its definition (evac policy; waive with constraints.allow: [unmounted-9p])"
         )
         XCTAssertEqual(
             reasons["spdk"],
@@ -122,7 +122,7 @@ final class PlacementPolicyTests: XCTestCase {
         )
         XCTAssertEqual(
             reasons["nat"],
-            "has a user-mode (NAT) NIC 52:54:00:aa:00:01, whose host side (address, forwarded ports) stays on the source host; detach it, or shut the guest down to move its definition"
+            "has a user-mode (NAT) NIC 52:54:00:aa:00:01, whose host side is the source's QEMU: QEMU migrates only the NAT's DHCP leases, so the guest's connections through it drop and forwarded host ports open on the target host's address instead; detach it, or shut the guest down to move its definition (evac policy; waive with constraints.allow: [user-mode-nic])"
         )
         XCTAssertEqual(
             reasons["dpdk"],

@@ -19,21 +19,24 @@ extension LabEndToEndTests {
         XCTAssertTrue(caps.stdout.contains("<domain type='qemu'/>"), "\(caps)")
         XCTAssertFalse(caps.stdout.contains("<domain type='kvm'"), "lab-6 offers KVM: \(caps)")
 
-        // evac's half: hm-1 (host-model, live CPU Icelake-Server under KVM) is unplaceable there
-        // by its CPU; web-1 (kvm, qemu64 unchecked) is refused by the pre-check before each
-        // migration, which asks lab-6 to compare a KVM CPU. Either way the dry-run fails.
+        // evac's half, at plan time: both guests are `<domain type='kvm'>` and lab-6 offers
+        // qemu only, so `evac plan` itself refuses lab-6 for each by the virt-type filter (before
+        // the CPU filters), and the dry run fails with them unplaceable.
         let plan = try Lab.writePlan(in: dir, name: "e2e-tcg", sources: [1], targets: [6], include: ["hm-1", "web-1"])
         let planned = try evac(["plan", plan, "--output", "json"], state: state)
         XCTAssertEqual(planned.status, 1, "\(planned)")
         let unplaceable = try Self.unplaceable(planned.stdout)
-        let hmWhy = unplaceable["hm-1"]?.candidates["lab-6"]
-        XCTAssertTrue(["cpu-model", "cpu-features"].contains(hmWhy?.filter ?? ""), "\(unplaceable)")
+        for g in ["hm-1", "web-1"] {
+            let why = unplaceable[g]?.candidates["lab-6"]
+            XCTAssertEqual(why?.filter, "virt-type", "\(g): \(unplaceable)")
+            XCTAssertEqual(
+                why?.reason,
+                "guest needs domain type kvm; this host offers qemu only (no KVM: /dev/kvm is missing or unusable here)"
+            )
+        }
         let dry = try evac(["apply", plan, "--dry-run", "--output", "plain"], state: state)
-        XCTAssertNotEqual(dry.status, 0, "\(dry)")
-        let webRefused =
-            unplaceable["web-1"]?.candidates["lab-6"] != nil
-            || dry.stdout.contains("the accel 'kvm' is not supported")
-        XCTAssertTrue(webRefused, "web-1 is refused for lab-6 before it moves: \(dry)")
+        XCTAssertEqual(dry.status, 1, "\(dry)")
+        XCTAssertTrue(dry.stdout.contains("guest needs domain type kvm"), "\(dry)")
 
         // libvirt's half: both forced, both refused by lab-6.
         for g in ["hm-1", "web-1"] {
@@ -47,5 +50,31 @@ extension LabEndToEndTests {
             print(
                 "rule| \(g) (KVM guest) → lab-6 (TCG only) | refused | not applied | \(Self.firstLine(forced.stderr))")
         }
+    }
+
+    /// The other half of the virt-type filter: a `type='qemu'` (TCG) guest of a KVM host is
+    /// placed on lab-6 by `evac plan`, passes the dry run, and migrates there.
+    func testATCGGuestIsPlacedOnTheTCGOnlyHostAndMigrates() throws {
+        try Lab.reset()
+        let dir = try scratch("tcg-guest")
+        let state = dir.appendingPathComponent("state")
+        Lab.removeEverywhere("tcg-1")
+        defer { Lab.removeEverywhere("tcg-1") }
+        let made = try Lab.lab(["guest-tcg", "1", "tcg-1"])
+        XCTAssertEqual(made.status, 0, "\(made)")
+        let xml = try Lab.run(Lab.virsh, ["-c", Lab.uri(1), "dumpxml", "tcg-1"])
+        XCTAssertTrue(xml.stdout.contains("<domain type='qemu'"), "\(xml)")
+
+        let plan = try Lab.writePlan(in: dir, name: "e2e-tcg-guest", sources: [1], targets: [6], include: ["tcg-1"])
+        let planned = try evac(["plan", plan, "--output", "json"], state: state)
+        XCTAssertEqual(planned.status, 0, "\(planned)")
+        XCTAssertTrue(try Self.unplaceable(planned.stdout).isEmpty, "\(planned)")
+        let dry = try evac(["apply", plan, "--dry-run", "--output", "plain"], state: state)
+        XCTAssertEqual(dry.status, 0, "\(dry)")
+        let applied = try evac(["apply", plan, "--output", "plain"], state: state)
+        XCTAssertEqual(applied.status, 0, "\(applied)")
+        XCTAssertEqual(Lab.whereIs("tcg-1"), [6])
+        XCTAssertEqual(Lab.state("tcg-1", on: 6), "running")
+        print("rule| tcg-1 (domain type qemu) → lab-6 (TCG only) | passes | done | migrated")
     }
 }

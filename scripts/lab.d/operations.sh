@@ -154,6 +154,18 @@ cmd_guest_host_model() { # K NAME
   log "lab-$k: started $name (64 MiB, host-model CPU, $(host_virt_type "$k"))"
 }
 
+# A plain guest of domain type qemu (TCG) on host K, even on a KVM host: the guest class a
+# TCG-only host (lab-6) can take (issue 15, virt-type).
+cmd_guest_tcg() { # K NAME
+  (($# == 2)) || die "usage: scripts/lab guest-tcg K NAME"
+  need_up
+  local k name=$2
+  k=$(host_arg "$1")
+  valid_guest_name "$name" || die "bad guest name: $name"
+  GUEST_VIRT_TYPE=qemu create_guest "$k" "$name" 64
+  log "lab-$k: started $name (64 MiB, domain type qemu)"
+}
+
 # ------------------------------------------------------- planned stop and start
 
 cmd_stop_host() { # K

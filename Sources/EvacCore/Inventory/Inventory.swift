@@ -94,6 +94,12 @@ public struct HostInventory: Codable, Hashable, Sendable {
     public var cpuModels: [String]?
     /// Whether the host's QEMU offers a host-model CPU (domain capabilities); nil when unknown.
     public var hostModelCPU: Bool?
+    /// The domain types (`<domain type=…>`: kvm, qemu) the host offers for its arch
+    /// (capabilities' `<guest><arch><domain type=…>`), each with what its QEMU offers under that
+    /// type, sorted by type; nil when unknown (inventories written before this field: the
+    /// virt-type filter then does not judge the host). `machineTypes`, `cpuModels` and
+    /// `hostModelCPU` above are those of the host's default type (KVM where it has it).
+    public var virtTypes: [VirtTypeOffer]?
 
     /// A host; the lists are sorted (and bridges deduplicated) so the same host gives the same bytes.
     public init(
@@ -115,6 +121,28 @@ public struct HostInventory: Codable, Hashable, Sendable {
         self.networks = networks.sorted { $0.name < $1.name }
         self.storagePools = storagePools.sorted { $0.name < $1.name }
         self.guests = guests.sorted { ($0.name, $0.uuid) < ($1.name, $1.uuid) }
+    }
+}
+
+/// What a host offers guests of one domain type on its arch: a TCG-only host (no /dev/kvm) has
+/// `qemu` only, and a guest defined `type='kvm'` cannot start or arrive there ("Domain requires
+/// KVM, but it is not available"). Machine types from the capabilities, CPU models from the
+/// domain capabilities read for this type (virConnectGetDomainCapabilities' virttype).
+public struct VirtTypeOffer: Codable, Hashable, Sendable {
+    /// The domain type: kvm, qemu, …
+    public var type: String
+    /// Machine types offered under this type, sorted; nil when unknown.
+    public var machineTypes: [String]?
+    /// CPU models QEMU knows under this type (domain capabilities, custom mode), sorted; nil when unknown.
+    public var cpuModels: [String]?
+    /// Whether QEMU offers a host-model CPU under this type; nil when unknown.
+    public var hostModelCPU: Bool?
+    /// An offer of `type`; the lists are sorted.
+    public init(type: String, machineTypes: [String]? = nil, cpuModels: [String]? = nil, hostModelCPU: Bool? = nil) {
+        self.type = type
+        self.machineTypes = machineTypes?.sorted()
+        self.cpuModels = cpuModels?.sorted()
+        self.hostModelCPU = hostModelCPU
     }
 }
 
@@ -229,6 +257,9 @@ public struct Guest: Codable, Hashable, Sendable {
     /// How many snapshots libvirt keeps for the guest; nil when none (or not read). libvirt
     /// refuses to migrate a guest with any.
     public var snapshots: Int?
+    /// The domain type (`<domain type=…>`: kvm, qemu), which the target must offer; nil when
+    /// unknown (inventories written before this field: the virt-type filter does not judge it).
+    public var virtType: String?
 
     /// A guest; the current memory defaults to the configured one, and empty lists of filesystems
     /// or no snapshots are stored as nil (so older inventories keep their bytes).
@@ -237,7 +268,8 @@ public struct Guest: Codable, Hashable, Sendable {
         memoryKiB: UInt64, currentMemoryKiB: UInt64? = nil, vcpus: Int,
         cpu: GuestCPU = GuestCPU(mode: .hostModel), nics: [GuestNIC] = [],
         disks: [GuestDisk] = [], hostDevices: [String] = [], filesystems: [String]? = nil,
-        machine: String? = nil, dirtyRateBytesPerSec: UInt64? = nil, snapshots: Int? = nil
+        machine: String? = nil, dirtyRateBytesPerSec: UInt64? = nil, snapshots: Int? = nil,
+        virtType: String? = nil
     ) {
         self.uuid = uuid
         self.name = name
@@ -254,6 +286,7 @@ public struct Guest: Codable, Hashable, Sendable {
         self.machine = machine
         self.dirtyRateBytesPerSec = dirtyRateBytesPerSec
         self.snapshots = snapshots == 0 ? nil : snapshots
+        self.virtType = virtType
     }
 }
 

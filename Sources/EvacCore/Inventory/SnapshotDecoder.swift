@@ -529,12 +529,30 @@ struct SnapshotReader {
             case 15: h.nwfilters = try r.optionalStrings()
             case 16: h.machineTypes = try r.optionalStrings()
             case 17: h.cpuModels = try r.optionalStrings()
-            default: h.hostModelCPU = try r.null() ? nil : try r.bool()
+            case 18: h.hostModelCPU = try r.null() ? nil : try r.bool()
+            default:
+                h.virtTypes =
+                    try r.null()
+                    ? nil : try r.array { (r: inout SnapshotReader) throws(ReadError) in try r.virtTypeOffer() }
             }
         }
         // hostUUID and hostname (2, 3) are optional.
         try require(seen, Keys.host, required: 0b1_1111_1111_0011)
         return h
+    }
+
+    mutating func virtTypeOffer() throws(ReadError) -> VirtTypeOffer {
+        var o = VirtTypeOffer(type: "")
+        let seen = try object(Keys.virtTypeOffer) { (r: inout SnapshotReader, k: Int) throws(ReadError) in
+            switch k {
+            case 0: o.type = try r.string()
+            case 1: o.machineTypes = try r.optionalStrings()
+            case 2: o.cpuModels = try r.optionalStrings()
+            default: o.hostModelCPU = try r.null() ? nil : try r.bool()
+            }
+        }
+        try require(seen, Keys.virtTypeOffer, required: 0b1)
+        return o
     }
 
     mutating func hostCPU() throws(ReadError) -> HostCPU {
@@ -599,7 +617,8 @@ struct SnapshotReader {
             case 12: g.machine = try r.optionalString()
             case 13: g.dirtyRateBytesPerSec = try r.null() ? nil : try r.uint64()
             case 14: g.snapshots = try r.null() ? nil : try r.int()
-            default: g.residentMemoryKiB = try r.null() ? nil : try r.uint64()
+            case 15: g.residentMemoryKiB = try r.null() ? nil : try r.uint64()
+            default: g.virtType = try r.optionalString()
             }
         }
         try require(seen, Keys.guest, required: 0b111_1111_1111)
@@ -662,8 +681,9 @@ struct SnapshotReader {
         static let host = KeyTable([
             "name", "uri", "hostUUID", "hostname", "arch", "memoryKiB", "freeMemoryKiB", "cpus", "cpu", "bridges",
             "networks", "storagePools", "guests", "libvirtVersion", "hypervisorVersion", "nwfilters", "machineTypes",
-            "cpuModels", "hostModelCPU",
+            "cpuModels", "hostModelCPU", "virtTypes",
         ])
+        static let virtTypeOffer = KeyTable(["type", "machineTypes", "cpuModels", "hostModelCPU"])
         static let hostCPU = KeyTable(["vendor", "model", "features"])
         static let network = KeyTable(["name", "bridge", "active"])
         static let storagePool = KeyTable([
@@ -672,6 +692,7 @@ struct SnapshotReader {
         static let guest = KeyTable([
             "uuid", "name", "state", "persistent", "memoryKiB", "currentMemoryKiB", "vcpus", "cpu", "nics", "disks",
             "hostDevices", "filesystems", "machine", "dirtyRateBytesPerSec", "snapshots", "residentMemoryKiB",
+            "virtType",
         ])
         static let guestCPU = KeyTable(["mode", "model", "features", "check"])
         static let nic = KeyTable(["kind", "source", "mac", "filter"])

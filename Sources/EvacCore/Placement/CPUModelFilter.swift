@@ -6,10 +6,11 @@
 /// guest's live CPU disables what its host lacked (the lab's qemu64 guests are `usable='no'` on
 /// its KVM hosts and migrate), so before each migration libvirt's own CPU comparison judges
 /// the features. A target whose domain capabilities are unknown is not judged, nor a custom
-/// model with `check='none'`.
+/// model with `check='none'`. `p` is the target's offer for the guest's domain type.
 extension StaticFilters {
     static func cpuModelOffer(
-        mode: GuestCPU.Mode, model: String?, checked: Bool, _ p: TargetProfile, target: String
+        mode: GuestCPU.Mode, model: String?, checked: Bool,
+        _ p: (machineTypes: [String]?, cpuModels: [String]?, hostModelCPU: Bool?), target: String
     ) -> Rejection? {
         switch mode {
         case .hostModel where p.hostModelCPU == false:

@@ -74,6 +74,8 @@ struct GuestNeeds: Hashable {
     var copies: [CopyNeed] = []
     /// Whether libvirt compares the guest's CPU model with the host's (not `check='none'`).
     var cpuModelChecked = true
+    /// The guest's domain type (kvm, qemu); nil when unknown.
+    var virtType: String? = nil
 }
 
 /// A hypervisor version ("7.2.0") as numbers, compared part by part.
@@ -112,6 +114,8 @@ struct TargetProfile: Hashable {
     /// Domain capabilities: usable CPU models (sorted) and host-model support; nil when unknown.
     var cpuModels: [String]?
     var hostModelCPU: Bool?
+    /// The domain types offered (sorted by type, their lists sorted); nil when unknown.
+    var virtTypes: [VirtTypeOffer]?
 
     init(host: HostInventory, cpuPool: String?) {
         arch = host.arch
@@ -132,6 +136,24 @@ struct TargetProfile: Hashable {
         copyPools = CopyPool.of(host)
         cpuModels = host.cpuModels?.sorted()
         hostModelCPU = host.hostModelCPU
+        virtTypes = host.virtTypes.map { offers in
+            offers.map {
+                VirtTypeOffer(
+                    type: $0.type, machineTypes: $0.machineTypes, cpuModels: $0.cpuModels, hostModelCPU: $0.hostModelCPU
+                )
+            }
+            .sorted { $0.type < $1.type }
+        }
+    }
+
+    /// What QEMU here offers a guest of domain type `type` (machine types, CPU models,
+    /// host-model): that type's own offer (virConnectGetDomainCapabilities for it) when both
+    /// are known, otherwise the host's default type's, as inventories before the type had it.
+    func offer(for type: String?) -> (machineTypes: [String]?, cpuModels: [String]?, hostModelCPU: Bool?) {
+        if let type, let o = virtTypes?.first(where: { $0.type == type }) {
+            return (o.machineTypes, o.cpuModels, o.hostModelCPU)
+        }
+        return (machineTypes, cpuModels, hostModelCPU)
     }
 }
 
@@ -148,9 +170,11 @@ struct NeedsKey: Hashable {
     var nwfilters: [String]
     var machine: String?
     var copies: [CopyNeed]
+    var virtType: String?
 
     init(guest: Guest, source: Int, sourcePools: [StoragePoolInfo], constraints c: Constraints) {
         self.source = source
+        virtType = guest.virtType
         copies = CopyNeed.of(guest)
         live = guest.state.isActive
         nwfilters = Array(Set(guest.nics.compactMap(\.filter))).sorted()
@@ -213,6 +237,7 @@ extension GuestNeeds {
         nwfilters = key.nwfilters
         machine = key.machine
         copies = key.copies
+        virtType = key.virtType
     }
 }
 
@@ -222,6 +247,22 @@ enum StaticFilters {
         n.arch == p.arch
             ? nil
             : Rejection(target: target, filter: .arch, reason: "arch \(p.arch), guest needs \(n.arch)")
+    }
+
+    /// The guest's domain type is one the target offers for its arch (capabilities): a
+    /// `type='kvm'` guest cannot start or arrive on a host without KVM ("Domain requires KVM,
+    /// but it is not available"); a `type='qemu'` (TCG) guest can go anywhere QEMU runs. A guest
+    /// or host whose types are unknown (an inventory written before they were read) is not judged.
+    static func virtType(_ n: GuestNeeds, _ p: TargetProfile, target: String) -> Rejection? {
+        guard let need = n.virtType, let offers = p.virtTypes, !offers.contains(where: { $0.type == need }) else {
+            return nil
+        }
+        let have = offers.map(\.type)
+        let offered = have.isEmpty ? "no domain type" : have.joined(separator: ", ") + (have.count == 1 ? " only" : "")
+        let kvm = need == "kvm" ? " (no KVM: /dev/kvm is missing or unusable here)" : ""
+        return Rejection(
+            target: target, filter: .virtType,
+            reason: "guest needs domain type \(need); this host offers \(offered)\(kvm)")
     }
 
     static func cpu(_ n: GuestNeeds, _ p: TargetProfile, target: String) -> Rejection? {
@@ -237,7 +278,9 @@ enum StaticFilters {
                 return Rejection(
                     target: target, filter: .cpuVendor, reason: "CPU vendor \(p.vendor), guest needs \(vendor)")
             }
-            if let r = cpuModelOffer(mode: mode, model: model, checked: n.cpuModelChecked, p, target: target) {
+            if let r = cpuModelOffer(
+                mode: mode, model: model, checked: n.cpuModelChecked, p.offer(for: n.virtType), target: target)
+            {
                 return r
             }
             if mode == .hostPassthrough, let model, model != p.model {
@@ -311,14 +354,17 @@ enum StaticFilters {
     /// refuses an unknown one ("Emulator … does not support machine type …"). A host that did
     /// not list its machine types is not judged.
     static func machine(_ n: GuestNeeds, _ p: TargetProfile, target: String) -> Rejection? {
-        guard let m = n.machine, let have = p.machineTypes, !contains(have, m) else { return nil }
+        guard let m = n.machine, let have = p.offer(for: n.virtType).machineTypes, !contains(have, m) else {
+            return nil
+        }
         return Rejection(target: target, filter: .machine, reason: "QEMU here has no machine type \(m)")
     }
 
     /// All static filters; the first that rejects.
     static func first(_ n: GuestNeeds, _ p: TargetProfile, target: String) -> Rejection? {
-        arch(n, p, target: target) ?? version(n, p, target: target) ?? machine(n, p, target: target) ?? cpu(
-            n, p, target: target)
+        arch(n, p, target: target) ?? virtType(n, p, target: target) ?? version(n, p, target: target) ?? machine(
+            n, p, target: target) ?? cpu(
+                n, p, target: target)
             ?? bridge(n, p, target: target) ?? nwfilter(n, p, target: target) ?? storage(n, p, target: target)
             ?? storageCopy(n, p, target: target) ?? diskFormat(n, p, target: target)
     }

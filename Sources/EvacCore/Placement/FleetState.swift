@@ -30,7 +30,12 @@ struct FleetState {
     private(set) var log: [(mover: Int, from: Int, to: Int)] = []
     let movers: [Mover]
     /// Hot fields of `movers`, flat so that the search does not copy `Mover` values around.
+    /// `mem` is what a mover adds to its target's planned memory: 0 for a shut-off guest under
+    /// `constraints.allow: [shut-off-memory]` (a definition takes no memory until started).
     let mem: [Int64]
+    /// The free memory a mover needs of a target: `mem`, or `Int64.min + 1` (any target, even an
+    /// overcommitted one) for a waived shut-off guest, as libvirt moves a definition.
+    let need: [Int64]
     let vcpus: [Int]
     let needsOf: [Int]
     let groupsOf: [[Int]]
@@ -111,10 +116,13 @@ struct FleetState {
         self.movers = movers
         // One pass by index: a `map` per column copied every mover (its needs and names) six
         // times over, a twentieth of a 100,000-guest plan.
-        var (mem, vcpus, needsOf, pinOf): ([Int64], [Int], [Int], [Int]) = ([], [], [], [])
+        let waived = spec.constraints.allow.contains(.shutOffMemory)
+        var (mem, need, vcpus, needsOf, pinOf): ([Int64], [Int64], [Int], [Int], [Int]) = ([], [], [], [], [])
         var (groupsOf, copyLoads): ([[Int]], [[CopyLoad]]) = ([], [])
         for i in movers.indices {
-            mem.append(movers[i].mem)
+            let free = waived && movers[i].mode == .offline
+            mem.append(free ? 0 : movers[i].mem)
+            need.append(free ? Int64.min + 1 : movers[i].mem)
             vcpus.append(movers[i].vcpus)
             needsOf.append(movers[i].needs)
             groupsOf.append(movers[i].groups)
@@ -125,7 +133,7 @@ struct FleetState {
             case .elsewhere: pinOf.append(Self.pinnedElsewhere)
             }
         }
-        (self.mem, self.vcpus, self.needsOf, self.pinOf) = (mem, vcpus, needsOf, pinOf)
+        (self.mem, self.need, self.vcpus, self.needsOf, self.pinOf) = (mem, need, vcpus, needsOf, pinOf)
         (self.groupsOf, self.copyLoads) = (groupsOf, copyLoads)
         (definedOn, hasTwin) = Self.twins(movers: movers, hosts: hosts)
         maxVCPURatio = spec.constraints.maxVCPURatio

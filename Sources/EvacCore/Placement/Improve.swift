@@ -32,7 +32,7 @@ extension Search {
 
     /// Whether `m` may go on `t` now, memory included (the pin is one of the other filters).
     private func fits(_ m: Int, _ t: Int) -> Bool {
-        staticallyCompatible(m, t) && state.free(t) >= state.mem[m] && state.othersReject(m, t) == nil
+        staticallyCompatible(m, t) && state.free(t) >= state.need[m] && state.othersReject(m, t) == nil
     }
 
     private mutating func trade(

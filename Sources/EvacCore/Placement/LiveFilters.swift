@@ -20,7 +20,7 @@ public enum LiveFilters {
         let needs = GuestNeeds(
             arch: target.arch, cpu: .none, bridges: key.bridges, networks: key.networks,
             storage: key.storage, hypervisorVersion: version, nwfilters: key.nwfilters, machine: key.machine,
-            copies: key.copies)
+            copies: key.copies, virtType: key.virtType)
         return StaticFilters.first(needs, TargetProfile(host: target, cpuPool: nil), target: target.name)
     }
 

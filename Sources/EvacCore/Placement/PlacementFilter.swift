@@ -11,6 +11,8 @@ public enum PlacementFilter: String, Codable, Hashable, Sendable, CaseIterable, 
     case isSource = "is-source"
     /// The target's architecture is not the guest's.
     case arch
+    /// The target offers no domain of the guest's type (`<domain type='kvm'>` on a TCG-only host).
+    case virtType = "virt-type"
     /// The target's QEMU is older than the source's (a running guest cannot go back).
     case version
     /// The target's QEMU has no machine type of the guest's.

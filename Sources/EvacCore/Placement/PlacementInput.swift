@@ -98,13 +98,12 @@ struct PlacementInput {
                 switch Self.classify(g, host: host, spec: spec) {
                 case .skip(let why):
                     skipped.append(SkippedGuest(guest: g.name, uuid: g.uuid, source: source, why: why))
-                case .refuse(let reason):
-                    refused.append(
-                        Refusal(
-                            listed: listed,
-                            unplaceable: Unplaceable(
-                                guest: g.name, uuid: g.uuid, source: source, memoryKiB: g.memoryKiB, vcpus: g.vcpus,
-                                guestReason: reason, candidates: [])))
+                case .refuse(let reason, let policy):
+                    var u = Unplaceable(
+                        guest: g.name, uuid: g.uuid, source: source, memoryKiB: g.memoryKiB, vcpus: g.vcpus,
+                        guestReason: reason, candidates: [])
+                    u.guestPolicy = policy
+                    refused.append(Refusal(listed: listed, unplaceable: u))
                 case .move(let mode, let copy):
                     let key = NeedsKey(
                         guest: g, source: sourceNo, sourcePools: host.storagePools, constraints: spec.constraints)
@@ -136,7 +135,7 @@ struct PlacementInput {
         }
     }
 
-    enum Verdict { case skip(String), refuse(String), move(MigrationOptions.Mode, copy: [String]) }
+    enum Verdict { case skip(String), refuse(String, PolicyWaiver? = nil), move(MigrationOptions.Mode, copy: [String]) }
 
     /// Selection and guest-level migratability, in this order: excluded, stopped, transient,
     /// state, host devices, local disks.
@@ -163,7 +162,9 @@ struct PlacementInput {
             }
             mode = (options?.options ?? spec.migration).mode
             // A shut-off guest moves as a definition only, so its devices are re-bound on start.
-            if let why = Migratability.liveRefusal(g) { return .refuse(why) }
+            if let why = Migratability.liveRefusal(g, allowed: spec.constraints.allow) {
+                return .refuse(why.reason, why.policy)
+            }
         }
         let local = g.disks.filter { !$0.shared }
         if !local.isEmpty {

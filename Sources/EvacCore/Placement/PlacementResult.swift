@@ -82,6 +82,9 @@ public struct Unplaceable: Codable, Hashable, Sendable {
     public var vcpus: Int
     /// A reason that applies to the guest itself (host devices, local disks), checked before targets.
     public var guestReason: String?
+    /// The evac policy behind `guestReason` (waivable with `constraints.allow`); nil when the
+    /// reason is libvirt's own, or there is none.
+    public var guestPolicy: PolicyWaiver?
     /// Rejections by candidate target, sorted by host name: at most `listedPerFilter` per filter
     /// (all of them in a pool that small).
     public var candidates: [Rejection]
@@ -113,7 +116,7 @@ public struct Unplaceable: Codable, Hashable, Sendable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case guest, uuid, source, memoryKiB, vcpus, guestReason, candidates
+        case guest, uuid, source, memoryKiB, vcpus, guestReason, guestPolicy, candidates
         case tallies = "refusals"
     }
 
@@ -125,6 +128,7 @@ public struct Unplaceable: Codable, Hashable, Sendable {
         memoryKiB = try c.decode(UInt64.self, forKey: .memoryKiB)
         vcpus = try c.decode(Int.self, forKey: .vcpus)
         guestReason = try c.decodeIfPresent(String.self, forKey: .guestReason)
+        guestPolicy = try c.decodeIfPresent(PolicyWaiver.self, forKey: .guestPolicy)
         candidates = try c.decode([Rejection].self, forKey: .candidates)
         // Plan files written before the tally listed every candidate: `refusals` counts those.
         tallies = try c.decodeIfPresent([RefusalTally].self, forKey: .tallies)
@@ -191,11 +195,15 @@ public struct Rejection: Codable, Hashable, Sendable {
     public var filter: PlacementFilter
     /// Why, for people (e.g. "2 GiB free after reserve, needs 4 GiB").
     public var reason: String
-    /// `target` refused by `filter` for `reason`.
-    public init(target: String, filter: PlacementFilter, reason: String) {
+    /// The evac policy behind this refusal, which libvirt would not make (waivable with
+    /// `constraints.allow`); nil (absent in the file) for the rest.
+    public var policy: PolicyWaiver?
+    /// `target` refused by `filter` for `reason`; under `policy`, its suffix is appended.
+    public init(target: String, filter: PlacementFilter, reason: String, policy: PolicyWaiver? = nil) {
         self.target = target
         self.filter = filter
-        self.reason = reason
+        self.reason = reason + (policy?.policySuffix ?? "")
+        self.policy = policy
     }
 }
 

@@ -35,7 +35,9 @@ extension Search {
         }
         guard depth > 0, budget > 0 else { return false }
         for t in roomiest(m, limit: breadth, tabu: tabu) {
-            let deficit = state.mem[m] - state.free(t)
+            // Saturating: a waived shut-off guest needs Int64.min + 1.
+            let (d, o) = state.need[m].subtractingReportingOverflow(state.free(t))
+            let deficit = o ? Int64.min : d
             // Guests pinned here cannot go anywhere else; do not bother evicting them.
             let evictable = state.incoming[t].filter { state.pinOf[$0] != t }
                 .sorted { (state.mem[$0], movers[$0].listed) < (state.mem[$1], movers[$1].listed) }

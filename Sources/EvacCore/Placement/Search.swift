@@ -37,7 +37,7 @@ struct Search {
 
     /// The target `choose` picks for mover `m` among those passing every filter, never `tabu`.
     mutating func best(_ m: Int, _ choose: PlacementPolicy.Choose, tabu: [Int] = []) -> Int? {
-        let need = state.mem[m]
+        let need = state.need[m]
         let pin = state.pinOf[m]
         if pin != FleetState.unpinned {
             guard pin >= 0, !tabu.contains(pin), staticallyCompatible(m, pin), state.free(pin) >= need,
@@ -122,7 +122,7 @@ struct Search {
     /// How many targets could take the mover on an empty plan: the measure of how constrained it is.
     /// (Call before anything is planned.)
     func feasibleCount(_ m: Int) -> Int {
-        let need = state.mem[m]
+        let need = state.need[m]
         let p = state.pinOf[m]
         if p != FleetState.unpinned { return p >= 0 && staticallyCompatible(m, p) && state.free(p) >= need ? 1 : 0 }
         return compatible[state.needsOf[m]].reduce(0) { n, c in

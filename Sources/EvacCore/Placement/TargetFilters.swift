@@ -35,10 +35,15 @@ extension FleetState {
 
     func memory(_ m: Int, _ t: Int) -> Rejection? {
         let f = free(t)
-        guard f < mem[m] else { return nil }
+        guard f < need[m] else { return nil }
+        // libvirt moves a shut-off guest's definition without a memory check: refusing it is
+        // evac's policy (the guest could not start there), which the plan may waive.
+        let offline = movers[m].mode == .offline
         return Rejection(
             target: names[t], filter: .memory,
-            reason: "\(Format.kib(signed: f)) free after reserve, needs \(Format.kib(movers[m].memKiB))")
+            reason: "\(Format.kib(signed: f)) free after reserve, needs \(Format.kib(movers[m].memKiB))"
+                + (offline ? " to start (shut off: libvirt would move its definition)" : ""),
+            policy: offline ? .shutOffMemory : nil)
     }
 
     func vcpuRatio(_ m: Int, _ t: Int) -> Rejection? {

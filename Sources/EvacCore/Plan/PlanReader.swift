@@ -231,6 +231,23 @@ public enum PlanReader {
         return s
     }
 
+    /// `constraints.allow`: a list of evac policies to waive; an unknown name is an error with
+    /// the closest known one, a repeated one a warning.
+    static func readAllow(_ node: Node, _ r: inout NodeReader) -> [PolicyWaiver] {
+        guard let items = r.list(node, context: "allow") else { return [] }
+        var out: [PolicyWaiver] = []
+        for item in items {
+            guard let p = r.choice(item, PolicyWaiver.self, context: "policy to allow") else { continue }
+            if out.contains(p) {
+                r.sink.warning(
+                    item.mark, span: p.rawValue.count, "'\(p.rawValue)' is allowed twice", help: "remove one")
+            } else {
+                out.append(p)
+            }
+        }
+        return out.sorted { $0.rawValue < $1.rawValue }
+    }
+
     static func readConstraints(_ node: Node, _ r: inout NodeReader) -> Constraints {
         var c = Constraints()
         guard
@@ -238,9 +255,10 @@ public enum PlanReader {
                 node, context: "constraints",
                 known: [
                     "cpu", "bridges", "bridge-map", "memory-reserve", "max-vcpu-ratio", "anti-affinity", "pin",
-                    "local-storage",
+                    "local-storage", "allow",
                 ])
         else { return c }
+        if let v = m["allow"]?.value { c.allow = readAllow(v, &r) }
         if let v = m["cpu"]?.value, let p = r.choice(v, Constraints.CPUPolicy.self, context: "cpu policy") { c.cpu = p }
         if let v = m["bridges"]?.value, let p = r.choice(v, Constraints.BridgePolicy.self, context: "bridges policy") {
             c.bridges = p

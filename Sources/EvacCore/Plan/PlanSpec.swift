@@ -169,6 +169,8 @@ public struct Constraints: Hashable, Sendable {
     public var pins: [PinRule] = []
     /// Local disks: copy them with the migration, or refuse guests that have them.
     public var localStorage: LocalStoragePolicy = .refuse
+    /// `constraints.allow`: evac's own refusals (not libvirt's) the plan waives, sorted, unique.
+    public var allow: [PolicyWaiver] = []
     /// No constraints written: CPU `compatible`, bridges `match`, no reserve, ratio or pins, local storage
     /// refused.
     public init() {}

@@ -370,6 +370,10 @@ extension Inventory {
                     f.add("machine")
                     f.add(m)
                 }
+                if let t = g.virtType {
+                    f.add("virt-type")
+                    f.add(t)
+                }
             }
         }
         for u in unreachable {

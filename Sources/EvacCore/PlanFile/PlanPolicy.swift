@@ -86,26 +86,34 @@ public struct TargetConstraints: Codable, Hashable, Sendable {
     public var memoryReserveKiB: UInt64
     /// Maximum guest vCPUs per host logical CPU; nil = unlimited.
     public var maxVCPURatio: Double?
+    /// `constraints.allow`: the evac policies the plan waives (sorted), which the pre-check
+    /// waives too; nil (absent in the file, so older plans keep their bytes) when none.
+    public var allow: [PolicyWaiver]?
 
     /// Constraints from their parts; each defaults to the plan language's default (no reserve,
-    /// no ratio limit).
+    /// no ratio limit, nothing waived).
     public init(
         cpu: Constraints.CPUPolicy = .compatible, bridges: Constraints.BridgePolicy = .match,
-        bridgeMap: [String: String] = [:], memoryReserveKiB: UInt64 = 0, maxVCPURatio: Double? = nil
+        bridgeMap: [String: String] = [:], memoryReserveKiB: UInt64 = 0, maxVCPURatio: Double? = nil,
+        allow: [PolicyWaiver] = []
     ) {
         self.cpu = cpu
         self.bridges = bridges
         self.bridgeMap = bridgeMap
         self.memoryReserveKiB = memoryReserveKiB
         self.maxVCPURatio = maxVCPURatio
+        self.allow = allow.isEmpty ? nil : Array(Set(allow)).sorted { $0.rawValue < $1.rawValue }
     }
 
     /// The part of `c` that the executor re-checks; the memory reserve is rounded up to KiB.
     public init(_ c: Constraints) {
         self.init(
             cpu: c.cpu, bridges: c.bridges, bridgeMap: c.bridgeMap,
-            memoryReserveKiB: (c.memoryReserveBytes + 1023) / 1024, maxVCPURatio: c.maxVCPURatio)
+            memoryReserveKiB: (c.memoryReserveBytes + 1023) / 1024, maxVCPURatio: c.maxVCPURatio, allow: c.allow)
     }
+
+    /// Whether the plan waives `policy`.
+    public func allows(_ policy: PolicyWaiver) -> Bool { allow?.contains(policy) ?? false }
 
     var problems: [String] {
         guard let r = maxVCPURatio, !(r.isFinite && r > 0 && r < 1e9) else { return [] }

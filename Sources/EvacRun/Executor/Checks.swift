@@ -68,7 +68,7 @@ struct Checks: Sendable {
         if let why = await local(s, others: others) { return .blocked(why) }
         return .start(
             others.version.map {
-                CapacityClaim(target: s.target.name, uuid: s.uuid, memoryKiB: s.memoryKiB, vcpus: s.vcpus, seen: $0)
+                CapacityClaim(target: s.target.name, uuid: s.uuid, memoryKiB: memoryNeed(s), vcpus: s.vcpus, seen: $0)
             })
     }
 
@@ -108,8 +108,10 @@ struct Checks: Sendable {
             } catch { return "source \(Self.describe(error))" }
         }
         if let known, let why = LiveFilters.guestRefusal(known.guest) { return "guest \(s.guest) \(why)" }
-        if let known, s.mode != .offline, let why = Migratability.liveRefusal(known.guest) {
-            return "guest \(s.guest) \(why)"
+        if let known, s.mode != .offline,
+            let why = Migratability.liveRefusal(known.guest, allowed: policy.target.allow ?? [])
+        {
+            return "guest \(s.guest) \(why.reason)"
         }
         if let known,
             let r = LiveFilters.rejection(
@@ -137,9 +139,15 @@ struct Checks: Sendable {
             }
         }
         // Last, so that a reservation is only taken by a step that will start.
-        return ledger.reserve(target: s.target.name, .init(uuid: s.uuid, memoryKiB: s.memoryKiB, vcpus: s.vcpus)) {
+        return ledger.reserve(target: s.target.name, .init(uuid: s.uuid, memoryKiB: memoryNeed(s), vcpus: s.vcpus)) {
             room(s, target, $0, others: others)
         }
+    }
+
+    /// The memory a step takes on its target: none for a shut-off guest's definition when the
+    /// plan waives `shut-off-memory` (as placement counted it), else the guest's.
+    private func memoryNeed(_ s: StepSpec) -> UInt64 {
+        s.mode == .offline && policy.target.allows(.shutOffMemory) ? 0 : s.memoryKiB
     }
 
     private func room(
@@ -168,13 +176,15 @@ struct Checks: Sendable {
             Int64(clamping: policy.target.memoryReserveKiB))
         let (left, o2) = afterReserve.subtractingReportingOverflow(Int64(clamping: memory))
         let free = o1 || o2 ? Int64.min : left
-        if free < Int64(clamping: s.memoryKiB) {
+        let waived = memoryNeed(s) == 0 && s.memoryKiB > 0
+        if !waived, free < Int64(clamping: s.memoryKiB) {
             let othersHere = committed.count
             return "target \(s.target.name) has no room: guest needs \(Format.kib(s.memoryKiB)), "
                 + "\(Format.kib(signed: free)) free after the \(Format.kib(policy.target.memoryReserveKiB)) reserve"
                 + (othersHere == 0
                     ? "" : " and \(othersHere) other migration\(othersHere == 1 ? "" : "s") committed to it")
                 + Self.reserved(theirs.count, others: others)
+                + (s.mode == .offline ? PolicyWaiver.shutOffMemory.policySuffix : "")
         }
         if let ratio = policy.target.maxVCPURatio, t.cpus > 0, Double(vcpus) > ratio * Double(t.cpus) {
             return "target \(s.target.name) would have \(vcpus) vCPUs on \(t.cpus) CPUs, above the ratio \(ratio)"
