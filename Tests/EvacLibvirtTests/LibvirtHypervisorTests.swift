@@ -139,6 +139,13 @@ import Testing
         let passthrough = "<domain type='kvm'><cpu mode='host-passthrough'/></domain>"
         let passthroughInput = try CPUComparison.input(domainXML: passthrough, sourceDomainCapabilities: noCaps)
         #expect(passthroughInput == nil)
+        // check='none': libvirt judges nothing for a shut-off definition, and neither does evac;
+        // the same CPU of a running guest (its XML has an id) is still compared.
+        let unchecked = "<cpu mode='custom' match='exact' check='none'><model fallback='forbid'>qemu64</model></cpu>"
+        let shutOff = "<domain type='kvm'><os><type arch='x86_64'>hvm</type></os>\(unchecked)</domain>"
+        #expect(try CPUComparison.input(domainXML: shutOff, sourceDomainCapabilities: noCaps) == nil)
+        let running = "<domain type='kvm' id='4'><os><type arch='x86_64'>hvm</type></os>\(unchecked)</domain>"
+        #expect(try CPUComparison.input(domainXML: running, sourceDomainCapabilities: noCaps)?.virtType == "kvm")
     }
 
     /// The test driver's default node holds a running, persistent domain "test".
