@@ -104,11 +104,20 @@ public enum HostReader {
         // nwfilter driver): unknown, not "none"; the nwfilter filter then does not judge it.
         // A dead connection shows up in the guest listing that follows.
         host.nwfilters = try? c.nwfilterNames().sorted()
-        if let offer = CPUModels.read(c, arch: caps.arch, virtType: nil) {
+        host.virtTypes = virtTypeOffers(c, caps)
+        // The default type's offer is one of those just read: libvirt's QEMU driver answers a
+        // query without a virt type as kvm where KVM works, else as qemu. Asking again cost
+        // every host one more domain-capabilities round trip.
+        let offers = host.virtTypes ?? []
+        if let d = offers.first(where: { $0.type == "kvm" }) ?? offers.first(where: { $0.type == "qemu" }) {
+            if let known = d.cpuModels {
+                host.cpuModels = known
+                host.hostModelCPU = d.hostModelCPU
+            }
+        } else if let offer = CPUModels.read(c, arch: caps.arch, virtType: nil) {
             host.cpuModels = offer.known
             host.hostModelCPU = offer.hostModel
         }
-        host.virtTypes = virtTypeOffers(c, caps)
         return host
     }
 
