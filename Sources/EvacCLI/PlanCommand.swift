@@ -42,7 +42,7 @@ struct PlanCommand: AsyncParsableCommand {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "With --output html: mark the end of a maintenance window this long after the start (e.g. 2h); without it, the plan's window: (an end time counted from now).",
+            "With --output html: a maintenance window this long after the start (e.g. 2h), under the plan's window rule (late: skip unless it says start): the page shows what evac apply is predicted to start in it. Without it, the plan's window: (an end time counted from now).",
             valueName: "DURATION"),
         transform: DurationArgument.init)
     var window: DurationArgument?
@@ -93,9 +93,14 @@ struct PlanCommand: AsyncParsableCommand {
 extension PlanCommand {
     /// `--window`, else the plan's `window:` (an end time as if the run started now).
     func windowEnd(_ p: PlanPipeline) -> PlanPage.Window? {
-        if let window { return PlanPage.Window(endMs: Double(window.milliseconds)) }
-        guard let w = p.loaded.spec.window else { return nil }
+        let planned = p.loaded.spec.window
+        if let window {
+            // A what-if window under the plan's rule (`late`), else the executor's default.
+            let rule = MaintenanceWindow(durationMs: window.milliseconds, late: planned?.late ?? .skip)
+            return PlanPage.Window(endMs: Double(window.milliseconds), rule: rule)
+        }
+        guard let w = planned else { return nil }
         let now = Date()
-        return PlanPage.Window(endMs: max(0, w.closes(runStart: now).timeIntervalSince(now) * 1000))
+        return PlanPage.Window(endMs: max(0, w.closesMs(runStart: now)), rule: w)
     }
 }

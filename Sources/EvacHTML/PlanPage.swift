@@ -5,11 +5,50 @@ import EvacCore
 /// reserve, the guests nothing can take with the reason per candidate, and the migration list.
 /// A pure function of the plan file and its timeline estimate.
 public enum PlanPage {
-    /// The maintenance window, relative to the start of the run. The plan language has no
-    /// window yet; `evac plan --window` passes one, and a plan's own will come through here.
+    /// The maintenance window, relative to the start of the run: the plan's `window:` or
+    /// `evac plan --window`'s what-if.
     public struct Window: Sendable, Hashable {
+        /// When the window closes, after the start of the run.
         public var endMs: Double
-        public init(endMs: Double) { self.endMs = endMs }
+        /// The window's rule. With `late: skip` the page shows what the executor is predicted
+        /// to start (`Timeline.windowed`: a migration predicted to end after the close is not
+        /// started, and what depends on it waits). Without one, or with `late: start`, every
+        /// migration starts and the page marks those that end after the close.
+        public var rule: MaintenanceWindow?
+        public init(endMs: Double, rule: MaintenanceWindow? = nil) {
+            self.endMs = endMs
+            self.rule = rule
+        }
+
+        /// The executor's predicted run under the rule; nil when every migration starts.
+        func predicted(_ plan: PlanFile, _ timeline: Timeline) -> Timeline.Windowed? {
+            guard let rule, rule.late == .skip else { return nil }
+            return Timeline.windowed(plan, estimate: timeline, window: rule, closesMs: endMs)
+        }
+    }
+
+    /// What the chart and the list show: the estimate, or under a skipping window the
+    /// executor's predicted run, whose migrations not started are outlined at the time they
+    /// were refused.
+    struct Drawn {
+        var entries: [Timeline.Entry]
+        var late: Set<Int>
+        /// Why a migration does not run in the window (by node id).
+        var notStarted: [Int: String] = [:]
+        var predicted: Timeline.Windowed?
+
+        init(_ plan: PlanFile, _ timeline: Timeline, _ window: Window?) {
+            guard let window, let run = window.predicted(plan, timeline) else {
+                entries = timeline.entries
+                late = Set(window.map { w in timeline.entries.filter { $0.endMs > w.endMs }.map(\.id) } ?? [])
+                return
+            }
+            predicted = run
+            entries = run.started + run.refused
+            late = Set(run.refused.map(\.id))
+            for e in run.refused { notStarted[e.id] = "not started: predicted to end after the window closes" }
+            for id in run.waiting { notStarted[id] = "not started: waits for a migration not started" }
+        }
     }
 
     /// Above this many targets the chart has one lane per parallelism slot instead.
@@ -19,18 +58,19 @@ public enum PlanPage {
     static let maxMemoryRows = 200
 
     public static func render(plan: PlanFile, timeline: Timeline, window: Window? = nil) -> String {
-        var body = header(plan, timeline, window)
-        body += gantt(plan, timeline, window)
+        let drawn = Drawn(plan, timeline, window)
+        var body = header(plan, timeline, window, drawn)
+        body += gantt(plan, drawn, window)
         body += MemorySection.render(plan)
         body += unplaceable(plan)
-        body += migrations(plan, timeline)
+        body += migrations(plan, drawn)
         body += migrationGroups(plan)
         body += staying(plan)
         body += footer(plan)
         return HTML.document(title: "evac plan \(plan.planName)", body: body)
     }
 
-    static func header(_ plan: PlanFile, _ timeline: Timeline, _ window: Window?) -> String {
+    static func header(_ plan: PlanFile, _ timeline: Timeline, _ window: Window?, _ drawn: Drawn) -> String {
         let memory = plan.graph.nodes.reduce(UInt64(0)) { $0 + $1.memoryKiB }
         let l = plan.graph.limits
         var s = "<h1>Evacuation plan <span class=\"mono\">\(HTML.esc(plan.planName))</span></h1>\n"
@@ -47,14 +87,8 @@ public enum PlanPage {
         s += card("guest memory moving", Format.kib(memory))
         s += card("estimated duration", "≈ \(Clock.text(ms: timeline.totalMs))")
         s += card("unplaceable", "\(plan.unplaceable.count)", tone: plan.unplaceable.isEmpty ? "ok" : "bad")
-        if let w = window {
-            let fits = timeline.totalMs <= w.endMs
-            s += card(
-                "window",
-                fits
-                    ? "fits in \(Clock.text(ms: w.endMs))"
-                    : "overruns by \(Clock.text(ms: timeline.totalMs - w.endMs))",
-                tone: fits ? "ok" : "bad", id: "window-verdict")
+        if let (fits, verdict) = windowVerdict(plan, timeline, window, drawn) {
+            s += card("window", verdict, tone: fits ? "ok" : "bad", id: "window-verdict")
         }
         s += "</div>\n"
         let bw =
@@ -71,14 +105,38 @@ public enum PlanPage {
         return s
     }
 
+    /// Whether the drain fits the window, and the card's words: under a skipping window what
+    /// the executor is predicted to start, else the estimate's makespan against the close.
+    static func windowVerdict(
+        _ plan: PlanFile, _ timeline: Timeline, _ window: Window?, _ drawn: Drawn
+    ) -> (fits: Bool, text: String)? {
+        if let run = drawn.predicted {
+            let count = plan.graph.nodes.count
+            let fits = run.refused.isEmpty && run.waiting.isEmpty
+            return (
+                fits,
+                fits
+                    ? "all \(count) start in it"
+                    : "\(run.started.count) of \(count) start; \(count - run.started.count) left for a resume"
+            )
+        }
+        guard let w = window else { return nil }
+        let fits = timeline.totalMs <= w.endMs
+        return (
+            fits,
+            fits ? "fits in \(Clock.text(ms: w.endMs))" : "overruns by \(Clock.text(ms: timeline.totalMs - w.endMs))"
+        )
+    }
+
     static func card(_ key: String, _ value: String, tone: String? = nil, id: String? = nil) -> String {
         "<div class=\"card\(tone.map { " " + $0 } ?? "")\"\(id.map { " id=\"\($0)\"" } ?? "")><div class=\"k\">\(HTML.esc(key))</div><div class=\"v\">\(HTML.esc(value))</div></div>"
     }
 
     /// Lanes per target (or per slot for large plans), bars coloured by wave.
-    static func gantt(_ plan: PlanFile, _ timeline: Timeline, _ window: Window?) -> String {
+    static func gantt(_ plan: PlanFile, _ drawn: Drawn, _ window: Window?) -> String {
+        let entries = drawn.entries
         let nodes = Dictionary(plan.graph.nodes.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-        let slots = Slots.assign(timeline.entries.map { ($0.id, $0.startMs, $0.endMs) })
+        let slots = Slots.assign(entries.map { ($0.id, $0.startMs, $0.endMs) })
         let targets = Array(Set(plan.graph.nodes.map(\.target))).sorted()
         let perTarget = targets.count <= maxTargetLanes
         var lanes: [Gantt.Lane]
@@ -94,25 +152,26 @@ public enum PlanPage {
             laneOf = { _, slot in slot }
         }
         var bars: [Gantt.Bar] = []
-        bars.reserveCapacity(timeline.entries.count)
+        bars.reserveCapacity(entries.count)
         let maxWave = slots.values.map(\.wave).max() ?? 0
         // Thousands of waves cannot each have a colour: eight bands of consecutive waves show
         // the run's progress instead.
-        let banded = timeline.entries.count > Gantt.detailLimit && maxWave > Style.waves.count
+        let banded = entries.count > Gantt.detailLimit && maxWave > Style.waves.count
         func colour(_ wave: Int) -> Int {
             banded ? (wave - 1) * Style.waves.count / maxWave + 1 : (wave - 1) % Style.waves.count + 1
         }
-        for e in timeline.entries {
+        for e in entries {
             guard let n = nodes[e.id] else { continue }
             let (slot, wave) = slots[e.id] ?? (0, 1)
-            let late = window.map { e.endMs > $0.endMs } ?? false
+            let late = drawn.late.contains(e.id)
             // Tooltips exist only in the detailed chart; a dense one has no element to put them on.
             let title =
-                timeline.entries.count > Gantt.detailLimit
+                entries.count > Gantt.detailLimit
                 ? ""
                 : "#\(n.id) \(n.guest): \(n.source) → \(n.target), \(Format.kib(n.memoryKiB)), wave \(wave), "
                     + "\(Clock.text(ms: e.startMs))–\(Clock.text(ms: e.endMs))"
                     + (n.after.isEmpty ? "" : ", after " + n.after.map { "#\($0)" }.joined(separator: ","))
+                    + (drawn.notStarted[n.id].map { " (\($0))" } ?? "")
             bars.append(
                 Gantt.Bar(
                     id: n.id, lane: laneOf(n, slot), startMs: e.startMs, endMs: e.endMs,
@@ -124,7 +183,7 @@ public enum PlanPage {
         s +=
             "<p class=\"note\">One lane per \(perTarget ? "target (+N: incoming migrations)" : "parallelism slot (\(targets.count) targets are too many for a lane each)"); "
         s += "the k-th migration each slot runs is in wave k (\(maxWave) wave\(maxWave == 1 ? "" : "s")).</p>\n"
-        s += legend(maxWave: maxWave, banded: banded, window: window)
+        s += legend(maxWave: maxWave, banded: banded, window: window, skipping: drawn.predicted != nil)
         if !chart.isDetailed {
             s +=
                 "<p class=\"note\">\(bars.count) migrations are drawn without per-bar details; the migration list and `evac plan --output json` have them.</p>\n"
@@ -132,7 +191,13 @@ public enum PlanPage {
         return s + chart.svg()
     }
 
-    static func legend(maxWave: Int, banded: Bool, window: Window?) -> String {
+    static func legend(maxWave: Int, banded: Bool, window: Window?, skipping: Bool) -> String {
+        let windowKey =
+            window == nil
+            ? ""
+            : skipping
+                ? "<span><i style=\"background:#c62828\"></i>window end; outlined bars are not started (they would end after it)</span>"
+                : "<span><i style=\"background:#c62828\"></i>window end; outlined bars end after it</span>"
         var s = "<div class=\"legend\">"
         if banded {
             for b in 0..<Style.waves.count {
@@ -140,20 +205,14 @@ public enum PlanPage {
                 let last = ((b + 1) * maxWave + Style.waves.count - 1) / Style.waves.count
                 s += "<span><i style=\"background:\(Style.waves[b])\"></i>waves \(first)–\(last)</span>"
             }
-            if window != nil {
-                s += "<span><i style=\"background:#c62828\"></i>window end; outlined bars end after it</span>"
-            }
-            return s + "</div>\n"
+            return s + windowKey + "</div>\n"
         }
         for w in 1...max(1, min(maxWave, Style.waves.count)) {
             s +=
                 "<span><i style=\"background:\(Style.waves[w - 1])\"></i>wave \(w)\(maxWave > Style.waves.count && w == Style.waves.count ? "…" : "")</span>"
         }
         if maxWave > Style.waves.count { s += "<span>(colours repeat every \(Style.waves.count) waves)</span>" }
-        if window != nil {
-            s += "<span><i style=\"background:#c62828\"></i>window end; outlined bars end after it</span>"
-        }
-        return s + "</div>\n"
+        return s + windowKey + "</div>\n"
     }
 
     static func unplaceable(_ plan: PlanFile) -> String {
@@ -181,8 +240,8 @@ public enum PlanPage {
         return s + "</tbody></table>\n"
     }
 
-    static func migrations(_ plan: PlanFile, _ timeline: Timeline) -> String {
-        let entries = Dictionary(timeline.entries.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+    static func migrations(_ plan: PlanFile, _ drawn: Drawn) -> String {
+        let entries = Dictionary(drawn.entries.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         var s = "<h2>Migrations (\(plan.graph.nodes.count), in plan order)</h2>\n"
         if plan.graph.nodes.isEmpty { return s + "<p class=\"note\">None.</p>\n" }
         s +=
@@ -190,7 +249,7 @@ public enum PlanPage {
         s +=
             "<th>mode</th><th>after</th><th class=\"n\">start</th><th class=\"n\">end</th><th>note</th></tr></thead><tbody>\n"
         for n in plan.graph.nodes.prefix(maxTableRows) {
-            let e = entries[n.id]
+            let e = drawn.notStarted[n.id] == nil ? entries[n.id] : nil
             s +=
                 "<tr><td class=\"n\">\(n.id)</td><td class=\"nw\">\(HTML.esc(n.guest))</td><td class=\"nw\">\(HTML.esc(n.source)) → \(HTML.esc(n.target))</td>"
             s +=
@@ -198,7 +257,7 @@ public enum PlanPage {
             s +=
                 "<td class=\"n\">\(e.map { Clock.text(ms: $0.startMs) } ?? "")</td><td class=\"n\">\(e.map { Clock.text(ms: $0.endMs) } ?? "")</td>"
             s +=
-                "<td>\(HTML.esc([n.copyStorage.isEmpty ? nil : "copies " + n.copyStorage.joined(separator: ","), n.offMostFree].compactMap { $0 }.joined(separator: "; ")))</td></tr>\n"
+                "<td>\(HTML.esc([drawn.notStarted[n.id], n.copyStorage.isEmpty ? nil : "copies " + n.copyStorage.joined(separator: ","), n.offMostFree].compactMap { $0 }.joined(separator: "; ")))</td></tr>\n"
         }
         s += "</tbody></table>\n"
         if plan.graph.nodes.count > maxTableRows {

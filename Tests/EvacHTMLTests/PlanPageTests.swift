@@ -54,6 +54,31 @@ struct PlanPageTests {
         #expect(roomy.contains("fits in") && !roomy.contains(" late\""))
     }
 
+    /// Under a window that skips late migrations (the executor's default) the page shows what
+    /// the executor is predicted to start, by its own rule, not the up-front schedule: nothing
+    /// drawn as started ends after the close, and what is not started has no start time.
+    @Test func aSkippingWindowShowsWhatTheExecutorWouldStart() throws {
+        let plan = try Self.demo()
+        let timeline = Estimate.timeline(plan)
+        let end = timeline.totalMs / 2
+        let window = PlanPage.Window(endMs: end, rule: MaintenanceWindow(durationMs: UInt64(end), late: .skip))
+        let html = PlanPage.render(plan: plan, timeline: timeline, window: window)
+        let run = try #require(window.predicted(plan, timeline))
+        #expect(!run.refused.isEmpty, "half the estimate cannot hold every migration")
+        #expect(run.started.allSatisfy { $0.endMs <= end })
+        #expect(run.started.count + run.refused.count + run.waiting.count == plan.graph.nodes.count)
+        #expect(html.contains("\(run.started.count) of \(plan.graph.nodes.count) start"))
+        #expect(!html.contains("overruns by"), "the makespan verdict is for windows that start everything")
+        #expect(Browser.count(" late\" data-id=", in: html) == run.refused.count)
+        let notes = Browser.count("not started: ", in: html)
+        #expect(notes >= run.refused.count + run.waiting.count)
+        // late: start keeps the up-front schedule and its verdict.
+        var starting = window
+        starting.rule?.late = .start
+        let anyway = PlanPage.render(plan: plan, timeline: timeline, window: starting)
+        #expect(anyway.contains("overruns by") && !anyway.contains("not started: "))
+    }
+
     @Test func namesFromTheInventoryAreEscaped() throws {
         var plan = try Self.demo()
         plan.graph.nodes[0].placement.guest = "<script>alert(1)</script>"

@@ -259,14 +259,11 @@ extension HumanReport {
         return out
     }
 
-    /// What the executor is predicted to start under the window: the plan file's predicted
-    /// durations (what the executor reads) walked by `Timeline.windowed`.
+    /// What the executor is predicted to start under the window (`Timeline.windowed`, shared
+    /// with the HTML page).
     static func windowed(_ p: PlanPipeline, closesMs: Double) -> Timeline.Windowed {
-        let fromTimeline = Dictionary(
-            p.timeline.entries.map { ($0.id, $0.durationMs) }, uniquingKeysWith: { first, _ in first })
-        let durations = p.planFile.graph.nodes.map { $0.predictedDurationMs ?? fromTimeline[$0.id] ?? 0 }
         guard let w = p.loaded.spec.window else { return Timeline.Windowed() }
-        return Timeline.windowed(p.planFile.graph, durationsMs: durations, window: w, closesMs: closesMs)
+        return Timeline.windowed(p.planFile, estimate: p.timeline, window: w, closesMs: closesMs)
     }
 
     private static func lateLine(_ e: Timeline.Entry, guest: String?) -> String {
