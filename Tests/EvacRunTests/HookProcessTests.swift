@@ -115,10 +115,14 @@ import Testing
         let dir = TempDir()
         let s = try Self.script(dir, "long", "sleep 300")
         let stop = Locked(false)
-        Task {
-            try await Task.sleep(for: .milliseconds(300))
+        // The stop comes from a thread of its own: a Task could wait behind other tests that
+        // hold the cooperative pool's two threads on a 2-core machine (it once came after the
+        // 60 s deadline, and the hook ended timed out instead of stopped).
+        let stopper = Thread {
+            Thread.sleep(forTimeInterval: 0.3)
             stop.withLock { $0 = true }
         }
+        stopper.start()
         var inv = HookInvocation(argv: [s], environment: ["PATH": "/usr/bin:/bin"], timeoutMs: 60_000)
         inv.killGraceMs = 300
         let exit = await HookProcess.run(inv) { stop.withLock { $0 } }
