@@ -95,20 +95,44 @@ struct StorageCopyFilterTests {
             "a pool whose free space is unknown is not judged")
     }
 
-    /// qcow2 grows as the copy writes: its allocation counts, unless a backing chain is
-    /// flattened into it (then up to its virtual size).
-    @Test func qcow2CountsItsAllocationUnlessAChainIsFlattened() {
+    /// libvirt pre-creates a copied qcow2 image allocated in full (preallocation=falloc), so a
+    /// qcow2 disk needs its whole virtual size and the metadata whatever it holds, chain or
+    /// not. (Counting the source's allocation, evac placed an 8 MiB-full 64 MiB image into a
+    /// 32 MiB pool on the lab, and libvirt failed the pre-creation.)
+    @Test func qcow2NeedsItsFullyAllocatedSizeWithOrWithoutAChain() {
         let thin = Self.disk(format: "qcow2", capacity: 8 << 30, allocation: 1 << 30)
         let chained = Self.disk(format: "qcow2", capacity: 8 << 30, allocation: 1 << 30, chain: ["/images/base.qcow2"])
-        #expect(CopyNeed.bytes(thin) == 1 << 30)
-        #expect(CopyNeed.bytes(chained) == 8 << 30)
+        let full = QCOW2Size.preallocated(virtual: 8 << 30)
+        #expect(CopyNeed.bytes(thin) == full)
+        #expect(CopyNeed.bytes(chained) == full)
+        #expect((full ?? 0) > 8 << 30, "the metadata counts too")
         #expect(CopyNeed.bytes(Self.disk(capacity: 8 << 30, allocation: 1 << 30)) == 8 << 30)
+        #expect(CopyNeed.bytes(Self.disk(format: "qcow2", capacity: 1 << 62)) == .max, "beyond any pool: never fits")
         let pool = Self.target("t", pools: [Self.pool(free: 2 * Self.gib)])
+        let small = Self.disk(format: "qcow2", capacity: 1 << 30, allocation: 64 << 20)
         let r = Fx.place(
             Self.copyPlan(targets: ["t"]),
-            [Self.source([Fx.vm("thin", gib: 1, disks: [thin]), Fx.vm("chained", gib: 1, disks: [chained])]), pool])
-        #expect(Fx.target(r, "thin") == "t")
+            [
+                Self.source([
+                    Fx.vm("thin", gib: 1, disks: [thin]), Fx.vm("chained", gib: 1, disks: [chained]),
+                    Fx.vm("small", gib: 1, disks: [small]),
+                ]), pool,
+            ])
+        let why = Fx.rejection(r, "thin", "t")?.reason ?? ""
+        #expect(why.hasPrefix("storage pool default at /var/lib/libvirt/images has 2.0 GiB free"), "\(why)")
+        #expect(why.hasSuffix("disk vda needs 8.0 GiB"), "\(why)")
         #expect(Fx.rejection(r, "chained", "t")?.filter == .storageCopy)
+        #expect(Fx.target(r, "small") == "t")
+    }
+
+    /// qemu-img's "fully allocated size" (`qemu-img measure -O qcow2 --size S`, QEMU 7.2) for
+    /// the sizes of the table: the lab's 64 MiB image took exactly the first.
+    @Test(arguments: [
+        (UInt64(64) << 20, UInt64(67_436_544)), (1 << 30, 1_074_135_040), (100 << 30, 107_390_828_544),
+        (1000 << 30, 1_073_905_926_144), (3 << 40, 3_299_038_461_952), (1_234_567 << 10, 1_264_713_728),
+    ])
+    func qcow2FullyAllocatedSizeIsQemuImgs(virtual: UInt64, measured: UInt64) {
+        #expect(QCOW2Size.preallocated(virtual: virtual) == measured)
     }
 
     /// libvirt refuses to copy a read-only disk ("Cannot migrate empty or read-only disk"): an

@@ -68,11 +68,12 @@ create_dir_pool() { # K NAME PATH
   virsh -q -c "$c" pool-autostart "$2" >/dev/null
 }
 
-# The <disk> of a local raw image (a virtio disk vda), for guest_xml's DISK_XML.
+# The <disk> of a local image (a virtio disk vda), for guest_xml's DISK_XML; FORMAT raw (default)
+# or qcow2 (libvirt reads a qcow2 image's backing chain from the image itself).
 local_disk_xml() { # PATH
   cat <<EOF
     <disk type='file' device='disk'>
-      <driver name='qemu' type='raw' cache='none'/>
+      <driver name='qemu' type='${FORMAT:-raw}' cache='none'/>
       <source file='$1'/>
       <target dev='vda' bus='virtio'/>
     </disk>

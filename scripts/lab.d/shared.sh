@@ -143,15 +143,51 @@ cmd_network() { # NAME ACTIVE|none [INACTIVE]
   log "network $name (bridge $br): active on lab-${active//$'\n'/, lab-}${inactive:+; defined, inactive on lab-${inactive//$'\n'/, lab-}}"
 }
 
-# A running guest on lab-K with a NIC on libvirt network NETWORK (<interface type='network'>).
-cmd_guest_network() { # K NAME NETWORK
-  (($# == 3)) || die "usage: scripts/lab guest-network K NAME NETWORK"
+# A running guest on lab-K with a NIC on libvirt network NETWORK (<interface type='network'>),
+# with <filterref filter='FILTER'/> when FILTER is given (an nwfilter, see `nwfilter`).
+cmd_guest_network() { # K NAME NETWORK [FILTER]
+  (($# == 3 || $# == 4)) || die "usage: scripts/lab guest-network K NAME NETWORK [FILTER]"
   need_up
-  local k name=$2 net=$3
+  local k name=$2 net=$3 filter=${4:-}
   k=$(host_arg "$1")
   valid_guest_name "$name" || die "bad guest name: $name"
   valid_guest_name "$net" || die "bad network name: $net"
-  DISK_XML="    <interface type='network'><source network='$net'/><model type='virtio'/><rom enabled='no'/></interface>" \
+  [[ -z $filter ]] || valid_guest_name "$filter" || die "bad filter name: $filter"
+  DISK_XML="    <interface type='network'><source network='$net'/><model type='virtio'/>${filter:+<filterref filter='$filter'/>}<rom enabled='no'/></interface>" \
     create_guest "$k" "$name" 64
-  log "lab-$k: started $name (64 MiB, NIC on network $net)"
+  log "lab-$k: started $name (64 MiB, NIC on network $net${filter:+ with nwfilter $filter})"
+}
+
+# ------------------------------------------------------------------ nwfilters
+
+# `nwfilter NAME K1,K2,...|none`: a network filter NAME defined on lab-K1, lab-K2, … and absent
+# elsewhere (the lab's hosts have no filters of their own: libvirt-daemon-config-nwfilter, which
+# ships clean-traffic and the rest, is not installed). A small rule set of its own: drop IPv6
+# from the guest, accept the rest. libvirt applies it with ebtables/iptables in the host's network
+# namespace when a guest whose NIC references it starts (or arrives). `nwfilter NAME none`
+# undefines it everywhere.
+cmd_nwfilter() { # NAME K1,K2,...|none
+  (($# == 2)) || die "usage: scripts/lab nwfilter NAME K1,K2,...|none"
+  need_up
+  local name=$1 k ks xml
+  valid_guest_name "$name" || die "bad filter name: $name"
+  if [[ $2 == none ]]; then
+    for ((k = 1; k <= HOSTS; k++)); do
+      virsh -q -c "$(uri "$k")" nwfilter-undefine "$name" >/dev/null 2>&1 || true
+    done
+    log "removed nwfilter $name"
+    return 0
+  fi
+  ks=$(host_list_arg "$2") || exit 1
+  for k in $ks; do
+    xml="$(hdir "$k")/etc/nwfilter-$name.xml"
+    cat >"$xml" <<EOF
+<filter name='$name' chain='root'>
+  <rule action='drop' direction='out' priority='400'><mac protocolid='ipv6'/></rule>
+  <rule action='accept' direction='inout' priority='500'><all/></rule>
+</filter>
+EOF
+    virsh -q -c "$(uri "$k")" nwfilter-define "$xml" >/dev/null
+  done
+  log "nwfilter $name on lab-${ks//$'\n'/, lab-}"
 }

@@ -28,8 +28,9 @@ public enum LiveFilters {
     public static func guestRefusal(_ guest: Guest) -> String? { SnapshotRule.refusal(guest) }
 
     /// Storage copy's room on the live target: its pools' free space for the guest's copied
-    /// disks. Migrations in flight to the same pool are not counted here (their images grow
-    /// as they copy); placement counted every planned guest.
+    /// disks. Migrations in flight to the same pool are not counted here: libvirt allocated
+    /// their images in full when it pre-created them, so the free space read already excludes
+    /// them; placement counted every planned guest.
     public static func storageCopyRoom(guest: Guest, target: HostInventory) -> Rejection? {
         var needed: [String: UInt64] = [:]
         for load in CopyLoad.of(guest) {

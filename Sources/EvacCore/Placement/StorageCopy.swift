@@ -3,8 +3,8 @@
 /// qemuMigrationDstPrecreateDisk): a disk whose file is missing on the target is pre-created
 /// there, a file disk in the active pool whose target path is exactly the disk's directory
 /// (virStoragePoolLookupByTargetPath), a volume disk in the pool of its name; the new image has
-/// the source's format and virtual size. A raw image is pre-allocated in full, a qcow2 one
-/// grows as the copy writes the guest's data (the whole chain's: a full copy flattens it).
+/// the source's format and virtual size, allocated in full (raw and qcow2 alike; a full copy
+/// flattens a qcow2 backing chain into it: the target's image has no backing file).
 /// Network disks are not copied; block devices cannot be pre-created.
 
 /// One local disk a storage copy moves, and where libvirt pre-creates it on the target.
@@ -49,13 +49,15 @@ struct CopyNeed: Hashable, Comparable {
         }
     }
 
-    /// Bytes the copy needs in the target's pool: a raw image is pre-allocated to its virtual
-    /// size; a qcow2 one receives the guest's data, its host allocation when it has no backing
-    /// chain and up to its virtual size when a chain is flattened into it. nil when unknown.
+    /// Bytes the copy needs in the target's pool, all of it taken when libvirt pre-creates the
+    /// image (before anything is copied): a raw image is allocated to its virtual size, a qcow2
+    /// one in full too, with its metadata (QCOW2Size: libvirt asks qemu-img for
+    /// preallocation=falloc), whatever the source's allocation and whether or not a backing
+    /// chain is flattened into it. Other formats are counted at their virtual size. nil when
+    /// unknown.
     static func bytes(_ d: GuestDisk) -> UInt64? {
-        let raw = d.format == nil || d.format == "raw"
-        if raw || d.backingChain != nil { return d.capacityBytes }
-        return d.allocationBytes ?? d.capacityBytes
+        guard let capacity = d.capacityBytes else { return nil }
+        return d.format == "qcow2" ? QCOW2Size.preallocated(virtual: capacity) ?? .max : capacity
     }
 }
 
