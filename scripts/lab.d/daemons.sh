@@ -118,10 +118,23 @@ internal_daemon() { # CONF
     EVAC_LAB_HOST_DIR="$h" "$LIBVIRTD" -f "$conf" -p /run/libvirt/libvirtd.pid
 }
 
+# Closes every descriptor above 2 of the calling (sub)shell. The daemons must not inherit, and so
+# hold until `down`, a lock their caller holds: the up/down lock (fd 9) and a caller's
+# `flock /tmp/evac-lab.turn scripts/lab up` (flock(1) passes its lock's fd to the command), which
+# made a later `flock ... scripts/lab down` wait forever.
+close_inherited_fds() {
+  local path fd
+  for path in /proc/"$BASHPID"/fd/*; do
+    fd=${path##*/}
+    [[ $fd =~ ^[0-9]+$ ]] && ((fd > 2)) && exec {fd}>&-
+  done
+  return 0
+}
+
 start_daemon() { # K
   local k=$1 h pid
   h=$(hdir "$k")
-  # 9>&-: the daemon must not inherit (and so hold forever) the up/down lock.
+  # close_inherited_fds: the daemon must not inherit (and so hold forever) a lock of its caller.
   # setsid: the daemon must not share the caller's session (Ctrl-C, hangups). The
   # background child of a script is no group leader, so setsid does not fork and
   # $! stays the PID of what becomes `tini` (ip and unshare exec), libvirtd's parent.
@@ -131,8 +144,12 @@ start_daemon() { # K
   # reaps late (this sandbox's reaps after ~2 s) made every lab migration ~2 s longer and
   # rounded its end up to the next reaping. A real host's init reaps at once; so does tini.
   # tini forwards SIGTERM to libvirtd and exits with it.
-  setsid ip netns exec "$(nsname "$k")" unshare -m -u --propagation private \
-    "$TINI" -s -- "$SELF" _daemon "$(conf_path "$k")" </dev/null >>"$h/log/daemon.out" 2>&1 9>&- &
+  # The subshell execs setsid, so $! is still the PID of what becomes `tini`.
+  (
+    close_inherited_fds
+    exec setsid ip netns exec "$(nsname "$k")" unshare -m -u --propagation private \
+      "$TINI" -s -- "$SELF" _daemon "$(conf_path "$k")" </dev/null >>"$h/log/daemon.out" 2>&1
+  ) &
   pid=$!
   printf '%s\n' "$pid" >"$h/libvirtd.pid"
 }

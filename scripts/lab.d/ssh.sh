@@ -92,8 +92,11 @@ start_sshd() { # K
   local k=$1 h
   h=$(hdir "$k")
   # As start_daemon: no lock inherited, a session of its own, $! is what becomes sshd.
-  setsid ip netns exec "$(nsname "$k")" unshare -m -u --propagation private \
-    "$SELF" _sshd "$(sshd_conf_path "$k")" </dev/null >>"$h/log/sshd.out" 2>&1 9>&- &
+  (
+    close_inherited_fds
+    exec setsid ip netns exec "$(nsname "$k")" unshare -m -u --propagation private \
+      "$SELF" _sshd "$(sshd_conf_path "$k")" </dev/null >>"$h/log/sshd.out" 2>&1
+  ) &
   printf '%s\n' "$!" >"$h/sshd.pid"
 }
 
