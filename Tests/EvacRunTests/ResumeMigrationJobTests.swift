@@ -28,10 +28,14 @@ import Testing
         return await e.resume()
     }
 
-    /// The job ends later; `landed` says where the guest is by then.
-    static func endJob(_ s: Setup, after ms: Int, landed: Bool) -> Task<Void, any Error> {
+    /// The job ends once the resume has said it waits for it (never before, whatever the load),
+    /// a moment later; `landed` says where the guest is by then.
+    static func endJob(_ s: Setup, _ rec: Recorder, landed: Bool) -> Task<Void, any Error> {
         Task {
-            try await Task.sleep(for: .milliseconds(ms))
+            for _ in 0..<6000 where !rec.notices.contains(where: { $0.contains("is still in progress") }) {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            try await Task.sleep(for: .milliseconds(300))
             if landed { s.moveToTarget() } else { s.world.remove(uuid: s.uuid, from: "t1") }
             s.world.setJob(nil, uuid: s.uuid, on: "s1")
         }
@@ -43,7 +47,7 @@ import Testing
     func landsLater(onTarget: Bool) async throws {
         let s = try await Self.inFlight(onTarget: onTarget)
         let rec = Recorder()
-        let ending = Self.endJob(s, after: 1200, landed: true)
+        let ending = Self.endJob(s, rec, landed: true)
         let r = try await Self.resume(s, rec, wait: .seconds(30))
         try await ending.value
         #expect(r.status == .allDone, "\(r.message ?? "")")
@@ -62,8 +66,9 @@ import Testing
     @Test("the migration fails after the resume started: the guest stays on its source and is retried")
     func failsLater() async throws {
         let s = try await Self.inFlight(onTarget: false)
-        let ending = Self.endJob(s, after: 1200, landed: false)
-        let r = try await Self.resume(s, Recorder(), wait: .seconds(30))
+        let rec = Recorder()
+        let ending = Self.endJob(s, rec, landed: false)
+        let r = try await Self.resume(s, rec, wait: .seconds(30))
         try await ending.value
         #expect(r.status == .allDone, "\(r.message ?? "")")
         #expect(s.at == ["t1": .running])
