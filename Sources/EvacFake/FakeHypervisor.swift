@@ -78,6 +78,9 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
         /// Every shutdown, destroy, start and undefine call that changed a guest, in order.
         var power: [PowerCall] = []
         var crashed = false
+        /// host → uuid → the job libvirt would report on that guest (a migration that outlived
+        /// the killed evac, as the source daemon goes on with it).
+        var jobs: [String: [String: GuestJob]] = [:]
         var active = Peaks()
         var peaks = Peaks()
         var calls = 0
@@ -159,6 +162,11 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
     public func remove(uuid: String, from host: String) {
         world.withLock { _ = $0.guests[host]?.removeValue(forKey: uuid) }
     }
+    /// Sets (nil: ends) the job `activeJob` reports for a guest on a host: a migration still
+    /// under way in the source daemon after the evac that started it was killed.
+    public func setJob(_ job: GuestJob?, uuid: String, on host: String) {
+        world.withLock { $0.jobs[host, default: [:]][uuid] = job }
+    }
 
     // MARK: Hypervisor
 
@@ -188,6 +196,14 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
             try gate(host, &w)
             guard let g = w.guests[host.name]?[guestUUID] else { return .absent }
             return .present(state: g.state, persistent: g.persistent)
+        }
+    }
+
+    public func activeJob(guestUUID: String, on host: HostEndpoint) async throws(HypervisorError) -> GuestJob? {
+        try await answer(host)
+        return try world.withLock { (w: inout World) throws(HypervisorError) -> GuestJob? in
+            try gate(host, &w)
+            return w.jobs[host.name]?[guestUUID]
         }
     }
 

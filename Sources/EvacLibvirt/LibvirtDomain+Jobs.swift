@@ -1,4 +1,5 @@
 internal import CLibvirt
+import EvacCore
 import Foundation
 
 /// Migration and job calls on one domain. All blocking; errors are read on the calling thread.
@@ -47,6 +48,20 @@ extension LibvirtDomain {
         }
         defer { virTypedParamsFree(params, n) }
         return (type, typedParamsDictionary(params, n))
+    }
+
+    /// The job running now, nil for none: what it does and how long it has run.
+    func activeJob() throws(LibvirtError) -> GuestJob? {
+        let (type, stats) = try jobStats()
+        guard UInt32(bitPattern: type) != VIR_DOMAIN_JOB_NONE.rawValue else { return nil }
+        let operation: GuestJob.Operation
+        switch stats[VIR_DOMAIN_JOB_OPERATION].flatMap({ UInt32($0) }) {
+        case VIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT.rawValue: operation = .outgoingMigration
+        case VIR_DOMAIN_JOB_OPERATION_MIGRATION_IN.rawValue: operation = .incomingMigration
+        case nil, VIR_DOMAIN_JOB_OPERATION_UNKNOWN.rawValue: operation = .unknown
+        default: operation = .other
+        }
+        return GuestJob(operation: operation, elapsedMs: stats[VIR_DOMAIN_JOB_TIME_ELAPSED].flatMap { UInt64($0) })
     }
 
     func abortJob() throws(LibvirtError) {

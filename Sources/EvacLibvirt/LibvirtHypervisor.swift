@@ -43,6 +43,19 @@ public final class LibvirtHypervisor: Hypervisor {
         }
     }
 
+    public func activeJob(guestUUID: String, on host: HostEndpoint) async throws(HypervisorError) -> GuestJob? {
+        try await onHost(host, "job") { c throws(LibvirtError) -> GuestJob? in
+            do throws(LibvirtError) {
+                guard let dom = try c.domain(uuid: guestUUID) else { return nil }
+                // An inactive guest runs no job; libvirt refuses the query for it.
+                guard HostReader.guestState(try dom.state()).isActive else { return nil }
+                return try dom.activeJob()
+            } catch  where error.isNoDomain {
+                return nil // undefined between look-up and query
+            }
+        }
+    }
+
     public func inspect(_ host: HostEndpoint) async throws(HypervisorError) -> HostInventory {
         let parts = hostParts
         return try await onHost(host, "inspect") { c throws(LibvirtError) in

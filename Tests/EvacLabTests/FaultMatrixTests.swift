@@ -6,6 +6,9 @@ import XCTest
 /// asserting evac's exit code and the end state read from libvirt: every guest defined on
 /// exactly one host, running, on its source or its planned target.
 ///
+/// Its plans reach the hosts over the qemu+unix sockets whatever `EVAC_LAB_TRANSPORT` says: a
+/// frozen daemon behind its socket is what most of it tests, and the rest shares its set-up.
+///
 /// The slow migrations use `Faults.dirty` on lab-5 (under 1 MiB/s it never converges), so the
 /// other tests' guests on lab-1 and lab-2 are not touched; plans pin each guest to its target.
 extension LabEndToEndTests {
@@ -303,7 +306,8 @@ extension LabEndToEndTests {
         try Lab.reset()
         let dir = try faultScratch("sigint-once")
         let state = dir.appendingPathComponent("state")
-        let plan = try Lab.writePlan(in: dir, name: "fault-sigint-once", perTarget: 1, total: 2, bandwidth: "1MiB/s")
+        let plan = try Lab.writePlan(
+            in: dir, name: "fault-sigint-once", perTarget: 1, total: 2, bandwidth: "1MiB/s", uri: Lab.uri)
         let run = try apply(plan, state: state)
         XCTAssertTrue(run.waitFor("running: attempt 1", timeout: 60), "\(run.output())")
         XCTAssertEqual(kill(run.pid, SIGINT), 0)

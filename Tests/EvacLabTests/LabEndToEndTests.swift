@@ -4,8 +4,8 @@ import XCTest
 /// evac against real libvirt daemons and real QEMU guests: `scripts/lab` (scenario default:
 /// lab-1 web-1, web-2, db-1 on br-storage; lab-2 app-1..3, cache-1; lab-3 with br-storage and
 /// lab-4 without are the targets; lab-5 holds the unplaceable big-1, which these plans do not
-/// drain). The plans reach the hosts through `Lab.planURI` (qemu+unix, or ssh as an operator's do
-/// with EVAC_LAB_TRANSPORT=ssh). Needs root and about 3 GB of free memory. The lab is started once for the class; if
+/// drain). The plans reach the hosts through `Lab.planURI` (qemu+ssh as an operator's do, or the
+/// qemu+unix sockets with EVAC_LAB_TRANSPORT=unix; the fault matrix always keeps the sockets). Needs root and about 3 GB of free memory. The lab is started once for the class; if
 /// it cannot start, every test fails with the reason (nothing is skipped). Each test starts
 /// from the state `up` leaves (Lab.reset moves guests back with virsh, or restarts the lab).
 final class LabEndToEndTests: XCTestCase {

@@ -44,6 +44,11 @@ public protocol Hypervisor: Sendable {
 
     /// Removes a shut-off guest's definition from a host (`virDomainUndefineFlags`), its disks untouched.
     func undefine(guestUUID: String, on host: HostEndpoint) async throws(HypervisorError)
+
+    /// The job libvirt runs on the guest on that host now (`virDomainGetJobStats`), nil when
+    /// none: after kill -9 a peer-to-peer migration goes on inside the source daemon, and a
+    /// resume waits for that job to end instead of deciding on a half-moved guest.
+    func activeJob(guestUUID: String, on host: HostEndpoint) async throws(HypervisorError) -> GuestJob?
 }
 
 extension Hypervisor {
@@ -62,6 +67,10 @@ extension Hypervisor {
     /// See `shutdown`.
     public func undefine(guestUUID: String, on host: HostEndpoint) async throws(HypervisorError) {
         throw HypervisorError(.unsupported, host: host.name, uri: host.uri, "undefine is not supported here")
+    }
+    /// Hypervisors that cannot read jobs report none: the guest's states alone then decide.
+    public func activeJob(guestUUID: String, on host: HostEndpoint) async throws(HypervisorError) -> GuestJob? {
+        nil
     }
 }
 

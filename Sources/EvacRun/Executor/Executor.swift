@@ -18,8 +18,9 @@ public struct ExecutorOptions: Sendable {
     public var reconcileConcurrency: Int = 32
     /// Refuse to start when a source does not answer (the "cannot start" status).
     public var requireReachableSources: Bool = true
-    /// How long a resume waits for a migration that outlived the process that started it
-    /// (after kill -9 the source daemon goes on with a peer-to-peer migration by itself).
+    /// How long a resume waits at most for a migration that outlived the process that started
+    /// it (after kill -9 the source daemon goes on with a peer-to-peer migration by itself, and
+    /// reports it as the guest's job): the plan's migration timeout for the guest when shorter.
     public var inTransitWait: Duration = .seconds(600)
     /// What the maintenance window is judged by: the wall clock; tests give a virtual one (the
     /// fake hypervisor's played time) so that the window's decisions do not depend on the load.
@@ -265,8 +266,9 @@ public actor Executor {
             return RunEnd(.allDone, "nothing to roll back: no guest of this plan is on its target")
         }
         let atStart = try await inspectSourcesFirst(run)
-        var batch = try await reconcile(&run)
-        batch += selectRetries(retry, &run)
+        let (reconciled, moving) = try await reconcile(&run)
+        var batch = reconciled
+        batch += selectRetries(retry, &run, except: moving)
         let hooks = hookRunner(run)
         if let hooks, startMigrations { try await runHooksBeforeWalk(hooks, &run) }
         var scheduler = schedule(&run, blocking: &batch)
@@ -287,35 +289,40 @@ public actor Executor {
         return atStart
     }
 
-    /// Reconciles what a previous run left unsettled with the hosts, returning what to journal.
+    /// Reconciles what a previous run left unsettled with the hosts, returning what to journal
+    /// and the steps whose guest libvirt is still migrating (not to be retried by this run).
     /// A rollback always looks (where each guest is decides whether it still has to move); a
     /// step a reconcile finds done carries its companions (the apply step → rolled-back).
-    private func reconcile(_ run: inout Run) async throws(RunEnd) -> [StepTransition] {
+    private func reconcile(_ run: inout Run) async throws(RunEnd) -> ([StepTransition], Set<Int>) {
         guard run.kind == .rollback || run.records.values.contains(where: { $0.attempt > 0 || $0.state != .pending })
-        else { return [] }
+        else { return ([], []) }
+        let observer = observer
         let reconciler = Reconciler(
             hypervisor: hypervisor, concurrency: options.reconcileConcurrency,
-            inTransitWait: options.inTransitWait, again: run.kind.rawValue)
+            inTransitWait: options.inTransitWait, again: run.kind.rawValue, notify: { observer.handle(.notice($0)) })
         let steps = run.steps
         let specByID = Dictionary(run.specs.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         let findings = await control.cancellingOnStop { await reconciler.reconcile(steps, specs: specByID) }
         // Findings of look-ups a stop cut short say nothing: write none of them.
         if control.stopRequested { throw Self.interruptedEarly }
         var batch: [StepTransition] = []
+        var moving = Set<Int>()
         for f in findings {
+            if f.stillMoving { moving.insert(f.step.id) }
             guard let t = f.transition else { continue }
             run.records[t.step.id] = t.step
             batch.append(t)
             if t.step.state == .done { batch += run.companions(t.step) }
             if f.loud { observer.handle(.notice("\(t.step.guest): \(f.text)")) }
         }
-        return batch
+        return (batch, moving)
     }
 
-    /// The failed and blocked steps the operator asked to retry, pending again.
-    private func selectRetries(_ retry: RetrySelection, _ run: inout Run) -> [StepTransition] {
+    /// The failed and blocked steps the operator asked to retry, pending again; never one of
+    /// `except` (a guest libvirt is still migrating).
+    private func selectRetries(_ retry: RetrySelection, _ run: inout Run, except: Set<Int>) -> [StepTransition] {
         var batch: [StepTransition] = []
-        for id in retryIDs(retry, specs: run.specs, records: run.records) {
+        for id in retryIDs(retry, specs: run.specs, records: run.records) where !except.contains(id) {
             guard let r = run.records[id] else { continue }
             batch.append(run.mark(r, .pending, reason: nil, message: "retry requested"))
         }
