@@ -86,6 +86,7 @@ struct PlanCommand: AsyncParsableCommand {
         case .html: data = Data(PlanPage.render(plan: p.planFile, timeline: p.timeline, window: windowEnd(p)).utf8)
         }
         try Console.write(data, to: out)
+        ProcessLifetime.keepUntilExit((p, data))
         if !p.result.unplaceable.isEmpty { throw EvacExit.partial }
     }
 }

@@ -193,6 +193,69 @@ final class CanonicalJSONEncoderTests: XCTestCase {
         try assertSame(Date(timeIntervalSince1970: 1_700_000_000.25))
     }
 
+    /// A graph with every optional member of a node present somewhere, and strings to escape.
+    private func oddGraph(nodes count: Int = 12) -> MigrationGraph {
+        let odd = "we\"ird\\ \n\t/\u{1F600} e\u{301} \u{7F}"
+        let modes: [MigrationOptions.Mode] = [.live, .paused, .offline]
+        var nodes: [MigrationGraph.Node] = []
+        for i in 0..<count {
+            let guest = i == 3 ? odd : "g\(i)"
+            let target = i == 5 ? odd : "kvm-\(i)"
+            let copies: [String] = i % 4 == 1 ? ["vda", odd] : []
+            let offMostFree: String? = i % 3 == 2 ? "most-free \(odd)" : nil
+            let memoryKiB = UInt64(i) << 30 + 7
+            let placement = Placement(
+                guest: guest, uuid: "u-\(i)-4b1c-9a7e-0123456789ab", source: "src\(i % 2)", target: target,
+                memoryKiB: memoryKiB, vcpus: i, mode: modes[i % 3], copyStorage: copies, offMostFree: offMostFree)
+            let after: [Int] = i % 2 == 0 ? [] : [1, i]
+            let groups: [String] = i % 5 == 0 ? ["db", odd] : []
+            let group: String? = i % 4 == 3 ? odd : nil
+            let start: Double? = i % 3 == 0 ? nil : Double(i) * 1234.5
+            var duration: Double? = i % 2 == 0 ? 1e16 + Double(i) : 0.1 * Double(i)
+            if i == 7 { duration = nil }
+            nodes.append(
+                MigrationGraph.Node(
+                    id: i + 1, placement: placement, after: after, groups: groups, migrationGroup: group,
+                    predictedStartMs: start, predictedDurationMs: duration))
+        }
+        return MigrationGraph(
+            nodes: nodes,
+            limits: .init(
+                total: 4, perSource: 2, perTarget: 1,
+                groups: [.init(name: odd, maxInFlight: 1), .init(name: "b", maxInFlight: 2)]))
+    }
+
+    struct WrappedGraph: Encodable {
+        var graph: MigrationGraph
+        func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: AnyKey.self)
+            try graph.encode(to: c.superEncoder(forKey: AnyKey("super")))
+            var list = c.nestedUnkeyedContainer(forKey: AnyKey("list"))
+            try list.encode(graph)
+            try c.encode(graph, forKey: AnyKey("plain"))
+        }
+    }
+
+    /// Through CanonicalJSONEncoder the graph writes its own bytes (MigrationGraph+CanonicalJSON):
+    /// they must be JSONEncoder's, whatever members a node has and at whatever depth the graph sits;
+    /// through a super encoder or a nested container it takes the container path.
+    func testGraphWritesItsOwnBytes() throws {
+        let graph = oddGraph()
+        try assertSame(graph)
+        try assertSame([graph, MigrationGraph(nodes: [], limits: .init(total: 1, perSource: 1, perTarget: 1))])
+        try assertSame(["outer": ["inner": graph]])
+        try assertSame(WrappedGraph(graph: graph))
+        try assertSame(oddGraph(nodes: 1))
+        let keys = MigrationGraph.Node.canonicalKeys
+        XCTAssertEqual(keys, keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) })
+        // Every key the direct writer knows appears in JSONEncoder's encoding of the odd graph.
+        let text = try foundation(graph)
+        for k in keys { XCTAssertTrue(text.contains("\"\(k)\" : "), k) }
+        var bad = graph
+        bad.nodes[4].predictedStartMs = .nan
+        XCTAssertThrowsError(try CanonicalJSONEncoder().encode(bad))
+    }
+
     private func realisticPlan() -> (PlanFile, Inventory) {
         var (spec, inventory) = FleetGenerator.scale(guests: 2000, hosts: 200, sources: 40, seed: 7)
         spec.migration.timeout = .perGiB(milliseconds: 30000)
@@ -231,5 +294,24 @@ final class CanonicalJSONEncoderTests: XCTestCase {
         let oddSealed = odd.sealed()
         XCTAssertEqual(oddSealed.data, Data((try foundation(oddSealed.file) + "\n").utf8))
         XCTAssertEqual(oddSealed.file.planHash, file.planHash, "none of them is in the hash")
+        // The member list both encodings walk names every stored property that is set.
+        var visited: [String] = []
+        file.visitMembers { key, _ in visited.append(key.stringValue) }
+        let present = Mirror(reflecting: file).children.compactMap { child -> String? in
+            let m = Mirror(reflecting: child.value)
+            return m.displayStyle == .optional && m.children.isEmpty ? nil : child.label
+        }
+        XCTAssertEqual(visited, present.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) })
+        XCTAssertEqual(present.count, 17, "the realistic plan sets no connection, window, hooks or rolling")
+        var full = file
+        full.connection = ConnectionSettings(callTimeoutMs: 5000)
+        full.window = MaintenanceWindow(durationMs: 3_600_000)
+        full.hooks = HookSet()
+        full.rolling = RollingSpec()
+        var all: [String] = []
+        full.visitMembers { key, _ in all.append(key.stringValue) }
+        XCTAssertEqual(Set(all), Set(Mirror(reflecting: full).children.compactMap(\.label)))
+        XCTAssertEqual(all.count, 21)
+        XCTAssertEqual(full.encoded(), Data((try foundation(full) + "\n").utf8))
     }
 }

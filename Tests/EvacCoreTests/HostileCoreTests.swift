@@ -48,6 +48,45 @@ import Testing
         #expect(URIPolicy.check(uri).isEmpty, "\(URIPolicy.check(uri))")
     }
 
+    /// `URIPolicy.isPlain` (the byte-level fast path) accepts only URIs in which the full check
+    /// finds nothing: variants of ordinary URIs with one character inserted or removed.
+    @Test func thePlainFormIsOnlyWhatTheFullCheckPasses() {
+        let seeds = [
+            "qemu+ssh://kvm-00001/system", "qemu:///system", "test:///default", "qemu+tls://h.example.com/system",
+            "qemu+unix:///session", "qemu+libssh2://a_b.c-d/system",
+        ]
+        let inserts = [
+            ":", "@", "?", "#", "%", "+", "-", " ", "\u{1}", "\u{7F}", "\u{85}", "é", "[", "]", "/", ".", "_", "A", "9",
+            "ext", "x=1", "'", ";", "$(", "`", "\\", "~", "*",
+        ]
+        var accepted = 0
+        for seed in seeds {
+            #expect(URIPolicy.isPlain(seed), "\(seed)")
+            let chars = Array(seed)
+            var variants: [String] = chars.indices.map { i in
+                var c = chars
+                c.remove(at: i)
+                return String(c)
+            }
+            for i in 0...chars.count {
+                for insert in inserts { variants.append(String(chars[..<i]) + insert + String(chars[i...])) }
+            }
+            for v in variants where URIPolicy.isPlain(v) {
+                accepted += 1
+                #expect(URIPolicy.parsedProblems(v).isEmpty, "\(v): \(URIPolicy.parsedProblems(v))")
+            }
+        }
+        #expect(accepted > 100, "the fast path takes ordinary variants")
+        for other in [
+            "qemu+ext:///system", "qemu+ssh://-oProxyCommand=x/system", "qemu+ssh://root@h/system",
+            "qemu+ssh://h:22/system",
+            "qemu+ssh://h/system?no_verify=1", "qemu+foo://h/system", "Qemu://h/system", "qemu+ssh://h/sys tem", "qemu",
+            "", "qemu+://h/system", "qemu:/system",
+        ] {
+            #expect(!URIPolicy.isPlain(other), "\(other)")
+        }
+    }
+
     @Test func risksCanBeAcceptedOneByOne() {
         let uri = "qemu+ext:///system?command=/usr/local/bin/tunnel"
         #expect(Set(URIPolicy.check(uri).compactMap(\.risk)) == [.localCommand])

@@ -125,6 +125,16 @@ public struct MigrationGraph: Codable, Hashable, Sendable {
         self.limits = limits
     }
 
+    private enum CodingKeys: String, CodingKey { case nodes, limits }
+
+    /// The graph's members. Through `CanonicalJSONEncoder` (plan files) its bytes are written
+    /// directly (`MigrationGraph+CanonicalJSON.swift`): the same bytes, without a container per node.
+    public func encode(to encoder: any Encoder) throws {
+        if try writeCanonical(to: encoder) { return }
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(nodes, forKey: .nodes)
+        try c.encode(limits, forKey: .limits)
+    }
     /// Builds the graph from placements in their order. Cycles are reported as diagnostics
     /// at the `after` rules that cause them, and the graph is nil.
     public static func build(

@@ -45,15 +45,15 @@ public struct Timeline: Codable, Hashable, Sendable {
     public static func predictions(
         _ graph: MigrationGraph, options: MigrationOptionSet, model: DurationModel, loads: [String: Load] = [:]
     ) -> [DurationModel.Prediction] {
-        // By index: `map` over the nodes copied each one (its whole placement) to read four members.
+        // Member by member: `map` over the nodes, or a node held in a local, copied each one (its
+        // whole placement) to read four members.
         graph.nodes.indices.map { i in
-            let n = graph.nodes[i]
-            let load = loads[n.uuid]
+            let load = loads[graph.nodes[i].placement.uuid]
             let m = DurationModel.Migration(
-                memoryBytes: n.memoryKiB.multipliedReportingOverflow(by: 1024).partialValue,
-                dirtyBytesPerSec: load?.dirtyBytesPerSec, storageBytes: load?.storageBytes ?? 0, mode: n.mode,
-                residentBytes: load?.residentBytes)
-            return model.predict(m, options: options.options(for: n))
+                memoryBytes: graph.nodes[i].placement.memoryKiB.multipliedReportingOverflow(by: 1024).partialValue,
+                dirtyBytesPerSec: load?.dirtyBytesPerSec, storageBytes: load?.storageBytes ?? 0,
+                mode: graph.nodes[i].placement.mode, residentBytes: load?.residentBytes)
+            return model.predict(m, options: options.options(forGroup: graph.nodes[i].migrationGroup))
         }
     }
 

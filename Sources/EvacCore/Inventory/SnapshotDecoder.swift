@@ -43,7 +43,8 @@ struct SnapshotReader {
     private var i = 0
     /// Keys and indexes from the top to the current value, only read when a problem is reported.
     private var path: [PathStep] = []
-    private enum PathStep { case key(String), index(Int) }
+    /// Keys are the schema's static names: a step costs no reference count.
+    private enum PathStep { case key(StaticString), index(Int) }
 
     init(_ p: UnsafeBufferPointer<UInt8>) {
         self.p = p
@@ -84,7 +85,7 @@ struct SnapshotReader {
             : " at /"
                 + path.map {
                     switch $0 {
-                    case .key(let k): k
+                    case .key(let k): k.description
                     case .index(let n): String(n)
                     }
                 }.joined(separator: "/")
@@ -174,7 +175,7 @@ struct SnapshotReader {
         }
         // A key with escapes: decode it, then compare.
         let s = try string()
-        return keys.names.firstIndex(of: s)
+        return keys.index(of: s)
     }
 
     /// Skips any JSON value, nesting at most `SnapshotDecoder.maxDepth` deep.
@@ -703,20 +704,20 @@ struct SnapshotReader {
     }
 }
 
-/// The keys of one object of the schema, found by their bytes without making a String.
+/// The keys of one object of the schema, found by their bytes without making a String. Static
+/// strings: the reader's path to the current value names them without retaining anything.
 struct KeyTable: Sendable {
-    let names: [String]
-    private let bytes: [[UInt8]]
+    let names: [StaticString]
 
-    init(_ names: [String]) {
-        self.names = names
-        bytes = names.map { Array($0.utf8) }
-    }
+    init(_ names: [StaticString]) { self.names = names }
 
     func find(_ key: UnsafeBufferPointer<UInt8>) -> Int? {
-        for (n, b) in bytes.enumerated() where b.count == key.count {
-            if b.withUnsafeBufferPointer({ memcmp($0.baseAddress!, key.baseAddress!, key.count) == 0 }) { return n }
+        for (n, name) in names.enumerated() where name.utf8CodeUnitCount == key.count {
+            if memcmp(name.utf8Start, key.baseAddress!, key.count) == 0 { return n }
         }
         return nil
     }
+
+    /// The index of a key that had to be decoded (it had escapes).
+    func index(of key: String) -> Int? { names.firstIndex { $0.description == key } }
 }

@@ -73,8 +73,11 @@ public struct MigrationOptionSet: Hashable, Sendable {
 
     /// The options of the node's group (`migrationGroup`), or the plan's; a name no group has
     /// (refused in plan files by `PlanFile.problems`) gets the plan's.
-    public func options(for node: MigrationGraph.Node) -> MigrationOptions {
-        guard let name = node.migrationGroup, let i = index[name] else { return plan }
+    public func options(for node: MigrationGraph.Node) -> MigrationOptions { options(forGroup: node.migrationGroup) }
+
+    /// The options of the group named `name` (a node's `migrationGroup`), or the plan's.
+    public func options(forGroup name: String?) -> MigrationOptions {
+        guard let name, let i = index[name] else { return plan }
         return groups[i].options
     }
 

@@ -19,12 +19,19 @@ public struct CanonicalJSONEncoder: Sendable {
 
     /// The canonical JSON bytes of `value`; throws where `JSONEncoder` would (e.g. a non-finite Double).
     public func encode<T: Encodable>(_ value: T) throws -> Data {
+        Data(try encodeBytes(value))
+    }
+
+    /// The same bytes as an array, the buffer they were written into (no copy).
+    func encodeBytes<T: Encodable>(_ value: T) throws -> [UInt8] {
         let w = CanonicalJSONWriter()
         guard try w.encodeValue(value, depth: 0) else {
             throw EncodingError.invalidValue(
                 value, .init(codingPath: [], debugDescription: "Top-level \(T.self) did not encode any values."))
         }
-        return Data(w.out)
+        var out: [UInt8] = []
+        swap(&out, &w.out)
+        return out
     }
 }
 
@@ -92,7 +99,7 @@ private struct Member {
     var value: Int
 }
 
-private final class CanonicalJSONWriter: Encoder {
+final class CanonicalJSONWriter: Encoder {
     // Unchecked: every value written modifies `out` through the class, and the runtime's
     // exclusivity bookkeeping for each access cost a fifth of the encoding time. All accesses
     // are short and none overlaps another (no closure given `&out` touches the writer).
@@ -219,17 +226,7 @@ private final class CanonicalJSONWriter: Encoder {
     }
 
     private func appendArray<E>(_ a: [E], _ depth: Int, _ element: (E, inout [UInt8]) -> Void) {
-        out.append(0x5B)
-        out.append(0x0A)
-        for (i, e) in a.enumerated() {
-            if i > 0 {
-                out.append(0x2C)
-                out.append(0x0A)
-            }
-            Self.appendIndent(depth + 1, to: &out)
-            element(e, &out)
-        }
-        Self.closeContainer(0x5D, depth, to: &out)
+        Self.appendArray(a, depth, to: &out, element)
     }
 
     // MARK: Laying out objects
@@ -759,5 +756,27 @@ private struct SingleContainer: SingleValueEncodingContainer {
         // The value gets its own frame at this container's depth.
         try w.encodeValue(v, depth: depth)
         if box != nil { w.finishEntry("", from: start, frame: frame, box: box) }
+    }
+}
+
+// MARK: Values that write their own bytes
+
+extension CanonicalJSONWriter {
+    /// For an `encode(to:)` that knows its canonical bytes: when `encoder` is this writer at the
+    /// start of a value (nothing of it written yet), `body` writes the value's bytes, given the
+    /// writer and the value's indent depth, and the result is true. Otherwise (another encoder, a
+    /// super encoder, or a value sharing its container with others, as a flattened member does)
+    /// nothing is done and the result is false: the caller encodes through containers.
+    static func writeDirectly(
+        to encoder: any Encoder, _ body: (CanonicalJSONWriter, Int) throws -> Void
+    ) rethrows -> Bool {
+        guard let w = encoder as? CanonicalJSONWriter, let f = w.frames.indices.last,
+            w.frames[f].kind == .none, w.frames[f].start == w.out.count, w.frames[f].entryBase == w.entries.count
+        else { return false }
+        // A single value, complete once written: `finishFrame` leaves its bytes as they are.
+        w.frames[f].kind = .single
+        w.frames[f].count = 1
+        try body(w, w.frames[f].depth)
+        return true
     }
 }

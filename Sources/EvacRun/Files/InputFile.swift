@@ -26,25 +26,47 @@ public enum InputFile {
         guard fstat(fd, &st) == 0 else { throw fail("cannot be examined: \(String(cString: strerror(errno)))") }
         if let kind = notRegular(st.st_mode) { throw fail("is \(kind), not a regular file") }
         guard st.st_size <= limit else { throw fail("is \(st.st_size) bytes; evac reads at most \(limit >> 20) MiB") }
-        var out = [UInt8](repeating: 0, count: Int(clamping: st.st_size) + 1)
+        // What fstat promised (and a byte, to see the end) is read into memory that is not zeroed
+        // first: zeroing a 100 MB snapshot was 1.5 % of `evac plan`'s CPU.
         var n = 0
-        // Read to the end (the file may have grown since fstat), never past the cap.
-        while true {
-            if n == out.count {
-                guard out.count <= limit else { throw fail("is more than \(limit >> 20) MiB") }
-                out.append(contentsOf: [UInt8](repeating: 0, count: max(4096, out.count)))
-            }
-            let got = out.withUnsafeMutableBytes { Foundation.read(fd, $0.baseAddress! + n, $0.count - n) }
-            if got < 0 {
-                if errno == EINTR { continue }
-                throw fail("cannot be read: \(String(cString: strerror(errno)))")
-            }
-            if got == 0 { break }
-            n += got
+        var readError: Int32 = 0
+        var atEnd = false
+        var out = [UInt8](unsafeUninitializedCapacity: Int(clamping: st.st_size) + 1) { buf, initialized in
+            (n, atEnd, readError) = readAll(fd, into: UnsafeMutableRawBufferPointer(buf))
+            initialized = n
         }
+        // Read to the end (the file may have grown since fstat), never past the cap.
+        while !atEnd, readError == 0 {
+            guard out.count <= limit else { throw fail("is more than \(limit >> 20) MiB") }
+            out.append(contentsOf: [UInt8](repeating: 0, count: max(4096, out.count)))
+            let got = out.withUnsafeMutableBytes {
+                readAll(fd, into: UnsafeMutableRawBufferPointer(rebasing: $0[n...]))
+            }
+            (atEnd, readError) = (got.atEnd, got.error)
+            n += got.count
+            out.removeSubrange(n...)
+        }
+        if readError != 0 { throw fail("cannot be read: \(String(cString: strerror(readError)))") }
         guard n <= limit else { throw fail("is more than \(limit >> 20) MiB") }
         out.removeSubrange(n...) // in place: no second copy of a 100 MB snapshot
         return out
+    }
+
+    /// Reads until `buffer` is full, the end of the file (`atEnd`) or an error (its errno).
+    private static func readAll(
+        _ fd: Int32, into buffer: UnsafeMutableRawBufferPointer
+    ) -> (count: Int, atEnd: Bool, error: Int32) {
+        var n = 0
+        while n < buffer.count {
+            let got = Foundation.read(fd, buffer.baseAddress! + n, buffer.count - n)
+            if got < 0 {
+                if errno == EINTR { continue }
+                return (n, false, errno)
+            }
+            if got == 0 { return (n, true, 0) }
+            n += got
+        }
+        return (n, false, 0)
     }
 
     static func openFailure(_ err: Int32) -> String {
