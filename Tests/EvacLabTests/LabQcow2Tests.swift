@@ -40,12 +40,7 @@ extension LabEndToEndTests {
         XCTAssertEqual(why?.reason, room)
 
         // libvirt's half: forced, the pre-creation fails and the guest stays home.
-        let forced = try Lab.run(
-            Lab.virsh,
-            [
-                "-c", Lab.uri(5), "migrate", "--live", "--p2p", "--persistent", "--undefinesource",
-                "--copy-storage-all", "qtight-1", Lab.uri(3),
-            ])
+        let forced = try Lab.virshMigrate("qtight-1", from: 5, to: 3, extra: ["--copy-storage-all"])
         XCTAssertNotEqual(forced.status, 0)
         XCTAssertTrue(
             forced.stderr.contains("preallocation=falloc") && forced.stderr.contains("No space left on device"),

@@ -36,12 +36,7 @@ extension LabEndToEndTests {
         XCTAssertTrue(snapWhy.contains("cannot migrate domain with 1 snapshots"), snapWhy)
 
         // libvirt's half: the same migrations, forced with virsh.
-        let forcedDisk = try Lab.run(
-            Lab.virsh,
-            [
-                "-c", Lab.uri(5), "migrate", "--live", "--p2p", "--persistent", "--undefinesource",
-                "--copy-storage-all", "disk-1", Lab.uri(4),
-            ])
+        let forcedDisk = try Lab.virshMigrate("disk-1", from: 5, to: 4, extra: ["--copy-storage-all"])
         XCTAssertNotEqual(forcedDisk.status, 0)
         XCTAssertTrue(
             forcedDisk.stderr.contains("no storage pool with matching target path '/var/lib/libvirt/images'"),

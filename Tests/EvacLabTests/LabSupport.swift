@@ -199,10 +199,14 @@ enum Lab {
         (1...hosts).filter { state(guest, on: $0) != nil }
     }
 
-    /// Live-migrates a guest with virsh (p2p, persistent, undefine source).
-    static func virshMigrate(_ guest: String, from: Int, to: Int) throws -> Output {
+    /// Live-migrates a guest with virsh (p2p, persistent, undefine source), with `extra` flags
+    /// (e.g. `--copy-storage-all`).
+    static func virshMigrate(_ guest: String, from: Int, to: Int, extra: [String] = []) throws -> Output {
         try run(
-            virsh, ["-c", uri(from), "migrate", "--live", "--p2p", "--persistent", "--undefinesource", guest, uri(to)])
+            virsh,
+            ["-c", uri(from), "migrate", "--live", "--p2p", "--persistent", "--undefinesource"] + extra + [
+                guest, uri(to),
+            ])
     }
 
     /// Destroys and undefines a guest on every host.

@@ -61,12 +61,7 @@ extension LabEndToEndTests {
 
         // libvirt's half: the same migration forced fails pre-creating the copy, and the guest
         // stays home with nothing left on lab-3.
-        let forced = try Lab.run(
-            Lab.virsh,
-            [
-                "-c", Lab.uri(5), "migrate", "--live", "--p2p", "--persistent", "--undefinesource",
-                "--copy-storage-all", "tight-1", Lab.uri(3),
-            ])
+        let forced = try Lab.virshMigrate("tight-1", from: 5, to: 3, extra: ["--copy-storage-all"])
         XCTAssertNotEqual(forced.status, 0)
         XCTAssertTrue(
             forced.stderr.contains(
